@@ -1,0 +1,321 @@
+"""The configuration schema every layer reads.
+
+It lives in `jobs/` (not `bot/`) because jobs and handlers need it and imports only
+point down. `bot/settings.py` finds the file, reads the environment and validates
+through these models.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,39}$"
+Name = Annotated[str, Field(pattern=NAME_PATTERN)]
+# A chat target or a principal: "<platform>:<id>", e.g. "slack:C0123", "telegram:-100123".
+PLATFORMS = ("slack", "telegram", "console", "log")
+TARGET_PATTERN = r"^(slack|telegram|console|log):[A-Za-z0-9_@.+-]*$"
+Target = Annotated[str, Field(pattern=TARGET_PATTERN)]
+
+
+class Strict(BaseModel):
+    """Unknown keys are mistakes (a typo must not silently become a default)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def check_timezone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown timezone {name!r}") from exc
+    return name
+
+
+def check_cron(expression: str) -> str:
+    # Imported here so that loading the schema stays cheap for the CLI.
+    from apscheduler.triggers.cron import CronTrigger
+
+    fields = expression.split()
+    if len(fields) != 5:
+        raise ValueError(
+            f"invalid cron expression {expression!r}: expected 5 fields "
+            f"(minute hour day month weekday), got {len(fields)}"
+        )
+    try:
+        CronTrigger.from_crontab(expression, timezone="UTC")
+    except ValueError as exc:
+        raise ValueError(f"invalid cron expression {expression!r}: {exc}") from exc
+    return expression
+
+
+_DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d|w)\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(text: str) -> timedelta:
+    """'90s', '15m', '2h', '1d', '1w' → timedelta."""
+    match = _DURATION.match(text)
+    if not match:
+        raise ValueError(
+            f"invalid duration {text!r}: use a number and s, m, h, d or w (e.g. '15m')"
+        )
+    return timedelta(seconds=int(match[1]) * _UNIT_SECONDS[match[2]])
+
+
+def check_duration(text: str) -> str:
+    parse_duration(text)
+    return text
+
+
+class Schedule(Strict):
+    """A cron expression or an interval; exactly one."""
+
+    cron: str | None = None
+    every: str | None = None
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        return None if value is None else check_cron(value)
+
+    @field_validator("every")
+    @classmethod
+    def _every(cls, value: str | None) -> str | None:
+        return None if value is None else check_duration(value)
+
+
+def schedule_from(value: str | None) -> Schedule | None:
+    """A schedule string in the config: a cron expression, or 'every 15m'."""
+    if value is None:
+        return None
+    if value.startswith("every "):
+        return Schedule(every=value.removeprefix("every ").strip())
+    return Schedule(cron=value)
+
+
+def check_schedule(value: str) -> str:
+    if value.startswith("every "):
+        check_duration(value.removeprefix("every ").strip())
+    else:
+        check_cron(value)
+    return value
+
+
+ScheduleText = Annotated[str, AfterValidator(check_schedule)]
+DurationText = Annotated[str, AfterValidator(check_duration)]
+TimezoneName = Annotated[str, AfterValidator(check_timezone)]
+
+
+class LintReviewerConfig(Strict):
+    """The built-in reviewer: real linters, zero tokens, offline."""
+
+    # ruff rule selection; empty means the repository's own ruff config (or ruff's defaults).
+    select: list[str] = Field(default_factory=list)
+    ignore: list[str] = Field(default_factory=list)
+
+
+class LlmReviewerConfig(Strict):
+    """Any OpenAI-compatible chat-completions endpoint. The API key comes from
+    OPSDESK_LLM_API_KEY, never from this file."""
+
+    base_url: str = "http://127.0.0.1:11434/v1"
+    model: str = "qwen2.5-coder:7b"
+    context_tokens: int = Field(default=8192, ge=1024)
+    # Tokens kept free for the model's answer; the prompt gets the rest.
+    answer_tokens: int = Field(default=1536, ge=128)
+    timeout_s: float = Field(default=120, gt=0)
+    max_retries: int = Field(default=3, ge=0, le=10)
+    passes: Literal[1, 2, 3] = 1
+    temperature: float = Field(default=0.0, ge=0, le=2)
+
+    @field_validator("base_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"base_url must start with http:// or https://, got {value!r}")
+        return value.rstrip("/")
+
+
+class ReviewerConfig(Strict):
+    default: Literal["lint", "llm"] = "lint"
+    # Token budget for one review's prompt when the reviewer is `lint` (used for the
+    # savings figures) — the llm budget follows from its context size.
+    max_findings_shown: int = Field(default=5, ge=1, le=25)
+    lint: LintReviewerConfig = LintReviewerConfig()
+    llm: LlmReviewerConfig = LlmReviewerConfig()
+
+
+class RepoConfig(Strict):
+    name: Name
+    path: str | None = None
+    url: str | None = None
+    branch: str = "HEAD"
+    schedule: ScheduleText | None = None
+    reviewer: Literal["lint", "llm"] | None = None
+    post_to: list[Target] = Field(default_factory=list)
+    batch: Name | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> RepoConfig:
+        if (self.path is None) == (self.url is None):
+            raise ValueError("give exactly one of `path` (a local repository) or `url` (a remote)")
+        return self
+
+
+class CacheConfig(Strict):
+    """What a command job's result depends on; same inputs within the TTL → reused."""
+
+    inputs: list[str] = Field(default_factory=list)
+    ttl: DurationText = "1d"
+
+    @field_validator("inputs")
+    @classmethod
+    def _inputs(cls, values: list[str]) -> list[str]:
+        for value in values:
+            kind = value.split(":", 1)[0]
+            if value != "day" and kind not in ("git", "file", "env"):
+                raise ValueError(
+                    f"unknown cache input {value!r}: use day, git:<repo>, file:<glob> or env:<NAME>"
+                )
+        return values
+
+
+class JobConfig(Strict):
+    name: Name
+    kind: Literal["command"] = "command"
+    command: str
+    workdir: str | None = None
+    env: dict[str, str] = Field(default_factory=dict)
+    timeout: DurationText = "10m"
+    schedule: ScheduleText | None = None
+    batch: Name | None = None
+    cache: CacheConfig | None = None
+    post_to: list[Target] = Field(default_factory=list)
+
+
+class BatchConfig(Strict):
+    name: Name
+    schedule: ScheduleText
+    post_to: list[Target] = Field(default_factory=list)
+    concurrency: int = Field(default=2, ge=1, le=32)
+
+
+class SchedulerConfig(Strict):
+    timezone: TimezoneName = "UTC"
+    # A run that could not start within this long of its time is recorded as missed.
+    misfire_grace: DurationText = "5m"
+    enabled: bool = True
+
+
+class DigestConfig(Strict):
+    enabled: bool = True
+    time: str = "09:00"
+    timezone: TimezoneName | None = None  # defaults to the scheduler's
+    post_to: list[Target] = Field(default_factory=list)
+    regression_k: float = Field(default=3.0, gt=0)
+    alert_cooldown: DurationText = "1d"
+
+    @field_validator("time")
+    @classmethod
+    def _time(cls, value: str) -> str:
+        match = re.fullmatch(r"(\d{1,2}):(\d{2})", value)
+        if not match or int(match[1]) > 23 or int(match[2]) > 59:
+            raise ValueError(f"invalid time {value!r}: use HH:MM, 24-hour clock")
+        return value
+
+
+class HealthConfig(Strict):
+    # A job is late when its schedule passed more than `grace` ago without a run,
+    # and down past twice that (or when a started run does not finish within it).
+    grace: DurationText = "15m"
+    min_free_disk_mb: int = Field(default=500, ge=0)
+
+
+class AccessConfig(Strict):
+    """Principals are "<platform>:<id>": slack:U0123, telegram:123456.
+    Admins may run and pause jobs; viewers read and give feedback. `chats` lets every
+    member of a chat or channel in as a viewer. The local console is always admin."""
+
+    admins: list[Target] = Field(default_factory=list)
+    viewers: list[Target] = Field(default_factory=list)
+    chats: list[Target] = Field(default_factory=list)
+
+
+class SlackConfig(Strict):
+    enabled: bool = False
+    mode: Literal["socket", "http"] = "socket"
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=3000, ge=1, le=65535)
+    command: str = "/opsdesk"
+
+
+class TelegramConfig(Strict):
+    enabled: bool = False
+    mode: Literal["polling", "webhook"] = "polling"
+    webhook_url: str | None = None
+    webhook_listen: str = "127.0.0.1"
+    webhook_port: int = Field(default=8443, ge=1, le=65535)
+
+    @model_validator(mode="after")
+    def _webhook_needs_url(self) -> TelegramConfig:
+        if self.mode == "webhook" and not self.webhook_url:
+            raise ValueError("mode = 'webhook' needs webhook_url (the public HTTPS address)")
+        return self
+
+
+class Config(Strict):
+    # Where the SQLite database, clones of remote repositories and caches live.
+    data_dir: str | None = None
+    # SQLAlchemy URL; OPSDESK_DATABASE_URL overrides it. Default: SQLite in data_dir.
+    database_url: str | None = None
+    repos: list[RepoConfig] = Field(default_factory=list)
+    reviewer: ReviewerConfig = ReviewerConfig()
+    scheduler: SchedulerConfig = SchedulerConfig()
+    jobs: list[JobConfig] = Field(default_factory=list)
+    batches: list[BatchConfig] = Field(default_factory=list)
+    digest: DigestConfig = DigestConfig()
+    health: HealthConfig = HealthConfig()
+    access: AccessConfig = AccessConfig()
+    slack: SlackConfig = SlackConfig()
+    telegram: TelegramConfig = TelegramConfig()
+
+    @model_validator(mode="after")
+    def _names_are_unique_and_known(self) -> Config:
+        _unique("repos", [r.name for r in self.repos])
+        _unique("batches", [b.name for b in self.batches])
+        _unique("jobs", [j.name for j in self.jobs])
+        batch_names = {b.name for b in self.batches}
+        for section, items in (("repos", self.repos), ("jobs", self.jobs)):
+            for index, item in enumerate(items):
+                if item.batch is not None and item.batch not in batch_names:
+                    raise ValueError(
+                        f"{section}[{index}].batch: unknown batch {item.batch!r} "
+                        f"(declared: {sorted(batch_names) or 'none'})"
+                    )
+        return self
+
+    def repo(self, name: str) -> RepoConfig | None:
+        return next((r for r in self.repos if r.name == name), None)
+
+    def resolved_data_dir(self) -> Path:
+        if self.data_dir:
+            return Path(self.data_dir).expanduser()
+        if os.environ.get("OPSDESK_DATA_DIR"):
+            return Path(os.environ["OPSDESK_DATA_DIR"]).expanduser()
+        base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+        return Path(base) / "opsdesk"
+
+
+def _unique(section: str, names: list[str]) -> None:
+    seen: set[str] = set()
+    for index, name in enumerate(names):
+        if name in seen:
+            raise ValueError(f"{section}[{index}].name: duplicate name {name!r}")
+        seen.add(name)
