@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 # Telegram's callback_data limit; Slack's button value (2,000) is looser.
 MAX_PAYLOAD_BYTES = 64
@@ -45,6 +45,9 @@ class ReplyField(BaseModel):
 
 
 class Image(BaseModel):
+    # base64 in JSON, so an outbox row holds the whole post, chart included.
+    model_config = ConfigDict(ser_json_bytes="base64", val_json_bytes="base64")
+
     png: bytes
     title: str
     filename: str = "chart.png"
