@@ -28,6 +28,9 @@ class FakeSlack:
     _errors: dict[str, str] = field(default_factory=dict)
     _runner: web.AppRunner | None = None
     _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    # Socket Mode: the open websockets, and the acks the app sent back over them.
+    sockets: list[web.WebSocketResponse] = field(default_factory=list)
+    socket_acks: list[dict[str, Any]] = field(default_factory=list)
 
     def rate_limit(self, method: str, retry_after: int = 7, times: int = 1) -> None:
         """Answer the next `times` calls of `method` with 429 and Retry-After."""
@@ -58,6 +61,7 @@ class FakeSlack:
         app.router.add_post("/api/{method}", self._api)
         app.router.add_post("/upload/{file_id}", self._upload)
         app.router.add_post("/response/{name}", self._response)
+        app.router.add_get("/socket", self._socket)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -109,6 +113,8 @@ class FakeSlack:
         if method in ("chat.postMessage", "chat.update"):
             ts = args.get("ts") or f"1700000000.{next(self._ts):06d}"
             return {"ok": True, "channel": args.get("channel"), "ts": ts}
+        if method == "apps.connections.open":
+            return {"ok": True, "url": self.base_url.replace("http", "ws", 1) + "socket"}
         if method == "chat.postEphemeral":
             return {"ok": True, "message_ts": f"1700000000.{next(self._ts):06d}"}
         if method == "files.getUploadURLExternal":
@@ -134,3 +140,33 @@ class FakeSlack:
         args["_url"] = request.match_info["name"]
         self.calls.append(Call("response", args))
         return web.Response(text="ok")
+
+    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        await ws.send_json({"type": "hello", "num_connections": 1})
+        self.sockets.append(ws)
+        async for message in ws:
+            self.socket_acks.append(json.loads(message.data))
+        return ws
+
+    async def send_envelope(
+        self, envelope_id: str, kind: str, payload: dict[str, Any], retry_attempt: int = 0
+    ) -> dict[str, Any]:
+        """Send an event over the newest socket; return the app's ack for it."""
+        await self.sockets[-1].send_json(
+            {
+                "envelope_id": envelope_id,
+                "type": kind,
+                "payload": payload,
+                "accepts_response_payload": True,
+                "retry_attempt": retry_attempt,
+                "retry_reason": "timeout" if retry_attempt else "",
+            }
+        )
+        for _ in range(500):
+            for ack in self.socket_acks:
+                if ack.get("envelope_id") == envelope_id:
+                    return ack
+            await asyncio.sleep(0.01)
+        raise AssertionError(f"no ack for envelope {envelope_id}")
