@@ -66,7 +66,10 @@ class SlackDeliverer:
         try:
             return await self._deliver(post)
         except SlackApiError as exc:
-            raise classify(exc) from exc
+            error = classify(exc)
+            if isinstance(error, PermanentFailure):
+                self._posted.pop(post.id, None)  # the outbox gives this post up
+            raise error from exc
 
     async def _deliver(self, post: Post) -> str:
         channel = post.target_id
