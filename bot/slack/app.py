@@ -94,7 +94,7 @@ def build_app(
         message = body.get("message")
         blocks = None
         if message and not container.get("is_ephemeral"):
-            blocks = replace_keyed(message.get("blocks") or [], reply)
+            blocks = replace_keyed(message.get("blocks") or [], reply, action.get("action_ts"))
         if message is None or blocks is None or not channel:
             # Nothing of the message to redraw (an ephemeral, or an unkeyed reply).
             await tell_privately(client, respond, channel, user["id"], reply)

@@ -206,10 +206,15 @@ def _key_of(block_id: str) -> str:
     return block_id
 
 
-def replace_keyed(message_blocks: list[SlackBlock], reply: Reply) -> list[SlackBlock] | None:
+def replace_keyed(
+    message_blocks: list[SlackBlock], reply: Reply, revision: str | None = None
+) -> list[SlackBlock] | None:
     """The message's blocks with each of the reply's keyed Blocks swapped in where the
     blocks of the same key were (the reply's note goes under them). None when the
-    message shows none of the reply's keys: there is nothing to update in place."""
+    message shows none of the reply's keys: there is nothing to update in place.
+
+    Slack asks for new block_ids when a message is updated: `revision` (e.g. the
+    press's action_ts) is appended to the new blocks' ids, which still name the key."""
     ids = iter(action_ids(reply.all_buttons()))
     fresh: dict[str, list[SlackBlock]] = {}
     for block in reply.blocks:
@@ -219,6 +224,12 @@ def replace_keyed(message_blocks: list[SlackBlock], reply: Reply) -> list[SlackB
     if reply.note and fresh:
         last = list(fresh)[-1]
         fresh[last].append(_context(reply.note, f"{last}{NOTE_SUFFIX}"))
+    if revision:
+        tag = "~r" + "".join(ch for ch in revision if ch.isalnum())[:30]
+        for slack_blocks in fresh.values():
+            for slack_block in slack_blocks:
+                if "block_id" in slack_block:
+                    slack_block["block_id"] = (slack_block["block_id"] + tag)[:MAX_ID]
     result: list[SlackBlock] = []
     replaced: set[str] = set()
     for slack_block in message_blocks:

@@ -133,7 +133,9 @@ async def test_a_press_records_one_vote_and_updates_the_message(
     # The header and the note around the finding are kept; the finding is redrawn.
     assert new_blocks[0] == blocks[0]
     assert new_blocks[-1] == blocks[-1]
-    finding = next(b for b in new_blocks if b.get("block_id") == f"finding:{finding_id}")
+    finding = next(
+        b for b in new_blocks if b.get("block_id", "").startswith(f"finding:{finding_id}~r")
+    )
     assert "Feedback: Helpful 1" in finding["text"]["text"]
     labels = [
         e["text"]["text"] for b in new_blocks if b["type"] == "actions" for e in b["elements"]

@@ -145,7 +145,16 @@ def test_a_press_replaces_only_the_blocks_of_its_key() -> None:
     assert texts == ["one", "two, voted"]
     assert updated[0] == message[0] and updated[-1] == message[-1]
     assert any(b.get("block_id") == "finding:2~note" for b in updated)
-    # Pressing again replaces the note too rather than adding a second one.
-    again = replace_keyed(updated, answer)
-    assert again == updated
+    # Pressing again replaces the note too rather than adding a second one, and the
+    # redrawn blocks get new block_ids (Slack asks for that) that still name the key.
+    again = replace_keyed(updated, answer, revision="1700000100.000200")
+    assert again is not None
+    assert [b["type"] for b in again] == [b["type"] for b in updated]
+    redrawn = [b["block_id"] for b in again if b.get("block_id", "").startswith("finding:2")]
+    assert redrawn == [
+        "finding:2~r1700000100000200",
+        "finding:2~actions~r1700000100000200",
+        "finding:2~note~r1700000100000200",
+    ]
+    assert replace_keyed(again, answer, revision="2") is not None
     assert replace_keyed(message, Reply(blocks=[Block(text="x", key="finding:9")])) is None
