@@ -1,0 +1,89 @@
+"""SlackAdapter: the bolt app served over Socket Mode (default: no public URL) or
+over HTTP at /slack/events (several replicas behind a load balancer)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Literal
+
+from aiohttp import web
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
+
+from bot.slack.deliver import SlackDeliverer
+
+log = logging.getLogger(__name__)
+
+EVENTS_PATH = "/slack/events"
+HEALTH_PATH = "/healthz"
+
+
+class SlackAdapter:
+    """Implements bot.adapter.ChatAdapter for Slack."""
+
+    platform = "slack"
+
+    def __init__(
+        self,
+        app: AsyncApp,
+        deliverer: SlackDeliverer,
+        *,
+        mode: Literal["socket", "http"] = "socket",
+        app_token: str | None = None,
+        http_host: str = "127.0.0.1",
+        http_port: int = 3000,
+    ) -> None:
+        if mode == "socket" and not app_token:
+            raise ValueError("Socket Mode needs the app-level token (SLACK_APP_TOKEN, xapp-…)")
+        self.app = app
+        self._deliverer = deliverer
+        self.mode = mode
+        self._app_token = app_token
+        self.http_host = http_host
+        self.http_port = http_port
+        self._socket: AsyncSocketModeHandler | None = None
+        self._runner: web.AppRunner | None = None
+        self._site: web.TCPSite | None = None
+
+    @property
+    def deliverer(self) -> SlackDeliverer:
+        return self._deliverer
+
+    async def start(self) -> None:
+        if self.mode == "socket":
+            self._socket = AsyncSocketModeHandler(self.app, self._app_token)
+            await self._socket.connect_async()
+            log.info("slack: connected in Socket Mode")
+            return
+        web_app = self.app.web_app(path=EVENTS_PATH, port=self.http_port)
+        web_app.router.add_get(HEALTH_PATH, self._health)
+        self._runner = web.AppRunner(web_app)
+        await self._runner.setup()
+        self._site = web.TCPSite(self._runner, self.http_host, self.http_port)
+        await self._site.start()
+        log.info("slack: serving %s on %s:%s", EVENTS_PATH, self.http_host, self.bound_port)
+
+    async def stop(self) -> None:
+        if self._socket is not None:
+            await self._socket.close_async()
+            self._socket = None
+        if self._runner is not None:
+            await self._runner.cleanup()  # waits for in-flight requests
+            self._runner = self._site = None
+
+    def connected(self) -> bool:
+        if self._socket is not None:
+            client = self._socket.client
+            session = client.current_session
+            return not client.closed and session is not None and not session.closed
+        return self._site is not None
+
+    @property
+    def bound_port(self) -> int:
+        """The port HTTP mode listens on (the real one when configured as 0)."""
+        if self._runner is not None and self._runner.addresses:
+            return int(self._runner.addresses[0][1])
+        return self.http_port
+
+    async def _health(self, _request: web.Request) -> web.Response:
+        return web.Response(text="ok")

@@ -1,0 +1,210 @@
+"""The real bolt app over HTTP on 127.0.0.1, against FakeSlack, with requests signed
+and form-encoded exactly as Slack sends them."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+import aiohttp
+import pytest
+from sqlalchemy.engine import Engine
+
+from bot.slack import build_app, web_client
+from bot.slack.adapter import SlackAdapter
+from bot.slack.deliver import SlackDeliverer
+from handlers.catalog import ACTIONS, COMMANDS
+from handlers.router import Router
+from handlers.services import Services
+from jobs.config import AccessConfig, Config
+from storage.db import session_scope
+from storage.models import Finding
+from tests.conftest import make_services
+from tests.slack.fake_slack import FakeSlack
+
+SIGNING_SECRET = "test-signing-secret"
+BOT_TOKEN = "xoxb-test-token"
+MEMBER_CHANNEL = "C0MEMBERS"
+
+
+@pytest.fixture
+async def fake_slack() -> AsyncIterator[FakeSlack]:
+    fake = FakeSlack()
+    await fake.start()
+    yield fake
+    await fake.stop()
+
+
+@pytest.fixture
+def slack_services(sqlite_only_engine: Engine) -> Services:
+    """Everyone in MEMBER_CHANNEL is a viewer; nobody else is let in."""
+    config = Config(access=AccessConfig(chats=[f"slack:{MEMBER_CHANNEL}"]))
+    return make_services(sqlite_only_engine, config)
+
+
+@pytest.fixture
+def slack_router(slack_services: Services) -> Router:
+    return Router(slack_services, COMMANDS, ACTIONS)
+
+
+def sign(body: str, secret: str = SIGNING_SECRET, timestamp: int | None = None) -> dict[str, str]:
+    """Slack's v0 signature: HMAC-SHA256 over `v0:{timestamp}:{body}`."""
+    ts = str(int(time.time()) if timestamp is None else timestamp)
+    digest = hmac.new(secret.encode(), f"v0:{ts}:{body}".encode(), hashlib.sha256).hexdigest()
+    return {
+        "X-Slack-Request-Timestamp": ts,
+        "X-Slack-Signature": f"v0={digest}",
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
+
+
+@dataclass
+class SlackServer:
+    """The adapter in HTTP mode and a way to send it what Slack would."""
+
+    adapter: SlackAdapter
+    fake: FakeSlack
+    http: aiohttp.ClientSession
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.adapter.bound_port}/slack/events"
+
+    async def post(
+        self, body: str, *, retry_num: int | None = None, secret: str = SIGNING_SECRET
+    ) -> tuple[int, str]:
+        headers = sign(body, secret)
+        if retry_num is not None:
+            headers["X-Slack-Retry-Num"] = str(retry_num)
+            headers["X-Slack-Retry-Reason"] = "http_timeout"
+        async with self.http.post(self.url, data=body.encode(), headers=headers) as response:
+            return response.status, await response.text()
+
+    def command_body(
+        self,
+        text: str,
+        *,
+        command: str = "/opsdesk",
+        user: str = "U0ALICE",
+        channel: str = MEMBER_CHANNEL,
+        trigger_id: str = "1111.2222.aaaa",
+    ) -> str:
+        return urlencode(
+            {
+                "token": "legacy-verification-token",
+                "team_id": "T0001",
+                "team_domain": "example",
+                "channel_id": channel,
+                "channel_name": "ops",
+                "user_id": user,
+                "user_name": "alice",
+                "command": command,
+                "text": text,
+                "api_app_id": "A0001",
+                "is_enterprise_install": "false",
+                "response_url": self.fake.response_url(trigger_id),
+                "trigger_id": trigger_id,
+            }
+        )
+
+    def action_body(
+        self,
+        message_blocks: list[dict[str, Any]],
+        action_id: str,
+        *,
+        user: str = "U0ALICE",
+        channel: str = MEMBER_CHANNEL,
+        message_ts: str = "1700000000.000100",
+        action_ts: str = "1700000100.000200",
+    ) -> str:
+        button = next(
+            element
+            for block in message_blocks
+            if block["type"] == "actions"
+            for element in block["elements"]
+            if element["action_id"] == action_id
+        )
+        block_id = next(
+            block.get("block_id", "")
+            for block in message_blocks
+            if block["type"] == "actions" and button in block["elements"]
+        )
+        payload = {
+            "type": "block_actions",
+            "user": {"id": user, "username": "alice", "name": "alice", "team_id": "T0001"},
+            "api_app_id": "A0001",
+            "token": "legacy-verification-token",
+            "container": {
+                "type": "message",
+                "message_ts": message_ts,
+                "channel_id": channel,
+                "is_ephemeral": False,
+            },
+            "trigger_id": f"trigger-{action_ts}",
+            "team": {"id": "T0001", "domain": "example"},
+            "channel": {"id": channel, "name": "ops"},
+            "message": {
+                "type": "message",
+                "user": "UBOT",
+                "ts": message_ts,
+                "text": "Review of demo",
+                "blocks": message_blocks,
+            },
+            "response_url": self.fake.response_url(f"action-{action_ts}"),
+            "actions": [
+                {
+                    "type": "button",
+                    "action_id": action_id,
+                    "block_id": block_id,
+                    "text": button["text"],
+                    "value": button["value"],
+                    "action_ts": action_ts,
+                }
+            ],
+        }
+        return urlencode({"payload": json.dumps(payload)})
+
+
+@pytest.fixture
+async def slack_server(fake_slack: FakeSlack, slack_router: Router) -> AsyncIterator[SlackServer]:
+    base_url = fake_slack.base_url + "api/"
+    app = build_app(
+        slack_router,
+        web_client(BOT_TOKEN, base_url, retry_rate_limits=True),
+        signing_secret=SIGNING_SECRET,
+    )
+    deliverer = SlackDeliverer(web_client(BOT_TOKEN, base_url, retry_rate_limits=False))
+    adapter = SlackAdapter(app, deliverer, mode="http", http_host="127.0.0.1", http_port=0)
+    await adapter.start()
+    async with aiohttp.ClientSession() as http:
+        yield SlackServer(adapter, fake_slack, http)
+    await adapter.stop()
+
+
+def add_finding(engine: Engine, message: str = "unused import os") -> int:
+    with session_scope(engine) as session:
+        finding = Finding(
+            repo="demo",
+            fingerprint=f"fp-{message}",
+            path="app/main.py",
+            line=3,
+            severity="warning",
+            category="unused-import",
+            message=message,
+            source="ruff:F401",
+        )
+        session.add(finding)
+        session.flush()
+        assert finding.id is not None
+        return finding.id
+
+
+@pytest.fixture
+def finding_id(slack_services: Services) -> Iterator[int]:
+    yield add_finding(slack_services.engine)

@@ -1,0 +1,131 @@
+"""Auto-posts: outbox rows for `slack:<channel>` delivered to the fake Web API."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlmodel import Session
+
+from bot.slack.deliver import SlackDeliverer
+from handlers.services import Services
+from jobs.outbox import OutboxSender, enqueue
+from jobs.reply import Block, Image, Reply, ReplyField
+from storage.models import OutboxPost, utcnow
+from tests.slack.conftest import BOT_TOKEN
+from tests.slack.fake_slack import FakeSlack
+
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = utcnow()
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def deliverer(fake: FakeSlack) -> SlackDeliverer:
+    from bot.slack import web_client
+
+    return SlackDeliverer(web_client(BOT_TOKEN, fake.base_url + "api/", retry_rate_limits=False))
+
+
+def digest() -> Reply:
+    return Reply(
+        title="Daily digest",
+        blocks=[Block(text="12 runs, 9 cache hits; <!channel> from a commit message")],
+        fields=[ReplyField(label="Tokens saved", value="48,200")],
+        image=Image(png=PNG, title="Runs per day", filename="runs.png"),
+    )
+
+
+def row(services: Services, post_id: int) -> OutboxPost:
+    with Session(services.engine) as session:
+        post = session.get(OutboxPost, post_id)
+        assert post is not None
+        return post
+
+
+async def test_a_digest_is_posted_with_its_chart(
+    fake_slack: FakeSlack, slack_services: Services
+) -> None:
+    engine = slack_services.engine
+    [post_id] = enqueue(
+        engine, kind="digest", targets=["slack:C123"], reply=digest(), dedupe_key="digest:day1"
+    )
+    sender = OutboxSender(engine, {"slack": deliverer(fake_slack)})
+    assert await sender.send_due() == 1
+
+    [message] = fake_slack.ok_calls("chat.postMessage")
+    assert message.args["channel"] == "C123"
+    assert "&lt;!channel&gt;" in str(message.args["blocks"])
+    [ask] = fake_slack.ok_calls("files.getUploadURLExternal")
+    assert (ask.args["filename"], int(ask.args["length"])) == ("runs.png", len(PNG))
+    [upload] = fake_slack.ok_calls("upload")
+    assert upload.body == PNG
+    [complete] = fake_slack.ok_calls("files.completeUploadExternal")
+    assert complete.args["channel_id"] == "C123"
+    assert "Runs per day" in str(complete.args["files"])
+    assert row(slack_services, post_id).status == "sent"
+    assert row(slack_services, post_id).message_ref == "1700000000.000001"
+
+
+async def test_a_429_is_retried_after_retry_after_and_delivered_once(
+    fake_slack: FakeSlack, slack_services: Services
+) -> None:
+    engine = slack_services.engine
+    [post_id] = enqueue(
+        engine,
+        kind="alert",
+        targets=["slack:C123"],
+        reply=Reply.text("nightly job is down"),
+        dedupe_key="alert:1",
+    )
+    fake_slack.rate_limit("chat.postMessage", retry_after=7)
+    clock = Clock()  # after enqueue: the row is due from its creation time
+    sender = OutboxSender(engine, {"slack": deliverer(fake_slack)}, clock=clock)
+
+    assert await sender.send_due() == 0
+    waiting = row(slack_services, post_id)
+    assert waiting.status == "pending"
+    assert "429" in (waiting.last_error or "")
+    assert sender.next_due_in() == 7.0
+    clock.now += timedelta(seconds=6)
+    assert await sender.send_due() == 0  # not before Retry-After
+    clock.now += timedelta(seconds=2)
+    assert await sender.send_due() == 1
+    assert await sender.send_due() == 0
+
+    assert [c.status for c in fake_slack.calls if c.method == "chat.postMessage"] == [429, 200]
+    assert row(slack_services, post_id).status == "sent"
+
+
+async def test_a_failed_chart_upload_does_not_repost_the_message(
+    fake_slack: FakeSlack, slack_services: Services
+) -> None:
+    engine = slack_services.engine
+    enqueue(engine, kind="digest", targets=["slack:C123"], reply=digest(), dedupe_key="d2")
+    clock = Clock()
+    fake_slack.rate_limit("files.completeUploadExternal", retry_after=3)
+    sender = OutboxSender(engine, {"slack": deliverer(fake_slack)}, clock=clock)
+    assert await sender.send_due() == 0
+    clock.now += timedelta(seconds=4)
+    assert await sender.send_due() == 1
+    assert len(fake_slack.ok_calls("chat.postMessage")) == 1
+    assert len(fake_slack.ok_calls("files.completeUploadExternal")) == 1
+
+
+async def test_an_unknown_channel_fails_for_good(
+    fake_slack: FakeSlack, slack_services: Services
+) -> None:
+    engine = slack_services.engine
+    fake_slack.fail("chat.postMessage", "channel_not_found")
+    [post_id] = enqueue(
+        engine, kind="alert", targets=["slack:CGONE"], reply=Reply.text("x"), dedupe_key="a"
+    )
+    sender = OutboxSender(engine, {"slack": deliverer(fake_slack)})
+    assert await sender.send_due() == 0
+    failed = row(slack_services, post_id)
+    assert failed.status == "failed"
+    assert "channel_not_found" in (failed.last_error or "")

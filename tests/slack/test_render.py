@@ -1,0 +1,160 @@
+"""Reply → Block Kit: escaping and Slack's limits."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+from slack_sdk.models.blocks import Block as SdkBlock
+
+from bot.slack.render import (
+    MAX_BLOCKS,
+    MAX_SECTION_TEXT,
+    escape,
+    fallback_text,
+    render_blocks,
+    replace_keyed,
+)
+from jobs.reply import Block, Button, Reply, ReplyField
+
+
+def assert_valid(blocks: list[dict]) -> None:
+    """slack_sdk's own models check Slack's limits: parse and validate each block."""
+    assert len(blocks) <= MAX_BLOCKS
+    for block in blocks:
+        parsed = SdkBlock.parse(block)
+        assert parsed is not None
+        parsed.validate_json()
+
+
+@pytest.mark.parametrize(
+    ("untrusted", "shown"),
+    [
+        ("<!channel> deploy now", "&lt;!channel&gt; deploy now"),
+        ("<!here>", "&lt;!here&gt;"),
+        ("ping <@U123>", "ping &lt;@U123&gt;"),
+        ("<http://evil.example|click me>", "&lt;http://evil.example|click me&gt;"),
+        ("a & b", "a &amp; b"),
+    ],
+)
+def test_untrusted_text_is_escaped_everywhere(untrusted: str, shown: str) -> None:
+    assert escape(untrusted) == shown
+    reply = Reply(
+        title="t",
+        blocks=[Block(text=untrusted), Block(text=untrusted, monospace=True)],
+        fields=[ReplyField(label=untrusted, value=untrusted)],
+        note=untrusted,
+    )
+    blocks = render_blocks(reply)
+    mrkdwn = [
+        text["text"]
+        for block in blocks
+        for text in [block.get("text", {}), *block.get("elements", []), *block.get("fields", [])]
+        if text.get("type") == "mrkdwn"
+    ]
+    assert len(mrkdwn) == 4  # section, code section, field, note
+    assert all(shown in text for text in mrkdwn)
+    assert shown in fallback_text(Reply.text(untrusted))
+    assert_valid(blocks)
+
+
+def test_no_mrkdwn_text_holds_an_unescaped_angle_bracket() -> None:
+    reply = Reply(blocks=[Block(text="<!channel> <@U1> <http://x|y>")], note="<!here>")
+    for block in render_blocks(reply):
+        texts = [block.get("text", {}), *block.get("elements", []), *block.get("fields", [])]
+        for text in texts:
+            if text.get("type") == "mrkdwn":
+                assert "<" not in text["text"] and ">" not in text["text"]
+
+
+def test_a_long_block_is_split_over_sections_without_losing_text() -> None:
+    text = "\n".join(f"line {i}: " + "x" * 90 for i in range(100))  # ~10,000 characters
+    blocks = render_blocks(Reply(blocks=[Block(text=text)]))
+    assert len(blocks) >= 4
+    assert all(len(b["text"]["text"]) <= MAX_SECTION_TEXT for b in blocks)
+    assert "\n".join(b["text"]["text"] for b in blocks) == text
+    assert_valid(blocks)
+
+
+def test_one_long_line_of_escaped_text_is_split_but_never_inside_an_entity() -> None:
+    blocks = render_blocks(Reply(blocks=[Block(text="<" * 10_000, monospace=True)]))
+    assert all(len(b["text"]["text"]) <= MAX_SECTION_TEXT for b in blocks)
+    joined = "".join(b["text"]["text"].strip("`") for b in blocks)
+    assert joined == "&lt;" * 10_000
+    assert_valid(blocks)
+
+
+def test_more_than_fifty_blocks_are_cut_with_a_visible_note() -> None:
+    reply = Reply(title="Many", blocks=[Block(text=f"finding {i}") for i in range(80)])
+    blocks = render_blocks(reply)
+    assert len(blocks) == MAX_BLOCKS
+    assert blocks[-1]["type"] == "context"
+    assert "cut: 32 more blocks" in blocks[-1]["elements"][0]["text"]
+    assert_valid(blocks)
+
+
+def test_long_fields_title_and_note_are_cut_with_a_note() -> None:
+    reply = Reply(
+        title="T" * 500,
+        fields=[ReplyField(label=f"f{i}", value="v" * 5000) for i in range(12)],
+        note="n" * 5000,
+    )
+    blocks = render_blocks(reply)
+    assert blocks[0]["text"]["text"].endswith("… (cut)")
+    assert len(blocks[0]["text"]["text"]) <= 150
+    field_sections = [b for b in blocks if "fields" in b]
+    assert [len(b["fields"]) for b in field_sections] == [10, 2]
+    assert all(f["text"].endswith("… (cut)") for b in field_sections for f in b["fields"])
+    assert_valid(blocks)
+
+
+def test_a_button_label_over_75_characters_cannot_be_made() -> None:
+    with pytest.raises(ValidationError):
+        Button(label="x" * 76, payload="fb:1:h")
+
+
+def test_buttons_carry_their_payload_and_unique_action_ids() -> None:
+    buttons = [Button(label="Again", payload="fb:1:h") for _ in range(3)]
+    blocks = render_blocks(Reply(blocks=[Block(text="a", key="finding:1", buttons=buttons)]))
+    [actions] = [b for b in blocks if b["type"] == "actions"]
+    assert [e["action_id"] for e in actions["elements"]] == ["fb:1:h", "fb:1:h#1", "fb:1:h#2"]
+    assert {e["value"] for e in actions["elements"]} == {"fb:1:h"}
+    assert actions["block_id"] == "finding:1~actions"
+    assert blocks[0]["block_id"] == "finding:1"
+
+
+def test_more_than_25_buttons_go_to_several_actions_blocks() -> None:
+    buttons = [Button(label=str(i), payload=f"x:{i}") for i in range(30)]
+    blocks = render_blocks(Reply(buttons=buttons))
+    assert [len(b["elements"]) for b in blocks if b["type"] == "actions"] == [25, 5]
+    assert_valid(blocks)
+
+
+def test_a_press_replaces_only_the_blocks_of_its_key() -> None:
+    def finding(n: int, text: str) -> Block:
+        return Block(
+            text=text, key=f"finding:{n}", buttons=[Button(label="Ok", payload=f"fb:{n}:h")]
+        )
+
+    message = render_blocks(
+        Reply(title="Review", blocks=[finding(1, "one"), finding(2, "two")], note="end")
+    )
+    answer = Reply(blocks=[finding(2, "two, voted")], note="alice: Helpful")
+    updated = replace_keyed(message, answer)
+    assert updated is not None
+    texts = [b["text"]["text"] for b in updated if b["type"] == "section"]
+    assert texts == ["one", "two, voted"]
+    assert updated[0] == message[0] and updated[-1] == message[-1]
+    assert any(b.get("block_id") == "finding:2~note" for b in updated)
+    # Pressing again replaces the note too rather than adding a second one, and the
+    # redrawn blocks get new block_ids (Slack asks for that) that still name the key.
+    again = replace_keyed(updated, answer, revision="1700000100.000200")
+    assert again is not None
+    assert [b["type"] for b in again] == [b["type"] for b in updated]
+    redrawn = [b["block_id"] for b in again if b.get("block_id", "").startswith("finding:2")]
+    assert redrawn == [
+        "finding:2~r1700000100000200",
+        "finding:2~actions~r1700000100000200",
+        "finding:2~note~r1700000100000200",
+    ]
+    assert replace_keyed(again, answer, revision="2") is not None
+    assert replace_keyed(message, Reply(blocks=[Block(text="x", key="finding:9")])) is None

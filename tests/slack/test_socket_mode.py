@@ -1,0 +1,67 @@
+"""Socket Mode: the adapter opens its websocket through the configured Web API URL
+and answers commands over it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from bot.slack import build_app, web_client
+from bot.slack.adapter import SlackAdapter
+from bot.slack.deliver import SlackDeliverer
+from handlers.router import Router
+from tests.slack.conftest import BOT_TOKEN, MEMBER_CHANNEL
+from tests.slack.fake_slack import FakeSlack
+
+
+@pytest.fixture
+async def socket_adapter(
+    fake_slack: FakeSlack, slack_router: Router
+) -> AsyncIterator[SlackAdapter]:
+    base_url = fake_slack.base_url + "api/"
+    app = build_app(slack_router, web_client(BOT_TOKEN, base_url, retry_rate_limits=True))
+    deliverer = SlackDeliverer(web_client(BOT_TOKEN, base_url, retry_rate_limits=False))
+    adapter = SlackAdapter(app, deliverer, mode="socket", app_token="xapp-test")
+    await adapter.start()
+    for _ in range(200):
+        if fake_slack.sockets and adapter.connected():
+            break
+        await asyncio.sleep(0.01)
+    yield adapter
+    await adapter.stop()
+
+
+def command(text: str, trigger_id: str) -> dict[str, str]:
+    return {
+        "team_id": "T0001",
+        "channel_id": MEMBER_CHANNEL,
+        "user_id": "U0ALICE",
+        "user_name": "alice",
+        "command": "/opsdesk",
+        "text": text,
+        "api_app_id": "A0001",
+        "response_url": "https://hooks.invalid/response",
+        "trigger_id": trigger_id,
+    }
+
+
+async def test_a_command_over_socket_mode_is_answered_in_its_ack(
+    socket_adapter: SlackAdapter, fake_slack: FakeSlack
+) -> None:
+    assert socket_adapter.connected()
+    assert fake_slack.ok_calls("apps.connections.open")
+    ack = await fake_slack.send_envelope("env-1", "slash_commands", command("health", "t-1"))
+    assert ack["payload"]["response_type"] == "in_channel"
+    assert ack["payload"]["blocks"][0]["type"] == "header"
+
+
+async def test_a_socket_mode_retry_is_acked_and_ignored(
+    socket_adapter: SlackAdapter, fake_slack: FakeSlack
+) -> None:
+    await fake_slack.send_envelope("env-1", "slash_commands", command("health", "t-2"))
+    again = await fake_slack.send_envelope(
+        "env-2", "slash_commands", command("health", "t-2"), retry_attempt=1
+    )
+    assert again == {"envelope_id": "env-2"}
