@@ -7,10 +7,10 @@ import os
 from collections.abc import Mapping
 
 from bot.settings import Settings
-from bot.telegram.adapter import TelegramAdapter
+from bot.telegram.adapter import TelegramAdapter, TelegramStartError
 from handlers.router import Router
 
-__all__ = ["TelegramAdapter", "build_telegram_adapter"]
+__all__ = ["TelegramAdapter", "TelegramStartError", "build_telegram_adapter"]
 
 
 def build_telegram_adapter(

@@ -9,7 +9,7 @@ import time
 from urllib.parse import urlparse
 
 from sqlalchemy.engine import Engine
-from telegram.error import TelegramError
+from telegram.error import InvalidToken, TelegramError
 
 from bot.telegram.app import (
     DEFAULT_API_BASE_URL,
@@ -26,6 +26,10 @@ log = logging.getLogger(__name__)
 
 # A polling error this recent means the connection is down for health.
 ERROR_WINDOW_S = 90.0
+
+
+class TelegramStartError(RuntimeError):
+    """The adapter could not start; the message never contains the token."""
 
 
 class TelegramAdapter:
@@ -63,7 +67,13 @@ class TelegramAdapter:
 
     async def start(self) -> None:
         """Log in (getMe), publish the command menu, then poll or listen."""
-        await self.app.initialize()
+        try:
+            await self.app.initialize()
+        except InvalidToken:
+            # PTB's message quotes the token; it must not reach a log or a traceback.
+            raise TelegramStartError(
+                "Telegram rejected TELEGRAM_BOT_TOKEN (getMe failed): check the token"
+            ) from None
         await self.app.bot.set_my_commands(menu_commands(self.router))
         updater = self.app.updater
         assert updater is not None
