@@ -381,3 +381,15 @@ def test_webhook_mode_without_a_secret_does_not_start(router: Router) -> None:
     config = TelegramConfig(enabled=True, mode="webhook", webhook_url="https://x.example/h")
     with pytest.raises(ValueError, match="TELEGRAM_WEBHOOK_SECRET"):
         TelegramAdapter(router, router.services.engine, "1:x", config)
+
+
+async def test_an_unknown_command_in_a_private_chat_is_answered_as_a_reply(
+    api: FakeBotApi, started: Factory
+) -> None:
+    async with started():
+        update = api.push(command_update("/nosuch"))
+        await api.wait_for(lambda: api.called("sendMessage"))
+        [call] = api.called("sendMessage")
+        assert parse_html(call.params["text"])[0].startswith("Error\n\nUnknown command /nosuch")
+        replied_to = json.loads(call.params["reply_parameters"])["message_id"]
+        assert replied_to == update["message"]["message_id"]
