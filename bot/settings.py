@@ -37,6 +37,8 @@ class Secrets:
     slack_app_token: SecretStr | None = field(default=None, repr=False)
     slack_signing_secret: SecretStr | None = field(default=None, repr=False)
     telegram_bot_token: SecretStr | None = field(default=None, repr=False)
+    # Checked against X-Telegram-Bot-Api-Secret-Token in webhook mode.
+    telegram_webhook_secret: SecretStr | None = field(default=None, repr=False)
     llm_api_key: SecretStr | None = field(default=None, repr=False)
 
     @classmethod
@@ -52,6 +54,7 @@ class Secrets:
             slack_app_token=secret("SLACK_APP_TOKEN"),
             slack_signing_secret=secret("SLACK_SIGNING_SECRET"),
             telegram_bot_token=secret("TELEGRAM_BOT_TOKEN"),
+            telegram_webhook_secret=secret("TELEGRAM_WEBHOOK_SECRET"),
             llm_api_key=secret("OPSDESK_LLM_API_KEY"),
         )
 

@@ -262,6 +262,8 @@ class TelegramConfig(Strict):
     webhook_url: str | None = None
     webhook_listen: str = "127.0.0.1"
     webhook_port: int = Field(default=8443, ge=1, le=65535)
+    # A self-hosted Bot API server; TELEGRAM_API_BASE_URL overrides it.
+    api_base_url: str = "https://api.telegram.org"
 
     @model_validator(mode="after")
     def _webhook_needs_url(self) -> TelegramConfig:

@@ -35,6 +35,8 @@ def _isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
         "SLACK_APP_TOKEN",
         "SLACK_SIGNING_SECRET",
         "TELEGRAM_BOT_TOKEN",
+        "TELEGRAM_WEBHOOK_SECRET",
+        "TELEGRAM_API_BASE_URL",
         "OPSDESK_LLM_API_KEY",
     ):
         monkeypatch.delenv(name, raising=False)

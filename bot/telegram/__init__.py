@@ -1,0 +1,34 @@
+"""The Telegram frontend (python-telegram-bot v22). Nothing outside this package
+imports telegram."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from bot.settings import Settings
+from bot.telegram.adapter import TelegramAdapter, TelegramStartError
+from handlers.router import Router
+
+__all__ = ["TelegramAdapter", "TelegramStartError", "build_telegram_adapter"]
+
+
+def build_telegram_adapter(
+    settings: Settings, router: Router, environ: Mapping[str, str] | None = None
+) -> TelegramAdapter | None:
+    """The adapter when Telegram is enabled and TELEGRAM_BOT_TOKEN is set, else None.
+    TELEGRAM_API_BASE_URL (a self-hosted Bot API server) overrides telegram.api_base_url."""
+    config = settings.config.telegram
+    token = settings.secrets.telegram_bot_token
+    if not config.enabled or token is None:
+        return None
+    env = os.environ if environ is None else environ
+    secret = settings.secrets.telegram_webhook_secret
+    return TelegramAdapter(
+        router,
+        router.services.engine,
+        token.get_secret_value(),
+        config,
+        api_base_url=env.get("TELEGRAM_API_BASE_URL", "").strip() or config.api_base_url,
+        webhook_secret=secret.get_secret_value() if secret else None,
+    )

@@ -1,0 +1,116 @@
+"""The Telegram ChatAdapter: long polling by default, a webhook with a secret token by
+configuration; registers the command menu on start and delivers outbox posts."""
+
+from __future__ import annotations
+
+import datetime as dtm
+import logging
+import time
+from urllib.parse import urlparse
+
+from sqlalchemy.engine import Engine
+from telegram.error import InvalidToken, TelegramError
+
+from bot.telegram.app import (
+    DEFAULT_API_BASE_URL,
+    PLATFORM,
+    TelegramHandlers,
+    build_application,
+    menu_commands,
+)
+from bot.telegram.deliver import TelegramDeliverer
+from handlers.router import Router
+from jobs.config import TelegramConfig
+
+log = logging.getLogger(__name__)
+
+# A polling error this recent means the connection is down for health.
+ERROR_WINDOW_S = 90.0
+
+
+class TelegramStartError(RuntimeError):
+    """The adapter could not start; the message never contains the token."""
+
+
+class TelegramAdapter:
+    platform = PLATFORM
+
+    def __init__(
+        self,
+        router: Router,
+        engine: Engine,
+        token: str,
+        config: TelegramConfig,
+        *,
+        api_base_url: str = DEFAULT_API_BASE_URL,
+        webhook_secret: str | None = None,
+        poll_timeout: float = 10.0,
+        max_retries: int = 2,
+    ) -> None:
+        if config.mode == "webhook" and not webhook_secret:
+            raise ValueError(
+                "telegram.mode = 'webhook' needs TELEGRAM_WEBHOOK_SECRET (1-256 characters "
+                "of A-Z, a-z, 0-9, _ and -) so forged updates are rejected"
+            )
+        self.config = config
+        self.webhook_secret = webhook_secret
+        self.poll_timeout = poll_timeout
+        self.app = build_application(token, api_base_url, max_retries=max_retries)
+        TelegramHandlers(router, engine).install(self.app)
+        self.router = router
+        self._deliverer = TelegramDeliverer(self.app.bot)
+        self._last_error_at: float | None = None
+
+    @property
+    def deliverer(self) -> TelegramDeliverer:
+        return self._deliverer
+
+    async def start(self) -> None:
+        """Log in (getMe), publish the command menu, then poll or listen."""
+        try:
+            await self.app.initialize()
+        except InvalidToken:
+            # PTB's message quotes the token; it must not reach a log or a traceback.
+            raise TelegramStartError(
+                "Telegram rejected TELEGRAM_BOT_TOKEN (getMe failed): check the token"
+            ) from None
+        await self.app.bot.set_my_commands(menu_commands(self.router))
+        updater = self.app.updater
+        assert updater is not None
+        if self.config.mode == "webhook":
+            assert self.config.webhook_url is not None
+            await updater.start_webhook(
+                listen=self.config.webhook_listen,
+                port=self.config.webhook_port,
+                url_path=urlparse(self.config.webhook_url).path.strip("/"),
+                webhook_url=self.config.webhook_url,
+                secret_token=self.webhook_secret,
+                allowed_updates=["message", "callback_query"],
+            )
+        else:
+            await updater.start_polling(
+                timeout=dtm.timedelta(seconds=self.poll_timeout),
+                allowed_updates=["message", "callback_query"],
+                error_callback=self._polling_failed,
+            )
+        await self.app.start()
+        log.info("telegram: connected as @%s (%s)", self.app.bot.username, self.config.mode)
+
+    async def stop(self) -> None:
+        updater = self.app.updater
+        if updater is not None and updater.running:
+            await updater.stop()
+        if self.app.running:
+            await self.app.stop()
+        await self.app.shutdown()
+
+    def connected(self) -> bool:
+        updater = self.app.updater
+        if not (self.app.running and updater is not None and updater.running):
+            return False
+        recent = self._last_error_at is not None
+        return not recent or time.monotonic() - (self._last_error_at or 0) > ERROR_WINDOW_S
+
+    def _polling_failed(self, error: TelegramError) -> None:
+        self._last_error_at = time.monotonic()
+        log.warning("telegram: polling failed: %s: %s", type(error).__name__, error)

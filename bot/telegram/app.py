@@ -1,0 +1,216 @@
+"""The python-telegram-bot Application: commands and button presses in, the handlers'
+Replies out. Translation only — access, feedback and everything else live in handlers/."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+
+from sqlalchemy.engine import Engine
+from telegram import BotCommand, CallbackQuery, Message, Update
+from telegram.constants import ParseMode
+from telegram.error import BadRequest
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from bot.telegram.deliver import markup, send_reply
+from bot.telegram.render import answer_text, edit_after_press, short
+from handlers.access import Caller, Role, refusal_text
+from handlers.router import Router
+from jobs.reply import Reply
+from storage.inbound import first_delivery
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "telegram"
+DEFAULT_API_BASE_URL = "https://api.telegram.org"
+# Bot API command names: 1-32 of lowercase letters, digits and underscores.
+COMMAND_NAME = re.compile(r"^[a-z0-9_]{1,32}$")
+MAX_MENU_COMMANDS = 100
+WELCOME = "Hello, this is opsdesk: code reviews, scheduled jobs and their digest."
+
+
+def build_application(
+    token: str,
+    api_base_url: str = DEFAULT_API_BASE_URL,
+    *,
+    max_retries: int = 2,
+) -> Application:
+    """An Application on `api_base_url` (a self-hosted Bot API server works too), with
+    Telegram's flood limits kept by AIORateLimiter; a RetryAfter is waited out in place
+    up to `max_retries` times and then reaches the caller (the outbox retries it)."""
+    api = api_base_url.rstrip("/")
+    return (
+        ApplicationBuilder()
+        .token(token)
+        .base_url(f"{api}/bot")
+        .base_file_url(f"{api}/file/bot")
+        .rate_limiter(AIORateLimiter(max_retries=max_retries))
+        .concurrent_updates(16)  # a slow /review must not hold up a button press
+        .build()
+    )
+
+
+def menu_commands(router: Router) -> list[BotCommand]:
+    """The command menu: every handler command with a name Telegram accepts."""
+    commands = [
+        BotCommand(command.name, short(command.summary or command.usage, 256) or command.name)
+        for command in sorted(router.commands.values(), key=lambda c: c.name)
+        if COMMAND_NAME.match(command.name)
+    ]
+    return commands[:MAX_MENU_COMMANDS]
+
+
+def caller_of(update: Update) -> Caller | None:
+    user, chat = update.effective_user, update.effective_chat
+    if user is None:
+        return None
+    return Caller(
+        platform=PLATFORM,
+        user_id=str(user.id),
+        chat_id=None if chat is None else str(chat.id),
+        name=user.username or user.first_name or "",
+    )
+
+
+class TelegramHandlers:
+    """The Application's callbacks, bound to the one router and database."""
+
+    def __init__(self, router: Router, engine: Engine) -> None:
+        self.router = router
+        self.engine = engine
+
+    def install(self, app: Application) -> None:
+        """Register a handler for /start and for every command the router knows."""
+        # Edited messages are not commands again: only new messages count.
+        new_message = filters.UpdateType.MESSAGE
+        names = [name for name in self.router.commands if COMMAND_NAME.match(name)]
+        app.add_handler(CommandHandler("start", self.on_start, filters=new_message))
+        app.add_handler(CommandHandler(names, self.on_command, filters=new_message))
+        # In a private chat an unknown /command gets the router's "unknown command";
+        # in groups it may be meant for another bot.
+        app.add_handler(
+            MessageHandler(
+                filters.COMMAND & filters.ChatType.PRIVATE & new_message, self.on_command
+            )
+        )
+        app.add_handler(CallbackQueryHandler(self.on_press))
+        app.add_error_handler(self.on_error)
+
+    async def first(self, key: str) -> bool:
+        """True the first time this inbound event is seen (redeliveries are ignored)."""
+        return await asyncio.to_thread(first_delivery, self.engine, PLATFORM, key)
+
+    async def on_start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/start: a welcome and the commands this caller may use."""
+        await self._command(update, context, "/help", welcome=True)
+
+    async def on_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A command: run it through the router and send its reply."""
+        message = update.effective_message
+        if message is None or not message.text:
+            return
+        await self._command(update, context, message.text)
+
+    async def _command(
+        self, update: Update, context: ContextTypes.DEFAULT_TYPE, text: str, welcome: bool = False
+    ) -> None:
+        message, caller = update.effective_message, caller_of(update)
+        if message is None or caller is None:
+            return
+        if not await self.first(f"update:{update.update_id}"):
+            return
+        if self.router.role(caller) is Role.NONE:
+            await self._refuse_once(context, message, caller)
+            return
+        command = self.router.command_for(text)
+        if command is not None and command.slow:
+            await context.bot.send_chat_action(message.chat_id, "typing")
+        reply = await self.router.handle_async(caller, text)
+        if welcome:
+            reply = reply.model_copy(update={"title": WELCOME})
+        await send_reply(
+            context.bot,
+            message.chat_id,
+            reply,
+            reply_to=message.message_id if reply.private else None,
+        )
+
+    async def _refuse_once(
+        self, context: ContextTypes.DEFAULT_TYPE, message: Message, caller: Caller
+    ) -> None:
+        """An unknown chat hears one polite refusal, then nothing."""
+        if not await self.first(f"refused-chat:{message.chat_id}"):
+            return
+        text = (
+            refusal_text(caller, Role.VIEWER)
+            + f" This chat is {caller.chat}; this message is not repeated."
+        )
+        await send_reply(context.bot, message.chat_id, Reply.refused(text))
+
+    async def on_press(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A button press: record it through the router, answer it, show the result."""
+        query, caller = update.callback_query, caller_of(update)
+        if query is None:
+            return
+        if caller is None or not await self.first(f"callback:{query.id}"):
+            await _answer(query)  # a duplicate: stop the spinner, change nothing
+            return
+        reply = await self.router.press_async(caller, query.data or "")
+        if reply.status != "ok":
+            await _answer(query, answer_text(reply), alert=True)
+            return
+        await _answer(query, answer_text(reply))
+        await self._show(context, query, reply)
+
+    async def _show(
+        self, context: ContextTypes.DEFAULT_TYPE, query: CallbackQuery, reply: Reply
+    ) -> None:
+        """Edit the pressed message in place; a new message when that cannot be done."""
+        message = query.message
+        if not isinstance(message, Message):
+            return  # too old to be edited or read: the answer toast has said it
+        edit = None
+        if message.text:
+            rows = [
+                [(b.text, str(b.callback_data)) for b in row]
+                for row in (message.reply_markup.inline_keyboard if message.reply_markup else ())
+            ]
+            edit = edit_after_press(message.text, message.text_html, rows, query.data or "", reply)
+        if edit is None:
+            await send_reply(context.bot, message.chat_id, reply)
+            return
+        try:
+            await query.edit_message_text(
+                edit.html, parse_mode=ParseMode.HTML, reply_markup=markup(edit.keyboard)
+            )
+        except BadRequest as exc:
+            if "not modified" not in exc.message.lower():
+                raise
+
+    async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Log a failed update; the bot keeps serving."""
+        error = context.error
+        log.error(
+            "telegram update failed: %s: %s",
+            type(error).__name__,
+            error,
+            exc_info=(type(error), error, error.__traceback__) if error else None,
+        )
+
+
+async def _answer(query: CallbackQuery, text: str | None = None, alert: bool = False) -> None:
+    """Answer a callback query; one that was answered already or expired is no error."""
+    try:
+        await query.answer(text=short(text) if text else None, show_alert=alert)
+    except BadRequest as exc:
+        log.info("callback query not answered: %s", exc.message)

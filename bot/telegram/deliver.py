@@ -1,0 +1,125 @@
+"""Sending a Reply to a Telegram chat: the outbox's Deliverer for `telegram:<chat id>`,
+and the one send path interactive replies use too."""
+
+from __future__ import annotations
+
+import datetime as dtm
+import logging
+import warnings
+from collections.abc import Sequence
+
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Message
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, Forbidden, InvalidToken
+from telegram.error import RetryAfter as TelegramRetryAfter
+from telegram.warnings import PTBDeprecationWarning
+
+from bot.telegram.render import Chunk, caption, render
+from jobs.outbox import PermanentFailure, Post, RetryAfter
+from jobs.reply import Button, Image, Reply
+
+log = logging.getLogger(__name__)
+
+
+def markup(
+    rows: Sequence[Sequence[Button]] | Sequence[Sequence[tuple[str, str]]],
+) -> InlineKeyboardMarkup | None:
+    """Inline keyboard rows; Button payloads were checked against 64 bytes when made."""
+    keyboard = [
+        [
+            InlineKeyboardButton(b.label, callback_data=b.payload)
+            if isinstance(b, Button)
+            else InlineKeyboardButton(b[0], callback_data=b[1])
+            for b in row
+        ]
+        for row in rows
+        if row
+    ]
+    return InlineKeyboardMarkup(keyboard) if keyboard else None
+
+
+def chat_id_of(target_id: str) -> int | str:
+    """`-100123` → -100123; `@channel` stays a string."""
+    try:
+        return int(target_id)
+    except ValueError:
+        return target_id
+
+
+async def send_reply(
+    bot: Bot,
+    chat_id: int | str,
+    reply: Reply,
+    *,
+    skip: int = 0,
+    reply_to: int | None = None,
+    progress: dict[int, int] | None = None,
+    progress_key: int = 0,
+) -> Message | None:
+    """Send the reply's parts in order (photo first, then text chunks); returns the last
+    message sent. Parts before `skip` were sent by an earlier attempt and are not sent
+    again; `progress[progress_key]` is kept at the count of parts sent."""
+    last: Message | None = None
+    parts: list[Chunk | Image] = [reply.image] if reply.image is not None else []
+    parts += render(reply)
+    for index, chunk in enumerate(parts):
+        if index < skip:
+            continue
+        if isinstance(chunk, Image):
+            last = await bot.send_photo(
+                chat_id,
+                photo=InputFile(chunk.png, filename=chunk.filename),
+                caption=caption(chunk),
+                parse_mode=ParseMode.HTML,
+            )
+        else:
+            last = await bot.send_message(
+                chat_id,
+                chunk.html,
+                parse_mode=ParseMode.HTML,
+                reply_markup=markup(chunk.keyboard),
+                reply_to_message_id=reply_to if index == 0 else None,
+                allow_sending_without_reply=True if reply_to else None,
+            )
+        if progress is not None:
+            progress[progress_key] = index + 1
+    return last
+
+
+def wait_of(error: TelegramRetryAfter) -> float:
+    """RetryAfter's wait in seconds (an int in v22 unless PTB_TIMEDELTA, then a timedelta)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        value = error.retry_after
+    return value.total_seconds() if isinstance(value, dtm.timedelta) else float(value)
+
+
+class TelegramDeliverer:
+    """Delivers outbox posts whose target is `telegram:<chat id>`.
+
+    A post of several parts (a chart, then text chunks) that fails half-way resumes
+    at the part that failed, so a retry does not repeat what the chat already has."""
+
+    def __init__(self, bot: Bot) -> None:
+        self.bot = bot
+        self._sent_parts: dict[int, int] = {}
+
+    async def deliver(self, post: Post) -> str | None:
+        chat_id = chat_id_of(post.target_id)
+        try:
+            message = await send_reply(
+                self.bot,
+                chat_id,
+                post.reply,
+                skip=self._sent_parts.get(post.id, 0),
+                progress=self._sent_parts,
+                progress_key=post.id,
+            )
+        except TelegramRetryAfter as exc:
+            raise RetryAfter(wait_of(exc), "Telegram flood control") from exc
+        except (Forbidden, InvalidToken, BadRequest) as exc:
+            # Chat not found, bot kicked, a request Telegram cannot parse: the same
+            # request would get the same answer, so it is not retried.
+            raise PermanentFailure(f"Telegram refused the post: {exc.message}") from exc
+        self._sent_parts.pop(post.id, None)
+        return None if message is None else f"{message.chat_id}:{message.message_id}"

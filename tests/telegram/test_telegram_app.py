@@ -1,0 +1,395 @@
+"""The Telegram frontend through the real python-telegram-bot Application, against a
+stand-in for the Bot API on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from typing import Any
+
+import aiohttp
+import pytest
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from bot.telegram import TelegramAdapter
+from bot.telegram.deliver import send_reply
+from handlers.catalog import ACTIONS, COMMANDS
+from handlers.findings_view import finding_block
+from handlers.router import Command, Request, Router
+from jobs.config import AccessConfig, Config, TelegramConfig
+from jobs.outbox import OutboxSender, enqueue
+from jobs.reply import Block, Image, Reply
+from storage.db import session_scope
+from storage.models import Feedback, Finding, InboundEvent, OutboxPost, utcnow
+from tests.conftest import make_services
+from tests.telegram.fake_bot_api import (
+    FakeBotApi,
+    callback_update,
+    command_update,
+    parse_html,
+)
+
+KNOWN_CHAT = 42
+GROUP_CHAT = -100500
+STRANGER_CHAT = 777
+PNG = b"\x89PNG\r\n\x1a\n" + b"chart" * 20
+
+
+def long_reply(_request: Request) -> Reply:
+    """A reply of about 10,000 characters."""
+    lines = "\n".join(f"line {n:04d} " + "x" * 90 for n in range(100))
+    return Reply(title="Long", blocks=[Block(text=lines)])
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[FakeBotApi]:
+    fake = FakeBotApi()
+    await fake.start()
+    yield fake
+    await fake.stop()
+
+
+@pytest.fixture
+def router(sqlite_only_engine: Engine) -> Router:
+    config = Config(
+        access=AccessConfig(chats=[f"telegram:{KNOWN_CHAT}", f"telegram:{GROUP_CHAT}"]),
+        telegram=TelegramConfig(enabled=True),
+    )
+    commands = [*COMMANDS, Command("long", "/long", "a long reply", long_reply)]
+    return Router(make_services(sqlite_only_engine, config), commands, ACTIONS)
+
+
+Factory = Callable[..., Any]
+
+
+@pytest.fixture
+def started(api: FakeBotApi, router: Router) -> Factory:
+    @asynccontextmanager
+    async def start(**kwargs: Any) -> AsyncIterator[TelegramAdapter]:
+        adapter = TelegramAdapter(
+            router,
+            router.services.engine,
+            api.token,
+            kwargs.pop("config", TelegramConfig(enabled=True)),
+            api_base_url=api.base_url,
+            poll_timeout=1,
+            **kwargs,
+        )
+        await adapter.start()
+        try:
+            yield adapter
+        finally:
+            await adapter.stop()
+
+    return start
+
+
+def finding(engine: Engine, finding_id: int | None = None) -> Finding:
+    row = Finding(
+        id=finding_id,
+        repo="demo",
+        fingerprint=f"fp-{finding_id}",
+        path="app/<main>.py",
+        line=3,
+        severity="warning",
+        category="F401",
+        message="`os` imported but unused & <b>never</b> read",
+        source="ruff:F401",
+    )
+    with session_scope(engine) as session:
+        session.add(row)
+    return row
+
+
+def votes(engine: Engine) -> list[Feedback]:
+    with Session(engine) as session:
+        return list(session.exec(select(Feedback)).all())
+
+
+def texts(api: FakeBotApi, chat_id: int) -> list[str]:
+    """The plain text of every message sent to the chat, in order."""
+    return [
+        parse_html(c.params["text"])[0]
+        for c in api.called("sendMessage")
+        if int(c.params["chat_id"]) == chat_id
+    ]
+
+
+async def post_finding(api: FakeBotApi, adapter: TelegramAdapter, row: Finding) -> dict[str, Any]:
+    """Post a review-like message with the finding's buttons; Telegram's copy of it."""
+    reply = Reply(
+        title="Review of demo",
+        blocks=[Block(text="1 new finding"), finding_block(row, state="new")],
+        note="reviewed by lint",
+    )
+    sent = await send_reply(adapter.app.bot, KNOWN_CHAT, reply)
+    assert sent is not None
+    return api.messages[(KNOWN_CHAT, sent.message_id)]
+
+
+async def test_start_registers_the_command_menu_from_the_handlers(
+    api: FakeBotApi, started: Factory, router: Router
+) -> None:
+    async with started():
+        [call] = api.called("setMyCommands")
+        names = [c["command"] for c in json.loads(call.params["commands"])]
+        assert names == sorted(router.commands)
+        assert api.called("deleteWebhook"), "polling starts by dropping any webhook"
+
+
+async def test_a_command_reply_arrives(api: FakeBotApi, started: Factory) -> None:
+    async with started():
+        api.push(command_update("/help"))
+        await api.wait_for(lambda: api.called("sendMessage"))
+        [text] = texts(api, KNOWN_CHAT)
+        assert text.startswith("opsdesk commands")
+        assert "/health" in text
+
+
+async def test_a_command_addressed_to_the_bot_in_a_group_works(
+    api: FakeBotApi, started: Factory
+) -> None:
+    async with started():
+        api.push(command_update("/help@opsdesk_bot", chat_id=GROUP_CHAT))
+        api.push(command_update("/help@some_other_bot", chat_id=GROUP_CHAT))
+        api.push(command_update("/start", chat_id=KNOWN_CHAT))
+        await api.wait_for(lambda: len(api.called("sendMessage")) == 2)
+        assert texts(api, GROUP_CHAT)[0].startswith("opsdesk commands")
+        assert texts(api, KNOWN_CHAT)[0].startswith("Hello, this is opsdesk")
+
+
+async def test_a_long_reply_is_split_on_line_boundaries(api: FakeBotApi, started: Factory) -> None:
+    async with started():
+        api.push(command_update("/long"))
+        await api.wait_for(lambda: len(api.called("sendMessage")) >= 3)
+        parts = texts(api, KNOWN_CHAT)
+        assert len(parts) == 3
+        assert all(len(part) <= 4096 for part in parts)
+        lines = "\n".join(parts).splitlines()
+        assert lines[0] == "Long"
+        assert [line for line in lines if line.startswith("line")] == [
+            f"line {n:04d} " + "x" * 90 for n in range(100)
+        ]
+
+
+async def test_a_button_press_records_one_vote_and_edits_the_message(
+    api: FakeBotApi, started: Factory, sqlite_only_engine: Engine
+) -> None:
+    row = finding(sqlite_only_engine)
+    async with started() as adapter:
+        message = await post_finding(api, adapter, row)
+        api.push(callback_update(message, f"fb:{row.id}:h", "q-1"))
+        await api.wait_for(lambda: api.called("editMessageText"))
+        [answer] = api.called("answerCallbackQuery")
+        assert answer.params["callback_query_id"] == "q-1"
+        assert "Helpful" in answer.params["text"]
+        [vote] = votes(sqlite_only_engine)
+        assert (vote.finding_id, vote.user, vote.verdict) == (row.id, "telegram:42", "helpful")
+        edited = api.messages[(KNOWN_CHAT, message["message_id"])]
+        paragraphs = edited["text"].split("\n\n")
+        assert paragraphs[0] == "Review of demo"
+        assert paragraphs[1] == "1 new finding"
+        assert "Feedback: Helpful 1" in paragraphs[2]
+        assert "<main>" in paragraphs[2], "the finding's text is escaped, not dropped"
+        assert paragraphs[3] == "reviewed by lint"
+        [buttons] = edited["reply_markup"]["inline_keyboard"]
+        assert [b["text"] for b in buttons] == [
+            "✓ Helpful",
+            "Not helpful",
+            "False positive",
+            "Resolved",
+        ]
+        assert {b["callback_data"] for b in buttons} == {
+            f"fb:{row.id}:{code}" for code in ("h", "n", "fp", "r")
+        }
+
+
+async def test_the_same_callback_delivered_twice_records_one_vote(
+    api: FakeBotApi, started: Factory, sqlite_only_engine: Engine
+) -> None:
+    row = finding(sqlite_only_engine)
+    async with started() as adapter:
+        message = await post_finding(api, adapter, row)
+        api.push(callback_update(message, f"fb:{row.id}:fp", "q-dup"))
+        api.push(callback_update(message, f"fb:{row.id}:fp", "q-dup"))
+        await api.wait_for(lambda: len(api.called("answerCallbackQuery")) == 2)
+        await api.wait_for(lambda: api.called("editMessageText"))
+        assert len(votes(sqlite_only_engine)) == 1
+        assert len(api.called("editMessageText")) == 1
+        assert len(api.called("sendMessage")) == 1  # the posted finding only
+
+
+@pytest.mark.parametrize("payload", ["fb:999999:fp", "zz:1", "fb:1:zz", "fb:x:h"])
+async def test_a_forged_payload_is_refused_and_changes_nothing(
+    api: FakeBotApi, started: Factory, sqlite_only_engine: Engine, payload: str
+) -> None:
+    row = finding(sqlite_only_engine, finding_id=1)
+    async with started() as adapter:
+        message = await post_finding(api, adapter, row)
+        api.push(callback_update(message, payload, "q-forged"))
+        await api.wait_for(lambda: api.called("answerCallbackQuery"))
+        [answer] = api.called("answerCallbackQuery")
+        assert answer.params["show_alert"] == "true"
+        assert answer.params["text"]
+        assert not votes(sqlite_only_engine)
+        assert not api.called("editMessageText")
+
+
+async def test_a_press_by_someone_without_rights_is_refused(
+    api: FakeBotApi, started: Factory, sqlite_only_engine: Engine
+) -> None:
+    row = finding(sqlite_only_engine)
+    async with started() as adapter:
+        message = await post_finding(api, adapter, row)
+        message = {**message, "chat": {"id": STRANGER_CHAT, "type": "private"}}
+        api.push(callback_update(message, f"fb:{row.id}:h", "q-stranger", user_id=STRANGER_CHAT))
+        await api.wait_for(lambda: api.called("answerCallbackQuery"))
+        [answer] = api.called("answerCallbackQuery")
+        assert "not on this opsdesk's access list" in answer.params["text"]
+        assert not votes(sqlite_only_engine)
+
+
+def inbound_keys(engine: Engine) -> list[str]:
+    with Session(engine) as session:
+        return list(session.exec(select(InboundEvent.event_key)).all())
+
+
+async def test_an_unknown_chat_gets_one_polite_refusal(
+    api: FakeBotApi, started: Factory, router: Router
+) -> None:
+    async with started():
+        api.push(command_update("/help", chat_id=STRANGER_CHAT, user_id=STRANGER_CHAT))
+        api.push(command_update("/health", chat_id=STRANGER_CHAT, user_id=STRANGER_CHAT))
+        await api.wait_for(lambda: texts(api, STRANGER_CHAT))
+        await api.wait_for(lambda: len(inbound_keys(router.services.engine)) == 3)
+        await asyncio.sleep(0.3)  # the second command's refusal check has finished
+        [refusal] = texts(api, STRANGER_CHAT)
+        assert refusal.startswith("Not allowed")
+        assert f"telegram:{STRANGER_CHAT}" in refusal
+
+
+def digest_reply() -> Reply:
+    return Reply(
+        title="Daily digest",
+        blocks=[Block(text="3 reviews, 2 cache hits")],
+        image=Image(png=PNG, title="Runs <per day>", filename="runs.png"),
+    )
+
+
+async def test_a_digest_with_its_chart_is_posted_through_the_outbox(
+    api: FakeBotApi, started: Factory, sqlite_only_engine: Engine
+) -> None:
+    async with started() as adapter:
+        enqueue(
+            sqlite_only_engine,
+            kind="digest",
+            targets=[f"telegram:{KNOWN_CHAT}"],
+            reply=digest_reply(),
+            dedupe_key="digest:2025-01-01",
+        )
+        sender = OutboxSender(sqlite_only_engine, {"telegram": adapter.deliverer})
+        assert await sender.send_due() == 1
+        [photo] = api.called("sendPhoto")
+        assert photo.params["photo"] == PNG
+        assert photo.params["caption"] == "Runs &lt;per day&gt;"
+        assert texts(api, KNOWN_CHAT) == ["Daily digest\n\n3 reviews, 2 cache hits"]
+        order = [c.method for c in api.calls if c.method in ("sendPhoto", "sendMessage")]
+        assert order == ["sendPhoto", "sendMessage"]
+
+
+async def test_a_429_retry_after_then_success_delivers_once(
+    api: FakeBotApi, started: Factory, sqlite_only_engine: Engine
+) -> None:
+    # No in-place retries: the outbox must honour the RetryAfter itself.
+    async with started(max_retries=0) as adapter:
+        enqueue(
+            sqlite_only_engine,
+            kind="digest",
+            targets=[f"telegram:{KNOWN_CHAT}"],
+            reply=digest_reply(),
+            dedupe_key="digest:2025-01-02",
+        )
+        api.flood_once["sendMessage"] = 7
+        now = utcnow()
+        clock = [now]
+        sender = OutboxSender(
+            sqlite_only_engine, {"telegram": adapter.deliverer}, clock=lambda: clock[0]
+        )
+        assert await sender.send_due() == 0
+        with Session(sqlite_only_engine) as session:
+            post = session.exec(select(OutboxPost)).one()
+        assert post.status == "pending"
+        assert post.next_attempt_at.replace(tzinfo=now.tzinfo) == now + timedelta(seconds=7)
+        assert await sender.send_due() == 0, "not before the wait Telegram asked for"
+        clock[0] = now + timedelta(seconds=8)
+        assert await sender.send_due() == 1
+        assert len(api.called("sendPhoto")) == 1, "the chart is not posted twice"
+        assert len(api.called("sendMessage")) == 1
+        assert len(api.called("sendMessage", ok_only=False)) == 2
+
+
+async def test_the_rate_limiter_waits_out_a_short_429_in_place(
+    api: FakeBotApi, started: Factory
+) -> None:
+    async with started(max_retries=1) as adapter:
+        api.flood_once["sendMessage"] = 1
+        await send_reply(adapter.app.bot, KNOWN_CHAT, Reply.text("hello"))
+        assert texts(api, KNOWN_CHAT) == ["hello"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def test_webhook_mode_rejects_a_request_without_the_secret_token(
+    api: FakeBotApi, started: Factory
+) -> None:
+    port = free_port()
+    config = TelegramConfig(
+        enabled=True,
+        mode="webhook",
+        webhook_url="https://bot.example.org/tg/hook",
+        webhook_listen="127.0.0.1",
+        webhook_port=port,
+    )
+    async with started(config=config, webhook_secret="s3cret-Token_1"):
+        [set_webhook] = api.called("setWebhook")
+        assert set_webhook.params["secret_token"] == "s3cret-Token_1"
+        assert set_webhook.params["url"] == "https://bot.example.org/tg/hook"
+        url = f"http://127.0.0.1:{port}/tg/hook"
+        body = {"update_id": 1, **command_update("/help")}
+        async with aiohttp.ClientSession() as http:
+            for headers in ({}, {"X-Telegram-Bot-Api-Secret-Token": "wrong"}):
+                async with http.post(url, json=body, headers=headers) as response:
+                    assert response.status == 403
+            assert not api.called("sendMessage")
+            headers = {"X-Telegram-Bot-Api-Secret-Token": "s3cret-Token_1"}
+            async with http.post(url, json=body, headers=headers) as response:
+                assert response.status == 200
+        await api.wait_for(lambda: api.called("sendMessage"))
+        assert texts(api, KNOWN_CHAT)[0].startswith("opsdesk commands")
+
+
+def test_webhook_mode_without_a_secret_does_not_start(router: Router) -> None:
+    config = TelegramConfig(enabled=True, mode="webhook", webhook_url="https://x.example/h")
+    with pytest.raises(ValueError, match="TELEGRAM_WEBHOOK_SECRET"):
+        TelegramAdapter(router, router.services.engine, "1:x", config)
+
+
+async def test_an_unknown_command_in_a_private_chat_is_answered_as_a_reply(
+    api: FakeBotApi, started: Factory
+) -> None:
+    async with started():
+        update = api.push(command_update("/nosuch"))
+        await api.wait_for(lambda: api.called("sendMessage"))
+        [call] = api.called("sendMessage")
+        assert parse_html(call.params["text"])[0].startswith("Error\n\nUnknown command /nosuch")
+        replied_to = json.loads(call.params["reply_parameters"])["message_id"]
+        assert replied_to == update["message"]["message_id"]
