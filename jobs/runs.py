@@ -89,6 +89,7 @@ def record_missed(
     scheduled_at: datetime,
     runner: str,
     batch_id: str | None = None,
+    why: str = "late",
 ) -> JobRun:
     """A scheduled time that passed without a run (beyond the misfire grace)."""
     now = utcnow()
@@ -103,7 +104,8 @@ def record_missed(
         duration_ms=0,
         batch_id=batch_id,
         runner=runner,
-        error=f"missed its {scheduled_at:%Y-%m-%d %H:%M:%S} UTC schedule (past the misfire grace)",
+        error=f"missed its {scheduled_at:%Y-%m-%d %H:%M:%S %Z} schedule: "
+        + ("past the misfire grace" if why == "late" else why),
     )
     with session_scope(engine) as session:
         session.add(row)
