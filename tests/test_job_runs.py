@@ -50,7 +50,8 @@ def test_runs_are_recorded_as_ok_failed_and_timeout(engine: Engine) -> None:
     assert [r.status for r in runs.runs_of(engine)] == ["ok", "failed", "timeout"]
 
 
-def test_timeout_kills_the_whole_process_group(tmp_path: Path, engine: Engine) -> None:
+def test_timeout_kills_the_whole_process_group(tmp_path: Path, sqlite_only_engine: Engine) -> None:
+    engine = sqlite_only_engine  # process handling, not storage: one database is enough
     marker = tmp_path / "survivor"
     config = config_with(
         [{"name": "forks", "command": f"(sleep 2; touch {marker}) & sleep 5", "timeout": "1s"}]
