@@ -21,6 +21,9 @@ examples:
   opsdesk config check opsdesk.toml    validate a configuration file
   opsdesk health --json                component states; exit 1 when not healthy
   opsdesk db upgrade                   bring the database to the current schema
+  opsdesk run                          scheduler, outbox and chat adapters (until SIGTERM)
+  opsdesk jobs --json                  jobs: schedule, next run, last status
+  opsdesk run-job NAME                 run one job (or batch) now
 """
 
 
@@ -53,6 +56,12 @@ def build_parser() -> argparse.ArgumentParser:
         "check", help="validate a configuration file (exit 1 if bad)"
     )
     check.add_argument("file", nargs="?", help="the file (default: as --config finds it)")
+
+    commands.add_parser("run", help="run the scheduler, the outbox and the chat adapters")
+    jobs = commands.add_parser("jobs", help="jobs with schedule, next run and last status")
+    jobs.add_argument("--json", action="store_true", help="print JSON")
+    run_job = commands.add_parser("run-job", help="run one job or batch now (exit 1 if it fails)")
+    run_job.add_argument("name", help="a job, review:<repo>, or a batch")
 
     db = commands.add_parser("db", help="database tools")
     db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
@@ -135,10 +144,46 @@ def run_db_status(settings: Settings, _args: argparse.Namespace) -> int:
     return 0 if found.is_current else 1
 
 
+def run_runtime(settings: Settings, _args: argparse.Namespace) -> int:
+    import asyncio
+
+    from bot.runtime import run_forever
+
+    return asyncio.run(run_forever(settings))
+
+
+def run_jobs(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.render_text import render_text
+    from handlers.jobs import job_lines, jobs_reply
+
+    lines = job_lines(build_services(settings))
+    if args.json:
+        print(json.dumps([line.to_json() for line in lines], indent=2))
+    else:
+        print(render_text(jobs_reply(lines))[0])
+    return 0
+
+
+def run_one_job(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.render_text import render_text
+    from handlers.jobs import run_now
+    from handlers.router import UsageError
+
+    try:
+        reply = run_now(build_services(settings), args.name)
+    except UsageError as exc:
+        return _fail(f"opsdesk: {exc}", code=2)
+    print(render_text(reply)[0])
+    return 0 if reply.status == "ok" else 1
+
+
 Handler = Callable[[Settings, argparse.Namespace], int]
 HANDLERS: dict[tuple[str, str | None], Handler] = {
     ("console", None): run_console,
     ("health", None): run_health,
+    ("run", None): run_runtime,
+    ("jobs", None): run_jobs,
+    ("run-job", None): run_one_job,
     ("db", "upgrade"): run_db_upgrade,
     ("db", "status"): run_db_status,
 }

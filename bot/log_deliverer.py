@@ -1,0 +1,18 @@
+"""The fallback deliverer: a post for a platform without an adapter (or for `log:`)
+is written to the log as plain text, so nothing waits forever."""
+
+from __future__ import annotations
+
+import logging
+
+from bot.render_text import render_text
+from jobs.outbox import Post
+
+log = logging.getLogger("opsdesk.posts")
+
+
+class LogDeliverer:
+    async def deliver(self, post: Post) -> str | None:
+        text, _ = render_text(post.reply)
+        log.warning("post %s for %s:%s\n%s", post.id, post.platform, post.target_id, text)
+        return None

@@ -1,0 +1,76 @@
+"""`opsdesk run`: one asyncio process with the scheduler, the outbox sender and the
+configured chat adapters. SIGTERM/SIGINT stop it cleanly: no new fires, running jobs
+get a grace and are otherwise recorded as interrupted, the outbox keeps what is
+pending for the next start."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from bot.adapter import ChatAdapter
+from bot.adapters import build_adapters
+from bot.log_deliverer import LogDeliverer
+from bot.settings import Settings
+from bot.wiring import build_services, open_database
+from handlers.catalog import build_router
+from jobs import runs
+from jobs.outbox import Deliverer, OutboxSender
+from jobs.scheduler import JobScheduler
+
+log = logging.getLogger(__name__)
+
+
+async def run_forever(
+    settings: Settings, *, stop: asyncio.Event | None = None, shutdown_grace: float = 20.0
+) -> int:
+    """Run until SIGTERM/SIGINT (or `stop` is set); returns the exit code."""
+    stop = stop or asyncio.Event()
+    engine = await asyncio.to_thread(open_database, settings)
+    services = build_services(settings, engine=engine)
+    abandoned = await asyncio.to_thread(runs.mark_abandoned, engine, services.runner_id)
+    if abandoned:
+        log.warning("runs %s were left running by a stopped process: abandoned", abandoned)
+    router = build_router(services)
+    adapters: list[ChatAdapter] = build_adapters(settings, router)
+    deliverers: dict[str, Deliverer] = {a.platform: a.deliverer for a in adapters}
+    sender = OutboxSender(engine, deliverers, fallback=LogDeliverer(), worker_id=services.runner_id)
+    scheduler = JobScheduler(services, shutdown_grace=shutdown_grace)
+
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    started: list[ChatAdapter] = []
+    sender_stop = asyncio.Event()
+    sender_task = asyncio.create_task(sender.run(sender_stop, poll_interval=1.0))
+    try:
+        for adapter in adapters:
+            await adapter.start()
+            started.append(adapter)
+        await scheduler.start()
+        log.info(
+            "opsdesk running: %d adapter(s), %d scheduled entries",
+            len(adapters),
+            len(scheduler.entries()),
+        )
+        await stop.wait()
+        log.info("stopping")
+    finally:
+        await scheduler.stop()
+        for adapter in reversed(started):
+            try:
+                await adapter.stop()
+            except Exception:
+                log.exception("stopping the %s adapter failed", adapter.platform)
+        sender_stop.set()
+        await asyncio.wait([sender_task], timeout=10)
+        # Posts made by the last runs go out now if they can; the rest wait in storage.
+        try:
+            await asyncio.wait_for(sender.send_due(), timeout=5)
+        except Exception:
+            log.warning("pending posts stay in the outbox for the next start")
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+        engine.dispose()
+    return 0

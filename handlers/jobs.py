@@ -1,0 +1,190 @@
+"""/jobs, /run, /pause, /resume: the scheduled jobs from chat (and the shell)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from handlers.access import Role
+from handlers.router import Command, Request, UsageError
+from handlers.services import Services
+from jobs import runs
+from jobs.catalog import find_batch, find_job, job_specs, next_fire_time
+from jobs.reply import Block, Reply, ReplyField
+from jobs.runner import batch_reply, format_ms, job_reply, run_batch, run_job
+
+
+@dataclass(frozen=True)
+class JobLine:
+    name: str
+    kind: str
+    schedule: str  # "every 15m", a cron expression, "batch <name>", or "manual"
+    next_run: datetime | None
+    paused: bool
+    last_status: str | None
+    last_started: datetime | None
+    last_duration_ms: int | None
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        for key in ("next_run", "last_started"):
+            data[key] = data[key].isoformat() if data[key] else None
+        return data
+
+
+def job_lines(services: Services) -> list[JobLine]:
+    """Every job and batch with its schedule, next run (derived from the trigger,
+    so it is right whichever process schedules) and last run."""
+    config = services.config
+    now = services.clock()
+    timezone = config.scheduler.timezone
+    specs = job_specs(config)
+    latest = runs.last_runs(services.engine, [s.name for s in specs])
+    paused = runs.paused_jobs(services.engine)
+    lines = []
+    for batch in config.batches:
+        lines.append(
+            JobLine(
+                batch.name,
+                "batch",
+                batch.schedule,
+                _next(
+                    batch.schedule, timezone, now, batch.name in paused, config.scheduler.enabled
+                ),
+                batch.name in paused,
+                None,
+                None,
+                None,
+            )
+        )
+    for spec in specs:
+        if spec.batch:
+            schedule, next_run = f"batch {spec.batch}", None
+        elif spec.schedule:
+            schedule = spec.schedule
+            next_run = _next(
+                spec.schedule,
+                timezone,
+                now,
+                spec.name in paused,
+                config.scheduler.enabled,
+                previous=latest[spec.name].scheduled_at if spec.name in latest else None,
+            )
+        else:
+            schedule, next_run = "manual", None
+        last = latest.get(spec.name)
+        lines.append(
+            JobLine(
+                spec.name,
+                spec.kind,
+                schedule,
+                next_run,
+                spec.name in paused,
+                last.status if last else None,
+                last.started_at if last else None,
+                last.duration_ms if last else None,
+            )
+        )
+    return lines
+
+
+def _next(
+    schedule: str,
+    timezone: str,
+    now: datetime,
+    paused: bool,
+    enabled: bool,
+    previous: datetime | None = None,
+) -> datetime | None:
+    if paused or not enabled:
+        return None
+    return next_fire_time(schedule, timezone, now, previous)
+
+
+def jobs_reply(lines: list[JobLine]) -> Reply:
+    if not lines:
+        return Reply.text("No jobs are configured: add [[jobs]] or a repository schedule.", "Jobs")
+    rows = []
+    for line in lines:
+        state = (
+            "paused"
+            if line.paused
+            else (f"next {line.next_run:%Y-%m-%d %H:%M %Z}" if line.next_run else line.schedule)
+        )
+        last = (
+            f"last {line.last_status} {format_ms(line.last_duration_ms)}"
+            if line.last_status
+            else "never run"
+        )
+        rows.append(f"{line.name} [{line.kind}] {line.schedule} — {state}; {last}")
+    return Reply(title="Jobs", blocks=[Block(text="\n".join(rows), monospace=True)])
+
+
+def _known(services: Services) -> str:
+    names = [s.name for s in job_specs(services.config)] + [b.name for b in services.config.batches]
+    return ", ".join(names) if names else "none configured"
+
+
+def _name_arg(request: Request) -> str:
+    if len(request.args) != 1:
+        raise UsageError("Give exactly one job name.")
+    name = request.args[0]
+    if find_job(request.services.config, name) is None and (
+        find_batch(request.services.config, name) is None
+    ):
+        raise UsageError(f"No job or batch named {name!r}. Known: {_known(request.services)}.")
+    return name
+
+
+def run_now(services: Services, name: str) -> Reply:
+    """Run a job or a whole batch now; the reply comes when it has finished."""
+    spec = find_job(services.config, name)
+    if spec is not None:
+        run = run_job(services, spec, "manual")
+        return job_reply(run, runs.baseline_ms(services.engine, spec.name))
+    if find_batch(services.config, name) is not None:
+        return batch_reply(run_batch(services, name))
+    raise UsageError(f"No job or batch named {name!r}. Known: {_known(services)}.")
+
+
+def list_jobs(request: Request) -> Reply:
+    """Jobs with schedule, next run, last status and duration."""
+    return jobs_reply(job_lines(request.services))
+
+
+def run(request: Request) -> Reply:
+    """Run one job (or batch) now and answer when it ends."""
+    return run_now(request.services, _name_arg(request))
+
+
+def _set_paused(request: Request, paused: bool) -> Reply:
+    name = _name_arg(request)
+    changed = runs.set_paused(request.services.engine, name, paused, request.caller.principal)
+    verb = "paused" if paused else "resumed"
+    text = f"{name} {verb}." if changed else f"{name} was already {verb}."
+    if paused:
+        text += " Scheduled fires are skipped (and not recorded) until /resume."
+    return Reply(
+        title=f"{name}: {verb}",
+        blocks=[Block(text=text)],
+        fields=[ReplyField(label="By", value=request.caller.principal)],
+    )
+
+
+def pause(request: Request) -> Reply:
+    """Skip a job's scheduled fires until resumed."""
+    return _set_paused(request, True)
+
+
+def resume(request: Request) -> Reply:
+    """Let a paused job's schedule fire again."""
+    return _set_paused(request, False)
+
+
+COMMANDS = [
+    Command("jobs", "/jobs", "scheduled jobs: next run, last status and duration", list_jobs),
+    Command("run", "/run <job>", "run a job or batch now", run, role=Role.ADMIN, slow=True),
+    Command("pause", "/pause <job>", "skip a job's scheduled runs", pause, role=Role.ADMIN),
+    Command("resume", "/resume <job>", "resume a paused job", resume, role=Role.ADMIN),
+]

@@ -1,0 +1,100 @@
+"""Result caching for any job: what a result depends on, as one fingerprint.
+
+A job declares its inputs (`day`, `git:<repo>`, `file:<glob>`, `env:NAME`) and a TTL.
+The fingerprint hashes them with the job's own definition (command, working
+directory, environment), so editing the job also misses the cache. Values are hashed,
+never stored: an `env:` input may be a secret.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from jobs.config import CacheConfig, Config
+
+
+class CacheInputError(Exception):
+    """An input cannot be read (no such repository, git failed)."""
+
+
+def fingerprint(
+    cache: CacheConfig,
+    *,
+    definition: Any,
+    config: Config,
+    data_dir: Path,
+    workdir: Path,
+    environ: dict[str, str],
+    now: datetime,
+) -> str:
+    """sha256 hex (64 chars: fits JobRun.cache_key) over the job and its inputs."""
+    digest = hashlib.sha256()
+    digest.update(json.dumps(definition, sort_keys=True, default=str).encode())
+    for item in cache.inputs:
+        digest.update(b"\0" + item.encode() + b"=")
+        digest.update(_input_value(item, config, data_dir, workdir, environ, now).encode())
+    return digest.hexdigest()
+
+
+def _input_value(
+    item: str,
+    config: Config,
+    data_dir: Path,
+    workdir: Path,
+    environ: dict[str, str],
+    now: datetime,
+) -> str:
+    kind, _, arg = item.partition(":")
+    if item == "day":
+        return now.astimezone(ZoneInfo(config.scheduler.timezone)).date().isoformat()
+    if kind == "env":
+        value = environ.get(arg)
+        return "unset" if value is None else hashlib.sha256(value.encode()).hexdigest()
+    if kind == "file":
+        return _files_hash(workdir, arg)
+    if kind == "git":
+        return git_head(config, data_dir, arg)
+    raise CacheInputError(f"unknown cache input {item!r}")
+
+
+def _files_hash(workdir: Path, pattern: str) -> str:
+    digest = hashlib.sha256()
+    base = Path(pattern).expanduser()
+    if base.is_absolute():
+        root, pattern = Path(base.anchor), str(base.relative_to(base.anchor))
+    else:
+        root = workdir
+    matched = sorted(p for p in root.glob(pattern) if p.is_file())
+    for path in matched:
+        digest.update(str(path.relative_to(root)).encode() + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return f"{len(matched)}:{digest.hexdigest()}"
+
+
+def git_head(config: Config, data_dir: Path, name: str) -> str:
+    """HEAD (or the configured branch) of a configured repository — or of a path."""
+    repo = config.repo(name)
+    if repo is not None:
+        path = Path(repo.path).expanduser() if repo.path else data_dir / "repos" / repo.name
+        ref = repo.branch
+    else:
+        path, ref = Path(name).expanduser(), "HEAD"
+    try:
+        result = subprocess.run(
+            ["git", "-C", str(path), "rev-parse", "--verify", f"{ref}^{{commit}}"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise CacheInputError(f"git:{name}: {exc}") from exc
+    if result.returncode != 0:
+        raise CacheInputError(f"git:{name}: {result.stderr.strip() or 'not a git repository'}")
+    return result.stdout.strip()

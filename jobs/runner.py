@@ -1,0 +1,268 @@
+"""Running a job or a batch: record the run, use the result cache, post the result.
+
+Everything here blocks (subprocesses, git, the database); the scheduler calls it in a
+worker thread and `/run` runs in the adapter's handler thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+from sqlmodel import Session
+
+from jobs import runs
+from jobs.catalog import KINDS, batch_members, find_batch
+from jobs.command import command_environ, command_workdir
+from jobs.config import JobConfig, parse_duration
+from jobs.kinds import JobContext, JobOutcome, JobServices, JobSpec, SharedSetup, Trigger
+from jobs.outbox import enqueue
+from jobs.reply import Block, Reply, ReplyField
+from jobs.result_cache import CacheInputError, fingerprint
+from storage.models import JobRun
+
+log = logging.getLogger(__name__)
+
+# What a chat post shows of a job's output; the run row keeps up to 64 KiB.
+POST_OUTPUT_CHARS = 2500
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    batch: str
+    batch_id: str
+    runs: list[JobRun]
+    skipped: list[str]  # paused members
+
+    @property
+    def failed(self) -> list[JobRun]:
+        return [r for r in self.runs if r.status not in ("ok", "cached")]
+
+
+def run_job(
+    services: JobServices,
+    spec: JobSpec,
+    trigger: Trigger,
+    *,
+    scheduled_at: datetime | None = None,
+    batch_id: str | None = None,
+    cancel: threading.Event | None = None,
+    shared: SharedSetup | None = None,
+    post: bool = True,
+    on_start: Any = None,
+) -> JobRun:
+    """Run one job now and return its finished run row. Never raises for the job's
+    own failures: they are the run's status and error."""
+    engine = services.engine
+    row = runs.start_run(
+        engine,
+        job=spec.name,
+        kind=spec.kind,
+        trigger=trigger,
+        runner=services.runner_id,
+        scheduled_at=scheduled_at,
+        batch_id=batch_id,
+        started_at=services.clock(),
+    )
+    assert row.id is not None
+    if on_start is not None:
+        on_start(row.id)
+    ctx = JobContext(
+        services=services,
+        spec=spec,
+        trigger=trigger,
+        run_id=row.id,
+        batch_id=batch_id,
+        scheduled_at=scheduled_at,
+        cancel=cancel or threading.Event(),
+        shared=shared or SharedSetup(),
+    )
+    try:
+        outcome = _run_with_cache(ctx)
+    except Exception as exc:
+        log.exception("job %s (run %s) raised", spec.name, row.id)
+        outcome = JobOutcome(status="failed", error=f"{type(exc).__name__}: {exc}")
+    runs.finish_run(
+        engine,
+        row.id,
+        status=outcome.status,
+        finished_at=services.clock(),
+        output=outcome.output or None,
+        error=outcome.error,
+        cache_hit=outcome.status == "cached",
+        cache_key=outcome.cache_key,
+        tokens_in=outcome.tokens_in,
+        tokens_out=outcome.tokens_out,
+        model=outcome.model,
+        model_latency_ms=outcome.model_latency_ms,
+        review_id=outcome.review_id,
+    )
+    with Session(engine) as session:
+        finished = session.get(JobRun, row.id)
+    assert finished is not None
+    log.info("job %s run %s: %s in %s ms", spec.name, row.id, finished.status, finished.duration_ms)
+    if post and spec.post_to:
+        reply = outcome.reply or job_reply(finished, runs.baseline_ms(engine, spec.name))
+        enqueue(engine, kind="job", targets=spec.post_to, reply=reply, dedupe_key=f"run:{row.id}")
+    return finished
+
+
+def _run_with_cache(ctx: JobContext) -> JobOutcome:
+    runner = KINDS.get(ctx.spec.kind)
+    if runner is None:
+        return JobOutcome(
+            status="failed",
+            error=f"this opsdesk has no runner for job kind {ctx.spec.kind!r} "
+            f"(known: {', '.join(sorted(KINDS))})",
+        )
+    cache = ctx.spec.cache
+    if cache is None:
+        return runner(ctx)
+    services = ctx.services
+    source = ctx.spec.source
+    if isinstance(source, JobConfig):
+        definition: Any = source.model_dump(include={"kind", "command", "workdir", "env"})
+        workdir, environ = command_workdir(source), command_environ(source)
+    else:
+        definition = source.model_dump() if isinstance(source, BaseModel) else repr(source)
+        workdir, environ = Path.cwd(), dict(os.environ)
+    now = services.clock()
+    try:
+        key = fingerprint(
+            cache,
+            definition=definition,
+            config=services.config,
+            data_dir=services.data_dir,
+            workdir=workdir,
+            environ=environ,
+            now=now,
+        )
+    except (CacheInputError, OSError) as exc:
+        return JobOutcome(status="failed", error=f"cache inputs: {exc}")
+    hit = runs.cached_run(services.engine, ctx.spec.name, key, now - parse_duration(cache.ttl))
+    if hit is not None:
+        return JobOutcome(status="cached", output=hit.output or "", cache_key=key)
+    outcome = runner(ctx)
+    outcome.cache_key = key
+    return outcome
+
+
+def job_reply(run: JobRun, baseline_ms: int | None = None) -> Reply:
+    """A finished run as a chat post."""
+    icon = {"ok": "✅", "cached": "♻️", "timeout": "⏱", "interrupted": "⏹"}.get(run.status, "❌")
+    blocks: list[Block] = []
+    if run.error:
+        blocks.append(Block(text=run.error))
+    output = (run.output or "").strip()
+    if output:
+        if len(output) > POST_OUTPUT_CHARS:
+            output = "…" + output[-POST_OUTPUT_CHARS:]
+        blocks.append(Block(text=output, monospace=True))
+    fields = [
+        ReplyField(label="Status", value=run.status),
+        ReplyField(label="Duration", value=format_ms(run.duration_ms)),
+        ReplyField(label="Trigger", value=run.trigger),
+    ]
+    if run.cache_hit and baseline_ms is not None:
+        fields.append(ReplyField(label="Saved", value=f"~{format_ms(baseline_ms)} (baseline)"))
+    return Reply(
+        title=f"{icon} {run.job}: {run.status}",
+        blocks=blocks,
+        fields=fields,
+        note=f"run #{run.id}" + (f", batch {run.batch_id}" if run.batch_id else ""),
+        status="ok" if run.status in ("ok", "cached") else "error",
+    )
+
+
+def run_batch(
+    services: JobServices,
+    batch_name: str,
+    *,
+    scheduled_at: datetime | None = None,
+    cancel: threading.Event | None = None,
+    post: bool = True,
+    on_start: Any = None,
+) -> BatchResult:
+    """Run every unpaused member of a batch under one batch id, `concurrency` at a
+    time; one failing member does not stop the others; one combined post."""
+    batch = find_batch(services.config, batch_name)
+    if batch is None:
+        raise KeyError(batch_name)
+    paused = runs.paused_jobs(services.engine)
+    members = batch_members(services.config, batch_name)
+    skipped = [m.name for m in members if m.name in paused]
+    members = [m for m in members if m.name not in paused]
+    batch_id = f"{batch_name}:{uuid.uuid4().hex[:12]}"
+    shared = SharedSetup()
+    cancel = cancel or threading.Event()
+    with ThreadPoolExecutor(
+        max_workers=batch.concurrency, thread_name_prefix=f"batch-{batch_name}"
+    ) as pool:
+        futures = [
+            pool.submit(
+                run_job,
+                services,
+                member,
+                "batch",
+                scheduled_at=scheduled_at,
+                batch_id=batch_id,
+                cancel=cancel,
+                shared=shared,
+                post=False,
+                on_start=on_start,
+            )
+            for member in members
+        ]
+        finished = [future.result() for future in futures]
+    result = BatchResult(batch_name, batch_id, finished, skipped)
+    targets = list(batch.post_to) or list(dict.fromkeys(t for m in members for t in m.post_to))
+    if post and targets and (finished or skipped):
+        enqueue(
+            services.engine,
+            kind="batch",
+            targets=targets,
+            reply=batch_reply(result),
+            dedupe_key=f"batch:{batch_id}",
+        )
+    return result
+
+
+def batch_reply(result: BatchResult) -> Reply:
+    ok = len(result.runs) - len(result.failed)
+    blocks = []
+    for run in result.runs:
+        reply = job_reply(run)
+        head = f"{reply.title} ({format_ms(run.duration_ms)})"
+        body = "\n".join(b.text for b in reply.blocks)
+        if len(body) > 800:
+            body = "…" + body[-800:]
+        blocks.append(Block(text=head, key=f"run:{run.id}"))
+        if body:
+            blocks.append(Block(text=body, monospace=True))
+    if result.skipped:
+        blocks.append(Block(text="Paused, not run: " + ", ".join(result.skipped)))
+    return Reply(
+        title=f"Batch {result.batch}: {ok}/{len(result.runs)} ok",
+        blocks=blocks,
+        note=f"batch {result.batch_id}",
+        status="ok" if not result.failed else "error",
+    )
+
+
+def format_ms(ms: int | None) -> str:
+    if ms is None:
+        return "—"
+    if ms < 1000:
+        return f"{ms} ms"
+    seconds = ms / 1000
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    return f"{seconds / 60:.1f} min"

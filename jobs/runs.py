@@ -1,0 +1,246 @@
+"""Run records: one `job_runs` row per run, written before the work starts.
+
+A row is `running` until it is finished; finishing is a conditional update, so a row
+already marked `interrupted` (shutdown) or `abandoned` (a later start-up) keeps that
+verdict. Digest and health read these rows; nothing else counts runs.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import statistics
+from datetime import datetime, timedelta
+
+from sqlalchemy import update
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from storage.db import session_scope
+from storage.models import JobRun, JobState, utcnow
+
+# A run still `running` after this long is abandoned whoever ran it (no job runs
+# this long; a command's own timeout is far shorter).
+ABANDON_AFTER = timedelta(hours=12)
+MAX_ERROR_CHARS = 4000
+
+
+def this_runner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def start_run(
+    engine: Engine,
+    *,
+    job: str,
+    kind: str,
+    trigger: str,
+    runner: str,
+    scheduled_at: datetime | None = None,
+    batch_id: str | None = None,
+    started_at: datetime | None = None,
+) -> JobRun:
+    row = JobRun(
+        job=job,
+        kind=kind,
+        trigger=trigger,
+        status="running",
+        scheduled_at=scheduled_at,
+        started_at=started_at or utcnow(),
+        batch_id=batch_id,
+        runner=runner,
+    )
+    with session_scope(engine) as session:
+        session.add(row)
+    return row
+
+
+def finish_run(
+    engine: Engine,
+    run_id: int,
+    *,
+    status: str,
+    finished_at: datetime | None = None,
+    **values: object,
+) -> bool:
+    """Close a running row; False when it was already closed (e.g. interrupted)."""
+    finished = finished_at or utcnow()
+    with session_scope(engine) as session:
+        row = session.get(JobRun, run_id)
+        if row is None:
+            return False
+        duration_ms = int((finished - row.started_at).total_seconds() * 1000)
+        error = values.get("error")
+        if isinstance(error, str):
+            values["error"] = error[:MAX_ERROR_CHARS]
+        result = session.execute(
+            update(JobRun)
+            .where(col(JobRun.id) == run_id, col(JobRun.status) == "running")
+            .values(status=status, finished_at=finished, duration_ms=duration_ms, **values)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def record_missed(
+    engine: Engine,
+    *,
+    job: str,
+    kind: str,
+    scheduled_at: datetime,
+    runner: str,
+    batch_id: str | None = None,
+    why: str = "late",
+) -> JobRun:
+    """A scheduled time that passed without a run (beyond the misfire grace)."""
+    now = utcnow()
+    row = JobRun(
+        job=job,
+        kind=kind,
+        trigger="batch" if batch_id else "schedule",
+        status="missed",
+        scheduled_at=scheduled_at,
+        started_at=now,
+        finished_at=now,
+        duration_ms=0,
+        batch_id=batch_id,
+        runner=runner,
+        error=f"missed its {scheduled_at:%Y-%m-%d %H:%M:%S %Z} schedule: "
+        + ("past the misfire grace" if why == "late" else why),
+    )
+    with session_scope(engine) as session:
+        session.add(row)
+    return row
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process, alive
+    return True
+
+
+def mark_abandoned(
+    engine: Engine, runner: str, now: datetime | None = None, older_than: timedelta = ABANDON_AFTER
+) -> list[int]:
+    """At start-up: rows left `running` by a process that is gone become `abandoned`.
+
+    Gone means: this host and its pid is not alive, or the pid is ours (a restarted
+    container reuses pid 1 — we have not started anything yet), or the row is older
+    than `older_than` whoever holds it (another host that died)."""
+    now = now or utcnow()
+    host, _, own_pid = runner.rpartition(":")
+    abandoned: list[int] = []
+    with session_scope(engine) as session:
+        rows = session.exec(select(JobRun).where(col(JobRun.status) == "running")).all()
+        for row in rows:
+            row_host, _, row_pid = (row.runner or "").rpartition(":")
+            gone = row.started_at < now - older_than
+            if row_host == host and row_pid.isdigit():
+                gone = gone or row_pid == own_pid or not _pid_alive(int(row_pid))
+            if not gone:
+                continue
+            row.status = "abandoned"
+            row.finished_at = now
+            row.error = f"the process that ran it ({row.runner}) stopped before it finished"
+            session.add(row)
+            assert row.id is not None
+            abandoned.append(row.id)
+    return abandoned
+
+
+def interrupt(engine: Engine, run_ids: list[int], reason: str) -> int:
+    """Shutdown: runs that did not finish within the grace."""
+    if not run_ids:
+        return 0
+    now = utcnow()
+    with session_scope(engine) as session:
+        result = session.execute(
+            update(JobRun)
+            .where(col(JobRun.id).in_(run_ids), col(JobRun.status) == "running")
+            .values(status="interrupted", finished_at=now, error=reason)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def cached_run(engine: Engine, job: str, cache_key: str, since: datetime) -> JobRun | None:
+    """The newest successful real run of `job` under `cache_key` since `since`."""
+    with Session(engine) as session:
+        return session.exec(
+            select(JobRun)
+            .where(
+                col(JobRun.job) == job,
+                col(JobRun.cache_key) == cache_key,
+                col(JobRun.status) == "ok",
+                col(JobRun.started_at) >= since,
+            )
+            .order_by(col(JobRun.started_at).desc())
+            .limit(1)
+        ).first()
+
+
+def baseline_ms(engine: Engine, job: str, sample: int = 10) -> int | None:
+    """Median duration of the job's recent successful, really-executed runs: what a
+    cache hit saves."""
+    with Session(engine) as session:
+        durations = session.exec(
+            select(JobRun.duration_ms)
+            .where(
+                col(JobRun.job) == job,
+                col(JobRun.status) == "ok",
+                col(JobRun.duration_ms).is_not(None),
+            )
+            .order_by(col(JobRun.started_at).desc())
+            .limit(sample)
+        ).all()
+    values = [d for d in durations if d is not None]
+    return int(statistics.median(values)) if values else None
+
+
+def last_runs(engine: Engine, jobs: list[str]) -> dict[str, JobRun]:
+    """The newest finished-or-running row of each job."""
+    latest: dict[str, JobRun] = {}
+    if not jobs:
+        return latest
+    with Session(engine) as session:
+        for job in jobs:
+            row = session.exec(
+                select(JobRun)
+                .where(col(JobRun.job) == job)
+                .order_by(col(JobRun.started_at).desc(), col(JobRun.id).desc())
+                .limit(1)
+            ).first()
+            if row is not None:
+                latest[job] = row
+    return latest
+
+
+def runs_of(engine: Engine, job: str | None = None, batch_id: str | None = None) -> list[JobRun]:
+    with Session(engine) as session:
+        query = select(JobRun).order_by(col(JobRun.id))
+        if job is not None:
+            query = query.where(col(JobRun.job) == job)
+        if batch_id is not None:
+            query = query.where(col(JobRun.batch_id) == batch_id)
+        return list(session.exec(query).all())
+
+
+def paused_jobs(engine: Engine) -> set[str]:
+    with Session(engine) as session:
+        return {s.job for s in session.exec(select(JobState).where(col(JobState.paused))).all()}
+
+
+def set_paused(engine: Engine, job: str, paused: bool, by: str) -> bool:
+    """Returns whether the state changed."""
+    with session_scope(engine) as session:
+        state = session.get(JobState, job)
+        if state is None:
+            state = JobState(job=job, paused=False)
+        changed = state.paused != paused
+        state.paused = paused
+        state.changed_by = by[:100]
+        state.changed_at = utcnow()
+        session.add(state)
+    return changed

@@ -1,0 +1,344 @@
+"""The scheduler: APScheduler 3 (asyncio) firing the configured jobs and batches.
+
+Settings chosen on purpose for every entry: `misfire_grace_time` from
+`[scheduler].misfire_grace` (a fire later than that is recorded `missed`),
+`coalesce=True` (after downtime a job runs once, not once per missed time) and
+`max_instances=1` (a job never overlaps itself). APScheduler's job store is in
+memory and never shared; which process schedules is decided by a PostgreSQL
+advisory lock (exactly one replica; the others stand by and retry). On SQLite one
+process is assumed.
+
+Paused jobs (JobState rows, set by /pause from any process) are read at fire time; a
+paused fire records nothing, and /jobs shows the job as paused.
+
+Job work blocks, so it runs in daemon threads: a job that ignores shutdown cannot
+keep the process alive; its run is recorded `interrupted` after the grace.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, TypeVar
+
+from apscheduler.events import (
+    EVENT_JOB_MAX_INSTANCES,
+    EVENT_JOB_MISSED,
+    EVENT_JOB_SUBMITTED,
+    JobExecutionEvent,
+    JobSubmissionEvent,
+)
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+from jobs import runs
+from jobs.catalog import batch_members, find_batch, find_job, job_specs, make_trigger
+from jobs.config import parse_duration
+from jobs.kinds import JobServices
+from jobs.runner import run_batch, run_job
+from storage.db import is_postgres, session_scope
+from storage.models import Heartbeat, utcnow
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+# pg advisory lock key: "opsd" as an int; one scheduler per database.
+SCHEDULER_LOCK_KEY = 0x6F707364
+JOB_PREFIX, BATCH_PREFIX = "job:", "batch:"
+
+
+async def in_daemon_thread(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Like asyncio.to_thread, but the thread does not hold up process exit."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+
+    def work() -> None:
+        try:
+            result = fn(*args, **kwargs)
+        except BaseException as exc:
+            loop.call_soon_threadsafe(_settle, future, None, exc)
+        else:
+            loop.call_soon_threadsafe(_settle, future, result, None)
+
+    threading.Thread(
+        target=work, daemon=True, name=f"job-{getattr(fn, '__name__', 'work')}"
+    ).start()
+    return await future
+
+
+def _settle(future: asyncio.Future[Any], result: Any, exc: BaseException | None) -> None:
+    if future.done():
+        return
+    if exc is not None:
+        future.set_exception(exc)
+    else:
+        future.set_result(result)
+
+
+class JobScheduler:
+    def __init__(
+        self,
+        services: JobServices,
+        *,
+        heartbeat_every: float = 30.0,
+        shutdown_grace: float = 20.0,
+        lock_retry: float = 15.0,
+    ) -> None:
+        self.services = services
+        self.heartbeat_every = heartbeat_every
+        self.shutdown_grace = shutdown_grace
+        self.lock_retry = lock_retry
+        self.cancel = threading.Event()
+        self.leading = asyncio.Event()
+        self._scheduler: AsyncIOScheduler | None = None
+        self._lock_connection: Connection | None = None
+        self._submitted: dict[str, datetime] = {}
+        self._in_flight: set[asyncio.Task[Any]] = set()
+        self._active_runs: set[int] = set()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._started_at = utcnow()
+        self._stopping = False
+
+    # --- life cycle -------------------------------------------------------------
+    async def start(self) -> None:
+        """Return at once; lead (schedule) as soon as the lock is ours."""
+        if not self.services.config.scheduler.enabled:
+            log.info("scheduler disabled in the configuration")
+            return
+        self._tasks.append(asyncio.create_task(self._lead(), name="scheduler-lead"))
+
+    async def _lead(self) -> None:
+        while not await asyncio.to_thread(self._try_lock):
+            log.info("another process holds the scheduler lock; standing by")
+            await asyncio.sleep(self.lock_retry)
+        try:
+            self._begin()
+        except Exception:
+            log.exception("the scheduler could not start")
+            raise
+        self.leading.set()
+        await self._heartbeat_loop()
+
+    def _try_lock(self) -> bool:
+        engine = self.services.engine
+        if not is_postgres(engine):
+            return True
+        connection = engine.connect()
+        got = bool(
+            connection.execute(
+                text("SELECT pg_try_advisory_lock(:key)"), {"key": SCHEDULER_LOCK_KEY}
+            ).scalar()
+        )
+        connection.commit()
+        if got:
+            self._lock_connection = connection  # held as long as the connection lives
+        else:
+            connection.close()
+        return got
+
+    def _begin(self) -> None:
+        config = self.services.config
+        grace = int(parse_duration(config.scheduler.misfire_grace).total_seconds())
+        scheduler = AsyncIOScheduler(timezone=config.scheduler.timezone)
+        for entry, schedule in self.entries():
+            scheduler.add_job(
+                self._fire,
+                make_trigger(schedule, config.scheduler.timezone),
+                args=[entry],
+                id=entry,
+                name=entry,
+                misfire_grace_time=grace,
+                coalesce=True,
+                max_instances=1,
+                replace_existing=True,
+            )
+        scheduler.add_listener(self._on_submitted, EVENT_JOB_SUBMITTED)
+        scheduler.add_listener(self._on_missed, EVENT_JOB_MISSED)
+        scheduler.add_listener(self._on_still_running, EVENT_JOB_MAX_INSTANCES)
+        scheduler.start()
+        self._scheduler = scheduler
+        log.info("scheduler started with %d entries", len(scheduler.get_jobs()))
+
+    def entries(self) -> list[tuple[str, str]]:
+        """(entry id, schedule): jobs outside batches with a schedule, and batches."""
+        config = self.services.config
+        found = [
+            (f"{JOB_PREFIX}{spec.name}", spec.schedule)
+            for spec in job_specs(config)
+            if spec.schedule and spec.batch is None
+        ]
+        found += [(f"{BATCH_PREFIX}{batch.name}", batch.schedule) for batch in config.batches]
+        return [(entry, schedule) for entry, schedule in found if schedule]
+
+    async def stop(self) -> None:
+        """No new fires; running jobs get `shutdown_grace` to finish, then are told
+        to stop, then recorded as interrupted."""
+        self._stopping = True
+        last_plan = self.next_fire_times()
+        if self._scheduler is not None and self._scheduler.running:
+            self._scheduler.shutdown(wait=False)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._in_flight:
+            log.info(
+                "waiting up to %.0fs for %d running job(s)",
+                self.shutdown_grace,
+                len(self._in_flight),
+            )
+            _, pending = await asyncio.wait(self._in_flight, timeout=self.shutdown_grace)
+            if pending:
+                self.cancel.set()
+                await asyncio.wait(pending, timeout=5.0)
+        if self._active_runs:
+            count = await asyncio.to_thread(
+                runs.interrupt,
+                self.services.engine,
+                sorted(self._active_runs),
+                "opsdesk stopped before the run finished",
+            )
+            log.warning("%d run(s) recorded as interrupted", count)
+        if self.leading.is_set():
+            await asyncio.to_thread(self._beat, "stopped", last_plan)
+        if self._lock_connection is not None:
+            await asyncio.to_thread(self._lock_connection.close)
+            self._lock_connection = None
+
+    # --- firing -----------------------------------------------------------------
+    def _on_submitted(self, event: JobSubmissionEvent) -> None:
+        # Runs on the loop before the submitted coroutine starts: hand it its time.
+        if event.scheduled_run_times:
+            self._submitted[event.job_id] = event.scheduled_run_times[-1]
+
+    def _on_missed(self, event: JobExecutionEvent) -> None:
+        asyncio.get_running_loop().run_in_executor(
+            None, self._record_missed, event.job_id, event.scheduled_run_time, "late"
+        )
+
+    def _on_still_running(self, event: JobSubmissionEvent) -> None:
+        # max_instances=1: a fire while the previous run goes on is skipped — a miss too.
+        for scheduled_at in event.scheduled_run_times:
+            asyncio.get_running_loop().run_in_executor(
+                None, self._record_missed, event.job_id, scheduled_at, "previous run still going"
+            )
+
+    def _record_missed(self, entry: str, scheduled_at: datetime, why: str) -> None:
+        config, engine = self.services.config, self.services.engine
+        runner = self.services.runner_id
+        if entry.startswith(BATCH_PREFIX):
+            name = entry.removeprefix(BATCH_PREFIX)
+            for member in batch_members(config, name):
+                runs.record_missed(
+                    engine,
+                    job=member.name,
+                    kind=member.kind,
+                    scheduled_at=scheduled_at,
+                    runner=runner,
+                    batch_id=f"{name}:missed",
+                )
+        else:
+            spec = find_job(config, entry.removeprefix(JOB_PREFIX))
+            if spec is not None:
+                runs.record_missed(
+                    engine,
+                    job=spec.name,
+                    kind=spec.kind,
+                    scheduled_at=scheduled_at,
+                    runner=runner,
+                    why=why,
+                )
+        log.warning("%s missed its %s schedule (%s)", entry, scheduled_at.isoformat(), why)
+
+    async def _fire(self, entry: str) -> None:
+        scheduled_at = self._submitted.pop(entry, None) or utcnow()
+        if self._stopping:
+            return
+        # Our own task: APScheduler cancels its coroutines at shutdown, but a running
+        # job gets the grace, then the cancel event (see stop()).
+        work = asyncio.create_task(self._run_entry(entry, scheduled_at), name=entry)
+        self._in_flight.add(work)
+        work.add_done_callback(self._in_flight.discard)
+        try:
+            await asyncio.shield(work)
+        except asyncio.CancelledError:
+            return  # the scheduler is shutting down; stop() takes care of `work`
+        except Exception:
+            log.exception("scheduled %s failed", entry)
+
+    async def _run_entry(self, entry: str, scheduled_at: datetime) -> None:
+        services = self.services
+        name = entry.partition(":")[2]
+        paused = await asyncio.to_thread(runs.paused_jobs, services.engine)
+        if name in paused:
+            log.info("%s is paused; not running", entry)
+            return
+        started: list[int] = []
+
+        def on_start(run_id: int) -> None:
+            started.append(run_id)
+            self._active_runs.add(run_id)
+
+        try:
+            if entry.startswith(BATCH_PREFIX):
+                if find_batch(services.config, name) is None:
+                    return
+                await in_daemon_thread(
+                    run_batch,
+                    services,
+                    name,
+                    scheduled_at=scheduled_at,
+                    cancel=self.cancel,
+                    on_start=on_start,
+                )
+            else:
+                spec = find_job(services.config, name)
+                if spec is None:
+                    return
+                await in_daemon_thread(
+                    run_job,
+                    services,
+                    spec,
+                    "schedule",
+                    scheduled_at=scheduled_at,
+                    cancel=self.cancel,
+                    on_start=on_start,
+                )
+        finally:
+            self._active_runs.difference_update(started)
+
+    # --- heartbeat ----------------------------------------------------------------
+    async def _heartbeat_loop(self) -> None:
+        while True:
+            try:
+                await asyncio.to_thread(self._beat, "up")
+            except Exception:
+                log.exception("scheduler heartbeat failed")
+            await asyncio.sleep(self.heartbeat_every)
+
+    def next_fire_times(self) -> dict[str, str | None]:
+        if self._scheduler is None:
+            return {}
+        return {
+            job.id: job.next_run_time.isoformat() if job.next_run_time else None
+            for job in self._scheduler.get_jobs()
+        }
+
+    def _beat(self, status: str, plan: dict[str, str | None] | None = None) -> None:
+        plan = self.next_fire_times() if plan is None else plan
+        detail = {"next_fire": plan, "running": len(self._in_flight)}
+        with session_scope(self.services.engine) as session:
+            beat = session.get(Heartbeat, "scheduler") or Heartbeat(
+                component="scheduler", holder=self.services.runner_id, status=status
+            )
+            if beat.holder != self.services.runner_id:
+                beat.started_at = self._started_at
+            beat.holder = self.services.runner_id
+            beat.status = status
+            beat.detail = json.dumps(detail)
+            beat.beat_at = utcnow()
+            session.add(beat)

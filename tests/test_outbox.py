@@ -1,0 +1,192 @@
+"""The outbox against a real HTTP endpoint on 127.0.0.1 that fails before it answers."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import aiohttp
+import pytest
+from aiohttp import web
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from jobs.outbox import OutboxSender, Post, RetryAfter, enqueue
+from jobs.reply import Reply
+from storage.models import OutboxPost
+
+
+@dataclass
+class FlakyEndpoint:
+    """Answers the first `failures` requests with `fail_status`, then 200."""
+
+    failures: int = 2
+    fail_status: int = 500
+    retry_after: str | None = None
+    requests: list[dict[str, object]] = field(default_factory=list)
+    delivered: list[dict[str, object]] = field(default_factory=list)
+
+    async def handle(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self.requests.append(body)
+        if len(self.requests) <= self.failures:
+            headers = {"Retry-After": self.retry_after} if self.retry_after else {}
+            return web.json_response({"ok": False}, status=self.fail_status, headers=headers)
+        self.delivered.append(body)
+        return web.json_response({"ok": True, "ts": f"m{len(self.delivered)}"})
+
+
+class HttpDeliverer:
+    """A minimal chat API client: POST the post as JSON; 429 → RetryAfter."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    async def deliver(self, post: Post) -> str | None:
+        payload = {"post": post.id, "to": post.target_id, "title": post.reply.title}
+        async with aiohttp.ClientSession() as session, session.post(self.url, json=payload) as r:
+            if r.status == 429:
+                raise RetryAfter(float(r.headers.get("Retry-After", "1")))
+            if r.status >= 400:
+                raise RuntimeError(f"HTTP {r.status}")
+            return str((await r.json())["ts"])
+
+
+async def serve(endpoint: FlakyEndpoint) -> AsyncIterator[str]:
+    app = web.Application()
+    app.router.add_post("/post", endpoint.handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        yield f"http://127.0.0.1:{port}/post"
+    finally:
+        await runner.cleanup()
+
+
+@pytest.fixture
+async def flaky() -> AsyncIterator[tuple[FlakyEndpoint, str]]:
+    endpoint = FlakyEndpoint()
+    async for url in serve(endpoint):
+        yield endpoint, url
+
+
+def row(engine: Engine) -> OutboxPost:
+    with Session(engine) as session:
+        return session.exec(select(OutboxPost)).one()
+
+
+def sender(engine: Engine, url: str, name: str) -> OutboxSender:
+    return OutboxSender(engine, {"hook": HttpDeliverer(url)}, worker_id=name, base_delay=0.05)
+
+
+async def send_when_due(outbox: OutboxSender, timeout: float = 3.0) -> int:
+    deadline = time.monotonic() + timeout
+    while True:
+        sent = await outbox.send_due()
+        if sent or time.monotonic() > deadline:
+            return sent
+        await asyncio.sleep(0.02)
+
+
+async def one_pass_when_due(outbox: OutboxSender) -> int:
+    wait = await asyncio.to_thread(outbox.next_due_in)
+    assert wait is not None and wait < 1
+    await asyncio.sleep(wait + 0.01)
+    return await outbox.send_due()
+
+
+async def test_delivers_after_two_failures_across_a_restart_exactly_once(
+    engine: Engine, flaky: tuple[FlakyEndpoint, str]
+) -> None:
+    endpoint, url = flaky
+    enqueue(
+        engine,
+        kind="digest",
+        targets=["hook:team"],
+        reply=Reply.text("hi", "Digest"),
+        dedupe_key="digest:2024-05-01",
+    )
+
+    first = sender(engine, url, "first")
+    assert await first.send_due() == 0
+    failed_once = row(engine)
+    assert (failed_once.status, failed_once.attempts) == ("pending", 1)
+    assert "HTTP 500" in (failed_once.last_error or "")
+    del first  # the process stops between the failure and the retry
+
+    restarted = sender(engine, url, "restarted")
+    assert await one_pass_when_due(restarted) == 0  # second failure
+    assert row(engine).attempts == 2
+    assert await one_pass_when_due(restarted) == 1  # then the endpoint answers
+    sent = row(engine)
+    assert (sent.status, sent.attempts, sent.message_ref) == ("sent", 3, "m1")
+    assert len(endpoint.requests) == 3
+    assert endpoint.delivered == [{"post": sent.id, "to": "team", "title": "Digest"}]
+
+    # Nothing sends it again: not this sender, not another one, not a re-enqueue.
+    enqueue(
+        engine,
+        kind="digest",
+        targets=["hook:team"],
+        reply=Reply.text("hi", "Digest"),
+        dedupe_key="digest:2024-05-01",
+    )
+    assert await restarted.send_due() == 0
+    assert await sender(engine, url, "third").send_due() == 0
+    assert len(endpoint.delivered) == 1
+
+
+async def test_retry_after_is_honoured(engine: Engine) -> None:
+    endpoint = FlakyEndpoint(failures=1, fail_status=429, retry_after="1")
+    async for url in serve(endpoint):
+        enqueue(engine, kind="alert", targets=["hook:c"], reply=Reply.text("x"), dedupe_key="a")
+        outbox = sender(engine, url, "s")
+        started = time.monotonic()
+        assert await outbox.send_due() == 0
+        assert 0.5 < (await asyncio.to_thread(outbox.next_due_in) or 0) <= 1.0
+        assert await outbox.send_due() == 0, "not before Retry-After"
+        assert await send_when_due(outbox) == 1
+        assert time.monotonic() - started >= 0.9
+    assert len(endpoint.delivered) == 1
+
+
+async def test_two_senders_at_once_deliver_once(
+    engine: Engine, flaky: tuple[FlakyEndpoint, str]
+) -> None:
+    endpoint, url = flaky
+    endpoint.failures = 0
+    enqueue(
+        engine, kind="job", targets=["hook:a", "hook:b"], reply=Reply.text("x"), dedupe_key="run:1"
+    )
+    sent = await asyncio.gather(
+        sender(engine, url, "one").send_due(), sender(engine, url, "two").send_due()
+    )
+    assert sum(sent) == 2
+    assert sorted(str(d["to"]) for d in endpoint.delivered) == ["a", "b"]
+
+
+async def test_a_platform_without_an_adapter_fails_clearly(engine: Engine) -> None:
+    enqueue(engine, kind="job", targets=["slack:C1"], reply=Reply.text("x"), dedupe_key="k")
+    assert await OutboxSender(engine, {}).send_due() == 0
+    failed = row(engine)
+    assert failed.status == "failed" and "not configured" in (failed.last_error or "")
+
+
+async def test_run_loop_sends_and_stops(engine: Engine, flaky: tuple[FlakyEndpoint, str]) -> None:
+    endpoint, url = flaky
+    endpoint.failures = 1
+    enqueue(engine, kind="job", targets=["hook:a"], reply=Reply.text("x"), dedupe_key="k")
+    stop = asyncio.Event()
+    task = asyncio.create_task(sender(engine, url, "loop").run(stop, poll_interval=0.05))
+    deadline = time.monotonic() + 5
+    while row(engine).status != "sent":
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.05)
+    stop.set()
+    await asyncio.wait_for(task, 2)
+    assert len(endpoint.delivered) == 1
