@@ -7,6 +7,10 @@ from typing import Protocol
 from jobs.outbox import Deliverer
 
 
+class AdapterStartError(Exception):
+    """An adapter could not connect at start (bad token, port taken, no network)."""
+
+
 class ChatAdapter(Protocol):
     """Started and stopped by `opsdesk run` on its one event loop."""
 

@@ -1,5 +1,4 @@
-"""Which chat adapters `opsdesk run` starts. The Slack and Telegram work adds one
-line each to `build_adapters`; with none configured posts go to the log."""
+"""Which chat adapters `opsdesk run` starts; with none configured posts go to the log."""
 
 from __future__ import annotations
 
@@ -9,6 +8,16 @@ from handlers.router import Router
 
 
 def build_adapters(settings: Settings, router: Router) -> list[ChatAdapter]:
-    """The configured adapters (none yet: Slack and Telegram add theirs here)."""
+    """The adapters enabled in the config. Raises ConfigError when one is enabled but
+    its token is missing, naming the variable."""
+    from bot.slack import build_slack_adapter
+    from bot.telegram import build_telegram_adapter
+
     adapters: list[ChatAdapter] = []
+    slack = build_slack_adapter(settings, router)
+    if slack is not None:
+        adapters.append(slack)
+    telegram = build_telegram_adapter(settings, router)
+    if telegram is not None:
+        adapters.append(telegram)
     return adapters

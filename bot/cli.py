@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from collections.abc import Callable, Sequence
 
@@ -85,6 +86,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handler(settings, args)
     except schema.SchemaError as exc:
         return _fail(f"opsdesk: {exc}", code=2)
+    except ConfigError as exc:
+        return _fail(_config_problems(exc), code=2)
 
 
 def config_check(file: str | None) -> int:
@@ -147,9 +150,15 @@ def run_db_status(settings: Settings, _args: argparse.Namespace) -> int:
 def run_runtime(settings: Settings, _args: argparse.Namespace) -> int:
     import asyncio
 
+    from bot.adapter import AdapterStartError
     from bot.runtime import run_forever
 
-    return asyncio.run(run_forever(settings))
+    try:
+        return asyncio.run(run_forever(settings))
+    except AdapterStartError as exc:
+        # Through logging, whose formatter redacts secrets an error text may quote.
+        logging.getLogger("opsdesk").error("%s", exc)
+        return 1
 
 
 def run_jobs(settings: Settings, args: argparse.Namespace) -> int:

@@ -8,16 +8,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from datetime import timedelta
 
-from bot.adapter import ChatAdapter
+from bot.adapter import AdapterStartError, ChatAdapter
 from bot.adapters import build_adapters
 from bot.log_deliverer import LogDeliverer
 from bot.settings import Settings
 from bot.wiring import build_services, open_database
 from handlers.catalog import build_router
+from handlers.services import Services
 from jobs import runs
 from jobs.outbox import Deliverer, OutboxSender
 from jobs.scheduler import JobScheduler
+from storage import heartbeats
+from storage.inbound import forget_older_than
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +37,7 @@ async def run_forever(
     if abandoned:
         log.warning("runs %s were left running by a stopped process: abandoned", abandoned)
     router = build_router(services)
-    adapters: list[ChatAdapter] = build_adapters(settings, router)
+    adapters: list[ChatAdapter] = build_adapters(settings, router)  # ConfigError: caller
     deliverers: dict[str, Deliverer] = {a.platform: a.deliverer for a in adapters}
     sender = OutboxSender(engine, deliverers, fallback=LogDeliverer(), worker_id=services.runner_id)
     scheduler = JobScheduler(services, shutdown_grace=shutdown_grace)
@@ -44,11 +48,18 @@ async def run_forever(
     started: list[ChatAdapter] = []
     sender_stop = asyncio.Event()
     sender_task = asyncio.create_task(sender.run(sender_stop, poll_interval=1.0))
+    background = [sender_task]
     try:
         for adapter in adapters:
-            await adapter.start()
+            try:
+                await adapter.start()
+            except Exception as exc:
+                raise AdapterStartError(
+                    f"the {adapter.platform} adapter could not start: {type(exc).__name__}: {exc}"
+                ) from exc
             started.append(adapter)
         await scheduler.start()
+        background.append(asyncio.create_task(watch_adapters(services, adapters, sender_stop)))
         log.info(
             "opsdesk running: %d adapter(s), %d scheduled entries",
             len(adapters),
@@ -64,7 +75,7 @@ async def run_forever(
             except Exception:
                 log.exception("stopping the %s adapter failed", adapter.platform)
         sender_stop.set()
-        await asyncio.wait([sender_task], timeout=10)
+        await asyncio.wait(background, timeout=10)
         # Posts made by the last runs go out now if they can; the rest wait in storage.
         try:
             await asyncio.wait_for(sender.send_due(), timeout=5)
@@ -74,3 +85,35 @@ async def run_forever(
             loop.remove_signal_handler(signum)
         engine.dispose()
     return 0
+
+
+ADAPTER_BEAT_EVERY = 30.0
+# Slack and Telegram redeliver within minutes; a week of ids is plenty.
+INBOUND_EVENTS_KEPT = timedelta(days=7)
+
+
+async def watch_adapters(
+    services: Services, adapters: list[ChatAdapter], stop: asyncio.Event
+) -> None:
+    """Write each adapter's connection state for health, and prune old inbound ids."""
+    while not stop.is_set():
+        for adapter in adapters:
+            status = "up" if adapter.connected() else "down"
+            try:
+                await asyncio.to_thread(
+                    heartbeats.beat, services.engine, adapter.platform, services.runner_id, status
+                )
+            except Exception:
+                log.exception("could not record the %s adapter's state", adapter.platform)
+        try:
+            await asyncio.to_thread(forget_older_than, services.engine, INBOUND_EVENTS_KEPT)
+        except Exception:
+            log.exception("could not prune old inbound event ids")
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=ADAPTER_BEAT_EVERY)
+        except TimeoutError:
+            pass
+    for adapter in adapters:
+        await asyncio.to_thread(
+            heartbeats.beat, services.engine, adapter.platform, services.runner_id, "stopped"
+        )

@@ -18,7 +18,6 @@ keep the process alive; its run is recorded `interrupted` after the grace.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import threading
 from collections.abc import Callable
@@ -41,8 +40,9 @@ from jobs.catalog import batch_members, find_batch, find_job, job_specs, make_tr
 from jobs.config import parse_duration
 from jobs.kinds import JobServices
 from jobs.runner import run_batch, run_job
-from storage.db import is_postgres, session_scope
-from storage.models import Heartbeat, utcnow
+from storage import heartbeats
+from storage.db import is_postgres
+from storage.models import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -331,14 +331,11 @@ class JobScheduler:
     def _beat(self, status: str, plan: dict[str, str | None] | None = None) -> None:
         plan = self.next_fire_times() if plan is None else plan
         detail = {"next_fire": plan, "running": len(self._in_flight)}
-        with session_scope(self.services.engine) as session:
-            beat = session.get(Heartbeat, "scheduler") or Heartbeat(
-                component="scheduler", holder=self.services.runner_id, status=status
-            )
-            if beat.holder != self.services.runner_id:
-                beat.started_at = self._started_at
-            beat.holder = self.services.runner_id
-            beat.status = status
-            beat.detail = json.dumps(detail)
-            beat.beat_at = utcnow()
-            session.add(beat)
+        heartbeats.beat(
+            self.services.engine,
+            "scheduler",
+            self.services.runner_id,
+            status,
+            detail,
+            started_at=self._started_at,
+        )

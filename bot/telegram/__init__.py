@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from bot.settings import Settings
+from bot.settings import ConfigError, Settings
 from bot.telegram.adapter import TelegramAdapter, TelegramStartError
 from handlers.router import Router
 
@@ -16,12 +16,17 @@ __all__ = ["TelegramAdapter", "TelegramStartError", "build_telegram_adapter"]
 def build_telegram_adapter(
     settings: Settings, router: Router, environ: Mapping[str, str] | None = None
 ) -> TelegramAdapter | None:
-    """The adapter when Telegram is enabled and TELEGRAM_BOT_TOKEN is set, else None.
-    TELEGRAM_API_BASE_URL (a self-hosted Bot API server) overrides telegram.api_base_url."""
+    """The adapter when Telegram is enabled (None otherwise); ConfigError when it is
+    enabled but TELEGRAM_BOT_TOKEN is not set. TELEGRAM_API_BASE_URL (a self-hosted
+    Bot API server) overrides telegram.api_base_url."""
     config = settings.config.telegram
     token = settings.secrets.telegram_bot_token
-    if not config.enabled or token is None:
+    if not config.enabled:
         return None
+    if token is None:
+        raise ConfigError(
+            settings.source, ["telegram.enabled is true but TELEGRAM_BOT_TOKEN is not set"]
+        )
     env = os.environ if environ is None else environ
     secret = settings.secrets.telegram_webhook_secret
     return TelegramAdapter(

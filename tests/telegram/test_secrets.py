@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from bot.logs import setup_logging
-from bot.settings import Secrets, Settings
+from bot.settings import ConfigError, Secrets, Settings
 from bot.telegram import TelegramAdapter, TelegramStartError, build_telegram_adapter
 from handlers.router import Router
 from jobs.config import Config, TelegramConfig
@@ -94,7 +94,8 @@ def test_the_adapter_is_built_only_when_enabled_with_a_token(router: Router) -> 
         )
 
     assert build_telegram_adapter(settings(False, "1:abcdef"), router) is None
-    assert build_telegram_adapter(settings(True, None), router) is None
+    with pytest.raises(ConfigError, match="TELEGRAM_BOT_TOKEN is not set"):
+        build_telegram_adapter(settings(True, None), router)
     env = {"TELEGRAM_API_BASE_URL": "http://127.0.0.1:9/"}
     adapter = build_telegram_adapter(settings(True, "1:abcdef"), router, env)
     assert adapter is not None

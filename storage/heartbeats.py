@@ -1,0 +1,35 @@
+"""Heartbeat rows: long-lived components say they are alive; health derives up/down."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from storage.db import session_scope
+from storage.models import Heartbeat, utcnow
+
+
+def beat(
+    engine: Engine,
+    component: str,
+    holder: str,
+    status: str,
+    detail: dict[str, Any] | None = None,
+    *,
+    started_at: datetime | None = None,
+) -> None:
+    """Write `component`'s state now. A new holder resets the start time."""
+    with session_scope(engine) as session:
+        row = session.get(Heartbeat, component)
+        if row is None:
+            row = Heartbeat(component=component, holder=holder, status=status)
+        if row.holder != holder:
+            row.started_at = started_at or utcnow()
+        row.holder = holder
+        row.status = status
+        row.detail = json.dumps(detail or {})
+        row.beat_at = utcnow()
+        session.add(row)
