@@ -6,6 +6,7 @@ pending for the next start."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 from datetime import timedelta
@@ -109,10 +110,8 @@ async def watch_adapters(
             await asyncio.to_thread(forget_older_than, services.engine, INBOUND_EVENTS_KEPT)
         except Exception:
             log.exception("could not prune old inbound event ids")
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=ADAPTER_BEAT_EVERY)
-        except TimeoutError:
-            pass
     for adapter in adapters:
         await asyncio.to_thread(
             heartbeats.beat, services.engine, adapter.platform, services.runner_id, "stopped"
