@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from .fake_llm import FakeLlm
+
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "Test Author",
     "GIT_AUTHOR_EMAIL": "author@example.test",
@@ -68,3 +70,10 @@ def repo(tmp_path: Path) -> Repo:
     created = Repo(path)
     created.git("init", "-q", "-b", "main")
     return created
+
+
+@pytest.fixture
+def fake_llm() -> Iterator[FakeLlm]:
+    server = FakeLlm()
+    yield server
+    server.close()
