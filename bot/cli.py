@@ -21,6 +21,7 @@ examples:
   opsdesk config check opsdesk.toml    validate a configuration file
   opsdesk health --json                component states; exit 1 when not healthy
   opsdesk db upgrade                   bring the database to the current schema
+  opsdesk review . --json              review the repository here (cached, delta or full)
 """
 
 
@@ -53,6 +54,13 @@ def build_parser() -> argparse.ArgumentParser:
         "check", help="validate a configuration file (exit 1 if bad)"
     )
     check.add_argument("file", nargs="?", help="the file (default: as --config finds it)")
+
+    review = commands.add_parser(
+        "review", help="review a configured repository or a local path (exit 1 on failure)"
+    )
+    review.add_argument("target", metavar="TARGET", help="a configured repo name or a local path")
+    review.add_argument("--full", action="store_true", help="review the whole tree, not the delta")
+    review.add_argument("--json", action="store_true", help="print the review as JSON")
 
     db = commands.add_parser("db", help="database tools")
     db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
@@ -135,10 +143,32 @@ def run_db_status(settings: Settings, _args: argparse.Namespace) -> int:
     return 0 if found.is_current else 1
 
 
+def run_review_command(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.render_text import render_text
+    from handlers.review import review_reply
+    from jobs.review.engine import ReviewFailed, run_review
+
+    services = build_services(settings)
+    try:
+        result = run_review(
+            services.engine, services.config, services.data_dir, args.target,
+            full=args.full, trigger="manual", llm_api_key=services.llm_api_key,
+            clock=services.clock, runner_id=services.runner_id, allow_local=True,
+        )  # fmt: skip
+    except ReviewFailed as exc:
+        return _fail(f"opsdesk: {exc}", code=1)
+    if args.json:
+        print(json.dumps(result.to_json(), indent=2))
+    else:
+        print(render_text(review_reply(result, services.config))[0])
+    return 0
+
+
 Handler = Callable[[Settings, argparse.Namespace], int]
 HANDLERS: dict[tuple[str, str | None], Handler] = {
     ("console", None): run_console,
     ("health", None): run_health,
+    ("review", None): run_review_command,
     ("db", "upgrade"): run_db_upgrade,
     ("db", "status"): run_db_status,
 }

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from handlers import feedback, health, help
+from handlers import feedback, health, help, review
 from handlers.router import Action, Command, Router
 from handlers.services import Services
 
-COMMANDS: list[Command] = [*help.COMMANDS, *health.COMMANDS]
+COMMANDS: list[Command] = [*help.COMMANDS, *health.COMMANDS, *review.COMMANDS]
 ACTIONS: list[Action] = [*feedback.ACTIONS]
 
 
