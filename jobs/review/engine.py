@@ -28,6 +28,7 @@ from sqlalchemy.engine import Engine
 from jobs.config import Config, RepoConfig
 from jobs.review import git, store
 from jobs.review.budget import SkippedFile, full_tree_tokens
+from jobs.review.linemap import line_maps
 from jobs.review.lint import LintReviewer
 from jobs.review.llm import LlmReviewer
 from jobs.review.lock import repo_lock
@@ -278,11 +279,23 @@ def _review_miss(
         model_latency_ms=output.model_latency_ms, dropped_count=output.dropped_outside_diff,
         skipped_files=review_input.packed.skipped, created_at=clock(),
     )  # fmt: skip
+    reviewed = {f.path for f in review_input.files}
+    changed = [f.path for f in review_input.files if f.status == "modified"]
+    maps = line_maps(target.path, base, sha, changed) if base is not None else {}
+
+    def fate(path: str, line: int) -> int | None:
+        """Where an earlier, unreported finding is now; None: fixed."""
+        if path not in tree:
+            return None  # the file is gone (deleted or renamed)
+        if path not in reviewed:
+            return line  # untouched by this delta (or skipped): still open
+        if base is None:
+            return None  # a full review saw the whole file and did not report it
+        return maps[path].moved(line) if path in maps else line
+
     stored = store.save_review(
-        engine, draft, output.findings,
-        base_review_id=last.id if last is not None else None,
-        reviewed_paths={f.path for f in review_input.files}, tree_paths=set(tree),
-        replace_id=replace_id,
+        engine, draft, output.findings, base_review_id=last.id if last is not None else None,
+        fate=fate, replace_id=replace_id,
     )  # fmt: skip
     return stored, output
 

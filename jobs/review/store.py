@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -200,8 +200,7 @@ def save_review(
     reported: Sequence[ReportedFinding],
     *,
     base_review_id: int | None,
-    reviewed_paths: set[str],
-    tree_paths: set[str],
+    fate: Callable[[str, int], int | None],
     replace_id: int | None = None,
 ) -> StoredReview:
     """Store a review and its findings' states in one transaction.
@@ -209,9 +208,9 @@ def save_review(
     - reported now, suppressed fingerprint → suppressed (counted, not shown);
     - reported now and in the base review's picture → open, otherwise new
       (a finding that was fixed and came back is new again);
-    - in the base review's picture, not reported now, and its file was reviewed
-      now or is gone from the tree → fixed;
-    - otherwise (a file this delta did not review) → carried over as open.
+    - in the base review's picture and not reported now: `fate(path, line)` says
+      where it is now (carried over as open, at that line) or None: fixed (its file
+      is gone, or the delta changed its line).
     One finding per fingerprint: the first (lowest line) report wins.
     `replace_id`: overwrite that review (same cache key, e.g. a full review of a
     commit first reviewed as a delta) instead of adding one.
@@ -284,12 +283,13 @@ def save_review(
         for fingerprint, (row, line) in previous.items():
             if fingerprint in by_fingerprint:
                 continue
-            if row.path in reviewed_paths or row.path not in tree_paths:
+            now_at = fate(row.path, line)
+            if now_at is None:
                 row.status, row.fixed_review_id, row.updated_at = "fixed", review.id, now
                 session.add(row)
                 states.append((row, "fixed", line))
             else:
-                states.append((row, "suppressed" if fingerprint in suppressed else "open", line))
+                states.append((row, "suppressed" if fingerprint in suppressed else "open", now_at))
         session.flush()
         counts = {"new": 0, "open": 0, "fixed": 0, "suppressed": 0}
         for row, state, line in states:
