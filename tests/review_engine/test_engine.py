@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
+from jobs.config import Config
 from jobs.feedback import record_feedback
 from jobs.review.engine import ReviewFailed
 from storage.models import Finding, JobRun, Review
@@ -234,3 +235,22 @@ def test_record_run_false_leaves_the_run_to_the_caller(
     result = review(engine, config_for(repo), tmp_path, record_run=False)
     assert runs(engine) == [] and result.run_id is None
     assert result.run_columns()["status"] == "ok"
+
+
+def test_a_remote_repo_is_cloned_into_the_data_dir_and_fetched_each_time(
+    engine: Engine, repo: Repo, tmp_path: Path
+) -> None:
+    repo.commit("one", **{"app.py": CLEAN})
+    config = Config.model_validate(
+        {
+            "repos": [{"name": "remote", "url": str(repo.path)}],
+            "reviewer": {"lint": {"select": ["F"]}},
+        }
+    )
+    first = review(engine, config, tmp_path, target="remote")
+    assert (tmp_path / "repos" / "remote.git" / "HEAD").is_file()
+    head = repo.commit("two", **{"app.py": CLEAN + "import os\n"})
+    second = review(engine, config, tmp_path, target="remote")
+    assert (second.kind, second.base_sha, second.commit_sha) == ("delta", first.commit_sha, head)
+    assert review(engine, config, tmp_path, target="remote").cache_hit
+    assert repo.git("status", "--porcelain") == ""
