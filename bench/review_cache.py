@@ -97,6 +97,8 @@ def main() -> int:
     print(f"git rev-parse HEAD: median {git_ms:.2f} ms over {args.runs} runs")
     ok_ratio = ratio <= HIT_RATIO_TARGET
     ok_tokens = median_reduction >= REDUCTION_TARGET
+    if not reductions:
+        print("no delta to measure: the repository has a single commit")
     print(f"ratio {ratio:.2f} (target <= {HIT_RATIO_TARGET:g}): {'ok' if ok_ratio else 'MISSED'}")
     print(
         f"median delta prompt reduction {median_reduction:.1f}% over {len(reductions)} commits "
