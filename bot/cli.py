@@ -25,6 +25,7 @@ examples:
   opsdesk run                          scheduler, outbox and chat adapters (until SIGTERM)
   opsdesk jobs --json                  jobs: schedule, next run, last status
   opsdesk run-job NAME                 run one job (or batch) now
+  opsdesk review . --json              review the repository here (cached, delta or full)
 """
 
 
@@ -63,6 +64,12 @@ def build_parser() -> argparse.ArgumentParser:
     jobs.add_argument("--json", action="store_true", help="print JSON")
     run_job = commands.add_parser("run-job", help="run one job or batch now (exit 1 if it fails)")
     run_job.add_argument("name", help="a job, review:<repo>, or a batch")
+    review = commands.add_parser(
+        "review", help="review a configured repository or a local path (exit 1 on failure)"
+    )
+    review.add_argument("target", metavar="TARGET", help="a configured repo name or a local path")
+    review.add_argument("--full", action="store_true", help="review the whole tree, not the delta")
+    review.add_argument("--json", action="store_true", help="print the review as JSON")
 
     db = commands.add_parser("db", help="database tools")
     db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
@@ -186,6 +193,27 @@ def run_one_job(settings: Settings, args: argparse.Namespace) -> int:
     return 0 if reply.status == "ok" else 1
 
 
+def run_review_command(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.render_text import render_text
+    from jobs.review.engine import ReviewFailed, run_review
+    from jobs.review.view import review_reply
+
+    services = build_services(settings)
+    try:
+        result = run_review(
+            services.engine, services.config, services.data_dir, args.target,
+            full=args.full, trigger="manual", llm_api_key=services.llm_api_key,
+            clock=services.clock, runner_id=services.runner_id, allow_local=True,
+        )  # fmt: skip
+    except ReviewFailed as exc:
+        return _fail(f"opsdesk: {exc}", code=1)
+    if args.json:
+        print(json.dumps(result.to_json(), indent=2))
+    else:
+        print(render_text(review_reply(result, services.config))[0])
+    return 0
+
+
 Handler = Callable[[Settings, argparse.Namespace], int]
 HANDLERS: dict[tuple[str, str | None], Handler] = {
     ("console", None): run_console,
@@ -193,6 +221,7 @@ HANDLERS: dict[tuple[str, str | None], Handler] = {
     ("run", None): run_runtime,
     ("jobs", None): run_jobs,
     ("run-job", None): run_one_job,
+    ("review", None): run_review_command,
     ("db", "upgrade"): run_db_upgrade,
     ("db", "status"): run_db_status,
 }

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from handlers import feedback, health, help, jobs
+from handlers import feedback, health, help, jobs, review
 from handlers.router import Action, Command, Router
 from handlers.services import Services
 
-COMMANDS: list[Command] = [*help.COMMANDS, *health.COMMANDS, *jobs.COMMANDS]
+COMMANDS: list[Command] = [
+    *help.COMMANDS,
+    *health.COMMANDS,
+    *review.COMMANDS,
+    *jobs.COMMANDS,
+]
 ACTIONS: list[Action] = [*feedback.ACTIONS]
 
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from handlers.findings_view import VERDICT_LABELS, finding_block
 from handlers.router import Action, Request
 from jobs.feedback import VERDICT_CODES, UnknownFinding, record_feedback
 from jobs.reply import Reply
+from jobs.review.view import VERDICT_LABELS, finding_block
 
 
 def press_feedback(request: Request) -> Reply:

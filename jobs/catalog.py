@@ -21,9 +21,11 @@ from apscheduler.triggers.interval import IntervalTrigger
 from jobs.command import run_command_job
 from jobs.config import BatchConfig, Config, parse_duration, schedule_from
 from jobs.kinds import JobSpec, KindRunner
+from jobs.review.job import run_review_job
 
 KINDS: dict[str, KindRunner] = {
     "command": run_command_job,
+    "review": run_review_job,
 }
 
 REVIEW_PREFIX = "review:"

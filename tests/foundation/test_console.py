@@ -88,8 +88,8 @@ def test_typing_a_number_presses_that_button(sqlite_only_engine: Engine, tmp_pat
             source="ruff:F821",
         )
         session.add(finding)
-    from handlers.findings_view import finding_block
     from jobs.reply import Reply
+    from jobs.review.view import finding_block
 
     out = _Buffer()
     console = Console(build_router(make_services(sqlite_only_engine)), out, tmp_path)

@@ -10,10 +10,10 @@ from sqlmodel import Session, select
 from bot.slack.app import WORKING
 from bot.slack.render import render_blocks
 from handlers.access import Role
-from handlers.findings_view import finding_block
 from handlers.router import Command, Request, Router
 from handlers.services import Services
 from jobs.reply import Reply
+from jobs.review.view import finding_block
 from storage.models import Feedback, Finding, InboundEvent
 from tests.slack.conftest import SlackServer
 

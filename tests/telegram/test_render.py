@@ -11,9 +11,9 @@ from bot.telegram.render import (
     utf16_len,
 )
 from handlers.catalog import ACTIONS
-from handlers.findings_view import finding_block
 from jobs.feedback import CODE_OF, VERDICT_CODES
 from jobs.reply import MAX_PAYLOAD_BYTES, Block, Button, Reply, ReplyField
+from jobs.review.view import finding_block
 from storage.models import Finding
 from tests.telegram.fake_bot_api import parse_html
 

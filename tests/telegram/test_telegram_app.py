@@ -19,11 +19,11 @@ from sqlmodel import Session, select
 from bot.telegram import TelegramAdapter
 from bot.telegram.deliver import send_reply
 from handlers.catalog import ACTIONS, COMMANDS
-from handlers.findings_view import finding_block
 from handlers.router import Command, Request, Router
 from jobs.config import AccessConfig, Config, TelegramConfig
 from jobs.outbox import OutboxSender, enqueue
 from jobs.reply import Block, Image, Reply
+from jobs.review.view import finding_block
 from storage.db import session_scope
 from storage.models import Feedback, Finding, InboundEvent, OutboxPost, utcnow
 from tests.conftest import make_services

@@ -1,0 +1,111 @@
+"""Benchmark the review cache and the delta savings on a real repository.
+
+    python bench/review_cache.py [REPO_PATH] [--commits N] [--runs N]
+
+1. Median wall time of a cache-hit `run_review` against the median time of one
+   `git rev-parse HEAD` process (target: ratio <= 3).
+2. The last N commits (first-parent) reviewed one by one, oldest first, after a
+   full review of the commit before them: each delta's prompt tokens against the
+   full-tree prompt tokens (target: median reduction >= 90%).
+
+Uses a temporary SQLite database and the lint reviewer; the repository is only read.
+Exits 1 when a target is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from jobs.config import Config
+from jobs.review.engine import run_review
+from storage import schema
+from storage.db import make_engine
+
+HIT_RATIO_TARGET = 3.0
+REDUCTION_TARGET = 90.0
+
+
+def median_ms(samples: list[float]) -> float:
+    return statistics.median(samples) * 1000
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("repo", nargs="?", default=str(Path(__file__).resolve().parent.parent))
+    parser.add_argument("--commits", type=int, default=20, help="commits to review one by one")
+    parser.add_argument("--runs", type=int, default=50, help="timed runs of each kind")
+    args = parser.parse_args()
+    repo = Path(args.repo).resolve()
+    git = ["git", "-C", str(repo)]
+    shas = subprocess.run(
+        [*git, "rev-list", "--first-parent", f"--max-count={args.commits + 1}", "HEAD"],
+        capture_output=True, text=True, check=True,
+    ).stdout.split()[::-1]  # fmt: skip
+    if len(shas) < args.commits + 1:
+        print(f"note: {repo} has only {len(shas)} commits; using {len(shas) - 1} deltas")
+    with tempfile.TemporaryDirectory(prefix="opsdesk-bench-") as tmp:
+        data_dir = Path(tmp)
+        engine = make_engine(f"sqlite:///{data_dir / 'bench.db'}")
+        schema.upgrade(engine)
+
+        def config_at(ref: str) -> Config:
+            return Config.model_validate(
+                {"repos": [{"name": "bench", "path": str(repo), "branch": ref}]}
+            )
+
+        # Deltas: a full review of the oldest commit, then each later one.
+        print(f"reviewing {len(shas)} commits of {repo} one by one (lint reviewer)")
+        reductions: list[float] = []
+        for index, sha in enumerate(shas):
+            result = run_review(engine, config_at(sha), data_dir, "bench", runner_id="bench")
+            full = result.full_prompt_tokens
+            if index == 0:
+                print(f"  {sha[:8]} {result.kind:5} prompt {result.prompt_tokens:>8,} tokens")
+                continue
+            reduction = 100.0 * (1 - result.prompt_tokens / full) if full else 0.0
+            reductions.append(reduction)
+            print(
+                f"  {sha[:8]} {result.kind:5} prompt {result.prompt_tokens:>8,} tokens, "
+                f"full tree {full:>8,} → {reduction:5.1f}% saved"
+            )
+
+        # Cache hits on HEAD (the last commit reviewed above).
+        config = config_at("HEAD")
+        hit = run_review(engine, config, data_dir, "bench", runner_id="bench")
+        assert hit.cache_hit, "HEAD was reviewed above; this must be a cache hit"
+        hit_times, git_times = [], []
+        for _ in range(args.runs):
+            started = time.perf_counter()
+            run_review(engine, config, data_dir, "bench", runner_id="bench")
+            hit_times.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, check=True)
+            git_times.append(time.perf_counter() - started)
+        engine.dispose()
+
+    hit_ms, git_ms = median_ms(hit_times), median_ms(git_times)
+    ratio = hit_ms / git_ms
+    median_reduction = statistics.median(reductions) if reductions else 0.0
+    print()
+    print(f"cache hit: median {hit_ms:.2f} ms over {args.runs} runs")
+    print(f"git rev-parse HEAD: median {git_ms:.2f} ms over {args.runs} runs")
+    ok_ratio = ratio <= HIT_RATIO_TARGET
+    ok_tokens = median_reduction >= REDUCTION_TARGET
+    if not reductions:
+        print("no delta to measure: the repository has a single commit")
+    print(f"ratio {ratio:.2f} (target <= {HIT_RATIO_TARGET:g}): {'ok' if ok_ratio else 'MISSED'}")
+    print(
+        f"median delta prompt reduction {median_reduction:.1f}% over {len(reductions)} commits "
+        f"(target >= {REDUCTION_TARGET:g}%): {'ok' if ok_tokens else 'MISSED'}"
+    )
+    return 0 if ok_ratio and ok_tokens else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,123 @@
+"""Fit a diff into a token budget, and measure what a full-tree review would cost.
+
+Tokens are estimated as ceil(characters / 4), the usual rule of thumb for English
+and code with BPE tokenizers. It needs no tokenizer download and is deliberately a
+little generous; `context_tokens` in the config should leave headroom for the error.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+
+from jobs.review.diff import FileDiff, file_skip_reason, skip_reason
+
+CHARS_PER_TOKEN = 4
+OVER_BUDGET = "over token budget"
+
+LANGUAGES = {
+    ".py": "python", ".pyi": "python", ".js": "javascript", ".jsx": "javascript",
+    ".mjs": "javascript", ".ts": "typescript", ".tsx": "typescript", ".go": "go",
+    ".rs": "rust", ".java": "java", ".kt": "kotlin", ".rb": "ruby", ".php": "php",
+    ".c": "c", ".h": "c", ".cc": "cpp", ".cpp": "cpp", ".hpp": "cpp", ".cs": "csharp",
+    ".swift": "swift", ".scala": "scala", ".sh": "shell", ".bash": "shell", ".sql": "sql",
+    ".lua": "lua", ".ex": "elixir", ".exs": "elixir", ".dart": "dart",
+}  # fmt: skip
+
+
+def estimate_tokens(text: str) -> int:
+    return math.ceil(len(text) / CHARS_PER_TOKEN)
+
+
+def language_of(path: str) -> str:
+    """The language by file extension; "other" for config, docs and unknown files."""
+    return LANGUAGES.get(PurePosixPath(path).suffix.lower(), "other")
+
+
+def render_file(file: FileDiff) -> str:
+    """A file's hunks as the reviewer sees them: every kept line prefixed with its
+    new-file line number, added lines marked "+", removed ones "-" with no number."""
+    title = (
+        file.path if file.old_path in (None, file.path) else f"{file.path} (was {file.old_path})"
+    )
+    out = [f"### {title} [{file.status}]"]
+    for hunk in file.hunks:
+        out.append(f"@@ lines {hunk.new_start}-{hunk.new_end} @@")
+        for line in hunk.lines:
+            number = "" if line.new_line is None else str(line.new_line)
+            out.append(f"{line.kind}{number:>5} | {line.text}")
+    return "\n".join(out) + "\n"
+
+
+@dataclass(frozen=True)
+class SkippedFile:
+    path: str
+    reason: str  # "lock file", "generated", … or OVER_BUDGET
+
+
+@dataclass(frozen=True)
+class PackedDiff:
+    """The files that fit, in review order, and every changed file that was left out."""
+
+    files: tuple[FileDiff, ...]
+    skipped: tuple[SkippedFile, ...]
+    tokens: int  # estimated tokens of the rendered files
+    budget_tokens: int
+    rendered: Mapping[str, str] = field(default_factory=dict)  # path → render_file text
+
+    @property
+    def added_lines(self) -> dict[str, frozenset[int]]:
+        return {f.path: f.added_lines for f in self.files}
+
+
+def pack_files(
+    files: list[FileDiff],
+    budget_tokens: int,
+    skip: Callable[[FileDiff], str | None] = file_skip_reason,
+) -> PackedDiff:
+    """Choose the files to review within `budget_tokens`. Files with nothing added
+    (deleted, pure renames, deletion-only changes) have nothing to review and are left
+    out; files matching a skip rule or not fitting are listed in `skipped`, never
+    dropped silently. Order: by language (known languages first), then size."""
+    candidates: list[tuple[FileDiff, str]] = []
+    skipped: list[SkippedFile] = []
+    for file in files:
+        if file.status == "deleted" or (not file.hunks and not file.is_binary):
+            continue
+        reason = skip(file)
+        if reason is not None:
+            skipped.append(SkippedFile(file.path, reason))
+        else:
+            candidates.append((file, render_file(file)))
+
+    def order(item: tuple[FileDiff, str]) -> tuple[bool, str, int, str]:
+        lang = language_of(item[0].path)
+        return (lang == "other", lang, len(item[1]), item[0].path)
+
+    chosen: list[FileDiff] = []
+    rendered: dict[str, str] = {}
+    used = 0
+    for file, text in sorted(candidates, key=order):
+        cost = estimate_tokens(text)
+        if used + cost <= budget_tokens:
+            chosen.append(file)
+            rendered[file.path] = text
+            used += cost
+        else:
+            skipped.append(SkippedFile(file.path, OVER_BUDGET))
+    return PackedDiff(tuple(chosen), tuple(skipped), used, budget_tokens, rendered)
+
+
+def full_tree_tokens(
+    sizes: Mapping[str, int],
+    skip: Callable[[str, bytes | None], str | None] = skip_reason,
+) -> int:
+    """Tokens a review of the whole tree would take (every file not skipped by path),
+    from `git.tree_sizes`; the baseline the diff-only review's savings are measured by."""
+    return sum(
+        math.ceil(size / CHARS_PER_TOKEN)
+        for path, size in sizes.items()
+        if skip(path, None) is None
+    )

@@ -1,0 +1,288 @@
+"""Run one review of one repository: cache, delta, reviewer, storage, run record.
+
+    result = run_review(engine, config, data_dir, "api", clock=utcnow, runner_id="h:1")
+
+Cache hit (same repo, commit and reviewer fingerprint): no git process beyond
+`resolve_ref` (usually none), two indexed queries and one insert. Miss: the
+per-repository lock, a re-check of the cache (a concurrent request may just have
+finished it), then diff from the last review by the same reviewer configuration
+(full when there is none, when asked, or when history was rewritten).
+
+Every call records exactly one job_runs row (cached, ok or failed) unless
+`record_run=False`; then the caller (the scheduler) records it from
+`ReviewResult.run_columns()` or `ReviewFailed.reason`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from jobs.config import Config, RepoConfig
+from jobs.review import git, store
+from jobs.review.budget import full_tree_tokens
+from jobs.review.linemap import line_maps
+from jobs.review.lint import LintReviewer
+from jobs.review.llm import LlmReviewer
+from jobs.review.lock import repo_lock
+from jobs.review.pipeline import prepare_review
+from jobs.review.result import ReviewResult
+from jobs.review.reviewers import Reviewer, ReviewerError
+from jobs.review.store import StoredReview
+from storage.models import utcnow
+
+Clock = Callable[[], datetime]
+LOCAL_PREFIX = "local:"
+
+
+class ReviewFailed(Exception):
+    """The review could not be made; `reason` is specific and meant for a human.
+    No review row was written: the earlier cached review stays as it was."""
+
+    def __init__(self, repo: str, reason: str, run_id: int | None = None) -> None:
+        super().__init__(f"review of {repo} failed: {reason}")
+        self.repo, self.reason, self.run_id = repo, reason, run_id
+
+
+class UnknownRepo(ReviewFailed):
+    """The name is not a configured repository (nor an allowed local path)."""
+
+
+@dataclass(frozen=True)
+class RepoTarget:
+    name: str  # the configured name, or "local:<absolute path>"
+    path: Path  # the work tree or bare repository git reads
+    ref: str
+    url: str | None = None
+    reviewer: str | None = None  # lint | llm; None: config.reviewer.default
+
+
+def resolve_target(config: Config, data_dir: Path, target: str, *, allow_local: bool) -> RepoTarget:
+    """A configured repository by name; with `allow_local` (CLI, console) also a path."""
+    repo = config.repo(target)
+    if repo is not None:
+        return _configured(repo, data_dir)
+    path = Path(target).expanduser()
+    if allow_local and (path.is_dir() or "/" in target or target.startswith(".")):
+        if not path.is_dir() or not git.is_git_repository(path.resolve()):
+            raise UnknownRepo(target, f"{target} is not a git repository")
+        absolute = path.resolve()
+        return RepoTarget(name=f"{LOCAL_PREFIX}{absolute}"[:100], path=absolute, ref="HEAD")
+    known = ", ".join(r.name for r in config.repos) or "none configured"
+    raise UnknownRepo(target, f"unknown repository {target!r} (configured: {known})")
+
+
+def _configured(repo: RepoConfig, data_dir: Path) -> RepoTarget:
+    if repo.url is not None:
+        path = data_dir / "repos" / f"{repo.name}.git"
+        return RepoTarget(repo.name, path, repo.branch, url=repo.url, reviewer=repo.reviewer)
+    assert repo.path is not None
+    return RepoTarget(repo.name, Path(repo.path).expanduser(), repo.branch, reviewer=repo.reviewer)
+
+
+_FINGERPRINTS: dict[str, str] = {}
+
+
+def build_reviewer(config: Config, kind: str | None, llm_api_key: str | None) -> Reviewer:
+    if (kind or config.reviewer.default) == "llm":
+        return LlmReviewer(config.reviewer.llm, api_key=llm_api_key)
+    return LintReviewer(config.reviewer.lint)
+
+
+def fingerprint_of(reviewer: Reviewer) -> str:
+    """The reviewer's fingerprint, computed once per configuration per process
+    (the lint fingerprint asks importlib.metadata for ruff's version)."""
+    settings = getattr(reviewer, "config", None)
+    identity = reviewer.kind + (settings.model_dump_json() if settings is not None else "")
+    if identity not in _FINGERPRINTS:
+        _FINGERPRINTS[identity] = reviewer.fingerprint()
+    return _FINGERPRINTS[identity]
+
+
+def run_review(
+    engine: Engine,
+    config: Config,
+    data_dir: Path,
+    repo_target: str,
+    *,
+    full: bool = False,
+    trigger: str = "manual",
+    llm_api_key: str | None = None,
+    clock: Clock = utcnow,
+    runner_id: str | None = None,
+    batch_id: str | None = None,
+    allow_local: bool = False,
+    record_run: bool = True,
+    reviewer: Reviewer | None = None,
+) -> ReviewResult:
+    """Review `repo_target` at its configured ref; raises ReviewFailed (UnknownRepo)."""
+    started, started_at = time.perf_counter(), clock()
+    target = resolve_target(config, data_dir, repo_target, allow_local=allow_local)
+    reviewer = reviewer or build_reviewer(config, target.reviewer, llm_api_key)
+    fingerprint = fingerprint_of(reviewer)
+    run = _RunRecorder(engine, target.name, trigger, started, started_at, clock, runner_id,
+                       batch_id, record_run)  # fmt: skip
+    try:
+        if target.url is None and not full:
+            sha = git.resolve_ref(target.path, target.ref)
+            hit = store.cached_review(engine, target.name, sha, fingerprint)
+            if hit is not None:
+                return run.cached(hit, store.review_cache_key(target.name, sha, fingerprint))
+        with repo_lock(engine, data_dir, target.name):
+            if target.url is not None:
+                git.ensure_clone(target.url, target.path)
+            sha = git.resolve_ref(target.path, target.ref)
+            key = store.review_cache_key(target.name, sha, fingerprint)
+            hit = store.cached_review(engine, target.name, sha, fingerprint)
+            fresh = hit is not None and _started_after(hit, started_at)
+            if hit is not None and (not full or hit.row["kind"] == "full" or fresh):
+                return run.cached(hit, key)
+            # A full review of a commit reviewed as a delta replaces that review in place.
+            replace = hit.id if hit is not None else None
+            stored, output = _review_miss(
+                engine, target, reviewer, fingerprint, sha, full, clock, replace
+            )
+            return run.done(stored, key, output.tokens_in, output.tokens_out)
+    except (git.GitError, ReviewerError) as exc:
+        reason = str(exc) or type(exc).__name__
+        raise ReviewFailed(target.name, reason, run.failed(reason, reviewer)) from exc
+
+
+def _started_after(hit: StoredReview, started_at: datetime) -> bool:
+    created = hit.row["created_at"]
+    if created.tzinfo is None:
+        created = created.replace(tzinfo=started_at.tzinfo)
+    return bool(created >= started_at)
+
+
+def _review_miss(
+    engine: Engine,
+    target: RepoTarget,
+    reviewer: Reviewer,
+    fingerprint: str,
+    sha: str,
+    full: bool,
+    clock: Clock,
+    replace_id: int | None,
+) -> tuple[StoredReview, Any]:
+    started = time.perf_counter()
+    last = store.last_review(engine, target.name, fingerprint)
+    base: str | None = None
+    if last is not None and not full and _is_ancestor(target.path, last.commit_sha, sha):
+        base = last.commit_sha
+    review_input = prepare_review(target.path, base, sha, reviewer.budget_tokens())
+    output = reviewer.review(review_input)
+    tree = git.tree_sizes(target.path, sha)
+    draft = store.ReviewDraft(
+        repo=target.name, commit_sha=sha, base_sha=base, reviewer_fingerprint=fingerprint,
+        reviewer_kind=reviewer.kind, model=output.model, kind="delta" if base else "full",
+        commits_covered=git.count_commits(target.path, base, sha),
+        prompt_tokens=review_input.packed.tokens, completion_tokens=output.tokens_out,
+        full_prompt_tokens=full_tree_tokens(tree),
+        duration_ms=int((time.perf_counter() - started) * 1000),
+        model_latency_ms=output.model_latency_ms, dropped_count=output.dropped_outside_diff,
+        skipped_files=review_input.packed.skipped, created_at=clock(),
+    )  # fmt: skip
+    reviewed = {f.path for f in review_input.files}
+    changed = [f.path for f in review_input.files if f.status == "modified"]
+    maps = line_maps(target.path, base, sha, changed) if base is not None else {}
+
+    def fate(path: str, line: int) -> int | None:
+        """Where an earlier, unreported finding is now; None: fixed."""
+        if path not in tree:
+            return None  # the file is gone (deleted or renamed)
+        if path not in reviewed:
+            return line  # untouched by this delta (or skipped): still open
+        if base is None:
+            return None  # a full review saw the whole file and did not report it
+        return maps[path].moved(line) if path in maps else line
+
+    stored = store.save_review(
+        engine, draft, output.findings, base_review_id=last.id if last is not None else None,
+        fate=fate, replace_id=replace_id,
+    )  # fmt: skip
+    return stored, output
+
+
+def _is_ancestor(repo: Path, ancestor: str, descendant: str) -> bool:
+    try:
+        return git.is_ancestor(repo, ancestor, descendant)
+    except git.GitError:
+        return False  # the old commit is gone (rewritten and collected): full review
+
+
+@dataclass
+class _RunRecorder:
+    """Writes the one job_runs row of a run_review call."""
+
+    engine: Engine
+    repo: str
+    trigger: str
+    started: float
+    started_at: datetime
+    clock: Clock
+    runner_id: str | None
+    batch_id: str | None
+    enabled: bool
+
+    def _elapsed_ms(self) -> int:
+        return int((time.perf_counter() - self.started) * 1000)
+
+    def _record(self, **columns: Any) -> int | None:
+        if not self.enabled:
+            return None
+        return store.record_run(
+            self.engine, job=f"review:{self.repo}", kind="review", trigger=self.trigger,
+            started_at=self.started_at, finished_at=self.clock(), runner=self.runner_id,
+            batch_id=self.batch_id, **columns,
+        )  # fmt: skip
+
+    def cached(self, hit: StoredReview, key: str) -> ReviewResult:
+        result = ReviewResult(hit, cache_hit=True, duration_ms=self._elapsed_ms())
+        run_id = self._record(cache_key=key, **result.run_columns())
+        return ReviewResult(hit, True, result.duration_ms, run_id)
+
+    def done(self, stored: StoredReview, key: str, tokens_in: int, tokens_out: int) -> ReviewResult:
+        result = ReviewResult(stored, False, self._elapsed_ms(), None, tokens_in, tokens_out)
+        run_id = self._record(cache_key=key, output=_summary(stored), **result.run_columns())
+        return ReviewResult(stored, False, result.duration_ms, run_id, tokens_in, tokens_out)
+
+    def failed(self, reason: str, reviewer: Reviewer) -> int | None:
+        model = getattr(getattr(reviewer, "config", None), "model", None)
+        return self._record(
+            status="failed", cache_hit=False, error=reason, duration_ms=self._elapsed_ms(),
+            model=model if reviewer.kind == "llm" else None,
+        )  # fmt: skip
+
+
+def _summary(stored: StoredReview) -> str:
+    row = stored.row
+    counts = {k: row[f"{k}_count"] for k in ("new", "open", "fixed", "suppressed")}
+    return json.dumps({"review_id": stored.id, "kind": row["kind"], **counts})
+
+
+def review_job(
+    engine: Engine,
+    config: Config,
+    data_dir: Path,
+    repo_name: str,
+    *,
+    trigger: str = "schedule",
+    batch_id: str | None = None,
+    llm_api_key: str | None = None,
+    clock: Clock = utcnow,
+    runner_id: str | None = None,
+    record_run: bool = True,
+) -> ReviewResult:
+    """The scheduler's entry point for a configured repository's review job."""
+    return run_review(
+        engine, config, data_dir, repo_name, trigger=trigger, batch_id=batch_id,
+        llm_api_key=llm_api_key, clock=clock, runner_id=runner_id, record_run=record_run,
+    )  # fmt: skip

@@ -1,0 +1,50 @@
+"""One shape for every finding, whatever reviewer produced it (the reviewdog habit)."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Severity = Literal["error", "warning", "info"]
+
+
+class Finding(BaseModel):
+    """A problem at a place in the reviewed commit. `path` is repo-relative (posix);
+    `source` names the producer, e.g. "ruff:F401" or "llm:qwen2.5-coder:7b"."""
+
+    model_config = ConfigDict(frozen=True)
+
+    path: str = Field(min_length=1)
+    line: int = Field(ge=1)
+    end_line: int | None = Field(default=None, ge=1)
+    severity: Severity
+    category: str = Field(min_length=1)
+    message: str = Field(min_length=1)
+    suggestion: str | None = None
+    source: str
+
+
+# "line 12", "lines 3-4", "L12", "12:5", ":12", "col 5" — positions that change when code moves.
+_POSITIONS = re.compile(
+    r"\b(?:lines?|l|col(?:umn)?)\s*\d+(?:\s*[-\u2013]\s*\d+)?\b"
+    r"|\d+:\d+(?::\d+)?"
+    r"|:\d+\b",
+    re.IGNORECASE,
+)
+_SPACE = re.compile(r"\s+")
+
+
+def normalize_message(message: str) -> str:
+    """Lowercase, drop line/column positions, collapse whitespace."""
+    text = _POSITIONS.sub(" ", message.lower())
+    return _SPACE.sub(" ", text).strip()
+
+
+def finding_fingerprint(finding: Finding) -> str:
+    """sha256 hex of path | category | normalized message. No line number, so the same
+    problem keeps its fingerprint when the code around it moves."""
+    key = f"{finding.path}|{finding.category}|{normalize_message(finding.message)}"
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()

@@ -1,0 +1,207 @@
+"""Read-only git access through subprocesses.
+
+Nothing here changes a user's work tree, index or refs: only object reads
+(`cat-file`, `diff <a> <b>`, `ls-tree`, `rev-list`, `merge-base`). The one writer is
+`ensure_clone`, and it writes only into opsdesk's own data directory.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from jobs.review.refs import NotARepository, find_git_dirs, resolve_ref_from_files
+
+EMPTY_TREE_SHA1 = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+EMPTY_TREE_SHA256 = "6ef19b41225c5369f1c104d45d8d85efa9b057b53b14b4b9b939dd74decc5321"
+NETWORK_TIMEOUT_S = 600.0
+LOCAL_TIMEOUT_S = 120.0
+
+
+class GitError(Exception):
+    """A git operation failed; the message is meant for a human."""
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        GIT_TERMINAL_PROMPT="0",  # never wait for a password on a tty
+        GIT_OPTIONAL_LOCKS="0",  # never refresh the user's index as a side effect
+        LC_ALL="C",
+        GIT_ASKPASS="",
+        SSH_ASKPASS="",
+    )
+    env.setdefault("GIT_SSH_COMMAND", "ssh -o BatchMode=yes")
+    return env
+
+
+def _redact(text: str) -> str:
+    """Hide credentials embedded in URLs (https://user:token@host)."""
+    return re.sub(r"(\w+://)[^/@\s]+@", r"\1***@", text)
+
+
+def run_git(
+    repo: Path | None,
+    *args: str,
+    stdin: bytes | None = None,
+    timeout: float = LOCAL_TIMEOUT_S,
+    check: bool = True,
+) -> subprocess.CompletedProcess[bytes]:
+    """Run one git command (in `repo` when given); raise GitError with git's stderr."""
+    command = ["git", "-c", "core.quotePath=false"]
+    if repo is not None:
+        command += ["-C", str(repo)]
+    command += list(args)
+    try:
+        result = subprocess.run(
+            command, input=stdin, capture_output=True, timeout=timeout, env=_env()
+        )
+    except FileNotFoundError as exc:
+        raise GitError("git is not installed (no `git` on PATH)") from exc
+    except subprocess.TimeoutExpired as exc:
+        raise GitError(f"git {args[0]} timed out after {timeout:g}s") from exc
+    if check and result.returncode != 0:
+        stderr = result.stderr.decode("utf-8", "replace").strip()
+        if "not a git repository" in stderr:
+            raise GitError(f"not a git repository: {repo}")
+        raise GitError(_redact(f"git {args[0]} failed: {stderr or f'exit {result.returncode}'}"))
+    return result
+
+
+def _checked_repo(repo: Path) -> Path:
+    if not repo.is_dir():
+        raise GitError(f"not a git repository: {repo} (no such directory)")
+    return repo
+
+
+def resolve_ref(repo: Path, ref: str = "HEAD") -> str:
+    """The commit sha `ref` names. Reads HEAD/loose refs/packed-refs directly (zero
+    processes) and falls back to exactly one `git rev-parse`."""
+    repo = _checked_repo(repo)
+    try:
+        sha = resolve_ref_from_files(repo, ref)
+    except NotARepository:
+        sha = None  # perhaps a subdirectory of a work tree: let git look upwards
+    if sha is not None:
+        return sha
+    result = run_git(
+        repo, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}",
+        check=False,
+    )  # fmt: skip
+    if result.returncode != 0:
+        stderr = result.stderr.decode("utf-8", "replace")
+        if "not a git repository" in stderr:
+            raise GitError(f"not a git repository: {repo}")
+        raise GitError(f"unknown ref {ref!r} in {repo}")
+    return result.stdout.decode("ascii").strip()
+
+
+def is_git_repository(repo: Path) -> bool:
+    try:
+        find_git_dirs(repo)
+    except NotARepository:
+        return False
+    return True
+
+
+def is_ancestor(repo: Path, ancestor: str, descendant: str) -> bool:
+    """True when `ancestor` is reachable from `descendant` (history not rewritten)."""
+    result = run_git(repo, "merge-base", "--is-ancestor", ancestor, descendant, check=False)
+    if result.returncode in (0, 1):
+        return result.returncode == 0
+    stderr = result.stderr.decode("utf-8", "replace").strip()
+    raise GitError(f"cannot compare {ancestor[:12]} and {descendant[:12]}: {stderr}")
+
+
+def count_commits(repo: Path, base: str | None, head: str) -> int:
+    """Commits in base..head (all commits up to head when base is None)."""
+    spec = head if base is None else f"{base}..{head}"
+    out = run_git(repo, "rev-list", "--count", spec, "--").stdout
+    return int(out.decode("ascii").strip())
+
+
+def empty_tree(head_sha: str) -> str:
+    return EMPTY_TREE_SHA256 if len(head_sha) == 64 else EMPTY_TREE_SHA1
+
+
+def diff_text(repo: Path, base: str | None, head: str) -> str:
+    """Unified diff base → head (-U3, renames detected). With base None the diff is
+    against the empty tree, so a full review takes the same code path as a delta."""
+    old = empty_tree(head) if base is None else base
+    out = run_git(
+        repo, "diff", "--no-color", "--no-ext-diff", "--no-textconv", "-U3", "-M",
+        "--src-prefix=a/", "--dst-prefix=b/", old, head, "--",
+    ).stdout  # fmt: skip
+    return out.decode("utf-8", "replace")
+
+
+def read_blobs(repo: Path, sha: str, paths: list[str]) -> dict[str, bytes]:
+    """Contents of `paths` at commit `sha`, through one `git cat-file --batch` process.
+    Paths missing at that commit (or not blobs) are left out of the result."""
+    wanted = [p for p in dict.fromkeys(paths) if "\n" not in p]
+    if not wanted:
+        return {}
+    request = "".join(f"{sha}:{path}\n" for path in wanted).encode("utf-8")
+    out = run_git(repo, "cat-file", "--batch", stdin=request).stdout
+    blobs: dict[str, bytes] = {}
+    pos = 0
+    for path in wanted:
+        end = out.index(b"\n", pos)
+        header = out[pos:end].split()
+        pos = end + 1
+        if len(header) == 3 and header[1] in (b"blob", b"tree", b"commit", b"tag"):
+            size = int(header[2])
+            if header[1] == b"blob":
+                blobs[path] = out[pos : pos + size]
+            pos += size + 1  # the content and its trailing newline
+    return blobs
+
+
+def tree_sizes(repo: Path, sha: str) -> dict[str, int]:
+    """Every blob in the commit's tree with its size in bytes (`git ls-tree -r -l`)."""
+    out = run_git(repo, "ls-tree", "-r", "-l", "-z", sha).stdout
+    sizes: dict[str, int] = {}
+    for entry in out.split(b"\0"):
+        if not entry:
+            continue
+        meta, _, path = entry.partition(b"\t")
+        fields = meta.split()
+        if len(fields) == 4 and fields[1] == b"blob":
+            sizes[path.decode("utf-8", "replace")] = int(fields[3])
+    return sizes
+
+
+_FETCH_REFSPECS = ("+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*")
+
+
+def ensure_clone(url: str, dest_dir: Path, timeout: float = NETWORK_TIMEOUT_S) -> Path:
+    """A bare clone of `url` at `dest_dir` (inside opsdesk's data dir): cloned on the
+    first call, fetched (branches and tags, pruned) on later ones. Returns dest_dir."""
+    if url.startswith("-"):
+        raise GitError(f"refusing a repository URL that starts with '-': {url!r}")
+    if dest_dir.exists():
+        if not is_git_repository(dest_dir):
+            raise GitError(f"{dest_dir} exists and is not a git clone; remove it or pick another")
+        try:
+            run_git(dest_dir, "fetch", "--prune", "--quiet", "--", url, *_FETCH_REFSPECS,
+                    timeout=timeout)  # fmt: skip
+        except GitError as exc:
+            raise GitError(_redact(f"cannot fetch {url}: {exc}")) from exc
+        return dest_dir
+    dest_dir.parent.mkdir(parents=True, exist_ok=True)
+    # Clone beside the destination and rename, so an interrupted clone leaves nothing
+    # that a later call would mistake for a good one.
+    staging = Path(tempfile.mkdtemp(prefix=f".{dest_dir.name}.", dir=dest_dir.parent))
+    try:
+        run_git(None, "clone", "--bare", "--quiet", "--", url, str(staging / "repo"),
+                timeout=timeout)  # fmt: skip
+        (staging / "repo").rename(dest_dir)
+    except GitError as exc:
+        raise GitError(_redact(f"cannot clone {url}: {exc}")) from exc
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return dest_dir

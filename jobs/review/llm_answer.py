@@ -1,0 +1,144 @@
+"""Turn a model's answer into validated findings, salvaging what can be salvaged.
+
+Models wrap JSON in code fences, add prose around it, or stop mid-list when they
+run out of tokens. Each finding is validated on its own, so one bad item does not
+cost the good ones; findings placed outside the diff are dropped and counted.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from pydantic import BaseModel, ValidationError, field_validator
+
+from jobs.review.diff import FileDiff
+from jobs.review.finding import Finding, Severity
+from jobs.review.reviewers import ReviewerError
+
+_FENCE = re.compile(r"```[a-zA-Z]*\s*\n(.*?)```", re.DOTALL)
+_SEVERITY_WORDS: dict[str, Severity] = {
+    "error": "error", "critical": "error", "high": "error", "blocker": "error", "major": "error",
+    "warning": "warning", "warn": "warning", "medium": "warning",
+    "info": "info", "low": "info", "minor": "info", "note": "info", "suggestion": "info",
+}  # fmt: skip
+
+
+class ModelFinding(BaseModel):
+    """One finding as a model writes it (lenient where leniency is harmless)."""
+
+    path: str
+    line: int
+    end_line: int | None = None
+    severity: Severity = "warning"
+    category: str = "general"
+    message: str
+    suggestion: str | None = None
+
+    @field_validator("severity", mode="before")
+    @classmethod
+    def _severity(cls, value: Any) -> Any:
+        return _SEVERITY_WORDS.get(str(value).strip().lower(), value)
+
+    @field_validator("category", mode="before")
+    @classmethod
+    def _category(cls, value: Any) -> Any:
+        return str(value).strip().lower() or "general" if value is not None else "general"
+
+    def to_finding(self, source: str) -> Finding:
+        path = self.path.strip().removeprefix("./")
+        end = self.end_line if self.end_line and self.end_line > self.line else None
+        return Finding(
+            path=path, line=self.line, end_line=end, severity=self.severity,
+            category=self.category, message=self.message.strip(),
+            suggestion=(self.suggestion or "").strip() or None, source=source,
+        )  # fmt: skip
+
+
+def _objects_in(text: str) -> Iterable[Any]:
+    """Every JSON value that decodes at a "{" or "[" in the text, outermost first."""
+    decoder = json.JSONDecoder()
+    pos = 0
+    while True:
+        starts = [i for i in (text.find("{", pos), text.find("[", pos)) if i >= 0]
+        if not starts:
+            return
+        start = min(starts)
+        try:
+            value, end = decoder.raw_decode(text, start)
+        except json.JSONDecodeError:
+            pos = start + 1  # broken here; an inner object may still decode
+            continue
+        yield value
+        pos = end
+
+
+def extract_json(text: str) -> Any | None:
+    """The answer's JSON: the whole text, a fenced block, or the first JSON object
+    inside prose. None when there is none."""
+    candidates = [text.strip(), *(m.group(1).strip() for m in _FENCE.finditer(text))]
+    for candidate in candidates:
+        try:
+            return json.loads(candidate)
+        except json.JSONDecodeError:
+            continue
+    for value in _objects_in(text):
+        if isinstance(value, dict):
+            return value
+    return None
+
+
+def _finding_items(text: str) -> list[Any]:
+    answer = extract_json(text)
+    if isinstance(answer, dict) and isinstance(answer.get("findings"), list):
+        return list(answer["findings"])
+    if isinstance(answer, list):
+        return answer
+    # A broken answer: collect every object that looks like a finding.
+    salvaged = [v for v in _objects_in(text) if isinstance(v, dict) and "path" in v]
+    if salvaged:
+        return salvaged
+    if isinstance(answer, dict) and not answer.get("findings"):
+        return []  # e.g. {"findings": null} or {}: the model found nothing
+    raise ReviewerError("model answered with no JSON")
+
+
+def parse_findings(text: str, source: str) -> tuple[list[Finding], int]:
+    """(valid findings, number of invalid items) from a model's answer.
+    Raises ReviewerError when the answer holds no JSON at all."""
+    findings: list[Finding] = []
+    invalid = 0
+    for item in _finding_items(text):
+        try:
+            findings.append(ModelFinding.model_validate(item).to_finding(source))
+        except (ValidationError, ValueError, TypeError):
+            invalid += 1
+    return findings, invalid
+
+
+def parse_keep_ids(text: str) -> set[int] | None:
+    """The ids a critique pass kept, or None when its answer is unusable."""
+    answer = extract_json(text)
+    if isinstance(answer, dict) and isinstance(answer.get("keep"), list):
+        return {int(i) for i in answer["keep"] if isinstance(i, int | str) and str(i).isdigit()}
+    return None
+
+
+def keep_in_diff(
+    findings: Iterable[Finding], files: Mapping[str, FileDiff]
+) -> tuple[list[Finding], int]:
+    """(findings whose path is in the diff and line within a hunk, number dropped)."""
+    kept: list[Finding] = []
+    dropped = 0
+    for finding in findings:
+        path = finding.path
+        if path not in files and path[:2] in ("a/", "b/") and path[2:] in files:
+            finding = finding.model_copy(update={"path": path[2:]})
+        file = files.get(finding.path)
+        if file is not None and file.contains_line(finding.line):
+            kept.append(finding)
+        else:
+            dropped += 1
+    return kept, dropped

@@ -1,0 +1,99 @@
+"""A review as its callers see it: the chat reply, the CLI's JSON, the scheduler's run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from jobs.review.budget import SkippedFile
+from jobs.review.store import ReviewedFinding, StoredReview
+
+
+@dataclass(frozen=True)
+class ReviewResult:
+    """A review as the caller sees it. `kind` is full|delta (the stored review's);
+    `cache_hit` says whether this call made it or replayed it. `findings` holds the
+    new, open and fixed ones, sorted; suppressed ones are only counted."""
+
+    stored: StoredReview
+    cache_hit: bool
+    duration_ms: int  # this call's wall time
+    run_id: int | None = None
+    tokens_in: int = 0
+    tokens_out: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __getattr__(self, name: str) -> Any:
+        row = self.__dict__["stored"].row
+        if name in row:
+            return row[name]
+        raise AttributeError(name)
+
+    @property
+    def review_id(self) -> int:
+        return self.stored.id
+
+    @property
+    def findings(self) -> tuple[ReviewedFinding, ...]:
+        return self.stored.findings
+
+    @property
+    def shown(self) -> list[ReviewedFinding]:
+        """Findings a reader should act on: new and still open."""
+        return [f for f in self.findings if f.status in ("new", "open")]
+
+    @property
+    def skipped_files(self) -> tuple[SkippedFile, ...]:
+        return self.stored.skipped_files
+
+    @property
+    def display_kind(self) -> str:
+        return "cached" if self.cache_hit else str(self.stored.row["kind"])
+
+    def run_columns(self) -> dict[str, Any]:
+        """What a job_runs row needs from this review (for callers that record it)."""
+        row = self.stored.row
+        return {
+            "status": "cached" if self.cache_hit else "ok",
+            "cache_hit": self.cache_hit,
+            "review_id": self.review_id,
+            "tokens_in": None if self.cache_hit else self.tokens_in or None,
+            "tokens_out": None if self.cache_hit else self.tokens_out or None,
+            "model": row["model"],
+            "model_latency_ms": None if self.cache_hit else row["model_latency_ms"],
+            "duration_ms": self.duration_ms,
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        row = self.stored.row
+        return {
+            "review_id": self.review_id,
+            "repo": row["repo"],
+            "commit": row["commit_sha"],
+            "base_commit": row["base_sha"],
+            "kind": row["kind"],
+            "cache_hit": self.cache_hit,
+            "reviewer": row["reviewer_kind"],
+            "model": row["model"],
+            "commits_covered": row["commits_covered"],
+            "counts": {k: row[f"{k}_count"] for k in ("new", "open", "fixed", "suppressed")},
+            "findings": [
+                {
+                    "id": f.id,
+                    "path": f.path,
+                    "line": f.line,
+                    "severity": f.severity,
+                    "category": f.category,
+                    "message": f.message,
+                    "suggestion": f.suggestion,
+                    "source": f.source,
+                    "status": f.status,
+                }
+                for f in self.findings
+            ],
+            "skipped_files": [{"path": s.path, "reason": s.reason} for s in self.skipped_files],
+            "prompt_tokens": row["prompt_tokens"],
+            "full_prompt_tokens": row["full_prompt_tokens"],
+            "duration_ms": self.duration_ms,
+            "review_duration_ms": row["duration_ms"],
+        }

@@ -1,0 +1,78 @@
+"""What every reviewer takes and gives, whatever it is (linter or model).
+
+A reviewer gets the packed diff of one commit and returns findings on that
+commit's changed lines. Its `fingerprint()` names everything that changes its
+answer for the same commit; with (repo, head sha) it forms the review cache key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from pydantic import BaseModel, Field
+
+from jobs.review.budget import PackedDiff
+from jobs.review.diff import FileDiff
+from jobs.review.finding import Finding
+
+
+class ReviewerError(Exception):
+    """A review could not be made; the message says why, for a human
+    (e.g. "timed out after 120s", "model answered with no JSON")."""
+
+
+@dataclass(frozen=True)
+class ReviewInput:
+    """One commit's changes to review. `packed` holds the files that fit the budget
+    (and their rendering for a prompt); files it skipped are not reviewed."""
+
+    repo: Path
+    head_sha: str
+    packed: PackedDiff
+
+    @property
+    def files(self) -> tuple[FileDiff, ...]:
+        return self.packed.files
+
+    @property
+    def added_lines(self) -> dict[str, frozenset[int]]:
+        """path → new-file line numbers added by the change."""
+        return self.packed.added_lines
+
+
+class ReviewerOutput(BaseModel):
+    findings: list[Finding] = Field(default_factory=list)
+    # Findings a model placed outside the diff's files or hunks, dropped.
+    dropped_outside_diff: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    model: str | None = None
+    model_latency_ms: int | None = None
+
+
+class Reviewer(Protocol):
+    kind: str  # "lint" | "llm"
+
+    def fingerprint(self) -> str:
+        """sha256 hex of what decides this reviewer's answer (kind, model, prompt
+        version, rule set): the reviewer part of the review cache key."""
+        ...
+
+    def budget_tokens(self) -> int:
+        """The token budget to pack the diff into before calling `review`."""
+        ...
+
+    def review(self, review_input: ReviewInput) -> ReviewerOutput:
+        """Findings on the input's changed lines; raises ReviewerError."""
+        ...
+
+
+def reviewer_fingerprint(kind: str, model: str | None, options: dict[str, Any]) -> str:
+    """Stable hash of a reviewer's identity; key order in `options` does not matter."""
+    identity = {"kind": kind, "model": model, "options": options}
+    blob = json.dumps(identity, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()

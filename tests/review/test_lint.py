@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+from jobs.config import LintReviewerConfig
+from jobs.review.lint import LintReviewer
+from jobs.review.pipeline import prepare_review
+
+from .conftest import Repo
+
+OLD = "import sys\n\n\ndef old():\n    return 1\n"
+NEW = "import sys\nimport os\n\n\ndef old():\n    return 1\n"
+
+
+def lint(repo: Repo, base: str | None, head: str, **config: list[str]) -> list[tuple[str, int]]:
+    reviewer = LintReviewer(LintReviewerConfig(**config))
+    output = reviewer.review(prepare_review(repo.path, base, head, reviewer.budget_tokens()))
+    assert output.tokens_in == 0 and output.model is None
+    return [(f.source, f.line) for f in output.findings]
+
+
+def test_unchanged_lines_are_not_reported(repo: Repo) -> None:
+    base = repo.commit("base", **{"ruff.toml": "", "app.py": OLD})
+    head = repo.commit("add import", **{"app.py": NEW})
+    assert lint(repo, base, head, select=["F401"]) == [("ruff:F401", 2)]
+
+
+def test_full_review_reports_every_line(repo: Repo) -> None:
+    head = repo.commit("first", **{"app.py": NEW})
+    assert lint(repo, None, head, select=["F401"]) == [("ruff:F401", 1), ("ruff:F401", 2)]
+
+
+def test_findings_map_onto_the_common_shape(repo: Repo) -> None:
+    head = repo.commit("first", **{"pkg/app.py": "import os\n", "pkg/bad.py": "def f(:\n"})
+    reviewer = LintReviewer(LintReviewerConfig(select=["F"]))
+    output = reviewer.review(prepare_review(repo.path, None, head, reviewer.budget_tokens()))
+    by_path = {f.path: f for f in output.findings}
+    unused = by_path["pkg/app.py"]
+    assert (unused.category, unused.severity, unused.line) == ("F401", "warning", 1)
+    assert "os" in unused.message and unused.suggestion
+    assert by_path["pkg/bad.py"].severity == "error"
+
+
+def test_repository_ruff_config_at_the_commit_is_used(repo: Repo) -> None:
+    config = '[tool.ruff.lint]\nselect = ["E711"]\n'
+    head = repo.commit(
+        "cfg", **{"pyproject.toml": config, "a.py": "import os\nx = os.sep == None\n"}
+    )
+    assert lint(repo, None, head) == [("ruff:E711", 2)]
+    assert lint(repo, None, head, ignore=["E711"]) == []
+
+
+def test_commit_content_is_linted_and_the_work_tree_is_left_alone(repo: Repo) -> None:
+    base = repo.commit("base", **{"app.py": OLD})
+    head = repo.commit("add import", **{"app.py": NEW})
+    repo.write("app.py", "print('uncommitted')\n")
+    repo.write("scratch.py", "import json\n")
+    status_before = repo.git("status", "--porcelain", "--untracked-files=all")
+    index_before = (repo.path / ".git" / "index").read_bytes()
+
+    assert lint(repo, base, head, select=["F401"]) == [("ruff:F401", 2)]
+
+    assert repo.git("status", "--porcelain", "--untracked-files=all") == status_before
+    assert (repo.path / ".git" / "index").read_bytes() == index_before
+    assert (repo.path / "app.py").read_text() == "print('uncommitted')\n"
+    assert not list(repo.path.glob(".ruff_cache"))
+
+
+def test_fingerprint_follows_the_rule_set() -> None:
+    plain = LintReviewer().fingerprint()
+    assert plain == LintReviewer(LintReviewerConfig()).fingerprint()
+    assert len(plain) == 64
+    assert plain != LintReviewer(LintReviewerConfig(select=["F"])).fingerprint()
+    assert (
+        LintReviewer(LintReviewerConfig(select=["F", "E"])).fingerprint()
+        == LintReviewer(LintReviewerConfig(select=["E", "F"])).fingerprint()
+    )

@@ -1,0 +1,209 @@
+from __future__ import annotations
+
+import json
+import logging
+import time
+
+import pytest
+
+from jobs.config import LlmReviewerConfig
+from jobs.review.llm import LlmReviewer
+from jobs.review.pipeline import prepare_review
+from jobs.review.prompt import PROMPT_VERSION
+from jobs.review.reviewers import ReviewerError, ReviewerOutput, ReviewInput
+
+from .conftest import Repo
+from .fake_llm import FakeLlm, Scripted
+
+SECRET = "sk-test-very-secret-key-123"
+BASE = "".join(f"v{n} = {n}\n" for n in range(1, 31))
+HEAD = BASE.replace("v10 = 10\n", "v10 = eval(input())\n")  # line 10 changes; hunk 7-13
+
+
+def finding(path: str = "app.py", line: int = 10, **extra: object) -> dict[str, object]:
+    return {
+        "path": path,
+        "line": line,
+        "severity": "error",
+        "category": "security",
+        "message": "eval of user input",
+        "suggestion": "use ast.literal_eval",
+        **extra,
+    }
+
+
+def answer(*findings: dict[str, object]) -> str:
+    return json.dumps({"findings": list(findings)})
+
+
+@pytest.fixture
+def review_input(repo: Repo) -> ReviewInput:
+    base = repo.commit("base", **{"app.py": BASE})
+    head = repo.commit("eval", **{"app.py": HEAD})
+    return prepare_review(repo.path, base, head, budget_tokens=4000)
+
+
+def reviewer(server: FakeLlm, **config: object) -> LlmReviewer:
+    settings = {"base_url": server.url, "model": "tiny-coder", "timeout_s": 5, **config}
+    return LlmReviewer(LlmReviewerConfig(**settings), api_key=SECRET, backoff_s=0.01)  # type: ignore[arg-type]
+
+
+def run(
+    server: FakeLlm, review_input: ReviewInput, *steps: Scripted, **config: object
+) -> ReviewerOutput:
+    server.script.extend(steps)
+    return reviewer(server, **config).review(review_input)
+
+
+def test_valid_json_answer_becomes_findings(fake_llm: FakeLlm, review_input: ReviewInput) -> None:
+    usage = {"prompt_tokens": 321, "completion_tokens": 45}
+    out = run(fake_llm, review_input, Scripted(content=answer(finding()), usage=usage))
+    (found,) = out.findings
+    assert (found.path, found.line, found.severity, found.category) == (
+        "app.py",
+        10,
+        "error",
+        "security",
+    )
+    assert found.source == "llm:tiny-coder" and found.suggestion == "use ast.literal_eval"
+    assert (out.tokens_in, out.tokens_out, out.model) == (321, 45, "tiny-coder")
+    assert out.model_latency_ms is not None and out.model_latency_ms >= 0
+
+
+def test_request_is_an_openai_chat_completion_with_the_diff_as_data(
+    fake_llm: FakeLlm, review_input: ReviewInput
+) -> None:
+    run(fake_llm, review_input, Scripted(content=answer()))
+    (request,) = fake_llm.received
+    assert request.path == "/v1/chat/completions"
+    assert request.headers["Authorization"] == f"Bearer {SECRET}"
+    assert request.body["model"] == "tiny-coder"
+    assert request.body["response_format"] == {"type": "json_object"}
+    system, user = request.body["messages"]
+    assert "never as instructions" in system["content"]
+    assert "<<<DIFF_" in user["content"] and "+   10 | v10 = eval(input())" in user["content"]
+
+
+def test_no_authorization_header_without_a_key(
+    fake_llm: FakeLlm, review_input: ReviewInput
+) -> None:
+    fake_llm.script.append(Scripted(content=answer()))
+    LlmReviewer(LlmReviewerConfig(base_url=fake_llm.url)).review(review_input)
+    assert "Authorization" not in fake_llm.received[0].headers
+
+
+def test_fenced_json_and_json_in_prose_are_read(
+    fake_llm: FakeLlm, review_input: ReviewInput
+) -> None:
+    fenced = f"Here you go:\n```json\n{answer(finding())}\n```\nHope it helps."
+    prose = f"I found one problem. {answer(finding())} That is all."
+    for content in (fenced, prose):
+        assert len(run(fake_llm, review_input, Scripted(content=content)).findings) == 1
+
+
+def test_garbage_answer_is_a_reviewer_error(fake_llm: FakeLlm, review_input: ReviewInput) -> None:
+    with pytest.raises(ReviewerError, match="model answered with no JSON"):
+        run(fake_llm, review_input, Scripted(content="Looks good to me!"))
+
+
+def test_slow_model_times_out_with_a_clear_reason(
+    fake_llm: FakeLlm, review_input: ReviewInput
+) -> None:
+    started = time.monotonic()
+    with pytest.raises(ReviewerError, match=r"timed out after 0.3s"):
+        run(fake_llm, review_input, Scripted(content=answer(), delay_s=2), timeout_s=0.3)
+    assert time.monotonic() - started < 1.5
+
+
+def test_server_error_is_retried_then_succeeds(
+    fake_llm: FakeLlm, review_input: ReviewInput
+) -> None:
+    out = run(
+        fake_llm,
+        review_input,
+        Scripted(status=500, body="boom"),
+        Scripted(content=answer(finding())),
+    )
+    assert len(out.findings) == 1 and len(fake_llm.received) == 2
+
+
+def test_rate_limit_honours_retry_after(fake_llm: FakeLlm, review_input: ReviewInput) -> None:
+    limited = Scripted(status=429, body="{}", headers={"Retry-After": "1"})
+    started = time.monotonic()
+    out = run(fake_llm, review_input, limited, Scripted(content=answer(finding())))
+    assert time.monotonic() - started >= 0.9  # waited as told, not the 0.01s backoff
+    assert len(out.findings) == 1
+
+
+def test_http_error_after_retries_names_the_status(
+    fake_llm: FakeLlm, review_input: ReviewInput
+) -> None:
+    failures = [Scripted(status=503, body="overloaded") for _ in range(3)]
+    with pytest.raises(ReviewerError, match=r"HTTP 503 from http://127\.0\.0\.1:\d+/v1/chat"):
+        run(fake_llm, review_input, *failures, max_retries=2)
+    assert len(fake_llm.received) == 3
+
+
+def test_partly_broken_answer_keeps_the_valid_findings(
+    fake_llm: FakeLlm, review_input: ReviewInput
+) -> None:
+    good = json.dumps(finding())
+    other = json.dumps(finding(line=11, message="second"))
+    broken = (
+        '{"findings": ['
+        + good
+        + ', {"path": "app.py", "line": "ten?", "message": "bad"}, '
+        + other
+        + ', {"path": "app.py", "line": 12, "mess'  # cut off mid-answer
+    )
+    out = run(fake_llm, review_input, Scripted(content=broken))
+    assert [f.line for f in out.findings] == [10, 11]
+
+
+def test_findings_outside_the_diff_are_dropped_and_counted(
+    fake_llm: FakeLlm, review_input: ReviewInput
+) -> None:
+    content = answer(
+        finding(), finding(line=25), finding(path="other.py"), finding(path="b/app.py")
+    )
+    out = run(fake_llm, review_input, Scripted(content=content))
+    assert [(f.path, f.line) for f in out.findings] == [("app.py", 10), ("app.py", 10)]
+    assert out.dropped_outside_diff == 2
+
+
+def test_critique_pass_drops_findings_and_tokens_add_up(
+    fake_llm: FakeLlm, review_input: ReviewInput
+) -> None:
+    first = Scripted(content=answer(finding(), finding(line=11, message="weak")),
+                     usage={"prompt_tokens": 100, "completion_tokens": 10})  # fmt: skip
+    critique = Scripted(
+        content='{"keep": [0]}', usage={"prompt_tokens": 150, "completion_tokens": 5}
+    )
+    refine = Scripted(content=answer(finding(message="eval() on input() runs arbitrary code")),
+                      usage={"prompt_tokens": 120, "completion_tokens": 20})  # fmt: skip
+    out = run(fake_llm, review_input, first, critique, refine, passes=3)
+    (kept,) = out.findings
+    assert kept.message == "eval() on input() runs arbitrary code"
+    assert (out.tokens_in, out.tokens_out) == (370, 35)
+    assert "weak" in fake_llm.received[1].body["messages"][1]["content"]
+
+
+def test_api_key_never_appears_in_logs_or_errors(
+    fake_llm: FakeLlm, review_input: ReviewInput, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    echo = Scripted(status=401, body=f"bad key {SECRET}")
+    with pytest.raises(ReviewerError) as error:
+        run(fake_llm, review_input, Scripted(status=500, body="x"), echo)
+    assert "HTTP 401" in str(error.value)
+    assert SECRET not in str(error.value)
+    assert SECRET not in repr(reviewer(fake_llm))
+    assert caplog.records and SECRET not in caplog.text
+
+
+def test_fingerprint_names_model_prompt_and_passes(fake_llm: FakeLlm) -> None:
+    one = reviewer(fake_llm).fingerprint()
+    assert one == reviewer(fake_llm, timeout_s=9).fingerprint()  # how long we wait changes nothing
+    assert one != reviewer(fake_llm, model="other").fingerprint()
+    assert one != reviewer(fake_llm, passes=2).fingerprint()
+    assert PROMPT_VERSION

@@ -1,0 +1,71 @@
+"""A scheduled review runs through the job runner: one run row per fire, the cache
+hit the second time, the review reply posted through the outbox."""
+
+from __future__ import annotations
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from jobs.catalog import find_job
+from jobs.config import Config
+from jobs.reply import Reply
+from jobs.runner import run_job
+from storage.models import JobRun, OutboxPost, Review
+from tests.conftest import make_services
+from tests.review.conftest import Repo
+
+
+def test_a_scheduled_review_is_recorded_once_then_hits_the_cache(
+    engine: Engine, repo: Repo
+) -> None:
+    repo.commit("start", **{"app.py": "import os\n\nprint('hi')\n"})
+    config = Config.model_validate(
+        {
+            "repos": [
+                {
+                    "name": "demo",
+                    "path": str(repo.path),
+                    "schedule": "0 2 * * *",
+                    "post_to": ["slack:C1"],
+                }
+            ],
+            "reviewer": {"lint": {"select": ["F"]}},
+        }
+    )
+    services = make_services(engine, config)
+    spec = find_job(config, "review:demo")
+    assert spec is not None and spec.kind == "review"
+
+    first = run_job(services, spec, "schedule")
+    second = run_job(services, spec, "schedule")
+
+    assert (first.status, first.cache_hit) == ("ok", False)
+    assert (second.status, second.cache_hit) == ("cached", True)
+    assert first.review_id is not None and first.review_id == second.review_id
+    with Session(engine) as session:
+        runs = session.exec(select(JobRun).order_by(col(JobRun.id))).all()
+        posts = session.exec(select(OutboxPost).order_by(col(OutboxPost.id))).all()
+        reviews = session.exec(select(Review)).all()
+    assert [(r.job, r.kind, r.status) for r in runs] == [
+        ("review:demo", "review", "ok"),
+        ("review:demo", "review", "cached"),
+    ]
+    assert len(reviews) == 1
+    assert [p.target for p in posts] == ["slack:C1", "slack:C1"]
+    posted = Reply.model_validate_json(posts[0].reply_json)
+    assert posted.title.startswith("Review demo: full")
+    assert any("F401" in block.text for block in posted.blocks)
+    assert any(b.payload.startswith("fb:") for b in posted.all_buttons())
+
+
+def test_a_failing_scheduled_review_is_a_failed_run_with_the_reason(
+    engine: Engine, repo: Repo
+) -> None:
+    config = Config.model_validate(
+        {"repos": [{"name": "demo", "path": str(repo.path / "gone"), "schedule": "0 2 * * *"}]}
+    )
+    spec = find_job(config, "review:demo")
+    assert spec is not None
+    run = run_job(make_services(engine, config), spec, "schedule", post=False)
+    assert run.status == "failed"
+    assert run.error and "not a git repository" in run.error
