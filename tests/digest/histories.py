@@ -20,7 +20,7 @@ def run(
     status: str = "ok",
     cache_hit: bool = False,
     kind: str = "command",
-    **extra: object,
+    **extra: bool | int | str | None,
 ) -> RunRecord:
     return RunRecord(
         job=job,
@@ -29,7 +29,7 @@ def run(
         started_at=at,
         duration_ms=round(duration_s * 1000),
         cache_hit=cache_hit,
-        **extra,  # type: ignore[arg-type]
+        **extra,
     )
 
 
