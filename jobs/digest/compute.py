@@ -22,15 +22,22 @@ from jobs.digest.model import (
     DurationSample,
     FeedbackTotals,
     Insight,
-    JobCache,
     Period,
-    ReviewSection,
     ReviewTotals,
     RunRecord,
     digest_window,
 )
-from jobs.digest.sections import JobTally, batching_section, job_stats, model_stats, tally_by_job
-from jobs.digest.stats import median, ratio
+from jobs.digest.sections import (
+    JobTally,
+    batching_section,
+    caching_section,
+    job_stats,
+    model_stats,
+    review_section,
+    tally_by_job,
+    time_saved_phrase,
+)
+from jobs.digest.stats import median
 
 SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
 
@@ -72,7 +79,7 @@ def compute_digest(
     found, checked = _judge(window, current, previous, baseline, health, k)
     flagged = {insight.job for insight in found}
     jobs = job_stats(current, previous, health, flagged)
-    caching = _caching(period_runs, current, previous, baseline_median, reviews)
+    caching = caching_section(period_runs, current, previous, baseline_median, reviews)
     finished = sum(t.finished for t in current.values())
     failures = finished - sum(t.succeeded for t in current.values())
     return Digest(
@@ -83,7 +90,7 @@ def compute_digest(
         runs=finished,
         failures=failures,
         caching=caching,
-        reviews=_reviews(period_runs, reviews, feedback),
+        reviews=review_section(period_runs, reviews, feedback),
         jobs=jobs,
         models=model_stats(period_runs, previous_period_runs),
         batching=batching_section(period_runs),
@@ -145,75 +152,6 @@ def _judge(
     return found, checked
 
 
-def _caching(
-    period_runs: Sequence[RunRecord],
-    current: Mapping[str, JobTally],
-    previous: Mapping[str, JobTally],
-    baseline_median: Mapping[str, float | None],
-    reviews: ReviewTotals | None,
-) -> CachingSection:
-    saved = 0.0
-    without_baseline = 0
-    for job, tally in current.items():
-        base = baseline_median.get(job)
-        if base is None:
-            without_baseline += tally.cache_hits
-            continue
-        # Time saved: the job's baseline (median of its real runs) minus what the
-        # cached run took, summed over cached runs.
-        saved += sum(base - ms for ms in tally.cached_ms)
-        without_baseline += tally.cache_hits - len(tally.cached_ms)
-    caching_jobs = sorted(
-        job
-        for job in current
-        if current[job].cache_hits or (job in previous and previous[job].cache_hits)
-    )
-    finished = sum(t.finished for t in current.values())
-    hits = sum(t.cache_hits for t in current.values())
-    return CachingSection(
-        runs=finished,
-        cache_hits=hits,
-        hit_rate=ratio(hits, finished),
-        time_saved_ms=saved,
-        cached_runs_without_baseline=without_baseline,
-        review_tokens_in=sum(r.tokens_in or 0 for r in period_runs if r.kind == "review"),
-        full_review_tokens_in=None if reviews is None else reviews.full_review_tokens_in,
-        per_job=[
-            JobCache(
-                job=job,
-                runs=current[job].finished,
-                cache_hits=current[job].cache_hits,
-                hit_rate=ratio(current[job].cache_hits, current[job].finished),
-            )
-            for job in caching_jobs
-        ],
-    )
-
-
-def _reviews(
-    period_runs: Sequence[RunRecord],
-    reviews: ReviewTotals | None,
-    feedback: FeedbackTotals | None,
-) -> ReviewSection:
-    totals = reviews or ReviewTotals()
-    votes = feedback or FeedbackTotals()
-    judged = votes.helpful + votes.not_helpful + votes.false_positive
-    return ReviewSection(
-        full=totals.full,
-        delta=totals.delta,
-        cached=sum(1 for r in period_runs if r.kind == "review" and r.cache_hit),
-        findings_new=totals.findings_new,
-        findings_fixed=totals.findings_fixed,
-        findings_open=totals.findings_open,
-        suppressed=totals.suppressed,
-        helpful=votes.helpful,
-        not_helpful=votes.not_helpful,
-        false_positive=votes.false_positive,
-        helpful_share=ratio(votes.helpful, judged),
-        has_review_data=reviews is not None,
-    )
-
-
 def _summary(
     window: DigestWindow,
     runs: int,
@@ -224,11 +162,10 @@ def _summary(
     head = f"{window.period.capitalize()} digest to {window.end:%Y-%m-%d %H:%M} UTC"
     if runs == 0 and not found:
         return f"{head}: no runs in this {window.period} — nothing to report yet"
-    saved = fmt.duration(caching.time_saved_ms) if caching.cache_hits else "nothing"
     alerts = len(found)
     return (
         f"{head}: {fmt.count(runs)} runs, {fmt.count(failures)} failed, "
-        f"{saved} saved by caching, {alerts} alert{'s' if alerts != 1 else ''}"
+        f"{time_saved_phrase(caching)}, {alerts} alert{'s' if alerts != 1 else ''}"
     )
 
 

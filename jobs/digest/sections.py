@@ -1,4 +1,4 @@
-"""The per-job, per-model and batching sections of the digest."""
+"""The digest's sections: per job, per model, caching, reviews, batching."""
 
 from __future__ import annotations
 
@@ -6,7 +6,18 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from jobs.digest.model import BatchingSection, JobStats, ModelStats, RunRecord
+from jobs.digest import fmt
+from jobs.digest.model import (
+    BatchingSection,
+    CachingSection,
+    FeedbackTotals,
+    JobCache,
+    JobStats,
+    ModelStats,
+    ReviewSection,
+    ReviewTotals,
+    RunRecord,
+)
 from jobs.digest.stats import change_pct, percentile, ratio, stdev
 
 
@@ -163,3 +174,84 @@ def batching_section(period_runs: Iterable[RunRecord]) -> BatchingSection:
         triggers_saved=members - len(batches),
         posts_saved=members - len(batches),
     )
+
+
+def caching_section(
+    period_runs: Sequence[RunRecord],
+    current: Mapping[str, JobTally],
+    previous: Mapping[str, JobTally],
+    baseline_median: Mapping[str, float | None],
+    reviews: ReviewTotals | None,
+) -> CachingSection:
+    """Hit rate overall and for jobs that use the cache; time saved against each
+    job's baseline median; review prompt tokens sent vs a full review's."""
+    saved = 0.0
+    without_baseline = 0
+    for job, tally in current.items():
+        base = baseline_median.get(job)
+        if base is None:
+            without_baseline += tally.cache_hits
+            continue
+        # Time saved: the job's baseline (median of its real runs) minus what the
+        # cached run took, summed over cached runs.
+        saved += sum(base - ms for ms in tally.cached_ms)
+        without_baseline += tally.cache_hits - len(tally.cached_ms)
+    caching_jobs = sorted(
+        job
+        for job in current
+        if current[job].cache_hits or (job in previous and previous[job].cache_hits)
+    )
+    finished = sum(t.finished for t in current.values())
+    hits = sum(t.cache_hits for t in current.values())
+    return CachingSection(
+        runs=finished,
+        cache_hits=hits,
+        hit_rate=ratio(hits, finished),
+        time_saved_ms=saved,
+        cached_runs_without_baseline=without_baseline,
+        review_tokens_in=sum(r.tokens_in or 0 for r in period_runs if r.kind == "review"),
+        full_review_tokens_in=None if reviews is None else reviews.full_review_tokens_in,
+        per_job=[
+            JobCache(
+                job=job,
+                runs=current[job].finished,
+                cache_hits=current[job].cache_hits,
+                hit_rate=ratio(current[job].cache_hits, current[job].finished),
+            )
+            for job in caching_jobs
+        ],
+    )
+
+
+def review_section(
+    period_runs: Sequence[RunRecord],
+    reviews: ReviewTotals | None,
+    feedback: FeedbackTotals | None,
+) -> ReviewSection:
+    """Reviews by kind (cached from the run rows), findings and feedback."""
+    totals = reviews or ReviewTotals()
+    votes = feedback or FeedbackTotals()
+    judged = votes.helpful + votes.not_helpful + votes.false_positive
+    return ReviewSection(
+        full=totals.full,
+        delta=totals.delta,
+        cached=sum(1 for r in period_runs if r.kind == "review" and r.cache_hit),
+        findings_new=totals.findings_new,
+        findings_fixed=totals.findings_fixed,
+        findings_open=totals.findings_open,
+        suppressed=totals.suppressed,
+        helpful=votes.helpful,
+        not_helpful=votes.not_helpful,
+        false_positive=votes.false_positive,
+        helpful_share=ratio(votes.helpful, judged),
+        has_review_data=reviews is not None,
+    )
+
+
+def time_saved_phrase(caching: CachingSection) -> str:
+    """'2h 14m saved by caching', or why there is no figure."""
+    if not caching.cache_hits:
+        return "no cache hits"
+    if caching.cached_runs_without_baseline == caching.cache_hits:
+        return f"{fmt.count(caching.cache_hits)} cache hits (time saved unknown: no baseline)"
+    return f"{fmt.duration(caching.time_saved_ms)} saved by caching"

@@ -184,3 +184,11 @@ def test_digest_round_trips_through_json() -> None:
     assert data["period"] == "day"
     assert data["insights"][0]["metric"] == "health"
     assert type(digest).model_validate_json(digest.model_dump_json()) == digest
+
+
+def test_cache_hits_without_any_baseline_say_time_saved_is_unknown() -> None:
+    period = [in_period("new", 0.2, h, status="cached", cache_hit=True) for h in range(3)]
+    digest = compute_digest(period, [], [], now=NOW)
+    assert digest.caching.time_saved_ms == 0
+    assert "3 cache hits (time saved unknown: no baseline)" in digest.summary
+    assert any("3 cached runs have no baseline duration" in note for note in digest.notes)
