@@ -12,6 +12,7 @@ from jobs.digest.alerts import (
     decide_alerts,
     decide_digest_alerts,
 )
+from jobs.digest.chart import daily_hit_rates, daily_medians, render_chart
 from jobs.digest.compute import compute_digest
 from jobs.digest.model import (
     DayCount,
@@ -38,7 +39,10 @@ __all__ = [
     "ReviewTotals",
     "RunRecord",
     "compute_digest",
+    "daily_hit_rates",
+    "daily_medians",
     "decide_alerts",
     "decide_digest_alerts",
     "digest_window",
+    "render_chart",
 ]
