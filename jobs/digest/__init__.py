@@ -25,6 +25,7 @@ from jobs.digest.model import (
     RunRecord,
     digest_window,
 )
+from jobs.digest.text import digest_lines
 
 __all__ = [
     "AlertDecision",
@@ -43,6 +44,7 @@ __all__ = [
     "daily_medians",
     "decide_alerts",
     "decide_digest_alerts",
+    "digest_lines",
     "digest_window",
     "render_chart",
 ]
