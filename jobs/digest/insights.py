@@ -25,6 +25,11 @@ MIN_RATE_DROP = 0.20
 
 Judgement = tuple[bool, Insight | None]
 
+HEALTH_REASONS = {
+    "late": "no run within its schedule's grace period",
+    "down": "overdue past twice the grace period, or a run never finished",
+}
+
 
 def duration_regression(
     job: str,
@@ -43,10 +48,12 @@ def duration_regression(
     threshold = base + k * MAD_TO_SIGMA * spread
     if not (current > threshold and current >= base * (1 + MIN_RELATIVE_INCREASE)):
         return True, None
-    increase = (current - base) / base * 100 if base else float("inf")
+    # A baseline of 0 ms makes any rise infinite in percent; leave the figure out.
+    increase = (current - base) / base * 100 if base else None
     text = (
         f"{job}: median duration {fmt.duration(current)} vs {BASELINE_DAYS}-day median "
-        f"{fmt.duration(base)} ({fmt.change(increase)}; threshold {fmt.duration(threshold)} = "
+        f"{fmt.duration(base)} ({fmt.change(increase) or 'up from zero'}; "
+        f"threshold {fmt.duration(threshold)} = "
         f"median + {k:g}·1.4826·MAD {fmt.duration(spread)}; "
         f"{len(period_durations)} runs vs {len(baseline_durations)} baseline runs)"
     )
@@ -60,7 +67,7 @@ def duration_regression(
             "baseline_median_ms": base,
             "baseline_mad_ms": spread,
             "threshold_ms": threshold,
-            "increase_pct": increase,
+            **({} if increase is None else {"increase_pct": increase}),
             "k": k,
             "runs": len(period_durations),
             "baseline_runs": len(baseline_durations),
@@ -127,8 +134,6 @@ def health_problem(job: str, state: str) -> Judgement:
         job=job,
         metric="health",
         severity="critical" if state == "down" else "warning",
-        text=f"{job}: {state} (no run within its schedule's grace period)"
-        if state == "late"
-        else f"{job}: down (overdue past twice the grace period, or a run never finished)",
+        text=f"{job}: {state} ({HEALTH_REASONS[state]})",
         numbers={"late": float(state == "late"), "down": float(state == "down")},
     )
