@@ -292,13 +292,14 @@ class Config(Strict):
         _unique("batches", [b.name for b in self.batches])
         _unique("jobs", [j.name for j in self.jobs])
         batch_names = {b.name for b in self.batches}
-        for section, items in (("repos", self.repos), ("jobs", self.jobs)):
-            for index, item in enumerate(items):
-                if item.batch is not None and item.batch not in batch_names:
-                    raise ValueError(
-                        f"{section}[{index}].batch: unknown batch {item.batch!r} "
-                        f"(declared: {sorted(batch_names) or 'none'})"
-                    )
+        members = [("repos", i, r.batch) for i, r in enumerate(self.repos)]
+        members += [("jobs", i, j.batch) for i, j in enumerate(self.jobs)]
+        for section, index, batch in members:
+            if batch is not None and batch not in batch_names:
+                raise ValueError(
+                    f"{section}[{index}].batch: unknown batch {batch!r} "
+                    f"(declared: {sorted(batch_names) or 'none'})"
+                )
         return self
 
     def repo(self, name: str) -> RepoConfig | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Column, Index, LargeBinary, Text, UniqueConstraint
+from sqlalchemy import Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -179,8 +179,7 @@ class OutboxPost(SQLModel, table=True):
     dedupe_key: str = Field(max_length=200)
     kind: str = Field(max_length=20)  # review | digest | alert | batch | job
     target: str = Field(max_length=120)  # slack:C0123 | telegram:-100123 | log:
-    reply_json: str = Field(sa_column=Column(Text, nullable=False))
-    image_png: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    reply_json: str = Field(sa_column=Column(Text, nullable=False))  # the Reply, image included
     status: str = Field(default="pending", max_length=10)  # pending | sending | sent | failed
     attempts: int = 0
     next_attempt_at: datetime = Field(default_factory=utcnow)

@@ -69,7 +69,6 @@ def upgrade() -> None:
         sa.Column("kind", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
         sa.Column("target", sqlmodel.sql.sqltypes.AutoString(length=120), nullable=False),
         sa.Column("reply_json", sa.Text(), nullable=False),
-        sa.Column("image_png", sa.LargeBinary(), nullable=True),
         sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("next_attempt_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),

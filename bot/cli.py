@@ -1,0 +1,161 @@
+"""The `opsdesk` command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+
+from bot.logs import setup_logging
+from bot.settings import ConfigError, Settings, load_config, load_settings
+from bot.wiring import build_services
+from handlers.catalog import build_router
+from handlers.health import health_report
+from storage import schema
+from storage.db import describe, make_engine
+
+EXAMPLES = """\
+examples:
+  opsdesk console                      chat in the terminal (no tokens, SQLite)
+  opsdesk config check opsdesk.toml    validate a configuration file
+  opsdesk health --json                component states; exit 1 when not healthy
+  opsdesk db upgrade                   bring the database to the current schema
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="opsdesk",
+        description="Self-hosted chat-ops bot for cached code reviews and scheduled jobs.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        help="configuration file (default: $OPSDESK_CONFIG, then ./opsdesk.toml, "
+        "else embedded defaults)",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    commands.add_parser("console", help="chat with opsdesk in the terminal")
+
+    health = commands.add_parser(
+        "health", help="what is up, late or down (exit 1 when not healthy)"
+    )
+    health.add_argument("--json", action="store_true", help="print JSON")
+
+    config = commands.add_parser("config", help="configuration tools")
+    config_commands = config.add_subparsers(dest="config_command", metavar="ACTION", required=True)
+    check = config_commands.add_parser(
+        "check", help="validate a configuration file (exit 1 if bad)"
+    )
+    check.add_argument("file", nargs="?", help="the file (default: as --config finds it)")
+
+    db = commands.add_parser("db", help="database tools")
+    db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
+    db_commands.add_parser("upgrade", help="bring the database to the current schema")
+    db_commands.add_parser("status", help="the database's schema revision")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "config":
+        return config_check(args.file or args.config)
+    try:
+        settings = load_settings(args.config)
+    except ConfigError as exc:
+        return _fail(_config_problems(exc), code=2)
+    secrets = [s.get_secret_value() for s in vars(settings.secrets).values() if s is not None]
+    setup_logging(args.verbose, secrets)
+    handler = HANDLERS[(args.command, getattr(args, "db_command", None))]
+    try:
+        return handler(settings, args)
+    except schema.SchemaError as exc:
+        return _fail(f"opsdesk: {exc}", code=2)
+
+
+def config_check(file: str | None) -> int:
+    from bot.settings import find_config_file
+
+    path = find_config_file(file)
+    if path is None:
+        print("no configuration file found: opsdesk runs on its embedded defaults")
+        return 0
+    try:
+        config = load_config(path)
+    except ConfigError as exc:
+        return _fail(_config_problems(exc), code=1)
+    print(
+        f"{path}: ok ({len(config.repos)} repositories, {len(config.jobs)} jobs, "
+        f"{len(config.batches)} batches)"
+    )
+    return 0
+
+
+def run_console(settings: Settings, _args: argparse.Namespace) -> int:
+    from bot.console import run_console as run
+
+    services = build_services(settings)
+    return run(build_router(services), settings.data_dir / "images", settings.data_dir / "history")
+
+
+def run_health(settings: Settings, args: argparse.Namespace) -> int:
+    engine = make_engine(settings.database_url)
+    services = build_services(settings, engine=engine)
+    report = health_report(services)
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2))
+    else:
+        from bot.render_text import render_text
+        from handlers.health import health_reply
+
+        print(render_text(health_reply(report))[0])
+    return 0 if report.healthy else 1
+
+
+def run_db_upgrade(settings: Settings, _args: argparse.Namespace) -> int:
+    engine = make_engine(settings.database_url)
+    before, after = schema.upgrade(engine)
+    if before.current == after.current:
+        print(f"{describe(engine)}: already at {after.current}; nothing to do")
+    else:
+        print(f"{describe(engine)}: upgraded from {before.current or 'empty'} to {after.current}")
+    return 0
+
+
+def run_db_status(settings: Settings, _args: argparse.Namespace) -> int:
+    engine = make_engine(settings.database_url)
+    found = schema.check(engine)
+    state = "current" if found.is_current else "needs `opsdesk db upgrade`"
+    print(f"{describe(engine)}: at {found.current or 'empty'}, newest {found.head} ({state})")
+    return 0 if found.is_current else 1
+
+
+Handler = Callable[[Settings, argparse.Namespace], int]
+HANDLERS: dict[tuple[str, str | None], Handler] = {
+    ("console", None): run_console,
+    ("health", None): run_health,
+    ("db", "upgrade"): run_db_upgrade,
+    ("db", "status"): run_db_status,
+}
+
+
+def _config_problems(exc: ConfigError) -> str:
+    return "\n".join([f"{exc.source}: invalid configuration"] + [f"  {p}" for p in exc.problems])
+
+
+def _fail(message: str, code: int) -> int:
+    print(message, file=sys.stderr)
+    return code
+
+
+def entry() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()

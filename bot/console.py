@@ -1,0 +1,107 @@
+"""`opsdesk console`: a chat in the terminal on the same handlers.
+
+Each Reply is printed as text with numbered buttons; typing a number presses the
+button of that number in the last reply that had buttons. Works interactively (line
+editing and history through readline) and with piped input.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TextIO
+
+from bot.render_text import render_text
+from handlers.access import CONSOLE_CALLER
+from handlers.router import Router
+from jobs.reply import Button, Reply
+
+PROMPT = "opsdesk> "
+GREETING = "opsdesk console — /help lists the commands, a number presses a button, /quit leaves."
+
+
+class Console:
+    def __init__(self, router: Router, out: TextIO, image_dir: Path) -> None:
+        self.router = router
+        self.out = out
+        self.image_dir = image_dir
+        self.buttons: list[Button] = []
+
+    def say(self, line: str) -> Reply | None:
+        """Handle one line typed by the user; returns the reply it printed, if any."""
+        line = line.strip()
+        if not line:
+            return None
+        if line.isdigit() and self.buttons:
+            index = int(line) - 1
+            if not 0 <= index < len(self.buttons):
+                self.out.write(f"There is no button {line}; pick 1-{len(self.buttons)}.\n")
+                return None
+            reply = self.router.press(CONSOLE_CALLER, self.buttons[index].payload)
+        else:
+            command = line if line.startswith("/") else "/" + line
+            reply = self.router.handle(CONSOLE_CALLER, command)
+        self.show(reply)
+        return reply
+
+    def show(self, reply: Reply) -> None:
+        image_path = None
+        if reply.image is not None:
+            self.image_dir.mkdir(parents=True, exist_ok=True)
+            target = self.image_dir / reply.image.filename
+            target.write_bytes(reply.image.png)
+            image_path = str(target)
+        text, buttons = render_text(reply, image_path)
+        if buttons:
+            self.buttons = buttons
+        self.out.write(text + "\n\n")
+        self.out.flush()
+
+
+def run_console(router: Router, image_dir: Path, history: Path | None = None) -> int:
+    """Read commands until end of input or /quit; exit code 0."""
+    console = Console(router, sys.stdout, image_dir)
+    interactive = sys.stdin.isatty()
+    if interactive:
+        _enable_line_editing(history)
+        print(GREETING)
+    for line in _lines(interactive):
+        if line.strip().lower() in ("/quit", "/exit", "quit", "exit"):
+            break
+        console.say(line)
+    if interactive and history is not None:
+        _save_history(history)
+    return 0
+
+
+def _lines(interactive: bool) -> Iterable[str]:
+    if not interactive:
+        yield from sys.stdin
+        return
+    while True:
+        try:
+            yield input(PROMPT)
+        except (EOFError, KeyboardInterrupt):
+            print()
+            return
+
+
+def _enable_line_editing(history: Path | None) -> None:
+    try:
+        import readline
+    except ImportError:  # Windows: plain input() still works
+        return
+    if history is not None and history.exists():
+        readline.read_history_file(history)
+    readline.set_history_length(1000)
+
+
+def _save_history(history: Path) -> None:
+    try:
+        import readline
+
+        history.parent.mkdir(parents=True, exist_ok=True)
+        readline.write_history_file(history)
+    except (ImportError, OSError):
+        pass

@@ -1,0 +1,39 @@
+"""Building a process's services from its settings."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy.engine import Engine
+
+from bot.settings import Settings
+from handlers.services import Services
+from storage import schema
+from storage.db import describe, make_engine
+
+log = logging.getLogger(__name__)
+
+
+def open_database(settings: Settings) -> Engine:
+    """Connect and bring the schema up to date; refuse a newer one (SchemaError)."""
+    engine = make_engine(settings.database_url)
+    before, after = schema.upgrade(engine)
+    if before.current != after.current:
+        log.info(
+            "database %s upgraded from %s to %s",
+            describe(engine),
+            before.current or "empty",
+            after.current,
+        )
+    return engine
+
+
+def build_services(settings: Settings, engine: Engine | None = None) -> Services:
+    key = settings.secrets.llm_api_key
+    return Services(
+        config=settings.config,
+        engine=engine if engine is not None else open_database(settings),
+        data_dir=settings.data_dir,
+        config_source=settings.source,
+        llm_api_key=key.get_secret_value() if key else None,
+    )

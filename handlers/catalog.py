@@ -1,0 +1,14 @@
+"""Every command and button handler opsdesk has, in one place."""
+
+from __future__ import annotations
+
+from handlers import feedback, health, help
+from handlers.router import Action, Command, Router
+from handlers.services import Services
+
+COMMANDS: list[Command] = [*help.COMMANDS, *health.COMMANDS]
+ACTIONS: list[Action] = [*feedback.ACTIONS]
+
+
+def build_router(services: Services) -> Router:
+    return Router(services, COMMANDS, ACTIONS)

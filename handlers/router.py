@@ -1,0 +1,127 @@
+"""A command line or a button payload in, a Reply out — the same for every platform."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shlex
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from handlers.access import Caller, Role, refusal_text, role_of
+from handlers.services import Services
+from jobs.reply import Reply
+
+log = logging.getLogger(__name__)
+
+
+class UsageError(Exception):
+    """Bad arguments; the router answers with the message and the command's usage."""
+
+
+@dataclass(frozen=True)
+class Request:
+    services: Services
+    caller: Caller
+    role: Role
+    args: list[str]
+    router: Router
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    usage: str  # e.g. "/review <repo> [full]"
+    summary: str
+    run: Callable[[Request], Reply]
+    role: Role = Role.VIEWER
+    # Slow commands (a review) are acknowledged by adapters before they run.
+    slow: bool = False
+
+
+@dataclass(frozen=True)
+class Action:
+    """A button: payloads look like `<prefix>:<arg>:<arg>`."""
+
+    prefix: str
+    run: Callable[[Request], Reply]
+    role: Role = Role.VIEWER
+
+
+def parse_command_line(text: str) -> tuple[str, list[str]]:
+    """'/review@opsdesk_bot api full' → ('review', ['api', 'full'])."""
+    try:
+        words = shlex.split(text.strip())
+    except ValueError as exc:
+        raise UsageError(f"Could not read that command: {exc}.") from exc
+    if not words:
+        raise UsageError("Empty command. Try /help.")
+    name = words[0].removeprefix("/").split("@", 1)[0].lower()
+    return name, words[1:]
+
+
+class Router:
+    def __init__(
+        self, services: Services, commands: Iterable[Command], actions: Iterable[Action] = ()
+    ) -> None:
+        self.services = services
+        self.commands = {command.name: command for command in commands}
+        self.actions = {action.prefix: action for action in actions}
+
+    def role(self, caller: Caller) -> Role:
+        return role_of(caller, self.services.config.access)
+
+    def command_for(self, text: str) -> Command | None:
+        try:
+            name, _ = parse_command_line(text)
+        except UsageError:
+            return None
+        return self.commands.get(name)
+
+    def handle(self, caller: Caller, text: str) -> Reply:
+        """Run one command line for `caller`."""
+        role = self.role(caller)
+        if role is Role.NONE:
+            return Reply.refused(refusal_text(caller, Role.VIEWER))
+        try:
+            name, args = parse_command_line(text)
+        except UsageError as exc:
+            return Reply.error(str(exc))
+        command = self.commands.get(name)
+        if command is None:
+            return Reply.error(f"Unknown command /{name}. Send /help for the list.")
+        if role < command.role:
+            return Reply.refused(refusal_text(caller, command.role))
+        request = Request(self.services, caller, role, args, self)
+        return self._run(f"/{name}", command.usage, command.run, request)
+
+    def press(self, caller: Caller, payload: str) -> Reply:
+        """Handle a button press. Payloads come from the outside: never trust them."""
+        role = self.role(caller)
+        if role is Role.NONE:
+            return Reply.refused(refusal_text(caller, Role.VIEWER))
+        prefix, _, rest = payload.partition(":")
+        action = self.actions.get(prefix)
+        if action is None or not rest:
+            return Reply.error("That button is not one opsdesk made (unknown payload).")
+        if role < action.role:
+            return Reply.refused(refusal_text(caller, action.role))
+        request = Request(self.services, caller, role, rest.split(":"), self)
+        return self._run(f"button {prefix}", "", action.run, request)
+
+    async def handle_async(self, caller: Caller, text: str) -> Reply:
+        """`handle` off the event loop: handlers do blocking git and database work."""
+        return await asyncio.to_thread(self.handle, caller, text)
+
+    async def press_async(self, caller: Caller, payload: str) -> Reply:
+        return await asyncio.to_thread(self.press, caller, payload)
+
+    @staticmethod
+    def _run(what: str, usage: str, run: Callable[[Request], Reply], request: Request) -> Reply:
+        try:
+            return run(request)
+        except UsageError as exc:
+            return Reply.error(str(exc), usage=usage)
+        except Exception as exc:
+            log.exception("%s failed", what)
+            return Reply.error(f"{what} failed: {type(exc).__name__}: {exc}")

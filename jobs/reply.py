@@ -1,0 +1,85 @@
+"""The one reply model. Handlers and jobs build it; the Slack, Telegram and console
+adapters render it. It lives in jobs/ because jobs post too (digests, reviews, batch
+outputs) and imports only point down. All text here is plain: renderers escape it."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+# Telegram's callback_data limit; Slack's button value (2,000) is looser.
+MAX_PAYLOAD_BYTES = 64
+
+
+class Button(BaseModel):
+    label: str = Field(min_length=1, max_length=75)
+    payload: str
+    style: Literal["default", "primary", "danger"] = "default"
+
+    @field_validator("payload")
+    @classmethod
+    def _fits_telegram(cls, value: str) -> str:
+        size = len(value.encode())
+        if not 1 <= size <= MAX_PAYLOAD_BYTES:
+            raise ValueError(f"button payload must be 1-{MAX_PAYLOAD_BYTES} bytes, got {size}")
+        return value
+
+
+class Block(BaseModel):
+    """A paragraph, optionally monospaced, with the buttons that act on it.
+
+    `key` names what the block shows (e.g. "finding:42"). A button press answers
+    with blocks carrying the same key, and adapters replace those blocks in the
+    message the button was on, leaving the rest of the message as it was."""
+
+    text: str
+    monospace: bool = False
+    buttons: list[Button] = Field(default_factory=list)
+    key: str | None = Field(default=None, max_length=200)
+
+
+class ReplyField(BaseModel):
+    label: str
+    value: str
+
+
+class Image(BaseModel):
+    # base64 in JSON, so an outbox row holds the whole post, chart included.
+    model_config = ConfigDict(ser_json_bytes="base64", val_json_bytes="base64")
+
+    png: bytes
+    title: str
+    filename: str = "chart.png"
+
+
+class Reply(BaseModel):
+    title: str = ""
+    blocks: list[Block] = Field(default_factory=list)
+    fields: list[ReplyField] = Field(default_factory=list)
+    buttons: list[Button] = Field(default_factory=list)
+    note: str = ""  # small print under the reply
+    image: Image | None = None
+    # ok: a normal answer; error: bad input or a failure; refused: no rights.
+    status: Literal["ok", "error", "refused"] = "ok"
+    # Errors and refusals are shown to the asker alone where the platform can.
+    private: bool = False
+
+    @classmethod
+    def text(cls, text: str, title: str = "") -> Reply:
+        return cls(title=title, blocks=[Block(text=text)])
+
+    @classmethod
+    def error(cls, text: str, usage: str = "") -> Reply:
+        blocks = [Block(text=text)]
+        if usage:
+            blocks.append(Block(text=f"Usage: {usage}", monospace=True))
+        return cls(title="Error", blocks=blocks, status="error", private=True)
+
+    @classmethod
+    def refused(cls, text: str) -> Reply:
+        return cls(title="Not allowed", blocks=[Block(text=text)], status="refused", private=True)
+
+    def all_buttons(self) -> list[Button]:
+        """Every button in display order: those of each block, then the reply's own."""
+        return [b for block in self.blocks for b in block.buttons] + list(self.buttons)

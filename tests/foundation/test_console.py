@@ -1,0 +1,115 @@
+"""The terminal chat and the CLI, run as a user runs them: real processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+
+from bot.console import Console
+from handlers.catalog import build_router
+from storage.db import session_scope
+from storage.models import Finding
+from tests.conftest import make_services
+
+
+def opsdesk(
+    *args: str, stdin: str = "", cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("OPSDESK_", "SLACK_", "TELEGRAM_"))
+    }
+    env["OPSDESK_DATA_DIR"] = os.environ["OPSDESK_DATA_DIR"]
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_piped_console_prints_help_and_health_and_exits_zero(tmp_path: Path) -> None:
+    result = opsdesk("console", stdin="/help\n/health\n", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "== opsdesk commands ==" in result.stdout
+    assert "/health — what is up, late or down" in result.stdout
+    assert "== Health: up ==" in result.stdout
+    assert "database: up" in result.stdout
+
+
+def test_health_json_and_exit_code(tmp_path: Path) -> None:
+    opsdesk("db", "upgrade", cwd=tmp_path)
+    result = opsdesk("health", "--json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["status"] == "up"
+    assert {c["name"] for c in report["components"]} >= {"database", "schema", "config"}
+
+
+def test_health_fails_on_an_unmigrated_database(tmp_path: Path) -> None:
+    result = opsdesk("health", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "opsdesk db upgrade" in result.stdout
+
+
+def test_db_upgrade_twice_is_a_no_op(tmp_path: Path) -> None:
+    first = opsdesk("db", "upgrade", cwd=tmp_path)
+    second = opsdesk("db", "upgrade", cwd=tmp_path)
+    assert first.returncode == second.returncode == 0
+    assert "upgraded from empty" in first.stdout
+    assert "nothing to do" in second.stdout
+
+
+def test_a_broken_config_stops_the_bot_with_the_key_named(tmp_path: Path) -> None:
+    (tmp_path / "opsdesk.toml").write_text("[digest]\ntime = '25:00'\n")
+    result = opsdesk("console", stdin="/help\n", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "digest.time: invalid time '25:00'" in result.stderr
+
+
+def test_typing_a_number_presses_that_button(sqlite_only_engine: Engine, tmp_path: Path) -> None:
+    with session_scope(sqlite_only_engine) as session:
+        finding = Finding(
+            repo="api",
+            fingerprint="a" * 64,
+            path="x.py",
+            line=1,
+            severity="error",
+            category="F821",
+            message="undefined name \x1b[31mred",
+            source="ruff:F821",
+        )
+        session.add(finding)
+    from handlers.findings_view import finding_block
+    from jobs.reply import Reply
+
+    out = _Buffer()
+    console = Console(build_router(make_services(sqlite_only_engine)), out, tmp_path)
+    console.show(Reply(title="Findings", blocks=[finding_block(finding)]))
+    assert "[1] Helpful  [2] Not helpful  [3] False positive  [4] Resolved" in out.text
+    assert "\x1b" not in out.text  # model text cannot drive the terminal
+    reply = console.say("3")
+    assert reply is not None and reply.title == "Feedback recorded"
+    assert "✓ False positive" in out.text
+    console.say("9")
+    assert "There is no button 9" in out.text
+
+
+class _Buffer:
+    def __init__(self) -> None:
+        self.text = ""
+
+    def write(self, text: str) -> int:
+        self.text += text
+        return len(text)
+
+    def flush(self) -> None:
+        pass

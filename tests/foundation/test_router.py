@@ -1,0 +1,133 @@
+"""The router: parsing, usage errors, access control, feedback buttons."""
+
+from __future__ import annotations
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from handlers.access import CONSOLE_CALLER, Caller
+from handlers.catalog import build_router
+from handlers.router import Command, Request, Router, UsageError, parse_command_line
+from jobs.config import AccessConfig, Config
+from jobs.reply import Reply
+from storage.db import session_scope
+from storage.models import Feedback, Finding, InboundEvent, JobRun
+from tests.conftest import make_services
+
+STRANGER = Caller(platform="slack", user_id="U999", chat_id="C999", name="stranger")
+VIEWER = Caller(platform="slack", user_id="U1", chat_id="C1", name="viewer")
+CHAT_MEMBER = Caller(platform="telegram", user_id="42", chat_id="-1001", name="member")
+
+
+def config() -> Config:
+    return Config(
+        access=AccessConfig(admins=["slack:U0"], viewers=["slack:U1"], chats=["telegram:-1001"])
+    )
+
+
+def add_finding(engine: Engine) -> int:
+    with session_scope(engine) as session:
+        finding = Finding(
+            repo="api",
+            fingerprint="f" * 64,
+            path="app.py",
+            line=3,
+            severity="warning",
+            category="F401",
+            message="`os` imported but unused",
+            source="ruff:F401",
+        )
+        session.add(finding)
+        session.flush()
+        assert finding.id is not None
+        return finding.id
+
+
+def test_command_lines_are_parsed_like_a_shell() -> None:
+    assert parse_command_line("/review@opsdesk_bot api full") == ("review", ["api", "full"])
+    assert parse_command_line("HELP") == ("help", [])
+    assert parse_command_line('/run "two words"') == ("run", ["two words"])
+
+
+def test_help_lists_the_commands_that_exist(engine: Engine) -> None:
+    router = build_router(make_services(engine))
+    reply = router.handle(CONSOLE_CALLER, "/help")
+    text = reply.blocks[0].text
+    for name in router.commands:
+        assert f"/{name}" in text
+
+
+def test_unknown_command_is_a_clear_error(engine: Engine) -> None:
+    reply = build_router(make_services(engine)).handle(CONSOLE_CALLER, "/frobnicate now")
+    assert reply.status == "error"
+    assert "Unknown command /frobnicate" in reply.blocks[0].text
+    assert reply.private
+
+
+def test_a_refused_user_sees_a_refusal_and_nothing_is_recorded(engine: Engine) -> None:
+    router = build_router(make_services(engine, config()))
+    finding_id = add_finding(engine)
+    for reply in (
+        router.handle(STRANGER, "/help"),
+        router.handle(STRANGER, "/health"),
+        router.press(STRANGER, f"fb:{finding_id}:fp"),
+    ):
+        assert reply.status == "refused"
+        assert "slack:U999" in reply.blocks[0].text
+        assert reply.private
+    with Session(engine) as session:
+        assert session.exec(select(Feedback)).all() == []
+        assert session.exec(select(JobRun)).all() == []
+        assert session.exec(select(InboundEvent)).all() == []
+
+
+def test_chat_members_and_viewers_may_read(engine: Engine) -> None:
+    router = build_router(make_services(engine, config()))
+    assert router.handle(VIEWER, "/help").status == "ok"
+    assert router.handle(CHAT_MEMBER, "/help").status == "ok"
+
+
+def test_a_feedback_press_records_one_verdict_per_user(engine: Engine) -> None:
+    router = build_router(make_services(engine, config()))
+    finding_id = add_finding(engine)
+    first = router.press(VIEWER, f"fb:{finding_id}:h")
+    again = router.press(VIEWER, f"fb:{finding_id}:h")
+    changed = router.press(VIEWER, f"fb:{finding_id}:fp")
+    assert first.status == again.status == changed.status == "ok"
+    assert changed.blocks[0].key == f"finding:{finding_id}"
+    assert any(b.label == "✓ False positive" for b in changed.blocks[0].buttons)
+    assert "will not be reported again" in changed.note
+    with Session(engine) as session:
+        rows = session.exec(select(Feedback)).all()
+    assert [(r.user, r.verdict) for r in rows] == [("slack:U1", "false_positive")]
+
+
+def test_forged_button_payloads_are_refused_without_effect(engine: Engine) -> None:
+    router = build_router(make_services(engine, config()))
+    finding_id = add_finding(engine)
+    for payload in ("zz:1", "fb:", "fb:abc:h", f"fb:{finding_id}:xx", "fb:999999:h", "fb"):
+        reply = router.press(VIEWER, payload)
+        assert reply.status == "error", payload
+    with Session(engine) as session:
+        assert session.exec(select(Feedback)).all() == []
+
+
+def test_a_failing_handler_answers_with_an_error_not_a_crash(engine: Engine) -> None:
+    def broken(_request: Request) -> Reply:
+        raise RuntimeError("disk on fire")
+
+    router = Router(make_services(engine), [Command("broken", "/broken", "fails", broken)])
+    reply = router.handle(CONSOLE_CALLER, "/broken")
+    assert reply.status == "error"
+    assert "/broken failed: RuntimeError: disk on fire" in reply.blocks[0].text
+
+
+def test_usage_errors_show_the_usage(engine: Engine) -> None:
+    def strict(request: Request) -> Reply:
+        if not request.args:
+            raise UsageError("Name a repository.")
+        return Reply.text("ok")
+
+    router = Router(make_services(engine), [Command("strict", "/strict <repo>", "x", strict)])
+    reply = router.handle(CONSOLE_CALLER, "/strict")
+    assert [b.text for b in reply.blocks] == ["Name a repository.", "Usage: /strict <repo>"]
