@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from handlers import feedback, health, help
+from handlers import digest, feedback, health, help
 from handlers.router import Action, Command, Router
 from handlers.services import Services
 
-COMMANDS: list[Command] = [*help.COMMANDS, *health.COMMANDS]
+COMMANDS: list[Command] = [*help.COMMANDS, *health.COMMANDS, *digest.COMMANDS]
 ACTIONS: list[Action] = [*feedback.ACTIONS]
 
 
