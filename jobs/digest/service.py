@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -17,7 +18,7 @@ from sqlalchemy.engine import Connection, Engine
 from jobs import outbox
 from jobs.config import Config, parse_duration
 from jobs.digest import queries
-from jobs.digest.alerts import AlertRecord, decide_digest_alerts
+from jobs.digest.alerts import AlertDecision, AlertRecord, decide_alerts, decide_digest_alerts
 from jobs.digest.chart import DEFAULT_DAYS, daily_hit_rates, daily_medians, last_chart_day
 from jobs.digest.chart import render_chart as draw_chart
 from jobs.digest.compute import compute_digest
@@ -26,13 +27,14 @@ from jobs.digest.model import (
     Digest,
     DurationSample,
     FeedbackTotals,
+    Insight,
     Period,
     ReviewTotals,
     RunRecord,
     digest_window,
 )
 from jobs.digest.reply import alert_reply, digest_reply
-from jobs.health import job_health
+from jobs.health import health_report, job_health
 from storage.db import session_scope
 from storage.models import AlertState
 
@@ -171,13 +173,27 @@ def post_daily_digest(engine: Engine, config: Config, now: datetime) -> list[int
     with engine.connect() as connection:
         states = _read_alert_states(connection)
     decision = decide_digest_alerts(digest, states, now, cooldown)
+    ids += _apply(engine, decision, targets, f"{local_day}")
+    log.info(
+        "daily digest for %s: %d runs, %d insights, %d alert posts",
+        local_day,
+        digest.runs,
+        len(digest.insights),
+        len(decision.posts),
+    )
+    return ids
+
+
+def _apply(engine: Engine, decision: AlertDecision, targets: list[str], stamp: str) -> list[int]:
+    """Enqueue the decision's posts (deduped by `stamp`), then write its states."""
+    ids: list[int] = []
     for post in decision.posts:
         ids += outbox.enqueue(
             engine,
             kind="alert",
             targets=targets,
             reply=alert_reply(post),
-            dedupe_key=f"alert:{post.job}:{post.metric}:{post.kind}:{local_day}",
+            dedupe_key=f"alert:{post.job}:{post.metric}:{post.kind}:{stamp}",
         )
     with session_scope(engine) as session:
         for record in decision.updates:
@@ -189,11 +205,48 @@ def post_daily_digest(engine: Engine, config: Config, now: datetime) -> list[int
             row.last_posted_at = record.last_posted_at
             row.detail = record.detail
             session.add(row)
-    log.info(
-        "daily digest for %s: %d runs, %d insights, %d alert posts",
-        local_day,
-        digest.runs,
-        len(digest.insights),
-        len(decision.posts),
-    )
     return ids
+
+
+def post_health_alerts(
+    engine: Engine,
+    config: Config,
+    now: datetime,
+    *,
+    data_dir: Path,
+    llm_api_key: str | None = None,
+) -> list[int]:
+    """The scheduler's `health` job: check every component and post on changes only.
+
+    Alert state is kept per component (a job's is (job, "health"), shared with the
+    digest's job-health insights, so a problem is announced once whoever sees it
+    first). Paused and up are fine; late and down alert. Returns the outbox ids."""
+    report = health_report(
+        engine,
+        config,
+        config_source="scheduled health check",
+        data_dir=data_dir,
+        now=now,
+        llm_api_key=llm_api_key,
+    )
+    found: list[Insight] = []
+    checked: list[tuple[str, str]] = []
+    for component in report.components:
+        key = component.data.get("job") or f"component:{component.name}"
+        checked.append((key, "health"))
+        if component.status in ("late", "down"):
+            found.append(
+                Insight(
+                    job=key,
+                    metric="health",
+                    severity="critical" if component.status == "down" else "warning",
+                    text=f"{component.name}: {component.status} — {component.detail}",
+                    numbers={"down": float(component.status == "down")},
+                )
+            )
+    with engine.connect() as connection:
+        states = _read_alert_states(connection)
+    cooldown = parse_duration(config.digest.alert_cooldown)
+    decision = decide_alerts(found, checked, states, now, cooldown)
+    targets = config.digest.post_to or [LOG_TARGET]
+    return _apply(engine, decision, targets, now.strftime("%Y-%m-%dT%H:%M"))

@@ -251,3 +251,27 @@ def test_health_command_shows_every_component(sqlite_only_engine: Engine, tmp_pa
     assert not report.healthy
     disk = {c.name: c for c in report.components}["disk"]
     assert disk.data["free_mb"] > 0
+
+
+def test_the_scheduled_health_check_posts_on_changes_only(engine: Engine, tmp_path: Path) -> None:
+    from sqlmodel import Session, select
+
+    from jobs.digest.service import post_health_alerts
+    from storage.models import OutboxPost
+
+    add_runs(engine, [run_row("nightly", DUE - timedelta(days=1) + timedelta(seconds=3), 60)])
+    beat(engine, "scheduler", DUE + timedelta(minutes=20), started=DUE - timedelta(days=2))
+
+    def posts(now: datetime) -> list[str]:
+        beat(engine, "scheduler", now, started=DUE - timedelta(days=2))
+        with Session(engine) as session:
+            before = len(session.exec(select(OutboxPost)).all())
+        post_health_alerts(engine, NIGHTLY, now, data_dir=tmp_path)
+        with Session(engine) as session:
+            rows = session.exec(select(OutboxPost).order_by(OutboxPost.id)).all()[before:]
+        return [row.dedupe_key.split("|")[0] for row in rows]
+
+    assert posts(DUE + timedelta(minutes=20)) == ["alert:nightly:health:alert:2026-03-10T02:20"]
+    assert posts(DUE + timedelta(minutes=40)) == []  # late → down: still the same alert
+    add_runs(engine, [run_row("nightly", DUE + timedelta(minutes=41), 60)])
+    assert posts(DUE + timedelta(minutes=45)) == ["alert:nightly:health:recovered:2026-03-10T02:45"]
