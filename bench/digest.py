@@ -164,6 +164,8 @@ def measure(label: str, engine: Engine, total: int, repeat: int) -> bool:
     }
     digest = build_digest(engine, config, "day", NOW)
     print(f"  (day digest: {digest.runs:,} runs, {len(digest.insights)} insights)")
+    for insight in digest.insights[:3]:
+        print(f"    {insight.text}")
     for name, ms in figures.items():
         print(f"  {name:<20} {ms:8.1f} ms (median of {repeat})")
     ok = figures["day digest"] <= TARGET_DAY_MS

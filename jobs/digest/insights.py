@@ -27,7 +27,7 @@ Judgement = tuple[bool, Insight | None]
 
 HEALTH_REASONS = {
     "late": "no run within its schedule's grace period",
-    "down": "overdue past twice the grace period, or a run never finished",
+    "down": "overdue past twice the grace period, its last run failed, or a run never finished",
 }
 
 
