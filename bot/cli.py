@@ -21,6 +21,8 @@ examples:
   opsdesk console                      chat in the terminal (no tokens, SQLite)
   opsdesk config check opsdesk.toml    validate a configuration file
   opsdesk health --json                component states; exit 1 when not healthy
+  opsdesk digest --period week --png chart.png
+                                       the week's digest, its chart saved to a file
   opsdesk db upgrade                   bring the database to the current schema
   opsdesk run                          scheduler, outbox and chat adapters (until SIGTERM)
   opsdesk jobs --json                  jobs: schedule, next run, last status
@@ -51,6 +53,11 @@ def build_parser() -> argparse.ArgumentParser:
         "health", help="what is up, late or down (exit 1 when not healthy)"
     )
     health.add_argument("--json", action="store_true", help="print JSON")
+
+    digest = commands.add_parser("digest", help="the optimization digest of the last day or week")
+    digest.add_argument("--period", choices=["day", "week"], default="day")
+    digest.add_argument("--json", action="store_true", help="print the digest as JSON")
+    digest.add_argument("--png", metavar="FILE", help="write the 14-day chart to FILE")
 
     config = commands.add_parser("config", help="configuration tools")
     config_commands = config.add_subparsers(dest="config_command", metavar="ACTION", required=True)
@@ -134,6 +141,28 @@ def run_health(settings: Settings, args: argparse.Namespace) -> int:
 
         print(render_text(health_reply(report))[0])
     return 0 if report.healthy else 1
+
+
+def run_digest(settings: Settings, args: argparse.Namespace) -> int:
+    from jobs.digest.reply import digest_reply
+    from jobs.digest.service import build_digest, build_digest_with_chart
+
+    services = build_services(settings)
+    now = services.clock()
+    chart = None
+    if args.png:
+        digest, chart = build_digest_with_chart(services.engine, services.config, args.period, now)
+        with open(args.png, "wb") as file:
+            file.write(chart)
+    else:
+        digest = build_digest(services.engine, services.config, args.period, now)
+    if args.json:
+        print(digest.model_dump_json(indent=2))
+    else:
+        from bot.render_text import render_text
+
+        print(render_text(digest_reply(digest, chart), args.png)[0])
+    return 0
 
 
 def run_db_upgrade(settings: Settings, _args: argparse.Namespace) -> int:
@@ -222,6 +251,7 @@ HANDLERS: dict[tuple[str, str | None], Handler] = {
     ("jobs", None): run_jobs,
     ("run-job", None): run_one_job,
     ("review", None): run_review_command,
+    ("digest", None): run_digest,
     ("db", "upgrade"): run_db_upgrade,
     ("db", "status"): run_db_status,
 }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from handlers import feedback, health, help, jobs, review
+from handlers import digest, feedback, health, help, jobs, review
 from handlers.router import Action, Command, Router
 from handlers.services import Services
 
@@ -11,6 +11,7 @@ COMMANDS: list[Command] = [
     *health.COMMANDS,
     *review.COMMANDS,
     *jobs.COMMANDS,
+    *digest.COMMANDS,
 ]
 ACTIONS: list[Action] = [*feedback.ACTIONS]
 

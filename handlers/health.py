@@ -4,19 +4,23 @@ from __future__ import annotations
 
 from handlers.router import Command, Request
 from handlers.services import Services
-from jobs.health import HealthReport, check_config, check_database
+from jobs import health as checks
+from jobs.health import HealthReport
 from jobs.reply import Block, Reply, ReplyField
 
 _ICON = {"up": "✅", "paused": "⏸", "late": "⚠️", "down": "❌"}
 
 
-def health_report(services: Services) -> HealthReport:
-    config = services.config
-    components = [
-        *check_database(services.engine),
-        check_config(services.config_source, len(config.repos), len(config.jobs)),
-    ]
-    return HealthReport(components=components, checked_at=services.clock())
+def health_report(services: Services, *, probe_model: bool = True) -> HealthReport:
+    return checks.health_report(
+        services.engine,
+        services.config,
+        config_source=services.config_source,
+        data_dir=services.data_dir,
+        now=services.clock(),
+        llm_api_key=services.llm_api_key,
+        probe_model=probe_model,
+    )
 
 
 def health_reply(report: HealthReport) -> Reply:

@@ -65,7 +65,7 @@ def job_lines(services: Services) -> list[JobLine]:
             schedule = spec.schedule
             next_run = _next(
                 spec.schedule,
-                timezone,
+                spec.timezone or timezone,
                 now,
                 spec.name in paused,
                 config.scheduler.enabled,

@@ -20,12 +20,16 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from jobs.command import run_command_job
 from jobs.config import BatchConfig, Config, parse_duration, schedule_from
+from jobs.digest.job import run_digest_job, run_health_job
 from jobs.kinds import JobSpec, KindRunner
 from jobs.review.job import run_review_job
+from jobs.system_jobs import system_specs
 
 KINDS: dict[str, KindRunner] = {
     "command": run_command_job,
     "review": run_review_job,
+    "digest": run_digest_job,
+    "health": run_health_job,
 }
 
 REVIEW_PREFIX = "review:"
@@ -62,7 +66,11 @@ def review_specs(config: Config) -> list[JobSpec]:
     ]
 
 
-SPEC_SOURCES: list[Callable[[Config], list[JobSpec]]] = [command_specs, review_specs]
+SPEC_SOURCES: list[Callable[[Config], list[JobSpec]]] = [
+    command_specs,
+    review_specs,
+    system_specs,
+]
 
 
 def job_specs(config: Config) -> list[JobSpec]:

@@ -57,6 +57,8 @@ class JobSpec:
     cache: CacheConfig | None = None
     # The config entry it came from (JobConfig, RepoConfig, ...), for the kind to read.
     source: Any = None
+    # The schedule's time zone when not the scheduler's (the digest's local time).
+    timezone: str | None = None
 
 
 class SharedSetup:

@@ -145,10 +145,10 @@ class JobScheduler:
         config = self.services.config
         grace = int(parse_duration(config.scheduler.misfire_grace).total_seconds())
         scheduler = AsyncIOScheduler(timezone=config.scheduler.timezone)
-        for entry, schedule in self.entries():
+        for entry, schedule, timezone in self._planned():
             scheduler.add_job(
                 self._fire,
-                make_trigger(schedule, config.scheduler.timezone),
+                make_trigger(schedule, timezone),
                 args=[entry],
                 id=entry,
                 name=entry,
@@ -166,14 +166,21 @@ class JobScheduler:
 
     def entries(self) -> list[tuple[str, str]]:
         """(entry id, schedule): jobs outside batches with a schedule, and batches."""
+        return [(entry, schedule) for entry, schedule, _tz in self._planned()]
+
+    def _planned(self) -> list[tuple[str, str, str]]:
+        """(entry id, schedule, time zone) of everything the scheduler fires."""
         config = self.services.config
+        default = config.scheduler.timezone
         found = [
-            (f"{JOB_PREFIX}{spec.name}", spec.schedule)
+            (f"{JOB_PREFIX}{spec.name}", spec.schedule, spec.timezone or default)
             for spec in job_specs(config)
             if spec.schedule and spec.batch is None
         ]
-        found += [(f"{BATCH_PREFIX}{batch.name}", batch.schedule) for batch in config.batches]
-        return [(entry, schedule) for entry, schedule in found if schedule]
+        found += [
+            (f"{BATCH_PREFIX}{batch.name}", batch.schedule, default) for batch in config.batches
+        ]
+        return found
 
     async def stop(self) -> None:
         """No new fires; running jobs get `shutdown_grace` to finish, then are told

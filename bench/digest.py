@@ -1,0 +1,211 @@
+"""Time the digest and /health on a 1,000,000-run history.
+
+    .venv/bin/python bench/digest.py [--runs 1000000] [--repeat 5]
+
+Fills 1,000,000 runs of 50 jobs over two years into a SQLite file in a temporary
+directory and, when OPSDESK_BENCH_POSTGRES_URL (or OPSDESK_TEST_POSTGRES_URL) is set,
+into a fresh PostgreSQL schema that is dropped afterwards. Then times the day and
+week digests, the chart and the health report (median of --repeat runs each) and
+exits 1 when the day digest misses its target (200 ms) on any engine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sqlalchemy import insert, text
+from sqlalchemy.engine import Engine
+
+from jobs.config import Config
+from jobs.digest.service import build_digest, build_digest_with_chart
+from jobs.health import health_report
+from storage import schema
+from storage.db import make_engine
+from storage.models import Heartbeat, JobRun
+
+TARGET_DAY_MS = 200.0
+JOBS = 50
+REVIEW_JOBS = 10
+YEARS = 2
+NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+CHUNK = 20_000
+
+
+def bench_config() -> Config:
+    """50 scheduled jobs: 10 repositories reviewed and 40 commands, every hour."""
+    return Config.model_validate(
+        {
+            "repos": [
+                {"name": f"repo{i}", "path": f"/srv/repo{i}", "schedule": "every 1h"}
+                for i in range(REVIEW_JOBS)
+            ],
+            "jobs": [
+                {"name": f"job{i}", "command": "true", "schedule": "every 1h"}
+                for i in range(REVIEW_JOBS, JOBS)
+            ],
+        }
+    )
+
+
+def job_name(index: int) -> str:
+    return f"review:repo{index}" if index < REVIEW_JOBS else f"job{index}"
+
+
+def history(total: int, seed: int = 5) -> Iterator[list[dict[str, Any]]]:
+    """`total` runs spread evenly over two years ending at NOW, in chunks."""
+    rng = random.Random(seed)
+    span = timedelta(days=365 * YEARS).total_seconds()
+    start = NOW - timedelta(days=365 * YEARS)
+    base_ms = [rng.randint(2_000, 120_000) for _ in range(JOBS)]
+    rows: list[dict[str, Any]] = []
+    for i in range(total):
+        job = i % JOBS
+        started = start + timedelta(seconds=span * i / total + job)
+        review = job < REVIEW_JOBS
+        cached = rng.random() < (0.6 if review else 0.3)
+        failed = not cached and rng.random() < 0.03
+        duration = 150 if cached else int(base_ms[job] * rng.lognormvariate(0, 0.15))
+        llm = review and job % 2 == 0 and not cached
+        rows.append(
+            {
+                "job": job_name(job),
+                "kind": "review" if review else "command",
+                "trigger": "schedule",
+                "status": "cached" if cached else ("failed" if failed else "ok"),
+                "scheduled_at": started,
+                "started_at": started,
+                "finished_at": started + timedelta(milliseconds=duration),
+                "duration_ms": duration,
+                "cache_hit": cached,
+                "tokens_in": rng.randint(500, 4000) if llm else None,
+                "tokens_out": rng.randint(100, 800) if llm else None,
+                "model": "qwen2.5-coder:7b" if llm else None,
+                "model_latency_ms": int(duration * 0.8) if llm else None,
+                "batch_id": f"b{i // 200}" if job >= 45 else None,
+            }
+        )
+        if len(rows) == CHUNK:
+            yield rows
+            rows = []
+    if rows:
+        yield rows
+
+
+def fill(engine: Engine, total: int) -> None:
+    started = time.perf_counter()
+    done = 0
+    table = JobRun.__table__  # type: ignore[attr-defined]
+    for chunk in history(total):
+        with engine.begin() as connection:
+            connection.execute(insert(table), chunk)
+        done += len(chunk)
+        if done % 100_000 == 0 or done == total:
+            rate = done / (time.perf_counter() - started)
+            print(f"  {done:>9,} runs ({rate:,.0f}/s)", flush=True)
+    with engine.begin() as connection:
+        connection.execute(
+            insert(Heartbeat.__table__),  # type: ignore[attr-defined]
+            [
+                {
+                    "component": "scheduler",
+                    "holder": "bench",
+                    "status": "up",
+                    "detail": "{}",
+                    "started_at": NOW - timedelta(days=1),
+                    "beat_at": NOW,
+                }
+            ],
+        )
+        connection.execute(text("ANALYZE"))
+    print(f"  filled in {time.perf_counter() - started:.1f}s", flush=True)
+
+
+def timed(what: Callable[[], object], repeat: int) -> float:
+    what()  # warm caches and the statement cache
+    samples = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        what()
+        samples.append((time.perf_counter() - started) * 1000)
+    return statistics.median(samples)
+
+
+def measure(label: str, engine: Engine, total: int, repeat: int) -> bool:
+    print(f"{label}: filling {total:,} runs of {JOBS} jobs over {YEARS} years", flush=True)
+    schema.upgrade(engine)
+    fill(engine, total)
+    config = bench_config()
+    data_dir = Path(tempfile.gettempdir())
+    figures = {
+        "day digest": timed(lambda: build_digest(engine, config, "day", NOW), repeat),
+        "week digest": timed(lambda: build_digest(engine, config, "week", NOW), repeat),
+        "day digest + chart": timed(
+            lambda: build_digest_with_chart(engine, config, "day", NOW), repeat
+        ),
+        "health": timed(
+            lambda: health_report(
+                engine, config, config_source="bench", data_dir=data_dir, now=NOW
+            ),
+            repeat,
+        ),
+    }
+    digest = build_digest(engine, config, "day", NOW)
+    print(f"  (day digest: {digest.runs:,} runs, {len(digest.insights)} insights)")
+    for insight in digest.insights[:3]:
+        print(f"    {insight.text}")
+    for name, ms in figures.items():
+        print(f"  {name:<20} {ms:8.1f} ms (median of {repeat})")
+    ok = figures["day digest"] <= TARGET_DAY_MS
+    verdict = "met" if ok else "MISSED"
+    print(f"  target: day digest <= {TARGET_DAY_MS:.0f} ms: {verdict}", flush=True)
+    return ok
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--no-postgres", action="store_true")
+    args = parser.parse_args()
+    results = []
+    with tempfile.TemporaryDirectory() as directory:
+        engine = make_engine(f"sqlite:///{Path(directory) / 'bench.db'}")
+        results.append(measure("sqlite", engine, args.runs, args.repeat))
+        engine.dispose()
+    pg = os.environ.get("OPSDESK_BENCH_POSTGRES_URL") or os.environ.get("OPSDESK_TEST_POSTGRES_URL")
+    if pg and not args.no_postgres:
+        results.append(measure_postgres(pg, args.runs, args.repeat))
+    return 0 if all(results) else 1
+
+
+def measure_postgres(url: str, total: int, repeat: int) -> bool:
+    name = f"bench_{uuid.uuid4().hex[:10]}"
+    admin = make_engine(url)
+    with admin.begin() as connection:
+        connection.execute(text(f"CREATE SCHEMA {name}"))
+    separator = "&" if "?" in url else "?"
+    engine = make_engine(f"{url}{separator}options=-csearch_path%3D{name}")
+    try:
+        return measure("postgresql", engine, total, repeat)
+    finally:
+        engine.dispose()
+        with admin.begin() as connection:
+            connection.execute(text(f"DROP SCHEMA {name} CASCADE"))
+        admin.dispose()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

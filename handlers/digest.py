@@ -1,0 +1,41 @@
+"""/digest [day|week]: the optimization digest with its 14-day chart."""
+
+from __future__ import annotations
+
+from typing import cast
+
+from handlers.router import Command, Request, UsageError
+from jobs.digest.model import PERIOD_LENGTH, Period
+from jobs.digest.reply import digest_reply
+from jobs.digest.service import build_digest_with_chart
+from jobs.reply import Reply
+
+
+def parse_period(args: list[str]) -> Period:
+    """No argument is a day; otherwise exactly one of day or week."""
+    if not args:
+        return "day"
+    if len(args) > 1 or args[0].lower() not in PERIOD_LENGTH:
+        raise UsageError(f"Unknown period {' '.join(args)!r}: use day or week.")
+    return cast(Period, args[0].lower())
+
+
+def digest(request: Request) -> Reply:
+    """The digest of the last day or week, computed from the run records."""
+    period = parse_period(request.args)
+    services = request.services
+    found, chart = build_digest_with_chart(
+        services.engine, services.config, period, services.clock()
+    )
+    return digest_reply(found, chart)
+
+
+COMMANDS = [
+    Command(
+        "digest",
+        "/digest [day|week]",
+        "savings, job and model performance, regressions, with a chart",
+        digest,
+        slow=True,
+    )
+]

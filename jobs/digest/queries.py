@@ -1,0 +1,157 @@
+"""The digest's reads: run rows and review aggregates for one window, through
+SQLAlchemy Core so SQLite and PostgreSQL run the same statements.
+
+Every run query is a range on `started_at` (the `ix_job_runs_started` index) and
+selects only the columns the digest reads. A day digest of a 1,000,000-run history
+reads about 1,400 period rows, as many previous-period rows and ~15,000 baseline
+samples — small enough to bring back raw, which keeps medians and MADs exact (SQLite
+has no percentile aggregate). Per-day counts for the chart are a GROUP BY.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Date, and_, case, cast, func, select, true
+from sqlalchemy.engine import Connection
+from sqlalchemy.sql.elements import ColumnElement
+
+from jobs.digest.model import DayCount, DurationSample, FeedbackTotals, ReviewTotals, RunRecord
+from storage.models import Feedback, Finding, JobRun, Review, ReviewFinding
+
+runs = JobRun.__table__  # type: ignore[attr-defined]
+reviews = Review.__table__  # type: ignore[attr-defined]
+findings = Finding.__table__  # type: ignore[attr-defined]
+review_findings = ReviewFinding.__table__  # type: ignore[attr-defined]
+feedback = Feedback.__table__  # type: ignore[attr-defined]
+
+# The columns of RunRecord, in its field order.
+_RUN_COLUMNS = (
+    runs.c.job,
+    runs.c.kind,
+    runs.c.status,
+    runs.c.started_at,
+    runs.c.duration_ms,
+    runs.c.cache_hit,
+    runs.c.tokens_in,
+    runs.c.tokens_out,
+    runs.c.model,
+    runs.c.model_latency_ms,
+    runs.c.batch_id,
+    runs.c.trigger,
+)
+
+
+def _in_range(column: Any, start: datetime, end: datetime) -> ColumnElement[bool]:
+    return and_(column >= start, column < end)
+
+
+def period_runs(connection: Connection, start: datetime, end: datetime) -> list[RunRecord]:
+    """Every run that started in [start, end), as RunRecords."""
+    query = select(*_RUN_COLUMNS).where(_in_range(runs.c.started_at, start, end))
+    return [RunRecord(*row) for row in connection.execute(query)]
+
+
+def duration_samples(
+    connection: Connection, start: datetime, end: datetime
+) -> list[DurationSample]:
+    """Durations of successful, non-cached runs that started in [start, end)."""
+    query = select(runs.c.job, runs.c.started_at, runs.c.duration_ms).where(
+        _in_range(runs.c.started_at, start, end),
+        runs.c.status == "ok",
+        runs.c.cache_hit == False,  # noqa: E712 - SQL comparison, not Python
+        runs.c.duration_ms.is_not(None),
+    )
+    return [DurationSample(*row) for row in connection.execute(query)]
+
+
+def _utc_day(connection: Connection) -> ColumnElement[Any]:
+    if connection.dialect.name == "postgresql":
+        # timestamptz → the UTC calendar day whatever the session's TimeZone is.
+        return cast(func.timezone("UTC", runs.c.started_at), Date)
+    # SQLite stores 'YYYY-MM-DD HH:MM:SS.ffffff' in UTC: the first ten characters.
+    return func.substr(runs.c.started_at, 1, 10)
+
+
+def day_counts(connection: Connection, start: datetime, end: datetime) -> list[DayCount]:
+    """Finished runs and cache hits per UTC day of runs that started in [start, end)."""
+    day = _utc_day(connection).label("day")
+    query = (
+        select(
+            day,
+            func.count(),
+            func.coalesce(func.sum(case((runs.c.cache_hit == true(), 1), else_=0)), 0),
+        )
+        .where(_in_range(runs.c.started_at, start, end), runs.c.status != "running")
+        .group_by(day)
+    )
+    result = []
+    for value, count, hits in connection.execute(query):
+        parsed = value if isinstance(value, date) else date.fromisoformat(str(value))
+        result.append(DayCount(parsed, int(count), int(hits)))
+    return sorted(result)
+
+
+def review_totals(connection: Connection, start: datetime, end: datetime) -> ReviewTotals:
+    """Reviews by kind made in [start, end), what their findings became, findings open
+    at `end`, and the full-review prompt tokens behind the period's review runs."""
+    in_period = _in_range(reviews.c.created_at, start, end)
+    by_kind: dict[str, int] = dict(
+        connection.execute(
+            select(reviews.c.kind, func.count()).where(in_period).group_by(reviews.c.kind)
+        ).all()
+    )
+    states: dict[str, int] = dict(
+        connection.execute(
+            select(review_findings.c.state, func.count())
+            .select_from(review_findings.join(reviews))
+            .where(in_period)
+            .group_by(review_findings.c.state)
+        ).all()
+    )
+    created = connection.execute(
+        select(func.count()).select_from(findings).where(findings.c.created_at < end)
+    ).scalar_one()
+    fixed_by = reviews.alias("fixed_by")
+    fixed_before_end = connection.execute(
+        select(func.count())
+        .select_from(findings.join(fixed_by, findings.c.fixed_review_id == fixed_by.c.id))
+        .where(findings.c.created_at < end, fixed_by.c.created_at < end)
+    ).scalar_one()
+    full_tokens = connection.execute(
+        select(func.coalesce(func.sum(reviews.c.full_prompt_tokens), 0))
+        .select_from(runs.join(reviews, runs.c.review_id == reviews.c.id))
+        .where(_in_range(runs.c.started_at, start, end), runs.c.kind == "review")
+    ).scalar_one()
+    return ReviewTotals(
+        full=int(by_kind.get("full", 0)),
+        delta=int(by_kind.get("delta", 0)),
+        findings_new=int(states.get("new", 0)),
+        findings_fixed=int(states.get("fixed", 0)),
+        findings_open=int(created) - int(fixed_before_end),
+        suppressed=int(states.get("suppressed", 0)),
+        full_review_tokens_in=int(full_tokens),
+    )
+
+
+def feedback_totals(connection: Connection, start: datetime, end: datetime) -> FeedbackTotals:
+    """Verdicts set in [start, end); a row holds a user's latest verdict on a finding."""
+    counts: dict[str, int] = dict(
+        connection.execute(
+            select(feedback.c.verdict, func.count())
+            .where(_in_range(feedback.c.updated_at, start, end))
+            .group_by(feedback.c.verdict)
+        ).all()
+    )
+    return FeedbackTotals(
+        helpful=int(counts.get("helpful", 0)),
+        not_helpful=int(counts.get("not_helpful", 0)),
+        false_positive=int(counts.get("false_positive", 0)),
+        resolved=int(counts.get("resolved", 0)),
+    )
+
+
+def has_review_data(connection: Connection) -> bool:
+    """Whether any review was ever recorded (else the digest leaves reviews out)."""
+    return connection.execute(select(reviews.c.id).limit(1)).first() is not None
