@@ -4,9 +4,12 @@
 
 1. Median wall time of a cache-hit `run_review` against the median time of one
    `git rev-parse HEAD` process (target: ratio <= 3).
-2. The last N commits (first-parent) reviewed one by one, oldest first, after a
-   full review of the commit before them: each delta's prompt tokens against the
-   full-tree prompt tokens (target: median reduction >= 90%).
+2. The last N commits reviewed one by one, oldest first: each delta's prompt tokens
+   against the full-tree prompt tokens (target: median reduction >= 90%).
+   --walk first-parent (default): the branch as a nightly review sees it, each
+   commit a delta from the one before (a merge brings its whole branch at once).
+   --walk each: each of the last N non-merge commits, from its own parent — what
+   a review after every commit sees.
 
 Uses a temporary SQLite database and the lint reviewer; the repository is only read.
 Exits 1 when a target is missed.
@@ -40,30 +43,40 @@ def main() -> int:
     parser.add_argument("repo", nargs="?", default=str(Path(__file__).resolve().parent.parent))
     parser.add_argument("--commits", type=int, default=20, help="commits to review one by one")
     parser.add_argument("--runs", type=int, default=50, help="timed runs of each kind")
+    parser.add_argument(
+        "--walk", choices=["first-parent", "each"], default="first-parent",
+        help="which commits: the branch's own line, or every non-merge commit",
+    )  # fmt: skip
     args = parser.parse_args()
     repo = Path(args.repo).resolve()
     git = ["git", "-C", str(repo)]
+    walk = ["--first-parent"] if args.walk == "first-parent" else ["--no-merges"]
     shas = subprocess.run(
-        [*git, "rev-list", "--first-parent", f"--max-count={args.commits + 1}", "HEAD"],
+        [*git, "rev-list", *walk, f"--max-count={args.commits + 1}", "HEAD"],
         capture_output=True, text=True, check=True,
     ).stdout.split()[::-1]  # fmt: skip
     if len(shas) < args.commits + 1:
-        print(f"note: {repo} has only {len(shas)} commits; using {len(shas) - 1} deltas")
+        print(f"note: {repo} has only {len(shas)} such commits; using {len(shas) - 1} deltas")
     with tempfile.TemporaryDirectory(prefix="opsdesk-bench-") as tmp:
         data_dir = Path(tmp)
         engine = make_engine(f"sqlite:///{data_dir / 'bench.db'}")
         schema.upgrade(engine)
 
-        def config_at(ref: str) -> Config:
+        def config_at(ref: str, name: str = "bench") -> Config:
             return Config.model_validate(
-                {"repos": [{"name": "bench", "path": str(repo), "branch": ref}]}
+                {"repos": [{"name": name, "path": str(repo), "branch": ref}]}
             )
 
         # Deltas: a full review of the oldest commit, then each later one.
-        print(f"reviewing {len(shas)} commits of {repo} one by one (lint reviewer)")
+        print(f"reviewing {len(shas)} commits of {repo} one by one ({args.walk}, lint reviewer)")
         reductions: list[float] = []
         for index, sha in enumerate(shas):
-            result = run_review(engine, config_at(sha), data_dir, "bench", runner_id="bench")
+            name = "bench"
+            if args.walk == "each" and index > 0:
+                # A history of its own whose last review is the parent: this is its delta.
+                name = f"bench-{index}"
+                run_review(engine, config_at(f"{sha}^", name), data_dir, name, runner_id="bench")
+            result = run_review(engine, config_at(sha, name), data_dir, name, runner_id="bench")
             full = result.full_prompt_tokens
             if index == 0:
                 print(f"  {sha[:8]} {result.kind:5} prompt {result.prompt_tokens:>8,} tokens")
@@ -77,8 +90,9 @@ def main() -> int:
 
         # Cache hits on HEAD (the last commit reviewed above).
         config = config_at("HEAD")
+        run_review(engine, config, data_dir, "bench", runner_id="bench")  # a miss if new
         hit = run_review(engine, config, data_dir, "bench", runner_id="bench")
-        assert hit.cache_hit, "HEAD was reviewed above; this must be a cache hit"
+        assert hit.cache_hit, "HEAD was just reviewed; this must be a cache hit"
         hit_times, git_times = [], []
         for _ in range(args.runs):
             started = time.perf_counter()

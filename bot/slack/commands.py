@@ -29,6 +29,12 @@ SLASH_COMMANDS: list[SlashCommand] = [
         "help | health | <command> [args]",
     ),
     SlashCommand("/od-health", "opsdesk: what is up, late or down", "", runs="health"),
+    SlashCommand(
+        "/od-review",
+        "opsdesk: review a repository (cached, delta or full)",
+        "<repo> [full]",
+        runs="review",
+    ),
 ]
 
 
