@@ -283,9 +283,9 @@ def check_jobs(engine: Engine, config: Config, now: datetime) -> list[Component]
     return components
 
 
-def job_health(engine: Engine, config: Config, now: datetime) -> dict[str, str]:
-    """job → up | late | down | paused, for the digest's insights."""
-    return {c.data["job"]: c.status for c in check_jobs(engine, config, now)}
+def job_health(engine: Engine, config: Config, now: datetime) -> dict[str, tuple[str, str]]:
+    """job → (up | late | down | paused, why), for the digest's insights."""
+    return {c.data["job"]: (c.status, c.detail) for c in check_jobs(engine, config, now)}
 
 
 # ---- long-lived components ------------------------------------------------------------

@@ -65,10 +65,12 @@ def compute_digest(
     now: datetime,
     k: float = 3.0,
     job_health: Mapping[str, str] | None = None,
+    health_details: Mapping[str, str] | None = None,
 ) -> Digest:
     """The digest of the period ending at `now` (see `digest_window` for the ranges
     each input should cover). `job_health` maps job → up | late | down | paused;
-    without it health is not judged and health alerts are left alone."""
+    without it health is not judged and health alerts are left alone.
+    `health_details` maps job → health's reason, quoted in the insight."""
     window = digest_window(period, now)
     current = tally_by_job(period_runs)
     previous = tally_by_job(previous_period_runs)
@@ -76,7 +78,7 @@ def compute_digest(
     baseline_median = {job: median(values) for job, values in baseline.items()}
     health = dict(job_health or {})
 
-    found, checked = _judge(window, current, previous, baseline, health, k)
+    found, checked = _judge(window, current, previous, baseline, health, k, health_details or {})
     flagged = {insight.job for insight in found}
     jobs = job_stats(current, previous, health, flagged)
     caching = caching_section(period_runs, current, previous, baseline_median, reviews)
@@ -107,6 +109,7 @@ def _judge(
     baseline: Mapping[str, list[float]],
     health: Mapping[str, str],
     k: float,
+    health_details: Mapping[str, str],
 ) -> tuple[list[Insight], list[tuple[str, str]]]:
     found: list[Insight] = []
     checked: list[tuple[str, str]] = []
@@ -147,7 +150,7 @@ def _judge(
             ),
         )
     for job in sorted(health):
-        keep(job, "health", insights.health_problem(job, health[job]))
+        keep(job, "health", insights.health_problem(job, health[job], health_details.get(job)))
     found.sort(key=lambda i: (SEVERITY_ORDER[i.severity], i.job, i.metric))
     return found, checked
 

@@ -126,14 +126,15 @@ def cache_hit_rate_drop(
     return _rate_drop(job, "cache_hit_rate", "cache hit rate", hits, previous_hits, period)
 
 
-def health_problem(job: str, state: str) -> Judgement:
-    """Health said the job is late or down (up and paused are fine)."""
+def health_problem(job: str, state: str, detail: str | None = None) -> Judgement:
+    """Health said the job is late or down (up and paused are fine); `detail` is
+    health's own account (e.g. which fire time passed), else the general rule."""
     if state not in ("late", "down"):
         return True, None
     return True, Insight(
         job=job,
         metric="health",
         severity="critical" if state == "down" else "warning",
-        text=f"{job}: {state} ({HEALTH_REASONS[state]})",
+        text=f"{job}: {state} ({detail or HEALTH_REASONS[state]})",
         numbers={"late": float(state == "late"), "down": float(state == "down")},
     )

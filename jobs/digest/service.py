@@ -79,7 +79,9 @@ def load_inputs(connection: Connection, period: Period, now: datetime) -> Digest
     )
 
 
-def compute(inputs: DigestInputs, config: Config, job_health: dict[str, str] | None) -> Digest:
+def compute(
+    inputs: DigestInputs, config: Config, health: dict[str, tuple[str, str]] | None
+) -> Digest:
     return compute_digest(
         inputs.period_runs,
         inputs.samples,
@@ -89,7 +91,8 @@ def compute(inputs: DigestInputs, config: Config, job_health: dict[str, str] | N
         period=inputs.period,
         now=inputs.now,
         k=config.digest.regression_k,
-        job_health=job_health,
+        job_health=None if health is None else {job: s for job, (s, _) in health.items()},
+        health_details=None if health is None else {job: d for job, (_, d) in health.items()},
     )
 
 

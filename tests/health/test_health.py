@@ -165,12 +165,15 @@ def test_enabled_chat_adapters_need_a_fresh_heartbeat(engine: Engine, tmp_path: 
     assert found["telegram"].status == "down"
 
 
-def test_late_and_down_jobs_become_digest_insights(engine: Engine) -> None:
+def test_late_and_down_jobs_become_digest_insights(engine: Engine, tmp_path: Path) -> None:
     add_runs(engine, [run_row("nightly", DUE - timedelta(days=1), 60)])
     digest = build_digest(engine, NIGHTLY, "day", DUE + timedelta(hours=2))
     assert [(i.job, i.metric, i.severity) for i in digest.insights] == [
         ("nightly", "health", "critical")
     ]
+    # The insight quotes health's own reason (which fire time passed), not a generic rule.
+    job = components(engine, NIGHTLY, DUE + timedelta(hours=2), tmp_path)["job nightly"]
+    assert job.detail in digest.insights[0].text
 
 
 # ---- the model endpoint -------------------------------------------------------------
