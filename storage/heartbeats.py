@@ -6,7 +6,8 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
+from sqlmodel import Session, select
 
 from storage.db import session_scope
 from storage.models import Heartbeat, utcnow
@@ -33,3 +34,12 @@ def beat(
         row.detail = json.dumps(detail or {})
         row.beat_at = utcnow()
         session.add(row)
+
+
+def read_heartbeat(connection: Connection, component: str) -> Heartbeat | None:
+    """The component's row as last written, or None if it never beat."""
+    with Session(bind=connection) as session:
+        row = session.exec(select(Heartbeat).where(Heartbeat.component == component)).first()
+        if row is not None:
+            session.expunge(row)
+        return row

@@ -1,0 +1,222 @@
+"""The checks behind /health: database and schema, configuration, scheduler and chat
+adapters (their heartbeats), scheduled jobs, the model endpoint, disk and memory."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+
+from jobs.config import Config
+from jobs.health.component import Component, HealthReport, ago
+from jobs.health.scheduled import check_jobs, scheduled_jobs
+from storage import schema
+from storage.db import describe
+from storage.heartbeats import read_heartbeat
+from storage.models import Heartbeat
+
+
+def check_database(engine: Engine) -> list[Component]:
+    """Database round trip, then whether its schema is the one this code knows."""
+    try:
+        started = time.perf_counter()
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        round_trip_ms = (time.perf_counter() - started) * 1000
+    except Exception as exc:
+        return [Component("database", "down", f"unreachable: {type(exc).__name__}: {exc}")]
+    database = Component(
+        "database",
+        "up",
+        f"{engine.dialect.name}, round trip {round_trip_ms:.1f} ms",
+        {"round_trip_ms": round(round_trip_ms, 2), "url": describe(engine)},
+    )
+    try:
+        found = schema.check(engine)
+    except schema.SchemaError as exc:
+        return [database, Component("schema", "down", str(exc))]
+    if found.is_current:
+        state = Component("schema", "up", f"at {found.head}", {"revision": found.current})
+    else:
+        state = Component(
+            "schema",
+            "down",
+            f"at {found.current or 'nothing (empty database)'}, needs {found.head}: "
+            "run `opsdesk db upgrade`",
+            {"revision": found.current, "head": found.head},
+        )
+    return [database, state]
+
+
+def check_config(source: str, repos: int, jobs: int) -> Component:
+    return Component(
+        "config",
+        "up",
+        f"loaded from {source}: {repos} repositories, {jobs} jobs",
+        {"source": source, "repos": repos, "jobs": jobs},
+    )
+
+
+# A heartbeat older than this means its writer is gone.
+HEARTBEAT_STALE = timedelta(minutes=2)
+MODEL_PROBE_TIMEOUT_S = 3.0
+
+
+def _beat_component(name: str, beat: Heartbeat | None, now: datetime) -> Component:
+    if beat is None:
+        return Component(name, "down", "not running (no heartbeat)")
+    age = now - beat.beat_at
+    data: dict[str, Any] = {"status": beat.status, "beat_at": beat.beat_at.isoformat()}
+    try:
+        detail = json.loads(beat.detail) if beat.detail else {}
+    except ValueError:
+        detail = {}
+    if isinstance(detail, dict):
+        data["detail"] = detail
+    if age > HEARTBEAT_STALE:
+        return Component(name, "down", f"last heartbeat {ago(age)} ago", data)
+    if beat.status != "up":
+        return Component(name, "down", f"reports {beat.status}", data)
+    return Component(name, "up", f"running, heartbeat {ago(age)} ago", data)
+
+
+def check_scheduler(engine: Engine, config: Config, now: datetime) -> Component:
+    """The scheduler's heartbeat row, with its next fire times."""
+    if not config.scheduler.enabled:
+        return Component("scheduler", "up", "disabled in the configuration")
+    with engine.connect() as connection:
+        beat = read_heartbeat(connection, "scheduler")
+    # Without jobs or digest targets nothing waits on the scheduler: a console-only
+    # set-up without it is healthy.
+    digest_posts = config.digest.enabled and bool(config.digest.post_to)
+    if beat is None and not scheduled_jobs(config) and not digest_posts:
+        return Component("scheduler", "up", "not running; no scheduled jobs")
+    component = _beat_component("scheduler", beat, now)
+    fires = component.data.get("detail", {}).get("next_fire")  # written by jobs.scheduler
+    upcoming = {job: at for job, at in fires.items() if at} if isinstance(fires, dict) else {}
+    if component.status == "up" and upcoming:
+        first = min(upcoming.items(), key=lambda item: str(item[1]))
+        detail = f"{component.detail}; next: {first[0]} at {first[1]}"
+        return Component("scheduler", "up", detail, component.data)
+    return component
+
+
+def check_chat_adapters(engine: Engine, config: Config, now: datetime) -> list[Component]:
+    """Slack and Telegram, when enabled, from the heartbeats their adapters write."""
+    enabled = [
+        name
+        for name, on in (("slack", config.slack.enabled), ("telegram", config.telegram.enabled))
+        if on
+    ]
+    if not enabled:
+        return []
+    with engine.connect() as connection:
+        return [_beat_component(name, read_heartbeat(connection, name), now) for name in enabled]
+
+
+def uses_llm(config: Config) -> bool:
+    default = config.reviewer.default
+    return any((repo.reviewer or default) == "llm" for repo in config.repos) or (
+        not config.repos and default == "llm"
+    )
+
+
+def check_model_endpoint(
+    config: Config, api_key: str | None = None, timeout_s: float = MODEL_PROBE_TIMEOUT_S
+) -> Component | None:
+    """GET {base_url}/models when a repository uses the llm reviewer; None otherwise.
+    The key goes in the header only, never into the detail."""
+    if not uses_llm(config):
+        return None
+    import httpx
+
+    url = f"{config.reviewer.llm.base_url}/models"
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    started = time.perf_counter()
+    try:
+        response = httpx.get(url, headers=headers, timeout=timeout_s)
+    except httpx.HTTPError as exc:
+        return Component("model", "down", f"{url} unreachable: {type(exc).__name__}", {"url": url})
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    data = {"url": url, "http_status": response.status_code, "ms": round(elapsed_ms, 1)}
+    if response.status_code in (401, 403):
+        return Component(
+            "model", "down", f"{url} refused the API key (HTTP {response.status_code})", data
+        )
+    if response.status_code >= 500:
+        return Component("model", "down", f"{url} answered HTTP {response.status_code}", data)
+    return Component("model", "up", f"{url} reachable in {elapsed_ms:.0f} ms", data)
+
+
+# ---- the machine ------------------------------------------------------------------------
+
+
+def database_directory(engine: Engine, data_dir: Path) -> Path:
+    """Where the database's bytes go: a SQLite file's directory, else data_dir."""
+    if engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:"):
+        return Path(str(engine.url.database)).expanduser().resolve().parent
+    return data_dir
+
+
+def check_disk(directory: Path, min_free_mb: int) -> Component:
+    existing = directory
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    usage = shutil.disk_usage(existing)
+    free_mb = usage.free // (1024 * 1024)
+    data = {"path": str(directory), "free_mb": free_mb, "min_free_mb": min_free_mb}
+    detail = f"{free_mb:,} MB free at {directory} (minimum {min_free_mb:,} MB)"
+    return Component("disk", "down" if free_mb < min_free_mb else "up", detail, data)
+
+
+def process_memory_mb() -> float:
+    """Resident memory: VmRSS where /proc exists, else the peak from getrusage."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+    import sys
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
+def check_memory() -> Component:
+    rss = process_memory_mb()
+    return Component("memory", "up", f"{rss:.0f} MB resident", {"rss_mb": round(rss, 1)})
+
+
+def health_report(
+    engine: Engine,
+    config: Config,
+    *,
+    config_source: str,
+    data_dir: Path,
+    now: datetime,
+    llm_api_key: str | None = None,
+    probe_model: bool = True,
+) -> HealthReport:
+    """Every component; the overall status is the worst one's. What `/health`,
+    `opsdesk health` and the scheduler's `health` job call."""
+    components = check_database(engine)
+    components.append(check_config(config_source, len(config.repos), len(config.jobs)))
+    if components[0].status == "up" and components[1].status == "up":
+        components.append(check_scheduler(engine, config, now))
+        components += check_jobs(engine, config, now)
+        components += check_chat_adapters(engine, config, now)
+    if probe_model and (model := check_model_endpoint(config, llm_api_key)) is not None:
+        components.append(model)
+    components.append(
+        check_disk(database_directory(engine, data_dir), config.health.min_free_disk_mb)
+    )
+    components.append(check_memory())
+    return HealthReport(components=components, checked_at=now)

@@ -1,0 +1,55 @@
+"""What a health check reports: components and the overall status."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+Status = Literal["up", "paused", "late", "down"]
+_RANK: dict[str, int] = {"up": 0, "paused": 0, "late": 1, "down": 2}
+
+
+@dataclass(frozen=True)
+class Component:
+    name: str
+    status: Status
+    detail: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class HealthReport:
+    components: list[Component]
+    checked_at: datetime
+
+    @property
+    def status(self) -> Status:
+        if not self.components:
+            return "up"
+        worst = max(self.components, key=lambda c: _RANK[c.status])
+        return "up" if worst.status == "paused" else worst.status
+
+    @property
+    def healthy(self) -> bool:
+        return self.status == "up"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "healthy": self.healthy,
+            "checked_at": self.checked_at.isoformat(),
+            "components": [asdict(c) for c in self.components],
+        }
+
+
+def ago(delta: timedelta) -> str:
+    """A short age: 45s, 12m, 3h 5m, 2d 4h."""
+    seconds = int(delta.total_seconds())
+    if seconds < 120:
+        return f"{seconds}s"
+    if seconds < 7200:
+        return f"{seconds // 60}m"
+    if seconds < 172800:
+        return f"{seconds // 3600}h {seconds % 3600 // 60}m"
+    return f"{seconds // 86400}d {seconds % 86400 // 3600}h"

@@ -1,0 +1,184 @@
+"""Each scheduled job up, late, down or paused — from its schedule and its last run
+rows at read time, as healthchecks' `get_status()` does; nothing is stored."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, true
+from sqlalchemy.engine import Connection, Engine
+
+from jobs.config import Config, parse_duration, schedule_from
+from jobs.health.component import Component, Status, ago
+from jobs.system_jobs import system_specs
+from storage.heartbeats import read_heartbeat
+from storage.models import JobRun, JobState
+
+_runs = JobRun.__table__  # type: ignore[attr-defined]
+_states = JobState.__table__  # type: ignore[attr-defined]
+
+# Run statuses that count as the job working; "missed" (the scheduler could not start
+# it in time) makes it late, any other failure down.
+_GOOD = frozenset({"ok", "cached"})
+
+
+# The digest and health jobs are quick; a run this long is stuck.
+SYSTEM_JOB_ALLOWANCE = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class ScheduledJob:
+    """A job the scheduler fires: its run-record name, schedule and time allowance."""
+
+    name: str
+    schedule: str  # "0 9 * * *" or "every 15m"
+    timezone: str
+    # How long one run may take before a still-running run counts as down (plus grace).
+    run_allowance: timedelta
+
+
+def scheduled_jobs(config: Config) -> list[ScheduledJob]:
+    """Every job with a schedule: repositories (job `review:<repo>`), command jobs, and
+    batch members without their own schedule under their batch's."""
+    tz = config.scheduler.timezone
+    batch_schedule = {b.name: b.schedule for b in config.batches}
+    llm = config.reviewer.llm
+    review_allowance = timedelta(seconds=llm.timeout_s * (llm.max_retries + 1) * llm.passes)
+    found: list[ScheduledJob] = []
+    for repo in config.repos:
+        schedule = repo.schedule or (batch_schedule.get(repo.batch) if repo.batch else None)
+        if schedule:
+            found.append(ScheduledJob(f"review:{repo.name}", schedule, tz, review_allowance))
+    for job in config.jobs:
+        schedule = job.schedule or (batch_schedule.get(job.batch) if job.batch else None)
+        if schedule:
+            found.append(ScheduledJob(job.name, schedule, tz, parse_duration(job.timeout)))
+    for spec in system_specs(config):
+        assert spec.schedule is not None
+        found.append(
+            ScheduledJob(spec.name, spec.schedule, spec.timezone or tz, SYSTEM_JOB_ALLOWANCE)
+        )
+    return found
+
+
+def next_fire_after(schedule: str, timezone: str, after: datetime) -> datetime | None:
+    """The schedule's first fire time strictly after `after` (aware UTC)."""
+    spec = schedule_from(schedule)
+    assert spec is not None
+    if spec.every is not None:
+        # An interval counts from the last run (or the scheduler's start).
+        return after + parse_duration(spec.every)
+    from apscheduler.triggers.cron import CronTrigger
+
+    trigger = CronTrigger.from_crontab(spec.cron or "", timezone=timezone)
+    fire = trigger.get_next_fire_time(None, after + timedelta(microseconds=1))
+    return None if fire is None else fire.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class LastRuns:
+    latest: tuple[str, datetime, datetime | None] | None  # status, started, finished
+    latest_finished: tuple[str, datetime, datetime | None] | None
+
+
+def _last_runs(connection: Connection, job: str) -> LastRuns:
+    # Two rows at most through the (job, started_at) index: the latest run, and the
+    # one before it for when the latest is still running.
+    rows = connection.execute(
+        select(_runs.c.status, _runs.c.started_at, _runs.c.finished_at)
+        .where(_runs.c.job == job)
+        .order_by(_runs.c.started_at.desc())
+        .limit(2)
+    ).all()
+    latest = tuple(rows[0]) if rows else None
+    finished = next((tuple(r) for r in rows if r[0] != "running"), None)
+    return LastRuns(latest, finished)
+
+
+def job_status(
+    job: ScheduledJob,
+    last: LastRuns,
+    *,
+    paused: bool,
+    scheduler_started: datetime | None,
+    now: datetime,
+    grace: timedelta,
+) -> Component:
+    """One job's state, derived as healthchecks does: from its schedule, its last runs
+    and a grace period. Fire times before the job's last run (or, if it never ran,
+    before the scheduler started) are not expected."""
+    name = f"job {job.name}"
+    upcoming = next_fire_after(job.schedule, job.timezone, now - timedelta(microseconds=1))
+    data: dict[str, Any] = {
+        "job": job.name,
+        "schedule": job.schedule,
+        "next_fire": upcoming.isoformat() if upcoming else None,
+        "last_run": last.latest[1].isoformat() if last.latest else None,
+        "last_status": last.latest[0] if last.latest else None,
+    }
+    if paused:
+        return Component(name, "paused", "paused by an admin", data)
+    if last.latest is not None and last.latest[0] == "running":
+        running_for = now - last.latest[1]
+        if running_for > job.run_allowance + grace:
+            return Component(
+                name,
+                "down",
+                f"a run started {ago(running_for)} ago has not finished "
+                f"(allowed {ago(job.run_allowance + grace)})",
+                data,
+            )
+    if last.latest_finished is not None and last.latest_finished[0] not in _GOOD:
+        status, started, _ = last.latest_finished
+        state: Status = "late" if status == "missed" else "down"
+        return Component(name, state, f"last run {status} ({ago(now - started)} ago)", data)
+    since = last.latest[1] if last.latest else scheduler_started
+    if since is None:
+        return Component(name, "up", "waiting for its first run", data)
+    due = next_fire_after(job.schedule, job.timezone, since)
+    if due is None or due > now:
+        nxt = f"next at {upcoming:%Y-%m-%d %H:%M} UTC" if upcoming else "no next fire"
+        return Component(name, "up", nxt, data)
+    overdue = now - due
+    data["due"] = due.isoformat()
+    if overdue <= grace:
+        return Component(name, "up", f"due {ago(overdue)} ago, within grace", data)
+    state = "down" if overdue > 2 * grace else "late"
+    return Component(
+        name, state, f"no run since it was due {ago(overdue)} ago (grace {ago(grace)})", data
+    )
+
+
+def check_jobs(engine: Engine, config: Config, now: datetime) -> list[Component]:
+    """A component per scheduled job: up, late, down or paused."""
+    jobs = scheduled_jobs(config)
+    if not jobs:
+        return []
+    grace = parse_duration(config.health.grace)
+    with engine.connect() as connection:
+        paused = {
+            row[0]
+            for row in connection.execute(select(_states.c.job).where(_states.c.paused == true()))
+        }
+        beat = read_heartbeat(connection, "scheduler")
+        started = beat.started_at if beat is not None else None
+        components = []
+        for job in jobs:
+            components.append(
+                job_status(
+                    job,
+                    _last_runs(connection, job.name),
+                    paused=job.name in paused or not config.scheduler.enabled,
+                    scheduler_started=started,
+                    now=now,
+                    grace=grace,
+                )
+            )
+    return components
+
+
+def job_health(engine: Engine, config: Config, now: datetime) -> dict[str, tuple[str, str]]:
+    """job → (up | late | down | paused, why), for the digest's insights."""
+    return {c.data["job"]: (c.status, c.detail) for c in check_jobs(engine, config, now)}
