@@ -6,10 +6,11 @@
    `git rev-parse HEAD` process (target: ratio <= 3).
 2. The last N commits reviewed one by one, oldest first: each delta's prompt tokens
    against the full-tree prompt tokens (target: median reduction >= 90%).
-   --walk first-parent (default): the branch as a nightly review sees it, each
-   commit a delta from the one before (a merge brings its whole branch at once).
-   --walk each: each of the last N non-merge commits, from its own parent — what
-   a review after every commit sees.
+   --walk each (default): each of the last N non-merge commits, reviewed from its
+   own parent — what a review after every commit sees.
+   --walk first-parent: the branch's own line, each commit a delta from the one
+   before — a merge brings its whole branch at once, so a young, merge-heavy
+   history saves less.
 
 Uses a temporary SQLite database and the lint reviewer; the repository is only read.
 Exits 1 when a target is missed.
@@ -44,7 +45,7 @@ def main() -> int:
     parser.add_argument("--commits", type=int, default=20, help="commits to review one by one")
     parser.add_argument("--runs", type=int, default=50, help="timed runs of each kind")
     parser.add_argument(
-        "--walk", choices=["first-parent", "each"], default="first-parent",
+        "--walk", choices=["each", "first-parent"], default="each",
         help="which commits: the branch's own line, or every non-merge commit",
     )  # fmt: skip
     args = parser.parse_args()
