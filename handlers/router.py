@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import difflib
 import logging
 import shlex
 from collections.abc import Callable, Iterable
@@ -89,7 +90,9 @@ class Router:
             return Reply.error(str(exc))
         command = self.commands.get(name)
         if command is None:
-            return Reply.error(f"Unknown command /{name}. Send /help for the list.")
+            close = difflib.get_close_matches(name, list(self.commands), n=1)
+            hint = f" Did you mean /{close[0]}?" if close else ""
+            return Reply.error(f"Unknown command /{name}.{hint} Send /help for the list.")
         if role < command.role:
             return Reply.refused(refusal_text(caller, command.role))
         request = Request(self.services, caller, role, args, self)

@@ -62,6 +62,8 @@ def test_unknown_command_is_a_clear_error(engine: Engine) -> None:
     assert reply.status == "error"
     assert "Unknown command /frobnicate" in reply.blocks[0].text
     assert reply.private
+    typo = build_router(make_services(engine)).handle(CONSOLE_CALLER, "/helth")
+    assert "Did you mean /health?" in typo.blocks[0].text
 
 
 def test_a_refused_user_sees_a_refusal_and_nothing_is_recorded(engine: Engine) -> None:
