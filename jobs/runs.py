@@ -227,6 +227,17 @@ def runs_of(engine: Engine, job: str | None = None, batch_id: str | None = None)
         return list(session.exec(query).all())
 
 
+def has_run_for(engine: Engine, jobs: list[str], scheduled_at: datetime) -> bool:
+    """Whether any of `jobs` has a run row (of any status) for that scheduled time."""
+    with Session(engine) as session:
+        found = session.exec(
+            select(JobRun.id)
+            .where(col(JobRun.job).in_(jobs), JobRun.scheduled_at == scheduled_at)
+            .limit(1)
+        ).first()
+    return found is not None
+
+
 def paused_jobs(engine: Engine) -> set[str]:
     with Session(engine) as session:
         return {s.job for s in session.exec(select(JobState).where(col(JobState.paused))).all()}

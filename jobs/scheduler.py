@@ -21,7 +21,7 @@ import asyncio
 import logging
 import threading
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from apscheduler.events import (
@@ -49,6 +49,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 # pg advisory lock key: "opsd" as an int; one scheduler per database.
 SCHEDULER_LOCK_KEY = 0x6F707364
+# After a long outage, this many missed fires per job are recorded, no more.
+MAX_DOWNTIME_MISSES = 50
 JOB_PREFIX, BATCH_PREFIX = "job:", "batch:"
 
 
@@ -141,6 +143,19 @@ class JobScheduler:
             connection.close()
         return got
 
+    @staticmethod
+    def _release_lock(connection: Connection) -> None:
+        """Unlock before closing: close() returns the connection to the pool, and a
+        session-level advisory lock would stay with it, held by whoever gets it next."""
+        try:
+            connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": SCHEDULER_LOCK_KEY})
+            connection.commit()
+        except Exception:
+            log.exception("could not release the scheduler lock; dropping the connection")
+            connection.invalidate()
+        finally:
+            connection.close()
+
     def _begin(self) -> None:
         config = self.services.config
         grace = int(parse_duration(config.scheduler.misfire_grace).total_seconds())
@@ -157,12 +172,40 @@ class JobScheduler:
                 max_instances=1,
                 replace_existing=True,
             )
+        self._record_downtime_misses()
         scheduler.add_listener(self._on_submitted, EVENT_JOB_SUBMITTED)
         scheduler.add_listener(self._on_missed, EVENT_JOB_MISSED)
         scheduler.add_listener(self._on_still_running, EVENT_JOB_MAX_INSTANCES)
         scheduler.start()
         self._scheduler = scheduler
         log.info("scheduler started with %d entries", len(scheduler.get_jobs()))
+
+    def _record_downtime_misses(self) -> None:
+        """Cron fires that fell while no scheduler ran — after the last heartbeat of the
+        one before, past the misfire grace — are recorded as missed: APScheduler only
+        plans forward, so nobody else would. Fires with a run row and paused jobs are
+        left alone; interval schedules have no fixed past times and are skipped."""
+        config, engine = self.services.config, self.services.engine
+        with engine.connect() as connection:
+            last = heartbeats.read_heartbeat(connection, "scheduler")
+        if last is None:
+            return  # no scheduler ever ran here: nothing was due to one
+        until = utcnow() - parse_duration(config.scheduler.misfire_grace)
+        paused = runs.paused_jobs(engine)
+        for entry, schedule, timezone in self._planned():
+            name = entry.split(":", 1)[1]
+            if name in paused or schedule.startswith("every "):
+                continue
+            members = [m.name for m in batch_members(config, name)]
+            jobs = members if entry.startswith(BATCH_PREFIX) else [name]
+            trigger = make_trigger(schedule, timezone)
+            fire = trigger.get_next_fire_time(None, last.beat_at)
+            for _ in range(MAX_DOWNTIME_MISSES):
+                if fire is None or fire > until:
+                    break
+                if not runs.has_run_for(engine, jobs, fire):
+                    self._record_missed(entry, fire, "opsdesk was not running")
+                fire = trigger.get_next_fire_time(fire, fire + timedelta(seconds=1))
 
     def entries(self) -> list[tuple[str, str]]:
         """(entry id, schedule): jobs outside batches with a schedule, and batches."""
@@ -213,7 +256,7 @@ class JobScheduler:
         if self.leading.is_set():
             await asyncio.to_thread(self._beat, "stopped", last_plan)
         if self._lock_connection is not None:
-            await asyncio.to_thread(self._lock_connection.close)
+            await asyncio.to_thread(self._release_lock, self._lock_connection)
             self._lock_connection = None
 
     # --- firing -----------------------------------------------------------------

@@ -6,6 +6,7 @@ import asyncio
 import json
 import time
 from collections.abc import Callable
+from datetime import timedelta
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
@@ -13,7 +14,9 @@ from sqlmodel import Session, select
 from jobs import runs
 from jobs.config import Config
 from jobs.scheduler import JobScheduler
-from storage.models import Heartbeat, OutboxPost
+from storage import heartbeats
+from storage.db import session_scope
+from storage.models import Heartbeat, JobRun, OutboxPost, utcnow
 from tests.conftest import make_services
 
 
@@ -125,3 +128,60 @@ async def test_shutdown_interrupts_a_run_that_outlives_the_grace(engine: Engine)
     assert time.monotonic() - started < 5
     (run,) = runs.runs_of(engine, "long")
     assert run.status == "interrupted"
+
+
+async def test_fires_during_downtime_are_recorded_missed_once(engine: Engine) -> None:
+    now = utcnow()
+    # The previous scheduler's last sign of life, three hours ago.
+    heartbeats.beat(engine, "scheduler", "old-host:1", "up")
+    with session_scope(engine) as session:
+        beat = session.get(Heartbeat, "scheduler")
+        assert beat is not None
+        beat.beat_at = now - timedelta(hours=3)
+    raw = {
+        "scheduler": {"timezone": "UTC", "misfire_grace": "5m"},
+        "jobs": [
+            {"name": "half-hourly", "command": "true", "schedule": "*/30 * * * *"},
+            {"name": "held", "command": "true", "schedule": "*/30 * * * *"},
+            {"name": "ticker", "command": "true", "schedule": "every 10m"},
+        ],
+    }
+    runs.set_paused(engine, "held", True, "test")
+    # One of the fires did run (the old process got to it before it died).
+    window_start = now - timedelta(hours=3)
+    fires = [
+        window_start.replace(second=0, microsecond=0) + timedelta(minutes=m) for m in range(1, 181)
+    ]
+    due = [f for f in fires if f.minute in (0, 30) and f <= now - timedelta(minutes=5)]
+    with session_scope(engine) as session:
+        session.add(
+            JobRun(job="half-hourly", kind="command", trigger="schedule", status="ok",
+                   scheduled_at=due[0])
+        )  # fmt: skip
+
+    for _ in range(2):  # a second start records nothing again
+        scheduler = scheduler_for(engine, raw)
+        await scheduler.start()
+        await asyncio.wait_for(scheduler.leading.wait(), timeout=5)
+        await scheduler.stop()
+
+    missed = [r for r in runs.runs_of(engine, "half-hourly") if r.status == "missed"]
+    assert sorted(r.scheduled_at for r in missed if r.scheduled_at) == due[1:]
+    assert all(r.error and "opsdesk was not running" in r.error for r in missed)
+    assert runs.runs_of(engine, "held") == []  # paused: nothing recorded
+    assert runs.runs_of(engine, "ticker") == []  # intervals have no fixed past fires
+
+
+async def test_a_stopped_scheduler_hands_over_to_the_next_at_once(engine: Engine) -> None:
+    raw = {"jobs": [{"name": "t", "command": "true", "schedule": "0 3 * * *"}]}
+    first = scheduler_for(engine, raw, lock_retry=60)
+    await first.start()
+    await asyncio.wait_for(first.leading.wait(), timeout=5)
+    standby = scheduler_for(engine, raw, lock_retry=60)
+    assert await asyncio.to_thread(standby._try_lock) is (engine.dialect.name == "sqlite")
+    await first.stop()
+    # The lock went with the first scheduler, not back into the connection pool.
+    second = scheduler_for(engine, raw, lock_retry=60)
+    await second.start()
+    await asyncio.wait_for(second.leading.wait(), timeout=5)
+    await second.stop()
