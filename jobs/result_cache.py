@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from jobs.config import CacheConfig, Config
+from jobs.review.engine import ReviewFailed, resolve_target
+from jobs.review.git import GitError, resolve_ref
 
 
 class CacheInputError(Exception):
@@ -78,23 +79,10 @@ def _files_hash(workdir: Path, pattern: str) -> str:
 
 
 def git_head(config: Config, data_dir: Path, name: str) -> str:
-    """HEAD (or the configured branch) of a configured repository — or of a path."""
-    repo = config.repo(name)
-    if repo is not None:
-        path = Path(repo.path).expanduser() if repo.path else data_dir / "repos" / repo.name
-        ref = repo.branch
-    else:
-        path, ref = Path(name).expanduser(), "HEAD"
+    """The reviewed ref's commit of a configured repository (its clone, for a remote)
+    — or HEAD of a path — found exactly as a review finds it."""
     try:
-        result = subprocess.run(
-            ["git", "-C", str(path), "rev-parse", "--verify", f"{ref}^{{commit}}"],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
+        target = resolve_target(config, data_dir, name, allow_local=True)
+        return resolve_ref(target.path, target.ref)
+    except (ReviewFailed, GitError) as exc:
         raise CacheInputError(f"git:{name}: {exc}") from exc
-    if result.returncode != 0:
-        raise CacheInputError(f"git:{name}: {result.stderr.strip() or 'not a git repository'}")
-    return result.stdout.strip()

@@ -7,12 +7,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from jobs import runs
 from jobs.catalog import find_job
 from jobs.config import Config
+from jobs.result_cache import CacheInputError, git_head
+from jobs.review.git import ensure_clone
 from jobs.runner import run_batch, run_job
 from storage.models import JobRun, OutboxPost
 from tests.conftest import make_services
@@ -121,6 +124,20 @@ def test_git_head_is_a_cache_input(tmp_path: Path, engine: Engine) -> None:
     assert run_named(engine, config, "lint").status == "cached"
     subprocess.run([*git, "commit", "-q", "--allow-empty", "-m", "two"], check=True)
     assert run_named(engine, config, "lint").status == "ok"
+
+
+def test_a_remote_repositorys_clone_is_the_git_input(tmp_path: Path) -> None:
+    source = tmp_path / "source"
+    git = ["git", "-C", str(source), "-c", "user.name=t", "-c", "user.email=t@example.org"]
+    subprocess.run(["git", "init", "-q", str(source)], check=True)
+    subprocess.run([*git, "commit", "-q", "--allow-empty", "-m", "one"], check=True)
+    head = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True).stdout
+    config = Config.model_validate({"repos": [{"name": "remote", "url": str(source)}]})
+    data_dir = tmp_path / "data"
+    with pytest.raises(CacheInputError, match="git:remote"):
+        git_head(config, data_dir, "remote")  # not cloned yet: a clear error
+    ensure_clone(str(source), data_dir / "repos" / "remote.git")  # as a review clones it
+    assert git_head(config, data_dir, "remote") == head.strip()
 
 
 def test_expired_ttl_runs_again(engine: Engine) -> None:
