@@ -16,6 +16,8 @@ from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from jobs.digest.model import BASELINE_DAYS
+from jobs.digest.queries import duration_samples
 from storage.db import session_scope
 from storage.models import JobRun, JobState, utcnow
 
@@ -181,22 +183,13 @@ def cached_run(engine: Engine, job: str, cache_key: str, since: datetime) -> Job
         ).first()
 
 
-def baseline_ms(engine: Engine, job: str, sample: int = 10) -> int | None:
-    """Median duration of the job's recent successful, really-executed runs: what a
-    cache hit saves."""
-    with Session(engine) as session:
-        durations = session.exec(
-            select(JobRun.duration_ms)
-            .where(
-                col(JobRun.job) == job,
-                col(JobRun.status) == "ok",
-                col(JobRun.duration_ms).is_not(None),
-            )
-            .order_by(col(JobRun.started_at).desc())
-            .limit(sample)
-        ).all()
-    values = [d for d in durations if d is not None]
-    return int(statistics.median(values)) if values else None
+def baseline_ms(engine: Engine, job: str, now: datetime | None = None) -> int | None:
+    """What a cache hit saves: the digest's baseline, the median duration of the job's
+    successful non-cached runs in the trailing 14 days."""
+    end = now or utcnow()
+    with engine.connect() as connection:
+        samples = duration_samples(connection, end - timedelta(days=BASELINE_DAYS), end, job)
+    return int(statistics.median(s.duration_ms for s in samples)) if samples else None
 
 
 def last_runs(engine: Engine, jobs: list[str]) -> dict[str, JobRun]:

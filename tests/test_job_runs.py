@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,8 @@ from jobs.config import Config
 from jobs.result_cache import CacheInputError, git_head
 from jobs.review.git import ensure_clone
 from jobs.runner import run_batch, run_job
-from storage.models import JobRun, OutboxPost
+from storage.db import session_scope
+from storage.models import JobRun, OutboxPost, utcnow
 from tests.conftest import make_services
 
 
@@ -216,3 +218,23 @@ def test_a_post_per_finished_run_is_enqueued_once(engine: Engine) -> None:
         posts = session.exec(select(OutboxPost)).all()
     assert sorted(p.target for p in posts) == ["log:", "slack:C1"]
     assert all(p.dedupe_key.startswith(f"run:{run.id}|") for p in posts)
+
+
+def test_the_baseline_is_the_digests_median_of_recent_real_runs(engine: Engine) -> None:
+    now = utcnow()
+
+    def add(duration_ms: int, days_ago: float, status: str = "ok") -> None:
+        with session_scope(engine) as session:
+            session.add(
+                JobRun(job="brief", kind="command", trigger="schedule", status=status,
+                       cache_hit=status == "cached", duration_ms=duration_ms,
+                       started_at=now - timedelta(days=days_ago))
+            )  # fmt: skip
+
+    for duration_ms, days_ago in ((1000, 1), (2000, 2), (3000, 13)):
+        add(duration_ms, days_ago)
+    add(10, 1, status="cached")  # a cache hit saves time, it is not the baseline
+    add(50_000, 1, status="failed")
+    add(99_000, 20)  # older than the 14-day window
+    assert runs.baseline_ms(engine, "brief", now=now) == 2000
+    assert runs.baseline_ms(engine, "other", now=now) is None

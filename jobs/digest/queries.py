@@ -54,15 +54,18 @@ def period_runs(connection: Connection, start: datetime, end: datetime) -> list[
 
 
 def duration_samples(
-    connection: Connection, start: datetime, end: datetime
+    connection: Connection, start: datetime, end: datetime, job: str | None = None
 ) -> list[DurationSample]:
-    """Durations of successful, non-cached runs that started in [start, end)."""
+    """Durations of successful, non-cached runs that started in [start, end) — the
+    samples a job's baseline is the median of (of one job, when named)."""
     query = select(runs.c.job, runs.c.started_at, runs.c.duration_ms).where(
         _in_range(runs.c.started_at, start, end),
         runs.c.status == "ok",
         runs.c.cache_hit == False,  # noqa: E712 - SQL comparison, not Python
         runs.c.duration_ms.is_not(None),
     )
+    if job is not None:
+        query = query.where(runs.c.job == job)
     return [DurationSample(*row) for row in connection.execute(query)]
 
 
