@@ -10,9 +10,9 @@ from handlers.access import Role
 from handlers.router import Command, Request, UsageError
 from handlers.services import Services
 from jobs import runs
-from jobs.catalog import find_batch, find_job, job_specs, next_fire_time
 from jobs.reply import Block, Reply, ReplyField
 from jobs.runner import batch_reply, format_ms, job_reply, run_batch, run_job
+from jobs.specs import find_batch, find_job, job_specs, next_fire_time
 
 
 @dataclass(frozen=True)

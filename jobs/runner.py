@@ -20,13 +20,14 @@ from pydantic import BaseModel
 from sqlmodel import Session
 
 from jobs import runs
-from jobs.catalog import KINDS, batch_members, find_batch
+from jobs.catalog import KINDS
 from jobs.command import command_environ, command_workdir
 from jobs.config import JobConfig, parse_duration
 from jobs.kinds import JobContext, JobOutcome, JobServices, JobSpec, SharedSetup, Trigger
 from jobs.outbox import enqueue
 from jobs.reply import Block, Reply, ReplyField
 from jobs.result_cache import CacheInputError, fingerprint
+from jobs.specs import batch_members, find_batch
 from storage.models import JobRun
 
 log = logging.getLogger(__name__)

@@ -36,10 +36,10 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from jobs import runs
-from jobs.catalog import batch_members, find_batch, find_job, job_specs, make_trigger
 from jobs.config import parse_duration
 from jobs.kinds import JobServices
 from jobs.runner import run_batch, run_job
+from jobs.specs import batch_members, find_batch, find_job, job_specs, make_trigger
 from storage import heartbeats
 from storage.db import is_postgres
 from storage.models import utcnow

@@ -13,11 +13,11 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from jobs import runs
-from jobs.catalog import find_job
 from jobs.config import Config
 from jobs.result_cache import CacheInputError, git_head
 from jobs.review.git import ensure_clone
 from jobs.runner import run_batch, run_job
+from jobs.specs import find_job
 from storage.db import session_scope
 from storage.models import JobRun, OutboxPost, utcnow
 from tests.conftest import make_services

@@ -10,9 +10,10 @@ from typing import Any
 from sqlalchemy import select, true
 from sqlalchemy.engine import Connection, Engine
 
-from jobs.config import Config, parse_duration, schedule_from
+from jobs.config import Config, JobConfig, parse_duration, schedule_from
 from jobs.health.component import Component, Status, ago
-from jobs.system_jobs import system_specs
+from jobs.kinds import JobSpec
+from jobs.specs import job_specs
 from storage.heartbeats import read_heartbeat
 from storage.models import JobRun, JobState
 
@@ -40,27 +41,31 @@ class ScheduledJob:
 
 
 def scheduled_jobs(config: Config) -> list[ScheduledJob]:
-    """Every job with a schedule: repositories (job `review:<repo>`), command jobs, and
-    batch members without their own schedule under their batch's."""
-    tz = config.scheduler.timezone
+    """Every job the scheduler fires, from the same list it reads (jobs/specs.py):
+    batch members under their batch's schedule, the others under their own."""
+    default = config.scheduler.timezone
     batch_schedule = {b.name: b.schedule for b in config.batches}
-    llm = config.reviewer.llm
-    review_allowance = timedelta(seconds=llm.timeout_s * (llm.max_retries + 1) * llm.passes)
     found: list[ScheduledJob] = []
-    for repo in config.repos:
-        schedule = repo.schedule or (batch_schedule.get(repo.batch) if repo.batch else None)
+    for spec in job_specs(config):
+        schedule = batch_schedule.get(spec.batch) if spec.batch else spec.schedule
         if schedule:
-            found.append(ScheduledJob(f"review:{repo.name}", schedule, tz, review_allowance))
-    for job in config.jobs:
-        schedule = job.schedule or (batch_schedule.get(job.batch) if job.batch else None)
-        if schedule:
-            found.append(ScheduledJob(job.name, schedule, tz, parse_duration(job.timeout)))
-    for spec in system_specs(config):
-        assert spec.schedule is not None
-        found.append(
-            ScheduledJob(spec.name, spec.schedule, spec.timezone or tz, SYSTEM_JOB_ALLOWANCE)
-        )
+            found.append(
+                ScheduledJob(
+                    spec.name, schedule, spec.timezone or default, _allowance(spec, config)
+                )
+            )
     return found
+
+
+def _allowance(spec: JobSpec, config: Config) -> timedelta:
+    """How long one run of the job may take: a command its timeout, a review every
+    model attempt of every pass, opsdesk's own jobs a fixed while."""
+    if isinstance(spec.source, JobConfig):
+        return parse_duration(spec.source.timeout)
+    if spec.kind == "review":
+        llm = config.reviewer.llm
+        return timedelta(seconds=llm.timeout_s * (llm.max_retries + 1) * llm.passes)
+    return SYSTEM_JOB_ALLOWANCE
 
 
 def next_fire_after(schedule: str, timezone: str, after: datetime) -> datetime | None:

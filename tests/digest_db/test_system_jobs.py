@@ -5,11 +5,11 @@ from __future__ import annotations
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from jobs.catalog import find_job, job_specs
 from jobs.config import Config
 from jobs.reply import Reply
 from jobs.runner import run_job
 from jobs.scheduler import JobScheduler
+from jobs.specs import find_job, job_specs
 from storage.models import JobRun, OutboxPost
 from tests.conftest import make_services
 

@@ -19,7 +19,7 @@ from handlers.catalog import build_router
 from handlers.health import health_report
 from jobs.config import Config
 from jobs.digest.service import build_digest
-from jobs.health import Component, check_model_endpoint
+from jobs.health import Component, check_model_endpoint, scheduled_jobs
 from jobs.health import health_report as full_report
 from storage.db import session_scope
 from storage.models import Heartbeat, JobState
@@ -278,3 +278,25 @@ def test_the_scheduled_health_check_posts_on_changes_only(engine: Engine, tmp_pa
     assert posts(DUE + timedelta(minutes=40)) == []  # late → down: still the same alert
     add_runs(engine, [run_row("nightly", DUE + timedelta(minutes=41), 60)])
     assert posts(DUE + timedelta(minutes=45)) == ["alert:nightly:health:recovered:2026-03-10T02:45"]
+
+
+def test_health_judges_jobs_by_the_schedule_the_scheduler_uses() -> None:
+    config = Config.model_validate(
+        {
+            "repos": [{"name": "api", "path": "/srv/api", "schedule": "0 2 * * *"}],
+            "jobs": [
+                # Its own schedule is ignored while it is in a batch, so health ignores it too.
+                {"name": "brief", "command": "true", "schedule": "0 1 * * *", "batch": "m"},
+                {"name": "manual", "command": "true"},
+            ],
+            "batches": [{"name": "m", "schedule": "30 7 * * *"}],
+            "digest": {"post_to": ["slack:C1"], "time": "09:15", "timezone": "Asia/Tokyo"},
+        }
+    )
+    found = {job.name: (job.schedule, job.timezone) for job in scheduled_jobs(config)}
+    assert found == {
+        "review:api": ("0 2 * * *", "UTC"),
+        "brief": ("30 7 * * *", "UTC"),
+        "digest": ("15 9 * * *", "Asia/Tokyo"),
+        "health": ("every 5m", "UTC"),
+    }

@@ -6,10 +6,10 @@ from __future__ import annotations
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from jobs.catalog import find_job
 from jobs.config import Config
 from jobs.reply import Reply
 from jobs.runner import run_job
+from jobs.specs import find_job
 from storage.models import JobRun, OutboxPost, Review
 from tests.conftest import make_services
 from tests.review.conftest import Repo
