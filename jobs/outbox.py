@@ -11,6 +11,7 @@ in which a post may repeat, chosen over losing it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -110,7 +111,6 @@ class OutboxSender:
         self.base_delay = base_delay
         self.stale_claim = stale_claim
         self.clock = clock
-        self.wakeup = asyncio.Event()
 
     def _takeable(self, now: datetime, *, due_only: bool) -> ColumnElement[bool]:
         """Pending (and due), or claimed by a sender that has gone quiet."""
@@ -244,7 +244,8 @@ class OutboxSender:
         return max(0.0, (due - self.clock()).total_seconds())
 
     async def run(self, stop: asyncio.Event, poll_interval: float = 5.0) -> None:
-        """Send until `stop` is set; `wakeup.set()` after an enqueue sends at once."""
+        """Send until `stop` is set, looking again every `poll_interval` or sooner when
+        a retry falls due (posts enqueued by jobs wait at most one interval)."""
         while not stop.is_set():
             try:
                 await self.send_due()
@@ -253,13 +254,5 @@ class OutboxSender:
                 log.exception("outbox pass failed; trying again")
                 wait = poll_interval
             timeout = poll_interval if wait is None else min(poll_interval, wait)
-            self.wakeup.clear()
-            waiters = [
-                asyncio.ensure_future(stop.wait()),
-                asyncio.ensure_future(self.wakeup.wait()),
-            ]
-            await asyncio.wait(
-                waiters, timeout=max(timeout, 0.05), return_when=asyncio.FIRST_COMPLETED
-            )
-            for waiter in waiters:
-                waiter.cancel()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=max(timeout, 0.05))
