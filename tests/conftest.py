@@ -17,7 +17,8 @@ from handlers.router import Router
 from handlers.services import Services
 from jobs.config import Config
 from storage import schema
-from storage.db import make_engine
+from storage.db import make_engine, session_scope
+from storage.models import Finding
 
 POSTGRES_URL = os.environ.get("OPSDESK_TEST_POSTGRES_URL")
 NO_POSTGRES = (
@@ -86,6 +87,27 @@ def sqlite_only_engine(tmp_path: Path) -> Iterator[Engine]:
     schema.upgrade(engine)
     yield engine
     engine.dispose()
+
+
+def add_finding(engine: Engine, **overrides: object) -> Finding:
+    """A finding row to read and press buttons on; fields as a ruff F401 unless given."""
+    values: dict[str, object] = {
+        "repo": "demo",
+        "path": "app/main.py",
+        "line": 3,
+        "severity": "warning",
+        "category": "F401",
+        "message": "`os` imported but unused",
+        "source": "ruff:F401",
+        **overrides,
+    }
+    values.setdefault("fingerprint", f"fp-{values['path']}-{values['message']}"[:64])
+    row = Finding.model_validate(values)
+    with session_scope(engine) as session:
+        session.add(row)
+        session.flush()
+    assert row.id is not None
+    return row
 
 
 def make_services(

@@ -12,9 +12,7 @@ from sqlalchemy.engine import Engine
 
 from bot.console import Console
 from handlers.catalog import build_router
-from storage.db import session_scope
-from storage.models import Finding
-from tests.conftest import make_services
+from tests.conftest import add_finding, make_services
 
 
 def opsdesk(
@@ -76,18 +74,10 @@ def test_a_broken_config_stops_the_bot_with_the_key_named(tmp_path: Path) -> Non
 
 
 def test_typing_a_number_presses_that_button(sqlite_only_engine: Engine, tmp_path: Path) -> None:
-    with session_scope(sqlite_only_engine) as session:
-        finding = Finding(
-            repo="api",
-            fingerprint="a" * 64,
-            path="x.py",
-            line=1,
-            severity="error",
-            category="F821",
-            message="undefined name \x1b[31mred",
-            source="ruff:F821",
-        )
-        session.add(finding)
+    finding = add_finding(
+        sqlite_only_engine, severity="error", category="F821", source="ruff:F821",
+        message="undefined name \x1b[31mred",
+    )  # fmt: skip
     from jobs.reply import Reply
     from jobs.review.view import finding_block
 

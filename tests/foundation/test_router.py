@@ -10,9 +10,8 @@ from handlers.catalog import build_router
 from handlers.router import Command, Request, Router, UsageError, parse_command_line
 from jobs.config import AccessConfig, Config
 from jobs.reply import Reply
-from storage.db import session_scope
-from storage.models import Feedback, Finding, InboundEvent, JobRun
-from tests.conftest import make_services
+from storage.models import Feedback, InboundEvent, JobRun
+from tests.conftest import add_finding, make_services
 
 STRANGER = Caller(platform="slack", user_id="U999", chat_id="C999", name="stranger")
 VIEWER = Caller(platform="slack", user_id="U1", chat_id="C1", name="viewer")
@@ -23,24 +22,6 @@ def config() -> Config:
     return Config(
         access=AccessConfig(admins=["slack:U0"], viewers=["slack:U1"], chats=["telegram:-1001"])
     )
-
-
-def add_finding(engine: Engine) -> int:
-    with session_scope(engine) as session:
-        finding = Finding(
-            repo="api",
-            fingerprint="f" * 64,
-            path="app.py",
-            line=3,
-            severity="warning",
-            category="F401",
-            message="`os` imported but unused",
-            source="ruff:F401",
-        )
-        session.add(finding)
-        session.flush()
-        assert finding.id is not None
-        return finding.id
 
 
 def test_command_lines_are_parsed_like_a_shell() -> None:
@@ -68,7 +49,7 @@ def test_unknown_command_is_a_clear_error(engine: Engine) -> None:
 
 def test_a_refused_user_sees_a_refusal_and_nothing_is_recorded(engine: Engine) -> None:
     router = build_router(make_services(engine, config()))
-    finding_id = add_finding(engine)
+    finding_id = add_finding(engine).id
     for reply in (
         router.handle(STRANGER, "/help"),
         router.handle(STRANGER, "/health"),
@@ -91,7 +72,7 @@ def test_chat_members_and_viewers_may_read(engine: Engine) -> None:
 
 def test_a_feedback_press_records_one_verdict_per_user(engine: Engine) -> None:
     router = build_router(make_services(engine, config()))
-    finding_id = add_finding(engine)
+    finding_id = add_finding(engine).id
     first = router.press(VIEWER, f"fb:{finding_id}:h")
     again = router.press(VIEWER, f"fb:{finding_id}:h")
     changed = router.press(VIEWER, f"fb:{finding_id}:fp")
@@ -106,7 +87,7 @@ def test_a_feedback_press_records_one_verdict_per_user(engine: Engine) -> None:
 
 def test_forged_button_payloads_are_refused_without_effect(engine: Engine) -> None:
     router = build_router(make_services(engine, config()))
-    finding_id = add_finding(engine)
+    finding_id = add_finding(engine).id
     for payload in ("zz:1", "fb:", "fb:abc:h", f"fb:{finding_id}:xx", "fb:999999:h", "fb"):
         reply = router.press(VIEWER, payload)
         assert reply.status == "error", payload

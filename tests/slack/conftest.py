@@ -23,9 +23,7 @@ from handlers.catalog import ACTIONS, COMMANDS
 from handlers.router import Router
 from handlers.services import Services
 from jobs.config import AccessConfig, Config
-from storage.db import session_scope
-from storage.models import Finding
-from tests.conftest import make_services
+from tests.conftest import add_finding, make_services
 from tests.slack.fake_slack import FakeSlack
 
 SIGNING_SECRET = "test-signing-secret"
@@ -187,24 +185,8 @@ async def slack_server(fake_slack: FakeSlack, slack_router: Router) -> AsyncIter
     await adapter.stop()
 
 
-def add_finding(engine: Engine, message: str = "unused import os") -> int:
-    with session_scope(engine) as session:
-        finding = Finding(
-            repo="demo",
-            fingerprint=f"fp-{message}",
-            path="app/main.py",
-            line=3,
-            severity="warning",
-            category="unused-import",
-            message=message,
-            source="ruff:F401",
-        )
-        session.add(finding)
-        session.flush()
-        assert finding.id is not None
-        return finding.id
-
-
 @pytest.fixture
 def finding_id(slack_services: Services) -> Iterator[int]:
-    yield add_finding(slack_services.engine)
+    yield add_finding(
+        slack_services.engine, category="unused-import", message="unused import os"
+    ).id

@@ -24,9 +24,8 @@ from jobs.config import AccessConfig, Config, TelegramConfig
 from jobs.outbox import OutboxSender, enqueue
 from jobs.reply import Block, Image, Reply
 from jobs.review.view import finding_block
-from storage.db import session_scope
 from storage.models import Feedback, Finding, InboundEvent, OutboxPost, utcnow
-from tests.conftest import make_services
+from tests.conftest import add_finding, make_services
 from tests.telegram.fake_bot_api import (
     FakeBotApi,
     callback_update,
@@ -90,20 +89,10 @@ def started(api: FakeBotApi, router: Router) -> Factory:
 
 
 def finding(engine: Engine, finding_id: int | None = None) -> Finding:
-    row = Finding(
-        id=finding_id,
-        repo="demo",
-        fingerprint=f"fp-{finding_id}",
-        path="app/<main>.py",
-        line=3,
-        severity="warning",
-        category="F401",
+    return add_finding(
+        engine, id=finding_id, path="app/<main>.py",
         message="`os` imported but unused & <b>never</b> read",
-        source="ruff:F401",
-    )
-    with session_scope(engine) as session:
-        session.add(row)
-    return row
+    )  # fmt: skip
 
 
 def votes(engine: Engine) -> list[Feedback]:
