@@ -19,7 +19,6 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,39}$"
 Name = Annotated[str, Field(pattern=NAME_PATTERN)]
 # A chat target or a principal: "<platform>:<id>", e.g. "slack:C0123", "telegram:-100123".
-PLATFORMS = ("slack", "telegram", "console", "log")
 TARGET_PATTERN = r"^(slack|telegram|console|log):[A-Za-z0-9_@.+-]*$"
 Target = Annotated[str, Field(pattern=TARGET_PATTERN)]
 
@@ -145,8 +144,7 @@ class LlmReviewerConfig(Strict):
 
 class ReviewerConfig(Strict):
     default: Literal["lint", "llm"] = "lint"
-    # Token budget for one review's prompt when the reviewer is `lint` (used for the
-    # savings figures) — the llm budget follows from its context size.
+    # Findings listed in a /review reply; /findings lists them all.
     max_findings_shown: int = Field(default=5, ge=1, le=25)
     lint: LintReviewerConfig = LintReviewerConfig()
     llm: LlmReviewerConfig = LlmReviewerConfig()
