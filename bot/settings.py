@@ -131,7 +131,7 @@ def describe_errors(error: ValidationError) -> list[str]:
         if kind == "missing":
             problems.append(f"{path}: required key is missing")
             continue
-        if not item["loc"] or (kind == "value_error" and item["loc"][-1] in ("repos", "jobs")):
+        if not item["loc"]:
             # Model-level checks (duplicate names, unknown batch) name the key themselves.
             problems.append(message)
             continue
@@ -145,8 +145,6 @@ def key_path(loc: tuple[Any, ...]) -> str:
     for part in loc:
         if isinstance(part, int):
             parts.append(f"[{part}]")
-        elif str(part).startswith("function-"):
-            continue
         else:
             parts.append(("." if parts else "") + str(part))
     return "".join(parts) or "(top level)"
