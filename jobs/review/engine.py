@@ -25,6 +25,7 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
+from jobs import runs
 from jobs.config import Config, RepoConfig
 from jobs.review import git, store
 from jobs.review.budget import full_tree_tokens
@@ -238,7 +239,7 @@ class _RunRecorder:
     def _record(self, **columns: Any) -> int | None:
         if not self.enabled:
             return None
-        return store.record_run(
+        return runs.record_finished(
             self.engine, job=f"review:{self.repo}", kind="review", trigger=self.trigger,
             started_at=self.started_at, finished_at=self.clock(), runner=self.runner_id,
             batch_id=self.batch_id, **columns,

@@ -5,7 +5,7 @@ every finding it reported (new or still open), every earlier finding it carried
 over from an untouched file (open), every earlier finding it saw gone (fixed), and
 the suppressed ones (counted, never shown). A cache hit replays exactly these rows.
 
-The read path (`cached_review`, `record_run`) uses SQLAlchemy Core on indexed
+The read path (`cached_review`) uses SQLAlchemy Core on indexed
 columns: it is the cache-hit path and must cost about as much as reading a ref.
 """
 
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import col
 from sqlmodel import select as sm_select
@@ -28,12 +28,11 @@ from jobs.review.budget import SkippedFile
 from jobs.review.finding import Finding as ReportedFinding
 from jobs.review.finding import finding_fingerprint
 from storage.db import session_scope
-from storage.models import Finding, JobRun, Review, ReviewFinding
+from storage.models import Finding, Review, ReviewFinding
 
 REVIEWS = Review.__table__  # type: ignore[attr-defined]
 FINDINGS = Finding.__table__  # type: ignore[attr-defined]
 REVIEW_FINDINGS = ReviewFinding.__table__  # type: ignore[attr-defined]
-JOB_RUNS = JobRun.__table__  # type: ignore[attr-defined]
 SHOWN_STATES = ("new", "open", "fixed")
 # Display order: what is new first, then what is still open, then what was fixed.
 STATE_ORDER = {"new": 0, "open": 1, "fixed": 2, "suppressed": 3}
@@ -151,13 +150,6 @@ def last_review(engine: Engine, repo: str, fingerprint: str) -> LastReview | Non
             .limit(1)
         ).first()
     return None if row is None else LastReview(int(row[0]), str(row[1]))
-
-
-def record_run(engine: Engine, **columns: Any) -> int:
-    """Insert one job_runs row; returns its id."""
-    with engine.begin() as connection:
-        result = connection.execute(insert(JOB_RUNS).values(**columns).returning(JOB_RUNS.c.id))
-        return int(result.scalar_one())
 
 
 def review_cache_key(repo: str, sha: str, fingerprint: str) -> str:
