@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, Field
 
-from jobs.review.budget import PackedDiff
+from jobs.review.budget import PackedDiff, SkippedFile
 from jobs.review.diff import FileDiff
 from jobs.review.finding import Finding
 
@@ -33,6 +33,9 @@ class ReviewInput:
     repo: Path
     head_sha: str
     packed: PackedDiff
+    # Paths an earlier review of this chain could not review (its `not_reviewed`),
+    # carried forward: the reviewer must review them at head_sha too, or list them again.
+    carried: tuple[str, ...] = ()
 
     @property
     def files(self) -> tuple[FileDiff, ...]:
@@ -52,6 +55,10 @@ class ReviewerOutput(BaseModel):
     tokens_out: int = 0
     model: str | None = None
     model_latency_ms: int | None = None
+    # Files this reviewer did not review, each with a reason a human reads
+    # ("no linter for *.ts", "hunk larger than the model's context", "answer cut short").
+    # The engine stores them with the review and carries them to the next one.
+    not_reviewed: list[SkippedFile] = Field(default_factory=list)
 
 
 class Reviewer(Protocol):
