@@ -47,6 +47,12 @@ class Review(SQLModel, table=True):
     suppressed_count: int = 0
     dropped_count: int = 0  # model findings outside the diff, dropped
     skipped_files: str = Field(default="[]", sa_column=Column(Text, nullable=False))  # JSON
+    # Files the reviewer could not review ("no linter for *.ts", "over token budget"),
+    # JSON [{path, reason}]; carried to the next review of the chain. Migration 0002.
+    not_reviewed: str = Field(
+        default="[]", sa_column=Column(Text, nullable=False, server_default="[]")
+    )
+    reviewed_files: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     created_at: datetime = Field(default_factory=utcnow)
 
 

@@ -15,10 +15,11 @@ Every call records exactly one job_runs row (cached, ok or failed) unless
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,8 @@ from jobs import runs
 from jobs.config import Config, RepoConfig
 from jobs.review import git, store
 from jobs.review.budget import full_tree_tokens
+from jobs.review.checkout import scratch_name
+from jobs.review.diff import FileDiff
 from jobs.review.linemap import line_maps
 from jobs.review.lint import LintReviewer
 from jobs.review.llm import LlmReviewer
@@ -41,6 +44,8 @@ from storage.models import utcnow
 
 Clock = Callable[[], datetime]
 LOCAL_PREFIX = "local:"
+MAX_REPO_NAME = 100  # reviews.repo and findings.repo hold 100 characters
+CHECKOUTS = "checkouts"
 
 
 class ReviewFailed(Exception):
@@ -66,18 +71,30 @@ class RepoTarget:
 
 
 def resolve_target(config: Config, data_dir: Path, target: str, *, allow_local: bool) -> RepoTarget:
-    """A configured repository by name; with `allow_local` (CLI, console) also a path."""
+    """A configured repository by name; with `allow_local` (CLI, console) also a path:
+    the repository it is in (`opsdesk review .` from a subdirectory reviews it all)."""
     repo = config.repo(target)
     if repo is not None:
         return _configured(repo, data_dir)
     path = Path(target).expanduser()
     if allow_local and (path.is_dir() or "/" in target or target.startswith(".")):
-        if not path.is_dir() or not git.is_git_repository(path.resolve()):
+        root = git.repository_root(path.resolve()) if path.is_dir() else None
+        if root is None:
             raise UnknownRepo(target, f"{target} is not a git repository")
-        absolute = path.resolve()
-        return RepoTarget(name=f"{LOCAL_PREFIX}{absolute}"[:100], path=absolute, ref="HEAD")
+        return RepoTarget(name=local_name(root), path=root, ref="HEAD")
     known = ", ".join(r.name for r in config.repos) or "none configured"
     raise UnknownRepo(target, f"unknown repository {target!r} (configured: {known})")
+
+
+def local_name(path: Path) -> str:
+    """`local:<absolute path>`; a path too long for the 100-character name keeps its
+    tail and a hash of the whole, so two long paths never share a history."""
+    name = f"{LOCAL_PREFIX}{path}"
+    if len(name) <= MAX_REPO_NAME:
+        return name
+    digest = hashlib.sha256(str(path).encode("utf-8")).hexdigest()[:16]
+    head = f"{LOCAL_PREFIX}{digest}:…"
+    return head + str(path)[-(MAX_REPO_NAME - len(head)) :]
 
 
 def _configured(repo: RepoConfig, data_dir: Path) -> RepoTarget:
@@ -146,9 +163,9 @@ def run_review(
             if hit is not None and (not full or hit.row["kind"] == "full" or fresh):
                 return run.cached(hit, key)
             # A full review of a commit reviewed as a delta replaces that review in place.
-            replace = hit.id if hit is not None else None
+            replace_id = hit.id if hit is not None else None
             stored, output = _review_miss(
-                engine, target, reviewer, fingerprint, sha, full, clock, replace
+                engine, target, reviewer, fingerprint, sha, full, clock, replace_id, data_dir
             )
             return run.done(stored, key, output.tokens_in, output.tokens_out)
     except (git.GitError, ReviewerError) as exc:
@@ -172,6 +189,7 @@ def _review_miss(
     full: bool,
     clock: Clock,
     replace_id: int | None,
+    data_dir: Path,
 ) -> tuple[StoredReview, Any]:
     started = time.perf_counter()
     last = store.last_review(engine, target.name, fingerprint)
@@ -179,6 +197,9 @@ def _review_miss(
     if last is not None and not full and _is_ancestor(target.path, last.commit_sha, sha):
         base = last.commit_sha
     review_input = prepare_review(target.path, base, sha, reviewer.budget_tokens())
+    carried = tuple(s.path for s in last.not_reviewed) if base is not None and last else ()
+    scratch = data_dir / CHECKOUTS / scratch_name(target.name)
+    review_input = replace(review_input, carried=carried, checkout=scratch)
     output = reviewer.review(review_input)
     tree = git.tree_sizes(target.path, sha)
     draft = store.ReviewDraft(
@@ -189,27 +210,50 @@ def _review_miss(
         full_prompt_tokens=full_tree_tokens(tree),
         duration_ms=int((time.perf_counter() - started) * 1000),
         model_latency_ms=output.model_latency_ms, dropped_count=output.dropped_outside_diff,
-        skipped_files=review_input.packed.skipped, created_at=clock(),
+        # A linter on the whole tree lists every file it did not check in not_reviewed.
+        skipped_files=() if output.whole_tree else review_input.packed.skipped,
+        created_at=clock(), not_reviewed=output.not_reviewed,
+        reviewed_files=output.reviewed_files,
     )  # fmt: skip
-    reviewed = {f.path for f in review_input.files}
-    changed = [f.path for f in review_input.files if f.status == "modified"]
-    maps = line_maps(target.path, base, sha, changed) if base is not None else {}
+    renamed = git.renames(target.path, base, sha) if base is not None else {}
+    # A reviewer that saw the whole commit did not report a base finding: it is fixed.
+    fate = (
+        _fixed
+        if output.whole_tree
+        else _partial_fate(target.path, base, sha, review_input.files, tree)
+    )
+    stored = store.save_review(
+        engine, draft, output.findings, base_review_id=last.id if last is not None else None,
+        fate=fate, renamed=renamed, replace_id=replace_id,
+    )  # fmt: skip
+    return stored, output
+
+
+def _fixed(path: str, line: int) -> int | None:
+    return None
+
+
+def _partial_fate(
+    repo: Path, base: str | None, sha: str, files: tuple[FileDiff, ...], tree: dict[str, int]
+) -> Callable[[str, int], int | None]:
+    """For a reviewer that saw only the delta's added lines (a model): where an
+    earlier finding it did not report again is now, or None when it is fixed."""
+    reviewed = {f.path for f in files}
+    changed = [
+        p for f in files if f.status in ("modified", "renamed") for p in (f.path, f.old_path) if p
+    ]
+    maps = line_maps(repo, base, sha, changed) if base is not None else {}
 
     def fate(path: str, line: int) -> int | None:
-        """Where an earlier, unreported finding is now; None: fixed."""
         if path not in tree:
-            return None  # the file is gone (deleted or renamed)
+            return None  # the file is gone
         if path not in reviewed:
             return line  # untouched by this delta (or skipped): still open
         if base is None:
             return None  # a full review saw the whole file and did not report it
         return maps[path].moved(line) if path in maps else line
 
-    stored = store.save_review(
-        engine, draft, output.findings, base_review_id=last.id if last is not None else None,
-        fate=fate, replace_id=replace_id,
-    )  # fmt: skip
-    return stored, output
+    return fate
 
 
 def _is_ancestor(repo: Path, ancestor: str, descendant: str) -> bool:

@@ -37,12 +37,12 @@ class LineMap:
 
 
 def line_maps(repo: Path, base: str, head: str, paths: list[str]) -> dict[str, LineMap]:
-    """LineMaps of `paths` between two commits (one `git diff -U0`, no rename detection,
-    so a path means the same file on both sides)."""
+    """LineMaps of `paths` between two commits, keyed by the path at `head` (one
+    `git diff -U0` with rename detection: give both old and new paths of a rename)."""
     if not paths:
         return {}
     out = run_git(
-        repo, "diff", "--no-color", "--no-ext-diff", "--no-textconv", "--no-renames", "-U0",
+        repo, "diff", "--no-color", "--no-ext-diff", "--no-textconv", "-M", "-U0",
         "--src-prefix=a/", "--dst-prefix=b/", base, head, "--",
         *(paths if len(paths) <= MAX_PATHSPECS else []),
     ).stdout.decode("utf-8", "replace")  # fmt: skip

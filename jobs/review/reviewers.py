@@ -36,6 +36,9 @@ class ReviewInput:
     # Paths an earlier review of this chain could not review (its `not_reviewed`),
     # carried forward: the reviewer must review them at head_sha too, or list them again.
     carried: tuple[str, ...] = ()
+    # opsdesk's scratch directory for this repository's checkout, reused between
+    # reviews; None: a reviewer that needs a checkout makes a temporary one.
+    checkout: Path | None = None
 
     @property
     def files(self) -> tuple[FileDiff, ...]:
@@ -59,6 +62,12 @@ class ReviewerOutput(BaseModel):
     # ("no linter for *.ts", "hunk larger than the model's context", "answer cut short").
     # The engine stores them with the review and carries them to the next one.
     not_reviewed: list[SkippedFile] = Field(default_factory=list)
+    # True when `findings` is everything this reviewer finds in the whole commit (the
+    # linters): the engine then compares it with the base review's whole set, and a
+    # base finding not found again is fixed. False (a model reviewing the delta): base
+    # findings in files it did not look at stay open.
+    whole_tree: bool = False
+    reviewed_files: int = 0  # files the reviewer covered (0: unknown or none)
 
 
 class Reviewer(Protocol):

@@ -13,17 +13,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Sequence
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.engine import Connection, Engine
-from sqlmodel import col
+from sqlmodel import Session, col
 from sqlmodel import select as sm_select
 
 from jobs.feedback import suppressed_fingerprints
+from jobs.review.baseline import Earlier, compare
 from jobs.review.budget import SkippedFile
 from jobs.review.finding import Finding as ReportedFinding
 from jobs.review.finding import finding_fingerprint
@@ -84,9 +86,15 @@ class StoredReview:
 
     @property
     def skipped_files(self) -> tuple[SkippedFile, ...]:
-        return tuple(
-            SkippedFile(s["path"], s["reason"]) for s in json.loads(self.row["skipped_files"])
-        )
+        return _skipped_from_json(self.row["skipped_files"])
+
+    @property
+    def not_reviewed(self) -> tuple[SkippedFile, ...]:
+        return _skipped_from_json(self.row.get("not_reviewed") or "[]")
+
+
+def _skipped_from_json(text: str) -> tuple[SkippedFile, ...]:
+    return tuple(SkippedFile(s["path"], s["reason"]) for s in json.loads(text))
 
 
 _FINDING_COLUMNS = (
@@ -138,18 +146,21 @@ def load_review(engine: Engine, review_id: int) -> StoredReview | None:
 class LastReview:
     id: int
     commit_sha: str
+    not_reviewed: tuple[SkippedFile, ...] = ()
 
 
 def last_review(engine: Engine, repo: str, fingerprint: str) -> LastReview | None:
     """The newest review of `repo` by this reviewer configuration: the delta base."""
     with engine.connect() as connection:
         row = connection.execute(
-            select(REVIEWS.c.id, REVIEWS.c.commit_sha)
+            select(REVIEWS.c.id, REVIEWS.c.commit_sha, REVIEWS.c.not_reviewed)
             .where(REVIEWS.c.repo == repo, REVIEWS.c.reviewer_fingerprint == fingerprint)
             .order_by(REVIEWS.c.created_at.desc(), REVIEWS.c.id.desc())
             .limit(1)
         ).first()
-    return None if row is None else LastReview(int(row[0]), str(row[1]))
+    if row is None:
+        return None
+    return LastReview(int(row[0]), str(row[1]), _skipped_from_json(row[2] or "[]"))
 
 
 def review_cache_key(repo: str, sha: str, fingerprint: str) -> str:
@@ -177,12 +188,14 @@ class ReviewDraft:
     dropped_count: int
     skipped_files: Sequence[SkippedFile]
     created_at: datetime
+    not_reviewed: Sequence[SkippedFile] = ()
+    reviewed_files: int = 0
 
 
 _DRAFT_COLUMNS = (
     "repo", "commit_sha", "base_sha", "reviewer_fingerprint", "reviewer_kind", "model", "kind",
     "commits_covered", "prompt_tokens", "completion_tokens", "full_prompt_tokens",
-    "duration_ms", "model_latency_ms", "dropped_count", "created_at",
+    "duration_ms", "model_latency_ms", "dropped_count", "created_at", "reviewed_files",
 )  # fmt: skip
 
 
@@ -193,28 +206,28 @@ def save_review(
     *,
     base_review_id: int | None,
     fate: Callable[[str, int], int | None],
+    renamed: Mapping[str, str] | None = None,
     replace_id: int | None = None,
 ) -> StoredReview:
-    """Store a review and its findings' states in one transaction.
+    """Store a review and its findings' true states in one transaction.
 
-    - reported now, suppressed fingerprint → suppressed (counted, not shown);
-    - reported now and in the base review's picture → open, otherwise new
-      (a finding that was fixed and came back is new again);
-    - in the base review's picture and not reported now: `fate(path, line)` says
-      where it is now (carried over as open, at that line) or None: fixed (its file
-      is gone, or the delta changed its line).
-    One finding per fingerprint: the first (lowest line) report wins.
+    `reported` is compared with the base review's open findings (`baseline.compare`:
+    by identity, as a multiset, old paths mapped through `renamed`):
+    - reported and open at the base → open (the same row, so its feedback stays);
+    - reported and not open at the base → new (a finding fixed earlier that came
+      back reuses its row);
+    - open at the base and not reported: `fate(path at head, line)` says whether it
+      is carried over as open (at that line: a reviewer that saw only part of the
+      tree) or None: fixed.
+    Suppression is not decided here: it is derived when a review is read.
     `replace_id`: overwrite that review (same cache key, e.g. a full review of a
     commit first reviewed as a delta) instead of adding one.
     """
-    by_fingerprint: dict[str, ReportedFinding] = {}
-    for finding in sorted(reported, key=lambda f: (f.path, f.line)):
-        by_fingerprint.setdefault(finding_fingerprint(finding), finding)
     now = draft.created_at
     with session_scope(engine) as session:
-        suppressed = suppressed_fingerprints(session, draft.repo)
         columns = {name: getattr(draft, name) for name in _DRAFT_COLUMNS}
         columns["skipped_files"] = _skipped_json(draft.skipped_files)
+        columns["not_reviewed"] = _skipped_json(draft.not_reviewed)
         review = session.get(Review, replace_id) if replace_id is not None else None
         if review is None:
             review = Review(**columns)
@@ -224,7 +237,7 @@ def save_review(
         session.add(review)
         session.flush()
         assert review.id is not None
-        previous: dict[str, tuple[Finding, int]] = {}
+        base_rows: dict[int, tuple[Finding, int]] = {}
         if base_review_id is not None:
             rows = session.exec(
                 sm_select(Finding, ReviewFinding.line)
@@ -234,57 +247,64 @@ def save_review(
                     col(ReviewFinding.state).in_(("new", "open", "suppressed")),
                 )
             ).all()
-            previous = {row.fingerprint: (row, line) for row, line in rows}
+            base_rows = {row.id: (row, line) for row, line in rows if row.id is not None}
         if replace_id is not None:
             session.execute(
                 delete(REVIEW_FINDINGS).where(REVIEW_FINDINGS.c.review_id == replace_id)
             )
-        existing: dict[str, Finding] = {}
-        wanted = list(by_fingerprint)
+        earlier = [
+            Earlier(row_id, row.path, row.category, row.message, line)
+            for row_id, (row, line) in base_rows.items()
+        ]
+        comparison = compare(reported, earlier, renamed)
+        # Each row of this review with the fingerprint it must carry and its state.
+        placed: list[tuple[Finding, str, str, int]] = []  # row, fingerprint, state, line
+        for now_at_head, before in comparison.still_open:
+            row = base_rows[before.handle][0]
+            _take_report(row, now_at_head.finding, review.id, now)
+            placed.append((row, now_at_head.fingerprint, "open", now_at_head.finding.line))
+        for earlier_one, path in comparison.gone:
+            row, line = base_rows[earlier_one.handle]
+            moved_to = fate(path, line)
+            if moved_to is None:
+                row.status, row.fixed_review_id, row.updated_at = "fixed", review.id, now
+                placed.append((row, row.fingerprint, "fixed", line))
+            else:
+                row.path = path
+                placed.append((row, _carried_fingerprint(row, path), "open", moved_to))
+        taken = {fingerprint for _row, fingerprint, _state, _line in placed}
+        wanted = [now_at_head.fingerprint for now_at_head in comparison.new]
+        reusable: dict[str, Finding] = {}
         for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
             for known in session.exec(
                 sm_select(Finding).where(
-                    Finding.repo == draft.repo, col(Finding.fingerprint).in_(chunk)
+                    Finding.repo == draft.repo,
+                    col(Finding.fingerprint).in_(wanted[start : start + 500]),
                 )
             ):
-                existing[known.fingerprint] = known
-        states: list[tuple[Finding, str, int]] = []
-        for fingerprint, found in by_fingerprint.items():
-            known_row = existing.get(fingerprint)
+                if known.id not in base_rows:
+                    reusable[known.fingerprint] = known
+        for now_at_head in comparison.new:
+            found = now_at_head.finding
+            if now_at_head.fingerprint in taken:
+                continue  # a carried finding already holds this identity
+            known_row = reusable.pop(now_at_head.fingerprint, None)
             if known_row is None:
                 row = Finding(
-                    repo=draft.repo, fingerprint=fingerprint, path=found.path, line=found.line,
-                    end_line=found.end_line, severity=found.severity, category=found.category,
-                    message=found.message, suggestion=found.suggestion, source=found.source,
-                    status="open", first_review_id=review.id, created_at=now,
+                    repo=draft.repo, fingerprint=f"pending:{uuid.uuid4().hex}", path=found.path,
+                    line=found.line, end_line=found.end_line, severity=found.severity,
+                    category=found.category, message=found.message,
+                    suggestion=found.suggestion, source=found.source, status="open",
+                    first_review_id=review.id, created_at=now,
                 )  # fmt: skip
             else:
                 row = known_row
-                row.path, row.line, row.end_line = found.path, found.line, found.end_line
-                row.severity, row.message = found.severity, found.message
-                row.suggestion, row.source = found.suggestion, found.source
-                row.status, row.fixed_review_id = "open", None
-            row.last_review_id, row.updated_at = review.id, now
+            _take_report(row, found, review.id, now)
             session.add(row)
-            if fingerprint in suppressed:
-                state = "suppressed"
-            else:
-                state = "open" if fingerprint in previous else "new"
-            states.append((row, state, found.line))
-        for fingerprint, (row, line) in previous.items():
-            if fingerprint in by_fingerprint:
-                continue
-            now_at = fate(row.path, line)
-            if now_at is None:
-                row.status, row.fixed_review_id, row.updated_at = "fixed", review.id, now
-                session.add(row)
-                states.append((row, "fixed", line))
-            else:
-                states.append((row, "suppressed" if fingerprint in suppressed else "open", now_at))
-        session.flush()
+            placed.append((row, now_at_head.fingerprint, "new", found.line))
+        _assign_fingerprints(session, draft.repo, placed, exclude={id(r) for r, *_ in placed})
         counts = {"new": 0, "open": 0, "fixed": 0, "suppressed": 0}
-        for row, state, line in states:
+        for row, _fingerprint, state, line in placed:
             assert row.id is not None
             counts[state] += 1
             session.add(
@@ -298,6 +318,54 @@ def save_review(
     stored = load_review(engine, review_id)
     assert stored is not None
     return stored
+
+
+def _take_report(row: Finding, found: ReportedFinding, review_id: int, now: datetime) -> None:
+    """The row now says what the reviewer reported at this commit."""
+    row.path, row.line, row.end_line = found.path, found.line, found.end_line
+    row.severity, row.category, row.message = found.severity, found.category, found.message
+    row.suggestion, row.source = found.suggestion, found.source
+    row.status, row.fixed_review_id = "open", None
+    row.last_review_id, row.updated_at = review_id, now
+
+
+def _carried_fingerprint(row: Finding, path: str) -> str:
+    """A carried finding keeps its fingerprint unless its file was renamed."""
+    if path == row.path and row.fingerprint:
+        return row.fingerprint
+    return finding_fingerprint(
+        ReportedFinding(path=path, line=max(row.line, 1), severity="info",
+                        category=row.category, message=row.message, source=row.source)
+    )  # fmt: skip
+
+
+def _assign_fingerprints(
+    session: Session, repo: str, placed: list[tuple[Finding, str, str, int]], exclude: set[int]
+) -> None:
+    """Give each row its fingerprint. A rename moves fingerprints between rows of one
+    review (even swaps them), so changed rows first take a unique placeholder (new rows
+    are made with one); a stale
+    row of another commit that holds a wanted fingerprint gives it up."""
+    changing = [(row, fp) for row, fp, _state, _line in placed if row.fingerprint != fp]
+    for row, _fingerprint in changing:
+        if not row.fingerprint.startswith("pending:"):  # new rows hold a unique one already
+            row.fingerprint = f"moving:{row.id}"
+        session.add(row)
+    session.flush()
+    if not changing:
+        return
+    wanted = [fp for _row, fp in changing]
+    for stale in session.exec(
+        sm_select(Finding).where(Finding.repo == repo, col(Finding.fingerprint).in_(wanted))
+    ):
+        if id(stale) not in exclude:
+            stale.fingerprint = hashlib.sha256(f"retired:{stale.id}".encode()).hexdigest()
+            session.add(stale)
+    session.flush()
+    for row, fingerprint in changing:
+        row.fingerprint = fingerprint
+        session.add(row)
+    session.flush()
 
 
 def _skipped_json(skipped: Sequence[SkippedFile]) -> str:

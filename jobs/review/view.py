@@ -4,9 +4,12 @@ reply the /review command shows."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from jobs.config import Config
 from jobs.feedback import CODE_OF
 from jobs.reply import Block, Button, Reply, ReplyField
+from jobs.review.budget import SkippedFile
 from jobs.review.result import ReviewResult
 from storage.models import Finding
 
@@ -93,15 +96,49 @@ def review_reply(result: ReviewResult, config: Config) -> Reply:
         if len(skipped) > MAX_SKIPPED_LISTED:
             lines.append(f"and {len(skipped) - MAX_SKIPPED_LISTED} more")
         blocks.append(Block(text=f"Skipped {len(skipped)} files:\n" + "\n".join(lines)))
+    if result.not_reviewed:
+        blocks.append(Block(text=not_reviewed_text(result.not_reviewed)))
     shown = result.shown
     limit = config.reviewer.max_findings_shown
     blocks += [finding_block(f.as_row(), state=f.status) for f in shown[:limit]]
     if not shown:
-        blocks.append(Block(text="No open findings."))
+        blocks.append(Block(text=no_findings_text(result)))
     note = ""
     if len(shown) > limit:
         note = f"{len(shown) - limit} more: /findings {label} for all"
     return Reply(title=title, blocks=blocks, fields=fields, note=note)
+
+
+MAX_GROUPS_LISTED = 8
+MAX_PATHS_PER_GROUP = 3
+
+
+def not_reviewed_text(files: Sequence[SkippedFile]) -> str:
+    """Files no reviewer looked at, grouped by reason, largest group first:
+    "Not reviewed: 14 files\nno linter for *.ts (12): a.ts, b.ts, c.ts …"."""
+    groups: dict[str, list[str]] = {}
+    for skipped in files:
+        groups.setdefault(skipped.reason, []).append(skipped.path)
+    ordered = sorted(groups.items(), key=lambda item: (-len(item[1]), item[0]))
+    lines = [f"Not reviewed: {len(files)} file{'s' if len(files) != 1 else ''}"]
+    for reason, paths in ordered[:MAX_GROUPS_LISTED]:
+        listed = ", ".join(paths[:MAX_PATHS_PER_GROUP])
+        more = " …" if len(paths) > MAX_PATHS_PER_GROUP else ""
+        lines.append(f"{reason} ({len(paths)}): {listed}{more}")
+    if len(ordered) > MAX_GROUPS_LISTED:
+        rest = sum(len(paths) for _reason, paths in ordered[MAX_GROUPS_LISTED:])
+        lines.append(f"and {rest} more in {len(ordered) - MAX_GROUPS_LISTED} other groups")
+    return "\n".join(lines)
+
+
+def no_findings_text(result: ReviewResult) -> str:
+    """Never a bare "No open findings" when nothing, or not everything, was checked."""
+    row = result.stored.row
+    if not result.not_reviewed:
+        return "No open findings."
+    if row["reviewer_kind"] == "lint" and not row.get("reviewed_files"):
+        return "Nothing was reviewed: no configured linter covers any file in this commit."
+    return "No open findings in the files reviewed (the files above were not reviewed)."
 
 
 def tokens_text(used: int, full: int) -> str:

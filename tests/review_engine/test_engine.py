@@ -98,7 +98,7 @@ def test_full_on_demand_reviews_the_whole_tree(engine: Engine, repo: Repo, tmp_p
     assert review(engine, config, tmp_path, full=True).cache_hit
 
 
-def test_ruff_findings_only_on_added_lines(engine: Engine, repo: Repo, tmp_path: Path) -> None:
+def test_a_delta_reports_what_is_new_and_what_is_still_open(engine: Engine, repo: Repo, tmp_path: Path) -> None:
     repo.commit("base", **{"app.py": "import os\n\n\ndef f():\n    return 1\n"})
     config = config_for(repo)
     base = review(engine, config, tmp_path)
@@ -165,11 +165,11 @@ def test_binary_and_renamed_files(engine: Engine, repo: Repo, tmp_path: Path) ->
     repo.write("logo.bin", b"\x89PNG\0\0\x01binary")
     repo.commit("rename and binary")
     result = review(engine, config, tmp_path)
-    assert ("logo.bin", "binary") in [(s.path, s.reason) for s in result.skipped_files]
+    assert ("logo.bin", "binary") in [(s.path, s.reason) for s in result.not_reviewed]
     found = sorted((f.path, f.message, f.status) for f in result.findings)
     assert found == [
         ("new_name.py", "`json` imported but unused", "new"),
-        ("old_name.py", "`os` imported but unused", "fixed"),  # its path is gone
+        ("new_name.py", "`os` imported but unused", "open"),  # renamed: the same finding
     ]
 
 
