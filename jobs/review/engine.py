@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from jobs import runs
-from jobs.config import Config, RepoConfig
+from jobs.config import Config, LinterConfig, RepoConfig
 from jobs.review import git, store
 from jobs.review.budget import full_tree_tokens
 from jobs.review.checkout import scratch_name
@@ -44,7 +44,8 @@ from storage.models import utcnow
 
 Clock = Callable[[], datetime]
 LOCAL_PREFIX = "local:"
-MAX_REPO_NAME = 100  # reviews.repo and findings.repo hold 100 characters
+# reviews.repo holds 100 characters, job_runs.job 100 with "review:" before the name.
+MAX_REPO_NAME = 100 - len("review:")
 CHECKOUTS = "checkouts"
 
 
@@ -68,6 +69,7 @@ class RepoTarget:
     ref: str
     url: str | None = None
     reviewer: str | None = None  # lint | llm; None: config.reviewer.default
+    linters: tuple[LinterConfig, ...] = ()  # the repository's own, beside the global ones
 
 
 def resolve_target(config: Config, data_dir: Path, target: str, *, allow_local: bool) -> RepoTarget:
@@ -87,8 +89,8 @@ def resolve_target(config: Config, data_dir: Path, target: str, *, allow_local: 
 
 
 def local_name(path: Path) -> str:
-    """`local:<absolute path>`; a path too long for the 100-character name keeps its
-    tail and a hash of the whole, so two long paths never share a history."""
+    """`local:<absolute path>`; a path too long for a name keeps its tail and a hash
+    of the whole, so two long paths never share a history."""
     name = f"{LOCAL_PREFIX}{path}"
     if len(name) <= MAX_REPO_NAME:
         return name
@@ -100,18 +102,24 @@ def local_name(path: Path) -> str:
 def _configured(repo: RepoConfig, data_dir: Path) -> RepoTarget:
     if repo.url is not None:
         path = data_dir / "repos" / f"{repo.name}.git"
-        return RepoTarget(repo.name, path, repo.branch, url=repo.url, reviewer=repo.reviewer)
+        return RepoTarget(
+            repo.name, path, repo.branch, url=repo.url, reviewer=repo.reviewer,
+            linters=tuple(repo.linters),
+        )  # fmt: skip
     assert repo.path is not None
-    return RepoTarget(repo.name, Path(repo.path).expanduser(), repo.branch, reviewer=repo.reviewer)
+    return RepoTarget(
+        repo.name, Path(repo.path).expanduser(), repo.branch, reviewer=repo.reviewer,
+        linters=tuple(repo.linters),
+    )  # fmt: skip
 
 
 _FINGERPRINTS: dict[str, str] = {}
 
 
-def build_reviewer(config: Config, kind: str | None, llm_api_key: str | None) -> Reviewer:
-    if (kind or config.reviewer.default) == "llm":
+def build_reviewer(config: Config, target: RepoTarget, llm_api_key: str | None) -> Reviewer:
+    if (target.reviewer or config.reviewer.default) == "llm":
         return LlmReviewer(config.reviewer.llm, api_key=llm_api_key)
-    return LintReviewer(config.reviewer.lint)
+    return LintReviewer(config.reviewer.lint.with_linters(list(target.linters)))
 
 
 def fingerprint_of(reviewer: Reviewer) -> str:
@@ -143,7 +151,7 @@ def run_review(
     """Review `repo_target` at its configured ref; raises ReviewFailed (UnknownRepo)."""
     started, started_at = time.perf_counter(), clock()
     target = resolve_target(config, data_dir, repo_target, allow_local=allow_local)
-    reviewer = reviewer or build_reviewer(config, target.reviewer, llm_api_key)
+    reviewer = reviewer or build_reviewer(config, target, llm_api_key)
     fingerprint = fingerprint_of(reviewer)
     run = _RunRecorder(engine, target.name, trigger, started, started_at, clock, runner_id,
                        batch_id, record_run)  # fmt: skip

@@ -30,11 +30,10 @@ from .conftest import review
 Key = tuple[str, int, str, str]  # path, line, category, message
 
 
-def lint_config(work: Repo, **lint: Any) -> Config:
+def lint_config(work: Repo, repo_linters: list[dict[str, Any]] | None = None) -> Config:
     """The repository's own ruff configuration decides (no opsdesk select/ignore)."""
-    return Config.model_validate(
-        {"repos": [{"name": "demo", "path": str(work.path)}], "reviewer": {"lint": lint}}
-    )
+    repo = {"name": "demo", "path": str(work.path), "linters": repo_linters or []}
+    return Config.model_validate({"repos": [repo]})
 
 
 def fresh_clone(work: Repo, tmp_path: Path) -> Path:
@@ -210,7 +209,7 @@ def test_a_shell_script_is_reviewed_by_real_shellcheck(
 ) -> None:
     script = '#!/bin/sh\necho $1\ncd "$2"\n'
     repo.commit("scripts", **{"scripts/run.sh": script, "app.py": "import os\n"})
-    config = lint_config(repo, linters=[{"name": "shellcheck", "preset": "shellcheck"}])
+    config = lint_config(repo, repo_linters=[{"name": "shellcheck", "preset": "shellcheck"}])
     first = review(engine, config, tmp_path)
     shell = Counter(k for k in open_set(engine, first).elements() if k[0].endswith(".sh"))
     python = Counter(k for k in open_set(engine, first).elements() if k[0].endswith(".py"))
