@@ -1,6 +1,6 @@
 """Where earlier findings went: old-file lines a delta changed, and how the others moved.
 
-A reviewer judges only added lines, so an earlier finding in a changed file that is
+A model reviewer judges only added lines, so an earlier finding in a changed file that is
 not reported again may simply sit on an untouched line. It is fixed only when the
 delta changed or removed its line; otherwise it stays open, at its shifted line.
 """

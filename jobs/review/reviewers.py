@@ -1,7 +1,8 @@
 """What every reviewer takes and gives, whatever it is (linter or model).
 
 A reviewer gets the packed diff of one commit and returns findings on that
-commit's changed lines. Its `fingerprint()` names everything that changes its
+commit's changed lines (a model) or on the whole commit (the linters, which then say
+`whole_tree`). Its `fingerprint()` names everything that changes its
 answer for the same commit; with (repo, head sha) it forms the review cache key.
 """
 
@@ -83,7 +84,8 @@ class Reviewer(Protocol):
         ...
 
     def review(self, review_input: ReviewInput) -> ReviewerOutput:
-        """Findings on the input's changed lines; raises ReviewerError."""
+        """Findings on the input's changed lines, or on the whole commit (`whole_tree`);
+        raises ReviewerError."""
         ...
 
 

@@ -1,9 +1,11 @@
 """The review cache and the findings' life over time, in storage.
 
 Each review stores its complete picture of the repository for its reviewer chain:
-every finding it reported (new or still open), every earlier finding it carried
-over from an untouched file (open), every earlier finding it saw gone (fixed), and
-the suppressed ones (counted, never shown). A cache hit replays exactly these rows.
+every finding it reported (new or still open), every earlier finding a partial
+reviewer (a model) carried over from an untouched file (open), and every earlier
+finding it saw gone (fixed); also the files it did not review. States are the true
+ones: suppression (false positives) is derived when a review is read. A cache hit
+replays exactly these rows.
 
 The read path (`cached_review`) uses SQLAlchemy Core on indexed
 columns: it is the cache-hit path and must cost about as much as reading a ref.
