@@ -1,0 +1,60 @@
+"""The engine's side of not-reviewed files: stored with the review, and carried to the
+next review of the chain, which must review them or list them again."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+
+from jobs.review.budget import SkippedFile
+from jobs.review.finding import Finding
+from jobs.review.reviewers import ReviewerOutput, ReviewInput, reviewer_fingerprint
+from tests.review.conftest import Repo
+
+from .conftest import config_for, review
+
+
+class OneFileAtATime:
+    """A reviewer with room for one file per review: it reviews the carried files and
+    the delta's first file, and lists the others as not reviewed."""
+
+    kind = "llm"
+
+    def __init__(self) -> None:
+        self.carried_seen: list[tuple[str, ...]] = []
+
+    def fingerprint(self) -> str:
+        return reviewer_fingerprint(self.kind, "one-file", {})
+
+    def budget_tokens(self) -> int:
+        return 10**9
+
+    def review(self, review_input: ReviewInput) -> ReviewerOutput:
+        self.carried_seen.append(review_input.carried)
+        wanted = [*review_input.carried, *(f.path for f in review_input.files)]
+        first, rest = wanted[0], wanted[1:]
+        finding = Finding(
+            path=first, line=1, severity="info", category="seen", message="reviewed",
+            source="llm:one-file",
+        )  # fmt: skip
+        return ReviewerOutput(
+            findings=[finding],
+            not_reviewed=[SkippedFile(p, "did not fit") for p in dict.fromkeys(rest)],
+        )
+
+
+def test_not_reviewed_files_are_stored_and_carried_until_reviewed(
+    engine: Engine, repo: Repo, tmp_path: Path
+) -> None:
+    repo.commit("two files", **{"a.py": "a = 1\n", "b.py": "b = 1\n"})
+    reviewer = OneFileAtATime()
+    config = config_for(repo)
+    first = review(engine, config, tmp_path, reviewer=reviewer)
+    assert [(s.path, s.reason) for s in first.not_reviewed] == [("b.py", "did not fit")]
+    assert first.to_json()["not_reviewed"] == [{"path": "b.py", "reason": "did not fit"}]
+    repo.commit("another", **{"c.py": "c = 1\n"})
+    second = review(engine, config, tmp_path, reviewer=reviewer)
+    assert reviewer.carried_seen == [(), ("b.py",)]
+    assert {f.path for f in second.shown} == {"a.py", "b.py"}  # b.py reviewed at last
+    assert [s.path for s in second.not_reviewed] == ["c.py"]  # … and c.py waits its turn
