@@ -71,6 +71,20 @@ def _first_line(text: str, root: Path) -> str:
     return lines[0].replace(str(root) + "/", "").replace(str(root), ".") if lines else ""
 
 
+MAX_DETAIL = 300
+
+
+def _ruff_failure(stderr: str, root: Path) -> str:
+    """ruff's reasons ("ruff failed / Cause: Failed to parse pyproject.toml / Cause: …
+    unknown field `show-source`") on one line, without the scratch directory's path."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    causes = [line.removeprefix("Cause:").strip() for line in lines if line.startswith("Cause:")]
+    last = lines[-1] if lines and not lines[-1].startswith(("Cause:", "|")) else ""
+    parts = [p for p in (*causes, last) if p and p != "ruff failed"] or lines[:1]
+    text = ": ".join(dict.fromkeys(parts))
+    return text.replace(str(root) + "/", "").replace(str(root), ".")[:MAX_DETAIL]
+
+
 def ruff_command() -> list[str]:
     try:
         from ruff.__main__ import find_ruff_bin
@@ -92,7 +106,7 @@ def run_ruff(root: Path, select: list[str], ignore: list[str]) -> list[Finding]:
         command += ["--ignore", ",".join(ignore)]
     result = _run([*command, "."], root, "ruff")
     if result.returncode != 0:
-        detail = _first_line(result.stderr, root)
+        detail = _ruff_failure(result.stderr, root)
         raise ReviewerError(f"ruff failed: {detail or f'exit {result.returncode}'}")
     try:
         parsed: list[dict[str, Any]] = json.loads(result.stdout or "[]")
