@@ -16,12 +16,13 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy.engine import Engine
 
 from jobs.config import Config
-from jobs.review.engine import ReviewResult
+from jobs.review.engine import ReviewFailed, ReviewResult
 from jobs.review.linters import ruff_command
-from jobs.review.store import open_findings
+from jobs.review.store import count_reviews, open_findings
 from jobs.review.view import review_reply
 from tests.review.conftest import Repo
 
@@ -253,3 +254,20 @@ def test_a_commit_no_linter_covers_says_nothing_was_reviewed(
     result = review(engine, config, tmp_path)
     texts = [block.text for block in review_reply(result, config).blocks]
     assert "Nothing was reviewed: no configured linter covers any file in this commit." in texts
+
+
+def test_a_config_ruff_cannot_read_fails_the_review_with_ruffs_reason(
+    engine: Engine, repo: Repo, tmp_path: Path
+) -> None:
+    repo.commit("ok", **{"app.py": "import os\n"})
+    config = lint_config(repo)
+    earlier = review(engine, config, tmp_path)
+    repo.commit("old key", **{"pyproject.toml": "[tool.ruff]\nshow-source = true\n"})
+    with pytest.raises(ReviewFailed) as failure:
+        review(engine, config, tmp_path)
+    reason = failure.value.reason
+    assert reason.startswith("ruff failed: Failed to parse pyproject.toml")
+    assert "unknown field `show-source`" in reason and str(tmp_path) not in reason
+    assert count_reviews(engine, "demo") == 1  # no review row for the failed one
+    assert [f.status for f in open_findings(engine, "demo")] == ["open"]
+    assert earlier.new_count == 1
