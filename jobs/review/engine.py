@@ -232,7 +232,7 @@ def _review_miss(
     )
     stored = store.save_review(
         engine, draft, output.findings, base_review_id=last.id if last is not None else None,
-        fate=fate, renamed=renamed, replace_id=replace_id,
+        fate=fate, renamed=renamed, replace_id=replace_id, whole_tree=output.whole_tree,
     )  # fmt: skip
     return stored, output
 

@@ -210,6 +210,7 @@ def save_review(
     fate: Callable[[str, int], int | None],
     renamed: Mapping[str, str] | None = None,
     replace_id: int | None = None,
+    whole_tree: bool = False,
 ) -> StoredReview:
     """Store a review and its findings' true states in one transaction.
 
@@ -222,6 +223,9 @@ def save_review(
       is carried over as open (at that line: a reviewer that saw only part of the
       tree) or None: fixed.
     Suppression is not decided here: it is derived when a review is read.
+    `whole_tree` (the linters saw the whole commit): linter findings still open from
+    another reviewer configuration's chain (before a rule change) are fixed too, so
+    the repository's open findings are this review's.
     `replace_id`: overwrite that review (same cache key, e.g. a full review of a
     commit first reviewed as a delta) instead of adding one.
     """
@@ -305,6 +309,8 @@ def save_review(
             session.add(row)
             placed.append((row, now_at_head.fingerprint, "new", found.line))
         _assign_fingerprints(session, draft.repo, placed, exclude={id(r) for r, *_ in placed})
+        if whole_tree:
+            _close_linter_findings_of_other_chains(session, draft.repo, placed, review.id, now)
         counts = {"new": 0, "open": 0, "fixed": 0, "suppressed": 0}
         for row, _fingerprint, state, line in placed:
             assert row.id is not None
@@ -320,6 +326,26 @@ def save_review(
     stored = load_review(engine, review_id)
     assert stored is not None
     return stored
+
+
+def _close_linter_findings_of_other_chains(
+    session: Session,
+    repo: str,
+    placed: list[tuple[Finding, str, str, int]],
+    review_id: int,
+    now: datetime,
+) -> None:
+    kept = {row.id for row, *_ in placed}
+    for stale in session.exec(
+        sm_select(Finding).where(
+            Finding.repo == repo,
+            Finding.status == "open",
+            col(Finding.source).not_like("llm:%"),
+        )
+    ):
+        if stale.id not in kept:
+            stale.status, stale.fixed_review_id, stale.updated_at = "fixed", review_id, now
+            session.add(stale)
 
 
 def _take_report(row: Finding, found: ReportedFinding, review_id: int, now: datetime) -> None:

@@ -271,3 +271,26 @@ def test_a_config_ruff_cannot_read_fails_the_review_with_ruffs_reason(
     assert count_reviews(engine, "demo") == 1  # no review row for the failed one
     assert [f.status for f in open_findings(engine, "demo")] == ["open"]
     assert earlier.new_count == 1
+
+
+def test_a_reviewer_rule_change_leaves_no_stale_open_findings(
+    engine: Engine, repo: Repo, tmp_path: Path
+) -> None:
+    rules = '[lint]\nselect = ["F", "E711"]\n'
+    repo.commit(
+        "base", **{"ruff.toml": rules, "app.py": "import os\nimport sys\nx = sys.path == None\n"}
+    )
+    review(engine, lint_config(repo), tmp_path)
+    assert {f.category for f in open_findings(engine, "demo")} == {"F401", "E711"}
+    narrowed = Config.model_validate(
+        {"repos": [{"name": "demo", "path": str(repo.path)}],
+         "reviewer": {"lint": {"select": ["F"]}}}
+    )  # fmt: skip
+    repo.commit("more", **{"b.py": "import sys\n"})
+    result = review(engine, narrowed, tmp_path)  # a new reviewer chain: a full review
+    assert result.kind == "full"
+    assert (
+        Counter((f.path, f.category) for f in open_findings(engine, "demo"))
+        == Counter((f.path, f.category) for f in result.shown)
+        == Counter([("app.py", "F401"), ("b.py", "F401")])
+    )
