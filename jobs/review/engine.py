@@ -205,11 +205,16 @@ def _review_miss(
     if last is not None and not full and _is_ancestor(target.path, last.commit_sha, sha):
         base = last.commit_sha
     review_input = prepare_review(target.path, base, sha, reviewer.budget_tokens())
-    carried = tuple(s.path for s in last.not_reviewed) if base is not None and last else ()
+    tree = git.tree_sizes(target.path, sha)
+    # What the base review could not review is reviewed now (if the file still exists).
+    carried = tuple(
+        dict.fromkeys(
+            s.path for s in (last.not_reviewed if base and last else ()) if s.path in tree
+        )
+    )
     scratch = data_dir / CHECKOUTS / scratch_name(target.name)
     review_input = replace(review_input, carried=carried, checkout=scratch)
     output = reviewer.review(review_input)
-    tree = git.tree_sizes(target.path, sha)
     draft = store.ReviewDraft(
         repo=target.name, commit_sha=sha, base_sha=base, reviewer_fingerprint=fingerprint,
         reviewer_kind=reviewer.kind, model=output.model, kind="delta" if base else "full",
