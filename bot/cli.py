@@ -74,7 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     review = commands.add_parser(
         "review", help="review a configured repository or a local path (exit 1 on failure)"
     )
-    review.add_argument("target", metavar="TARGET", help="a configured repo name or a local path")
+    review.add_argument(
+        "target", metavar="TARGET", help="a configured repo name, or a path in a local repository"
+    )
     review.add_argument("--full", action="store_true", help="review the whole tree, not the delta")
     review.add_argument("--json", action="store_true", help="print the review as JSON")
 
