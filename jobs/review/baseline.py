@@ -10,7 +10,7 @@ new path, so a rename alone changes nothing. Pure logic: no git, no database.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
@@ -50,8 +50,14 @@ def compare(
     head: Sequence[Finding],
     base: Sequence[Earlier[Handle]],
     renamed: Mapping[str, str] | None = None,
+    moved: Callable[[str, int], int | None] | None = None,
 ) -> Comparison[Handle]:
-    """Pair head findings with base ones; `renamed` maps old paths to new ones."""
+    """Pair head findings with base ones; `renamed` maps old paths to new ones.
+
+    Within a group of identical findings, a base finding whose line `moved(path at
+    head, base line)` lands exactly on a head finding's line is that finding (so
+    fixing the first of two keeps the second's row, and its feedback); the rest
+    pair up in line order."""
     renamed = renamed or {}
     head_groups: dict[str, list[Finding]] = defaultdict(list)
     for finding in head:
@@ -67,13 +73,35 @@ def compare(
     for identity, findings in head_groups.items():
         findings.sort(key=lambda f: (f.line, f.end_line or f.line, f.source))
         earlier_ones = sorted(base_groups.pop(identity, []), key=lambda item: item[0].line)
+        pairs = _pair(findings, earlier_ones, moved)
         for ordinal, finding in enumerate(findings):
             now = Now(finding, identity_fingerprint(identity, ordinal))
-            if ordinal < len(earlier_ones):
-                result.still_open.append((now, earlier_ones[ordinal][0]))
+            if ordinal in pairs:
+                result.still_open.append((now, pairs[ordinal][0]))
             else:
                 result.new.append(now)
-        result.gone += earlier_ones[len(findings) :]
+        taken = {id(item) for item in pairs.values()}
+        result.gone += [item for item in earlier_ones if id(item) not in taken]
     for leftovers in base_groups.values():
         result.gone += leftovers
     return result
+
+
+def _pair(
+    findings: list[Finding],
+    earlier_ones: list[tuple[Earlier[Handle], str]],
+    moved: Callable[[str, int], int | None] | None,
+) -> dict[int, tuple[Earlier[Handle], str]]:
+    """head index → the base finding it is: first by moved line, then in line order."""
+    pairs: dict[int, tuple[Earlier[Handle], str]] = {}
+    free = list(earlier_ones)
+    if moved is not None and len(findings) + len(earlier_ones) > 2:
+        for index, finding in enumerate(findings):
+            match = next((e for e in free if moved(e[1], e[0].line) == finding.line), None)
+            if match is not None:
+                pairs[index] = match
+                free.remove(match)
+    unpaired = [index for index in range(len(findings)) if index not in pairs]
+    for index, item in zip(unpaired, free, strict=False):
+        pairs[index] = item
+    return pairs

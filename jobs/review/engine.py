@@ -229,15 +229,16 @@ def _review_miss(
         reviewed_files=output.reviewed_files,
     )  # fmt: skip
     renamed = git.renames(target.path, base, sha) if base is not None else {}
+    moved = _line_mover(target.path, base, sha, review_input.files) if base else None
     # A reviewer that saw the whole commit did not report a base finding: it is fixed.
-    fate = (
-        _fixed
-        if output.whole_tree
-        else _partial_fate(target.path, base, sha, review_input.files, tree)
-    )
+    # A full review (no base) saw every file it was given: the same.
+    fate = _fixed if output.whole_tree or moved is None else _partial_fate(
+        review_input.files, tree, moved
+    )  # fmt: skip
     stored = store.save_review(
         engine, draft, output.findings, base_review_id=last.id if last is not None else None,
-        fate=fate, renamed=renamed, replace_id=replace_id, whole_tree=output.whole_tree,
+        fate=fate, renamed=renamed, moved=moved, replace_id=replace_id,
+        whole_tree=output.whole_tree,
     )  # fmt: skip
     return stored, output
 
@@ -246,25 +247,34 @@ def _fixed(path: str, line: int) -> int | None:
     return None
 
 
+def _line_mover(
+    repo: Path, base: str, sha: str, files: tuple[FileDiff, ...]
+) -> Callable[[str, int], int | None]:
+    """(path at head, line at base) → its line at head; None when the delta changed it."""
+    changed = [
+        p for f in files if f.status in ("modified", "renamed") for p in (f.path, f.old_path) if p
+    ]
+    maps = line_maps(repo, base, sha, changed)
+
+    def moved(path: str, line: int) -> int | None:
+        return maps[path].moved(line) if path in maps else line
+
+    return moved
+
+
 def _partial_fate(
-    repo: Path, base: str | None, sha: str, files: tuple[FileDiff, ...], tree: dict[str, int]
+    files: tuple[FileDiff, ...], tree: dict[str, int], moved: Callable[[str, int], int | None]
 ) -> Callable[[str, int], int | None]:
     """For a reviewer that saw only the delta's added lines (a model): where an
     earlier finding it did not report again is now, or None when it is fixed."""
     reviewed = {f.path for f in files}
-    changed = [
-        p for f in files if f.status in ("modified", "renamed") for p in (f.path, f.old_path) if p
-    ]
-    maps = line_maps(repo, base, sha, changed) if base is not None else {}
 
     def fate(path: str, line: int) -> int | None:
         if path not in tree:
             return None  # the file is gone
         if path not in reviewed:
             return line  # untouched by this delta (or skipped): still open
-        if base is None:
-            return None  # a full review saw the whole file and did not report it
-        return maps[path].moved(line) if path in maps else line
+        return moved(path, line)
 
     return fate
 

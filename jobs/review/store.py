@@ -209,13 +209,15 @@ def save_review(
     base_review_id: int | None,
     fate: Callable[[str, int], int | None],
     renamed: Mapping[str, str] | None = None,
+    moved: Callable[[str, int], int | None] | None = None,
     replace_id: int | None = None,
     whole_tree: bool = False,
 ) -> StoredReview:
     """Store a review and its findings' true states in one transaction.
 
     `reported` is compared with the base review's open findings (`baseline.compare`:
-    by identity, as a multiset, old paths mapped through `renamed`):
+    by identity, as a multiset, old paths mapped through `renamed`, identical ones
+    paired by where `moved` says their lines went):
     - reported and open at the base → open (the same row, so its feedback stays);
     - reported and not open at the base → new (a finding fixed earlier that came
       back reuses its row);
@@ -262,7 +264,7 @@ def save_review(
             Earlier(row_id, row.path, row.category, row.message, line)
             for row_id, (row, line) in base_rows.items()
         ]
-        comparison = compare(reported, earlier, renamed)
+        comparison = compare(reported, earlier, renamed, moved)
         # Each row of this review with the fingerprint it must carry and its state.
         placed: list[tuple[Finding, str, str, int]] = []  # row, fingerprint, state, line
         for now_at_head, before in comparison.still_open:
@@ -308,7 +310,7 @@ def save_review(
             _take_report(row, found, review.id, now)
             session.add(row)
             placed.append((row, now_at_head.fingerprint, "new", found.line))
-        _assign_fingerprints(session, draft.repo, placed, exclude={id(r) for r, *_ in placed})
+        _assign_fingerprints(session, draft.repo, placed)
         if whole_tree:
             _close_linter_findings_of_other_chains(session, draft.repo, placed, review.id, now)
         counts = {"new": 0, "open": 0, "fixed": 0, "suppressed": 0}
@@ -368,13 +370,14 @@ def _carried_fingerprint(row: Finding, path: str) -> str:
 
 
 def _assign_fingerprints(
-    session: Session, repo: str, placed: list[tuple[Finding, str, str, int]], exclude: set[int]
+    session: Session, repo: str, placed: list[tuple[Finding, str, str, int]]
 ) -> None:
-    """Give each row its fingerprint. A rename moves fingerprints between rows of one
-    review (even swaps them), so changed rows first take a unique placeholder (new rows
-    are made with one); a stale
-    row of another commit that holds a wanted fingerprint gives it up."""
-    changing = [(row, fp) for row, fp, _state, _line in placed if row.fingerprint != fp]
+    """Give each new or open row its fingerprint. Pairing and renames move fingerprints
+    between rows of one review (even swap them), so changing rows first take a unique
+    placeholder (new rows are made with one); any other row holding a wanted
+    fingerprint (one fixed now, or a stale one of another commit) gives it up."""
+    wanted = {fp: row for row, fp, state, _line in placed if state != "fixed"}
+    changing = [(row, fp) for fp, row in wanted.items() if row.fingerprint != fp]
     for row, _fingerprint in changing:
         if not row.fingerprint.startswith("pending:"):  # new rows hold a unique one already
             row.fingerprint = f"moving:{row.id}"
@@ -382,13 +385,14 @@ def _assign_fingerprints(
     session.flush()
     if not changing:
         return
-    wanted = [fp for _row, fp in changing]
-    for stale in session.exec(
-        sm_select(Finding).where(Finding.repo == repo, col(Finding.fingerprint).in_(wanted))
+    for holder in session.exec(
+        sm_select(Finding).where(
+            Finding.repo == repo, col(Finding.fingerprint).in_([fp for _row, fp in changing])
+        )
     ):
-        if id(stale) not in exclude:
-            stale.fingerprint = hashlib.sha256(f"retired:{stale.id}".encode()).hexdigest()
-            session.add(stale)
+        if wanted.get(holder.fingerprint) is not holder:
+            holder.fingerprint = hashlib.sha256(f"retired:{holder.id}".encode()).hexdigest()
+            session.add(holder)
     session.flush()
     for row, fingerprint in changing:
         row.fingerprint = fingerprint

@@ -176,12 +176,16 @@ def test_identical_messages_in_one_file_stay_separate_findings(
     first = review(engine, config, tmp_path)
     assert [(f.line, f.status) for f in first.findings] == [(2, "new"), (3, "new")]
     assert open_set(engine, first) == ruff_oracle(repo, tmp_path)
-    one = two.replace("b == None", "b is None")
+    second_id = first.findings[1].id  # the one on line 3
+    one = two.replace("a == None", "a is None")  # fix the first of the two
     repo.commit("fix one", **{"cmp.py": one})
     delta = review(engine, config, tmp_path)
     assert (delta.new_count, delta.open_count, delta.fixed_count) == (0, 1, 1)
+    # The one left is the one that was on line 3: the same row (and its feedback).
+    assert [(f.id, f.line) for f in delta.shown] == [(second_id, 3)]
     assert open_set(engine, delta) == ruff_oracle(repo, tmp_path)
-    repo.commit("three", **{"cmp.py": two.replace("    return", "    z = a == None\n    return")})
+    three = one.replace("    return", "    z = a == None\n    w = b == None\n    return")
+    repo.commit("three", **{"cmp.py": three})
     third = review(engine, config, tmp_path)
     assert (third.new_count, third.open_count) == (2, 1)
     assert open_set(engine, third) == ruff_oracle(repo, tmp_path)
