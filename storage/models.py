@@ -47,11 +47,7 @@ class Review(SQLModel, table=True):
     suppressed_count: int = 0
     dropped_count: int = 0  # model findings outside the diff, dropped
     skipped_files: str = Field(default="[]", sa_column=Column(Text, nullable=False))  # JSON
-    # Files the reviewer could not review ("no linter for *.ts", "over token budget"),
-    # JSON [{path, reason}]; carried to the next review of the chain. Migration 0002.
-    not_reviewed: str = Field(
-        default="[]", sa_column=Column(Text, nullable=False, server_default="[]")
-    )
+    # Files a reviewer covered (a linter's files; 0: none or not counted). Migration 0002.
     reviewed_files: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     created_at: datetime = Field(default_factory=utcnow)
 

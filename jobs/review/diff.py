@@ -216,6 +216,10 @@ BINARY_SUFFIXES = (
 )  # fmt: skip
 
 
+# Every reason skip_reason gives: a file these rules leave out is never reviewed.
+SKIP_REASONS = frozenset({"vendored", "lock file", "binary", "minified", "generated"})
+
+
 def skip_reason(path: str, content_sample: bytes | None = None) -> str | None:
     """Why a file should not be reviewed, or None. `content_sample` is the start of
     the file's content when known (the first few KB are plenty)."""

@@ -29,11 +29,11 @@ from sqlalchemy.engine import Engine
 from jobs import runs
 from jobs.config import Config, LinterConfig, RepoConfig
 from jobs.review import git, store
-from jobs.review.budget import full_tree_tokens
+from jobs.review.budget import SkippedFile, full_tree_tokens
 from jobs.review.checkout import scratch_name
-from jobs.review.diff import FileDiff
+from jobs.review.diff import SKIP_REASONS, FileDiff
 from jobs.review.linemap import line_maps
-from jobs.review.lint import LintReviewer
+from jobs.review.lint import NO_LINTER, LintReviewer
 from jobs.review.llm import LlmReviewer
 from jobs.review.lock import repo_lock
 from jobs.review.pipeline import prepare_review
@@ -206,12 +206,7 @@ def _review_miss(
         base = last.commit_sha
     review_input = prepare_review(target.path, base, sha, reviewer.budget_tokens())
     tree = git.tree_sizes(target.path, sha)
-    # What the base review could not review is reviewed now (if the file still exists).
-    carried = tuple(
-        dict.fromkeys(
-            s.path for s in (last.not_reviewed if base and last else ()) if s.path in tree
-        )
-    )
+    carried = _carried(last.skipped_files if base and last else (), tree)
     scratch = data_dir / CHECKOUTS / scratch_name(target.name)
     review_input = replace(review_input, carried=carried, checkout=scratch)
     output = reviewer.review(review_input)
@@ -223,10 +218,12 @@ def _review_miss(
         full_prompt_tokens=full_tree_tokens(tree),
         duration_ms=int((time.perf_counter() - started) * 1000),
         model_latency_ms=output.model_latency_ms, dropped_count=output.dropped_outside_diff,
-        # A linter on the whole tree lists every file it did not check in not_reviewed.
-        skipped_files=() if output.whole_tree else review_input.packed.skipped,
-        created_at=clock(), not_reviewed=output.not_reviewed,
-        reviewed_files=output.reviewed_files,
+        # Every file not reviewed, with the reason; a linter on the whole tree lists
+        # all it did not check itself (the diff's skip rules do not apply to it).
+        skipped_files=[
+            *(() if output.whole_tree else review_input.packed.skipped), *output.not_reviewed
+        ],
+        created_at=clock(), reviewed_files=output.reviewed_files,
     )  # fmt: skip
     renamed = git.renames(target.path, base, sha) if base is not None else {}
     moved = _line_mover(target.path, base, sha, review_input.files) if base else None
@@ -241,6 +238,19 @@ def _review_miss(
         whole_tree=output.whole_tree,
     )  # fmt: skip
     return stored, output
+
+
+def _carried(skipped: tuple[SkippedFile, ...], tree: dict[str, int]) -> tuple[str, ...]:
+    """Files the base review could not review by mischance (over budget, a reviewer's
+    own not_reviewed), still in the commit: the next review must review them. Files
+    a skip rule or missing linter coverage leaves out stay out."""
+    return tuple(
+        dict.fromkeys(
+            s.path for s in skipped
+            if s.path in tree and s.reason not in SKIP_REASONS
+            and not s.reason.startswith(NO_LINTER)
+        )
+    )  # fmt: skip
 
 
 def _fixed(path: str, line: int) -> int | None:

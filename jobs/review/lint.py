@@ -32,6 +32,7 @@ ROOT_RUFF_CONFIGS = (".ruff.toml", "ruff.toml")
 
 
 SAMPLE_BYTES = 8192
+NO_LINTER = "no linter for"
 
 
 def not_covered_reason(path: str, sample: bytes | None = None) -> str:
@@ -41,7 +42,7 @@ def not_covered_reason(path: str, sample: bytes | None = None) -> str:
     if rule is not None:
         return rule
     suffix = PurePosixPath(path).suffix
-    return f"no linter for *{suffix}" if suffix else f"no linter for {PurePosixPath(path).name}"
+    return f"{NO_LINTER} *{suffix}" if suffix else f"{NO_LINTER} {PurePosixPath(path).name}"
 
 
 def _has_root_ruff_config(root: Path) -> bool:

@@ -47,10 +47,6 @@ class ReviewResult:
         return self.stored.skipped_files
 
     @property
-    def not_reviewed(self) -> tuple[SkippedFile, ...]:
-        return self.stored.not_reviewed
-
-    @property
     def display_kind(self) -> str:
         return "cached" if self.cache_hit else str(self.stored.row["kind"])
 
@@ -96,7 +92,6 @@ class ReviewResult:
                 for f in self.findings
             ],
             "skipped_files": [{"path": s.path, "reason": s.reason} for s in self.skipped_files],
-            "not_reviewed": [{"path": s.path, "reason": s.reason} for s in self.not_reviewed],
             "reviewed_files": row.get("reviewed_files", 0),
             "prompt_tokens": row["prompt_tokens"],
             "full_prompt_tokens": row["full_prompt_tokens"],

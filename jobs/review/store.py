@@ -3,7 +3,8 @@
 Each review stores its complete picture of the repository for its reviewer chain:
 every finding it reported (new or still open), every earlier finding a partial
 reviewer (a model) carried over from an untouched file (open), and every earlier
-finding it saw gone (fixed); also the files it did not review. States are the true
+finding it saw gone (fixed); also every file it did not review, with the reason
+(`skipped_files`: skip rules, budget, the reviewer's own `not_reviewed`). States are the true
 ones: suppression (false positives) is derived when a review is read. A cache hit
 replays exactly these rows.
 
@@ -90,10 +91,6 @@ class StoredReview:
     def skipped_files(self) -> tuple[SkippedFile, ...]:
         return _skipped_from_json(self.row["skipped_files"])
 
-    @property
-    def not_reviewed(self) -> tuple[SkippedFile, ...]:
-        return _skipped_from_json(self.row.get("not_reviewed") or "[]")
-
 
 def _skipped_from_json(text: str) -> tuple[SkippedFile, ...]:
     return tuple(SkippedFile(s["path"], s["reason"]) for s in json.loads(text))
@@ -148,14 +145,14 @@ def load_review(engine: Engine, review_id: int) -> StoredReview | None:
 class LastReview:
     id: int
     commit_sha: str
-    not_reviewed: tuple[SkippedFile, ...] = ()
+    skipped_files: tuple[SkippedFile, ...] = ()  # every file it did not review, with why
 
 
 def last_review(engine: Engine, repo: str, fingerprint: str) -> LastReview | None:
     """The newest review of `repo` by this reviewer configuration: the delta base."""
     with engine.connect() as connection:
         row = connection.execute(
-            select(REVIEWS.c.id, REVIEWS.c.commit_sha, REVIEWS.c.not_reviewed)
+            select(REVIEWS.c.id, REVIEWS.c.commit_sha, REVIEWS.c.skipped_files)
             .where(REVIEWS.c.repo == repo, REVIEWS.c.reviewer_fingerprint == fingerprint)
             .order_by(REVIEWS.c.created_at.desc(), REVIEWS.c.id.desc())
             .limit(1)
@@ -190,7 +187,6 @@ class ReviewDraft:
     dropped_count: int
     skipped_files: Sequence[SkippedFile]
     created_at: datetime
-    not_reviewed: Sequence[SkippedFile] = ()
     reviewed_files: int = 0
 
 
@@ -235,7 +231,6 @@ def save_review(
     with session_scope(engine) as session:
         columns = {name: getattr(draft, name) for name in _DRAFT_COLUMNS}
         columns["skipped_files"] = _skipped_json(draft.skipped_files)
-        columns["not_reviewed"] = _skipped_json(draft.not_reviewed)
         review = session.get(Review, replace_id) if replace_id is not None else None
         if review is None:
             review = Review(**columns)

@@ -48,9 +48,6 @@ def finding_block(finding: Finding, chosen: str | None = None, state: str = "") 
     return Block(text=text, buttons=buttons, key=finding_key(finding.id))
 
 
-MAX_SKIPPED_LISTED = 10
-
-
 def short(sha: str | None) -> str:
     return (sha or "")[:7]
 
@@ -90,14 +87,8 @@ def review_reply(result: ReviewResult, config: Config) -> Reply:
         ReplyField(label="Duration", value=f"{result.duration_ms} ms"),
     ]
     blocks: list[Block] = []
-    skipped = result.skipped_files
-    if skipped:
-        lines = [f"{s.path} ({s.reason})" for s in skipped[:MAX_SKIPPED_LISTED]]
-        if len(skipped) > MAX_SKIPPED_LISTED:
-            lines.append(f"and {len(skipped) - MAX_SKIPPED_LISTED} more")
-        blocks.append(Block(text=f"Skipped {len(skipped)} files:\n" + "\n".join(lines)))
-    if result.not_reviewed:
-        blocks.append(Block(text=not_reviewed_text(result.not_reviewed)))
+    if result.skipped_files:
+        blocks.append(Block(text=not_reviewed_text(result.skipped_files)))
     shown = result.shown
     limit = config.reviewer.max_findings_shown
     blocks += [finding_block(f.as_row(), state=f.status) for f in shown[:limit]]
@@ -134,7 +125,7 @@ def not_reviewed_text(files: Sequence[SkippedFile]) -> str:
 def no_findings_text(result: ReviewResult) -> str:
     """Never a bare "No open findings" when nothing, or not everything, was checked."""
     row = result.stored.row
-    if not result.not_reviewed:
+    if not result.skipped_files:
         return "No open findings."
     if row["reviewer_kind"] == "lint" and not row.get("reviewed_files"):
         return "Nothing was reviewed: no configured linter covers any file in this commit."

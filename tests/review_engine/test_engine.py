@@ -167,7 +167,7 @@ def test_binary_and_renamed_files(engine: Engine, repo: Repo, tmp_path: Path) ->
     repo.write("logo.bin", b"\x89PNG\0\0\x01binary")
     repo.commit("rename and binary")
     result = review(engine, config, tmp_path)
-    assert ("logo.bin", "binary") in [(s.path, s.reason) for s in result.not_reviewed]
+    assert ("logo.bin", "binary") in [(s.path, s.reason) for s in result.skipped_files]
     found = sorted((f.path, f.message, f.status) for f in result.findings)
     assert found == [
         ("new_name.py", "`json` imported but unused", "new"),

@@ -51,10 +51,10 @@ def test_not_reviewed_files_are_stored_and_carried_until_reviewed(
     reviewer = OneFileAtATime()
     config = config_for(repo)
     first = review(engine, config, tmp_path, reviewer=reviewer)
-    assert [(s.path, s.reason) for s in first.not_reviewed] == [("b.py", "did not fit")]
-    assert first.to_json()["not_reviewed"] == [{"path": "b.py", "reason": "did not fit"}]
+    assert [(s.path, s.reason) for s in first.skipped_files] == [("b.py", "did not fit")]
+    assert first.to_json()["skipped_files"] == [{"path": "b.py", "reason": "did not fit"}]
     repo.commit("another", **{"c.py": "c = 1\n"})
     second = review(engine, config, tmp_path, reviewer=reviewer)
     assert reviewer.carried_seen == [(), ("b.py",)]
     assert {f.path for f in second.shown} == {"a.py", "b.py"}  # b.py reviewed at last
-    assert [s.path for s in second.not_reviewed] == ["c.py"]  # … and c.py waits its turn
+    assert [s.path for s in second.skipped_files] == ["c.py"]  # … and c.py waits its turn

@@ -227,7 +227,7 @@ def test_a_shell_script_is_reviewed_by_real_shellcheck(
         ("SC2086", "fixed"), ("SC2164", "fixed"),
     ]  # fmt: skip
     assert shellcheck_oracle(repo, tmp_path) == Counter()
-    assert not delta.not_reviewed
+    assert not delta.skipped_files
 
 
 def test_files_no_linter_covers_are_listed_as_not_reviewed(
@@ -236,10 +236,10 @@ def test_files_no_linter_covers_are_listed_as_not_reviewed(
     repo.commit("web", **{"web/app.ts": "let x = 1\n", "web/b.ts": "", "app.py": "x = 1\n"})
     config = lint_config(repo)
     result = review(engine, config, tmp_path)
-    assert [(s.path, s.reason) for s in result.not_reviewed] == [
+    assert [(s.path, s.reason) for s in result.skipped_files] == [
         ("web/app.ts", "no linter for *.ts"), ("web/b.ts", "no linter for *.ts"),
     ]  # fmt: skip
-    assert result.to_json()["not_reviewed"][0] == {
+    assert result.to_json()["skipped_files"][0] == {
         "path": "web/app.ts", "reason": "no linter for *.ts",
     }  # fmt: skip
     assert result.to_json()["reviewed_files"] == 1
@@ -247,7 +247,7 @@ def test_files_no_linter_covers_are_listed_as_not_reviewed(
     assert "Not reviewed: 2 files\nno linter for *.ts (2): web/app.ts, web/b.ts" in texts
     assert "No open findings." not in texts
     cached = review(engine, config, tmp_path)
-    assert cached.cache_hit and cached.not_reviewed == result.not_reviewed
+    assert cached.cache_hit and cached.skipped_files == result.skipped_files
 
 
 def test_a_commit_no_linter_covers_says_nothing_was_reviewed(

@@ -1,4 +1,4 @@
-"""reviews: the files a review did not review, and how many it did
+"""reviews: how many files a review reviewed
 
 Revision ID: 0002
 Revises: 0001_initial
@@ -18,7 +18,6 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     with op.batch_alter_table("reviews") as batch:
-        batch.add_column(sa.Column("not_reviewed", sa.Text(), nullable=False, server_default="[]"))
         batch.add_column(
             sa.Column("reviewed_files", sa.Integer(), nullable=False, server_default="0")
         )
@@ -27,4 +26,3 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("reviews") as batch:
         batch.drop_column("reviewed_files")
-        batch.drop_column("not_reviewed")
