@@ -228,10 +228,7 @@ def _review_miss(
     renamed = git.renames(target.path, base, sha) if base is not None else {}
     moved = _line_mover(target.path, base, sha, review_input.files) if base else None
     # A reviewer that saw the whole commit did not report a base finding: it is fixed.
-    # A full review (no base) saw every file it was given: the same.
-    fate = _fixed if output.whole_tree or moved is None else _partial_fate(
-        review_input.files, tree, moved
-    )  # fmt: skip
+    fate = _fixed if output.whole_tree else _partial_fate(review_input.files, tree, moved)
     stored = store.save_review(
         engine, draft, output.findings, base_review_id=last.id if last is not None else None,
         fate=fate, renamed=renamed, moved=moved, replace_id=replace_id,
@@ -273,7 +270,9 @@ def _line_mover(
 
 
 def _partial_fate(
-    files: tuple[FileDiff, ...], tree: dict[str, int], moved: Callable[[str, int], int | None]
+    files: tuple[FileDiff, ...],
+    tree: dict[str, int],
+    moved: Callable[[str, int], int | None] | None,
 ) -> Callable[[str, int], int | None]:
     """For a reviewer that saw only the delta's added lines (a model): where an
     earlier finding it did not report again is now, or None when it is fixed."""
@@ -284,6 +283,8 @@ def _partial_fate(
             return None  # the file is gone
         if path not in reviewed:
             return line  # untouched by this delta (or skipped): still open
+        if moved is None:
+            return None  # a full review saw the whole file and did not report it
         return moved(path, line)
 
     return fate
