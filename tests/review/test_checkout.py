@@ -64,7 +64,9 @@ def test_a_bare_repository_and_a_damaged_index_check_out(repo: Repo, tmp_path: P
     bare = tmp_path / "bare.git"
     subprocess.run(["git", "clone", "-q", "--bare", str(repo.path), str(bare)], check=True)
     scratch = tmp_path / "scratch"
+    bare_before = snapshot(bare)
     check_out(bare, head, scratch)
+    assert snapshot(bare) == bare_before
     (scratch / "index").write_bytes(b"not an index")
     assert files_under(check_out(bare, head, scratch).root) == {"a.py"}
 
