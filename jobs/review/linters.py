@@ -112,16 +112,21 @@ def run_ruff(root: Path, select: list[str], ignore: list[str]) -> list[Finding]:
         parsed: list[dict[str, Any]] = json.loads(result.stdout or "[]")
     except json.JSONDecodeError as exc:
         raise ReviewerError("ruff printed output that is not JSON") from exc
-    return [f for f in (_ruff_finding(root, item) for item in parsed) if f is not None]
+    prefix = f"{root}{os.sep}"
+    return [f for f in (_ruff_finding(root, prefix, item) for item in parsed) if f is not None]
 
 
 def _ruff_severity(code: str) -> Severity:
     return "error" if code.startswith(ERROR_PREFIXES) else "warning"
 
 
-def _ruff_finding(root: Path, item: dict[str, Any]) -> Finding | None:
+def _ruff_finding(root: Path, prefix: str, item: dict[str, Any]) -> Finding | None:
     try:
-        path = Path(item["filename"]).resolve().relative_to(root).as_posix()
+        filename = str(item["filename"])
+        if filename.startswith(prefix):  # the usual case, without a filesystem call
+            path = Path(filename[len(prefix) :]).as_posix()
+        else:
+            path = Path(filename).resolve().relative_to(root).as_posix()
         code = item.get("code") or "invalid-syntax"
         line = int(item["location"]["row"])
         end = int((item.get("end_location") or {}).get("row") or line)

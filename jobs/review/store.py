@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, col
 from sqlmodel import select as sm_select
@@ -264,7 +264,7 @@ def save_review(
         placed: list[tuple[Finding, str, str, int]] = []  # row, fingerprint, state, line
         for now_at_head, before in comparison.still_open:
             row = base_rows[before.handle][0]
-            _take_report(row, now_at_head.finding, review.id, now)
+            _take_report(row, now_at_head.finding)
             placed.append((row, now_at_head.fingerprint, "open", now_at_head.finding.line))
         for earlier_one, path in comparison.gone:
             row, line = base_rows[earlier_one.handle]
@@ -302,18 +302,23 @@ def save_review(
                 )  # fmt: skip
             else:
                 row = known_row
-            _take_report(row, found, review.id, now)
+            _take_report(row, found)
             session.add(row)
             placed.append((row, now_at_head.fingerprint, "new", found.line))
-        _assign_fingerprints(session, draft.repo, placed)
+        _assign_fingerprints(session, draft.repo, placed)  # flushes: every row has an id
+        _mark_reported(session, placed, review.id, now)
         if whole_tree:
-            _close_linter_findings_of_other_chains(session, draft.repo, placed, review.id, now)
+            _close_linter_findings_of_other_chains(session, draft.repo, review.id, now)
         counts = {"new": 0, "open": 0, "fixed": 0, "suppressed": 0}
-        for row, _fingerprint, state, line in placed:
-            assert row.id is not None
+        for _row, _fingerprint, state, _line in placed:
             counts[state] += 1
-            session.add(
-                ReviewFinding(review_id=review.id, finding_id=row.id, state=state, line=line)
+        if placed:
+            session.execute(
+                insert(REVIEW_FINDINGS),
+                [
+                    {"review_id": review.id, "finding_id": row.id, "state": state, "line": line}
+                    for row, _fingerprint, state, line in placed
+                ],
             )
         review.new_count, review.open_count = counts["new"], counts["open"]
         review.fixed_count, review.suppressed_count = counts["fixed"], counts["suppressed"]
@@ -325,33 +330,48 @@ def save_review(
     return stored
 
 
-def _close_linter_findings_of_other_chains(
-    session: Session,
-    repo: str,
-    placed: list[tuple[Finding, str, str, int]],
-    review_id: int,
-    now: datetime,
+def _mark_reported(
+    session: Session, placed: list[tuple[Finding, str, str, int]], review_id: int, now: datetime
 ) -> None:
-    kept = {row.id for row, *_ in placed}
-    for stale in session.exec(
-        sm_select(Finding).where(
-            Finding.repo == repo,
-            Finding.status == "open",
-            col(Finding.source).not_like("llm:%"),
+    """last_review_id of every row this review reports, in a few statements (a large
+    repository has tens of thousands of open findings, most unchanged)."""
+    ids = [row.id for row, _fp, state, _line in placed if state != "fixed"]
+    for start in range(0, len(ids), 500):
+        session.execute(
+            update(FINDINGS)
+            .where(FINDINGS.c.id.in_(ids[start : start + 500]))
+            .values(last_review_id=review_id, updated_at=now)
         )
-    ):
-        if stale.id not in kept:
-            stale.status, stale.fixed_review_id, stale.updated_at = "fixed", review_id, now
-            session.add(stale)
 
 
-def _take_report(row: Finding, found: ReportedFinding, review_id: int, now: datetime) -> None:
-    """The row now says what the reviewer reported at this commit."""
-    row.path, row.line, row.end_line = found.path, found.line, found.end_line
-    row.severity, row.category, row.message = found.severity, found.category, found.message
-    row.suggestion, row.source = found.suggestion, found.source
-    row.status, row.fixed_review_id = "open", None
-    row.last_review_id, row.updated_at = review_id, now
+def _close_linter_findings_of_other_chains(
+    session: Session, repo: str, review_id: int, now: datetime
+) -> None:
+    """Open linter findings this review did not report (left by another reviewer
+    configuration's chain) are fixed; model findings (source llm:*) are left alone."""
+    session.execute(
+        update(FINDINGS)
+        .where(
+            FINDINGS.c.repo == repo,
+            FINDINGS.c.status == "open",
+            FINDINGS.c.source.not_like("llm:%"),
+            or_(FINDINGS.c.last_review_id.is_(None), FINDINGS.c.last_review_id != review_id),
+        )
+        .values(status="fixed", fixed_review_id=review_id, updated_at=now)
+    )
+
+
+def _take_report(row: Finding, found: ReportedFinding) -> None:
+    """The row now says what the reviewer reported at this commit (an unchanged row
+    is left clean, so nothing is written for it)."""
+    now_says = (found.path, found.line, found.end_line, found.severity, found.category,
+                found.message, found.suggestion, found.source, "open", None)  # fmt: skip
+    if now_says != (row.path, row.line, row.end_line, row.severity, row.category, row.message,
+                    row.suggestion, row.source, row.status, row.fixed_review_id):  # fmt: skip
+        row.path, row.line, row.end_line = found.path, found.line, found.end_line
+        row.severity, row.category, row.message = found.severity, found.category, found.message
+        row.suggestion, row.source = found.suggestion, found.source
+        row.status, row.fixed_review_id = "open", None
 
 
 def _carried_fingerprint(row: Finding, path: str) -> str:
