@@ -287,14 +287,19 @@ def save_review(
             ):
                 if known.id not in base_rows:
                     reusable[known.fingerprint] = known
+        held_by_base = {row.fingerprint for row, _line in base_rows.values()}
         for now_at_head in comparison.new:
             found = now_at_head.finding
             if now_at_head.fingerprint in taken:
                 continue  # a carried finding already holds this identity
             known_row = reusable.pop(now_at_head.fingerprint, None)
             if known_row is None:
+                # A base row may still hold the fingerprint (it moves in
+                # _assign_fingerprints); otherwise the row is made with its own.
+                held = now_at_head.fingerprint in held_by_base
+                fingerprint = f"pending:{uuid.uuid4().hex}" if held else now_at_head.fingerprint
                 row = Finding(
-                    repo=draft.repo, fingerprint=f"pending:{uuid.uuid4().hex}", path=found.path,
+                    repo=draft.repo, fingerprint=fingerprint, path=found.path,
                     line=found.line, end_line=found.end_line, severity=found.severity,
                     category=found.category, message=found.message,
                     suggestion=found.suggestion, source=found.source, status="open",
@@ -400,14 +405,16 @@ def _assign_fingerprints(
     session.flush()
     if not changing:
         return
-    for holder in session.exec(
-        sm_select(Finding).where(
-            Finding.repo == repo, col(Finding.fingerprint).in_([fp for _row, fp in changing])
-        )
-    ):
-        if wanted.get(holder.fingerprint) is not holder:
-            holder.fingerprint = hashlib.sha256(f"retired:{holder.id}".encode()).hexdigest()
-            session.add(holder)
+    targets = [fp for _row, fp in changing]
+    for start in range(0, len(targets), 500):
+        for holder in session.exec(
+            sm_select(Finding).where(
+                Finding.repo == repo, col(Finding.fingerprint).in_(targets[start : start + 500])
+            )
+        ):
+            if wanted.get(holder.fingerprint) is not holder:
+                holder.fingerprint = hashlib.sha256(f"retired:{holder.id}".encode()).hexdigest()
+                session.add(holder)
     session.flush()
     for row, fingerprint in changing:
         row.fingerprint = fingerprint
