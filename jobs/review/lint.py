@@ -29,16 +29,16 @@ from jobs.review.reviewers import ReviewerError, ReviewerOutput, ReviewInput, re
 
 UNLIMITED_TOKENS = 10**12
 ROOT_RUFF_CONFIGS = (".ruff.toml", "ruff.toml")
-
-
 SAMPLE_BYTES = 8192
 NO_LINTER = "no linter for"
 
 
-def not_covered_reason(path: str, sample: bytes | None = None) -> str:
-    """Why no linter looked at a file: a skip rule's reason (from its path and the
-    start of its content), or `no linter for *.ts`."""
-    rule = skip_reason(path, sample)
+def not_covered_reason(path: str, root: Path | None = None) -> str:
+    """Why no linter looked at a file: a skip rule's reason (from its path, then the
+    start of its content under `root`), or `no linter for *.ts`."""
+    rule = skip_reason(path)
+    if rule is None and root is not None:
+        rule = skip_reason(path, _sample(root / path))
     if rule is not None:
         return rule
     suffix = PurePosixPath(path).suffix
@@ -110,7 +110,7 @@ class LintReviewer:
         """How many files some linter covers, and the others with the reason."""
         globs = [RUFF_FILES, *(tuple(linter.files) for linter in self.config.linters)]
         not_reviewed = [
-            SkippedFile(path, not_covered_reason(path, _sample(checkout.root / path)))
+            SkippedFile(path, not_covered_reason(path, checkout.root))
             for path in sorted(checkout.files)
             if not any(covers(g, path) for g in globs)
         ]
