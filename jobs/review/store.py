@@ -273,8 +273,9 @@ def save_review(
                 row.status, row.fixed_review_id, row.updated_at = "fixed", review.id, now
                 placed.append((row, row.fingerprint, "fixed", line))
             else:
+                fingerprint = _carried_fingerprint(row, path)  # before the path changes
                 row.path = path
-                placed.append((row, _carried_fingerprint(row, path), "open", moved_to))
+                placed.append((row, fingerprint, "open", moved_to))
         taken = {fingerprint for _row, fingerprint, _state, _line in placed}
         wanted = [now_at_head.fingerprint for now_at_head in comparison.new]
         reusable: dict[str, Finding] = {}

@@ -8,7 +8,7 @@ from pathlib import Path
 from sqlalchemy.engine import Engine
 
 from jobs.review.budget import SkippedFile
-from jobs.review.finding import Finding
+from jobs.review.finding import Finding, finding_fingerprint
 from jobs.review.reviewers import ReviewerOutput, ReviewInput, reviewer_fingerprint
 from tests.review.conftest import Repo
 
@@ -58,3 +58,39 @@ def test_not_reviewed_files_are_stored_and_carried_until_reviewed(
     assert reviewer.carried_seen == [(), ("b.py",)]
     assert {f.path for f in second.shown} == {"a.py", "b.py"}  # b.py reviewed at last
     assert [s.path for s in second.skipped_files] == ["c.py"]  # … and c.py waits its turn
+
+
+class ChangedFilesOnly:
+    """A partial reviewer (like a model): one finding per file the delta changes."""
+
+    kind = "llm"
+
+    def fingerprint(self) -> str:
+        return reviewer_fingerprint(self.kind, "changed-only", {})
+
+    def budget_tokens(self) -> int:
+        return 10**9
+
+    def review(self, review_input: ReviewInput) -> ReviewerOutput:
+        findings = [
+            Finding(path=f.path, line=1, severity="info", category="seen",
+                    message="looked at", source="llm:changed-only")
+            for f in review_input.files
+        ]  # fmt: skip
+        return ReviewerOutput(findings=findings)
+
+
+def test_a_partial_reviewer_keeps_a_renamed_files_finding_under_its_new_path(
+    engine: Engine, repo: Repo, tmp_path: Path
+) -> None:
+    repo.commit("one", **{"a.py": "a = 1\n"})
+    reviewer, config = ChangedFilesOnly(), config_for(repo)
+    [first] = review(engine, config, tmp_path, reviewer=reviewer).findings
+    repo.git("mv", "a.py", "b.py")
+    repo.commit("rename only")  # no hunks: the reviewer is given nothing to look at
+    delta = review(engine, config, tmp_path, reviewer=reviewer)
+    assert [(f.id, f.path, f.status) for f in delta.findings] == [(first.id, "b.py", "open")]
+    assert delta.findings[0].fingerprint == finding_fingerprint(
+        Finding(path="b.py", line=1, severity="info", category="seen", message="looked at",
+                source="llm:changed-only")
+    )  # fmt: skip
