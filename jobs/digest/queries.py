@@ -105,12 +105,23 @@ def review_totals(connection: Connection, start: datetime, end: datetime) -> Rev
             select(reviews.c.kind, func.count()).where(in_period).group_by(reviews.c.kind)
         ).all()
     )
+    # Suppression is derived from feedback as it stands now, never read from a stored
+    # state: a finding someone marked false positive counts as suppressed, unless fixed.
+    false_positive = review_findings.c.finding_id.in_(
+        select(feedback.c.finding_id).where(feedback.c.verdict == "false_positive")
+    )
+    state = case(
+        (review_findings.c.state == "fixed", "fixed"),
+        (false_positive, "suppressed"),
+        (review_findings.c.state == "suppressed", "open"),
+        else_=review_findings.c.state,
+    )
     states: dict[str, int] = dict(
         connection.execute(
-            select(review_findings.c.state, func.count())
+            select(state, func.count())
             .select_from(review_findings.join(reviews))
             .where(in_period)
-            .group_by(review_findings.c.state)
+            .group_by(state)
         ).all()
     )
     created = connection.execute(

@@ -2,8 +2,10 @@
 
 Each review stores its complete picture of the repository for its reviewer chain:
 every finding it reported (new or still open), every earlier finding it carried
-over from an untouched file (open), every earlier finding it saw gone (fixed), and
-the suppressed ones (counted, never shown). A cache hit replays exactly these rows.
+over from an untouched file (open) and every earlier finding it saw gone (fixed).
+Suppression is not stored: the read side (`cached_review`, `load_review`,
+`open_findings`) derives it from the feedback rows as they are now, so a cached
+reply hides a false positive marked after the review was made.
 
 The read path (`cached_review`) uses SQLAlchemy Core on indexed
 columns: it is the cache-hit path and must cost about as much as reading a ref.
@@ -13,8 +15,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -23,7 +26,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlmodel import col
 from sqlmodel import select as sm_select
 
-from jobs.feedback import suppressed_fingerprints
+from jobs.feedback import FEEDBACK
 from jobs.review.budget import SkippedFile
 from jobs.review.finding import Finding as ReportedFinding
 from jobs.review.finding import finding_fingerprint
@@ -33,7 +36,7 @@ from storage.models import Finding, Review, ReviewFinding
 REVIEWS = Review.__table__  # type: ignore[attr-defined]
 FINDINGS = Finding.__table__  # type: ignore[attr-defined]
 REVIEW_FINDINGS = ReviewFinding.__table__  # type: ignore[attr-defined]
-SHOWN_STATES = ("new", "open", "fixed")
+COUNTED_STATES = ("new", "open", "fixed", "suppressed")
 # Display order: what is new first, then what is still open, then what was fixed.
 STATE_ORDER = {"new": 0, "open": 1, "fixed": 2, "suppressed": 3}
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
@@ -42,7 +45,7 @@ SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 @dataclass(frozen=True)
 class ReviewedFinding:
     """A finding as one review reported it. `status` is its state in that review:
-    new | open | fixed (suppressed findings are never part of a result)."""
+    new | open | fixed, or suppressed when a false positive stands on it now."""
 
     id: int
     fingerprint: str
@@ -77,10 +80,22 @@ def sort_findings(findings: Iterable[ReviewedFinding]) -> list[ReviewedFinding]:
 class StoredReview:
     row: dict[str, Any]  # the reviews row's columns
     findings: tuple[ReviewedFinding, ...]  # sorted; suppressed left out
+    suppressed: tuple[ReviewedFinding, ...] = ()  # false positives now, counted only
 
     @property
     def id(self) -> int:
         return int(self.row["id"])
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """new / open / fixed / suppressed as derived now: they add up to what is listed."""
+        tally = Counter(f.status for f in self.findings)
+        return {
+            "new": tally["new"],
+            "open": tally["open"],
+            "fixed": tally["fixed"],
+            "suppressed": len(self.suppressed),
+        }
 
     @property
     def skipped_files(self) -> tuple[SkippedFile, ...]:
@@ -96,13 +111,43 @@ _FINDING_COLUMNS = (
 )  # fmt: skip
 
 
-def _review_findings(connection: Connection, review_id: int) -> tuple[ReviewedFinding, ...]:
+def _stored(connection: Connection, row: Any) -> StoredReview:
+    """A review row with its findings, suppression derived from feedback as it is now."""
+    review_id = int(row["id"])
     rows = connection.execute(
         select(*_FINDING_COLUMNS)
         .join(FINDINGS, FINDINGS.c.id == REVIEW_FINDINGS.c.finding_id)
-        .where(REVIEW_FINDINGS.c.review_id == review_id, REVIEW_FINDINGS.c.state.in_(SHOWN_STATES))
+        .where(
+            REVIEW_FINDINGS.c.review_id == review_id,
+            REVIEW_FINDINGS.c.state.in_(COUNTED_STATES),
+        )
     ).all()
-    return tuple(sort_findings(ReviewedFinding(*row) for row in rows))
+    false_positives = {
+        int(found[0])
+        for found in connection.execute(
+            select(FEEDBACK.c.finding_id)
+            .where(
+                FEEDBACK.c.verdict == "false_positive",
+                FEEDBACK.c.finding_id.in_(
+                    select(REVIEW_FINDINGS.c.finding_id).where(
+                        REVIEW_FINDINGS.c.review_id == review_id
+                    )
+                ),
+            )
+            .distinct()
+        )
+    }
+    shown: list[ReviewedFinding] = []
+    hidden: list[ReviewedFinding] = []
+    for found in (ReviewedFinding(*r) for r in rows):
+        if found.status != "fixed" and found.id in false_positives:
+            hidden.append(replace(found, status="suppressed"))
+        elif found.status == "suppressed":
+            # Stored by an older opsdesk; its false positive was taken back since.
+            shown.append(replace(found, status="open"))
+        else:
+            shown.append(found)
+    return StoredReview(dict(row), tuple(sort_findings(shown)), tuple(sort_findings(hidden)))
 
 
 def cached_review(engine: Engine, repo: str, sha: str, fingerprint: str) -> StoredReview | None:
@@ -121,7 +166,7 @@ def cached_review(engine: Engine, repo: str, sha: str, fingerprint: str) -> Stor
         )
         if row is None:
             return None
-        return StoredReview(dict(row), _review_findings(connection, int(row["id"])))
+        return _stored(connection, row)
 
 
 def load_review(engine: Engine, review_id: int) -> StoredReview | None:
@@ -131,7 +176,7 @@ def load_review(engine: Engine, review_id: int) -> StoredReview | None:
         )
         if row is None:
             return None
-        return StoredReview(dict(row), _review_findings(connection, review_id))
+        return _stored(connection, row)
 
 
 @dataclass(frozen=True)
@@ -197,7 +242,7 @@ def save_review(
 ) -> StoredReview:
     """Store a review and its findings' states in one transaction.
 
-    - reported now, suppressed fingerprint → suppressed (counted, not shown);
+    - suppression is not decided here: readers derive it from feedback rows;
     - reported now and in the base review's picture → open, otherwise new
       (a finding that was fixed and came back is new again);
     - in the base review's picture and not reported now: `fate(path, line)` says
@@ -212,7 +257,6 @@ def save_review(
         by_fingerprint.setdefault(finding_fingerprint(finding), finding)
     now = draft.created_at
     with session_scope(engine) as session:
-        suppressed = suppressed_fingerprints(session, draft.repo)
         columns = {name: getattr(draft, name) for name in _DRAFT_COLUMNS}
         columns["skipped_files"] = _skipped_json(draft.skipped_files)
         review = session.get(Review, replace_id) if replace_id is not None else None
@@ -267,10 +311,7 @@ def save_review(
                 row.status, row.fixed_review_id = "open", None
             row.last_review_id, row.updated_at = review.id, now
             session.add(row)
-            if fingerprint in suppressed:
-                state = "suppressed"
-            else:
-                state = "open" if fingerprint in previous else "new"
+            state = "open" if fingerprint in previous else "new"
             states.append((row, state, found.line))
         for fingerprint, (row, line) in previous.items():
             if fingerprint in by_fingerprint:
@@ -281,7 +322,7 @@ def save_review(
                 session.add(row)
                 states.append((row, "fixed", line))
             else:
-                states.append((row, "suppressed" if fingerprint in suppressed else "open", now_at))
+                states.append((row, "open", now_at))
         session.flush()
         counts = {"new": 0, "open": 0, "fixed": 0, "suppressed": 0}
         for row, state, line in states:
@@ -304,31 +345,36 @@ def _skipped_json(skipped: Sequence[SkippedFile]) -> str:
     return json.dumps([{"path": s.path, "reason": s.reason} for s in skipped])
 
 
-def open_findings(engine: Engine, repo: str) -> list[ReviewedFinding]:
-    """Open findings of a repository, suppressed ones left out, most severe first."""
-    with session_scope(engine) as session:
-        suppressed = suppressed_fingerprints(session, repo)
-        rows = session.exec(
-            sm_select(Finding).where(Finding.repo == repo, Finding.status == "open")
-        )
-        found = [
-            ReviewedFinding(
-                r.id or 0,
-                r.fingerprint,
-                r.path,
-                r.line,
-                r.end_line,
-                r.severity,
-                r.category,
-                r.message,
-                r.suggestion,
-                r.source,
-                "open",
+def open_findings(engine: Engine, repo: str, *, suppressed: bool = False) -> list[ReviewedFinding]:
+    """Open findings of a repository, most severe first: those nobody marked false
+    positive, or with `suppressed` only those someone did."""
+    marked = (
+        select(FEEDBACK.c.finding_id)
+        .where(FEEDBACK.c.verdict == "false_positive")
+        .scalar_subquery()
+    )
+    is_marked = FINDINGS.c.id.in_(marked)
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(
+                FINDINGS.c.id,
+                FINDINGS.c.fingerprint,
+                FINDINGS.c.path,
+                FINDINGS.c.line,
+                FINDINGS.c.end_line,
+                FINDINGS.c.severity,
+                FINDINGS.c.category,
+                FINDINGS.c.message,
+                FINDINGS.c.suggestion,
+                FINDINGS.c.source,
+            ).where(
+                FINDINGS.c.repo == repo,
+                FINDINGS.c.status == "open",
+                is_marked if suppressed else ~is_marked,
             )
-            for r in rows
-            if r.fingerprint not in suppressed
-        ]
-    return sort_findings(found)
+        ).all()
+    status = "suppressed" if suppressed else "open"
+    return sort_findings(ReviewedFinding(*row, status) for row in rows)  # type: ignore[call-arg]
 
 
 def count_reviews(engine: Engine, repo: str) -> int:
