@@ -23,10 +23,12 @@ from telegram.ext import (
 )
 
 from bot.telegram.deliver import markup, send_reply
-from bot.telegram.render import answer_text, edit_after_press, short
+from bot.telegram.render import Placed, answer_text, edit_after_press, short
 from handlers.access import Caller, Role, refusal_text
 from handlers.router import Router
+from jobs.feedback import placement
 from jobs.reply import Reply
+from jobs.review.view import finding_id_of
 from storage.inbound import first_delivery
 
 log = logging.getLogger(__name__)
@@ -143,6 +145,7 @@ class TelegramHandlers:
             message.chat_id,
             reply,
             reply_to=message.message_id if reply.private else None,
+            engine=self.engine,
         )
 
     async def _refuse_once(
@@ -175,19 +178,25 @@ class TelegramHandlers:
     async def _show(
         self, context: ContextTypes.DEFAULT_TYPE, query: CallbackQuery, reply: Reply
     ) -> None:
-        """Edit the pressed message in place; a new message when that cannot be done."""
+        """Edit the pressed message in place; a new message when that cannot be done.
+
+        The finding's paragraph in that message is the one recorded when the message
+        was sent (its id as Telegram returned it), never found by comparing text."""
         message = query.message
         if not isinstance(message, Message):
             return  # too old to be edited or read: the answer toast has said it
         edit = None
-        if message.text:
+        placed = await self._placed(message, reply)
+        if message.text and placed is not None:
             rows = [
                 [(b.text, str(b.callback_data)) for b in row]
                 for row in (message.reply_markup.inline_keyboard if message.reply_markup else ())
             ]
-            edit = edit_after_press(message.text, message.text_html, rows, query.data or "", reply)
+            edit = edit_after_press(
+                message.text, message.text_html, rows, query.data or "", reply, placed
+            )
         if edit is None:
-            await send_reply(context.bot, message.chat_id, reply)
+            await send_reply(context.bot, message.chat_id, reply, engine=self.engine)
             return
         try:
             await query.edit_message_text(
@@ -196,6 +205,19 @@ class TelegramHandlers:
         except BadRequest as exc:
             if "not modified" not in exc.message.lower():
                 raise
+
+    async def _placed(self, message: Message, reply: Reply) -> Placed | None:
+        """Where the answer's finding sits in `message`, as recorded when it was sent."""
+        keys = [b.key for b in reply.blocks if finding_id_of(b.key) is not None]
+        if not keys or keys[0] is None:
+            return None
+        finding_id = finding_id_of(keys[0])
+        assert finding_id is not None
+        chat = f"{PLATFORM}:{message.chat_id}"
+        found = await asyncio.to_thread(
+            placement, self.engine, chat, str(message.message_id), finding_id
+        )
+        return None if found is None else Placed(keys[0], found.paragraph, found.number)
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Log a failed update; the bot keeps serving."""
