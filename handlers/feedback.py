@@ -23,6 +23,7 @@ from jobs.feedback import (
     was_shown,
 )
 from jobs.reply import Reply
+from jobs.review.store import finding_state
 from jobs.review.view import VERDICT_LABELS, finding_block, finding_ids_in, marks_text
 from storage.db import session_scope
 from storage.models import Finding
@@ -85,7 +86,8 @@ def press_feedback(request: Request) -> Reply:
     note = f"✓ {VERDICT_LABELS[verdict]} — marked by {who}"
     if verdict == "false_positive":
         note += "; it will not be reported again in this repository"
-    block = finding_block(result.finding, chosen=verdict, marks=result.marks)
+    state = finding_state(services.engine, result.finding)
+    block = finding_block(result.finding, chosen=verdict, state=state, marks=result.marks)
     return remember_shown(request, Reply(title="Feedback recorded", blocks=[block], note=note))
 
 
@@ -103,7 +105,8 @@ def _undo(request: Request, finding_id: int) -> Reply:
             "Only an admin or the person who marked it can undo a false positive; "
             "nothing was changed."
         )
-    block = finding_block(result.finding, marks=result.marks)
+    state = finding_state(request.services.engine, result.finding)
+    block = finding_block(result.finding, state=state, marks=result.marks)
     if result.still_suppressed:
         note = f"{who} took back their false positive; another still stands: " + marks_text(
             [m for m in result.marks if m.verdict == "false_positive"]

@@ -382,3 +382,18 @@ def count_reviews(engine: Engine, repo: str) -> int:
         return int(
             connection.execute(select(func.count()).where(REVIEWS.c.repo == repo)).scalar_one()
         )
+
+
+def finding_state(engine: Engine, finding: Finding) -> str:
+    """A finding's status now: fixed, else its state in the newest review that listed
+    it (new or open), so an updated message keeps the tag the review showed."""
+    if finding.status == "fixed" or finding.last_review_id is None:
+        return "fixed" if finding.status == "fixed" else "open"
+    with engine.connect() as connection:
+        state = connection.execute(
+            select(REVIEW_FINDINGS.c.state).where(
+                REVIEW_FINDINGS.c.review_id == finding.last_review_id,
+                REVIEW_FINDINGS.c.finding_id == finding.id,
+            )
+        ).scalar()
+    return "new" if state == "new" else "open"
