@@ -219,8 +219,10 @@ def render(
         size = _paragraph_len(paragraph)
         count = sum(len(row) for row in paragraph.rows)
         gap = len(PARAGRAPH_BREAK) if current else 0
-        if size <= limit and current and (
-            used + gap + size > limit or buttons + count > max_buttons
+        if (
+            size <= limit
+            and current
+            and (used + gap + size > limit or buttons + count > max_buttons)
         ):
             built.append(current)
             current, used, buttons, gap = [], 0, 0, 0

@@ -19,11 +19,21 @@ from handlers.router import Router
 from jobs.config import Config
 from tests.conftest import make_services
 from tests.feedback.conftest import feedback_rows
-from tests.review.conftest import Repo, _git_identity, repo  # noqa: F401
+from tests.review.conftest import Repo, _git_identity  # noqa: F401
 from tests.telegram.fake_bot_api import FakeBotApi, callback_update, command_update
 
 CHAT = 42
 OTHER_CHAT = -100777
+
+
+@pytest.fixture
+def work(tmp_path: Path) -> Repo:
+    """A real git repository (the review tests' own kind)."""
+    path = tmp_path / "work"
+    path.mkdir()
+    made = Repo(path)
+    made.git("init", "-q", "-b", "main")
+    return made
 
 
 @pytest.fixture
@@ -107,10 +117,10 @@ def numbered_paragraphs(message: dict[str, Any]) -> dict[int, str]:
 
 
 async def test_25_findings_each_with_its_buttons_and_each_press_edits_its_own_paragraph(
-    api: FakeBotApi, sqlite_only_engine: Engine, repo: Repo, tmp_path: Path
+    api: FakeBotApi, sqlite_only_engine: Engine, work: Repo, tmp_path: Path
 ) -> None:
-    repo.commit("25 unused imports", **{f"m{n:02d}.py": "import os\n" for n in range(25)})
-    async with running(api, router_for(sqlite_only_engine, repo, tmp_path)):
+    work.commit("25 unused imports", **{f"m{n:02d}.py": "import os\n" for n in range(25)})
+    async with running(api, router_for(sqlite_only_engine, work, tmp_path)):
         messages = await command(api, "/review demo")
         assert len(messages) > 1  # too long for one message
         where: dict[int, dict[str, Any]] = {}
@@ -130,7 +140,7 @@ async def test_25_findings_each_with_its_buttons_and_each_press_edits_its_own_pa
             before = numbered_paragraphs(api.messages[(CHAT, message["message_id"])])
             edits = len(api.called("editMessageText"))
             await press(api, message, button(message, number, "Helpful"), f"q{number}")
-            await api.wait_for(lambda: len(api.called("editMessageText")) > edits, timeout=30)
+            await api.wait_for(lambda n=edits: len(api.called("editMessageText")) > n, timeout=30)
             edit = api.called("editMessageText")[-1]
             assert int(edit.params["message_id"]) == message["message_id"]
             after = numbered_paragraphs(api.messages[(CHAT, message["message_id"])])
@@ -143,10 +153,10 @@ async def test_25_findings_each_with_its_buttons_and_each_press_edits_its_own_pa
 
 
 async def test_false_positive_then_cached_and_full_reviews_then_undo(
-    api: FakeBotApi, sqlite_only_engine: Engine, repo: Repo, tmp_path: Path
+    api: FakeBotApi, sqlite_only_engine: Engine, work: Repo, tmp_path: Path
 ) -> None:
-    repo.commit("two unused imports", **{"app.py": "import os\nimport sys\n"})
-    async with running(api, router_for(sqlite_only_engine, repo, tmp_path)):
+    work.commit("two unused imports", **{"app.py": "import os\nimport sys\n"})
+    async with running(api, router_for(sqlite_only_engine, work, tmp_path)):
         [review] = await command(api, "/review demo")
         assert "suppressed 0" in review["text"]
         await press(api, review, button(review, 1, "False positive"), "q-fp")
