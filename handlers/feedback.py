@@ -107,7 +107,9 @@ def _undo(request: Request, finding_id: int) -> Reply:
         )
     state = finding_state(request.services.engine, result.finding)
     block = finding_block(result.finding, state=state, marks=result.marks)
-    if result.still_suppressed:
+    if not result.removed:
+        note = "No false positive stood on this finding; nothing was changed"
+    elif result.still_suppressed:
         note = f"{who} took back their false positive; another still stands: " + marks_text(
             [m for m in result.marks if m.verdict == "false_positive"]
         )

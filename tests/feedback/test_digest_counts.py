@@ -23,8 +23,8 @@ def test_a_false_positive_marked_after_the_review_is_counted_suppressed_in_the_d
     start, end = utcnow() - timedelta(hours=1), utcnow() + timedelta(hours=1)
     with engine.connect() as connection:
         before = review_totals(connection, start, end)
-    assert (before.findings_new, before.suppressed) == (2, 0)
+    assert (before.findings_new, before.findings_open, before.suppressed) == (2, 2, 0)
     router.press(DANA, payload(first, listed_findings(first)[0], "False positive"))
     with engine.connect() as connection:
         after = review_totals(connection, start, end)
-    assert (after.findings_new, after.suppressed) == (1, 1)
+    assert (after.findings_new, after.findings_open, after.suppressed) == (1, 1, 1)
