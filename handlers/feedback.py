@@ -31,7 +31,8 @@ from storage.models import Finding
 LOCAL_PREFIX = "local:"
 MAX_ID_DIGITS = 12
 NOT_SHOWN_HERE = (
-    "That button does not belong to a finding opsdesk showed in this chat; nothing was recorded."
+    "That button is not for a finding opsdesk showed in this chat, or its finding is gone; "
+    "nothing was recorded."
 )
 
 

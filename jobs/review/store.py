@@ -151,7 +151,8 @@ def _stored(connection: Connection, row: Any) -> StoredReview:
 
 
 def cached_review(engine: Engine, repo: str, sha: str, fingerprint: str) -> StoredReview | None:
-    """The stored review for the cache key, or None. Two indexed queries."""
+    """The stored review for the cache key, or None. Three indexed queries: the
+    review, its findings, and the false positives standing on them now."""
     with engine.connect() as connection:
         row = (
             connection.execute(
