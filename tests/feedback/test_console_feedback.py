@@ -56,23 +56,40 @@ def test_help_says_what_a_number_means_on_the_console(
     assert "/findings <repo> suppressed" in out.getvalue()
 
 
-def test_piped_console_marks_then_suppresses_a_finding(repo: Repo, tmp_path: Path) -> None:
-    """printf '/review REPO\\n3\\n/review REPO\\n' | opsdesk console"""
-    repo.commit("one unused import", **{"app.py": "import os\n"})
+def opsdesk(home: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    """The real `opsdesk` in `home`, which holds an opsdesk.toml."""
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("OPSDESK_", "SLACK_", "TELEGRAM_"))
+    }
+    env["OPSDESK_DATA_DIR"] = str(home.parent / "data")
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", *args],
+        input=stdin, capture_output=True, text=True, env=env, cwd=home, timeout=120, check=False,
+    )  # fmt: skip
+
+
+def home_for(repo: Repo, tmp_path: Path) -> Path:
     home = tmp_path / "home"
     home.mkdir()
     (home / "opsdesk.toml").write_text(
         f'[[repos]]\nname = "demo"\npath = "{repo.path}"\n\n[reviewer.lint]\nselect = ["F"]\n'
     )
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("OPSDESK_", "SLACK_", "TELEGRAM_"))
-    }
-    env["OPSDESK_DATA_DIR"] = str(tmp_path / "data")
-    result = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "console"],
-        input="/review demo\n3\n/review demo\n",
-        capture_output=True, text=True, env=env, cwd=home, timeout=120, check=False,
-    )  # fmt: skip
+    return home
+
+
+def test_the_cli_review_prints_findings_without_button_labels(repo: Repo, tmp_path: Path) -> None:
+    repo.commit("one unused import", **{"app.py": "import os\n"})
+    result = opsdesk(home_for(repo, tmp_path), "review", "demo")
+    assert result.returncode == 0, result.stderr
+    assert "`os` imported but unused" in result.stdout
+    assert "Helpful" not in result.stdout and "[1]" not in result.stdout
+
+
+def test_piped_console_marks_then_suppresses_a_finding(repo: Repo, tmp_path: Path) -> None:
+    """printf '/review REPO\\n3\\n/review REPO\\n' | opsdesk console"""
+    repo.commit("one unused import", **{"app.py": "import os\n"})
+    home = home_for(repo, tmp_path)
+    result = opsdesk(home, "console", stdin="/review demo\n3\n/review demo\n")
     assert result.returncode == 0, result.stderr
     first, marked, cached = result.stdout.split("== ")[1:4]
     assert "`os` imported but unused" in first and "[3] False positive" in first
