@@ -284,6 +284,7 @@ def answer_text(reply: Reply) -> str:
 class Edit:
     html: str
     keyboard: list[list[tuple[str, str]]]  # (label, callback_data)
+    text: str = ""  # the visible text the message will have
 
 
 def edit_after_press(
@@ -322,4 +323,4 @@ def edit_after_press(
             new_rows = []
         else:
             rows.append(row)
-    return Edit(PARAGRAPH_BREAK.join(html_paragraphs), rows)
+    return Edit(PARAGRAPH_BREAK.join(html_paragraphs), rows, PARAGRAPH_BREAK.join(plain_paragraphs))

@@ -190,3 +190,18 @@ async def test_false_positive_then_cached_and_full_reviews_then_undo(
         await api.wait_for(lambda: len(api.called("editMessageText")) > edits)
         [back] = await command(api, "/review demo")
         assert "`os` imported" in back["text"] and "suppressed 0" in back["text"]
+
+
+async def test_two_quick_presses_on_one_message_both_show(
+    api: FakeBotApi, sqlite_only_engine: Engine, work: Repo, tmp_path: Path
+) -> None:
+    work.commit("two unused imports", **{"app.py": "import os\nimport sys\n"})
+    async with running(api, router_for(sqlite_only_engine, work, tmp_path)):
+        [review] = await command(api, "/review demo")
+        # Both callbacks carry the message as it was before either press.
+        api.push(callback_update(review, button(review, 1, "Helpful"), "q-a", user_id=42))
+        api.push(callback_update(review, button(review, 2, "Resolved"), "q-b", user_id=42))
+        await api.wait_for(lambda: len(api.called("editMessageText")) == 2, timeout=30)
+        paragraphs = numbered_paragraphs(api.messages[(CHAT, review["message_id"])])
+        assert paragraphs[1].endswith("✓ Helpful — marked by alice")
+        assert paragraphs[2].endswith("✓ Resolved — marked by alice")
