@@ -63,12 +63,22 @@ def press_feedback(request: Request) -> Reply:
     finding_id, code = int(args[0]), args[1]
     if code not in VERDICT_CODES and code != UNDO_CODE:
         return Reply.error("That feedback button has an unknown verdict; nothing was recorded.")
+    refusal = refusal_for(request, finding_id)
+    if refusal is not None:
+        return refusal
+    if code == UNDO_CODE:
+        return _undo(request, finding_id)
+    return _mark(request, finding_id, VERDICT_CODES[code])
+
+
+def refusal_for(request: Request, finding_id: int) -> Reply | None:
+    """Why this caller may not press a button of this finding here, if they may not."""
     services, caller = request.services, request.caller
     with session_scope(services.engine) as session:
         finding = session.get(Finding, finding_id)
         repo = finding.repo if finding is not None else None
     if repo is None:
-        return Reply.refused(NOT_SHOWN_HERE)
+        return Reply.refused(NOT_SHOWN_HERE)  # the same answer as for a real id: no probing
     if not repo_visible(services.config, repo, caller.platform):
         return Reply.refused(
             f"That finding's repository is not available on {caller.platform}; "
@@ -76,9 +86,11 @@ def press_feedback(request: Request) -> Reply:
         )
     if not was_shown(services.engine, finding_id, shown_where(caller)):
         return Reply.refused(NOT_SHOWN_HERE)
-    if code == UNDO_CODE:
-        return _undo(request, finding_id)
-    verdict = VERDICT_CODES[code]
+    return None
+
+
+def _mark(request: Request, finding_id: int, verdict: str) -> Reply:
+    services, caller = request.services, request.caller
     who = caller.name or caller.principal
     try:
         result = record_feedback(services.engine, finding_id, caller.principal, verdict, who)
