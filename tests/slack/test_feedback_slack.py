@@ -197,3 +197,15 @@ async def test_false_positive_stays_gone_until_undone(
     back = await transport.command("review demo", "t-5")
     assert "`os` imported" in text_of(back) and "suppressed 0" in text_of(back)
     assert feedback_rows(sqlite_only_engine) == []
+
+
+async def test_two_quick_presses_on_one_message_both_show(transport: Transport) -> None:
+    review = await transport.command("review demo", "t-q")
+    # Both payloads carry the message as it was before either press.
+    await asyncio.gather(
+        transport.press(review, action_id(review, "Helpful", 0), "1700000200.000001"),
+        transport.press(review, action_id(review, "Resolved", 1), "1700000200.000002"),
+    )
+    final = await updated_blocks(transport.fake, 2)
+    assert "✓ Helpful — marked by alice" in text_of(final)
+    assert "✓ Resolved — marked by alice" in text_of(final)
