@@ -205,3 +205,31 @@ async def test_two_quick_presses_on_one_message_both_show(
         paragraphs = numbered_paragraphs(api.messages[(CHAT, review["message_id"])])
         assert paragraphs[1].endswith("✓ Helpful — marked by alice")
         assert paragraphs[2].endswith("✓ Resolved — marked by alice")
+
+
+async def test_a_scheduled_review_post_is_pressable_and_edited_in_place(
+    api: FakeBotApi, sqlite_only_engine: Engine, work: Repo, tmp_path: Path
+) -> None:
+    from jobs.outbox import OutboxSender
+    from jobs.runner import run_job
+    from jobs.specs import find_job
+
+    work.commit("two unused imports", **{"app.py": "import os\nimport sys\n"})
+    router = router_for(sqlite_only_engine, work, tmp_path)
+    config = router.services.config
+    repo = config.repos[0].model_copy(
+        update={"schedule": "0 2 * * *", "post_to": [f"telegram:{CHAT}"]}
+    )
+    router.services.config = config.model_copy(update={"repos": [repo]})
+    spec = find_job(router.services.config, "review:demo")
+    assert spec is not None
+    async with running(api, router) as adapter:
+        await asyncio.to_thread(run_job, router.services, spec, "schedule")
+        sender = OutboxSender(sqlite_only_engine, {"telegram": adapter.deliverer})
+        assert await sender.send_due() == 1
+        [post] = chat_messages(api, CHAT)
+        await press(api, post, button(post, 2, "False positive"), "q-post")
+        await api.wait_for(lambda: api.called("editMessageText"), timeout=30)
+        edited = numbered_paragraphs(api.messages[(CHAT, post["message_id"])])
+        assert edited[2].endswith("✓ False positive — marked by alice")
+        assert not edited[1].endswith("alice")
