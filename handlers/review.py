@@ -53,12 +53,12 @@ def findings(request: Request) -> Reply:
         none = "No finding is marked false positive." if suppressed else "No open findings."
         return Reply.text(none, title=f"Findings {label}: none {what}")
     listed = found[:MAX_FINDINGS_LISTED]
+    with services.engine.connect() as connection:
+        marks = marks_of(connection, [f.id for f in listed])  # who marked what, shown
     if suppressed:
-        with services.engine.connect() as connection:
-            marks = marks_of(connection, [f.id for f in listed])
         blocks = [suppressed_block(f.as_row(), marks.get(f.id, ())) for f in listed]
     else:
-        blocks = [finding_block(f.as_row()) for f in listed]
+        blocks = [finding_block(f.as_row(), marks=marks.get(f.id, ())) for f in listed]
     note = ""
     if len(found) > MAX_FINDINGS_LISTED:
         note = f"showing {MAX_FINDINGS_LISTED} of {len(found)}, most severe first"

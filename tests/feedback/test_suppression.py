@@ -50,7 +50,10 @@ def test_false_positive_stays_gone_in_cached_and_full_reviews_until_undone(
     counts = finding_counts(full)
     assert counts["new"] + counts["open"] == len(listed_findings(full))
 
-    assert listed_findings(router.handle(DANA, "/findings demo")) == [shown[1]]
+    router.press(LEE, payload(first, shown[1], "Helpful"))
+    open_listing = router.handle(DANA, "/findings demo")
+    assert listed_findings(open_listing) == [shown[1]]
+    assert "✓ Helpful — marked by Lee" in open_listing.blocks[0].text
     suppressed = router.handle(DANA, "/findings demo suppressed")
     assert listed_findings(suppressed) == [shown[0]]
     assert "marked by Dana" in suppressed.blocks[0].text
@@ -63,7 +66,7 @@ def test_false_positive_stays_gone_in_cached_and_full_reviews_until_undone(
     back = router.handle(DANA, "/review demo")
     assert sorted(listed_findings(back)) == sorted(shown)
     assert finding_counts(back)["suppressed"] == 0
-    assert feedback_rows(engine) == []
+    assert [verdict for _, _, verdict in feedback_rows(engine)] == ["helpful"]
 
 
 def test_an_admin_undoes_anyones_false_positive(engine: Engine, repo: Repo, tmp_path: Path) -> None:
