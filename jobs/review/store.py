@@ -17,7 +17,7 @@ import hashlib
 import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -26,7 +26,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlmodel import col
 from sqlmodel import select as sm_select
 
-from jobs.feedback import FEEDBACK
+from jobs.feedback import FEEDBACK, Mark
 from jobs.review.budget import SkippedFile
 from jobs.review.finding import Finding as ReportedFinding
 from jobs.review.finding import finding_fingerprint
@@ -81,6 +81,7 @@ class StoredReview:
     row: dict[str, Any]  # the reviews row's columns
     findings: tuple[ReviewedFinding, ...]  # sorted; suppressed left out
     suppressed: tuple[ReviewedFinding, ...] = ()  # false positives now, counted only
+    marks: dict[int, tuple[Mark, ...]] = field(default_factory=dict)  # finding id → who marked what
 
     @property
     def id(self) -> int:
@@ -122,20 +123,21 @@ def _stored(connection: Connection, row: Any) -> StoredReview:
             REVIEW_FINDINGS.c.state.in_(COUNTED_STATES),
         )
     ).all()
-    false_positives = {
-        int(found[0])
-        for found in connection.execute(
-            select(FEEDBACK.c.finding_id)
-            .where(
-                FEEDBACK.c.verdict == "false_positive",
-                FEEDBACK.c.finding_id.in_(
-                    select(REVIEW_FINDINGS.c.finding_id).where(
-                        REVIEW_FINDINGS.c.review_id == review_id
-                    )
-                ),
+    marks: dict[int, list[Mark]] = {}
+    for finding_id, verdict, name, user in connection.execute(
+        select(FEEDBACK.c.finding_id, FEEDBACK.c.verdict, FEEDBACK.c.user_name, FEEDBACK.c.user)
+        .where(
+            FEEDBACK.c.finding_id.in_(
+                select(REVIEW_FINDINGS.c.finding_id).where(REVIEW_FINDINGS.c.review_id == review_id)
             )
-            .distinct()
         )
+        .order_by(FEEDBACK.c.id)
+    ):
+        marks.setdefault(int(finding_id), []).append(Mark(str(verdict), str(name or user)))
+    false_positives = {
+        finding_id
+        for finding_id, found in marks.items()
+        if any(mark.verdict == "false_positive" for mark in found)
     }
     shown: list[ReviewedFinding] = []
     hidden: list[ReviewedFinding] = []
@@ -147,12 +149,17 @@ def _stored(connection: Connection, row: Any) -> StoredReview:
             shown.append(replace(found, status="open"))
         else:
             shown.append(found)
-    return StoredReview(dict(row), tuple(sort_findings(shown)), tuple(sort_findings(hidden)))
+    return StoredReview(
+        dict(row),
+        tuple(sort_findings(shown)),
+        tuple(sort_findings(hidden)),
+        {finding_id: tuple(found) for finding_id, found in marks.items()},
+    )
 
 
 def cached_review(engine: Engine, repo: str, sha: str, fingerprint: str) -> StoredReview | None:
     """The stored review for the cache key, or None. Three indexed queries: the
-    review, its findings, and the false positives standing on them now."""
+    review, its findings, and the feedback standing on them now."""
     with engine.connect() as connection:
         row = (
             connection.execute(

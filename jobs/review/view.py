@@ -144,7 +144,10 @@ def review_reply(result: ReviewResult, config: Config) -> Reply:
         blocks.append(Block(text=f"Skipped {len(skipped)} files:\n" + "\n".join(lines)))
     shown = result.shown
     limit = config.reviewer.max_findings_shown
-    blocks += [finding_block(f.as_row(), state=f.status) for f in shown[:limit]]
+    marks = result.stored.marks
+    blocks += [
+        finding_block(f.as_row(), state=f.status, marks=marks.get(f.id, ())) for f in shown[:limit]
+    ]
     if not shown:
         blocks.append(Block(text="No open findings."))
     notes = []

@@ -66,6 +66,8 @@ def test_false_positive_stays_gone_in_cached_and_full_reviews_until_undone(
     back = router.handle(DANA, "/review demo")
     assert sorted(listed_findings(back)) == sorted(shown)
     assert finding_counts(back)["suppressed"] == 0
+    lee_marked = next(b for b in back.blocks if b.key == shown[1])
+    assert "✓ Helpful — marked by Lee" in lee_marked.text  # cached replies say it too
     assert [verdict for _, _, verdict in feedback_rows(engine)] == ["helpful"]
 
 
