@@ -241,7 +241,8 @@ def run_review_command(settings: Settings, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
     else:
-        print(render_text(review_reply(result, services.config))[0])
+        # Nobody can press a button on the command line: findings without labels.
+        print(render_text(review_reply(result, services.config), with_buttons=False)[0])
     return 0
 
 

@@ -343,8 +343,7 @@ class _RunRecorder:
 
 def _summary(stored: StoredReview) -> str:
     row = stored.row
-    counts = {k: row[f"{k}_count"] for k in ("new", "open", "fixed", "suppressed")}
-    return json.dumps({"review_id": stored.id, "kind": row["kind"], **counts})
+    return json.dumps({"review_id": stored.id, "kind": row["kind"], **stored.counts})
 
 
 def review_job(

@@ -5,8 +5,9 @@ every finding it reported (new or still open), every earlier finding a partial
 reviewer (a model) carried over from an untouched file (open), and every earlier
 finding it saw gone (fixed); also every file it did not review, with the reason
 (`skipped_files`: skip rules, budget, the reviewer's own `not_reviewed`). States are the true
-ones: suppression (false positives) is derived when a review is read. A cache hit
-replays exactly these rows.
+ones: suppression is not stored. The read side (`cached_review`, `load_review`,
+`open_findings`) derives it from the feedback rows as they are now, so a cached
+reply hides a false positive marked after the review was made.
 
 The read path (`cached_review`) uses SQLAlchemy Core on indexed
 columns: it is the cache-hit path and must cost about as much as reading a ref.
@@ -17,8 +18,9 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -27,7 +29,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, col
 from sqlmodel import select as sm_select
 
-from jobs.feedback import suppressed_fingerprints
+from jobs.feedback import FEEDBACK, Mark
 from jobs.review.baseline import Earlier, compare
 from jobs.review.budget import SkippedFile
 from jobs.review.finding import Finding as ReportedFinding
@@ -38,7 +40,7 @@ from storage.models import Finding, Review, ReviewFinding
 REVIEWS = Review.__table__  # type: ignore[attr-defined]
 FINDINGS = Finding.__table__  # type: ignore[attr-defined]
 REVIEW_FINDINGS = ReviewFinding.__table__  # type: ignore[attr-defined]
-SHOWN_STATES = ("new", "open", "fixed")
+COUNTED_STATES = ("new", "open", "fixed", "suppressed")
 # Display order: what is new first, then what is still open, then what was fixed.
 STATE_ORDER = {"new": 0, "open": 1, "fixed": 2, "suppressed": 3}
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
@@ -47,7 +49,7 @@ SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 @dataclass(frozen=True)
 class ReviewedFinding:
     """A finding as one review reported it. `status` is its state in that review:
-    new | open | fixed (suppressed findings are never part of a result)."""
+    new | open | fixed, or suppressed when a false positive stands on it now."""
 
     id: int
     fingerprint: str
@@ -82,10 +84,23 @@ def sort_findings(findings: Iterable[ReviewedFinding]) -> list[ReviewedFinding]:
 class StoredReview:
     row: dict[str, Any]  # the reviews row's columns
     findings: tuple[ReviewedFinding, ...]  # sorted; suppressed left out
+    suppressed: tuple[ReviewedFinding, ...] = ()  # false positives now, counted only
+    marks: dict[int, tuple[Mark, ...]] = field(default_factory=dict)  # finding id → who marked what
 
     @property
     def id(self) -> int:
         return int(self.row["id"])
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """new / open / fixed / suppressed as derived now: they add up to what is listed."""
+        tally = Counter(f.status for f in self.findings)
+        return {
+            "new": tally["new"],
+            "open": tally["open"],
+            "fixed": tally["fixed"],
+            "suppressed": len(self.suppressed),
+        }
 
     @property
     def skipped_files(self) -> tuple[SkippedFile, ...]:
@@ -103,17 +118,54 @@ _FINDING_COLUMNS = (
 )  # fmt: skip
 
 
-def _review_findings(connection: Connection, review_id: int) -> tuple[ReviewedFinding, ...]:
+def _stored(connection: Connection, row: Any) -> StoredReview:
+    """A review row with its findings, suppression derived from feedback as it is now."""
+    review_id = int(row["id"])
     rows = connection.execute(
         select(*_FINDING_COLUMNS)
         .join(FINDINGS, FINDINGS.c.id == REVIEW_FINDINGS.c.finding_id)
-        .where(REVIEW_FINDINGS.c.review_id == review_id, REVIEW_FINDINGS.c.state.in_(SHOWN_STATES))
+        .where(
+            REVIEW_FINDINGS.c.review_id == review_id,
+            REVIEW_FINDINGS.c.state.in_(COUNTED_STATES),
+        )
     ).all()
-    return tuple(sort_findings(ReviewedFinding(*row) for row in rows))
+    marks: dict[int, list[Mark]] = {}
+    for finding_id, verdict, name, user in connection.execute(
+        select(FEEDBACK.c.finding_id, FEEDBACK.c.verdict, FEEDBACK.c.user_name, FEEDBACK.c.user)
+        .where(
+            FEEDBACK.c.finding_id.in_(
+                select(REVIEW_FINDINGS.c.finding_id).where(REVIEW_FINDINGS.c.review_id == review_id)
+            )
+        )
+        .order_by(FEEDBACK.c.id)
+    ):
+        marks.setdefault(int(finding_id), []).append(Mark(str(verdict), str(name or user)))
+    false_positives = {
+        finding_id
+        for finding_id, found in marks.items()
+        if any(mark.verdict == "false_positive" for mark in found)
+    }
+    shown: list[ReviewedFinding] = []
+    hidden: list[ReviewedFinding] = []
+    for found in (ReviewedFinding(*r) for r in rows):
+        if found.status != "fixed" and found.id in false_positives:
+            hidden.append(replace(found, status="suppressed"))
+        elif found.status == "suppressed":
+            # Stored by an older opsdesk; its false positive was taken back since.
+            shown.append(replace(found, status="open"))
+        else:
+            shown.append(found)
+    return StoredReview(
+        dict(row),
+        tuple(sort_findings(shown)),
+        tuple(sort_findings(hidden)),
+        {finding_id: tuple(found) for finding_id, found in marks.items()},
+    )
 
 
 def cached_review(engine: Engine, repo: str, sha: str, fingerprint: str) -> StoredReview | None:
-    """The stored review for the cache key, or None. Two indexed queries."""
+    """The stored review for the cache key, or None. Three indexed queries: the
+    review, its findings, and the feedback standing on them now."""
     with engine.connect() as connection:
         row = (
             connection.execute(
@@ -128,7 +180,7 @@ def cached_review(engine: Engine, repo: str, sha: str, fingerprint: str) -> Stor
         )
         if row is None:
             return None
-        return StoredReview(dict(row), _review_findings(connection, int(row["id"])))
+        return _stored(connection, row)
 
 
 def load_review(engine: Engine, review_id: int) -> StoredReview | None:
@@ -138,7 +190,7 @@ def load_review(engine: Engine, review_id: int) -> StoredReview | None:
         )
         if row is None:
             return None
-        return StoredReview(dict(row), _review_findings(connection, review_id))
+        return _stored(connection, row)
 
 
 @dataclass(frozen=True)
@@ -427,31 +479,36 @@ def _skipped_json(skipped: Sequence[SkippedFile]) -> str:
     return json.dumps([{"path": s.path, "reason": s.reason} for s in skipped])
 
 
-def open_findings(engine: Engine, repo: str) -> list[ReviewedFinding]:
-    """Open findings of a repository, suppressed ones left out, most severe first."""
-    with session_scope(engine) as session:
-        suppressed = suppressed_fingerprints(session, repo)
-        rows = session.exec(
-            sm_select(Finding).where(Finding.repo == repo, Finding.status == "open")
-        )
-        found = [
-            ReviewedFinding(
-                r.id or 0,
-                r.fingerprint,
-                r.path,
-                r.line,
-                r.end_line,
-                r.severity,
-                r.category,
-                r.message,
-                r.suggestion,
-                r.source,
-                "open",
+def open_findings(engine: Engine, repo: str, *, suppressed: bool = False) -> list[ReviewedFinding]:
+    """Open findings of a repository, most severe first: those nobody marked false
+    positive, or with `suppressed` only those someone did."""
+    marked = (
+        select(FEEDBACK.c.finding_id)
+        .where(FEEDBACK.c.verdict == "false_positive")
+        .scalar_subquery()
+    )
+    is_marked = FINDINGS.c.id.in_(marked)
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(
+                FINDINGS.c.id,
+                FINDINGS.c.fingerprint,
+                FINDINGS.c.path,
+                FINDINGS.c.line,
+                FINDINGS.c.end_line,
+                FINDINGS.c.severity,
+                FINDINGS.c.category,
+                FINDINGS.c.message,
+                FINDINGS.c.suggestion,
+                FINDINGS.c.source,
+            ).where(
+                FINDINGS.c.repo == repo,
+                FINDINGS.c.status == "open",
+                is_marked if suppressed else ~is_marked,
             )
-            for r in rows
-            if r.fingerprint not in suppressed
-        ]
-    return sort_findings(found)
+        ).all()
+    status = "suppressed" if suppressed else "open"
+    return sort_findings(ReviewedFinding(*row, status) for row in rows)  # type: ignore[call-arg]
 
 
 def count_reviews(engine: Engine, repo: str) -> int:
@@ -459,3 +516,18 @@ def count_reviews(engine: Engine, repo: str) -> int:
         return int(
             connection.execute(select(func.count()).where(REVIEWS.c.repo == repo)).scalar_one()
         )
+
+
+def finding_state(engine: Engine, finding: Finding) -> str:
+    """A finding's status now: fixed, else its state in the newest review that listed
+    it (new or open), so an updated message keeps the tag the review showed."""
+    if finding.status == "fixed" or finding.last_review_id is None:
+        return "fixed" if finding.status == "fixed" else "open"
+    with engine.connect() as connection:
+        state = connection.execute(
+            select(REVIEW_FINDINGS.c.state).where(
+                REVIEW_FINDINGS.c.review_id == finding.last_review_id,
+                REVIEW_FINDINGS.c.finding_id == finding.id,
+            )
+        ).scalar()
+    return "new" if state == "new" else "open"
