@@ -47,6 +47,9 @@ class Review(SQLModel, table=True):
     suppressed_count: int = 0
     dropped_count: int = 0  # model findings outside the diff, dropped
     skipped_files: str = Field(default="[]", sa_column=Column(Text, nullable=False))  # JSON
+    # What a reader must know about how the review went (JSON list of sentences),
+    # e.g. "critique pass answered without usable JSON; first-pass findings kept".
+    notes: str = Field(default="[]", sa_column=Column(Text, nullable=False, server_default="[]"))
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -216,3 +219,15 @@ class Heartbeat(SQLModel, table=True):
     detail: str = Field(default="", sa_column=Column(Text, nullable=False))  # JSON
     started_at: datetime = Field(default_factory=utcnow)
     beat_at: datetime = Field(default_factory=utcnow)
+
+
+class TokenCalibration(SQLModel, table=True):
+    """Per model: the largest ratio of the server's reported prompt tokens to
+    opsdesk's estimate seen so far, so prompts are sized in the model's own tokens."""
+
+    __tablename__ = "token_calibrations"
+
+    model: str = Field(primary_key=True, max_length=200)
+    ratio: float = 1.0
+    samples: int = 0
+    updated_at: datetime = Field(default_factory=utcnow)
