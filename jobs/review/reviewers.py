@@ -59,6 +59,10 @@ class ReviewerOutput(BaseModel):
     # ("no linter for *.ts", "hunk larger than the model's context", "answer cut short").
     # The engine stores them with the review and carries them to the next one.
     not_reviewed: list[SkippedFile] = Field(default_factory=list)
+    # What a reader must know about how the review went, one sentence each
+    # ("critique pass answered without usable JSON in 1 call; …"). Shown in the
+    # reply and --json.
+    notes: list[str] = Field(default_factory=list)
 
 
 class Reviewer(Protocol):
