@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,8 @@ from sqlalchemy.engine import Engine
 from jobs import runs
 from jobs.config import Config, RepoConfig
 from jobs.review import git, store
-from jobs.review.budget import full_tree_tokens
+from jobs.review.budget import NOT_REVIEWED_REASONS, RETRY_REASONS
+from jobs.review.calibration import StoredCalibration
 from jobs.review.linemap import line_maps
 from jobs.review.lint import LintReviewer
 from jobs.review.llm import LlmReviewer
@@ -91,9 +92,12 @@ def _configured(repo: RepoConfig, data_dir: Path) -> RepoTarget:
 _FINGERPRINTS: dict[str, str] = {}
 
 
-def build_reviewer(config: Config, kind: str | None, llm_api_key: str | None) -> Reviewer:
+def build_reviewer(
+    config: Config, kind: str | None, llm_api_key: str | None, engine: Engine | None = None
+) -> Reviewer:
     if (kind or config.reviewer.default) == "llm":
-        return LlmReviewer(config.reviewer.llm, api_key=llm_api_key)
+        calibrations = StoredCalibration(engine) if engine is not None else None
+        return LlmReviewer(config.reviewer.llm, api_key=llm_api_key, calibrations=calibrations)
     return LintReviewer(config.reviewer.lint)
 
 
@@ -126,7 +130,7 @@ def run_review(
     """Review `repo_target` at its configured ref; raises ReviewFailed (UnknownRepo)."""
     started, started_at = time.perf_counter(), clock()
     target = resolve_target(config, data_dir, repo_target, allow_local=allow_local)
-    reviewer = reviewer or build_reviewer(config, target.reviewer, llm_api_key)
+    reviewer = reviewer or build_reviewer(config, target.reviewer, llm_api_key, engine)
     fingerprint = fingerprint_of(reviewer)
     run = _RunRecorder(engine, target.name, trigger, started, started_at, clock, runner_id,
                        batch_id, record_run)  # fmt: skip
@@ -134,7 +138,7 @@ def run_review(
         if target.url is None and not full:
             sha = git.resolve_ref(target.path, target.ref)
             hit = store.cached_review(engine, target.name, sha, fingerprint)
-            if hit is not None:
+            if hit is not None and not _worth_retrying(hit):
                 return run.cached(hit, store.review_cache_key(target.name, sha, fingerprint))
         with repo_lock(engine, data_dir, target.name):
             if target.url is not None:
@@ -143,17 +147,34 @@ def run_review(
             key = store.review_cache_key(target.name, sha, fingerprint)
             hit = store.cached_review(engine, target.name, sha, fingerprint)
             fresh = hit is not None and _started_after(hit, started_at)
-            if hit is not None and (not full or hit.row["kind"] == "full" or fresh):
+            usable = hit is not None and (fresh or not _worth_retrying(hit))
+            if hit is not None and usable and (not full or hit.row["kind"] == "full" or fresh):
                 return run.cached(hit, key)
-            # A full review of a commit reviewed as a delta replaces that review in place.
-            replace = hit.id if hit is not None else None
+            # A full review of a commit reviewed as a delta replaces that review in place;
+            # so does a second try of a review that left files unreviewed by mischance.
+            retry = hit if hit is not None and not full and _worth_retrying(hit) else None
+            replace_id = hit.id if hit is not None else None
             stored, output = _review_miss(
-                engine, target, reviewer, fingerprint, sha, full, clock, replace
+                engine, target, reviewer, fingerprint, sha, full, clock, replace_id, retry
             )
             return run.done(stored, key, output.tokens_in, output.tokens_out)
     except (git.GitError, ReviewerError) as exc:
         reason = str(exc) or type(exc).__name__
         raise ReviewFailed(target.name, reason, run.failed(reason, reviewer)) from exc
+
+
+def _worth_retrying(hit: StoredReview) -> bool:
+    """A stored review lists files the model could not review for a reason that
+    may not hold on a second try (an answer cut short): it is not reused."""
+    return any(s.reason in RETRY_REASONS for s in hit.skipped_files)
+
+
+def _carried(engine: Engine, review_id: int | None) -> tuple[str, ...]:
+    """Files an earlier review could not review: the next one must."""
+    stored = store.load_review(engine, review_id) if review_id is not None else None
+    if stored is None:
+        return ()
+    return tuple(s.path for s in stored.skipped_files if s.reason in NOT_REVIEWED_REASONS)
 
 
 def _started_after(hit: StoredReview, started_at: datetime) -> bool:
@@ -172,6 +193,7 @@ def _review_miss(
     full: bool,
     clock: Clock,
     replace_id: int | None,
+    retry: StoredReview | None = None,
 ) -> tuple[StoredReview, Any]:
     started = time.perf_counter()
     last = store.last_review(engine, target.name, fingerprint)
@@ -179,18 +201,32 @@ def _review_miss(
     if last is not None and not full and _is_ancestor(target.path, last.commit_sha, sha):
         base = last.commit_sha
     review_input = prepare_review(target.path, base, sha, reviewer.budget_tokens())
+    if base is not None and last is not None:
+        review_input = replace(review_input, carried=_carried(engine, last.id))
     output = reviewer.review(review_input)
     tree = git.tree_sizes(target.path, sha)
+    full_tokens = (
+        reviewer.full_tree_tokens(review_input) if isinstance(reviewer, LlmReviewer) else 0
+    )
+    spent = retry.row if retry is not None else {"prompt_tokens": 0, "completion_tokens": 0}
     draft = store.ReviewDraft(
         repo=target.name, commit_sha=sha, base_sha=base, reviewer_fingerprint=fingerprint,
         reviewer_kind=reviewer.kind, model=output.model, kind="delta" if base else "full",
         commits_covered=git.count_commits(target.path, base, sha),
-        prompt_tokens=review_input.packed.tokens, completion_tokens=output.tokens_out,
-        full_prompt_tokens=full_tree_tokens(tree),
+        prompt_tokens=spent["prompt_tokens"] + output.tokens_in,
+        completion_tokens=spent["completion_tokens"] + output.tokens_out,
+        full_prompt_tokens=full_tokens,
         duration_ms=int((time.perf_counter() - started) * 1000),
         model_latency_ms=output.model_latency_ms, dropped_count=output.dropped_outside_diff,
-        skipped_files=review_input.packed.skipped, created_at=clock(),
+        skipped_files=[*review_input.packed.skipped, *output.not_reviewed], created_at=clock(),
+        notes=output.notes,
     )  # fmt: skip
+    if retry is not None:  # the second try stands for the review it replaces
+        row = retry.row
+        kept = [s for s in retry.skipped_files if s.reason not in NOT_REVIEWED_REASONS]
+        draft = replace(draft, base_sha=row["base_sha"], kind=row["kind"],
+                        commits_covered=row["commits_covered"],
+                        skipped_files=[*kept, *output.not_reviewed])  # fmt: skip
     reviewed = {f.path for f in review_input.files}
     changed = [f.path for f in review_input.files if f.status == "modified"]
     maps = line_maps(target.path, base, sha, changed) if base is not None else {}

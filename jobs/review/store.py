@@ -83,6 +83,10 @@ class StoredReview:
         return int(self.row["id"])
 
     @property
+    def notes(self) -> tuple[str, ...]:
+        return tuple(json.loads(self.row.get("notes") or "[]"))
+
+    @property
     def skipped_files(self) -> tuple[SkippedFile, ...]:
         return tuple(
             SkippedFile(s["path"], s["reason"]) for s in json.loads(self.row["skipped_files"])
@@ -177,6 +181,7 @@ class ReviewDraft:
     dropped_count: int
     skipped_files: Sequence[SkippedFile]
     created_at: datetime
+    notes: Sequence[str] = ()
 
 
 _DRAFT_COLUMNS = (
@@ -215,6 +220,7 @@ def save_review(
         suppressed = suppressed_fingerprints(session, draft.repo)
         columns = {name: getattr(draft, name) for name in _DRAFT_COLUMNS}
         columns["skipped_files"] = _skipped_json(draft.skipped_files)
+        columns["notes"] = json.dumps(list(draft.notes))
         review = session.get(Review, replace_id) if replace_id is not None else None
         if review is None:
             review = Review(**columns)

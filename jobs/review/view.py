@@ -7,6 +7,7 @@ from __future__ import annotations
 from jobs.config import Config
 from jobs.feedback import CODE_OF
 from jobs.reply import Block, Button, Reply, ReplyField
+from jobs.review.budget import NOT_REVIEWED_REASONS
 from jobs.review.result import ReviewResult
 from storage.models import Finding
 
@@ -81,18 +82,19 @@ def review_reply(result: ReviewResult, config: Config) -> Reply:
                 f"{k} {row[f'{k}_count']}" for k in ("new", "open", "fixed", "suppressed")
             ),
         ),
-        ReplyField(
-            label="Tokens", value=tokens_text(row["prompt_tokens"], row["full_prompt_tokens"])
-        ),
-        ReplyField(label="Duration", value=f"{result.duration_ms} ms"),
+        *cost_fields(result),
     ]
-    blocks: list[Block] = []
+    blocks: list[Block] = [Block(text=f"Note: {note}") for note in result.notes]
     skipped = result.skipped_files
     if skipped:
         lines = [f"{s.path} ({s.reason})" for s in skipped[:MAX_SKIPPED_LISTED]]
         if len(skipped) > MAX_SKIPPED_LISTED:
             lines.append(f"and {len(skipped) - MAX_SKIPPED_LISTED} more")
-        blocks.append(Block(text=f"Skipped {len(skipped)} files:\n" + "\n".join(lines)))
+        not_reviewed = sum(1 for s in skipped if s.reason in NOT_REVIEWED_REASONS)
+        head = f"Skipped {len(skipped)} files"
+        if not_reviewed:
+            head += f" ({not_reviewed} not reviewed yet: the next review tries again)"
+        blocks.append(Block(text=f"{head}:\n" + "\n".join(lines)))
     shown = result.shown
     limit = config.reviewer.max_findings_shown
     blocks += [finding_block(f.as_row(), state=f.status) for f in shown[:limit]]
@@ -104,8 +106,31 @@ def review_reply(result: ReviewResult, config: Config) -> Reply:
     return Reply(title=title, blocks=blocks, fields=fields, note=note)
 
 
-def tokens_text(used: int, full: int) -> str:
+def cost_fields(result: ReviewResult) -> list[ReplyField]:
+    """Tokens for a model review (this call's, from the server's usage, against a
+    full review of the commit), time for a linter's: it spends no tokens."""
+    duration = ReplyField(label="Duration", value=f"{result.duration_ms} ms")
+    row = result.stored.row
+    if row["reviewer_kind"] != "llm":
+        if not result.cache_hit:
+            return [duration]
+        made_ms = int(row["duration_ms"])
+        saved = max(made_ms - result.duration_ms, 0)
+        return [
+            duration,
+            ReplyField(label="Saved", value=f"~{saved} ms (review took {made_ms} ms)"),
+        ]
+    tokens = result.tokens
+    return [
+        ReplyField(label="Tokens", value=tokens_text(tokens, result.full_tree_tokens)),
+        duration,
+    ]
+
+
+def tokens_text(tokens: dict[str, int], full: int) -> str:
+    """ "1,234 prompt + 210 completion; a full review: ~20,480 prompt (94% saved)"."""
+    used = f"{tokens['prompt']:,} prompt + {tokens['completion']:,} completion"
     if full <= 0:
-        return f"{used:,} (full tree: 0)"
-    saved = max(0.0, 100.0 * (1 - used / full))
-    return f"{used:,} of {full:,} for the full tree ({saved:.0f}% saved)"
+        return used
+    saved = max(0.0, 100.0 * (1 - tokens["prompt"] / full))
+    return f"{used}; a full review: ~{full:,} prompt ({saved:.0f}% saved)"
