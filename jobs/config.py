@@ -149,13 +149,13 @@ class LlmReviewerConfig(Strict):
         # Imported here: the prompt builder imports this module.
         from jobs.review.sizing import smallest_context
 
-        least = smallest_context(self.answer_tokens)
+        least = smallest_context(self.answer_tokens, self.passes)
         if self.context_tokens < least:
             raise ValueError(
                 f"reviewer.llm.context_tokens = {self.context_tokens} is too small to review "
                 f"anything: the answer reserve (answer_tokens = {self.answer_tokens}), the "
-                f"review prompt and some diff need at least {least}; raise context_tokens "
-                f"or lower answer_tokens"
+                f"review prompt and some diff (with passes = {self.passes}) need at least "
+                f"{least}; raise context_tokens or lower answer_tokens"
             )
         return self
 

@@ -47,6 +47,9 @@ MAX_RETRY_WAIT_S = 60.0
 # llama.cpp: "exceeds the available context size"; vLLM: "maximum context length";
 # OpenAI: "context_length_exceeded".
 _CONTEXT_EXCEEDED = re.compile(r"context (length|size|window)|context_length_exceeded", re.I)
+# How many prompt tokens a refusal says it counted: vLLM "(2100 in the messages, …",
+# llama.cpp "n_prompt_tokens": 2100.
+_PROMPT_COUNT = re.compile(r"(\d+) in the messages|\"n_prompt_tokens\"\s*:\s*(\d+)")
 UNLIMITED_TOKENS = 10**12
 
 
@@ -57,7 +60,12 @@ class CalibrationStore(Protocol):
 
 
 class _PromptTooLarge(Exception):
-    """The server refused the prompt as larger than its context (HTTP 400)."""
+    """The server refused the prompt as larger than its context (HTTP 400), perhaps
+    saying how many tokens it counted."""
+
+    def __init__(self, reported_tokens: int | None = None) -> None:
+        super().__init__()
+        self.reported_tokens = reported_tokens
 
 
 @dataclass
@@ -137,14 +145,16 @@ class LlmReviewer:
         for part in plan.too_large:
             tally.not_reviewed.setdefault(part.path, HUNK_TOO_LARGE)
         queue: list[Piece] = list(plan.pieces)
-        with self._client() as client:
-            while queue:
-                piece = queue.pop(0)
-                smaller = self._review_piece(client, piece, tally)
-                if smaller is not None:
-                    queue[:0] = smaller
-        if self._calibrations is not None and tally.samples:
-            self._calibrations.save(self.calibration, tally.samples)
+        try:
+            with self._client() as client:
+                while queue:
+                    piece = queue.pop(0)
+                    smaller = self._review_piece(client, piece, tally)
+                    if smaller is not None:
+                        queue[:0] = smaller
+        finally:  # what the server taught us holds even if a later call failed
+            if self._calibrations is not None and tally.samples:
+                self._calibrations.save(self.calibration, tally.samples)
         answers = tally.answers
         return ReviewerOutput(
             findings=tally.findings,
@@ -178,7 +188,9 @@ class LlmReviewer:
             if not sizer.fits(messages):
                 raise _PromptTooLarge
             answer = self._chat(client, messages)
-        except _PromptTooLarge:
+        except _PromptTooLarge as refused:
+            if refused.reported_tokens:  # the server said how many it counted: learn it
+                self._learn(messages, refused.reported_tokens, tally)
             return self._split(piece, tally, HUNK_TOO_LARGE)
         tally.answers.append(answer)
         self._calibrate(messages, answer, tally)
@@ -210,10 +222,12 @@ class LlmReviewer:
 
     def _calibrate(self, messages: list[Message], answer: _Answer, tally: _Tally) -> None:
         if answer.reported:
-            self.calibration = self.calibration.observed(
-                estimate_message_tokens(messages), answer.tokens_in
-            )
-            tally.samples += 1
+            self._learn(messages, answer.tokens_in, tally)
+
+    def _learn(self, messages: list[Message], reported: int, tally: _Tally) -> None:
+        estimated = estimate_message_tokens(messages)
+        self.calibration = self.calibration.observed(estimated, reported)
+        tally.samples += 1
 
     def _critique(
         self, client: httpx.Client, piece: Piece, findings: list[Finding], tally: _Tally
@@ -313,7 +327,9 @@ class LlmReviewer:
                 )
             text = raw.decode("utf-8", "replace")
             if status == 400 and _CONTEXT_EXCEEDED.search(text):
-                raise _PromptTooLarge
+                counted = _PROMPT_COUNT.search(text)
+                number = counted and (counted.group(1) or counted.group(2))
+                raise _PromptTooLarge(int(number) if number else None)
             if status >= 400:
                 detail = self._redact(text[:200].strip())
                 raise ReviewerError(f"HTTP {status} from {url}: {detail}")

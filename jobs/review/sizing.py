@@ -37,10 +37,12 @@ def prompt_overhead_tokens() -> int:
     return estimate_message_tokens(review_messages(())) + MARKER_SLACK_TOKENS
 
 
-def smallest_context(answer_tokens: int) -> int:
+def smallest_context(answer_tokens: int, passes: int = 1) -> int:
     """The least `context_tokens` that leaves room for the answer, the fixed prompt
-    and MIN_DIFF_TOKENS of diff (raw estimate: the calibrated one is smaller)."""
-    return answer_tokens + prompt_overhead_tokens() + MIN_DIFF_TOKENS
+    and MIN_DIFF_TOKENS of diff (raw estimate: the calibrated one is smaller), and
+    with a critique pass the third kept free for it (see `diff_limit`)."""
+    needed = prompt_overhead_tokens() + MIN_DIFF_TOKENS
+    return answer_tokens + (math.ceil(needed * 3 / 2) + 1 if passes >= 2 else needed)
 
 
 @dataclass(frozen=True)
@@ -60,8 +62,12 @@ class PromptSizer:
         return needed <= self.config.context_tokens
 
     def diff_limit(self) -> int:
-        """Raw estimated tokens of rendered diff one review call can carry."""
+        """Raw estimated tokens of rendered diff one review call can carry. With a
+        critique pass, a third of the room stays free: that pass sends the piece
+        again with the first pass's findings."""
         room = self.config.context_tokens - self.config.answer_tokens
+        if self.config.passes >= 2:
+            room -= room // 3
         return max(math.floor(room / self.calibration.factor) - prompt_overhead_tokens(), 0)
 
     def plan(self, files: Sequence[FileDiff]) -> Plan:

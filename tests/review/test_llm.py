@@ -270,3 +270,23 @@ def test_a_server_without_usage_is_counted_by_the_estimate(
 ) -> None:
     out = run(fake_llm, review_input, Scripted(content=answer(), report_usage=False))
     assert out.tokens_in >= fake_llm.received[0].prompt_tokens  # the estimate errs high
+
+
+def test_a_server_with_less_context_than_configured_gets_smaller_pieces(repo: Repo) -> None:
+    files = {f"m{n}.py": "".join(f"v{n}_{i} = {i}\n" for i in range(12)) for n in range(4)}
+    base = repo.commit("base", **files)
+    head = repo.commit("all", **{p: t.replace(" = ", " == ") for p, t in files.items()})
+    review_input = prepare_review(repo.path, base, head, budget_tokens=10**9)
+    server = FakeLlm(context_tokens=900)  # the configuration says 8192
+    try:
+        llm = reviewer(server, answer_tokens=128)
+        out = llm.review(review_input)
+    finally:
+        server.close()
+    refused = [r for r in server.received if r.refused]
+    accepted = [r for r in server.received if not r.refused]
+    assert refused and accepted and out.not_reviewed == []
+    assert all(r.prompt_tokens + 128 <= 900 for r in accepted)
+    shown = "".join(r.body["messages"][1]["content"] for r in accepted)
+    assert all(f"### {path}" in shown for path in files)  # every file reviewed
+    assert llm.calibration.samples == len(server.received)  # refusals taught it too
