@@ -28,7 +28,8 @@ class ReviewerError(Exception):
 @dataclass(frozen=True)
 class ReviewInput:
     """One commit's changes to review. `packed` holds the files that fit the budget
-    (and their rendering for a prompt); files it skipped are not reviewed."""
+    `Reviewer.budget_tokens()` gave (every reviewable file for the model reviewer,
+    which splits them across calls itself); files it skipped are not reviewed."""
 
     repo: Path
     head_sha: str

@@ -108,27 +108,24 @@ def review_reply(result: ReviewResult, config: Config) -> Reply:
 
 def cost_fields(result: ReviewResult) -> list[ReplyField]:
     """Tokens for a model review (this call's, from the server's usage, against a
-    full review of the commit), time for a linter's: it spends no tokens."""
-    duration = ReplyField(label="Duration", value=f"{result.duration_ms} ms")
+    full review of the commit; a linter spends none, so claims none), the call's
+    duration, and for a cache hit the time it saved."""
     row = result.stored.row
-    if row["reviewer_kind"] != "llm":
-        if not result.cache_hit:
-            return [duration]
+    fields = []
+    if row["reviewer_kind"] == "llm":
+        fields.append(
+            ReplyField(label="Tokens", value=tokens_text(result.tokens, result.full_tree_tokens))
+        )
+    fields.append(ReplyField(label="Duration", value=f"{result.duration_ms} ms"))
+    if result.cache_hit:
         made_ms = int(row["duration_ms"])
         saved = max(made_ms - result.duration_ms, 0)
-        return [
-            duration,
-            ReplyField(label="Saved", value=f"~{saved} ms (review took {made_ms} ms)"),
-        ]
-    tokens = result.tokens
-    return [
-        ReplyField(label="Tokens", value=tokens_text(tokens, result.full_tree_tokens)),
-        duration,
-    ]
+        fields.append(ReplyField(label="Saved", value=f"~{saved} ms (review took {made_ms} ms)"))
+    return fields
 
 
 def tokens_text(tokens: dict[str, int], full: int) -> str:
-    """ "1,234 prompt + 210 completion; a full review: ~20,480 prompt (94% saved)"."""
+    """Like "1,234 prompt + 210 completion; a full review: ~20,480 prompt (94% saved)"."""
     used = f"{tokens['prompt']:,} prompt + {tokens['completion']:,} completion"
     if full <= 0:
         return used
