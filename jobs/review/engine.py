@@ -208,7 +208,9 @@ def _review_miss(
     full_tokens = (
         reviewer.full_tree_tokens(review_input) if isinstance(reviewer, LlmReviewer) else 0
     )
-    spent = retry.row if retry is not None else {"prompt_tokens": 0, "completion_tokens": 0}
+    # A second try of the same commit completes that review: its cost adds to the first's.
+    completes = retry if retry is not None and base == sha else None
+    spent = completes.row if completes else {"prompt_tokens": 0, "completion_tokens": 0}
     draft = store.ReviewDraft(
         repo=target.name, commit_sha=sha, base_sha=base, reviewer_fingerprint=fingerprint,
         reviewer_kind=reviewer.kind, model=output.model, kind="delta" if base else "full",
@@ -221,9 +223,9 @@ def _review_miss(
         skipped_files=[*review_input.packed.skipped, *output.not_reviewed], created_at=clock(),
         notes=output.notes,
     )  # fmt: skip
-    if retry is not None:  # the second try stands for the review it replaces
-        row = retry.row
-        kept = [s for s in retry.skipped_files if s.reason not in NOT_REVIEWED_REASONS]
+    if completes is not None:
+        row = completes.row
+        kept = [s for s in completes.skipped_files if s.reason not in NOT_REVIEWED_REASONS]
         draft = replace(draft, base_sha=row["base_sha"], kind=row["kind"],
                         commits_covered=row["commits_covered"],
                         skipped_files=[*kept, *output.not_reviewed])  # fmt: skip
