@@ -77,9 +77,12 @@ def main() -> int:
         # Deltas: each commit from the one before it (its parent with --walk each).
         print(f"prompt tokens of {len(shas) - 1} deltas of {repo} ({args.walk}) vs full reviews")
         reductions: list[float] = []
+        sizing_times: list[float] = []
         for previous, sha in itertools.pairwise(shas):
             base = f"{sha}^" if args.walk == "each" else previous
+            started = time.perf_counter()
             delta, full = delta_and_full_tokens(repo, base, sha)
+            sizing_times.append(time.perf_counter() - started)
             reduction = 100.0 * (1 - delta / full) if full else 0.0
             reductions.append(reduction)
             print(
@@ -106,6 +109,11 @@ def main() -> int:
     ratio = hit_ms / git_ms
     median_reduction = statistics.median(reductions) if reductions else 0.0
     print()
+    if sizing_times:
+        print(
+            f"planning a delta and a full review's prompts (what an llm review adds to find "
+            f"full_tree_tokens): median {median_ms(sizing_times):.0f} ms"
+        )
     print(f"cache hit: median {hit_ms:.2f} ms over {args.runs} runs")
     print(f"git rev-parse HEAD: median {git_ms:.2f} ms over {args.runs} runs")
     ok_ratio = ratio <= HIT_RATIO_TARGET
