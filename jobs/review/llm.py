@@ -170,10 +170,10 @@ class LlmReviewer:
     def _with_carried(self, review_input: ReviewInput) -> list[FileDiff]:
         """The delta's files, with every carried path replaced by the whole file at
         head: what an earlier review missed may lie outside this delta's hunks."""
-        carried = [p for p in dict.fromkeys(review_input.carried)]
+        carried = list(dict.fromkeys(review_input.carried))
         if not carried:
             return list(review_input.files)
-        whole, _gone = files_at(review_input.repo, review_input.head_sha, carried)
+        whole = files_at(review_input.repo, review_input.head_sha, carried)
         replaced = {f.path for f in whole}
         return [f for f in review_input.files if f.path not in replaced] + whole
 

@@ -85,20 +85,18 @@ def whole_file_diff(path: str, text: str) -> FileDiff:
     return FileDiff(path, None, "added", False, (hunk,) if lines else ())
 
 
-def files_at(repo: Path, sha: str, paths: Sequence[str]) -> tuple[list[FileDiff], list[str]]:
-    """(whole-file diffs of `paths` at `sha` that are worth reviewing, paths gone
-    at `sha` or skipped by the usual rules: nothing left to review there)."""
-    blobs = git.read_blobs(repo, sha, list(paths))
+def files_at(repo: Path, sha: str, paths: Sequence[str]) -> list[FileDiff]:
+    """Whole-file diffs of `paths` at `sha` that are worth reviewing; paths gone at
+    `sha`, empty, or skipped by the usual rules (binary, generated …) are left out:
+    nothing is left to review there."""
     files: list[FileDiff] = []
-    for path in paths:
-        blob = blobs.get(path)
-        file = None if blob is None else whole_file_diff(path, blob.decode("utf-8", "replace"))
-        if blob is not None and b"\0" in blob[:8192]:
-            file = None
-        if file is not None and file.hunks and file_skip_reason(file) is None:
+    for path, blob in git.read_blobs(repo, sha, list(paths)).items():
+        if b"\0" in blob[:8192]:
+            continue
+        file = whole_file_diff(path, blob.decode("utf-8", "replace"))
+        if file.hunks and file_skip_reason(file) is None:
             files.append(file)
-    done = [p for p in paths if p not in {f.path for f in files}]
-    return files, done
+    return files
 
 
 def reviewable(repo: Path, base: str | None, head: str) -> list[FileDiff]:

@@ -93,7 +93,7 @@ def review_reply(result: ReviewResult, config: Config) -> Reply:
         not_reviewed = sum(1 for s in skipped if s.reason in NOT_REVIEWED_REASONS)
         head = f"Skipped {len(skipped)} files"
         if not_reviewed:
-            head += f" ({not_reviewed} not reviewed yet: the next review tries again)"
+            head += f" ({not_reviewed} not reviewed yet: carried to the next review)"
         blocks.append(Block(text=f"{head}:\n" + "\n".join(lines)))
     shown = result.shown
     limit = config.reviewer.max_findings_shown
