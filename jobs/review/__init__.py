@@ -12,6 +12,6 @@ Modules: finding (Finding, fingerprint), refs + git (read-only git), diff (parsi
 skip rules), budget (skip-rule packing, not-reviewed reasons), tokens (estimate and
 per-model calibration), split (pieces that fit one call), sizing (call planning,
 full-tree tokens), prompt (messages, PROMPT_VERSION), reviewers (ReviewInput,
-ReviewerOutput, Reviewer protocol), lint (ruff), llm + llm_answer (OpenAI-compatible
+ReviewerOutput, Reviewer protocol), lint (ruff), llm + llm_call + llm_answer (OpenAI-compatible
 endpoint, answer salvage), calibration (calibrations kept in the database).
 """
