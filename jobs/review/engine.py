@@ -151,7 +151,8 @@ def run_review(
             if hit is not None and usable and (not full or hit.row["kind"] == "full" or fresh):
                 return run.cached(hit, key)
             # A full review of a commit reviewed as a delta replaces that review in place;
-            # so does a second try of a review that left files unreviewed by mischance.
+            # so does a second try of a review whose answer was cut short (the same
+            # delta, from the same base, so every finding keeps its true state).
             retry = hit if hit is not None and not full and _worth_retrying(hit) else None
             replace_id = hit.id if hit is not None else None
             stored, output = _review_miss(
@@ -198,7 +199,12 @@ def _review_miss(
     started = time.perf_counter()
     last = store.last_review(engine, target.name, fingerprint)
     base: str | None = None
-    if last is not None and not full and _is_ancestor(target.path, last.commit_sha, sha):
+    if retry is not None:  # the same delta again, from the same base review
+        base = retry.row["base_sha"]
+        before = store.cached_review(engine, target.name, base, fingerprint) if base else None
+        last = store.LastReview(before.id, base) if before is not None and base else None
+        base = base if last is not None else None
+    elif last is not None and not full and _is_ancestor(target.path, last.commit_sha, sha):
         base = last.commit_sha
     review_input = prepare_review(target.path, base, sha, reviewer.budget_tokens())
     if base is not None and last is not None:
@@ -208,9 +214,8 @@ def _review_miss(
     full_tokens = (
         reviewer.full_tree_tokens(review_input) if isinstance(reviewer, LlmReviewer) else 0
     )
-    # A second try of the same commit completes that review: its cost adds to the first's.
-    completes = retry if retry is not None and base == sha else None
-    spent = completes.row if completes else {"prompt_tokens": 0, "completion_tokens": 0}
+    # A second try of a review adds its cost to the first's.
+    spent = retry.row if retry is not None else {"prompt_tokens": 0, "completion_tokens": 0}
     draft = store.ReviewDraft(
         repo=target.name, commit_sha=sha, base_sha=base, reviewer_fingerprint=fingerprint,
         reviewer_kind=reviewer.kind, model=output.model, kind="delta" if base else "full",
@@ -223,12 +228,6 @@ def _review_miss(
         skipped_files=[*review_input.packed.skipped, *output.not_reviewed], created_at=clock(),
         notes=output.notes,
     )  # fmt: skip
-    if completes is not None:
-        row = completes.row
-        kept = [s for s in completes.skipped_files if s.reason not in NOT_REVIEWED_REASONS]
-        draft = replace(draft, base_sha=row["base_sha"], kind=row["kind"],
-                        commits_covered=row["commits_covered"],
-                        skipped_files=[*kept, *output.not_reviewed])  # fmt: skip
     reviewed = {f.path for f in review_input.files}
     changed = [f.path for f in review_input.files if f.status == "modified"]
     maps = line_maps(target.path, base, sha, changed) if base is not None else {}

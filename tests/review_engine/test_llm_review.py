@@ -221,3 +221,24 @@ def test_calibration_is_learnt_from_usage_and_kept_in_the_database(
     assert row.model == "tiny" and row.samples >= 1 and 0.2 < row.ratio < 1.0
     loaded = StoredCalibration(engine).load("tiny")
     assert (loaded.ratio, loaded.samples) == (row.ratio, row.samples)
+
+
+def test_a_second_try_reviews_the_same_delta_and_keeps_each_findings_state(
+    engine: Engine, repo: Repo, tmp_path: Path, fake_llm: FakeLlm
+) -> None:
+    fake_llm.responder = finding_per_file
+    repo.commit("one", **{"a.py": "a = eval(input())\n"})
+    config = llm_config(repo, fake_llm)
+    review(engine, config, tmp_path)
+    base = repo.git("rev-parse", "HEAD")
+    repo.commit("two", **{"b.py": "b = 1\n", "c.py": "c = 2\n"})
+    fake_llm.script.extend(Scripted(content='{"findings": [') for _ in range(3))
+    cut = review(engine, config, tmp_path)
+    assert {s.reason for s in cut.skipped_files} == {CUT_SHORT}
+
+    again = review(engine, config, tmp_path)
+    assert (again.review_id, again.kind, again.base_sha) == (cut.review_id, "delta", base)
+    assert again.skipped_files == ()
+    states = {f.path: f.status for f in again.findings}
+    assert states == {"a.py": "open", "b.py": "new", "c.py": "new"}
+    assert (again.new_count, again.open_count) == (2, 1)
