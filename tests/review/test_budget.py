@@ -113,3 +113,4 @@ def test_delta_and_full_tokens_count_both_sides_alike(repo: Repo) -> None:
     sizer = PromptSizer(LlmReviewerConfig(), Calibration(LlmReviewerConfig().model))
     assert full == full_tree_tokens(repo.path, head, sizer)
     assert 0 < delta < full / 5
+    assert delta_and_full_tokens(repo.path, head, head) == (0, full)  # nothing changed
