@@ -18,11 +18,14 @@ OVER_BUDGET = "over token budget"
 # Why a model reviewer could not review a file (ReviewerOutput.not_reviewed).
 HUNK_TOO_LARGE = "hunk larger than the model's context"
 CUT_SHORT = "answer cut short"
+# A call failed (timeout, HTTP error, an answer without JSON) after others had
+# succeeded: what they reviewed is kept, the rest waits for the next review.
+CALL_FAILED = "model call failed"
 # Reasons that may not hold on a second try of the same commit: a review listing
 # such a file is not reused from the cache, so the model is asked again.
-RETRY_REASONS = frozenset({CUT_SHORT})
+RETRY_REASONS = frozenset({CUT_SHORT, CALL_FAILED})
 # Reasons a file counts as not reviewed and is carried to the next review.
-NOT_REVIEWED_REASONS = frozenset({HUNK_TOO_LARGE, CUT_SHORT})
+NOT_REVIEWED_REASONS = frozenset({HUNK_TOO_LARGE, CUT_SHORT, CALL_FAILED})
 
 LANGUAGES = {
     ".py": "python", ".pyi": "python", ".js": "javascript", ".jsx": "javascript",

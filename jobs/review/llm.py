@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from jobs.config import LlmReviewerConfig
-from jobs.review.budget import CUT_SHORT, HUNK_TOO_LARGE, SkippedFile
+from jobs.review.budget import CALL_FAILED, CUT_SHORT, HUNK_TOO_LARGE, SkippedFile
 from jobs.review.diff import FileDiff
 from jobs.review.finding import Finding
 from jobs.review.llm_answer import ends_early, keep_in_diff, parse_findings, parse_keep_ids
@@ -52,6 +52,8 @@ class _Tally:
     dropped: int = 0
     not_reviewed: dict[str, str] = field(default_factory=dict)  # path → reason
     notes: Counter[str] = field(default_factory=Counter)
+    extra_notes: list[str] = field(default_factory=list)
+    pieces_reviewed: int = 0
     samples: int = 0
 
 
@@ -113,7 +115,13 @@ class LlmReviewer:
             with ChatEndpoint(self.config, self._api_key, backoff_s=self._backoff_s) as endpoint:
                 while queue:
                     piece = queue.pop(0)
-                    smaller = self._review_piece(endpoint, piece, tally)
+                    try:
+                        smaller = self._review_piece(endpoint, piece, tally)
+                    except ReviewerError as exc:
+                        if not tally.pieces_reviewed:
+                            raise  # nothing reviewed: the review fails with the reason
+                        self._give_up(exc, [piece, *queue], tally)
+                        break
                     if smaller is not None:
                         queue[:0] = smaller
         finally:  # what the server taught us holds even if a later call failed
@@ -128,7 +136,23 @@ class LlmReviewer:
             model=answers[0].model if answers else self.config.model,
             model_latency_ms=sum(a.latency_ms for a in answers) if answers else None,
             not_reviewed=[SkippedFile(p, r) for p, r in tally.not_reviewed.items()],
-            notes=[_note_text(note, count) for note, count in tally.notes.items()],
+            notes=[*(_note_text(n, count) for n, count in tally.notes.items()), *tally.extra_notes],
+        )
+
+    @staticmethod
+    def _give_up(error: ReviewerError, left: list[Piece], tally: _Tally) -> None:
+        """A call failed after others succeeded: keep what was reviewed, list the
+        rest (the engine asks again next time) and say why in a note. One failure
+        ends the review: a server that stopped answering would cost a deadline for
+        every remaining piece."""
+        paths = {f.path for piece in left for f in piece}
+        for path in sorted(paths):
+            tally.not_reviewed.setdefault(path, CALL_FAILED)
+        done = tally.pieces_reviewed
+        tally.extra_notes.append(
+            f"a model call failed after {done} part{'s' if done != 1 else ''} of the diff "
+            f"were reviewed ({error}); "
+            f"{len(paths)} file{'s' if len(paths) != 1 else ''} left for the next review"
         )
 
     def _with_carried(self, review_input: ReviewInput) -> list[FileDiff]:
@@ -175,6 +199,7 @@ class LlmReviewer:
         if self.config.passes >= 3 and findings:
             findings = self._refine(endpoint, piece, findings, files, tally, source)
         tally.findings += findings
+        tally.pieces_reviewed += 1
         return None
 
     def _chat(self, endpoint: ChatEndpoint, messages: list[Message]) -> Answer:

@@ -15,7 +15,7 @@ from sqlmodel import Session, select
 from jobs.config import Config
 from jobs.digest.service import build_digest
 from jobs.digest.text import digest_lines
-from jobs.review.budget import CUT_SHORT, HUNK_TOO_LARGE
+from jobs.review.budget import CALL_FAILED, CUT_SHORT, HUNK_TOO_LARGE
 from jobs.review.calibration import StoredCalibration
 from jobs.review.view import review_reply, tokens_text
 from storage.models import JobRun, TokenCalibration, utcnow
@@ -242,3 +242,29 @@ def test_a_second_try_reviews_the_same_delta_and_keeps_each_findings_state(
     states = {f.path: f.status for f in again.findings}
     assert states == {"a.py": "open", "b.py": "new", "c.py": "new"}
     assert (again.new_count, again.open_count) == (2, 1)
+
+
+def test_a_call_failing_mid_review_keeps_what_was_reviewed_and_lists_the_rest(
+    engine: Engine, repo: Repo, tmp_path: Path
+) -> None:
+    server = FakeLlm(context_tokens=CONTEXT)
+    server.responder = finding_per_file
+    try:
+        repo.commit("many", **{f"m{n:02}.py": module(n, 8) for n in range(6)})
+        config = small_context(repo, server, max_retries=0)
+        server.script.extend([Scripted(content=None), Scripted(status=500, body="boom")])
+        first = review(engine, config, tmp_path)
+        answered = len(server.received)
+        second = review(engine, config, tmp_path)  # asked again: not a cache hit
+    finally:
+        server.close()
+
+    left = {s.path for s in first.skipped_files if s.reason == CALL_FAILED}
+    found = {f.path for f in first.findings}
+    assert answered == 2 and found and left and found.isdisjoint(left)
+    assert found | left == {f"m{n:02}.py" for n in range(6)}
+    (note,) = first.notes
+    assert "a model call failed after 1 part of the diff were reviewed (HTTP 500" in note
+    assert f"{len(left)} files left for the next review" in note
+    assert not second.cache_hit and second.skipped_files == () and second.notes == ()
+    assert {f.path for f in second.findings} == found | left
