@@ -161,7 +161,10 @@ def run_review(
             return run.done(stored, key, output.tokens_in, output.tokens_out)
     except (git.GitError, ReviewerError) as exc:
         reason = str(exc) or type(exc).__name__
-        raise ReviewFailed(target.name, reason, run.failed(reason, reviewer)) from exc
+        run_id = run.failed(
+            reason, reviewer, getattr(exc, "tokens_in", 0), getattr(exc, "tokens_out", 0)
+        )
+        raise ReviewFailed(target.name, reason, run_id) from exc
 
 
 def _worth_retrying(hit: StoredReview) -> bool:
@@ -292,11 +295,14 @@ class _RunRecorder:
         run_id = self._record(cache_key=key, output=_summary(stored), **result.run_columns())
         return ReviewResult(stored, False, result.duration_ms, run_id, tokens_in, tokens_out)
 
-    def failed(self, reason: str, reviewer: Reviewer) -> int | None:
+    def failed(
+        self, reason: str, reviewer: Reviewer, tokens_in: int = 0, tokens_out: int = 0
+    ) -> int | None:
         model = getattr(getattr(reviewer, "config", None), "model", None)
         return self._record(
             status="failed", cache_hit=False, error=reason, duration_ms=self._elapsed_ms(),
             model=model if reviewer.kind == "llm" else None,
+            tokens_in=tokens_in or None, tokens_out=tokens_out or None,
         )  # fmt: skip
 
 

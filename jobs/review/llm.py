@@ -118,8 +118,10 @@ class LlmReviewer:
                     try:
                         smaller = self._review_piece(endpoint, piece, tally)
                     except ReviewerError as exc:
-                        if not tally.pieces_reviewed:
-                            raise  # nothing reviewed: the review fails with the reason
+                        if not tally.pieces_reviewed:  # the review fails with the reason
+                            exc.tokens_in = sum(a.tokens_in for a in tally.answers)
+                            exc.tokens_out = sum(a.tokens_out for a in tally.answers)
+                            raise
                         self._give_up(exc, [piece, *queue], tally)
                         break
                     if smaller is not None:

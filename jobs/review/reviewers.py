@@ -22,7 +22,11 @@ from jobs.review.finding import Finding
 
 class ReviewerError(Exception):
     """A review could not be made; the message says why, for a human
-    (e.g. "timed out after 120s", "model answered with no JSON")."""
+    (e.g. "timed out after 120s", "model answered with no JSON"). `tokens_in` and
+    `tokens_out` are what the calls made before it cost (the run row records them)."""
+
+    tokens_in = 0
+    tokens_out = 0
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
@@ -17,6 +18,7 @@ from jobs.digest.service import build_digest
 from jobs.digest.text import digest_lines
 from jobs.review.budget import CALL_FAILED, CUT_SHORT, HUNK_TOO_LARGE
 from jobs.review.calibration import StoredCalibration
+from jobs.review.engine import ReviewFailed
 from jobs.review.view import review_reply, tokens_text
 from storage.models import JobRun, TokenCalibration, utcnow
 from tests.review.conftest import Repo
@@ -268,3 +270,16 @@ def test_a_call_failing_mid_review_keeps_what_was_reviewed_and_lists_the_rest(
     assert f"{len(left)} files left for the next review" in note
     assert not second.cache_hit and second.skipped_files == () and second.notes == ()
     assert {f.path for f in second.findings} == found | left
+
+
+def test_a_failed_review_still_records_the_tokens_its_calls_cost(
+    engine: Engine, repo: Repo, tmp_path: Path, fake_llm: FakeLlm
+) -> None:
+    repo.commit("one", **{"app.py": "x = eval(input())\n"})
+    fake_llm.script.append(Scripted(content="Looks fine to me."))
+    with pytest.raises(ReviewFailed, match="model answered with no JSON"):
+        review(engine, llm_config(repo, fake_llm), tmp_path)
+    with Session(engine) as session:
+        (row,) = session.exec(select(JobRun)).all()
+    assert (row.status, row.tokens_in) == ("failed", fake_llm.received[0].prompt_tokens)
+    assert row.tokens_out and row.tokens_out > 0
