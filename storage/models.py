@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -228,6 +228,9 @@ class TokenCalibration(SQLModel, table=True):
     __tablename__ = "token_calibrations"
 
     model: str = Field(primary_key=True, max_length=200)
-    ratio: float = 1.0
+    ratio: float = 1.0  # largest reported / estimated: sizes prompts
     samples: int = 0
+    # Sums over the samples: their ratio is the typical one, used for figures.
+    estimated_total: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    reported_total: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
     updated_at: datetime = Field(default_factory=utcnow)

@@ -22,24 +22,31 @@ class StoredCalibration:
             row = session.get(TokenCalibration, model)
             if row is None:
                 return Calibration(model)
-            return Calibration(model, row.ratio, row.samples)
+            return Calibration(
+                model, row.ratio, row.samples, row.estimated_total, row.reported_total
+            )
 
-    def save(self, calibration: Calibration, new_samples: int) -> None:
-        """Merge what one review learned: the larger ratio wins (two reviews of the
-        same model may save at once), and the sample counts add up."""
-        if new_samples <= 0:
+    def save(self, learnt: Calibration, since: Calibration) -> None:
+        """Merge what one review learnt (`learnt`, which started from `since`): the
+        larger ratio wins, as two reviews of the same model may save at once, and the
+        samples and totals they added are added."""
+        added = learnt.samples - since.samples
+        if added <= 0:
             return
+        estimated = learnt.estimated_total - since.estimated_total
+        reported = learnt.reported_total - since.reported_total
         for attempt in range(2):
             try:
                 with session_scope(self.engine) as session:
-                    row = session.get(TokenCalibration, calibration.model, with_for_update=True)
+                    row = session.get(TokenCalibration, learnt.model, with_for_update=True)
                     if row is None:
-                        row = TokenCalibration(model=calibration.model, ratio=calibration.ratio,
-                                               samples=new_samples)  # fmt: skip
+                        row = TokenCalibration(model=learnt.model, ratio=learnt.ratio)
                     else:
-                        row.ratio = max(row.ratio, calibration.ratio)
-                        row.samples += new_samples
+                        row.ratio = max(row.ratio, learnt.ratio)
                         row.updated_at = utcnow()
+                    row.samples += added
+                    row.estimated_total += estimated
+                    row.reported_total += reported
                     session.add(row)
                 return
             except IntegrityError:

@@ -40,7 +40,7 @@ UNLIMITED_TOKENS = 10**12
 class CalibrationStore(Protocol):
     def load(self, model: str) -> Calibration: ...
 
-    def save(self, calibration: Calibration, new_samples: int) -> None: ...
+    def save(self, learnt: Calibration, since: Calibration) -> None: ...
 
 
 @dataclass
@@ -73,6 +73,7 @@ class LlmReviewer:
         self._backoff_s = backoff_s
         self._calibrations = calibrations
         self.calibration = Calibration(self.config.model)
+        self._saved = self.calibration  # what the store holds, as far as we know
         self._loaded = False
 
     def __repr__(self) -> str:  # never show the key
@@ -92,6 +93,7 @@ class LlmReviewer:
     def sizer(self) -> PromptSizer:
         if not self._loaded and self._calibrations is not None:
             self.calibration = self._calibrations.load(self.config.model)
+            self._saved = self.calibration
         self._loaded = True
         return PromptSizer(self.config, self.calibration)
 
@@ -128,7 +130,8 @@ class LlmReviewer:
                         queue[:0] = smaller
         finally:  # what the server taught us holds even if a later call failed
             if self._calibrations is not None and tally.samples:
-                self._calibrations.save(self.calibration, tally.samples)
+                self._calibrations.save(self.calibration, self._saved)
+                self._saved = self.calibration
         answers = tally.answers
         return ReviewerOutput(
             findings=tally.findings,

@@ -74,8 +74,10 @@ class PromptSizer:
         return plan_pieces(files, lambda f: estimate_tokens(render_file(f)), self.diff_limit())
 
     def review_tokens(self, pieces: Sequence[Piece]) -> int:
-        """Prompt tokens of the review pass over these pieces."""
-        return sum(self.prompt_tokens(review_messages(piece)) for piece in pieces)
+        """Prompt tokens the review pass over these pieces would most likely cost
+        (the typical calibration, comparable with a server's usage)."""
+        expected = self.calibration.expected
+        return sum(expected(estimate_message_tokens(review_messages(p))) for p in pieces)
 
 
 def whole_file_diff(path: str, text: str) -> FileDiff:

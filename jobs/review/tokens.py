@@ -49,21 +49,32 @@ def estimate_message_tokens(messages: Iterable[Mapping[str, str]]) -> int:
 
 @dataclass(frozen=True)
 class Calibration:
-    """How a model's real token counts relate to `estimate_tokens`: `ratio` is the
-    largest reported/estimated seen over `samples` calls (1.0 before any)."""
+    """How a model's real token counts relate to `estimate_tokens`, from `samples`
+    calls: `ratio` is the largest reported/estimated seen (1.0 before any) and sizes
+    prompts; the totals give the typical ratio, for figures."""
 
     model: str
     ratio: float = 1.0
     samples: int = 0
+    estimated_total: int = 0
+    reported_total: int = 0
 
     @property
     def factor(self) -> float:
-        """What estimates are multiplied by: the ratio seen plus a margin, and the
-        raw (high) estimate itself before the server has reported anything."""
+        """What estimates are multiplied by to size a prompt: the largest ratio seen
+        plus a margin, and the raw (high) estimate before the server has reported."""
         return 1.0 if self.samples == 0 else self.ratio + CALIBRATION_MARGIN
 
     def tokens(self, estimate: int) -> int:
+        """A prompt's tokens, erring high: what must fit the context."""
         return math.ceil(estimate * self.factor)
+
+    def expected(self, estimate: int) -> int:
+        """A prompt's tokens as the server will most likely count them (the typical
+        ratio, no margin): what a figure compares with the server's usage."""
+        if self.estimated_total <= 0:
+            return estimate
+        return round(estimate * self.reported_total / self.estimated_total)
 
     def observed(self, estimated: int, reported: int) -> Calibration:
         """This calibration after a call estimated at `estimated` that the server
@@ -71,5 +82,10 @@ class Calibration:
         if estimated <= 0 or reported <= 0:
             return self
         seen = reported / estimated
-        ratio = seen if self.samples == 0 else max(self.ratio, seen)
-        return Calibration(self.model, ratio, self.samples + 1)
+        return Calibration(
+            self.model,
+            seen if self.samples == 0 else max(self.ratio, seen),
+            self.samples + 1,
+            self.estimated_total + estimated,
+            self.reported_total + reported,
+        )

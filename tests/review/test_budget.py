@@ -41,7 +41,8 @@ def test_calibration_keeps_the_largest_ratio_seen_plus_a_margin() -> None:
     assert fresh.tokens(1000) == 1000  # before the server has said anything: the raw estimate
     seen = fresh.observed(1000, 600).observed(1000, 700).observed(1000, 650)
     assert (seen.ratio, seen.samples) == (0.7, 3)
-    assert seen.tokens(1000) == 750
+    assert seen.tokens(1000) == 750  # sizing a prompt: the largest ratio, plus a margin
+    assert seen.expected(1000) == 650  # a figure: the typical ratio over all calls
 
 
 def test_huge_diff_keeps_the_budget_and_lists_skipped_files(repo: Repo) -> None:

@@ -221,8 +221,17 @@ def test_calibration_is_learnt_from_usage_and_kept_in_the_database(
     with Session(engine) as session:
         (row,) = session.exec(select(TokenCalibration)).all()
     assert row.model == "tiny" and row.samples >= 1 and 0.2 < row.ratio < 1.0
+    assert row.reported_total == sum(r.prompt_tokens for r in fake_llm.received)
+    assert 0 < row.reported_total < row.estimated_total  # the raw estimate errs high
     loaded = StoredCalibration(engine).load("tiny")
-    assert (loaded.ratio, loaded.samples) == (row.ratio, row.samples)
+    assert (loaded.ratio, loaded.samples, loaded.reported_total) == (
+        row.ratio, row.samples, row.reported_total,
+    )  # fmt: skip
+    repo.commit("two", **{"app.py": module(2, 40)})
+    review(engine, llm_config(repo, fake_llm), tmp_path)
+    with Session(engine) as session:
+        (again,) = session.exec(select(TokenCalibration)).all()
+    assert again.samples == len(fake_llm.received)  # a second review adds, never twice
 
 
 def test_a_second_try_reviews_the_same_delta_and_keeps_each_findings_state(

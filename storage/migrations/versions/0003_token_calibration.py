@@ -22,6 +22,8 @@ def upgrade() -> None:
         sa.Column("model", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
         sa.Column("ratio", sa.Float(), nullable=False),
         sa.Column("samples", sa.Integer(), nullable=False),
+        sa.Column("estimated_total", sa.BigInteger(), nullable=False),
+        sa.Column("reported_total", sa.BigInteger(), nullable=False),
         sa.Column("updated_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("model"),
     )
