@@ -214,16 +214,17 @@ def _review_miss(
         review_input = replace(review_input, carried=_carried(engine, last.id))
     output = reviewer.review(review_input)
     tree = git.tree_sizes(target.path, sha)
-    full_tokens = (
-        reviewer.full_tree_tokens(review_input) if isinstance(reviewer, LlmReviewer) else 0
-    )
     # A second try of a review adds its cost to the first's.
     spent = retry.row if retry is not None else {"prompt_tokens": 0, "completion_tokens": 0}
+    prompt_tokens = spent["prompt_tokens"] + output.tokens_in
+    full_tokens = 0  # a linter sends no tokens, so a full lint review costs none either
+    if isinstance(reviewer, LlmReviewer):  # a full review's own cost is the truth
+        full_tokens = prompt_tokens if base is None else reviewer.full_tree_tokens(review_input)
     draft = store.ReviewDraft(
         repo=target.name, commit_sha=sha, base_sha=base, reviewer_fingerprint=fingerprint,
         reviewer_kind=reviewer.kind, model=output.model, kind="delta" if base else "full",
         commits_covered=git.count_commits(target.path, base, sha),
-        prompt_tokens=spent["prompt_tokens"] + output.tokens_in,
+        prompt_tokens=prompt_tokens,
         completion_tokens=spent["completion_tokens"] + output.tokens_out,
         full_prompt_tokens=full_tokens,
         duration_ms=int((time.perf_counter() - started) * 1000),

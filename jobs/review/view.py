@@ -113,9 +113,8 @@ def cost_fields(result: ReviewResult) -> list[ReplyField]:
     row = result.stored.row
     fields = []
     if row["reviewer_kind"] == "llm":
-        fields.append(
-            ReplyField(label="Tokens", value=tokens_text(result.tokens, result.full_tree_tokens))
-        )
+        full = result.full_tree_tokens if row["kind"] == "delta" or result.cache_hit else 0
+        fields.append(ReplyField(label="Tokens", value=tokens_text(result.tokens, full)))
     fields.append(ReplyField(label="Duration", value=f"{result.duration_ms} ms"))
     if result.cache_hit:
         made_ms = int(row["duration_ms"])
@@ -125,7 +124,8 @@ def cost_fields(result: ReviewResult) -> list[ReplyField]:
 
 
 def tokens_text(tokens: dict[str, int], full: int) -> str:
-    """Like "1,234 prompt + 210 completion; a full review: ~20,480 prompt (94% saved)"."""
+    """Like "1,234 prompt + 210 completion; a full review: ~20,480 prompt (94% saved)";
+    `full` 0 leaves the comparison out (a full review compares with nothing)."""
     used = f"{tokens['prompt']:,} prompt + {tokens['completion']:,} completion"
     if full <= 0:
         return used

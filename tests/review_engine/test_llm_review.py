@@ -292,3 +292,20 @@ def test_a_failed_review_still_records_the_tokens_its_calls_cost(
         (row,) = session.exec(select(JobRun)).all()
     assert (row.status, row.tokens_in) == ("failed", fake_llm.received[0].prompt_tokens)
     assert row.tokens_out and row.tokens_out > 0
+
+
+def test_a_full_reviews_own_cost_is_its_full_tree_figure(
+    engine: Engine, repo: Repo, tmp_path: Path, fake_llm: FakeLlm
+) -> None:
+    repo.commit("one", **{f"m{n}.py": module(n, 20) for n in range(6)})
+    config = llm_config(repo, fake_llm)
+    made = review(engine, config, tmp_path)
+    sent = sum(r.prompt_tokens for r in fake_llm.received)
+    assert made.kind == "full" and made.full_tree_tokens == made.tokens["prompt"] == sent
+    fields = {f.label: f.value for f in review_reply(made, config).fields}
+    assert "full review:" not in fields["Tokens"]  # it is one: nothing to compare with
+    cached = review(engine, config, tmp_path)
+    fields = {f.label: f.value for f in review_reply(cached, config).fields}
+    assert (
+        fields["Tokens"] == f"0 prompt + 0 completion; a full review: ~{sent:,} prompt (100% saved)"
+    )
