@@ -146,8 +146,8 @@ class LlmReviewerConfig(Strict):
 
     @model_validator(mode="after")
     def _room_to_review(self) -> LlmReviewerConfig:
-        # Imported here: the prompt builder imports this module.
-        from jobs.review.sizing import smallest_context
+        # Imported here: jobs.review imports this module (prompt.py does not).
+        from jobs.review.prompt import smallest_context
 
         least = smallest_context(self.answer_tokens, self.passes)
         if self.context_tokens < least:

@@ -7,13 +7,16 @@ of the reviewer fingerprint, so cached reviews made with an old prompt are not r
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import math
 from collections.abc import Sequence
 
 from jobs.review.budget import render_file
 from jobs.review.diff import FileDiff
 from jobs.review.finding import Finding
+from jobs.review.tokens import estimate_message_tokens
 
 # 2026.1: a diff may be split across several calls; each call says so.
 PROMPT_VERSION = "review-2026.1"
@@ -92,3 +95,25 @@ def refine_messages(files: Sequence[FileDiff], findings: Sequence[Finding]) -> l
         'new findings. Answer with the JSON object {"findings": [...]} only.'
     )
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
+
+
+# The delimiting marker is 16 hex characters; in the empty prompt they may be
+# letters, in a real one digits (a token each): allow for the worst case twice.
+MARKER_SLACK_TOKENS = 2 * 16
+# A context that cannot hold the fixed prompt text plus this much diff reviews nothing
+# worth the call; `opsdesk config check` rejects it.
+MIN_DIFF_TOKENS = 256
+
+
+@functools.cache
+def prompt_overhead_tokens() -> int:
+    """Raw estimated tokens of a review prompt around an empty diff."""
+    return estimate_message_tokens(review_messages(())) + MARKER_SLACK_TOKENS
+
+
+def smallest_context(answer_tokens: int, passes: int = 1) -> int:
+    """The least `context_tokens` that leaves room for the answer, the fixed prompt
+    and MIN_DIFF_TOKENS of diff (raw estimate: the calibrated one is smaller), and
+    with a critique pass the third kept free for it (see `diff_limit`)."""
+    needed = prompt_overhead_tokens() + MIN_DIFF_TOKENS
+    return answer_tokens + (math.ceil(needed * 3 / 2) + 1 if passes >= 2 else needed)

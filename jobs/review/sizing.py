@@ -20,29 +20,9 @@ from jobs.config import LlmReviewerConfig
 from jobs.review import git
 from jobs.review.budget import pack_files, render_file
 from jobs.review.diff import DiffLine, FileDiff, Hunk, file_skip_reason, parse_diff
-from jobs.review.prompt import Message, review_messages
+from jobs.review.prompt import Message, prompt_overhead_tokens, review_messages
 from jobs.review.split import Piece, Plan, plan_pieces
 from jobs.review.tokens import Calibration, estimate_message_tokens, estimate_tokens
-
-# The delimiting marker is 16 hex characters; in the empty prompt they may be
-# letters, in a real one digits (a token each): allow for the worst case twice.
-MARKER_SLACK_TOKENS = 2 * 16
-# A context that cannot hold the fixed prompt text plus this much diff reviews nothing
-# worth the call; `opsdesk config check` rejects it.
-MIN_DIFF_TOKENS = 256
-
-
-def prompt_overhead_tokens() -> int:
-    """Raw estimated tokens of a review prompt around an empty diff."""
-    return estimate_message_tokens(review_messages(())) + MARKER_SLACK_TOKENS
-
-
-def smallest_context(answer_tokens: int, passes: int = 1) -> int:
-    """The least `context_tokens` that leaves room for the answer, the fixed prompt
-    and MIN_DIFF_TOKENS of diff (raw estimate: the calibrated one is smaller), and
-    with a critique pass the third kept free for it (see `diff_limit`)."""
-    needed = prompt_overhead_tokens() + MIN_DIFF_TOKENS
-    return answer_tokens + (math.ceil(needed * 3 / 2) + 1 if passes >= 2 else needed)
 
 
 @dataclass(frozen=True)
