@@ -76,7 +76,7 @@ def test_a_25_file_delta_is_split_across_calls_that_each_fit_the_context(
         files["pkg/table.py"] = "T = [" + "()," * 320 + "]\n"
         repo.commit("big change", **files)
         config = small_context(repo, server)
-        review(engine, config, tmp_path)  # full review of the base first
+        review(engine, config, tmp_path)  # a full review first: the delta below builds on it
         head = repo.commit("touch all", **{p: t + "x = 1\n" for p, t in files.items()})
         result = review(engine, config, tmp_path)
     finally:
