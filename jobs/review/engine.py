@@ -46,11 +46,15 @@ LOCAL_PREFIX = "local:"
 
 class ReviewFailed(Exception):
     """The review could not be made; `reason` is specific and meant for a human.
-    No review row was written: the earlier cached review stays as it was."""
+    No review row was written: the earlier cached review stays as it was.
+    `tokens_in`/`tokens_out`: what the model calls made before the failure cost."""
 
-    def __init__(self, repo: str, reason: str, run_id: int | None = None) -> None:
+    def __init__(
+        self, repo: str, reason: str, run_id: int | None = None, tokens: tuple[int, int] = (0, 0)
+    ) -> None:
         super().__init__(f"review of {repo} failed: {reason}")
         self.repo, self.reason, self.run_id = repo, reason, run_id
+        self.tokens_in, self.tokens_out = tokens
 
 
 class UnknownRepo(ReviewFailed):
@@ -161,10 +165,9 @@ def run_review(
             return run.done(stored, key, output.tokens_in, output.tokens_out)
     except (git.GitError, ReviewerError) as exc:
         reason = str(exc) or type(exc).__name__
-        run_id = run.failed(
-            reason, reviewer, getattr(exc, "tokens_in", 0), getattr(exc, "tokens_out", 0)
-        )
-        raise ReviewFailed(target.name, reason, run_id) from exc
+        spent = (getattr(exc, "tokens_in", 0), getattr(exc, "tokens_out", 0))
+        run_id = run.failed(reason, reviewer, *spent)
+        raise ReviewFailed(target.name, reason, run_id, spent) from exc
 
 
 def _worth_retrying(hit: StoredReview) -> bool:

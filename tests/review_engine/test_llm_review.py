@@ -286,8 +286,10 @@ def test_a_failed_review_still_records_the_tokens_its_calls_cost(
 ) -> None:
     repo.commit("one", **{"app.py": "x = eval(input())\n"})
     fake_llm.script.append(Scripted(content="Looks fine to me."))
-    with pytest.raises(ReviewFailed, match="model answered with no JSON"):
+    with pytest.raises(ReviewFailed, match="model answered with no JSON") as failed:
         review(engine, llm_config(repo, fake_llm), tmp_path)
+    # The scheduler records its own run rows from this.
+    assert failed.value.tokens_in == fake_llm.received[0].prompt_tokens
     with Session(engine) as session:
         (row,) = session.exec(select(JobRun)).all()
     assert (row.status, row.tokens_in) == ("failed", fake_llm.received[0].prompt_tokens)
