@@ -36,7 +36,8 @@ def main() -> int:
     head = subprocess.run(
         ["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
     ).stdout.strip()
-    files = reviewable(repo, None, head)
+    packed = reviewable(repo, None, head)
+    files = packed.files
     calibration = Calibration("bench", args.ratio, 0 if args.ratio == 1.0 else 1)
     print(f"full review of {repo} at {head[:8]}: {len(files)} reviewable files")
     print(f"calibration factor {calibration.factor:.2f}")
@@ -45,7 +46,7 @@ def main() -> int:
         config = LlmReviewerConfig(model="bench", context_tokens=context, answer_tokens=answer)
         sizer = PromptSizer(config, calibration)
         started = time.perf_counter()
-        plan = sizer.plan(files)
+        plan = sizer.plan(files, packed)
         sizes = [sizer.prompt_tokens(review_messages(piece)) for piece in plan.pieces]
         elapsed_ms = (time.perf_counter() - started) * 1000
         reviewed = {f.path for piece in plan.pieces for f in piece}

@@ -72,6 +72,7 @@ class PackedDiff:
     tokens: int  # estimated tokens of the rendered files
     budget_tokens: int
     rendered: Mapping[str, str] = field(default_factory=dict)  # path → render_file text
+    file_tokens: Mapping[str, int] = field(default_factory=dict)  # path → its estimate
 
     @property
     def added_lines(self) -> dict[str, frozenset[int]]:
@@ -104,13 +105,15 @@ def pack_files(
 
     chosen: list[FileDiff] = []
     rendered: dict[str, str] = {}
+    file_tokens: dict[str, int] = {}
     used = 0
     for file, text in sorted(candidates, key=order):
         cost = estimate_tokens(text)
         if used + cost <= budget_tokens:
             chosen.append(file)
             rendered[file.path] = text
+            file_tokens[file.path] = cost
             used += cost
         else:
             skipped.append(SkippedFile(file.path, OVER_BUDGET))
-    return PackedDiff(tuple(chosen), tuple(skipped), used, budget_tokens, rendered)
+    return PackedDiff(tuple(chosen), tuple(skipped), used, budget_tokens, rendered, file_tokens)

@@ -108,7 +108,7 @@ class LlmReviewer:
         if not files:
             return ReviewerOutput(model=self.config.model, not_reviewed=[])
         sizer = self.sizer()
-        plan = sizer.plan(files)
+        plan = sizer.plan(files, review_input.packed)
         tally = _Tally()
         for part in plan.too_large:
             tally.not_reviewed.setdefault(part.path, HUNK_TOO_LARGE)

@@ -18,10 +18,10 @@ from pathlib import Path
 
 from jobs.config import LlmReviewerConfig
 from jobs.review import git
-from jobs.review.budget import pack_files, render_file
+from jobs.review.budget import PackedDiff, pack_files, render_file
 from jobs.review.diff import DiffLine, FileDiff, Hunk, file_skip_reason, parse_diff
 from jobs.review.prompt import Message, prompt_overhead_tokens, review_messages
-from jobs.review.split import Piece, Plan, plan_pieces
+from jobs.review.split import Plan, plan_pieces
 from jobs.review.tokens import Calibration, estimate_message_tokens, estimate_tokens
 
 
@@ -50,14 +50,24 @@ class PromptSizer:
             room -= room // 3
         return max(math.floor(room / self.calibration.factor) - prompt_overhead_tokens(), 0)
 
-    def plan(self, files: Sequence[FileDiff]) -> Plan:
-        return plan_pieces(files, lambda f: estimate_tokens(render_file(f)), self.diff_limit())
+    def plan(self, files: Sequence[FileDiff], packed: PackedDiff | None = None) -> Plan:
+        """Pieces that each fit one call. Files of `packed` were counted when packed;
+        their counts are reused (any other file, a part or a whole file at head, is
+        counted here)."""
+        counted = {id(f): packed.file_tokens[f.path] for f in packed.files} if packed else {}
 
-    def review_tokens(self, pieces: Sequence[Piece]) -> int:
-        """Prompt tokens the review pass over these pieces would most likely cost
-        (the typical calibration, comparable with a server's usage)."""
-        expected = self.calibration.expected
-        return sum(expected(estimate_message_tokens(review_messages(p))) for p in pieces)
+        def cost(file: FileDiff) -> int:
+            tokens = counted.get(id(file))
+            return tokens if tokens is not None else estimate_tokens(render_file(file))
+
+        return plan_pieces(files, cost, self.diff_limit())
+
+    def review_tokens(self, plan: Plan) -> int:
+        """Prompt tokens the review pass of a plan would most likely cost (the typical
+        calibration, comparable with a server's usage): each call's fixed prompt plus
+        its piece of the diff."""
+        fixed = estimate_message_tokens(review_messages(()))
+        return sum(self.calibration.expected(fixed + cost) for cost in plan.costs)
 
 
 def whole_file_diff(path: str, text: str) -> FileDiff:
@@ -81,14 +91,18 @@ def files_at(repo: Path, sha: str, paths: Sequence[str]) -> list[FileDiff]:
     return files
 
 
-def reviewable(repo: Path, base: str | None, head: str) -> list[FileDiff]:
+def reviewable(repo: Path, base: str | None, head: str) -> PackedDiff:
     """The files a review of base → head sends to a model (base None: full)."""
-    return list(pack_files(parse_diff(git.diff_text(repo, base, head)), 10**12).files)
+    return pack_files(parse_diff(git.diff_text(repo, base, head)), 10**12)
+
+
+def planned_tokens(sizer: PromptSizer, packed: PackedDiff) -> int:
+    return sizer.review_tokens(sizer.plan(packed.files, packed))
 
 
 def full_tree_tokens(repo: Path, head: str, sizer: PromptSizer) -> int:
     """What a full review of `head` would send in its review pass."""
-    return sizer.review_tokens(sizer.plan(reviewable(repo, None, head)).pieces)
+    return planned_tokens(sizer, reviewable(repo, None, head))
 
 
 def delta_and_full_tokens(
@@ -102,5 +116,5 @@ def delta_and_full_tokens(
     for a full review of head), both planned and counted the same way."""
     settings = config or LlmReviewerConfig()
     sizer = PromptSizer(settings, calibration or Calibration(settings.model))
-    delta = sizer.review_tokens(sizer.plan(reviewable(repo, base, head)).pieces)
+    delta = planned_tokens(sizer, reviewable(repo, base, head))
     return delta, full_tree_tokens(repo, head, sizer)

@@ -10,7 +10,7 @@ from any part land on the same file.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from jobs.review.diff import FileDiff, Hunk
 
@@ -24,6 +24,7 @@ class Plan:
     # Files (or parts of them) that do not fit one call even alone: a single line
     # longer than the whole context. Their paths are not reviewed.
     too_large: list[FileDiff]
+    costs: list[int] = field(default_factory=list)  # per piece, the sum of its parts' costs
 
 
 def _with_hunks(file: FileDiff, hunks: Sequence[Hunk]) -> FileDiff:
@@ -60,15 +61,19 @@ def halves(piece: Piece) -> list[Piece] | None:
     return None
 
 
-def _parts(file: FileDiff, cost: Cost, limit: int) -> tuple[list[FileDiff], list[FileDiff]]:
-    """A file too large for one call as parts that each fit, and what cannot fit."""
-    fitting: list[FileDiff] = []
+def _parts(
+    file: FileDiff, cost: Cost, limit: int
+) -> tuple[list[tuple[FileDiff, int]], list[FileDiff]]:
+    """A file as parts that each fit (the whole file when it does), with their
+    costs, and what cannot fit."""
+    fitting: list[tuple[FileDiff, int]] = []
     too_large: list[FileDiff] = []
     pending: list[Piece] = [(file,)]
     while pending:
         (part,) = pending.pop(0)
-        if cost(part) <= limit:
-            fitting.append(part)
+        part_cost = cost(part)
+        if part_cost <= limit:
+            fitting.append((part, part_cost))
             continue
         cut = halves((part,))
         if cut is None:
@@ -81,16 +86,17 @@ def _parts(file: FileDiff, cost: Cost, limit: int) -> tuple[list[FileDiff], list
 def plan_pieces(files: Sequence[FileDiff], cost: Cost, limit: int) -> Plan:
     """Files packed in order into pieces whose summed cost stays within `limit`."""
     pieces: list[Piece] = []
+    costs: list[int] = []
     too_large: list[FileDiff] = []
     current: list[FileDiff] = []
     used = 0
     for file in files:
         parts, unfit = _parts(file, cost, limit)
         too_large += unfit
-        for part in parts:
-            part_cost = cost(part)
+        for part, part_cost in parts:
             if current and used + part_cost > limit:
                 pieces.append(tuple(current))
+                costs.append(used)
                 current, used = [], 0
             if current and current[-1].path == part.path:  # parts of one file: one entry
                 current[-1] = _with_hunks(part, current[-1].hunks + part.hunks)
@@ -99,4 +105,5 @@ def plan_pieces(files: Sequence[FileDiff], cost: Cost, limit: int) -> Plan:
             used += part_cost
     if current:
         pieces.append(tuple(current))
-    return Plan(pieces, too_large)
+        costs.append(used)
+    return Plan(pieces, too_large, costs)

@@ -4,8 +4,9 @@ from jobs.config import LlmReviewerConfig
 from jobs.review.budget import OVER_BUDGET, pack_files, render_file
 from jobs.review.diff import parse_diff
 from jobs.review.git import diff_text
+from jobs.review.prompt import review_messages
 from jobs.review.sizing import PromptSizer, delta_and_full_tokens, full_tree_tokens
-from jobs.review.tokens import Calibration, estimate_tokens
+from jobs.review.tokens import Calibration, estimate_message_tokens, estimate_tokens
 
 from .conftest import Repo
 from .fake_llm import count_tokens
@@ -99,7 +100,11 @@ def test_full_tree_tokens_are_the_prompts_a_full_review_would_send(repo: Repo) -
     head = repo.commit("tree", **code)
     baseline = full_tree_tokens(repo.path, head, sizer)
     files = [whole(path, text) for path, text in sorted(code.items())]
-    assert baseline == sizer.review_tokens(sizer.plan(files).pieces)
+    plan = sizer.plan(files)
+    assert baseline == sizer.review_tokens(plan) > 0
+    fixed = estimate_message_tokens(review_messages(()))
+    assert plan.costs == [sum(estimate_tokens(render_file(f)) for f in p) for p in plan.pieces]
+    assert baseline == sum(fixed + cost for cost in plan.costs)  # no calibration yet
     # Lock files, logos and binaries change nothing: the same skip rules as a review.
     noise = {"uv.lock": "z" * 4000, "logo.png": b"\x89PNG\0" * 99, "data.bin": b"\0\1" * 500}
     head = repo.commit("noise", **noise)
@@ -115,3 +120,16 @@ def test_delta_and_full_tokens_count_both_sides_alike(repo: Repo) -> None:
     assert full == full_tree_tokens(repo.path, head, sizer)
     assert 0 < delta < full / 5
     assert delta_and_full_tokens(repo.path, head, head) == (0, full)  # nothing changed
+
+
+def test_planning_reuses_counts_only_for_the_packed_files_themselves(repo: Repo) -> None:
+    base = repo.commit("base", **{"a.py": module(30, "a")})
+    head = repo.commit("edit", **{"a.py": module(30, "a") + "extra = 1\n"})
+    packed = pack_files(parse_diff(diff_text(repo.path, base, head)), budget_tokens=10**9)
+    sizer = PromptSizer(LlmReviewerConfig(), Calibration("m"))
+    (delta,) = packed.files
+    assert sizer.plan([delta], packed).costs == [packed.file_tokens["a.py"]]
+    # The whole file at head (a carried path) has the same path but is counted anew.
+    whole_file = whole("a.py", module(30, "a") + "extra = 1\n")
+    assert sizer.plan([whole_file], packed).costs == [estimate_tokens(render_file(whole_file))]
+    assert packed.file_tokens["a.py"] < estimate_tokens(render_file(whole_file))
