@@ -154,9 +154,9 @@ class LlmReviewer:
         for path in sorted(paths):
             tally.not_reviewed.setdefault(path, CALL_FAILED)
         done = tally.pieces_reviewed
+        reviewed = "1 part of the diff was" if done == 1 else f"{done} parts of the diff were"
         tally.extra_notes.append(
-            f"a model call failed after {done} part{'s' if done != 1 else ''} of the diff "
-            f"were reviewed ({error}); "
+            f"a model call failed after {reviewed} reviewed ({error}); "
             f"{len(paths)} file{'s' if len(paths) != 1 else ''} left for the next review"
         )
 

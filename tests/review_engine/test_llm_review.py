@@ -275,7 +275,7 @@ def test_a_call_failing_mid_review_keeps_what_was_reviewed_and_lists_the_rest(
     assert answered == 2 and found and left and found.isdisjoint(left)
     assert found | left == {f"m{n:02}.py" for n in range(6)}
     (note,) = first.notes
-    assert "a model call failed after 1 part of the diff were reviewed (HTTP 500" in note
+    assert "a model call failed after 1 part of the diff was reviewed (HTTP 500" in note
     assert f"{len(left)} files left for the next review" in note
     assert not second.cache_hit and second.skipped_files == () and second.notes == ()
     assert {f.path for f in second.findings} == found | left
