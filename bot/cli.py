@@ -82,6 +82,12 @@ def build_parser() -> argparse.ArgumentParser:
     db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
     db_commands.add_parser("upgrade", help="bring the database to the current schema")
     db_commands.add_parser("status", help="the database's schema revision")
+    db_commands.add_parser(
+        "downgrade", help="take the schema back to REV ('base' drops every table)"
+    ).add_argument("rev", metavar="REV")
+    db_commands.add_parser(
+        "stamp", help="record REV ('head') as the schema without migrating (repairs a lost one)"
+    ).add_argument("rev", metavar="REV")
     return parser
 
 
@@ -175,6 +181,21 @@ def run_db_upgrade(settings: Settings, _args: argparse.Namespace) -> int:
     return 0
 
 
+def run_db_downgrade(settings: Settings, args: argparse.Namespace) -> int:
+    engine = make_engine(settings.database_url)
+    before, after = schema.downgrade(engine, args.rev)
+    print(
+        f"{describe(engine)}: downgraded from {before.current or 'empty'} to {after.current or 'empty'}"
+    )
+    return 0
+
+
+def run_db_stamp(settings: Settings, args: argparse.Namespace) -> int:
+    engine = make_engine(settings.database_url)
+    print(f"{describe(engine)}: recorded as {schema.stamp(engine, args.rev).current}")
+    return 0
+
+
 def run_db_status(settings: Settings, _args: argparse.Namespace) -> int:
     engine = make_engine(settings.database_url)
     found = schema.check(engine)
@@ -254,6 +275,8 @@ HANDLERS: dict[tuple[str, str | None], Handler] = {
     ("digest", None): run_digest,
     ("db", "upgrade"): run_db_upgrade,
     ("db", "status"): run_db_status,
+    ("db", "downgrade"): run_db_downgrade,
+    ("db", "stamp"): run_db_stamp,
 }
 
 

@@ -1,0 +1,31 @@
+"""Run as a child process by the first-start tests: upgrade the database at
+argv[1]; with argv[2] = N > 0, SIGKILL this process just before its N-th SQL
+statement; with N = 0, print how many statements the upgrade ran."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from storage import schema
+from storage.db import make_engine
+
+kill_at = int(sys.argv[2])
+seen = 0
+
+
+def _before_statement(*_args: Any) -> None:
+    global seen
+    seen += 1
+    if seen == kill_at:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+event.listen(Engine, "before_cursor_execute", _before_statement)
+before, after = schema.upgrade(make_engine(sys.argv[1]))
+print(seen, before.current, after.current)
