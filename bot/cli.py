@@ -184,9 +184,8 @@ def run_db_upgrade(settings: Settings, _args: argparse.Namespace) -> int:
 def run_db_downgrade(settings: Settings, args: argparse.Namespace) -> int:
     engine = make_engine(settings.database_url)
     before, after = schema.downgrade(engine, args.rev)
-    print(
-        f"{describe(engine)}: downgraded from {before.current or 'empty'} to {after.current or 'empty'}"
-    )
+    was, now = before.current or "empty", after.current or "empty"
+    print(f"{describe(engine)}: downgraded from {was} to {now}")
     return 0
 
 
