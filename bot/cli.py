@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from typing import TextIO
 
 from bot.logs import setup_logging
 from bot.settings import ConfigError, Settings, load_config, load_settings
 from bot.wiring import build_services
 from handlers.catalog import build_router
 from handlers.health import health_report
+from jobs.scrub import scrub
 from storage import schema
 from storage.db import describe, make_engine
 
@@ -99,8 +102,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings(args.config)
     except ConfigError as exc:
         return _fail(_config_problems(exc), code=2)
-    secrets = [s.get_secret_value() for s in vars(settings.secrets).values() if s is not None]
-    setup_logging(args.verbose, secrets)
+    setup_logging(args.verbose)  # load_settings registered the secrets with the scrubber
+    sys.stdout, sys.stderr = ScrubbingStream(sys.stdout), ScrubbingStream(sys.stderr)
     handler = HANDLERS[(args.command, getattr(args, "db_command", None))]
     try:
         return handler(settings, args)
@@ -286,6 +289,26 @@ def _config_problems(exc: ConfigError) -> str:
 def _fail(message: str, code: int) -> int:
     print(message, file=sys.stderr)
     return code
+
+
+class ScrubbingStream(io.TextIOBase):
+    """stdout/stderr with every configured secret redacted from what is written."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        self.stream.write(scrub(text))
+        return len(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+    def fileno(self) -> int:
+        return self.stream.fileno()
+
+    def isatty(self) -> bool:
+        return self.stream.isatty()
 
 
 def entry() -> None:

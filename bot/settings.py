@@ -14,7 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import SecretStr, ValidationError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
+from jobs import scrub
 from jobs.config import Config
 
 EMBEDDED = "embedded defaults"
@@ -40,6 +43,9 @@ class Secrets:
     # Checked against X-Telegram-Bot-Api-Secret-Token in webhook mode.
     telegram_webhook_secret: SecretStr | None = field(default=None, repr=False)
     llm_api_key: SecretStr | None = field(default=None, repr=False)
+
+    def values(self) -> list[str | None]:
+        return [s.get_secret_value() if s else None for s in vars(self).values()]
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Secrets:
@@ -109,13 +115,23 @@ def load_settings(
         or config.database_url
         or f"sqlite:///{data_dir / 'opsdesk.db'}"
     )
+    secrets = Secrets.from_env(env)
+    # From here on the scrubber redacts them everywhere text leaves or is stored.
+    scrub.register([*secrets.values(), _database_password(database_url)])
     return Settings(
         config=config,
         source=str(path) if path else EMBEDDED,
-        secrets=Secrets.from_env(env),
+        secrets=secrets,
         database_url=database_url,
         data_dir=data_dir,
     )
+
+
+def _database_password(url: str) -> str | None:
+    try:
+        return make_url(url).password
+    except ArgumentError:
+        return None  # reported by name when the database is opened
 
 
 def describe_errors(error: ValidationError) -> list[str]:

@@ -80,7 +80,14 @@ class Router:
         return self.commands.get(name)
 
     def handle(self, caller: Caller, text: str) -> Reply:
-        """Run one command line for `caller`."""
+        """Run one command line for `caller`; the reply's text is scrubbed of secrets."""
+        return self._handle(caller, text).scrubbed()
+
+    def press(self, caller: Caller, payload: str) -> Reply:
+        """Handle a button press; the reply's text is scrubbed of secrets."""
+        return self._press(caller, payload).scrubbed()
+
+    def _handle(self, caller: Caller, text: str) -> Reply:
         role = self.role(caller)
         if role is Role.NONE:
             return Reply.refused(refusal_text(caller, Role.VIEWER))
@@ -98,8 +105,8 @@ class Router:
         request = Request(self.services, caller, role, args, self)
         return self._run(f"/{name}", command.usage, command.run, request)
 
-    def press(self, caller: Caller, payload: str) -> Reply:
-        """Handle a button press. Payloads come from the outside: never trust them."""
+    def _press(self, caller: Caller, payload: str) -> Reply:
+        """Payloads come from the outside: never trust them."""
         role = self.role(caller)
         if role is Role.NONE:
             return Reply.refused(refusal_text(caller, Role.VIEWER))

@@ -17,6 +17,7 @@ from pathlib import Path
 from jobs.child_env import ChildEnvError, child_environment
 from jobs.config import JobConfig, parse_duration
 from jobs.kinds import JobContext, JobOutcome
+from jobs.scrub import scrub
 
 MAX_OUTPUT_BYTES = 64 * 1024
 _POLL_S = 0.1
@@ -66,7 +67,7 @@ def run_command_job(ctx: JobContext) -> JobOutcome:
                 _kill_group(process)
                 raw, _ = process.communicate()
                 break
-    output = truncate(raw.decode("utf-8", errors="replace"))
+    output = truncate(scrub(raw.decode("utf-8", errors="replace")))
     if stopped_by == "timeout":
         return JobOutcome(
             status="timeout", output=output, error=f"timed out after {job.timeout}; killed"

@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from jobs.reply import Reply
+from jobs.scrub import scrub_cut
 from storage.db import session_scope
 from storage.models import OutboxPost, utcnow
 
@@ -67,7 +68,7 @@ def enqueue(
     for target in dict.fromkeys(targets):
         key = f"{dedupe_key}|{target}"[:200]
         row = OutboxPost(
-            dedupe_key=key, kind=kind, target=target, reply_json=reply.model_dump_json()
+            dedupe_key=key, kind=kind, target=target, reply_json=reply.scrubbed().model_dump_json()
         )
         try:
             with session_scope(engine) as session:
@@ -204,7 +205,7 @@ class OutboxSender:
 
     def _failed(self, row: OutboxPost, attempt: int, exc: Exception) -> None:
         assert row.id is not None
-        error = f"{type(exc).__name__}: {exc}"[:2000]
+        error = scrub_cut(f"{type(exc).__name__}: {exc}", 2000)
         if isinstance(exc, PermanentFailure) or attempt >= self.max_attempts:
             log.error("post %s to %s failed for good: %s", row.id, row.target, error)
             self._finish(row.id, status="failed", attempts=attempt, last_error=error)

@@ -19,6 +19,7 @@ from sqlmodel import Session, col, select
 
 from jobs.digest.model import BASELINE_DAYS
 from jobs.digest.queries import duration_samples
+from jobs.scrub import scrub
 from storage.db import session_scope
 from storage.models import JobRun, JobState, utcnow
 
@@ -75,9 +76,7 @@ def finish_run(
         if row is None:
             return False
         duration_ms = int((finished - row.started_at).total_seconds() * 1000)
-        error = values.get("error")
-        if isinstance(error, str):
-            values["error"] = error[:MAX_ERROR_CHARS]
+        _scrub_columns(values)
         result = session.execute(
             update(JobRun)
             .where(col(JobRun.id) == run_id, col(JobRun.status) == "running")
@@ -89,12 +88,20 @@ def finish_run(
 def record_finished(engine: Engine, **columns: Any) -> int:
     """Insert a run that is already over, in one statement; returns its id. For runs
     recorded after the fact: a missed fire, a review (its cache hits cost one insert)."""
-    error = columns.get("error")
-    if isinstance(error, str):
-        columns["error"] = error[:MAX_ERROR_CHARS]
+    _scrub_columns(columns)
     with engine.begin() as connection:
         result = connection.execute(insert(_RUNS).values(**columns).returning(_RUNS.c.id))
         return int(result.scalar_one())
+
+
+def _scrub_columns(columns: dict[str, Any]) -> None:
+    """What a run row stores passes the scrubber first, then the error is cut."""
+    for name in ("output", "error"):
+        value = columns.get(name)
+        if isinstance(value, str):
+            columns[name] = scrub(value)
+    if isinstance(columns.get("error"), str):
+        columns["error"] = columns["error"][:MAX_ERROR_CHARS]
 
 
 def record_missed(
@@ -174,7 +181,7 @@ def interrupt(engine: Engine, run_ids: list[int], reason: str) -> int:
         result = session.execute(
             update(JobRun)
             .where(col(JobRun.id).in_(run_ids), col(JobRun.status) == "running")
-            .values(status="interrupted", finished_at=now, error=reason)
+            .values(status="interrupted", finished_at=now, error=scrub(reason))
         )
         return int(result.rowcount)  # type: ignore[attr-defined]
 

@@ -28,6 +28,7 @@ from jobs.review.prompt import (
     review_messages,
 )
 from jobs.review.reviewers import ReviewerError, ReviewerOutput, ReviewInput, reviewer_fingerprint
+from jobs.scrub import scrub
 
 log = logging.getLogger(__name__)
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -119,7 +120,7 @@ class LlmReviewer:
         return httpx.Client(timeout=self.config.timeout_s, headers=headers)
 
     def _redact(self, text: str) -> str:
-        return text.replace(self._api_key, "***") if self._api_key else text
+        return scrub(text, extra=[self._api_key])
 
     def _chat(self, client: httpx.Client, messages: list[Message]) -> _Answer:
         url = f"{self.config.base_url}/chat/completions"
@@ -150,7 +151,8 @@ class LlmReviewer:
                 self._sleep(response.headers.get("Retry-After"), attempt)
                 continue
             if response.status_code >= 400:
-                detail = self._redact(response.text[:200].strip())
+                # Scrubbed BEFORE the cut: a key split by it would leak its start.
+                detail = self._redact(response.text)[:200].strip()
                 raise ReviewerError(f"HTTP {response.status_code} from {url}: {detail}")
             return self._answer(response, messages, latency_ms)
         raise AssertionError("unreachable: the last attempt returns or raises")
