@@ -88,7 +88,8 @@ def run_job(
         shared=shared or SharedSetup(),
     )
     try:
-        outcome = _run_with_cache(ctx)
+        with runs.beating(engine, row.id):
+            outcome = _run_with_cache(ctx)
     except Exception as exc:
         log.exception("job %s (run %s) raised", spec.name, row.id)
         outcome = JobOutcome(status="failed", error=f"{type(exc).__name__}: {exc}")
