@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from handlers.ids import parse_id
 from handlers.router import Action, Request
 from jobs.feedback import VERDICT_CODES, UnknownFinding, record_feedback
 from jobs.reply import Reply
@@ -10,9 +11,9 @@ from jobs.review.view import VERDICT_LABELS, finding_block
 
 def press_feedback(request: Request) -> Reply:
     """Record the caller's verdict on a finding and show it on the finding."""
-    if len(request.args) != 2 or not request.args[0].isdigit():
+    if len(request.args) != 2:
         return Reply.error("That feedback button is malformed.")
-    finding_id, code = int(request.args[0]), request.args[1]
+    finding_id, code = parse_id(request.args[0], "finding id"), request.args[1]
     verdict = VERDICT_CODES.get(code)
     if verdict is None:
         return Reply.error(f"Unknown verdict {code!r} on that button.")

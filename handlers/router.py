@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import difflib
 import logging
+import secrets
 import shlex
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -132,6 +133,7 @@ class Router:
             return run(request)
         except UsageError as exc:
             return Reply.error(str(exc), usage=usage)
-        except Exception as exc:
-            log.exception("%s failed", what)
-            return Reply.error(f"{what} failed: {type(exc).__name__}: {exc}")
+        except Exception:
+            error_id = secrets.token_hex(2)
+            log.exception("%s failed (error %s)", what, error_id)
+            return Reply.error(f"Something went wrong (error {error_id}); the log has the details.")

@@ -90,9 +90,13 @@ def run_job(
     try:
         with runs.beating(engine, row.id):
             outcome = _run_with_cache(ctx)
-    except Exception as exc:
-        log.exception("job %s (run %s) raised", spec.name, row.id)
-        outcome = JobOutcome(status="failed", error=f"{type(exc).__name__}: {exc}")
+    except Exception:
+        error_id = uuid.uuid4().hex[:4]
+        log.exception("job %s (run %s) raised (error %s)", spec.name, row.id, error_id)
+        outcome = JobOutcome(
+            status="failed",
+            error=f"Something went wrong (error {error_id}); the log has the details.",
+        )
     runs.finish_run(
         engine,
         row.id,

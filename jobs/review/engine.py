@@ -70,14 +70,21 @@ def resolve_target(config: Config, data_dir: Path, target: str, *, allow_local: 
     repo = config.repo(target)
     if repo is not None:
         return _configured(repo, data_dir)
-    path = Path(target).expanduser()
-    if allow_local and (path.is_dir() or "/" in target or target.startswith(".")):
+    path = _local_path(target) if allow_local else None
+    if path is not None and (path.is_dir() or "/" in target or target.startswith(".")):
         if not path.is_dir() or not git.is_git_repository(path.resolve()):
             raise UnknownRepo(target, f"{target} is not a git repository")
         absolute = path.resolve()
         return RepoTarget(name=f"{LOCAL_PREFIX}{absolute}"[:100], path=absolute, ref="HEAD")
     known = ", ".join(r.name for r in config.repos) or "none configured"
     raise UnknownRepo(target, f"unknown repository {target!r} (configured: {known})")
+
+
+def _local_path(target: str) -> Path:
+    try:
+        return Path(target).expanduser()
+    except RuntimeError:  # ~nosuchuser: no home directory to expand to
+        raise UnknownRepo(target, f"{target} is not a git repository (no such user)") from None
 
 
 def _configured(repo: RepoConfig, data_dir: Path) -> RepoTarget:
