@@ -6,9 +6,12 @@ import argparse
 import io
 import json
 import logging
+import sqlite3
 import sys
 from collections.abc import Callable, Sequence
 from typing import TextIO
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.logs import setup_logging
 from bot.settings import ConfigError, Settings, load_config, load_settings
@@ -17,7 +20,7 @@ from handlers.catalog import build_router
 from handlers.health import health_report
 from jobs.scrub import scrub
 from storage import schema
-from storage.db import describe, make_engine
+from storage.db import DatabaseOpenError, describe, make_engine, open_failure
 
 EXAMPLES = """\
 examples:
@@ -106,11 +109,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     sys.stdout, sys.stderr = ScrubbingStream(sys.stdout), ScrubbingStream(sys.stderr)
     handler = HANDLERS[(args.command, getattr(args, "db_command", None))]
     try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        reason = "a file is in the way" if exc.errno in (17, 20) else exc.strerror
+        return _fail(f"opsdesk: data_dir: cannot create {settings.data_dir}: {reason}", code=2)
+    try:
         return handler(settings, args)
     except schema.SchemaError as exc:
         return _fail(f"opsdesk: {exc}", code=2)
     except ConfigError as exc:
         return _fail(_config_problems(exc), code=2)
+    except (DatabaseOpenError, SQLAlchemyError, sqlite3.Error) as exc:
+        cause = open_failure(exc)
+        if cause is None:
+            raise
+        return _fail(f"opsdesk: {settings.database_url_key}: {cause}", code=2)
 
 
 def config_check(file: str | None) -> int:
