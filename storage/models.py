@@ -192,6 +192,9 @@ class OutboxPost(SQLModel, table=True):
     message_ref: str | None = Field(default=None, max_length=200)  # platform message id
     created_at: datetime = Field(default_factory=utcnow)
     sent_at: datetime | None = None
+    # Set when an attempt may have reached the platform without our knowing (the
+    # sender died mid-send, or the request timed out): reconciled before a resend.
+    uncertain_at: datetime | None = None
 
 
 class InboundEvent(SQLModel, table=True):
