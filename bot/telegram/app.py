@@ -25,6 +25,7 @@ from telegram.ext import (
 from bot.telegram.deliver import markup, send_reply
 from bot.telegram.render import answer_text, edit_after_press, short
 from handlers.access import Caller, Role, refusal_text
+from handlers.refusals import RefusalLimiter
 from handlers.router import Router
 from jobs.reply import Reply
 from storage.inbound import first_delivery
@@ -88,6 +89,7 @@ class TelegramHandlers:
     def __init__(self, router: Router, engine: Engine) -> None:
         self.router = router
         self.engine = engine
+        self.refusals = RefusalLimiter()
 
     def install(self, app: Application) -> None:
         """Register a handler for /start and for every command the router knows."""
@@ -127,10 +129,10 @@ class TelegramHandlers:
         message, caller = update.effective_message, caller_of(update)
         if message is None or caller is None:
             return
-        if not await self.first(f"update:{update.update_id}"):
-            return
-        if self.router.role(caller) is Role.NONE:
+        if self.router.role(caller) is Role.NONE:  # before any write: strangers cost nothing
             await self._refuse_once(context, message, caller)
+            return
+        if not await self.first(f"update:{update.update_id}"):
             return
         command = self.router.command_for(text)
         if command is not None and command.slow:
@@ -148,12 +150,12 @@ class TelegramHandlers:
     async def _refuse_once(
         self, context: ContextTypes.DEFAULT_TYPE, message: Message, caller: Caller
     ) -> None:
-        """An unknown chat hears one polite refusal, then nothing."""
-        if not await self.first(f"refused-chat:{message.chat_id}"):
+        """An unknown chat hears one polite refusal an hour at most; nothing is stored."""
+        if not self.refusals.should_refuse(str(message.chat_id)):
             return
         text = (
             refusal_text(caller, Role.VIEWER)
-            + f" This chat is {caller.chat}; this message is not repeated."
+            + f" This chat is {caller.chat}; this message is not repeated within the hour."
         )
         await send_reply(context.bot, message.chat_id, Reply.refused(text))
 
@@ -161,6 +163,11 @@ class TelegramHandlers:
         """A button press: record it through the router, answer it, show the result."""
         query, caller = update.callback_query, caller_of(update)
         if query is None:
+            return
+        if caller is not None and self.router.role(caller) is Role.NONE:
+            # A stranger's press: answered, nothing written (the router refuses it).
+            reply = await self.router.press_async(caller, query.data or "")
+            await _answer(query, answer_text(reply), alert=True)
             return
         if caller is None or not await self.first(f"callback:{query.id}"):
             await _answer(query)  # a duplicate: stop the spinner, change nothing
