@@ -331,11 +331,14 @@ class OutboxSender:
 def is_uncertain(exc: BaseException) -> bool:
     """Did the attempt fail in a way the platform may still have accepted it? A
     timeout (ours or the HTTP library's) is; an answer from the platform is not."""
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, TimeoutError) or "Timeout" in type(seen).__name__:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:  # chains can loop
+        seen.add(id(current))
+        name = type(current).__name__
+        if isinstance(current, TimeoutError) or "Timeout" in name or "TimedOut" in name:
             return True
-        seen = seen.__cause__ or seen.__context__
+        current = current.__cause__ or current.__context__
     return False
 
 

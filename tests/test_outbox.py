@@ -19,7 +19,7 @@ from sqlmodel import Session, select
 
 from bot.log_deliverer import LogDeliverer
 from jobs.health.checks import check_outbox
-from jobs.outbox import OutboxSender, Post, RetryAfter, enqueue
+from jobs.outbox import OutboxSender, Post, RetryAfter, enqueue, is_uncertain
 from jobs.reply import Reply
 from storage.models import OutboxPost, utcnow
 
@@ -274,3 +274,13 @@ async def test_run_loop_sends_and_stops(engine: Engine, flaky: tuple[FlakyEndpoi
     stop.set()
     await asyncio.wait_for(task, 2)
     assert len(endpoint.delivered) == 1
+
+
+def test_an_exception_chain_that_loops_is_judged_without_hanging() -> None:
+    outer = RuntimeError("Slack said 500")
+    inner = ValueError("inner")
+    outer.__context__, inner.__context__ = inner, outer  # `raise x from y` can make this
+    assert is_uncertain(outer) is False
+    timed_out = RuntimeError("wrapped")
+    timed_out.__cause__ = TimeoutError()
+    assert is_uncertain(timed_out) is True
