@@ -30,6 +30,7 @@ examples:
   opsdesk digest --period week --png chart.png
                                        the week's digest, its chart saved to a file
   opsdesk db upgrade                   bring the database to the current schema
+  opsdesk db downgrade base            drop opsdesk's tables (a REV keeps that schema)
   opsdesk run                          scheduler, outbox and chat adapters (until SIGTERM)
   opsdesk jobs --json                  jobs: schedule, next run, last status
   opsdesk run-job NAME                 run one job (or batch) now
