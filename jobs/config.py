@@ -138,7 +138,7 @@ class LlmReviewerConfig(Strict):
     context_tokens: int = Field(default=8192, ge=1024)
     # Tokens kept free for the model's answer; the prompt gets the rest.
     answer_tokens: int = Field(default=1536, ge=128)
-    timeout_s: float = Field(default=120, gt=0)
+    timeout_s: float = Field(default=120, gt=0, le=3600)
     max_retries: int = Field(default=3, ge=0, le=10)
     passes: Literal[1, 2, 3] = 1
     temperature: float = Field(default=0.0, ge=0, le=2)
