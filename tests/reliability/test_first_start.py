@@ -161,3 +161,19 @@ def test_downgrade_to_base_and_back_up(database_url: str) -> None:
     assert not set(SQLModel.metadata.tables) & set(inspect(engine).get_table_names())
     schema.upgrade(engine)
     _assert_complete(database_url)
+
+
+def test_db_downgrade_and_upgrade_through_the_cli(tmp_path: Path, database_url: str) -> None:
+    from tests.reliability.cli import opsdesk
+
+    config = tmp_path / "opsdesk.toml"
+    config.write_text("")
+    env = {"OPSDESK_DATABASE_URL": database_url}
+    assert opsdesk(config, "db", "upgrade", env=env).returncode == 0
+    down = opsdesk(config, "db", "downgrade", "base", env=env)
+    assert down.returncode == 0 and "to empty" in down.stdout, down.stderr
+    assert opsdesk(config, "db", "status", env=env).returncode == 1  # needs an upgrade
+    unknown = opsdesk(config, "db", "downgrade", "nosuch", env=env)
+    assert unknown.returncode == 2 and "unknown revision 'nosuch'" in unknown.stderr
+    assert opsdesk(config, "db", "upgrade", env=env).returncode == 0
+    _assert_complete(database_url)
