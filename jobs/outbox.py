@@ -308,10 +308,6 @@ class OutboxSender:
             return None
         return max(0.0, (due - self.clock()).total_seconds())
 
-    def waiting_by_platform(self) -> dict[str, int]:
-        """Posts not yet sent, per platform (health names the unserved ones)."""
-        return waiting_posts(self.engine)
-
     async def run(self, stop: asyncio.Event, poll_interval: float = 5.0) -> None:
         """Send until `stop` is set, looking again every `poll_interval` or sooner when
         a retry falls due (posts enqueued by jobs wait at most one interval)."""

@@ -284,3 +284,23 @@ def test_an_exception_chain_that_loops_is_judged_without_hanging() -> None:
     timed_out = RuntimeError("wrapped")
     timed_out.__cause__ = TimeoutError()
     assert is_uncertain(timed_out) is True
+
+
+async def test_a_stale_claim_from_another_host_is_taken_over_as_uncertain(engine: Engine) -> None:
+    enqueue(engine, kind="job", targets=["log:x"], reply=Reply.text("x"), dedupe_key="k")
+    long_ago = utcnow() - timedelta(minutes=10)
+    with Session(engine, expire_on_commit=False) as session:
+        claimed = session.exec(select(OutboxPost)).one()
+        claimed.status, claimed.claimed_by, claimed.claimed_at = "sending", "elsewhere:7", long_ago
+        session.add(claimed)
+        session.commit()
+    seen: list[Post] = []
+
+    class Recording(LogDeliverer):
+        async def deliver(self, post: Post) -> str | None:
+            seen.append(post)
+            return await super().deliver(post)
+
+    assert await OutboxSender(engine, {"log": Recording()}, worker_id="here:1").send_due() == 1
+    assert seen[0].uncertain_since == long_ago
+    assert row(engine).status == "sent" and row(engine).uncertain_at is None
