@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import SecretStr, ValidationError
 from sqlalchemy.engine import make_url
@@ -156,7 +157,7 @@ def load_settings(
         url_key = "database_url" if config.database_url else "data_dir"
     secrets = Secrets.from_env(env)
     # From here on the scrubber redacts them everywhere text leaves or is stored.
-    scrub.register([*secrets.values(), _database_password(database_url)])
+    scrub.register([*secrets.values(), _database_password(database_url), *_url_passwords(config)])
     return Settings(
         config=config,
         source=str(path) if path else EMBEDDED,
@@ -165,6 +166,18 @@ def load_settings(
         data_dir=data_dir,
         database_url_key=url_key,
     )
+
+
+def _url_passwords(config: Config) -> list[str | None]:
+    """Credentials written into repository URLs (https://user:token@host/…)."""
+    passwords: list[str | None] = []
+    for repo in config.repos:
+        if repo.url:
+            try:
+                passwords.append(urlsplit(repo.url).password)
+            except ValueError:
+                continue
+    return passwords
 
 
 def _database_password(url: str) -> str | None:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import ArgumentError, InterfaceError, NoSuchModuleError, OperationalError
 from sqlmodel import Session, create_engine
 
@@ -31,6 +31,7 @@ def make_engine(url: str) -> Engine:
         raise DatabaseOpenError(
             "not a database URL (use sqlite:///PATH or postgresql://USER@HOST/DATABASE)"
         ) from None
+    _refuse_unsupported(parsed)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
         if database and database != ":memory:":
@@ -53,10 +54,28 @@ def make_engine(url: str) -> Engine:
         url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
     try:
         return create_engine(url, pool_pre_ping=True)
+    except ImportError:
+        raise DatabaseOpenError(
+            f"the driver for {parsed.drivername!r} is not installed (use sqlite or postgresql)"
+        ) from None
     except NoSuchModuleError:
         raise DatabaseOpenError(
             f"unknown database driver {parsed.drivername!r} (use sqlite or postgresql)"
         ) from None
+
+
+# What opsdesk ships drivers for: the standard library's sqlite3 and psycopg 3.
+SUPPORTED_DRIVERS = {"sqlite", "sqlite+pysqlite", "postgresql", "postgresql+psycopg"}
+
+
+def _refuse_unsupported(parsed: URL) -> None:
+    if parsed.drivername not in SUPPORTED_DRIVERS:
+        raise DatabaseOpenError(
+            f"unknown database driver {parsed.drivername!r} "
+            "(use sqlite:///PATH or postgresql://USER@HOST/DATABASE)"
+        )
+    if parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:"):
+        raise DatabaseOpenError("a SQLite URL needs a file path (sqlite:///PATH)")
 
 
 def open_failure(exc: BaseException) -> str | None:

@@ -118,3 +118,18 @@ def test_cli_output_is_scrubbed() -> None:
     out = io.StringIO()
     ScrubbingStream(out).write(f"token={TOKEN.upper()}\n")
     assert out.getvalue() == "token=[redacted]\n"
+
+
+def test_credentials_in_a_repository_url_and_the_database_url_are_scrubbed(
+    tmp_path: Path,
+) -> None:
+    from bot.settings import load_settings
+
+    config = tmp_path / "opsdesk.toml"
+    config.write_text(
+        'database_url = "postgresql://ops:DbPassw0rdSecret@127.0.0.1/x"\n'
+        '[[repos]]\nname = "api"\nurl = "https://bot:ghp_RepoTokenSecret99@git.example/api.git"\n'
+    )
+    load_settings(str(config), environ={})
+    said = scrub.scrub("fetch https://bot:ghp_repotokensecret99@git… dsn ops:DbPassw0rdSecret@")
+    assert "ghp_" not in said.lower() and "DbPassw0rdSecret" not in said

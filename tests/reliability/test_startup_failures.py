@@ -27,6 +27,9 @@ def _run(tmp_path: Path, **env: str) -> tuple[int, list[str]]:
     [
         ("not a url", "OPSDESK_DATABASE_URL: not a database URL"),
         ("foo://x/y", "OPSDESK_DATABASE_URL: unknown database driver 'foo'"),
+        ("mysql://u@h/db", "OPSDESK_DATABASE_URL: unknown database driver 'mysql'"),
+        ("postgresql+asyncpg://u@h/db", "unknown database driver 'postgresql+asyncpg'"),
+        ("sqlite:///", "OPSDESK_DATABASE_URL: a SQLite URL needs a file path"),
         ("postgresql://root@127.0.0.1:1/test", "OPSDESK_DATABASE_URL: cannot connect"),
     ],
 )
