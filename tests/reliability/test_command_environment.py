@@ -52,3 +52,15 @@ def test_the_minimal_environment_keeps_only_the_base_names() -> None:
     assert child_environment({}, parent=parent) == {
         "PATH": "/bin", "HOME": "/h", "LANG": "C.UTF-8", "TZ": "UTC",
     }  # fmt: skip
+
+
+def test_git_gets_its_own_settings_but_no_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    from jobs.review import git
+
+    for name, value in {**TOKENS, "SSH_AUTH_SOCK": "/run/agent", "HTTPS_PROXY": "http://p:3128",
+                        "GIT_SSH_COMMAND": "ssh -i key"}.items():  # fmt: skip
+        monkeypatch.setenv(name, value)
+    env = git._env()
+    assert not set(TOKENS) & set(env)
+    assert env["SSH_AUTH_SOCK"] == "/run/agent" and env["HTTPS_PROXY"] == "http://p:3128"
+    assert env["GIT_SSH_COMMAND"] == "ssh -i key" and env["PATH"]
