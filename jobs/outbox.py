@@ -68,7 +68,13 @@ class Post:
 
 
 class Deliverer(Protocol):
-    """A chat adapter's way to send one post; returns the platform's message id."""
+    """A chat adapter's way to send one post; returns the platform's message id.
+
+    The contract: return only when the platform ACCEPTED the whole post (the outbox
+    then marks it sent); raise when it did not or when that is unknown (a timeout
+    is uncertain: see is_uncertain). Never log-and-return for a platform that is
+    not there. When `post.uncertain_since` is set, an earlier attempt may have
+    arrived: look for it first where the platform allows (Slack does)."""
 
     async def deliver(self, post: Post) -> str | None: ...
 
