@@ -107,7 +107,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         return _fail(_config_problems(exc), code=2)
     setup_logging(args.verbose)  # load_settings registered the secrets with the scrubber
-    sys.stdout, sys.stderr = ScrubbingStream(sys.stdout), ScrubbingStream(sys.stderr)
+    if not isinstance(sys.stdout, ScrubbingStream):
+        sys.stdout, sys.stderr = ScrubbingStream(sys.stdout), ScrubbingStream(sys.stderr)
     handler = HANDLERS[(args.command, getattr(args, "db_command", None))]
     try:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
