@@ -164,7 +164,10 @@ def _set_paused(request: Request, paused: bool) -> Reply:
     verb = "paused" if paused else "resumed"
     text = f"{name} {verb}." if changed else f"{name} was already {verb}."
     if paused:
-        text += " Scheduled fires are skipped (and not recorded) until /resume."
+        text += (
+            " Scheduled fires are skipped (and not recorded) until "
+            f"{request.caller.typed('/resume')}."
+        )
     return Reply(
         title=f"{name}: {verb}",
         blocks=[Block(text=text)],

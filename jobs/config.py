@@ -210,6 +210,10 @@ class SchedulerConfig(Strict):
     # A run that could not start within this long of its time is recorded as missed.
     misfire_grace: DurationText = "5m"
     enabled: bool = True
+    # On SIGTERM every running job, scheduled or started from chat, gets this long to
+    # finish; then it is told to stop and, if still running, recorded interrupted.
+    shutdown_grace: DurationText = "20s"
+
 
 
 class DigestConfig(Strict):

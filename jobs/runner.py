@@ -74,6 +74,30 @@ def run_job(
         started_at=services.clock(),
     )
     assert row.id is not None
+    control = services.run_control
+    control.started(row.id)
+    try:
+        return _run_started(
+            services, spec, trigger, row, scheduled_at, batch_id, cancel, shared, post, on_start
+        )
+    finally:
+        control.finished(row.id)
+
+
+def _run_started(
+    services: JobServices,
+    spec: JobSpec,
+    trigger: Trigger,
+    row: JobRun,
+    scheduled_at: datetime | None,
+    batch_id: str | None,
+    cancel: threading.Event | None,
+    shared: SharedSetup | None,
+    post: bool,
+    on_start: Any,
+) -> JobRun:
+    assert row.id is not None
+    engine = services.engine
     if on_start is not None:
         on_start(row.id)
     ctx = JobContext(
@@ -83,7 +107,7 @@ def run_job(
         run_id=row.id,
         batch_id=batch_id,
         scheduled_at=scheduled_at,
-        cancel=cancel or threading.Event(),
+        cancel=cancel or services.run_control.cancel,
         shared=shared or SharedSetup(),
     )
     try:
@@ -203,7 +227,7 @@ def run_batch(
     members = [m for m in members if m.name not in paused]
     batch_id = f"{batch_name}:{uuid.uuid4().hex[:12]}"
     shared = SharedSetup()
-    cancel = cancel or threading.Event()
+    cancel = cancel or services.run_control.cancel
     with ThreadPoolExecutor(
         max_workers=batch.concurrency, thread_name_prefix=f"batch-{batch_name}"
     ) as pool:

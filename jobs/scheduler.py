@@ -95,7 +95,8 @@ class JobScheduler:
         self.heartbeat_every = heartbeat_every
         self.shutdown_grace = shutdown_grace
         self.lock_retry = lock_retry
-        self.cancel = threading.Event()
+        # Shared with chat-started runs: one cancellation for every run.
+        self.cancel = services.run_control.cancel
         self.leading = asyncio.Event()
         self._scheduler: AsyncIOScheduler | None = None
         self._lock_connection: Connection | None = None

@@ -4,6 +4,7 @@ and answers commands over it."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 
 import pytest
@@ -33,7 +34,7 @@ async def socket_adapter(
     await adapter.stop()
 
 
-def command(text: str, trigger_id: str) -> dict[str, str]:
+def command(text: str, trigger_id: str, fake: FakeSlack) -> dict[str, str]:
     return {
         "team_id": "T0001",
         "channel_id": MEMBER_CHANNEL,
@@ -42,7 +43,7 @@ def command(text: str, trigger_id: str) -> dict[str, str]:
         "command": "/opsdesk",
         "text": text,
         "api_app_id": "A0001",
-        "response_url": "https://hooks.invalid/response",
+        "response_url": fake.response_url(trigger_id),
         "trigger_id": trigger_id,
     }
 
@@ -52,16 +53,32 @@ async def test_a_command_over_socket_mode_is_answered_in_its_ack(
 ) -> None:
     assert socket_adapter.connected()
     assert fake_slack.ok_calls("apps.connections.open")
-    ack = await fake_slack.send_envelope("env-1", "slash_commands", command("health", "t-1"))
+    ack = await fake_slack.send_envelope(
+        "env-1", "slash_commands", command("help", "t-1", fake_slack)
+    )
     assert ack["payload"]["response_type"] == "in_channel"
     assert ack["payload"]["blocks"][0]["type"] == "header"
+
+
+async def test_a_quick_command_over_socket_mode_is_acked_then_answered(
+    socket_adapter: SlackAdapter, fake_slack: FakeSlack
+) -> None:
+    ack = await fake_slack.send_envelope(
+        "env-1", "slash_commands", command("health", "t-3", fake_slack)
+    )
+    assert ack == {"envelope_id": "env-1"}
+    (answer,) = await fake_slack.wait_for("response")
+    assert "Health" in json.dumps(answer.args["blocks"])
 
 
 async def test_a_socket_mode_retry_is_acked_and_ignored(
     socket_adapter: SlackAdapter, fake_slack: FakeSlack
 ) -> None:
-    await fake_slack.send_envelope("env-1", "slash_commands", command("health", "t-2"))
+    await fake_slack.send_envelope("env-1", "slash_commands", command("health", "t-2", fake_slack))
     again = await fake_slack.send_envelope(
-        "env-2", "slash_commands", command("health", "t-2"), retry_attempt=1
+        "env-2", "slash_commands", command("health", "t-2", fake_slack), retry_attempt=1
     )
     assert again == {"envelope_id": "env-2"}
+    await fake_slack.wait_for("response")
+    await asyncio.sleep(0.3)
+    assert len(fake_slack.ok_calls("response")) == 1
