@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
@@ -79,11 +79,21 @@ class WorkQueue:
     def in_flight(self) -> int:
         return sum(state.running + state.waiting for state in self._lanes.values())
 
-    async def run(self, lane: Lane, fn: Callable[..., T], *args: object) -> T:
+    async def run(
+        self,
+        lane: Lane,
+        fn: Callable[..., T],
+        *args: object,
+        on_wait: Callable[[int | None], Awaitable[object]] | None = None,
+    ) -> T:
         """Run `fn(*args)` in a worker of `lane` once one is free. QueueFull when the
-        lane's line is full; WorkInterrupted when opsdesk stopped first."""
+        lane's line is full; WorkInterrupted when opsdesk stopped first. `on_wait` is
+        started alongside with how many wait ahead (None: it starts at once)."""
         if not self.has_room(lane):
             raise QueueFull(lane)
+        if on_wait is not None:
+            told = asyncio.ensure_future(on_wait(self.ahead(lane)))
+            told.add_done_callback(_quietly)
         state = self._lanes[lane]
         if state.slots is None:
             state.slots = asyncio.Semaphore(state.workers)

@@ -3,14 +3,25 @@ Replies out. Translation only — access, feedback and everything else live in h
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from sqlalchemy.engine import Engine
-from telegram import BotCommand, CallbackQuery, Message, Update
+from telegram import (
+    BotCommand,
+    BotCommandScope,
+    BotCommandScopeChat,
+    BotCommandScopeChatMember,
+    BotCommandScopeDefault,
+    CallbackQuery,
+    Message,
+    Update,
+)
 from telegram.constants import ParseMode
-from telegram.error import BadRequest
+from telegram.error import BadRequest, RetryAfter
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -22,14 +33,18 @@ from telegram.ext import (
     filters,
 )
 
-from bot.telegram.deliver import markup, send_reply
+from bot.ack_stats import observe_ack
+from bot.chat_work import INTERRUPTED, busy, command_once, press_once
+from bot.telegram.deliver import markup, send_reply, wait_of
 from bot.telegram.render import answer_text, edit_after_press, short
+from bot.work_queue import Lane, QueueFull, WorkInterrupted, WorkQueue, queued_text
 from handlers.access import Caller, Role, refusal_text
 from handlers.router import Router
 from jobs.reply import Reply
 from storage.inbound import first_delivery
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 PLATFORM = "telegram"
 DEFAULT_API_BASE_URL = "https://api.telegram.org"
@@ -60,14 +75,50 @@ def build_application(
     )
 
 
-def menu_commands(router: Router) -> list[BotCommand]:
-    """The command menu: every handler command with a name Telegram accepts."""
+def menu_commands(router: Router, role: Role = Role.ADMIN) -> list[BotCommand]:
+    """The command menu for `role`: the handler commands it may use, with names
+    Telegram accepts."""
     commands = [
         BotCommand(command.name, short(command.summary or command.usage, 256) or command.name)
         for command in sorted(router.commands.values(), key=lambda c: c.name)
-        if COMMAND_NAME.match(command.name)
+        if COMMAND_NAME.match(command.name) and role >= command.role
     ]
     return commands[:MAX_MENU_COMMANDS]
+
+
+def menu_scopes(router: Router) -> list[tuple[BotCommandScope, list[BotCommand]]]:
+    """Which menu each scope shows. Strangers (the default scope) see none; chats in
+    access.chats and listed viewers see the viewer commands; admins see theirs in
+    their private chat with the bot and, as members, in every allowed chat."""
+    access = router.services.config.access
+    viewer, admin = menu_commands(router, Role.VIEWER), menu_commands(router, Role.ADMIN)
+    chats = _telegram_ids(access.chats)
+    admins = [a for a in _telegram_ids(access.admins) if isinstance(a, int)]
+    scopes: list[tuple[BotCommandScope, list[BotCommand]]] = [(BotCommandScopeDefault(), [])]
+    for chat in chats:
+        scopes.append((BotCommandScopeChat(chat), viewer))
+    for user in _telegram_ids(access.viewers):
+        if user not in admins:
+            scopes.append((BotCommandScopeChat(user), viewer))
+    for user in admins:
+        scopes.append((BotCommandScopeChat(user), admin))
+        for chat in chats:
+            scopes.append((BotCommandScopeChatMember(chat, user), admin))
+    return scopes
+
+
+def _telegram_ids(principals: list[str]) -> list[int | str]:
+    """'telegram:-100123' → -100123; '@channel' stays a string; other platforms dropped."""
+    found: list[int | str] = []
+    for principal in principals:
+        platform, _, ident = principal.partition(":")
+        if platform != PLATFORM or not ident:
+            continue
+        try:
+            found.append(int(ident))
+        except ValueError:
+            found.append(ident)
+    return found
 
 
 def caller_of(update: Update) -> Caller | None:
@@ -85,9 +136,12 @@ def caller_of(update: Update) -> Caller | None:
 class TelegramHandlers:
     """The Application's callbacks, bound to the one router and database."""
 
-    def __init__(self, router: Router, engine: Engine) -> None:
+    def __init__(self, router: Router, engine: Engine, queue: WorkQueue | None = None) -> None:
         self.router = router
         self.engine = engine
+        # Quick and slow commands in separate lanes: a slow /review in one chat never
+        # delays a quick /health in another.
+        self.queue = queue or WorkQueue(router.services.run_control)
 
     def install(self, app: Application) -> None:
         """Register a handler for /start and for every command the router knows."""
@@ -108,7 +162,22 @@ class TelegramHandlers:
 
     async def first(self, key: str) -> bool:
         """True the first time this inbound event is seen (redeliveries are ignored)."""
-        return await asyncio.to_thread(first_delivery, self.engine, PLATFORM, key)
+        return bool(await self._run("quick", _first_delivery, self.engine, key))
+
+    async def _run(
+        self,
+        lane: Lane,
+        fn: Callable[..., T],
+        *args: object,
+        on_wait: Callable[[int | None], Awaitable[object]] | None = None,
+    ) -> T | Reply:
+        """`fn(*args)` in a work-queue worker; a busy or stopping queue answers instead."""
+        try:
+            return await self.queue.run(lane, fn, *args, on_wait=on_wait)
+        except WorkInterrupted:
+            return INTERRUPTED
+        except QueueFull:
+            return busy("commands")
 
     async def on_start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """/start: a welcome and the commands this caller may use."""
@@ -127,15 +196,30 @@ class TelegramHandlers:
         message, caller = update.effective_message, caller_of(update)
         if message is None or caller is None:
             return
-        if not await self.first(f"update:{update.update_id}"):
-            return
         if self.router.role(caller) is Role.NONE:
             await self._refuse_once(context, message, caller)
             return
         command = self.router.command_for(text)
-        if command is not None and command.slow:
-            await context.bot.send_chat_action(message.chat_id, "typing")
-        reply = await self.router.handle_async(caller, text)
+        lane: Lane = "slow" if command is not None and command.slow else "quick"
+        key = f"update:{update.update_id}"
+        reply = self.router.answer_at_once(caller, text)
+        if reply is not None:
+            if not await self._run("quick", _first_delivery, self.engine, key):
+                return
+        else:
+
+            async def say_waiting(ahead: int | None) -> None:
+                """A slow command shows it is being worked on, or how far back it waits."""
+                if ahead is not None:
+                    await send_reply(context.bot, message.chat_id, Reply.text(queued_text(ahead)))
+                elif lane == "slow":
+                    await context.bot.send_chat_action(message.chat_id, "typing")
+
+            reply = await self._run(
+                lane, command_once, self.router, PLATFORM, key, caller, text, on_wait=say_waiting
+            )
+        if reply is None:
+            return  # a redelivered update
         if welcome:
             reply = reply.model_copy(update={"title": WELCOME})
         await send_reply(
@@ -159,18 +243,25 @@ class TelegramHandlers:
 
     async def on_press(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A button press: record it through the router, answer it, show the result."""
+        arrived = time.monotonic()
         query, caller = update.callback_query, caller_of(update)
         if query is None:
             return
-        if caller is None or not await self.first(f"callback:{query.id}"):
+        if caller is None:
+            await _answer(query)
+            return
+        pressed = await self._run(
+            "quick", press_once, self.router, PLATFORM, f"callback:{query.id}", caller,
+            query.data or "",
+        )  # fmt: skip
+        if pressed is None:
             await _answer(query)  # a duplicate: stop the spinner, change nothing
             return
-        reply = await self.router.press_async(caller, query.data or "")
-        if reply.status != "ok":
-            await _answer(query, answer_text(reply), alert=True)
-            return
-        await _answer(query, answer_text(reply))
-        await self._show(context, query, reply)
+        reply = pressed
+        await _answer(query, answer_text(reply), alert=reply.status != "ok")
+        observe_ack(PLATFORM, time.monotonic() - arrived)
+        if reply.status == "ok":
+            await self._show(context, query, reply)
 
     async def _show(
         self, context: ContextTypes.DEFAULT_TYPE, query: CallbackQuery, reply: Reply
@@ -200,6 +291,11 @@ class TelegramHandlers:
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Log a failed update; the bot keeps serving."""
         error = context.error
+        if isinstance(error, RetryAfter):
+            # Flood control is expected and handled (the rate limiter and the outbox
+            # wait it out): a warning, no traceback.
+            log.warning("telegram: flood control, retry after %ss", wait_of(error))
+            return
         log.error(
             "telegram update failed: %s: %s",
             type(error).__name__,
@@ -214,3 +310,7 @@ async def _answer(query: CallbackQuery, text: str | None = None, alert: bool = F
         await query.answer(text=short(text) if text else None, show_alert=alert)
     except BadRequest as exc:
         log.info("callback query not answered: %s", exc.message)
+
+
+def _first_delivery(engine: Engine, key: str) -> bool:
+    return first_delivery(engine, PLATFORM, key)

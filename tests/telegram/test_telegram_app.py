@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -16,9 +17,11 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from bot.telegram import TelegramAdapter
+from bot.settings import ConfigError, Secrets, Settings
+from bot.telegram import TelegramAdapter, build_telegram_adapter
 from bot.telegram.deliver import send_reply
 from handlers.catalog import ACTIONS, COMMANDS
+from handlers.access import Role
 from handlers.router import Command, Request, Router
 from jobs.config import AccessConfig, Config, TelegramConfig
 from jobs.outbox import OutboxSender, enqueue
@@ -35,6 +38,8 @@ from tests.telegram.fake_bot_api import (
 
 KNOWN_CHAT = 42
 GROUP_CHAT = -100500
+ADMIN = 7
+VIEWER = 8
 STRANGER_CHAT = 777
 PNG = b"\x89PNG\r\n\x1a\n" + b"chart" * 20
 
@@ -56,7 +61,11 @@ async def api() -> AsyncIterator[FakeBotApi]:
 @pytest.fixture
 def router(sqlite_only_engine: Engine) -> Router:
     config = Config(
-        access=AccessConfig(chats=[f"telegram:{KNOWN_CHAT}", f"telegram:{GROUP_CHAT}"]),
+        access=AccessConfig(
+            chats=[f"telegram:{KNOWN_CHAT}", f"telegram:{GROUP_CHAT}"],
+            admins=[f"telegram:{ADMIN}"],
+            viewers=[f"telegram:{VIEWER}"],
+        ),
         telegram=TelegramConfig(enabled=True),
     )
     commands = [*COMMANDS, Command("long", "/long", "a long reply", long_reply)]
@@ -121,14 +130,35 @@ async def post_finding(api: FakeBotApi, adapter: TelegramAdapter, row: Finding) 
     return api.messages[(KNOWN_CHAT, sent.message_id)]
 
 
-async def test_start_registers_the_command_menu_from_the_handlers(
+def menus(api: FakeBotApi) -> dict[str, list[str]]:
+    """scope → the command names Telegram was told to show there ([] when deleted)."""
+    shown: dict[str, list[str]] = {}
+    for call in api.calls:
+        if call.method in ("setMyCommands", "deleteMyCommands") and call.status == 200:
+            scope = json.loads(call.params["scope"])
+            where = "/".join(str(scope[k]) for k in ("type", "chat_id", "user_id") if k in scope)
+            commands = json.loads(call.params.get("commands", "[]"))
+            shown[where] = [c["command"] for c in commands]
+    return shown
+
+
+async def test_each_scope_gets_only_the_commands_its_people_may_use(
     api: FakeBotApi, started: Factory, router: Router
 ) -> None:
+    viewer_commands = sorted(c.name for c in router.commands.values() if c.role is Role.VIEWER)
     async with started():
-        [call] = api.called("setMyCommands")
-        names = [c["command"] for c in json.loads(call.params["commands"])]
-        assert names == sorted(router.commands)
+        shown = menus(api)
         assert api.called("deleteWebhook"), "polling starts by dropping any webhook"
+    assert "run" not in viewer_commands and "jobs" in viewer_commands
+    assert shown == {
+        "default": [],  # strangers are offered nothing
+        f"chat/{KNOWN_CHAT}": viewer_commands,
+        f"chat/{GROUP_CHAT}": viewer_commands,
+        f"chat/{VIEWER}": viewer_commands,
+        f"chat/{ADMIN}": sorted(router.commands),
+        f"chat_member/{KNOWN_CHAT}/{ADMIN}": sorted(router.commands),
+        f"chat_member/{GROUP_CHAT}/{ADMIN}": sorted(router.commands),
+    }
 
 
 async def test_a_command_reply_arrives(api: FakeBotApi, started: Factory) -> None:
@@ -255,7 +285,7 @@ async def test_an_unknown_chat_gets_one_polite_refusal(
         api.push(command_update("/help", chat_id=STRANGER_CHAT, user_id=STRANGER_CHAT))
         api.push(command_update("/health", chat_id=STRANGER_CHAT, user_id=STRANGER_CHAT))
         await api.wait_for(lambda: texts(api, STRANGER_CHAT))
-        await api.wait_for(lambda: len(inbound_keys(router.services.engine)) == 3)
+        await api.wait_for(lambda: len(inbound_keys(router.services.engine)) == 1)
         await asyncio.sleep(0.3)  # the second command's refusal check has finished
         [refusal] = texts(api, STRANGER_CHAT)
         assert refusal.startswith("Not allowed")
@@ -382,3 +412,47 @@ async def test_an_unknown_command_in_a_private_chat_is_answered_as_a_reply(
         assert parse_html(call.params["text"])[0].startswith("Error\n\nUnknown command /nosuch")
         replied_to = json.loads(call.params["reply_parameters"])["message_id"]
         assert replied_to == update["message"]["message_id"]
+
+
+async def test_a_slow_command_never_delays_another_chats_quick_one(
+    api: FakeBotApi, started: Factory, router: Router
+) -> None:
+    release = threading.Event()
+
+    def slow(_request: Request) -> Reply:
+        release.wait(10)
+        return Reply.text("slow done")
+
+    router.commands["slow"] = Command("slow", "/slow", "", slow, slow=True)
+    try:
+        async with started():
+            for _ in range(7):
+                api.push(command_update("/slow", chat_id=KNOWN_CHAT, user_id=KNOWN_CHAT))
+            await asyncio.sleep(0.3)
+            api.push(command_update("/jobs", chat_id=GROUP_CHAT, user_id=VIEWER))
+            await api.wait_for(lambda: texts(api, GROUP_CHAT), timeout=3)
+            assert not any("slow done" in t for t in texts(api, KNOWN_CHAT))
+            # Slow work past the slow lane's workers says how far back it waits.
+            await api.wait_for(lambda: "Queued: 2 ahead of you." in texts(api, KNOWN_CHAT))
+            release.set()
+            await api.wait_for(
+                lambda: sum("slow done" in t for t in texts(api, KNOWN_CHAT)) == 7, timeout=10
+            )
+    finally:
+        release.set()
+
+
+def test_webhook_mode_without_its_secret_is_a_config_error_naming_it(router: Router) -> None:
+    settings = Settings(
+        config=Config(
+            telegram=TelegramConfig(
+                enabled=True, mode="webhook", webhook_url="https://x.example/h"
+            )
+        ),
+        source="test",
+        secrets=Secrets.from_env({"TELEGRAM_BOT_TOKEN": "1:abcdef"}),
+        database_url="sqlite://",
+        data_dir=router.services.data_dir,
+    )
+    with pytest.raises(ConfigError, match="TELEGRAM_WEBHOOK_SECRET"):
+        build_telegram_adapter(settings, router)
