@@ -63,6 +63,8 @@ class WorkQueue:
             "slow": _LaneState(slow_workers, max_waiting),
         }
         self._given_up: asyncio.Future[None] | None = None
+        # The handler tasks waiting on work here: they still answer after it ends.
+        self._callers: set[asyncio.Task[Any]] = set()
         self.stopping = False
 
     def ahead(self, lane: Lane) -> int | None:
@@ -74,7 +76,7 @@ class WorkQueue:
 
     def has_room(self, lane: Lane) -> bool:
         state = self._lanes[lane]
-        return not self.stopping and state.waiting < state.max_waiting
+        return state.waiting < state.max_waiting
 
     def in_flight(self) -> int:
         return sum(state.running + state.waiting for state in self._lanes.values())
@@ -89,8 +91,14 @@ class WorkQueue:
         """Run `fn(*args)` in a worker of `lane` once one is free. QueueFull when the
         lane's line is full; WorkInterrupted when opsdesk stopped first. `on_wait` is
         started alongside with how many wait ahead (None: it starts at once)."""
+        if self.stopping:
+            raise WorkInterrupted()
         if not self.has_room(lane):
             raise QueueFull(lane)
+        caller = asyncio.current_task()
+        if caller is not None:
+            self._callers.add(caller)
+            caller.add_done_callback(self._callers.discard)
         if on_wait is not None:
             told = asyncio.ensure_future(on_wait(self.ahead(lane)))
             told.add_done_callback(_quietly)
@@ -125,7 +133,7 @@ class WorkQueue:
 
     async def drain(self, grace: float) -> None:
         """Shutdown: take no new work, give running work `grace`, then the cancel
-        signal and a few seconds more; what is left is given up (WorkInterrupted)."""
+        signal and a few seconds more. `give_up` then ends what is left."""
         self.stopping = True
         tasks = [t for state in self._lanes.values() for t in state.tasks]
         if tasks:
@@ -136,10 +144,16 @@ class WorkQueue:
                 _, pending = await asyncio.wait(pending, timeout=CANCEL_WAIT_S)
             if pending:
                 log.warning("%d chat command(s) did not stop in time", len(pending))
+
+    async def give_up(self, answer_within: float = 5.0) -> None:
+        """Work still running or waiting raises WorkInterrupted in its handler; the
+        handlers get `answer_within` to tell their requesters before adapters close."""
+        self.stopping = True
         if self._given_up is not None and not self._given_up.done():
             self._given_up.set_result(None)
-        # Let the waiting handlers tell their requesters before the adapters close.
-        await asyncio.sleep(0)
+        callers = [task for task in self._callers if task is not asyncio.current_task()]
+        if callers:
+            await asyncio.wait(callers, timeout=answer_within)
 
 
 def _quietly(future: asyncio.Future[Any]) -> None:

@@ -10,7 +10,8 @@ from jobs.reply import Block, Reply
 def help_(request: Request) -> Reply:
     """List the commands this caller may use."""
     lines = [
-        f"{request.caller.typed(command.usage)} — {command.summary}" + (" (admins)" if command.role is Role.ADMIN else "")
+        f"{request.caller.typed(command.usage)} — {command.summary}"
+        + (" (admins)" if command.role is Role.ADMIN else "")
         for command in sorted(request.router.commands.values(), key=lambda c: c.name)
         if request.role >= command.role
     ]

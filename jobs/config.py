@@ -215,7 +215,6 @@ class SchedulerConfig(Strict):
     shutdown_grace: DurationText = "20s"
 
 
-
 class DigestConfig(Strict):
     enabled: bool = True
     time: str = "09:00"

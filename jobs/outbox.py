@@ -256,3 +256,16 @@ class OutboxSender:
             timeout = poll_interval if wait is None else min(poll_interval, wait)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=max(timeout, 0.05))
+
+
+def release_claims(engine: Engine, worker_id: str) -> int:
+    """Shutdown: hand back the posts this sender has claimed but not finished (e.g.
+    one waiting out a 429), so the next start sends them at once instead of after
+    `stale_claim`. Returns how many were released."""
+    with session_scope(engine) as session:
+        result = session.execute(
+            update(OutboxPost)
+            .where(col(OutboxPost.status) == "sending", col(OutboxPost.claimed_by) == worker_id)
+            .values(status="pending", claimed_by=None, claimed_at=None)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]

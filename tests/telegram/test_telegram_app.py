@@ -20,8 +20,8 @@ from sqlmodel import Session, select
 from bot.settings import ConfigError, Secrets, Settings
 from bot.telegram import TelegramAdapter, build_telegram_adapter
 from bot.telegram.deliver import send_reply
-from handlers.catalog import ACTIONS, COMMANDS
 from handlers.access import Role
+from handlers.catalog import ACTIONS, COMMANDS
 from handlers.router import Command, Request, Router
 from jobs.config import AccessConfig, Config, TelegramConfig
 from jobs.outbox import OutboxSender, enqueue
@@ -445,9 +445,7 @@ async def test_a_slow_command_never_delays_another_chats_quick_one(
 def test_webhook_mode_without_its_secret_is_a_config_error_naming_it(router: Router) -> None:
     settings = Settings(
         config=Config(
-            telegram=TelegramConfig(
-                enabled=True, mode="webhook", webhook_url="https://x.example/h"
-            )
+            telegram=TelegramConfig(enabled=True, mode="webhook", webhook_url="https://x.example/h")
         ),
         source="test",
         secrets=Secrets.from_env({"TELEGRAM_BOT_TOKEN": "1:abcdef"}),
