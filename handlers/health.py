@@ -30,9 +30,7 @@ def health_reply(report: HealthReport) -> Reply:
             Block(text=f"{_ICON[c.status]} {c.name}: {c.status} — {c.detail}")
             for c in report.components
         ],
-        fields=[
-            ReplyField(label="Checked", value=report.checked_at.strftime("%Y-%m-%d %H:%M UTC"))
-        ],
+        fields=[ReplyField(label="Checked", value=report.checked_at.strftime("%H:%M UTC"))],
         status="ok" if report.healthy else "error",
     )
 

@@ -62,6 +62,26 @@ def run_job(
 ) -> JobRun:
     """Run one job now and return its finished run row. Never raises for the job's
     own failures: they are the run's status and error."""
+    return run_job_for_reply(
+        services, spec, trigger, scheduled_at=scheduled_at, batch_id=batch_id, cancel=cancel,
+        shared=shared, post=post, on_start=on_start,
+    )[0]  # fmt: skip
+
+
+def run_job_for_reply(
+    services: JobServices,
+    spec: JobSpec,
+    trigger: Trigger,
+    *,
+    scheduled_at: datetime | None = None,
+    batch_id: str | None = None,
+    cancel: threading.Event | None = None,
+    shared: SharedSetup | None = None,
+    post: bool = True,
+    on_start: Any = None,
+) -> tuple[JobRun, Reply]:
+    """`run_job`, and the reply that answers whoever asked for the run (the kind's
+    own, e.g. a manual digest, or one made from the run row)."""
     engine = services.engine
     row = runs.start_run(
         engine,
@@ -95,7 +115,7 @@ def _run_started(
     shared: SharedSetup | None,
     post: bool,
     on_start: Any,
-) -> JobRun:
+) -> tuple[JobRun, Reply]:
     assert row.id is not None
     engine = services.engine
     if on_start is not None:
@@ -134,10 +154,10 @@ def _run_started(
         finished = session.get(JobRun, row.id)
     assert finished is not None
     log.info("job %s run %s: %s in %s ms", spec.name, row.id, finished.status, finished.duration_ms)
+    reply = outcome.reply or job_reply(finished, runs.baseline_ms(engine, spec.name))
     if post and spec.post_to:
-        reply = outcome.reply or job_reply(finished, runs.baseline_ms(engine, spec.name))
         enqueue(engine, kind="job", targets=spec.post_to, reply=reply, dedupe_key=f"run:{row.id}")
-    return finished
+    return finished, reply
 
 
 def _run_with_cache(ctx: JobContext) -> JobOutcome:

@@ -38,3 +38,8 @@ def points(delta: float | None) -> str:
 
 def count(value: int) -> str:
     return f"{value:,}"
+
+
+def plural(value: int, noun: str, many: str | None = None) -> str:
+    """'1 run', '2 runs', '1,204 cache hits'; `many` for irregular plurals."""
+    return f"{count(value)} {noun if value == 1 else (many or noun + 's')}"

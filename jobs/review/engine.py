@@ -76,7 +76,9 @@ def resolve_target(config: Config, data_dir: Path, target: str, *, allow_local: 
             raise UnknownRepo(target, f"{target} is not a git repository")
         absolute = path.resolve()
         return RepoTarget(name=f"{LOCAL_PREFIX}{absolute}"[:100], path=absolute, ref="HEAD")
-    known = ", ".join(r.name for r in config.repos) or "none configured"
+    if not config.repos:
+        raise UnknownRepo(target, f"unknown repository {target!r}: none is configured")
+    known = ", ".join(r.name for r in config.repos)
     raise UnknownRepo(target, f"unknown repository {target!r} (configured: {known})")
 
 

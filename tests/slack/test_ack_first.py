@@ -33,7 +33,7 @@ async def timed_post(server: SlackServer, body: str) -> tuple[float, int, str]:
 async def test_quick_commands_are_acked_while_seven_slow_ones_run(
     slack_server: SlackServer, slack_router: Router
 ) -> None:
-    release, started = threading.Event(), []
+    release, started = threading.Event(), list[str]()
     add_slow(slack_router, release, started)
     try:
         slow = [
@@ -69,7 +69,7 @@ async def test_quick_commands_are_acked_while_seven_slow_ones_run(
 async def test_a_command_is_never_run_twice_when_slack_retries_it(
     slack_server: SlackServer, slack_router: Router
 ) -> None:
-    release, started = threading.Event(), []
+    release, started = threading.Event(), list[str]()
     add_slow(slack_router, release, started)
     body = slack_server.command_body("slow", trigger_id="retried.1")
     await slack_server.post(body)
