@@ -218,3 +218,21 @@ async def test_a_viewer_pressing_an_admin_button_is_refused(
     (refusal,) = await slack_server.fake.wait_for("chat.postEphemeral")
     assert "admins" in json.dumps(refusal.args["blocks"])
     assert slack_server.fake.ok_calls("chat.update") == []
+
+
+async def test_formatting_characters_in_an_answer_are_shown_as_typed(
+    slack_server: SlackServer, slack_router: Router
+) -> None:
+    def echo(_request: Request) -> Reply:
+        return Reply.text("fix *all* the ~bugs~ in `main` _today_")
+
+    slack_router.commands["echo"] = Command("echo", "/echo", "", echo)
+    await slack_server.post(slack_server.command_body("echo", trigger_id="echo.1"))
+    (answer,) = await slack_server.fake.wait_for("response")
+    [text] = [b["text"]["text"] for b in answer.args["blocks"] if b["type"] == "section"]
+    z = "\u200b"
+    assert (
+        text
+        == f"fix {z}*{z}all{z}*{z} the {z}~{z}bugs{z}~{z} in {z}`{z}main{z}`{z} {z}_{z}today{z}_{z}"
+    )
+    assert "*all*" not in answer.args["text"]
