@@ -28,6 +28,8 @@ examples:
   opsdesk jobs --json                  jobs: schedule, next run, last status
   opsdesk run-job NAME                 run one job (or batch) now
   opsdesk review . --json              review the repository here (cached, delta or full)
+  opsdesk slack manifest --request-url https://bot.example.com/slack/events
+                                       the Slack app manifest for HTTP mode
 """
 
 
@@ -78,6 +80,18 @@ def build_parser() -> argparse.ArgumentParser:
     review.add_argument("--full", action="store_true", help="review the whole tree, not the delta")
     review.add_argument("--json", action="store_true", help="print the review as JSON")
 
+    slack = commands.add_parser("slack", help="Slack set-up")
+    slack_commands = slack.add_subparsers(dest="slack_command", metavar="ACTION", required=True)
+    manifest = slack_commands.add_parser(
+        "manifest",
+        help="print the Slack app manifest (Socket Mode; HTTP mode with --request-url)",
+    )
+    manifest.add_argument(
+        "--request-url",
+        metavar="URL",
+        help="HTTP mode: the public https://…/slack/events address Slack sends to",
+    )
+
     db = commands.add_parser("db", help="database tools")
     db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
     db_commands.add_parser("upgrade", help="bring the database to the current schema")
@@ -95,7 +109,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(_config_problems(exc), code=2)
     secrets = [s.get_secret_value() for s in vars(settings.secrets).values() if s is not None]
     setup_logging(args.verbose, secrets)
-    handler = HANDLERS[(args.command, getattr(args, "db_command", None))]
+    action = getattr(args, "db_command", None) or getattr(args, "slack_command", None)
+    handler = HANDLERS[(args.command, action)]
     try:
         return handler(settings, args)
     except schema.SchemaError as exc:
@@ -243,6 +258,19 @@ def run_review_command(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def run_slack_manifest(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.slack.manifest import manifest_yaml, slack_manifest
+    from handlers.catalog import COMMANDS
+
+    url = args.request_url
+    if url is not None and not url.startswith("https://"):
+        return _fail("opsdesk: --request-url must be an https:// address Slack can reach", code=2)
+    commands = {command.name: command for command in COMMANDS}
+    manifest = slack_manifest(commands, main_command=settings.config.slack.command, request_url=url)
+    print(manifest_yaml(manifest), end="")
+    return 0
+
+
 Handler = Callable[[Settings, argparse.Namespace], int]
 HANDLERS: dict[tuple[str, str | None], Handler] = {
     ("console", None): run_console,
@@ -252,12 +280,15 @@ HANDLERS: dict[tuple[str, str | None], Handler] = {
     ("run-job", None): run_one_job,
     ("review", None): run_review_command,
     ("digest", None): run_digest,
+    ("slack", "manifest"): run_slack_manifest,
     ("db", "upgrade"): run_db_upgrade,
     ("db", "status"): run_db_status,
 }
 
 
 def _config_problems(exc: ConfigError) -> str:
+    if len(exc.problems) == 1:
+        return f"{exc.source}: invalid configuration: {exc.problems[0]}"
     return "\n".join([f"{exc.source}: invalid configuration"] + [f"  {p}" for p in exc.problems])
 
 
