@@ -8,7 +8,7 @@ from jobs import health as checks
 from jobs.health import HealthReport
 from jobs.reply import Block, Reply, ReplyField
 
-_ICON = {"up": "✅", "paused": "⏸", "late": "⚠️", "down": "❌"}
+_ICON = {"up": "✅", "paused": "⏸", "late": "⚠️", "degraded": "⚠️", "down": "❌"}
 
 
 def health_report(services: Services, *, probe_model: bool = True) -> HealthReport:

@@ -16,6 +16,7 @@ from sqlalchemy.engine import Engine
 from jobs.config import Config
 from jobs.digest.fmt import plural
 from jobs.health.component import Component, HealthReport, ago
+from jobs.health.posting import check_post_targets
 from jobs.health.scheduled import check_jobs, scheduled_jobs
 from storage import schema
 from storage.db import describe
@@ -226,6 +227,7 @@ def health_report(
         components.append(check_scheduler(engine, config, now))
         components += check_jobs(engine, config, now)
         components += check_chat_adapters(engine, config, now)
+        components += check_post_targets(engine)
     if probe_model and (model := check_model_endpoint(config, llm_api_key)) is not None:
         components.append(model)
     components.append(

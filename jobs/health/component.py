@@ -6,8 +6,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-Status = Literal["up", "paused", "late", "down"]
-_RANK: dict[str, int] = {"up": 0, "paused": 0, "late": 1, "down": 2}
+# degraded: working, but something it does fails for good (posts to one channel).
+Status = Literal["up", "paused", "late", "degraded", "down"]
+_RANK: dict[str, int] = {"up": 0, "paused": 0, "late": 1, "degraded": 1, "down": 2}
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,10 @@ class FakeSlack:
         """Answer every call of `method` with {"ok": false, "error": error}."""
         self._errors[method] = error
 
+    def heal(self, method: str) -> None:
+        """Answer `method` normally again (e.g. the bot was invited after all)."""
+        self._errors.pop(method, None)
+
     def ok_calls(self, method: str) -> list[Call]:
         return [c for c in self.calls if c.method == method and c.status == 200]
 

@@ -72,6 +72,8 @@ class FakeBotApi:
     messages: dict[tuple[int, int], dict[str, Any]] = field(default_factory=dict)
     # method → retry_after seconds: the next call of it is answered 429 once.
     flood_once: dict[str, int] = field(default_factory=dict)
+    # Chats the bot is not in: sending there is answered 400 "chat not found".
+    unknown_chats: set[int] = field(default_factory=set)
     base_url: str = ""
     _next_update: int = 1000
     _next_message: int = 1
@@ -132,6 +134,9 @@ class FakeBotApi:
                 },
                 status=429,
             )
+        if method.startswith("send") and int(params.get("chat_id") or 0) in self.unknown_chats:
+            self.calls.append(Call(method, params, 400))
+            return self._error(400, "Bad Request: chat not found")
         self.calls.append(Call(method, params))
         if method == "getUpdates":
             return await self._get_updates(params)
