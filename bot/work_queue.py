@@ -45,6 +45,7 @@ class _LaneState:
     slots: asyncio.Semaphore | None = None
     running: int = 0
     waiting: int = 0
+    reserved: int = 0  # acknowledged and about to call run()
     tasks: set[asyncio.Future[Any]] = field(default_factory=set)
 
 
@@ -72,11 +73,22 @@ class WorkQueue:
         wait in line before it."""
         state = self._lanes[lane]
         free = state.workers - state.running
-        return None if free > state.waiting else state.waiting
+        queued = state.waiting + state.reserved
+        return None if free > queued else queued - max(free, 0)
 
     def has_room(self, lane: Lane) -> bool:
         state = self._lanes[lane]
-        return state.waiting < state.max_waiting
+        return state.waiting + state.reserved < state.max_waiting
+
+    def reserve(self, lane: Lane) -> int | None:
+        """Take a place in `lane` now, on the ack path (no await), for a `run(...,
+        reserved=True)` that starts a moment later; returns `ahead(lane)` before it.
+        QueueFull when the line is full."""
+        if not self.has_room(lane):
+            raise QueueFull(lane)
+        ahead = self.ahead(lane)
+        self._lanes[lane].reserved += 1
+        return ahead
 
     def in_flight(self) -> int:
         return sum(state.running + state.waiting for state in self._lanes.values())
@@ -87,13 +99,18 @@ class WorkQueue:
         fn: Callable[..., T],
         *args: object,
         on_wait: Callable[[int | None], Awaitable[object]] | None = None,
+        reserved: bool = False,
     ) -> T:
         """Run `fn(*args)` in a worker of `lane` once one is free. QueueFull when the
         lane's line is full; WorkInterrupted when opsdesk stopped first. `on_wait` is
-        started alongside with how many wait ahead (None: it starts at once)."""
+        started alongside with how many wait ahead (None: it starts at once).
+        `reserved`: the place was taken with `reserve(lane)`."""
+        state = self._lanes[lane]
+        if reserved:
+            state.reserved -= 1
         if self.stopping:
             raise WorkInterrupted()
-        if not self.has_room(lane):
+        if not reserved and not self.has_room(lane):
             raise QueueFull(lane)
         caller = asyncio.current_task()
         if caller is not None:
@@ -102,7 +119,6 @@ class WorkQueue:
         if on_wait is not None:
             told = asyncio.ensure_future(on_wait(self.ahead(lane)))
             told.add_done_callback(_quietly)
-        state = self._lanes[lane]
         if state.slots is None:
             state.slots = asyncio.Semaphore(state.workers)
         if self._given_up is None:

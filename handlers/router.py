@@ -54,7 +54,10 @@ class Action:
 def parse_command_line(text: str) -> tuple[str, list[str]]:
     """'/review@opsdesk_bot api full' → ('review', ['api', 'full'])."""
     try:
-        words = shlex.split(text.strip())
+        # shlex only when quoting is in play: a plain split is ~50x cheaper, and this
+        # runs on every command's acknowledgement path.
+        quoted = any(mark in text for mark in "\"'\\")
+        words = shlex.split(text.strip()) if quoted else text.split()
     except ValueError as exc:
         raise UsageError(f"Could not read that command: {exc}.") from exc
     if not words:
@@ -89,15 +92,16 @@ class Router:
         command, request = checked
         return self._run(f"/{command.name}", caller.typed(command.usage), command.run, request)
 
-    def answer_at_once(self, caller: Caller, text: str) -> Reply | None:
-        """The reply when it needs no I/O — a refusal, a typo, an instant command like
-        help — so an adapter can give it inside its acknowledgement; None otherwise."""
+    def triage(self, caller: Caller, text: str) -> Reply | Command:
+        """Without I/O: the reply when it needs none — a refusal, a typo, an instant
+        command like help — so an adapter can give it inside its acknowledgement;
+        otherwise the command that `handle` will run (its lane: `slow`)."""
         checked = self._check(caller, text)
         if isinstance(checked, Reply):
             return checked
         command, request = checked
         if not command.instant:
-            return None
+            return command
         return self._run(f"/{command.name}", caller.typed(command.usage), command.run, request)
 
     def _check(self, caller: Caller, text: str) -> Reply | tuple[Command, Request]:

@@ -11,9 +11,11 @@ Redeliveries are recognised in the worker, after the ack.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
+from collections.abc import Coroutine
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltRequest, AsyncRespond
@@ -26,13 +28,17 @@ from bot.slack.commands import MAIN_COMMAND, command_line, routes
 from bot.slack.render import fallback_text, render_message, replace_keyed
 from bot.work_queue import Lane, QueueFull, WorkInterrupted, WorkQueue, queued_text
 from handlers.access import Caller
-from handlers.router import Router
+from handlers.router import Command, Router
 from jobs.reply import Reply
 
 log = logging.getLogger(__name__)
 
 PLATFORM = "slack"
 WORKING = "Working on it…"
+# Work after an ack waits for a burst of acks to pass: this long without a new one,
+ACK_QUIET_S = 0.01
+# but never longer than this.
+ACK_BURST_WAIT_S = 0.25
 # `<@U123>` or `<@U123|name>`: how a mention of the bot appears in an event's text.
 MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
 
@@ -57,18 +63,46 @@ def build_app(
     queue: WorkQueue | None = None,
 ) -> AsyncApp:
     """The app for both modes: HTTP verifies `signing_secret`; Socket Mode needs none."""
-    app = AsyncApp(client=client, signing_secret=signing_secret, name="opsdesk")
+    # process_before_response: bolt answers the HTTP request (or socket envelope) as
+    # soon as a listener returns, instead of polling every 10 ms for its ack; each
+    # listener acks, hands the rest to a task and returns.
+    app = AsyncApp(
+        client=client,
+        signing_secret=signing_secret,
+        name="opsdesk",
+        process_before_response=True,
+    )
     slash_commands = routes(main_command)
     work = queue or WorkQueue(router.services.run_control)
     prefix = f"{main_command} "
 
-    def lane_of(line: str) -> Lane:
-        command = router.command_for(line)
-        return "slow" if command is not None and command.slow else "quick"
+    background: set[asyncio.Task[None]] = set()
+    last_ack = [0.0]  # time.monotonic() of the newest acknowledgement
 
-    async def run_command(lane: Lane, key: str, caller: Caller, line: str) -> Reply | None:
+    def acked() -> None:
+        last_ack[0] = time.monotonic()
+
+    async def when_acks_settle(work_to_do: Coroutine[Any, Any, None]) -> None:
+        """Acks first: during a burst of commands, work after the ack waits until no
+        new ack came for ACK_QUIET_S (at most ACK_BURST_WAIT_S), so it does not take
+        the loop and the GIL from acks still to be made."""
+        until = time.monotonic() + ACK_BURST_WAIT_S
+        while time.monotonic() < until and time.monotonic() - last_ack[0] < ACK_QUIET_S:
+            await asyncio.sleep(ACK_QUIET_S / 2)
+        await work_to_do
+
+    def after_ack(work_to_do: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(when_acks_settle(work_to_do))
+        background.add(task)
+        task.add_done_callback(background.discard)
+
+    async def run_command(
+        lane: Lane, key: str, caller: Caller, line: str, *, reserved: bool = False
+    ) -> Reply | None:
         try:
-            return await work.run(lane, command_once, router, PLATFORM, key, caller, line)
+            return await work.run(
+                lane, command_once, router, PLATFORM, key, caller, line, reserved=reserved
+            )
         except WorkInterrupted:
             return INTERRUPTED
         except QueueFull:
@@ -88,15 +122,20 @@ def build_app(
             PLATFORM, body["user_id"], channel, body.get("user_name", ""), command_prefix=prefix
         )
         line = command_line(slash_commands[body["command"]], body.get("text", ""))
-        at_once = router.answer_at_once(caller, line)
-        lane = lane_of(line)
-        if at_once is None and not work.has_room(lane):
-            at_once = busy("commands")
+        triaged = router.triage(caller, line)
+        lane: Lane = "slow" if isinstance(triaged, Command) and triaged.slow else "quick"
+        at_once = triaged if isinstance(triaged, Reply) else None
+        ahead: int | None = None
+        if at_once is None:
+            try:
+                ahead = work.reserve(lane)  # a place in line, taken before the ack says it
+            except QueueFull:
+                at_once = busy("commands")
         if at_once is not None:
             await ack(response_type=visible_to(at_once), **render_message(at_once))
             observe_ack(PLATFORM, time.monotonic() - arrived)
+            acked()
             return
-        ahead = work.ahead(lane)
         if request.headers.get("x-slack-retry-num"):
             await ack()  # Slack's retry: the first delivery says what needs saying
         elif ahead is not None:
@@ -106,8 +145,22 @@ def build_app(
         else:
             await ack()
         observe_ack(PLATFORM, time.monotonic() - arrived)
+        acked()
         trigger = body.get("trigger_id") or body.get("response_url") or ""
-        reply = await run_command(lane, f"command:{trigger}" if trigger else "", caller, line)
+        key = f"command:{trigger}" if trigger else ""
+        after_ack(answer_command(lane, key, caller, line, respond, client))
+
+    async def answer_command(
+        lane: Lane,
+        key: str,
+        caller: Caller,
+        line: str,
+        respond: AsyncRespond,
+        client: AsyncWebClient,
+    ) -> None:
+        """After the ack: the work, then the answer through the response URL."""
+        channel = caller.chat_id
+        reply = await run_command(lane, key, caller, line, reserved=True)
         if reply is None:
             return  # a redelivery: the first delivery answers
         await respond(
@@ -123,7 +176,7 @@ def build_app(
         body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient
     ) -> None:
         """`@opsdesk review api` in a channel: answered in a thread under the mention."""
-        await answer_event(body, event, client, thread=True)
+        after_ack(answer_event(body, event, client, thread=True))
 
     async def on_message(
         body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient
@@ -131,21 +184,24 @@ def build_app(
         """A direct message to the bot is a command: `review api` or `/review api`."""
         if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
             return
-        await answer_event(body, event, client, thread=False)
+        after_ack(answer_event(body, event, client, thread=False))
 
     async def answer_event(
         body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient, *, thread: bool
     ) -> None:
-        """Events are acknowledged by bolt before this runs."""
+        """After bolt acknowledged the event: the command, answered in the channel."""
         user, channel = event.get("user"), event.get("channel")
         if not user or not channel:
             return
         caller = Caller(PLATFORM, user, channel, "", command_prefix=prefix)
         line = mention_line(event.get("text") or "")
-        reply = router.answer_at_once(caller, line)
-        if reply is None:
+        triaged = router.triage(caller, line)
+        reply: Reply | None
+        if isinstance(triaged, Reply):
+            reply = triaged
+        else:
             key = f"event:{body.get('event_id') or event.get('ts')}"
-            reply = await run_command(lane_of(line), key, caller, line)
+            reply = await run_command("slow" if triaged.slow else "quick", key, caller, line)
         if reply is None:
             return
         thread_ts = event.get("thread_ts") or (event.get("ts") if thread else None)
@@ -174,6 +230,12 @@ def build_app(
         arrived = time.monotonic()
         await ack()
         observe_ack(PLATFORM, time.monotonic() - arrived)
+        acked()
+        after_ack(record_press(body, client, respond))
+
+    async def record_press(
+        body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
+    ) -> None:
         action = body["actions"][0]
         user = body["user"]
         container = body.get("container") or {}

@@ -39,7 +39,7 @@ from bot.telegram.deliver import markup, send_reply, wait_of
 from bot.telegram.render import answer_text, edit_after_press, short
 from bot.work_queue import Lane, QueueFull, WorkInterrupted, WorkQueue, queued_text
 from handlers.access import Caller, Role, refusal_text
-from handlers.router import Router
+from handlers.router import Command, Router
 from jobs.reply import Reply
 from storage.inbound import first_delivery
 
@@ -199,10 +199,10 @@ class TelegramHandlers:
         if self.router.role(caller) is Role.NONE:
             await self._refuse_once(context, message, caller)
             return
-        command = self.router.command_for(text)
-        lane: Lane = "slow" if command is not None and command.slow else "quick"
+        triaged = self.router.triage(caller, text)
+        lane: Lane = "slow" if isinstance(triaged, Command) and triaged.slow else "quick"
         key = f"update:{update.update_id}"
-        reply = self.router.answer_at_once(caller, text)
+        reply = triaged if isinstance(triaged, Reply) else None
         if reply is not None:
             if not await self._run("quick", _first_delivery, self.engine, key):
                 return

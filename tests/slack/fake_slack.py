@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +19,7 @@ class Call:
     args: dict[str, Any]
     status: int = 200
     body: bytes = b""
+    at: float = field(default_factory=time.monotonic)  # when it arrived (benches time it)
 
 
 @dataclass
