@@ -23,6 +23,7 @@ from handlers.services import Services
 from jobs import runs
 from jobs.config import parse_duration
 from jobs.outbox import Deliverer, OutboxSender, release_claims
+from jobs.plural import plural
 from jobs.scheduler import JobScheduler
 from storage import heartbeats
 from storage.inbound import forget_older_than
@@ -72,9 +73,9 @@ async def run_forever(
         await scheduler.start()
         background.append(asyncio.create_task(watch_adapters(services, adapters, sender_stop)))
         log.info(
-            "opsdesk running: %d adapter(s), %d scheduled entries",
-            len(adapters),
-            len(scheduler.entries()),
+            "opsdesk running: %s, %s",
+            plural(len(adapters), "adapter"),
+            plural(len(scheduler.entries()), "scheduled entry", "scheduled entries"),
         )
         await stop.wait()
         log.info("stopping")
@@ -86,7 +87,7 @@ async def run_forever(
             count = await asyncio.to_thread(
                 runs.interrupt, engine, left, "opsdesk stopped before the run finished"
             )
-            log.warning("%d chat-started run(s) recorded as interrupted", count)
+            log.warning("%s recorded as interrupted", plural(count, "chat-started run"))
         await queue.give_up()  # their requesters are told, while the adapters are up
         for adapter in reversed(started):
             try:
@@ -105,7 +106,7 @@ async def run_forever(
             log.warning("pending posts stay in the outbox for the next start")
         released = await asyncio.to_thread(release_claims, engine, services.runner_id)
         if released:
-            log.info("%d post(s) handed back to the outbox for the next start", released)
+            log.info("%s handed back to the outbox for the next start", plural(released, "post"))
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
         engine.dispose()

@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
+from jobs.plural import plural
 from jobs.run_control import RunControl
 from jobs.scheduler import in_daemon_thread
 
@@ -153,13 +154,13 @@ class WorkQueue:
         self.stopping = True
         tasks = [t for state in self._lanes.values() for t in state.tasks]
         if tasks:
-            log.info("waiting up to %.0fs for %d chat command(s)", grace, len(tasks))
+            log.info("waiting up to %.0fs for %s", grace, plural(len(tasks), "chat command"))
             _, pending = await asyncio.wait(tasks, timeout=grace)
             if pending:
                 self.control.cancel.set()
                 _, pending = await asyncio.wait(pending, timeout=CANCEL_WAIT_S)
             if pending:
-                log.warning("%d chat command(s) did not stop in time", len(pending))
+                log.warning("%s did not stop in time", plural(len(pending), "chat command"))
 
     async def give_up(self, answer_within: float = 5.0) -> None:
         """Work still running or waiting raises WorkInterrupted in its handler; the

@@ -38,6 +38,7 @@ from sqlalchemy.engine import Connection
 from jobs import runs
 from jobs.config import parse_duration
 from jobs.kinds import JobServices
+from jobs.plural import plural
 from jobs.runner import run_batch, run_job
 from jobs.specs import batch_members, find_batch, find_job, job_specs, make_trigger
 from storage import heartbeats
@@ -238,9 +239,9 @@ class JobScheduler:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._in_flight:
             log.info(
-                "waiting up to %.0fs for %d running job(s)",
+                "waiting up to %.0fs for %s",
                 self.shutdown_grace,
-                len(self._in_flight),
+                plural(len(self._in_flight), "running job"),
             )
             _, pending = await asyncio.wait(self._in_flight, timeout=self.shutdown_grace)
             if pending:
@@ -253,7 +254,7 @@ class JobScheduler:
                 sorted(self._active_runs),
                 "opsdesk stopped before the run finished",
             )
-            log.warning("%d run(s) recorded as interrupted", count)
+            log.warning("%s recorded as interrupted", plural(count, "run"))
         if self.leading.is_set():
             await asyncio.to_thread(self._beat, "stopped", last_plan)
         if self._lock_connection is not None:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from jobs.plural import plural
+
+__all__ = ["change", "count", "duration", "plural", "points", "rate"]
+
 
 def duration(ms: float | None) -> str:
     """850ms, 12.3s, 4m 05s, 2h 14m; '-' when unknown."""
@@ -38,8 +42,3 @@ def points(delta: float | None) -> str:
 
 def count(value: int) -> str:
     return f"{value:,}"
-
-
-def plural(value: int, noun: str, many: str | None = None) -> str:
-    """'1 run', '2 runs', '1,204 cache hits'; `many` for irregular plurals."""
-    return f"{count(value)} {noun if value == 1 else (many or noun + 's')}"

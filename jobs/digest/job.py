@@ -4,10 +4,10 @@ day or per change), so the run's own reply is not posted."""
 
 from __future__ import annotations
 
-from jobs.digest.fmt import plural
 from jobs.digest.reply import digest_reply
 from jobs.digest.service import build_digest_with_chart, post_daily_digest, post_health_alerts
 from jobs.kinds import JobContext, JobOutcome
+from jobs.plural import plural
 
 
 def run_digest_job(ctx: JobContext) -> JobOutcome:
@@ -35,4 +35,4 @@ def run_health_job(ctx: JobContext) -> JobOutcome:
         data_dir=services.data_dir,
         llm_api_key=services.llm_api_key,
     )
-    return JobOutcome(status="ok", output=f"health checked: {len(posts)} change(s) posted")
+    return JobOutcome(status="ok", output=f"health checked: {plural(len(posts), 'change')} posted")

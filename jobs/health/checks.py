@@ -14,10 +14,10 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from jobs.config import Config
-from jobs.digest.fmt import plural
 from jobs.health.component import Component, HealthReport, ago
 from jobs.health.posting import check_post_targets
 from jobs.health.scheduled import check_jobs, scheduled_jobs
+from jobs.plural import plural
 from storage import schema
 from storage.db import describe
 from storage.heartbeats import read_heartbeat
