@@ -256,6 +256,17 @@ class SlackConfig(Strict):
     http_port: int = Field(default=3000, ge=1, le=65535)
     command: str = "/opsdesk"
 
+    @field_validator("command")
+    @classmethod
+    def _slash_command(cls, value: str) -> str:
+        # Slack's rule for slash command names: a slash, then at most 31 of these.
+        if not re.fullmatch(r"/[a-z0-9_\-]{1,31}", value):
+            raise ValueError(
+                f"invalid slash command {value!r}: a '/' and 1-31 lowercase letters, "
+                "digits, '-' or '_'"
+            )
+        return value
+
 
 class TelegramConfig(Strict):
     enabled: bool = False

@@ -54,6 +54,21 @@ MAX_MENU_COMMANDS = 100
 WELCOME = "Hello, this is opsdesk: code reviews, scheduled jobs and their digest."
 
 
+class ExpectedFloodControl(logging.Filter):
+    """AIORateLimiter logs a 429 it stops retrying as an ERROR with a traceback, yet
+    the caller handles it (the outbox waits Retry-After and sends again): a warning,
+    one line, is what it is."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.getMessage().startswith("Rate limit hit after maximum"):
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+_flood_filter = ExpectedFloodControl()
+
+
 def build_application(
     token: str,
     api_base_url: str = DEFAULT_API_BASE_URL,
@@ -64,6 +79,9 @@ def build_application(
     Telegram's flood limits kept by AIORateLimiter; a RetryAfter is waited out in place
     up to `max_retries` times and then reaches the caller (the outbox retries it)."""
     api = api_base_url.rstrip("/")
+    limiter_log = logging.getLogger("telegram.ext.AIORateLimiter")
+    if _flood_filter not in limiter_log.filters:
+        limiter_log.addFilter(_flood_filter)
     return (
         ApplicationBuilder()
         .token(token)

@@ -5,11 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import os
 import socket
+import subprocess
+import sys
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -454,3 +459,38 @@ def test_webhook_mode_without_its_secret_is_a_config_error_naming_it(router: Rou
     )
     with pytest.raises(ConfigError, match="TELEGRAM_WEBHOOK_SECRET"):
         build_telegram_adapter(settings, router)
+
+
+def test_opsdesk_run_in_webhook_mode_without_its_secret_exits_2_with_one_line(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "opsdesk.toml"
+    config.write_text(
+        '[telegram]\nenabled = true\nmode = "webhook"\nwebhook_url = "https://x.example/h"\n'
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "--config", str(config), "run"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "TELEGRAM_BOT_TOKEN": "1:abcdef"},
+    )
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert "TELEGRAM_WEBHOOK_SECRET" in lines[0] and "Traceback" not in done.stderr
+
+
+async def test_flood_control_that_reaches_a_handler_is_a_warning_without_traceback(
+    api: FakeBotApi, started: Factory, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    async with started(max_retries=0):
+        api.flood_once["sendMessage"] = 1
+        api.push(command_update("/help", chat_id=KNOWN_CHAT, user_id=KNOWN_CHAT))
+        await api.wait_for(lambda: api.called("sendMessage", ok_only=False))
+        await asyncio.sleep(0.3)
+    flood = [r for r in caplog.records if "flood control" in r.getMessage()]
+    assert flood and all(r.levelno == logging.WARNING and r.exc_info is None for r in flood)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
