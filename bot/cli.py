@@ -121,6 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def config_check(file: str | None) -> int:
     from bot.settings import find_config_file
+    from jobs.plural import plural
 
     path = find_config_file(file)
     if path is None:
@@ -131,8 +132,8 @@ def config_check(file: str | None) -> int:
     except ConfigError as exc:
         return _fail(_config_problems(exc), code=1)
     print(
-        f"{path}: ok ({len(config.repos)} repositories, {len(config.jobs)} jobs, "
-        f"{len(config.batches)} batches)"
+        f"{path}: ok ({plural(len(config.repos), 'repository', 'repositories')}, "
+        f"{plural(len(config.jobs), 'job')}, {plural(len(config.batches), 'batch', 'batches')})"
     )
     return 0
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from jobs.config import Config
 from jobs.feedback import CODE_OF
+from jobs.plural import plural
 from jobs.reply import Block, Button, Reply, ReplyField
 from jobs.review.result import ReviewResult
 from storage.models import Finding
@@ -61,10 +62,9 @@ def review_reply(result: ReviewResult, config: Config) -> Reply:
     row = result.stored.row
     label = repo_label(row["repo"])
     commits = int(row["commits_covered"])
-    plural = "commit" if commits == 1 else "commits"
     title = f"Review {label}: {result.display_kind} {short(row['commit_sha'])}"
     if not result.cache_hit:
-        title += f" ({commits} {plural})"
+        title += f" ({plural(commits, 'commit')})"
     covered = (
         f"{short(row['base_sha'])}..{short(row['commit_sha'])}"
         if row["base_sha"]
@@ -92,7 +92,7 @@ def review_reply(result: ReviewResult, config: Config) -> Reply:
         lines = [f"{s.path} ({s.reason})" for s in skipped[:MAX_SKIPPED_LISTED]]
         if len(skipped) > MAX_SKIPPED_LISTED:
             lines.append(f"and {len(skipped) - MAX_SKIPPED_LISTED} more")
-        blocks.append(Block(text=f"Skipped {len(skipped)} files:\n" + "\n".join(lines)))
+        blocks.append(Block(text=f"Skipped {plural(len(skipped), 'file')}:\n" + "\n".join(lines)))
     shown = result.shown
     limit = config.reviewer.max_findings_shown
     blocks += [finding_block(f.as_row(), state=f.status) for f in shown[:limit]]
