@@ -64,14 +64,26 @@ async def in_daemon_thread(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T
         try:
             result = fn(*args, **kwargs)
         except BaseException as exc:
-            loop.call_soon_threadsafe(_settle, future, None, exc)
+            _settle_from_thread(loop, future, None, exc)
         else:
-            loop.call_soon_threadsafe(_settle, future, result, None)
+            _settle_from_thread(loop, future, result, None)
 
     threading.Thread(
         target=work, daemon=True, name=f"job-{getattr(fn, '__name__', 'work')}"
     ).start()
     return await future
+
+
+def _settle_from_thread(
+    loop: asyncio.AbstractEventLoop,
+    future: asyncio.Future[Any],
+    result: Any,
+    exc: BaseException | None,
+) -> None:
+    try:
+        loop.call_soon_threadsafe(_settle, future, result, exc)
+    except RuntimeError:
+        pass  # the loop has closed (shutdown gave up on this work): nobody waits for it
 
 
 def _settle(future: asyncio.Future[Any], result: Any, exc: BaseException | None) -> None:
