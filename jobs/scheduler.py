@@ -18,6 +18,7 @@ keep the process alive; its run is recorded `interrupted` after the grace.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 from collections.abc import Callable
@@ -80,10 +81,9 @@ def _settle_from_thread(
     result: Any,
     exc: BaseException | None,
 ) -> None:
-    try:
+    # RuntimeError: the loop has closed (shutdown gave up on this work); nobody waits.
+    with contextlib.suppress(RuntimeError):
         loop.call_soon_threadsafe(_settle, future, result, exc)
-    except RuntimeError:
-        pass  # the loop has closed (shutdown gave up on this work): nobody waits for it
 
 
 def _settle(future: asyncio.Future[Any], result: Any, exc: BaseException | None) -> None:
