@@ -89,7 +89,10 @@ def build_app(
         until = time.monotonic() + ACK_BURST_WAIT_S
         while time.monotonic() < until and time.monotonic() - last_ack[0] < ACK_QUIET_S:
             await asyncio.sleep(ACK_QUIET_S / 2)
-        await work_to_do
+        try:
+            await work_to_do
+        except Exception:
+            log.exception("answering a Slack command or event failed after its ack")
 
     def after_ack(work_to_do: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(when_acks_settle(work_to_do))
