@@ -208,9 +208,16 @@ def build_app(
         if reply is None:
             return
         thread_ts = event.get("thread_ts") or (event.get("ts") if thread else None)
+        message = render_message(reply)
         try:
+            if visible_to(reply) == "ephemeral":
+                # A refusal or an error in a channel: to the asker alone, as for commands.
+                await client.chat_postEphemeral(
+                    channel=channel, user=user, thread_ts=thread_ts, **message
+                )
+                return
             await client.chat_postMessage(
-                channel=channel, thread_ts=thread_ts, unfurl_links=False, **render_message(reply)
+                channel=channel, thread_ts=thread_ts, unfurl_links=False, **message
             )
             if reply.image is not None:
                 await client.files_upload_v2(

@@ -60,3 +60,16 @@ async def test_messages_in_channels_and_from_bots_are_not_commands(
     await slack_server.post(slack_server.event_body("message", "health", event_id="Ev4"))
     await asyncio.sleep(0.3)
     assert slack_server.fake.ok_calls("chat.postMessage") == []
+
+
+async def test_a_stranger_mentioning_the_bot_is_refused_privately(
+    slack_server: SlackServer,
+) -> None:
+    body = slack_server.event_body(
+        "app_mention", "<@UBOT> jobs", user="U0EVE", channel="C0ELSEWHERE", event_id="Ev5"
+    )
+    await slack_server.post(body)
+    [refusal] = await slack_server.fake.wait_for("chat.postEphemeral")
+    assert refusal.args["user"] == "U0EVE"
+    assert "not on this opsdesk's access list" in json.dumps(refusal.args["blocks"])
+    assert slack_server.fake.ok_calls("chat.postMessage") == []
