@@ -166,16 +166,21 @@ class TelegramHandlers:
         # Edited messages are not commands again: only new messages count.
         new_message = filters.UpdateType.MESSAGE
         names = [name for name in self.router.commands if COMMAND_NAME.match(name)]
-        app.add_handler(CommandHandler("start", self.on_start, filters=new_message))
-        app.add_handler(CommandHandler(names, self.on_command, filters=new_message))
+        # block=False: an update's handler runs as its own task, so updates waiting in
+        # the slow lane never take up the Application's concurrent-update slots that
+        # another chat's quick command needs.
+        app.add_handler(CommandHandler("start", self.on_start, filters=new_message, block=False))
+        app.add_handler(CommandHandler(names, self.on_command, filters=new_message, block=False))
         # In a private chat an unknown /command gets the router's "unknown command";
         # in groups it may be meant for another bot.
         app.add_handler(
             MessageHandler(
-                filters.COMMAND & filters.ChatType.PRIVATE & new_message, self.on_command
+                filters.COMMAND & filters.ChatType.PRIVATE & new_message,
+                self.on_command,
+                block=False,
             )
         )
-        app.add_handler(CallbackQueryHandler(self.on_press))
+        app.add_handler(CallbackQueryHandler(self.on_press, block=False))
         app.add_error_handler(self.on_error)
 
     async def first(self, key: str) -> bool:

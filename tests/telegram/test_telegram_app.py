@@ -431,7 +431,8 @@ async def test_a_slow_command_never_delays_another_chats_quick_one(
     router.commands["slow"] = Command("slow", "/slow", "", slow, slow=True)
     try:
         async with started():
-            for _ in range(7):
+            # More than the Application's 16 concurrent updates, all waiting on slow work.
+            for _ in range(20):
                 api.push(command_update("/slow", chat_id=KNOWN_CHAT, user_id=KNOWN_CHAT))
             await asyncio.sleep(0.3)
             api.push(command_update("/jobs", chat_id=GROUP_CHAT, user_id=VIEWER))
@@ -441,7 +442,7 @@ async def test_a_slow_command_never_delays_another_chats_quick_one(
             await api.wait_for(lambda: "Queued: 2 ahead of you." in texts(api, KNOWN_CHAT))
             release.set()
             await api.wait_for(
-                lambda: sum("slow done" in t for t in texts(api, KNOWN_CHAT)) == 7, timeout=10
+                lambda: sum("slow done" in t for t in texts(api, KNOWN_CHAT)) == 20, timeout=30
             )
     finally:
         release.set()
