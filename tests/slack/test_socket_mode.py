@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
+import time
 from collections.abc import AsyncIterator
 
 import pytest
@@ -12,7 +14,8 @@ import pytest
 from bot.slack import build_app, web_client
 from bot.slack.adapter import SlackAdapter
 from bot.slack.deliver import SlackDeliverer
-from handlers.router import Router
+from handlers.router import Command, Request, Router
+from jobs.reply import Reply
 from tests.slack.conftest import BOT_TOKEN, MEMBER_CHANNEL
 from tests.slack.fake_slack import FakeSlack
 
@@ -82,3 +85,35 @@ async def test_a_socket_mode_retry_is_acked_and_ignored(
     await fake_slack.wait_for("response")
     await asyncio.sleep(0.3)
     assert len(fake_slack.ok_calls("response")) == 1
+
+
+async def test_socket_mode_acks_quick_commands_while_seven_slow_ones_run(
+    socket_adapter: SlackAdapter, fake_slack: FakeSlack, slack_router: Router
+) -> None:
+    release = threading.Event()
+
+    def slow(_request: Request) -> Reply:
+        release.wait(10)
+        return Reply.text("slow done")
+
+    slack_router.commands["slow"] = Command("slow", "/slow", "", slow, slow=True)
+    try:
+        for i in range(7):
+            await fake_slack.send_envelope(
+                f"s-{i}", "slash_commands", command("slow", f"s{i}", fake_slack)
+            )
+        begun = time.monotonic()
+        acks = [
+            await fake_slack.send_envelope(
+                f"q-{i}", "slash_commands", command(text, f"q{i}", fake_slack)
+            )
+            for i, text in enumerate(["health", "help", "jobs"])
+        ]
+        assert time.monotonic() - begun < 1.0
+        assert acks[0] == {"envelope_id": "q-0"}
+        assert acks[1]["payload"]["blocks"][0]["type"] == "header"  # help, in the ack
+        answers = await fake_slack.wait_for("response", count=2)
+        assert all("slow done" not in json.dumps(a.args) for a in answers)
+    finally:
+        release.set()
+    await fake_slack.wait_for("response", count=2 + 7, timeout=10)
