@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
 import socket
+import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -72,8 +75,8 @@ async def wait_until_serving(url: str, http: aiohttp.ClientSession) -> None:
     raise AssertionError(f"{url} never answered")
 
 
-def runs_of(settings: Settings, job: str) -> list[JobRun]:
-    engine = make_engine(settings.database_url)
+def runs_of(database_url: str, job: str) -> list[JobRun]:
+    engine = make_engine(database_url)
     try:
         with Session(engine) as session:
             return list(session.exec(select(JobRun).where(JobRun.job == job)).all())
@@ -108,7 +111,7 @@ async def test_sigterm_during_a_chat_started_run_interrupts_it_and_tells_the_req
         ) as response:
             assert response.status == 200
         for _ in range(200):
-            if runs_of(settings, "long"):
+            if runs_of(settings.database_url, "long"):
                 break
             await asyncio.sleep(0.05)
         begun = time.monotonic()
@@ -116,7 +119,7 @@ async def test_sigterm_during_a_chat_started_run_interrupts_it_and_tells_the_req
         assert await asyncio.wait_for(running, timeout=20) == 0
     took = time.monotonic() - begun
     assert took < GRACE_S + 6, f"shutdown took {took:.1f}s"
-    [run] = runs_of(settings, "long")
+    [run] = runs_of(settings.database_url, "long")
     assert run.status == "interrupted"
     [answer] = fake_slack.ok_calls("response")
     assert "interrupted" in json.dumps(answer.args)
@@ -159,3 +162,71 @@ async def test_sigterm_during_a_429_wait_hands_the_post_back_to_the_outbox(
         engine.dispose()
     finally:
         await api.stop()
+
+
+async def test_sigterm_to_opsdesk_run_interrupts_a_chat_started_run_and_tells_the_requester(
+    tmp_path: Path, fake_slack: FakeSlack
+) -> None:
+    """The real process and the real signal: `opsdesk run` in a subprocess."""
+    port = free_port()
+    config = tmp_path / "opsdesk.toml"
+    config.write_text(
+        f"""
+data_dir = "{tmp_path / "data"}"
+
+[[jobs]]
+name = "long"
+command = "sleep 45"
+
+[scheduler]
+shutdown_grace = "1s"
+
+[access]
+admins = ["slack:U0ALICE"]
+
+[slack]
+enabled = true
+mode = "http"
+http_port = {port}
+"""
+    )
+    env = {
+        **os.environ,
+        "SLACK_BOT_TOKEN": "xoxb-test",
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": fake_slack.base_url + "api/",
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.cli", "--config", str(config), "run",
+        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    database_url = f"sqlite:///{tmp_path / 'data' / 'opsdesk.db'}"
+    try:
+        async with aiohttp.ClientSession() as http:
+            await wait_until_serving(f"http://127.0.0.1:{port}/healthz", http)
+            body = (
+                "command=%2Fopsdesk&text=run+long&user_id=U0ALICE&user_name=alice"
+                "&channel_id=C0OPS&team_id=T1&trigger_id=run.long.2"
+                f"&response_url={fake_slack.response_url('run-long')}"
+            )
+            async with http.post(
+                f"http://127.0.0.1:{port}/slack/events", data=body.encode(), headers=sign(body)
+            ) as response:
+                assert response.status == 200
+        for _ in range(200):
+            if runs_of(database_url, "long"):
+                break
+            await asyncio.sleep(0.05)
+        begun = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        _, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert process.returncode == 0, stderr.decode()
+    assert time.monotonic() - begun < 1 + 8
+    [run] = runs_of(database_url, "long")
+    assert run.status == "interrupted"
+    [answer] = fake_slack.ok_calls("response")
+    assert "interrupted" in json.dumps(answer.args)
