@@ -25,6 +25,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.ack_stats import observe_ack
 from bot.chat_work import INTERRUPTED, busy, command_once, press_once
 from bot.slack.commands import MAIN_COMMAND, command_line, routes
+from bot.slack.edits import MessageEdits
 from bot.slack.render import fallback_text, render_message, replace_keyed
 from bot.work_queue import Lane, QueueFull, WorkInterrupted, WorkQueue, queued_text
 from handlers.access import Caller
@@ -75,6 +76,7 @@ def build_app(
     slash_commands = routes(main_command)
     work = queue or WorkQueue(router.services.run_control)
     prefix = f"{main_command} "
+    edits = MessageEdits()
 
     background: set[asyncio.Task[None]] = set()
     last_ack = [0.0]  # time.monotonic() of the newest acknowledgement
@@ -273,20 +275,30 @@ def build_app(
             await tell_privately(client, respond, channel, user["id"], reply)
             return
         message = body.get("message")
-        blocks = None
-        if message and not container.get("is_ephemeral"):
-            blocks = replace_keyed(message.get("blocks") or [], reply, action.get("action_ts"))
-        if message is None or blocks is None or not channel:
-            # Nothing of the message to redraw (an ephemeral, or an unkeyed reply).
+        if message is None or container.get("is_ephemeral") or not channel:
+            # Nothing of the message to redraw (an ephemeral, or no channel).
             await tell_privately(client, respond, channel, user["id"], reply)
             return
-        text = message.get("text") or fallback_text(reply)
-        try:
-            await client.chat_update(channel=channel, ts=message["ts"], blocks=blocks, text=text)
-        except SlackApiError as exc:
-            # e.g. a message posted through a response URL where the bot is no member.
-            log.warning("chat.update failed (%s); redrawing through the response URL", _error(exc))
-            await respond(replace_original=True, blocks=blocks, text=text)
+        message_key = (channel, str(message.get("ts")))
+        async with edits.turn(message_key):
+            current = edits.latest(message_key, message.get("blocks") or [])
+            blocks = replace_keyed(current, reply, action.get("action_ts"))
+            if blocks is None:
+                # The reply is not about a block of this message (an unkeyed reply).
+                await tell_privately(client, respond, channel, user["id"], reply)
+                return
+            text = message.get("text") or fallback_text(reply)
+            try:
+                await client.chat_update(
+                    channel=channel, ts=message["ts"], blocks=blocks, text=text
+                )
+            except SlackApiError as exc:
+                # e.g. a message posted through a response URL where the bot is no member.
+                log.warning(
+                    "chat.update failed (%s); redrawing through the response URL", _error(exc)
+                )
+                await respond(replace_original=True, blocks=blocks, text=text)
+            edits.updated(message_key, blocks)
 
     # Every button opsdesk draws has its router payload `<prefix>:…` as action_id; the
     # router, not this pattern, decides which prefixes exist (actions added later work).

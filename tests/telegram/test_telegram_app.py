@@ -28,7 +28,7 @@ from bot.telegram.deliver import send_reply
 from handlers.access import Role
 from handlers.catalog import ACTIONS, COMMANDS
 from handlers.router import Command, Request, Router
-from jobs.config import AccessConfig, Config, TelegramConfig
+from jobs.config import AccessConfig, Config, RepoConfig, TelegramConfig
 from jobs.outbox import OutboxSender, enqueue
 from jobs.reply import Block, Image, Reply
 from jobs.review.view import finding_block
@@ -64,7 +64,7 @@ async def api() -> AsyncIterator[FakeBotApi]:
 
 
 @pytest.fixture
-def router(sqlite_only_engine: Engine) -> Router:
+def router(sqlite_only_engine: Engine, tmp_path: Path) -> Router:
     config = Config(
         access=AccessConfig(
             chats=[f"telegram:{KNOWN_CHAT}", f"telegram:{GROUP_CHAT}"],
@@ -72,6 +72,7 @@ def router(sqlite_only_engine: Engine) -> Router:
             viewers=[f"telegram:{VIEWER}"],
         ),
         telegram=TelegramConfig(enabled=True),
+        repos=[RepoConfig(name="demo", path=str(tmp_path))],
     )
     commands = [*COMMANDS, Command("long", "/long", "a long reply", long_reply)]
     return Router(make_services(sqlite_only_engine, config), commands, ACTIONS)
@@ -130,7 +131,10 @@ async def post_finding(api: FakeBotApi, adapter: TelegramAdapter, row: Finding) 
         blocks=[Block(text="1 new finding"), finding_block(row, state="new")],
         note="reviewed by lint",
     )
-    sent = await send_reply(adapter.app.bot, KNOWN_CHAT, reply)
+    # Sent as opsdesk sends replies: its message id recorded with the finding's place.
+    sent = await send_reply(
+        adapter.app.bot, KNOWN_CHAT, reply, engine=adapter.router.services.engine
+    )
     assert sent is not None
     return api.messages[(KNOWN_CHAT, sent.message_id)]
 
@@ -218,7 +222,7 @@ async def test_a_button_press_records_one_vote_and_edits_the_message(
         paragraphs = edited["text"].split("\n\n")
         assert paragraphs[0] == "Review of demo"
         assert paragraphs[1] == "1 new finding"
-        assert "Feedback: Helpful 1" in paragraphs[2]
+        assert "✓ Helpful — marked by alice" in paragraphs[2]
         assert "<main>" in paragraphs[2], "the finding's text is escaped, not dropped"
         assert paragraphs[3] == "reviewed by lint"
         [buttons] = edited["reply_markup"]["inline_keyboard"]
