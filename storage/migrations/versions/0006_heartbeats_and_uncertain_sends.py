@@ -5,7 +5,7 @@ instead of after 12 hours; a post whose send may have reached the platform (the
 sender died, the request timed out) is reconciled before it is sent again.
 
 Revision ID: 0006
-Revises: 0001_initial
+Revises: 0004
 """
 
 from collections.abc import Sequence
@@ -15,7 +15,7 @@ import sqlmodel
 from alembic import op
 
 revision: str = "0006"
-down_revision: str | None = "0001_initial"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
