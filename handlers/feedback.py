@@ -30,7 +30,6 @@ from storage.db import session_scope
 from storage.models import Finding
 
 LOCAL_PREFIX = "local:"
-MAX_ID_DIGITS = 12
 NOT_SHOWN_HERE = (
     "That button is not for a finding opsdesk showed in this chat, or its finding is gone; "
     "nothing was recorded."
@@ -62,7 +61,7 @@ def press_feedback(request: Request) -> Reply:
     try:
         if len(args) != 2:
             raise UsageError("wrong number of parts")
-        finding_id, code = parse_id(args[0], "finding id"), args[1]  # bounded before any query
+        finding_id, code = parse_id(args[0], "finding id"), args[1]
     except UsageError:
         return Reply.error("That feedback button is malformed; nothing was recorded.")
     if code not in VERDICT_CODES and code != UNDO_CODE:

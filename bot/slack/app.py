@@ -46,8 +46,8 @@ def build_app(
     app = AsyncApp(client=client, signing_secret=signing_secret, name="opsdesk")
     engine = router.services.engine
     slash_commands = routes(main_command)
-    refusals = RefusalLimiter()
     edits = MessageEdits()
+    refusals = RefusalLimiter()
 
     async def first_time(key: str) -> bool:
         """False for a redelivery (Slack retries slow answers): ack it, do nothing."""

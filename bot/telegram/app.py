@@ -95,12 +95,12 @@ class TelegramHandlers:
     def __init__(self, router: Router, engine: Engine) -> None:
         self.router = router
         self.engine = engine
-        self.refusals = RefusalLimiter()
         # A callback carries the message as it was when pressed: two quick presses on
         # one message would each edit that older copy and undo the other's change.
         # Edits of one message take turns, each from the last edit made here.
         self._edited: OrderedDict[MessageKey, Edit] = OrderedDict()
         self._edit_locks: dict[MessageKey, asyncio.Lock] = {}
+        self.refusals = RefusalLimiter()
 
     def install(self, app: Application) -> None:
         """Register a handler for /start and for every command the router knows."""

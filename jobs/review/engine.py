@@ -93,13 +93,6 @@ def resolve_target(config: Config, data_dir: Path, target: str, *, allow_local: 
     raise UnknownRepo(target, f"unknown repository {target!r} (configured: {known})")
 
 
-def _local_path(target: str) -> Path:
-    try:
-        return Path(target).expanduser()
-    except RuntimeError:  # ~nosuchuser: no home directory to expand to
-        raise UnknownRepo(target, f"{target} is not a git repository (no such user)") from None
-
-
 def local_name(path: Path) -> str:
     """`local:<absolute path>`; a path too long for a name keeps its tail and a hash
     of the whole, so two long paths never share a history."""
@@ -109,6 +102,13 @@ def local_name(path: Path) -> str:
     digest = hashlib.sha256(str(path).encode("utf-8")).hexdigest()[:16]
     head = f"{LOCAL_PREFIX}{digest}:…"
     return head + str(path)[-(MAX_REPO_NAME - len(head)) :]
+
+
+def _local_path(target: str) -> Path:
+    try:
+        return Path(target).expanduser()
+    except RuntimeError:  # ~nosuchuser: no home directory to expand to
+        raise UnknownRepo(target, f"{target} is not a git repository (no such user)") from None
 
 
 def _configured(repo: RepoConfig, data_dir: Path) -> RepoTarget:

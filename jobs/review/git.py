@@ -27,8 +27,8 @@ class GitError(Exception):
 
 
 def _env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """git's environment: the minimal one plus git's, ssh's and proxy settings (and
-    `extra`); never opsdesk's tokens."""
+    """git's environment: the minimal one plus git's, ssh's and proxy settings;
+    never opsdesk's tokens."""
     env = {name: value for name, value in os.environ.items() if _for_git(name)}
     env.setdefault("PATH", DEFAULT_PATH)
     env.update(extra or {})
