@@ -5,7 +5,7 @@ instead of after 12 hours; a post whose send may have reached the platform (the
 sender died, the request timed out) is reconciled before it is sent again.
 
 Revision ID: 0006
-Revises: 0001_initial
+Revises: 0004
 """
 
 from collections.abc import Sequence
