@@ -107,9 +107,9 @@ def _change(pct: float | None, *, lower_is_better: bool = True) -> str:
 
 
 def _points(delta: float | None) -> str:
+    if delta is None or abs(delta) < 0.005:
+        return ""  # no change worth a mark
     text = fmt.points(delta)
-    if not text or delta is None or abs(delta) < 0.005:
-        return _e(text)
     return f'<span class="{"worse" if delta < 0 else "better"}">{_e(text)}</span>'
 
 
@@ -133,7 +133,11 @@ def _cards(digest: Digest) -> str:
     success = (digest.runs - digest.failures) / digest.runs if digest.runs else None
     cards = [
         _card("Runs", fmt.count(digest.runs), f"{fmt.count(digest.failures)} failed"),
-        _card("Success rate", fmt.rate(success)),
+        _card(
+            "Success rate",
+            fmt.rate(success),
+            f"{fmt.count(digest.runs - digest.failures)} of {fmt.count(digest.runs)} runs ok",
+        ),
         _card(
             "Cache hit rate",
             fmt.rate(caching.hit_rate),
