@@ -143,6 +143,11 @@ class OperatorServer:
         except Exception:
             log.warning("could not pre-read the run totals; the first scrape will", exc_info=True)
 
+    async def stop_warming(self) -> None:
+        """Wait until the first read of the run totals is done."""
+        if self._warm is not None:
+            await self._warm
+
     async def stop(self) -> None:
         if self._warm is not None:
             await asyncio.wait([self._warm], timeout=5)
