@@ -127,3 +127,24 @@ async def test_health_json_carries_no_paths_or_database_url(
     assert str(tmp_path) not in text
     assert "sqlite:" not in text
     assert '"disk"' in text and "MB free" in text
+
+
+async def test_a_taken_address_is_a_clear_start_error(sqlite_only_engine: Engine) -> None:
+    import socket
+
+    from bot.operator.server import OperatorStartError, start_operator_surface
+    from tests.conftest import make_services
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(OperatorStartError) as raised:
+            await start_operator_surface(
+                make_services(sqlite_only_engine),
+                listen=("127.0.0.1", port),
+                token=None,
+                leadership=lambda: True,
+            )
+    message = str(raised.value)
+    assert f"127.0.0.1:{port}" in message and "[operator].listen" in message
