@@ -135,9 +135,13 @@ def sum_rows(connection: Connection, where: ColumnElement[bool]) -> RunTotals:
     totals = RunTotals()
     did_work = and_(runs.c.status == "ok", runs.c.cache_hit.is_(False))
     worked_ms = case((did_work, runs.c.duration_ms), else_=None)
+    # `job || ''`, not the bare column: grouping by the bare column makes SQLite walk
+    # the whole (job, started_at) index instead of the id range (~150 ms against ~1 ms
+    # for a scrape's tail at 1,000,000 rows; the first full read is faster too).
+    job = (runs.c.job + "").label("job")
     by_job = (
         select(
-            runs.c.job,
+            job,
             runs.c.kind,
             runs.c.status,
             func.count(),
@@ -148,7 +152,7 @@ def sum_rows(connection: Connection, where: ColumnElement[bool]) -> RunTotals:
             func.sum(worked_ms),
         )
         .where(where)
-        .group_by(runs.c.job, runs.c.kind, runs.c.status)
+        .group_by(job, runs.c.kind, runs.c.status)
     )
     for row in connection.execute(by_job):
         job, kind, status, count, hits, worked = row[0], row[1], row[2], row[3], row[4], row[5]
