@@ -141,10 +141,12 @@ class OperatorServer:
             for _ in self.collector.collect():
                 pass
         except Exception:
-            log.warning("could not pre-read the run totals; the first scrape will", exc_info=True)
+            log.warning(
+                "could not pre-read the run totals; the first scrape tries again", exc_info=True
+            )
 
-    async def stop_warming(self) -> None:
-        """Wait until the first read of the run totals is done."""
+    async def warmed(self) -> None:
+        """Wait until the first read of the run totals is done (benchmarks)."""
         if self._warm is not None:
             await self._warm
 
