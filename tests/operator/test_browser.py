@@ -86,6 +86,7 @@ def running_opsdesk(tmp_path: Path) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+    assert process.returncode == 0, "opsdesk run did not stop cleanly on SIGTERM"
 
 
 def chromium(browser: str, profile: Path, *args: str) -> subprocess.CompletedProcess[str]:
