@@ -148,3 +148,30 @@ async def test_a_taken_address_is_a_clear_start_error(sqlite_only_engine: Engine
             )
     message = str(raised.value)
     assert f"127.0.0.1:{port}" in message and "[operator].listen" in message
+
+
+async def test_a_down_model_endpoint_is_reported_without_its_address(
+    sqlite_only_engine: Engine,
+) -> None:
+    import socket
+
+    from jobs.config import Config
+
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]  # nothing listens here once closed
+    config = Config.model_validate(
+        {
+            "reviewer": {
+                "default": "llm",
+                "llm": {"base_url": f"http://user:pw@127.0.0.1:{port}/v1"},
+            }
+        }
+    )
+    async with operator_server(sqlite_only_engine, config) as running:
+        answer = await running.client.get("/readyz")
+    assert answer.status_code == 503
+    model = next(c for c in answer.json()["components"] if c["name"] == "model")
+    assert model["status"] == "down"
+    assert "unreachable" in model["detail"]
+    assert str(port) not in answer.text and "pw" not in answer.text
