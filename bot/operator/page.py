@@ -18,7 +18,6 @@ from jobs.digest.sections import time_saved_phrase
 
 REFRESH_SECONDS = 60
 _ON = ' class="on"'
-_SEVERITY_LABEL = {"critical": "critical", "warning": "warning", "info": "info"}
 
 _STYLE = """
 :root { --ink:#1d2433; --muted:#5b6478; --line:#e3e6ee; --bg:#f6f7fb; --card:#fff;
@@ -92,10 +91,11 @@ def _e(value: object) -> str:
 
 
 def _table(headers: Iterable[str], rows: Iterable[Iterable[str]]) -> str:
-    """Cells are already escaped HTML."""
+    """Cells are already escaped HTML; no headers, no header row."""
     head = "".join(f"<th>{_e(h)}</th>" for h in headers)
+    thead = f"<thead><tr>{head}</tr></thead>" if head else ""
     body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return f"<table>{thead}<tbody>{body}</tbody></table>"
 
 
 def _change(pct: float | None, *, lower_is_better: bool = True) -> str:
@@ -162,8 +162,7 @@ def _insights(digest: Digest) -> str:
         body = '<p class="muted">Nothing to flag: no regressions, drops or late jobs.</p>'
     else:
         items = "".join(
-            f'<li class="{_SEVERITY_LABEL[i.severity]}"><span class="tag">{_e(i.severity)}</span>'
-            f"{_e(i.text)}</li>"
+            f'<li class="{i.severity}"><span class="tag">{_e(i.severity)}</span>{_e(i.text)}</li>'
             for i in digest.insights
         )
         body = f'<ul class="insights">{items}</ul>'
@@ -230,7 +229,7 @@ def _reviews(digest: Digest) -> str:
                 ),
             ],
         ]
-        body = _table(["", ""], rows).replace("<thead><tr><th></th><th></th></tr></thead>", "")
+        body = _table([], rows)
     return f'<section id="reviews"><h2>Reviews</h2>{body}</section>'
 
 
