@@ -272,13 +272,15 @@ class OperatorServer:
         from aiohttp import web
 
         period = parse_period(request.query.get("period"))
+        missing = web.Response(
+            text="the chart needs the charts extra: pip install 'opsdesk[charts]'\n", status=404
+        )
+        if not charts_installed():
+            return missing
         try:
             png = await asyncio.to_thread(self._chart_png, period)
         except ImportError:
-            return web.Response(
-                text="the chart needs the charts extra: pip install 'opsdesk[charts]'\n",
-                status=404,
-            )
+            return missing
         return web.Response(body=png, content_type="image/png")
 
 
