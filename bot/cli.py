@@ -83,7 +83,11 @@ def build_parser() -> argparse.ArgumentParser:
         "target", metavar="TARGET", help="a configured repo name, or a path in a local repository"
     )
     review.add_argument("--full", action="store_true", help="review the whole tree, not the delta")
-    review.add_argument("--json", action="store_true", help="print the review as JSON")
+    review.add_argument(
+        "--json", action="store_true",
+        help="print the review as JSON (findings, not-reviewed files, notes, tokens this call "
+        "spent and full_tree_tokens: what a full model review of the commit would send)",
+    )  # fmt: skip
 
     db = commands.add_parser("db", help="database tools")
     db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)

@@ -193,8 +193,11 @@ class LlmReviewerConfig(Strict):
 
     base_url: str = "http://127.0.0.1:11434/v1"
     model: str = "qwen2.5-coder:7b"
+    # The model's whole context (the server's n_ctx / max_model_len): every call's
+    # prompt plus answer_tokens stays within it; a diff that does not fit one call is
+    # split across several.
     context_tokens: int = Field(default=8192, ge=1024)
-    # Tokens kept free for the model's answer; the prompt gets the rest.
+    # Tokens kept free for the model's answer (sent as max_tokens); the prompt gets the rest.
     answer_tokens: int = Field(default=1536, ge=128)
     timeout_s: float = Field(default=120, gt=0)
     max_retries: int = Field(default=3, ge=0, le=10)
@@ -207,6 +210,21 @@ class LlmReviewerConfig(Strict):
         if not value.startswith(("http://", "https://")):
             raise ValueError(f"base_url must start with http:// or https://, got {value!r}")
         return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _room_to_review(self) -> LlmReviewerConfig:
+        # Imported here: jobs.review imports this module (prompt.py does not).
+        from jobs.review.prompt import smallest_context
+
+        least = smallest_context(self.answer_tokens, self.passes)
+        if self.context_tokens < least:
+            raise ValueError(
+                f"reviewer.llm.context_tokens = {self.context_tokens} is too small to review "
+                f"anything: the answer reserve (answer_tokens = {self.answer_tokens}), the "
+                f"review prompt and some diff (with passes = {self.passes}) need at least "
+                f"{least}; raise context_tokens or lower answer_tokens"
+            )
+        return self
 
 
 class ReviewerConfig(Strict):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -49,6 +49,9 @@ class Review(SQLModel, table=True):
     skipped_files: str = Field(default="[]", sa_column=Column(Text, nullable=False))  # JSON
     # Files a reviewer covered (a linter's files; 0: none or not counted). Migration 0002.
     reviewed_files: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    # What a reader must know about how the review went (JSON list of sentences),
+    # e.g. "critique pass answered without usable JSON; first-pass findings kept".
+    notes: str = Field(default="[]", sa_column=Column(Text, nullable=False, server_default="[]"))
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -241,3 +244,18 @@ class Heartbeat(SQLModel, table=True):
     detail: str = Field(default="", sa_column=Column(Text, nullable=False))  # JSON
     started_at: datetime = Field(default_factory=utcnow)
     beat_at: datetime = Field(default_factory=utcnow)
+
+
+class TokenCalibration(SQLModel, table=True):
+    """Per model: the largest ratio of the server's reported prompt tokens to
+    opsdesk's estimate seen so far, so prompts are sized in the model's own tokens."""
+
+    __tablename__ = "token_calibrations"
+
+    model: str = Field(primary_key=True, max_length=200)
+    ratio: float = 1.0  # largest reported / estimated: sizes prompts
+    samples: int = 0
+    # Sums over the samples: their ratio is the typical one, used for figures.
+    estimated_total: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    reported_total: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow)

@@ -148,7 +148,11 @@ def review_totals(connection: Connection, start: datetime, end: datetime) -> Rev
     full_tokens = connection.execute(
         select(func.coalesce(func.sum(reviews.c.full_prompt_tokens), 0))
         .select_from(runs.join(reviews, runs.c.review_id == reviews.c.id))
-        .where(_in_range(runs.c.started_at, start, end), runs.c.kind == "review")
+        .where(
+            _in_range(runs.c.started_at, start, end),
+            runs.c.kind == "review",
+            reviews.c.reviewer_kind == "llm",  # a linter sends no tokens: nothing to save
+        )
     ).scalar_one()
     return ReviewTotals(
         full=int(by_kind.get("full", 0)),

@@ -21,7 +21,10 @@ def run_review_job(ctx: JobContext) -> JobOutcome:
             clock=services.clock, runner_id=services.runner_id, record_run=False,
         )  # fmt: skip
     except ReviewFailed as exc:
-        return JobOutcome(status="failed", error=exc.reason)
+        return JobOutcome(
+            status="failed", error=exc.reason,
+            tokens_in=exc.tokens_in or None, tokens_out=exc.tokens_out or None,
+        )  # fmt: skip
     columns = result.run_columns()
     reply = review_reply(result, services.config)
     # The post's buttons are pressable in the chats it goes to, and only there.

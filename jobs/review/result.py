@@ -57,6 +57,23 @@ class ReviewResult:
         return self.stored.skipped_files
 
     @property
+    def notes(self) -> tuple[str, ...]:
+        return self.stored.notes
+
+    @property
+    def tokens(self) -> dict[str, int]:
+        """Tokens this call sent and received, from the server's `usage` summed over
+        every call and pass (0 for a cache hit or a linter): what its run row says."""
+        if self.cache_hit:
+            return {"prompt": 0, "completion": 0}
+        return {"prompt": self.tokens_in, "completion": self.tokens_out}
+
+    @property
+    def full_tree_tokens(self) -> int:
+        """Prompt tokens a full model review of this commit would send (0 for a linter)."""
+        return int(self.stored.row["full_prompt_tokens"])
+
+    @property
     def display_kind(self) -> str:
         return "cached" if self.cache_hit else str(self.stored.row["kind"])
 
@@ -103,8 +120,14 @@ class ReviewResult:
             ],
             "skipped_files": [{"path": s.path, "reason": s.reason} for s in self.skipped_files],
             "reviewed_files": row.get("reviewed_files", 0),
-            "prompt_tokens": row["prompt_tokens"],
-            "full_prompt_tokens": row["full_prompt_tokens"],
+            "notes": list(self.notes),
+            "tokens": self.tokens,
+            "full_tree_tokens": self.full_tree_tokens,
+            # What the stored review cost when it was made (a cache hit costs nothing).
+            "review_tokens": {
+                "prompt": row["prompt_tokens"],
+                "completion": row["completion_tokens"],
+            },
             "duration_ms": self.duration_ms,
             "review_duration_ms": row["duration_ms"],
         }

@@ -23,13 +23,18 @@ from jobs.review.finding import Finding
 
 class ReviewerError(Exception):
     """A review could not be made; the message says why, for a human
-    (e.g. "timed out after 120s", "model answered with no JSON")."""
+    (e.g. "timed out after 120s", "model answered with no JSON"). `tokens_in` and
+    `tokens_out` are what the calls made before it cost (the run row records them)."""
+
+    tokens_in = 0
+    tokens_out = 0
 
 
 @dataclass(frozen=True)
 class ReviewInput:
     """One commit's changes to review. `packed` holds the files that fit the budget
-    (and their rendering for a prompt); files it skipped are not reviewed."""
+    `Reviewer.budget_tokens()` gave (every reviewable file for the model reviewer,
+    which splits them across calls itself); files it skipped are not reviewed."""
 
     repo: Path
     head_sha: str
@@ -69,6 +74,10 @@ class ReviewerOutput(BaseModel):
     # findings in files it did not look at stay open.
     whole_tree: bool = False
     reviewed_files: int = 0  # files the reviewer covered (0: unknown or none)
+    # What a reader must know about how the review went, one sentence each
+    # ("critique pass answered without usable JSON in 1 call; …"). Shown in the
+    # reply and --json.
+    notes: list[str] = Field(default_factory=list)
 
 
 class Reviewer(Protocol):

@@ -103,6 +103,10 @@ class StoredReview:
         }
 
     @property
+    def notes(self) -> tuple[str, ...]:
+        return tuple(json.loads(self.row.get("notes") or "[]"))
+
+    @property
     def skipped_files(self) -> tuple[SkippedFile, ...]:
         return _skipped_from_json(self.row["skipped_files"])
 
@@ -240,6 +244,7 @@ class ReviewDraft:
     skipped_files: Sequence[SkippedFile]
     created_at: datetime
     reviewed_files: int = 0
+    notes: Sequence[str] = ()
 
 
 _DRAFT_COLUMNS = (
@@ -283,6 +288,7 @@ def save_review(
     with session_scope(engine) as session:
         columns = {name: getattr(draft, name) for name in _DRAFT_COLUMNS}
         columns["skipped_files"] = _skipped_json(draft.skipped_files)
+        columns["notes"] = json.dumps(list(draft.notes))
         review = session.get(Review, replace_id) if replace_id is not None else None
         if review is None:
             review = Review(**columns)

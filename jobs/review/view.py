@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from jobs.config import Config
 from jobs.feedback import CODE_OF, UNDO_CODE, Mark
 from jobs.reply import Block, Button, Reply, ReplyField
-from jobs.review.budget import SkippedFile
+from jobs.review.budget import NOT_REVIEWED_REASONS, OVER_BUDGET, SkippedFile
 from jobs.review.result import ReviewResult
 from storage.models import Finding
 
@@ -128,12 +128,9 @@ def review_reply(result: ReviewResult, config: Config) -> Reply:
             label="Findings",
             value=" · ".join(f"{k} {n}" for k, n in counts.items()),
         ),
-        ReplyField(
-            label="Tokens", value=tokens_text(row["prompt_tokens"], row["full_prompt_tokens"])
-        ),
-        ReplyField(label="Duration", value=f"{result.duration_ms} ms"),
+        *cost_fields(result),
     ]
-    blocks: list[Block] = []
+    blocks: list[Block] = [Block(text=f"Note: {note}") for note in result.notes]
     if result.skipped_files:
         blocks.append(Block(text=not_reviewed_text(result.skipped_files)))
     shown = result.shown
@@ -171,6 +168,9 @@ def not_reviewed_text(files: Sequence[SkippedFile]) -> str:
     if len(ordered) > MAX_GROUPS_LISTED:
         rest = sum(len(paths) for _reason, paths in ordered[MAX_GROUPS_LISTED:])
         lines.append(f"and {rest} more in {len(ordered) - MAX_GROUPS_LISTED} other groups")
+    carried = sum(1 for s in files if s.reason in NOT_REVIEWED_REASONS or s.reason == OVER_BUDGET)
+    if carried:
+        lines.append(f"{carried} of them carried to the next review until reviewed")
     return "\n".join(lines)
 
 
@@ -184,8 +184,28 @@ def no_findings_text(result: ReviewResult) -> str:
     return "No open findings in the files reviewed (the files above were not reviewed)."
 
 
-def tokens_text(used: int, full: int) -> str:
+def cost_fields(result: ReviewResult) -> list[ReplyField]:
+    """Tokens for a model review (this call's, from the server's usage, against a
+    full review of the commit; a linter spends none, so claims none), the call's
+    duration, and for a cache hit the time it saved."""
+    row = result.stored.row
+    fields = []
+    if row["reviewer_kind"] == "llm":
+        full = result.full_tree_tokens if row["kind"] == "delta" or result.cache_hit else 0
+        fields.append(ReplyField(label="Tokens", value=tokens_text(result.tokens, full)))
+    fields.append(ReplyField(label="Duration", value=f"{result.duration_ms} ms"))
+    if result.cache_hit:
+        made_ms = int(row["duration_ms"])
+        saved = max(made_ms - result.duration_ms, 0)
+        fields.append(ReplyField(label="Saved", value=f"~{saved} ms (review took {made_ms} ms)"))
+    return fields
+
+
+def tokens_text(tokens: dict[str, int], full: int) -> str:
+    """Like "1,234 prompt + 210 completion; a full review: ~20,480 prompt (94% saved)";
+    `full` 0 leaves the comparison out (a full review compares with nothing)."""
+    used = f"{tokens['prompt']:,} prompt + {tokens['completion']:,} completion"
     if full <= 0:
-        return f"{used:,} (full tree: 0)"
-    saved = max(0.0, 100.0 * (1 - used / full))
-    return f"{used:,} of {full:,} for the full tree ({saved:.0f}% saved)"
+        return used
+    saved = max(0.0, 100.0 * (1 - tokens["prompt"] / full))
+    return f"{used}; a full review: ~{full:,} prompt ({saved:.0f}% saved)"

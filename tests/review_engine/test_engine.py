@@ -175,23 +175,6 @@ def test_binary_and_renamed_files(engine: Engine, repo: Repo, tmp_path: Path) ->
     ]
 
 
-def test_huge_diff_keeps_the_budget_and_lists_skipped_files(
-    engine: Engine, repo: Repo, tmp_path: Path, fake_llm: FakeLlm
-) -> None:
-    files = {f"mod_{n:02}.py": f"# module {n}\n" + "value = 'x' * 40\n" * 30 for n in range(30)}
-    repo.commit("huge", **files)
-    config = llm_config(repo, fake_llm, context_tokens=2048, answer_tokens=512)
-    result = review(engine, config, tmp_path)
-    from jobs.review.prompt import prompt_budget
-
-    budget = prompt_budget(config.reviewer.llm)
-    assert 0 < result.prompt_tokens <= budget
-    over = [s.path for s in result.skipped_files if s.reason == "over token budget"]
-    assert over and len(over) < 30
-    prompt = fake_llm.received[0].body["messages"][1]["content"]
-    assert all(f"### {path}" not in prompt for path in over)
-
-
 @pytest.mark.parametrize(
     ("step", "reason"),
     [
