@@ -31,7 +31,9 @@ examples:
                                        the week's digest, its chart saved to a file
   opsdesk db upgrade                   bring the database to the current schema
   opsdesk db downgrade base            drop opsdesk's tables (a REV keeps that schema)
-  opsdesk run                          scheduler, outbox and chat adapters (until SIGTERM)
+  opsdesk run                          scheduler, outbox and chat adapters (until SIGTERM),
+                                       plus the operator page, probes and /metrics on
+                                       http://127.0.0.1:8787 ([operator] in the config)
   opsdesk jobs --json                  jobs: schedule, next run, last status
   opsdesk run-job NAME                 run one job (or batch) now
   opsdesk review . --json              review the repository here (cached, delta or full)
@@ -75,7 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("file", nargs="?", help="the file (default: as --config finds it)")
 
-    commands.add_parser("run", help="run the scheduler, the outbox and the chat adapters")
+    commands.add_parser(
+        "run",
+        help="run the scheduler, the outbox, the chat adapters and the operator server",
+    )
     jobs = commands.add_parser("jobs", help="jobs with schedule, next run and last status")
     jobs.add_argument("--json", action="store_true", help="print JSON")
     run_job = commands.add_parser("run-job", help="run one job or batch now (exit 1 if it fails)")
@@ -247,11 +252,12 @@ def run_runtime(settings: Settings, _args: argparse.Namespace) -> int:
     import asyncio
 
     from bot.adapter import AdapterStartError
+    from bot.operator.server import OperatorStartError
     from bot.runtime import run_forever
 
     try:
         return asyncio.run(run_forever(settings))
-    except AdapterStartError as exc:
+    except (AdapterStartError, OperatorStartError) as exc:
         # Through logging, whose formatter redacts secrets an error text may quote.
         logging.getLogger("opsdesk").error("%s", exc)
         return 1

@@ -11,6 +11,7 @@ import contextlib
 import logging
 import signal
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from bot.adapter import AdapterStartError, ChatAdapter
 from bot.adapters import build_adapters
@@ -27,6 +28,9 @@ from jobs.plural import plural
 from jobs.scheduler import JobScheduler
 from storage import heartbeats
 from storage.inbound import forget_older_than
+
+if TYPE_CHECKING:
+    from bot.operator.server import OperatorServer
 
 log = logging.getLogger(__name__)
 
@@ -61,10 +65,13 @@ async def run_forever(
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     started: list[ChatAdapter] = []
+    operator: OperatorServer | None = None
     sender_stop = asyncio.Event()
     sender_task = asyncio.create_task(sender.run(sender_stop, poll_interval=1.0))
     background = [sender_task]
     try:
+        # First, so probes answer while the adapters connect.
+        operator = await start_operator(settings, services, scheduler)
         for adapter in adapters:
             try:
                 await adapter.start()
@@ -110,10 +117,35 @@ async def run_forever(
         released = await asyncio.to_thread(release_claims, engine, services.runner_id)
         if released:
             log.info("%s handed back to the outbox for the next start", plural(released, "post"))
+        if operator is not None:
+            await operator.stop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
         engine.dispose()
     return 0
+
+
+# ---- the operator's surface (issue 15): its start and stop are kept to this one place.
+async def start_operator(
+    settings: Settings, services: Services, scheduler: JobScheduler
+) -> OperatorServer | None:
+    """The probes, /metrics, API and page server, unless `[operator].enabled` is off.
+    Raises OperatorStartError when its address is taken."""
+    config = settings.config
+    if not config.operator.enabled:
+        return None
+    from bot.operator.server import start_operator_surface
+
+    def leadership() -> bool | None:
+        return scheduler.leading.is_set() if config.scheduler.enabled else None
+
+    token = settings.secrets.operator_token
+    return await start_operator_surface(
+        services,
+        listen=config.operator.address(),
+        token=token.get_secret_value() if token else None,
+        leadership=leadership,
+    )
 
 
 ADAPTER_BEAT_EVERY = 30.0

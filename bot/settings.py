@@ -47,6 +47,8 @@ class Secrets:
     # Checked against X-Telegram-Bot-Api-Secret-Token in webhook mode.
     telegram_webhook_secret: SecretStr | None = field(default=None, repr=False)
     llm_api_key: SecretStr | None = field(default=None, repr=False)
+    # Bearer token for the operator's HTTP surface (everything but /healthz).
+    operator_token: SecretStr | None = field(default=None, repr=False)
 
     def values(self) -> list[str | None]:
         return [s.get_secret_value() if s else None for s in vars(self).values()]
@@ -66,6 +68,7 @@ class Secrets:
             telegram_bot_token=secret("TELEGRAM_BOT_TOKEN"),
             telegram_webhook_secret=secret("TELEGRAM_WEBHOOK_SECRET"),
             llm_api_key=secret("OPSDESK_LLM_API_KEY"),
+            operator_token=secret("OPSDESK_OPERATOR_TOKEN"),
         )
 
 

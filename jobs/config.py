@@ -380,6 +380,38 @@ class TelegramConfig(Strict):
         return self
 
 
+class OperatorConfig(Strict):
+    """The operator's HTTP surface in `opsdesk run`: probes, /metrics, the JSON API and
+    the optimization page. The bearer token comes from OPSDESK_OPERATOR_TOKEN, never
+    from this file."""
+
+    enabled: bool = True
+    listen: str = "127.0.0.1:8787"
+    # Where people reach the page (behind a reverse proxy, say); the daily digest
+    # post links to it when set.
+    public_url: str | None = None
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, value: str) -> str:
+        host, _, port = value.rpartition(":")
+        if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+            raise ValueError(f"listen must be HOST:PORT, e.g. '127.0.0.1:8787', got {value!r}")
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError(f"public_url must start with http:// or https://, got {value!r}")
+        return None if value is None else value.rstrip("/")
+
+    def address(self) -> tuple[str, int]:
+        """(host, port); an IPv6 host may be written in brackets."""
+        host, _, port = self.listen.rpartition(":")
+        return host.strip("[]"), int(port)
+
+
 class Config(Strict):
     # Where the SQLite database, clones of remote repositories and caches live.
     data_dir: str | None = None
@@ -395,6 +427,7 @@ class Config(Strict):
     access: AccessConfig = AccessConfig()
     slack: SlackConfig = SlackConfig()
     telegram: TelegramConfig = TelegramConfig()
+    operator: OperatorConfig = OperatorConfig()
 
     @model_validator(mode="after")
     def _names_are_unique_and_known(self) -> Config:

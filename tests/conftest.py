@@ -40,6 +40,7 @@ def _isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
         "TELEGRAM_WEBHOOK_SECRET",
         "TELEGRAM_API_BASE_URL",
         "OPSDESK_LLM_API_KEY",
+        "OPSDESK_OPERATOR_TOKEN",
     ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("OPSDESK_DATA_DIR", str(tmp_path / "data"))

@@ -33,6 +33,9 @@ post_to = ["log:"]
 [[jobs]]
 name = "manual-only"
 command = "echo by hand"
+
+[operator]
+listen = "127.0.0.1:0"   # any free port: tests run side by side
 """
     )
     return config

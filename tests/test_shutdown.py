@@ -181,6 +181,9 @@ command = "sleep 45"
 [scheduler]
 shutdown_grace = "1s"
 
+[operator]
+listen = "127.0.0.1:0"   # any free port: tests run side by side
+
 [access]
 admins = ["slack:U0ALICE"]
 

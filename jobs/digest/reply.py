@@ -25,9 +25,12 @@ def _sections(lines: list[str]) -> list[list[str]]:
     return sections
 
 
-def digest_reply(digest: Digest, chart_png: bytes | None = None) -> Reply:
+def digest_reply(
+    digest: Digest, chart_png: bytes | None = None, page_url: str | None = None
+) -> Reply:
     """Summary first, insights as prose, the tables monospaced, notes as small print,
-    and the 14-day chart attached when given."""
+    the 14-day chart attached when given, and a link to the optimization page when
+    its public address is configured."""
     lines = digest_lines(digest)
     notes = [line.removeprefix("Note: ") for line in lines if line.startswith("Note: ")]
     body = [line for line in lines if not line.startswith("Note: ")]
@@ -43,16 +46,19 @@ def digest_reply(digest: Digest, chart_png: bytes | None = None) -> Reply:
             title=f"Last 14 days to {end}: median duration per job and cache hit rate",
             filename=f"digest-{end}.png",
         )
+    fields = [
+        ReplyField(
+            label="Period",
+            value=f"{digest.start:%Y-%m-%d %H:%M} to {digest.end:%Y-%m-%d %H:%M} UTC",
+        )
+    ]
+    if page_url:
+        fields.append(ReplyField(label="Page", value=f"{page_url}/?period={digest.period}"))
     return Reply(
         title=f"{_TITLE[digest.period]}: "
         + (fmt.plural(len(digest.insights), "insight") if digest.insights else "nothing to flag"),
         blocks=blocks,
-        fields=[
-            ReplyField(
-                label="Period",
-                value=f"{digest.start:%Y-%m-%d %H:%M} to {digest.end:%Y-%m-%d %H:%M} UTC",
-            )
-        ],
+        fields=fields,
         note=" ".join(notes),
         image=image,
         status="ok",

@@ -160,7 +160,7 @@ def post_daily_digest(engine: Engine, config: Config, now: datetime) -> list[int
         engine,
         kind="digest",
         targets=targets,
-        reply=digest_reply(digest, chart),
+        reply=digest_reply(digest, chart, config.operator.public_url),
         dedupe_key=f"digest:{local_day}",
     )
     cooldown = parse_duration(config.digest.alert_cooldown)

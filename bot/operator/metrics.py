@@ -1,0 +1,201 @@
+"""`/metrics`: a prometheus-client collector that reads the run and outbox rows and
+the live process on every scrape. Nothing here counts anything itself.
+
+Labels are bounded: job and kind (from the configuration), status (a fixed set),
+model (configured models), platform (slack, telegram, console, log). No commit
+sha, channel or user id is ever a label.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from datetime import datetime
+
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import Collector, CollectorRegistry
+from sqlalchemy.engine import Engine
+
+from bot.ack_stats import ACK_BUCKETS, ack_snapshot
+from jobs.config import Config
+from jobs.outbox_totals import PlatformOutbox, read_outbox
+from jobs.run_totals import Histogram, RunTotalsReader
+
+# True: this process runs the scheduler; False: it stands by; None: disabled.
+Leadership = Callable[[], bool | None]
+
+
+def cached_jobs(config: Config) -> set[str]:
+    """Jobs whose successful runs are cache lookups: every review, and commands
+    with declared cache inputs."""
+    return {repo.name for repo in config.repos} | {
+        job.name for job in config.jobs if job.cache is not None
+    }
+
+
+def _histogram_family(
+    name: str, doc: str, labels: list[str], series: dict[tuple[str, ...], Histogram]
+) -> HistogramMetricFamily:
+    family = HistogramMetricFamily(name, doc, labels=labels)
+    for values, histogram in sorted(series.items()):
+        family.add_metric(list(values), histogram.cumulative(), histogram.sum_seconds)
+    return family
+
+
+class OpsdeskCollector(Collector):
+    def __init__(
+        self,
+        engine: Engine,
+        config: Config,
+        clock: Callable[[], datetime],
+        leadership: Leadership,
+    ) -> None:
+        self.engine = engine
+        self.config = config
+        self.clock = clock
+        self.leadership = leadership
+        self.totals = RunTotalsReader()
+        self._lock = threading.Lock()  # one scrape reads and advances the watermark
+
+    def collect(self) -> Iterator[Metric]:
+        now = self.clock()
+        with self._lock, self.engine.connect() as connection:
+            totals = self.totals.read(connection, now)
+            outbox = read_outbox(connection)
+
+        runs = CounterMetricFamily(
+            "opsdesk_job_runs",
+            "Finished job runs by job, kind and status (ok, cached, failed, timeout, "
+            "missed, interrupted, abandoned).",
+            labels=["job", "kind", "status"],
+        )
+        for (job, kind, status), count in sorted(totals.runs.items()):
+            runs.add_metric([job, kind, status], count)
+        yield runs
+
+        running = GaugeMetricFamily(
+            "opsdesk_job_runs_running", "Runs started and not finished.", labels=["job", "kind"]
+        )
+        for (job, kind), count in sorted(totals.running.items()):
+            running.add_metric([job, kind], count)
+        yield running
+
+        yield _histogram_family(
+            "opsdesk_job_run_duration_seconds",
+            "Duration of successful runs that did the work (cache hits left out).",
+            ["job", "kind"],
+            {key: h for key, h in totals.durations.items()},
+        )
+
+        with_cache = cached_jobs(self.config)
+        hits = CounterMetricFamily(
+            "opsdesk_cache_hits", "Runs answered from the cache.", labels=["job", "kind"]
+        )
+        misses = CounterMetricFamily(
+            "opsdesk_cache_misses",
+            "Successful runs of cached jobs (reviews, commands with cache inputs) that did "
+            "the work.",
+            labels=["job", "kind"],
+        )
+        for job, kind in sorted(set(totals.cache_hits) | set(totals.did_work)):
+            if kind != "review" and job not in with_cache and not totals.cache_hits[(job, kind)]:
+                continue
+            hits.add_metric([job, kind], totals.cache_hits[(job, kind)])
+            misses.add_metric([job, kind], totals.did_work[(job, kind)])
+        yield hits
+        yield misses
+
+        tokens = CounterMetricFamily(
+            "opsdesk_review_tokens",
+            "Tokens of review runs by model: type=prompt (sent) or completion (received).",
+            labels=["model", "type"],
+        )
+        for model in sorted(set(totals.prompt_tokens) | set(totals.completion_tokens)):
+            tokens.add_metric([model, "prompt"], totals.prompt_tokens[model])
+            tokens.add_metric([model, "completion"], totals.completion_tokens[model])
+        yield tokens
+        full_tree = CounterMetricFamily(
+            "opsdesk_review_full_tree_tokens",
+            "Prompt tokens the same review runs would have sent as full-tree reviews.",
+            labels=["model"],
+        )
+        for model, count in sorted(totals.full_tree_tokens.items()):
+            full_tree.add_metric([model], count)
+        yield full_tree
+
+        yield _histogram_family(
+            "opsdesk_model_latency_seconds",
+            "Model time per run that called a model.",
+            ["model"],
+            {(model,): h for model, h in totals.model_latency.items()},
+        )
+
+        yield from self._outbox_families(outbox, now)
+        yield self._acks()
+
+        leading = self.leadership()
+        leader = GaugeMetricFamily(
+            "opsdesk_scheduler_leader",
+            "1 when this process runs the scheduler, 0 when it stands by (another process "
+            "holds the lock); absent when the scheduler is disabled.",
+        )
+        if leading is not None:
+            leader.add_metric([], 1.0 if leading else 0.0)
+        yield leader
+
+    def _outbox_families(
+        self, outbox: dict[str, PlatformOutbox], now: datetime
+    ) -> Iterator[Metric]:
+        depth = GaugeMetricFamily(
+            "opsdesk_outbox_depth", "Posts waiting to be sent.", labels=["platform"]
+        )
+        oldest = GaugeMetricFamily(
+            "opsdesk_outbox_oldest_pending_age_seconds",
+            "Age of the oldest post waiting to be sent (0 when none waits).",
+            labels=["platform"],
+        )
+        failures = CounterMetricFamily(
+            "opsdesk_delivery_failures",
+            "Failed delivery attempts (a retried post counts each failed try).",
+            labels=["platform"],
+        )
+        given_up = GaugeMetricFamily(
+            "opsdesk_outbox_failed_posts",
+            "Posts given up on after their last attempt.",
+            labels=["platform"],
+        )
+        for platform, state in sorted(outbox.items()):
+            depth.add_metric([platform], state.waiting)
+            age = (now - state.oldest_waiting).total_seconds() if state.oldest_waiting else 0.0
+            oldest.add_metric([platform], max(age, 0.0))
+            failures.add_metric([platform], state.failed_attempts)
+            given_up.add_metric([platform], state.given_up)
+        yield depth
+        yield oldest
+        yield failures
+        yield given_up
+
+    @staticmethod
+    def _acks() -> Metric:
+        family = HistogramMetricFamily(
+            "opsdesk_command_ack_seconds",
+            "Time from a command or button press arriving to its acknowledgement, by "
+            "platform (this process since it started).",
+            labels=["platform"],
+        )
+        for platform, observed in sorted(ack_snapshot().items()):
+            histogram = Histogram(ACK_BUCKETS, list(observed.counts), observed.total)
+            family.add_metric([platform], histogram.cumulative(), observed.sum_seconds)
+        return family
+
+
+def metrics_registry(collector: OpsdeskCollector) -> CollectorRegistry:
+    """A registry of our own: no global state, no process or GC collectors mixed in."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(collector)
+    return registry

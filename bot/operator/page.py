@@ -1,0 +1,310 @@
+"""The optimization page: the digest as one server-rendered HTML page (pure).
+
+No framework and no build step: a style sheet, tables, the chart as an <img> when
+the charts extra is installed, and a few lines of JavaScript that reload the page's
+content every minute while the tab is visible. Every job, model and insight text
+comes from configuration or run rows and is escaped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from html import escape
+
+from jobs.digest import fmt
+from jobs.digest.model import Digest, Period
+from jobs.digest.sections import time_saved_phrase
+
+REFRESH_SECONDS = 60
+_ON = ' class="on"'
+
+_STYLE = """
+:root { --ink:#1d2433; --muted:#5b6478; --line:#e3e6ee; --bg:#f6f7fb; --card:#fff;
+  --ok:#1f8a4c; --warn:#b7791f; --bad:#c53030; --accent:#3558d6; }
+* { box-sizing: border-box; }
+body { margin:0; font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;
+  color:var(--ink); background:var(--bg); }
+header { background:#1d2433; color:#fff; padding:14px 28px; display:flex;
+  align-items:baseline; gap:18px; flex-wrap:wrap; }
+header h1 { font-size:19px; margin:0; font-weight:600; }
+header .period { color:#c9d1e4; font-size:13px; }
+header nav { margin-left:auto; font-size:13px; }
+header nav a { color:#c9d1e4; text-decoration:none; padding:4px 10px; border-radius:12px; }
+header nav a.on { background:#3a4560; color:#fff; }
+main { max-width:1180px; margin:0 auto; padding:20px 28px 40px; }
+.summary { font-size:16px; margin:0 0 16px; }
+.cards { display:grid; grid-template-columns:repeat(auto-fit,minmax(170px,1fr)); gap:12px;
+  margin-bottom:18px; }
+.card { background:var(--card); border:1px solid var(--line); border-radius:8px;
+  padding:12px 14px; }
+.card .label { color:var(--muted); font-size:12px; text-transform:uppercase;
+  letter-spacing:.04em; }
+.card .value { font-size:24px; font-weight:600; margin-top:2px; }
+.card .sub { color:var(--muted); font-size:12px; }
+section { background:var(--card); border:1px solid var(--line); border-radius:8px;
+  padding:14px 18px; margin-bottom:16px; }
+section h2 { font-size:15px; margin:0 0 10px; }
+.grid2 { display:grid; grid-template-columns:1fr 1fr; gap:16px; }
+@media (max-width: 900px) { .grid2 { grid-template-columns:1fr; } }
+.grid2 section { margin-bottom:0; }
+table { border-collapse:collapse; width:100%; font-size:14px; }
+th, td { padding:6px 8px; border-bottom:1px solid var(--line); text-align:right;
+  white-space:nowrap; }
+th { color:var(--muted); font-weight:500; font-size:12px; text-transform:uppercase; }
+th:first-child, td:first-child { text-align:left; }
+tr:last-child td { border-bottom:0; }
+ul.insights { list-style:none; padding:0; margin:0; }
+ul.insights li { padding:7px 10px; border-left:4px solid var(--line); margin-bottom:6px;
+  background:#fafbfd; }
+ul.insights li.critical { border-color:var(--bad); }
+ul.insights li.warning { border-color:var(--warn); }
+ul.insights li.info { border-color:var(--accent); }
+.tag { font-size:11px; text-transform:uppercase; font-weight:600; margin-right:6px; }
+.critical .tag { color:var(--bad); } .warning .tag { color:var(--warn); }
+.info .tag { color:var(--accent); }
+.up { color:var(--ok); } .down { color:var(--bad); } .late { color:var(--warn); }
+.worse { color:var(--bad); } .better { color:var(--ok); }
+.muted { color:var(--muted); }
+img.chart { max-width:100%; height:auto; display:block; margin:0 auto; }
+footer { color:var(--muted); font-size:12px; text-align:center; margin-top:10px; }
+"""
+
+_SCRIPT = f"""
+<script>
+// Refresh the content every {REFRESH_SECONDS}s while the tab is visible; no framework.
+setInterval(async () => {{
+  if (document.hidden) return;
+  try {{
+    const answer = await fetch(location.href, {{credentials: "same-origin"}});
+    if (!answer.ok) return;
+    const page = new DOMParser().parseFromString(await answer.text(), "text/html");
+    document.querySelector("main").replaceWith(page.querySelector("main"));
+  }} catch (e) {{ /* keep what is shown; the next tick tries again */ }}
+}}, {REFRESH_SECONDS * 1000});
+</script>
+"""
+
+
+def _e(value: object) -> str:
+    return escape(str(value), quote=True)
+
+
+def _table(headers: Iterable[str], rows: Iterable[Iterable[str]]) -> str:
+    """Cells are already escaped HTML; no headers, no header row."""
+    head = "".join(f"<th>{_e(h)}</th>" for h in headers)
+    thead = f"<thead><tr>{head}</tr></thead>" if head else ""
+    body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows)
+    return f"<table>{thead}<tbody>{body}</tbody></table>"
+
+
+def _change(pct: float | None, *, lower_is_better: bool = True) -> str:
+    text = fmt.change(pct)
+    if not text or pct is None or abs(pct) < 1:
+        return _e(text)
+    worse = pct > 0 if lower_is_better else pct < 0
+    return f'<span class="{"worse" if worse else "better"}">{_e(text)}</span>'
+
+
+def _points(delta: float | None) -> str:
+    if delta is None or abs(delta) < 0.005:
+        return ""  # no change worth a mark
+    text = fmt.points(delta)
+    return f'<span class="{"worse" if delta < 0 else "better"}">{_e(text)}</span>'
+
+
+def _card(label: str, value: str, sub: str = "") -> str:
+    sub_html = f'<div class="sub">{_e(sub)}</div>' if sub else ""
+    return (
+        f'<div class="card"><div class="label">{_e(label)}</div>'
+        f'<div class="value">{_e(value)}</div>{sub_html}</div>'
+    )
+
+
+def _time_saved(digest: Digest) -> str:
+    caching = digest.caching
+    if not caching.cache_hits or caching.cached_runs_without_baseline == caching.cache_hits:
+        return "-"
+    return fmt.duration(caching.time_saved_ms)
+
+
+def _cards(digest: Digest) -> str:
+    caching = digest.caching
+    success = (digest.runs - digest.failures) / digest.runs if digest.runs else None
+    cards = [
+        _card("Runs", fmt.count(digest.runs), f"{fmt.count(digest.failures)} failed"),
+        _card(
+            "Success rate",
+            fmt.rate(success),
+            f"{fmt.count(digest.runs - digest.failures)} of {fmt.count(digest.runs)} runs ok",
+        ),
+        _card(
+            "Cache hit rate",
+            fmt.rate(caching.hit_rate),
+            f"{fmt.count(caching.cache_hits)} of {fmt.count(caching.runs)} runs",
+        ),
+        _card("Time saved", _time_saved(digest), "by cache hits"),
+    ]
+    if caching.full_review_tokens_in:
+        used, full = caching.review_tokens_in, caching.full_review_tokens_in
+        cards.append(
+            _card(
+                "Review tokens saved",
+                fmt.rate(1 - used / full),
+                f"{fmt.count(used)} sent of {fmt.count(full)} for full reviews",
+            )
+        )
+    return '<div class="cards">' + "".join(cards) + "</div>"
+
+
+def _insights(digest: Digest) -> str:
+    if not digest.insights:
+        body = '<p class="muted">Nothing to flag: no regressions, drops or late jobs.</p>'
+    else:
+        items = "".join(
+            f'<li class="{i.severity}"><span class="tag">{_e(i.severity)}</span>{_e(i.text)}</li>'
+            for i in digest.insights
+        )
+        body = f'<ul class="insights">{items}</ul>'
+    return f'<section id="insights"><h2>Key insights</h2>{body}</section>'
+
+
+def _models(digest: Digest) -> str:
+    if not digest.models:
+        body = '<p class="muted">No model calls in this period.</p>'
+    else:
+        rows = [
+            [
+                _e(m.model),
+                _e(fmt.count(m.calls)),
+                _e(fmt.rate(m.success_rate)) + " " + _points(m.success_rate_change),
+                _e(fmt.duration(m.p50_ms)) + " " + _change(m.p50_change_pct),
+                _e(fmt.duration(m.p95_ms)),
+                _e(fmt.duration(m.stdev_ms)),
+                _e("-" if m.tokens_per_s is None else f"{m.tokens_per_s:.0f}"),
+            ]
+            for m in digest.models
+        ]
+        body = _table(["model", "calls", "success", "p50", "p95", "std dev", "tok/s"], rows)
+    return f'<section id="models"><h2>Model performance</h2>{body}</section>'
+
+
+def _caching(digest: Digest) -> str:
+    caching = digest.caching
+    lines = [f"<p>{_e(time_saved_phrase(caching).capitalize())}.</p>"]
+    if caching.per_job:
+        rows = [
+            [
+                _e(row.job),
+                _e(fmt.count(row.runs)),
+                _e(fmt.count(row.cache_hits)),
+                _e(fmt.rate(row.hit_rate)),
+            ]
+            for row in caching.per_job
+        ]
+        lines.append(_table(["job", "runs", "cache hits", "hit rate"], rows))
+    return f'<section id="caching"><h2>Caching</h2>{"".join(lines)}</section>'
+
+
+def _reviews(digest: Digest) -> str:
+    r = digest.reviews
+    if not r.has_review_data and not r.cached:
+        body = '<p class="muted">No reviews in this period.</p>'
+    else:
+        judged = r.helpful + r.not_helpful + r.false_positive
+        rows = [
+            ["reviews", _e(f"{r.full} full, {r.delta} delta, {r.cached} cached")],
+            [
+                "findings",
+                _e(f"{r.findings_new} new, {r.findings_fixed} fixed, {r.findings_open} open"),
+            ],
+            ["suppressed", _e(fmt.count(r.suppressed))],
+            [
+                "feedback",
+                _e(
+                    f"{r.helpful} of {judged} helpful ({fmt.rate(r.helpful_share)}), "
+                    f"{r.false_positive} false positive"
+                    if judged
+                    else "none yet"
+                ),
+            ],
+        ]
+        body = _table([], rows)
+    return f'<section id="reviews"><h2>Reviews</h2>{body}</section>'
+
+
+def _jobs(digest: Digest) -> str:
+    if not digest.jobs:
+        body = '<p class="muted">No runs in this period.</p>'
+    else:
+        rows = [
+            [
+                _e(row.job),
+                _e(fmt.count(row.runs)),
+                _e(fmt.count(row.failures)),
+                _e(fmt.rate(row.success_rate)) + " " + _points(row.success_rate_change),
+                _e(fmt.duration(row.p50_ms)) + " " + _change(row.p50_change_pct),
+                _e(fmt.duration(row.p95_ms)) + " " + _change(row.p95_change_pct),
+                f'<span class="{_e(row.health or "")}">{_e(row.health or "-")}</span>',
+            ]
+            for row in digest.jobs
+        ]
+        body = _table(["job", "runs", "failed", "success", "p50", "p95", "health"], rows)
+    return f'<section id="jobs"><h2>Jobs: success and duration (worst first)</h2>{body}</section>'
+
+
+def _batching(digest: Digest) -> str:
+    b = digest.batching
+    if not b.batches:
+        return ""
+    text = (
+        f"{b.batches} batches of {b.member_runs} runs saved {b.triggers_saved} triggers "
+        f"and {b.posts_saved} posts."
+    )
+    return f'<section id="batching"><h2>Batching</h2><p>{_e(text)}</p></section>'
+
+
+def _chart(period: Period, chart: bool) -> str:
+    if not chart:
+        return ""
+    return (
+        '<section id="chart"><h2>Last 14 days</h2>'
+        f'<img class="chart" src="chart.png?period={period}" width="640" height="360" '
+        'alt="median duration per job and cache hit rate, last 14 days"></section>'
+    )
+
+
+def render_page(digest: Digest, *, chart: bool, generated_at: datetime) -> str:
+    """The whole page for one digest; `chart` says whether /chart.png can draw."""
+    period = digest.period
+    nav = "".join(
+        f'<a href="?period={p}"{_ON if p == period else ""}>{label}</a>'
+        for p, label in (("day", "Last day"), ("week", "Last week"))
+    )
+    notes = "".join(f"<li>{_e(note)}</li>" for note in digest.notes)
+    notes_html = f'<section id="notes"><h2>Notes</h2><ul>{notes}</ul></section>' if notes else ""
+    window = f"{digest.start:%Y-%m-%d %H:%M} to {digest.end:%Y-%m-%d %H:%M} UTC"
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>opsdesk: optimization</title><style>{_STYLE}</style></head><body>"
+        f'<header><h1>opsdesk optimization</h1><span class="period">{_e(window)}</span>'
+        f"<nav>{nav}</nav></header><main>"
+        f'<p class="summary">{_e(digest.summary)}</p>'
+        + _cards(digest)
+        + _insights(digest)
+        + _chart(period, chart)
+        + '<div class="grid2">'
+        + _models(digest)
+        + _caching(digest)
+        + "</div><br>"
+        + _jobs(digest)
+        + _reviews(digest)
+        + _batching(digest)
+        + notes_html
+        + f"<footer>Computed from the run records at {generated_at:%Y-%m-%d %H:%M:%S} UTC; "
+        f"refreshes every {REFRESH_SECONDS} s. JSON: "
+        f'<a href="api/digest?period={period}">api/digest</a> · '
+        '<a href="api/health">api/health</a> · <a href="metrics">metrics</a></footer>'
+        f"</main>{_SCRIPT}</body></html>"
+    )
