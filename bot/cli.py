@@ -74,7 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     review = commands.add_parser(
         "review", help="review a configured repository or a local path (exit 1 on failure)"
     )
-    review.add_argument("target", metavar="TARGET", help="a configured repo name or a local path")
+    review.add_argument(
+        "target", metavar="TARGET", help="a configured repo name, or a path in a local repository"
+    )
     review.add_argument("--full", action="store_true", help="review the whole tree, not the delta")
     review.add_argument(
         "--json", action="store_true",
@@ -243,7 +245,8 @@ def run_review_command(settings: Settings, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
     else:
-        print(render_text(review_reply(result, services.config))[0])
+        # Nobody can press a button on the command line: findings without labels.
+        print(render_text(review_reply(result, services.config), with_buttons=False)[0])
     return 0
 
 

@@ -15,6 +15,7 @@ Every call records exactly one job_runs row (cached, ok or failed) unless
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Callable
@@ -26,12 +27,14 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from jobs import runs
-from jobs.config import Config, RepoConfig
+from jobs.config import Config, LinterConfig, RepoConfig
 from jobs.review import git, store
-from jobs.review.budget import NOT_REVIEWED_REASONS, RETRY_REASONS
+from jobs.review.budget import RETRY_REASONS, SkippedFile
 from jobs.review.calibration import StoredCalibration
+from jobs.review.checkout import scratch_name
+from jobs.review.diff import SKIP_REASONS, FileDiff
 from jobs.review.linemap import line_maps
-from jobs.review.lint import LintReviewer
+from jobs.review.lint import NO_LINTER, LintReviewer
 from jobs.review.llm import LlmReviewer
 from jobs.review.lock import repo_lock
 from jobs.review.pipeline import prepare_review
@@ -42,6 +45,9 @@ from storage.models import utcnow
 
 Clock = Callable[[], datetime]
 LOCAL_PREFIX = "local:"
+# reviews.repo holds 100 characters, job_runs.job 100 with "review:" before the name.
+MAX_REPO_NAME = 100 - len("review:")
+CHECKOUTS = "checkouts"
 
 
 class ReviewFailed(Exception):
@@ -68,41 +74,61 @@ class RepoTarget:
     ref: str
     url: str | None = None
     reviewer: str | None = None  # lint | llm; None: config.reviewer.default
+    linters: tuple[LinterConfig, ...] = ()  # the repository's own, beside the global ones
 
 
 def resolve_target(config: Config, data_dir: Path, target: str, *, allow_local: bool) -> RepoTarget:
-    """A configured repository by name; with `allow_local` (CLI, console) also a path."""
+    """A configured repository by name; with `allow_local` (CLI, console) also a path:
+    the repository it is in (`opsdesk review .` from a subdirectory reviews it all)."""
     repo = config.repo(target)
     if repo is not None:
         return _configured(repo, data_dir)
     path = Path(target).expanduser()
     if allow_local and (path.is_dir() or "/" in target or target.startswith(".")):
-        if not path.is_dir() or not git.is_git_repository(path.resolve()):
+        root = git.repository_root(path.resolve()) if path.is_dir() else None
+        if root is None:
             raise UnknownRepo(target, f"{target} is not a git repository")
-        absolute = path.resolve()
-        return RepoTarget(name=f"{LOCAL_PREFIX}{absolute}"[:100], path=absolute, ref="HEAD")
+        return RepoTarget(name=local_name(root), path=root, ref="HEAD")
     known = ", ".join(r.name for r in config.repos) or "none configured"
     raise UnknownRepo(target, f"unknown repository {target!r} (configured: {known})")
+
+
+def local_name(path: Path) -> str:
+    """`local:<absolute path>`; a path too long for a name keeps its tail and a hash
+    of the whole, so two long paths never share a history."""
+    name = f"{LOCAL_PREFIX}{path}"
+    if len(name) <= MAX_REPO_NAME:
+        return name
+    digest = hashlib.sha256(str(path).encode("utf-8")).hexdigest()[:16]
+    head = f"{LOCAL_PREFIX}{digest}:…"
+    return head + str(path)[-(MAX_REPO_NAME - len(head)) :]
 
 
 def _configured(repo: RepoConfig, data_dir: Path) -> RepoTarget:
     if repo.url is not None:
         path = data_dir / "repos" / f"{repo.name}.git"
-        return RepoTarget(repo.name, path, repo.branch, url=repo.url, reviewer=repo.reviewer)
+        return RepoTarget(
+            repo.name, path, repo.branch, url=repo.url, reviewer=repo.reviewer,
+            linters=tuple(repo.linters),
+        )  # fmt: skip
     assert repo.path is not None
-    return RepoTarget(repo.name, Path(repo.path).expanduser(), repo.branch, reviewer=repo.reviewer)
+    return RepoTarget(
+        repo.name, Path(repo.path).expanduser(), repo.branch, reviewer=repo.reviewer,
+        linters=tuple(repo.linters),
+    )  # fmt: skip
 
 
 _FINGERPRINTS: dict[str, str] = {}
 
 
 def build_reviewer(
-    config: Config, kind: str | None, llm_api_key: str | None, engine: Engine | None = None
+    config: Config, target: RepoTarget, llm_api_key: str | None, engine: Engine | None = None
 ) -> Reviewer:
-    if (kind or config.reviewer.default) == "llm":
+    if (target.reviewer or config.reviewer.default) == "llm":
+        # The model's token calibration is kept in the database.
         calibrations = StoredCalibration(engine) if engine is not None else None
         return LlmReviewer(config.reviewer.llm, api_key=llm_api_key, calibrations=calibrations)
-    return LintReviewer(config.reviewer.lint)
+    return LintReviewer(config.reviewer.lint.with_linters(list(target.linters)))
 
 
 def fingerprint_of(reviewer: Reviewer) -> str:
@@ -134,7 +160,7 @@ def run_review(
     """Review `repo_target` at its configured ref; raises ReviewFailed (UnknownRepo)."""
     started, started_at = time.perf_counter(), clock()
     target = resolve_target(config, data_dir, repo_target, allow_local=allow_local)
-    reviewer = reviewer or build_reviewer(config, target.reviewer, llm_api_key, engine)
+    reviewer = reviewer or build_reviewer(config, target, llm_api_key, engine)
     fingerprint = fingerprint_of(reviewer)
     run = _RunRecorder(engine, target.name, trigger, started, started_at, clock, runner_id,
                        batch_id, record_run)  # fmt: skip
@@ -160,8 +186,9 @@ def run_review(
             retry = hit if hit is not None and not full and _worth_retrying(hit) else None
             replace_id = hit.id if hit is not None else None
             stored, output = _review_miss(
-                engine, target, reviewer, fingerprint, sha, full, clock, replace_id, retry
-            )
+                engine, target, reviewer, fingerprint, sha, full, clock, replace_id, data_dir,
+                retry,
+            )  # fmt: skip
             return run.done(stored, key, output.tokens_in, output.tokens_out)
     except (git.GitError, ReviewerError) as exc:
         reason = str(exc) or type(exc).__name__
@@ -174,14 +201,6 @@ def _worth_retrying(hit: StoredReview) -> bool:
     """A stored review lists files the model could not review for a reason that
     may not hold on a second try (an answer cut short): it is not reused."""
     return any(s.reason in RETRY_REASONS for s in hit.skipped_files)
-
-
-def _carried(engine: Engine, review_id: int | None) -> tuple[str, ...]:
-    """Files an earlier review could not review: the next one must."""
-    stored = store.load_review(engine, review_id) if review_id is not None else None
-    if stored is None:
-        return ()
-    return tuple(s.path for s in stored.skipped_files if s.reason in NOT_REVIEWED_REASONS)
 
 
 def _started_after(hit: StoredReview, started_at: datetime) -> bool:
@@ -200,6 +219,7 @@ def _review_miss(
     full: bool,
     clock: Clock,
     replace_id: int | None,
+    data_dir: Path,
     retry: StoredReview | None = None,
 ) -> tuple[StoredReview, Any]:
     started = time.perf_counter()
@@ -208,15 +228,20 @@ def _review_miss(
     if retry is not None:  # the same delta again, from the same base review
         base = retry.row["base_sha"]
         before = store.cached_review(engine, target.name, base, fingerprint) if base else None
-        last = store.LastReview(before.id, base) if before is not None and base else None
+        last = (
+            store.LastReview(before.id, base, before.skipped_files)
+            if before is not None and base
+            else None
+        )
         base = base if last is not None else None
     elif last is not None and not full and _is_ancestor(target.path, last.commit_sha, sha):
         base = last.commit_sha
     review_input = prepare_review(target.path, base, sha, reviewer.budget_tokens())
-    if base is not None and last is not None:
-        review_input = replace(review_input, carried=_carried(engine, last.id))
-    output = reviewer.review(review_input)
     tree = git.tree_sizes(target.path, sha)
+    carried = _carried(last.skipped_files if base and last else (), tree)
+    scratch = data_dir / CHECKOUTS / scratch_name(target.name)
+    review_input = replace(review_input, carried=carried, checkout=scratch)
+    output = reviewer.review(review_input)
     # A second try of a review adds its cost to the first's.
     spent = retry.row if retry is not None else {"prompt_tokens": 0, "completion_tokens": 0}
     prompt_tokens = spent["prompt_tokens"] + output.tokens_in
@@ -232,28 +257,76 @@ def _review_miss(
         full_prompt_tokens=full_tokens,
         duration_ms=int((time.perf_counter() - started) * 1000),
         model_latency_ms=output.model_latency_ms, dropped_count=output.dropped_outside_diff,
-        skipped_files=[*review_input.packed.skipped, *output.not_reviewed], created_at=clock(),
-        notes=output.notes,
+        # Every file not reviewed, with the reason; a linter on the whole tree lists
+        # all it did not check itself (the diff's skip rules do not apply to it).
+        skipped_files=[
+            *(() if output.whole_tree else review_input.packed.skipped), *output.not_reviewed
+        ],
+        created_at=clock(), reviewed_files=output.reviewed_files, notes=output.notes,
     )  # fmt: skip
-    reviewed = {f.path for f in review_input.files}
-    changed = [f.path for f in review_input.files if f.status == "modified"]
-    maps = line_maps(target.path, base, sha, changed) if base is not None else {}
-
-    def fate(path: str, line: int) -> int | None:
-        """Where an earlier, unreported finding is now; None: fixed."""
-        if path not in tree:
-            return None  # the file is gone (deleted or renamed)
-        if path not in reviewed:
-            return line  # untouched by this delta (or skipped): still open
-        if base is None:
-            return None  # a full review saw the whole file and did not report it
-        return maps[path].moved(line) if path in maps else line
-
+    renamed = git.renames(target.path, base, sha) if base is not None else {}
+    moved = _line_mover(target.path, base, sha, review_input.files) if base else None
+    # A reviewer that saw the whole commit did not report a base finding: it is fixed.
+    fate = _fixed if output.whole_tree else _partial_fate(review_input.files, tree, moved)
     stored = store.save_review(
         engine, draft, output.findings, base_review_id=last.id if last is not None else None,
-        fate=fate, replace_id=replace_id,
+        fate=fate, renamed=renamed, moved=moved, replace_id=replace_id,
+        whole_tree=output.whole_tree,
     )  # fmt: skip
     return stored, output
+
+
+def _carried(skipped: tuple[SkippedFile, ...], tree: dict[str, int]) -> tuple[str, ...]:
+    """Files the base review could not review by mischance (over budget, a reviewer's
+    own not_reviewed), still in the commit: the next review must review them. Files
+    a skip rule or missing linter coverage leaves out stay out."""
+    return tuple(
+        dict.fromkeys(
+            s.path for s in skipped
+            if s.path in tree and s.reason not in SKIP_REASONS
+            and not s.reason.startswith(NO_LINTER)
+        )
+    )  # fmt: skip
+
+
+def _fixed(path: str, line: int) -> int | None:
+    return None
+
+
+def _line_mover(
+    repo: Path, base: str, sha: str, files: tuple[FileDiff, ...]
+) -> Callable[[str, int], int | None]:
+    """(path at head, line at base) → its line at head; None when the delta changed it."""
+    changed = [
+        p for f in files if f.status in ("modified", "renamed") for p in (f.path, f.old_path) if p
+    ]
+    maps = line_maps(repo, base, sha, changed)
+
+    def moved(path: str, line: int) -> int | None:
+        return maps[path].moved(line) if path in maps else line
+
+    return moved
+
+
+def _partial_fate(
+    files: tuple[FileDiff, ...],
+    tree: dict[str, int],
+    moved: Callable[[str, int], int | None] | None,
+) -> Callable[[str, int], int | None]:
+    """For a reviewer that saw only the delta's added lines (a model): where an
+    earlier finding it did not report again is now, or None when it is fixed."""
+    reviewed = {f.path for f in files}
+
+    def fate(path: str, line: int) -> int | None:
+        if path not in tree:
+            return None  # the file is gone
+        if path not in reviewed:
+            return line  # untouched by this delta (or skipped): still open
+        if moved is None:
+            return None  # a full review saw the whole file and did not report it
+        return moved(path, line)
+
+    return fate
 
 
 def _is_ancestor(repo: Path, ancestor: str, descendant: str) -> bool:
@@ -312,8 +385,7 @@ class _RunRecorder:
 
 def _summary(stored: StoredReview) -> str:
     row = stored.row
-    counts = {k: row[f"{k}_count"] for k in ("new", "open", "fixed", "suppressed")}
-    return json.dumps({"review_id": stored.id, "kind": row["kind"], **counts})
+    return json.dumps({"review_id": stored.id, "kind": row["kind"], **stored.counts})
 
 
 def review_job(

@@ -98,7 +98,9 @@ def test_full_on_demand_reviews_the_whole_tree(engine: Engine, repo: Repo, tmp_p
     assert review(engine, config, tmp_path, full=True).cache_hit
 
 
-def test_ruff_findings_only_on_added_lines(engine: Engine, repo: Repo, tmp_path: Path) -> None:
+def test_a_delta_reports_what_is_new_and_what_is_still_open(
+    engine: Engine, repo: Repo, tmp_path: Path
+) -> None:
     repo.commit("base", **{"app.py": "import os\n\n\ndef f():\n    return 1\n"})
     config = config_for(repo)
     base = review(engine, config, tmp_path)
@@ -169,7 +171,7 @@ def test_binary_and_renamed_files(engine: Engine, repo: Repo, tmp_path: Path) ->
     found = sorted((f.path, f.message, f.status) for f in result.findings)
     assert found == [
         ("new_name.py", "`json` imported but unused", "new"),
-        ("old_name.py", "`os` imported but unused", "fixed"),  # its path is gone
+        ("new_name.py", "`os` imported but unused", "open"),  # renamed: the same finding
     ]
 
 
