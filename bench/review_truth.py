@@ -11,8 +11,9 @@ the same HEAD, which must be a cache hit. At the end it prints:
   commit checked out, at HEAD and every K nights (extra: opsdesk shows, ruff does
   not; missing: the reverse), target extra 0 and missing 0;
 - the cache-hit rate of the second reviews;
-- the median delta-versus-full prompt tokens, planned and counted by the `llm`
-  reviewer's own prompt builder and skip rules (jobs.review.sizing.delta_and_full_tokens);
+- the median delta-versus-full prompt tokens, planned and counted as the `llm`
+  reviewer would send them (`jobs.review.sizing.delta_and_full_tokens`: its prompt
+  builder, skip rules and splitting; no model is called);
 - the scratch checkout's cost: a first checkout of HEAD and the median reused one.
 
 Uses a temporary SQLite database and data directory. Exits 1 when extra or missing
@@ -131,8 +132,6 @@ def main() -> int:
             checks += 1
             hits += again.cache_hit
             if result.kind == "delta" and result.base_sha:
-                # The model reviewer's prompts for this delta and for a full review of
-                # the commit, planned and counted alike (no model is called).
                 delta, full = delta_and_full_tokens(repo, result.base_sha, sha)
                 savings.append(100.0 * (1 - delta / full) if full else 0.0)
             if night % args.check_every == 0 or night == len(shas) - 1:

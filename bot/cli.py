@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import logging
+import sqlite3
 import sys
 from collections.abc import Callable, Sequence
+from typing import TextIO
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.logs import setup_logging
 from bot.settings import ConfigError, Settings, load_config, load_settings
 from bot.wiring import build_services
 from handlers.catalog import build_router
 from handlers.health import health_report
+from jobs.scrub import scrub
 from storage import schema
-from storage.db import describe, make_engine
+from storage.db import DatabaseOpenError, describe, make_engine, open_failure
 
 EXAMPLES = """\
 examples:
@@ -24,6 +30,7 @@ examples:
   opsdesk digest --period week --png chart.png
                                        the week's digest, its chart saved to a file
   opsdesk db upgrade                   bring the database to the current schema
+  opsdesk db downgrade base            drop opsdesk's tables (a REV keeps that schema)
   opsdesk run                          scheduler, outbox and chat adapters (until SIGTERM)
   opsdesk jobs --json                  jobs: schedule, next run, last status
   opsdesk run-job NAME                 run one job (or batch) now
@@ -88,6 +95,12 @@ def build_parser() -> argparse.ArgumentParser:
     db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
     db_commands.add_parser("upgrade", help="bring the database to the current schema")
     db_commands.add_parser("status", help="the database's schema revision")
+    db_commands.add_parser(
+        "downgrade", help="take the schema back to REV ('base' drops every table)"
+    ).add_argument("rev", metavar="REV")
+    db_commands.add_parser(
+        "stamp", help="record REV ('head') as the schema without migrating (repairs a lost one)"
+    ).add_argument("rev", metavar="REV")
     return parser
 
 
@@ -99,15 +112,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings(args.config)
     except ConfigError as exc:
         return _fail(_config_problems(exc), code=2)
-    secrets = [s.get_secret_value() for s in vars(settings.secrets).values() if s is not None]
-    setup_logging(args.verbose, secrets)
+    setup_logging(args.verbose)  # load_settings registered the secrets with the scrubber
+    if not isinstance(sys.stdout, ScrubbingStream):
+        sys.stdout, sys.stderr = ScrubbingStream(sys.stdout), ScrubbingStream(sys.stderr)
     handler = HANDLERS[(args.command, getattr(args, "db_command", None))]
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        reason = "a file is in the way" if exc.errno in (17, 20) else exc.strerror
+        return _fail(f"opsdesk: data_dir: cannot create {settings.data_dir}: {reason}", code=2)
     try:
         return handler(settings, args)
     except schema.SchemaError as exc:
         return _fail(f"opsdesk: {exc}", code=2)
     except ConfigError as exc:
         return _fail(_config_problems(exc), code=2)
+    except (DatabaseOpenError, SQLAlchemyError, sqlite3.Error) as exc:
+        cause = open_failure(exc)
+        if cause is None:
+            raise
+        return _fail(f"opsdesk: {settings.database_url_key}: {cause}", code=2)
 
 
 def config_check(file: str | None) -> int:
@@ -178,6 +202,20 @@ def run_db_upgrade(settings: Settings, _args: argparse.Namespace) -> int:
         print(f"{describe(engine)}: already at {after.current}; nothing to do")
     else:
         print(f"{describe(engine)}: upgraded from {before.current or 'empty'} to {after.current}")
+    return 0
+
+
+def run_db_downgrade(settings: Settings, args: argparse.Namespace) -> int:
+    engine = make_engine(settings.database_url)
+    before, after = schema.downgrade(engine, args.rev)
+    was, now = before.current or "empty", after.current or "empty"
+    print(f"{describe(engine)}: downgraded from {was} to {now}")
+    return 0
+
+
+def run_db_stamp(settings: Settings, args: argparse.Namespace) -> int:
+    engine = make_engine(settings.database_url)
+    print(f"{describe(engine)}: recorded as {schema.stamp(engine, args.rev).current}")
     return 0
 
 
@@ -261,6 +299,8 @@ HANDLERS: dict[tuple[str, str | None], Handler] = {
     ("digest", None): run_digest,
     ("db", "upgrade"): run_db_upgrade,
     ("db", "status"): run_db_status,
+    ("db", "downgrade"): run_db_downgrade,
+    ("db", "stamp"): run_db_stamp,
 }
 
 
@@ -271,6 +311,26 @@ def _config_problems(exc: ConfigError) -> str:
 def _fail(message: str, code: int) -> int:
     print(message, file=sys.stderr)
     return code
+
+
+class ScrubbingStream(io.TextIOBase):
+    """stdout/stderr with every configured secret redacted from what is written."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        self.stream.write(scrub(text))
+        return len(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+    def fileno(self) -> int:
+        return self.stream.fileno()
+
+    def isatty(self) -> bool:
+        return self.stream.isatty()
 
 
 def entry() -> None:

@@ -83,8 +83,8 @@ def resolve_target(config: Config, data_dir: Path, target: str, *, allow_local: 
     repo = config.repo(target)
     if repo is not None:
         return _configured(repo, data_dir)
-    path = Path(target).expanduser()
-    if allow_local and (path.is_dir() or "/" in target or target.startswith(".")):
+    path = _local_path(target) if allow_local else None
+    if path is not None and (path.is_dir() or "/" in target or target.startswith(".")):
         root = git.repository_root(path.resolve()) if path.is_dir() else None
         if root is None:
             raise UnknownRepo(target, f"{target} is not a git repository")
@@ -102,6 +102,13 @@ def local_name(path: Path) -> str:
     digest = hashlib.sha256(str(path).encode("utf-8")).hexdigest()[:16]
     head = f"{LOCAL_PREFIX}{digest}:…"
     return head + str(path)[-(MAX_REPO_NAME - len(head)) :]
+
+
+def _local_path(target: str) -> Path:
+    try:
+        return Path(target).expanduser()
+    except RuntimeError:  # ~nosuchuser: no home directory to expand to
+        raise UnknownRepo(target, f"{target} is not a git repository (no such user)") from None
 
 
 def _configured(repo: RepoConfig, data_dir: Path) -> RepoTarget:
@@ -125,7 +132,6 @@ def build_reviewer(
     config: Config, target: RepoTarget, llm_api_key: str | None, engine: Engine | None = None
 ) -> Reviewer:
     if (target.reviewer or config.reviewer.default) == "llm":
-        # The model's token calibration is kept in the database.
         calibrations = StoredCalibration(engine) if engine is not None else None
         return LlmReviewer(config.reviewer.llm, api_key=llm_api_key, calibrations=calibrations)
     return LintReviewer(config.reviewer.lint.with_linters(list(target.linters)))
@@ -186,9 +192,17 @@ def run_review(
             retry = hit if hit is not None and not full and _worth_retrying(hit) else None
             replace_id = hit.id if hit is not None else None
             stored, output = _review_miss(
-                engine, target, reviewer, fingerprint, sha, full, clock, replace_id, data_dir,
+                engine,
+                target,
+                reviewer,
+                fingerprint,
+                sha,
+                full,
+                clock,
+                replace_id,
+                data_dir,
                 retry,
-            )  # fmt: skip
+            )
             return run.done(stored, key, output.tokens_in, output.tokens_out)
     except (git.GitError, ReviewerError) as exc:
         reason = str(exc) or type(exc).__name__
@@ -277,9 +291,10 @@ def _review_miss(
 
 
 def _carried(skipped: tuple[SkippedFile, ...], tree: dict[str, int]) -> tuple[str, ...]:
-    """Files the base review could not review by mischance (over budget, a reviewer's
-    own not_reviewed), still in the commit: the next review must review them. Files
-    a skip rule or missing linter coverage leaves out stay out."""
+    """Files the base review could not review by mischance (over budget, a hunk too
+    large, an answer cut short, a reviewer's own not_reviewed), still in the commit:
+    the next review must review them. Files a skip rule or missing linter coverage
+    leaves out stay out."""
     return tuple(
         dict.fromkeys(
             s.path for s in skipped

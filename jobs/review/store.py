@@ -92,10 +92,6 @@ class StoredReview:
         return int(self.row["id"])
 
     @property
-    def notes(self) -> tuple[str, ...]:
-        return tuple(json.loads(self.row.get("notes") or "[]"))
-
-    @property
     def counts(self) -> dict[str, int]:
         """new / open / fixed / suppressed as derived now: they add up to what is listed."""
         tally = Counter(f.status for f in self.findings)
@@ -105,6 +101,10 @@ class StoredReview:
             "fixed": tally["fixed"],
             "suppressed": len(self.suppressed),
         }
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        return tuple(json.loads(self.row.get("notes") or "[]"))
 
     @property
     def skipped_files(self) -> tuple[SkippedFile, ...]:

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from jobs.config import Config
 from jobs.feedback import CODE_OF, UNDO_CODE, Mark
 from jobs.reply import Block, Button, Reply, ReplyField
-from jobs.review.budget import SkippedFile
+from jobs.review.budget import NOT_REVIEWED_REASONS, OVER_BUDGET, SkippedFile
 from jobs.review.result import ReviewResult
 from storage.models import Finding
 
@@ -168,6 +168,9 @@ def not_reviewed_text(files: Sequence[SkippedFile]) -> str:
     if len(ordered) > MAX_GROUPS_LISTED:
         rest = sum(len(paths) for _reason, paths in ordered[MAX_GROUPS_LISTED:])
         lines.append(f"and {rest} more in {len(ordered) - MAX_GROUPS_LISTED} other groups")
+    carried = sum(1 for s in files if s.reason in NOT_REVIEWED_REASONS or s.reason == OVER_BUDGET)
+    if carried:
+        lines.append(f"{carried} of them carried to the next review until reviewed")
     return "\n".join(lines)
 
 
