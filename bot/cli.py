@@ -35,6 +35,8 @@ examples:
   opsdesk jobs --json                  jobs: schedule, next run, last status
   opsdesk run-job NAME                 run one job (or batch) now
   opsdesk review . --json              review the repository here (cached, delta or full)
+  opsdesk slack manifest --request-url https://bot.example.com/slack/events
+                                       the Slack app manifest for HTTP mode
 """
 
 
@@ -91,6 +93,18 @@ def build_parser() -> argparse.ArgumentParser:
         "spent and full_tree_tokens: what a full model review of the commit would send)",
     )  # fmt: skip
 
+    slack = commands.add_parser("slack", help="Slack set-up")
+    slack_commands = slack.add_subparsers(dest="slack_command", metavar="ACTION", required=True)
+    manifest = slack_commands.add_parser(
+        "manifest",
+        help="print the Slack app manifest (Socket Mode; HTTP mode with --request-url)",
+    )
+    manifest.add_argument(
+        "--request-url",
+        metavar="URL",
+        help="HTTP mode: the public https://…/slack/events address Slack sends to",
+    )
+
     db = commands.add_parser("db", help="database tools")
     db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
     db_commands.add_parser("upgrade", help="bring the database to the current schema")
@@ -115,7 +129,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging(args.verbose)  # load_settings registered the secrets with the scrubber
     if not isinstance(sys.stdout, ScrubbingStream):
         sys.stdout, sys.stderr = ScrubbingStream(sys.stdout), ScrubbingStream(sys.stderr)
-    handler = HANDLERS[(args.command, getattr(args, "db_command", None))]
+    action = getattr(args, "db_command", None) or getattr(args, "slack_command", None)
+    handler = HANDLERS[(args.command, action)]
     try:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -136,6 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def config_check(file: str | None) -> int:
     from bot.settings import find_config_file
+    from jobs.plural import plural
 
     path = find_config_file(file)
     if path is None:
@@ -146,8 +162,8 @@ def config_check(file: str | None) -> int:
     except ConfigError as exc:
         return _fail(_config_problems(exc), code=1)
     print(
-        f"{path}: ok ({len(config.repos)} repositories, {len(config.jobs)} jobs, "
-        f"{len(config.batches)} batches)"
+        f"{path}: ok ({plural(len(config.repos), 'repository', 'repositories')}, "
+        f"{plural(len(config.jobs), 'job')}, {plural(len(config.batches), 'batch', 'batches')})"
     )
     return 0
 
@@ -288,6 +304,19 @@ def run_review_command(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def run_slack_manifest(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.slack.manifest import manifest_yaml, slack_manifest
+    from handlers.catalog import COMMANDS
+
+    url = args.request_url
+    if url is not None and not url.startswith("https://"):
+        return _fail("opsdesk: --request-url must be an https:// address Slack can reach", code=2)
+    commands = {command.name: command for command in COMMANDS}
+    manifest = slack_manifest(commands, main_command=settings.config.slack.command, request_url=url)
+    print(manifest_yaml(manifest), end="")
+    return 0
+
+
 Handler = Callable[[Settings, argparse.Namespace], int]
 HANDLERS: dict[tuple[str, str | None], Handler] = {
     ("console", None): run_console,
@@ -297,6 +326,7 @@ HANDLERS: dict[tuple[str, str | None], Handler] = {
     ("run-job", None): run_one_job,
     ("review", None): run_review_command,
     ("digest", None): run_digest,
+    ("slack", "manifest"): run_slack_manifest,
     ("db", "upgrade"): run_db_upgrade,
     ("db", "status"): run_db_status,
     ("db", "downgrade"): run_db_downgrade,
@@ -305,6 +335,8 @@ HANDLERS: dict[tuple[str, str | None], Handler] = {
 
 
 def _config_problems(exc: ConfigError) -> str:
+    if len(exc.problems) == 1:
+        return f"{exc.source}: invalid configuration: {exc.problems[0]}"
     return "\n".join([f"{exc.source}: invalid configuration"] + [f"  {p}" for p in exc.problems])
 
 

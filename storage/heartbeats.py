@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from storage.db import session_scope
@@ -23,6 +24,22 @@ def beat(
     started_at: datetime | None = None,
 ) -> None:
     """Write `component`'s state now. A new holder resets the start time."""
+    try:
+        _write_beat(engine, component, holder, status, detail, started_at)
+    except IntegrityError:
+        # Two first beats at once (a cancelled beat's thread still running while
+        # shutdown writes "stopped"): the row exists now, so update it.
+        _write_beat(engine, component, holder, status, detail, started_at)
+
+
+def _write_beat(
+    engine: Engine,
+    component: str,
+    holder: str,
+    status: str,
+    detail: dict[str, Any] | None,
+    started_at: datetime | None,
+) -> None:
     with session_scope(engine) as session:
         row = session.get(Heartbeat, component)
         if row is None:
