@@ -1,7 +1,7 @@
 """token calibration per model; review notes
 
 Revision ID: 0003
-Revises: 0001
+Revises: 0002
 """
 
 from collections.abc import Sequence

@@ -1,7 +1,7 @@
 """feedback that sticks: where findings were shown, and who marked them
 
 Revision ID: 0004
-Revises: 0001_initial
+Revises: 0003
 Create Date: 2026-11-21 21:20:00
 """
 
