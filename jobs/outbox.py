@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import ColumnElement, and_, case, false, or_, update
+from sqlalchemy import ColumnElement, and_, case, false, func, or_, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -370,11 +370,20 @@ def _alive(pid: int) -> bool:
 def release_claims(engine: Engine, worker_id: str) -> int:
     """Shutdown: hand back the posts this sender has claimed but not finished (e.g.
     one waiting out a 429), so the next start sends them at once instead of after
-    `stale_claim`. Returns how many were released."""
+    `stale_claim`. A send cut off mid-request may have landed, so each is marked
+    uncertain since its claim: the next attempt reconciles before it resends (Slack
+    reads the channel back), without waiting for `settle`. Returns how many."""
     with session_scope(engine) as session:
         result = session.execute(
             update(OutboxPost)
             .where(col(OutboxPost.status) == "sending", col(OutboxPost.claimed_by) == worker_id)
-            .values(status="pending", claimed_by=None, claimed_at=None)
+            .values(
+                status="pending",
+                claimed_by=None,
+                claimed_at=None,
+                uncertain_at=func.coalesce(
+                    col(OutboxPost.uncertain_at), col(OutboxPost.claimed_at)
+                ),
+            )
         )
         return int(result.rowcount)  # type: ignore[attr-defined]

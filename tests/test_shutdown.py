@@ -153,6 +153,8 @@ async def test_sigterm_during_a_429_wait_hands_the_post_back_to_the_outbox(
             row = session.get(OutboxPost, post_id)
             assert row is not None
             assert (row.status, row.claimed_by) == ("pending", None)
+            # Cut off mid-send it may have landed: the next attempt reconciles first.
+            assert row.uncertain_at is not None
         # The next start sends it at once, not after the 5-minute stale claim.
         stop = asyncio.Event()
         running = asyncio.create_task(run_forever(settings, stop=stop, shutdown_grace=GRACE_S))

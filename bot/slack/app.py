@@ -208,6 +208,8 @@ def build_app(
         if not user or not channel:
             return
         caller = Caller(PLATFORM, user, channel, "", command_prefix=prefix)
+        if router.role(caller) is Role.NONE and not refusals.should_refuse(channel):
+            return  # a stranger was told within the hour: no second refusal, no write
         line = mention_line(event.get("text") or "")
         triaged = router.triage(caller, line)
         reply: Reply | None

@@ -73,3 +73,17 @@ async def test_a_stranger_mentioning_the_bot_is_refused_privately(
     assert refusal.args["user"] == "U0EVE"
     assert "not on this opsdesk's access list" in json.dumps(refusal.args["blocks"])
     assert slack_server.fake.ok_calls("chat.postMessage") == []
+
+
+async def test_a_stranger_mentioning_the_bot_again_within_the_hour_is_not_refused_twice(
+    slack_server: SlackServer,
+) -> None:
+    for n in range(3):
+        body = slack_server.event_body(
+            "app_mention", "<@UBOT> jobs", user="U0EVE", channel="C0ELSEWHERE", event_id=f"Ev{n}"
+        )
+        await slack_server.post(body)
+    await slack_server.fake.wait_for("chat.postEphemeral")
+    await asyncio.sleep(0.3)  # the other two mentions have been handled by now
+    assert len(slack_server.fake.ok_calls("chat.postEphemeral")) == 1
+    assert slack_server.fake.ok_calls("chat.postMessage") == []
