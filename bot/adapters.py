@@ -1,23 +1,33 @@
-"""Which chat adapters `opsdesk run` starts; with none configured posts go to the log."""
+"""Which chat adapters `opsdesk run` starts; with none configured posts go to the log.
+
+A platform's package is imported only when it is enabled, so a process without Slack
+or Telegram never loads (nor needs) their libraries."""
 
 from __future__ import annotations
 
 from bot.adapter import ChatAdapter
 from bot.settings import Settings
 from handlers.router import Router
+from storage.extras import require_extra
 
 
 def build_adapters(settings: Settings, router: Router) -> list[ChatAdapter]:
     """The adapters enabled in the config. Raises ConfigError when one is enabled but
-    its token is missing, naming the variable."""
-    from bot.slack import build_slack_adapter
-    from bot.telegram import build_telegram_adapter
-
+    its token is missing, naming the variable, and MissingExtra when its extra is not
+    installed."""
     adapters: list[ChatAdapter] = []
-    slack = build_slack_adapter(settings, router)
-    if slack is not None:
-        adapters.append(slack)
-    telegram = build_telegram_adapter(settings, router)
-    if telegram is not None:
-        adapters.append(telegram)
+    if settings.config.slack.enabled:
+        require_extra("slack", "slack.enabled = true")
+        from bot.slack import build_slack_adapter
+
+        slack = build_slack_adapter(settings, router)
+        if slack is not None:
+            adapters.append(slack)
+    if settings.config.telegram.enabled:
+        require_extra("telegram", "telegram.enabled = true")
+        from bot.telegram import build_telegram_adapter
+
+        telegram = build_telegram_adapter(settings, router)
+        if telegram is not None:
+            adapters.append(telegram)
     return adapters

@@ -21,7 +21,9 @@ from handlers.services import Services
 from jobs import runs
 from jobs.outbox import Deliverer, OutboxSender
 from jobs.scheduler import JobScheduler
+from jobs.specs import job_specs
 from storage import heartbeats
+from storage.db import describe
 from storage.inbound import forget_older_than
 
 log = logging.getLogger(__name__)
@@ -61,11 +63,7 @@ async def run_forever(
             started.append(adapter)
         await scheduler.start()
         background.append(asyncio.create_task(watch_adapters(services, adapters, sender_stop)))
-        log.info(
-            "opsdesk running: %d adapter(s), %d scheduled entries",
-            len(adapters),
-            len(scheduler.entries()),
-        )
+        log.info("%s", await start_line(settings, services, adapters, scheduler))
         await stop.wait()
         log.info("stopping")
     finally:
@@ -86,6 +84,40 @@ async def run_forever(
             loop.remove_signal_handler(signum)
         engine.dispose()
     return 0
+
+
+# How long the start line waits to tell a scheduler leader from a standby.
+LEADER_WAIT = 3.0
+
+
+async def start_line(
+    settings: Settings, services: Services, adapters: list[ChatAdapter], scheduler: JobScheduler
+) -> str:
+    """The one line `opsdesk run` says when it is up: adapters and their modes, the
+    scheduler's role, the job count and the database (without its password)."""
+    modes = {"slack": settings.config.slack.mode, "telegram": settings.config.telegram.mode}
+    chats = ", ".join(f"{a.platform} ({modes.get(a.platform, '?')})" for a in adapters)
+    if not settings.config.scheduler.enabled:
+        role = "scheduler off"
+    else:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(scheduler.leading.wait(), timeout=LEADER_WAIT)
+        role = "scheduler leader" if scheduler.leading.is_set() else "scheduler standby"
+    jobs = len(job_specs(services.config))
+    return (
+        f"opsdesk {_version()} started: chat {chats or 'none (posts go to the log)'}; "
+        f"{role}; {jobs} job{'' if jobs == 1 else 's'}, "
+        f"{len(scheduler.entries())} scheduled; database {describe(services.engine)}"
+    )
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("opsdesk")
+    except PackageNotFoundError:
+        return "(not installed)"
 
 
 ADAPTER_BEAT_EVERY = 30.0

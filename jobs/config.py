@@ -270,6 +270,13 @@ class TelegramConfig(Strict):
         return self
 
 
+class LogConfig(Strict):
+    """How opsdesk writes its log to stderr."""
+
+    # "json": one JSON object a line, for log collectors (Loki, Elasticsearch, journald).
+    format: Literal["text", "json"] = "text"
+
+
 class Config(Strict):
     # Where the SQLite database, clones of remote repositories and caches live.
     data_dir: str | None = None
@@ -285,6 +292,7 @@ class Config(Strict):
     access: AccessConfig = AccessConfig()
     slack: SlackConfig = SlackConfig()
     telegram: TelegramConfig = TelegramConfig()
+    log: LogConfig = LogConfig()
 
     @model_validator(mode="after")
     def _names_are_unique_and_known(self) -> Config:
