@@ -228,10 +228,10 @@ def run_digest(settings: Settings, args: argparse.Namespace) -> int:
     chart = None
     if args.png:
         digest, chart = build_digest_with_chart(services.engine, services.config, args.period, now)
-        if chart is None:  # the extra went missing under us; say so rather than write nothing
-            require_extra("charts", "the digest's chart (--png)")
+        if chart is None:
+            return _fail(f"opsdesk: {digest.notes[-1]}", code=1)
         with open(args.png, "wb") as file:
-            file.write(chart or b"")
+            file.write(chart)
     else:
         digest = build_digest(services.engine, services.config, args.period, now)
     if args.json:
