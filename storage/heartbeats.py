@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from storage.db import session_scope
@@ -23,6 +24,23 @@ def beat(
     started_at: datetime | None = None,
 ) -> None:
     """Write `component`'s state now. A new holder resets the start time."""
+    try:
+        _write(engine, component, holder, status, detail, started_at)
+    except IntegrityError:
+        # Two writers created the first row at once (a scheduler stopped right after
+        # it started: its heartbeat thread and stop() both beat); it exists now, so
+        # writing again updates it.
+        _write(engine, component, holder, status, detail, started_at)
+
+
+def _write(
+    engine: Engine,
+    component: str,
+    holder: str,
+    status: str,
+    detail: dict[str, Any] | None,
+    started_at: datetime | None,
+) -> None:
     with session_scope(engine) as session:
         row = session.get(Heartbeat, component)
         if row is None:
