@@ -34,7 +34,7 @@ async def run_forever(
 ) -> int:
     """Run until SIGTERM/SIGINT (or `stop` is set); returns the exit code."""
     stop = stop or asyncio.Event()
-    engine = await asyncio.to_thread(open_database, settings)
+    engine = await asyncio.to_thread(open_database, settings, migrate_in_child=True)
     services = build_services(settings, engine=engine)
     abandoned = await asyncio.to_thread(runs.mark_abandoned, engine, services.runner_id)
     if abandoned:

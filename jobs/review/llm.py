@@ -11,8 +11,7 @@ import email.utils
 import logging
 import time
 from dataclasses import dataclass
-
-import httpx
+from typing import TYPE_CHECKING
 
 from jobs.config import LlmReviewerConfig
 from jobs.review.budget import estimate_tokens
@@ -28,6 +27,9 @@ from jobs.review.prompt import (
     review_messages,
 )
 from jobs.review.reviewers import ReviewerError, ReviewerOutput, ReviewInput, reviewer_fingerprint
+
+if TYPE_CHECKING:
+    import httpx  # imported where a review calls a model: opsdesk run stays lighter
 
 log = logging.getLogger(__name__)
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -113,6 +115,8 @@ class LlmReviewer:
         return refined[: len(previous)]  # a refine pass adds nothing new
 
     def _client(self) -> httpx.Client:
+        import httpx
+
         headers = {"Content-Type": "application/json"}
         if self._api_key:
             headers["Authorization"] = f"Bearer {self._api_key}"
@@ -122,6 +126,8 @@ class LlmReviewer:
         return text.replace(self._api_key, "***") if self._api_key else text
 
     def _chat(self, client: httpx.Client, messages: list[Message]) -> _Answer:
+        import httpx
+
         url = f"{self.config.base_url}/chat/completions"
         body = {
             "model": self.config.model,
