@@ -32,7 +32,11 @@ entry()
 
 
 def opsdesk(
-    *args: str, cwd: Path | None = None, blocked: tuple[str, ...] = (), timeout: float = 60
+    *args: str,
+    cwd: Path | None = None,
+    blocked: tuple[str, ...] = (),
+    stdin: str = "",
+    timeout: float = 60,
 ) -> subprocess.CompletedProcess[str]:
     """`opsdesk ARGS` in a subprocess; `blocked` packages behave as not installed."""
     if blocked:
@@ -40,5 +44,11 @@ def opsdesk(
     else:
         command = [sys.executable, "-m", "bot.cli", *args]
     return subprocess.run(
-        command, capture_output=True, text=True, cwd=cwd or ROOT, timeout=timeout, check=False
+        command,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=cwd or ROOT,
+        timeout=timeout,
+        check=False,
     )
