@@ -57,10 +57,17 @@ class Install:
 def install(spec: str, venv: Path) -> Install:
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     started = time.perf_counter()
-    subprocess.run(
-        [str(venv / "bin" / "pip"), "install", "-q", spec], check=True, cwd=ROOT, timeout=900
+    done = subprocess.run(
+        [str(venv / "bin" / "pip"), "install", "-q", spec],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
     )
     seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        raise RuntimeError(f"pip install {spec!r} failed:\n{done.stderr[-3000:]}")
     listed = subprocess.run(
         [str(venv / "bin" / "pip"), "list", "--format=freeze", "--exclude", "pip"],
         check=True,
