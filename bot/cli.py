@@ -29,7 +29,7 @@ examples:
   opsdesk db upgrade                   bring the database to the current schema
   opsdesk run                          scheduler, outbox and chat adapters (until SIGTERM)
   opsdesk jobs --json                  jobs: schedule, next run, last status
-  opsdesk health --json | head -1      options go before or after the command
+  opsdesk jobs --config other.toml     options go before or after the command
   opsdesk run-job NAME                 run one job (or batch) now
   opsdesk review . --json              review the repository here (cached, delta or full)
 """
@@ -162,27 +162,28 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def config_check(file: str | None) -> int:
+    from bot.extras_check import extras_needed
     from bot.settings import ConfigError, find_config_file, load_config
 
     path = find_config_file(file)
-    if path is None:
-        print("no configuration file found: opsdesk runs on its embedded defaults")
-        return 0
     try:
         config = load_config(path)
     except ConfigError as exc:
         return _fail(_config_problems(exc), code=1)
-    from bot.extras_check import extras_needed
-
     needs = extras_needed(config, os.environ.get("OPSDESK_DATABASE_URL"))
+    source = path or "the embedded defaults"
     if needs.missing:
         return _fail(
-            "\n".join([f"{path}: needs packages that are not installed", *needs.missing]), code=1
+            "\n".join([f"{source}: needs packages that are not installed", *needs.missing]),
+            code=1,
         )
-    print(
-        f"{path}: ok ({len(config.repos)} repositories, {len(config.jobs)} jobs, "
-        f"{len(config.batches)} batches)"
-    )
+    if path is None:
+        print("no configuration file found: opsdesk runs on its embedded defaults")
+    else:
+        print(
+            f"{path}: ok ({len(config.repos)} repositories, {len(config.jobs)} jobs, "
+            f"{len(config.batches)} batches)"
+        )
     for note in needs.notes:
         print(f"note: {note}")
     return 0

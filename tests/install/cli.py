@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -36,6 +37,7 @@ def opsdesk(
     cwd: Path | None = None,
     blocked: tuple[str, ...] = (),
     stdin: str = "",
+    env: dict[str, str] | None = None,
     timeout: float = 60,
 ) -> subprocess.CompletedProcess[str]:
     """`opsdesk ARGS` in a subprocess; `blocked` packages behave as not installed."""
@@ -49,6 +51,7 @@ def opsdesk(
         capture_output=True,
         text=True,
         cwd=cwd or ROOT,
+        env={**os.environ, **(env or {})},
         timeout=timeout,
         check=False,
     )

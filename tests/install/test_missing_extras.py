@@ -104,3 +104,18 @@ def test_the_terminal_chat_needs_no_extra() -> None:
     assert result.returncode == 0, result.stderr
     assert "/review" in result.stdout and "Health" in result.stdout
     assert_no_traceback(result.stderr)
+
+
+def test_config_check_without_a_file_still_checks_the_database_url_of_the_environment(
+    tmp_path: Path,
+) -> None:
+    result = opsdesk(
+        "config",
+        "check",
+        cwd=tmp_path,
+        blocked=("psycopg",),
+        env={"OPSDESK_DATABASE_URL": "postgresql://opsdesk@db.invalid/opsdesk"},
+    )
+    assert result.returncode == 1
+    assert "the embedded defaults: needs packages that are not installed" in result.stderr
+    assert "pip install 'opsdesk[postgres]'" in result.stderr
