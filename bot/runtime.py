@@ -16,7 +16,6 @@ from bot.adapters import build_adapters
 from bot.log_deliverer import LogDeliverer
 from bot.settings import Settings
 from bot.wiring import build_services, open_database
-from handlers.catalog import build_router
 from handlers.services import Services
 from jobs import runs
 from jobs.outbox import Deliverer, OutboxSender
@@ -39,8 +38,13 @@ async def run_forever(
     abandoned = await asyncio.to_thread(runs.mark_abandoned, engine, services.runner_id)
     if abandoned:
         log.warning("runs %s were left running by a stopped process: abandoned", abandoned)
-    router = build_router(services)
-    adapters: list[ChatAdapter] = build_adapters(settings, router)  # ConfigError: caller
+    adapters: list[ChatAdapter] = []
+    if settings.config.slack.enabled or settings.config.telegram.enabled:
+        # The handlers (and the review engine behind /review) load only when a chat
+        # can reach them.
+        from handlers.catalog import build_router
+
+        adapters = build_adapters(settings, build_router(services))  # ConfigError: caller
     deliverers: dict[str, Deliverer] = {a.platform: a.deliverer for a in adapters}
     sender = OutboxSender(engine, deliverers, fallback=LogDeliverer(), worker_id=services.runner_id)
     scheduler = JobScheduler(services, shutdown_grace=shutdown_grace)

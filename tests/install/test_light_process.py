@@ -24,7 +24,7 @@ async def main():
     await run_forever(load_settings(sys.argv[1]), stop=stop, shutdown_grace=1.0)
 
 asyncio.run(main())
-print(" ".join(sorted({name.split(".")[0] for name in sys.modules})))
+print(" ".join(sorted(sys.modules)))
 """
 
 
@@ -36,7 +36,7 @@ def test_the_revisions_read_from_the_files_are_alembics(tmp_path: Path) -> None:
     assert set(schema.revisions()) == {r.revision for r in script.walk_revisions()}
 
 
-def test_opsdesk_run_migrates_a_new_database_without_loading_alembic_or_charts(
+def test_opsdesk_run_migrates_a_new_database_loading_only_what_its_jobs_need(
     tmp_path: Path,
 ) -> None:
     config = tmp_path / "opsdesk.toml"
@@ -50,9 +50,12 @@ def test_opsdesk_run_migrates_a_new_database_without_loading_alembic_or_charts(
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    loaded = set(done.stdout.split())
+    modules = done.stdout.split()
+    loaded = {name.split(".")[0] for name in modules}
     assert "sqlalchemy" in loaded  # the probe saw the process's modules
     assert loaded.isdisjoint({"alembic", "mako", "matplotlib", "slack_bolt", "telegram", "httpx"})
+    # No repository to review, no chat to ask: the review engine stays unloaded too.
+    assert [name for name in modules if name.startswith("jobs.review")] == []
     from storage.db import make_engine
 
     engine = make_engine(f"sqlite:///{tmp_path / 'data' / 'opsdesk.db'}")
