@@ -137,13 +137,9 @@ def upgrade_in_child(engine: Engine, url: str) -> tuple[SchemaStatus, SchemaStat
     before = check(engine)
     if before.is_current:
         return before, before
-    env = {k: v for k, v in os.environ.items() if k in _CHILD_ENV or k.startswith("PG")}
-    source_root = str(Path(__file__).resolve().parent.parent)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [source_root, os.environ.get("PYTHONPATH")]))
-    env[_URL_VARIABLE] = url
     done = subprocess.run(
         [sys.executable, "-m", "storage.schema"],
-        env=env,
+        env=migration_env(url),
         capture_output=True,
         text=True,
         timeout=MIGRATION_TIMEOUT_S,
@@ -156,6 +152,15 @@ def upgrade_in_child(engine: Engine, url: str) -> tuple[SchemaStatus, SchemaStat
             last = last.replace(str(password), "***")
         raise SchemaError(f"the schema upgrade failed: {last}")
     return before, status(engine)
+
+
+def migration_env(url: str) -> dict[str, str]:
+    """The migration process's environment: the URL, what Python and libpq need."""
+    env = {k: v for k, v in os.environ.items() if k in _CHILD_ENV or k.startswith("PG")}
+    source_root = str(Path(__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [source_root, os.environ.get("PYTHONPATH")]))
+    env[_URL_VARIABLE] = url
+    return env
 
 
 def _upgrade_from_environment() -> int:

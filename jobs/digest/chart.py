@@ -113,7 +113,7 @@ def render_chart(
         [sys.executable, "-m", "jobs.digest.chart_worker"],
         input=json.dumps(request).encode(),
         capture_output=True,
-        env=_worker_env(),
+        env=worker_env(),
         timeout=WORKER_TIMEOUT_S,
         check=False,
     )
@@ -123,7 +123,8 @@ def render_chart(
     return done.stdout
 
 
-def _worker_env() -> dict[str, str]:
+def worker_env() -> dict[str, str]:
+    """The chart worker's environment: what Python and matplotlib need, no tokens."""
     env = {name: os.environ[name] for name in _WORKER_ENV if name in os.environ}
     # The worker imports this package however this process found it (installed,
     # editable, or a source tree on sys.path).

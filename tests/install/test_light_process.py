@@ -7,9 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from alembic.config import Config as AlembicConfig
 from alembic.script import ScriptDirectory
 
+from jobs.digest import chart
 from storage import schema
 from tests.install.cli import ROOT
 
@@ -63,3 +65,19 @@ def test_opsdesk_run_migrates_a_new_database_loading_only_what_its_jobs_need(
         assert schema.status(engine).is_current  # the child process did migrate it
     finally:
         engine.dispose()
+
+
+def test_the_chart_and_migration_processes_get_no_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
+    tokens = {
+        "SLACK_BOT_TOKEN": "xoxb-not-for-workers",
+        "TELEGRAM_BOT_TOKEN": "123:not-for-workers",
+        "OPSDESK_LLM_API_KEY": "sk-not-for-workers",
+    }
+    for name, value in tokens.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("PGSSLMODE", "require")
+    url = "postgresql://opsdesk:pw@db/opsdesk"
+    for env in (chart.worker_env(), schema.migration_env(url)):
+        assert set(env.values()).isdisjoint(tokens.values())
+        assert "PATH" in env and "PYTHONPATH" in env
+    assert schema.migration_env(url)["PGSSLMODE"] == "require"
