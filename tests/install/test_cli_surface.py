@@ -9,6 +9,7 @@ import pty
 import select
 import subprocess
 import sys
+import termios
 import time
 from importlib.metadata import version
 from pathlib import Path
@@ -123,6 +124,17 @@ def read_until(fd: int, wanted: str, timeout: float = 30.0) -> str:
     return seen
 
 
+def wait_for_line_editing(terminal: int, timeout: float = 10.0) -> None:
+    """Until readline has put the terminal in its own (non-canonical) mode, and a
+    moment more: keys typed while it sets the terminal up can be dropped (seen when
+    the machine is busy), which is a property of the test's typing, not of opsdesk."""
+    deadline = time.monotonic() + timeout
+    while termios.tcgetattr(terminal)[3] & termios.ICANON:
+        assert time.monotonic() < deadline, "readline never took the terminal"
+        time.sleep(0.01)
+    time.sleep(0.3)
+
+
 # Runs a command on its standard input's terminal as its controlling terminal, so the
 # terminal turns Ctrl-C into SIGINT for it (subprocess cannot, and forking this
 # multi-threaded test process with pty.fork could deadlock the child).
@@ -147,11 +159,15 @@ def test_ctrl_c_in_the_terminal_chat_clears_the_line_and_ctrl_d_leaves(tmp_path:
     os.close(child_side)
     try:
         read_until(terminal, "opsdesk> ")
+        wait_for_line_editing(terminal)
         os.write(terminal, b"/this line is abandoned")
+        read_until(terminal, "abandoned")  # readline has it on the line
         os.write(terminal, b"\x03")  # Ctrl-C: the terminal sends SIGINT
         read_until(terminal, "opsdesk> ")
+        wait_for_line_editing(terminal)
         os.write(terminal, b"/help\r")
         answer = read_until(terminal, "opsdesk> ")
+        wait_for_line_editing(terminal)
         assert "/review" in answer and "abandoned" not in answer.split("/help", 1)[1]
         os.write(terminal, b"\x04")  # Ctrl-D on an empty line: end of input
         assert process.wait(timeout=30) == 0
