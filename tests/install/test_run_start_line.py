@@ -104,3 +104,31 @@ def test_json_log_format_writes_one_object_a_line(tmp_path: Path) -> None:
     assert started[0]["level"] == "INFO" and started[0]["logger"] == "bot.runtime"
     assert started[0]["time"].endswith("+00:00")
     assert "sk-never-in-the-log-123" not in stderr
+
+
+@pytest.mark.postgres
+def test_a_second_replica_on_postgresql_says_it_stands_by(tmp_path: Path, pg_url: str) -> None:
+    config = tmp_path / "opsdesk.toml"
+    config.write_text(CONFIG)
+    env = {**os.environ, "OPSDESK_DATABASE_URL": pg_url, "PYTHONUNBUFFERED": "1"}
+    leader = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "run", "--config", str(config)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env=env,
+    )
+    try:
+        assert leader.stderr is not None
+        first = ""
+        while " started: " not in first:
+            first = leader.stderr.readline()
+            assert first, "the first replica ended before its start line"
+        assert "scheduler leader" in first
+        line, _ = start_line(config, {"OPSDESK_DATABASE_URL": pg_url})
+        assert "; scheduler standby; 2 jobs" in line
+    finally:
+        leader.send_signal(signal.SIGTERM)
+        leader.communicate(timeout=60)
+    assert leader.returncode == 0
