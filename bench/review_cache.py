@@ -4,21 +4,26 @@
 
 1. Median wall time of a cache-hit `run_review` against the median time of one
    `git rev-parse HEAD` process (target: ratio <= 3).
-2. The last N commits reviewed one by one, oldest first: each delta's prompt tokens
-   against the full-tree prompt tokens (target: median reduction >= 90%).
+2. The last N commits one by one, oldest first: the prompt tokens the `llm` reviewer
+   would send for each delta against those of a full review of the same commit, both
+   planned by the same prompt builder with the same skip rules
+   (`jobs.review.sizing.delta_and_full_tokens`; no model is called; target: median
+   reduction >= 90%).
    --walk each (default): each of the last N non-merge commits, reviewed from its
    own parent — what a review after every commit sees.
    --walk first-parent: the branch's own line, each commit a delta from the one
    before — a merge brings its whole branch at once, so a young, merge-heavy
    history saves less.
 
-Uses a temporary SQLite database and the lint reviewer; the repository is only read.
+Uses a temporary SQLite database and the lint reviewer for the cache hits; the
+repository is only read.
 Exits 1 when a target is missed.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import statistics
 import subprocess
 import sys
@@ -28,6 +33,7 @@ from pathlib import Path
 
 from jobs.config import Config
 from jobs.review.engine import run_review
+from jobs.review.sizing import delta_and_full_tokens
 from storage import schema
 from storage.db import make_engine
 
@@ -68,25 +74,20 @@ def main() -> int:
                 {"repos": [{"name": name, "path": str(repo), "branch": ref}]}
             )
 
-        # Deltas: a full review of the oldest commit, then each later one.
-        print(f"reviewing {len(shas)} commits of {repo} one by one ({args.walk}, lint reviewer)")
+        # Deltas: each commit from the one before it (its parent with --walk each).
+        print(f"prompt tokens of {len(shas) - 1} deltas of {repo} ({args.walk}) vs full reviews")
         reductions: list[float] = []
-        for index, sha in enumerate(shas):
-            name = "bench"
-            if args.walk == "each" and index > 0:
-                # A history of its own whose last review is the parent: this is its delta.
-                name = f"bench-{index}"
-                run_review(engine, config_at(f"{sha}^", name), data_dir, name, runner_id="bench")
-            result = run_review(engine, config_at(sha, name), data_dir, name, runner_id="bench")
-            full = result.full_prompt_tokens
-            if index == 0:
-                print(f"  {sha[:8]} {result.kind:5} prompt {result.prompt_tokens:>8,} tokens")
-                continue
-            reduction = 100.0 * (1 - result.prompt_tokens / full) if full else 0.0
+        sizing_times: list[float] = []
+        for previous, sha in itertools.pairwise(shas):
+            base = f"{sha}^" if args.walk == "each" else previous
+            started = time.perf_counter()
+            delta, full = delta_and_full_tokens(repo, base, sha)
+            sizing_times.append(time.perf_counter() - started)
+            reduction = 100.0 * (1 - delta / full) if full else 0.0
             reductions.append(reduction)
             print(
-                f"  {sha[:8]} {result.kind:5} prompt {result.prompt_tokens:>8,} tokens, "
-                f"full tree {full:>8,} → {reduction:5.1f}% saved"
+                f"  {sha[:8]} delta {delta:>8,} tokens, full review {full:>8,} "
+                f"→ {reduction:5.1f}% saved"
             )
 
         # Cache hits on HEAD (the last commit reviewed above).
@@ -108,6 +109,11 @@ def main() -> int:
     ratio = hit_ms / git_ms
     median_reduction = statistics.median(reductions) if reductions else 0.0
     print()
+    if sizing_times:
+        print(
+            f"planning a delta and a full review's prompts (what an llm review adds to find "
+            f"full_tree_tokens): median {median_ms(sizing_times):.0f} ms"
+        )
     print(f"cache hit: median {hit_ms:.2f} ms over {args.runs} runs")
     print(f"git rev-parse HEAD: median {git_ms:.2f} ms over {args.runs} runs")
     ok_ratio = ratio <= HIT_RATIO_TARGET

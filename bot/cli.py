@@ -117,9 +117,15 @@ def build_parser() -> argparse.ArgumentParser:
     review = add(
         commands, "review", "review a configured repository or a local path (exit 1 on failure)"
     )
-    review.add_argument("target", metavar="TARGET", help="a configured repo name or a local path")
+    review.add_argument(
+        "target", metavar="TARGET", help="a configured repo name, or a path in a local repository"
+    )
     review.add_argument("--full", action="store_true", help="review the whole tree, not the delta")
-    review.add_argument("--json", action="store_true", help="print the review as JSON")
+    review.add_argument(
+        "--json", action="store_true",
+        help="print the review as JSON (findings, not-reviewed files, notes, tokens this call "
+        "spent and full_tree_tokens: what a full model review of the commit would send)",
+    )  # fmt: skip
 
     db = add(commands, "db", "database tools")
     db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
@@ -333,7 +339,8 @@ def run_review_command(settings: Settings, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
     else:
-        print(render_text(review_reply(result, services.config))[0])
+        # Nobody can press a button on the command line: findings without labels.
+        print(render_text(review_reply(result, services.config), with_buttons=False)[0])
     return 0
 
 

@@ -1,8 +1,12 @@
 """`opsdesk console`: a chat in the terminal on the same handlers.
 
-Each Reply is printed as text with numbered buttons; typing a number presses the
-button of that number in the last reply that had buttons. Works interactively (line
-editing and history through readline) and with piped input.
+Each Reply is printed as text with numbered buttons; typing a number presses that
+button. A button keeps its number for the whole session: the same button (the same
+finding and verdict) always shows the same number, in the reply that first showed it,
+in the updated finding after a press and in later replies, and new buttons get new
+numbers. So a press never renumbers anything, and a number from an older reply still
+does what its label said. Works interactively (line editing and history through
+readline) and with piped input.
 """
 
 from __future__ import annotations
@@ -29,19 +33,25 @@ class Console:
         self.router = router
         self.out = out
         self.image_dir = image_dir
-        self.buttons: list[Button] = []
+        self.numbers: dict[str, int] = {}  # button payload → its number, for the session
+        self.by_number: dict[int, Button] = {}
 
     def say(self, line: str) -> Reply | None:
         """Handle one line typed by the user; returns the reply it printed, if any."""
         line = line.strip()
         if not line:
             return None
-        if line.isdigit() and self.buttons:
-            index = int(line) - 1
-            if not 0 <= index < len(self.buttons):
-                self.out.write(f"There is no button {line}; pick 1-{len(self.buttons)}.\n")
+        if line.isdigit():
+            button = self.by_number.get(int(line))
+            if button is None:
+                shown = (
+                    f"buttons so far are 1-{len(self.by_number)}"
+                    if self.by_number
+                    else ("no reply has shown buttons yet")
+                )
+                self.out.write(f"There is no button {line}; {shown}.\n")
                 return None
-            reply = self.router.press(CONSOLE_CALLER, self.buttons[index].payload)
+            reply = self.router.press(CONSOLE_CALLER, button.payload)
         else:
             command = line if line.startswith("/") else "/" + line
             reply = self.router.handle(CONSOLE_CALLER, command)
@@ -55,11 +65,17 @@ class Console:
             target = self.image_dir / reply.image.filename
             target.write_bytes(reply.image.png)
             image_path = str(target)
-        text, buttons = render_text(reply, image_path)
-        if buttons:
-            self.buttons = buttons
+        text, _ = render_text(reply, image_path, number_of=self._number)
         self.out.write(text + "\n\n")
         self.out.flush()
+
+    def _number(self, button: Button) -> int:
+        """The button's number: the one it had before, else the next unused one."""
+        number = self.numbers.get(button.payload)
+        if number is None:
+            number = self.numbers[button.payload] = len(self.numbers) + 1
+        self.by_number[number] = button  # the newest label for that payload
+        return number
 
 
 def run_console(router: Router, image_dir: Path, history: Path | None = None) -> int:

@@ -13,6 +13,6 @@ log = logging.getLogger("opsdesk.posts")
 
 class LogDeliverer:
     async def deliver(self, post: Post) -> str | None:
-        text, _ = render_text(post.reply)
+        text, _ = render_text(post.reply, with_buttons=False)
         log.warning("post %s for %s:%s\n%s", post.id, post.platform, post.target_id, text)
         return None

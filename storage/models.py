@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -47,6 +47,11 @@ class Review(SQLModel, table=True):
     suppressed_count: int = 0
     dropped_count: int = 0  # model findings outside the diff, dropped
     skipped_files: str = Field(default="[]", sa_column=Column(Text, nullable=False))  # JSON
+    # Files a reviewer covered (a linter's files; 0: none or not counted). Migration 0002.
+    reviewed_files: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    # What a reader must know about how the review went (JSON list of sentences),
+    # e.g. "critique pass answered without usable JSON; first-pass findings kept".
+    notes: str = Field(default="[]", sa_column=Column(Text, nullable=False, server_default="[]"))
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -102,8 +107,31 @@ class Feedback(SQLModel, table=True):
     finding_id: int = Field(foreign_key="findings.id", index=True)
     user: str = Field(max_length=100)  # principal, e.g. slack:U0123
     verdict: str = Field(max_length=20)  # helpful | not_helpful | false_positive | resolved
+    # The name the user had when they pressed, for "marked by Dana".
+    user_name: str | None = Field(default=None, max_length=100)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+class FindingPost(SQLModel, table=True):
+    """Where opsdesk showed a finding with its buttons: a chat (`telegram:-100123`,
+    `slack:C0123`, `console:local`) and, once the platform returned it, the message and
+    the paragraph of that message the finding is in. A press counts only for a finding
+    shown in the presser's chat; Telegram edits find the finding's paragraph here."""
+
+    __tablename__ = "finding_posts"
+    __table_args__ = (
+        Index("ix_finding_posts_finding_chat", "finding_id", "chat"),
+        Index("ix_finding_posts_chat_message", "chat", "message_ref"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    finding_id: int = Field(foreign_key="findings.id")
+    chat: str = Field(max_length=120)
+    message_ref: str | None = Field(default=None, max_length=100)  # e.g. Telegram message id
+    paragraph: int | None = None  # index of the finding's paragraph in that message
+    number: int | None = None  # the "#n" the message's keyboard rows name it by
+    shown_at: datetime = Field(default_factory=utcnow)
 
 
 class JobRun(SQLModel, table=True):
@@ -216,3 +244,18 @@ class Heartbeat(SQLModel, table=True):
     detail: str = Field(default="", sa_column=Column(Text, nullable=False))  # JSON
     started_at: datetime = Field(default_factory=utcnow)
     beat_at: datetime = Field(default_factory=utcnow)
+
+
+class TokenCalibration(SQLModel, table=True):
+    """Per model: the largest ratio of the server's reported prompt tokens to
+    opsdesk's estimate seen so far, so prompts are sized in the model's own tokens."""
+
+    __tablename__ = "token_calibrations"
+
+    model: str = Field(primary_key=True, max_length=200)
+    ratio: float = 1.0  # largest reported / estimated: sizes prompts
+    samples: int = 0
+    # Sums over the samples: their ratio is the typical one, used for figures.
+    estimated_total: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    reported_total: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow)

@@ -14,6 +14,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack.commands import MAIN_COMMAND, command_line, routes
+from bot.slack.edits import MessageEdits
 from bot.slack.render import fallback_text, render_message, replace_keyed
 from handlers.access import Caller
 from handlers.router import Router
@@ -44,6 +45,7 @@ def build_app(
     app = AsyncApp(client=client, signing_secret=signing_secret, name="opsdesk")
     engine = router.services.engine
     slash_commands = routes(main_command)
+    edits = MessageEdits()
 
     async def first_time(key: str) -> bool:
         """False for a redelivery (Slack retries slow answers): ack it, do nothing."""
@@ -92,20 +94,30 @@ def build_app(
             await tell_privately(client, respond, channel, user["id"], reply)
             return
         message = body.get("message")
-        blocks = None
-        if message and not container.get("is_ephemeral"):
-            blocks = replace_keyed(message.get("blocks") or [], reply, action.get("action_ts"))
-        if message is None or blocks is None or not channel:
-            # Nothing of the message to redraw (an ephemeral, or an unkeyed reply).
+        if message is None or container.get("is_ephemeral") or not channel:
+            # Nothing of the message to redraw (an ephemeral, or no channel).
             await tell_privately(client, respond, channel, user["id"], reply)
             return
-        text = message.get("text") or fallback_text(reply)
-        try:
-            await client.chat_update(channel=channel, ts=message["ts"], blocks=blocks, text=text)
-        except SlackApiError as exc:
-            # e.g. a message posted through a response URL where the bot is no member.
-            log.warning("chat.update failed (%s); redrawing through the response URL", _error(exc))
-            await respond(replace_original=True, blocks=blocks, text=text)
+        message_key = (channel, str(message.get("ts")))
+        async with edits.turn(message_key):
+            pressed = edits.latest(message_key, message.get("blocks") or [])
+            blocks = replace_keyed(pressed, reply, action.get("action_ts"))
+            if blocks is None:
+                # The reply is not about a block of this message (an unkeyed reply).
+                await tell_privately(client, respond, channel, user["id"], reply)
+                return
+            text = message.get("text") or fallback_text(reply)
+            try:
+                await client.chat_update(
+                    channel=channel, ts=message["ts"], blocks=blocks, text=text
+                )
+            except SlackApiError as exc:
+                # e.g. a message posted through a response URL where the bot is no member.
+                log.warning(
+                    "chat.update failed (%s); redrawing through the response URL", _error(exc)
+                )
+                await respond(replace_original=True, blocks=blocks, text=text)
+            edits.updated(message_key, blocks)
 
     # Every button opsdesk draws has its router payload `<prefix>:…` as action_id; the
     # router, not this pattern, decides which prefixes exist (actions added later work).

@@ -147,25 +147,46 @@ def render_block(block: Block, ids: Iterator[str]) -> list[SlackBlock]:
 
 
 def render_blocks(reply: Reply) -> list[SlackBlock]:
-    """The whole reply as at most 50 blocks; the last one says what was cut."""
+    """The whole reply as at most 50 blocks: the title and the summary fields first,
+    then the blocks (a finding with its buttons) whole, then the reply's buttons and
+    note. What does not fit is cut from the end a whole block at a time, with a note
+    saying so; the summary is never what is cut."""
     ids = iter(action_ids(reply.all_buttons()))
-    blocks: list[SlackBlock] = []
+    head: list[SlackBlock] = []
     if reply.title:
         title = STATUS_ICON[reply.status] + reply.title
-        blocks.append({"type": "header", "text": _plain(_cut(title, MAX_HEADER_TEXT))})
-    for block in reply.blocks:
-        blocks += render_block(block, ids)
+        head.append({"type": "header", "text": _plain(_cut(title, MAX_HEADER_TEXT))})
     fields = [
         _mrkdwn(_cut(f"*{escape(field.label)}*\n{escape(field.value)}", MAX_FIELD_TEXT))
         for field in reply.fields
     ]
     for start in range(0, len(fields), MAX_FIELDS):
-        blocks.append({"type": "section", "fields": fields[start : start + MAX_FIELDS]})
+        head.append({"type": "section", "fields": fields[start : start + MAX_FIELDS]})
+    groups = [render_block(block, ids) for block in reply.blocks]
+    tail: list[SlackBlock] = []
     if reply.buttons:
-        blocks += _actions(reply.buttons, [next(ids) for _ in reply.buttons], None)
+        tail += _actions(reply.buttons, [next(ids) for _ in reply.buttons], None)
     if reply.note:
-        blocks.append(_context(reply.note))
-    return fit(blocks)
+        tail.append(_context(reply.note))
+    return fit_groups(head, groups, tail)
+
+
+def fit_groups(
+    head: list[SlackBlock], groups: list[list[SlackBlock]], tail: list[SlackBlock]
+) -> list[SlackBlock]:
+    """head + groups + tail in at most 50 blocks, dropping whole groups from the end."""
+    total = len(head) + sum(len(g) for g in groups) + len(tail)
+    if total <= MAX_BLOCKS:
+        return head + [b for g in groups for b in g] + tail
+    room = MAX_BLOCKS - len(head) - len(tail) - 1  # one for the cut note
+    kept: list[SlackBlock] = []
+    for group in groups:
+        if len(kept) + len(group) > room:
+            break
+        kept += group
+    left_out = total - len(head) - len(tail) - len(kept)
+    note = f"… (cut: {left_out} more blocks did not fit in one Slack message)"
+    return fit([*head, *kept, {"type": "context", "elements": [_mrkdwn(note)]}, *tail])
 
 
 def _context(text: str, block_id: str | None = None) -> SlackBlock:
@@ -221,7 +242,9 @@ def replace_keyed(
         if block.key is None:
             continue
         fresh[block.key] = render_block(block, ids)
-    if reply.note and fresh:
+    if reply.note and fresh and len(message_blocks) < MAX_BLOCKS:
+        # Under the redrawn finding while the message has room; otherwise the
+        # finding's own text (who marked what) says it and nothing else is cut.
         last = list(fresh)[-1]
         fresh[last].append(_context(reply.note, f"{last}{NOTE_SUFFIX}"))
     if revision:

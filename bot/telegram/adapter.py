@@ -58,7 +58,7 @@ class TelegramAdapter:
         self.app = build_application(token, api_base_url, max_retries=max_retries)
         TelegramHandlers(router, engine).install(self.app)
         self.router = router
-        self._deliverer = TelegramDeliverer(self.app.bot)
+        self._deliverer = TelegramDeliverer(self.app.bot, engine)
         self._last_error_at: float | None = None
 
     @property

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections import OrderedDict
 
 from sqlalchemy.engine import Engine
 from telegram import BotCommand, CallbackQuery, Message, Update
@@ -23,10 +24,12 @@ from telegram.ext import (
 )
 
 from bot.telegram.deliver import markup, send_reply
-from bot.telegram.render import answer_text, edit_after_press, short
+from bot.telegram.render import Edit, Placed, answer_text, edit_after_press, short
 from handlers.access import Caller, Role, refusal_text
 from handlers.router import Router
+from jobs.feedback import placement
 from jobs.reply import Reply
+from jobs.review.view import finding_id_of
 from storage.inbound import first_delivery
 
 log = logging.getLogger(__name__)
@@ -37,6 +40,9 @@ DEFAULT_API_BASE_URL = "https://api.telegram.org"
 COMMAND_NAME = re.compile(r"^[a-z0-9_]{1,32}$")
 MAX_MENU_COMMANDS = 100
 WELCOME = "Hello, this is opsdesk: code reviews, scheduled jobs and their digest."
+# Messages whose latest edit this process remembers (for quick successive presses).
+MAX_REMEMBERED_EDITS = 500
+MessageKey = tuple[int, int]  # (chat id, message id)
 
 
 def build_application(
@@ -88,6 +94,11 @@ class TelegramHandlers:
     def __init__(self, router: Router, engine: Engine) -> None:
         self.router = router
         self.engine = engine
+        # A callback carries the message as it was when pressed: two quick presses on
+        # one message would each edit that older copy and undo the other's change.
+        # Edits of one message take turns, each from the last edit made here.
+        self._edited: OrderedDict[MessageKey, Edit] = OrderedDict()
+        self._edit_locks: dict[MessageKey, asyncio.Lock] = {}
 
     def install(self, app: Application) -> None:
         """Register a handler for /start and for every command the router knows."""
@@ -143,6 +154,7 @@ class TelegramHandlers:
             message.chat_id,
             reply,
             reply_to=message.message_id if reply.private else None,
+            engine=self.engine,
         )
 
     async def _refuse_once(
@@ -175,27 +187,64 @@ class TelegramHandlers:
     async def _show(
         self, context: ContextTypes.DEFAULT_TYPE, query: CallbackQuery, reply: Reply
     ) -> None:
-        """Edit the pressed message in place; a new message when that cannot be done."""
+        """Edit the pressed message in place; a new message when that cannot be done.
+
+        The finding's paragraph in that message is the one recorded when the message
+        was sent (its id as Telegram returned it), never found by comparing text."""
         message = query.message
         if not isinstance(message, Message):
             return  # too old to be edited or read: the answer toast has said it
-        edit = None
-        if message.text:
-            rows = [
-                [(b.text, str(b.callback_data)) for b in row]
-                for row in (message.reply_markup.inline_keyboard if message.reply_markup else ())
-            ]
-            edit = edit_after_press(message.text, message.text_html, rows, query.data or "", reply)
-        if edit is None:
-            await send_reply(context.bot, message.chat_id, reply)
-            return
-        try:
-            await query.edit_message_text(
-                edit.html, parse_mode=ParseMode.HTML, reply_markup=markup(edit.keyboard)
-            )
-        except BadRequest as exc:
-            if "not modified" not in exc.message.lower():
-                raise
+        key = (message.chat_id, message.message_id)
+        async with self._edit_locks.setdefault(key, asyncio.Lock()):
+            edit = None
+            placed = await self._placed(message, reply)
+            current = self._edited.get(key)
+            if current is None and message.text:
+                rows = [
+                    [(b.text, str(b.callback_data)) for b in row]
+                    for row in (
+                        message.reply_markup.inline_keyboard if message.reply_markup else ()
+                    )
+                ]
+                current = Edit(message.text_html, rows, message.text)
+            if current is not None and placed is not None:
+                edit = edit_after_press(
+                    current.text, current.html, current.keyboard, query.data or "", reply, placed
+                )
+            if edit is None:
+                await send_reply(context.bot, message.chat_id, reply, engine=self.engine)
+                return
+            try:
+                await query.edit_message_text(
+                    edit.html, parse_mode=ParseMode.HTML, reply_markup=markup(edit.keyboard)
+                )
+            except BadRequest as exc:
+                if "not modified" not in exc.message.lower():
+                    raise
+            self._remember_edit(key, edit)
+
+    def _remember_edit(self, key: MessageKey, edit: Edit) -> None:
+        self._edited[key] = edit
+        self._edited.move_to_end(key)
+        while len(self._edited) > MAX_REMEMBERED_EDITS:
+            self._edited.popitem(last=False)
+        if len(self._edit_locks) > 2 * MAX_REMEMBERED_EDITS:
+            for old in [k for k, lock in self._edit_locks.items() if not lock.locked()]:
+                if old not in self._edited:
+                    del self._edit_locks[old]
+
+    async def _placed(self, message: Message, reply: Reply) -> Placed | None:
+        """Where the answer's finding sits in `message`, as recorded when it was sent."""
+        keys = [b.key for b in reply.blocks if finding_id_of(b.key) is not None]
+        if not keys or keys[0] is None:
+            return None
+        finding_id = finding_id_of(keys[0])
+        assert finding_id is not None
+        chat = f"{PLATFORM}:{message.chat_id}"
+        found = await asyncio.to_thread(
+            placement, self.engine, chat, str(message.message_id), finding_id
+        )
+        return None if found is None else Placed(keys[0], found.paragraph, found.number)
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Log a failed update; the bot keeps serving."""

@@ -3,11 +3,13 @@ and the one send path interactive replies use too."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dtm
 import logging
 import warnings
 from collections.abc import Sequence
 
+from sqlalchemy.engine import Engine
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Message
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, InvalidToken
@@ -15,8 +17,10 @@ from telegram.error import RetryAfter as TelegramRetryAfter
 from telegram.warnings import PTBDeprecationWarning
 
 from bot.telegram.render import Chunk, caption, render
+from jobs.feedback import Placement, record_message
 from jobs.outbox import PermanentFailure, Post, RetryAfter
 from jobs.reply import Button, Image, Reply
+from jobs.review.view import finding_id_of
 
 log = logging.getLogger(__name__)
 
@@ -55,10 +59,13 @@ async def send_reply(
     reply_to: int | None = None,
     progress: dict[int, int] | None = None,
     progress_key: int = 0,
+    engine: Engine | None = None,
 ) -> Message | None:
     """Send the reply's parts in order (photo first, then text chunks); returns the last
     message sent. Parts before `skip` were sent by an earlier attempt and are not sent
-    again; `progress[progress_key]` is kept at the count of parts sent."""
+    again; `progress[progress_key]` is kept at the count of parts sent. With `engine`,
+    each message's findings are recorded with the message id Telegram returned, so a
+    press edits exactly that message and paragraph."""
     last: Message | None = None
     parts: list[Chunk | Image] = [reply.image] if reply.image is not None else []
     parts += render(reply)
@@ -81,9 +88,23 @@ async def send_reply(
                 reply_to_message_id=reply_to if index == 0 else None,
                 allow_sending_without_reply=True if reply_to else None,
             )
+            if engine is not None:
+                await remember_message(engine, last, chunk)
         if progress is not None:
             progress[progress_key] = index + 1
     return last
+
+
+async def remember_message(engine: Engine, message: Message, chunk: Chunk) -> None:
+    """Record which findings this message shows, in which paragraph, under which #n."""
+    placements = [
+        Placement(finding_id, placed.paragraph, placed.number)
+        for placed in chunk.placed
+        if (finding_id := finding_id_of(placed.key)) is not None
+    ]
+    if placements:
+        chat = f"telegram:{message.chat_id}"
+        await asyncio.to_thread(record_message, engine, chat, str(message.message_id), placements)
 
 
 def wait_of(error: TelegramRetryAfter) -> float:
@@ -100,8 +121,9 @@ class TelegramDeliverer:
     A post of several parts (a chart, then text chunks) that fails half-way resumes
     at the part that failed, so a retry does not repeat what the chat already has."""
 
-    def __init__(self, bot: Bot) -> None:
+    def __init__(self, bot: Bot, engine: Engine | None = None) -> None:
         self.bot = bot
+        self.engine = engine
         self._sent_parts: dict[int, int] = {}
 
     async def deliver(self, post: Post) -> str | None:
@@ -114,6 +136,7 @@ class TelegramDeliverer:
                 skip=self._sent_parts.get(post.id, 0),
                 progress=self._sent_parts,
                 progress_key=post.id,
+                engine=self.engine,
             )
         except TelegramRetryAfter as exc:
             raise RetryAfter(wait_of(exc), "Telegram flood control") from exc

@@ -86,9 +86,10 @@ class DayCount(NamedTuple):
 class ReviewTotals:
     """Aggregates over the `reviews`, `findings` and `review_findings` tables for the period.
 
-    `full_review_tokens_in` is what the period's review runs (cache hits included)
-    would have sent had each been a full review — the sum of `full_prompt_tokens`
-    of the reviews they used; tokens actually sent come from the run rows.
+    `full_review_tokens_in` is what the period's model review runs (cache hits
+    included) would have sent had each been a full review — the sum of
+    `full_prompt_tokens` of the `llm` reviews they used (linters send none); tokens
+    actually sent come from the run rows.
     `findings_open` is the number open at the end of the period.
     """
 

@@ -105,12 +105,23 @@ def review_totals(connection: Connection, start: datetime, end: datetime) -> Rev
             select(reviews.c.kind, func.count()).where(in_period).group_by(reviews.c.kind)
         ).all()
     )
+    # Suppression is derived from feedback as it stands now, never read from a stored
+    # state: a finding someone marked false positive counts as suppressed, unless fixed.
+    false_positive = review_findings.c.finding_id.in_(
+        select(feedback.c.finding_id).where(feedback.c.verdict == "false_positive")
+    )
+    state = case(
+        (review_findings.c.state == "fixed", "fixed"),
+        (false_positive, "suppressed"),
+        (review_findings.c.state == "suppressed", "open"),
+        else_=review_findings.c.state,
+    )
     states: dict[str, int] = dict(
         connection.execute(
-            select(review_findings.c.state, func.count())
+            select(state, func.count())
             .select_from(review_findings.join(reviews))
             .where(in_period)
-            .group_by(review_findings.c.state)
+            .group_by(state)
         ).all()
     )
     created = connection.execute(
@@ -122,17 +133,33 @@ def review_totals(connection: Connection, start: datetime, end: datetime) -> Rev
         .select_from(findings.join(fixed_by, findings.c.fixed_review_id == fixed_by.c.id))
         .where(findings.c.created_at < end, fixed_by.c.created_at < end)
     ).scalar_one()
+    # Open at `end` and marked false positive (as feedback stands now): not "open".
+    suppressed_open = connection.execute(
+        select(func.count())
+        .select_from(findings.outerjoin(fixed_by, findings.c.fixed_review_id == fixed_by.c.id))
+        .where(
+            findings.c.created_at < end,
+            findings.c.id.in_(
+                select(feedback.c.finding_id).where(feedback.c.verdict == "false_positive")
+            ),
+            (fixed_by.c.id.is_(None)) | (fixed_by.c.created_at >= end),
+        )
+    ).scalar_one()
     full_tokens = connection.execute(
         select(func.coalesce(func.sum(reviews.c.full_prompt_tokens), 0))
         .select_from(runs.join(reviews, runs.c.review_id == reviews.c.id))
-        .where(_in_range(runs.c.started_at, start, end), runs.c.kind == "review")
+        .where(
+            _in_range(runs.c.started_at, start, end),
+            runs.c.kind == "review",
+            reviews.c.reviewer_kind == "llm",  # a linter sends no tokens: nothing to save
+        )
     ).scalar_one()
     return ReviewTotals(
         full=int(by_kind.get("full", 0)),
         delta=int(by_kind.get("delta", 0)),
         findings_new=int(states.get("new", 0)),
         findings_fixed=int(states.get("fixed", 0)),
-        findings_open=int(created) - int(fixed_before_end),
+        findings_open=int(created) - int(fixed_before_end) - int(suppressed_open),
         suppressed=int(states.get("suppressed", 0)),
         full_review_tokens_in=int(full_tokens),
     )

@@ -1,21 +1,31 @@
 """Fit a diff into a token budget, and measure what a full-tree review would cost.
 
-Tokens are estimated as ceil(characters / 4), the usual rule of thumb for English
-and code with BPE tokenizers. It needs no tokenizer download and is deliberately a
-little generous; `context_tokens` in the config should leave headroom for the error.
+Token counts come from `jobs.review.tokens` (a conservative estimate calibrated per
+model). The model reviewer splits what does not fit one call itself (jobs.review.split);
+the full-tree baseline is counted by jobs.review.sizing with the same prompt builder.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
-from jobs.review.diff import FileDiff, file_skip_reason, skip_reason
+from jobs.review.diff import FileDiff, file_skip_reason
+from jobs.review.tokens import estimate_tokens
 
-CHARS_PER_TOKEN = 4
 OVER_BUDGET = "over token budget"
+# Why a model reviewer could not review a file (ReviewerOutput.not_reviewed).
+HUNK_TOO_LARGE = "hunk larger than the model's context"
+CUT_SHORT = "answer cut short"
+# A call failed (timeout, HTTP error, an answer without JSON) after others had
+# succeeded: what they reviewed is kept, the rest waits for the next review.
+CALL_FAILED = "model call failed"
+# Reasons that may not hold on a second try of the same commit: a review listing
+# such a file is not reused from the cache, so the model is asked again.
+RETRY_REASONS = frozenset({CUT_SHORT, CALL_FAILED})
+# Reasons a file counts as not reviewed and is carried to the next review.
+NOT_REVIEWED_REASONS = frozenset({HUNK_TOO_LARGE, CUT_SHORT, CALL_FAILED})
 
 LANGUAGES = {
     ".py": "python", ".pyi": "python", ".js": "javascript", ".jsx": "javascript",
@@ -25,10 +35,6 @@ LANGUAGES = {
     ".swift": "swift", ".scala": "scala", ".sh": "shell", ".bash": "shell", ".sql": "sql",
     ".lua": "lua", ".ex": "elixir", ".exs": "elixir", ".dart": "dart",
 }  # fmt: skip
-
-
-def estimate_tokens(text: str) -> int:
-    return math.ceil(len(text) / CHARS_PER_TOKEN)
 
 
 def language_of(path: str) -> str:
@@ -66,6 +72,7 @@ class PackedDiff:
     tokens: int  # estimated tokens of the rendered files
     budget_tokens: int
     rendered: Mapping[str, str] = field(default_factory=dict)  # path → render_file text
+    file_tokens: Mapping[str, int] = field(default_factory=dict)  # path → its estimate
 
     @property
     def added_lines(self) -> dict[str, frozenset[int]]:
@@ -98,26 +105,15 @@ def pack_files(
 
     chosen: list[FileDiff] = []
     rendered: dict[str, str] = {}
+    file_tokens: dict[str, int] = {}
     used = 0
     for file, text in sorted(candidates, key=order):
         cost = estimate_tokens(text)
         if used + cost <= budget_tokens:
             chosen.append(file)
             rendered[file.path] = text
+            file_tokens[file.path] = cost
             used += cost
         else:
             skipped.append(SkippedFile(file.path, OVER_BUDGET))
-    return PackedDiff(tuple(chosen), tuple(skipped), used, budget_tokens, rendered)
-
-
-def full_tree_tokens(
-    sizes: Mapping[str, int],
-    skip: Callable[[str, bytes | None], str | None] = skip_reason,
-) -> int:
-    """Tokens a review of the whole tree would take (every file not skipped by path),
-    from `git.tree_sizes`; the baseline the diff-only review's savings are measured by."""
-    return sum(
-        math.ceil(size / CHARS_PER_TOKEN)
-        for path, size in sizes.items()
-        if skip(path, None) is None
-    )
+    return PackedDiff(tuple(chosen), tuple(skipped), used, budget_tokens, rendered, file_tokens)

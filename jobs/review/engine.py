@@ -15,10 +15,11 @@ Every call records exactly one job_runs row (cached, ok or failed) unless
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -26,11 +27,14 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from jobs import runs
-from jobs.config import Config, RepoConfig
+from jobs.config import Config, LinterConfig, RepoConfig
 from jobs.review import git, store
-from jobs.review.budget import full_tree_tokens
+from jobs.review.budget import RETRY_REASONS, SkippedFile
+from jobs.review.calibration import StoredCalibration
+from jobs.review.checkout import scratch_name
+from jobs.review.diff import SKIP_REASONS, FileDiff
 from jobs.review.linemap import line_maps
-from jobs.review.lint import LintReviewer
+from jobs.review.lint import NO_LINTER, LintReviewer
 from jobs.review.llm import LlmReviewer
 from jobs.review.lock import repo_lock
 from jobs.review.pipeline import prepare_review
@@ -41,15 +45,22 @@ from storage.models import utcnow
 
 Clock = Callable[[], datetime]
 LOCAL_PREFIX = "local:"
+# reviews.repo holds 100 characters, job_runs.job 100 with "review:" before the name.
+MAX_REPO_NAME = 100 - len("review:")
+CHECKOUTS = "checkouts"
 
 
 class ReviewFailed(Exception):
     """The review could not be made; `reason` is specific and meant for a human.
-    No review row was written: the earlier cached review stays as it was."""
+    No review row was written: the earlier cached review stays as it was.
+    `tokens_in`/`tokens_out`: what the model calls made before the failure cost."""
 
-    def __init__(self, repo: str, reason: str, run_id: int | None = None) -> None:
+    def __init__(
+        self, repo: str, reason: str, run_id: int | None = None, tokens: tuple[int, int] = (0, 0)
+    ) -> None:
         super().__init__(f"review of {repo} failed: {reason}")
         self.repo, self.reason, self.run_id = repo, reason, run_id
+        self.tokens_in, self.tokens_out = tokens
 
 
 class UnknownRepo(ReviewFailed):
@@ -63,38 +74,60 @@ class RepoTarget:
     ref: str
     url: str | None = None
     reviewer: str | None = None  # lint | llm; None: config.reviewer.default
+    linters: tuple[LinterConfig, ...] = ()  # the repository's own, beside the global ones
 
 
 def resolve_target(config: Config, data_dir: Path, target: str, *, allow_local: bool) -> RepoTarget:
-    """A configured repository by name; with `allow_local` (CLI, console) also a path."""
+    """A configured repository by name; with `allow_local` (CLI, console) also a path:
+    the repository it is in (`opsdesk review .` from a subdirectory reviews it all)."""
     repo = config.repo(target)
     if repo is not None:
         return _configured(repo, data_dir)
     path = Path(target).expanduser()
     if allow_local and (path.is_dir() or "/" in target or target.startswith(".")):
-        if not path.is_dir() or not git.is_git_repository(path.resolve()):
+        root = git.repository_root(path.resolve()) if path.is_dir() else None
+        if root is None:
             raise UnknownRepo(target, f"{target} is not a git repository")
-        absolute = path.resolve()
-        return RepoTarget(name=f"{LOCAL_PREFIX}{absolute}"[:100], path=absolute, ref="HEAD")
+        return RepoTarget(name=local_name(root), path=root, ref="HEAD")
     known = ", ".join(r.name for r in config.repos) or "none configured"
     raise UnknownRepo(target, f"unknown repository {target!r} (configured: {known})")
+
+
+def local_name(path: Path) -> str:
+    """`local:<absolute path>`; a path too long for a name keeps its tail and a hash
+    of the whole, so two long paths never share a history."""
+    name = f"{LOCAL_PREFIX}{path}"
+    if len(name) <= MAX_REPO_NAME:
+        return name
+    digest = hashlib.sha256(str(path).encode("utf-8")).hexdigest()[:16]
+    head = f"{LOCAL_PREFIX}{digest}:…"
+    return head + str(path)[-(MAX_REPO_NAME - len(head)) :]
 
 
 def _configured(repo: RepoConfig, data_dir: Path) -> RepoTarget:
     if repo.url is not None:
         path = data_dir / "repos" / f"{repo.name}.git"
-        return RepoTarget(repo.name, path, repo.branch, url=repo.url, reviewer=repo.reviewer)
+        return RepoTarget(
+            repo.name, path, repo.branch, url=repo.url, reviewer=repo.reviewer,
+            linters=tuple(repo.linters),
+        )  # fmt: skip
     assert repo.path is not None
-    return RepoTarget(repo.name, Path(repo.path).expanduser(), repo.branch, reviewer=repo.reviewer)
+    return RepoTarget(
+        repo.name, Path(repo.path).expanduser(), repo.branch, reviewer=repo.reviewer,
+        linters=tuple(repo.linters),
+    )  # fmt: skip
 
 
 _FINGERPRINTS: dict[str, str] = {}
 
 
-def build_reviewer(config: Config, kind: str | None, llm_api_key: str | None) -> Reviewer:
-    if (kind or config.reviewer.default) == "llm":
-        return LlmReviewer(config.reviewer.llm, api_key=llm_api_key)
-    return LintReviewer(config.reviewer.lint)
+def build_reviewer(
+    config: Config, target: RepoTarget, llm_api_key: str | None, engine: Engine | None = None
+) -> Reviewer:
+    if (target.reviewer or config.reviewer.default) == "llm":
+        calibrations = StoredCalibration(engine) if engine is not None else None
+        return LlmReviewer(config.reviewer.llm, api_key=llm_api_key, calibrations=calibrations)
+    return LintReviewer(config.reviewer.lint.with_linters(list(target.linters)))
 
 
 def fingerprint_of(reviewer: Reviewer) -> str:
@@ -126,7 +159,7 @@ def run_review(
     """Review `repo_target` at its configured ref; raises ReviewFailed (UnknownRepo)."""
     started, started_at = time.perf_counter(), clock()
     target = resolve_target(config, data_dir, repo_target, allow_local=allow_local)
-    reviewer = reviewer or build_reviewer(config, target.reviewer, llm_api_key)
+    reviewer = reviewer or build_reviewer(config, target, llm_api_key, engine)
     fingerprint = fingerprint_of(reviewer)
     run = _RunRecorder(engine, target.name, trigger, started, started_at, clock, runner_id,
                        batch_id, record_run)  # fmt: skip
@@ -134,7 +167,7 @@ def run_review(
         if target.url is None and not full:
             sha = git.resolve_ref(target.path, target.ref)
             hit = store.cached_review(engine, target.name, sha, fingerprint)
-            if hit is not None:
+            if hit is not None and not _worth_retrying(hit):
                 return run.cached(hit, store.review_cache_key(target.name, sha, fingerprint))
         with repo_lock(engine, data_dir, target.name):
             if target.url is not None:
@@ -143,17 +176,38 @@ def run_review(
             key = store.review_cache_key(target.name, sha, fingerprint)
             hit = store.cached_review(engine, target.name, sha, fingerprint)
             fresh = hit is not None and _started_after(hit, started_at)
-            if hit is not None and (not full or hit.row["kind"] == "full" or fresh):
+            usable = hit is not None and (fresh or not _worth_retrying(hit))
+            if hit is not None and usable and (not full or hit.row["kind"] == "full" or fresh):
                 return run.cached(hit, key)
-            # A full review of a commit reviewed as a delta replaces that review in place.
-            replace = hit.id if hit is not None else None
+            # A full review of a commit reviewed as a delta replaces that review in place;
+            # so does a second try of a review whose answer was cut short (the same
+            # delta, from the same base, so every finding keeps its true state).
+            retry = hit if hit is not None and not full and _worth_retrying(hit) else None
+            replace_id = hit.id if hit is not None else None
             stored, output = _review_miss(
-                engine, target, reviewer, fingerprint, sha, full, clock, replace
+                engine,
+                target,
+                reviewer,
+                fingerprint,
+                sha,
+                full,
+                clock,
+                replace_id,
+                data_dir,
+                retry,
             )
             return run.done(stored, key, output.tokens_in, output.tokens_out)
     except (git.GitError, ReviewerError) as exc:
         reason = str(exc) or type(exc).__name__
-        raise ReviewFailed(target.name, reason, run.failed(reason, reviewer)) from exc
+        spent = (getattr(exc, "tokens_in", 0), getattr(exc, "tokens_out", 0))
+        run_id = run.failed(reason, reviewer, *spent)
+        raise ReviewFailed(target.name, reason, run_id, spent) from exc
+
+
+def _worth_retrying(hit: StoredReview) -> bool:
+    """A stored review lists files the model could not review for a reason that
+    may not hold on a second try (an answer cut short): it is not reused."""
+    return any(s.reason in RETRY_REASONS for s in hit.skipped_files)
 
 
 def _started_after(hit: StoredReview, started_at: datetime) -> bool:
@@ -172,44 +226,115 @@ def _review_miss(
     full: bool,
     clock: Clock,
     replace_id: int | None,
+    data_dir: Path,
+    retry: StoredReview | None = None,
 ) -> tuple[StoredReview, Any]:
     started = time.perf_counter()
     last = store.last_review(engine, target.name, fingerprint)
     base: str | None = None
-    if last is not None and not full and _is_ancestor(target.path, last.commit_sha, sha):
+    if retry is not None:  # the same delta again, from the same base review
+        base = retry.row["base_sha"]
+        before = store.cached_review(engine, target.name, base, fingerprint) if base else None
+        last = (
+            store.LastReview(before.id, base, before.skipped_files)
+            if before is not None and base
+            else None
+        )
+        base = base if last is not None else None
+    elif last is not None and not full and _is_ancestor(target.path, last.commit_sha, sha):
         base = last.commit_sha
     review_input = prepare_review(target.path, base, sha, reviewer.budget_tokens())
-    output = reviewer.review(review_input)
     tree = git.tree_sizes(target.path, sha)
+    carried = _carried(last.skipped_files if base and last else (), tree)
+    scratch = data_dir / CHECKOUTS / scratch_name(target.name)
+    review_input = replace(review_input, carried=carried, checkout=scratch)
+    output = reviewer.review(review_input)
+    # A second try of a review adds its cost to the first's.
+    spent = retry.row if retry is not None else {"prompt_tokens": 0, "completion_tokens": 0}
+    prompt_tokens = spent["prompt_tokens"] + output.tokens_in
+    full_tokens = 0  # a linter sends no tokens, so a full lint review costs none either
+    if isinstance(reviewer, LlmReviewer):  # a full review's own cost is the truth
+        full_tokens = prompt_tokens if base is None else reviewer.full_tree_tokens(review_input)
     draft = store.ReviewDraft(
         repo=target.name, commit_sha=sha, base_sha=base, reviewer_fingerprint=fingerprint,
         reviewer_kind=reviewer.kind, model=output.model, kind="delta" if base else "full",
         commits_covered=git.count_commits(target.path, base, sha),
-        prompt_tokens=review_input.packed.tokens, completion_tokens=output.tokens_out,
-        full_prompt_tokens=full_tree_tokens(tree),
+        prompt_tokens=prompt_tokens,
+        completion_tokens=spent["completion_tokens"] + output.tokens_out,
+        full_prompt_tokens=full_tokens,
         duration_ms=int((time.perf_counter() - started) * 1000),
         model_latency_ms=output.model_latency_ms, dropped_count=output.dropped_outside_diff,
-        skipped_files=review_input.packed.skipped, created_at=clock(),
+        # Every file not reviewed, with the reason; a linter on the whole tree lists
+        # all it did not check itself (the diff's skip rules do not apply to it).
+        skipped_files=[
+            *(() if output.whole_tree else review_input.packed.skipped), *output.not_reviewed
+        ],
+        created_at=clock(), reviewed_files=output.reviewed_files, notes=output.notes,
     )  # fmt: skip
-    reviewed = {f.path for f in review_input.files}
-    changed = [f.path for f in review_input.files if f.status == "modified"]
-    maps = line_maps(target.path, base, sha, changed) if base is not None else {}
-
-    def fate(path: str, line: int) -> int | None:
-        """Where an earlier, unreported finding is now; None: fixed."""
-        if path not in tree:
-            return None  # the file is gone (deleted or renamed)
-        if path not in reviewed:
-            return line  # untouched by this delta (or skipped): still open
-        if base is None:
-            return None  # a full review saw the whole file and did not report it
-        return maps[path].moved(line) if path in maps else line
-
+    renamed = git.renames(target.path, base, sha) if base is not None else {}
+    moved = _line_mover(target.path, base, sha, review_input.files) if base else None
+    # A reviewer that saw the whole commit did not report a base finding: it is fixed.
+    fate = _fixed if output.whole_tree else _partial_fate(review_input.files, tree, moved)
     stored = store.save_review(
         engine, draft, output.findings, base_review_id=last.id if last is not None else None,
-        fate=fate, replace_id=replace_id,
+        fate=fate, renamed=renamed, moved=moved, replace_id=replace_id,
+        whole_tree=output.whole_tree,
     )  # fmt: skip
     return stored, output
+
+
+def _carried(skipped: tuple[SkippedFile, ...], tree: dict[str, int]) -> tuple[str, ...]:
+    """Files the base review could not review by mischance (over budget, a hunk too
+    large, an answer cut short, a reviewer's own not_reviewed), still in the commit:
+    the next review must review them. Files a skip rule or missing linter coverage
+    leaves out stay out."""
+    return tuple(
+        dict.fromkeys(
+            s.path for s in skipped
+            if s.path in tree and s.reason not in SKIP_REASONS
+            and not s.reason.startswith(NO_LINTER)
+        )
+    )  # fmt: skip
+
+
+def _fixed(path: str, line: int) -> int | None:
+    return None
+
+
+def _line_mover(
+    repo: Path, base: str, sha: str, files: tuple[FileDiff, ...]
+) -> Callable[[str, int], int | None]:
+    """(path at head, line at base) → its line at head; None when the delta changed it."""
+    changed = [
+        p for f in files if f.status in ("modified", "renamed") for p in (f.path, f.old_path) if p
+    ]
+    maps = line_maps(repo, base, sha, changed)
+
+    def moved(path: str, line: int) -> int | None:
+        return maps[path].moved(line) if path in maps else line
+
+    return moved
+
+
+def _partial_fate(
+    files: tuple[FileDiff, ...],
+    tree: dict[str, int],
+    moved: Callable[[str, int], int | None] | None,
+) -> Callable[[str, int], int | None]:
+    """For a reviewer that saw only the delta's added lines (a model): where an
+    earlier finding it did not report again is now, or None when it is fixed."""
+    reviewed = {f.path for f in files}
+
+    def fate(path: str, line: int) -> int | None:
+        if path not in tree:
+            return None  # the file is gone
+        if path not in reviewed:
+            return line  # untouched by this delta (or skipped): still open
+        if moved is None:
+            return None  # a full review saw the whole file and did not report it
+        return moved(path, line)
+
+    return fate
 
 
 def _is_ancestor(repo: Path, ancestor: str, descendant: str) -> bool:
@@ -255,18 +380,20 @@ class _RunRecorder:
         run_id = self._record(cache_key=key, output=_summary(stored), **result.run_columns())
         return ReviewResult(stored, False, result.duration_ms, run_id, tokens_in, tokens_out)
 
-    def failed(self, reason: str, reviewer: Reviewer) -> int | None:
+    def failed(
+        self, reason: str, reviewer: Reviewer, tokens_in: int = 0, tokens_out: int = 0
+    ) -> int | None:
         model = getattr(getattr(reviewer, "config", None), "model", None)
         return self._record(
             status="failed", cache_hit=False, error=reason, duration_ms=self._elapsed_ms(),
             model=model if reviewer.kind == "llm" else None,
+            tokens_in=tokens_in or None, tokens_out=tokens_out or None,
         )  # fmt: skip
 
 
 def _summary(stored: StoredReview) -> str:
     row = stored.row
-    counts = {k: row[f"{k}_count"] for k in ("new", "open", "fixed", "suppressed")}
-    return json.dumps({"review_id": stored.id, "kind": row["kind"], **counts})
+    return json.dumps({"review_id": stored.id, "kind": row["kind"], **stored.counts})
 
 
 def review_job(

@@ -43,8 +43,21 @@ def normalize_message(message: str) -> str:
     return _SPACE.sub(" ", text).strip()
 
 
-def finding_fingerprint(finding: Finding) -> str:
+def finding_identity(path: str, category: str, message: str) -> str:
+    """path | category | normalized message: what makes two findings the same problem."""
+    return f"{path}|{category}|{normalize_message(message)}"
+
+
+def finding_fingerprint(finding: Finding, ordinal: int = 0) -> str:
     """sha256 hex of path | category | normalized message. No line number, so the same
-    problem keeps its fingerprint when the code around it moves."""
-    key = f"{finding.path}|{finding.category}|{normalize_message(finding.message)}"
+    problem keeps its fingerprint when the code around it moves. `ordinal` counts
+    identical findings in one file (0 for the first by line, 1 for the next …), so two
+    of them stay two."""
+    return identity_fingerprint(
+        finding_identity(finding.path, finding.category, finding.message), ordinal
+    )
+
+
+def identity_fingerprint(identity: str, ordinal: int = 0) -> str:
+    key = identity if ordinal == 0 else f"{identity}#{ordinal}"
     return hashlib.sha256(key.encode("utf-8")).hexdigest()

@@ -1,8 +1,8 @@
 """Read-only git access through subprocesses.
 
 Nothing here changes a user's work tree, index or refs: only object reads
-(`cat-file`, `diff <a> <b>`, `ls-tree`, `rev-list`, `merge-base`). The one writer is
-`ensure_clone`, and it writes only into opsdesk's own data directory.
+(`cat-file`, `diff <a> <b>`, `ls-tree`, `rev-list`, `merge-base`). The writers,
+`ensure_clone` and `checkout.check_out`, write only into opsdesk's own data directory.
 """
 
 from __future__ import annotations
@@ -14,8 +14,6 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from jobs.review.refs import NotARepository, find_git_dirs, resolve_ref_from_files
-
 EMPTY_TREE_SHA1 = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 EMPTY_TREE_SHA256 = "6ef19b41225c5369f1c104d45d8d85efa9b057b53b14b4b9b939dd74decc5321"
 NETWORK_TIMEOUT_S = 600.0
@@ -26,8 +24,9 @@ class GitError(Exception):
     """A git operation failed; the message is meant for a human."""
 
 
-def _env() -> dict[str, str]:
+def _env(extra: dict[str, str] | None = None) -> dict[str, str]:
     env = dict(os.environ)
+    env.update(extra or {})
     env.update(
         GIT_TERMINAL_PROMPT="0",  # never wait for a password on a tty
         GIT_OPTIONAL_LOCKS="0",  # never refresh the user's index as a side effect
@@ -50,6 +49,7 @@ def run_git(
     stdin: bytes | None = None,
     timeout: float = LOCAL_TIMEOUT_S,
     check: bool = True,
+    extra_env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[bytes]:
     """Run one git command (in `repo` when given); raise GitError with git's stderr."""
     command = ["git", "-c", "core.quotePath=false"]
@@ -58,7 +58,7 @@ def run_git(
     command += list(args)
     try:
         result = subprocess.run(
-            command, input=stdin, capture_output=True, timeout=timeout, env=_env()
+            command, input=stdin, capture_output=True, timeout=timeout, env=_env(extra_env)
         )
     except FileNotFoundError as exc:
         raise GitError("git is not installed (no `git` on PATH)") from exc
@@ -79,15 +79,9 @@ def _checked_repo(repo: Path) -> Path:
 
 
 def resolve_ref(repo: Path, ref: str = "HEAD") -> str:
-    """The commit sha `ref` names. Reads HEAD/loose refs/packed-refs directly (zero
-    processes) and falls back to exactly one `git rev-parse`."""
+    """The commit sha `ref` names, from exactly one `git rev-parse` (git itself knows
+    every ref store, revision syntax and worktree layout)."""
     repo = _checked_repo(repo)
-    try:
-        sha = resolve_ref_from_files(repo, ref)
-    except NotARepository:
-        sha = None  # perhaps a subdirectory of a work tree: let git look upwards
-    if sha is not None:
-        return sha
     result = run_git(
         repo, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}",
         check=False,
@@ -100,12 +94,25 @@ def resolve_ref(repo: Path, ref: str = "HEAD") -> str:
     return result.stdout.decode("ascii").strip()
 
 
+def repository_root(path: Path) -> Path | None:
+    """The repository `path` is in: its work tree's top directory (from any
+    subdirectory), or the bare repository itself; None when it is in none."""
+    if not path.is_dir():
+        return None
+    result = run_git(path, "rev-parse", "--is-bare-repository", "--absolute-git-dir", check=False)
+    lines = result.stdout.decode("utf-8", "surrogateescape").splitlines()
+    if result.returncode != 0 or len(lines) != 2:
+        return None
+    if lines[0] == "true":
+        return Path(lines[1])
+    top = run_git(path, "rev-parse", "--show-toplevel", check=False)
+    if top.returncode != 0:
+        return None
+    return Path(top.stdout.decode("utf-8", "surrogateescape").strip())
+
+
 def is_git_repository(repo: Path) -> bool:
-    try:
-        find_git_dirs(repo)
-    except NotARepository:
-        return False
-    return True
+    return repository_root(repo) is not None
 
 
 def is_ancestor(repo: Path, ancestor: str, descendant: str) -> bool:
@@ -122,6 +129,25 @@ def count_commits(repo: Path, base: str | None, head: str) -> int:
     spec = head if base is None else f"{base}..{head}"
     out = run_git(repo, "rev-list", "--count", spec, "--").stdout
     return int(out.decode("ascii").strip())
+
+
+def renames(repo: Path, base: str, head: str) -> dict[str, str]:
+    """Old path → new path of every file git sees renamed between two commits."""
+    out = run_git(
+        repo, "diff", "--no-color", "--no-ext-diff", "-M", "--name-status", "-z", base, head, "--"
+    ).stdout.decode("utf-8", "surrogateescape")  # fmt: skip
+    fields = out.split("\0")
+    moved: dict[str, str] = {}
+    index = 0
+    while index < len(fields) and fields[index]:
+        status = fields[index]
+        if status.startswith(("R", "C")):
+            if status.startswith("R"):
+                moved[fields[index + 1]] = fields[index + 2]
+            index += 3
+        else:
+            index += 2
+    return moved
 
 
 def empty_tree(head_sha: str) -> str:
@@ -184,7 +210,7 @@ def ensure_clone(url: str, dest_dir: Path, timeout: float = NETWORK_TIMEOUT_S) -
     if url.startswith("-"):
         raise GitError(f"refusing a repository URL that starts with '-': {url!r}")
     if dest_dir.exists():
-        if not is_git_repository(dest_dir):
+        if repository_root(dest_dir) != dest_dir.resolve():
             raise GitError(f"{dest_dir} exists and is not a git clone; remove it or pick another")
         try:
             run_git(dest_dir, "fetch", "--prune", "--quiet", "--", url, *_FETCH_REFSPECS,

@@ -5,9 +5,10 @@ figures handed back in the outcome; the post is the same reply /review shows."""
 
 from __future__ import annotations
 
+from jobs.feedback import mark_shown
 from jobs.kinds import JobContext, JobOutcome
 from jobs.review.engine import ReviewFailed, review_job
-from jobs.review.view import review_reply
+from jobs.review.view import finding_ids_in, review_reply
 
 
 def run_review_job(ctx: JobContext) -> JobOutcome:
@@ -20,9 +21,15 @@ def run_review_job(ctx: JobContext) -> JobOutcome:
             clock=services.clock, runner_id=services.runner_id, record_run=False,
         )  # fmt: skip
     except ReviewFailed as exc:
-        return JobOutcome(status="failed", error=exc.reason)
+        return JobOutcome(
+            status="failed", error=exc.reason,
+            tokens_in=exc.tokens_in or None, tokens_out=exc.tokens_out or None,
+        )  # fmt: skip
     columns = result.run_columns()
     reply = review_reply(result, services.config)
+    # The post's buttons are pressable in the chats it goes to, and only there.
+    for target in ctx.spec.post_to:
+        mark_shown(services.engine, target, finding_ids_in(reply))
     return JobOutcome(
         status=columns["status"],
         output=reply.title,

@@ -1,6 +1,6 @@
 """Where earlier findings went: old-file lines a delta changed, and how the others moved.
 
-A reviewer judges only added lines, so an earlier finding in a changed file that is
+A model reviewer judges only added lines, so an earlier finding in a changed file that is
 not reported again may simply sit on an untouched line. It is fixed only when the
 delta changed or removed its line; otherwise it stays open, at its shifted line.
 """
@@ -37,12 +37,12 @@ class LineMap:
 
 
 def line_maps(repo: Path, base: str, head: str, paths: list[str]) -> dict[str, LineMap]:
-    """LineMaps of `paths` between two commits (one `git diff -U0`, no rename detection,
-    so a path means the same file on both sides)."""
+    """LineMaps of `paths` between two commits, keyed by the path at `head` (one
+    `git diff -U0` with rename detection: give both old and new paths of a rename)."""
     if not paths:
         return {}
     out = run_git(
-        repo, "diff", "--no-color", "--no-ext-diff", "--no-textconv", "--no-renames", "-U0",
+        repo, "diff", "--no-color", "--no-ext-diff", "--no-textconv", "-M", "-U0",
         "--src-prefix=a/", "--dst-prefix=b/", base, head, "--",
         *(paths if len(paths) <= MAX_PATHSPECS else []),
     ).stdout.decode("utf-8", "replace")  # fmt: skip

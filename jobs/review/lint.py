@@ -1,59 +1,58 @@
-"""The built-in reviewer: ruff on the changed Python files, zero tokens, offline.
+"""The built-in reviewer: the configured linters on a full checkout of the commit.
 
-Files are materialised from git objects at the reviewed commit (never read from
-the work tree, which may hold other, uncommitted content), together with the
-repository's ruff configuration files at that commit. Only findings on added
-lines are kept — the reviewdog rule: a change is judged by what it adds.
+The truth a user can check: a review's findings are what `ruff check .` (and each
+further linter) reports in a fresh checkout of the reviewed commit, with the
+repository's own configuration. So every review lints the whole tree of the commit
+in opsdesk's scratch checkout (`checkout.check_out`, reused between reviews), never
+copies of changed files, and never filters by changed lines: what a change causes
+elsewhere (an import's only use removed, a config change) is found where it shows.
+The engine compares the result with the base review's (`baseline`).
+
+Files no configured linter covers are listed as not reviewed, with the reason.
 """
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import tempfile
+import tomllib
 from importlib.metadata import version
 from pathlib import Path, PurePosixPath
-from typing import Any
 
 from jobs.config import LintReviewerConfig
-from jobs.review.finding import Finding, Severity
-from jobs.review.git import GitError, read_blobs
+from jobs.review.budget import SkippedFile
+from jobs.review.checkout import Checkout, check_out
+from jobs.review.diff import skip_reason
+from jobs.review.finding import Finding
+from jobs.review.git import GitError
+from jobs.review.linters import RUFF_FILES, covers, run_linter, run_ruff
 from jobs.review.reviewers import ReviewerError, ReviewerOutput, ReviewInput, reviewer_fingerprint
 
-PYTHON_SUFFIXES = (".py", ".pyi")
-RUFF_CONFIG_NAMES = (".ruff.toml", "ruff.toml", "pyproject.toml")
-# Rules whose findings are real breakage rather than taste.
-ERROR_PREFIXES = ("E9", "F63", "F7", "F82", "invalid-syntax")
-RUFF_TIMEOUT_S = 120.0
 UNLIMITED_TOKENS = 10**12
+ROOT_RUFF_CONFIGS = (".ruff.toml", "ruff.toml")
+SAMPLE_BYTES = 8192
+NO_LINTER = "no linter for"
 
 
-def ruff_command() -> list[str]:
-    try:
-        from ruff.__main__ import find_ruff_bin
-
-        return [str(find_ruff_bin())]
-    except (ImportError, FileNotFoundError):
-        return [sys.executable, "-m", "ruff"]
-
-
-def _config_paths(paths: list[str]) -> list[str]:
-    """Every ruff config file name in every directory above a changed file."""
-    dirs: set[PurePosixPath] = set()
-    for path in paths:
-        dirs.update(PurePosixPath(path).parents)
-    return [str(d / name) if str(d) != "." else name for d in dirs for name in RUFF_CONFIG_NAMES]
+def not_covered_reason(path: str, root: Path | None = None) -> str:
+    """Why no linter looked at a file: a skip rule's reason (from its path, then the
+    start of its content under `root`), or `no linter for *.ts`."""
+    rule = skip_reason(path)
+    if rule is None and root is not None:
+        rule = skip_reason(path, _sample(root / path))
+    if rule is not None:
+        return rule
+    suffix = PurePosixPath(path).suffix
+    return f"{NO_LINTER} *{suffix}" if suffix else f"{NO_LINTER} {PurePosixPath(path).name}"
 
 
-def _has_root_ruff_config(blobs: dict[str, bytes]) -> bool:
-    if ".ruff.toml" in blobs or "ruff.toml" in blobs:
+def _has_root_ruff_config(root: Path) -> bool:
+    if any((root / name).is_file() for name in ROOT_RUFF_CONFIGS):
         return True
-    return b"[tool.ruff" in blobs.get("pyproject.toml", b"")
-
-
-def _severity(code: str) -> Severity:
-    return "error" if code.startswith(ERROR_PREFIXES) else "warning"
+    try:
+        with (root / "pyproject.toml").open("rb") as handle:
+            return "ruff" in tomllib.load(handle).get("tool", {})
+    except (OSError, tomllib.TOMLDecodeError):
+        return False
 
 
 class LintReviewer:
@@ -67,6 +66,7 @@ class LintReviewer:
             "ruff": version("ruff"),
             "select": sorted(self.config.select),
             "ignore": sorted(self.config.ignore),
+            "linters": [linter.model_dump() for linter in self.config.linters],
         }
         return reviewer_fingerprint(self.kind, None, options)
 
@@ -74,81 +74,52 @@ class LintReviewer:
         return UNLIMITED_TOKENS  # a linter reads whole files, not a prompt
 
     def review(self, review_input: ReviewInput) -> ReviewerOutput:
-        paths = [f.path for f in review_input.files if f.path.endswith(PYTHON_SUFFIXES)]
-        if not paths:
-            return ReviewerOutput()
+        if review_input.checkout is not None:
+            return self._review_in(review_input, review_input.checkout)
+        with tempfile.TemporaryDirectory(prefix="opsdesk-checkout-") as scratch:
+            return self._review_in(review_input, Path(scratch))
+
+    def _review_in(self, review_input: ReviewInput, scratch: Path) -> ReviewerOutput:
         try:
-            blobs = read_blobs(
-                review_input.repo, review_input.head_sha, paths + _config_paths(paths)
-            )
+            checkout = check_out(review_input.repo, review_input.head_sha, scratch)
         except GitError as exc:
-            raise ReviewerError(
-                f"cannot read files at {review_input.head_sha[:12]}: {exc}"
-            ) from exc
-        with tempfile.TemporaryDirectory(prefix="opsdesk-lint-") as tmp:
-            root = Path(tmp).resolve()
-            for relpath, content in blobs.items():
-                target = root / relpath
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(content)
-            if not _has_root_ruff_config(blobs):
-                # Stops ruff's upward search, so no config above the temp dir leaks in.
-                (root / "ruff.toml").write_text("")
-            present = [p for p in paths if p in blobs]
-            diagnostics = self._run_ruff(root, present)
-        findings: list[Finding] = []
-        for item in diagnostics:
-            finding = self._to_finding(root, item)
-            if finding and finding.line in review_input.added_lines.get(finding.path, ()):
-                findings.append(finding)
+            raise ReviewerError(f"cannot check out {review_input.head_sha[:12]}: {exc}") from exc
+        findings = self.lint(checkout)
         findings.sort(key=lambda f: (f.path, f.line, f.category))
-        return ReviewerOutput(findings=findings)
+        covered, not_reviewed = self.coverage(checkout)
+        return ReviewerOutput(
+            findings=findings, not_reviewed=not_reviewed, whole_tree=True,
+            reviewed_files=covered,
+        )  # fmt: skip
 
-    def _run_ruff(self, root: Path, paths: list[str]) -> list[dict[str, Any]]:
-        command = [
-            *ruff_command(),
-            *("check", "--output-format", "json", "--no-cache", "--no-fix", "--exit-zero"),
+    def lint(self, checkout: Checkout) -> list[Finding]:
+        """Every configured linter on the whole checkout."""
+        root = checkout.root
+        if not _has_root_ruff_config(root):
+            # Exactly ruff's behaviour without a config, but its upward search for one
+            # stops here instead of finding whatever lies above opsdesk's data dir.
+            (root / "ruff.toml").write_text("")
+        findings = run_ruff(root, self.config.select, self.config.ignore)
+        for linter in self.config.linters:
+            files = sorted(p for p in checkout.files if covers(linter.files, p))
+            if files:
+                findings += run_linter(linter, root, files)
+        return [f for f in findings if f.path in checkout.files]
+
+    def coverage(self, checkout: Checkout) -> tuple[int, list[SkippedFile]]:
+        """How many files some linter covers, and the others with the reason."""
+        globs = [RUFF_FILES, *(tuple(linter.files) for linter in self.config.linters)]
+        not_reviewed = [
+            SkippedFile(path, not_covered_reason(path, checkout.root))
+            for path in sorted(checkout.files)
+            if not any(covers(g, path) for g in globs)
         ]
-        if self.config.select:
-            command += ["--select", ",".join(self.config.select)]
-        if self.config.ignore:
-            command += ["--ignore", ",".join(self.config.ignore)]
-        try:
-            result = subprocess.run(
-                [*command, "--", *paths],
-                cwd=root,
-                capture_output=True,
-                text=True,
-                timeout=RUFF_TIMEOUT_S,
-            )
-        except subprocess.TimeoutExpired as exc:
-            raise ReviewerError(f"ruff timed out after {RUFF_TIMEOUT_S:g}s") from exc
-        if result.returncode != 0:
-            detail = result.stderr.strip().splitlines()
-            raise ReviewerError(f"ruff failed: {detail[0] if detail else result.returncode}")
-        try:
-            parsed: list[dict[str, Any]] = json.loads(result.stdout or "[]")
-        except json.JSONDecodeError as exc:
-            raise ReviewerError("ruff printed output that is not JSON") from exc
-        return parsed
+        return len(checkout.files) - len(not_reviewed), not_reviewed
 
-    @staticmethod
-    def _to_finding(root: Path, item: dict[str, Any]) -> Finding | None:
-        try:
-            path = Path(item["filename"]).resolve().relative_to(root).as_posix()
-            code = item.get("code") or "invalid-syntax"
-            line = int(item["location"]["row"])
-            end = int((item.get("end_location") or {}).get("row") or line)
-        except (KeyError, TypeError, ValueError):
-            return None
-        fix = item.get("fix") or {}
-        return Finding(
-            path=path,
-            line=max(line, 1),
-            end_line=end if end > line else None,
-            severity=_severity(code),
-            category=code,
-            message=str(item.get("message") or code),
-            suggestion=fix.get("message") or None,
-            source=f"ruff:{code}",
-        )
+
+def _sample(path: Path) -> bytes | None:
+    try:
+        with path.open("rb") as handle:
+            return handle.read(SAMPLE_BYTES)
+    except OSError:
+        return None  # a symlink to nowhere, a submodule

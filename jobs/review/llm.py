@@ -1,48 +1,60 @@
 """A reviewer backed by any OpenAI-compatible chat-completions endpoint.
 
-Synchronous on purpose (httpx.Client): the caller runs it off the event loop. The
-API key goes into the Authorization header only, and is never logged or put in
-an error message.
+Every reviewable file is reviewed: the diff is planned into calls that fit the
+model's context (jobs.review.sizing), a call whose answer is cut short is retried
+on a smaller piece, and what still cannot be reviewed is returned as
+`not_reviewed` with the reason. Prompt sizes use a per-model calibration learnt
+from the `usage` the server reports.
+
+Synchronous on purpose: the caller runs it off the event loop. Each HTTP call,
+its deadline and its retries are jobs.review.llm_call's.
 """
 
 from __future__ import annotations
 
-import email.utils
-import logging
-import time
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Protocol
 
 from jobs.config import LlmReviewerConfig
-from jobs.review.budget import estimate_tokens
+from jobs.review.budget import CALL_FAILED, CUT_SHORT, HUNK_TOO_LARGE, SkippedFile
 from jobs.review.diff import FileDiff
 from jobs.review.finding import Finding
-from jobs.review.llm_answer import keep_in_diff, parse_findings, parse_keep_ids
+from jobs.review.llm_answer import ends_early, keep_in_diff, parse_findings, parse_keep_ids
+from jobs.review.llm_call import Answer, ChatEndpoint, PromptTooLarge
 from jobs.review.prompt import (
     PROMPT_VERSION,
     Message,
     critique_messages,
-    prompt_budget,
     refine_messages,
     review_messages,
 )
 from jobs.review.reviewers import ReviewerError, ReviewerOutput, ReviewInput, reviewer_fingerprint
+from jobs.review.sizing import PromptSizer, files_at, full_tree_tokens
+from jobs.review.split import Piece, halves
+from jobs.review.tokens import Calibration, estimate_message_tokens
 
-if TYPE_CHECKING:
-    import httpx  # imported where a review calls a model: opsdesk run stays lighter
+UNLIMITED_TOKENS = 10**12
 
-log = logging.getLogger(__name__)
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-MAX_RETRY_WAIT_S = 60.0
+
+class CalibrationStore(Protocol):
+    def load(self, model: str) -> Calibration: ...
+
+    def save(self, learnt: Calibration, since: Calibration) -> None: ...
 
 
 @dataclass
-class _Answer:
-    content: str
-    tokens_in: int
-    tokens_out: int
-    latency_ms: int
-    model: str
+class _Tally:
+    """What one review's calls add up to."""
+
+    answers: list[Answer] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    dropped: int = 0
+    not_reviewed: dict[str, str] = field(default_factory=dict)  # path → reason
+    notes: Counter[str] = field(default_factory=Counter)
+    extra_notes: list[str] = field(default_factory=list)
+    pieces_reviewed: int = 0
+    samples: int = 0
 
 
 class LlmReviewer:
@@ -54,10 +66,15 @@ class LlmReviewer:
         api_key: str | None = None,
         *,
         backoff_s: float = 1.0,
+        calibrations: CalibrationStore | None = None,
     ) -> None:
         self.config = config or LlmReviewerConfig()
         self._api_key = api_key
         self._backoff_s = backoff_s
+        self._calibrations = calibrations
+        self.calibration = Calibration(self.config.model)
+        self._saved = self.calibration  # what the store holds, as far as we know
+        self._loaded = False
 
     def __repr__(self) -> str:  # never show the key
         return f"LlmReviewer(model={self.config.model!r}, base_url={self.config.base_url!r})"
@@ -71,129 +88,217 @@ class LlmReviewer:
         return reviewer_fingerprint(self.kind, c.model, options)
 
     def budget_tokens(self) -> int:
-        return prompt_budget(self.config)
+        return UNLIMITED_TOKENS  # this reviewer splits the diff across calls itself
+
+    def sizer(self) -> PromptSizer:
+        if not self._loaded and self._calibrations is not None:
+            self.calibration = self._calibrations.load(self.config.model)
+            self._saved = self.calibration
+        self._loaded = True
+        return PromptSizer(self.config, self.calibration)
+
+    def full_tree_tokens(self, review_input: ReviewInput) -> int:
+        """Prompt tokens a full review of the input's commit would send (review pass)."""
+        return full_tree_tokens(review_input.repo, review_input.head_sha, self.sizer())
 
     def review(self, review_input: ReviewInput) -> ReviewerOutput:
-        """Pass 1 finds; pass 2 (critique) drops weak findings; pass 3 refines them.
-        Token usage and latency are summed over the passes."""
-        if not review_input.files:
-            return ReviewerOutput(model=self.config.model)
-        files = {f.path: f for f in review_input.files}
-        answers: list[_Answer] = []
-        with self._client() as client:
-            answers.append(self._chat(client, review_messages(review_input.packed)))
-            source = f"llm:{answers[0].model}"
-            findings, _invalid = parse_findings(answers[0].content, source)
-            findings, dropped = keep_in_diff(findings, files)
-            if self.config.passes >= 2 and findings:
-                answers.append(self._chat(client, critique_messages(review_input.packed, findings)))
-                keep = parse_keep_ids(answers[-1].content)
-                if keep is not None:  # an unusable critique keeps the first pass's findings
-                    findings = [f for i, f in enumerate(findings) if i in keep]
-            if self.config.passes >= 3 and findings:
-                answers.append(self._chat(client, refine_messages(review_input.packed, findings)))
-                findings = self._refined(answers[-1].content, source, findings, files)
+        """Each planned piece: pass 1 finds; pass 2 (critique) drops weak findings;
+        pass 3 refines them. Tokens and latency are summed over every call."""
+        files = self._with_carried(review_input)
+        if not files:
+            return ReviewerOutput(model=self.config.model, not_reviewed=[])
+        sizer = self.sizer()
+        plan = sizer.plan(files, review_input.packed)
+        tally = _Tally()
+        for part in plan.too_large:
+            tally.not_reviewed.setdefault(part.path, HUNK_TOO_LARGE)
+        queue: list[Piece] = list(plan.pieces)
+        try:
+            with ChatEndpoint(self.config, self._api_key, backoff_s=self._backoff_s) as endpoint:
+                while queue:
+                    piece = queue.pop(0)
+                    try:
+                        smaller = self._review_piece(endpoint, piece, tally)
+                    except ReviewerError as exc:
+                        if not tally.pieces_reviewed:  # the review fails with the reason
+                            exc.tokens_in = sum(a.tokens_in for a in tally.answers)
+                            exc.tokens_out = sum(a.tokens_out for a in tally.answers)
+                            raise
+                        self._give_up(exc, [piece, *queue], tally)
+                        break
+                    if smaller is not None:
+                        queue[:0] = smaller
+        finally:  # what the server taught us holds even if a later call failed
+            if self._calibrations is not None and tally.samples:
+                self._calibrations.save(self.calibration, self._saved)
+                self._saved = self.calibration
+        answers = tally.answers
         return ReviewerOutput(
-            findings=findings,
-            dropped_outside_diff=dropped,
+            findings=tally.findings,
+            dropped_outside_diff=tally.dropped,
             tokens_in=sum(a.tokens_in for a in answers),
             tokens_out=sum(a.tokens_out for a in answers),
-            model=answers[0].model,
-            model_latency_ms=sum(a.latency_ms for a in answers),
+            model=answers[0].model if answers else self.config.model,
+            model_latency_ms=sum(a.latency_ms for a in answers) if answers else None,
+            not_reviewed=[SkippedFile(p, r) for p, r in tally.not_reviewed.items()],
+            notes=[*(_note_text(n, count) for n, count in tally.notes.items()), *tally.extra_notes],
         )
 
     @staticmethod
-    def _refined(
-        content: str, source: str, previous: list[Finding], files: dict[str, FileDiff]
+    def _give_up(error: ReviewerError, left: list[Piece], tally: _Tally) -> None:
+        """A call failed after others succeeded: keep what was reviewed, list the
+        rest (the engine asks again next time) and say why in a note. One failure
+        ends the review: a server that stopped answering would cost a deadline for
+        every remaining piece."""
+        paths = {f.path for piece in left for f in piece}
+        for path in sorted(paths):
+            tally.not_reviewed.setdefault(path, CALL_FAILED)
+        done = tally.pieces_reviewed
+        reviewed = "1 part of the diff was" if done == 1 else f"{done} parts of the diff were"
+        tally.extra_notes.append(
+            f"a model call failed after {reviewed} reviewed ({error}); "
+            f"{len(paths)} file{'s' if len(paths) != 1 else ''} left for the next review"
+        )
+
+    def _with_carried(self, review_input: ReviewInput) -> list[FileDiff]:
+        """The delta's files, with every carried path replaced by the whole file at
+        head: what an earlier review missed may lie outside this delta's hunks."""
+        carried = list(dict.fromkeys(review_input.carried))
+        if not carried:
+            return list(review_input.files)
+        whole = files_at(review_input.repo, review_input.head_sha, carried)
+        replaced = {f.path for f in whole}
+        return [f for f in review_input.files if f.path not in replaced] + whole
+
+    def _review_piece(
+        self, endpoint: ChatEndpoint, piece: Piece, tally: _Tally
+    ) -> list[Piece] | None:
+        """Review one piece; returns smaller pieces to review instead when the piece
+        did not fit or its answer was cut short."""
+        messages = review_messages(piece)
+        sizer = PromptSizer(self.config, self.calibration)
+        try:
+            if not sizer.fits(messages):
+                raise PromptTooLarge
+            answer = self._chat(endpoint, messages)
+        except PromptTooLarge as refused:
+            if refused.reported_tokens:  # the server said how many it counted: learn it
+                self._learn(messages, refused.reported_tokens, tally)
+            return self._split(piece, tally, HUNK_TOO_LARGE)
+        tally.answers.append(answer)
+        self._calibrate(messages, answer, tally)
+        source = f"llm:{answer.model}"
+        if answer.cut_short or ends_early(answer.content):
+            smaller = self._split(piece, tally, CUT_SHORT)
+            if smaller is not None:
+                return smaller
+            # Nothing smaller to ask: keep what the answer holds; the file is listed.
+            findings = _salvaged(answer.content, source)
+        else:
+            findings, _invalid = parse_findings(answer.content, source)
+        files = {f.path: f for f in piece}
+        findings, dropped = keep_in_diff(findings, files)
+        tally.dropped += dropped
+        if self.config.passes >= 2 and findings:
+            findings = self._critique(endpoint, piece, findings, tally)
+        if self.config.passes >= 3 and findings:
+            findings = self._refine(endpoint, piece, findings, files, tally, source)
+        tally.findings += findings
+        tally.pieces_reviewed += 1
+        return None
+
+    def _chat(self, endpoint: ChatEndpoint, messages: list[Message]) -> Answer:
+        estimate = self.calibration.tokens(estimate_message_tokens(messages))
+        return endpoint.call(messages, estimated_prompt_tokens=estimate)
+
+    def _split(self, piece: Piece, tally: _Tally, reason: str) -> list[Piece] | None:
+        smaller = halves(piece)
+        if smaller is None:
+            for file in piece:
+                tally.not_reviewed.setdefault(file.path, reason)
+        return smaller
+
+    def _calibrate(self, messages: list[Message], answer: Answer, tally: _Tally) -> None:
+        if answer.reported:
+            self._learn(messages, answer.tokens_in, tally)
+
+    def _learn(self, messages: list[Message], reported: int, tally: _Tally) -> None:
+        estimated = estimate_message_tokens(messages)
+        self.calibration = self.calibration.observed(estimated, reported)
+        tally.samples += 1
+
+    def _critique(
+        self, endpoint: ChatEndpoint, piece: Piece, findings: list[Finding], tally: _Tally
     ) -> list[Finding]:
+        messages = critique_messages(piece, findings)
+        answer = self._extra_pass(endpoint, messages, tally, "critique")
+        if answer is None:
+            return findings
+        keep = parse_keep_ids(answer.content)
+        if keep is None:
+            tally.notes["critique-garbage"] += 1
+            return findings
+        return [f for i, f in enumerate(findings) if i in keep]
+
+    def _refine(
+        self,
+        endpoint: ChatEndpoint,
+        piece: Piece,
+        findings: list[Finding],
+        files: dict[str, FileDiff],
+        tally: _Tally,
+        source: str,
+    ) -> list[Finding]:
+        answer = self._extra_pass(endpoint, refine_messages(piece, findings), tally, "refine")
+        if answer is None:
+            return findings
         try:
-            refined, _invalid = parse_findings(content, source)
+            refined, _invalid = parse_findings(answer.content, source)
         except ReviewerError:
-            return previous
-        known_paths = {f.path for f in previous}
+            tally.notes["refine-garbage"] += 1
+            return findings
+        known_paths = {f.path for f in findings}
         refined, _dropped = keep_in_diff((f for f in refined if f.path in known_paths), files)
-        return refined[: len(previous)]  # a refine pass adds nothing new
+        return refined[: len(findings)]  # a refine pass adds nothing new
 
-    def _client(self) -> httpx.Client:
-        import httpx
-
-        headers = {"Content-Type": "application/json"}
-        if self._api_key:
-            headers["Authorization"] = f"Bearer {self._api_key}"
-        return httpx.Client(timeout=self.config.timeout_s, headers=headers)
-
-    def _redact(self, text: str) -> str:
-        return text.replace(self._api_key, "***") if self._api_key else text
-
-    def _chat(self, client: httpx.Client, messages: list[Message]) -> _Answer:
-        import httpx
-
-        url = f"{self.config.base_url}/chat/completions"
-        body = {
-            "model": self.config.model,
-            "messages": messages,
-            "temperature": self.config.temperature,
-            "max_tokens": self.config.answer_tokens,
-            "response_format": {"type": "json_object"},
-        }
-        attempts = self.config.max_retries + 1
-        for attempt in range(attempts):
-            log.debug("POST %s model=%s attempt=%d", url, self.config.model, attempt + 1)
-            started = time.monotonic()
-            try:
-                response = client.post(url, json=body)
-            except httpx.TimeoutException as exc:
-                raise ReviewerError(f"timed out after {self.config.timeout_s:g}s") from exc
-            except httpx.TransportError as exc:
-                if attempt + 1 < attempts:
-                    self._sleep(None, attempt)
-                    continue
-                reason = self._redact(str(exc)) or type(exc).__name__
-                raise ReviewerError(f"cannot reach {url}: {reason}") from exc
-            latency_ms = int((time.monotonic() - started) * 1000)
-            if response.status_code in RETRY_STATUSES and attempt + 1 < attempts:
-                log.info("HTTP %d from %s; retrying", response.status_code, url)
-                self._sleep(response.headers.get("Retry-After"), attempt)
-                continue
-            if response.status_code >= 400:
-                detail = self._redact(response.text[:200].strip())
-                raise ReviewerError(f"HTTP {response.status_code} from {url}: {detail}")
-            return self._answer(response, messages, latency_ms)
-        raise AssertionError("unreachable: the last attempt returns or raises")
-
-    def _answer(self, response: httpx.Response, messages: list[Message], latency: int) -> _Answer:
+    def _extra_pass(
+        self, endpoint: ChatEndpoint, messages: list[Message], tally: _Tally, name: str
+    ) -> Answer | None:
+        """A critique or refine call; None (and a note) when it cannot be used."""
+        if not PromptSizer(self.config, self.calibration).fits(messages):
+            tally.notes[f"{name}-too-large"] += 1
+            return None
         try:
-            payload = response.json()
-            content = payload["choices"][0]["message"]["content"]
-        except (ValueError, KeyError, IndexError, TypeError) as exc:
-            raise ReviewerError("endpoint answered without choices[0].message.content") from exc
-        if not isinstance(content, str) or not content.strip():
-            raise ReviewerError("model answered with no content")
-        usage = payload.get("usage") or {}
-        # Servers that report no usage: fall back to the ceil(chars/4) estimate.
-        tokens_in = usage.get("prompt_tokens")
-        if not isinstance(tokens_in, int):
-            tokens_in = sum(estimate_tokens(m["content"]) for m in messages)
-        tokens_out = usage.get("completion_tokens")
-        if not isinstance(tokens_out, int):
-            tokens_out = estimate_tokens(content)
-        model = str(payload.get("model") or self.config.model)
-        return _Answer(content, tokens_in, tokens_out, latency, model)
-
-    def _sleep(self, retry_after: str | None, attempt: int) -> None:
-        time.sleep(min(_retry_after_s(retry_after, self._backoff_s * 2**attempt), MAX_RETRY_WAIT_S))
+            answer = self._chat(endpoint, messages)
+        except PromptTooLarge:
+            tally.notes[f"{name}-too-large"] += 1
+            return None
+        tally.answers.append(answer)
+        self._calibrate(messages, answer, tally)
+        if answer.cut_short or ends_early(answer.content):
+            tally.notes[f"{name}-cut-short"] += 1
+            return None
+        return answer
 
 
-def _retry_after_s(header: str | None, default: float) -> float:
-    """Seconds from a Retry-After header (delta-seconds or an HTTP date)."""
-    if not header:
-        return default
+def _salvaged(content: str, source: str) -> list[Finding]:
+    """The complete findings in an answer that was cut short (maybe none)."""
     try:
-        return max(float(header), 0.0)
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(header)
-    except (TypeError, ValueError):
-        return default
-    return max(when.timestamp() - time.time(), 0.0)
+        return parse_findings(content, source)[0]
+    except ReviewerError:
+        return []
+
+
+_NOTES = {
+    "critique-garbage": "critique pass answered without usable JSON in {n}; "
+    "the first pass's findings were kept",
+    "critique-too-large": "critique pass skipped in {n}: its prompt would not fit the context",
+    "critique-cut-short": "critique answer cut short in {n}; the first pass's findings were kept",
+    "refine-garbage": "refine pass answered without usable JSON in {n}; findings kept as found",
+    "refine-too-large": "refine pass skipped in {n}: its prompt would not fit the context",
+    "refine-cut-short": "refine answer cut short in {n}; findings kept as found",
+}
+
+
+def _note_text(note: str, count: int) -> str:
+    return _NOTES[note].format(n="1 call" if count == 1 else f"{count} calls")

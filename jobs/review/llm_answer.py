@@ -90,6 +90,23 @@ def extract_json(text: str) -> Any | None:
     return None
 
 
+def ends_early(text: str) -> bool:
+    """True when the answer's JSON starts but never closes (the model ran out of
+    tokens mid-answer), as opposed to prose or braces that are not JSON at all."""
+    body = text.strip()
+    decoder = json.JSONDecoder()
+    for start, char in enumerate(body):
+        if char not in "{[":
+            continue
+        try:
+            decoder.raw_decode(body, start)
+            return False
+        except json.JSONDecodeError as exc:
+            if exc.pos >= len(body) - 1 or exc.msg.startswith("Unterminated string"):
+                return True
+    return False
+
+
 def _finding_items(text: str) -> list[Any]:
     answer = extract_json(text)
     if isinstance(answer, dict) and isinstance(answer.get("findings"), list):

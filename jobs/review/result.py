@@ -13,7 +13,8 @@ from jobs.review.store import ReviewedFinding, StoredReview
 class ReviewResult:
     """A review as the caller sees it. `kind` is full|delta (the stored review's);
     `cache_hit` says whether this call made it or replayed it. `findings` holds the
-    new, open and fixed ones, sorted; suppressed ones are only counted."""
+    new, open and fixed ones, sorted; suppressed ones (derived from feedback when the
+    review was read, cached or fresh) are only counted."""
 
     stored: StoredReview
     cache_hit: bool
@@ -24,7 +25,11 @@ class ReviewResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __getattr__(self, name: str) -> Any:
-        row = self.__dict__["stored"].row
+        stored = self.__dict__["stored"]
+        counted = name.removesuffix("_count")
+        if name.endswith("_count") and counted in stored.counts:
+            return stored.counts[counted]  # derived now, not the stored column
+        row = stored.row
         if name in row:
             return row[name]
         raise AttributeError(name)
@@ -43,8 +48,30 @@ class ReviewResult:
         return [f for f in self.findings if f.status in ("new", "open")]
 
     @property
+    def counts(self) -> dict[str, int]:
+        """new / open / fixed / suppressed, suppression derived when this was read."""
+        return self.stored.counts
+
+    @property
     def skipped_files(self) -> tuple[SkippedFile, ...]:
         return self.stored.skipped_files
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        return self.stored.notes
+
+    @property
+    def tokens(self) -> dict[str, int]:
+        """Tokens this call sent and received, from the server's `usage` summed over
+        every call and pass (0 for a cache hit or a linter): what its run row says."""
+        if self.cache_hit:
+            return {"prompt": 0, "completion": 0}
+        return {"prompt": self.tokens_in, "completion": self.tokens_out}
+
+    @property
+    def full_tree_tokens(self) -> int:
+        """Prompt tokens a full model review of this commit would send (0 for a linter)."""
+        return int(self.stored.row["full_prompt_tokens"])
 
     @property
     def display_kind(self) -> str:
@@ -76,7 +103,7 @@ class ReviewResult:
             "reviewer": row["reviewer_kind"],
             "model": row["model"],
             "commits_covered": row["commits_covered"],
-            "counts": {k: row[f"{k}_count"] for k in ("new", "open", "fixed", "suppressed")},
+            "counts": self.counts,
             "findings": [
                 {
                     "id": f.id,
@@ -92,8 +119,15 @@ class ReviewResult:
                 for f in self.findings
             ],
             "skipped_files": [{"path": s.path, "reason": s.reason} for s in self.skipped_files],
-            "prompt_tokens": row["prompt_tokens"],
-            "full_prompt_tokens": row["full_prompt_tokens"],
+            "reviewed_files": row.get("reviewed_files", 0),
+            "notes": list(self.notes),
+            "tokens": self.tokens,
+            "full_tree_tokens": self.full_tree_tokens,
+            # What the stored review cost when it was made (a cache hit costs nothing).
+            "review_tokens": {
+                "prompt": row["prompt_tokens"],
+                "completion": row["completion_tokens"],
+            },
             "duration_ms": self.duration_ms,
             "review_duration_ms": row["duration_ms"],
         }

@@ -1,7 +1,8 @@
 """What every reviewer takes and gives, whatever it is (linter or model).
 
 A reviewer gets the packed diff of one commit and returns findings on that
-commit's changed lines. Its `fingerprint()` names everything that changes its
+commit's changed lines (a model) or on the whole commit (the linters, which then say
+`whole_tree`). Its `fingerprint()` names everything that changes its
 answer for the same commit; with (repo, head sha) it forms the review cache key.
 """
 
@@ -22,13 +23,18 @@ from jobs.review.finding import Finding
 
 class ReviewerError(Exception):
     """A review could not be made; the message says why, for a human
-    (e.g. "timed out after 120s", "model answered with no JSON")."""
+    (e.g. "timed out after 120s", "model answered with no JSON"). `tokens_in` and
+    `tokens_out` are what the calls made before it cost (the run row records them)."""
+
+    tokens_in = 0
+    tokens_out = 0
 
 
 @dataclass(frozen=True)
 class ReviewInput:
     """One commit's changes to review. `packed` holds the files that fit the budget
-    (and their rendering for a prompt); files it skipped are not reviewed."""
+    `Reviewer.budget_tokens()` gave (every reviewable file for the model reviewer,
+    which splits them across calls itself); files it skipped are not reviewed."""
 
     repo: Path
     head_sha: str
@@ -36,6 +42,9 @@ class ReviewInput:
     # Paths an earlier review of this chain could not review (its `not_reviewed`),
     # carried forward: the reviewer must review them at head_sha too, or list them again.
     carried: tuple[str, ...] = ()
+    # opsdesk's scratch directory for this repository's checkout, reused between
+    # reviews; None: a reviewer that needs a checkout makes a temporary one.
+    checkout: Path | None = None
 
     @property
     def files(self) -> tuple[FileDiff, ...]:
@@ -59,6 +68,16 @@ class ReviewerOutput(BaseModel):
     # ("no linter for *.ts", "hunk larger than the model's context", "answer cut short").
     # The engine stores them with the review and carries them to the next one.
     not_reviewed: list[SkippedFile] = Field(default_factory=list)
+    # True when `findings` is everything this reviewer finds in the whole commit (the
+    # linters): the engine then compares it with the base review's whole set, and a
+    # base finding not found again is fixed. False (a model reviewing the delta): base
+    # findings in files it did not look at stay open.
+    whole_tree: bool = False
+    reviewed_files: int = 0  # files the reviewer covered (0: unknown or none)
+    # What a reader must know about how the review went, one sentence each
+    # ("critique pass answered without usable JSON in 1 call; …"). Shown in the
+    # reply and --json.
+    notes: list[str] = Field(default_factory=list)
 
 
 class Reviewer(Protocol):
@@ -74,7 +93,8 @@ class Reviewer(Protocol):
         ...
 
     def review(self, review_input: ReviewInput) -> ReviewerOutput:
-        """Findings on the input's changed lines; raises ReviewerError."""
+        """Findings on the input's changed lines, or on the whole commit (`whole_tree`);
+        raises ReviewerError."""
         ...
 
 

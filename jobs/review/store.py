@@ -1,9 +1,13 @@
 """The review cache and the findings' life over time, in storage.
 
 Each review stores its complete picture of the repository for its reviewer chain:
-every finding it reported (new or still open), every earlier finding it carried
-over from an untouched file (open), every earlier finding it saw gone (fixed), and
-the suppressed ones (counted, never shown). A cache hit replays exactly these rows.
+every finding it reported (new or still open), every earlier finding a partial
+reviewer (a model) carried over from an untouched file (open), and every earlier
+finding it saw gone (fixed); also every file it did not review, with the reason
+(`skipped_files`: skip rules, budget, the reviewer's own `not_reviewed`). States are the true
+ones: suppression is not stored. The read side (`cached_review`, `load_review`,
+`open_findings`) derives it from the feedback rows as they are now, so a cached
+reply hides a false positive marked after the review was made.
 
 The read path (`cached_review`) uses SQLAlchemy Core on indexed
 columns: it is the cache-hit path and must cost about as much as reading a ref.
@@ -13,17 +17,20 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine
-from sqlmodel import col
+from sqlmodel import Session, col
 from sqlmodel import select as sm_select
 
-from jobs.feedback import suppressed_fingerprints
+from jobs.feedback import FEEDBACK, Mark
+from jobs.review.baseline import Earlier, compare
 from jobs.review.budget import SkippedFile
 from jobs.review.finding import Finding as ReportedFinding
 from jobs.review.finding import finding_fingerprint
@@ -33,7 +40,7 @@ from storage.models import Finding, Review, ReviewFinding
 REVIEWS = Review.__table__  # type: ignore[attr-defined]
 FINDINGS = Finding.__table__  # type: ignore[attr-defined]
 REVIEW_FINDINGS = ReviewFinding.__table__  # type: ignore[attr-defined]
-SHOWN_STATES = ("new", "open", "fixed")
+COUNTED_STATES = ("new", "open", "fixed", "suppressed")
 # Display order: what is new first, then what is still open, then what was fixed.
 STATE_ORDER = {"new": 0, "open": 1, "fixed": 2, "suppressed": 3}
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
@@ -42,7 +49,7 @@ SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 @dataclass(frozen=True)
 class ReviewedFinding:
     """A finding as one review reported it. `status` is its state in that review:
-    new | open | fixed (suppressed findings are never part of a result)."""
+    new | open | fixed, or suppressed when a false positive stands on it now."""
 
     id: int
     fingerprint: str
@@ -77,16 +84,35 @@ def sort_findings(findings: Iterable[ReviewedFinding]) -> list[ReviewedFinding]:
 class StoredReview:
     row: dict[str, Any]  # the reviews row's columns
     findings: tuple[ReviewedFinding, ...]  # sorted; suppressed left out
+    suppressed: tuple[ReviewedFinding, ...] = ()  # false positives now, counted only
+    marks: dict[int, tuple[Mark, ...]] = field(default_factory=dict)  # finding id → who marked what
 
     @property
     def id(self) -> int:
         return int(self.row["id"])
 
     @property
+    def counts(self) -> dict[str, int]:
+        """new / open / fixed / suppressed as derived now: they add up to what is listed."""
+        tally = Counter(f.status for f in self.findings)
+        return {
+            "new": tally["new"],
+            "open": tally["open"],
+            "fixed": tally["fixed"],
+            "suppressed": len(self.suppressed),
+        }
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        return tuple(json.loads(self.row.get("notes") or "[]"))
+
+    @property
     def skipped_files(self) -> tuple[SkippedFile, ...]:
-        return tuple(
-            SkippedFile(s["path"], s["reason"]) for s in json.loads(self.row["skipped_files"])
-        )
+        return _skipped_from_json(self.row["skipped_files"])
+
+
+def _skipped_from_json(text: str) -> tuple[SkippedFile, ...]:
+    return tuple(SkippedFile(s["path"], s["reason"]) for s in json.loads(text))
 
 
 _FINDING_COLUMNS = (
@@ -96,17 +122,54 @@ _FINDING_COLUMNS = (
 )  # fmt: skip
 
 
-def _review_findings(connection: Connection, review_id: int) -> tuple[ReviewedFinding, ...]:
+def _stored(connection: Connection, row: Any) -> StoredReview:
+    """A review row with its findings, suppression derived from feedback as it is now."""
+    review_id = int(row["id"])
     rows = connection.execute(
         select(*_FINDING_COLUMNS)
         .join(FINDINGS, FINDINGS.c.id == REVIEW_FINDINGS.c.finding_id)
-        .where(REVIEW_FINDINGS.c.review_id == review_id, REVIEW_FINDINGS.c.state.in_(SHOWN_STATES))
+        .where(
+            REVIEW_FINDINGS.c.review_id == review_id,
+            REVIEW_FINDINGS.c.state.in_(COUNTED_STATES),
+        )
     ).all()
-    return tuple(sort_findings(ReviewedFinding(*row) for row in rows))
+    marks: dict[int, list[Mark]] = {}
+    for finding_id, verdict, name, user in connection.execute(
+        select(FEEDBACK.c.finding_id, FEEDBACK.c.verdict, FEEDBACK.c.user_name, FEEDBACK.c.user)
+        .where(
+            FEEDBACK.c.finding_id.in_(
+                select(REVIEW_FINDINGS.c.finding_id).where(REVIEW_FINDINGS.c.review_id == review_id)
+            )
+        )
+        .order_by(FEEDBACK.c.id)
+    ):
+        marks.setdefault(int(finding_id), []).append(Mark(str(verdict), str(name or user)))
+    false_positives = {
+        finding_id
+        for finding_id, found in marks.items()
+        if any(mark.verdict == "false_positive" for mark in found)
+    }
+    shown: list[ReviewedFinding] = []
+    hidden: list[ReviewedFinding] = []
+    for found in (ReviewedFinding(*r) for r in rows):
+        if found.status != "fixed" and found.id in false_positives:
+            hidden.append(replace(found, status="suppressed"))
+        elif found.status == "suppressed":
+            # Stored by an older opsdesk; its false positive was taken back since.
+            shown.append(replace(found, status="open"))
+        else:
+            shown.append(found)
+    return StoredReview(
+        dict(row),
+        tuple(sort_findings(shown)),
+        tuple(sort_findings(hidden)),
+        {finding_id: tuple(found) for finding_id, found in marks.items()},
+    )
 
 
 def cached_review(engine: Engine, repo: str, sha: str, fingerprint: str) -> StoredReview | None:
-    """The stored review for the cache key, or None. Two indexed queries."""
+    """The stored review for the cache key, or None. Three indexed queries: the
+    review, its findings, and the feedback standing on them now."""
     with engine.connect() as connection:
         row = (
             connection.execute(
@@ -121,7 +184,7 @@ def cached_review(engine: Engine, repo: str, sha: str, fingerprint: str) -> Stor
         )
         if row is None:
             return None
-        return StoredReview(dict(row), _review_findings(connection, int(row["id"])))
+        return _stored(connection, row)
 
 
 def load_review(engine: Engine, review_id: int) -> StoredReview | None:
@@ -131,25 +194,28 @@ def load_review(engine: Engine, review_id: int) -> StoredReview | None:
         )
         if row is None:
             return None
-        return StoredReview(dict(row), _review_findings(connection, review_id))
+        return _stored(connection, row)
 
 
 @dataclass(frozen=True)
 class LastReview:
     id: int
     commit_sha: str
+    skipped_files: tuple[SkippedFile, ...] = ()  # every file it did not review, with why
 
 
 def last_review(engine: Engine, repo: str, fingerprint: str) -> LastReview | None:
     """The newest review of `repo` by this reviewer configuration: the delta base."""
     with engine.connect() as connection:
         row = connection.execute(
-            select(REVIEWS.c.id, REVIEWS.c.commit_sha)
+            select(REVIEWS.c.id, REVIEWS.c.commit_sha, REVIEWS.c.skipped_files)
             .where(REVIEWS.c.repo == repo, REVIEWS.c.reviewer_fingerprint == fingerprint)
             .order_by(REVIEWS.c.created_at.desc(), REVIEWS.c.id.desc())
             .limit(1)
         ).first()
-    return None if row is None else LastReview(int(row[0]), str(row[1]))
+    if row is None:
+        return None
+    return LastReview(int(row[0]), str(row[1]), _skipped_from_json(row[2] or "[]"))
 
 
 def review_cache_key(repo: str, sha: str, fingerprint: str) -> str:
@@ -177,12 +243,14 @@ class ReviewDraft:
     dropped_count: int
     skipped_files: Sequence[SkippedFile]
     created_at: datetime
+    reviewed_files: int = 0
+    notes: Sequence[str] = ()
 
 
 _DRAFT_COLUMNS = (
     "repo", "commit_sha", "base_sha", "reviewer_fingerprint", "reviewer_kind", "model", "kind",
     "commits_covered", "prompt_tokens", "completion_tokens", "full_prompt_tokens",
-    "duration_ms", "model_latency_ms", "dropped_count", "created_at",
+    "duration_ms", "model_latency_ms", "dropped_count", "created_at", "reviewed_files",
 )  # fmt: skip
 
 
@@ -193,28 +261,34 @@ def save_review(
     *,
     base_review_id: int | None,
     fate: Callable[[str, int], int | None],
+    renamed: Mapping[str, str] | None = None,
+    moved: Callable[[str, int], int | None] | None = None,
     replace_id: int | None = None,
+    whole_tree: bool = False,
 ) -> StoredReview:
-    """Store a review and its findings' states in one transaction.
+    """Store a review and its findings' true states in one transaction.
 
-    - reported now, suppressed fingerprint → suppressed (counted, not shown);
-    - reported now and in the base review's picture → open, otherwise new
-      (a finding that was fixed and came back is new again);
-    - in the base review's picture and not reported now: `fate(path, line)` says
-      where it is now (carried over as open, at that line) or None: fixed (its file
-      is gone, or the delta changed its line).
-    One finding per fingerprint: the first (lowest line) report wins.
+    `reported` is compared with the base review's open findings (`baseline.compare`:
+    by identity, as a multiset, old paths mapped through `renamed`, identical ones
+    paired by where `moved` says their lines went):
+    - reported and open at the base → open (the same row, so its feedback stays);
+    - reported and not open at the base → new (a finding fixed earlier that came
+      back reuses its row);
+    - open at the base and not reported: `fate(path at head, line)` says whether it
+      is carried over as open (at that line: a reviewer that saw only part of the
+      tree) or None: fixed.
+    Suppression is not decided here: it is derived when a review is read.
+    `whole_tree` (the linters saw the whole commit): linter findings still open from
+    another reviewer configuration's chain (before a rule change) are fixed too, so
+    the repository's open findings are this review's.
     `replace_id`: overwrite that review (same cache key, e.g. a full review of a
     commit first reviewed as a delta) instead of adding one.
     """
-    by_fingerprint: dict[str, ReportedFinding] = {}
-    for finding in sorted(reported, key=lambda f: (f.path, f.line)):
-        by_fingerprint.setdefault(finding_fingerprint(finding), finding)
     now = draft.created_at
     with session_scope(engine) as session:
-        suppressed = suppressed_fingerprints(session, draft.repo)
         columns = {name: getattr(draft, name) for name in _DRAFT_COLUMNS}
         columns["skipped_files"] = _skipped_json(draft.skipped_files)
+        columns["notes"] = json.dumps(list(draft.notes))
         review = session.get(Review, replace_id) if replace_id is not None else None
         if review is None:
             review = Review(**columns)
@@ -224,7 +298,7 @@ def save_review(
         session.add(review)
         session.flush()
         assert review.id is not None
-        previous: dict[str, tuple[Finding, int]] = {}
+        base_rows: dict[int, tuple[Finding, int]] = {}
         if base_review_id is not None:
             rows = session.exec(
                 sm_select(Finding, ReviewFinding.line)
@@ -234,61 +308,81 @@ def save_review(
                     col(ReviewFinding.state).in_(("new", "open", "suppressed")),
                 )
             ).all()
-            previous = {row.fingerprint: (row, line) for row, line in rows}
+            base_rows = {row.id: (row, line) for row, line in rows if row.id is not None}
         if replace_id is not None:
             session.execute(
                 delete(REVIEW_FINDINGS).where(REVIEW_FINDINGS.c.review_id == replace_id)
             )
-        existing: dict[str, Finding] = {}
-        wanted = list(by_fingerprint)
+        earlier = [
+            Earlier(row_id, row.path, row.category, row.message, line)
+            for row_id, (row, line) in base_rows.items()
+        ]
+        comparison = compare(reported, earlier, renamed, moved)
+        # Each row of this review with the fingerprint it must carry and its state.
+        placed: list[tuple[Finding, str, str, int]] = []  # row, fingerprint, state, line
+        for now_at_head, before in comparison.still_open:
+            row = base_rows[before.handle][0]
+            _take_report(row, now_at_head.finding)
+            placed.append((row, now_at_head.fingerprint, "open", now_at_head.finding.line))
+        for earlier_one, path in comparison.gone:
+            row, line = base_rows[earlier_one.handle]
+            moved_to = fate(path, line)
+            if moved_to is None:
+                row.status, row.fixed_review_id, row.updated_at = "fixed", review.id, now
+                placed.append((row, row.fingerprint, "fixed", line))
+            else:
+                fingerprint = _carried_fingerprint(row, path)  # before the path changes
+                row.path = path
+                placed.append((row, fingerprint, "open", moved_to))
+        taken = {fingerprint for _row, fingerprint, _state, _line in placed}
+        wanted = [now_at_head.fingerprint for now_at_head in comparison.new]
+        reusable: dict[str, Finding] = {}
         for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
             for known in session.exec(
                 sm_select(Finding).where(
-                    Finding.repo == draft.repo, col(Finding.fingerprint).in_(chunk)
+                    Finding.repo == draft.repo,
+                    col(Finding.fingerprint).in_(wanted[start : start + 500]),
                 )
             ):
-                existing[known.fingerprint] = known
-        states: list[tuple[Finding, str, int]] = []
-        for fingerprint, found in by_fingerprint.items():
-            known_row = existing.get(fingerprint)
+                if known.id not in base_rows:
+                    reusable[known.fingerprint] = known
+        held_by_base = {row.fingerprint for row, _line in base_rows.values()}
+        for now_at_head in comparison.new:
+            found = now_at_head.finding
+            if now_at_head.fingerprint in taken:
+                continue  # a carried finding already holds this identity
+            known_row = reusable.pop(now_at_head.fingerprint, None)
             if known_row is None:
+                # A base row may still hold the fingerprint (it moves in
+                # _assign_fingerprints); otherwise the row is made with its own.
+                held = now_at_head.fingerprint in held_by_base
+                fingerprint = f"pending:{uuid.uuid4().hex}" if held else now_at_head.fingerprint
                 row = Finding(
-                    repo=draft.repo, fingerprint=fingerprint, path=found.path, line=found.line,
-                    end_line=found.end_line, severity=found.severity, category=found.category,
-                    message=found.message, suggestion=found.suggestion, source=found.source,
-                    status="open", first_review_id=review.id, created_at=now,
+                    repo=draft.repo, fingerprint=fingerprint, path=found.path,
+                    line=found.line, end_line=found.end_line, severity=found.severity,
+                    category=found.category, message=found.message,
+                    suggestion=found.suggestion, source=found.source, status="open",
+                    first_review_id=review.id, created_at=now,
                 )  # fmt: skip
             else:
                 row = known_row
-                row.path, row.line, row.end_line = found.path, found.line, found.end_line
-                row.severity, row.message = found.severity, found.message
-                row.suggestion, row.source = found.suggestion, found.source
-                row.status, row.fixed_review_id = "open", None
-            row.last_review_id, row.updated_at = review.id, now
+            _take_report(row, found)
             session.add(row)
-            if fingerprint in suppressed:
-                state = "suppressed"
-            else:
-                state = "open" if fingerprint in previous else "new"
-            states.append((row, state, found.line))
-        for fingerprint, (row, line) in previous.items():
-            if fingerprint in by_fingerprint:
-                continue
-            now_at = fate(row.path, line)
-            if now_at is None:
-                row.status, row.fixed_review_id, row.updated_at = "fixed", review.id, now
-                session.add(row)
-                states.append((row, "fixed", line))
-            else:
-                states.append((row, "suppressed" if fingerprint in suppressed else "open", now_at))
-        session.flush()
+            placed.append((row, now_at_head.fingerprint, "new", found.line))
+        _assign_fingerprints(session, draft.repo, placed)  # flushes: every row has an id
+        _mark_reported(session, placed, review.id, now)
+        if whole_tree:
+            _close_linter_findings_of_other_chains(session, draft.repo, review.id, now)
         counts = {"new": 0, "open": 0, "fixed": 0, "suppressed": 0}
-        for row, state, line in states:
-            assert row.id is not None
+        for _row, _fingerprint, state, _line in placed:
             counts[state] += 1
-            session.add(
-                ReviewFinding(review_id=review.id, finding_id=row.id, state=state, line=line)
+        if placed:
+            session.execute(
+                insert(REVIEW_FINDINGS),
+                [
+                    {"review_id": review.id, "finding_id": row.id, "state": state, "line": line}
+                    for row, _fingerprint, state, line in placed
+                ],
             )
         review.new_count, review.open_count = counts["new"], counts["open"]
         review.fixed_count, review.suppressed_count = counts["fixed"], counts["suppressed"]
@@ -300,35 +394,127 @@ def save_review(
     return stored
 
 
+def _mark_reported(
+    session: Session, placed: list[tuple[Finding, str, str, int]], review_id: int, now: datetime
+) -> None:
+    """last_review_id of every row this review reports, in a few statements (a large
+    repository has tens of thousands of open findings, most unchanged)."""
+    ids = [row.id for row, _fp, state, _line in placed if state != "fixed"]
+    for start in range(0, len(ids), 500):
+        session.execute(
+            update(FINDINGS)
+            .where(FINDINGS.c.id.in_(ids[start : start + 500]))
+            .values(last_review_id=review_id, updated_at=now)
+        )
+
+
+def _close_linter_findings_of_other_chains(
+    session: Session, repo: str, review_id: int, now: datetime
+) -> None:
+    """Open linter findings this review did not report (left by another reviewer
+    configuration's chain) are fixed; model findings (source llm:*) are left alone."""
+    session.execute(
+        update(FINDINGS)
+        .where(
+            FINDINGS.c.repo == repo,
+            FINDINGS.c.status == "open",
+            FINDINGS.c.source.not_like("llm:%"),
+            or_(FINDINGS.c.last_review_id.is_(None), FINDINGS.c.last_review_id != review_id),
+        )
+        .values(status="fixed", fixed_review_id=review_id, updated_at=now)
+    )
+
+
+def _take_report(row: Finding, found: ReportedFinding) -> None:
+    """The row now says what the reviewer reported at this commit (an unchanged row
+    is left clean, so nothing is written for it)."""
+    now_says = (found.path, found.line, found.end_line, found.severity, found.category,
+                found.message, found.suggestion, found.source, "open", None)  # fmt: skip
+    if now_says != (row.path, row.line, row.end_line, row.severity, row.category, row.message,
+                    row.suggestion, row.source, row.status, row.fixed_review_id):  # fmt: skip
+        row.path, row.line, row.end_line = found.path, found.line, found.end_line
+        row.severity, row.category, row.message = found.severity, found.category, found.message
+        row.suggestion, row.source = found.suggestion, found.source
+        row.status, row.fixed_review_id = "open", None
+
+
+def _carried_fingerprint(row: Finding, path: str) -> str:
+    """A carried finding keeps its fingerprint unless its file was renamed."""
+    if path == row.path and row.fingerprint:
+        return row.fingerprint
+    return finding_fingerprint(
+        ReportedFinding(path=path, line=max(row.line, 1), severity="info",
+                        category=row.category, message=row.message, source=row.source)
+    )  # fmt: skip
+
+
+def _assign_fingerprints(
+    session: Session, repo: str, placed: list[tuple[Finding, str, str, int]]
+) -> None:
+    """Give each new or open row its fingerprint. Pairing and renames move fingerprints
+    between rows of one review (even swap them), so changing rows first take a unique
+    placeholder (new rows are made with one); any other row holding a wanted
+    fingerprint (one fixed now, or a stale one of another commit) gives it up."""
+    wanted = {fp: row for row, fp, state, _line in placed if state != "fixed"}
+    changing = [(row, fp) for fp, row in wanted.items() if row.fingerprint != fp]
+    for row, _fingerprint in changing:
+        if not row.fingerprint.startswith("pending:"):  # new rows hold a unique one already
+            row.fingerprint = f"moving:{row.id}"
+        session.add(row)
+    session.flush()
+    if not changing:
+        return
+    targets = [fp for _row, fp in changing]
+    for start in range(0, len(targets), 500):
+        for holder in session.exec(
+            sm_select(Finding).where(
+                Finding.repo == repo, col(Finding.fingerprint).in_(targets[start : start + 500])
+            )
+        ):
+            if wanted.get(holder.fingerprint) is not holder:
+                holder.fingerprint = hashlib.sha256(f"retired:{holder.id}".encode()).hexdigest()
+                session.add(holder)
+    session.flush()
+    for row, fingerprint in changing:
+        row.fingerprint = fingerprint
+        session.add(row)
+    session.flush()
+
+
 def _skipped_json(skipped: Sequence[SkippedFile]) -> str:
     return json.dumps([{"path": s.path, "reason": s.reason} for s in skipped])
 
 
-def open_findings(engine: Engine, repo: str) -> list[ReviewedFinding]:
-    """Open findings of a repository, suppressed ones left out, most severe first."""
-    with session_scope(engine) as session:
-        suppressed = suppressed_fingerprints(session, repo)
-        rows = session.exec(
-            sm_select(Finding).where(Finding.repo == repo, Finding.status == "open")
-        )
-        found = [
-            ReviewedFinding(
-                r.id or 0,
-                r.fingerprint,
-                r.path,
-                r.line,
-                r.end_line,
-                r.severity,
-                r.category,
-                r.message,
-                r.suggestion,
-                r.source,
-                "open",
+def open_findings(engine: Engine, repo: str, *, suppressed: bool = False) -> list[ReviewedFinding]:
+    """Open findings of a repository, most severe first: those nobody marked false
+    positive, or with `suppressed` only those someone did."""
+    marked = (
+        select(FEEDBACK.c.finding_id)
+        .where(FEEDBACK.c.verdict == "false_positive")
+        .scalar_subquery()
+    )
+    is_marked = FINDINGS.c.id.in_(marked)
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(
+                FINDINGS.c.id,
+                FINDINGS.c.fingerprint,
+                FINDINGS.c.path,
+                FINDINGS.c.line,
+                FINDINGS.c.end_line,
+                FINDINGS.c.severity,
+                FINDINGS.c.category,
+                FINDINGS.c.message,
+                FINDINGS.c.suggestion,
+                FINDINGS.c.source,
+            ).where(
+                FINDINGS.c.repo == repo,
+                FINDINGS.c.status == "open",
+                is_marked if suppressed else ~is_marked,
             )
-            for r in rows
-            if r.fingerprint not in suppressed
-        ]
-    return sort_findings(found)
+        ).all()
+    status = "suppressed" if suppressed else "open"
+    return sort_findings(ReviewedFinding(*row, status) for row in rows)  # type: ignore[call-arg]
 
 
 def count_reviews(engine: Engine, repo: str) -> int:
@@ -336,3 +522,18 @@ def count_reviews(engine: Engine, repo: str) -> int:
         return int(
             connection.execute(select(func.count()).where(REVIEWS.c.repo == repo)).scalar_one()
         )
+
+
+def finding_state(engine: Engine, finding: Finding) -> str:
+    """A finding's status now: fixed, else its state in the newest review that listed
+    it (new or open), so an updated message keeps the tag the review showed."""
+    if finding.status == "fixed" or finding.last_review_id is None:
+        return "fixed" if finding.status == "fixed" else "open"
+    with engine.connect() as connection:
+        state = connection.execute(
+            select(REVIEW_FINDINGS.c.state).where(
+                REVIEW_FINDINGS.c.review_id == finding.last_review_id,
+                REVIEW_FINDINGS.c.finding_id == finding.id,
+            )
+        ).scalar()
+    return "new" if state == "new" else "open"

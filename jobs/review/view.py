@@ -4,9 +4,12 @@ reply the /review command shows."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from jobs.config import Config
-from jobs.feedback import CODE_OF
+from jobs.feedback import CODE_OF, UNDO_CODE, Mark
 from jobs.reply import Block, Button, Reply, ReplyField
+from jobs.review.budget import NOT_REVIEWED_REASONS, OVER_BUDGET, SkippedFile
 from jobs.review.result import ReviewResult
 from storage.models import Finding
 
@@ -19,13 +22,39 @@ VERDICT_LABELS = {
 }
 
 
+FINDING_KEY_PREFIX = "finding:"
+
+
 def finding_key(finding_id: int) -> str:
-    return f"finding:{finding_id}"
+    return f"{FINDING_KEY_PREFIX}{finding_id}"
 
 
-def finding_block(finding: Finding, chosen: str | None = None, state: str = "") -> Block:
-    """A finding with feedback buttons; the chosen verdict is ticked."""
-    assert finding.id is not None
+def finding_id_of(key: str | None) -> int | None:
+    """The finding a block shows, from its key; None for other blocks."""
+    if key is None or not key.startswith(FINDING_KEY_PREFIX):
+        return None
+    rest = key.removeprefix(FINDING_KEY_PREFIX)
+    return int(rest) if rest.isdigit() else None
+
+
+def finding_ids_in(reply: Reply) -> list[int]:
+    """The findings a reply shows with buttons, in order: where a press can come from."""
+    ids = [finding_id_of(block.key) for block in reply.blocks if block.buttons]
+    return [i for i in ids if i is not None]
+
+
+def marks_text(marks: Sequence[Mark]) -> str:
+    """ "✓ False positive — marked by Dana, Lee": one line per verdict, who set it."""
+    by_verdict: dict[str, list[str]] = {}
+    for mark in marks:
+        by_verdict.setdefault(mark.verdict, []).append(mark.by)
+    return "\n".join(
+        f"✓ {VERDICT_LABELS.get(verdict, verdict)} — marked by {', '.join(names)}"
+        for verdict, names in by_verdict.items()
+    )
+
+
+def finding_text(finding: Finding, state: str = "") -> str:
     where = f"{finding.path}:{finding.line}"
     tag = f" [{state}]" if state and state != "open" else ""
     text = (
@@ -34,6 +63,18 @@ def finding_block(finding: Finding, chosen: str | None = None, state: str = "") 
     )
     if finding.suggestion:
         text += f"\nSuggestion: {finding.suggestion}"
+    return text
+
+
+def finding_block(
+    finding: Finding, chosen: str | None = None, state: str = "", marks: Sequence[Mark] = ()
+) -> Block:
+    """A finding with feedback buttons; the chosen verdict is ticked, and who marked
+    what is said under it."""
+    assert finding.id is not None
+    text = finding_text(finding, state)
+    if marks:
+        text += "\n" + marks_text(marks)
     buttons = [
         Button(
             label=("✓ " if verdict == chosen else "") + label,
@@ -45,7 +86,14 @@ def finding_block(finding: Finding, chosen: str | None = None, state: str = "") 
     return Block(text=text, buttons=buttons, key=finding_key(finding.id))
 
 
-MAX_SKIPPED_LISTED = 10
+def suppressed_block(finding: Finding, marks: Sequence[Mark] = ()) -> Block:
+    """A suppressed finding with the one button that takes its false positive back."""
+    assert finding.id is not None
+    text = finding_text(finding)
+    if marks:
+        text += "\n" + marks_text(marks)
+    undo = Button(label="Undo false positive", payload=f"fb:{finding.id}:{UNDO_CODE}")
+    return Block(text=text, buttons=[undo], key=finding_key(finding.id))
 
 
 def short(sha: str | None) -> str:
@@ -70,6 +118,7 @@ def review_reply(result: ReviewResult, config: Config) -> Reply:
         if row["base_sha"]
         else f"up to {short(row['commit_sha'])}"
     )
+    counts = result.counts
     fields = [
         ReplyField(
             label="Kind", value=f"{row['kind']}" + (" (cached)" if result.cache_hit else "")
@@ -77,35 +126,86 @@ def review_reply(result: ReviewResult, config: Config) -> Reply:
         ReplyField(label="Commits", value=f"{commits} ({covered})"),
         ReplyField(
             label="Findings",
-            value=" · ".join(
-                f"{k} {row[f'{k}_count']}" for k in ("new", "open", "fixed", "suppressed")
-            ),
+            value=" · ".join(f"{k} {n}" for k, n in counts.items()),
         ),
-        ReplyField(
-            label="Tokens", value=tokens_text(row["prompt_tokens"], row["full_prompt_tokens"])
-        ),
-        ReplyField(label="Duration", value=f"{result.duration_ms} ms"),
+        *cost_fields(result),
     ]
-    blocks: list[Block] = []
-    skipped = result.skipped_files
-    if skipped:
-        lines = [f"{s.path} ({s.reason})" for s in skipped[:MAX_SKIPPED_LISTED]]
-        if len(skipped) > MAX_SKIPPED_LISTED:
-            lines.append(f"and {len(skipped) - MAX_SKIPPED_LISTED} more")
-        blocks.append(Block(text=f"Skipped {len(skipped)} files:\n" + "\n".join(lines)))
+    blocks: list[Block] = [Block(text=f"Note: {note}") for note in result.notes]
+    if result.skipped_files:
+        blocks.append(Block(text=not_reviewed_text(result.skipped_files)))
     shown = result.shown
     limit = config.reviewer.max_findings_shown
-    blocks += [finding_block(f.as_row(), state=f.status) for f in shown[:limit]]
+    marks = result.stored.marks
+    blocks += [
+        finding_block(f.as_row(), state=f.status, marks=marks.get(f.id, ())) for f in shown[:limit]
+    ]
     if not shown:
-        blocks.append(Block(text="No open findings."))
-    note = ""
+        blocks.append(Block(text=no_findings_text(result)))
+    notes = []
     if len(shown) > limit:
-        note = f"{len(shown) - limit} more: /findings {label} for all"
-    return Reply(title=title, blocks=blocks, fields=fields, note=note)
+        notes.append(f"{len(shown) - limit} more: /findings {label} for all")
+    if counts["suppressed"]:
+        notes.append(f"{counts['suppressed']} marked false positive: /findings {label} suppressed")
+    return Reply(title=title, blocks=blocks, fields=fields, note="; ".join(notes))
 
 
-def tokens_text(used: int, full: int) -> str:
+MAX_GROUPS_LISTED = 8
+MAX_PATHS_PER_GROUP = 3
+
+
+def not_reviewed_text(files: Sequence[SkippedFile]) -> str:
+    """Files no reviewer looked at, grouped by reason, largest group first:
+    "Not reviewed: 14 files\nno linter for *.ts (12): a.ts, b.ts, c.ts …"."""
+    groups: dict[str, list[str]] = {}
+    for skipped in files:
+        groups.setdefault(skipped.reason, []).append(skipped.path)
+    ordered = sorted(groups.items(), key=lambda item: (-len(item[1]), item[0]))
+    lines = [f"Not reviewed: {len(files)} file{'s' if len(files) != 1 else ''}"]
+    for reason, paths in ordered[:MAX_GROUPS_LISTED]:
+        listed = ", ".join(paths[:MAX_PATHS_PER_GROUP])
+        more = " …" if len(paths) > MAX_PATHS_PER_GROUP else ""
+        lines.append(f"{reason} ({len(paths)}): {listed}{more}")
+    if len(ordered) > MAX_GROUPS_LISTED:
+        rest = sum(len(paths) for _reason, paths in ordered[MAX_GROUPS_LISTED:])
+        lines.append(f"and {rest} more in {len(ordered) - MAX_GROUPS_LISTED} other groups")
+    carried = sum(1 for s in files if s.reason in NOT_REVIEWED_REASONS or s.reason == OVER_BUDGET)
+    if carried:
+        lines.append(f"{carried} of them carried to the next review until reviewed")
+    return "\n".join(lines)
+
+
+def no_findings_text(result: ReviewResult) -> str:
+    """Never a bare "No open findings" when nothing, or not everything, was checked."""
+    row = result.stored.row
+    if not result.skipped_files:
+        return "No open findings."
+    if row["reviewer_kind"] == "lint" and not row.get("reviewed_files"):
+        return "Nothing was reviewed: no configured linter covers any file in this commit."
+    return "No open findings in the files reviewed (the files above were not reviewed)."
+
+
+def cost_fields(result: ReviewResult) -> list[ReplyField]:
+    """Tokens for a model review (this call's, from the server's usage, against a
+    full review of the commit; a linter spends none, so claims none), the call's
+    duration, and for a cache hit the time it saved."""
+    row = result.stored.row
+    fields = []
+    if row["reviewer_kind"] == "llm":
+        full = result.full_tree_tokens if row["kind"] == "delta" or result.cache_hit else 0
+        fields.append(ReplyField(label="Tokens", value=tokens_text(result.tokens, full)))
+    fields.append(ReplyField(label="Duration", value=f"{result.duration_ms} ms"))
+    if result.cache_hit:
+        made_ms = int(row["duration_ms"])
+        saved = max(made_ms - result.duration_ms, 0)
+        fields.append(ReplyField(label="Saved", value=f"~{saved} ms (review took {made_ms} ms)"))
+    return fields
+
+
+def tokens_text(tokens: dict[str, int], full: int) -> str:
+    """Like "1,234 prompt + 210 completion; a full review: ~20,480 prompt (94% saved)";
+    `full` 0 leaves the comparison out (a full review compares with nothing)."""
+    used = f"{tokens['prompt']:,} prompt + {tokens['completion']:,} completion"
     if full <= 0:
-        return f"{used:,} (full tree: 0)"
-    saved = max(0.0, 100.0 * (1 - used / full))
-    return f"{used:,} of {full:,} for the full tree ({saved:.0f}% saved)"
+        return used
+    saved = max(0.0, 100.0 * (1 - tokens["prompt"] / full))
+    return f"{used}; a full review: ~{full:,} prompt ({saved:.0f}% saved)"

@@ -32,6 +32,10 @@ MISTAKES = {
     ),
     "broken toml": ("[scheduler\n", "not valid TOML"),
     "repo without source": ("[[repos]]\nname = 'api'\n", "exactly one of `path`"),
+    "model context too small to review anything": (
+        "[reviewer.llm]\ncontext_tokens = 1024\n",
+        "reviewer.llm.context_tokens = 1024 is too small to review anything",
+    ),
     "unknown batch": (
         "[[jobs]]\nname = 'j'\ncommand = 'true'\nbatch = 'nope'\n",
         "jobs[0].batch: unknown batch 'nope'",

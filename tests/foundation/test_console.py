@@ -74,21 +74,21 @@ def test_a_broken_config_stops_the_bot_with_the_key_named(tmp_path: Path) -> Non
 
 
 def test_typing_a_number_presses_that_button(sqlite_only_engine: Engine, tmp_path: Path) -> None:
-    finding = add_finding(
+    add_finding(
         sqlite_only_engine, severity="error", category="F821", source="ruff:F821",
         message="undefined name \x1b[31mred",
     )  # fmt: skip
-    from jobs.reply import Reply
-    from jobs.review.view import finding_block
+    from jobs.config import Config
 
     out = _Buffer()
-    console = Console(build_router(make_services(sqlite_only_engine)), out, tmp_path)
-    console.show(Reply(title="Findings", blocks=[finding_block(finding)]))
+    config = Config.model_validate({"repos": [{"name": "demo", "path": str(tmp_path)}]})
+    console = Console(build_router(make_services(sqlite_only_engine, config)), out, tmp_path)
+    console.say("/findings demo")
     assert "[1] Helpful  [2] Not helpful  [3] False positive  [4] Resolved" in out.text
     assert "\x1b" not in out.text  # model text cannot drive the terminal
     reply = console.say("3")
     assert reply is not None and reply.title == "Feedback recorded"
-    assert "✓ False positive" in out.text
+    assert "✓ False positive — marked by console" in out.text
     console.say("9")
     assert "There is no button 9" in out.text
 

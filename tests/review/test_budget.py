@@ -1,16 +1,15 @@
 from __future__ import annotations
 
-from jobs.review.budget import (
-    OVER_BUDGET,
-    estimate_tokens,
-    full_tree_tokens,
-    pack_files,
-    render_file,
-)
+from jobs.config import LlmReviewerConfig
+from jobs.review.budget import OVER_BUDGET, pack_files, render_file
 from jobs.review.diff import parse_diff
-from jobs.review.git import diff_text, tree_sizes
+from jobs.review.git import diff_text
+from jobs.review.prompt import review_messages
+from jobs.review.sizing import PromptSizer, delta_and_full_tokens, full_tree_tokens
+from jobs.review.tokens import Calibration, estimate_message_tokens, estimate_tokens
 
 from .conftest import Repo
+from .fake_llm import count_tokens
 
 
 def module(lines: int, tag: str) -> str:
@@ -18,10 +17,33 @@ def module(lines: int, tag: str) -> str:
                    for n in range(lines))  # fmt: skip
 
 
-def test_token_estimate_is_a_quarter_of_the_characters() -> None:
+def test_token_estimate_counts_pieces_not_characters() -> None:
     assert estimate_tokens("") == 0
     assert estimate_tokens("abcd") == 1
-    assert estimate_tokens("abcde") == 2
+    assert estimate_tokens("a.b(c)") == 6  # every mark its own token: not len/4 = 2
+    assert estimate_tokens("é") == 2  # a token per UTF-8 byte of non-ASCII text
+    assert estimate_tokens(" " * 40) == 3
+
+
+def test_raw_estimate_errs_high_against_a_bpe_like_tokenizer(repo: Repo) -> None:
+    texts = [module(50, "x"), render_file(whole("a.py", module(30, "y"))), "déjà vu ✓\n" * 20]
+    for text in texts:
+        assert estimate_tokens(text) >= count_tokens(text)
+
+
+def whole(path: str, text: str):  # type: ignore[no-untyped-def]
+    from jobs.review.sizing import whole_file_diff
+
+    return whole_file_diff(path, text)
+
+
+def test_calibration_keeps_the_largest_ratio_seen_plus_a_margin() -> None:
+    fresh = Calibration("m")
+    assert fresh.tokens(1000) == 1000  # before the server has said anything: the raw estimate
+    seen = fresh.observed(1000, 600).observed(1000, 700).observed(1000, 650)
+    assert (seen.ratio, seen.samples) == (0.7, 3)
+    assert seen.tokens(1000) == 750  # sizing a prompt: the largest ratio, plus a margin
+    assert seen.expected(1000) == 650  # a figure: the typical ratio over all calls
 
 
 def test_huge_diff_keeps_the_budget_and_lists_skipped_files(repo: Repo) -> None:
@@ -72,9 +94,42 @@ def test_rendered_lines_carry_new_file_line_numbers(repo: Repo) -> None:
     ]
 
 
-def test_full_tree_tokens_count_every_reviewable_file(repo: Repo) -> None:
-    head = repo.commit(
-        "tree",
-        **{"a.py": "x" * 400, "docs/b.md": "y" * 41, "uv.lock": "z" * 4000, "logo.png": b"\0" * 99},
-    )
-    assert full_tree_tokens(tree_sizes(repo.path, head)) == 100 + 11
+def test_full_tree_tokens_are_the_prompts_a_full_review_would_send(repo: Repo) -> None:
+    sizer = PromptSizer(LlmReviewerConfig(), Calibration("m"))
+    code = {"a.py": module(10, "a"), "docs/b.md": "# Title\n\nSome words.\n"}
+    head = repo.commit("tree", **code)
+    baseline = full_tree_tokens(repo.path, head, sizer)
+    files = [whole(path, text) for path, text in sorted(code.items())]
+    plan = sizer.plan(files)
+    assert baseline == sizer.review_tokens(plan) > 0
+    fixed = estimate_message_tokens(review_messages(()))
+    assert plan.costs == [sum(estimate_tokens(render_file(f)) for f in p) for p in plan.pieces]
+    assert baseline == sum(fixed + cost for cost in plan.costs)  # no calibration yet
+    # Lock files, logos and binaries change nothing: the same skip rules as a review.
+    noise = {"uv.lock": "z" * 4000, "logo.png": b"\x89PNG\0" * 99, "data.bin": b"\0\1" * 500}
+    head = repo.commit("noise", **noise)
+    assert full_tree_tokens(repo.path, head, sizer) == baseline
+
+
+def test_delta_and_full_tokens_count_both_sides_alike(repo: Repo) -> None:
+    files = {f"pkg/m{n}.py": module(40, str(n)) for n in range(8)}
+    base = repo.commit("base", **files)
+    head = repo.commit("edit", **{"pkg/m3.py": files["pkg/m3.py"] + "extra = 1\n"})
+    delta, full = delta_and_full_tokens(repo.path, base, head)
+    sizer = PromptSizer(LlmReviewerConfig(), Calibration(LlmReviewerConfig().model))
+    assert full == full_tree_tokens(repo.path, head, sizer)
+    assert 0 < delta < full / 5
+    assert delta_and_full_tokens(repo.path, head, head) == (0, full)  # nothing changed
+
+
+def test_planning_reuses_counts_only_for_the_packed_files_themselves(repo: Repo) -> None:
+    base = repo.commit("base", **{"a.py": module(30, "a")})
+    head = repo.commit("edit", **{"a.py": module(30, "a") + "extra = 1\n"})
+    packed = pack_files(parse_diff(diff_text(repo.path, base, head)), budget_tokens=10**9)
+    sizer = PromptSizer(LlmReviewerConfig(), Calibration("m"))
+    (delta,) = packed.files
+    assert sizer.plan([delta], packed).costs == [packed.file_tokens["a.py"]]
+    # The whole file at head (a carried path) has the same path but is counted anew.
+    whole_file = whole("a.py", module(30, "a") + "extra = 1\n")
+    assert sizer.plan([whole_file], packed).costs == [estimate_tokens(render_file(whole_file))]
+    assert packed.file_tokens["a.py"] < estimate_tokens(render_file(whole_file))

@@ -12,10 +12,11 @@ from jobs.review.git import (
     ensure_clone,
     is_ancestor,
     read_blobs,
+    renames,
+    repository_root,
     resolve_ref,
     tree_sizes,
 )
-from jobs.review.refs import resolve_ref_from_files
 
 from .conftest import Repo
 
@@ -37,29 +38,31 @@ def history(repo: Repo) -> Repo:
     return repo
 
 
-@pytest.mark.parametrize("ref", ["HEAD", "main", "feature", "refs/heads/main", "light"])
-def test_refs_resolve_from_files_like_rev_parse(history: Repo, ref: str) -> None:
-    assert resolve_ref_from_files(history.path, ref) == rev_parse(history.path, ref)
+@pytest.mark.parametrize(
+    "ref", ["HEAD", "main", "feature", "refs/heads/main", "light", "annotated", "HEAD~1"]
+)
+def test_refs_resolve_like_rev_parse(history: Repo, ref: str) -> None:
+    assert resolve_ref(history.path, ref) == rev_parse(history.path, ref)
 
 
-def test_packed_refs_resolve_from_files_including_peeled_tags(history: Repo) -> None:
+def test_packed_refs_resolve_including_annotated_tags(history: Repo) -> None:
     history.git("pack-refs", "--all")
     assert not (history.path / ".git/refs/heads/main").exists()
     for ref in ("HEAD", "main", "feature", "light", "annotated"):
-        assert resolve_ref_from_files(history.path, ref) == rev_parse(history.path, ref)
+        assert resolve_ref(history.path, ref) == rev_parse(history.path, ref)
 
 
-def test_detached_head_resolves_from_files(history: Repo) -> None:
+def test_detached_head_resolves(history: Repo) -> None:
     first = history.git("rev-list", "--max-parents=0", "HEAD")
     history.git("checkout", "-q", "--detach", first)
-    assert resolve_ref_from_files(history.path, "HEAD") == first
+    assert resolve_ref(history.path, "HEAD") == first
 
 
-def test_bare_repository_resolves_from_files(history: Repo, tmp_path: Path) -> None:
+def test_bare_repository_resolves(history: Repo, tmp_path: Path) -> None:
     bare = tmp_path / "bare.git"
     subprocess.run(["git", "clone", "-q", "--bare", str(history.path), str(bare)], check=True)
     for ref in ("HEAD", "main", "feature"):
-        assert resolve_ref_from_files(bare, ref) == rev_parse(bare, ref)
+        assert resolve_ref(bare, ref) == rev_parse(bare, ref)
 
 
 def test_linked_worktree_resolves_its_own_head(history: Repo, tmp_path: Path) -> None:
@@ -67,15 +70,27 @@ def test_linked_worktree_resolves_its_own_head(history: Repo, tmp_path: Path) ->
     history.git("worktree", "add", "-q", str(linked), "feature")
     Repo(linked).commit("on feature", **{"b.py": "y = 1\n"})
     assert (linked / ".git").is_file()
-    assert resolve_ref_from_files(linked, "HEAD") == rev_parse(linked, "HEAD")
-    assert resolve_ref_from_files(linked, "HEAD") != resolve_ref_from_files(history.path, "HEAD")
-    assert resolve_ref_from_files(linked, "main") == rev_parse(history.path, "main")
+    assert resolve_ref(linked, "HEAD") == rev_parse(linked, "HEAD")
+    assert resolve_ref(linked, "HEAD") != resolve_ref(history.path, "HEAD")
+    assert resolve_ref(linked, "main") == rev_parse(history.path, "main")
 
 
-def test_revision_syntax_falls_back_to_one_rev_parse(history: Repo) -> None:
-    assert resolve_ref_from_files(history.path, "HEAD~1") is None
-    assert resolve_ref(history.path, "HEAD~1") == rev_parse(history.path, "HEAD~1")
-    assert resolve_ref(history.path, "annotated") == rev_parse(history.path, "annotated")
+def test_a_subdirectory_belongs_to_its_repository(history: Repo, tmp_path: Path) -> None:
+    (history.path / "pkg" / "sub").mkdir(parents=True)
+    assert repository_root(history.path / "pkg" / "sub") == history.path.resolve()
+    bare = tmp_path / "bare.git"
+    subprocess.run(["git", "clone", "-q", "--bare", str(history.path), str(bare)], check=True)
+    assert repository_root(bare) == bare.resolve()
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    assert repository_root(plain) is None
+
+
+def test_renames_map_old_paths_to_new(history: Repo) -> None:
+    base = history.git("rev-parse", "HEAD")
+    history.git("mv", "a.py", "b.py")
+    head = history.commit("rename")
+    assert renames(history.path, base, head) == {"a.py": "b.py"}
 
 
 def test_unknown_ref_is_a_clear_error(history: Repo) -> None:

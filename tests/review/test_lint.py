@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 from jobs.config import LintReviewerConfig
 from jobs.review.lint import LintReviewer
 from jobs.review.pipeline import prepare_review
@@ -10,6 +12,15 @@ OLD = "import sys\n\n\ndef old():\n    return 1\n"
 NEW = "import sys\nimport os\n\n\ndef old():\n    return 1\n"
 
 
+def snapshot(directory: Path) -> dict[str, tuple[int, int]]:
+    """Every file under `directory` with its size and modification time."""
+    return {
+        str(p.relative_to(directory)): (p.stat().st_size, p.stat().st_mtime_ns)
+        for p in directory.rglob("*")
+        if p.is_file()
+    }
+
+
 def lint(repo: Repo, base: str | None, head: str, **config: list[str]) -> list[tuple[str, int]]:
     reviewer = LintReviewer(LintReviewerConfig(**config))
     output = reviewer.review(prepare_review(repo.path, base, head, reviewer.budget_tokens()))
@@ -17,10 +28,12 @@ def lint(repo: Repo, base: str | None, head: str, **config: list[str]) -> list[t
     return [(f.source, f.line) for f in output.findings]
 
 
-def test_unchanged_lines_are_not_reported(repo: Repo) -> None:
-    base = repo.commit("base", **{"ruff.toml": "", "app.py": OLD})
+def test_the_whole_commit_is_linted_not_only_the_changed_lines(repo: Repo) -> None:
+    base = repo.commit("base", **{"ruff.toml": "", "app.py": OLD, "other.py": "import re\n"})
     head = repo.commit("add import", **{"app.py": NEW})
-    assert lint(repo, base, head, select=["F401"]) == [("ruff:F401", 2)]
+    assert lint(repo, base, head, select=["F401"]) == [
+        ("ruff:F401", 1), ("ruff:F401", 2), ("ruff:F401", 1),
+    ]  # fmt: skip
 
 
 def test_full_review_reports_every_line(repo: Repo) -> None:
@@ -54,12 +67,12 @@ def test_commit_content_is_linted_and_the_work_tree_is_left_alone(repo: Repo) ->
     repo.write("app.py", "print('uncommitted')\n")
     repo.write("scratch.py", "import json\n")
     status_before = repo.git("status", "--porcelain", "--untracked-files=all")
-    index_before = (repo.path / ".git" / "index").read_bytes()
+    git_dir_before = snapshot(repo.path / ".git")
 
-    assert lint(repo, base, head, select=["F401"]) == [("ruff:F401", 2)]
+    assert lint(repo, base, head, select=["F401"]) == [("ruff:F401", 1), ("ruff:F401", 2)]
 
+    assert snapshot(repo.path / ".git") == git_dir_before  # before `git status` refreshes it
     assert repo.git("status", "--porcelain", "--untracked-files=all") == status_before
-    assert (repo.path / ".git" / "index").read_bytes() == index_before
     assert (repo.path / "app.py").read_text() == "print('uncommitted')\n"
     assert not list(repo.path.glob(".ruff_cache"))
 

@@ -7,6 +7,7 @@ import time
 import pytest
 
 from jobs.config import LlmReviewerConfig
+from jobs.review.budget import CUT_SHORT
 from jobs.review.llm import LlmReviewer
 from jobs.review.pipeline import prepare_review
 from jobs.review.prompt import PROMPT_VERSION
@@ -144,20 +145,42 @@ def test_http_error_after_retries_names_the_status(
     assert len(fake_llm.received) == 3
 
 
-def test_partly_broken_answer_keeps_the_valid_findings(
+BROKEN = (
+    '{"findings": ['
+    + json.dumps(finding())
+    + ', {"path": "app.py", "line": "ten?", "message": "bad"}, '
+    + json.dumps(finding(line=11, message="second"))
+    + ', {"path": "app.py", "line": 12, "mess'  # cut off mid-answer
+)
+
+
+def test_an_answer_that_ends_early_is_asked_again_on_a_smaller_piece(
     fake_llm: FakeLlm, review_input: ReviewInput
 ) -> None:
-    good = json.dumps(finding())
-    other = json.dumps(finding(line=11, message="second"))
-    broken = (
-        '{"findings": ['
-        + good
-        + ', {"path": "app.py", "line": "ten?", "message": "bad"}, '
-        + other
-        + ', {"path": "app.py", "line": 12, "mess'  # cut off mid-answer
-    )
-    out = run(fake_llm, review_input, Scripted(content=broken))
-    assert [f.line for f in out.findings] == [10, 11]
+    out = run(fake_llm, review_input, Scripted(content=BROKEN), Scripted(content=answer(finding())))
+    first, second = fake_llm.received
+    assert second.prompt_tokens < first.prompt_tokens
+    assert "v10 = eval(input())" in second.body["messages"][1]["content"]
+    assert [f.line for f in out.findings] == [10]  # only the complete answer counts
+    assert out.not_reviewed == []
+
+
+def test_finish_reason_length_is_asked_again_on_a_smaller_piece(
+    fake_llm: FakeLlm, review_input: ReviewInput
+) -> None:
+    long_answer = answer(*(finding(message=f"problem number {n} " * 5) for n in range(40)))
+    out = run(fake_llm, review_input, Scripted(content=long_answer), answer_tokens=128)
+    assert len(fake_llm.received) >= 2  # cut at max_tokens by the server, then asked again
+    assert out.not_reviewed == [] and out.findings == []
+
+
+def test_a_piece_too_small_to_split_keeps_valid_findings_and_is_listed_not_reviewed(
+    fake_llm: FakeLlm, review_input: ReviewInput
+) -> None:
+    out = run(fake_llm, review_input, *(Scripted(content=BROKEN) for _ in range(8)))
+    assert [f.line for f in out.findings] == [10]  # salvaged from the last, one-line piece
+    assert [(s.path, s.reason) for s in out.not_reviewed] == [("app.py", CUT_SHORT)]
+    assert "+   10 | v10 = eval(input())" in fake_llm.received[-1].body["messages"][1]["content"]
 
 
 def test_findings_outside_the_diff_are_dropped_and_counted(
@@ -207,3 +230,63 @@ def test_fingerprint_names_model_prompt_and_passes(fake_llm: FakeLlm) -> None:
     assert one != reviewer(fake_llm, model="other").fingerprint()
     assert one != reviewer(fake_llm, passes=2).fingerprint()
     assert PROMPT_VERSION
+
+
+def test_timeout_is_a_deadline_for_a_server_trickling_its_answer(
+    fake_llm: FakeLlm, review_input: ReviewInput
+) -> None:
+    trickle = Scripted(content=answer(*(finding() for _ in range(10))), trickle_s=0.05)
+    started = time.monotonic()
+    with pytest.raises(ReviewerError, match=r"timed out after 1s"):
+        run(fake_llm, review_input, trickle, timeout_s=1)
+    # Every chunk came well within 1 s, yet the whole answer (~80 chunks) may not
+    # take longer than the deadline.
+    assert time.monotonic() - started < 1.5
+
+
+def test_retries_wait_within_the_deadline(fake_llm: FakeLlm, review_input: ReviewInput) -> None:
+    limited = Scripted(status=429, body="{}", headers={"Retry-After": "5"})
+    started = time.monotonic()
+    with pytest.raises(ReviewerError, match=r"HTTP 429 .* would pass the 1s deadline"):
+        run(fake_llm, review_input, limited, timeout_s=1)
+    assert time.monotonic() - started < 0.5
+
+
+def test_a_prompt_the_server_refuses_as_too_long_is_split_and_sent_again(
+    fake_llm: FakeLlm, repo: Repo
+) -> None:
+    base = repo.commit("base", **{"a.py": BASE, "b.py": BASE})
+    head = repo.commit("two", **{"a.py": HEAD, "b.py": HEAD})
+    too_long = Scripted(status=400, body='{"error": {"code": "context_length_exceeded"}}')
+    review_input = prepare_review(repo.path, base, head, budget_tokens=10**9)
+    out = run(fake_llm, review_input, too_long)
+    first, *rest = fake_llm.received
+    assert len(rest) == 2 and all(r.prompt_tokens < first.prompt_tokens for r in rest)
+    assert out.not_reviewed == [] and out.tokens_in == sum(r.prompt_tokens for r in rest)
+
+
+def test_a_server_without_usage_is_counted_by_the_estimate(
+    fake_llm: FakeLlm, review_input: ReviewInput
+) -> None:
+    out = run(fake_llm, review_input, Scripted(content=answer(), report_usage=False))
+    assert out.tokens_in >= fake_llm.received[0].prompt_tokens  # the estimate errs high
+
+
+def test_a_server_with_less_context_than_configured_gets_smaller_pieces(repo: Repo) -> None:
+    files = {f"m{n}.py": "".join(f"v{n}_{i} = {i}\n" for i in range(12)) for n in range(4)}
+    base = repo.commit("base", **files)
+    head = repo.commit("all", **{p: t.replace(" = ", " == ") for p, t in files.items()})
+    review_input = prepare_review(repo.path, base, head, budget_tokens=10**9)
+    server = FakeLlm(context_tokens=900)  # the configuration says 8192
+    try:
+        llm = reviewer(server, answer_tokens=128)
+        out = llm.review(review_input)
+    finally:
+        server.close()
+    refused = [r for r in server.received if r.refused]
+    accepted = [r for r in server.received if not r.refused]
+    assert refused and accepted and out.not_reviewed == []
+    assert all(r.prompt_tokens + 128 <= 900 for r in accepted)
+    shown = "".join(r.body["messages"][1]["content"] for r in accepted)
+    assert all(f"### {path}" in shown for path in files)  # every file reviewed
+    assert llm.calibration.samples == len(server.received)  # refusals taught it too

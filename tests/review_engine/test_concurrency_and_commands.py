@@ -91,11 +91,12 @@ def test_review_and_findings_commands_with_a_feedback_button(
     assert reply.title.startswith("Review demo: full ") and reply.title.endswith("(1 commit)")
     fields = {f.label: f.value for f in reply.fields}
     assert fields["Findings"] == "new 2 · open 0 · fixed 0 · suppressed 0"
-    assert "for the full tree" in fields["Tokens"]
+    assert "Tokens" not in fields  # a linter spends none, so it claims none saved
     assert len([b for b in reply.blocks if b.buttons]) == 1  # max_findings_shown = 1
     assert reply.note == "1 more: /findings demo for all"
     again = router.handle(SLACK_USER, "/review demo")
     assert again.title.startswith("Review demo: cached ")
+    assert "review took" in {f.label: f.value for f in again.fields}["Saved"]
 
     listed = router.handle(SLACK_USER, "/findings demo")
     assert listed.title == "Findings demo: 2 open"
@@ -130,9 +131,10 @@ def test_cli_review_of_a_local_path_prints_json(repo: Repo, tmp_path: Path) -> N
     data = json.loads(first.stdout)
     for key in (
         "repo", "commit", "base_commit", "kind", "cache_hit", "findings", "skipped_files",
-        "prompt_tokens", "full_prompt_tokens", "duration_ms",
+        "tokens", "full_tree_tokens", "notes", "duration_ms",
     ):  # fmt: skip
         assert key in data
+    assert (data["tokens"], data["full_tree_tokens"]) == ({"prompt": 0, "completion": 0}, 0)
     assert (data["kind"], data["cache_hit"]) == ("full", False)
     assert set(data["findings"][0]) >= {
         "id",

@@ -9,6 +9,7 @@ import json
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -22,7 +23,7 @@ from bot.slack.deliver import SlackDeliverer
 from handlers.catalog import ACTIONS, COMMANDS
 from handlers.router import Router
 from handlers.services import Services
-from jobs.config import AccessConfig, Config
+from jobs.config import AccessConfig, Config, RepoConfig
 from tests.conftest import add_finding, make_services
 from tests.slack.fake_slack import FakeSlack
 
@@ -40,9 +41,13 @@ async def fake_slack() -> AsyncIterator[FakeSlack]:
 
 
 @pytest.fixture
-def slack_services(sqlite_only_engine: Engine) -> Services:
-    """Everyone in MEMBER_CHANNEL is a viewer; nobody else is let in."""
-    config = Config(access=AccessConfig(chats=[f"slack:{MEMBER_CHANNEL}"]))
+def slack_services(sqlite_only_engine: Engine, tmp_path: Path) -> Services:
+    """Everyone in MEMBER_CHANNEL is a viewer; nobody else is let in. Repository
+    "demo" is configured, so chat users may see (and give feedback on) its findings."""
+    config = Config(
+        access=AccessConfig(chats=[f"slack:{MEMBER_CHANNEL}"]),
+        repos=[RepoConfig(name="demo", path=str(tmp_path))],
+    )
     return make_services(sqlite_only_engine, config)
 
 

@@ -12,20 +12,23 @@ from bot.slack.render import render_blocks
 from handlers.access import Role
 from handlers.router import Command, Request, Router
 from handlers.services import Services
+from jobs.feedback import mark_shown
 from jobs.reply import Reply
 from jobs.review.view import finding_block
 from storage.models import Feedback, Finding, InboundEvent
-from tests.slack.conftest import SlackServer
+from tests.slack.conftest import MEMBER_CHANNEL, SlackServer
 
 QUIET = 0.3  # how long to wait before asserting that nothing (more) happened
 
 
 def findings_message(services: Services, finding_id: int) -> list[dict]:
-    """The blocks of a posted review with one finding, as Slack would send them back."""
+    """The blocks of a review with one finding posted to MEMBER_CHANNEL (recorded as
+    shown there, as a scheduled post is), as Slack would send them back."""
     with Session(services.engine) as session:
         finding = session.get(Finding, finding_id)
         assert finding is not None
         block = finding_block(finding)
+    mark_shown(services.engine, f"slack:{MEMBER_CHANNEL}", [finding_id])
     return render_blocks(Reply(title="Review of demo", blocks=[block], note="lint reviewer"))
 
 
@@ -136,7 +139,7 @@ async def test_a_press_records_one_vote_and_updates_the_message(
     finding = next(
         b for b in new_blocks if b.get("block_id", "").startswith(f"finding:{finding_id}~r")
     )
-    assert "Feedback: Helpful 1" in finding["text"]["text"]
+    assert "✓ Helpful — marked by alice" in finding["text"]["text"]
     labels = [
         e["text"]["text"] for b in new_blocks if b["type"] == "actions" for e in b["elements"]
     ]

@@ -158,3 +158,31 @@ def test_a_press_replaces_only_the_blocks_of_its_key() -> None:
     ]
     assert replace_keyed(again, answer, revision="2") is not None
     assert replace_keyed(message, Reply(blocks=[Block(text="x", key="finding:9")])) is None
+
+
+def test_a_cut_review_keeps_its_summary_first_and_never_splits_a_finding() -> None:
+    from jobs.reply import Button
+
+    findings = [
+        Block(
+            text=f"finding {i}",
+            key=f"finding:{i}",
+            buttons=[Button(label=v, payload=f"fb:{i}:{v}") for v in ("h", "n", "fp", "r")],
+        )
+        for i in range(30)
+    ]
+    reply = Reply(
+        title="Review demo",
+        blocks=findings,
+        fields=[ReplyField(label="Findings", value="new 30 · open 0 · fixed 0 · suppressed 0")],
+        note="25 more: /findings demo for all",
+    )
+    blocks = render_blocks(reply)
+    assert len(blocks) == MAX_BLOCKS
+    assert blocks[0]["type"] == "header" and "Findings" in blocks[1]["fields"][0]["text"]
+    assert "cut:" in blocks[-2]["elements"][0]["text"]  # the cut note, then the reply's note
+    assert "/findings demo" in blocks[-1]["elements"][0]["text"]
+    sections = [b["block_id"] for b in blocks if b.get("block_id", "").startswith("finding:")]
+    shown = [s for s in sections if "~" not in s]
+    assert sections == [x for s in shown for x in (s, f"{s}~actions")]  # each with its buttons
+    assert_valid(blocks)

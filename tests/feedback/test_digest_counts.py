@@ -1,0 +1,30 @@
+"""The digest counts suppression as it stands now, derived from feedback rows."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+
+from jobs.digest.queries import review_totals
+from storage.models import utcnow
+from tests.review.conftest import Repo
+
+from .conftest import DANA, TWO_UNUSED, config_for, listed_findings, payload, router_for
+
+
+def test_a_false_positive_marked_after_the_review_is_counted_suppressed_in_the_digest(
+    engine: Engine, repo: Repo, tmp_path: Path
+) -> None:
+    repo.commit("two unused imports", **{"app.py": TWO_UNUSED})
+    router = router_for(engine, config_for(repo), tmp_path)
+    first = router.handle(DANA, "/review demo")
+    start, end = utcnow() - timedelta(hours=1), utcnow() + timedelta(hours=1)
+    with engine.connect() as connection:
+        before = review_totals(connection, start, end)
+    assert (before.findings_new, before.findings_open, before.suppressed) == (2, 2, 0)
+    router.press(DANA, payload(first, listed_findings(first)[0], "False positive"))
+    with engine.connect() as connection:
+        after = review_totals(connection, start, end)
+    assert (after.findings_new, after.findings_open, after.suppressed) == (1, 1, 1)
