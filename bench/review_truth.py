@@ -11,8 +11,9 @@ the same HEAD, which must be a cache hit. At the end it prints:
   commit checked out, at HEAD and every K nights (extra: opsdesk shows, ruff does
   not; missing: the reverse), target extra 0 and missing 0;
 - the cache-hit rate of the second reviews;
-- the median delta-versus-full prompt tokens, rendered by the prompt builder the
-  `llm` reviewer uses (jobs/review/prompt.py), with the same skip rules;
+- the median delta-versus-full prompt tokens, planned and counted as the `llm`
+  reviewer would send them (`jobs.review.sizing.delta_and_full_tokens`: its prompt
+  builder, skip rules and splitting; no model is called);
 - the scratch checkout's cost: a first checkout of HEAD and the median reused one.
 
 Uses a temporary SQLite database and data directory. Exits 1 when extra or missing
@@ -33,17 +34,14 @@ from collections import Counter
 from pathlib import Path
 
 from jobs.config import Config
-from jobs.review.budget import estimate_tokens
 from jobs.review.checkout import check_out
 from jobs.review.engine import ReviewFailed, ReviewResult, run_review
 from jobs.review.linters import ruff_command
-from jobs.review.pipeline import prepare_review
-from jobs.review.prompt import review_messages
+from jobs.review.sizing import delta_and_full_tokens
 from storage import schema
 from storage.db import make_engine
 
 Key = tuple[str, int, str, str]
-ALL_OF_IT = 10**12
 EXAMPLES = 5
 
 
@@ -51,11 +49,6 @@ def git(repo: Path, *args: str) -> str:
     return subprocess.run(
         ["git", "-C", str(repo), *args], capture_output=True, text=True, check=True
     ).stdout
-
-
-def prompt_tokens(repo: Path, base: str | None, head: str) -> int:
-    packed = prepare_review(repo, base, head, ALL_OF_IT).packed
-    return sum(estimate_tokens(m["content"]) for m in review_messages(packed))
 
 
 def ruff_in_a_clone(repo: Path, sha: str, tmp: Path) -> Counter[Key] | None:
@@ -139,8 +132,7 @@ def main() -> int:
             checks += 1
             hits += again.cache_hit
             if result.kind == "delta" and result.base_sha:
-                delta = prompt_tokens(repo, result.base_sha, sha)
-                full = prompt_tokens(repo, None, sha)
+                delta, full = delta_and_full_tokens(repo, result.base_sha, sha)
                 savings.append(100.0 * (1 - delta / full) if full else 0.0)
             if night % args.check_every == 0 or night == len(shas) - 1:
                 shown = Counter((f.path, f.line, f.category, f.message) for f in result.shown)

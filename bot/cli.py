@@ -9,12 +9,15 @@ in `HANDLERS`.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
+
+from jobs.scrub import scrub
 
 if TYPE_CHECKING:
     from bot.settings import ConfigError, Settings
@@ -27,6 +30,7 @@ examples:
   opsdesk digest --period week --png chart.png
                                        the week's digest, its chart saved to a file
   opsdesk db upgrade                   bring the database to the current schema
+  opsdesk db downgrade base            drop opsdesk's tables (a REV keeps that schema)
   opsdesk run                          scheduler, outbox and chat adapters (until SIGTERM)
   opsdesk jobs --json                  jobs: schedule, next run, last status
   opsdesk jobs --config other.toml     options go before or after the command
@@ -131,6 +135,14 @@ def build_parser() -> argparse.ArgumentParser:
     db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
     add(db_commands, "upgrade", "bring the database to the current schema")
     add(db_commands, "status", "the database's schema revision")
+    add(
+        db_commands, "downgrade", "take the schema back to REV ('base' drops every table)"
+    ).add_argument("rev", metavar="REV")
+    add(
+        db_commands,
+        "stamp",
+        "record REV ('head') as the schema without migrating (repairs a lost one)",
+    ).add_argument("rev", metavar="REV")
     return parser
 
 
@@ -149,14 +161,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings(args.config)
     except ConfigError as exc:
         return _fail(_config_problems(exc), code=2)
+    import sqlite3
+
+    from sqlalchemy.exc import SQLAlchemyError
+
     from bot.logs import setup_logging
     from storage import schema
+    from storage.db import DatabaseOpenError, open_failure
 
-    secrets = [s.get_secret_value() for s in vars(settings.secrets).values() if s is not None]
-    setup_logging(
-        args.verbose or args.command in INFO_BY_DEFAULT, secrets, settings.config.log.format
-    )
+    # load_settings registered the secrets with the scrubber.
+    setup_logging(args.verbose or args.command in INFO_BY_DEFAULT, (), settings.config.log.format)
+    if not isinstance(sys.stdout, ScrubbingStream):
+        sys.stdout, sys.stderr = ScrubbingStream(sys.stdout), ScrubbingStream(sys.stderr)
     handler = HANDLERS[(args.command, getattr(args, "db_command", None))]
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        reason = "a file is in the way" if exc.errno in (17, 20) else exc.strerror
+        return _fail(f"opsdesk: data_dir: cannot create {settings.data_dir}: {reason}", code=2)
     try:
         return handler(settings, args)
     except schema.SchemaError as exc:
@@ -165,6 +187,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(_config_problems(exc), code=2)
     except MissingExtra as exc:
         return _fail(f"opsdesk: {exc}", code=2)
+    except (DatabaseOpenError, SQLAlchemyError, sqlite3.Error) as exc:
+        cause = open_failure(exc)
+        if cause is None:
+            raise
+        return _fail(f"opsdesk: {settings.database_url_key}: {cause}", code=2)
 
 
 def config_check(file: str | None) -> int:
@@ -263,6 +290,26 @@ def run_db_upgrade(settings: Settings, _args: argparse.Namespace) -> int:
     return 0
 
 
+def run_db_downgrade(settings: Settings, args: argparse.Namespace) -> int:
+    from storage import schema
+    from storage.db import describe, make_engine
+
+    engine = make_engine(settings.database_url)
+    before, after = schema.downgrade(engine, args.rev)
+    was, now = before.current or "empty", after.current or "empty"
+    print(f"{describe(engine)}: downgraded from {was} to {now}")
+    return 0
+
+
+def run_db_stamp(settings: Settings, args: argparse.Namespace) -> int:
+    from storage import schema
+    from storage.db import describe, make_engine
+
+    engine = make_engine(settings.database_url)
+    print(f"{describe(engine)}: recorded as {schema.stamp(engine, args.rev).current}")
+    return 0
+
+
 def run_db_status(settings: Settings, _args: argparse.Namespace) -> int:
     from storage import schema
     from storage.db import describe, make_engine
@@ -355,6 +402,8 @@ HANDLERS: dict[tuple[str, str | None], Handler] = {
     ("digest", None): run_digest,
     ("db", "upgrade"): run_db_upgrade,
     ("db", "status"): run_db_status,
+    ("db", "downgrade"): run_db_downgrade,
+    ("db", "stamp"): run_db_stamp,
 }
 
 
@@ -365,6 +414,36 @@ def _config_problems(exc: ConfigError) -> str:
 def _fail(message: str, code: int) -> int:
     print(message, file=sys.stderr)
     return code
+
+
+class ScrubbingStream(io.TextIOBase):
+    """stdout/stderr with every configured secret redacted from what is written."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        self.stream.write(scrub(text))
+        return len(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+    def fileno(self) -> int:
+        return self.stream.fileno()
+
+    def isatty(self) -> bool:
+        return self.stream.isatty()
+
+    # input() hands the terminal to readline (line editing, history, Ctrl-C clearing
+    # the line) only when stdout reports the terminal's encoding.
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return self.stream.encoding
+
+    @property
+    def errors(self) -> str | None:  # type: ignore[override]
+        return self.stream.errors
 
 
 def entry() -> None:

@@ -1,5 +1,6 @@
-"""The fallback deliverer: a post for a platform without an adapter (or for `log:`)
-is written to the log as plain text, so nothing waits forever."""
+"""The deliverer of `log:` (and `console:`) targets: the post is written to the log
+as plain text. Posts for Slack or Telegram never come here: without their adapter
+they stay pending."""
 
 from __future__ import annotations
 

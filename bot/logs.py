@@ -1,6 +1,6 @@
 """Logging set-up. Secrets are redacted from everything written, whatever logged
 them: the message, its arguments and any traceback (libraries put tokens in URLs,
-and URLs end up in exceptions)."""
+and URLs end up in exceptions). The redaction is jobs.scrub's, the one scrubber."""
 
 from __future__ import annotations
 
@@ -9,17 +9,16 @@ import logging
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
+from jobs import scrub
+
 
 class RedactingFormatter(logging.Formatter):
-    def __init__(self, fmt: str, secrets: Iterable[str]) -> None:
+    def __init__(self, fmt: str, secrets: Iterable[str] = ()) -> None:
         super().__init__(fmt)
-        # Very short values would redact ordinary words; real tokens are long.
-        self.secrets = sorted({s for s in secrets if len(s) >= 6}, key=len, reverse=True)
+        scrub.register(secrets)
 
     def redact(self, text: str) -> str:
-        for secret in self.secrets:
-            text = text.replace(secret, "[redacted]")
-        return text
+        return scrub.scrub(text)
 
     def format(self, record: logging.LogRecord) -> str:
         return self.redact(super().format(record))

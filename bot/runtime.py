@@ -45,8 +45,11 @@ async def run_forever(
         from handlers.catalog import build_router
 
         adapters = build_adapters(settings, build_router(services))  # ConfigError: caller
-    deliverers: dict[str, Deliverer] = {a.platform: a.deliverer for a in adapters}
-    sender = OutboxSender(engine, deliverers, fallback=LogDeliverer(), worker_id=services.runner_id)
+    # `log:` (and console) posts are written to the log; a platform without an adapter
+    # here keeps its posts pending for a process that has one (health names them).
+    deliverers: dict[str, Deliverer] = {"log": LogDeliverer(), "console": LogDeliverer()}
+    deliverers.update({a.platform: a.deliverer for a in adapters})
+    sender = OutboxSender(engine, deliverers, worker_id=services.runner_id)
     scheduler = JobScheduler(services, shutdown_grace=shutdown_grace)
 
     loop = asyncio.get_running_loop()

@@ -12,12 +12,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import SecretStr, ValidationError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
+from jobs import scrub
 from jobs.config import Config
 
 EMBEDDED = "embedded defaults"
+# A configuration is a few kilobytes; these refuse a pathological file by name.
+MAX_CONFIG_BYTES = 1024 * 1024
+MAX_CONFIG_DEPTH = 16
 
 
 class ConfigError(Exception):
@@ -40,6 +47,9 @@ class Secrets:
     # Checked against X-Telegram-Bot-Api-Secret-Token in webhook mode.
     telegram_webhook_secret: SecretStr | None = field(default=None, repr=False)
     llm_api_key: SecretStr | None = field(default=None, repr=False)
+
+    def values(self) -> list[str | None]:
+        return [s.get_secret_value() if s else None for s in vars(self).values()]
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Secrets:
@@ -66,6 +76,8 @@ class Settings:
     secrets: Secrets
     database_url: str  # the resolved URL (may hold a password: never print it whole)
     data_dir: Path
+    # Where database_url came from, named in start-up errors.
+    database_url_key: str = "database_url"
 
 
 def find_config_file(explicit: str | None, environ: Mapping[str, str] | None = None) -> Path | None:
@@ -84,17 +96,47 @@ def load_config(path: Path | None) -> Config:
         return Config()
     source = str(path)
     try:
+        if path.stat().st_size > MAX_CONFIG_BYTES:
+            raise ConfigError(
+                source,
+                [f"the file is {path.stat().st_size} bytes; the limit is {MAX_CONFIG_BYTES}"],
+            )
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(source, ["file not found"]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(source, [f"cannot read the file: {exc}"]) from None
+    except IsADirectoryError:
+        raise ConfigError(source, ["is a directory, not a file"]) from None
+    except OSError as exc:
+        raise ConfigError(source, [f"cannot read the file: {exc.strerror or exc}"]) from None
+    except UnicodeDecodeError:
+        raise ConfigError(source, ["cannot read the file: it is not UTF-8 text"]) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(source, [f"not valid TOML: {exc}"]) from None
+    except RecursionError:
+        raise ConfigError(source, [_too_deep()]) from None
+    if _depth(raw) > MAX_CONFIG_DEPTH:
+        raise ConfigError(source, [_too_deep()])
     try:
         return Config.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(source, describe_errors(exc)) from None
+
+
+def _too_deep() -> str:
+    return f"values are nested too deeply (the limit is {MAX_CONFIG_DEPTH} levels)"
+
+
+def _depth(value: object) -> int:
+    """How deeply tables and arrays nest (iterative: no recursion to exhaust)."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        item, level = stack.pop()
+        deepest = max(deepest, level)
+        if isinstance(item, dict):
+            stack.extend((v, level + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, level + 1) for v in item)
+    return deepest
 
 
 def load_settings(
@@ -109,13 +151,40 @@ def load_settings(
         or config.database_url
         or f"sqlite:///{data_dir / 'opsdesk.db'}"
     )
+    if env.get("OPSDESK_DATABASE_URL"):
+        url_key = "OPSDESK_DATABASE_URL"
+    else:
+        url_key = "database_url" if config.database_url else "data_dir"
+    secrets = Secrets.from_env(env)
+    # From here on the scrubber redacts them everywhere text leaves or is stored.
+    scrub.register([*secrets.values(), _database_password(database_url), *_url_passwords(config)])
     return Settings(
         config=config,
         source=str(path) if path else EMBEDDED,
-        secrets=Secrets.from_env(env),
+        secrets=secrets,
         database_url=database_url,
         data_dir=data_dir,
+        database_url_key=url_key,
     )
+
+
+def _url_passwords(config: Config) -> list[str | None]:
+    """Credentials written into repository URLs (https://user:token@host/…)."""
+    passwords: list[str | None] = []
+    for repo in config.repos:
+        if repo.url:
+            try:
+                passwords.append(urlsplit(repo.url).password)
+            except ValueError:
+                continue
+    return passwords
+
+
+def _database_password(url: str) -> str | None:
+    try:
+        return make_url(url).password
+    except ArgumentError:
+        return None  # reported by name when the database is opened
 
 
 def describe_errors(error: ValidationError) -> list[str]:

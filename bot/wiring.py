@@ -8,6 +8,8 @@ from sqlalchemy.engine import Engine
 
 from bot.settings import Settings
 from handlers.services import Services
+from jobs import runs
+from jobs.runs import this_runner
 from storage import schema
 from storage.db import describe, make_engine
 
@@ -29,6 +31,10 @@ def open_database(settings: Settings, *, migrate_in_child: bool = False) -> Engi
             before.current or "empty",
             after.current,
         )
+    # Every process that opens the database ends the runs dead processes left open.
+    abandoned = runs.mark_abandoned(engine, this_runner(), own_pid_is_new=False)
+    if abandoned:
+        log.warning("runs %s were left running by a stopped process: abandoned", abandoned)
     return engine
 
 

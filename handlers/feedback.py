@@ -11,7 +11,8 @@ nothing recorded and no finding text in the answer.
 from __future__ import annotations
 
 from handlers.access import Caller, Role
-from handlers.router import Action, Request
+from handlers.ids import parse_id
+from handlers.router import Action, Request, UsageError
 from jobs.config import Config
 from jobs.feedback import (
     UNDO_CODE,
@@ -29,7 +30,6 @@ from storage.db import session_scope
 from storage.models import Finding
 
 LOCAL_PREFIX = "local:"
-MAX_ID_DIGITS = 12
 NOT_SHOWN_HERE = (
     "That button is not for a finding opsdesk showed in this chat, or its finding is gone; "
     "nothing was recorded."
@@ -58,9 +58,12 @@ def repo_visible(config: Config, repo: str, platform: str) -> bool:
 def press_feedback(request: Request) -> Reply:
     """Record the caller's verdict on a finding and show who marked what."""
     args = request.args
-    if len(args) != 2 or not args[0].isdigit() or len(args[0]) > MAX_ID_DIGITS:
+    try:
+        if len(args) != 2:
+            raise UsageError("wrong number of parts")
+        finding_id, code = parse_id(args[0], "finding id"), args[1]
+    except UsageError:
         return Reply.error("That feedback button is malformed; nothing was recorded.")
-    finding_id, code = int(args[0]), args[1]
     if code not in VERDICT_CODES and code != UNDO_CODE:
         return Reply.error("That feedback button has an unknown verdict; nothing was recorded.")
     refusal = refusal_for(request, finding_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import difflib
 import logging
+import secrets
 import shlex
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -80,7 +81,14 @@ class Router:
         return self.commands.get(name)
 
     def handle(self, caller: Caller, text: str) -> Reply:
-        """Run one command line for `caller`."""
+        """Run one command line for `caller`; the reply's text is scrubbed of secrets."""
+        return self._handle(caller, text).scrubbed()
+
+    def press(self, caller: Caller, payload: str) -> Reply:
+        """Handle a button press; the reply's text is scrubbed of secrets."""
+        return self._press(caller, payload).scrubbed()
+
+    def _handle(self, caller: Caller, text: str) -> Reply:
         role = self.role(caller)
         if role is Role.NONE:
             return Reply.refused(refusal_text(caller, Role.VIEWER))
@@ -98,8 +106,8 @@ class Router:
         request = Request(self.services, caller, role, args, self)
         return self._run(f"/{name}", command.usage, command.run, request)
 
-    def press(self, caller: Caller, payload: str) -> Reply:
-        """Handle a button press. Payloads come from the outside: never trust them."""
+    def _press(self, caller: Caller, payload: str) -> Reply:
+        """Payloads come from the outside: never trust them."""
         role = self.role(caller)
         if role is Role.NONE:
             return Reply.refused(refusal_text(caller, Role.VIEWER))
@@ -125,6 +133,7 @@ class Router:
             return run(request)
         except UsageError as exc:
             return Reply.error(str(exc), usage=usage)
-        except Exception as exc:
-            log.exception("%s failed", what)
-            return Reply.error(f"{what} failed: {type(exc).__name__}: {exc}")
+        except Exception:
+            error_id = secrets.token_hex(2)
+            log.exception("%s failed (error %s)", what, error_id)
+            return Reply.error(f"Something went wrong (error {error_id}); the log has the details.")

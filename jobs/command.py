@@ -14,8 +14,10 @@ import subprocess
 import time
 from pathlib import Path
 
+from jobs.child_env import ChildEnvError, child_environment
 from jobs.config import JobConfig, parse_duration
 from jobs.kinds import JobContext, JobOutcome
+from jobs.scrub import scrub
 
 MAX_OUTPUT_BYTES = 64 * 1024
 _POLL_S = 0.1
@@ -26,7 +28,8 @@ def command_workdir(job: JobConfig) -> Path:
 
 
 def command_environ(job: JobConfig) -> dict[str, str]:
-    return {**os.environ, **job.env}
+    """The job's environment: minimal, plus what its `env` names (never the tokens)."""
+    return child_environment(job.env)
 
 
 def run_command_job(ctx: JobContext) -> JobOutcome:
@@ -34,10 +37,14 @@ def run_command_job(ctx: JobContext) -> JobOutcome:
     assert isinstance(job, JobConfig), "a command job comes from a [[jobs]] entry"
     timeout = parse_duration(job.timeout).total_seconds()
     try:
+        environ = command_environ(job)
+    except ChildEnvError as exc:
+        return JobOutcome(status="failed", error=str(exc))
+    try:
         process = subprocess.Popen(
             ["/bin/sh", "-c", job.command],
             cwd=command_workdir(job),
-            env=command_environ(job),
+            env=environ,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -60,7 +67,7 @@ def run_command_job(ctx: JobContext) -> JobOutcome:
                 _kill_group(process)
                 raw, _ = process.communicate()
                 break
-    output = truncate(raw.decode("utf-8", errors="replace"))
+    output = truncate(scrub(raw.decode("utf-8", errors="replace")))
     if stopped_by == "timeout":
         return JobOutcome(
             status="timeout", output=output, error=f"timed out after {job.timeout}; killed"

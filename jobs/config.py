@@ -54,18 +54,27 @@ def check_cron(expression: str) -> str:
     return expression
 
 
-_DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d|w)\s*$")
+_DURATION = re.compile(r"^\s*([0-9]{1,12})\s*(s|m|h|d|w)\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+# Every duration and interval is between these (a bigger one overflowed datetime
+# arithmetic; a zero interval ran a job every second).
+MIN_DURATION = timedelta(seconds=1)
+MAX_DURATION = timedelta(days=366)
 
 
 def parse_duration(text: str) -> timedelta:
-    """'90s', '15m', '2h', '1d', '1w' → timedelta."""
+    """'90s', '15m', '2h', '1d', '1w' → timedelta, from 1s to 366d."""
     match = _DURATION.match(text)
     if not match:
         raise ValueError(
             f"invalid duration {text!r}: use a number and s, m, h, d or w (e.g. '15m')"
         )
-    return timedelta(seconds=int(match[1]) * _UNIT_SECONDS[match[2]])
+    seconds = int(match[1]) * _UNIT_SECONDS[match[2]]
+    if seconds < MIN_DURATION.total_seconds():
+        raise ValueError(f"duration {text!r} is too short: the minimum is 1s")
+    if seconds > MAX_DURATION.total_seconds():
+        raise ValueError(f"duration {text!r} is too long: the maximum is 366d")
+    return timedelta(seconds=seconds)
 
 
 def check_duration(text: str) -> str:
@@ -199,7 +208,7 @@ class LlmReviewerConfig(Strict):
     context_tokens: int = Field(default=8192, ge=1024)
     # Tokens kept free for the model's answer (sent as max_tokens); the prompt gets the rest.
     answer_tokens: int = Field(default=1536, ge=128)
-    timeout_s: float = Field(default=120, gt=0)
+    timeout_s: float = Field(default=120, gt=0, le=3600)
     max_retries: int = Field(default=3, ge=0, le=10)
     passes: Literal[1, 2, 3] = 1
     temperature: float = Field(default=0.0, ge=0, le=2)

@@ -1,11 +1,22 @@
 """Every outgoing post is written here before it is sent, so a crash or a 429 never
-loses one and a retry never posts it twice.
+loses one.
 
 A row per target goes pending → sending → sent; a failure goes back to pending with
 a backoff (Retry-After honoured) until the last attempt marks it failed. Claims are
-a conditional UPDATE, so two senders (two replicas) never take the same row. A row
-left `sending` by a crashed sender is taken again after `stale_claim`: the one case
-in which a post may repeat, chosen over losing it.
+a conditional UPDATE, so two senders (two replicas) never take the same row.
+
+A post is `sent` only when a platform accepted it: a deliverer returns only then.
+A sender takes only posts for platforms it serves (an adapter, or `log:`); the rest
+stay pending, and health names them.
+
+Uncertain sends: a row left `sending` by a dead sender (its pid on this host, or a
+claim older than `stale_claim`), or an attempt that timed out, may have reached the
+platform. It is marked `uncertain_at` and not retried before `settle` has passed (a
+request the platform was still processing has landed by then). The deliverer is
+told (`Post.uncertain_since`) and reconciles where the platform allows it (Slack:
+it looks for the post's metadata in the channel's recent history); where it does
+not (Telegram), the post is sent again: at-least-once, measured by
+bench/outbox_faults.py.
 """
 
 from __future__ import annotations
@@ -13,17 +24,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import ColumnElement, and_, or_, update
+from sqlalchemy import ColumnElement, and_, case, false, or_, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from jobs.reply import Reply
+from jobs.scrub import scrub_cut
 from storage.db import session_scope
 from storage.models import OutboxPost, utcnow
 
@@ -50,10 +63,18 @@ class Post:
     target_id: str
     reply: Reply
     attempt: int
+    # When an earlier attempt may have reached the platform; None: none did.
+    uncertain_since: datetime | None = None
 
 
 class Deliverer(Protocol):
-    """A chat adapter's way to send one post; returns the platform's message id."""
+    """A chat adapter's way to send one post; returns the platform's message id.
+
+    The contract: return only when the platform ACCEPTED the whole post (the outbox
+    then marks it sent); raise when it did not or when that is unknown (a timeout
+    is uncertain: see is_uncertain). Never log-and-return for a platform that is
+    not there. When `post.uncertain_since` is set, an earlier attempt may have
+    arrived: look for it first where the platform allows (Slack does)."""
 
     async def deliver(self, post: Post) -> str | None: ...
 
@@ -67,7 +88,7 @@ def enqueue(
     for target in dict.fromkeys(targets):
         key = f"{dedupe_key}|{target}"[:200]
         row = OutboxPost(
-            dedupe_key=key, kind=kind, target=target, reply_json=reply.model_dump_json()
+            dedupe_key=key, kind=kind, target=target, reply_json=reply.scrubbed().model_dump_json()
         )
         try:
             with session_scope(engine) as session:
@@ -96,24 +117,31 @@ class OutboxSender:
         engine: Engine,
         deliverers: Mapping[str, Deliverer],
         *,
-        fallback: Deliverer | None = None,
         worker_id: str = "sender",
         max_attempts: int = 12,
         base_delay: float = 2.0,
         stale_claim: timedelta = timedelta(minutes=5),
+        settle: timedelta = timedelta(minutes=2),
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.engine = engine
         self.deliverers = dict(deliverers)
-        self.fallback = fallback
         self.worker_id = worker_id
         self.max_attempts = max_attempts
         self.base_delay = base_delay
         self.stale_claim = stale_claim
+        self.settle = settle
         self.clock = clock
 
+    def _served(self) -> ColumnElement[bool]:
+        """Targets of the platforms this sender has a deliverer for."""
+        if not self.deliverers:
+            return false()
+        return or_(*(col(OutboxPost.target).startswith(f"{p}:") for p in self.deliverers))
+
     def _takeable(self, now: datetime, *, due_only: bool) -> ColumnElement[bool]:
-        """Pending (and due), or claimed by a sender that has gone quiet."""
+        """Pending (and due), or claimed by a sender that has gone quiet; for a
+        platform this sender serves."""
         pending = col(OutboxPost.status) == "pending"
         if due_only:
             pending = and_(pending, col(OutboxPost.next_attempt_at) <= now)
@@ -121,7 +149,38 @@ class OutboxSender:
             col(OutboxPost.status) == "sending",
             col(OutboxPost.claimed_at) < now - self.stale_claim,
         )
-        return or_(pending, stale)
+        return and_(or_(pending, stale), self._served())
+
+    def reclaim_dead_claims(self) -> list[int]:
+        """Rows left `sending` by a sender process on this host that is gone go back
+        to pending as uncertain (retried after `settle`, reconciled first)."""
+        host, _, own_pid = self.worker_id.rpartition(":")
+        reclaimed: list[int] = []
+        with session_scope(self.engine) as session:
+            rows = session.exec(select(OutboxPost).where(col(OutboxPost.status) == "sending")).all()
+            for row in rows:
+                row_host, _, pid = (row.claimed_by or "").rpartition(":")
+                if row_host != host or not pid.isdigit() or pid == own_pid or _alive(int(pid)):
+                    continue
+                since = row.claimed_at or self.clock()
+                changed = session.execute(
+                    update(OutboxPost)
+                    .where(col(OutboxPost.id) == row.id, col(OutboxPost.status) == "sending")
+                    .where(col(OutboxPost.claimed_by) == row.claimed_by)
+                    .values(
+                        status="pending",
+                        claimed_by=None,
+                        claimed_at=None,
+                        uncertain_at=row.uncertain_at or since,
+                        next_attempt_at=since + self.settle,
+                    )
+                )
+                if changed.rowcount == 1:  # type: ignore[attr-defined]
+                    assert row.id is not None
+                    reclaimed.append(row.id)
+        if reclaimed:
+            log.warning("posts %s were being sent by a stopped process: uncertain", reclaimed)
+        return reclaimed
 
     def _due_ids(self, limit: int) -> list[int]:
         now = self.clock()
@@ -137,11 +196,24 @@ class OutboxSender:
     def _claim(self, post_id: int) -> OutboxPost | None:
         now = self.clock()
         with session_scope(self.engine) as session:
+            was_sending = col(OutboxPost.status) == "sending"
             claimed = session.execute(
                 update(OutboxPost)
                 .where(col(OutboxPost.id) == post_id)
                 .where(self._takeable(now, due_only=False))
-                .values(status="sending", claimed_by=self.worker_id, claimed_at=now)
+                .values(
+                    status="sending",
+                    claimed_by=self.worker_id,
+                    claimed_at=now,
+                    # Taken over from a quiet sender: its attempt may have landed.
+                    uncertain_at=case(
+                        (
+                            and_(was_sending, col(OutboxPost.uncertain_at).is_(None)),
+                            col(OutboxPost.claimed_at),
+                        ),
+                        else_=col(OutboxPost.uncertain_at),
+                    ),
+                )
             )
             if claimed.rowcount != 1:  # type: ignore[attr-defined]
                 return None
@@ -167,17 +239,8 @@ class OutboxSender:
     async def _deliver(self, row: OutboxPost) -> bool:
         assert row.id is not None
         platform, _, target_id = row.target.partition(":")
-        deliverer = self.deliverers.get(platform, self.fallback)
+        deliverer = self.deliverers[platform]  # _takeable took only served platforms
         attempt = row.attempts + 1
-        if deliverer is None:
-            await asyncio.to_thread(
-                self._finish,
-                row.id,
-                status="failed",
-                attempts=attempt,
-                last_error=f"no way to post to {platform!r}: that adapter is not configured",
-            )
-            return False
         post = Post(
             row.id,
             row.kind,
@@ -185,11 +248,13 @@ class OutboxSender:
             target_id,
             Reply.model_validate_json(row.reply_json),
             attempt,
+            uncertain_since=row.uncertain_at,
         )
+        started = self.clock()
         try:
             message_ref = await deliverer.deliver(post)
         except Exception as exc:
-            await asyncio.to_thread(self._failed, row, attempt, exc)
+            await asyncio.to_thread(self._failed, row, attempt, exc, started)
             return False
         await asyncio.to_thread(
             self._finish,
@@ -199,12 +264,14 @@ class OutboxSender:
             sent_at=self.clock(),
             message_ref=message_ref,
             last_error=None,
+            uncertain_at=None,
         )
         return True
 
-    def _failed(self, row: OutboxPost, attempt: int, exc: Exception) -> None:
+    def _failed(self, row: OutboxPost, attempt: int, exc: Exception, started: datetime) -> None:
         assert row.id is not None
-        error = f"{type(exc).__name__}: {exc}"[:2000]
+        error = scrub_cut(f"{type(exc).__name__}: {exc}", 2000)
+        uncertain = row.uncertain_at or (started if is_uncertain(exc) else None)
         if isinstance(exc, PermanentFailure) or attempt >= self.max_attempts:
             log.error("post %s to %s failed for good: %s", row.id, row.target, error)
             self._finish(row.id, status="failed", attempts=attempt, last_error=error)
@@ -212,6 +279,9 @@ class OutboxSender:
         delay = backoff(attempt, self.base_delay)
         if isinstance(exc, RetryAfter):
             delay = max(exc.seconds, 0.0)
+        next_at = self.clock() + timedelta(seconds=delay)
+        if uncertain is not None:
+            next_at = max(next_at, uncertain + self.settle)
         log.warning(
             "post %s to %s failed (attempt %s), retrying in %.1fs: %s",
             row.id,
@@ -225,9 +295,10 @@ class OutboxSender:
             status="pending",
             attempts=attempt,
             last_error=error,
-            next_attempt_at=self.clock() + timedelta(seconds=delay),
+            next_attempt_at=next_at,
             claimed_by=None,
             claimed_at=None,
+            uncertain_at=uncertain,
         )
 
     def next_due_in(self) -> float | None:
@@ -248,6 +319,7 @@ class OutboxSender:
         a retry falls due (posts enqueued by jobs wait at most one interval)."""
         while not stop.is_set():
             try:
+                await asyncio.to_thread(self.reclaim_dead_claims)
                 await self.send_due()
                 wait = await asyncio.to_thread(self.next_due_in)
             except Exception:
@@ -256,3 +328,40 @@ class OutboxSender:
             timeout = poll_interval if wait is None else min(poll_interval, wait)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=max(timeout, 0.05))
+
+
+def is_uncertain(exc: BaseException) -> bool:
+    """Did the attempt fail in a way the platform may still have accepted it? A
+    timeout (ours or the HTTP library's) is; an answer from the platform is not."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:  # chains can loop
+        seen.add(id(current))
+        name = type(current).__name__
+        if isinstance(current, TimeoutError) or "Timeout" in name or "TimedOut" in name:
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def waiting_posts(engine: Engine) -> dict[str, int]:
+    """Pending or sending posts per platform."""
+    with Session(engine) as session:
+        targets = session.exec(
+            select(OutboxPost.target).where(col(OutboxPost.status).in_(["pending", "sending"]))
+        ).all()
+    counts: dict[str, int] = {}
+    for target in targets:
+        platform = target.partition(":")[0]
+        counts[platform] = counts.get(platform, 0) + 1
+    return counts
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

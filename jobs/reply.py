@@ -4,9 +4,12 @@ outputs) and imports only point down. All text here is plain: renderers escape i
 
 from __future__ import annotations
 
+import json
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from jobs.scrub import scrub
 
 # Telegram's callback_data limit; Slack's button value (2,000) is looser.
 MAX_PAYLOAD_BYTES = 64
@@ -79,6 +82,13 @@ class Reply(BaseModel):
     @classmethod
     def refused(cls, text: str) -> Reply:
         return cls(title="Not allowed", blocks=[Block(text=text)], status="refused", private=True)
+
+    def scrubbed(self) -> Reply:
+        """This reply with every configured secret redacted from its text (the
+        image's bytes are left as they are)."""
+        data = self.model_dump(mode="json", exclude={"image"})
+        clean = Reply.model_validate_json(scrub(json.dumps(data, ensure_ascii=False)))
+        return clean.model_copy(update={"image": self.image})
 
     def all_buttons(self) -> list[Button]:
         """Every button in display order: those of each block, then the reply's own."""

@@ -21,6 +21,7 @@ from sqlmodel import Session
 
 from jobs import runs
 from jobs.catalog import KINDS
+from jobs.child_env import ChildEnvError
 from jobs.command import command_environ, command_workdir
 from jobs.config import JobConfig, parse_duration
 from jobs.kinds import JobContext, JobOutcome, JobServices, JobSpec, SharedSetup, Trigger
@@ -87,10 +88,15 @@ def run_job(
         shared=shared or SharedSetup(),
     )
     try:
-        outcome = _run_with_cache(ctx)
-    except Exception as exc:
-        log.exception("job %s (run %s) raised", spec.name, row.id)
-        outcome = JobOutcome(status="failed", error=f"{type(exc).__name__}: {exc}")
+        with runs.beating(engine, row.id):
+            outcome = _run_with_cache(ctx)
+    except Exception:
+        error_id = uuid.uuid4().hex[:4]
+        log.exception("job %s (run %s) raised (error %s)", spec.name, row.id, error_id)
+        outcome = JobOutcome(
+            status="failed",
+            error=f"Something went wrong (error {error_id}); the log has the details.",
+        )
     runs.finish_run(
         engine,
         row.id,
@@ -131,7 +137,8 @@ def _run_with_cache(ctx: JobContext) -> JobOutcome:
     source = ctx.spec.source
     if isinstance(source, JobConfig):
         definition: Any = source.model_dump(include={"kind", "command", "workdir", "env"})
-        workdir, environ = command_workdir(source), command_environ(source)
+        # Hashed for env:NAME cache inputs, never passed on.
+        workdir, environ = command_workdir(source), {**os.environ, **_literal_env(source)}
     else:
         definition = source.model_dump() if isinstance(source, BaseModel) else repr(source)
         workdir, environ = Path.cwd(), dict(os.environ)
@@ -267,3 +274,10 @@ def format_ms(ms: int | None) -> str:
     if seconds < 120:
         return f"{seconds:.1f} s"
     return f"{seconds / 60:.1f} min"
+
+
+def _literal_env(job: JobConfig) -> dict[str, str]:
+    try:
+        return command_environ(job)
+    except ChildEnvError:
+        return dict(job.env)  # the run itself fails with the clear message

@@ -7,9 +7,13 @@ verdict. Digest and health read these rows; nothing else counts runs.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import statistics
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,14 +23,20 @@ from sqlmodel import Session, col, select
 
 from jobs.digest.model import BASELINE_DAYS
 from jobs.digest.queries import duration_samples
+from jobs.scrub import scrub
 from storage.db import session_scope
 from storage.models import JobRun, JobState, utcnow
 
+log = logging.getLogger(__name__)
 _RUNS = JobRun.__table__  # type: ignore[attr-defined]
 
-# A run still `running` after this long is abandoned whoever ran it (no job runs
-# this long; a command's own timeout is far shorter).
+# A run without heartbeats (written by an older opsdesk) still `running` after this
+# long is abandoned whoever ran it (a command's own timeout is far shorter).
 ABANDON_AFTER = timedelta(hours=12)
+# A running run beats this often; after MISSED_BEATS missed beats it is reclaimed
+# from any host (its process died: kill -9, power loss, a lost container).
+RUN_BEAT_EVERY = timedelta(seconds=30)
+MISSED_BEATS = 4
 MAX_ERROR_CHARS = 4000
 
 
@@ -54,10 +64,44 @@ def start_run(
         started_at=started_at or utcnow(),
         batch_id=batch_id,
         runner=runner,
+        heartbeat_at=utcnow(),
     )
     with session_scope(engine) as session:
         session.add(row)
     return row
+
+
+def beat(engine: Engine, run_id: int) -> bool:
+    """A running run's sign of life; False once the row is no longer running."""
+    with session_scope(engine) as session:
+        result = session.execute(
+            update(JobRun)
+            .where(col(JobRun.id) == run_id, col(JobRun.status) == "running")
+            .values(heartbeat_at=utcnow())
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+@contextmanager
+def beating(engine: Engine, run_id: int, every: timedelta = RUN_BEAT_EVERY) -> Iterator[None]:
+    """Beat for `run_id` in a background thread while the block runs."""
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.wait(every.total_seconds()):
+            try:
+                if not beat(engine, run_id):
+                    return
+            except Exception:
+                log.warning("could not record run %s's heartbeat", run_id, exc_info=True)
+
+    thread = threading.Thread(target=loop, name=f"run-{run_id}-beat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=5)
 
 
 def finish_run(
@@ -75,9 +119,7 @@ def finish_run(
         if row is None:
             return False
         duration_ms = int((finished - row.started_at).total_seconds() * 1000)
-        error = values.get("error")
-        if isinstance(error, str):
-            values["error"] = error[:MAX_ERROR_CHARS]
+        _scrub_columns(values)
         result = session.execute(
             update(JobRun)
             .where(col(JobRun.id) == run_id, col(JobRun.status) == "running")
@@ -89,12 +131,20 @@ def finish_run(
 def record_finished(engine: Engine, **columns: Any) -> int:
     """Insert a run that is already over, in one statement; returns its id. For runs
     recorded after the fact: a missed fire, a review (its cache hits cost one insert)."""
-    error = columns.get("error")
-    if isinstance(error, str):
-        columns["error"] = error[:MAX_ERROR_CHARS]
+    _scrub_columns(columns)
     with engine.begin() as connection:
         result = connection.execute(insert(_RUNS).values(**columns).returning(_RUNS.c.id))
         return int(result.scalar_one())
+
+
+def _scrub_columns(columns: dict[str, Any]) -> None:
+    """What a run row stores passes the scrubber first, then the error is cut."""
+    for name in ("output", "error"):
+        value = columns.get(name)
+        if isinstance(value, str):
+            columns[name] = scrub(value)
+    if isinstance(columns.get("error"), str):
+        columns["error"] = columns["error"][:MAX_ERROR_CHARS]
 
 
 def record_missed(
@@ -137,23 +187,38 @@ def _pid_alive(pid: int) -> bool:
 
 
 def mark_abandoned(
-    engine: Engine, runner: str, now: datetime | None = None, older_than: timedelta = ABANDON_AFTER
+    engine: Engine,
+    runner: str,
+    now: datetime | None = None,
+    older_than: timedelta = ABANDON_AFTER,
+    *,
+    own_pid_is_new: bool = True,
 ) -> list[int]:
-    """At start-up: rows left `running` by a process that is gone become `abandoned`.
+    """Rows left `running` by a process that is gone become `abandoned`. Any opsdesk
+    process that opens the database calls this.
 
-    Gone means: this host and its pid is not alive, or the pid is ours (a restarted
-    container reuses pid 1 — we have not started anything yet), or the row is older
-    than `older_than` whoever holds it (another host that died)."""
+    Gone means: this host and its pid is not alive; or the pid is ours and
+    `own_pid_is_new` (at `opsdesk run` start-up: a restarted container reuses pid 1
+    and we have not started anything yet); or its heartbeat stopped MISSED_BEATS
+    beats ago, whatever host ran it; or, for a row without heartbeats (an older
+    opsdesk), it started more than `older_than` ago."""
     now = now or utcnow()
     host, _, own_pid = runner.rpartition(":")
+    silent_since = utcnow() - RUN_BEAT_EVERY * MISSED_BEATS
     abandoned: list[int] = []
     with session_scope(engine) as session:
         rows = session.exec(select(JobRun).where(col(JobRun.status) == "running")).all()
         for row in rows:
             row_host, _, row_pid = (row.runner or "").rpartition(":")
-            gone = row.started_at < now - older_than
+            if row.heartbeat_at is None:
+                gone = row.started_at < now - older_than
+            else:
+                gone = row.heartbeat_at < silent_since
             if row_host == host and row_pid.isdigit():
-                gone = gone or row_pid == own_pid or not _pid_alive(int(row_pid))
+                ours = row_pid == own_pid
+                gone = (
+                    gone or (ours and own_pid_is_new) or (not ours and not _pid_alive(int(row_pid)))
+                )
             if not gone:
                 continue
             row.status = "abandoned"
@@ -174,7 +239,7 @@ def interrupt(engine: Engine, run_ids: list[int], reason: str) -> int:
         result = session.execute(
             update(JobRun)
             .where(col(JobRun.id).in_(run_ids), col(JobRun.status) == "running")
-            .values(status="interrupted", finished_at=now, error=reason)
+            .values(status="interrupted", finished_at=now, error=scrub(reason))
         )
         return int(result.rowcount)  # type: ignore[attr-defined]
 

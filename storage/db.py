@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.exc import ArgumentError, InterfaceError, NoSuchModuleError, OperationalError
 from sqlmodel import Session, create_engine
 
 from storage.extras import require_extra
+
+
+class DatabaseOpenError(Exception):
+    """The database cannot be opened; the message is one line naming the cause."""
 
 
 def sqlite_url(path: Path) -> str:
@@ -21,11 +27,27 @@ def sqlite_url(path: Path) -> str:
 def make_engine(url: str) -> Engine:
     """An engine for `url`. SQLite gets WAL, a busy timeout and foreign keys; the
     parent directory of a SQLite file is created."""
-    parsed = make_url(url)
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise DatabaseOpenError(
+            "not a database URL (use sqlite:///PATH or postgresql://USER@HOST/DATABASE)"
+        ) from None
+    _refuse_unsupported(parsed)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
         if database and database != ":memory:":
-            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            parent = Path(database).expanduser().parent
+            try:
+                parent.mkdir(parents=True, exist_ok=True)
+            except (FileExistsError, NotADirectoryError):
+                raise DatabaseOpenError(
+                    f"cannot create the directory {parent}: a file is in the way"
+                ) from None
+            except OSError as exc:
+                raise DatabaseOpenError(
+                    f"cannot create the directory {parent}: {exc.strerror}"
+                ) from None
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
@@ -34,7 +56,51 @@ def make_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         # psycopg 3 is what we ship; plain postgresql:// would look for psycopg2.
         url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
-    return create_engine(url, pool_pre_ping=True)
+    try:
+        return create_engine(url, pool_pre_ping=True)
+    except ImportError:
+        raise DatabaseOpenError(
+            f"the driver for {parsed.drivername!r} is not installed (use sqlite or postgresql)"
+        ) from None
+    except NoSuchModuleError:
+        raise DatabaseOpenError(
+            f"unknown database driver {parsed.drivername!r} (use sqlite or postgresql)"
+        ) from None
+
+
+# What opsdesk ships drivers for: the standard library's sqlite3 and psycopg 3.
+SUPPORTED_DRIVERS = {"sqlite", "sqlite+pysqlite", "postgresql", "postgresql+psycopg"}
+
+
+def _refuse_unsupported(parsed: URL) -> None:
+    if parsed.drivername not in SUPPORTED_DRIVERS:
+        raise DatabaseOpenError(
+            f"unknown database driver {parsed.drivername!r} "
+            "(use sqlite:///PATH or postgresql://USER@HOST/DATABASE)"
+        )
+    if parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:"):
+        raise DatabaseOpenError("a SQLite URL needs a file path (sqlite:///PATH)")
+
+
+def open_failure(exc: BaseException) -> str | None:
+    """One line saying why opening the database failed, or None when `exc` is not
+    an open failure. Never the driver's SQL; secrets are scrubbed by the caller."""
+    if isinstance(exc, DatabaseOpenError):
+        return str(exc)
+    original = getattr(exc, "orig", None) or exc
+    if isinstance(original, sqlite3.DatabaseError):
+        text = str(original)
+        if "not a database" in text:
+            return "the file is not a SQLite database"
+        if "unable to open" in text:
+            return "cannot open the SQLite file (check the path and its permissions)"
+        return f"SQLite refused it: {text.splitlines()[0][:200]}"
+    if isinstance(exc, OperationalError | InterfaceError):
+        reason = str(original).strip().splitlines()[0][:300] if str(original).strip() else ""
+        return f"cannot connect to the database: {reason or 'no answer'}"
+    if isinstance(exc, NoSuchModuleError):
+        return "unknown database driver (use sqlite or postgresql)"
+    return None
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -165,6 +165,9 @@ class JobRun(SQLModel, table=True):
     review_id: int | None = Field(default=None, foreign_key="reviews.id")
     # Which process ran it (host:pid), so a crashed one's runs can be found.
     runner: str | None = Field(default=None, max_length=200)
+    # Written every RUN_BEAT_EVERY while running: another host reclaims a run whose
+    # beats stopped (its process died) after a few missed beats.
+    heartbeat_at: datetime | None = None
     output: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
@@ -217,6 +220,9 @@ class OutboxPost(SQLModel, table=True):
     message_ref: str | None = Field(default=None, max_length=200)  # platform message id
     created_at: datetime = Field(default_factory=utcnow)
     sent_at: datetime | None = None
+    # Set when an attempt may have reached the platform without our knowing (the
+    # sender died mid-send, or the request timed out): reconciled before a resend.
+    uncertain_at: datetime | None = None
 
 
 class InboundEvent(SQLModel, table=True):

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 from handlers.catalog import build_router
 from handlers.router import Router
 from handlers.services import Services
+from jobs import scrub
 from jobs.config import Config
 from storage import schema
 from storage.db import make_engine, session_scope
@@ -42,6 +43,7 @@ def _isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("OPSDESK_DATA_DIR", str(tmp_path / "data"))
+    scrub.forget_all()  # secrets one test registered are not another's
 
 
 def sqlite_engine(tmp_path: Path) -> Engine:

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
+import subprocess
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import aiohttp
 import pytest
@@ -13,9 +17,11 @@ from aiohttp import web
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from jobs.outbox import OutboxSender, Post, RetryAfter, enqueue
+from bot.log_deliverer import LogDeliverer
+from jobs.health.checks import check_outbox
+from jobs.outbox import OutboxSender, Post, RetryAfter, enqueue, is_uncertain
 from jobs.reply import Reply
-from storage.models import OutboxPost
+from storage.models import OutboxPost, utcnow
 
 
 @dataclass
@@ -57,6 +63,11 @@ class HttpDeliverer:
 async def serve(endpoint: FlakyEndpoint) -> AsyncIterator[str]:
     app = web.Application()
     app.router.add_post("/post", endpoint.handle)
+    async for url in serve_app(app):
+        yield url
+
+
+async def serve_app(app: web.Application) -> AsyncIterator[str]:
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -170,11 +181,84 @@ async def test_two_senders_at_once_deliver_once(
     assert sorted(str(d["to"]) for d in endpoint.delivered) == ["a", "b"]
 
 
-async def test_a_platform_without_an_adapter_fails_clearly(engine: Engine) -> None:
+async def test_a_platform_without_an_adapter_stays_pending_and_health_says_so(
+    engine: Engine,
+) -> None:
     enqueue(engine, kind="job", targets=["slack:C1"], reply=Reply.text("x"), dedupe_key="k")
-    assert await OutboxSender(engine, {}).send_due() == 0
-    failed = row(engine)
-    assert failed.status == "failed" and "not configured" in (failed.last_error or "")
+    assert await OutboxSender(engine, {"log": LogDeliverer()}).send_due() == 0
+    waiting = row(engine)
+    assert (waiting.status, waiting.attempts, waiting.sent_at) == ("pending", 0, None)
+    outbox = check_outbox(engine, utcnow())
+    assert outbox.status == "late"
+    assert outbox.detail == "posts waiting with no running adapter to send them: 1 for slack"
+
+
+@dataclass
+class SlowEndpoint:
+    """Accepts every post, but answers after `delay` (the client may give up first)."""
+
+    delay: float = 0.5
+    delivered: list[dict[str, object]] = field(default_factory=list)
+
+    async def handle(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self.delivered.append(body)  # accepted before the answer
+        await asyncio.sleep(self.delay)
+        return web.json_response({"ok": True, "ts": f"m{len(self.delivered)}"})
+
+
+class TimingOutDeliverer(HttpDeliverer):
+    """Gives up after 0.1 s, as an HTTP client with a timeout does."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.seen: list[Post] = []
+
+    async def deliver(self, post: Post) -> str | None:
+        self.seen.append(post)
+        return await asyncio.wait_for(super().deliver(post), 0.1)
+
+
+async def test_a_timed_out_send_is_uncertain_and_waits_to_settle_before_a_resend(
+    engine: Engine,
+) -> None:
+    endpoint = SlowEndpoint()
+    app = web.Application()
+    app.router.add_post("/post", endpoint.handle)
+    async for url in serve_app(app):
+        enqueue(engine, kind="job", targets=["hook:a"], reply=Reply.text("x"), dedupe_key="k")
+        deliverer = TimingOutDeliverer(url)
+        outbox = OutboxSender(
+            engine, {"hook": deliverer}, base_delay=0.01, settle=timedelta(seconds=1)
+        )
+        assert await outbox.send_due() == 0
+        first = row(engine)
+        assert first.status == "pending" and first.uncertain_at is not None
+        assert first.next_attempt_at >= first.uncertain_at + timedelta(seconds=1)
+        assert await outbox.send_due() == 0 and len(deliverer.seen) == 1, "not before settle"
+        await asyncio.sleep(1.1)
+        endpoint.delay = 0
+        assert await outbox.send_due() == 1
+        assert deliverer.seen[1].uncertain_since == first.uncertain_at
+    assert row(engine).uncertain_at is None
+
+
+async def test_a_dead_local_senders_claim_comes_back_uncertain(engine: Engine) -> None:
+    enqueue(engine, kind="job", targets=["log:x"], reply=Reply.text("x"), dedupe_key="k")
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    with Session(engine, expire_on_commit=False) as session:
+        claimed = session.exec(select(OutboxPost)).one()
+        claimed.status, claimed.claimed_by = "sending", f"{socket.gethostname()}:{dead.pid}"
+        claimed.claimed_at = utcnow()
+        session.add(claimed)
+        session.commit()
+    me = f"{socket.gethostname()}:{os.getpid()}"
+    outbox = OutboxSender(engine, {"log": LogDeliverer()}, worker_id=me, settle=timedelta(0))
+    assert outbox.reclaim_dead_claims() == [claimed.id]
+    back = row(engine)
+    assert back.status == "pending" and back.uncertain_at == claimed.claimed_at
+    assert await outbox.send_due() == 1
 
 
 async def test_run_loop_sends_and_stops(engine: Engine, flaky: tuple[FlakyEndpoint, str]) -> None:
@@ -190,3 +274,33 @@ async def test_run_loop_sends_and_stops(engine: Engine, flaky: tuple[FlakyEndpoi
     stop.set()
     await asyncio.wait_for(task, 2)
     assert len(endpoint.delivered) == 1
+
+
+def test_an_exception_chain_that_loops_is_judged_without_hanging() -> None:
+    outer = RuntimeError("Slack said 500")
+    inner = ValueError("inner")
+    outer.__context__, inner.__context__ = inner, outer  # `raise x from y` can make this
+    assert is_uncertain(outer) is False
+    timed_out = RuntimeError("wrapped")
+    timed_out.__cause__ = TimeoutError()
+    assert is_uncertain(timed_out) is True
+
+
+async def test_a_stale_claim_from_another_host_is_taken_over_as_uncertain(engine: Engine) -> None:
+    enqueue(engine, kind="job", targets=["log:x"], reply=Reply.text("x"), dedupe_key="k")
+    long_ago = utcnow() - timedelta(minutes=10)
+    with Session(engine, expire_on_commit=False) as session:
+        claimed = session.exec(select(OutboxPost)).one()
+        claimed.status, claimed.claimed_by, claimed.claimed_at = "sending", "elsewhere:7", long_ago
+        session.add(claimed)
+        session.commit()
+    seen: list[Post] = []
+
+    class Recording(LogDeliverer):
+        async def deliver(self, post: Post) -> str | None:
+            seen.append(post)
+            return await super().deliver(post)
+
+    assert await OutboxSender(engine, {"log": Recording()}, worker_id="here:1").send_due() == 1
+    assert seen[0].uncertain_since == long_ago
+    assert row(engine).status == "sent" and row(engine).uncertain_at is None

@@ -16,7 +16,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.slack.commands import MAIN_COMMAND, command_line, routes
 from bot.slack.edits import MessageEdits
 from bot.slack.render import fallback_text, render_message, replace_keyed
-from handlers.access import Caller
+from handlers.access import Caller, Role
+from handlers.refusals import RefusalLimiter
 from handlers.router import Router
 from jobs.reply import Reply
 from storage.inbound import first_delivery
@@ -46,6 +47,7 @@ def build_app(
     engine = router.services.engine
     slash_commands = routes(main_command)
     edits = MessageEdits()
+    refusals = RefusalLimiter()
 
     async def first_time(key: str) -> bool:
         """False for a redelivery (Slack retries slow answers): ack it, do nothing."""
@@ -53,11 +55,18 @@ def build_app(
 
     async def on_command(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         """Run `/opsdesk <command> …` (or an alias) through the router."""
+        caller = Caller("slack", body["user_id"], body.get("channel_id"), body.get("user_name", ""))
+        if router.role(caller) is Role.NONE:  # before any write: strangers cost nothing
+            if refusals.should_refuse(caller.chat_id or caller.user_id):
+                reply = await router.handle_async(caller, "/help")  # the router's refusal
+                await ack(response_type="ephemeral", **render_message(reply))
+            else:
+                await ack()
+            return
         trigger = body.get("trigger_id") or body.get("response_url") or ""
         if trigger and not await first_time(f"command:{trigger}"):
             await ack()
             return
-        caller = Caller("slack", body["user_id"], body.get("channel_id"), body.get("user_name", ""))
         line = command_line(slash_commands[body["command"]], body.get("text", ""))
         command = router.command_for(line)
         work = asyncio.ensure_future(router.handle_async(caller, line))
@@ -86,9 +95,12 @@ def build_app(
         container = body.get("container") or {}
         channel = (body.get("channel") or {}).get("id") or container.get("channel_id")
         key = f"action:{action.get('action_ts')}:{container.get('message_ts')}:{user['id']}"
-        if not await first_time(key):
-            return
         caller = Caller("slack", user["id"], channel, user.get("username") or user.get("name", ""))
+        stranger = router.role(caller) is Role.NONE
+        if stranger and not refusals.should_refuse(channel or user["id"]):
+            return
+        if not stranger and not await first_time(key):
+            return
         reply = await router.press_async(caller, action.get("value", ""))
         if visible_to(reply) == "ephemeral":
             await tell_privately(client, respond, channel, user["id"], reply)

@@ -4,6 +4,14 @@ A reply with a chart is posted as its message, then the chart is uploaded to the
 same channel (files_upload_v2: getUploadURLExternal → upload → completeUploadExternal).
 If the upload fails after the message went out, the retry uploads the chart only:
 the message's ts is remembered per post in this process.
+
+Every message carries Slack message metadata naming its outbox post. When a send
+was uncertain (the sender died, or the request timed out, after Slack may have
+accepted it), the channel's history since then is read back and a message with
+that metadata counts as sent: the post is not sent twice. This needs the
+channels:history / groups:history scopes; metadata is exact where comparing text
+is not (two runs with the same output are two posts). Without the scope the post is
+sent again (at-least-once), and the log says why.
 """
 
 from __future__ import annotations
@@ -36,6 +44,11 @@ PERMANENT_ERRORS = frozenset(
     }
 )
 DEFAULT_RETRY_AFTER_S = 30.0
+POST_EVENT = "opsdesk_post"  # the metadata event type of every message we post
+# How far before the uncertain attempt the read-back starts (clock skew), and how
+# many pages of history it reads at most.
+READ_BACK_MARGIN_S = 60.0
+READ_BACK_PAGES = 5
 
 
 def classify(exc: SlackApiError) -> Exception:
@@ -64,12 +77,46 @@ class SlackDeliverer:
 
     async def deliver(self, post: Post) -> str | None:
         try:
+            if post.uncertain_since is not None and post.id not in self._posted:
+                found = await self.already_posted(post)
+                if found is not None:
+                    log.info("post %s was already in %s (ts %s)", post.id, post.target_id, found)
+                    self._posted[post.id] = found
             return await self._deliver(post)
         except SlackApiError as exc:
             error = classify(exc)
             if isinstance(error, PermanentFailure):
                 self._posted.pop(post.id, None)  # the outbox gives this post up
             raise error from exc
+
+    async def already_posted(self, post: Post) -> str | None:
+        """The ts of a message in the channel carrying this post's metadata, posted
+        since the uncertain attempt; None when there is none (or it cannot be read)."""
+        assert post.uncertain_since is not None
+        oldest = f"{post.uncertain_since.timestamp() - READ_BACK_MARGIN_S:.6f}"
+        cursor: str | None = None
+        for _ in range(READ_BACK_PAGES):
+            try:
+                page = await self.client.conversations_history(
+                    channel=post.target_id, oldest=oldest, limit=200,
+                    include_all_metadata=True, cursor=cursor,
+                )  # fmt: skip
+            except SlackApiError as exc:
+                error = exc.response.get("error") if isinstance(exc.response.data, dict) else None
+                log.warning(
+                    "cannot read %s back to see whether post %s arrived (%s); sending it again",
+                    post.target_id, post.id, error or exc.response.status_code,
+                )  # fmt: skip
+                return None
+            for message in page.get("messages") or []:
+                metadata = message.get("metadata") or {}
+                payload = metadata.get("event_payload") or {}
+                if metadata.get("event_type") == POST_EVENT and payload.get("outbox_id") == post.id:
+                    return str(message["ts"])
+            cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
+            if not page.get("has_more") or not cursor:
+                return None
+        return None
 
     async def _deliver(self, post: Post) -> str:
         channel = post.target_id
@@ -79,6 +126,7 @@ class SlackDeliverer:
                 channel=channel,
                 unfurl_links=False,
                 unfurl_media=False,
+                metadata={"event_type": POST_EVENT, "event_payload": {"outbox_id": post.id}},
                 **render_message(post.reply),
             )
             ts = str(response["ts"])

@@ -26,6 +26,7 @@ from telegram.ext import (
 from bot.telegram.deliver import markup, send_reply
 from bot.telegram.render import Edit, Placed, answer_text, edit_after_press, short
 from handlers.access import Caller, Role, refusal_text
+from handlers.refusals import RefusalLimiter
 from handlers.router import Router
 from jobs.feedback import placement
 from jobs.reply import Reply
@@ -99,6 +100,7 @@ class TelegramHandlers:
         # Edits of one message take turns, each from the last edit made here.
         self._edited: OrderedDict[MessageKey, Edit] = OrderedDict()
         self._edit_locks: dict[MessageKey, asyncio.Lock] = {}
+        self.refusals = RefusalLimiter()
 
     def install(self, app: Application) -> None:
         """Register a handler for /start and for every command the router knows."""
@@ -138,10 +140,10 @@ class TelegramHandlers:
         message, caller = update.effective_message, caller_of(update)
         if message is None or caller is None:
             return
-        if not await self.first(f"update:{update.update_id}"):
-            return
-        if self.router.role(caller) is Role.NONE:
+        if self.router.role(caller) is Role.NONE:  # before any write: strangers cost nothing
             await self._refuse_once(context, message, caller)
+            return
+        if not await self.first(f"update:{update.update_id}"):
             return
         command = self.router.command_for(text)
         if command is not None and command.slow:
@@ -160,12 +162,12 @@ class TelegramHandlers:
     async def _refuse_once(
         self, context: ContextTypes.DEFAULT_TYPE, message: Message, caller: Caller
     ) -> None:
-        """An unknown chat hears one polite refusal, then nothing."""
-        if not await self.first(f"refused-chat:{message.chat_id}"):
+        """An unknown chat hears one polite refusal an hour at most; nothing is stored."""
+        if not self.refusals.should_refuse(str(message.chat_id)):
             return
         text = (
             refusal_text(caller, Role.VIEWER)
-            + f" This chat is {caller.chat}; this message is not repeated."
+            + f" This chat is {caller.chat}; this message is not repeated within the hour."
         )
         await send_reply(context.bot, message.chat_id, Reply.refused(text))
 
@@ -173,6 +175,11 @@ class TelegramHandlers:
         """A button press: record it through the router, answer it, show the result."""
         query, caller = update.callback_query, caller_of(update)
         if query is None:
+            return
+        if caller is not None and self.router.role(caller) is Role.NONE:
+            # A stranger's press: answered, nothing written (the router refuses it).
+            reply = await self.router.press_async(caller, query.data or "")
+            await _answer(query, answer_text(reply), alert=True)
             return
         if caller is None or not await self.first(f"callback:{query.id}"):
             await _answer(query)  # a duplicate: stop the spinner, change nothing

@@ -4,6 +4,7 @@ adapters (their heartbeats), scheduled jobs, the model endpoint, disk and memory
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import time
 from datetime import datetime, timedelta
@@ -16,10 +17,13 @@ from sqlalchemy.engine import Engine
 from jobs.config import Config
 from jobs.health.component import Component, HealthReport, ago
 from jobs.health.scheduled import check_jobs, scheduled_jobs
+from jobs.outbox import waiting_posts
 from storage import schema
 from storage.db import describe
 from storage.heartbeats import read_heartbeat
 from storage.models import Heartbeat
+
+log = logging.getLogger(__name__)
 
 
 def check_database(engine: Engine) -> list[Component]:
@@ -29,8 +33,10 @@ def check_database(engine: Engine) -> list[Component]:
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
         round_trip_ms = (time.perf_counter() - started) * 1000
-    except Exception as exc:
-        return [Component("database", "down", f"unreachable: {type(exc).__name__}: {exc}")]
+    except Exception:
+        # The driver's text can quote SQL, paths or the URL: it goes to the log only.
+        log.warning("health: the database is unreachable", exc_info=True)
+        return [Component("database", "down", "unreachable (the log has the details)")]
     database = Component(
         "database",
         "up",
@@ -118,6 +124,27 @@ def check_chat_adapters(engine: Engine, config: Config, now: datetime) -> list[C
         return []
     with engine.connect() as connection:
         return [_beat_component(name, read_heartbeat(connection, name), now) for name in enabled]
+
+
+def check_outbox(engine: Engine, now: datetime) -> Component:
+    """Posts waiting to be sent; `late` when a chat platform has posts but no
+    running adapter to send them (they stay pending, never marked sent)."""
+    waiting = waiting_posts(engine)
+    unserved: dict[str, int] = {}
+    with engine.connect() as connection:
+        for platform, count in waiting.items():
+            if platform in ("slack", "telegram"):
+                beat = _beat_component(platform, read_heartbeat(connection, platform), now)
+                if beat.status != "up":
+                    unserved[platform] = count
+    data: dict[str, Any] = {"waiting": waiting, "unserved": unserved}
+    if unserved:
+        names = ", ".join(f"{n} for {p}" for p, n in sorted(unserved.items()))
+        return Component(
+            "outbox", "late", f"posts waiting with no running adapter to send them: {names}", data
+        )
+    total = sum(waiting.values())
+    return Component("outbox", "up", f"{total} post(s) waiting" if total else "empty", data)
 
 
 def uses_llm(config: Config) -> bool:
@@ -213,6 +240,7 @@ def health_report(
         components.append(check_scheduler(engine, config, now))
         components += check_jobs(engine, config, now)
         components += check_chat_adapters(engine, config, now)
+        components.append(check_outbox(engine, now))
     if probe_model and (model := check_model_endpoint(config, llm_api_key)) is not None:
         components.append(model)
     components.append(

@@ -83,8 +83,8 @@ def resolve_target(config: Config, data_dir: Path, target: str, *, allow_local: 
     repo = config.repo(target)
     if repo is not None:
         return _configured(repo, data_dir)
-    path = Path(target).expanduser()
-    if allow_local and (path.is_dir() or "/" in target or target.startswith(".")):
+    path = _local_path(target) if allow_local else None
+    if path is not None and (path.is_dir() or "/" in target or target.startswith(".")):
         root = git.repository_root(path.resolve()) if path.is_dir() else None
         if root is None:
             raise UnknownRepo(target, f"{target} is not a git repository")
@@ -102,6 +102,13 @@ def local_name(path: Path) -> str:
     digest = hashlib.sha256(str(path).encode("utf-8")).hexdigest()[:16]
     head = f"{LOCAL_PREFIX}{digest}:…"
     return head + str(path)[-(MAX_REPO_NAME - len(head)) :]
+
+
+def _local_path(target: str) -> Path:
+    try:
+        return Path(target).expanduser()
+    except RuntimeError:  # ~nosuchuser: no home directory to expand to
+        raise UnknownRepo(target, f"{target} is not a git repository (no such user)") from None
 
 
 def _configured(repo: RepoConfig, data_dir: Path) -> RepoTarget:

@@ -14,6 +14,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from jobs.child_env import BASE_NAMES, DEFAULT_PATH
+
 EMPTY_TREE_SHA1 = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 EMPTY_TREE_SHA256 = "6ef19b41225c5369f1c104d45d8d85efa9b057b53b14b4b9b939dd74decc5321"
 NETWORK_TIMEOUT_S = 600.0
@@ -25,7 +27,10 @@ class GitError(Exception):
 
 
 def _env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = dict(os.environ)
+    """git's environment: the minimal one plus git's, ssh's and proxy settings;
+    never opsdesk's tokens."""
+    env = {name: value for name, value in os.environ.items() if _for_git(name)}
+    env.setdefault("PATH", DEFAULT_PATH)
     env.update(extra or {})
     env.update(
         GIT_TERMINAL_PROMPT="0",  # never wait for a password on a tty
@@ -36,6 +41,16 @@ def _env(extra: dict[str, str] | None = None) -> dict[str, str]:
     )
     env.setdefault("GIT_SSH_COMMAND", "ssh -o BatchMode=yes")
     return env
+
+
+def _for_git(name: str) -> bool:
+    upper = name.upper()
+    return (
+        name in BASE_NAMES
+        or upper.startswith(("GIT_", "SSH_", "XDG_CONFIG"))
+        or upper.endswith("_PROXY")
+        or upper in ("SSL_CERT_FILE", "SSL_CERT_DIR", "USER")
+    )
 
 
 def _redact(text: str) -> str:

@@ -26,6 +26,7 @@ from jobs.config import LlmReviewerConfig
 from jobs.review.prompt import Message
 from jobs.review.reviewers import ReviewerError
 from jobs.review.tokens import estimate_tokens
+from jobs.scrub import scrub
 
 if TYPE_CHECKING:
     import httpx  # imported when a review calls a model: `opsdesk run` stays lighter
@@ -93,7 +94,7 @@ class ChatEndpoint:
         self._client.close()
 
     def _redact(self, text: str) -> str:
-        return text.replace(self._api_key, "***") if self._api_key else text
+        return scrub(text, extra=[self._api_key])
 
     def call(self, messages: list[Message], estimated_prompt_tokens: int) -> Answer:
         """The model's answer to `messages`. `estimated_prompt_tokens` stands in for
@@ -137,7 +138,8 @@ class ChatEndpoint:
                 number = counted and (counted.group(1) or counted.group(2))
                 raise PromptTooLarge(int(number) if number else None)
             if status >= 400:
-                detail = self._redact(text[:200].strip())
+                # Scrubbed BEFORE the cut: a key split by it would leak its start.
+                detail = self._redact(text)[:200].strip()
                 raise ReviewerError(f"HTTP {status} from {url}: {detail}")
             return self._answer(raw, estimated_prompt_tokens, latency_ms)
         raise AssertionError("unreachable: the last attempt returns or raises")

@@ -1,4 +1,5 @@
-"""Alembic environment: the engine is handed over by storage.schema."""
+"""Alembic environment: storage.schema hands over a connection that already holds
+the migration lock inside one transaction, so every migration runs in it."""
 
 from __future__ import annotations
 
@@ -7,11 +8,11 @@ from sqlmodel import SQLModel
 
 import storage.models  # noqa: F401  (registers the tables on SQLModel.metadata)
 
-engine = context.config.attributes["engine"]
-with engine.begin() as connection:
-    context.configure(
-        connection=connection,
-        target_metadata=SQLModel.metadata,
-        render_as_batch=connection.dialect.name == "sqlite",
-    )
+connection = context.config.attributes["connection"]
+context.configure(
+    connection=connection,
+    target_metadata=SQLModel.metadata,
+    render_as_batch=connection.dialect.name == "sqlite",
+)
+with context.begin_transaction():
     context.run_migrations()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
+import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
@@ -101,14 +103,22 @@ def test_forged_button_payloads_are_refused_without_effect(engine: Engine) -> No
         assert session.exec(select(Feedback)).all() == []
 
 
-def test_a_failing_handler_answers_with_an_error_not_a_crash(engine: Engine) -> None:
+def test_a_failing_handler_answers_with_an_error_not_a_crash(
+    engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
     def broken(_request: Request) -> Reply:
         raise RuntimeError("disk on fire")
 
     router = Router(make_services(engine), [Command("broken", "/broken", "fails", broken)])
     reply = router.handle(CONSOLE_CALLER, "/broken")
     assert reply.status == "error"
-    assert "/broken failed: RuntimeError: disk on fire" in reply.blocks[0].text
+    text = reply.blocks[0].text
+    assert re.fullmatch(
+        r"Something went wrong \(error [0-9a-f]{4}\); the log has the details\.", text
+    )
+    assert "disk on fire" not in text and "RuntimeError" not in text
+    error_id = text.split("error ")[1][:4]
+    assert f"(error {error_id})" in caplog.text and "disk on fire" in caplog.text
 
 
 def test_usage_errors_show_the_usage(engine: Engine) -> None:

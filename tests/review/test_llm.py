@@ -224,6 +224,19 @@ def test_api_key_never_appears_in_logs_or_errors(
     assert caplog.records and SECRET not in caplog.text
 
 
+def test_an_error_body_cut_at_200_characters_shows_no_part_of_the_key(
+    fake_llm: FakeLlm, review_input: ReviewInput
+) -> None:
+    # The key straddles the 200th character, and comes back in another case.
+    body = "x" * (200 - len(SECRET) // 2) + SECRET.upper() + " trailing"
+    echo = Scripted(status=401, body=body)
+    with pytest.raises(ReviewerError) as error:
+        run(fake_llm, review_input, Scripted(status=500, body="x"), echo)
+    shown = str(error.value).lower()
+    assert "[redacted]" in shown
+    assert SECRET[: len(SECRET) // 2].lower() not in shown
+
+
 def test_fingerprint_names_model_prompt_and_passes(fake_llm: FakeLlm) -> None:
     one = reviewer(fake_llm).fingerprint()
     assert one == reviewer(fake_llm, timeout_s=9).fingerprint()  # how long we wait changes nothing

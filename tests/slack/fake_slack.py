@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +22,23 @@ class Call:
 
 
 @dataclass
+class Message:
+    """A message Slack accepted into a channel."""
+
+    channel: str
+    ts: str
+    text: str
+    metadata: dict[str, Any] | None
+    posted_at: float  # wall-clock seconds, what `oldest` compares with
+
+
+# Faults chat.postMessage can be given (bench/outbox_faults.py and tests):
+# slow: answers after `slow_s`; fail: 500, not accepted; hang: no answer for
+# `hang_s`, not accepted; late: no answer for `hang_s`, accepted after `late_s`.
+FAULTS = ("slow", "fail", "hang", "late")
+
+
+@dataclass
 class FakeSlack:
     calls: list[Call] = field(default_factory=list)
     base_url: str = ""
@@ -31,6 +49,13 @@ class FakeSlack:
     # Socket Mode: the open websockets, and the acks the app sent back over them.
     sockets: list[web.WebSocketResponse] = field(default_factory=list)
     socket_acks: list[dict[str, Any]] = field(default_factory=list)
+    messages: list[Message] = field(default_factory=list)
+    # Picks a fault (or None) for each chat.postMessage; None: no faults.
+    fault_for_post: Any = None
+    slow_s: float = 0.3
+    hang_s: float = 3.0
+    late_s: float = 1.5
+    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     def rate_limit(self, method: str, retry_after: int = 7, times: int = 1) -> None:
         """Answer the next `times` calls of `method` with 429 and Retry-After."""
@@ -59,6 +84,7 @@ class FakeSlack:
     async def start(self) -> None:
         app = web.Application()
         app.router.add_post("/api/{method}", self._api)
+        app.router.add_get("/api/{method}", self._api)
         app.router.add_post("/upload/{file_id}", self._upload)
         app.router.add_post("/response/{name}", self._response)
         app.router.add_get("/socket", self._socket)
@@ -96,8 +122,33 @@ class FakeSlack:
         if method in self._errors:
             self.calls.append(Call(method, args, status=400))
             return web.json_response({"ok": False, "error": self._errors[method]})
+        if method == "chat.postMessage" and self.fault_for_post is not None:
+            fault = self.fault_for_post()
+            if fault is not None:
+                return await self._faulty_post(fault, args)
         self.calls.append(Call(method, args))
         return web.json_response(self._answer(method, args))
+
+    async def _faulty_post(self, fault: str, args: dict[str, Any]) -> web.Response:
+        if fault == "slow":
+            await asyncio.sleep(self.slow_s)
+            self.calls.append(Call("chat.postMessage", args))
+            return web.json_response(self._answer("chat.postMessage", args))
+        self.calls.append(Call("chat.postMessage", args, status=500))
+        if fault == "late":  # accepted after the client gave up on the answer
+            task = asyncio.create_task(self._accept_later(args))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        if fault in ("hang", "late"):
+            await asyncio.sleep(self.hang_s)
+        return web.json_response({"ok": False, "error": "internal_error"}, status=500)
+
+    async def _accept_later(self, args: dict[str, Any]) -> None:
+        await asyncio.sleep(self.late_s)
+        self._answer("chat.postMessage", args)
+
+    def posts_of(self, channel: str) -> list[Message]:
+        return [m for m in self.messages if m.channel == channel]
 
     def _answer(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
         if method == "auth.test":
@@ -112,7 +163,31 @@ class FakeSlack:
             }
         if method in ("chat.postMessage", "chat.update"):
             ts = args.get("ts") or f"1700000000.{next(self._ts):06d}"
+            if method == "chat.postMessage":
+                metadata = args.get("metadata")
+                if isinstance(metadata, str):
+                    metadata = json.loads(metadata)
+                self.messages.append(
+                    Message(str(args.get("channel")), ts, str(args.get("text", "")), metadata,
+                            time.time())
+                )  # fmt: skip
             return {"ok": True, "channel": args.get("channel"), "ts": ts}
+        if method == "conversations.history":
+            oldest = float(args.get("oldest") or 0)
+            found = [m for m in self.messages
+                     if m.channel == args.get("channel") and m.posted_at >= oldest]  # fmt: skip
+            limit = int(args.get("limit") or 100)
+            newest_first = list(reversed(found))[:limit]
+            wanted = str(args.get("include_all_metadata")).lower() in ("1", "true")
+            return {
+                "ok": True,
+                "has_more": len(found) > limit,
+                "messages": [
+                    {"type": "message", "ts": m.ts, "text": m.text,
+                     **({"metadata": m.metadata} if wanted and m.metadata else {})}
+                    for m in newest_first
+                ],
+            }  # fmt: skip
         if method == "apps.connections.open":
             return {"ok": True, "url": self.base_url.replace("http", "ws", 1) + "socket"}
         if method == "chat.postEphemeral":

@@ -104,6 +104,21 @@ async def test_errors_and_refusals_are_ephemeral(slack_server: SlackServer) -> N
     assert "not on this opsdesk's access list" in json.dumps(answer["blocks"])
 
 
+async def test_a_stranger_costs_no_rows_and_hears_one_refusal_an_hour(
+    slack_server: SlackServer, slack_services: Services
+) -> None:
+    answers = []
+    for n in range(30):
+        body = slack_server.command_body(
+            "health", user="U0EVE", channel="C0ELSE", trigger_id=f"s{n}"
+        )
+        answers.append((await slack_server.post(body))[1])
+    assert "not on this opsdesk's access list" in answers[0]
+    assert answers[1:] == [""] * 29
+    with Session(slack_services.engine) as session:
+        assert session.exec(select(InboundEvent)).all() == []
+
+
 async def test_a_bad_signature_is_refused_and_nothing_recorded(
     slack_server: SlackServer, slack_services: Services, finding_id: int
 ) -> None:

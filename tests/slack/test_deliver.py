@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 
 from sqlmodel import Session
@@ -129,3 +130,78 @@ async def test_an_unknown_channel_fails_for_good(
     failed = row(slack_services, post_id)
     assert failed.status == "failed"
     assert "channel_not_found" in (failed.last_error or "")
+
+
+def timing_out_deliverer(fake: FakeSlack, timeout: float) -> SlackDeliverer:
+    from bot.slack import web_client
+
+    client = web_client(BOT_TOKEN, fake.base_url + "api/", retry_rate_limits=False)
+    client.timeout = timeout  # type: ignore[assignment]
+    return SlackDeliverer(client)
+
+
+async def test_an_uncertain_send_slack_accepted_late_is_found_not_resent(
+    fake_slack: FakeSlack, slack_services: Services
+) -> None:
+    engine = slack_services.engine
+    faults = ["late"]
+    fake_slack.fault_for_post = lambda: faults.pop(0) if faults else None
+    fake_slack.hang_s, fake_slack.late_s = 1.0, 0.3
+    [post_id] = enqueue(
+        engine, kind="job", targets=["slack:C9"], reply=Reply.text("done"), dedupe_key="run:1"
+    )
+    sender = OutboxSender(
+        engine, {"slack": timing_out_deliverer(fake_slack, 0.2)},
+        base_delay=0.01, settle=timedelta(seconds=0.6),
+    )  # fmt: skip
+    assert await sender.send_due() == 0  # timed out: Slack accepts it a moment later
+    assert row(slack_services, post_id).uncertain_at is not None
+    await asyncio.sleep(0.7)
+    assert await sender.send_due() == 1
+    sent = row(slack_services, post_id)
+    [message] = fake_slack.posts_of("C9")
+    assert (sent.status, sent.message_ref) == ("sent", message.ts)
+    assert message.metadata == {
+        "event_type": "opsdesk_post",
+        "event_payload": {"outbox_id": post_id},
+    }
+    assert len(fake_slack.ok_calls("conversations.history")) == 1
+
+
+async def test_an_uncertain_send_that_never_arrived_is_sent(
+    fake_slack: FakeSlack, slack_services: Services
+) -> None:
+    engine = slack_services.engine
+    faults = ["hang"]
+    fake_slack.fault_for_post = lambda: faults.pop(0) if faults else None
+    fake_slack.hang_s = 0.5
+    [post_id] = enqueue(
+        engine, kind="job", targets=["slack:C9"], reply=Reply.text("done"), dedupe_key="run:2"
+    )
+    sender = OutboxSender(
+        engine, {"slack": timing_out_deliverer(fake_slack, 0.2)},
+        base_delay=0.01, settle=timedelta(seconds=0.3),
+    )  # fmt: skip
+    assert await sender.send_due() == 0
+    await asyncio.sleep(0.6)
+    assert await sender.send_due() == 1
+    assert len(fake_slack.posts_of("C9")) == 1
+    assert row(slack_services, post_id).status == "sent"
+
+
+async def test_without_the_history_scope_an_uncertain_post_is_sent_again(
+    fake_slack: FakeSlack, slack_services: Services
+) -> None:
+    engine = slack_services.engine
+    fake_slack.fail("conversations.history", "missing_scope")
+    [post_id] = enqueue(
+        engine, kind="job", targets=["slack:C9"], reply=Reply.text("x"), dedupe_key="run:3"
+    )
+    with Session(engine) as session:
+        post = session.get(OutboxPost, post_id)
+        assert post is not None
+        post.uncertain_at = utcnow() - timedelta(minutes=5)
+        session.add(post)
+        session.commit()
+    assert await OutboxSender(engine, {"slack": deliverer(fake_slack)}).send_due() == 1
+    assert len(fake_slack.posts_of("C9")) == 1

@@ -55,10 +55,13 @@ def test_command_names_fit_slack(manifest: dict[str, Any]) -> None:
 def test_the_app_asks_for_the_smallest_scopes_and_socket_mode(manifest: dict[str, Any]) -> None:
     assert len(manifest["display_information"]["name"]) <= 35
     assert manifest["features"]["bot_user"]["display_name"] == "opsdesk"
+    # The history scopes let the outbox read back a post whose send was uncertain.
     assert sorted(manifest["oauth_config"]["scopes"]["bot"]) == [
+        "channels:history",
         "chat:write",
         "commands",
         "files:write",
+        "groups:history",
     ]
     settings = manifest["settings"]
     assert settings["interactivity"]["is_enabled"] is True

@@ -73,6 +73,14 @@ class FakeBotApi:
     # method → retry_after seconds: the next call of it is answered 429 once.
     flood_once: dict[str, int] = field(default_factory=dict)
     base_url: str = ""
+    # Picks a fault for each sendMessage (bench/outbox_faults.py): slow: answers
+    # after `slow_s`; fail: 500, not accepted; hang: no answer for `hang_s`, not
+    # accepted; late: no answer for `hang_s`, accepted after `late_s`. None: none.
+    fault_for_send: Any = None
+    slow_s: float = 0.3
+    hang_s: float = 3.0
+    late_s: float = 1.5
+    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
     _next_update: int = 1000
     _next_message: int = 1
     _arrived: asyncio.Event = field(default_factory=asyncio.Event)
@@ -132,12 +140,31 @@ class FakeBotApi:
                 },
                 status=429,
             )
+        fault = self.fault_for_send() if method == "sendMessage" and self.fault_for_send else None
+        if fault is not None and fault != "slow":
+            return await self._faulty_send(fault, params)
+        if fault == "slow":
+            await asyncio.sleep(self.slow_s)
         self.calls.append(Call(method, params))
         if method == "getUpdates":
             return await self._get_updates(params)
         answer = getattr(self, f"_{method}", None)
         result = answer(params) if answer else True
         return web.json_response({"ok": True, "result": result})
+
+    async def _faulty_send(self, fault: str, params: dict[str, Any]) -> web.Response:
+        self.calls.append(Call("sendMessage", params, 500))
+        if fault == "late":  # accepted after the client gave up on the answer
+            task = asyncio.create_task(self._accept_later(params))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        if fault in ("hang", "late"):
+            await asyncio.sleep(self.hang_s)
+        return self._error(500, "Internal Server Error")
+
+    async def _accept_later(self, params: dict[str, Any]) -> None:
+        await asyncio.sleep(self.late_s)
+        self._sendMessage(params)
 
     @staticmethod
     async def _params(request: web.Request) -> dict[str, Any]:
