@@ -36,6 +36,8 @@ examples:
   opsdesk jobs --config other.toml     options go before or after the command
   opsdesk run-job NAME                 run one job (or batch) now
   opsdesk review . --json              review the repository here (cached, delta or full)
+  opsdesk slack manifest --request-url https://bot.example.com/slack/events
+                                       the Slack app manifest for HTTP mode
 """
 
 
@@ -131,6 +133,19 @@ def build_parser() -> argparse.ArgumentParser:
         "spent and full_tree_tokens: what a full model review of the commit would send)",
     )  # fmt: skip
 
+    slack = add(commands, "slack", "Slack set-up")
+    slack_commands = slack.add_subparsers(dest="slack_command", metavar="ACTION", required=True)
+    manifest = add(
+        slack_commands,
+        "manifest",
+        "print the Slack app manifest (Socket Mode; HTTP mode with --request-url)",
+    )
+    manifest.add_argument(
+        "--request-url",
+        metavar="URL",
+        help="HTTP mode: the public https://…/slack/events address Slack sends to",
+    )
+
     db = add(commands, "db", "database tools")
     db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
     add(db_commands, "upgrade", "bring the database to the current schema")
@@ -173,7 +188,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging(args.verbose or args.command in INFO_BY_DEFAULT, (), settings.config.log.format)
     if not isinstance(sys.stdout, ScrubbingStream):
         sys.stdout, sys.stderr = ScrubbingStream(sys.stdout), ScrubbingStream(sys.stderr)
-    handler = HANDLERS[(args.command, getattr(args, "db_command", None))]
+    action = getattr(args, "db_command", None) or getattr(args, "slack_command", None)
+    handler = HANDLERS[(args.command, action)]
     try:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -197,6 +213,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def config_check(file: str | None) -> int:
     from bot.extras_check import extras_needed
     from bot.settings import ConfigError, find_config_file, load_config
+    from jobs.plural import plural
 
     path = find_config_file(file)
     try:
@@ -214,8 +231,9 @@ def config_check(file: str | None) -> int:
         print("no configuration file found: opsdesk runs on its embedded defaults")
     else:
         print(
-            f"{path}: ok ({len(config.repos)} repositories, {len(config.jobs)} jobs, "
-            f"{len(config.batches)} batches)"
+            f"{path}: ok ({plural(len(config.repos), 'repository', 'repositories')}, "
+            f"{plural(len(config.jobs), 'job')}, "
+            f"{plural(len(config.batches), 'batch', 'batches')})"
         )
     for note in needs.notes:
         print(f"note: {note}")
@@ -391,6 +409,22 @@ def run_review_command(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def run_slack_manifest(settings: Settings, args: argparse.Namespace) -> int:
+    from storage.extras import require_extra
+
+    require_extra("slack", "opsdesk slack manifest")
+    from bot.slack.manifest import manifest_yaml, slack_manifest
+    from handlers.catalog import COMMANDS
+
+    url = args.request_url
+    if url is not None and not url.startswith("https://"):
+        return _fail("opsdesk: --request-url must be an https:// address Slack can reach", code=2)
+    commands = {command.name: command for command in COMMANDS}
+    manifest = slack_manifest(commands, main_command=settings.config.slack.command, request_url=url)
+    print(manifest_yaml(manifest), end="")
+    return 0
+
+
 Handler = Callable[["Settings", argparse.Namespace], int]
 HANDLERS: dict[tuple[str, str | None], Handler] = {
     ("console", None): run_console,
@@ -400,6 +434,7 @@ HANDLERS: dict[tuple[str, str | None], Handler] = {
     ("run-job", None): run_one_job,
     ("review", None): run_review_command,
     ("digest", None): run_digest,
+    ("slack", "manifest"): run_slack_manifest,
     ("db", "upgrade"): run_db_upgrade,
     ("db", "status"): run_db_status,
     ("db", "downgrade"): run_db_downgrade,
@@ -408,6 +443,8 @@ HANDLERS: dict[tuple[str, str | None], Handler] = {
 
 
 def _config_problems(exc: ConfigError) -> str:
+    if len(exc.problems) == 1:
+        return f"{exc.source}: invalid configuration: {exc.problems[0]}"
     return "\n".join([f"{exc.source}: invalid configuration"] + [f"  {p}" for p in exc.problems])
 
 

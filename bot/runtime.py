@@ -1,7 +1,8 @@
 """`opsdesk run`: one asyncio process with the scheduler, the outbox sender and the
-configured chat adapters. SIGTERM/SIGINT stop it cleanly: no new fires, running jobs
-get a grace and are otherwise recorded as interrupted, the outbox keeps what is
-pending for the next start."""
+configured chat adapters. SIGTERM/SIGINT stop it cleanly: no new fires or commands;
+running jobs, scheduled or started from chat, get the same grace and cancel signal
+and are otherwise recorded as interrupted (a chat requester is told); the outbox
+hands back its claims and keeps what is pending for the next start."""
 
 from __future__ import annotations
 
@@ -16,9 +17,12 @@ from bot.adapters import build_adapters
 from bot.log_deliverer import LogDeliverer
 from bot.settings import Settings
 from bot.wiring import build_services, open_database
+from bot.work_queue import WorkQueue
 from handlers.services import Services
 from jobs import runs
-from jobs.outbox import Deliverer, OutboxSender
+from jobs.config import parse_duration
+from jobs.outbox import Deliverer, OutboxSender, release_claims
+from jobs.plural import plural
 from jobs.scheduler import JobScheduler
 from jobs.specs import job_specs
 from storage import heartbeats
@@ -29,28 +33,35 @@ log = logging.getLogger(__name__)
 
 
 async def run_forever(
-    settings: Settings, *, stop: asyncio.Event | None = None, shutdown_grace: float = 20.0
+    settings: Settings, *, stop: asyncio.Event | None = None, shutdown_grace: float | None = None
 ) -> int:
-    """Run until SIGTERM/SIGINT (or `stop` is set); returns the exit code."""
+    """Run until SIGTERM/SIGINT (or `stop` is set); returns the exit code. Running
+    jobs get `scheduler.shutdown_grace` (or `shutdown_grace` seconds) to finish."""
     stop = stop or asyncio.Event()
+    if shutdown_grace is None:
+        grace = parse_duration(settings.config.scheduler.shutdown_grace).total_seconds()
+    else:
+        grace = shutdown_grace
     engine = await asyncio.to_thread(open_database, settings, migrate_in_child=True)
     services = build_services(settings, engine=engine)
     abandoned = await asyncio.to_thread(runs.mark_abandoned, engine, services.runner_id)
     if abandoned:
         log.warning("runs %s were left running by a stopped process: abandoned", abandoned)
+    # One queue for what chat commands do, on the same stop signal as scheduled jobs.
+    queue = WorkQueue(services.run_control)
     adapters: list[ChatAdapter] = []
     if settings.config.slack.enabled or settings.config.telegram.enabled:
         # The handlers (and the review engine behind /review) load only when a chat
         # can reach them.
         from handlers.catalog import build_router
 
-        adapters = build_adapters(settings, build_router(services))  # ConfigError: caller
+        adapters = build_adapters(settings, build_router(services), queue)  # ConfigError: caller
     # `log:` (and console) posts are written to the log; a platform without an adapter
     # here keeps its posts pending for a process that has one (health names them).
     deliverers: dict[str, Deliverer] = {"log": LogDeliverer(), "console": LogDeliverer()}
     deliverers.update({a.platform: a.deliverer for a in adapters})
     sender = OutboxSender(engine, deliverers, worker_id=services.runner_id)
-    scheduler = JobScheduler(services, shutdown_grace=shutdown_grace)
+    scheduler = JobScheduler(services, shutdown_grace=grace)
 
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -74,19 +85,33 @@ async def run_forever(
         await stop.wait()
         log.info("stopping")
     finally:
-        await scheduler.stop()
+        # Scheduled and chat-started runs: the same grace, then the same cancel signal.
+        await asyncio.gather(scheduler.stop(), queue.drain(grace))
+        left = services.run_control.active()
+        if left:
+            count = await asyncio.to_thread(
+                runs.interrupt, engine, left, "opsdesk stopped before the run finished"
+            )
+            log.warning("%s recorded as interrupted", plural(count, "chat-started run"))
+        await queue.give_up()  # their requesters are told, while the adapters are up
         for adapter in reversed(started):
             try:
                 await adapter.stop()
             except Exception:
                 log.exception("stopping the %s adapter failed", adapter.platform)
         sender_stop.set()
-        await asyncio.wait(background, timeout=10)
+        _, still = await asyncio.wait(background, timeout=SENDER_STOP_S)
+        for task in still:  # e.g. a send waiting out a 429: its claim is released below
+            task.cancel()
+        await asyncio.gather(*still, return_exceptions=True)
         # Posts made by the last runs go out now if they can; the rest wait in storage.
         try:
             await asyncio.wait_for(sender.send_due(), timeout=5)
         except Exception:
             log.warning("pending posts stay in the outbox for the next start")
+        released = await asyncio.to_thread(release_claims, engine, services.runner_id)
+        if released:
+            log.info("%s handed back to the outbox for the next start", plural(released, "post"))
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
         engine.dispose()
@@ -128,6 +153,8 @@ def _version() -> str:
 
 
 ADAPTER_BEAT_EVERY = 30.0
+# How long the outbox sender gets to finish its current send at shutdown.
+SENDER_STOP_S = 2.0
 # Slack and Telegram redeliver within minutes; a week of ids is plenty.
 INBOUND_EVENTS_KEPT = timedelta(days=7)
 

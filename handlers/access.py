@@ -26,6 +26,14 @@ class Caller:
     user_id: str
     chat_id: str | None = None
     name: str = ""
+    # How commands are typed where the caller is: "/" in Telegram and the console,
+    # "/opsdesk " in Slack (one slash command with the command as its first word).
+    command_prefix: str = "/"
+
+    def typed(self, line: str) -> str:
+        """A command line as this caller types it: '/review <repo>' in Telegram is
+        '/opsdesk review <repo>' in Slack."""
+        return self.command_prefix + line.removeprefix("/")
 
     @property
     def principal(self) -> str:

@@ -8,7 +8,7 @@ from jobs import health as checks
 from jobs.health import HealthReport
 from jobs.reply import Block, Reply, ReplyField
 
-_ICON = {"up": "✅", "paused": "⏸", "late": "⚠️", "down": "❌"}
+_ICON = {"up": "✅", "paused": "⏸", "late": "⚠️", "degraded": "⚠️", "down": "❌"}
 
 
 def health_report(services: Services, *, probe_model: bool = True) -> HealthReport:
@@ -30,9 +30,7 @@ def health_reply(report: HealthReport) -> Reply:
             Block(text=f"{_ICON[c.status]} {c.name}: {c.status} — {c.detail}")
             for c in report.components
         ],
-        fields=[
-            ReplyField(label="Checked", value=report.checked_at.strftime("%Y-%m-%d %H:%M UTC"))
-        ],
+        fields=[ReplyField(label="Checked", value=report.checked_at.strftime("%H:%M UTC"))],
         status="ok" if report.healthy else "error",
     )
 

@@ -23,7 +23,8 @@ FEEDBACK = (
 def help_(request: Request) -> Reply:
     """List the commands this caller may use."""
     lines = [
-        f"{command.usage} — {command.summary}" + (" (admins)" if command.role is Role.ADMIN else "")
+        f"{request.caller.typed(command.usage)} — {command.summary}"
+        + (" (admins)" if command.role is Role.ADMIN else "")
         for command in sorted(request.router.commands.values(), key=lambda c: c.name)
         if request.role >= command.role
     ]
@@ -37,4 +38,4 @@ def help_(request: Request) -> Reply:
     )
 
 
-COMMANDS = [Command("help", "/help", "this list", help_)]
+COMMANDS = [Command("help", "/help", "this list", help_, instant=True)]

@@ -11,7 +11,7 @@ from handlers.router import Command, Request, UsageError
 from handlers.services import Services
 from jobs import runs
 from jobs.reply import Block, Reply, ReplyField
-from jobs.runner import batch_reply, format_ms, job_reply, run_batch, run_job
+from jobs.runner import batch_reply, format_ms, run_batch, run_job_for_reply
 from jobs.specs import find_batch, find_job, job_specs, next_fire_time
 
 
@@ -107,23 +107,24 @@ def jobs_reply(lines: list[JobLine]) -> Reply:
         return Reply.text("No jobs are configured: add [[jobs]] or a repository schedule.", "Jobs")
     rows = []
     for line in lines:
-        state = (
-            "paused"
-            if line.paused
-            else (f"next {line.next_run:%Y-%m-%d %H:%M %Z}" if line.next_run else line.schedule)
-        )
+        if line.paused:
+            state = " — paused"
+        elif line.next_run:
+            state = f" — next {line.next_run:%Y-%m-%d %H:%M %Z}"
+        else:
+            state = ""  # manual, or fired by its batch: the schedule says it
         last = (
             f"last {line.last_status} {format_ms(line.last_duration_ms)}"
             if line.last_status
             else "never run"
         )
-        rows.append(f"{line.name} [{line.kind}] {line.schedule} — {state}; {last}")
+        rows.append(f"{line.name} [{line.kind}] {line.schedule}{state}; {last}")
     return Reply(title="Jobs", blocks=[Block(text="\n".join(rows), monospace=True)])
 
 
 def _known(services: Services) -> str:
     names = [s.name for s in job_specs(services.config)] + [b.name for b in services.config.batches]
-    return ", ".join(names) if names else "none configured"
+    return f"Known: {', '.join(names)}." if names else "None is configured."
 
 
 def _name_arg(request: Request) -> str:
@@ -133,7 +134,7 @@ def _name_arg(request: Request) -> str:
     if find_job(request.services.config, name) is None and (
         find_batch(request.services.config, name) is None
     ):
-        raise UsageError(f"No job or batch named {name!r}. Known: {_known(request.services)}.")
+        raise UsageError(f"No job or batch named {name!r}. {_known(request.services)}")
     return name
 
 
@@ -141,11 +142,10 @@ def run_now(services: Services, name: str) -> Reply:
     """Run a job or a whole batch now; the reply comes when it has finished."""
     spec = find_job(services.config, name)
     if spec is not None:
-        run = run_job(services, spec, "manual")
-        return job_reply(run, runs.baseline_ms(services.engine, spec.name))
+        return run_job_for_reply(services, spec, "manual")[1]
     if find_batch(services.config, name) is not None:
         return batch_reply(run_batch(services, name))
-    raise UsageError(f"No job or batch named {name!r}. Known: {_known(services)}.")
+    raise UsageError(f"No job or batch named {name!r}. {_known(services)}")
 
 
 def list_jobs(request: Request) -> Reply:
@@ -164,7 +164,10 @@ def _set_paused(request: Request, paused: bool) -> Reply:
     verb = "paused" if paused else "resumed"
     text = f"{name} {verb}." if changed else f"{name} was already {verb}."
     if paused:
-        text += " Scheduled fires are skipped (and not recorded) until /resume."
+        text += (
+            " Scheduled fires are skipped (and not recorded) until "
+            f"{request.caller.typed('/resume')}."
+        )
     return Reply(
         title=f"{name}: {verb}",
         blocks=[Block(text=text)],

@@ -12,6 +12,7 @@ from pathlib import Path
 from sqlalchemy.engine import Engine
 
 from jobs.config import Config
+from jobs.run_control import RunControl
 from storage.models import utcnow
 
 
@@ -25,3 +26,5 @@ class Services:
     clock: Callable[[], datetime] = utcnow
     # host:pid of this process, recorded on runs so a crashed process's runs are found.
     runner_id: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
+    # The one stop signal shared by scheduled and chat-started runs.
+    run_control: RunControl = field(default_factory=RunControl)

@@ -306,6 +306,9 @@ class SchedulerConfig(Strict):
     # A run that could not start within this long of its time is recorded as missed.
     misfire_grace: DurationText = "5m"
     enabled: bool = True
+    # On SIGTERM every running job, scheduled or started from chat, gets this long to
+    # finish; then it is told to stop and, if still running, recorded interrupted.
+    shutdown_grace: DurationText = "20s"
 
 
 class DigestConfig(Strict):
@@ -348,6 +351,17 @@ class SlackConfig(Strict):
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=3000, ge=1, le=65535)
     command: str = "/opsdesk"
+
+    @field_validator("command")
+    @classmethod
+    def _slash_command(cls, value: str) -> str:
+        # Slack's rule for slash command names: a slash, then at most 31 of these.
+        if not re.fullmatch(r"/[a-z0-9_\-]{1,31}", value):
+            raise ValueError(
+                f"invalid slash command {value!r}: a '/' and 1-31 lowercase letters, "
+                "digits, '-' or '_'"
+            )
+        return value
 
 
 class TelegramConfig(Strict):

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine
 
 from jobs.config import CacheConfig, Config
 from jobs.reply import Reply
+from jobs.run_control import RunControl
 
 # What a run can end as. `running` is only ever a row's state while it runs.
 RunStatus = Literal["ok", "failed", "timeout", "cached", "missed", "interrupted", "abandoned"]
@@ -39,6 +40,8 @@ class JobServices(Protocol):
     def clock(self) -> Callable[[], datetime]: ...
     @property
     def llm_api_key(self) -> str | None: ...
+    @property
+    def run_control(self) -> RunControl: ...
 
 
 @dataclass(frozen=True)

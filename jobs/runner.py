@@ -63,6 +63,26 @@ def run_job(
 ) -> JobRun:
     """Run one job now and return its finished run row. Never raises for the job's
     own failures: they are the run's status and error."""
+    return run_job_for_reply(
+        services, spec, trigger, scheduled_at=scheduled_at, batch_id=batch_id, cancel=cancel,
+        shared=shared, post=post, on_start=on_start,
+    )[0]  # fmt: skip
+
+
+def run_job_for_reply(
+    services: JobServices,
+    spec: JobSpec,
+    trigger: Trigger,
+    *,
+    scheduled_at: datetime | None = None,
+    batch_id: str | None = None,
+    cancel: threading.Event | None = None,
+    shared: SharedSetup | None = None,
+    post: bool = True,
+    on_start: Any = None,
+) -> tuple[JobRun, Reply]:
+    """`run_job`, and the reply that answers whoever asked for the run (the kind's
+    own, e.g. a manual digest, or one made from the run row)."""
     engine = services.engine
     row = runs.start_run(
         engine,
@@ -75,6 +95,30 @@ def run_job(
         started_at=services.clock(),
     )
     assert row.id is not None
+    control = services.run_control
+    control.started(row.id)
+    try:
+        return _run_started(
+            services, spec, trigger, row, scheduled_at, batch_id, cancel, shared, post, on_start
+        )
+    finally:
+        control.finished(row.id)
+
+
+def _run_started(
+    services: JobServices,
+    spec: JobSpec,
+    trigger: Trigger,
+    row: JobRun,
+    scheduled_at: datetime | None,
+    batch_id: str | None,
+    cancel: threading.Event | None,
+    shared: SharedSetup | None,
+    post: bool,
+    on_start: Any,
+) -> tuple[JobRun, Reply]:
+    assert row.id is not None
+    engine = services.engine
     if on_start is not None:
         on_start(row.id)
     ctx = JobContext(
@@ -84,7 +128,7 @@ def run_job(
         run_id=row.id,
         batch_id=batch_id,
         scheduled_at=scheduled_at,
-        cancel=cancel or threading.Event(),
+        cancel=cancel or services.run_control.cancel,
         shared=shared or SharedSetup(),
     )
     try:
@@ -116,10 +160,10 @@ def run_job(
         finished = session.get(JobRun, row.id)
     assert finished is not None
     log.info("job %s run %s: %s in %s ms", spec.name, row.id, finished.status, finished.duration_ms)
+    reply = outcome.reply or job_reply(finished, runs.baseline_ms(engine, spec.name))
     if post and spec.post_to:
-        reply = outcome.reply or job_reply(finished, runs.baseline_ms(engine, spec.name))
         enqueue(engine, kind="job", targets=spec.post_to, reply=reply, dedupe_key=f"run:{row.id}")
-    return finished
+    return finished, reply
 
 
 def _run_with_cache(ctx: JobContext) -> JobOutcome:
@@ -210,7 +254,7 @@ def run_batch(
     members = [m for m in members if m.name not in paused]
     batch_id = f"{batch_name}:{uuid.uuid4().hex[:12]}"
     shared = SharedSetup()
-    cancel = cancel or threading.Event()
+    cancel = cancel or services.run_control.cancel
     with ThreadPoolExecutor(
         max_workers=batch.concurrency, thread_name_prefix=f"batch-{batch_name}"
     ) as pool:

@@ -18,6 +18,7 @@ keep the process alive; its run is recorded `interrupted` after the grace.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 from collections.abc import Callable
@@ -38,6 +39,7 @@ from sqlalchemy.engine import Connection
 from jobs import runs
 from jobs.config import parse_duration
 from jobs.kinds import JobServices
+from jobs.plural import plural
 from jobs.runner import run_batch, run_job
 from jobs.specs import batch_members, find_batch, find_job, job_specs, make_trigger
 from storage import heartbeats
@@ -63,14 +65,25 @@ async def in_daemon_thread(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T
         try:
             result = fn(*args, **kwargs)
         except BaseException as exc:
-            loop.call_soon_threadsafe(_settle, future, None, exc)
+            _settle_from_thread(loop, future, None, exc)
         else:
-            loop.call_soon_threadsafe(_settle, future, result, None)
+            _settle_from_thread(loop, future, result, None)
 
     threading.Thread(
         target=work, daemon=True, name=f"job-{getattr(fn, '__name__', 'work')}"
     ).start()
     return await future
+
+
+def _settle_from_thread(
+    loop: asyncio.AbstractEventLoop,
+    future: asyncio.Future[Any],
+    result: Any,
+    exc: BaseException | None,
+) -> None:
+    # RuntimeError: the loop has closed (shutdown gave up on this work); nobody waits.
+    with contextlib.suppress(RuntimeError):
+        loop.call_soon_threadsafe(_settle, future, result, exc)
 
 
 def _settle(future: asyncio.Future[Any], result: Any, exc: BaseException | None) -> None:
@@ -95,7 +108,8 @@ class JobScheduler:
         self.heartbeat_every = heartbeat_every
         self.shutdown_grace = shutdown_grace
         self.lock_retry = lock_retry
-        self.cancel = threading.Event()
+        # Shared with chat-started runs: one cancellation for every run.
+        self.cancel = services.run_control.cancel
         self.leading = asyncio.Event()
         self._scheduler: AsyncIOScheduler | None = None
         self._lock_connection: Connection | None = None
@@ -237,9 +251,9 @@ class JobScheduler:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._in_flight:
             log.info(
-                "waiting up to %.0fs for %d running job(s)",
+                "waiting up to %.0fs for %s",
                 self.shutdown_grace,
-                len(self._in_flight),
+                plural(len(self._in_flight), "running job"),
             )
             _, pending = await asyncio.wait(self._in_flight, timeout=self.shutdown_grace)
             if pending:
@@ -252,7 +266,7 @@ class JobScheduler:
                 sorted(self._active_runs),
                 "opsdesk stopped before the run finished",
             )
-            log.warning("%d run(s) recorded as interrupted", count)
+            log.warning("%s recorded as interrupted", plural(count, "run"))
         if self.leading.is_set():
             await asyncio.to_thread(self._beat, "stopped", last_plan)
         if self._lock_connection is not None:

@@ -25,15 +25,14 @@ def beat(
 ) -> None:
     """Write `component`'s state now. A new holder resets the start time."""
     try:
-        _write(engine, component, holder, status, detail, started_at)
+        _write_beat(engine, component, holder, status, detail, started_at)
     except IntegrityError:
-        # Two writers created the first row at once (a scheduler stopped right after
-        # it started: its heartbeat thread and stop() both beat); it exists now, so
-        # writing again updates it.
-        _write(engine, component, holder, status, detail, started_at)
+        # Two first beats at once (a cancelled beat's thread still running while
+        # shutdown writes "stopped"): the row exists now, so update it.
+        _write_beat(engine, component, holder, status, detail, started_at)
 
 
-def _write(
+def _write_beat(
     engine: Engine,
     component: str,
     holder: str,

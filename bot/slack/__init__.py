@@ -12,6 +12,7 @@ from bot.settings import ConfigError, Settings
 from bot.slack.adapter import SlackAdapter
 from bot.slack.app import build_app
 from bot.slack.deliver import SlackDeliverer
+from bot.work_queue import WorkQueue
 from handlers.router import Router
 
 DEFAULT_API_URL = AsyncWebClient.BASE_URL
@@ -27,7 +28,10 @@ def web_client(token: str, base_url: str, *, retry_rate_limits: bool) -> AsyncWe
 
 
 def build_slack_adapter(
-    settings: Settings, router: Router, environ: Mapping[str, str] | None = None
+    settings: Settings,
+    router: Router,
+    environ: Mapping[str, str] | None = None,
+    queue: WorkQueue | None = None,
 ) -> SlackAdapter | None:
     """The Slack adapter when `slack.enabled`; ConfigError when a token it needs is missing.
     SLACK_API_URL (environment) changes the Web API base URL, e.g. for GovSlack."""
@@ -56,6 +60,7 @@ def build_slack_adapter(
         web_client(token, base_url, retry_rate_limits=True),
         signing_secret=signing.get_secret_value() if signing else "",
         main_command=slack.command,
+        queue=queue,
     )
     app_token = secrets.slack_app_token
     return SlackAdapter(

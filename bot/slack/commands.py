@@ -1,5 +1,6 @@
 """The slash commands opsdesk declares in Slack: the one list that the routing uses
-and that manifest.yml must match (tests/slack/test_manifest.py holds them together).
+and that bot/slack/manifest.py prints the manifest from (usage hints come from the
+router's commands).
 
 Everything goes through one command, `/opsdesk <command> [args]`, so every handler
 command is reachable without touching Slack's app settings, and a busy workspace
@@ -18,7 +19,6 @@ MAIN_COMMAND = "/opsdesk"
 class SlashCommand:
     name: str  # as typed in Slack, with the slash; at most 32 characters
     description: str
-    usage_hint: str
     runs: str | None = None  # the handler command an alias runs; None: the first word
 
 
@@ -26,14 +26,10 @@ SLASH_COMMANDS: list[SlashCommand] = [
     SlashCommand(
         MAIN_COMMAND,
         "opsdesk: reviews, findings, jobs, digest, health (help lists all)",
-        "help | health | <command> [args]",
     ),
-    SlashCommand("/od-health", "opsdesk: what is up, late or down", "", runs="health"),
+    SlashCommand("/od-health", "opsdesk: what is up, late or down", runs="health"),
     SlashCommand(
-        "/od-review",
-        "opsdesk: review a repository (cached, delta or full)",
-        "<repo> [full]",
-        runs="review",
+        "/od-review", "opsdesk: review a repository (cached, delta or full)", runs="review"
     ),
 ]
 

@@ -7,6 +7,7 @@ over several sections, and whatever still does not fit is cut with a visible not
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -33,10 +34,25 @@ PART_SUFFIX = "~"
 STATUS_ICON = {"ok": "", "error": "⚠️ ", "refused": "⛔ "}
 
 
-def escape(text: str) -> str:
+# A formatting character that could open or close *bold*, _italic_, ~strike~ or
+# `code`: one not between two letters or digits (snake_case stays as it is).
+FORMATTING = re.compile(r"(?<![^\W_])[*_~`]|[*_~`](?![^\W_])")
+ZERO_WIDTH_SPACE = "\u200b"
+
+
+def escape_code(text: str) -> str:
     """mrkdwn's three control characters. This alone neutralises <!channel>, <!here>,
-    <@U123> and <http://evil|text> in untrusted text."""
+    <@U123> and <http://evil|text>; enough inside a ``` block, where nothing formats."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def escape(text: str) -> str:
+    """Untrusted text for mrkdwn: the control characters, and the formatting
+    characters too, so '*bold*' from a commit message shows as typed. Slack has no
+    escape for them; zero-width spaces around one keep it from pairing up."""
+    return FORMATTING.sub(
+        lambda m: ZERO_WIDTH_SPACE + m.group() + ZERO_WIDTH_SPACE, escape_code(text)
+    )
 
 
 def _code(text: str) -> str:
@@ -82,7 +98,7 @@ def _plain(text: str) -> dict[str, Any]:
 def _block_sections(block: Block) -> list[SlackBlock]:
     """One Block's text as sections of at most 3,000 characters each."""
     budget = MAX_SECTION_TEXT - (6 if block.monospace else 0)  # the ``` fences
-    text = escape(block.text) or " "
+    text = (escape_code(block.text) if block.monospace else escape(block.text)) or " "
     return [_section(piece or " ", block.monospace) for piece in _split(text, budget)]
 
 

@@ -7,14 +7,18 @@ import os
 from collections.abc import Mapping
 
 from bot.settings import ConfigError, Settings
-from bot.telegram.adapter import TelegramAdapter, TelegramStartError
+from bot.telegram.adapter import WEBHOOK_MODE_PROBLEM, TelegramAdapter, TelegramStartError
+from bot.work_queue import WorkQueue
 from handlers.router import Router
 
 __all__ = ["TelegramAdapter", "TelegramStartError", "build_telegram_adapter"]
 
 
 def build_telegram_adapter(
-    settings: Settings, router: Router, environ: Mapping[str, str] | None = None
+    settings: Settings,
+    router: Router,
+    environ: Mapping[str, str] | None = None,
+    queue: WorkQueue | None = None,
 ) -> TelegramAdapter | None:
     """The adapter when Telegram is enabled (None otherwise); ConfigError when it is
     enabled but TELEGRAM_BOT_TOKEN is not set. TELEGRAM_API_BASE_URL (a self-hosted
@@ -29,6 +33,8 @@ def build_telegram_adapter(
         )
     env = os.environ if environ is None else environ
     secret = settings.secrets.telegram_webhook_secret
+    if config.mode == "webhook" and secret is None:
+        raise ConfigError("environment", [WEBHOOK_MODE_PROBLEM])
     return TelegramAdapter(
         router,
         router.services.engine,
@@ -36,4 +42,5 @@ def build_telegram_adapter(
         config,
         api_base_url=env.get("TELEGRAM_API_BASE_URL", "").strip() or config.api_base_url,
         webhook_secret=secret.get_secret_value() if secret else None,
+        queue=queue,
     )

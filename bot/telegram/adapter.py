@@ -16,14 +16,19 @@ from bot.telegram.app import (
     PLATFORM,
     TelegramHandlers,
     build_application,
-    menu_commands,
+    menu_scopes,
 )
 from bot.telegram.deliver import TelegramDeliverer
+from bot.work_queue import WorkQueue
 from handlers.router import Router
 from jobs.config import TelegramConfig
 
 log = logging.getLogger(__name__)
 
+WEBHOOK_MODE_PROBLEM = (
+    "telegram.mode = 'webhook' needs TELEGRAM_WEBHOOK_SECRET (1-256 characters "
+    "of A-Z, a-z, 0-9, _ and -) so forged updates are rejected"
+)
 # A polling error this recent means the connection is down for health.
 ERROR_WINDOW_S = 90.0
 
@@ -46,17 +51,15 @@ class TelegramAdapter:
         webhook_secret: str | None = None,
         poll_timeout: float = 10.0,
         max_retries: int = 2,
+        queue: WorkQueue | None = None,
     ) -> None:
         if config.mode == "webhook" and not webhook_secret:
-            raise ValueError(
-                "telegram.mode = 'webhook' needs TELEGRAM_WEBHOOK_SECRET (1-256 characters "
-                "of A-Z, a-z, 0-9, _ and -) so forged updates are rejected"
-            )
+            raise ValueError(WEBHOOK_MODE_PROBLEM)
         self.config = config
         self.webhook_secret = webhook_secret
         self.poll_timeout = poll_timeout
         self.app = build_application(token, api_base_url, max_retries=max_retries)
-        TelegramHandlers(router, engine).install(self.app)
+        TelegramHandlers(router, engine, queue).install(self.app)
         self.router = router
         self._deliverer = TelegramDeliverer(self.app.bot, engine)
         self._last_error_at: float | None = None
@@ -74,7 +77,7 @@ class TelegramAdapter:
             raise TelegramStartError(
                 "Telegram rejected TELEGRAM_BOT_TOKEN (getMe failed): check the token"
             ) from None
-        await self.app.bot.set_my_commands(menu_commands(self.router))
+        await self.publish_menus()
         updater = self.app.updater
         assert updater is not None
         if self.config.mode == "webhook":
@@ -95,6 +98,15 @@ class TelegramAdapter:
             )
         await self.app.start()
         log.info("telegram: connected as @%s (%s)", self.app.bot.username, self.config.mode)
+
+    async def publish_menus(self) -> None:
+        """One command menu per scope, so nobody is offered a command they may not use."""
+        bot = self.app.bot
+        for scope, commands in menu_scopes(self.router):
+            if commands:
+                await bot.set_my_commands(commands, scope=scope)
+            else:
+                await bot.delete_my_commands(scope=scope)
 
     async def stop(self) -> None:
         updater = self.app.updater

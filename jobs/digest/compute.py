@@ -167,8 +167,8 @@ def _summary(
         return f"{head}: no runs in this {window.period} — nothing to report yet"
     alerts = len(found)
     return (
-        f"{head}: {fmt.count(runs)} runs, {fmt.count(failures)} failed, "
-        f"{time_saved_phrase(caching)}, {alerts} alert{'s' if alerts != 1 else ''}"
+        f"{head}: {fmt.plural(runs, 'run')}, {fmt.count(failures)} failed, "
+        f"{time_saved_phrase(caching)}, {fmt.plural(alerts, 'alert')}"
     )
 
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from jobs.plural import plural
+
+__all__ = ["change", "count", "duration", "plural", "points", "rate"]
+
 
 def duration(ms: float | None) -> str:
     """850ms, 12.3s, 4m 05s, 2h 14m; '-' when unknown."""

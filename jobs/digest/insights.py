@@ -55,7 +55,8 @@ def duration_regression(
         f"{fmt.duration(base)} ({fmt.change(increase) or 'up from zero'}; "
         f"threshold {fmt.duration(threshold)} = "
         f"median + {k:g}·1.4826·MAD {fmt.duration(spread)}; "
-        f"{len(period_durations)} runs vs {len(baseline_durations)} baseline runs)"
+        f"{fmt.plural(len(period_durations), 'run')} vs "
+        f"{fmt.plural(len(baseline_durations), 'baseline run')})"
     )
     return True, Insight(
         job=job,

@@ -4,14 +4,26 @@ day or per change), so the run's own reply is not posted."""
 
 from __future__ import annotations
 
-from jobs.digest.service import post_daily_digest, post_health_alerts
+from jobs.digest.reply import digest_reply
+from jobs.digest.service import build_digest_with_chart, post_daily_digest, post_health_alerts
 from jobs.kinds import JobContext, JobOutcome
+from jobs.plural import plural
 
 
 def run_digest_job(ctx: JobContext) -> JobOutcome:
+    """Scheduled: the daily post, deduplicated against itself only (per local day).
+    Run by hand: the digest answers the person who asked and posts nothing, so the
+    day's scheduled post still goes out."""
     services = ctx.services
+    if ctx.trigger != "schedule":
+        found, chart = build_digest_with_chart(
+            services.engine, services.config, "day", services.clock()
+        )
+        return JobOutcome(
+            status="ok", output="digest sent to whoever ran it", reply=digest_reply(found, chart)
+        )
     posts = post_daily_digest(services.engine, services.config, services.clock())
-    return JobOutcome(status="ok", output=f"digest enqueued: {len(posts)} post(s)")
+    return JobOutcome(status="ok", output=f"daily digest enqueued: {plural(len(posts), 'post')}")
 
 
 def run_health_job(ctx: JobContext) -> JobOutcome:
@@ -23,4 +35,4 @@ def run_health_job(ctx: JobContext) -> JobOutcome:
         data_dir=services.data_dir,
         llm_api_key=services.llm_api_key,
     )
-    return JobOutcome(status="ok", output=f"health checked: {len(posts)} change(s) posted")
+    return JobOutcome(status="ok", output=f"health checked: {plural(len(posts), 'change')} posted")

@@ -3,6 +3,7 @@ the scheduled digest posts them too, and jobs never import handlers."""
 
 from __future__ import annotations
 
+from jobs.digest import fmt
 from jobs.digest.alerts import AlertPost
 from jobs.digest.model import Digest
 from jobs.digest.text import digest_lines
@@ -43,8 +44,8 @@ def digest_reply(digest: Digest, chart_png: bytes | None = None) -> Reply:
             filename=f"digest-{end}.png",
         )
     return Reply(
-        title=f"{_TITLE[digest.period]}: {len(digest.insights)} insight"
-        + ("" if len(digest.insights) == 1 else "s"),
+        title=f"{_TITLE[digest.period]}: "
+        + (fmt.plural(len(digest.insights), "insight") if digest.insights else "nothing to flag"),
         blocks=blocks,
         fields=[
             ReplyField(

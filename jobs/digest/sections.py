@@ -253,5 +253,5 @@ def time_saved_phrase(caching: CachingSection) -> str:
     if not caching.cache_hits:
         return "no cache hits"
     if caching.cached_runs_without_baseline == caching.cache_hits:
-        return f"{fmt.count(caching.cache_hits)} cache hits (time saved unknown: no baseline)"
+        return f"{fmt.plural(caching.cache_hits, 'cache hit')} (time saved unknown: no baseline)"
     return f"{fmt.duration(caching.time_saved_ms)} saved by caching"

@@ -247,7 +247,7 @@ def post_health_alerts(
     for component in report.components:
         key = component.data.get("job") or f"component:{component.name}"
         checked.append((key, "health"))
-        if component.status in ("late", "down"):
+        if component.status in ("late", "degraded", "down"):
             found.append(
                 Insight(
                     job=key,

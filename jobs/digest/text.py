@@ -15,7 +15,7 @@ MAX_JOB_LINES = 10
 
 
 def _job_line(row: JobStats) -> str:
-    parts = [f"{row.job}: {fmt.count(row.runs)} runs"]
+    parts = [f"{row.job}: {fmt.plural(row.runs, 'run')}"]
     if row.runs:
         ok = f"{fmt.rate(row.success_rate)} ok"
         if row.success_rate_change:
@@ -77,8 +77,7 @@ def _job_lines(digest: Digest) -> list[str]:
         lines.append(f"  ... {len(flagged) - MAX_JOB_LINES} more with failures")
     if clean:
         runs = sum(row.runs for row in clean)
-        noun = "job" if len(clean) == 1 else "jobs"
-        lines.append(f"  {len(clean)} {noun} clean: {fmt.count(runs)} runs, all ok")
+        lines.append(f"  {fmt.plural(len(clean), 'job')} clean: {fmt.plural(runs, 'run')}, all ok")
     return lines
 
 
@@ -88,7 +87,7 @@ def _model_lines(digest: Digest) -> list[str]:
     lines = ["Models:"]
     for m in digest.models:
         line = (
-            f"  {m.model}: {fmt.count(m.calls)} calls, {fmt.rate(m.success_rate)} ok, "
+            f"  {m.model}: {fmt.plural(m.calls, 'call')}, {fmt.rate(m.success_rate)} ok, "
             f"p50 {fmt.duration(m.p50_ms)} p95 {fmt.duration(m.p95_ms)} "
             f"sd {fmt.duration(m.stdev_ms)}"
         )
@@ -115,8 +114,9 @@ def digest_lines(digest: Digest) -> list[str]:
     b = digest.batching
     if b.batches:
         lines.append(
-            f"Batching: {b.batches} batches of {b.member_runs} runs saved "
-            f"{b.triggers_saved} triggers and {b.posts_saved} posts"
+            f"Batching: {fmt.plural(b.batches, 'batch', 'batches')} of "
+            f"{fmt.plural(b.member_runs, 'run')} saved {fmt.plural(b.triggers_saved, 'trigger')} "
+            f"and {fmt.plural(b.posts_saved, 'post')}"
         )
     lines += [f"Note: {note}" for note in digest.notes]
     return lines

@@ -16,8 +16,10 @@ from sqlalchemy.engine import Engine
 
 from jobs.config import Config
 from jobs.health.component import Component, HealthReport, ago
+from jobs.health.posting import check_post_targets
 from jobs.health.scheduled import check_jobs, scheduled_jobs
 from jobs.outbox import waiting_posts
+from jobs.plural import plural
 from storage import schema
 from storage.db import describe
 from storage.heartbeats import read_heartbeat
@@ -64,7 +66,7 @@ def check_config(source: str, repos: int, jobs: int) -> Component:
     return Component(
         "config",
         "up",
-        f"loaded from {source}: {repos} repositories, {jobs} jobs",
+        f"loaded: {plural(repos, 'repository', 'repositories')}, {plural(jobs, 'job')}",
         {"source": source, "repos": repos, "jobs": jobs},
     )
 
@@ -92,6 +94,17 @@ def _beat_component(name: str, beat: Heartbeat | None, now: datetime) -> Compone
     return Component(name, "up", f"running, heartbeat {ago(age)} ago", data)
 
 
+def _in(iso_time: str, now: datetime) -> str:
+    """'in 12 min' for a stored fire time; the time itself when it cannot be read."""
+    try:
+        at = datetime.fromisoformat(iso_time)
+    except (TypeError, ValueError):
+        return f"at {iso_time}"
+    if at.tzinfo is None or now.tzinfo is None:
+        at, now = at.replace(tzinfo=None), now.replace(tzinfo=None)
+    return f"in {ago(at - now)}"
+
+
 def check_scheduler(engine: Engine, config: Config, now: datetime) -> Component:
     """The scheduler's heartbeat row, with its next fire times."""
     if not config.scheduler.enabled:
@@ -102,13 +115,13 @@ def check_scheduler(engine: Engine, config: Config, now: datetime) -> Component:
     # set-up without it is healthy.
     digest_posts = config.digest.enabled and bool(config.digest.post_to)
     if beat is None and not scheduled_jobs(config) and not digest_posts:
-        return Component("scheduler", "up", "not running; no scheduled jobs")
+        return Component("scheduler", "up", "idle: nothing is scheduled")
     component = _beat_component("scheduler", beat, now)
     fires = component.data.get("detail", {}).get("next_fire")  # written by jobs.scheduler
     upcoming = {job: at for job, at in fires.items() if at} if isinstance(fires, dict) else {}
     if component.status == "up" and upcoming:
-        first = min(upcoming.items(), key=lambda item: str(item[1]))
-        detail = f"{component.detail}; next: {first[0]} at {first[1]}"
+        job, at = min(upcoming.items(), key=lambda item: str(item[1]))
+        detail = f"{component.detail}; next: {job.split(':', 1)[-1]} {_in(at, now)}"
         return Component("scheduler", "up", detail, component.data)
     return component
 
@@ -198,7 +211,8 @@ def check_disk(directory: Path, min_free_mb: int) -> Component:
     usage = shutil.disk_usage(existing)
     free_mb = usage.free // (1024 * 1024)
     data = {"path": str(directory), "free_mb": free_mb, "min_free_mb": min_free_mb}
-    detail = f"{free_mb:,} MB free at {directory} (minimum {min_free_mb:,} MB)"
+    # The path stays in `data` (opsdesk health --json); chat shows no server paths.
+    detail = f"{free_mb:,} MB free for the database (minimum {min_free_mb:,} MB)"
     return Component("disk", "down" if free_mb < min_free_mb else "up", detail, data)
 
 
@@ -241,6 +255,7 @@ def health_report(
         components += check_jobs(engine, config, now)
         components += check_chat_adapters(engine, config, now)
         components.append(check_outbox(engine, now))
+        components += check_post_targets(engine)
     if probe_model and (model := check_model_endpoint(config, llm_api_key)) is not None:
         components.append(model)
     components.append(

@@ -6,8 +6,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-Status = Literal["up", "paused", "late", "down"]
-_RANK: dict[str, int] = {"up": 0, "paused": 0, "late": 1, "down": 2}
+# degraded: working, but something it does fails for good (posts to one channel).
+Status = Literal["up", "paused", "late", "degraded", "down"]
+_RANK: dict[str, int] = {"up": 0, "paused": 0, "late": 1, "degraded": 1, "down": 2}
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,9 @@ class HealthReport:
 
     @property
     def healthy(self) -> bool:
-        return self.status == "up"
+        """Up, or degraded: posts to one target fail, but opsdesk itself serves (a
+        load balancer's readiness check must not pull it for a channel's invite)."""
+        return self.status in ("up", "degraded")
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -44,12 +47,13 @@ class HealthReport:
 
 
 def ago(delta: timedelta) -> str:
-    """A short age: 45s, 12m, 3h 5m, 2d 4h."""
-    seconds = int(delta.total_seconds())
+    """A span as people say it: 45 s, 2 min, 3 h 5 min, 2 days 4 h."""
+    seconds = max(0, int(delta.total_seconds()))
     if seconds < 120:
-        return f"{seconds}s"
+        return f"{seconds} s"
     if seconds < 7200:
-        return f"{seconds // 60}m"
+        return f"{seconds // 60} min"
     if seconds < 172800:
-        return f"{seconds // 3600}h {seconds % 3600 // 60}m"
-    return f"{seconds // 86400}d {seconds % 86400 // 3600}h"
+        minutes = seconds % 3600 // 60
+        return f"{seconds // 3600} h" + (f" {minutes} min" if minutes else "")
+    return f"{seconds // 86400} days {seconds % 86400 // 3600} h"

@@ -144,7 +144,7 @@ def job_status(
         return Component(name, "up", "waiting for its first run", data)
     due = next_fire_after(job.schedule, job.timezone, since)
     if due is None or due > now:
-        nxt = f"next at {upcoming:%Y-%m-%d %H:%M} UTC" if upcoming else "no next fire"
+        nxt = f"next run in {ago(upcoming - now)}" if upcoming else "no next fire"
         return Component(name, "up", nxt, data)
     overdue = now - due
     data["due"] = due.isoformat()

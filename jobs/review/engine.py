@@ -89,7 +89,9 @@ def resolve_target(config: Config, data_dir: Path, target: str, *, allow_local: 
         if root is None:
             raise UnknownRepo(target, f"{target} is not a git repository")
         return RepoTarget(name=local_name(root), path=root, ref="HEAD")
-    known = ", ".join(r.name for r in config.repos) or "none configured"
+    if not config.repos:
+        raise UnknownRepo(target, f"unknown repository {target!r}: none is configured")
+    known = ", ".join(r.name for r in config.repos)
     raise UnknownRepo(target, f"unknown repository {target!r} (configured: {known})")
 
 

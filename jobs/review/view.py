@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from jobs.config import Config
 from jobs.feedback import CODE_OF, UNDO_CODE, Mark
+from jobs.plural import plural
 from jobs.reply import Block, Button, Reply, ReplyField
 from jobs.review.budget import NOT_REVIEWED_REASONS, OVER_BUDGET, SkippedFile
 from jobs.review.result import ReviewResult
@@ -109,10 +110,9 @@ def review_reply(result: ReviewResult, config: Config) -> Reply:
     row = result.stored.row
     label = repo_label(row["repo"])
     commits = int(row["commits_covered"])
-    plural = "commit" if commits == 1 else "commits"
     title = f"Review {label}: {result.display_kind} {short(row['commit_sha'])}"
     if not result.cache_hit:
-        title += f" ({commits} {plural})"
+        title += f" ({plural(commits, 'commit')})"
     covered = (
         f"{short(row['base_sha'])}..{short(row['commit_sha'])}"
         if row["base_sha"]
@@ -160,7 +160,7 @@ def not_reviewed_text(files: Sequence[SkippedFile]) -> str:
     for skipped in files:
         groups.setdefault(skipped.reason, []).append(skipped.path)
     ordered = sorted(groups.items(), key=lambda item: (-len(item[1]), item[0]))
-    lines = [f"Not reviewed: {len(files)} file{'s' if len(files) != 1 else ''}"]
+    lines = [f"Not reviewed: {plural(len(files), 'file')}"]
     for reason, paths in ordered[:MAX_GROUPS_LISTED]:
         listed = ", ".join(paths[:MAX_PATHS_PER_GROUP])
         more = " …" if len(paths) > MAX_PATHS_PER_GROUP else ""

@@ -83,6 +83,8 @@ class SlackServer:
         self, body: str, *, retry_num: int | None = None, secret: str = SIGNING_SECRET
     ) -> tuple[int, str]:
         headers = sign(body, secret)
+        if body.startswith("{"):
+            headers["Content-Type"] = "application/json"  # Events API deliveries
         if retry_num is not None:
             headers["X-Slack-Retry-Num"] = str(retry_num)
             headers["X-Slack-Retry-Reason"] = "http_timeout"
@@ -113,6 +115,38 @@ class SlackServer:
                 "is_enterprise_install": "false",
                 "response_url": self.fake.response_url(trigger_id),
                 "trigger_id": trigger_id,
+            }
+        )
+
+    def event_body(
+        self,
+        event_type: str,
+        text: str,
+        *,
+        user: str = "U0ALICE",
+        channel: str = MEMBER_CHANNEL,
+        event_id: str = "Ev0001",
+        channel_type: str = "channel",
+    ) -> str:
+        """An Events API delivery: an app_mention, or a message (channel_type "im": a DM)."""
+        return json.dumps(
+            {
+                "token": "legacy-verification-token",
+                "team_id": "T0001",
+                "api_app_id": "A0001",
+                "type": "event_callback",
+                "event_id": event_id,
+                "event_time": int(time.time()),
+                "authorizations": [{"team_id": "T0001", "user_id": "UBOT", "is_bot": True}],
+                "event": {
+                    "type": event_type,
+                    "user": user,
+                    "text": text,
+                    "channel": channel,
+                    "channel_type": channel_type,
+                    "ts": "1700000200.000100",
+                    "event_ts": "1700000200.000100",
+                },
             }
         )
 

@@ -19,6 +19,7 @@ class Call:
     args: dict[str, Any]
     status: int = 200
     body: bytes = b""
+    at: float = field(default_factory=time.monotonic)  # when it arrived (benches time it)
 
 
 @dataclass
@@ -64,6 +65,10 @@ class FakeSlack:
     def fail(self, method: str, error: str) -> None:
         """Answer every call of `method` with {"ok": false, "error": error}."""
         self._errors[method] = error
+
+    def heal(self, method: str) -> None:
+        """Answer `method` normally again (e.g. the bot was invited after all)."""
+        self._errors.pop(method, None)
 
     def ok_calls(self, method: str) -> list[Call]:
         return [c for c in self.calls if c.method == method and c.status == 200]

@@ -37,25 +37,51 @@ def votes(services: Services) -> list[Feedback]:
         return list(session.exec(select(Feedback)).all())
 
 
-async def test_a_command_is_answered_in_its_ack(slack_server: SlackServer) -> None:
-    status, body = await slack_server.post(slack_server.command_body("health"))
+async def test_an_instant_command_is_answered_in_its_ack(slack_server: SlackServer) -> None:
+    status, body = await slack_server.post(slack_server.command_body("help"))
     assert status == 200
     answer = json.loads(body)
     assert answer["response_type"] == "in_channel"
     assert answer["blocks"][0]["type"] == "header"
 
 
-async def test_opsdesk_alone_answers_with_help(slack_server: SlackServer) -> None:
+async def test_a_quick_command_is_acked_empty_then_answers_through_the_response_url(
+    slack_server: SlackServer,
+) -> None:
+    status, body = await slack_server.post(slack_server.command_body("health"))
+    assert (status, body) == (200, "")
+    (answer,) = await slack_server.fake.wait_for("response")
+    assert answer.args["response_type"] == "in_channel"
+    assert "Health" in json.dumps(answer.args["blocks"])
+
+
+async def test_opsdesk_alone_answers_with_help_written_as_typed_in_slack(
+    slack_server: SlackServer,
+) -> None:
     _, body = await slack_server.post(slack_server.command_body(""))
-    assert "/health" in json.dumps(json.loads(body)["blocks"])
+    shown = json.dumps(json.loads(body)["blocks"])
+    assert "/opsdesk health" in shown
+    assert "/opsdesk review &lt;repo&gt;" in shown
+    assert "\\n/review" not in shown and '"/review' not in shown
+
+
+async def test_usage_errors_and_hints_name_the_slack_command(slack_server: SlackServer) -> None:
+    _, typo = await slack_server.post(slack_server.command_body("helth", trigger_id="1.typo"))
+    shown = json.dumps(json.loads(typo)["blocks"])
+    assert "Did you mean /opsdesk health?" in shown
+    assert "Send /opsdesk help" in shown
+    await slack_server.post(slack_server.command_body("digest month", trigger_id="1.usage"))
+    (answer,) = await slack_server.fake.wait_for("response")
+    assert "Usage: /opsdesk digest [day|week]" in json.dumps(answer.args["blocks"])
 
 
 async def test_an_alias_runs_its_command(slack_server: SlackServer) -> None:
-    status, body = await slack_server.post(
+    status, _ = await slack_server.post(
         slack_server.command_body("", command="/od-health", trigger_id="9.9.alias")
     )
     assert status == 200
-    assert json.loads(body)["response_type"] == "in_channel"
+    (answer,) = await slack_server.fake.wait_for("response")
+    assert "Health" in json.dumps(answer.args["blocks"])
 
 
 async def test_a_slow_command_is_acked_then_answers_through_the_response_url(
@@ -210,3 +236,21 @@ async def test_a_viewer_pressing_an_admin_button_is_refused(
     (refusal,) = await slack_server.fake.wait_for("chat.postEphemeral")
     assert "admins" in json.dumps(refusal.args["blocks"])
     assert slack_server.fake.ok_calls("chat.update") == []
+
+
+async def test_formatting_characters_in_an_answer_are_shown_as_typed(
+    slack_server: SlackServer, slack_router: Router
+) -> None:
+    def echo(_request: Request) -> Reply:
+        return Reply.text("fix *all* the ~bugs~ in `main` _today_")
+
+    slack_router.commands["echo"] = Command("echo", "/echo", "", echo)
+    await slack_server.post(slack_server.command_body("echo", trigger_id="echo.1"))
+    (answer,) = await slack_server.fake.wait_for("response")
+    [text] = [b["text"]["text"] for b in answer.args["blocks"] if b["type"] == "section"]
+    z = "\u200b"
+    assert (
+        text
+        == f"fix {z}*{z}all{z}*{z} the {z}~{z}bugs{z}~{z} in {z}`{z}main{z}`{z} {z}_{z}today{z}_{z}"
+    )
+    assert "*all*" not in answer.args["text"]

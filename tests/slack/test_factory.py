@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.settings import ConfigError, Secrets, Settings
+from bot.settings import ConfigError, Secrets, Settings, load_config
 from bot.slack import build_slack_adapter
 from handlers.router import Router
 from jobs.config import Config, SlackConfig
@@ -64,3 +64,14 @@ def test_socket_mode_is_the_default(router: Router) -> None:
     assert adapter.mode == "socket"
     assert adapter.app.client.base_url == "https://slack.com/api/"
     assert not adapter.connected()
+
+
+def test_a_slash_command_slack_would_refuse_is_a_config_error_naming_the_key(
+    tmp_path: Path,
+) -> None:
+    file = tmp_path / "opsdesk.toml"
+    file.write_text('[slack]\ncommand = "OpsDesk"\n')
+    with pytest.raises(ConfigError) as raised:
+        load_config(file)
+    [problem] = raised.value.problems
+    assert problem.startswith("slack.command") and "'/'" in problem

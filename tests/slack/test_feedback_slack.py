@@ -146,7 +146,9 @@ async def transport(
 
 
 def text_of(blocks: Blocks) -> str:
-    return json.dumps(blocks, ensure_ascii=False)
+    """The text as a reader sees it: without the zero-width spaces that keep
+    formatting characters from repositories (`os`) from pairing up in mrkdwn."""
+    return json.dumps(blocks, ensure_ascii=False).replace("\u200b", "")
 
 
 def action_id(blocks: Blocks, label: str, finding: int = 0) -> str:

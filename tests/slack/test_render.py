@@ -160,6 +160,32 @@ def test_a_press_replaces_only_the_blocks_of_its_key() -> None:
     assert replace_keyed(message, Reply(blocks=[Block(text="x", key="finding:9")])) is None
 
 
+ZW = "\u200b"
+
+
+@pytest.mark.parametrize(
+    ("untrusted", "shown"),
+    [
+        ("*bold*", f"{ZW}*{ZW}bold{ZW}*{ZW}"),
+        ("_italic_", f"{ZW}_{ZW}italic{ZW}_{ZW}"),
+        ("~struck~", f"{ZW}~{ZW}struck{ZW}~{ZW}"),
+        ("`code`", f"{ZW}`{ZW}code{ZW}`{ZW}"),
+        ("snake_case_name and a*b", "snake_case_name and a*b"),  # nothing can pair there
+    ],
+)
+def test_mrkdwn_formatting_characters_from_repositories_are_neutralised(
+    untrusted: str, shown: str
+) -> None:
+    assert escape(untrusted) == shown
+    [section] = [
+        b for b in render_blocks(Reply(blocks=[Block(text=untrusted)])) if b["type"] == "section"
+    ]
+    assert section["text"]["text"] == shown
+    # Inside a code block nothing formats: the text stays exactly as typed.
+    code = render_blocks(Reply(blocks=[Block(text=untrusted, monospace=True)]))
+    assert code[0]["text"]["text"] == f"```{untrusted}```"
+
+
 def test_a_cut_review_keeps_its_summary_first_and_never_splits_a_finding() -> None:
     from jobs.reply import Button
 

@@ -72,6 +72,8 @@ class FakeBotApi:
     messages: dict[tuple[int, int], dict[str, Any]] = field(default_factory=dict)
     # method → retry_after seconds: the next call of it is answered 429 once.
     flood_once: dict[str, int] = field(default_factory=dict)
+    # Chats the bot is not in: sending there is answered 400 "chat not found".
+    unknown_chats: set[int] = field(default_factory=set)
     base_url: str = ""
     # Picks a fault for each sendMessage (bench/outbox_faults.py): slow: answers
     # after `slow_s`; fail: 500, not accepted; hang: no answer for `hang_s`, not
@@ -140,6 +142,9 @@ class FakeBotApi:
                 },
                 status=429,
             )
+        if method.startswith("send") and int(params.get("chat_id") or 0) in self.unknown_chats:
+            self.calls.append(Call(method, params, 400))
+            return self._error(400, "Bad Request: chat not found")
         fault = self.fault_for_send() if method == "sendMessage" and self.fault_for_send else None
         if fault is not None and fault != "slow":
             return await self._faulty_send(fault, params)

@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import os
 import socket
+import subprocess
+import sys
+import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -17,8 +22,10 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from bot.telegram import TelegramAdapter
+from bot.settings import ConfigError, Secrets, Settings
+from bot.telegram import TelegramAdapter, build_telegram_adapter
 from bot.telegram.deliver import send_reply
+from handlers.access import Role
 from handlers.catalog import ACTIONS, COMMANDS
 from handlers.router import Command, Request, Router
 from jobs.config import AccessConfig, Config, RepoConfig, TelegramConfig
@@ -36,6 +43,8 @@ from tests.telegram.fake_bot_api import (
 
 KNOWN_CHAT = 42
 GROUP_CHAT = -100500
+ADMIN = 7
+VIEWER = 8
 STRANGER_CHAT = 777
 PNG = b"\x89PNG\r\n\x1a\n" + b"chart" * 20
 
@@ -57,7 +66,11 @@ async def api() -> AsyncIterator[FakeBotApi]:
 @pytest.fixture
 def router(sqlite_only_engine: Engine, tmp_path: Path) -> Router:
     config = Config(
-        access=AccessConfig(chats=[f"telegram:{KNOWN_CHAT}", f"telegram:{GROUP_CHAT}"]),
+        access=AccessConfig(
+            chats=[f"telegram:{KNOWN_CHAT}", f"telegram:{GROUP_CHAT}"],
+            admins=[f"telegram:{ADMIN}"],
+            viewers=[f"telegram:{VIEWER}"],
+        ),
         telegram=TelegramConfig(enabled=True),
         repos=[RepoConfig(name="demo", path=str(tmp_path))],
     )
@@ -126,14 +139,35 @@ async def post_finding(api: FakeBotApi, adapter: TelegramAdapter, row: Finding) 
     return api.messages[(KNOWN_CHAT, sent.message_id)]
 
 
-async def test_start_registers_the_command_menu_from_the_handlers(
+def menus(api: FakeBotApi) -> dict[str, list[str]]:
+    """scope → the command names Telegram was told to show there ([] when deleted)."""
+    shown: dict[str, list[str]] = {}
+    for call in api.calls:
+        if call.method in ("setMyCommands", "deleteMyCommands") and call.status == 200:
+            scope = json.loads(call.params["scope"])
+            where = "/".join(str(scope[k]) for k in ("type", "chat_id", "user_id") if k in scope)
+            commands = json.loads(call.params.get("commands", "[]"))
+            shown[where] = [c["command"] for c in commands]
+    return shown
+
+
+async def test_each_scope_gets_only_the_commands_its_people_may_use(
     api: FakeBotApi, started: Factory, router: Router
 ) -> None:
+    viewer_commands = sorted(c.name for c in router.commands.values() if c.role is Role.VIEWER)
     async with started():
-        [call] = api.called("setMyCommands")
-        names = [c["command"] for c in json.loads(call.params["commands"])]
-        assert names == sorted(router.commands)
+        shown = menus(api)
         assert api.called("deleteWebhook"), "polling starts by dropping any webhook"
+    assert "run" not in viewer_commands and "jobs" in viewer_commands
+    assert shown == {
+        "default": [],  # strangers are offered nothing
+        f"chat/{KNOWN_CHAT}": viewer_commands,
+        f"chat/{GROUP_CHAT}": viewer_commands,
+        f"chat/{VIEWER}": viewer_commands,
+        f"chat/{ADMIN}": sorted(router.commands),
+        f"chat_member/{KNOWN_CHAT}/{ADMIN}": sorted(router.commands),
+        f"chat_member/{GROUP_CHAT}/{ADMIN}": sorted(router.commands),
+    }
 
 
 async def test_a_command_reply_arrives(api: FakeBotApi, started: Factory) -> None:
@@ -392,3 +426,81 @@ async def test_an_unknown_command_in_a_private_chat_is_answered_as_a_reply(
         assert parse_html(call.params["text"])[0].startswith("Error\n\nUnknown command /nosuch")
         replied_to = json.loads(call.params["reply_parameters"])["message_id"]
         assert replied_to == update["message"]["message_id"]
+
+
+async def test_a_slow_command_never_delays_another_chats_quick_one(
+    api: FakeBotApi, started: Factory, router: Router
+) -> None:
+    release = threading.Event()
+
+    def slow(_request: Request) -> Reply:
+        release.wait(10)
+        return Reply.text("slow done")
+
+    router.commands["slow"] = Command("slow", "/slow", "", slow, slow=True)
+    try:
+        async with started():
+            # More than the Application's 16 concurrent updates, all waiting on slow work.
+            for _ in range(20):
+                api.push(command_update("/slow", chat_id=KNOWN_CHAT, user_id=KNOWN_CHAT))
+            await asyncio.sleep(0.3)
+            api.push(command_update("/jobs", chat_id=GROUP_CHAT, user_id=VIEWER))
+            await api.wait_for(lambda: texts(api, GROUP_CHAT), timeout=3)
+            assert not any("slow done" in t for t in texts(api, KNOWN_CHAT))
+            # Slow work past the slow lane's workers says how far back it waits.
+            await api.wait_for(lambda: "Queued: 2 ahead of you." in texts(api, KNOWN_CHAT))
+            release.set()
+            await api.wait_for(
+                lambda: sum("slow done" in t for t in texts(api, KNOWN_CHAT)) == 20, timeout=30
+            )
+    finally:
+        release.set()
+
+
+def test_webhook_mode_without_its_secret_is_a_config_error_naming_it(router: Router) -> None:
+    settings = Settings(
+        config=Config(
+            telegram=TelegramConfig(enabled=True, mode="webhook", webhook_url="https://x.example/h")
+        ),
+        source="test",
+        secrets=Secrets.from_env({"TELEGRAM_BOT_TOKEN": "1:abcdef"}),
+        database_url="sqlite://",
+        data_dir=router.services.data_dir,
+    )
+    with pytest.raises(ConfigError, match="TELEGRAM_WEBHOOK_SECRET"):
+        build_telegram_adapter(settings, router)
+
+
+def test_opsdesk_run_in_webhook_mode_without_its_secret_exits_2_with_one_line(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "opsdesk.toml"
+    config.write_text(
+        '[telegram]\nenabled = true\nmode = "webhook"\nwebhook_url = "https://x.example/h"\n'
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "--config", str(config), "run"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "TELEGRAM_BOT_TOKEN": "1:abcdef"},
+    )
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert "TELEGRAM_WEBHOOK_SECRET" in lines[0] and "Traceback" not in done.stderr
+
+
+async def test_flood_control_that_reaches_a_handler_is_a_warning_without_traceback(
+    api: FakeBotApi, started: Factory, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    async with started(max_retries=0):
+        api.flood_once["sendMessage"] = 1
+        api.push(command_update("/help", chat_id=KNOWN_CHAT, user_id=KNOWN_CHAT))
+        await api.wait_for(lambda: api.called("sendMessage", ok_only=False))
+        await asyncio.sleep(0.3)
+    flood = [r for r in caplog.records if "flood control" in r.getMessage()]
+    assert flood and all(r.levelno == logging.WARNING and r.exc_info is None for r in flood)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]

@@ -1,0 +1,35 @@
+"""The blocking part of an inbound command or button press, run in a work-queue
+worker after the adapter acknowledged it: the redelivery check, then the handler."""
+
+from __future__ import annotations
+
+from handlers.access import Caller
+from handlers.router import Router
+from jobs.reply import Reply
+from storage.inbound import first_delivery
+
+INTERRUPTED = Reply.error(
+    "opsdesk was stopped before your command finished (a restart or shutdown); "
+    "any job it started is recorded as interrupted. Send it again once opsdesk is back."
+)
+
+
+def busy(what: str) -> Reply:
+    return Reply.error(f"opsdesk is busy with other {what} right now; send it again in a minute.")
+
+
+def command_once(
+    router: Router, platform: str, key: str, caller: Caller, line: str
+) -> Reply | None:
+    """None for a redelivery (it was handled already); the handler's reply otherwise."""
+    if key and not first_delivery(router.services.engine, platform, key):
+        return None
+    return router.handle(caller, line)
+
+
+def press_once(
+    router: Router, platform: str, key: str, caller: Caller, payload: str
+) -> Reply | None:
+    if key and not first_delivery(router.services.engine, platform, key):
+        return None
+    return router.press(caller, payload)

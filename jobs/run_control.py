@@ -1,0 +1,30 @@
+"""The process's one stop signal for every run, scheduled or started from chat.
+
+The scheduler and the chat work queue hand the same `RunControl` to every run they
+start: on shutdown both wait the same grace, then `cancel` is set for all of them,
+and whatever is still running is recorded `interrupted` from `active()`.
+"""
+
+from __future__ import annotations
+
+import threading
+
+
+class RunControl:
+    def __init__(self) -> None:
+        self.cancel = threading.Event()
+        self._lock = threading.Lock()
+        self._active: set[int] = set()
+
+    def started(self, run_id: int) -> None:
+        with self._lock:
+            self._active.add(run_id)
+
+    def finished(self, run_id: int) -> None:
+        with self._lock:
+            self._active.discard(run_id)
+
+    def active(self) -> list[int]:
+        """Run ids started and not finished, oldest first."""
+        with self._lock:
+            return sorted(self._active)

@@ -1,0 +1,232 @@
+"""Shutdown reaches every run: `opsdesk run`'s loop (run_forever) in-process with the
+real Slack and Telegram adapters against their local stand-ins."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+from sqlmodel import Session, select
+
+from bot.runtime import run_forever
+from bot.settings import Secrets, Settings
+from jobs.config import (
+    AccessConfig,
+    Config,
+    JobConfig,
+    SchedulerConfig,
+    SlackConfig,
+    TelegramConfig,
+)
+from jobs.outbox import enqueue
+from jobs.reply import Reply
+from storage import schema
+from storage.db import make_engine
+from storage.models import JobRun, OutboxPost
+from tests.slack.conftest import SIGNING_SECRET, sign
+from tests.slack.fake_slack import FakeSlack
+from tests.telegram.fake_bot_api import TOKEN, FakeBotApi
+
+GRACE_S = 1.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def settings_for(tmp_path: Path, config: Config, env: dict[str, str]) -> Settings:
+    return Settings(
+        config=config,
+        source="test",
+        secrets=Secrets.from_env(env),
+        database_url=f"sqlite:///{tmp_path / 'opsdesk.db'}",
+        data_dir=tmp_path / "data",
+    )
+
+
+@pytest.fixture
+async def fake_slack() -> AsyncIterator[FakeSlack]:
+    fake = FakeSlack()
+    await fake.start()
+    yield fake
+    await fake.stop()
+
+
+async def wait_until_serving(url: str, http: aiohttp.ClientSession) -> None:
+    for _ in range(300):
+        try:
+            async with http.get(url) as response:
+                if response.status == 200:
+                    return
+        except aiohttp.ClientError:
+            pass
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{url} never answered")
+
+
+def runs_of(database_url: str, job: str) -> list[JobRun]:
+    engine = make_engine(database_url)
+    try:
+        with Session(engine) as session:
+            return list(session.exec(select(JobRun).where(JobRun.job == job)).all())
+    finally:
+        engine.dispose()
+
+
+async def test_sigterm_during_a_chat_started_run_interrupts_it_and_tells_the_requester(
+    tmp_path: Path, fake_slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    port = free_port()
+    config = Config(
+        jobs=[JobConfig(name="long", command="sleep 45")],
+        scheduler=SchedulerConfig(shutdown_grace=f"{GRACE_S:g}s"),
+        access=AccessConfig(admins=["slack:U0ALICE"]),
+        slack=SlackConfig(enabled=True, mode="http", http_port=port),
+    )
+    monkeypatch.setenv("SLACK_API_URL", fake_slack.base_url + "api/")
+    env = {"SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": SIGNING_SECRET}
+    settings = settings_for(tmp_path, config, env)
+    stop = asyncio.Event()
+    running = asyncio.create_task(run_forever(settings, stop=stop))
+    async with aiohttp.ClientSession() as http:
+        await wait_until_serving(f"http://127.0.0.1:{port}/healthz", http)
+        body = (
+            "command=%2Fopsdesk&text=run+long&user_id=U0ALICE&user_name=alice"
+            "&channel_id=C0OPS&team_id=T1&trigger_id=run.long.1"
+            f"&response_url={fake_slack.response_url('run-long')}"
+        )
+        async with http.post(
+            f"http://127.0.0.1:{port}/slack/events", data=body.encode(), headers=sign(body)
+        ) as response:
+            assert response.status == 200
+        for _ in range(200):
+            if runs_of(settings.database_url, "long"):
+                break
+            await asyncio.sleep(0.05)
+        begun = time.monotonic()
+        stop.set()  # what SIGTERM does
+        assert await asyncio.wait_for(running, timeout=20) == 0
+    took = time.monotonic() - begun
+    assert took < GRACE_S + 6, f"shutdown took {took:.1f}s"
+    [run] = runs_of(settings.database_url, "long")
+    assert run.status == "interrupted"
+    [answer] = fake_slack.ok_calls("response")
+    assert "interrupted" in json.dumps(answer.args)
+
+
+async def test_sigterm_during_a_429_wait_hands_the_post_back_to_the_outbox(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api = FakeBotApi()
+    await api.start()
+    try:
+        config = Config(telegram=TelegramConfig(enabled=True))
+        monkeypatch.setenv("TELEGRAM_API_BASE_URL", api.base_url)
+        settings = settings_for(tmp_path, config, {"TELEGRAM_BOT_TOKEN": TOKEN})
+        engine = make_engine(settings.database_url)
+        schema.upgrade(engine)
+        [post_id] = enqueue(
+            engine, kind="digest", targets=["telegram:42"], reply=Reply.text("hi"), dedupe_key="d1"
+        )
+        api.flood_once["sendMessage"] = 30  # the rate limiter waits this out in place
+        stop = asyncio.Event()
+        running = asyncio.create_task(run_forever(settings, stop=stop, shutdown_grace=GRACE_S))
+        await api.wait_for(lambda: api.called("sendMessage", ok_only=False), timeout=10)
+        await asyncio.sleep(0.2)
+        with Session(engine) as session:
+            claimed = session.get(OutboxPost, post_id)
+            assert claimed is not None and claimed.status == "sending"
+        stop.set()
+        assert await asyncio.wait_for(running, timeout=20) == 0
+        with Session(engine) as session:
+            row = session.get(OutboxPost, post_id)
+            assert row is not None
+            assert (row.status, row.claimed_by) == ("pending", None)
+        # The next start sends it at once, not after the 5-minute stale claim.
+        stop = asyncio.Event()
+        running = asyncio.create_task(run_forever(settings, stop=stop, shutdown_grace=GRACE_S))
+        await api.wait_for(lambda: api.called("sendMessage"), timeout=10)
+        stop.set()
+        await asyncio.wait_for(running, timeout=20)
+        engine.dispose()
+    finally:
+        await api.stop()
+
+
+async def test_sigterm_to_opsdesk_run_interrupts_a_chat_started_run_and_tells_the_requester(
+    tmp_path: Path, fake_slack: FakeSlack
+) -> None:
+    """The real process and the real signal: `opsdesk run` in a subprocess."""
+    port = free_port()
+    config = tmp_path / "opsdesk.toml"
+    config.write_text(
+        f"""
+data_dir = "{tmp_path / "data"}"
+
+[[jobs]]
+name = "long"
+command = "sleep 45"
+
+[scheduler]
+shutdown_grace = "1s"
+
+[access]
+admins = ["slack:U0ALICE"]
+
+[slack]
+enabled = true
+mode = "http"
+http_port = {port}
+"""
+    )
+    env = {
+        **os.environ,
+        "SLACK_BOT_TOKEN": "xoxb-test",
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": fake_slack.base_url + "api/",
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.cli", "--config", str(config), "run",
+        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    database_url = f"sqlite:///{tmp_path / 'data' / 'opsdesk.db'}"
+    try:
+        async with aiohttp.ClientSession() as http:
+            await wait_until_serving(f"http://127.0.0.1:{port}/healthz", http)
+            body = (
+                "command=%2Fopsdesk&text=run+long&user_id=U0ALICE&user_name=alice"
+                "&channel_id=C0OPS&team_id=T1&trigger_id=run.long.2"
+                f"&response_url={fake_slack.response_url('run-long')}"
+            )
+            async with http.post(
+                f"http://127.0.0.1:{port}/slack/events", data=body.encode(), headers=sign(body)
+            ) as response:
+                assert response.status == 200
+        for _ in range(200):
+            if runs_of(database_url, "long"):
+                break
+            await asyncio.sleep(0.05)
+        begun = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        _, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert process.returncode == 0, stderr.decode()
+    assert time.monotonic() - begun < 1 + 8
+    [run] = runs_of(database_url, "long")
+    assert run.status == "interrupted"
+    [answer] = fake_slack.ok_calls("response")
+    assert "interrupted" in json.dumps(answer.args)
