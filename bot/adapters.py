@@ -1,4 +1,7 @@
-"""Which chat adapters `opsdesk run` starts; with none configured posts go to the log."""
+"""Which chat adapters `opsdesk run` starts; with none configured posts go to the log.
+
+A platform's package is imported only when it is enabled, so a process without Slack
+or Telegram never loads (nor needs) their libraries."""
 
 from __future__ import annotations
 
@@ -6,21 +9,28 @@ from bot.adapter import ChatAdapter
 from bot.settings import Settings
 from bot.work_queue import WorkQueue
 from handlers.router import Router
+from storage.extras import require_extra
 
 
 def build_adapters(
     settings: Settings, router: Router, queue: WorkQueue | None = None
 ) -> list[ChatAdapter]:
     """The adapters enabled in the config, sharing one work queue for what commands
-    do. Raises ConfigError when one is enabled but its token is missing, naming it."""
-    from bot.slack import build_slack_adapter
-    from bot.telegram import build_telegram_adapter
-
+    do. Raises ConfigError when one is enabled but its token is missing, naming it,
+    and MissingExtra when its extra is not installed."""
     adapters: list[ChatAdapter] = []
-    slack = build_slack_adapter(settings, router, queue=queue)
-    if slack is not None:
-        adapters.append(slack)
-    telegram = build_telegram_adapter(settings, router, queue=queue)
-    if telegram is not None:
-        adapters.append(telegram)
+    if settings.config.slack.enabled:
+        require_extra("slack", "slack.enabled = true")
+        from bot.slack import build_slack_adapter
+
+        slack = build_slack_adapter(settings, router, queue=queue)
+        if slack is not None:
+            adapters.append(slack)
+    if settings.config.telegram.enabled:
+        require_extra("telegram", "telegram.enabled = true")
+        from bot.telegram import build_telegram_adapter
+
+        telegram = build_telegram_adapter(settings, router, queue=queue)
+        if telegram is not None:
+            adapters.append(telegram)
     return adapters

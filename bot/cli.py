@@ -1,4 +1,10 @@
-"""The `opsdesk` command."""
+"""The `opsdesk` command.
+
+Only argparse is imported up front, so `opsdesk --help` and a mistyped command answer
+at once; each command imports what it needs (SQLAlchemy, pydantic models, the chat
+adapters) in its handler. Adding a command is an entry in `build_parser` and a row
+in `HANDLERS`.
+"""
 
 from __future__ import annotations
 
@@ -6,21 +12,15 @@ import argparse
 import io
 import json
 import logging
-import sqlite3
+import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from sqlalchemy.exc import SQLAlchemyError
-
-from bot.logs import setup_logging
-from bot.settings import ConfigError, Settings, load_config, load_settings
-from bot.wiring import build_services
-from handlers.catalog import build_router
-from handlers.health import health_report
 from jobs.scrub import scrub
-from storage import schema
-from storage.db import DatabaseOpenError, describe, make_engine, open_failure
+
+if TYPE_CHECKING:
+    from bot.settings import ConfigError, Settings
 
 EXAMPLES = """\
 examples:
@@ -35,11 +35,54 @@ examples:
                                        plus the operator page, probes and /metrics on
                                        http://127.0.0.1:8787 ([operator] in the config)
   opsdesk jobs --json                  jobs: schedule, next run, last status
+  opsdesk jobs --config other.toml     options go before or after the command
   opsdesk run-job NAME                 run one job (or batch) now
   opsdesk review . --json              review the repository here (cached, delta or full)
   opsdesk slack manifest --request-url https://bot.example.com/slack/events
                                        the Slack app manifest for HTTP mode
 """
+
+
+class _VersionAction(argparse.Action):
+    """--version: reads the installed metadata only when asked."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **_kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="print the version and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *_args: Any, **_kwargs: Any) -> None:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            found = version("opsdesk")
+        except PackageNotFoundError:
+            found = "(not installed)"
+        print(f"opsdesk {found}")
+        parser.exit()
+
+
+def global_options(*, after_command: bool) -> argparse.ArgumentParser:
+    """--config and -v, accepted before the command and after it. After it they are
+    SUPPRESSed when absent, so a command's parser never overwrites with its default
+    what was given before the command."""
+    options = argparse.ArgumentParser(add_help=False)
+    options.add_argument(
+        "--config",
+        metavar="FILE",
+        default=argparse.SUPPRESS if after_command else None,
+        help="configuration file (default: $OPSDESK_CONFIG, then ./opsdesk.toml, "
+        "else embedded defaults)",
+    )
+    options.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=argparse.SUPPRESS if after_command else False,
+        help="log progress to stderr (`opsdesk run` logs at INFO anyway)",
+    )
+    return options
+
+
+SubParsers = argparse._SubParsersAction  # argparse exposes no public name for it
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,45 +91,39 @@ def build_parser() -> argparse.ArgumentParser:
         description="Self-hosted chat-ops bot for cached code reviews and scheduled jobs.",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=[global_options(after_command=False)],
     )
-    parser.add_argument(
-        "--config",
-        metavar="FILE",
-        help="configuration file (default: $OPSDESK_CONFIG, then ./opsdesk.toml, "
-        "else embedded defaults)",
-    )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    parser.add_argument("--version", action=_VersionAction)
+    after = global_options(after_command=True)
+
+    def add(group: SubParsers, name: str, help: str) -> argparse.ArgumentParser:
+        return group.add_parser(name, help=help, description=help, parents=[after])
+
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    add(commands, "console", "chat with opsdesk in the terminal")
 
-    commands.add_parser("console", help="chat with opsdesk in the terminal")
-
-    health = commands.add_parser(
-        "health", help="what is up, late or down (exit 1 when not healthy)"
-    )
+    health = add(commands, "health", "what is up, late or down (exit 1 when not healthy)")
     health.add_argument("--json", action="store_true", help="print JSON")
 
-    digest = commands.add_parser("digest", help="the optimization digest of the last day or week")
+    digest = add(commands, "digest", "the optimization digest of the last day or week")
     digest.add_argument("--period", choices=["day", "week"], default="day")
     digest.add_argument("--json", action="store_true", help="print the digest as JSON")
-    digest.add_argument("--png", metavar="FILE", help="write the 14-day chart to FILE")
-
-    config = commands.add_parser("config", help="configuration tools")
-    config_commands = config.add_subparsers(dest="config_command", metavar="ACTION", required=True)
-    check = config_commands.add_parser(
-        "check", help="validate a configuration file (exit 1 if bad)"
+    digest.add_argument(
+        "--png", metavar="FILE", help="write the 14-day chart to FILE (the 'charts' extra)"
     )
+
+    config = add(commands, "config", "configuration tools")
+    config_commands = config.add_subparsers(dest="config_command", metavar="ACTION", required=True)
+    check = add(config_commands, "check", "validate a configuration file (exit 1 if bad)")
     check.add_argument("file", nargs="?", help="the file (default: as --config finds it)")
 
-    commands.add_parser(
-        "run",
-        help="run the scheduler, the outbox, the chat adapters and the operator server",
-    )
-    jobs = commands.add_parser("jobs", help="jobs with schedule, next run and last status")
+    add(commands, "run", "run the scheduler, the outbox, the chat adapters and the operator server")
+    jobs = add(commands, "jobs", "jobs with schedule, next run and last status")
     jobs.add_argument("--json", action="store_true", help="print JSON")
-    run_job = commands.add_parser("run-job", help="run one job or batch now (exit 1 if it fails)")
+    run_job = add(commands, "run-job", "run one job or batch now (exit 1 if it fails)")
     run_job.add_argument("name", help="a job, review:<repo>, or a batch")
-    review = commands.add_parser(
-        "review", help="review a configured repository or a local path (exit 1 on failure)"
+    review = add(
+        commands, "review", "review a configured repository or a local path (exit 1 on failure)"
     )
     review.add_argument(
         "target", metavar="TARGET", help="a configured repo name, or a path in a local repository"
@@ -98,11 +135,12 @@ def build_parser() -> argparse.ArgumentParser:
         "spent and full_tree_tokens: what a full model review of the commit would send)",
     )  # fmt: skip
 
-    slack = commands.add_parser("slack", help="Slack set-up")
+    slack = add(commands, "slack", "Slack set-up")
     slack_commands = slack.add_subparsers(dest="slack_command", metavar="ACTION", required=True)
-    manifest = slack_commands.add_parser(
+    manifest = add(
+        slack_commands,
         "manifest",
-        help="print the Slack app manifest (Socket Mode; HTTP mode with --request-url)",
+        "print the Slack app manifest (Socket Mode; HTTP mode with --request-url)",
     )
     manifest.add_argument(
         "--request-url",
@@ -110,28 +148,46 @@ def build_parser() -> argparse.ArgumentParser:
         help="HTTP mode: the public https://…/slack/events address Slack sends to",
     )
 
-    db = commands.add_parser("db", help="database tools")
+    db = add(commands, "db", "database tools")
     db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
-    db_commands.add_parser("upgrade", help="bring the database to the current schema")
-    db_commands.add_parser("status", help="the database's schema revision")
-    db_commands.add_parser(
-        "downgrade", help="take the schema back to REV ('base' drops every table)"
+    add(db_commands, "upgrade", "bring the database to the current schema")
+    add(db_commands, "status", "the database's schema revision")
+    add(
+        db_commands, "downgrade", "take the schema back to REV ('base' drops every table)"
     ).add_argument("rev", metavar="REV")
-    db_commands.add_parser(
-        "stamp", help="record REV ('head') as the schema without migrating (repairs a lost one)"
+    add(
+        db_commands,
+        "stamp",
+        "record REV ('head') as the schema without migrating (repairs a lost one)",
     ).add_argument("rev", metavar="REV")
     return parser
 
 
+# Commands that log at INFO without -v: a long-running process should say what it does.
+INFO_BY_DEFAULT = {"run"}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from bot.settings import ConfigError, load_settings
+    from storage.extras import MissingExtra
+
     if args.command == "config":
         return config_check(args.file or args.config)
     try:
         settings = load_settings(args.config)
     except ConfigError as exc:
         return _fail(_config_problems(exc), code=2)
-    setup_logging(args.verbose)  # load_settings registered the secrets with the scrubber
+    import sqlite3
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bot.logs import setup_logging
+    from storage import schema
+    from storage.db import DatabaseOpenError, open_failure
+
+    # load_settings registered the secrets with the scrubber.
+    setup_logging(args.verbose or args.command in INFO_BY_DEFAULT, (), settings.config.log.format)
     if not isinstance(sys.stdout, ScrubbingStream):
         sys.stdout, sys.stderr = ScrubbingStream(sys.stdout), ScrubbingStream(sys.stderr)
     action = getattr(args, "db_command", None) or getattr(args, "slack_command", None)
@@ -147,6 +203,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(f"opsdesk: {exc}", code=2)
     except ConfigError as exc:
         return _fail(_config_problems(exc), code=2)
+    except MissingExtra as exc:
+        return _fail(f"opsdesk: {exc}", code=2)
     except (DatabaseOpenError, SQLAlchemyError, sqlite3.Error) as exc:
         cause = open_failure(exc)
         if cause is None:
@@ -155,32 +213,49 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def config_check(file: str | None) -> int:
-    from bot.settings import find_config_file
+    from bot.extras_check import extras_needed
+    from bot.settings import ConfigError, find_config_file, load_config
     from jobs.plural import plural
 
     path = find_config_file(file)
-    if path is None:
-        print("no configuration file found: opsdesk runs on its embedded defaults")
-        return 0
     try:
         config = load_config(path)
     except ConfigError as exc:
         return _fail(_config_problems(exc), code=1)
-    print(
-        f"{path}: ok ({plural(len(config.repos), 'repository', 'repositories')}, "
-        f"{plural(len(config.jobs), 'job')}, {plural(len(config.batches), 'batch', 'batches')})"
-    )
+    needs = extras_needed(config, os.environ.get("OPSDESK_DATABASE_URL"))
+    source = path or "the embedded defaults"
+    if needs.missing:
+        return _fail(
+            "\n".join([f"{source}: needs packages that are not installed", *needs.missing]),
+            code=1,
+        )
+    if path is None:
+        print("no configuration file found: opsdesk runs on its embedded defaults")
+    else:
+        print(
+            f"{path}: ok ({plural(len(config.repos), 'repository', 'repositories')}, "
+            f"{plural(len(config.jobs), 'job')}, "
+            f"{plural(len(config.batches), 'batch', 'batches')})"
+        )
+    for note in needs.notes:
+        print(f"note: {note}")
     return 0
 
 
 def run_console(settings: Settings, _args: argparse.Namespace) -> int:
     from bot.console import run_console as run
+    from bot.wiring import build_services
+    from handlers.catalog import build_router
 
     services = build_services(settings)
     return run(build_router(services), settings.data_dir / "images", settings.data_dir / "history")
 
 
 def run_health(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.wiring import build_services
+    from handlers.health import health_report
+    from storage.db import make_engine
+
     engine = make_engine(settings.database_url)
     services = build_services(settings, engine=engine)
     report = health_report(services)
@@ -195,14 +270,20 @@ def run_health(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def run_digest(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.wiring import build_services
     from jobs.digest.reply import digest_reply
     from jobs.digest.service import build_digest, build_digest_with_chart
+    from storage.extras import require_extra
 
+    if args.png:
+        require_extra("charts", "the digest's chart (--png)")
     services = build_services(settings)
     now = services.clock()
     chart = None
     if args.png:
         digest, chart = build_digest_with_chart(services.engine, services.config, args.period, now)
+        if chart is None:
+            return _fail(f"opsdesk: {digest.notes[-1]}", code=1)
         with open(args.png, "wb") as file:
             file.write(chart)
     else:
@@ -217,6 +298,9 @@ def run_digest(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def run_db_upgrade(settings: Settings, _args: argparse.Namespace) -> int:
+    from storage import schema
+    from storage.db import describe, make_engine
+
     engine = make_engine(settings.database_url)
     before, after = schema.upgrade(engine)
     if before.current == after.current:
@@ -227,6 +311,9 @@ def run_db_upgrade(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 def run_db_downgrade(settings: Settings, args: argparse.Namespace) -> int:
+    from storage import schema
+    from storage.db import describe, make_engine
+
     engine = make_engine(settings.database_url)
     before, after = schema.downgrade(engine, args.rev)
     was, now = before.current or "empty", after.current or "empty"
@@ -235,12 +322,18 @@ def run_db_downgrade(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def run_db_stamp(settings: Settings, args: argparse.Namespace) -> int:
+    from storage import schema
+    from storage.db import describe, make_engine
+
     engine = make_engine(settings.database_url)
     print(f"{describe(engine)}: recorded as {schema.stamp(engine, args.rev).current}")
     return 0
 
 
 def run_db_status(settings: Settings, _args: argparse.Namespace) -> int:
+    from storage import schema
+    from storage.db import describe, make_engine
+
     engine = make_engine(settings.database_url)
     found = schema.check(engine)
     state = "current" if found.is_current else "needs `opsdesk db upgrade`"
@@ -252,9 +345,15 @@ def run_runtime(settings: Settings, _args: argparse.Namespace) -> int:
     import asyncio
 
     from bot.adapter import AdapterStartError
+    from bot.extras_check import extras_needed
     from bot.operator.server import OperatorStartError
     from bot.runtime import run_forever
 
+    needs = extras_needed(settings.config, settings.database_url)
+    if needs.missing:
+        return _fail("\n".join(["opsdesk: cannot start", *needs.missing]), code=2)
+    for note in needs.notes:
+        logging.getLogger("opsdesk").warning("%s", note)
     try:
         return asyncio.run(run_forever(settings))
     except (AdapterStartError, OperatorStartError) as exc:
@@ -265,6 +364,7 @@ def run_runtime(settings: Settings, _args: argparse.Namespace) -> int:
 
 def run_jobs(settings: Settings, args: argparse.Namespace) -> int:
     from bot.render_text import render_text
+    from bot.wiring import build_services
     from handlers.jobs import job_lines, jobs_reply
 
     lines = job_lines(build_services(settings))
@@ -277,6 +377,7 @@ def run_jobs(settings: Settings, args: argparse.Namespace) -> int:
 
 def run_one_job(settings: Settings, args: argparse.Namespace) -> int:
     from bot.render_text import render_text
+    from bot.wiring import build_services
     from handlers.jobs import run_now
     from handlers.router import UsageError
 
@@ -290,6 +391,7 @@ def run_one_job(settings: Settings, args: argparse.Namespace) -> int:
 
 def run_review_command(settings: Settings, args: argparse.Namespace) -> int:
     from bot.render_text import render_text
+    from bot.wiring import build_services
     from jobs.review.engine import ReviewFailed, run_review
     from jobs.review.view import review_reply
 
@@ -311,6 +413,9 @@ def run_review_command(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def run_slack_manifest(settings: Settings, args: argparse.Namespace) -> int:
+    from storage.extras import require_extra
+
+    require_extra("slack", "opsdesk slack manifest")
     from bot.slack.manifest import manifest_yaml, slack_manifest
     from handlers.catalog import COMMANDS
 
@@ -323,7 +428,7 @@ def run_slack_manifest(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-Handler = Callable[[Settings, argparse.Namespace], int]
+Handler = Callable[["Settings", argparse.Namespace], int]
 HANDLERS: dict[tuple[str, str | None], Handler] = {
     ("console", None): run_console,
     ("health", None): run_health,
@@ -370,9 +475,39 @@ class ScrubbingStream(io.TextIOBase):
     def isatty(self) -> bool:
         return self.stream.isatty()
 
+    # input() hands the terminal to readline (line editing, history, Ctrl-C clearing
+    # the line) only when stdout reports the terminal's encoding.
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return self.stream.encoding
+
+    @property
+    def errors(self) -> str | None:  # type: ignore[override]
+        return self.stream.errors
+
 
 def entry() -> None:
-    sys.exit(main())
+    """The console script: main(), where a reader that stops reading (`| head -1`) is
+    not an error. The exit code is the command's own when it finished, else 0."""
+    code = 0
+    try:
+        code = main()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # stdout's reader is gone: point it at /dev/null so the flush at exit raises
+        # no second BrokenPipeError (the recipe in Python's `signal` documentation).
+        _discard_stdout()
+    except KeyboardInterrupt:
+        code = 130
+    sys.exit(code)
+
+
+def _discard_stdout() -> None:
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    finally:
+        os.close(devnull)
 
 
 if __name__ == "__main__":

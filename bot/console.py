@@ -22,7 +22,10 @@ from handlers.router import Router
 from jobs.reply import Button, Reply
 
 PROMPT = "opsdesk> "
-GREETING = "opsdesk console — /help lists the commands, a number presses a button, /quit leaves."
+GREETING = (
+    "opsdesk console — /help lists the commands, a number presses a button, "
+    "Ctrl-C clears the line, /quit or Ctrl-D leaves."
+)
 
 
 class Console:
@@ -98,8 +101,10 @@ def _lines(interactive: bool) -> Iterable[str]:
     while True:
         try:
             yield input(PROMPT)
-        except (EOFError, KeyboardInterrupt):
-            print()
+        except KeyboardInterrupt:
+            print()  # Ctrl-C drops the line being typed, as in a shell
+        except EOFError:
+            print()  # Ctrl-D leaves
             return
 
 

@@ -4,8 +4,10 @@ and URLs end up in exceptions). The redaction is jobs.scrub's, the one scrubber.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable
+from datetime import UTC, datetime
 
 from jobs import scrub
 
@@ -22,13 +24,41 @@ class RedactingFormatter(logging.Formatter):
         return self.redact(super().format(record))
 
 
-def setup_logging(verbose: bool, secrets: Iterable[str] = ()) -> None:
+class JsonFormatter(RedactingFormatter):
+    """One JSON object a line (time, level, logger, message, exception) for log
+    collectors; redacted like the text form, values and traceback alike."""
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        super().__init__("%(message)s", secrets)
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": self.redact(record.getMessage()),
+        }
+        if record.exc_info:
+            entry["exception"] = self.redact(self.formatException(record.exc_info))
+        return json.dumps(entry, ensure_ascii=False)
+
+
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def setup_logging(verbose: bool, secrets: Iterable[str] = (), log_format: str = "text") -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(
-        RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s", secrets)
+        JsonFormatter(secrets) if log_format == "json" else RedactingFormatter(TEXT_FORMAT, secrets)
     )
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.INFO if verbose else logging.WARNING)
-    for noisy in ("httpx", "alembic", "apscheduler.executors", "aiohttp.access"):
+    for noisy in (
+        "httpx",
+        "alembic",
+        "apscheduler.executors",
+        "apscheduler.scheduler",
+        "aiohttp.access",
+    ):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -19,14 +19,15 @@ from bot.log_deliverer import LogDeliverer
 from bot.settings import Settings
 from bot.wiring import build_services, open_database
 from bot.work_queue import WorkQueue
-from handlers.catalog import build_router
 from handlers.services import Services
 from jobs import runs
 from jobs.config import parse_duration
 from jobs.outbox import Deliverer, OutboxSender, release_claims
 from jobs.plural import plural
 from jobs.scheduler import JobScheduler
+from jobs.specs import job_specs
 from storage import heartbeats
+from storage.db import describe
 from storage.inbound import forget_older_than
 
 if TYPE_CHECKING:
@@ -45,15 +46,20 @@ async def run_forever(
         grace = parse_duration(settings.config.scheduler.shutdown_grace).total_seconds()
     else:
         grace = shutdown_grace
-    engine = await asyncio.to_thread(open_database, settings)
+    engine = await asyncio.to_thread(open_database, settings, migrate_in_child=True)
     services = build_services(settings, engine=engine)
     abandoned = await asyncio.to_thread(runs.mark_abandoned, engine, services.runner_id)
     if abandoned:
         log.warning("runs %s were left running by a stopped process: abandoned", abandoned)
-    router = build_router(services)
     # One queue for what chat commands do, on the same stop signal as scheduled jobs.
     queue = WorkQueue(services.run_control)
-    adapters: list[ChatAdapter] = build_adapters(settings, router, queue)  # ConfigError: caller
+    adapters: list[ChatAdapter] = []
+    if settings.config.slack.enabled or settings.config.telegram.enabled:
+        # The handlers (and the review engine behind /review) load only when a chat
+        # can reach them.
+        from handlers.catalog import build_router
+
+        adapters = build_adapters(settings, build_router(services), queue)  # ConfigError: caller
     # `log:` (and console) posts are written to the log; a platform without an adapter
     # here keeps its posts pending for a process that has one (health names them).
     deliverers: dict[str, Deliverer] = {"log": LogDeliverer(), "console": LogDeliverer()}
@@ -82,11 +88,10 @@ async def run_forever(
             started.append(adapter)
         await scheduler.start()
         background.append(asyncio.create_task(watch_adapters(services, adapters, sender_stop)))
-        log.info(
-            "opsdesk running: %s, %s",
-            plural(len(adapters), "adapter"),
-            plural(len(scheduler.entries()), "scheduled entry", "scheduled entries"),
-        )
+        line = await start_line(settings, services, adapters, scheduler)
+        if operator is not None:
+            line += f"; operator page http://{operator.host}:{operator.bound_port}/"
+        log.info("%s", line)
         await stop.wait()
         log.info("stopping")
     finally:
@@ -125,7 +130,7 @@ async def run_forever(
     return 0
 
 
-# ---- the operator's surface (issue 15): its start and stop are kept to this one place.
+# ---- the operator's surface: its start and stop are kept to this one place.
 async def start_operator(
     settings: Settings, services: Services, scheduler: JobScheduler
 ) -> OperatorServer | None:
@@ -146,6 +151,40 @@ async def start_operator(
         token=token.get_secret_value() if token else None,
         leadership=leadership,
     )
+
+
+# How long the start line waits to tell a scheduler leader from a standby.
+LEADER_WAIT = 3.0
+
+
+async def start_line(
+    settings: Settings, services: Services, adapters: list[ChatAdapter], scheduler: JobScheduler
+) -> str:
+    """The one line `opsdesk run` says when it is up: adapters and their modes, the
+    scheduler's role, the job count and the database (without its password)."""
+    modes = {"slack": settings.config.slack.mode, "telegram": settings.config.telegram.mode}
+    chats = ", ".join(f"{a.platform} ({modes.get(a.platform, '?')})" for a in adapters)
+    if not settings.config.scheduler.enabled:
+        role = "scheduler off"
+    else:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(scheduler.leading.wait(), timeout=LEADER_WAIT)
+        role = "scheduler leader" if scheduler.leading.is_set() else "scheduler standby"
+    jobs = len(job_specs(services.config))
+    return (
+        f"opsdesk {_version()} started: chat {chats or 'none (posts go to the log)'}; "
+        f"{role}; {jobs} job{'' if jobs == 1 else 's'}, "
+        f"{len(scheduler.entries())} scheduled; database {describe(services.engine)}"
+    )
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("opsdesk")
+    except PackageNotFoundError:
+        return "(not installed)"
 
 
 ADAPTER_BEAT_EVERY = 30.0

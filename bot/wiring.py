@@ -16,10 +16,14 @@ from storage.db import describe, make_engine
 log = logging.getLogger(__name__)
 
 
-def open_database(settings: Settings) -> Engine:
-    """Connect and bring the schema up to date; refuse a newer one (SchemaError)."""
+def open_database(settings: Settings, *, migrate_in_child: bool = False) -> Engine:
+    """Connect and bring the schema up to date; refuse a newer one (SchemaError).
+    `migrate_in_child` (for `opsdesk run`) keeps Alembic out of this process."""
     engine = make_engine(settings.database_url)
-    before, after = schema.upgrade(engine)
+    if migrate_in_child:
+        before, after = schema.upgrade_in_child(engine, settings.database_url)
+    else:
+        before, after = schema.upgrade(engine)
     if before.current != after.current:
         log.info(
             "database %s upgraded from %s to %s",

@@ -6,8 +6,16 @@ from __future__ import annotations
 
 from jobs.command import run_command_job
 from jobs.digest.job import run_digest_job, run_health_job
-from jobs.kinds import KindRunner
-from jobs.review.job import run_review_job
+from jobs.kinds import JobContext, JobOutcome, KindRunner
+
+
+def run_review_job(context: JobContext) -> JobOutcome:
+    """The review engine is imported when a review runs: a process without scheduled
+    reviews never loads it (about 2 MB of the idle `opsdesk run`)."""
+    from jobs.review.job import run_review_job as run
+
+    return run(context)
+
 
 KINDS: dict[str, KindRunner] = {
     "command": run_command_job,

@@ -412,6 +412,13 @@ class OperatorConfig(Strict):
         return host.strip("[]"), int(port)
 
 
+class LogConfig(Strict):
+    """How opsdesk writes its log to stderr."""
+
+    # "json": one JSON object a line, for log collectors (Loki, Elasticsearch, journald).
+    format: Literal["text", "json"] = "text"
+
+
 class Config(Strict):
     # Where the SQLite database, clones of remote repositories and caches live.
     data_dir: str | None = None
@@ -428,6 +435,7 @@ class Config(Strict):
     slack: SlackConfig = SlackConfig()
     telegram: TelegramConfig = TelegramConfig()
     operator: OperatorConfig = OperatorConfig()
+    log: LogConfig = LogConfig()
 
     @model_validator(mode="after")
     def _names_are_unique_and_known(self) -> Config:

@@ -16,8 +16,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from jobs.config import CacheConfig, Config
-from jobs.review.engine import ReviewFailed, resolve_target
-from jobs.review.git import GitError, resolve_ref
 
 
 class CacheInputError(Exception):
@@ -81,6 +79,10 @@ def _files_hash(workdir: Path, pattern: str) -> str:
 def git_head(config: Config, data_dir: Path, name: str) -> str:
     """The reviewed ref's commit of a configured repository (its clone, for a remote)
     — or HEAD of a path — found exactly as a review finds it."""
+    # Imported here: a process whose jobs never read git keeps the review engine unloaded.
+    from jobs.review.engine import ReviewFailed, resolve_target
+    from jobs.review.git import GitError, resolve_ref
+
     try:
         target = resolve_target(config, data_dir, name, allow_local=True)
         return resolve_ref(target.path, target.ref)

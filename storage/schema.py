@@ -14,25 +14,37 @@ Migrations are all-or-nothing and run once:
 - a database with opsdesk tables but no revision (a first start of an older
   version killed half-way, or `create_all`) is repaired when those tables are all
   empty and refused otherwise with the command that repairs it.
+
+Reading the state (`status`, `check`) does not import Alembic: the revisions are read
+from the migration files and the database's from its `alembic_version` table, so
+health checks in a long-running process never load Alembic (and Mako, Pygments …).
+`opsdesk run` applies migrations in a child process (`upgrade_in_child`) for the same
+reason; Alembic is imported only where migrations run.
 """
 
 from __future__ import annotations
 
+import ast
+import os
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import NullPool, create_engine, inspect, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+if TYPE_CHECKING:
+    from alembic.config import Config as AlembicConfig
+
 MIGRATIONS = Path(__file__).parent / "migrations"
+VERSION_TABLE = "alembic_version"  # Alembic's default, which env.py keeps
 # One key for "opsdesk is migrating this database" (pg_advisory_xact_lock's bigint).
 MIGRATION_LOCK_KEY = 0x6F70_7364_6573_6B00 & 0x7FFF_FFFF_FFFF_FFFF
 _SQLITE_LOCK_WAIT_S = 120
@@ -52,22 +64,50 @@ class SchemaStatus:
         return self.current == self.head
 
 
-def _script() -> ScriptDirectory:
-    config = AlembicConfig()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    return ScriptDirectory.from_config(config)
+@cache
+def revisions() -> dict[str, tuple[str, ...]]:
+    """Each shipped revision and the revisions it follows, read from the files'
+    `revision` and `down_revision` assignments (what Alembic itself reads)."""
+    found: dict[str, tuple[str, ...]] = {}
+    for path in sorted((MIGRATIONS / "versions").glob("*.py")):
+        values: dict[str, object] = {}
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if isinstance(node, ast.Assign) and len(node.targets) == 1:
+                target, value = node.targets[0], node.value
+            elif isinstance(node, ast.AnnAssign) and node.value is not None:
+                target, value = node.target, node.value
+            else:
+                continue
+            if isinstance(target, ast.Name) and target.id in ("revision", "down_revision"):
+                values[target.id] = ast.literal_eval(value)
+        revision, down = values.get("revision"), values.get("down_revision")
+        if isinstance(revision, str):
+            found[revision] = (down,) if isinstance(down, str) else tuple(down or ())  # type: ignore[arg-type]
+    return found
 
 
-def _head() -> str:
-    head = _script().get_current_head()
-    assert head is not None, "no migrations shipped"
-    return head
+def head_revision() -> str:
+    known = revisions()
+    followed = {down for downs in known.values() for down in downs}
+    heads = sorted(set(known) - followed)
+    assert len(heads) == 1, f"the migrations must have one head, found {heads or 'none'}"
+    return heads[0]
+
+
+def current_revision(connection: Connection) -> str | None:
+    """The revision stored in the database; None when it has no schema yet."""
+    if not inspect(connection).has_table(VERSION_TABLE):
+        return None
+    rows = list(connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars())
+    if len(rows) > 1:
+        raise SchemaError(f"the database has several schema revisions at once: {sorted(rows)}")
+    return rows[0] if rows else None
 
 
 def status(engine: Engine) -> SchemaStatus:
     with engine.connect() as connection:
-        current = MigrationContext.configure(connection).get_current_revision()
-    return SchemaStatus(current=current, head=_head())
+        current = current_revision(connection)
+    return SchemaStatus(current=current, head=head_revision())
 
 
 def check(engine: Engine) -> SchemaStatus:
@@ -83,8 +123,10 @@ def upgrade(engine: Engine) -> tuple[SchemaStatus, SchemaStatus]:
     if before.is_current:
         return before, before
     with migration_connection(engine) as connection:
+        from alembic import command
+
         # Read again under the lock: another process may have migrated meanwhile.
-        current = MigrationContext.configure(connection).get_current_revision()
+        current = current_revision(connection)
         _refuse_unknown(SchemaStatus(current, before.head))
         if current is None:
             _repair_half_made(connection)
@@ -99,6 +141,8 @@ def downgrade(engine: Engine, revision: str) -> tuple[SchemaStatus, SchemaStatus
         raise SchemaError(
             f"unknown revision {revision!r}; known: {', '.join(sorted(_known_revisions()))}"
         )
+    from alembic import command
+
     with migration_connection(engine) as connection:
         command.downgrade(_alembic_config(connection), revision)
     return before, status(engine)
@@ -110,6 +154,8 @@ def stamp(engine: Engine, revision: str) -> SchemaStatus:
         raise SchemaError(
             f"unknown revision {revision!r}; known: {', '.join(sorted(_known_revisions()))}"
         )
+    from alembic import command
+
     with migration_connection(engine) as connection:
         command.stamp(_alembic_config(connection), revision, purge=True)
     return status(engine)
@@ -156,6 +202,8 @@ def _sqlite_exclusive(engine: Engine) -> Iterator[Connection]:
 
 
 def _alembic_config(connection: Connection) -> AlembicConfig:
+    from alembic.config import Config as AlembicConfig
+
     config = AlembicConfig()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection
@@ -202,8 +250,64 @@ def _refuse_unknown(found: SchemaStatus) -> None:
 
 
 def _known_revisions() -> set[str]:
-    return {revision.revision for revision in _script().walk_revisions()}
+    return set(revisions())
 
 
 # Errors a database open can raise that are the operator's to fix, not a bug.
 OPEN_ERRORS: tuple[type[BaseException], ...] = (SQLAlchemyError, sqlite3.Error, OSError)
+
+
+# What the migration process inherits: enough to run Python and reach the database
+# (libpq's PG* variables), no chat or model tokens. The URL goes in its environment,
+# never on its command line, where `ps` would show a password.
+_CHILD_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT")
+_URL_VARIABLE = "OPSDESK_SCHEMA_URL"
+MIGRATION_TIMEOUT_S = 600.0
+
+
+def upgrade_in_child(engine: Engine, url: str) -> tuple[SchemaStatus, SchemaStatus]:
+    """`upgrade` for a long-running process: migrations, when any are due, run in a
+    child process, so Alembic is never loaded here. `url` is the engine's URL with
+    its password."""
+    before = check(engine)
+    if before.is_current:
+        return before, before
+    done = subprocess.run(
+        [sys.executable, "-m", "storage.schema"],
+        env=migration_env(url),
+        capture_output=True,
+        text=True,
+        timeout=MIGRATION_TIMEOUT_S,
+        check=False,
+    )
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines()[-1:] or [f"exit {done.returncode}"])[0]
+        password = engine.url.password
+        if password:
+            last = last.replace(str(password), "***")
+        raise SchemaError(f"the schema upgrade failed: {last}")
+    return before, status(engine)
+
+
+def migration_env(url: str) -> dict[str, str]:
+    """The migration process's environment: the URL, what Python and libpq need."""
+    env = {k: v for k, v in os.environ.items() if k in _CHILD_ENV or k.startswith("PG")}
+    source_root = str(Path(__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [source_root, os.environ.get("PYTHONPATH")]))
+    env[_URL_VARIABLE] = url
+    return env
+
+
+def _upgrade_from_environment() -> int:
+    from storage.db import make_engine
+
+    engine = make_engine(os.environ[_URL_VARIABLE])
+    try:
+        upgrade(engine)
+    finally:
+        engine.dispose()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_upgrade_from_environment())

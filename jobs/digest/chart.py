@@ -1,28 +1,34 @@
 """The digest's chart: daily median duration per job and the daily cache hit rate.
 
-`daily_medians` and `daily_hit_rates` shape the data (pure); `render_chart` draws
-it to PNG bytes with matplotlib's Agg backend on a private `Figure` — no pyplot,
-so no global state is shared with anything else in the process.
+`daily_medians` and `daily_hit_rates` shape the data (pure); `render_chart` has it
+drawn to PNG bytes by a short-lived worker process (`jobs.digest.chart_worker`), so
+matplotlib's tens of megabytes never stay in the long-running `opsdesk run`. Without
+the 'charts' extra `render_chart` raises MissingExtra and the digest goes without.
 """
 
 from __future__ import annotations
 
-import io
+import json
+import os
+import subprocess
+import sys
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING
+from pathlib import Path
 
 from jobs.digest.model import DayCount, DurationSample, RunRecord
 from jobs.digest.stats import median
-
-if TYPE_CHECKING:
-    from matplotlib.figure import Figure
+from storage.extras import require_extra
 
 DEFAULT_DAYS = 14
 MAX_CHART_JOBS = 6
-_SIZE_INCHES = (8.0, 4.5)
-_DPI = 80  # 640 x 360: readable in chat, a few tens of kB
+# Drawing takes well under a second once matplotlib is imported; its first run in a
+# fresh home also builds a font cache.
+WORKER_TIMEOUT_S = 120.0
+# What the worker inherits: enough to run Python and find matplotlib's caches — no
+# tokens (they stay in the process that needs them).
+_WORKER_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "MPLCONFIGDIR", "SYSTEMROOT")
 
 
 def last_chart_day(end: datetime) -> date:
@@ -69,7 +75,7 @@ def daily_hit_rates(counts: Iterable[DayCount]) -> dict[date, float]:
     return {day: hits[day] / runs[day] for day in runs if runs[day]}
 
 
-def _top_jobs(job_medians: Mapping[str, Mapping[date, float]], limit: int) -> list[str]:
+def top_jobs(job_medians: Mapping[str, Mapping[date, float]], limit: int) -> list[str]:
     # The slowest jobs matter most on a duration chart; ties by name for stable output.
     ranked = sorted(
         (job for job, points in job_medians.items() if points),
@@ -88,75 +94,40 @@ def render_chart(
 ) -> bytes:
     """A PNG of the last `days` days ending at `last_day` (default: the latest day in
     the data): median duration per job (the slowest `max_jobs`) above, cache hit rate
-    below. With no data at all it is a valid PNG that says "no runs yet"."""
-    import matplotlib
+    below. With no data at all it is a valid PNG that says "no runs yet".
 
-    matplotlib.use("Agg")
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    known_days = [d for points in job_medians.values() for d in points] + list(cache_hit_rate)
-    figure = Figure(figsize=_SIZE_INCHES, dpi=_DPI)
-    FigureCanvasAgg(figure)
-    if not known_days:
-        figure.text(0.5, 0.55, "no runs yet", ha="center", va="center", fontsize=22)
-        figure.text(
-            0.5,
-            0.4,
-            f"the chart shows the last {days} days once jobs have run",
-            ha="center",
-            va="center",
-            fontsize=11,
-            color="0.4",
-        )
-        return _png(figure)
-
-    axis_days = chart_days(last_day or max(known_days), days)
-    positions = {day: index for index, day in enumerate(axis_days)}
-    durations_ax, cache_ax = figure.subplots(
-        2, 1, sharex=True, gridspec_kw={"height_ratios": [2.2, 1]}
+    Drawn in a worker process; MissingExtra without the 'charts' extra, RuntimeError
+    when the worker fails."""
+    require_extra("charts", "the digest's chart")
+    request = {
+        "job_medians": {
+            job: {day.isoformat(): ms for day, ms in points.items()}
+            for job, points in job_medians.items()
+        },
+        "cache_hit_rate": {day.isoformat(): rate for day, rate in cache_hit_rate.items()},
+        "last_day": last_day.isoformat() if last_day else None,
+        "days": days,
+        "max_jobs": max_jobs,
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "jobs.digest.chart_worker"],
+        input=json.dumps(request).encode(),
+        capture_output=True,
+        env=worker_env(),
+        timeout=WORKER_TIMEOUT_S,
+        check=False,
     )
-    shown = _top_jobs(job_medians, max_jobs)
-    for job in shown:
-        points = sorted(
-            (positions[d], ms / 1000) for d, ms in job_medians[job].items() if d in positions
-        )
-        if points:
-            xs, ys = zip(*points, strict=True)
-            durations_ax.plot(xs, ys, marker="o", markersize=3, linewidth=1.5, label=job)
-    hidden = len([job for job, points in job_medians.items() if points]) - len(shown)
-    title = f"Last {days} days: median duration per job"
-    durations_ax.set_title(title + (f" (slowest {len(shown)}, {hidden} more)" if hidden else ""))
-    durations_ax.set_ylabel("seconds")
-    tallest = max((ms for job in shown for ms in job_medians[job].values()), default=0.0)
-    # Head-room above the lines for the legend.
-    durations_ax.set_ylim(0, max(tallest / 1000 * 1.4, 1.0))
-    durations_ax.grid(alpha=0.3)
-    if shown:
-        durations_ax.legend(loc="upper left", fontsize=8, ncol=min(3, len(shown)), frameon=False)
-    else:
-        durations_ax.text(
-            0.5, 0.5, "no successful runs", ha="center", transform=durations_ax.transAxes
-        )
-
-    rates = sorted((positions[d], r * 100) for d, r in cache_hit_rate.items() if d in positions)
-    if rates:
-        xs, ys = zip(*rates, strict=True)
-        cache_ax.bar(xs, ys, color="tab:green", alpha=0.7, width=0.6)
-    cache_ax.set_ylim(0, 100)
-    cache_ax.set_ylabel("cache hit %")
-    cache_ax.grid(alpha=0.3, axis="y")
-    step = 2 if days > 8 else 1
-    ticks = list(range(days - 1, -1, -step))[::-1]  # always label the last day
-    cache_ax.set_xticks(ticks)
-    cache_ax.set_xticklabels([axis_days[i].strftime("%m-%d") for i in ticks], fontsize=8)
-    cache_ax.set_xlim(-0.5, days - 0.5)
-    # Fixed margins: tight_layout would measure every label and cost more than drawing.
-    figure.subplots_adjust(left=0.08, right=0.98, top=0.92, bottom=0.08, hspace=0.12)
-    return _png(figure)
+    if done.returncode != 0 or not done.stdout.startswith(b"\x89PNG"):
+        last = done.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
+        raise RuntimeError(f"the chart worker failed (exit {done.returncode}): {last[0]}")
+    return done.stdout
 
 
-def _png(figure: Figure) -> bytes:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    return buffer.getvalue()
+def worker_env() -> dict[str, str]:
+    """The chart worker's environment: what Python and matplotlib need, no tokens."""
+    env = {name: os.environ[name] for name in _WORKER_ENV if name in os.environ}
+    # The worker imports this package however this process found it (installed,
+    # editable, or a source tree on sys.path).
+    source_root = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [source_root, os.environ.get("PYTHONPATH")]))
+    return env

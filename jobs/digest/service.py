@@ -7,6 +7,7 @@ scheduler's `digest` job kind calls once a day at `digest_schedule(config)`.
 from __future__ import annotations
 
 import logging
+import subprocess
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -37,6 +38,7 @@ from jobs.digest.reply import alert_reply, digest_reply
 from jobs.health import health_report, job_health
 from jobs.system_jobs import digest_timezone
 from storage.db import session_scope
+from storage.extras import MissingExtra
 from storage.models import AlertState
 
 log = logging.getLogger(__name__)
@@ -97,11 +99,24 @@ def compute(
 
 
 def render_chart(inputs: DigestInputs) -> bytes:
-    """The PNG of the 14 days to `now`: median duration per job, cache hit rate."""
+    """The PNG of the 14 days to `now`: median duration per job, cache hit rate.
+    MissingExtra without the 'charts' extra."""
     medians = daily_medians(inputs.samples, inputs.period_runs, end=inputs.now)
     return draw_chart(
         medians, daily_hit_rates(inputs.day_counts), last_day=last_chart_day(inputs.now)
     )
+
+
+def chart_if_possible(inputs: DigestInputs) -> tuple[bytes | None, str | None]:
+    """The chart, or None and the note that says why there is none: the digest's
+    text is worth posting without it."""
+    try:
+        return render_chart(inputs), None
+    except MissingExtra as exc:
+        return None, f"No chart: {exc}."
+    except (RuntimeError, OSError, subprocess.TimeoutExpired):
+        log.exception("the digest's chart could not be drawn")
+        return None, "No chart: it could not be drawn (see the log)."
 
 
 def build_digest(
@@ -122,12 +137,16 @@ def build_digest(
 
 def build_digest_with_chart(
     engine: Engine, config: Config, period: Period, now: datetime
-) -> tuple[Digest, bytes]:
-    """The digest and its chart from one read of the database."""
+) -> tuple[Digest, bytes | None]:
+    """The digest and its chart from one read of the database. Without a chart (no
+    'charts' extra, or drawing failed) the digest's notes say why."""
     with engine.connect() as connection:
         inputs = load_inputs(connection, period, now)
     digest = compute(inputs, config, job_health(engine, config, now))
-    return digest, render_chart(inputs)
+    chart, why_not = chart_if_possible(inputs)
+    if why_not is not None:
+        digest = digest.model_copy(update={"notes": [*digest.notes, why_not]})
+    return digest, chart
 
 
 def _read_alert_states(connection: Connection) -> list[AlertRecord]:

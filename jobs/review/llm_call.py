@@ -20,14 +20,16 @@ import re
 import time
 from dataclasses import dataclass
 from types import TracebackType
-
-import httpx
+from typing import TYPE_CHECKING
 
 from jobs.config import LlmReviewerConfig
 from jobs.review.prompt import Message
 from jobs.review.reviewers import ReviewerError
 from jobs.review.tokens import estimate_tokens
 from jobs.scrub import scrub
+
+if TYPE_CHECKING:
+    import httpx  # imported when a review calls a model: `opsdesk run` stays lighter
 
 log = logging.getLogger(__name__)
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -73,6 +75,8 @@ class ChatEndpoint:
         self.config = config
         self._api_key = api_key
         self._backoff_s = backoff_s
+        import httpx
+
         headers = {"Content-Type": "application/json"}
         if api_key:
             headers["Authorization"] = f"Bearer {api_key}"
@@ -95,6 +99,8 @@ class ChatEndpoint:
     def call(self, messages: list[Message], estimated_prompt_tokens: int) -> Answer:
         """The model's answer to `messages`. `estimated_prompt_tokens` stands in for
         a server that reports no usage."""
+        import httpx
+
         url = f"{self.config.base_url}/chat/completions"
         body = {
             "model": self.config.model,
@@ -143,6 +149,8 @@ class ChatEndpoint:
     ) -> tuple[int, httpx.Headers, bytes]:
         """POST and read the whole answer before `deadline`: every network wait is
         bounded by the time left, and the deadline is checked between chunks."""
+        import httpx
+
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise _DeadlinePassed
