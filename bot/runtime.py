@@ -88,10 +88,8 @@ async def run_forever(
             started.append(adapter)
         await scheduler.start()
         background.append(asyncio.create_task(watch_adapters(services, adapters, sender_stop)))
-        line = await start_line(settings, services, adapters, scheduler)
-        if operator is not None:
-            line += f"; operator page http://{operator.host}:{operator.bound_port}/"
-        log.info("%s", line)
+        page = f"http://{operator.host}:{operator.bound_port}/" if operator else None
+        log.info("%s", await start_line(settings, services, adapters, scheduler, page))
         await stop.wait()
         log.info("stopping")
     finally:
@@ -158,10 +156,15 @@ LEADER_WAIT = 3.0
 
 
 async def start_line(
-    settings: Settings, services: Services, adapters: list[ChatAdapter], scheduler: JobScheduler
+    settings: Settings,
+    services: Services,
+    adapters: list[ChatAdapter],
+    scheduler: JobScheduler,
+    page: str | None = None,
 ) -> str:
     """The one line `opsdesk run` says when it is up: adapters and their modes, the
-    scheduler's role, the job count and the database (without its password)."""
+    scheduler's role, the job count, the operator page and the database (without
+    its password)."""
     modes = {"slack": settings.config.slack.mode, "telegram": settings.config.telegram.mode}
     chats = ", ".join(f"{a.platform} ({modes.get(a.platform, '?')})" for a in adapters)
     if not settings.config.scheduler.enabled:
@@ -174,7 +177,9 @@ async def start_line(
     return (
         f"opsdesk {_version()} started: chat {chats or 'none (posts go to the log)'}; "
         f"{role}; {jobs} job{'' if jobs == 1 else 's'}, "
-        f"{len(scheduler.entries())} scheduled; database {describe(services.engine)}"
+        f"{len(scheduler.entries())} scheduled; "
+        f"{f'operator page {page}' if page else 'operator page off'}; "
+        f"database {describe(services.engine)}"
     )
 
 

@@ -24,6 +24,9 @@ schedule = "0 3 * * *"
 [[jobs]]
 name = "by-hand"
 command = "echo by hand"
+
+[operator]
+listen = "127.0.0.1:0"   # any free port: tests run side by side
 """
 
 
@@ -66,10 +69,11 @@ def test_run_logs_one_start_line_at_info_without_verbose(tmp_path: Path) -> None
     config.write_text(CONFIG)
     line, _ = start_line(config)
     database = f"sqlite:///{tmp_path / 'data' / 'opsdesk.db'}"
-    assert line.endswith(
-        "started: chat none (posts go to the log); scheduler leader; "
-        f"2 jobs, 1 scheduled; database {database}"
+    assert (
+        "started: chat none (posts go to the log); scheduler leader; 2 jobs, 1 scheduled; " in line
     )
+    assert "; operator page http://127.0.0.1:" in line
+    assert line.endswith(f"; database {database}")
     assert " INFO bot.runtime: opsdesk " in line
 
 
