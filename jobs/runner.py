@@ -181,8 +181,9 @@ def _run_with_cache(ctx: JobContext) -> JobOutcome:
     source = ctx.spec.source
     if isinstance(source, JobConfig):
         definition: Any = source.model_dump(include={"kind", "command", "workdir", "env"})
-        # Hashed for env:NAME cache inputs, never passed on.
-        workdir, environ = command_workdir(source), {**os.environ, **_literal_env(source)}
+        workdir = command_workdir(source)
+        # Only hashed, for env:NAME cache inputs; the job's process gets child_environment.
+        environ = {**os.environ, **_literal_env(source)}
     else:
         definition = source.model_dump() if isinstance(source, BaseModel) else repr(source)
         workdir, environ = Path.cwd(), dict(os.environ)
