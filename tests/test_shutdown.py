@@ -84,6 +84,28 @@ def runs_of(database_url: str, job: str) -> list[JobRun]:
         engine.dispose()
 
 
+async def start_long_run_from_slack(
+    port: int, fake_slack: FakeSlack, database_url: str, trigger_id: str
+) -> None:
+    """Alice sends `/opsdesk run long` over signed HTTP once opsdesk serves; returns
+    when its run row exists."""
+    async with aiohttp.ClientSession() as http:
+        await wait_until_serving(f"http://127.0.0.1:{port}/healthz", http)
+        body = (
+            "command=%2Fopsdesk&text=run+long&user_id=U0ALICE&user_name=alice"
+            f"&channel_id=C0OPS&team_id=T1&trigger_id={trigger_id}"
+            f"&response_url={fake_slack.response_url('run-long')}"
+        )
+        async with http.post(
+            f"http://127.0.0.1:{port}/slack/events", data=body.encode(), headers=sign(body)
+        ) as response:
+            assert response.status == 200
+    for _ in range(200):
+        if runs_of(database_url, "long"):
+            return
+        await asyncio.sleep(0.05)
+
+
 async def test_sigterm_during_a_chat_started_run_interrupts_it_and_tells_the_requester(
     tmp_path: Path, fake_slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -99,24 +121,10 @@ async def test_sigterm_during_a_chat_started_run_interrupts_it_and_tells_the_req
     settings = settings_for(tmp_path, config, env)
     stop = asyncio.Event()
     running = asyncio.create_task(run_forever(settings, stop=stop))
-    async with aiohttp.ClientSession() as http:
-        await wait_until_serving(f"http://127.0.0.1:{port}/healthz", http)
-        body = (
-            "command=%2Fopsdesk&text=run+long&user_id=U0ALICE&user_name=alice"
-            "&channel_id=C0OPS&team_id=T1&trigger_id=run.long.1"
-            f"&response_url={fake_slack.response_url('run-long')}"
-        )
-        async with http.post(
-            f"http://127.0.0.1:{port}/slack/events", data=body.encode(), headers=sign(body)
-        ) as response:
-            assert response.status == 200
-        for _ in range(200):
-            if runs_of(settings.database_url, "long"):
-                break
-            await asyncio.sleep(0.05)
-        begun = time.monotonic()
-        stop.set()  # what SIGTERM does
-        assert await asyncio.wait_for(running, timeout=20) == 0
+    await start_long_run_from_slack(port, fake_slack, settings.database_url, "run.long.1")
+    begun = time.monotonic()
+    stop.set()  # what SIGTERM does
+    assert await asyncio.wait_for(running, timeout=20) == 0
     took = time.monotonic() - begun
     assert took < GRACE_S + 6, f"shutdown took {took:.1f}s"
     [run] = runs_of(settings.database_url, "long")
@@ -207,21 +215,7 @@ http_port = {port}
     )  # fmt: skip
     database_url = f"sqlite:///{tmp_path / 'data' / 'opsdesk.db'}"
     try:
-        async with aiohttp.ClientSession() as http:
-            await wait_until_serving(f"http://127.0.0.1:{port}/healthz", http)
-            body = (
-                "command=%2Fopsdesk&text=run+long&user_id=U0ALICE&user_name=alice"
-                "&channel_id=C0OPS&team_id=T1&trigger_id=run.long.2"
-                f"&response_url={fake_slack.response_url('run-long')}"
-            )
-            async with http.post(
-                f"http://127.0.0.1:{port}/slack/events", data=body.encode(), headers=sign(body)
-            ) as response:
-                assert response.status == 200
-        for _ in range(200):
-            if runs_of(database_url, "long"):
-                break
-            await asyncio.sleep(0.05)
+        await start_long_run_from_slack(port, fake_slack, database_url, "run.long.2")
         begun = time.monotonic()
         process.send_signal(signal.SIGTERM)
         _, stderr = await asyncio.wait_for(process.communicate(), timeout=30)

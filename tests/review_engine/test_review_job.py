@@ -15,23 +15,24 @@ from tests.conftest import make_services
 from tests.review.conftest import Repo
 
 
+def scheduled_demo(repo: Repo, **extra: object) -> Config:
+    """Repository "demo", reviewed nightly with pyflakes, posting to slack:C1."""
+    demo = {
+        "name": "demo",
+        "path": str(repo.path),
+        "schedule": "0 2 * * *",
+        "post_to": ["slack:C1"],
+    }
+    return Config.model_validate(
+        {"repos": [demo], "reviewer": {"lint": {"select": ["F"]}}, **extra}
+    )
+
+
 def test_a_scheduled_review_is_recorded_once_then_hits_the_cache(
     engine: Engine, repo: Repo
 ) -> None:
     repo.commit("start", **{"app.py": "import os\n\nprint('hi')\n"})
-    config = Config.model_validate(
-        {
-            "repos": [
-                {
-                    "name": "demo",
-                    "path": str(repo.path),
-                    "schedule": "0 2 * * *",
-                    "post_to": ["slack:C1"],
-                }
-            ],
-            "reviewer": {"lint": {"select": ["F"]}},
-        }
-    )
+    config = scheduled_demo(repo)
     services = make_services(engine, config)
     spec = find_job(config, "review:demo")
     assert spec is not None and spec.kind == "review"
@@ -80,20 +81,7 @@ def test_a_scheduled_review_posts_buttons_pressable_only_in_its_target_chat(
     from storage.models import Feedback
 
     repo.commit("start", **{"app.py": "import os\n"})
-    config = Config.model_validate(
-        {
-            "repos": [
-                {
-                    "name": "demo",
-                    "path": str(repo.path),
-                    "schedule": "0 2 * * *",
-                    "post_to": ["slack:C1"],
-                }
-            ],
-            "reviewer": {"lint": {"select": ["F"]}},
-            "access": {"chats": ["slack:C1", "slack:C2"]},
-        }
-    )
+    config = scheduled_demo(repo, access={"chats": ["slack:C1", "slack:C2"]})
     services = make_services(engine, config)
     spec = find_job(config, "review:demo")
     assert spec is not None
