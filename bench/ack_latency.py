@@ -37,8 +37,8 @@ from bot.slack import build_app, web_client
 from bot.slack.adapter import SlackAdapter
 from bot.slack.deliver import SlackDeliverer
 from handlers.catalog import build_router
-from handlers.services import Services
-from jobs.config import AccessConfig, Config, JobConfig
+from jobs.config.schema import AccessConfig, Config, JobConfig
+from jobs.context import Context
 from storage import schema
 from storage.db import make_engine
 from tests.slack.fake_slack import FakeSlack
@@ -113,7 +113,7 @@ async def serve(slack_api_url: str, slow_seconds: float) -> None:
             jobs=[JobConfig(name="slow", command=f"sleep {slow_seconds:g}")],
             access=AccessConfig(chats=[f"slack:{CHANNEL}"], admins=[f"slack:{ADMIN}"]),
         )
-        services = Services(config=config, engine=engine, data_dir=Path(tmp), config_source="bench")
+        services = Context(config=config, engine=engine, data_dir=Path(tmp), config_source="bench")
         app = build_app(
             build_router(services),
             web_client("xoxb-bench", slack_api_url, retry_rate_limits=True),

@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import insert, text
 from sqlalchemy.engine import Engine
 
-from jobs.config import Config
+from jobs.config.schema import Config
 from jobs.digest.service import build_digest, build_digest_with_chart
 from jobs.health import health_report
 from storage import schema
@@ -216,7 +216,7 @@ async def operator_figures(engine: Engine, config: Config, repeat: int) -> dict[
 
     from bot.operator.metrics import OpsdeskCollector
     from bot.operator.server import start_operator_surface
-    from handlers.services import Services
+    from jobs.context import Context
 
     figures: dict[str, float] = {}
     cold = OpsdeskCollector(engine, config, lambda: NOW, lambda: True)
@@ -224,7 +224,7 @@ async def operator_figures(engine: Engine, config: Config, repeat: int) -> dict[
     await asyncio.to_thread(lambda: list(cold.collect()))
     figures["metrics, first read of all rows"] = (time.perf_counter() - started) * 1000
 
-    services = Services(
+    services = Context(
         config=config, engine=engine, data_dir=Path(tempfile.gettempdir()),
         config_source="bench", clock=lambda: NOW,
     )  # fmt: skip

@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from jobs.config import LlmReviewerConfig
+from jobs.config.schema import LlmReviewerConfig
 from jobs.review.prompt import review_messages
 from jobs.review.sizing import PromptSizer, reviewable
 from jobs.review.tokens import Calibration

@@ -31,7 +31,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from jobs.config import Config
+from jobs.config.schema import Config
 from jobs.review.engine import run_review
 from jobs.review.sizing import delta_and_full_tokens
 from storage import schema

@@ -33,7 +33,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from jobs.config import Config
+from jobs.config.schema import Config
 from jobs.review.checkout import check_out
 from jobs.review.engine import ReviewFailed, ReviewResult, run_review
 from jobs.review.linters import ruff_command

@@ -1,15 +1,45 @@
-"""Which chat adapters `opsdesk run` starts; with none configured posts go to the log.
+"""What a chat adapter (Slack, Telegram) offers the runtime, and which adapters
+`opsdesk run` starts; with none configured posts go to the log.
 
 A platform's package is imported only when it is enabled, so a process without Slack
 or Telegram never loads (nor needs) their libraries."""
 
 from __future__ import annotations
 
-from bot.adapter import ChatAdapter
-from bot.settings import Settings
+from typing import Protocol
+
 from bot.work_queue import WorkQueue
 from handlers.router import Router
+from jobs.config.loading import Settings
+from jobs.outbox import Deliverer
 from storage.extras import require_extra
+
+
+class AdapterStartError(Exception):
+    """An adapter could not connect at start (bad token, port taken, no network)."""
+
+
+class ChatAdapter(Protocol):
+    """Started and stopped by `opsdesk run` on its one event loop."""
+
+    platform: str  # "slack" | "telegram": the prefix of the targets it delivers to
+
+    @property
+    def deliverer(self) -> Deliverer:
+        """Sends outbox posts whose target is `<platform>:<id>`."""
+        ...
+
+    async def start(self) -> None:
+        """Connect and begin serving; returns once running (work continues in tasks)."""
+        ...
+
+    async def stop(self) -> None:
+        """Stop serving; in-flight handlers finish."""
+        ...
+
+    def connected(self) -> bool:
+        """For health: is the connection to the platform up right now?"""
+        ...
 
 
 def build_adapters(

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from jobs.scrub import scrub
 
 if TYPE_CHECKING:
-    from bot.settings import ConfigError, Settings
+    from jobs.config.loading import ConfigError, Settings
 
 EXAMPLES = """\
 examples:
@@ -169,7 +169,7 @@ INFO_BY_DEFAULT = {"run"}
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from bot.settings import ConfigError, load_settings
+    from jobs.config.loading import ConfigError, load_settings
     from storage.extras import MissingExtra
 
     if args.command == "config":
@@ -214,7 +214,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def config_check(file: str | None) -> int:
     from bot.extras_check import extras_needed
-    from bot.settings import ConfigError, find_config_file, load_config
+    from jobs.config.loading import ConfigError, find_config_file, load_config
     from jobs.plural import plural
 
     path = find_config_file(file)
@@ -344,7 +344,7 @@ def run_db_status(settings: Settings, _args: argparse.Namespace) -> int:
 def run_runtime(settings: Settings, _args: argparse.Namespace) -> int:
     import asyncio
 
-    from bot.adapter import AdapterStartError
+    from bot.adapters import AdapterStartError
     from bot.extras_check import extras_needed
     from bot.operator.server import OperatorStartError
     from bot.runtime import run_forever

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from jobs.config import Config
+from jobs.config.schema import Config
 from storage.extras import has_extra, missing_extra_message
 
 

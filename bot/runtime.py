@@ -13,15 +13,14 @@ import signal
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from bot.adapter import AdapterStartError, ChatAdapter
-from bot.adapters import build_adapters
+from bot.adapters import AdapterStartError, ChatAdapter, build_adapters
 from bot.log_deliverer import LogDeliverer
-from bot.settings import Settings
 from bot.wiring import build_services, open_database
 from bot.work_queue import WorkQueue
-from handlers.services import Services
 from jobs import runs
-from jobs.config import parse_duration
+from jobs.config.loading import Settings
+from jobs.config.schema import parse_duration
+from jobs.context import Context
 from jobs.outbox import Deliverer, OutboxSender, release_claims
 from jobs.plural import plural
 from jobs.scheduler import JobScheduler
@@ -130,7 +129,7 @@ async def run_forever(
 
 # ---- the operator's surface: its start and stop are kept to this one place.
 async def start_operator(
-    settings: Settings, services: Services, scheduler: JobScheduler
+    settings: Settings, services: Context, scheduler: JobScheduler
 ) -> OperatorServer | None:
     """The probes, /metrics, API and page server, unless `[operator].enabled` is off.
     Raises OperatorStartError when its address is taken."""
@@ -157,7 +156,7 @@ LEADER_WAIT = 3.0
 
 async def start_line(
     settings: Settings,
-    services: Services,
+    services: Context,
     adapters: list[ChatAdapter],
     scheduler: JobScheduler,
     page: str | None = None,
@@ -200,7 +199,7 @@ INBOUND_EVENTS_KEPT = timedelta(days=7)
 
 
 async def watch_adapters(
-    services: Services, adapters: list[ChatAdapter], stop: asyncio.Event
+    services: Context, adapters: list[ChatAdapter], stop: asyncio.Event
 ) -> None:
     """Write each adapter's connection state for health, and prune old inbound ids."""
     while not stop.is_set():

@@ -6,9 +6,9 @@ import logging
 
 from sqlalchemy.engine import Engine
 
-from bot.settings import Settings
-from handlers.services import Services
 from jobs import runs
+from jobs.config.loading import Settings
+from jobs.context import Context
 from jobs.runs import this_runner
 from storage import schema
 from storage.db import describe, make_engine
@@ -38,9 +38,9 @@ def open_database(settings: Settings, *, migrate_in_child: bool = False) -> Engi
     return engine
 
 
-def build_services(settings: Settings, engine: Engine | None = None) -> Services:
+def build_services(settings: Settings, engine: Engine | None = None) -> Context:
     key = settings.secrets.llm_api_key
-    return Services(
+    return Context(
         config=settings.config,
         engine=engine if engine is not None else open_database(settings),
         data_dir=settings.data_dir,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import IntEnum
 
-from jobs.config import AccessConfig
+from jobs.config.schema import AccessConfig
 
 
 class Role(IntEnum):

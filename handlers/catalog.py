@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from handlers import digest, feedback, health, help, jobs, review
 from handlers.router import Action, Command, Router
-from handlers.services import Services
+from jobs.context import Context
 
 COMMANDS: list[Command] = [
     *help.COMMANDS,
@@ -16,5 +16,5 @@ COMMANDS: list[Command] = [
 ACTIONS: list[Action] = [*feedback.ACTIONS]
 
 
-def build_router(services: Services) -> Router:
+def build_router(services: Context) -> Router:
     return Router(services, COMMANDS, ACTIONS)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from handlers.access import Caller, Role
 from handlers.ids import parse_id
 from handlers.router import Action, Request, UsageError
-from jobs.config import Config
+from jobs.config.schema import Config
 from jobs.feedback import (
     UNDO_CODE,
     VERDICT_CODES,

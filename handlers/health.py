@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from handlers.router import Command, Request
-from handlers.services import Services
 from jobs import health as checks
+from jobs.context import Context
 from jobs.health import HealthReport
 from jobs.reply import Block, Reply, ReplyField
 
 _ICON = {"up": "✅", "paused": "⏸", "late": "⚠️", "degraded": "⚠️", "down": "❌"}
 
 
-def health_report(services: Services, *, probe_model: bool = True) -> HealthReport:
+def health_report(services: Context, *, probe_model: bool = True) -> HealthReport:
     return checks.health_report(
         services.engine,
         services.config,

@@ -8,8 +8,8 @@ from typing import Any
 
 from handlers.access import Role
 from handlers.router import Command, Request, UsageError
-from handlers.services import Services
 from jobs import runs
+from jobs.context import Context
 from jobs.reply import Block, Reply, ReplyField
 from jobs.runner import batch_reply, format_ms, run_batch, run_job_for_reply
 from jobs.specs import find_batch, find_job, job_specs, next_fire_time
@@ -33,7 +33,7 @@ class JobLine:
         return data
 
 
-def job_lines(services: Services) -> list[JobLine]:
+def job_lines(services: Context) -> list[JobLine]:
     """Every job and batch with its schedule, next run (derived from the trigger,
     so it is right whichever process schedules) and last run."""
     config = services.config
@@ -122,7 +122,7 @@ def jobs_reply(lines: list[JobLine]) -> Reply:
     return Reply(title="Jobs", blocks=[Block(text="\n".join(rows), monospace=True)])
 
 
-def _known(services: Services) -> str:
+def _known(services: Context) -> str:
     names = [s.name for s in job_specs(services.config)] + [b.name for b in services.config.batches]
     return f"Known: {', '.join(names)}." if names else "None is configured."
 
@@ -138,7 +138,7 @@ def _name_arg(request: Request) -> str:
     return name
 
 
-def run_now(services: Services, name: str) -> Reply:
+def run_now(services: Context, name: str) -> Reply:
     """Run a job or a whole batch now; the reply comes when it has finished."""
     spec = find_job(services.config, name)
     if spec is not None:

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from handlers.access import Caller, Role, refusal_text, role_of
-from handlers.services import Services
+from jobs.context import Context
 from jobs.reply import Reply
 
 log = logging.getLogger(__name__)
@@ -23,7 +23,7 @@ class UsageError(Exception):
 
 @dataclass(frozen=True)
 class Request:
-    services: Services
+    services: Context
     caller: Caller
     role: Role
     args: list[str]
@@ -69,7 +69,7 @@ def parse_command_line(text: str) -> tuple[str, list[str]]:
 
 class Router:
     def __init__(
-        self, services: Services, commands: Iterable[Command], actions: Iterable[Action] = ()
+        self, services: Context, commands: Iterable[Command], actions: Iterable[Action] = ()
     ) -> None:
         self.services = services
         self.commands = {command.name: command for command in commands}

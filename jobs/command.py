@@ -15,8 +15,8 @@ import time
 from pathlib import Path
 
 from jobs.child_env import ChildEnvError, child_environment
-from jobs.config import JobConfig, parse_duration
-from jobs.kinds import JobContext, JobOutcome
+from jobs.config.schema import JobConfig, parse_duration
+from jobs.job import JobOutcome, RunContext
 from jobs.scrub import scrub
 
 MAX_OUTPUT_BYTES = 64 * 1024
@@ -32,7 +32,7 @@ def command_environ(job: JobConfig) -> dict[str, str]:
     return child_environment(job.env)
 
 
-def run_command_job(ctx: JobContext) -> JobOutcome:
+def run_command_job(ctx: RunContext) -> JobOutcome:
     job = ctx.spec.source
     assert isinstance(job, JobConfig), "a command job comes from a [[jobs]] entry"
     timeout = parse_duration(job.timeout).total_seconds()

@@ -1,118 +1,25 @@
-"""What every job kind shares: the job's description (JobSpec), what a run gets
-(JobContext) and what it gives back (JobOutcome).
-
-A kind is a blocking callable `(JobContext) -> JobOutcome`; the runtime calls it off
-the event loop. Which kinds exist is listed once, in `jobs/catalog.py`.
-"""
+"""Which job kinds exist: a kind is a blocking function (RunContext) -> JobOutcome.
+Adding one is a line here (and, if its jobs do not come from the config entries
+jobs/specs.py reads, a function in its SPEC_SOURCES)."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from pathlib import Path
-from typing import Any, Literal, Protocol
-
-from sqlalchemy.engine import Engine
-
-from jobs.config import CacheConfig, Config
-from jobs.reply import Reply
-from jobs.run_control import RunControl
-
-# What a run can end as. `running` is only ever a row's state while it runs.
-RunStatus = Literal["ok", "failed", "timeout", "cached", "missed", "interrupted", "abandoned"]
-Trigger = Literal["schedule", "manual", "batch", "startup"]
+from jobs.command import run_command_job
+from jobs.digest.job import run_digest_job, run_health_job
+from jobs.job import JobOutcome, KindRunner, RunContext
 
 
-class JobServices(Protocol):
-    """What jobs need from the process; handlers' `Services` fits this shape."""
+def run_review_job(context: RunContext) -> JobOutcome:
+    """The review engine is imported when a review runs: a process without scheduled
+    reviews never loads it (about 2 MB of the idle `opsdesk run`)."""
+    from jobs.review.job import run_review_job as run
 
-    @property
-    def config(self) -> Config: ...
-    @property
-    def engine(self) -> Engine: ...
-    @property
-    def data_dir(self) -> Path: ...
-    @property
-    def runner_id(self) -> str: ...
-    @property
-    def clock(self) -> Callable[[], datetime]: ...
-    @property
-    def llm_api_key(self) -> str | None: ...
-    @property
-    def run_control(self) -> RunControl: ...
+    return run(context)
 
 
-@dataclass(frozen=True)
-class JobSpec:
-    """One job as the scheduler and the commands see it.
-
-    `name` is what /run takes: a `[[jobs]]` entry's name, or `review:<repo>` for a
-    repository's scheduled review. `schedule` is ignored while `batch` is set: the
-    batch's schedule fires it."""
-
-    name: str
-    kind: str
-    schedule: str | None = None
-    batch: str | None = None
-    post_to: tuple[str, ...] = ()
-    cache: CacheConfig | None = None
-    # The config entry it came from (JobConfig, RepoConfig, ...), for the kind to read.
-    source: Any = None
-    # The schedule's time zone when not the scheduler's (the digest's local time).
-    timezone: str | None = None
-
-
-class SharedSetup:
-    """Work done once per batch run and shared by its members (e.g. one fetch per
-    remote): `once(key, make)` calls `make()` the first time a key is asked for."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._values: dict[str, Any] = {}
-        self._key_locks: dict[str, threading.Lock] = {}
-
-    def once(self, key: str, make: Callable[[], Any]) -> Any:
-        with self._lock:
-            key_lock = self._key_locks.setdefault(key, threading.Lock())
-        with key_lock:
-            if key not in self._values:
-                self._values[key] = make()
-            return self._values[key]
-
-
-@dataclass
-class JobContext:
-    services: JobServices
-    spec: JobSpec
-    trigger: Trigger
-    run_id: int
-    batch_id: str | None = None
-    scheduled_at: datetime | None = None
-    # Set when the process stops: a kind that can stop early should, and report
-    # status "interrupted".
-    cancel: threading.Event = field(default_factory=threading.Event)
-    shared: SharedSetup = field(default_factory=SharedSetup)
-
-
-@dataclass
-class JobOutcome:
-    status: RunStatus
-    output: str = ""
-    error: str | None = None
-    tokens_in: int | None = None
-    tokens_out: int | None = None
-    model: str | None = None
-    model_latency_ms: int | None = None
-    review_id: int | None = None
-    # A kind that caches by itself (reviews) says under which key; generic caching
-    # (`cache = {...}` on a job) fills it in.
-    cache_key: str | None = None
-    # What to post; None: a reply made from status and output.
-    reply: Reply | None = None
-
-
-KindRunner = Callable[[JobContext], JobOutcome]
-
-DEFAULT_TIMEOUT = timedelta(minutes=10)
+KINDS: dict[str, KindRunner] = {
+    "command": run_command_job,
+    "review": run_review_job,
+    "digest": run_digest_job,
+    "health": run_health_job,
+}

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from jobs.config import CacheConfig, Config
+from jobs.config.schema import CacheConfig, Config
 
 
 class CacheInputError(Exception):

@@ -20,11 +20,12 @@ from pydantic import BaseModel
 from sqlmodel import Session
 
 from jobs import runs
-from jobs.catalog import KINDS
 from jobs.child_env import ChildEnvError
 from jobs.command import command_environ, command_workdir
-from jobs.config import JobConfig, parse_duration
-from jobs.kinds import JobContext, JobOutcome, JobServices, JobSpec, SharedSetup, Trigger
+from jobs.config.schema import JobConfig, parse_duration
+from jobs.context import Context
+from jobs.job import JobOutcome, JobSpec, RunContext, SharedSetup, Trigger
+from jobs.kinds import KINDS
 from jobs.outbox import enqueue
 from jobs.reply import Block, Reply, ReplyField
 from jobs.result_cache import CacheInputError, fingerprint
@@ -50,7 +51,7 @@ class BatchResult:
 
 
 def run_job(
-    services: JobServices,
+    services: Context,
     spec: JobSpec,
     trigger: Trigger,
     *,
@@ -70,7 +71,7 @@ def run_job(
 
 
 def run_job_for_reply(
-    services: JobServices,
+    services: Context,
     spec: JobSpec,
     trigger: Trigger,
     *,
@@ -106,7 +107,7 @@ def run_job_for_reply(
 
 
 def _run_started(
-    services: JobServices,
+    services: Context,
     spec: JobSpec,
     trigger: Trigger,
     row: JobRun,
@@ -121,8 +122,8 @@ def _run_started(
     engine = services.engine
     if on_start is not None:
         on_start(row.id)
-    ctx = JobContext(
-        services=services,
+    ctx = RunContext(
+        context=services,
         spec=spec,
         trigger=trigger,
         run_id=row.id,
@@ -166,7 +167,7 @@ def _run_started(
     return finished, reply
 
 
-def _run_with_cache(ctx: JobContext) -> JobOutcome:
+def _run_with_cache(ctx: RunContext) -> JobOutcome:
     runner = KINDS.get(ctx.spec.kind)
     if runner is None:
         return JobOutcome(
@@ -177,7 +178,7 @@ def _run_with_cache(ctx: JobContext) -> JobOutcome:
     cache = ctx.spec.cache
     if cache is None:
         return runner(ctx)
-    services = ctx.services
+    services = ctx.context
     source = ctx.spec.source
     if isinstance(source, JobConfig):
         definition: Any = source.model_dump(include={"kind", "command", "workdir", "env"})
@@ -236,7 +237,7 @@ def job_reply(run: JobRun, baseline_ms: int | None = None) -> Reply:
 
 
 def run_batch(
-    services: JobServices,
+    services: Context,
     batch_name: str,
     *,
     scheduled_at: datetime | None = None,

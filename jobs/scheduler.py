@@ -37,8 +37,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from jobs import runs
-from jobs.config import parse_duration
-from jobs.kinds import JobServices
+from jobs.config.schema import parse_duration
+from jobs.context import Context
 from jobs.plural import plural
 from jobs.runner import run_batch, run_job
 from jobs.specs import batch_members, find_batch, find_job, job_specs, make_trigger
@@ -98,7 +98,7 @@ def _settle(future: asyncio.Future[Any], result: Any, exc: BaseException | None)
 class JobScheduler:
     def __init__(
         self,
-        services: JobServices,
+        services: Context,
         *,
         heartbeat_every: float = 30.0,
         shutdown_grace: float = 20.0,

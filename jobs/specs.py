@@ -16,8 +16,8 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from jobs.config import BatchConfig, Config, parse_duration, schedule_from
-from jobs.kinds import JobSpec
+from jobs.config.schema import BatchConfig, Config, parse_duration, schedule_from
+from jobs.job import JobSpec
 from jobs.system_jobs import system_specs
 
 REVIEW_PREFIX = "review:"

@@ -5,8 +5,8 @@ the same jobs (and no import cycle forms between health and the digest)."""
 
 from __future__ import annotations
 
-from jobs.config import Config
-from jobs.kinds import JobSpec
+from jobs.config.schema import Config
+from jobs.job import JobSpec
 
 DIGEST_JOB = "digest"
 HEALTH_JOB = "health"

@@ -14,9 +14,9 @@ from sqlalchemy.engine import Engine
 
 from handlers.catalog import build_router
 from handlers.router import Router
-from handlers.services import Services
 from jobs import scrub
-from jobs.config import Config
+from jobs.config.schema import Config
+from jobs.context import Context
 from storage import schema
 from storage.db import make_engine, session_scope
 from storage.models import Finding
@@ -115,8 +115,8 @@ def add_finding(engine: Engine, **overrides: object) -> Finding:
 
 def make_services(
     engine: Engine, config: Config | None = None, data_dir: Path | None = None
-) -> Services:
-    return Services(
+) -> Context:
+    return Context(
         config=config or Config(),
         engine=engine,
         data_dir=data_dir or Path(os.environ["OPSDESK_DATA_DIR"]),
@@ -125,10 +125,10 @@ def make_services(
 
 
 @pytest.fixture
-def services(sqlite_only_engine: Engine) -> Services:
+def services(sqlite_only_engine: Engine) -> Context:
     return make_services(sqlite_only_engine)
 
 
 @pytest.fixture
-def router(services: Services) -> Router:
+def router(services: Context) -> Router:
     return build_router(services)

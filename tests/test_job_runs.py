@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from jobs import runs
-from jobs.config import Config
+from jobs.config.schema import Config
 from jobs.result_cache import CacheInputError, git_head
 from jobs.review.git import ensure_clone
 from jobs.runner import run_batch, run_job

@@ -9,7 +9,7 @@ from handlers.access import Caller
 from handlers.catalog import build_router
 from handlers.router import Router
 from jobs import runs
-from jobs.config import Config
+from jobs.config.schema import Config
 from tests.conftest import make_services
 
 ADMIN = Caller(platform="slack", user_id="UADMIN", chat_id="C1")

@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from jobs import runs
-from jobs.config import Config
+from jobs.config.schema import Config
 from jobs.scheduler import JobScheduler
 from storage import heartbeats
 from storage.db import session_scope

@@ -18,8 +18,8 @@ import pytest
 from sqlmodel import Session, select
 
 from bot.runtime import run_forever
-from bot.settings import Secrets, Settings
-from jobs.config import (
+from jobs.config.loading import Secrets, Settings
+from jobs.config.schema import (
     AccessConfig,
     Config,
     JobConfig,

@@ -22,7 +22,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 from sqlalchemy.engine import Engine
 
 from bot.ack_stats import ACK_BUCKETS, ack_snapshot
-from jobs.config import Config
+from jobs.config.schema import Config
 from jobs.outbox_totals import PlatformOutbox, read_outbox
 from jobs.run_totals import Histogram, RunTotalsReader
 

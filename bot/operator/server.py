@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
 
 from handlers.health import health_report
-from handlers.services import Services
+from jobs.context import Context
 from jobs.digest.model import PERIOD_LENGTH, Period
 from jobs.health import Component, HealthReport
 
@@ -82,7 +82,7 @@ def token_matches(header: str | None, token: str) -> bool:
 
 @dataclass
 class OperatorServer:
-    services: Services
+    services: Context
     host: str
     port: int
     token: str | None
@@ -285,7 +285,7 @@ class OperatorServer:
 
 
 async def start_operator_surface(
-    services: Services, *, listen: tuple[str, int], token: str | None, leadership: Leadership
+    services: Context, *, listen: tuple[str, int], token: str | None, leadership: Leadership
 ) -> OperatorServer:
     server = OperatorServer(services, listen[0], listen[1], token, leadership)
     await server.start()

@@ -8,12 +8,12 @@ from collections.abc import Mapping
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.settings import ConfigError, Settings
 from bot.slack.adapter import SlackAdapter
 from bot.slack.app import build_app
 from bot.slack.deliver import SlackDeliverer
 from bot.work_queue import WorkQueue
 from handlers.router import Router
+from jobs.config.loading import ConfigError, Settings
 
 DEFAULT_API_URL = AsyncWebClient.BASE_URL
 

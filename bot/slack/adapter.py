@@ -19,7 +19,7 @@ HEALTH_PATH = "/healthz"
 
 
 class SlackAdapter:
-    """Implements bot.adapter.ChatAdapter for Slack."""
+    """Implements bot.adapters.ChatAdapter for Slack."""
 
     platform = "slack"
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from bot.settings import ConfigError, Settings
 from bot.telegram.adapter import WEBHOOK_MODE_PROBLEM, TelegramAdapter, TelegramStartError
 from bot.work_queue import WorkQueue
 from handlers.router import Router
+from jobs.config.loading import ConfigError, Settings
 
 __all__ = ["TelegramAdapter", "TelegramStartError", "build_telegram_adapter"]
 

@@ -21,7 +21,7 @@ from bot.telegram.app import (
 from bot.telegram.deliver import TelegramDeliverer
 from bot.work_queue import WorkQueue
 from handlers.router import Router
-from jobs.config import TelegramConfig
+from jobs.config.schema import TelegramConfig
 
 log = logging.getLogger(__name__)
 

@@ -6,15 +6,15 @@ from __future__ import annotations
 
 from jobs.digest.reply import digest_reply
 from jobs.digest.service import build_digest_with_chart, post_daily_digest, post_health_alerts
-from jobs.kinds import JobContext, JobOutcome
+from jobs.job import JobOutcome, RunContext
 from jobs.plural import plural
 
 
-def run_digest_job(ctx: JobContext) -> JobOutcome:
+def run_digest_job(ctx: RunContext) -> JobOutcome:
     """Scheduled: the daily post, deduplicated against itself only (per local day).
     Run by hand: the digest answers the person who asked and posts nothing, so the
     day's scheduled post still goes out."""
-    services = ctx.services
+    services = ctx.context
     if ctx.trigger != "schedule":
         found, chart = build_digest_with_chart(
             services.engine, services.config, "day", services.clock()
@@ -26,8 +26,8 @@ def run_digest_job(ctx: JobContext) -> JobOutcome:
     return JobOutcome(status="ok", output=f"daily digest enqueued: {plural(len(posts), 'post')}")
 
 
-def run_health_job(ctx: JobContext) -> JobOutcome:
-    services = ctx.services
+def run_health_job(ctx: RunContext) -> JobOutcome:
+    services = ctx.context
     posts = post_health_alerts(
         services.engine,
         services.config,

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection, Engine
 
 from jobs import outbox
-from jobs.config import Config, parse_duration
+from jobs.config.schema import Config, parse_duration
 from jobs.digest import queries
 from jobs.digest.alerts import AlertDecision, AlertRecord, decide_alerts, decide_digest_alerts
 from jobs.digest.chart import DEFAULT_DAYS, daily_hit_rates, daily_medians, last_chart_day

@@ -10,9 +10,9 @@ from typing import Any
 from sqlalchemy import select, true
 from sqlalchemy.engine import Connection, Engine
 
-from jobs.config import Config, JobConfig, parse_duration, schedule_from
+from jobs.config.schema import Config, JobConfig, parse_duration, schedule_from
 from jobs.health.component import Component, Status, ago
-from jobs.kinds import JobSpec
+from jobs.job import JobSpec
 from jobs.specs import job_specs
 from storage.heartbeats import read_heartbeat
 from storage.models import JobRun, JobState

@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from jobs import runs
-from jobs.config import Config, LinterConfig, RepoConfig
+from jobs.config.schema import Config, LinterConfig, RepoConfig
 from jobs.review import git, store
 from jobs.review.budget import RETRY_REASONS, SkippedFile
 from jobs.review.calibration import StoredCalibration

@@ -6,13 +6,13 @@ figures handed back in the outcome; the post is the same reply /review shows."""
 from __future__ import annotations
 
 from jobs.feedback import mark_shown
-from jobs.kinds import JobContext, JobOutcome
+from jobs.job import JobOutcome, RunContext
 from jobs.review.engine import ReviewFailed, review_job
 from jobs.review.view import finding_ids_in, review_reply
 
 
-def run_review_job(ctx: JobContext) -> JobOutcome:
-    services = ctx.services
+def run_review_job(ctx: RunContext) -> JobOutcome:
+    services = ctx.context
     repo = ctx.spec.name.split(":", 1)[1]
     try:
         result = review_job(

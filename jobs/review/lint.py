@@ -18,7 +18,7 @@ import tomllib
 from importlib.metadata import version
 from pathlib import Path, PurePosixPath
 
-from jobs.config import LintReviewerConfig
+from jobs.config.schema import LintReviewerConfig
 from jobs.review.budget import SkippedFile
 from jobs.review.checkout import Checkout, check_out
 from jobs.review.diff import skip_reason

@@ -15,7 +15,7 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
-from jobs.config import LinterConfig
+from jobs.config.schema import LinterConfig
 from jobs.review.finding import Finding, Severity
 from jobs.review.reports import PARSERS, ReportError
 from jobs.review.reviewers import ReviewerError

@@ -16,7 +16,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from jobs.config import LlmReviewerConfig
+from jobs.config.schema import LlmReviewerConfig
 from jobs.review.budget import CALL_FAILED, CUT_SHORT, HUNK_TOO_LARGE, SkippedFile
 from jobs.review.diff import FileDiff
 from jobs.review.finding import Finding

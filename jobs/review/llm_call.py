@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from jobs.config import LlmReviewerConfig
+from jobs.config.schema import LlmReviewerConfig
 from jobs.review.prompt import Message
 from jobs.review.reviewers import ReviewerError
 from jobs.review.tokens import estimate_tokens

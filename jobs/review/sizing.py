@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from jobs.config import LlmReviewerConfig
+from jobs.config.schema import LlmReviewerConfig
 from jobs.review import git
 from jobs.review.budget import PackedDiff, pack_files, render_file
 from jobs.review.diff import DiffLine, FileDiff, Hunk, file_skip_reason, parse_diff

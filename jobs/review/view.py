@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from jobs.config import Config
+from jobs.config.schema import Config
 from jobs.feedback import CODE_OF, UNDO_CODE, Mark
 from jobs.plural import plural
 from jobs.reply import Block, Button, Reply, ReplyField

@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 
 from bot.console import Console
 from handlers.catalog import build_router
-from jobs.config import Config
+from jobs.config.schema import Config
 from storage.db import make_engine
 from tests.conftest import make_services
 from tests.foundation.test_console import opsdesk

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from jobs.config import Config
+from jobs.config.schema import Config
 from jobs.digest.service import build_digest, build_digest_with_chart, post_daily_digest
 from storage.db import session_scope
 from storage.models import Feedback, Finding, OutboxPost, Review, ReviewFinding

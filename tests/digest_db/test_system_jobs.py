@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from jobs.config import Config
+from jobs.config.schema import Config
 from jobs.reply import Reply
 from jobs.runner import run_job
 from jobs.scheduler import JobScheduler

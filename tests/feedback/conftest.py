@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 from handlers.access import Caller
 from handlers.catalog import build_router
 from handlers.router import Router
-from jobs.config import Config
+from jobs.config.schema import Config
 from jobs.reply import Reply
 from storage.models import Feedback
 

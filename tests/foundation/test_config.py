@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from bot.settings import ConfigError, load_config, load_settings
+from jobs.config.loading import ConfigError, load_config, load_settings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

@@ -78,7 +78,7 @@ def test_typing_a_number_presses_that_button(sqlite_only_engine: Engine, tmp_pat
         sqlite_only_engine, severity="error", category="F821", source="ruff:F821",
         message="undefined name \x1b[31mred",
     )  # fmt: skip
-    from jobs.config import Config
+    from jobs.config.schema import Config
 
     out = _Buffer()
     config = Config.model_validate({"repos": [{"name": "demo", "path": str(tmp_path)}]})

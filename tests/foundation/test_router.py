@@ -12,7 +12,7 @@ from sqlmodel import Session, select
 from handlers.access import CONSOLE_CALLER, Caller
 from handlers.catalog import build_router
 from handlers.router import Command, Request, Router, UsageError, parse_command_line
-from jobs.config import AccessConfig, Config, RepoConfig
+from jobs.config.schema import AccessConfig, Config, RepoConfig
 from jobs.feedback import mark_shown
 from jobs.reply import Reply
 from storage.models import Feedback, InboundEvent, JobRun

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 from handlers.access import CONSOLE_CALLER
 from handlers.catalog import build_router
 from handlers.health import health_report
-from jobs.config import Config
+from jobs.config.schema import Config
 from jobs.digest.service import build_digest
 from jobs.health import Component, check_model_endpoint, scheduled_jobs
 from jobs.health import health_report as full_report

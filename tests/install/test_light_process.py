@@ -18,7 +18,7 @@ from tests.install.cli import ROOT
 RUN_THEN_LIST_MODULES = """
 import asyncio, sys
 from bot.runtime import run_forever
-from bot.settings import load_settings
+from jobs.config.loading import load_settings
 
 async def main():
     stop = asyncio.Event()

@@ -12,8 +12,8 @@ import httpx
 from sqlalchemy.engine import Engine
 
 from bot.operator.server import OperatorServer, start_operator_surface
-from handlers.services import Services
-from jobs.config import Config
+from jobs.config.schema import Config
+from jobs.context import Context
 from tests.conftest import make_services
 
 
@@ -21,7 +21,7 @@ from tests.conftest import make_services
 class Running:
     server: OperatorServer
     client: httpx.AsyncClient
-    services: Services
+    services: Context
 
     @property
     def url(self) -> str:

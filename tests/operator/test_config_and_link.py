@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from bot.settings import ConfigError, Secrets, load_config
-from jobs.config import Config
+from jobs.config.loading import ConfigError, Secrets, load_config
+from jobs.config.schema import Config
 from jobs.digest.service import post_daily_digest
 from jobs.reply import Reply
 from storage.models import OutboxPost, utcnow

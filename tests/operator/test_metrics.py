@@ -15,7 +15,7 @@ from sqlmodel import Session, select
 
 from bot.ack_stats import observe_ack, reset_acks
 from jobs import outbox
-from jobs.config import Config
+from jobs.config.schema import Config
 from jobs.reply import Reply
 from jobs.run_totals import DURATION_BUCKETS
 from jobs.runner import run_job

@@ -99,7 +99,7 @@ async def test_readyz_turns_503_when_the_database_is_unreachable_and_back(
 
 
 async def test_readyz_reports_a_late_job_with_503(sqlite_only_engine: Engine) -> None:
-    from jobs.config import Config
+    from jobs.config.schema import Config
 
     config = Config.model_validate(
         {"jobs": [{"name": "nightly", "command": "true", "schedule": "every 1m"}]}
@@ -155,7 +155,7 @@ async def test_a_down_model_endpoint_is_reported_without_its_address(
 ) -> None:
     import socket
 
-    from jobs.config import Config
+    from jobs.config.schema import Config
 
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))

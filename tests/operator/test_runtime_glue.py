@@ -16,8 +16,8 @@ from pydantic import SecretStr
 from sqlalchemy.engine import Engine
 
 from bot.runtime import start_operator
-from bot.settings import Secrets, Settings
-from jobs.config import Config
+from jobs.config.loading import Secrets, Settings
+from jobs.config.schema import Config
 from jobs.scheduler import JobScheduler
 from storage import schema
 from storage.db import make_engine

@@ -15,7 +15,7 @@ from handlers.access import Caller
 from handlers.catalog import build_router
 from handlers.ids import MAX_ID, parse_id
 from handlers.router import UsageError
-from jobs.config import Config
+from jobs.config.schema import Config
 from tests.conftest import add_finding, make_services
 
 ADMIN = Caller(platform="slack", user_id="UADMIN", chat_id="C1")

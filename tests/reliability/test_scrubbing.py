@@ -16,7 +16,7 @@ from handlers.access import Caller
 from handlers.catalog import build_router
 from jobs import scrub
 from jobs.command import MAX_OUTPUT_BYTES
-from jobs.config import Config
+from jobs.config.schema import Config
 from jobs.outbox import OutboxSender, Post, enqueue
 from jobs.reply import Reply
 from storage.models import JobRun, OutboxPost
@@ -123,7 +123,7 @@ def test_cli_output_is_scrubbed() -> None:
 def test_credentials_in_a_repository_url_and_the_database_url_are_scrubbed(
     tmp_path: Path,
 ) -> None:
-    from bot.settings import load_settings
+    from jobs.config.loading import load_settings
 
     config = tmp_path / "opsdesk.toml"
     config.write_text(

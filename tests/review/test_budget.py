@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from jobs.config import LlmReviewerConfig
+from jobs.config.schema import LlmReviewerConfig
 from jobs.review.budget import OVER_BUDGET, pack_files, render_file
 from jobs.review.diff import parse_diff
 from jobs.review.git import diff_text

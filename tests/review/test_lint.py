@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from jobs.config import LintReviewerConfig
+from jobs.config.schema import LintReviewerConfig
 from jobs.review.lint import LintReviewer
 from jobs.review.pipeline import prepare_review
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from jobs.config import Config, LinterConfig, LintReviewerConfig
+from jobs.config.schema import Config, LinterConfig, LintReviewerConfig
 from jobs.review.lint import LintReviewer
 from jobs.review.pipeline import prepare_review
 from jobs.review.reports import ReportError, parse_checkstyle, parse_sarif

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from jobs.config import LlmReviewerConfig
+from jobs.config.schema import LlmReviewerConfig
 from jobs.review.budget import CUT_SHORT
 from jobs.review.llm import LlmReviewer
 from jobs.review.pipeline import prepare_review

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from jobs.config import Config
+from jobs.config.schema import Config
 from jobs.review.engine import ReviewResult, run_review
 
 # The review core's fixtures serve here too: a real repository and a fake model server.

@@ -15,7 +15,7 @@ from sqlmodel import Session, select
 
 from handlers.access import CONSOLE_CALLER, Caller
 from handlers.catalog import build_router
-from jobs.config import Config
+from jobs.config.schema import Config
 from jobs.review.engine import ReviewResult
 from jobs.review.lint import LintReviewer
 from jobs.review.reviewers import ReviewerOutput, ReviewInput

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from jobs.config import Config
+from jobs.config.schema import Config
 from jobs.feedback import record_feedback
 from jobs.review.engine import ReviewFailed
 from storage.models import Finding, JobRun, Review

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from jobs.config import Config
+from jobs.config.schema import Config
 from jobs.digest.service import build_digest
 from jobs.digest.text import digest_lines
 from jobs.review.budget import CALL_FAILED, CUT_SHORT, HUNK_TOO_LARGE

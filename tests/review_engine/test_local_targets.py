@@ -6,7 +6,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
-from jobs.config import Config
+from jobs.config.schema import Config
 from jobs.review.engine import MAX_REPO_NAME
 from tests.review.conftest import Repo
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from jobs.config import Config
+from jobs.config.schema import Config
 from jobs.reply import Reply
 from jobs.runner import run_job
 from jobs.specs import find_job

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import Engine
 
-from jobs.config import Config
+from jobs.config.schema import Config
 from jobs.review.engine import ReviewFailed, ReviewResult
 from jobs.review.linters import ruff_command
 from jobs.review.store import count_reviews, open_findings

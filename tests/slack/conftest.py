@@ -22,8 +22,8 @@ from bot.slack.adapter import SlackAdapter
 from bot.slack.deliver import SlackDeliverer
 from handlers.catalog import ACTIONS, COMMANDS
 from handlers.router import Router
-from handlers.services import Services
-from jobs.config import AccessConfig, Config, RepoConfig
+from jobs.config.schema import AccessConfig, Config, RepoConfig
+from jobs.context import Context
 from tests.conftest import add_finding, make_services
 from tests.slack.fake_slack import FakeSlack
 
@@ -41,7 +41,7 @@ async def fake_slack() -> AsyncIterator[FakeSlack]:
 
 
 @pytest.fixture
-def slack_services(sqlite_only_engine: Engine, tmp_path: Path) -> Services:
+def slack_services(sqlite_only_engine: Engine, tmp_path: Path) -> Context:
     """Everyone in MEMBER_CHANNEL is a viewer; nobody else is let in. Repository
     "demo" is configured, so chat users may see (and give feedback on) its findings."""
     config = Config(
@@ -52,7 +52,7 @@ def slack_services(sqlite_only_engine: Engine, tmp_path: Path) -> Services:
 
 
 @pytest.fixture
-def slack_router(slack_services: Services) -> Router:
+def slack_router(slack_services: Context) -> Router:
     return Router(slack_services, COMMANDS, ACTIONS)
 
 
@@ -225,7 +225,7 @@ async def slack_server(fake_slack: FakeSlack, slack_router: Router) -> AsyncIter
 
 
 @pytest.fixture
-def finding_id(slack_services: Services) -> Iterator[int]:
+def finding_id(slack_services: Context) -> Iterator[int]:
     yield add_finding(
         slack_services.engine, category="unused-import", message="unused import os"
     ).id

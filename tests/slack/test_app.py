@@ -11,7 +11,7 @@ from bot.slack.app import WORKING
 from bot.slack.render import render_blocks
 from handlers.access import Role
 from handlers.router import Command, Request, Router
-from handlers.services import Services
+from jobs.context import Context
 from jobs.feedback import mark_shown
 from jobs.reply import Reply
 from jobs.review.view import finding_block
@@ -21,7 +21,7 @@ from tests.slack.conftest import MEMBER_CHANNEL, SlackServer
 QUIET = 0.3  # how long to wait before asserting that nothing (more) happened
 
 
-def findings_message(services: Services, finding_id: int) -> list[dict]:
+def findings_message(services: Context, finding_id: int) -> list[dict]:
     """The blocks of a review with one finding posted to MEMBER_CHANNEL (recorded as
     shown there, as a scheduled post is), as Slack would send them back."""
     with Session(services.engine) as session:
@@ -32,7 +32,7 @@ def findings_message(services: Services, finding_id: int) -> list[dict]:
     return render_blocks(Reply(title="Review of demo", blocks=[block], note="lint reviewer"))
 
 
-def votes(services: Services) -> list[Feedback]:
+def votes(services: Context) -> list[Feedback]:
     with Session(services.engine) as session:
         return list(session.exec(select(Feedback)).all())
 
@@ -131,7 +131,7 @@ async def test_errors_and_refusals_are_ephemeral(slack_server: SlackServer) -> N
 
 
 async def test_a_stranger_costs_no_rows_and_hears_one_refusal_an_hour(
-    slack_server: SlackServer, slack_services: Services
+    slack_server: SlackServer, slack_services: Context
 ) -> None:
     answers = []
     for n in range(30):
@@ -146,7 +146,7 @@ async def test_a_stranger_costs_no_rows_and_hears_one_refusal_an_hour(
 
 
 async def test_a_bad_signature_is_refused_and_nothing_recorded(
-    slack_server: SlackServer, slack_services: Services, finding_id: int
+    slack_server: SlackServer, slack_services: Context, finding_id: int
 ) -> None:
     blocks = findings_message(slack_services, finding_id)
     for body in (
@@ -163,7 +163,7 @@ async def test_a_bad_signature_is_refused_and_nothing_recorded(
 
 
 async def test_a_press_records_one_vote_and_updates_the_message(
-    slack_server: SlackServer, slack_services: Services, finding_id: int
+    slack_server: SlackServer, slack_services: Context, finding_id: int
 ) -> None:
     blocks = findings_message(slack_services, finding_id)
     status, _ = await slack_server.post(slack_server.action_body(blocks, f"fb:{finding_id}:h"))
@@ -188,7 +188,7 @@ async def test_a_press_records_one_vote_and_updates_the_message(
 
 
 async def test_a_redelivered_press_changes_nothing(
-    slack_server: SlackServer, slack_services: Services, finding_id: int
+    slack_server: SlackServer, slack_services: Context, finding_id: int
 ) -> None:
     blocks = findings_message(slack_services, finding_id)
     body = slack_server.action_body(blocks, f"fb:{finding_id}:fp")
@@ -202,7 +202,7 @@ async def test_a_redelivered_press_changes_nothing(
 
 
 async def test_a_non_member_is_refused_privately_and_no_vote_is_recorded(
-    slack_server: SlackServer, slack_services: Services, finding_id: int
+    slack_server: SlackServer, slack_services: Context, finding_id: int
 ) -> None:
     blocks = findings_message(slack_services, finding_id)
     body = slack_server.action_body(blocks, f"fb:{finding_id}:h", user="U0EVE", channel="C0ELSE")
@@ -219,7 +219,7 @@ async def test_a_non_member_is_refused_privately_and_no_vote_is_recorded(
 
 
 async def test_a_viewer_pressing_an_admin_button_is_refused(
-    slack_server: SlackServer, slack_router: Router, slack_services: Services
+    slack_server: SlackServer, slack_router: Router, slack_services: Context
 ) -> None:
     from handlers.router import Action
     from jobs.reply import Block, Button

@@ -7,7 +7,7 @@ import json
 
 from bot.slack import web_client
 from bot.slack.deliver import SlackDeliverer
-from handlers.services import Services
+from jobs.context import Context
 from jobs.outbox import OutboxSender, enqueue
 from jobs.reply import Reply
 from tests.slack.conftest import BOT_TOKEN, SlackServer
@@ -16,7 +16,7 @@ NOWHERE = "C0NOTINVITED"
 
 
 async def test_a_channel_the_bot_is_not_in_shows_degraded_with_the_fix_until_a_post_works(
-    slack_server: SlackServer, slack_services: Services
+    slack_server: SlackServer, slack_services: Context
 ) -> None:
     fake = slack_server.fake
     engine = slack_services.engine

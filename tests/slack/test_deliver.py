@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlmodel import Session
 
 from bot.slack.deliver import SlackDeliverer
-from handlers.services import Services
+from jobs.context import Context
 from jobs.outbox import OutboxSender, enqueue
 from jobs.reply import Block, Image, Reply, ReplyField
 from storage.models import OutboxPost, utcnow
@@ -41,7 +41,7 @@ def digest() -> Reply:
     )
 
 
-def row(services: Services, post_id: int) -> OutboxPost:
+def row(services: Context, post_id: int) -> OutboxPost:
     with Session(services.engine) as session:
         post = session.get(OutboxPost, post_id)
         assert post is not None
@@ -49,7 +49,7 @@ def row(services: Services, post_id: int) -> OutboxPost:
 
 
 async def test_a_digest_is_posted_with_its_chart(
-    fake_slack: FakeSlack, slack_services: Services
+    fake_slack: FakeSlack, slack_services: Context
 ) -> None:
     engine = slack_services.engine
     [post_id] = enqueue(
@@ -73,7 +73,7 @@ async def test_a_digest_is_posted_with_its_chart(
 
 
 async def test_a_429_is_retried_after_retry_after_and_delivered_once(
-    fake_slack: FakeSlack, slack_services: Services
+    fake_slack: FakeSlack, slack_services: Context
 ) -> None:
     engine = slack_services.engine
     [post_id] = enqueue(
@@ -103,7 +103,7 @@ async def test_a_429_is_retried_after_retry_after_and_delivered_once(
 
 
 async def test_a_failed_chart_upload_does_not_repost_the_message(
-    fake_slack: FakeSlack, slack_services: Services
+    fake_slack: FakeSlack, slack_services: Context
 ) -> None:
     engine = slack_services.engine
     enqueue(engine, kind="digest", targets=["slack:C123"], reply=digest(), dedupe_key="d2")
@@ -118,7 +118,7 @@ async def test_a_failed_chart_upload_does_not_repost_the_message(
 
 
 async def test_an_unknown_channel_fails_for_good(
-    fake_slack: FakeSlack, slack_services: Services
+    fake_slack: FakeSlack, slack_services: Context
 ) -> None:
     engine = slack_services.engine
     fake_slack.fail("chat.postMessage", "channel_not_found")
@@ -141,7 +141,7 @@ def timing_out_deliverer(fake: FakeSlack, timeout: float) -> SlackDeliverer:
 
 
 async def test_an_uncertain_send_slack_accepted_late_is_found_not_resent(
-    fake_slack: FakeSlack, slack_services: Services
+    fake_slack: FakeSlack, slack_services: Context
 ) -> None:
     engine = slack_services.engine
     faults = ["late"]
@@ -169,7 +169,7 @@ async def test_an_uncertain_send_slack_accepted_late_is_found_not_resent(
 
 
 async def test_an_uncertain_send_that_never_arrived_is_sent(
-    fake_slack: FakeSlack, slack_services: Services
+    fake_slack: FakeSlack, slack_services: Context
 ) -> None:
     engine = slack_services.engine
     faults = ["hang"]
@@ -190,7 +190,7 @@ async def test_an_uncertain_send_that_never_arrived_is_sent(
 
 
 async def test_without_the_history_scope_an_uncertain_post_is_sent_again(
-    fake_slack: FakeSlack, slack_services: Services
+    fake_slack: FakeSlack, slack_services: Context
 ) -> None:
     engine = slack_services.engine
     fake_slack.fail("conversations.history", "missing_scope")

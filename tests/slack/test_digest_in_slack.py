@@ -11,8 +11,8 @@ from sqlmodel import Session, select
 
 from bot.slack import web_client
 from bot.slack.deliver import SlackDeliverer
-from handlers.services import Services
-from jobs.config import AccessConfig, Config, DigestConfig
+from jobs.config.schema import AccessConfig, Config, DigestConfig
+from jobs.context import Context
 from jobs.outbox import OutboxSender
 from jobs.runner import run_job
 from jobs.specs import find_job
@@ -24,7 +24,7 @@ DIGEST_CHANNEL = "C0DIGEST"
 
 
 @pytest.fixture
-def slack_services(sqlite_only_engine: Engine) -> Services:
+def slack_services(sqlite_only_engine: Engine) -> Context:
     """Alice is an admin; the daily digest goes to DIGEST_CHANNEL."""
     config = Config(
         access=AccessConfig(chats=[f"slack:{MEMBER_CHANNEL}"], admins=["slack:U0ALICE"]),
@@ -33,7 +33,7 @@ def slack_services(sqlite_only_engine: Engine) -> Services:
     return make_services(sqlite_only_engine, config)
 
 
-def digest_posts(services: Services) -> list[str]:
+def digest_posts(services: Context) -> list[str]:
     with Session(services.engine) as session:
         rows = session.exec(select(OutboxPost).where(OutboxPost.kind == "digest")).all()
         return [row.target for row in rows]
@@ -51,7 +51,7 @@ async def test_digest_in_slack_carries_its_chart(slack_server: SlackServer) -> N
 
 
 async def test_a_manual_digest_answers_its_asker_and_the_scheduled_one_still_posts(
-    slack_server: SlackServer, slack_services: Services
+    slack_server: SlackServer, slack_services: Context
 ) -> None:
     fake = slack_server.fake
     await slack_server.post(slack_server.command_body("run digest", trigger_id="d.2"))

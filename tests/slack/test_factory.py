@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.settings import ConfigError, Secrets, Settings, load_config
 from bot.slack import build_slack_adapter
 from handlers.router import Router
-from jobs.config import Config, SlackConfig
+from jobs.config.loading import ConfigError, Secrets, Settings, load_config
+from jobs.config.schema import Config, SlackConfig
 
 
 def settings(slack: SlackConfig, **env: str) -> Settings:

@@ -22,7 +22,7 @@ from bot.slack.adapter import SlackAdapter
 from bot.slack.deliver import SlackDeliverer
 from handlers.catalog import build_router
 from handlers.router import Router
-from jobs.config import Config
+from jobs.config.schema import Config
 from tests.conftest import make_services
 from tests.feedback.conftest import feedback_rows
 from tests.review.conftest import Repo, _git_identity  # noqa: F401

@@ -8,8 +8,8 @@ import json
 import pytest
 from sqlalchemy.engine import Engine
 
-from handlers.services import Services
-from jobs.config import AccessConfig, Config
+from jobs.config.schema import AccessConfig, Config
+from jobs.context import Context
 from tests.conftest import make_services
 from tests.slack.conftest import MEMBER_CHANNEL, SlackServer
 
@@ -27,7 +27,7 @@ async def test_a_mention_is_answered_in_a_thread_under_it(slack_server: SlackSer
 
 
 @pytest.fixture
-def slack_services(sqlite_only_engine: Engine) -> Services:
+def slack_services(sqlite_only_engine: Engine) -> Context:
     """Everyone in MEMBER_CHANNEL is a viewer, and so is Alice wherever she is."""
     access = AccessConfig(chats=[f"slack:{MEMBER_CHANNEL}"], viewers=["slack:U0ALICE"])
     return make_services(sqlite_only_engine, Config(access=access))

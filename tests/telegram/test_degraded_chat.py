@@ -5,14 +5,14 @@ from __future__ import annotations
 from bot.telegram.app import build_application
 from bot.telegram.deliver import TelegramDeliverer
 from handlers.health import health_report
-from handlers.services import Services
+from jobs.context import Context
 from jobs.outbox import OutboxSender, enqueue
 from jobs.reply import Reply
 from tests.telegram.fake_bot_api import FakeBotApi
 
 
 async def test_a_telegram_chat_not_found_shows_degraded_with_the_fix(
-    services: Services,
+    services: Context,
 ) -> None:
     api = FakeBotApi(unknown_chats={-100999})
     await api.start()

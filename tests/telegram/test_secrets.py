@@ -10,10 +10,10 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from bot.logs import setup_logging
-from bot.settings import ConfigError, Secrets, Settings
 from bot.telegram import TelegramAdapter, TelegramStartError, build_telegram_adapter
 from handlers.router import Router
-from jobs.config import Config, TelegramConfig
+from jobs.config.loading import ConfigError, Secrets, Settings
+from jobs.config.schema import Config, TelegramConfig
 from tests.telegram.fake_bot_api import TOKEN, FakeBotApi, command_update
 
 

@@ -22,13 +22,13 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from bot.settings import ConfigError, Secrets, Settings
 from bot.telegram import TelegramAdapter, build_telegram_adapter
 from bot.telegram.deliver import send_reply
 from handlers.access import Role
 from handlers.catalog import ACTIONS, COMMANDS
 from handlers.router import Command, Request, Router
-from jobs.config import AccessConfig, Config, RepoConfig, TelegramConfig
+from jobs.config.loading import ConfigError, Secrets, Settings
+from jobs.config.schema import AccessConfig, Config, RepoConfig, TelegramConfig
 from jobs.outbox import OutboxSender, enqueue
 from jobs.reply import Block, Image, Reply
 from jobs.review.view import finding_block

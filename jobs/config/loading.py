@@ -19,7 +19,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from jobs import scrub
-from jobs.config import Config
+from jobs.config.schema import Config
 
 EMBEDDED = "embedded defaults"
 # A configuration is a few kilobytes; these refuse a pathological file by name.

@@ -1,7 +1,7 @@
 """The configuration schema every layer reads.
 
 It lives in `jobs/` (not `bot/`) because jobs and handlers need it and imports only
-point down. `bot/settings.py` finds the file, reads the environment and validates
+point down. `jobs/config/loading.py` finds the file, reads the environment and validates
 through these models.
 """
 

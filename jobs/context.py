@@ -1,4 +1,7 @@
-"""What handlers and jobs work with, built once per process by bot/."""
+"""The jobs layer's context: what every job, and every handler above it, works with
+(database, configuration, data directory, the one secret jobs use, clock, runner id,
+the stop signal). Built once per process by bot/wiring.py and passed as one object
+instead of loose arguments."""
 
 from __future__ import annotations
 
@@ -11,13 +14,13 @@ from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
-from jobs.config import Config
+from jobs.config.schema import Config
 from jobs.run_control import RunControl
 from storage.models import utcnow
 
 
 @dataclass
-class Services:
+class Context:
     config: Config
     engine: Engine
     data_dir: Path
