@@ -1,11 +1,15 @@
-"""Shared fixtures: real databases (SQLite always, PostgreSQL when
-OPSDESK_TEST_POSTGRES_URL is set), services, a router, real git repositories."""
+"""Fixtures every area shares: an isolated environment, real databases (SQLite always,
+PostgreSQL when OPSDESK_TEST_POSTGRES_URL is set), a jobs Context and a router over
+them, a real git repository, and the stand-ins for the outside services on 127.0.0.1.
+
+Helpers that are not fixtures live in tests/support/, the stand-ins in tests/standins/;
+an area's conftest holds only what that area alone uses."""
 
 from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -15,11 +19,14 @@ from sqlalchemy.engine import Engine
 from handlers.catalog import build_router
 from handlers.router import Router
 from jobs import scrub
-from jobs.config.schema import Config
 from jobs.context import Context
 from storage import schema
-from storage.db import make_engine, session_scope
-from storage.models import Finding
+from storage.db import make_engine
+from tests.standins.model_server import ModelServer
+from tests.standins.slack_api import SlackApi
+from tests.standins.telegram_api import TelegramApi
+from tests.support.context import jobs_context
+from tests.support.git_repo import GIT_ENV, Repo
 
 POSTGRES_URL = os.environ.get("OPSDESK_TEST_POSTGRES_URL")
 NO_POSTGRES = (
@@ -44,11 +51,10 @@ def _isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("OPSDESK_DATA_DIR", str(tmp_path / "data"))
+    # git, ours and the tests', sees one fixed identity and no user or system config.
+    for key, value in GIT_ENV.items():
+        monkeypatch.setenv(key, value)
     scrub.forget_all()  # secrets one test registered are not another's
-
-
-def sqlite_engine(tmp_path: Path) -> Engine:
-    return make_engine(f"sqlite:///{tmp_path / 'opsdesk.db'}")
 
 
 @pytest.fixture
@@ -85,50 +91,57 @@ def engine(database_url: str) -> Iterator[Engine]:
 
 
 @pytest.fixture
-def sqlite_only_engine(tmp_path: Path) -> Iterator[Engine]:
-    engine = sqlite_engine(tmp_path)
+def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
+    """A migrated SQLite database, for tests that need no second engine."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'opsdesk.db'}")
     schema.upgrade(engine)
     yield engine
     engine.dispose()
 
 
-def add_finding(engine: Engine, **overrides: object) -> Finding:
-    """A finding row to read and press buttons on; fields as a ruff F401 unless given."""
-    values: dict[str, object] = {
-        "repo": "demo",
-        "path": "app/main.py",
-        "line": 3,
-        "severity": "warning",
-        "category": "F401",
-        "message": "`os` imported but unused",
-        "source": "ruff:F401",
-        **overrides,
-    }
-    values.setdefault("fingerprint", f"fp-{values['path']}-{values['message']}"[:64])
-    row = Finding.model_validate(values)
-    with session_scope(engine) as session:
-        session.add(row)
-        session.flush()
-    assert row.id is not None
-    return row
-
-
-def make_services(
-    engine: Engine, config: Config | None = None, data_dir: Path | None = None
-) -> Context:
-    return Context(
-        config=config or Config(),
-        engine=engine,
-        data_dir=data_dir or Path(os.environ["OPSDESK_DATA_DIR"]),
-        config_source="test",
-    )
+@pytest.fixture
+def context(sqlite_engine: Engine) -> Context:
+    """A jobs Context over a migrated SQLite database and the default configuration."""
+    return jobs_context(sqlite_engine)
 
 
 @pytest.fixture
-def services(sqlite_only_engine: Engine) -> Context:
-    return make_services(sqlite_only_engine)
+def router(context: Context) -> Router:
+    """The real router with every command and action, over `context`."""
+    return build_router(context)
 
 
 @pytest.fixture
-def router(services: Context) -> Router:
-    return build_router(services)
+def repo(tmp_path: Path) -> Repo:
+    """An empty git repository (branch main) in tmp_path/work, to commit into."""
+    path = tmp_path / "work"
+    path.mkdir()
+    created = Repo(path)
+    created.git("init", "-q", "-b", "main")
+    return created
+
+
+@pytest.fixture
+def model_server() -> Iterator[ModelServer]:
+    """An OpenAI-compatible model server on 127.0.0.1 that answers from a script."""
+    server = ModelServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+async def slack_api() -> AsyncIterator[SlackApi]:
+    """Slack's Web API, response URLs and Socket Mode on 127.0.0.1."""
+    api = SlackApi()
+    await api.start()
+    yield api
+    await api.stop()
+
+
+@pytest.fixture
+async def telegram_api() -> AsyncIterator[TelegramApi]:
+    """Telegram's Bot API on 127.0.0.1; the test pushes updates, the bot polls them."""
+    api = TelegramApi()
+    await api.start()
+    yield api
+    await api.stop()

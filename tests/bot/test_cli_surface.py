@@ -14,7 +14,7 @@ import time
 from importlib.metadata import version
 from pathlib import Path
 
-from tests.install.cli import ROOT, opsdesk
+from tests.support.cli import ROOT, opsdesk
 
 
 def write_config(where: Path, job: str) -> Path:

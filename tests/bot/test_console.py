@@ -3,35 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
 from bot.console import Console
 from handlers.catalog import build_router
-from tests.conftest import add_finding, make_services
-
-
-def opsdesk(
-    *args: str, stdin: str = "", cwd: Path | None = None
-) -> subprocess.CompletedProcess[str]:
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("OPSDESK_", "SLACK_", "TELEGRAM_"))
-    }
-    env["OPSDESK_DATA_DIR"] = os.environ["OPSDESK_DATA_DIR"]
-    return subprocess.run(
-        [sys.executable, "-m", "bot.cli", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=cwd,
-        timeout=60,
-        check=False,
-    )
+from tests.support.cli import opsdesk
+from tests.support.context import jobs_context
+from tests.support.rows import add_finding
 
 
 def test_piped_console_prints_help_and_health_and_exits_zero(tmp_path: Path) -> None:
@@ -73,16 +53,16 @@ def test_a_broken_config_stops_the_bot_with_the_key_named(tmp_path: Path) -> Non
     assert "digest.time: invalid time '25:00'" in result.stderr
 
 
-def test_typing_a_number_presses_that_button(sqlite_only_engine: Engine, tmp_path: Path) -> None:
+def test_typing_a_number_presses_that_button(sqlite_engine: Engine, tmp_path: Path) -> None:
     add_finding(
-        sqlite_only_engine, severity="error", category="F821", source="ruff:F821",
+        sqlite_engine, severity="error", category="F821", source="ruff:F821",
         message="undefined name \x1b[31mred",
     )  # fmt: skip
     from jobs.config.schema import Config
 
     out = _Buffer()
     config = Config.model_validate({"repos": [{"name": "demo", "path": str(tmp_path)}]})
-    console = Console(build_router(make_services(sqlite_only_engine, config)), out, tmp_path)
+    console = Console(build_router(jobs_context(sqlite_engine, config)), out, tmp_path)
     console.say("/findings demo")
     assert "[1] Helpful  [2] Not helpful  [3] False positive  [4] Resolved" in out.text
     assert "\x1b" not in out.text  # model text cannot drive the terminal

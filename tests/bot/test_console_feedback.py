@@ -11,9 +11,8 @@ from pathlib import Path
 from sqlalchemy.engine import Engine
 
 from bot.console import Console
-from tests.review.conftest import Repo
-
-from .conftest import config_for, feedback_rows, router_for
+from tests.support.feedback import config_for, feedback_rows, router_for
+from tests.support.git_repo import Repo
 
 FOUR_UNUSED = "import os\nimport sys\nimport json\nimport re\n"
 

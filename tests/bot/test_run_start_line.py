@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
-from tests.install.cli import ROOT
+from tests.support.cli import ROOT
 
 CONFIG = """
 [[jobs]]

@@ -10,7 +10,6 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -32,9 +31,8 @@ from jobs.reply import Reply
 from storage import schema
 from storage.db import make_engine
 from storage.models import JobRun, OutboxPost
-from tests.slack.conftest import SIGNING_SECRET, sign
-from tests.slack.fake_slack import FakeSlack
-from tests.telegram.fake_bot_api import TOKEN, FakeBotApi
+from tests.standins.slack_api import SIGNING_SECRET, SlackApi, sign
+from tests.standins.telegram_api import TOKEN, TelegramApi
 
 GRACE_S = 1.0
 
@@ -53,14 +51,6 @@ def settings_for(tmp_path: Path, config: Config, env: dict[str, str]) -> Setting
         database_url=f"sqlite:///{tmp_path / 'opsdesk.db'}",
         data_dir=tmp_path / "data",
     )
-
-
-@pytest.fixture
-async def fake_slack() -> AsyncIterator[FakeSlack]:
-    fake = FakeSlack()
-    await fake.start()
-    yield fake
-    await fake.stop()
 
 
 async def wait_until_serving(url: str, http: aiohttp.ClientSession) -> None:
@@ -85,7 +75,7 @@ def runs_of(database_url: str, job: str) -> list[JobRun]:
 
 
 async def start_long_run_from_slack(
-    port: int, fake_slack: FakeSlack, database_url: str, trigger_id: str
+    port: int, slack_api: SlackApi, database_url: str, trigger_id: str
 ) -> None:
     """Alice sends `/opsdesk run long` over signed HTTP once opsdesk serves; returns
     when its run row exists."""
@@ -94,7 +84,7 @@ async def start_long_run_from_slack(
         body = (
             "command=%2Fopsdesk&text=run+long&user_id=U0ALICE&user_name=alice"
             f"&channel_id=C0OPS&team_id=T1&trigger_id={trigger_id}"
-            f"&response_url={fake_slack.response_url('run-long')}"
+            f"&response_url={slack_api.response_url('run-long')}"
         )
         async with http.post(
             f"http://127.0.0.1:{port}/slack/events", data=body.encode(), headers=sign(body)
@@ -107,7 +97,7 @@ async def start_long_run_from_slack(
 
 
 async def test_sigterm_during_a_chat_started_run_interrupts_it_and_tells_the_requester(
-    tmp_path: Path, fake_slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, slack_api: SlackApi, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     port = free_port()
     config = Config(
@@ -116,12 +106,12 @@ async def test_sigterm_during_a_chat_started_run_interrupts_it_and_tells_the_req
         access=AccessConfig(admins=["slack:U0ALICE"]),
         slack=SlackConfig(enabled=True, mode="http", http_port=port),
     )
-    monkeypatch.setenv("SLACK_API_URL", fake_slack.base_url + "api/")
+    monkeypatch.setenv("SLACK_API_URL", slack_api.base_url + "api/")
     env = {"SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": SIGNING_SECRET}
     settings = settings_for(tmp_path, config, env)
     stop = asyncio.Event()
     running = asyncio.create_task(run_forever(settings, stop=stop))
-    await start_long_run_from_slack(port, fake_slack, settings.database_url, "run.long.1")
+    await start_long_run_from_slack(port, slack_api, settings.database_url, "run.long.1")
     begun = time.monotonic()
     stop.set()  # what SIGTERM does
     assert await asyncio.wait_for(running, timeout=20) == 0
@@ -129,14 +119,14 @@ async def test_sigterm_during_a_chat_started_run_interrupts_it_and_tells_the_req
     assert took < GRACE_S + 6, f"shutdown took {took:.1f}s"
     [run] = runs_of(settings.database_url, "long")
     assert run.status == "interrupted"
-    [answer] = fake_slack.ok_calls("response")
+    [answer] = slack_api.ok_calls("response")
     assert "interrupted" in json.dumps(answer.args)
 
 
 async def test_sigterm_during_a_429_wait_hands_the_post_back_to_the_outbox(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    api = FakeBotApi()
+    api = TelegramApi()
     await api.start()
     try:
         config = Config(telegram=TelegramConfig(enabled=True))
@@ -175,7 +165,7 @@ async def test_sigterm_during_a_429_wait_hands_the_post_back_to_the_outbox(
 
 
 async def test_sigterm_to_opsdesk_run_interrupts_a_chat_started_run_and_tells_the_requester(
-    tmp_path: Path, fake_slack: FakeSlack
+    tmp_path: Path, slack_api: SlackApi
 ) -> None:
     """The real process and the real signal: `opsdesk run` in a subprocess."""
     port = free_port()
@@ -207,7 +197,7 @@ http_port = {port}
         **os.environ,
         "SLACK_BOT_TOKEN": "xoxb-test",
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "SLACK_API_URL": fake_slack.base_url + "api/",
+        "SLACK_API_URL": slack_api.base_url + "api/",
     }
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot.cli", "--config", str(config), "run",
@@ -215,7 +205,7 @@ http_port = {port}
     )  # fmt: skip
     database_url = f"sqlite:///{tmp_path / 'data' / 'opsdesk.db'}"
     try:
-        await start_long_run_from_slack(port, fake_slack, database_url, "run.long.2")
+        await start_long_run_from_slack(port, slack_api, database_url, "run.long.2")
         begun = time.monotonic()
         process.send_signal(signal.SIGTERM)
         _, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
@@ -227,5 +217,5 @@ http_port = {port}
     assert time.monotonic() - begun < 1 + 8
     [run] = runs_of(database_url, "long")
     assert run.status == "interrupted"
-    [answer] = fake_slack.ok_calls("response")
+    [answer] = slack_api.ok_calls("response")
     assert "interrupted" in json.dumps(answer.args)

@@ -11,14 +11,14 @@ from sqlmodel import SQLModel
 
 from storage import schema
 from storage.db import make_engine
-from tests.reliability.cli import opsdesk
+from tests.support.cli import opsdesk_with_config
 
 
 def _run(tmp_path: Path, **env: str) -> tuple[int, list[str]]:
     config = tmp_path / "opsdesk.toml"
     if not config.exists():
         config.write_text("")
-    done = opsdesk(config, "run", env=env, timeout=60)
+    done = opsdesk_with_config(config, "run", env=env, timeout=60)
     return done.returncode, done.stderr.strip().splitlines()
 
 
@@ -82,7 +82,7 @@ def test_a_create_all_database_names_the_repair(tmp_path: Path, database_url: st
     _with_a_row(database_url)
     code, lines = _run(tmp_path, OPSDESK_DATABASE_URL=database_url)
     assert code == 2 and len(lines) == 1 and "`opsdesk db stamp head`" in lines[0], lines
-    stamped = opsdesk(tmp_path / "opsdesk.toml", "db", "stamp", "head",
+    stamped = opsdesk_with_config(tmp_path / "opsdesk.toml", "db", "stamp", "head",
                       env={"OPSDESK_DATABASE_URL": database_url})  # fmt: skip
     assert stamped.returncode == 0, stamped.stderr
     assert schema.check(engine).is_current
@@ -91,11 +91,11 @@ def test_a_create_all_database_names_the_repair(tmp_path: Path, database_url: st
 def test_deep_or_huge_toml_is_refused_by_name(tmp_path: Path) -> None:
     deep = tmp_path / "deep.toml"
     deep.write_text("a = " + "[" * 5000 + "]" * 5000 + "\n")
-    done = opsdesk(deep, "config", "check", str(deep))
+    done = opsdesk_with_config(deep, "config", "check", str(deep))
     assert done.returncode == 1 and "nested too deeply" in done.stderr
     huge = tmp_path / "huge.toml"
     huge.write_text("# padding\n" * 200_000)
-    done = opsdesk(huge, "run")
+    done = opsdesk_with_config(huge, "run")
     assert done.returncode == 2 and "the limit is 1048576" in done.stderr
 
 
@@ -104,7 +104,7 @@ def test_config_check_names_duration_bounds(tmp_path: Path) -> None:
     bad.write_text(
         '[[jobs]]\nname = "x"\ncommand = "true"\nschedule = "every 0s"\ntimeout = "99999999999w"\n'
     )
-    done = opsdesk(bad, "config", "check", str(bad))
+    done = opsdesk_with_config(bad, "config", "check", str(bad))
     assert done.returncode == 1
     assert (
         "jobs[0].timeout: duration '99999999999w' is too long: the maximum is 366d" in done.stderr

@@ -10,10 +10,7 @@ from sqlalchemy.engine import Engine
 from handlers.access import CONSOLE_CALLER
 from jobs.feedback import mark_shown
 from jobs.reply import Reply
-from tests.conftest import add_finding
-from tests.review.conftest import Repo
-
-from .conftest import (
+from tests.support.feedback import (
     DANA,
     ELSEWHERE,
     TWO_UNUSED,
@@ -23,6 +20,8 @@ from .conftest import (
     payload,
     router_for,
 )
+from tests.support.git_repo import Repo
+from tests.support.rows import add_finding
 
 SECRET_TEXT = "imported but unused"
 

@@ -10,7 +10,7 @@ from handlers.catalog import build_router
 from handlers.router import Router
 from jobs import runs
 from jobs.config.schema import Config
-from tests.conftest import make_services
+from tests.support.context import jobs_context
 
 ADMIN = Caller(platform="slack", user_id="UADMIN", chat_id="C1")
 VIEWER = Caller(platform="slack", user_id="UVIEW", chat_id="C1")
@@ -28,18 +28,18 @@ def router_for(engine: Engine) -> Router:
             "repos": [{"name": "api", "path": "/srv/api", "schedule": "0 3 * * *"}],
         }
     )
-    return build_router(make_services(engine, config))
+    return build_router(jobs_context(engine, config))
 
 
 def text_of(router: Router, caller: Caller, line: str) -> str:
     return render_text(router.handle(caller, line))[0]
 
 
-def test_run_by_a_viewer_is_refused(sqlite_only_engine: Engine) -> None:
-    router = router_for(sqlite_only_engine)
+def test_run_by_a_viewer_is_refused(sqlite_engine: Engine) -> None:
+    router = router_for(sqlite_engine)
     reply = router.handle(VIEWER, "/run hello")
     assert reply.status == "refused"
-    assert runs.runs_of(sqlite_only_engine) == [], "nothing ran"
+    assert runs.runs_of(sqlite_engine) == [], "nothing ran"
     assert router.handle(VIEWER, "/pause hello").status == "refused"
 
 
@@ -52,13 +52,13 @@ def test_run_by_an_admin_runs_and_replies_when_done(engine: Engine) -> None:
     assert (run.trigger, run.status) == ("manual", "ok")
 
 
-def test_run_a_batch_by_name(sqlite_only_engine: Engine) -> None:
-    reply = router_for(sqlite_only_engine).handle(ADMIN, "/run nightly")
+def test_run_a_batch_by_name(sqlite_engine: Engine) -> None:
+    reply = router_for(sqlite_engine).handle(ADMIN, "/run nightly")
     assert reply.title == "Batch nightly: 1/1 ok"
 
 
-def test_unknown_job_lists_the_known_ones(sqlite_only_engine: Engine) -> None:
-    text = text_of(router_for(sqlite_only_engine), ADMIN, "/run nope")
+def test_unknown_job_lists_the_known_ones(sqlite_engine: Engine) -> None:
+    text = text_of(router_for(sqlite_engine), ADMIN, "/run nope")
     assert "No job or batch named 'nope'" in text
     assert "hello, member, review:api, nightly" in text
 
@@ -76,7 +76,7 @@ def test_pause_and_resume_show_in_jobs(engine: Engine) -> None:
     assert runs.paused_jobs(engine) == set()
 
 
-def test_jobs_shows_the_last_run(sqlite_only_engine: Engine) -> None:
-    router = router_for(sqlite_only_engine)
+def test_jobs_shows_the_last_run(sqlite_engine: Engine) -> None:
+    router = router_for(sqlite_engine)
     router.handle(ADMIN, "/run hello")
     assert "last ok" in text_of(router, VIEWER, "/jobs")

@@ -16,7 +16,8 @@ from jobs.config.schema import AccessConfig, Config, RepoConfig
 from jobs.feedback import mark_shown
 from jobs.reply import Reply
 from storage.models import Feedback, InboundEvent, JobRun
-from tests.conftest import add_finding, make_services
+from tests.support.context import jobs_context
+from tests.support.rows import add_finding
 
 STRANGER = Caller(platform="slack", user_id="U999", chat_id="C999", name="stranger")
 VIEWER = Caller(platform="slack", user_id="U1", chat_id="C1", name="viewer")
@@ -36,7 +37,7 @@ def test_command_lines_are_parsed_like_a_shell() -> None:
 
 
 def test_help_lists_the_commands_that_exist(engine: Engine) -> None:
-    router = build_router(make_services(engine))
+    router = build_router(jobs_context(engine))
     reply = router.handle(CONSOLE_CALLER, "/help")
     text = reply.blocks[0].text
     for name in router.commands:
@@ -44,16 +45,16 @@ def test_help_lists_the_commands_that_exist(engine: Engine) -> None:
 
 
 def test_unknown_command_is_a_clear_error(engine: Engine) -> None:
-    reply = build_router(make_services(engine)).handle(CONSOLE_CALLER, "/frobnicate now")
+    reply = build_router(jobs_context(engine)).handle(CONSOLE_CALLER, "/frobnicate now")
     assert reply.status == "error"
     assert "Unknown command /frobnicate" in reply.blocks[0].text
     assert reply.private
-    typo = build_router(make_services(engine)).handle(CONSOLE_CALLER, "/helth")
+    typo = build_router(jobs_context(engine)).handle(CONSOLE_CALLER, "/helth")
     assert "Did you mean /health?" in typo.blocks[0].text
 
 
 def test_a_refused_user_sees_a_refusal_and_nothing_is_recorded(engine: Engine) -> None:
-    router = build_router(make_services(engine, config()))
+    router = build_router(jobs_context(engine, config()))
     finding_id = add_finding(engine).id
     for reply in (
         router.handle(STRANGER, "/help"),
@@ -70,14 +71,14 @@ def test_a_refused_user_sees_a_refusal_and_nothing_is_recorded(engine: Engine) -
 
 
 def test_chat_members_and_viewers_may_read(engine: Engine) -> None:
-    router = build_router(make_services(engine, config()))
+    router = build_router(jobs_context(engine, config()))
     assert router.handle(VIEWER, "/help").status == "ok"
     assert router.handle(CHAT_MEMBER, "/help").status == "ok"
 
 
 def test_a_feedback_press_records_one_verdict_per_user(engine: Engine, tmp_path: Path) -> None:
     with_repo = config().model_copy(update={"repos": [RepoConfig(name="demo", path=str(tmp_path))]})
-    router = build_router(make_services(engine, with_repo))
+    router = build_router(jobs_context(engine, with_repo))
     finding_id = add_finding(engine).id
     assert finding_id is not None
     mark_shown(engine, "slack:C1", [finding_id])  # as a reply to VIEWER's channel does
@@ -94,7 +95,7 @@ def test_a_feedback_press_records_one_verdict_per_user(engine: Engine, tmp_path:
 
 
 def test_forged_button_payloads_are_refused_without_effect(engine: Engine) -> None:
-    router = build_router(make_services(engine, config()))
+    router = build_router(jobs_context(engine, config()))
     finding_id = add_finding(engine).id
     for payload in ("zz:1", "fb:", "fb:abc:h", f"fb:{finding_id}:xx", "fb:999999:h", "fb"):
         reply = router.press(VIEWER, payload)
@@ -109,7 +110,7 @@ def test_a_failing_handler_answers_with_an_error_not_a_crash(
     def broken(_request: Request) -> Reply:
         raise RuntimeError("disk on fire")
 
-    router = Router(make_services(engine), [Command("broken", "/broken", "fails", broken)])
+    router = Router(jobs_context(engine), [Command("broken", "/broken", "fails", broken)])
     reply = router.handle(CONSOLE_CALLER, "/broken")
     assert reply.status == "error"
     text = reply.blocks[0].text
@@ -127,6 +128,6 @@ def test_usage_errors_show_the_usage(engine: Engine) -> None:
             raise UsageError("Name a repository.")
         return Reply.text("ok")
 
-    router = Router(make_services(engine), [Command("strict", "/strict <repo>", "x", strict)])
+    router = Router(jobs_context(engine), [Command("strict", "/strict <repo>", "x", strict)])
     reply = router.handle(CONSOLE_CALLER, "/strict")
     assert [b.text for b in reply.blocks] == ["Name a repository.", "Usage: /strict <repo>"]

@@ -8,9 +8,7 @@ from pathlib import Path
 from sqlalchemy.engine import Engine
 
 from handlers.access import CONSOLE_CALLER
-from tests.review.conftest import Repo
-
-from .conftest import (
+from tests.support.feedback import (
     ADMIN,
     DANA,
     LEE,
@@ -22,6 +20,7 @@ from .conftest import (
     payload,
     router_for,
 )
+from tests.support.git_repo import Repo
 
 
 def test_false_positive_stays_gone_in_cached_and_full_reviews_until_undone(

@@ -12,7 +12,7 @@ from sqlmodel import Session, select
 from jobs.child_env import ChildEnvError, child_environment
 from storage.db import make_engine
 from storage.models import JobRun, OutboxPost
-from tests.reliability.cli import TOKENS, opsdesk
+from tests.support.cli import TOKENS, opsdesk_with_config
 
 
 def test_env_sort_in_a_command_job_shows_no_token(tmp_path: Path, database_url: str) -> None:
@@ -25,7 +25,9 @@ def test_env_sort_in_a_command_job_shows_no_token(tmp_path: Path, database_url: 
         'env = { BRIEF = "short", PASSED = "env:OPERATOR_CHOICE" }\n'
         'post_to = ["slack:C1"]\n'
     )
-    done = opsdesk(config, "run-job", "leak", env={**TOKENS, "OPERATOR_CHOICE": "chosen-value"})
+    done = opsdesk_with_config(
+        config, "run-job", "leak", env={**TOKENS, "OPERATOR_CHOICE": "chosen-value"}
+    )
     assert done.returncode == 0, done.stderr
     engine = make_engine(database_url)
     with Session(engine) as session:

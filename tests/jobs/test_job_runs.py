@@ -20,7 +20,7 @@ from jobs.runner import run_batch, run_job
 from jobs.specs import find_job
 from storage.db import session_scope
 from storage.models import JobRun, OutboxPost, utcnow
-from tests.conftest import make_services
+from tests.support.context import jobs_context
 
 
 def config_with(jobs: list[dict[str, object]], **extra: object) -> Config:
@@ -30,7 +30,7 @@ def config_with(jobs: list[dict[str, object]], **extra: object) -> Config:
 def run_named(engine: Engine, config: Config, name: str) -> JobRun:
     spec = find_job(config, name)
     assert spec is not None
-    return run_job(make_services(engine, config), spec, "manual")
+    return run_job(jobs_context(engine, config), spec, "manual")
 
 
 def test_runs_are_recorded_as_ok_failed_and_timeout(engine: Engine) -> None:
@@ -55,8 +55,8 @@ def test_runs_are_recorded_as_ok_failed_and_timeout(engine: Engine) -> None:
     assert [r.status for r in runs.runs_of(engine)] == ["ok", "failed", "timeout"]
 
 
-def test_timeout_kills_the_whole_process_group(tmp_path: Path, sqlite_only_engine: Engine) -> None:
-    engine = sqlite_only_engine  # process handling, not storage: one database is enough
+def test_timeout_kills_the_whole_process_group(tmp_path: Path, sqlite_engine: Engine) -> None:
+    engine = sqlite_engine  # process handling, not storage: one database is enough
     marker = tmp_path / "survivor"
     config = config_with(
         [{"name": "forks", "command": f"(sleep 2; touch {marker}) & sleep 5", "timeout": "1s"}]
@@ -167,7 +167,7 @@ def test_a_batch_runs_every_member_and_posts_once(engine: Engine) -> None:
             {"name": "morning", "schedule": "every 1h", "post_to": ["slack:C1"], "concurrency": 2}
         ],
     )
-    result = run_batch(make_services(engine, config), "morning")
+    result = run_batch(jobs_context(engine, config), "morning")
 
     assert sorted((r.job, r.status) for r in result.runs) == [
         ("one", "ok"),

@@ -8,12 +8,10 @@ import socket
 import subprocess
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from datetime import timedelta
 
 import aiohttp
 import pytest
-from aiohttp import web
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
@@ -22,26 +20,7 @@ from jobs.health.checks import check_outbox
 from jobs.outbox import OutboxSender, Post, RetryAfter, enqueue, is_uncertain
 from jobs.reply import Reply
 from storage.models import OutboxPost, utcnow
-
-
-@dataclass
-class FlakyEndpoint:
-    """Answers the first `failures` requests with `fail_status`, then 200."""
-
-    failures: int = 2
-    fail_status: int = 500
-    retry_after: str | None = None
-    requests: list[dict[str, object]] = field(default_factory=list)
-    delivered: list[dict[str, object]] = field(default_factory=list)
-
-    async def handle(self, request: web.Request) -> web.Response:
-        body = await request.json()
-        self.requests.append(body)
-        if len(self.requests) <= self.failures:
-            headers = {"Retry-After": self.retry_after} if self.retry_after else {}
-            return web.json_response({"ok": False}, status=self.fail_status, headers=headers)
-        self.delivered.append(body)
-        return web.json_response({"ok": True, "ts": f"m{len(self.delivered)}"})
+from tests.standins.chat_webhook import ChatWebhook, served
 
 
 class HttpDeliverer:
@@ -60,29 +39,11 @@ class HttpDeliverer:
             return str((await r.json())["ts"])
 
 
-async def serve(endpoint: FlakyEndpoint) -> AsyncIterator[str]:
-    app = web.Application()
-    app.router.add_post("/post", endpoint.handle)
-    async for url in serve_app(app):
-        yield url
-
-
-async def serve_app(app: web.Application) -> AsyncIterator[str]:
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        yield f"http://127.0.0.1:{port}/post"
-    finally:
-        await runner.cleanup()
-
-
 @pytest.fixture
-async def flaky() -> AsyncIterator[tuple[FlakyEndpoint, str]]:
-    endpoint = FlakyEndpoint()
-    async for url in serve(endpoint):
+async def flaky() -> AsyncIterator[tuple[ChatWebhook, str]]:
+    """A webhook that fails twice with HTTP 500, then accepts."""
+    endpoint = ChatWebhook(failures=2)
+    async with served(endpoint) as url:
         yield endpoint, url
 
 
@@ -112,7 +73,7 @@ async def one_pass_when_due(outbox: OutboxSender) -> int:
 
 
 async def test_delivers_after_two_failures_across_a_restart_exactly_once(
-    engine: Engine, flaky: tuple[FlakyEndpoint, str]
+    engine: Engine, flaky: tuple[ChatWebhook, str]
 ) -> None:
     endpoint, url = flaky
     enqueue(
@@ -154,8 +115,8 @@ async def test_delivers_after_two_failures_across_a_restart_exactly_once(
 
 async def test_retry_after_is_honoured(engine: Engine) -> None:
     # 3 s, not 1: a loaded machine must not eat the window the assertions look into.
-    endpoint = FlakyEndpoint(failures=1, fail_status=429, retry_after="3")
-    async for url in serve(endpoint):
+    endpoint = ChatWebhook(failures=1, fail_status=429, retry_after="3")
+    async with served(endpoint) as url:
         enqueue(engine, kind="alert", targets=["hook:c"], reply=Reply.text("x"), dedupe_key="a")
         outbox = sender(engine, url, "s")
         started = time.monotonic()
@@ -168,7 +129,7 @@ async def test_retry_after_is_honoured(engine: Engine) -> None:
 
 
 async def test_two_senders_at_once_deliver_once(
-    engine: Engine, flaky: tuple[FlakyEndpoint, str]
+    engine: Engine, flaky: tuple[ChatWebhook, str]
 ) -> None:
     endpoint, url = flaky
     endpoint.failures = 0
@@ -194,20 +155,6 @@ async def test_a_platform_without_an_adapter_stays_pending_and_health_says_so(
     assert outbox.detail == "posts waiting with no running adapter to send them: 1 for slack"
 
 
-@dataclass
-class SlowEndpoint:
-    """Accepts every post, but answers after `delay` (the client may give up first)."""
-
-    delay: float = 0.5
-    delivered: list[dict[str, object]] = field(default_factory=list)
-
-    async def handle(self, request: web.Request) -> web.Response:
-        body = await request.json()
-        self.delivered.append(body)  # accepted before the answer
-        await asyncio.sleep(self.delay)
-        return web.json_response({"ok": True, "ts": f"m{len(self.delivered)}"})
-
-
 class TimingOutDeliverer(HttpDeliverer):
     """Gives up after 0.1 s, as an HTTP client with a timeout does."""
 
@@ -223,10 +170,8 @@ class TimingOutDeliverer(HttpDeliverer):
 async def test_a_timed_out_send_is_uncertain_and_waits_to_settle_before_a_resend(
     engine: Engine,
 ) -> None:
-    endpoint = SlowEndpoint()
-    app = web.Application()
-    app.router.add_post("/post", endpoint.handle)
-    async for url in serve_app(app):
+    endpoint = ChatWebhook(delay=0.5)  # accepts every post, answers after 0.5 s
+    async with served(endpoint) as url:
         enqueue(engine, kind="job", targets=["hook:a"], reply=Reply.text("x"), dedupe_key="k")
         deliverer = TimingOutDeliverer(url)
         outbox = OutboxSender(
@@ -262,7 +207,7 @@ async def test_a_dead_local_senders_claim_comes_back_uncertain(engine: Engine) -
     assert await outbox.send_due() == 1
 
 
-async def test_run_loop_sends_and_stops(engine: Engine, flaky: tuple[FlakyEndpoint, str]) -> None:
+async def test_run_loop_sends_and_stops(engine: Engine, flaky: tuple[ChatWebhook, str]) -> None:
     endpoint, url = flaky
     endpoint.failures = 1
     enqueue(engine, kind="job", targets=["hook:a"], reply=Reply.text("x"), dedupe_key="k")

@@ -18,7 +18,7 @@ from sqlmodel import Session, select
 from jobs import runs
 from storage.db import make_engine, session_scope
 from storage.models import JobRun, utcnow
-from tests.reliability.cli import ROOT, opsdesk
+from tests.support.cli import ROOT, opsdesk_with_config
 
 
 def _rows(engine: Engine) -> list[JobRun]:
@@ -52,7 +52,7 @@ def test_a_killed_run_jobs_row_is_reclaimed_by_the_next_process(
     engine = make_engine(database_url)
     (row,) = _rows(engine)
     assert row.status == "running" and row.runner and row.runner.endswith(f":{child.pid}")
-    listed = opsdesk(config, "jobs")  # any command that opens the database
+    listed = opsdesk_with_config(config, "jobs")  # any command that opens the database
     assert listed.returncode == 0, listed.stderr
     (row,) = _rows(engine)
     assert row.status == "abandoned"

@@ -17,7 +17,7 @@ from jobs.scheduler import JobScheduler
 from storage import heartbeats
 from storage.db import session_scope
 from storage.models import Heartbeat, JobRun, OutboxPost, utcnow
-from tests.conftest import make_services
+from tests.support.context import jobs_context
 
 
 async def wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> None:
@@ -29,7 +29,7 @@ async def wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> None:
 
 def scheduler_for(engine: Engine, raw: dict[str, object], **options: float) -> JobScheduler:
     config = Config.model_validate(raw)
-    return JobScheduler(make_services(engine, config), **options)
+    return JobScheduler(jobs_context(engine, config), **options)
 
 
 async def test_a_scheduled_job_runs_and_is_recorded(engine: Engine) -> None:
@@ -95,8 +95,8 @@ async def test_a_paused_job_records_nothing(engine: Engine) -> None:
     assert runs.runs_of(engine, "tick") == []
 
 
-async def test_fires_later_than_the_grace_are_recorded_missed(sqlite_only_engine: Engine) -> None:
-    engine = sqlite_only_engine  # slow (blocks the loop 3.6 s): one database is enough
+async def test_fires_later_than_the_grace_are_recorded_missed(sqlite_engine: Engine) -> None:
+    engine = sqlite_engine  # slow (blocks the loop 3.6 s): one database is enough
     scheduler = scheduler_for(
         engine,
         {

@@ -20,8 +20,8 @@ from jobs.config.schema import Config
 from jobs.outbox import OutboxSender, Post, enqueue
 from jobs.reply import Reply
 from storage.models import JobRun, OutboxPost
-from tests.conftest import make_services
-from tests.reliability.cli import TOKENS, opsdesk
+from tests.support.cli import TOKENS, opsdesk_with_config
+from tests.support.context import jobs_context
 
 TOKEN = TOKENS["TELEGRAM_BOT_TOKEN"]
 HALF = TOKEN[: len(TOKEN) // 2]
@@ -54,7 +54,7 @@ def test_a_command_whose_output_splits_a_secret_at_the_cut_stores_none_of_it(
         'env = { T = "env:TELEGRAM_BOT_TOKEN" }\n'
         'post_to = ["telegram:1"]\n'
     )
-    done = opsdesk(config, "run-job", "spill", env=TOKENS)
+    done = opsdesk_with_config(config, "run-job", "spill", env=TOKENS)
     assert done.returncode == 0, done.stderr
     from storage.db import make_engine
 
@@ -102,7 +102,7 @@ def test_chat_replies_and_outbox_rows_are_scrubbed(engine: Engine) -> None:
             "jobs": [{"name": "say", "command": f"echo {TOKEN.swapcase()}"}],
         }
     )
-    router = build_router(make_services(engine, config))
+    router = build_router(jobs_context(engine, config))
     reply = router.handle(Caller(platform="slack", user_id="U1", chat_id="C1"), "/run say")
     assert TOKEN.lower() not in reply.model_dump_json().lower()
     (post_id,) = enqueue(

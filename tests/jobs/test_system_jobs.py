@@ -11,7 +11,7 @@ from jobs.runner import run_job
 from jobs.scheduler import JobScheduler
 from jobs.specs import find_job, job_specs
 from storage.models import JobRun, OutboxPost
-from tests.conftest import make_services
+from tests.support.context import jobs_context
 
 
 def config(**digest: object) -> Config:
@@ -35,16 +35,16 @@ def test_the_digest_runs_at_its_local_time_when_it_has_targets() -> None:
 
 
 def test_the_scheduler_plans_the_digest_in_its_own_time_zone(engine: Engine) -> None:
-    scheduler = JobScheduler(make_services(engine, config(post_to=["slack:C1"])))
+    scheduler = JobScheduler(jobs_context(engine, config(post_to=["slack:C1"])))
     assert ("job:digest", "30 7 * * *", "Europe/Berlin") in scheduler._planned()
 
 
 def test_the_digest_job_posts_once_a_day_through_the_outbox(engine: Engine) -> None:
-    services = make_services(engine, config(post_to=["slack:C1", "telegram:-100"]))
-    spec = find_job(services.config, "digest")
+    context = jobs_context(engine, config(post_to=["slack:C1", "telegram:-100"]))
+    spec = find_job(context.config, "digest")
     assert spec is not None
-    first = run_job(services, spec, "schedule")
-    second = run_job(services, spec, "schedule")
+    first = run_job(context, spec, "schedule")
+    second = run_job(context, spec, "schedule")
     assert first.status == second.status == "ok"
     with Session(engine) as session:
         posts = session.exec(select(OutboxPost).where(OutboxPost.kind == "digest")).all()
@@ -56,9 +56,9 @@ def test_the_digest_job_posts_once_a_day_through_the_outbox(engine: Engine) -> N
 
 
 def test_the_health_job_runs_and_records_its_run(engine: Engine) -> None:
-    services = make_services(engine, config(post_to=["slack:C1"]))
-    spec = find_job(services.config, "health")
+    context = jobs_context(engine, config(post_to=["slack:C1"]))
+    spec = find_job(context.config, "health")
     assert spec is not None
-    run = run_job(services, spec, "schedule")
+    run = run_job(context, spec, "schedule")
     assert run.status == "ok", run.error
     assert run.output and "health checked" in run.output

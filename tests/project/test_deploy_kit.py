@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.install.cli import ROOT
+from tests.support.cli import ROOT
 
 DOCKERFILE = ROOT / "Dockerfile"
 

@@ -16,7 +16,8 @@ from handlers.catalog import build_router
 from handlers.ids import MAX_ID, parse_id
 from handlers.router import UsageError
 from jobs.config.schema import Config
-from tests.conftest import add_finding, make_services
+from tests.support.context import jobs_context
+from tests.support.rows import add_finding
 
 ADMIN = Caller(platform="slack", user_id="UADMIN", chat_id="C1")
 SEED = 13
@@ -56,7 +57,7 @@ def fuzz_router(engine: Engine):  # type: ignore[no-untyped-def]
         }
     )
     add_finding(engine)
-    return build_router(make_services(engine, config))
+    return build_router(jobs_context(engine, config))
 
 
 def test_fuzzed_commands_and_payloads_never_show_internals(fuzz_router) -> None:  # type: ignore[no-untyped-def]

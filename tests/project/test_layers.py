@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.cli import ROOT
+
 # What each layer must never import.
 FORBIDDEN = {
     "handlers": ("bot", "slack_bolt", "slack_sdk", "telegram"),

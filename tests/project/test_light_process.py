@@ -13,7 +13,7 @@ from alembic.script import ScriptDirectory
 
 from jobs.digest import chart
 from storage import schema
-from tests.install.cli import ROOT
+from tests.support.cli import ROOT
 
 RUN_THEN_LIST_MODULES = """
 import asyncio, sys

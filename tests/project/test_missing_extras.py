@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.install.cli import opsdesk
+from tests.support.cli import opsdesk
 
 SLACK = '[slack]\nenabled = true\nmode = "socket"\n'
 TELEGRAM = "[telegram]\nenabled = true\n"

@@ -6,7 +6,8 @@ and behaves like llama.cpp / vLLM where it matters to a client:
 - a prompt plus `max_tokens` over `context_tokens` is refused with HTTP 400 and
   vLLM's wording, before any answer;
 - an answer longer than `max_tokens` is cut there, with finish_reason "length";
-- it can trickle its answer a few bytes at a time (`Scripted.trickle_s`).
+- it can trickle its answer a few bytes at a time (`Scripted.trickle_s`);
+- GET /v1/models lists `models`, as the health check's probe expects.
 
 Every request is recorded with the prompt tokens it counted.
 """
@@ -85,8 +86,9 @@ class Received:
     refused: bool = False  # answered 400: over the context
 
 
-class FakeLlm:
+class ModelServer:
     def __init__(self, context_tokens: int | None = None) -> None:
+        self.models = ["qwen2.5-coder:7b"]
         self.script: list[Scripted] = []
         self.received: list[Received] = []
         self.context_tokens = context_tokens
@@ -95,6 +97,12 @@ class FakeLlm:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                fake.received.append(Received(self.path, dict(self.headers), {}))
+                listing = {"data": [{"id": name} for name in fake.models]}
+                found = self.path == "/v1/models"
+                self._send(Scripted(status=200 if found else 404, body=json.dumps(listing)))
+
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", 0))
                 body = json.loads(self.rfile.read(length) or b"{}")

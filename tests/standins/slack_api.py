@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import itertools
 import json
 import time
@@ -11,6 +13,23 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+
+from tests.standins.local_http import serve_locally
+
+# What the tests' Slack app is configured with, and what this stand-in signs with.
+SIGNING_SECRET = "test-signing-secret"
+BOT_TOKEN = "xoxb-test-token"
+
+
+def sign(body: str, secret: str = SIGNING_SECRET, timestamp: int | None = None) -> dict[str, str]:
+    """Slack's v0 signature: HMAC-SHA256 over `v0:{timestamp}:{body}`."""
+    ts = str(int(time.time()) if timestamp is None else timestamp)
+    digest = hmac.new(secret.encode(), f"v0:{ts}:{body}".encode(), hashlib.sha256).hexdigest()
+    return {
+        "X-Slack-Request-Timestamp": ts,
+        "X-Slack-Signature": f"v0={digest}",
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
 
 
 @dataclass
@@ -40,7 +59,7 @@ FAULTS = ("slow", "fail", "hang", "late")
 
 
 @dataclass
-class FakeSlack:
+class SlackApi:
     calls: list[Call] = field(default_factory=list)
     base_url: str = ""
     _rate_limited: dict[str, list[int]] = field(default_factory=dict)
@@ -93,12 +112,8 @@ class FakeSlack:
         app.router.add_post("/upload/{file_id}", self._upload)
         app.router.add_post("/response/{name}", self._response)
         app.router.add_get("/socket", self._socket)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = self._runner.addresses[0][1]
-        self.base_url = f"http://127.0.0.1:{port}/"
+        self._runner, base_url = await serve_locally(app)
+        self.base_url = f"{base_url}/"
 
     async def stop(self) -> None:
         if self._runner is not None:

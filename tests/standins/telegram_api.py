@@ -15,6 +15,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.standins.local_http import serve_locally
+
 TOKEN = "123456:TEST-token-for-the-fake-bot-api"
 BOT_USER = {"id": 123456, "is_bot": True, "first_name": "opsdesk", "username": "opsdesk_bot"}
 _ENTITY = {"b": "bold", "i": "italic", "pre": "pre", "code": "code"}
@@ -65,7 +67,7 @@ class Call:
 
 
 @dataclass
-class FakeBotApi:
+class TelegramApi:
     token: str = TOKEN
     calls: list[Call] = field(default_factory=list)
     updates: list[dict[str, Any]] = field(default_factory=list)
@@ -91,12 +93,7 @@ class FakeBotApi:
     async def start(self) -> None:
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._serve)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = self._runner.addresses[0][1]
-        self.base_url = f"http://127.0.0.1:{port}"
+        self._runner, self.base_url = await serve_locally(app)
 
     async def stop(self) -> None:
         if self._runner is not None:

@@ -16,9 +16,9 @@ from sqlmodel import SQLModel
 
 from storage import schema
 from storage.db import make_engine
+from tests.support.cli import ROOT
 
 CHILD = str(Path(__file__).with_name("first_start_child.py"))
-ROOT = str(Path(__file__).parents[2])
 
 
 def _child(url: str, kill_at: int) -> subprocess.CompletedProcess[str]:
@@ -164,16 +164,16 @@ def test_downgrade_to_base_and_back_up(database_url: str) -> None:
 
 
 def test_db_downgrade_and_upgrade_through_the_cli(tmp_path: Path, database_url: str) -> None:
-    from tests.reliability.cli import opsdesk
+    from tests.support.cli import opsdesk_with_config
 
     config = tmp_path / "opsdesk.toml"
     config.write_text("")
     env = {"OPSDESK_DATABASE_URL": database_url}
-    assert opsdesk(config, "db", "upgrade", env=env).returncode == 0
-    down = opsdesk(config, "db", "downgrade", "base", env=env)
+    assert opsdesk_with_config(config, "db", "upgrade", env=env).returncode == 0
+    down = opsdesk_with_config(config, "db", "downgrade", "base", env=env)
     assert down.returncode == 0 and "to empty" in down.stdout, down.stderr
-    assert opsdesk(config, "db", "status", env=env).returncode == 1  # needs an upgrade
-    unknown = opsdesk(config, "db", "downgrade", "nosuch", env=env)
+    assert opsdesk_with_config(config, "db", "status", env=env).returncode == 1  # needs an upgrade
+    unknown = opsdesk_with_config(config, "db", "downgrade", "nosuch", env=env)
     assert unknown.returncode == 2 and "unknown revision 'nosuch'" in unknown.stderr
-    assert opsdesk(config, "db", "upgrade", env=env).returncode == 0
+    assert opsdesk_with_config(config, "db", "upgrade", env=env).returncode == 0
     _assert_complete(database_url)

@@ -72,6 +72,6 @@ def test_an_inbound_event_is_new_only_once(engine: Engine) -> None:
     assert first_delivery(engine, "telegram", "trigger-1") is True
 
 
-def test_sqlite_runs_in_wal_mode(sqlite_only_engine: Engine) -> None:
-    with sqlite_only_engine.connect() as connection:
+def test_sqlite_runs_in_wal_mode(sqlite_engine: Engine) -> None:
+    with sqlite_engine.connect() as connection:
         assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"

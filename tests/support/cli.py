@@ -7,7 +7,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[2]  # the checkout: pyproject.toml, manifest.yml
+# Secrets as a deployment would set them, to show they never leak.
+TOKENS = {
+    "SLACK_BOT_TOKEN": "xoxb-1111-2222-SlackBotSecretValue",
+    "SLACK_APP_TOKEN": "xapp-1-A0-SlackAppSecretValue",
+    "SLACK_SIGNING_SECRET": "slacksigningsecret0123456789",
+    "TELEGRAM_BOT_TOKEN": "123456:TelegramTokenSecretValueAbC",
+    "OPSDESK_LLM_API_KEY": "sk-LlmKeySecretValue0123456789abcdef",
+}
 
 # Makes the named top-level packages unimportable in the process it runs in, exactly
 # as if they were not installed: the import system (and importlib.util.find_spec)
@@ -55,3 +63,10 @@ def opsdesk(
         timeout=timeout,
         check=False,
     )
+
+
+def opsdesk_with_config(
+    config: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """`opsdesk ARGS` with OPSDESK_CONFIG naming the test's config file."""
+    return opsdesk(*args, env={"OPSDESK_CONFIG": str(config), **(env or {})}, timeout=timeout)

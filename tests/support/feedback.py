@@ -1,4 +1,5 @@
-"""Real repositories and a router over a migrated database, for feedback end to end."""
+"""Feedback end to end: who may press, a router over a real repository, and reading
+what a reply lists and what the feedback rows hold."""
 
 from __future__ import annotations
 
@@ -15,10 +16,8 @@ from handlers.router import Router
 from jobs.config.schema import Config
 from jobs.reply import Reply
 from storage.models import Feedback
-
-# The review core's fixtures serve here too: a real repository made with git.
-from tests.conftest import make_services
-from tests.review.conftest import Repo, _git_identity, repo  # noqa: F401
+from tests.support.context import jobs_context
+from tests.support.git_repo import Repo
 
 DANA = Caller("telegram", "42", "-100", name="Dana")
 LEE = Caller("telegram", "43", "-100", name="Lee")
@@ -43,7 +42,7 @@ def config_for(work: Repo, **extra: Any) -> Config:
 
 
 def router_for(engine: Engine, config: Config, tmp_path: Path) -> Router:
-    return build_router(make_services(engine, config, tmp_path / "data"))
+    return build_router(jobs_context(engine, config, tmp_path / "data"))
 
 
 def finding_counts(reply: Reply) -> dict[str, int]:

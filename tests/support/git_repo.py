@@ -4,12 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
-
-from .fake_llm import FakeLlm
 
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "Test Author",
@@ -53,27 +48,3 @@ class Repo:
         self.git("add", "-A")
         self.git("commit", "-q", "--allow-empty", "-m", message)
         return self.git("rev-parse", "HEAD")
-
-
-@pytest.fixture(autouse=True)
-def _git_identity(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    # Our code's own git calls see the same isolated configuration.
-    for key, value in GIT_ENV.items():
-        monkeypatch.setenv(key, value)
-    yield
-
-
-@pytest.fixture
-def repo(tmp_path: Path) -> Repo:
-    path = tmp_path / "work"
-    path.mkdir()
-    created = Repo(path)
-    created.git("init", "-q", "-b", "main")
-    return created
-
-
-@pytest.fixture
-def fake_llm() -> Iterator[FakeLlm]:
-    server = FakeLlm()
-    yield server
-    server.close()

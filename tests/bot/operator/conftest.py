@@ -14,14 +14,14 @@ from sqlalchemy.engine import Engine
 from bot.operator.server import OperatorServer, start_operator_surface
 from jobs.config.schema import Config
 from jobs.context import Context
-from tests.conftest import make_services
+from tests.support.context import jobs_context
 
 
 @dataclass
 class Running:
     server: OperatorServer
     client: httpx.AsyncClient
-    services: Context
+    context: Context
 
     @property
     def url(self) -> str:
@@ -37,15 +37,15 @@ async def operator_server(
     leadership: Callable[[], bool | None] = lambda: True,
     clock: Callable[[], datetime] | None = None,
 ) -> AsyncIterator[Running]:
-    services = make_services(engine, config)
+    context = jobs_context(engine, config)
     if clock is not None:
-        services.clock = clock
+        context.clock = clock
     server = await start_operator_surface(
-        services, listen=("127.0.0.1", 0), token=token, leadership=leadership
+        context, listen=("127.0.0.1", 0), token=token, leadership=leadership
     )
     base = f"http://127.0.0.1:{server.bound_port}"
     try:
         async with httpx.AsyncClient(base_url=base, timeout=30) as client:
-            yield Running(server, client, services)
+            yield Running(server, client, context)
     finally:
         await server.stop()

@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 
 from storage.db import session_scope
 from storage.models import Review
-from tests.digest_db.rows import add_runs, run_row
+from tests.support.rows import add_runs, run_row
 
 MODEL = "qwen2.5-coder:7b"
 JOBS = ("review-api", "lint-web", "morning-brief", "deploy-check", "backup-db")

@@ -22,7 +22,7 @@ import pytest
 from storage import schema
 from storage.db import make_engine
 from storage.models import utcnow
-from tests.operator.showcase import CONFIG, JOBS, SHOWN, write_history
+from tests.bot.operator.showcase import CONFIG, JOBS, SHOWN, write_history
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 

@@ -22,9 +22,9 @@ from jobs.runner import run_job
 from jobs.specs import find_job
 from storage.db import session_scope
 from storage.models import JobRun, OutboxPost, Review, utcnow
-from tests.conftest import make_services
-from tests.digest_db.rows import add_runs, run_row
-from tests.operator.conftest import operator_server
+from tests.bot.operator.conftest import operator_server
+from tests.support.context import jobs_context
+from tests.support.rows import add_runs, run_row
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
@@ -63,12 +63,12 @@ def series_config(tmp_path: Path) -> Config:
 def known_series(engine: Engine, config: Config) -> None:
     """Real runs through the runner (ok, failed, a cache miss then hits), plus review
     rows with a model's tokens and latency and the reviews they used."""
-    services = make_services(engine, config)
+    context = jobs_context(engine, config)
     for name, times in (("build", 3), ("flaky", 2), ("brief", 3)):
         spec = find_job(config, name)
         assert spec is not None
         for _ in range(times):
-            run_job(services, spec, "manual", post=False)
+            run_job(context, spec, "manual", post=False)
     with session_scope(engine) as session:
         reviews = [
             Review(

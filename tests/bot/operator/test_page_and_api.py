@@ -17,8 +17,8 @@ from jobs.digest.service import build_digest
 from storage import schema
 from storage.db import make_engine
 from storage.models import utcnow
-from tests.digest_db.rows import add_runs, run_row
-from tests.operator.conftest import operator_server
+from tests.bot.operator.conftest import operator_server
+from tests.support.rows import add_runs, run_row
 
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 

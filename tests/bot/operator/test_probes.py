@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine, make_url
 
 from storage import schema
 from storage.db import make_engine
-from tests.operator.conftest import operator_server
+from tests.bot.operator.conftest import operator_server
 
 
 class Relay:
@@ -66,8 +66,8 @@ async def relayed_engine(pg_url: str) -> AsyncIterator[tuple[Engine, Relay]]:
     engine.dispose()
 
 
-async def test_healthz_answers_while_the_loop_runs(sqlite_only_engine: Engine) -> None:
-    async with operator_server(sqlite_only_engine) as running:
+async def test_healthz_answers_while_the_loop_runs(sqlite_engine: Engine) -> None:
+    async with operator_server(sqlite_engine) as running:
         answer = await running.client.get("/healthz")
     assert (answer.status_code, answer.text) == (200, "ok\n")
 
@@ -98,21 +98,21 @@ async def test_readyz_turns_503_when_the_database_is_unreachable_and_back(
         assert back.status_code == 200, back.text
 
 
-async def test_readyz_reports_a_late_job_with_503(sqlite_only_engine: Engine) -> None:
+async def test_readyz_reports_a_late_job_with_503(sqlite_engine: Engine) -> None:
     from jobs.config.schema import Config
 
     config = Config.model_validate(
         {"jobs": [{"name": "nightly", "command": "true", "schedule": "every 1m"}]}
     )
-    async with operator_server(sqlite_only_engine, config) as running:
+    async with operator_server(sqlite_engine, config) as running:
         answer = await running.client.get("/readyz")
     assert answer.status_code == 503
     names = {c["name"]: c["status"] for c in answer.json()["components"]}
     assert names["scheduler"] == "down"  # nothing has run the scheduler: no heartbeat
 
 
-async def test_readyz_names_the_scheduler_role(sqlite_only_engine: Engine) -> None:
-    async with operator_server(sqlite_only_engine, leadership=lambda: False) as running:
+async def test_readyz_names_the_scheduler_role(sqlite_engine: Engine) -> None:
+    async with operator_server(sqlite_engine, leadership=lambda: False) as running:
         report = (await running.client.get("/readyz")).json()
     role = next(c for c in report["components"] if c["name"] == "scheduler role")
     assert role["status"] == "up"
@@ -120,20 +120,20 @@ async def test_readyz_names_the_scheduler_role(sqlite_only_engine: Engine) -> No
 
 
 async def test_health_json_carries_no_paths_or_database_url(
-    sqlite_only_engine: Engine, tmp_path: Path
+    sqlite_engine: Engine, tmp_path: Path
 ) -> None:
-    async with operator_server(sqlite_only_engine) as running:
+    async with operator_server(sqlite_engine) as running:
         text = (await running.client.get("/api/health")).text
     assert str(tmp_path) not in text
     assert "sqlite:" not in text
     assert '"disk"' in text and "MB free" in text
 
 
-async def test_a_taken_address_is_a_clear_start_error(sqlite_only_engine: Engine) -> None:
+async def test_a_taken_address_is_a_clear_start_error(sqlite_engine: Engine) -> None:
     import socket
 
     from bot.operator.server import OperatorStartError, start_operator_surface
-    from tests.conftest import make_services
+    from tests.support.context import jobs_context
 
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
@@ -141,7 +141,7 @@ async def test_a_taken_address_is_a_clear_start_error(sqlite_only_engine: Engine
         port = taken.getsockname()[1]
         with pytest.raises(OperatorStartError) as raised:
             await start_operator_surface(
-                make_services(sqlite_only_engine),
+                jobs_context(sqlite_engine),
                 listen=("127.0.0.1", port),
                 token=None,
                 leadership=lambda: True,
@@ -151,7 +151,7 @@ async def test_a_taken_address_is_a_clear_start_error(sqlite_only_engine: Engine
 
 
 async def test_a_down_model_endpoint_is_reported_without_its_address(
-    sqlite_only_engine: Engine,
+    sqlite_engine: Engine,
 ) -> None:
     import socket
 
@@ -168,7 +168,7 @@ async def test_a_down_model_endpoint_is_reported_without_its_address(
             }
         }
     )
-    async with operator_server(sqlite_only_engine, config) as running:
+    async with operator_server(sqlite_engine, config) as running:
         answer = await running.client.get("/readyz")
     assert answer.status_code == 503
     model = next(c for c in answer.json()["components"] if c["name"] == "model")

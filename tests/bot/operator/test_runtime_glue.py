@@ -21,7 +21,7 @@ from jobs.config.schema import Config
 from jobs.scheduler import JobScheduler
 from storage import schema
 from storage.db import make_engine
-from tests.conftest import make_services
+from tests.support.context import jobs_context
 
 RAW = {
     "jobs": [{"name": "nightly", "command": "true", "schedule": "0 3 * * *"}],
@@ -59,13 +59,13 @@ def pg_engine(pg_url: str) -> Iterator[Engine]:
 async def test_the_leader_and_the_standby_say_which_they_are(pg_engine: Engine) -> None:
     engine = pg_engine
     config = Config.model_validate(RAW)
-    first = JobScheduler(make_services(engine, config), lock_retry=60)
-    second = JobScheduler(make_services(engine, config), lock_retry=60)
+    first = JobScheduler(jobs_context(engine, config), lock_retry=60)
+    second = JobScheduler(jobs_context(engine, config), lock_retry=60)
     await first.start()
     await asyncio.wait_for(first.leading.wait(), timeout=10)
     await second.start()
     servers = [
-        await start_operator(settings_for(config), make_services(engine, config), scheduler)
+        await start_operator(settings_for(config), jobs_context(engine, config), scheduler)
         for scheduler in (first, second)
     ]
     try:
@@ -88,12 +88,12 @@ async def test_the_leader_and_the_standby_say_which_they_are(pg_engine: Engine) 
         await first.stop()
 
 
-async def test_run_uses_the_token_from_the_environment(sqlite_only_engine: Engine) -> None:
+async def test_run_uses_the_token_from_the_environment(sqlite_engine: Engine) -> None:
     config = Config.model_validate(RAW)
-    scheduler = JobScheduler(make_services(sqlite_only_engine, config))
+    scheduler = JobScheduler(jobs_context(sqlite_engine, config))
     server = await start_operator(
         settings_for(config, token="env-token-0123456789"),
-        make_services(sqlite_only_engine, config),
+        jobs_context(sqlite_engine, config),
         scheduler,
     )
     assert server is not None
@@ -109,8 +109,8 @@ async def test_run_uses_the_token_from_the_environment(sqlite_only_engine: Engin
         await server.stop()
 
 
-async def test_a_disabled_operator_starts_nothing(sqlite_only_engine: Engine) -> None:
+async def test_a_disabled_operator_starts_nothing(sqlite_engine: Engine) -> None:
     config = Config.model_validate({"operator": {"enabled": False}})
-    scheduler = JobScheduler(make_services(sqlite_only_engine, config))
-    assert await start_operator(settings_for(config), make_services(sqlite_only_engine, config),
+    scheduler = JobScheduler(jobs_context(sqlite_engine, config))
+    assert await start_operator(settings_for(config), jobs_context(sqlite_engine, config),
                                 scheduler) is None  # fmt: skip

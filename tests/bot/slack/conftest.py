@@ -1,10 +1,8 @@
-"""The real bolt app over HTTP on 127.0.0.1, against FakeSlack, with requests signed
-and form-encoded exactly as Slack sends them."""
+"""The real bolt app over HTTP on 127.0.0.1, against the Slack stand-in, with requests
+signed and form-encoded exactly as Slack sends them."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -24,47 +22,27 @@ from handlers.catalog import ACTIONS, COMMANDS
 from handlers.router import Router
 from jobs.config.schema import AccessConfig, Config, RepoConfig
 from jobs.context import Context
-from tests.conftest import add_finding, make_services
-from tests.slack.fake_slack import FakeSlack
+from tests.standins.slack_api import BOT_TOKEN, SIGNING_SECRET, SlackApi, sign
+from tests.support.context import jobs_context
+from tests.support.rows import add_finding
 
-SIGNING_SECRET = "test-signing-secret"
-BOT_TOKEN = "xoxb-test-token"
 MEMBER_CHANNEL = "C0MEMBERS"
 
 
 @pytest.fixture
-async def fake_slack() -> AsyncIterator[FakeSlack]:
-    fake = FakeSlack()
-    await fake.start()
-    yield fake
-    await fake.stop()
-
-
-@pytest.fixture
-def slack_services(sqlite_only_engine: Engine, tmp_path: Path) -> Context:
+def slack_context(sqlite_engine: Engine, tmp_path: Path) -> Context:
     """Everyone in MEMBER_CHANNEL is a viewer; nobody else is let in. Repository
     "demo" is configured, so chat users may see (and give feedback on) its findings."""
     config = Config(
         access=AccessConfig(chats=[f"slack:{MEMBER_CHANNEL}"]),
         repos=[RepoConfig(name="demo", path=str(tmp_path))],
     )
-    return make_services(sqlite_only_engine, config)
+    return jobs_context(sqlite_engine, config)
 
 
 @pytest.fixture
-def slack_router(slack_services: Context) -> Router:
-    return Router(slack_services, COMMANDS, ACTIONS)
-
-
-def sign(body: str, secret: str = SIGNING_SECRET, timestamp: int | None = None) -> dict[str, str]:
-    """Slack's v0 signature: HMAC-SHA256 over `v0:{timestamp}:{body}`."""
-    ts = str(int(time.time()) if timestamp is None else timestamp)
-    digest = hmac.new(secret.encode(), f"v0:{ts}:{body}".encode(), hashlib.sha256).hexdigest()
-    return {
-        "X-Slack-Request-Timestamp": ts,
-        "X-Slack-Signature": f"v0={digest}",
-        "Content-Type": "application/x-www-form-urlencoded",
-    }
+def slack_router(slack_context: Context) -> Router:
+    return Router(slack_context, COMMANDS, ACTIONS)
 
 
 @dataclass
@@ -72,7 +50,7 @@ class SlackServer:
     """The adapter in HTTP mode and a way to send it what Slack would."""
 
     adapter: SlackAdapter
-    fake: FakeSlack
+    fake: SlackApi
     http: aiohttp.ClientSession
 
     @property
@@ -209,8 +187,8 @@ class SlackServer:
 
 
 @pytest.fixture
-async def slack_server(fake_slack: FakeSlack, slack_router: Router) -> AsyncIterator[SlackServer]:
-    base_url = fake_slack.base_url + "api/"
+async def slack_server(slack_api: SlackApi, slack_router: Router) -> AsyncIterator[SlackServer]:
+    base_url = slack_api.base_url + "api/"
     app = build_app(
         slack_router,
         web_client(BOT_TOKEN, base_url, retry_rate_limits=True),
@@ -220,12 +198,10 @@ async def slack_server(fake_slack: FakeSlack, slack_router: Router) -> AsyncIter
     adapter = SlackAdapter(app, deliverer, mode="http", http_host="127.0.0.1", http_port=0)
     await adapter.start()
     async with aiohttp.ClientSession() as http:
-        yield SlackServer(adapter, fake_slack, http)
+        yield SlackServer(adapter, slack_api, http)
     await adapter.stop()
 
 
 @pytest.fixture
-def finding_id(slack_services: Context) -> Iterator[int]:
-    yield add_finding(
-        slack_services.engine, category="unused-import", message="unused import os"
-    ).id
+def finding_id(slack_context: Context) -> Iterator[int]:
+    yield add_finding(slack_context.engine, category="unused-import", message="unused import os").id

@@ -10,7 +10,7 @@ import time
 from bot.slack.app import WORKING
 from handlers.router import Command, Request, Router
 from jobs.reply import Reply
-from tests.slack.conftest import SlackServer
+from tests.bot.slack.conftest import SlackServer
 
 SLACK_ACK_LIMIT_S = 3.0
 

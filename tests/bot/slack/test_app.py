@@ -16,24 +16,24 @@ from jobs.feedback import mark_shown
 from jobs.reply import Reply
 from jobs.review.view import finding_block
 from storage.models import Feedback, Finding, InboundEvent
-from tests.slack.conftest import MEMBER_CHANNEL, SlackServer
+from tests.bot.slack.conftest import MEMBER_CHANNEL, SlackServer
 
 QUIET = 0.3  # how long to wait before asserting that nothing (more) happened
 
 
-def findings_message(services: Context, finding_id: int) -> list[dict]:
+def findings_message(context: Context, finding_id: int) -> list[dict]:
     """The blocks of a review with one finding posted to MEMBER_CHANNEL (recorded as
     shown there, as a scheduled post is), as Slack would send them back."""
-    with Session(services.engine) as session:
+    with Session(context.engine) as session:
         finding = session.get(Finding, finding_id)
         assert finding is not None
         block = finding_block(finding)
-    mark_shown(services.engine, f"slack:{MEMBER_CHANNEL}", [finding_id])
+    mark_shown(context.engine, f"slack:{MEMBER_CHANNEL}", [finding_id])
     return render_blocks(Reply(title="Review of demo", blocks=[block], note="lint reviewer"))
 
 
-def votes(services: Context) -> list[Feedback]:
-    with Session(services.engine) as session:
+def votes(context: Context) -> list[Feedback]:
+    with Session(context.engine) as session:
         return list(session.exec(select(Feedback)).all())
 
 
@@ -131,7 +131,7 @@ async def test_errors_and_refusals_are_ephemeral(slack_server: SlackServer) -> N
 
 
 async def test_a_stranger_costs_no_rows_and_hears_one_refusal_an_hour(
-    slack_server: SlackServer, slack_services: Context
+    slack_server: SlackServer, slack_context: Context
 ) -> None:
     answers = []
     for n in range(30):
@@ -141,14 +141,14 @@ async def test_a_stranger_costs_no_rows_and_hears_one_refusal_an_hour(
         answers.append((await slack_server.post(body))[1])
     assert "not on this opsdesk's access list" in answers[0]
     assert answers[1:] == [""] * 29
-    with Session(slack_services.engine) as session:
+    with Session(slack_context.engine) as session:
         assert session.exec(select(InboundEvent)).all() == []
 
 
 async def test_a_bad_signature_is_refused_and_nothing_recorded(
-    slack_server: SlackServer, slack_services: Context, finding_id: int
+    slack_server: SlackServer, slack_context: Context, finding_id: int
 ) -> None:
-    blocks = findings_message(slack_services, finding_id)
+    blocks = findings_message(slack_context, finding_id)
     for body in (
         slack_server.command_body("health"),
         slack_server.action_body(blocks, f"fb:{finding_id}:h"),
@@ -157,19 +157,19 @@ async def test_a_bad_signature_is_refused_and_nothing_recorded(
         assert status == 401
     await asyncio.sleep(QUIET)
     assert slack_server.fake.calls == []
-    assert votes(slack_services) == []
-    with Session(slack_services.engine) as session:
+    assert votes(slack_context) == []
+    with Session(slack_context.engine) as session:
         assert session.exec(select(InboundEvent)).all() == []
 
 
 async def test_a_press_records_one_vote_and_updates_the_message(
-    slack_server: SlackServer, slack_services: Context, finding_id: int
+    slack_server: SlackServer, slack_context: Context, finding_id: int
 ) -> None:
-    blocks = findings_message(slack_services, finding_id)
+    blocks = findings_message(slack_context, finding_id)
     status, _ = await slack_server.post(slack_server.action_body(blocks, f"fb:{finding_id}:h"))
     assert status == 200
     (update,) = await slack_server.fake.wait_for("chat.update")
-    [vote] = votes(slack_services)
+    [vote] = votes(slack_context)
     assert (vote.finding_id, vote.user, vote.verdict) == (finding_id, "slack:U0ALICE", "helpful")
     assert update.args["channel"] == "C0MEMBERS"
     assert update.args["ts"] == "1700000000.000100"
@@ -188,23 +188,23 @@ async def test_a_press_records_one_vote_and_updates_the_message(
 
 
 async def test_a_redelivered_press_changes_nothing(
-    slack_server: SlackServer, slack_services: Context, finding_id: int
+    slack_server: SlackServer, slack_context: Context, finding_id: int
 ) -> None:
-    blocks = findings_message(slack_services, finding_id)
+    blocks = findings_message(slack_context, finding_id)
     body = slack_server.action_body(blocks, f"fb:{finding_id}:fp")
     await slack_server.post(body)
     await slack_server.fake.wait_for("chat.update")
     status, _ = await slack_server.post(body, retry_num=1)
     assert status == 200
     await asyncio.sleep(QUIET)
-    assert len(votes(slack_services)) == 1
+    assert len(votes(slack_context)) == 1
     assert len(slack_server.fake.ok_calls("chat.update")) == 1
 
 
 async def test_a_non_member_is_refused_privately_and_no_vote_is_recorded(
-    slack_server: SlackServer, slack_services: Context, finding_id: int
+    slack_server: SlackServer, slack_context: Context, finding_id: int
 ) -> None:
-    blocks = findings_message(slack_services, finding_id)
+    blocks = findings_message(slack_context, finding_id)
     body = slack_server.action_body(blocks, f"fb:{finding_id}:h", user="U0EVE", channel="C0ELSE")
     status, _ = await slack_server.post(body)
     assert status == 200
@@ -214,12 +214,12 @@ async def test_a_non_member_is_refused_privately_and_no_vote_is_recorded(
         refusal.args["blocks"]
     )
     await asyncio.sleep(QUIET)
-    assert votes(slack_services) == []
+    assert votes(slack_context) == []
     assert slack_server.fake.ok_calls("chat.update") == []
 
 
 async def test_a_viewer_pressing_an_admin_button_is_refused(
-    slack_server: SlackServer, slack_router: Router, slack_services: Context
+    slack_server: SlackServer, slack_router: Router, slack_context: Context
 ) -> None:
     from handlers.router import Action
     from jobs.reply import Block, Button

@@ -10,16 +10,17 @@ from bot.slack.deliver import SlackDeliverer
 from jobs.context import Context
 from jobs.outbox import OutboxSender, enqueue
 from jobs.reply import Reply
-from tests.slack.conftest import BOT_TOKEN, SlackServer
+from tests.bot.slack.conftest import SlackServer
+from tests.standins.slack_api import BOT_TOKEN
 
 NOWHERE = "C0NOTINVITED"
 
 
 async def test_a_channel_the_bot_is_not_in_shows_degraded_with_the_fix_until_a_post_works(
-    slack_server: SlackServer, slack_services: Context
+    slack_server: SlackServer, slack_context: Context
 ) -> None:
     fake = slack_server.fake
-    engine = slack_services.engine
+    engine = slack_context.engine
     deliverer = SlackDeliverer(
         web_client(BOT_TOKEN, fake.base_url + "api/", retry_rate_limits=False)
     )

@@ -17,24 +17,25 @@ from jobs.outbox import OutboxSender
 from jobs.runner import run_job
 from jobs.specs import find_job
 from storage.models import OutboxPost
-from tests.conftest import make_services
-from tests.slack.conftest import BOT_TOKEN, MEMBER_CHANNEL, SlackServer
+from tests.bot.slack.conftest import MEMBER_CHANNEL, SlackServer
+from tests.standins.slack_api import BOT_TOKEN
+from tests.support.context import jobs_context
 
 DIGEST_CHANNEL = "C0DIGEST"
 
 
 @pytest.fixture
-def slack_services(sqlite_only_engine: Engine) -> Context:
+def slack_context(sqlite_engine: Engine) -> Context:
     """Alice is an admin; the daily digest goes to DIGEST_CHANNEL."""
     config = Config(
         access=AccessConfig(chats=[f"slack:{MEMBER_CHANNEL}"], admins=["slack:U0ALICE"]),
         digest=DigestConfig(post_to=[f"slack:{DIGEST_CHANNEL}"]),
     )
-    return make_services(sqlite_only_engine, config)
+    return jobs_context(sqlite_engine, config)
 
 
-def digest_posts(services: Context) -> list[str]:
-    with Session(services.engine) as session:
+def digest_posts(context: Context) -> list[str]:
+    with Session(context.engine) as session:
         rows = session.exec(select(OutboxPost).where(OutboxPost.kind == "digest")).all()
         return [row.target for row in rows]
 
@@ -51,7 +52,7 @@ async def test_digest_in_slack_carries_its_chart(slack_server: SlackServer) -> N
 
 
 async def test_a_manual_digest_answers_its_asker_and_the_scheduled_one_still_posts(
-    slack_server: SlackServer, slack_services: Context
+    slack_server: SlackServer, slack_context: Context
 ) -> None:
     fake = slack_server.fake
     await slack_server.post(slack_server.command_body("run digest", trigger_id="d.2"))
@@ -59,17 +60,17 @@ async def test_a_manual_digest_answers_its_asker_and_the_scheduled_one_still_pos
     assert "digest" in json.dumps(answer.args).lower()
     assert answer.args["response_type"] == "in_channel"
     await fake.wait_for("files.completeUploadExternal")  # the chart, in the asker's channel
-    assert digest_posts(slack_services) == []  # the asker's answer is not the daily post
+    assert digest_posts(slack_context) == []  # the asker's answer is not the daily post
 
-    spec = find_job(slack_services.config, "digest")
+    spec = find_job(slack_context.config, "digest")
     assert spec is not None
-    scheduled = run_job(slack_services, spec, "schedule")
+    scheduled = run_job(slack_context, spec, "schedule")
     assert (scheduled.status, scheduled.output) == ("ok", "daily digest enqueued: 1 post")
-    assert digest_posts(slack_services) == [f"slack:{DIGEST_CHANNEL}"]
+    assert digest_posts(slack_context) == [f"slack:{DIGEST_CHANNEL}"]
     deliverer = SlackDeliverer(
         web_client(BOT_TOKEN, fake.base_url + "api/", retry_rate_limits=False)
     )
-    assert await OutboxSender(slack_services.engine, {"slack": deliverer}).send_due() == 1
+    assert await OutboxSender(slack_context.engine, {"slack": deliverer}).send_due() == 1
     [daily] = fake.ok_calls("chat.postMessage")
     assert daily.args["channel"] == DIGEST_CHANNEL
     assert "Daily digest" in json.dumps(daily.args)

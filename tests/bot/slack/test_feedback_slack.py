@@ -23,28 +23,25 @@ from bot.slack.deliver import SlackDeliverer
 from handlers.catalog import build_router
 from handlers.router import Router
 from jobs.config.schema import Config
-from tests.conftest import make_services
-from tests.feedback.conftest import feedback_rows
-from tests.review.conftest import Repo, _git_identity  # noqa: F401
-from tests.slack.conftest import BOT_TOKEN, MEMBER_CHANNEL, SIGNING_SECRET, SlackServer
-from tests.slack.fake_slack import FakeSlack
+from tests.bot.slack.conftest import MEMBER_CHANNEL, SlackServer
+from tests.standins.slack_api import BOT_TOKEN, SIGNING_SECRET, SlackApi
+from tests.support.context import jobs_context
+from tests.support.feedback import feedback_rows
+from tests.support.git_repo import Repo
 
 OTHER_CHANNEL = "C0OTHERS"
 Blocks = list[dict[str, Any]]
 
 
 @pytest.fixture
-def work(tmp_path: Path) -> Repo:
-    path = tmp_path / "work"
-    path.mkdir()
-    made = Repo(path)
-    made.git("init", "-q", "-b", "main")
-    made.commit("two unused imports", **{"app.py": "import os\nimport sys\n"})
-    return made
+def work(repo: Repo) -> Repo:
+    """The repository with one commit: two unused imports."""
+    repo.commit("two unused imports", **{"app.py": "import os\nimport sys\n"})
+    return repo
 
 
 @pytest.fixture
-def router(sqlite_only_engine: Engine, work: Repo, tmp_path: Path) -> Router:
+def router(sqlite_engine: Engine, work: Repo, tmp_path: Path) -> Router:
     config = Config.model_validate(
         {
             "repos": [{"name": "demo", "path": str(work.path)}],
@@ -52,11 +49,11 @@ def router(sqlite_only_engine: Engine, work: Repo, tmp_path: Path) -> Router:
             "access": {"chats": [f"slack:{MEMBER_CHANNEL}", f"slack:{OTHER_CHANNEL}"]},
         }
     )
-    return build_router(make_services(sqlite_only_engine, config, tmp_path / "data"))
+    return build_router(jobs_context(sqlite_engine, config, tmp_path / "data"))
 
 
 class Transport(Protocol):
-    fake: FakeSlack
+    fake: SlackApi
 
     async def command(self, text: str, trigger: str, channel: str = MEMBER_CHANNEL) -> Blocks: ...
 
@@ -65,7 +62,7 @@ class Transport(Protocol):
     ) -> None: ...
 
 
-async def _answer(fake: FakeSlack, ack: dict[str, Any], responses_before: int) -> Blocks:
+async def _answer(fake: SlackApi, ack: dict[str, Any], responses_before: int) -> Blocks:
     """A command's blocks: in its ack, or (slow commands) through the response URL."""
     if ack.get("blocks"):
         return list(ack["blocks"])
@@ -78,7 +75,7 @@ class OverHttp:
     server: SlackServer
 
     @property
-    def fake(self) -> FakeSlack:
+    def fake(self) -> SlackApi:
         return self.server.fake
 
     async def command(self, text: str, trigger: str, channel: str = MEMBER_CHANNEL) -> Blocks:
@@ -98,7 +95,7 @@ class OverHttp:
 
 @dataclass
 class OverSocket:
-    fake: FakeSlack
+    fake: SlackApi
     http_helper: SlackServer  # builds payloads the same way as over HTTP
 
     async def command(self, text: str, trigger: str, channel: str = MEMBER_CHANNEL) -> Blocks:
@@ -118,9 +115,9 @@ class OverSocket:
 
 @pytest.fixture(params=["http", "socket"])
 async def transport(
-    request: pytest.FixtureRequest, fake_slack: FakeSlack, router: Router
+    request: pytest.FixtureRequest, slack_api: SlackApi, router: Router
 ) -> AsyncIterator[Transport]:
-    base_url = fake_slack.base_url + "api/"
+    base_url = slack_api.base_url + "api/"
     client = web_client(BOT_TOKEN, base_url, retry_rate_limits=True)
     deliverer = SlackDeliverer(web_client(BOT_TOKEN, base_url, retry_rate_limits=False))
     if request.param == "http":
@@ -132,15 +129,15 @@ async def transport(
     await adapter.start()
     try:
         async with aiohttp.ClientSession() as http:
-            server = SlackServer(adapter, fake_slack, http)
+            server = SlackServer(adapter, slack_api, http)
             if request.param == "http":
                 yield OverHttp(server)
             else:
                 for _ in range(200):
-                    if fake_slack.sockets and adapter.connected():
+                    if slack_api.sockets and adapter.connected():
                         break
                     await asyncio.sleep(0.01)
-                yield OverSocket(fake_slack, server)
+                yield OverSocket(slack_api, server)
     finally:
         await adapter.stop()
 
@@ -157,13 +154,13 @@ def action_id(blocks: Blocks, label: str, finding: int = 0) -> str:
     return next(e["action_id"] for e in rows[finding]["elements"] if e["text"]["text"] == label)
 
 
-async def updated_blocks(fake: FakeSlack, count: int) -> Blocks:
+async def updated_blocks(fake: SlackApi, count: int) -> Blocks:
     updates = await fake.wait_for("chat.update", count, timeout=30)
     return list(updates[-1].args["blocks"])
 
 
 async def test_false_positive_stays_gone_until_undone(
-    transport: Transport, sqlite_only_engine: Engine
+    transport: Transport, sqlite_engine: Engine
 ) -> None:
     fake = transport.fake
     review = await transport.command("review demo", "t-1")
@@ -177,13 +174,13 @@ async def test_false_positive_stays_gone_until_undone(
     [refusal] = await fake.wait_for("chat.postEphemeral", timeout=30)
     assert "nothing was recorded" in text_of(refusal.args["blocks"])
     assert "imported" not in text_of(refusal.args["blocks"])
-    assert feedback_rows(sqlite_only_engine) == []
+    assert feedback_rows(sqlite_engine) == []
 
     await transport.press(review, false_positive, "1700000100.000002")
     marked = await updated_blocks(fake, 1)
     assert "✓ False positive — marked by alice" in text_of(marked)
     assert [b for b in marked if b.get("block_id", "").startswith(f"finding:{finding_id}~r")]
-    assert feedback_rows(sqlite_only_engine) == [(finding_id, "slack:U0ALICE", "false_positive")]
+    assert feedback_rows(sqlite_engine) == [(finding_id, "slack:U0ALICE", "false_positive")]
 
     cached = await transport.command("review demo", "t-2")
     assert "(cached)" in text_of(cached) and "suppressed 1" in text_of(cached)
@@ -198,7 +195,7 @@ async def test_false_positive_stays_gone_until_undone(
     assert "undone by alice" in text_of(undone)
     back = await transport.command("review demo", "t-5")
     assert "`os` imported" in text_of(back) and "suppressed 0" in text_of(back)
-    assert feedback_rows(sqlite_only_engine) == []
+    assert feedback_rows(sqlite_engine) == []
 
 
 async def test_two_quick_presses_on_one_message_both_show(transport: Transport) -> None:

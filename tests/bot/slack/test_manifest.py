@@ -15,8 +15,9 @@ from bot.slack.commands import MAIN_COMMAND, SLASH_COMMANDS, command_line, route
 from bot.slack.manifest import manifest_yaml, slack_manifest
 from handlers.catalog import COMMANDS
 from handlers.router import Router
+from tests.support.cli import ROOT
 
-MANIFEST = Path(__file__).parents[2] / "manifest.yml"
+MANIFEST = ROOT / "manifest.yml"
 ROUTED = {command.name: command for command in COMMANDS}
 
 

@@ -10,8 +10,8 @@ from sqlalchemy.engine import Engine
 
 from jobs.config.schema import AccessConfig, Config
 from jobs.context import Context
-from tests.conftest import make_services
-from tests.slack.conftest import MEMBER_CHANNEL, SlackServer
+from tests.bot.slack.conftest import MEMBER_CHANNEL, SlackServer
+from tests.support.context import jobs_context
 
 DM_CHANNEL = "D0ALICE"
 
@@ -27,10 +27,10 @@ async def test_a_mention_is_answered_in_a_thread_under_it(slack_server: SlackSer
 
 
 @pytest.fixture
-def slack_services(sqlite_only_engine: Engine) -> Context:
+def slack_context(sqlite_engine: Engine) -> Context:
     """Everyone in MEMBER_CHANNEL is a viewer, and so is Alice wherever she is."""
     access = AccessConfig(chats=[f"slack:{MEMBER_CHANNEL}"], viewers=["slack:U0ALICE"])
-    return make_services(sqlite_only_engine, Config(access=access))
+    return jobs_context(sqlite_engine, Config(access=access))
 
 
 async def test_a_direct_message_is_answered_as_a_command(slack_server: SlackServer) -> None:

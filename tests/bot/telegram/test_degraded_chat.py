@@ -8,18 +8,18 @@ from handlers.health import health_report
 from jobs.context import Context
 from jobs.outbox import OutboxSender, enqueue
 from jobs.reply import Reply
-from tests.telegram.fake_bot_api import FakeBotApi
+from tests.standins.telegram_api import TelegramApi
 
 
 async def test_a_telegram_chat_not_found_shows_degraded_with_the_fix(
-    services: Context,
+    context: Context,
 ) -> None:
-    api = FakeBotApi(unknown_chats={-100999})
+    api = TelegramApi(unknown_chats={-100999})
     await api.start()
     try:
         application = build_application(api.token, api.base_url, max_retries=0)
         await application.bot.initialize()
-        engine = services.engine
+        engine = context.engine
         sender = OutboxSender(engine, {"telegram": TelegramDeliverer(application.bot)})
         enqueue(
             engine, kind="job", targets=["telegram:-100999"], reply=Reply.text("x"), dedupe_key="t"
@@ -28,7 +28,7 @@ async def test_a_telegram_chat_not_found_shows_degraded_with_the_fix(
         await application.bot.shutdown()
     finally:
         await api.stop()
-    report = health_report(services, probe_model=False)
+    report = health_report(context, probe_model=False)
     [target] = [c for c in report.components if c.name == "posts to telegram:-100999"]
     assert target.status == "degraded"
     assert report.status == "degraded" and report.healthy  # opsdesk itself still serves

@@ -16,7 +16,7 @@ from jobs.feedback import CODE_OF, VERDICT_CODES
 from jobs.reply import MAX_PAYLOAD_BYTES, Block, Button, Reply, ReplyField
 from jobs.review.view import finding_block
 from storage.models import Finding
-from tests.telegram.fake_bot_api import parse_html
+from tests.standins.telegram_api import parse_html
 
 BIGGEST_ID = 2**63 - 1  # the largest id a BIGINT primary key can reach
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import traceback
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import pytest
 
@@ -14,15 +14,7 @@ from bot.telegram import TelegramAdapter, TelegramStartError, build_telegram_ada
 from handlers.router import Router
 from jobs.config.loading import ConfigError, Secrets, Settings
 from jobs.config.schema import Config, TelegramConfig
-from tests.telegram.fake_bot_api import TOKEN, FakeBotApi, command_update
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[FakeBotApi]:
-    fake = FakeBotApi()
-    await fake.start()
-    yield fake
-    await fake.stop()
+from tests.standins.telegram_api import TOKEN, TelegramApi, command_update
 
 
 @pytest.fixture
@@ -38,7 +30,7 @@ def restore_logging() -> Iterator[None]:
 
 
 async def test_the_token_is_redacted_from_every_log_line(
-    api: FakeBotApi,
+    telegram_api: TelegramApi,
     router: Router,
     capsys: pytest.CaptureFixture[str],
     restore_logging: None,
@@ -52,13 +44,13 @@ async def test_the_token_is_redacted_from_every_log_line(
         router.services.engine,
         TOKEN,
         TelegramConfig(),
-        api_base_url=api.base_url,
+        api_base_url=telegram_api.base_url,
         poll_timeout=1,
     )
     await adapter.start()
     try:
-        api.push(command_update("/help"))
-        await api.wait_for(lambda: api.called("sendMessage"))
+        telegram_api.push(command_update("/help"))
+        await telegram_api.wait_for(lambda: telegram_api.called("sendMessage"))
         await adapter.deliverer.bot.send_message(42, "direct")
     finally:
         await adapter.stop()
@@ -69,10 +61,12 @@ async def test_the_token_is_redacted_from_every_log_line(
     assert TOKEN.split(":")[1] not in err
 
 
-async def test_a_rejected_token_is_not_quoted_in_the_error(api: FakeBotApi, router: Router) -> None:
+async def test_a_rejected_token_is_not_quoted_in_the_error(
+    telegram_api: TelegramApi, router: Router
+) -> None:
     wrong = "999999:this-token-is-wrong-and-secret"
     adapter = TelegramAdapter(
-        router, router.services.engine, wrong, TelegramConfig(), api_base_url=api.base_url
+        router, router.services.engine, wrong, TelegramConfig(), api_base_url=telegram_api.base_url
     )
     with pytest.raises(TelegramStartError) as caught:
         await adapter.start()

@@ -33,13 +33,14 @@ from jobs.outbox import OutboxSender, enqueue
 from jobs.reply import Block, Image, Reply
 from jobs.review.view import finding_block
 from storage.models import Feedback, Finding, InboundEvent, OutboxPost, utcnow
-from tests.conftest import add_finding, make_services
-from tests.telegram.fake_bot_api import (
-    FakeBotApi,
+from tests.standins.telegram_api import (
+    TelegramApi,
     callback_update,
     command_update,
     parse_html,
 )
+from tests.support.context import jobs_context
+from tests.support.rows import add_finding
 
 KNOWN_CHAT = 42
 GROUP_CHAT = -100500
@@ -56,15 +57,7 @@ def long_reply(_request: Request) -> Reply:
 
 
 @pytest.fixture
-async def api() -> AsyncIterator[FakeBotApi]:
-    fake = FakeBotApi()
-    await fake.start()
-    yield fake
-    await fake.stop()
-
-
-@pytest.fixture
-def router(sqlite_only_engine: Engine, tmp_path: Path) -> Router:
+def router(sqlite_engine: Engine, tmp_path: Path) -> Router:
     config = Config(
         access=AccessConfig(
             chats=[f"telegram:{KNOWN_CHAT}", f"telegram:{GROUP_CHAT}"],
@@ -75,22 +68,22 @@ def router(sqlite_only_engine: Engine, tmp_path: Path) -> Router:
         repos=[RepoConfig(name="demo", path=str(tmp_path))],
     )
     commands = [*COMMANDS, Command("long", "/long", "a long reply", long_reply)]
-    return Router(make_services(sqlite_only_engine, config), commands, ACTIONS)
+    return Router(jobs_context(sqlite_engine, config), commands, ACTIONS)
 
 
 Factory = Callable[..., Any]
 
 
 @pytest.fixture
-def started(api: FakeBotApi, router: Router) -> Factory:
+def started(telegram_api: TelegramApi, router: Router) -> Factory:
     @asynccontextmanager
     async def start(**kwargs: Any) -> AsyncIterator[TelegramAdapter]:
         adapter = TelegramAdapter(
             router,
             router.services.engine,
-            api.token,
+            telegram_api.token,
             kwargs.pop("config", TelegramConfig(enabled=True)),
-            api_base_url=api.base_url,
+            api_base_url=telegram_api.base_url,
             poll_timeout=1,
             **kwargs,
         )
@@ -115,16 +108,18 @@ def votes(engine: Engine) -> list[Feedback]:
         return list(session.exec(select(Feedback)).all())
 
 
-def texts(api: FakeBotApi, chat_id: int) -> list[str]:
+def texts(telegram_api: TelegramApi, chat_id: int) -> list[str]:
     """The plain text of every message sent to the chat, in order."""
     return [
         parse_html(c.params["text"])[0]
-        for c in api.called("sendMessage")
+        for c in telegram_api.called("sendMessage")
         if int(c.params["chat_id"]) == chat_id
     ]
 
 
-async def post_finding(api: FakeBotApi, adapter: TelegramAdapter, row: Finding) -> dict[str, Any]:
+async def post_finding(
+    telegram_api: TelegramApi, adapter: TelegramAdapter, row: Finding
+) -> dict[str, Any]:
     """Post a review-like message with the finding's buttons; Telegram's copy of it."""
     reply = Reply(
         title="Review of demo",
@@ -136,13 +131,13 @@ async def post_finding(api: FakeBotApi, adapter: TelegramAdapter, row: Finding) 
         adapter.app.bot, KNOWN_CHAT, reply, engine=adapter.router.services.engine
     )
     assert sent is not None
-    return api.messages[(KNOWN_CHAT, sent.message_id)]
+    return telegram_api.messages[(KNOWN_CHAT, sent.message_id)]
 
 
-def menus(api: FakeBotApi) -> dict[str, list[str]]:
+def menus(telegram_api: TelegramApi) -> dict[str, list[str]]:
     """scope → the command names Telegram was told to show there ([] when deleted)."""
     shown: dict[str, list[str]] = {}
-    for call in api.calls:
+    for call in telegram_api.calls:
         if call.method in ("setMyCommands", "deleteMyCommands") and call.status == 200:
             scope = json.loads(call.params["scope"])
             where = "/".join(str(scope[k]) for k in ("type", "chat_id", "user_id") if k in scope)
@@ -152,12 +147,12 @@ def menus(api: FakeBotApi) -> dict[str, list[str]]:
 
 
 async def test_each_scope_gets_only_the_commands_its_people_may_use(
-    api: FakeBotApi, started: Factory, router: Router
+    telegram_api: TelegramApi, started: Factory, router: Router
 ) -> None:
     viewer_commands = sorted(c.name for c in router.commands.values() if c.role is Role.VIEWER)
     async with started():
-        shown = menus(api)
-        assert api.called("deleteWebhook"), "polling starts by dropping any webhook"
+        shown = menus(telegram_api)
+        assert telegram_api.called("deleteWebhook"), "polling starts by dropping any webhook"
     assert "run" not in viewer_commands and "jobs" in viewer_commands
     assert shown == {
         "default": [],  # strangers are offered nothing
@@ -170,32 +165,34 @@ async def test_each_scope_gets_only_the_commands_its_people_may_use(
     }
 
 
-async def test_a_command_reply_arrives(api: FakeBotApi, started: Factory) -> None:
+async def test_a_command_reply_arrives(telegram_api: TelegramApi, started: Factory) -> None:
     async with started():
-        api.push(command_update("/help"))
-        await api.wait_for(lambda: api.called("sendMessage"))
-        [text] = texts(api, KNOWN_CHAT)
+        telegram_api.push(command_update("/help"))
+        await telegram_api.wait_for(lambda: telegram_api.called("sendMessage"))
+        [text] = texts(telegram_api, KNOWN_CHAT)
         assert text.startswith("opsdesk commands")
         assert "/health" in text
 
 
 async def test_a_command_addressed_to_the_bot_in_a_group_works(
-    api: FakeBotApi, started: Factory
+    telegram_api: TelegramApi, started: Factory
 ) -> None:
     async with started():
-        api.push(command_update("/help@opsdesk_bot", chat_id=GROUP_CHAT))
-        api.push(command_update("/help@some_other_bot", chat_id=GROUP_CHAT))
-        api.push(command_update("/start", chat_id=KNOWN_CHAT))
-        await api.wait_for(lambda: len(api.called("sendMessage")) == 2)
-        assert texts(api, GROUP_CHAT)[0].startswith("opsdesk commands")
-        assert texts(api, KNOWN_CHAT)[0].startswith("Hello, this is opsdesk")
+        telegram_api.push(command_update("/help@opsdesk_bot", chat_id=GROUP_CHAT))
+        telegram_api.push(command_update("/help@some_other_bot", chat_id=GROUP_CHAT))
+        telegram_api.push(command_update("/start", chat_id=KNOWN_CHAT))
+        await telegram_api.wait_for(lambda: len(telegram_api.called("sendMessage")) == 2)
+        assert texts(telegram_api, GROUP_CHAT)[0].startswith("opsdesk commands")
+        assert texts(telegram_api, KNOWN_CHAT)[0].startswith("Hello, this is opsdesk")
 
 
-async def test_a_long_reply_is_split_on_line_boundaries(api: FakeBotApi, started: Factory) -> None:
+async def test_a_long_reply_is_split_on_line_boundaries(
+    telegram_api: TelegramApi, started: Factory
+) -> None:
     async with started():
-        api.push(command_update("/long"))
-        await api.wait_for(lambda: len(api.called("sendMessage")) >= 3)
-        parts = texts(api, KNOWN_CHAT)
+        telegram_api.push(command_update("/long"))
+        await telegram_api.wait_for(lambda: len(telegram_api.called("sendMessage")) >= 3)
+        parts = texts(telegram_api, KNOWN_CHAT)
         assert len(parts) == 3
         assert all(len(part) <= 4096 for part in parts)
         lines = "\n".join(parts).splitlines()
@@ -206,19 +203,19 @@ async def test_a_long_reply_is_split_on_line_boundaries(api: FakeBotApi, started
 
 
 async def test_a_button_press_records_one_vote_and_edits_the_message(
-    api: FakeBotApi, started: Factory, sqlite_only_engine: Engine
+    telegram_api: TelegramApi, started: Factory, sqlite_engine: Engine
 ) -> None:
-    row = finding(sqlite_only_engine)
+    row = finding(sqlite_engine)
     async with started() as adapter:
-        message = await post_finding(api, adapter, row)
-        api.push(callback_update(message, f"fb:{row.id}:h", "q-1"))
-        await api.wait_for(lambda: api.called("editMessageText"))
-        [answer] = api.called("answerCallbackQuery")
+        message = await post_finding(telegram_api, adapter, row)
+        telegram_api.push(callback_update(message, f"fb:{row.id}:h", "q-1"))
+        await telegram_api.wait_for(lambda: telegram_api.called("editMessageText"))
+        [answer] = telegram_api.called("answerCallbackQuery")
         assert answer.params["callback_query_id"] == "q-1"
         assert "Helpful" in answer.params["text"]
-        [vote] = votes(sqlite_only_engine)
+        [vote] = votes(sqlite_engine)
         assert (vote.finding_id, vote.user, vote.verdict) == (row.id, "telegram:42", "helpful")
-        edited = api.messages[(KNOWN_CHAT, message["message_id"])]
+        edited = telegram_api.messages[(KNOWN_CHAT, message["message_id"])]
         paragraphs = edited["text"].split("\n\n")
         assert paragraphs[0] == "Review of demo"
         assert paragraphs[1] == "1 new finding"
@@ -238,48 +235,50 @@ async def test_a_button_press_records_one_vote_and_edits_the_message(
 
 
 async def test_the_same_callback_delivered_twice_records_one_vote(
-    api: FakeBotApi, started: Factory, sqlite_only_engine: Engine
+    telegram_api: TelegramApi, started: Factory, sqlite_engine: Engine
 ) -> None:
-    row = finding(sqlite_only_engine)
+    row = finding(sqlite_engine)
     async with started() as adapter:
-        message = await post_finding(api, adapter, row)
-        api.push(callback_update(message, f"fb:{row.id}:fp", "q-dup"))
-        api.push(callback_update(message, f"fb:{row.id}:fp", "q-dup"))
-        await api.wait_for(lambda: len(api.called("answerCallbackQuery")) == 2)
-        await api.wait_for(lambda: api.called("editMessageText"))
-        assert len(votes(sqlite_only_engine)) == 1
-        assert len(api.called("editMessageText")) == 1
-        assert len(api.called("sendMessage")) == 1  # the posted finding only
+        message = await post_finding(telegram_api, adapter, row)
+        telegram_api.push(callback_update(message, f"fb:{row.id}:fp", "q-dup"))
+        telegram_api.push(callback_update(message, f"fb:{row.id}:fp", "q-dup"))
+        await telegram_api.wait_for(lambda: len(telegram_api.called("answerCallbackQuery")) == 2)
+        await telegram_api.wait_for(lambda: telegram_api.called("editMessageText"))
+        assert len(votes(sqlite_engine)) == 1
+        assert len(telegram_api.called("editMessageText")) == 1
+        assert len(telegram_api.called("sendMessage")) == 1  # the posted finding only
 
 
 @pytest.mark.parametrize("payload", ["fb:999999:fp", "zz:1", "fb:1:zz", "fb:x:h"])
 async def test_a_forged_payload_is_refused_and_changes_nothing(
-    api: FakeBotApi, started: Factory, sqlite_only_engine: Engine, payload: str
+    telegram_api: TelegramApi, started: Factory, sqlite_engine: Engine, payload: str
 ) -> None:
-    row = finding(sqlite_only_engine, finding_id=1)
+    row = finding(sqlite_engine, finding_id=1)
     async with started() as adapter:
-        message = await post_finding(api, adapter, row)
-        api.push(callback_update(message, payload, "q-forged"))
-        await api.wait_for(lambda: api.called("answerCallbackQuery"))
-        [answer] = api.called("answerCallbackQuery")
+        message = await post_finding(telegram_api, adapter, row)
+        telegram_api.push(callback_update(message, payload, "q-forged"))
+        await telegram_api.wait_for(lambda: telegram_api.called("answerCallbackQuery"))
+        [answer] = telegram_api.called("answerCallbackQuery")
         assert answer.params["show_alert"] == "true"
         assert answer.params["text"]
-        assert not votes(sqlite_only_engine)
-        assert not api.called("editMessageText")
+        assert not votes(sqlite_engine)
+        assert not telegram_api.called("editMessageText")
 
 
 async def test_a_press_by_someone_without_rights_is_refused(
-    api: FakeBotApi, started: Factory, sqlite_only_engine: Engine
+    telegram_api: TelegramApi, started: Factory, sqlite_engine: Engine
 ) -> None:
-    row = finding(sqlite_only_engine)
+    row = finding(sqlite_engine)
     async with started() as adapter:
-        message = await post_finding(api, adapter, row)
+        message = await post_finding(telegram_api, adapter, row)
         message = {**message, "chat": {"id": STRANGER_CHAT, "type": "private"}}
-        api.push(callback_update(message, f"fb:{row.id}:h", "q-stranger", user_id=STRANGER_CHAT))
-        await api.wait_for(lambda: api.called("answerCallbackQuery"))
-        [answer] = api.called("answerCallbackQuery")
+        telegram_api.push(
+            callback_update(message, f"fb:{row.id}:h", "q-stranger", user_id=STRANGER_CHAT)
+        )
+        await telegram_api.wait_for(lambda: telegram_api.called("answerCallbackQuery"))
+        [answer] = telegram_api.called("answerCallbackQuery")
         assert "not on this opsdesk's access list" in answer.params["text"]
-        assert not votes(sqlite_only_engine)
+        assert not votes(sqlite_engine)
 
 
 def inbound_keys(engine: Engine) -> list[str]:
@@ -288,19 +287,22 @@ def inbound_keys(engine: Engine) -> list[str]:
 
 
 async def test_an_unknown_chat_gets_one_refusal_an_hour_and_costs_no_rows(
-    api: FakeBotApi, started: Factory, router: Router
+    telegram_api: TelegramApi, started: Factory, router: Router
 ) -> None:
     async with started():
         for n in range(250):
             command = "/help" if n % 2 else "/health"
-            last = api.push(command_update(command, chat_id=STRANGER_CHAT, user_id=STRANGER_CHAT))
-        await api.wait_for(lambda: texts(api, STRANGER_CHAT))
+            last = telegram_api.push(
+                command_update(command, chat_id=STRANGER_CHAT, user_id=STRANGER_CHAT)
+            )
+        await telegram_api.wait_for(lambda: texts(telegram_api, STRANGER_CHAT))
         confirmed = lambda: any(  # noqa: E731  (a poll past the last update: all handled)
-            int(c.params.get("offset") or 0) > last["update_id"] for c in api.called("getUpdates")
+            int(c.params.get("offset") or 0) > last["update_id"]
+            for c in telegram_api.called("getUpdates")
         )
-        await api.wait_for(confirmed, timeout=20)
+        await telegram_api.wait_for(confirmed, timeout=20)
         await asyncio.sleep(0.3)
-        [refusal] = texts(api, STRANGER_CHAT)
+        [refusal] = texts(telegram_api, STRANGER_CHAT)
         assert refusal.startswith("Not allowed")
         assert f"telegram:{STRANGER_CHAT}" in refusal
     assert inbound_keys(router.services.engine) == []
@@ -315,64 +317,64 @@ def digest_reply() -> Reply:
 
 
 async def test_a_digest_with_its_chart_is_posted_through_the_outbox(
-    api: FakeBotApi, started: Factory, sqlite_only_engine: Engine
+    telegram_api: TelegramApi, started: Factory, sqlite_engine: Engine
 ) -> None:
     async with started() as adapter:
         enqueue(
-            sqlite_only_engine,
+            sqlite_engine,
             kind="digest",
             targets=[f"telegram:{KNOWN_CHAT}"],
             reply=digest_reply(),
             dedupe_key="digest:2025-01-01",
         )
-        sender = OutboxSender(sqlite_only_engine, {"telegram": adapter.deliverer})
+        sender = OutboxSender(sqlite_engine, {"telegram": adapter.deliverer})
         assert await sender.send_due() == 1
-        [photo] = api.called("sendPhoto")
+        [photo] = telegram_api.called("sendPhoto")
         assert photo.params["photo"] == PNG
         assert photo.params["caption"] == "Runs &lt;per day&gt;"
-        assert texts(api, KNOWN_CHAT) == ["Daily digest\n\n3 reviews, 2 cache hits"]
-        order = [c.method for c in api.calls if c.method in ("sendPhoto", "sendMessage")]
+        assert texts(telegram_api, KNOWN_CHAT) == ["Daily digest\n\n3 reviews, 2 cache hits"]
+        order = [c.method for c in telegram_api.calls if c.method in ("sendPhoto", "sendMessage")]
         assert order == ["sendPhoto", "sendMessage"]
 
 
 async def test_a_429_retry_after_then_success_delivers_once(
-    api: FakeBotApi, started: Factory, sqlite_only_engine: Engine
+    telegram_api: TelegramApi, started: Factory, sqlite_engine: Engine
 ) -> None:
     # No in-place retries: the outbox must honour the RetryAfter itself.
     async with started(max_retries=0) as adapter:
         enqueue(
-            sqlite_only_engine,
+            sqlite_engine,
             kind="digest",
             targets=[f"telegram:{KNOWN_CHAT}"],
             reply=digest_reply(),
             dedupe_key="digest:2025-01-02",
         )
-        api.flood_once["sendMessage"] = 7
+        telegram_api.flood_once["sendMessage"] = 7
         now = utcnow()
         clock = [now]
         sender = OutboxSender(
-            sqlite_only_engine, {"telegram": adapter.deliverer}, clock=lambda: clock[0]
+            sqlite_engine, {"telegram": adapter.deliverer}, clock=lambda: clock[0]
         )
         assert await sender.send_due() == 0
-        with Session(sqlite_only_engine) as session:
+        with Session(sqlite_engine) as session:
             post = session.exec(select(OutboxPost)).one()
         assert post.status == "pending"
         assert post.next_attempt_at.replace(tzinfo=now.tzinfo) == now + timedelta(seconds=7)
         assert await sender.send_due() == 0, "not before the wait Telegram asked for"
         clock[0] = now + timedelta(seconds=8)
         assert await sender.send_due() == 1
-        assert len(api.called("sendPhoto")) == 1, "the chart is not posted twice"
-        assert len(api.called("sendMessage")) == 1
-        assert len(api.called("sendMessage", ok_only=False)) == 2
+        assert len(telegram_api.called("sendPhoto")) == 1, "the chart is not posted twice"
+        assert len(telegram_api.called("sendMessage")) == 1
+        assert len(telegram_api.called("sendMessage", ok_only=False)) == 2
 
 
 async def test_the_rate_limiter_waits_out_a_short_429_in_place(
-    api: FakeBotApi, started: Factory
+    telegram_api: TelegramApi, started: Factory
 ) -> None:
     async with started(max_retries=1) as adapter:
-        api.flood_once["sendMessage"] = 1
+        telegram_api.flood_once["sendMessage"] = 1
         await send_reply(adapter.app.bot, KNOWN_CHAT, Reply.text("hello"))
-        assert texts(api, KNOWN_CHAT) == ["hello"]
+        assert texts(telegram_api, KNOWN_CHAT) == ["hello"]
 
 
 def free_port() -> int:
@@ -382,7 +384,7 @@ def free_port() -> int:
 
 
 async def test_webhook_mode_rejects_a_request_without_the_secret_token(
-    api: FakeBotApi, started: Factory
+    telegram_api: TelegramApi, started: Factory
 ) -> None:
     port = free_port()
     config = TelegramConfig(
@@ -393,7 +395,7 @@ async def test_webhook_mode_rejects_a_request_without_the_secret_token(
         webhook_port=port,
     )
     async with started(config=config, webhook_secret="s3cret-Token_1"):
-        [set_webhook] = api.called("setWebhook")
+        [set_webhook] = telegram_api.called("setWebhook")
         assert set_webhook.params["secret_token"] == "s3cret-Token_1"
         assert set_webhook.params["url"] == "https://bot.example.org/tg/hook"
         url = f"http://127.0.0.1:{port}/tg/hook"
@@ -402,12 +404,12 @@ async def test_webhook_mode_rejects_a_request_without_the_secret_token(
             for headers in ({}, {"X-Telegram-Bot-Api-Secret-Token": "wrong"}):
                 async with http.post(url, json=body, headers=headers) as response:
                     assert response.status == 403
-            assert not api.called("sendMessage")
+            assert not telegram_api.called("sendMessage")
             headers = {"X-Telegram-Bot-Api-Secret-Token": "s3cret-Token_1"}
             async with http.post(url, json=body, headers=headers) as response:
                 assert response.status == 200
-        await api.wait_for(lambda: api.called("sendMessage"))
-        assert texts(api, KNOWN_CHAT)[0].startswith("opsdesk commands")
+        await telegram_api.wait_for(lambda: telegram_api.called("sendMessage"))
+        assert texts(telegram_api, KNOWN_CHAT)[0].startswith("opsdesk commands")
 
 
 def test_webhook_mode_without_a_secret_does_not_start(router: Router) -> None:
@@ -417,19 +419,19 @@ def test_webhook_mode_without_a_secret_does_not_start(router: Router) -> None:
 
 
 async def test_an_unknown_command_in_a_private_chat_is_answered_as_a_reply(
-    api: FakeBotApi, started: Factory
+    telegram_api: TelegramApi, started: Factory
 ) -> None:
     async with started():
-        update = api.push(command_update("/nosuch"))
-        await api.wait_for(lambda: api.called("sendMessage"))
-        [call] = api.called("sendMessage")
+        update = telegram_api.push(command_update("/nosuch"))
+        await telegram_api.wait_for(lambda: telegram_api.called("sendMessage"))
+        [call] = telegram_api.called("sendMessage")
         assert parse_html(call.params["text"])[0].startswith("Error\n\nUnknown command /nosuch")
         replied_to = json.loads(call.params["reply_parameters"])["message_id"]
         assert replied_to == update["message"]["message_id"]
 
 
 async def test_a_slow_command_never_delays_another_chats_quick_one(
-    api: FakeBotApi, started: Factory, router: Router
+    telegram_api: TelegramApi, started: Factory, router: Router
 ) -> None:
     release = threading.Event()
 
@@ -442,16 +444,19 @@ async def test_a_slow_command_never_delays_another_chats_quick_one(
         async with started():
             # More than the Application's 16 concurrent updates, all waiting on slow work.
             for _ in range(20):
-                api.push(command_update("/slow", chat_id=KNOWN_CHAT, user_id=KNOWN_CHAT))
+                telegram_api.push(command_update("/slow", chat_id=KNOWN_CHAT, user_id=KNOWN_CHAT))
             await asyncio.sleep(0.3)
-            api.push(command_update("/jobs", chat_id=GROUP_CHAT, user_id=VIEWER))
-            await api.wait_for(lambda: texts(api, GROUP_CHAT), timeout=3)
-            assert not any("slow done" in t for t in texts(api, KNOWN_CHAT))
+            telegram_api.push(command_update("/jobs", chat_id=GROUP_CHAT, user_id=VIEWER))
+            await telegram_api.wait_for(lambda: texts(telegram_api, GROUP_CHAT), timeout=3)
+            assert not any("slow done" in t for t in texts(telegram_api, KNOWN_CHAT))
             # Slow work past the slow lane's workers says how far back it waits.
-            await api.wait_for(lambda: "Queued: 2 ahead of you." in texts(api, KNOWN_CHAT))
+            await telegram_api.wait_for(
+                lambda: "Queued: 2 ahead of you." in texts(telegram_api, KNOWN_CHAT)
+            )
             release.set()
-            await api.wait_for(
-                lambda: sum("slow done" in t for t in texts(api, KNOWN_CHAT)) == 20, timeout=30
+            await telegram_api.wait_for(
+                lambda: sum("slow done" in t for t in texts(telegram_api, KNOWN_CHAT)) == 20,
+                timeout=30,
             )
     finally:
         release.set()
@@ -495,13 +500,13 @@ def test_opsdesk_run_in_webhook_mode_without_its_secret_exits_2_with_one_line(
 
 
 async def test_flood_control_that_reaches_a_handler_is_a_warning_without_traceback(
-    api: FakeBotApi, started: Factory, caplog: pytest.LogCaptureFixture
+    telegram_api: TelegramApi, started: Factory, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO)
     async with started(max_retries=0):
-        api.flood_once["sendMessage"] = 1
-        api.push(command_update("/help", chat_id=KNOWN_CHAT, user_id=KNOWN_CHAT))
-        await api.wait_for(lambda: api.called("sendMessage", ok_only=False))
+        telegram_api.flood_once["sendMessage"] = 1
+        telegram_api.push(command_update("/help", chat_id=KNOWN_CHAT, user_id=KNOWN_CHAT))
+        await telegram_api.wait_for(lambda: telegram_api.called("sendMessage", ok_only=False))
         await asyncio.sleep(0.3)
     flood = [r for r in caplog.records if "flood control" in r.getMessage()]
     assert flood and all(r.levelno == logging.WARNING and r.exc_info is None for r in flood)

@@ -8,8 +8,7 @@ import pytest
 
 from bot.cli import main
 from jobs.config.loading import ConfigError, load_config, load_settings
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from tests.support.cli import ROOT
 
 MISTAKES = {
     "unknown key": ("[scheduler]\ntimezon = 'UTC'\n", "scheduler.timezon: unknown key"),
@@ -57,14 +56,14 @@ def test_config_check_names_the_bad_key(
 
 
 def test_example_config_is_valid(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["config", "check", str(REPO_ROOT / "opsdesk.example.toml")]) == 0
+    assert main(["config", "check", str(ROOT / "opsdesk.example.toml")]) == 0
     assert "ok" in capsys.readouterr().out
 
 
 def test_example_config_sets_every_section() -> None:
-    config = load_config(REPO_ROOT / "opsdesk.example.toml")
+    config = load_config(ROOT / "opsdesk.example.toml")
     section_names = set(type(config).model_fields)
-    text = (REPO_ROOT / "opsdesk.example.toml").read_text()
+    text = (ROOT / "opsdesk.example.toml").read_text()
     for name in section_names:
         assert name in text, f"opsdesk.example.toml does not mention {name!r}"
 

@@ -2,8 +2,7 @@ import struct
 from datetime import UTC, date, datetime, timedelta
 
 from jobs.digest import DayCount, DurationSample, daily_hit_rates, daily_medians, render_chart
-
-from .histories import run
+from tests.jobs.digest.histories import run
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 END = datetime(2026, 5, 2, 9, tzinfo=UTC)

@@ -13,10 +13,10 @@ from bot.console import Console
 from handlers.catalog import build_router
 from jobs.config.schema import Config
 from storage.db import make_engine
-from tests.conftest import make_services
-from tests.foundation.test_console import opsdesk
+from tests.support.cli import opsdesk
+from tests.support.context import jobs_context
+from tests.support.rows import add_runs, run_row
 
-from .rows import add_runs, run_row
 from .test_digest_db import assert_png
 
 NOW = datetime(2026, 3, 20, 9, 0, tzinfo=UTC)
@@ -39,14 +39,12 @@ def history(engine: Engine, now: datetime) -> None:
     )
 
 
-def test_the_digest_renders_in_the_terminal_chat(
-    sqlite_only_engine: Engine, tmp_path: Path
-) -> None:
-    history(sqlite_only_engine, NOW)
-    services = make_services(sqlite_only_engine, Config(), data_dir=tmp_path)
-    services.clock = lambda: NOW
+def test_the_digest_renders_in_the_terminal_chat(sqlite_engine: Engine, tmp_path: Path) -> None:
+    history(sqlite_engine, NOW)
+    context = jobs_context(sqlite_engine, Config(), data_dir=tmp_path)
+    context.clock = lambda: NOW
     out = io.StringIO()
-    console = Console(build_router(services), out, tmp_path / "images")
+    console = Console(build_router(context), out, tmp_path / "images")
 
     console.say("/digest")
     console.say("/digest week")

@@ -9,9 +9,15 @@ from sqlalchemy.engine import Engine
 
 from jobs.digest.queries import review_totals
 from storage.models import utcnow
-from tests.review.conftest import Repo
-
-from .conftest import DANA, TWO_UNUSED, config_for, listed_findings, payload, router_for
+from tests.support.feedback import (
+    DANA,
+    TWO_UNUSED,
+    config_for,
+    listed_findings,
+    payload,
+    router_for,
+)
+from tests.support.git_repo import Repo
 
 
 def test_a_false_positive_marked_after_the_review_is_counted_suppressed_in_the_digest(

@@ -12,8 +12,7 @@ from jobs.config.schema import Config
 from jobs.digest.service import build_digest, build_digest_with_chart, post_daily_digest
 from storage.db import session_scope
 from storage.models import Feedback, Finding, OutboxPost, Review, ReviewFinding
-
-from .rows import add_runs, run_row
+from tests.support.rows import add_runs, run_row
 
 NOW = datetime(2026, 3, 20, 9, 0, tzinfo=UTC)
 PERIOD_START = NOW - timedelta(days=1)

@@ -14,8 +14,7 @@ from jobs.digest import (
     compute_digest,
     digest_window,
 )
-
-from .histories import T0, run
+from tests.jobs.digest.histories import T0, run
 
 NOW = T0 + timedelta(days=20)
 WINDOW = digest_window("day", NOW)

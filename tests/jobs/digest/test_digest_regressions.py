@@ -4,8 +4,7 @@ from datetime import timedelta
 
 from jobs.digest import AlertRecord, compute_digest, decide_digest_alerts
 from jobs.digest.model import Digest, RunRecord
-
-from .histories import daily_runs, digest_time, slice_history
+from tests.jobs.digest.histories import daily_runs, digest_time, slice_history
 
 NORMAL = [57.0, 60.0, 62.0, 59.0]
 SLOW = [95.0, 96.0, 94.0, 97.0]

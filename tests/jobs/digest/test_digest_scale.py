@@ -4,8 +4,7 @@ Its speed is measured in bench/digest.py; this pins what it computes."""
 from datetime import timedelta
 
 from jobs.digest import DurationSample, RunRecord, compute_digest, daily_medians, digest_window
-
-from .histories import T0
+from tests.jobs.digest.histories import T0
 
 NOW = T0 + timedelta(days=30)
 WINDOW = digest_window("day", NOW)

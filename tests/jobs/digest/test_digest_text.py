@@ -1,8 +1,7 @@
 from datetime import timedelta
 
 from jobs.digest import FeedbackTotals, ReviewTotals, compute_digest, digest_lines, digest_window
-
-from .histories import T0, run
+from tests.jobs.digest.histories import T0, run
 
 NOW = T0 + timedelta(days=20)
 START = digest_window("day", NOW).start

@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -23,8 +20,9 @@ from jobs.health import Component, check_model_endpoint, scheduled_jobs
 from jobs.health import health_report as full_report
 from storage.db import session_scope
 from storage.models import Heartbeat, JobState
-from tests.conftest import make_services
-from tests.digest_db.rows import add_runs, run_row
+from tests.standins.model_server import ModelServer
+from tests.support.context import jobs_context
+from tests.support.rows import add_runs, run_row
 
 # Runs nightly at 02:00 UTC, grace 15 minutes.
 NIGHTLY = Config.model_validate(
@@ -179,32 +177,6 @@ def test_late_and_down_jobs_become_digest_insights(engine: Engine, tmp_path: Pat
 # ---- the model endpoint -------------------------------------------------------------
 
 
-class _Models(BaseHTTPRequestHandler):
-    seen_auth: list[str | None] = []
-
-    def do_GET(self) -> None:
-        _Models.seen_auth.append(self.headers.get("Authorization"))
-        body = b'{"data": [{"id": "qwen2.5-coder:7b"}]}'
-        self.send_response(200 if self.path == "/v1/models" else 404)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@pytest.fixture
-def model_server() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Models)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-    server.shutdown()
-    server.server_close()
-
-
 def llm_config(base_url: str) -> Config:
     return Config.model_validate(
         {
@@ -221,11 +193,11 @@ def closed_port() -> int:
 
 
 def test_a_reachable_model_endpoint_is_up_and_the_key_stays_out_of_the_detail(
-    model_server: str,
+    model_server: ModelServer,
 ) -> None:
-    found = check_model_endpoint(llm_config(model_server), api_key="sk-secret")
+    found = check_model_endpoint(llm_config(model_server.url), api_key="sk-secret")
     assert found is not None and found.status == "up"
-    assert _Models.seen_auth[-1] == "Bearer sk-secret"
+    assert model_server.received[-1].headers["Authorization"] == "Bearer sk-secret"
     assert "sk-secret" not in json.dumps([found.detail, found.data])
 
 
@@ -242,15 +214,15 @@ def test_no_llm_reviewer_means_no_model_probe() -> None:
 # ---- /health ------------------------------------------------------------------------
 
 
-def test_health_command_shows_every_component(sqlite_only_engine: Engine, tmp_path: Path) -> None:
-    services = make_services(sqlite_only_engine, NIGHTLY, data_dir=tmp_path)
-    services.clock = lambda: DUE + timedelta(hours=1)
-    reply = build_router(services).handle(CONSOLE_CALLER, "/health")
+def test_health_command_shows_every_component(sqlite_engine: Engine, tmp_path: Path) -> None:
+    context = jobs_context(sqlite_engine, NIGHTLY, data_dir=tmp_path)
+    context.clock = lambda: DUE + timedelta(hours=1)
+    reply = build_router(context).handle(CONSOLE_CALLER, "/health")
     text = "\n".join(block.text for block in reply.blocks)
     for name in ("database", "schema", "config", "scheduler", "job nightly", "disk", "memory"):
         assert f" {name}: " in text
     assert reply.title == "Health: down"  # no scheduler is running for the nightly job
-    report = health_report(services)
+    report = health_report(context)
     assert not report.healthy
     disk = {c.name: c for c in report.components}["disk"]
     assert disk.data["free_mb"] > 0

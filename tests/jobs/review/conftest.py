@@ -9,10 +9,8 @@ from sqlalchemy.engine import Engine
 
 from jobs.config.schema import Config
 from jobs.review.engine import ReviewResult, run_review
-
-# The review core's fixtures serve here too: a real repository and a fake model server.
-from tests.review.conftest import Repo, _git_identity, fake_llm, repo  # noqa: F401
-from tests.review.fake_llm import FakeLlm
+from tests.standins.model_server import ModelServer
+from tests.support.git_repo import Repo
 
 
 def config_for(work: Repo, **reviewer: Any) -> Config:
@@ -23,7 +21,7 @@ def config_for(work: Repo, **reviewer: Any) -> Config:
     )
 
 
-def llm_config(work: Repo, server: FakeLlm, **llm: Any) -> Config:
+def llm_config(work: Repo, server: ModelServer, **llm: Any) -> Config:
     settings = {"base_url": server.url, "model": "tiny", "timeout_s": 2, "max_retries": 0, **llm}
     return config_for(work, default="llm", llm=settings)
 

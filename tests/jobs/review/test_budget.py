@@ -7,9 +7,8 @@ from jobs.review.git import diff_text
 from jobs.review.prompt import review_messages
 from jobs.review.sizing import PromptSizer, delta_and_full_tokens, full_tree_tokens
 from jobs.review.tokens import Calibration, estimate_message_tokens, estimate_tokens
-
-from .conftest import Repo
-from .fake_llm import count_tokens
+from tests.standins.model_server import count_tokens
+from tests.support.git_repo import Repo
 
 
 def module(lines: int, tag: str) -> str:

@@ -6,8 +6,8 @@ import subprocess
 from pathlib import Path
 
 from jobs.review.checkout import check_out, scratch_name
+from tests.support.git_repo import Repo
 
-from .conftest import Repo
 from .test_lint import snapshot
 
 

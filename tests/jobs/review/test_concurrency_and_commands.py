@@ -20,8 +20,8 @@ from jobs.review.engine import ReviewResult
 from jobs.review.lint import LintReviewer
 from jobs.review.reviewers import ReviewerOutput, ReviewInput
 from storage.models import Feedback, Review
-from tests.conftest import make_services
-from tests.review.conftest import Repo
+from tests.support.context import jobs_context
+from tests.support.git_repo import Repo
 
 from .conftest import config_for, review
 
@@ -82,10 +82,10 @@ SLACK_USER = Caller(platform="slack", user_id="U1", name="ann")
 
 
 def test_review_and_findings_commands_with_a_feedback_button(
-    sqlite_only_engine: Engine, repo: Repo, tmp_path: Path
+    sqlite_engine: Engine, repo: Repo, tmp_path: Path
 ) -> None:
     repo.commit("one", **{"app.py": "import os\nimport sys\n"})
-    router = build_router(make_services(sqlite_only_engine, chat_config(repo), tmp_path))
+    router = build_router(jobs_context(sqlite_engine, chat_config(repo), tmp_path))
     reply = router.handle(SLACK_USER, "/review demo")
     assert reply.status == "ok", reply
     assert reply.title.startswith("Review demo: full ") and reply.title.endswith("(1 commit)")
@@ -105,16 +105,16 @@ def test_review_and_findings_commands_with_a_feedback_button(
     assert pressed.title == "Feedback recorded"
     assert pressed.blocks[0].key == listed.blocks[0].key  # adapters replace that block
     assert pressed.blocks[0].buttons[2].label.startswith("✓")
-    with Session(sqlite_only_engine) as session:
+    with Session(sqlite_engine) as session:
         assert [f.verdict for f in session.exec(select(Feedback))] == ["false_positive"]
     assert router.handle(SLACK_USER, "/findings demo").title == "Findings demo: 1 open"
 
 
 def test_chat_users_may_review_only_configured_repos(
-    sqlite_only_engine: Engine, repo: Repo, tmp_path: Path
+    sqlite_engine: Engine, repo: Repo, tmp_path: Path
 ) -> None:
     repo.commit("one", **{"app.py": "x = 1\n"})
-    router = build_router(make_services(sqlite_only_engine, chat_config(repo), tmp_path))
+    router = build_router(jobs_context(sqlite_engine, chat_config(repo), tmp_path))
     refused = router.handle(SLACK_USER, f"/review {repo.path}")
     assert refused.status == "error" and "configured: demo" in refused.blocks[0].text
     local = router.handle(CONSOLE_CALLER, f"/review {repo.path}")

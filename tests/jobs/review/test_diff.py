@@ -4,8 +4,7 @@ import pytest
 
 from jobs.review.diff import FileDiff, file_skip_reason, parse_diff, skip_reason
 from jobs.review.git import diff_text, resolve_ref
-
-from .conftest import Repo
+from tests.support.git_repo import Repo
 
 OLD_MODULE = "".join(f"line_{n} = {n}\n" for n in range(1, 21))
 

@@ -13,8 +13,8 @@ from jobs.config.schema import Config
 from jobs.feedback import record_feedback
 from jobs.review.engine import ReviewFailed
 from storage.models import Finding, JobRun, Review
-from tests.review.conftest import Repo
-from tests.review.fake_llm import FakeLlm, Scripted
+from tests.standins.model_server import ModelServer, Scripted
+from tests.support.git_repo import Repo
 
 from .conftest import config_for, llm_config, review
 
@@ -50,16 +50,16 @@ def test_unchanged_head_is_a_cache_hit(engine: Engine, repo: Repo, tmp_path: Pat
 
 
 def test_one_commit_is_a_delta_covering_only_it(
-    engine: Engine, repo: Repo, tmp_path: Path, fake_llm: FakeLlm
+    engine: Engine, repo: Repo, tmp_path: Path, model_server: ModelServer
 ) -> None:
     first = repo.commit("base", **{"a.py": CLEAN, "b.py": CLEAN})
-    config = llm_config(repo, fake_llm)
+    config = llm_config(repo, model_server)
     review(engine, config, tmp_path)
     second = repo.commit("touch b", **{"b.py": CLEAN + "x = eval(input())\n"})
     result = review(engine, config, tmp_path)
     assert (result.kind, result.base_sha, result.commit_sha) == ("delta", first, second)
     assert result.commits_covered == 1
-    prompt = fake_llm.received[-1].body["messages"][1]["content"]
+    prompt = model_server.received[-1].body["messages"][1]["content"]
     assert "### b.py" in prompt and "### a.py" not in prompt
     assert result.prompt_tokens > 0 and result.full_prompt_tokens > 0
 
@@ -183,13 +183,18 @@ def test_binary_and_renamed_files(engine: Engine, repo: Repo, tmp_path: Path) ->
     ],
 )
 def test_a_failing_llm_leaves_the_earlier_review_intact(
-    engine: Engine, repo: Repo, tmp_path: Path, fake_llm: FakeLlm, step: Scripted, reason: str
+    engine: Engine,
+    repo: Repo,
+    tmp_path: Path,
+    model_server: ModelServer,
+    step: Scripted,
+    reason: str,
 ) -> None:
     repo.commit("base", **{"app.py": CLEAN})
-    config = llm_config(repo, fake_llm)
+    config = llm_config(repo, model_server)
     first = review(engine, config, tmp_path)
     repo.commit("next", **{"app.py": CLEAN + "z = 1\n"})
-    fake_llm.script.append(step)
+    model_server.script.append(step)
     with pytest.raises(ReviewFailed) as failure:
         review(engine, config, tmp_path)
     assert reason in failure.value.reason

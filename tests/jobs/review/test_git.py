@@ -17,8 +17,7 @@ from jobs.review.git import (
     resolve_ref,
     tree_sizes,
 )
-
-from .conftest import Repo
+from tests.support.git_repo import Repo
 
 
 def rev_parse(path: Path, ref: str) -> str:

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.cli import ROOT
 
 
 @pytest.mark.parametrize("module", ["jobs.review.sizing", "jobs.review.llm", "jobs.review.tokens"])

@@ -5,8 +5,7 @@ from pathlib import Path
 from jobs.config.schema import LintReviewerConfig
 from jobs.review.lint import LintReviewer
 from jobs.review.pipeline import prepare_review
-
-from .conftest import Repo
+from tests.support.git_repo import Repo
 
 OLD = "import sys\n\n\ndef old():\n    return 1\n"
 NEW = "import sys\nimport os\n\n\ndef old():\n    return 1\n"

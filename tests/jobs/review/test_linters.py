@@ -12,8 +12,7 @@ from jobs.review.lint import LintReviewer
 from jobs.review.pipeline import prepare_review
 from jobs.review.reports import ReportError, parse_checkstyle, parse_sarif
 from jobs.review.reviewers import ReviewerError, ReviewerOutput
-
-from .conftest import Repo
+from tests.support.git_repo import Repo
 
 
 def lint_all(repo: Repo, head: str, linters: list[dict[str, object]]) -> ReviewerOutput:

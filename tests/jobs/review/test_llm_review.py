@@ -21,8 +21,8 @@ from jobs.review.calibration import StoredCalibration
 from jobs.review.engine import ReviewFailed
 from jobs.review.view import review_reply, tokens_text
 from storage.models import JobRun, TokenCalibration, utcnow
-from tests.review.conftest import Repo
-from tests.review.fake_llm import FakeLlm, Scripted
+from tests.standins.model_server import ModelServer, Scripted
+from tests.support.git_repo import Repo
 
 from .conftest import config_for, llm_config, review
 
@@ -60,14 +60,14 @@ def finding_per_file(body: dict[str, Any]) -> str:
     return json.dumps({"findings": findings})
 
 
-def small_context(repo: Repo, server: FakeLlm, **llm: Any) -> Config:
+def small_context(repo: Repo, server: ModelServer, **llm: Any) -> Config:
     return llm_config(repo, server, context_tokens=CONTEXT, answer_tokens=1024, **llm)
 
 
 def test_a_25_file_delta_is_split_across_calls_that_each_fit_the_context(
     engine: Engine, repo: Repo, tmp_path: Path
 ) -> None:
-    server = FakeLlm(context_tokens=CONTEXT)
+    server = ModelServer(context_tokens=CONTEXT)
     server.responder = finding_per_file
     try:
         repo.commit("base", **{"README.md": "# demo\n"})
@@ -101,52 +101,52 @@ def test_a_25_file_delta_is_split_across_calls_that_each_fit_the_context(
 
 
 def test_a_truncated_answer_is_not_cached_and_the_next_review_asks_again(
-    engine: Engine, repo: Repo, tmp_path: Path, fake_llm: FakeLlm
+    engine: Engine, repo: Repo, tmp_path: Path, model_server: ModelServer
 ) -> None:
-    fake_llm.responder = finding_per_file
+    model_server.responder = finding_per_file
     repo.commit("one", **{"app.py": "x = eval(input())\n"})
-    config = llm_config(repo, fake_llm)
+    config = llm_config(repo, model_server)
     cut = '{"findings": [{"path": "app.py", "line": 1, "mess'
-    fake_llm.script.append(Scripted(content=cut))  # one line: nothing smaller to ask
+    model_server.script.append(Scripted(content=cut))  # one line: nothing smaller to ask
     first = review(engine, config, tmp_path)
     assert [(s.path, s.reason) for s in first.skipped_files] == [("app.py", CUT_SHORT)]
-    calls = len(fake_llm.received)
+    calls = len(model_server.received)
 
     second = review(engine, config, tmp_path)  # same commit: asked again, not a cache hit
     assert not second.cache_hit and second.review_id == first.review_id
-    assert len(fake_llm.received) == calls + 1
+    assert len(model_server.received) == calls + 1
     assert second.skipped_files == () and [f.path for f in second.findings] == ["app.py"]
     assert second.kind == "full"  # the second try stands for the review it completes
 
     third = review(engine, config, tmp_path)
-    assert third.cache_hit and len(fake_llm.received) == calls + 1
+    assert third.cache_hit and len(model_server.received) == calls + 1
 
 
 def test_a_file_left_unreviewed_is_reviewed_whole_at_the_next_commit(
-    engine: Engine, repo: Repo, tmp_path: Path, fake_llm: FakeLlm
+    engine: Engine, repo: Repo, tmp_path: Path, model_server: ModelServer
 ) -> None:
-    fake_llm.responder = finding_per_file
+    model_server.responder = finding_per_file
     repo.commit("one", **{"app.py": "x = eval(input())\n", "b.py": "y = 1\n"})
-    config = llm_config(repo, fake_llm)
-    fake_llm.script.extend(Scripted(content='{"findings": [') for _ in range(4))
+    config = llm_config(repo, model_server)
+    model_server.script.extend(Scripted(content='{"findings": [') for _ in range(4))
     first = review(engine, config, tmp_path)
     assert {s.reason for s in first.skipped_files} == {CUT_SHORT}
     repo.commit("two", **{"b.py": "y = 2\n"})
     second = review(engine, config, tmp_path)
-    prompt = fake_llm.received[-1].body["messages"][-1]["content"]
+    prompt = model_server.received[-1].body["messages"][-1]["content"]
     assert second.kind == "delta" and second.skipped_files == ()
     assert "### app.py [added]" in prompt  # carried: the whole file at head
     assert {f.path for f in second.findings if f.status == "new"} >= {"app.py"}
 
 
 def test_critique_garbage_is_noted_in_the_reply_and_json(
-    engine: Engine, repo: Repo, tmp_path: Path, fake_llm: FakeLlm
+    engine: Engine, repo: Repo, tmp_path: Path, model_server: ModelServer
 ) -> None:
     repo.commit("one", **{"app.py": "x = eval(input())\n"})
-    config = llm_config(repo, fake_llm, passes=2)
+    config = llm_config(repo, model_server, passes=2)
     first = {"findings": [{"path": "app.py", "line": 1, "message": "eval of input"}]}
     garbage = Scripted(content="Sure! All good.")
-    fake_llm.script.extend([Scripted(content=json.dumps(first)), garbage])
+    model_server.script.extend([Scripted(content=json.dumps(first)), garbage])
     result = review(engine, config, tmp_path)
     expected = (
         "critique pass answered without usable JSON in 1 call; the first pass's findings were kept"
@@ -158,20 +158,20 @@ def test_critique_garbage_is_noted_in_the_reply_and_json(
 
 
 def test_reply_json_run_row_and_digest_tell_the_same_token_figures(
-    engine: Engine, repo: Repo, tmp_path: Path, fake_llm: FakeLlm
+    engine: Engine, repo: Repo, tmp_path: Path, model_server: ModelServer
 ) -> None:
-    fake_llm.responder = finding_per_file
+    model_server.responder = finding_per_file
     repo.commit("base", **{f"m{n}.py": module(n, 30) for n in range(12)})
-    config = llm_config(repo, fake_llm)
-    started = len(fake_llm.received)
+    config = llm_config(repo, model_server)
+    started = len(model_server.received)
     review(engine, config, tmp_path)
     repo.commit("edit", **{"m3.py": module(3, 30) + "z = 3\n"})
-    before = len(fake_llm.received)
+    before = len(model_server.received)
     result = review(engine, config, tmp_path)
     cached = review(engine, config, tmp_path)
     assert started == 0 and cached.cache_hit
 
-    sent = sum(r.prompt_tokens for r in fake_llm.received[before:])
+    sent = sum(r.prompt_tokens for r in model_server.received[before:])
     data = result.to_json()
     assert data["tokens"]["prompt"] == sent > 0
     assert data["tokens"]["completion"] > 0
@@ -214,36 +214,36 @@ def test_a_lint_review_claims_time_saved_and_no_tokens(
 
 
 def test_calibration_is_learnt_from_usage_and_kept_in_the_database(
-    engine: Engine, repo: Repo, tmp_path: Path, fake_llm: FakeLlm
+    engine: Engine, repo: Repo, tmp_path: Path, model_server: ModelServer
 ) -> None:
     repo.commit("one", **{"app.py": module(1, 40)})
-    review(engine, llm_config(repo, fake_llm), tmp_path)
+    review(engine, llm_config(repo, model_server), tmp_path)
     with Session(engine) as session:
         (row,) = session.exec(select(TokenCalibration)).all()
     assert row.model == "tiny" and row.samples >= 1 and 0.2 < row.ratio < 1.0
-    assert row.reported_total == sum(r.prompt_tokens for r in fake_llm.received)
+    assert row.reported_total == sum(r.prompt_tokens for r in model_server.received)
     assert 0 < row.reported_total < row.estimated_total  # the raw estimate errs high
     loaded = StoredCalibration(engine).load("tiny")
     assert (loaded.ratio, loaded.samples, loaded.reported_total) == (
         row.ratio, row.samples, row.reported_total,
     )  # fmt: skip
     repo.commit("two", **{"app.py": module(2, 40)})
-    review(engine, llm_config(repo, fake_llm), tmp_path)
+    review(engine, llm_config(repo, model_server), tmp_path)
     with Session(engine) as session:
         (again,) = session.exec(select(TokenCalibration)).all()
-    assert again.samples == len(fake_llm.received)  # a second review adds, never twice
+    assert again.samples == len(model_server.received)  # a second review adds, never twice
 
 
 def test_a_second_try_reviews_the_same_delta_and_keeps_each_findings_state(
-    engine: Engine, repo: Repo, tmp_path: Path, fake_llm: FakeLlm
+    engine: Engine, repo: Repo, tmp_path: Path, model_server: ModelServer
 ) -> None:
-    fake_llm.responder = finding_per_file
+    model_server.responder = finding_per_file
     repo.commit("one", **{"a.py": "a = eval(input())\n"})
-    config = llm_config(repo, fake_llm)
+    config = llm_config(repo, model_server)
     review(engine, config, tmp_path)
     base = repo.git("rev-parse", "HEAD")
     repo.commit("two", **{"b.py": "b = 1\n", "c.py": "c = 2\n"})
-    fake_llm.script.extend(Scripted(content='{"findings": [') for _ in range(3))
+    model_server.script.extend(Scripted(content='{"findings": [') for _ in range(3))
     cut = review(engine, config, tmp_path)
     assert {s.reason for s in cut.skipped_files} == {CUT_SHORT}
 
@@ -258,7 +258,7 @@ def test_a_second_try_reviews_the_same_delta_and_keeps_each_findings_state(
 def test_a_call_failing_mid_review_keeps_what_was_reviewed_and_lists_the_rest(
     engine: Engine, repo: Repo, tmp_path: Path
 ) -> None:
-    server = FakeLlm(context_tokens=CONTEXT)
+    server = ModelServer(context_tokens=CONTEXT)
     server.responder = finding_per_file
     try:
         repo.commit("many", **{f"m{n:02}.py": module(n, 8) for n in range(6)})
@@ -282,27 +282,27 @@ def test_a_call_failing_mid_review_keeps_what_was_reviewed_and_lists_the_rest(
 
 
 def test_a_failed_review_still_records_the_tokens_its_calls_cost(
-    engine: Engine, repo: Repo, tmp_path: Path, fake_llm: FakeLlm
+    engine: Engine, repo: Repo, tmp_path: Path, model_server: ModelServer
 ) -> None:
     repo.commit("one", **{"app.py": "x = eval(input())\n"})
-    fake_llm.script.append(Scripted(content="Looks fine to me."))
+    model_server.script.append(Scripted(content="Looks fine to me."))
     with pytest.raises(ReviewFailed, match="model answered with no JSON") as failed:
-        review(engine, llm_config(repo, fake_llm), tmp_path)
+        review(engine, llm_config(repo, model_server), tmp_path)
     # The scheduler records its own run rows from this.
-    assert failed.value.tokens_in == fake_llm.received[0].prompt_tokens
+    assert failed.value.tokens_in == model_server.received[0].prompt_tokens
     with Session(engine) as session:
         (row,) = session.exec(select(JobRun)).all()
-    assert (row.status, row.tokens_in) == ("failed", fake_llm.received[0].prompt_tokens)
+    assert (row.status, row.tokens_in) == ("failed", model_server.received[0].prompt_tokens)
     assert row.tokens_out and row.tokens_out > 0
 
 
 def test_a_full_reviews_own_cost_is_its_full_tree_figure(
-    engine: Engine, repo: Repo, tmp_path: Path, fake_llm: FakeLlm
+    engine: Engine, repo: Repo, tmp_path: Path, model_server: ModelServer
 ) -> None:
     repo.commit("one", **{f"m{n}.py": module(n, 20) for n in range(6)})
-    config = llm_config(repo, fake_llm)
+    config = llm_config(repo, model_server)
     made = review(engine, config, tmp_path)
-    sent = sum(r.prompt_tokens for r in fake_llm.received)
+    sent = sum(r.prompt_tokens for r in model_server.received)
     assert made.kind == "full" and made.full_tree_tokens == made.tokens["prompt"] == sent
     fields = {f.label: f.value for f in review_reply(made, config).fields}
     assert "full review:" not in fields["Tokens"]  # it is one: nothing to compare with

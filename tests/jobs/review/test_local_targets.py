@@ -8,7 +8,7 @@ from sqlalchemy.engine import Engine
 
 from jobs.config.schema import Config
 from jobs.review.engine import MAX_REPO_NAME
-from tests.review.conftest import Repo
+from tests.support.git_repo import Repo
 
 from .conftest import review
 

@@ -10,7 +10,7 @@ from sqlalchemy.engine import Engine
 from jobs.review.budget import SkippedFile
 from jobs.review.finding import Finding, finding_fingerprint
 from jobs.review.reviewers import ReviewerOutput, ReviewInput, reviewer_fingerprint
-from tests.review.conftest import Repo
+from tests.support.git_repo import Repo
 
 from .conftest import config_for, review
 

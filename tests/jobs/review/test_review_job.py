@@ -11,8 +11,8 @@ from jobs.reply import Reply
 from jobs.runner import run_job
 from jobs.specs import find_job
 from storage.models import JobRun, OutboxPost, Review
-from tests.conftest import make_services
-from tests.review.conftest import Repo
+from tests.support.context import jobs_context
+from tests.support.git_repo import Repo
 
 
 def scheduled_demo(repo: Repo, **extra: object) -> Config:
@@ -33,12 +33,12 @@ def test_a_scheduled_review_is_recorded_once_then_hits_the_cache(
 ) -> None:
     repo.commit("start", **{"app.py": "import os\n\nprint('hi')\n"})
     config = scheduled_demo(repo)
-    services = make_services(engine, config)
+    context = jobs_context(engine, config)
     spec = find_job(config, "review:demo")
     assert spec is not None and spec.kind == "review"
 
-    first = run_job(services, spec, "schedule")
-    second = run_job(services, spec, "schedule")
+    first = run_job(context, spec, "schedule")
+    second = run_job(context, spec, "schedule")
 
     assert (first.status, first.cache_hit) == ("ok", False)
     assert (second.status, second.cache_hit) == ("cached", True)
@@ -67,7 +67,7 @@ def test_a_failing_scheduled_review_is_a_failed_run_with_the_reason(
     )
     spec = find_job(config, "review:demo")
     assert spec is not None
-    run = run_job(make_services(engine, config), spec, "schedule", post=False)
+    run = run_job(jobs_context(engine, config), spec, "schedule", post=False)
     assert run.status == "failed"
     assert run.error and "not a git repository" in run.error
 
@@ -82,14 +82,14 @@ def test_a_scheduled_review_posts_buttons_pressable_only_in_its_target_chat(
 
     repo.commit("start", **{"app.py": "import os\n"})
     config = scheduled_demo(repo, access={"chats": ["slack:C1", "slack:C2"]})
-    services = make_services(engine, config)
+    context = jobs_context(engine, config)
     spec = find_job(config, "review:demo")
     assert spec is not None
-    run_job(services, spec, "schedule")
+    run_job(context, spec, "schedule")
     with Session(engine) as session:
         post = session.exec(select(OutboxPost)).one()
     [finding_id] = finding_ids_in(Reply.model_validate_json(post.reply_json))
-    router = build_router(services)
+    router = build_router(context)
     elsewhere = router.press(Caller("slack", "U2", "C2", "kim"), f"fb:{finding_id}:fp")
     assert elsewhere.status == "refused"
     there = router.press(Caller("slack", "U1", "C1", "dana"), f"fb:{finding_id}:fp")

@@ -24,7 +24,7 @@ from jobs.review.engine import ReviewFailed, ReviewResult
 from jobs.review.linters import ruff_command
 from jobs.review.store import count_reviews, open_findings
 from jobs.review.view import review_reply
-from tests.review.conftest import Repo
+from tests.support.git_repo import Repo
 
 from .conftest import review
 

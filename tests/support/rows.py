@@ -1,4 +1,5 @@
-"""Writing synthetic run histories as real JobRun rows."""
+"""Rows written straight into a migrated database: a finding to show and press, and
+synthetic run histories as real JobRun rows."""
 
 from __future__ import annotations
 
@@ -9,7 +10,29 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.engine import Engine
 
-from storage.models import JobRun
+from storage.db import session_scope
+from storage.models import Finding, JobRun
+
+
+def add_finding(engine: Engine, **overrides: object) -> Finding:
+    """A finding row to read and press buttons on; fields as a ruff F401 unless given."""
+    values: dict[str, object] = {
+        "repo": "demo",
+        "path": "app/main.py",
+        "line": 3,
+        "severity": "warning",
+        "category": "F401",
+        "message": "`os` imported but unused",
+        "source": "ruff:F401",
+        **overrides,
+    }
+    values.setdefault("fingerprint", f"fp-{values['path']}-{values['message']}"[:64])
+    row = Finding.model_validate(values)
+    with session_scope(engine) as session:
+        session.add(row)
+        session.flush()
+    assert row.id is not None
+    return row
 
 
 def run_row(
