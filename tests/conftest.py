@@ -11,9 +11,10 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 from sqlalchemy.engine import Engine
 
 from handlers.catalog import build_router
@@ -32,6 +33,42 @@ POSTGRES_URL = os.environ.get("OPSDESK_TEST_POSTGRES_URL")
 NO_POSTGRES = (
     "PostgreSQL tests need OPSDESK_TEST_POSTGRES_URL (CI sets it when 127.0.0.1:5432 answers)"
 )
+NOT_RUN = pytest.StashKey[int]()
+
+
+def needs_postgres(item: pytest.Item) -> bool:
+    return item.get_closest_marker("postgres") is not None or "pg_url" in getattr(
+        item, "fixturenames", ()
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Without a PostgreSQL URL its tests are left out, and said so once at the end, not
+    skipped one line each. If nothing else was selected they stay (and skip): a run that
+    selects only PostgreSQL tests must not end as "no tests collected"."""
+    if POSTGRES_URL:
+        return
+    left_out = [item for item in items if needs_postgres(item)]
+    if not left_out or len(left_out) == len(items):
+        return
+    config.hook.pytest_deselected(items=left_out)
+    items[:] = [item for item in items if not needs_postgres(item)]
+    config.stash[NOT_RUN] = len(left_out)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    if POSTGRES_URL:
+        return f"PostgreSQL: tests run against {make_url(POSTGRES_URL).render_as_string()}"
+    return "PostgreSQL: OPSDESK_TEST_POSTGRES_URL is not set; its tests are not run"
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    not_run = config.stash.get(NOT_RUN, 0)
+    if not_run:
+        terminalreporter.write_line(
+            f"PostgreSQL: {not_run} tests not run — set OPSDESK_TEST_POSTGRES_URL"
+            " (CI sets it when 127.0.0.1:5432 answers)"
+        )
 
 
 @pytest.fixture(autouse=True)
