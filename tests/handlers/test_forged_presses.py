@@ -15,6 +15,7 @@ from tests.support.feedback import (
     ELSEWHERE,
     TWO_UNUSED,
     config_for,
+    dana_reviews_two_unused,
     feedback_rows,
     listed_findings,
     payload,
@@ -42,9 +43,7 @@ def test_an_unknown_finding_id_is_refused(engine: Engine, repo: Repo, tmp_path: 
 def test_a_finding_shown_in_another_chat_is_refused(
     engine: Engine, repo: Repo, tmp_path: Path
 ) -> None:
-    repo.commit("two unused imports", **{"app.py": TWO_UNUSED})
-    router = router_for(engine, config_for(repo), tmp_path)
-    shown_to_dana = router.handle(DANA, "/review demo")
+    router, shown_to_dana = dana_reviews_two_unused(engine, repo, tmp_path)
     forged = payload(shown_to_dana, listed_findings(shown_to_dana)[0], "False positive")
     assert_refused_quietly(router.press(ELSEWHERE, forged), engine)
     # The next id, never shown anywhere, is refused too: ids are guessable.

@@ -14,6 +14,7 @@ from tests.support.feedback import (
     LEE,
     TWO_UNUSED,
     config_for,
+    dana_reviews_two_unused,
     feedback_rows,
     finding_counts,
     listed_findings,
@@ -26,9 +27,7 @@ from tests.support.git_repo import Repo
 def test_false_positive_stays_gone_in_cached_and_full_reviews_until_undone(
     engine: Engine, repo: Repo, tmp_path: Path
 ) -> None:
-    repo.commit("two unused imports", **{"app.py": TWO_UNUSED})
-    router = router_for(engine, config_for(repo), tmp_path)
-    first = router.handle(DANA, "/review demo")
+    router, first = dana_reviews_two_unused(engine, repo, tmp_path)
     assert first.status == "ok", first
     shown = listed_findings(first)
     assert len(shown) == 2 and finding_counts(first) == {
@@ -71,9 +70,7 @@ def test_false_positive_stays_gone_in_cached_and_full_reviews_until_undone(
 
 
 def test_an_admin_undoes_anyones_false_positive(engine: Engine, repo: Repo, tmp_path: Path) -> None:
-    repo.commit("two unused imports", **{"app.py": TWO_UNUSED})
-    router = router_for(engine, config_for(repo), tmp_path)
-    first = router.handle(DANA, "/review demo")
+    router, first = dana_reviews_two_unused(engine, repo, tmp_path)
     key = listed_findings(first)[0]
     router.press(DANA, payload(first, key, "False positive"))
     listing = router.handle(ADMIN, "/findings demo suppressed")
@@ -85,9 +82,7 @@ def test_an_admin_undoes_anyones_false_positive(engine: Engine, repo: Repo, tmp_
 def test_a_fresh_review_after_a_new_commit_keeps_the_false_positive_hidden(
     engine: Engine, repo: Repo, tmp_path: Path
 ) -> None:
-    repo.commit("two unused imports", **{"app.py": TWO_UNUSED})
-    router = router_for(engine, config_for(repo), tmp_path)
-    first = router.handle(DANA, "/review demo")
+    router, first = dana_reviews_two_unused(engine, repo, tmp_path)
     key = listed_findings(first)[0]
     router.press(DANA, payload(first, key, "False positive"))
     repo.commit("another file", **{"b.py": "import json\n"})

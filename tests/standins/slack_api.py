@@ -14,7 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.standins.local_http import serve_locally
+from tests.standins.local_http import LocalStandIn
 
 # What the tests' Slack app is configured with, and what this stand-in signs with.
 SIGNING_SECRET = "test-signing-secret"
@@ -52,30 +52,19 @@ class Message:
     posted_at: float  # wall-clock seconds, what `oldest` compares with
 
 
-# Faults chat.postMessage can be given (bench/outbox_faults.py and tests):
-# slow: answers after `slow_s`; fail: 500, not accepted; hang: no answer for
-# `hang_s`, not accepted; late: no answer for `hang_s`, accepted after `late_s`.
-FAULTS = ("slow", "fail", "hang", "late")
-
-
 @dataclass
-class SlackApi:
+class SlackApi(LocalStandIn):
     calls: list[Call] = field(default_factory=list)
     base_url: str = ""
     _rate_limited: dict[str, list[int]] = field(default_factory=dict)
     _errors: dict[str, str] = field(default_factory=dict)
-    _runner: web.AppRunner | None = None
     _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     # Socket Mode: the open websockets, and the acks the app sent back over them.
     sockets: list[web.WebSocketResponse] = field(default_factory=list)
     socket_acks: list[dict[str, Any]] = field(default_factory=list)
     messages: list[Message] = field(default_factory=list)
-    # Picks a fault (or None) for each chat.postMessage; None: no faults.
+    # Picks a fault (local_http.FAULTS, or None) for each chat.postMessage; None: none.
     fault_for_post: Any = None
-    slow_s: float = 0.3
-    hang_s: float = 3.0
-    late_s: float = 1.5
-    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     def rate_limit(self, method: str, retry_after: int = 7, times: int = 1) -> None:
         """Answer the next `times` calls of `method` with 429 and Retry-After."""
@@ -112,12 +101,7 @@ class SlackApi:
         app.router.add_post("/upload/{file_id}", self._upload)
         app.router.add_post("/response/{name}", self._response)
         app.router.add_get("/socket", self._socket)
-        self._runner, base_url = await serve_locally(app)
-        self.base_url = f"{base_url}/"
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
+        self.base_url = f"{await self.serve(app)}/"
 
     async def _args(self, request: web.Request) -> dict[str, Any]:
         args: dict[str, Any] = dict(request.query)
@@ -155,17 +139,8 @@ class SlackApi:
             self.calls.append(Call("chat.postMessage", args))
             return web.json_response(self._answer("chat.postMessage", args))
         self.calls.append(Call("chat.postMessage", args, status=500))
-        if fault == "late":  # accepted after the client gave up on the answer
-            task = asyncio.create_task(self._accept_later(args))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-        if fault in ("hang", "late"):
-            await asyncio.sleep(self.hang_s)
+        await self.failed_post(fault, lambda: self._answer("chat.postMessage", args))
         return web.json_response({"ok": False, "error": "internal_error"}, status=500)
-
-    async def _accept_later(self, args: dict[str, Any]) -> None:
-        await asyncio.sleep(self.late_s)
-        self._answer("chat.postMessage", args)
 
     def posts_of(self, channel: str) -> list[Message]:
         return [m for m in self.messages if m.channel == channel]

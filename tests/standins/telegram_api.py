@@ -15,7 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.standins.local_http import serve_locally
+from tests.standins.local_http import LocalStandIn
 
 TOKEN = "123456:TEST-token-for-the-fake-bot-api"
 BOT_USER = {"id": 123456, "is_bot": True, "first_name": "opsdesk", "username": "opsdesk_bot"}
@@ -67,7 +67,7 @@ class Call:
 
 
 @dataclass
-class TelegramApi:
+class TelegramApi(LocalStandIn):
     token: str = TOKEN
     calls: list[Call] = field(default_factory=list)
     updates: list[dict[str, Any]] = field(default_factory=list)
@@ -77,27 +77,16 @@ class TelegramApi:
     # Chats the bot is not in: sending there is answered 400 "chat not found".
     unknown_chats: set[int] = field(default_factory=set)
     base_url: str = ""
-    # Picks a fault for each sendMessage (bench/outbox_faults.py): slow: answers
-    # after `slow_s`; fail: 500, not accepted; hang: no answer for `hang_s`, not
-    # accepted; late: no answer for `hang_s`, accepted after `late_s`. None: none.
+    # Picks a fault (local_http.FAULTS, or None) for each sendMessage; None: none.
     fault_for_send: Any = None
-    slow_s: float = 0.3
-    hang_s: float = 3.0
-    late_s: float = 1.5
-    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
     _next_update: int = 1000
     _next_message: int = 1
     _arrived: asyncio.Event = field(default_factory=asyncio.Event)
-    _runner: web.AppRunner | None = None
 
     async def start(self) -> None:
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._serve)
-        self._runner, self.base_url = await serve_locally(app)
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
+        self.base_url = await self.serve(app)
 
     # -- what tests use ---------------------------------------------------------------
 
@@ -156,17 +145,8 @@ class TelegramApi:
 
     async def _faulty_send(self, fault: str, params: dict[str, Any]) -> web.Response:
         self.calls.append(Call("sendMessage", params, 500))
-        if fault == "late":  # accepted after the client gave up on the answer
-            task = asyncio.create_task(self._accept_later(params))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-        if fault in ("hang", "late"):
-            await asyncio.sleep(self.hang_s)
+        await self.failed_post(fault, lambda: self._sendMessage(params))
         return self._error(500, "Internal Server Error")
-
-    async def _accept_later(self, params: dict[str, Any]) -> None:
-        await asyncio.sleep(self.late_s)
-        self._sendMessage(params)
 
     @staticmethod
     async def _params(request: web.Request) -> dict[str, Any]:

@@ -45,6 +45,14 @@ def router_for(engine: Engine, config: Config, tmp_path: Path) -> Router:
     return build_router(jobs_context(engine, config, tmp_path / "data"))
 
 
+def dana_reviews_two_unused(engine: Engine, repo: Repo, tmp_path: Path) -> tuple[Router, Reply]:
+    """Repository "demo" committed with two unused imports and reviewed by Dana in chat:
+    the router and her review reply."""
+    repo.commit("two unused imports", **{"app.py": TWO_UNUSED})
+    router = router_for(engine, config_for(repo), tmp_path)
+    return router, router.handle(DANA, "/review demo")
+
+
 def finding_counts(reply: Reply) -> dict[str, int]:
     """The reply's "Findings" field: new 1 · open 0 · fixed 0 · suppressed 1."""
     value = next(f.value for f in reply.fields if f.label == "Findings")

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -19,8 +18,6 @@ from bot.runtime import start_operator
 from jobs.config.loading import Secrets, Settings
 from jobs.config.schema import Config
 from jobs.scheduler import JobScheduler
-from storage import schema
-from storage.db import make_engine
 from tests.support.context import jobs_context
 
 RAW = {
@@ -46,18 +43,10 @@ def leader_value(text: str) -> float | None:
     return None
 
 
-@pytest.fixture
-def pg_engine(pg_url: str) -> Iterator[Engine]:
-    """PostgreSQL only: there the scheduler lock makes one leader (SQLite is one machine)."""
-    engine = make_engine(pg_url)
-    schema.upgrade(engine)
-    yield engine
-    engine.dispose()
-
-
+# PostgreSQL only: there the scheduler lock makes one leader (SQLite is one machine).
 @pytest.mark.postgres
-async def test_the_leader_and_the_standby_say_which_they_are(pg_engine: Engine) -> None:
-    engine = pg_engine
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+async def test_the_leader_and_the_standby_say_which_they_are(engine: Engine) -> None:
     config = Config.model_validate(RAW)
     first = JobScheduler(jobs_context(engine, config), lock_retry=60)
     second = JobScheduler(jobs_context(engine, config), lock_retry=60)

@@ -5,32 +5,20 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from jobs.digest import DurationSample, RunRecord, digest_window
 from jobs.digest.model import Period
+from tests.support.rows import run_row
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 
 
-def run(
-    job: str,
-    at: datetime,
-    duration_s: float,
-    *,
-    status: str = "ok",
-    cache_hit: bool = False,
-    kind: str = "command",
-    **extra: bool | int | str | None,
-) -> RunRecord:
-    return RunRecord(
-        job=job,
-        kind=kind,
-        status=status,
-        started_at=at,
-        duration_ms=round(duration_s * 1000),
-        cache_hit=cache_hit,
-        **extra,
-    )
+def run(job: str, at: datetime, duration_s: float, **fields: Any) -> RunRecord:
+    """A run as the digest reads it: the JobRun row `run_row` writes, in memory."""
+    row = run_row(job, at, duration_s, **fields)
+    del row["finished_at"]
+    return RunRecord(**row)
 
 
 def daily_runs(job: str, day: int, durations_s: Iterable[float]) -> list[RunRecord]:

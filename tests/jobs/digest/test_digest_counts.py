@@ -11,11 +11,9 @@ from jobs.digest.queries import review_totals
 from storage.models import utcnow
 from tests.support.feedback import (
     DANA,
-    TWO_UNUSED,
-    config_for,
+    dana_reviews_two_unused,
     listed_findings,
     payload,
-    router_for,
 )
 from tests.support.git_repo import Repo
 
@@ -23,9 +21,7 @@ from tests.support.git_repo import Repo
 def test_a_false_positive_marked_after_the_review_is_counted_suppressed_in_the_digest(
     engine: Engine, repo: Repo, tmp_path: Path
 ) -> None:
-    repo.commit("two unused imports", **{"app.py": TWO_UNUSED})
-    router = router_for(engine, config_for(repo), tmp_path)
-    first = router.handle(DANA, "/review demo")
+    router, first = dana_reviews_two_unused(engine, repo, tmp_path)
     start, end = utcnow() - timedelta(hours=1), utcnow() + timedelta(hours=1)
     with engine.connect() as connection:
         before = review_totals(connection, start, end)
