@@ -149,7 +149,7 @@ def router(context: Context) -> Router:
 
 
 @pytest.fixture
-def repo(tmp_path: Path) -> Repo:
+def git_repo(tmp_path: Path) -> Repo:
     """An empty git repository (branch main) in tmp_path/work, to commit into."""
     path = tmp_path / "work"
     path.mkdir()

@@ -18,11 +18,11 @@ FOUR_UNUSED = "import os\nimport sys\nimport json\nimport re\n"
 
 
 def test_pressing_5_then_3_marks_the_findings_those_labels_named(
-    engine: Engine, repo: Repo, tmp_path: Path
+    engine: Engine, git_repo: Repo, tmp_path: Path
 ) -> None:
-    repo.commit("four unused imports", **{"app.py": FOUR_UNUSED})
+    git_repo.commit("four unused imports", **{"app.py": FOUR_UNUSED})
     out = io.StringIO()
-    console = Console(router_for(engine, config_for(repo), tmp_path), out, tmp_path)
+    console = Console(router_for(engine, config_for(git_repo), tmp_path), out, tmp_path)
     listing = console.say("/review demo")
     assert listing is not None
     keys = [b.key for b in listing.blocks if b.key and b.key.startswith("finding:")]
@@ -47,10 +47,10 @@ def test_pressing_5_then_3_marks_the_findings_those_labels_named(
 
 
 def test_help_says_what_a_number_means_on_the_console(
-    engine: Engine, repo: Repo, tmp_path: Path
+    engine: Engine, git_repo: Repo, tmp_path: Path
 ) -> None:
     out = io.StringIO()
-    Console(router_for(engine, config_for(repo), tmp_path), out, tmp_path).say("/help")
+    Console(router_for(engine, config_for(git_repo), tmp_path), out, tmp_path).say("/help")
     assert "e.g. 3 for [3] False positive" in out.getvalue()
     assert "/findings <repo> suppressed" in out.getvalue()
 
@@ -67,27 +67,29 @@ def opsdesk(home: Path, *args: str, stdin: str = "") -> subprocess.CompletedProc
     )  # fmt: skip
 
 
-def home_for(repo: Repo, tmp_path: Path) -> Path:
+def home_for(git_repo: Repo, tmp_path: Path) -> Path:
     home = tmp_path / "home"
     home.mkdir()
     (home / "opsdesk.toml").write_text(
-        f'[[repos]]\nname = "demo"\npath = "{repo.path}"\n\n[reviewer.lint]\nselect = ["F"]\n'
+        f'[[repos]]\nname = "demo"\npath = "{git_repo.path}"\n\n[reviewer.lint]\nselect = ["F"]\n'
     )
     return home
 
 
-def test_the_cli_review_prints_findings_without_button_labels(repo: Repo, tmp_path: Path) -> None:
-    repo.commit("one unused import", **{"app.py": "import os\n"})
-    result = opsdesk(home_for(repo, tmp_path), "review", "demo")
+def test_the_cli_review_prints_findings_without_button_labels(
+    git_repo: Repo, tmp_path: Path
+) -> None:
+    git_repo.commit("one unused import", **{"app.py": "import os\n"})
+    result = opsdesk(home_for(git_repo, tmp_path), "review", "demo")
     assert result.returncode == 0, result.stderr
     assert "`os` imported but unused" in result.stdout
     assert "Helpful" not in result.stdout and "[1]" not in result.stdout
 
 
-def test_piped_console_marks_then_suppresses_a_finding(repo: Repo, tmp_path: Path) -> None:
+def test_piped_console_marks_then_suppresses_a_finding(git_repo: Repo, tmp_path: Path) -> None:
     """printf '/review REPO\\n3\\n/review REPO\\n' | opsdesk console"""
-    repo.commit("one unused import", **{"app.py": "import os\n"})
-    home = home_for(repo, tmp_path)
+    git_repo.commit("one unused import", **{"app.py": "import os\n"})
+    home = home_for(git_repo, tmp_path)
     result = opsdesk(home, "console", stdin="/review demo\n3\n/review demo\n")
     assert result.returncode == 0, result.stderr
     first, marked, cached = result.stdout.split("== ")[1:4]

@@ -35,15 +35,15 @@ def assert_refused_quietly(reply: Reply, engine: Engine) -> None:
     assert feedback_rows(engine) == []
 
 
-def test_an_unknown_finding_id_is_refused(engine: Engine, repo: Repo, tmp_path: Path) -> None:
-    router = router_for(engine, config_for(repo), tmp_path)
+def test_an_unknown_finding_id_is_refused(engine: Engine, git_repo: Repo, tmp_path: Path) -> None:
+    router = router_for(engine, config_for(git_repo), tmp_path)
     assert_refused_quietly(router.press(DANA, "fb:987654:fp"), engine)
 
 
 def test_a_finding_shown_in_another_chat_is_refused(
-    engine: Engine, repo: Repo, tmp_path: Path
+    engine: Engine, git_repo: Repo, tmp_path: Path
 ) -> None:
-    router, shown_to_dana = dana_reviews_two_unused(engine, repo, tmp_path)
+    router, shown_to_dana = dana_reviews_two_unused(engine, git_repo, tmp_path)
     forged = payload(shown_to_dana, listed_findings(shown_to_dana)[0], "False positive")
     assert_refused_quietly(router.press(ELSEWHERE, forged), engine)
     # The next id, never shown anywhere, is refused too: ids are guessable.
@@ -52,11 +52,11 @@ def test_a_finding_shown_in_another_chat_is_refused(
 
 
 def test_a_local_path_review_is_never_pressable_from_a_chat(
-    engine: Engine, repo: Repo, tmp_path: Path
+    engine: Engine, git_repo: Repo, tmp_path: Path
 ) -> None:
-    repo.commit("two unused imports", **{"app.py": TWO_UNUSED})
-    router = router_for(engine, config_for(repo), tmp_path)
-    local = router.handle(CONSOLE_CALLER, f"/review {repo.path}")
+    git_repo.commit("two unused imports", **{"app.py": TWO_UNUSED})
+    router = router_for(engine, config_for(git_repo), tmp_path)
+    local = router.handle(CONSOLE_CALLER, f"/review {git_repo.path}")
     assert local.status == "ok", local
     forged = payload(local, listed_findings(local)[0], "False positive")
     finding_id = int(forged.split(":")[1])
@@ -68,18 +68,18 @@ def test_a_local_path_review_is_never_pressable_from_a_chat(
 
 
 def test_a_viewer_cannot_press_on_a_repository_they_may_not_see(
-    engine: Engine, repo: Repo, tmp_path: Path
+    engine: Engine, git_repo: Repo, tmp_path: Path
 ) -> None:
     # A repository that is no longer configured: chat users cannot list or review it.
     hidden = add_finding(engine, repo="retired", message="`os` imported but unused")
     assert hidden.id is not None
     mark_shown(engine, "telegram:-100", [hidden.id])
-    router = router_for(engine, config_for(repo), tmp_path)
+    router = router_for(engine, config_for(git_repo), tmp_path)
     assert_refused_quietly(router.press(DANA, f"fb:{hidden.id}:fp"), engine)
 
 
-def test_malformed_payloads_are_refused(engine: Engine, repo: Repo, tmp_path: Path) -> None:
-    router = router_for(engine, config_for(repo), tmp_path)
+def test_malformed_payloads_are_refused(engine: Engine, git_repo: Repo, tmp_path: Path) -> None:
+    router = router_for(engine, config_for(git_repo), tmp_path)
     for forged in ("fb:1", "fb:x:fp", "fb:1:zz", "fb:" + "9" * 40 + ":fp", "fb:1:fp:extra"):
         reply = router.press(DANA, forged)
         assert reply.status == "error" and "nothing was recorded" in reply.blocks[0].text

@@ -25,9 +25,9 @@ from tests.support.git_repo import Repo
 
 
 def test_false_positive_stays_gone_in_cached_and_full_reviews_until_undone(
-    engine: Engine, repo: Repo, tmp_path: Path
+    engine: Engine, git_repo: Repo, tmp_path: Path
 ) -> None:
-    router, first = dana_reviews_two_unused(engine, repo, tmp_path)
+    router, first = dana_reviews_two_unused(engine, git_repo, tmp_path)
     assert first.status == "ok", first
     shown = listed_findings(first)
     assert len(shown) == 2 and finding_counts(first) == {
@@ -69,8 +69,10 @@ def test_false_positive_stays_gone_in_cached_and_full_reviews_until_undone(
     assert [verdict for _, _, verdict in feedback_rows(engine)] == ["helpful"]
 
 
-def test_an_admin_undoes_anyones_false_positive(engine: Engine, repo: Repo, tmp_path: Path) -> None:
-    router, first = dana_reviews_two_unused(engine, repo, tmp_path)
+def test_an_admin_undoes_anyones_false_positive(
+    engine: Engine, git_repo: Repo, tmp_path: Path
+) -> None:
+    router, first = dana_reviews_two_unused(engine, git_repo, tmp_path)
     key = listed_findings(first)[0]
     router.press(DANA, payload(first, key, "False positive"))
     listing = router.handle(ADMIN, "/findings demo suppressed")
@@ -80,12 +82,12 @@ def test_an_admin_undoes_anyones_false_positive(engine: Engine, repo: Repo, tmp_
 
 
 def test_a_fresh_review_after_a_new_commit_keeps_the_false_positive_hidden(
-    engine: Engine, repo: Repo, tmp_path: Path
+    engine: Engine, git_repo: Repo, tmp_path: Path
 ) -> None:
-    router, first = dana_reviews_two_unused(engine, repo, tmp_path)
+    router, first = dana_reviews_two_unused(engine, git_repo, tmp_path)
     key = listed_findings(first)[0]
     router.press(DANA, payload(first, key, "False positive"))
-    repo.commit("another file", **{"b.py": "import json\n"})
+    git_repo.commit("another file", **{"b.py": "import json\n"})
     fresh = router.handle(DANA, "/review demo")
     assert "(cached)" not in next(f.value for f in fresh.fields if f.label == "Kind")
     assert key not in listed_findings(fresh)
@@ -95,12 +97,14 @@ def test_a_fresh_review_after_a_new_commit_keeps_the_false_positive_hidden(
 
 
 def test_the_cli_review_prints_findings_without_button_labels(
-    engine: Engine, repo: Repo, tmp_path: Path
+    engine: Engine, git_repo: Repo, tmp_path: Path
 ) -> None:
     from bot.render_text import render_text
 
-    repo.commit("two unused imports", **{"app.py": TWO_UNUSED})
-    reply = router_for(engine, config_for(repo), tmp_path).handle(CONSOLE_CALLER, "/review demo")
+    git_repo.commit("two unused imports", **{"app.py": TWO_UNUSED})
+    reply = router_for(engine, config_for(git_repo), tmp_path).handle(
+        CONSOLE_CALLER, "/review demo"
+    )
     text, _ = render_text(reply, with_buttons=False)
     assert "`os` imported but unused" in text
     assert "Helpful" not in text and "[1]" not in text

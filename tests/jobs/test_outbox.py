@@ -72,10 +72,8 @@ async def one_pass_when_due(outbox: OutboxSender) -> int:
     return await outbox.send_due()
 
 
-async def test_delivers_after_two_failures_across_a_restart_exactly_once(
-    engine: Engine, flaky: tuple[ChatWebhook, str]
-) -> None:
-    endpoint, url = flaky
+def enqueue_the_digest(engine: Engine) -> None:
+    """The day's digest for hook:team; enqueued again, it is the same post."""
     enqueue(
         engine,
         kind="digest",
@@ -83,6 +81,13 @@ async def test_delivers_after_two_failures_across_a_restart_exactly_once(
         reply=Reply.text("hi", "Digest"),
         dedupe_key="digest:2024-05-01",
     )
+
+
+async def test_delivers_after_two_failures_across_a_restart_exactly_once(
+    engine: Engine, flaky: tuple[ChatWebhook, str]
+) -> None:
+    endpoint, url = flaky
+    enqueue_the_digest(engine)
 
     first = sender(engine, url, "first")
     assert await first.send_due() == 0
@@ -101,13 +106,7 @@ async def test_delivers_after_two_failures_across_a_restart_exactly_once(
     assert endpoint.delivered == [{"post": sent.id, "to": "team", "title": "Digest"}]
 
     # Nothing sends it again: not this sender, not another one, not a re-enqueue.
-    enqueue(
-        engine,
-        kind="digest",
-        targets=["hook:team"],
-        reply=Reply.text("hi", "Digest"),
-        dedupe_key="digest:2024-05-01",
-    )
+    enqueue_the_digest(engine)
     assert await restarted.send_due() == 0
     assert await sender(engine, url, "third").send_due() == 0
     assert len(endpoint.delivered) == 1

@@ -45,11 +45,11 @@ def router_for(engine: Engine, config: Config, tmp_path: Path) -> Router:
     return build_router(jobs_context(engine, config, tmp_path / "data"))
 
 
-def dana_reviews_two_unused(engine: Engine, repo: Repo, tmp_path: Path) -> tuple[Router, Reply]:
+def dana_reviews_two_unused(engine: Engine, git_repo: Repo, tmp_path: Path) -> tuple[Router, Reply]:
     """Repository "demo" committed with two unused imports and reviewed by Dana in chat:
     the router and her review reply."""
-    repo.commit("two unused imports", **{"app.py": TWO_UNUSED})
-    router = router_for(engine, config_for(repo), tmp_path)
+    git_repo.commit("two unused imports", **{"app.py": TWO_UNUSED})
+    router = router_for(engine, config_for(git_repo), tmp_path)
     return router, router.handle(DANA, "/review demo")
 
 

@@ -34,10 +34,10 @@ Blocks = list[dict[str, Any]]
 
 
 @pytest.fixture
-def work(repo: Repo) -> Repo:
+def work(git_repo: Repo) -> Repo:
     """The repository with one commit: two unused imports."""
-    repo.commit("two unused imports", **{"app.py": "import os\nimport sys\n"})
-    return repo
+    git_repo.commit("two unused imports", **{"app.py": "import os\nimport sys\n"})
+    return git_repo
 
 
 @pytest.fixture

@@ -25,10 +25,10 @@ CHAT = 42
 OTHER_CHAT = -100777
 
 
-def router_for(engine: Engine, repo: Repo, tmp_path: Path) -> Router:
+def router_for(engine: Engine, git_repo: Repo, tmp_path: Path) -> Router:
     config = Config.model_validate(
         {
-            "repos": [{"name": "demo", "path": str(repo.path)}],
+            "repos": [{"name": "demo", "path": str(git_repo.path)}],
             "reviewer": {"lint": {"select": ["F"]}, "max_findings_shown": 25},
             "access": {"chats": [f"telegram:{CHAT}", f"telegram:{OTHER_CHAT}"]},
             "telegram": {"enabled": True},
@@ -102,10 +102,10 @@ def numbered_paragraphs(message: dict[str, Any]) -> dict[int, str]:
 
 
 async def test_25_findings_each_with_its_buttons_and_each_press_edits_its_own_paragraph(
-    telegram_api: TelegramApi, sqlite_engine: Engine, repo: Repo, tmp_path: Path
+    telegram_api: TelegramApi, sqlite_engine: Engine, git_repo: Repo, tmp_path: Path
 ) -> None:
-    repo.commit("25 unused imports", **{f"m{n:02d}.py": "import os\n" for n in range(25)})
-    async with running(telegram_api, router_for(sqlite_engine, repo, tmp_path)):
+    git_repo.commit("25 unused imports", **{f"m{n:02d}.py": "import os\n" for n in range(25)})
+    async with running(telegram_api, router_for(sqlite_engine, git_repo, tmp_path)):
         messages = await command(telegram_api, "/review demo")
         assert len(messages) > 1  # too long for one message
         where: dict[int, dict[str, Any]] = {}
@@ -140,10 +140,10 @@ async def test_25_findings_each_with_its_buttons_and_each_press_edits_its_own_pa
 
 
 async def test_false_positive_then_cached_and_full_reviews_then_undo(
-    telegram_api: TelegramApi, sqlite_engine: Engine, repo: Repo, tmp_path: Path
+    telegram_api: TelegramApi, sqlite_engine: Engine, git_repo: Repo, tmp_path: Path
 ) -> None:
-    repo.commit("two unused imports", **{"app.py": "import os\nimport sys\n"})
-    async with running(telegram_api, router_for(sqlite_engine, repo, tmp_path)):
+    git_repo.commit("two unused imports", **{"app.py": "import os\nimport sys\n"})
+    async with running(telegram_api, router_for(sqlite_engine, git_repo, tmp_path)):
         [review] = await command(telegram_api, "/review demo")
         assert "suppressed 0" in review["text"]
         await press(telegram_api, review, button(review, 1, "False positive"), "q-fp")
@@ -182,10 +182,10 @@ async def test_false_positive_then_cached_and_full_reviews_then_undo(
 
 
 async def test_two_quick_presses_on_one_message_both_show(
-    telegram_api: TelegramApi, sqlite_engine: Engine, repo: Repo, tmp_path: Path
+    telegram_api: TelegramApi, sqlite_engine: Engine, git_repo: Repo, tmp_path: Path
 ) -> None:
-    repo.commit("two unused imports", **{"app.py": "import os\nimport sys\n"})
-    async with running(telegram_api, router_for(sqlite_engine, repo, tmp_path)):
+    git_repo.commit("two unused imports", **{"app.py": "import os\nimport sys\n"})
+    async with running(telegram_api, router_for(sqlite_engine, git_repo, tmp_path)):
         [review] = await command(telegram_api, "/review demo")
         # Both callbacks carry the message as it was before either press.
         telegram_api.push(callback_update(review, button(review, 1, "Helpful"), "q-a", user_id=42))
@@ -199,14 +199,14 @@ async def test_two_quick_presses_on_one_message_both_show(
 
 
 async def test_a_scheduled_review_post_is_pressable_and_edited_in_place(
-    telegram_api: TelegramApi, sqlite_engine: Engine, repo: Repo, tmp_path: Path
+    telegram_api: TelegramApi, sqlite_engine: Engine, git_repo: Repo, tmp_path: Path
 ) -> None:
     from jobs.outbox import OutboxSender
     from jobs.runner import run_job
     from jobs.specs import find_job
 
-    repo.commit("two unused imports", **{"app.py": "import os\nimport sys\n"})
-    router = router_for(sqlite_engine, repo, tmp_path)
+    git_repo.commit("two unused imports", **{"app.py": "import os\nimport sys\n"})
+    router = router_for(sqlite_engine, git_repo, tmp_path)
     config = router.services.config
     scheduled = config.repos[0].model_copy(
         update={"schedule": "0 2 * * *", "post_to": [f"telegram:{CHAT}"]}

@@ -19,9 +19,9 @@ from tests.support.git_repo import Repo
 
 
 def test_a_false_positive_marked_after_the_review_is_counted_suppressed_in_the_digest(
-    engine: Engine, repo: Repo, tmp_path: Path
+    engine: Engine, git_repo: Repo, tmp_path: Path
 ) -> None:
-    router, first = dana_reviews_two_unused(engine, repo, tmp_path)
+    router, first = dana_reviews_two_unused(engine, git_repo, tmp_path)
     start, end = utcnow() - timedelta(hours=1), utcnow() + timedelta(hours=1)
     with engine.connect() as connection:
         before = review_totals(connection, start, end)

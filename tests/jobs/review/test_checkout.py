@@ -19,50 +19,50 @@ def files_under(root: Path) -> set[str]:
     }
 
 
-def test_a_checkout_holds_exactly_the_commits_files(repo: Repo, tmp_path: Path) -> None:
-    first = repo.commit("one", **{"a.py": "x = 1\n", "pkg/b.py": "y = 2\n", "gone/c.txt": "c"})
-    repo.git("rm", "-q", "-r", "gone")
-    second = repo.commit("two", **{"a.py": "x = 3\n", "new.py": "z = 4\n"})
+def test_a_checkout_holds_exactly_the_commits_files(git_repo: Repo, tmp_path: Path) -> None:
+    first = git_repo.commit("one", **{"a.py": "x = 1\n", "pkg/b.py": "y = 2\n", "gone/c.txt": "c"})
+    git_repo.git("rm", "-q", "-r", "gone")
+    second = git_repo.commit("two", **{"a.py": "x = 3\n", "new.py": "z = 4\n"})
     scratch = tmp_path / "scratch"
-    checkout = check_out(repo.path, first, scratch)
+    checkout = check_out(git_repo.path, first, scratch)
     assert files_under(checkout.root) == {"a.py", "pkg/b.py", "gone/c.txt"}
     (checkout.root / "pkg" / "leftover.py").write_text("import os\n")  # a linter's stray file
     (checkout.root / "cache").mkdir()
     (checkout.root / "cache" / "x").write_text("x")
-    checkout = check_out(repo.path, second, scratch)
+    checkout = check_out(git_repo.path, second, scratch)
     assert files_under(checkout.root) == {"a.py", "pkg/b.py", "new.py"} == set(checkout.files)
     assert (checkout.root / "a.py").read_text() == "x = 3\n"
     assert not (checkout.root / "gone").exists()
     assert (checkout.root / ".git").is_dir() and not any((checkout.root / ".git").iterdir())
 
 
-def test_a_reused_checkout_rewrites_only_what_changed(repo: Repo, tmp_path: Path) -> None:
-    first = repo.commit("one", **{"same.py": "x = 1\n", "changed.py": "y = 1\n"})
-    second = repo.commit("two", **{"changed.py": "y = 2\n"})
+def test_a_reused_checkout_rewrites_only_what_changed(git_repo: Repo, tmp_path: Path) -> None:
+    first = git_repo.commit("one", **{"same.py": "x = 1\n", "changed.py": "y = 1\n"})
+    second = git_repo.commit("two", **{"changed.py": "y = 2\n"})
     scratch = tmp_path / "scratch"
-    root = check_out(repo.path, first, scratch).root
+    root = check_out(git_repo.path, first, scratch).root
     same_before = (root / "same.py").stat().st_ino, (root / "same.py").stat().st_mtime_ns
-    check_out(repo.path, second, scratch)
+    check_out(git_repo.path, second, scratch)
     assert ((root / "same.py").stat().st_ino, (root / "same.py").stat().st_mtime_ns) == same_before
     assert (root / "changed.py").read_text() == "y = 2\n"
 
 
-def test_the_users_repository_is_never_written(repo: Repo, tmp_path: Path) -> None:
-    first = repo.commit("one", **{"a.py": "x = 1\n"})
-    second = repo.commit("two", **{"a.py": "x = 2\n"})
-    repo.write("a.py", "uncommitted\n")
-    git_dir = snapshot(repo.path / ".git")
-    check_out(repo.path, first, tmp_path / "scratch")
-    check_out(repo.path, second, tmp_path / "scratch")
-    assert snapshot(repo.path / ".git") == git_dir
-    assert (repo.path / "a.py").read_text() == "uncommitted\n"
-    assert repo.git("worktree", "list").count("\n") == 0  # no worktree was registered
+def test_the_users_repository_is_never_written(git_repo: Repo, tmp_path: Path) -> None:
+    first = git_repo.commit("one", **{"a.py": "x = 1\n"})
+    second = git_repo.commit("two", **{"a.py": "x = 2\n"})
+    git_repo.write("a.py", "uncommitted\n")
+    git_dir = snapshot(git_repo.path / ".git")
+    check_out(git_repo.path, first, tmp_path / "scratch")
+    check_out(git_repo.path, second, tmp_path / "scratch")
+    assert snapshot(git_repo.path / ".git") == git_dir
+    assert (git_repo.path / "a.py").read_text() == "uncommitted\n"
+    assert git_repo.git("worktree", "list").count("\n") == 0  # no worktree was registered
 
 
-def test_a_bare_repository_and_a_damaged_index_check_out(repo: Repo, tmp_path: Path) -> None:
-    head = repo.commit("one", **{"a.py": "x = 1\n"})
+def test_a_bare_repository_and_a_damaged_index_check_out(git_repo: Repo, tmp_path: Path) -> None:
+    head = git_repo.commit("one", **{"a.py": "x = 1\n"})
     bare = tmp_path / "bare.git"
-    subprocess.run(["git", "clone", "-q", "--bare", str(repo.path), str(bare)], check=True)
+    subprocess.run(["git", "clone", "-q", "--bare", str(git_repo.path), str(bare)], check=True)
     scratch = tmp_path / "scratch"
     bare_before = snapshot(bare)
     check_out(bare, head, scratch)

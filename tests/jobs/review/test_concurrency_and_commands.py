@@ -38,10 +38,10 @@ class SlowLint(LintReviewer):
 
 
 def test_two_concurrent_reviews_of_one_repo_make_one_review(
-    engine: Engine, repo: Repo, tmp_path: Path
+    engine: Engine, git_repo: Repo, tmp_path: Path
 ) -> None:
-    repo.commit("one", **{"app.py": "import os\n"})
-    config = config_for(repo)
+    git_repo.commit("one", **{"app.py": "import os\n"})
+    config = config_for(git_repo)
     results: list[ReviewResult] = []
     errors: list[BaseException] = []
     start = threading.Barrier(2)
@@ -68,10 +68,10 @@ def test_two_concurrent_reviews_of_one_repo_make_one_review(
         assert len(session.exec(select(Review)).all()) == 1
 
 
-def chat_config(repo: Repo, shown: int = 1) -> Config:
+def chat_config(git_repo: Repo, shown: int = 1) -> Config:
     return Config.model_validate(
         {
-            "repos": [{"name": "demo", "path": str(repo.path)}],
+            "repos": [{"name": "demo", "path": str(git_repo.path)}],
             "reviewer": {"lint": {"select": ["F"]}, "max_findings_shown": shown},
             "access": {"viewers": ["slack:U1"]},
         }
@@ -82,10 +82,10 @@ SLACK_USER = Caller(platform="slack", user_id="U1", name="ann")
 
 
 def test_review_and_findings_commands_with_a_feedback_button(
-    sqlite_engine: Engine, repo: Repo, tmp_path: Path
+    sqlite_engine: Engine, git_repo: Repo, tmp_path: Path
 ) -> None:
-    repo.commit("one", **{"app.py": "import os\nimport sys\n"})
-    router = build_router(jobs_context(sqlite_engine, chat_config(repo), tmp_path))
+    git_repo.commit("one", **{"app.py": "import os\nimport sys\n"})
+    router = build_router(jobs_context(sqlite_engine, chat_config(git_repo), tmp_path))
     reply = router.handle(SLACK_USER, "/review demo")
     assert reply.status == "ok", reply
     assert reply.title.startswith("Review demo: full ") and reply.title.endswith("(1 commit)")
@@ -111,21 +111,23 @@ def test_review_and_findings_commands_with_a_feedback_button(
 
 
 def test_chat_users_may_review_only_configured_repos(
-    sqlite_engine: Engine, repo: Repo, tmp_path: Path
+    sqlite_engine: Engine, git_repo: Repo, tmp_path: Path
 ) -> None:
-    repo.commit("one", **{"app.py": "x = 1\n"})
-    router = build_router(jobs_context(sqlite_engine, chat_config(repo), tmp_path))
-    refused = router.handle(SLACK_USER, f"/review {repo.path}")
+    git_repo.commit("one", **{"app.py": "x = 1\n"})
+    router = build_router(jobs_context(sqlite_engine, chat_config(git_repo), tmp_path))
+    refused = router.handle(SLACK_USER, f"/review {git_repo.path}")
     assert refused.status == "error" and "configured: demo" in refused.blocks[0].text
-    local = router.handle(CONSOLE_CALLER, f"/review {repo.path}")
-    assert local.status == "ok" and local.title.startswith(f"Review {repo.path.resolve()}: full")
+    local = router.handle(CONSOLE_CALLER, f"/review {git_repo.path}")
+    assert local.status == "ok" and local.title.startswith(
+        f"Review {git_repo.path.resolve()}: full"
+    )
 
 
-def test_cli_review_of_a_local_path_prints_json(repo: Repo, tmp_path: Path) -> None:
-    repo.commit("one", **{"app.py": "import os\n"})
+def test_cli_review_of_a_local_path_prints_json(git_repo: Repo, tmp_path: Path) -> None:
+    git_repo.commit("one", **{"app.py": "import os\n"})
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPSDESK_")}
     env["OPSDESK_DATA_DIR"] = str(tmp_path / "cli-data")
-    command = [sys.executable, "-m", "bot.cli", "review", str(repo.path), "--json"]
+    command = [sys.executable, "-m", "bot.cli", "review", str(git_repo.path), "--json"]
     first = subprocess.run(command, capture_output=True, text=True, env=env, timeout=60)
     assert first.returncode == 0, first.stderr
     data = json.loads(first.stdout)

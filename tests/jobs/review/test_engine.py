@@ -31,9 +31,9 @@ def reviews(engine: Engine) -> list[Review]:
         return list(session.exec(select(Review).order_by(Review.id)))  # type: ignore[arg-type]
 
 
-def test_unchanged_head_is_a_cache_hit(engine: Engine, repo: Repo, tmp_path: Path) -> None:
-    head = repo.commit("one", **{"app.py": "import os\n"})
-    config = config_for(repo)
+def test_unchanged_head_is_a_cache_hit(engine: Engine, git_repo: Repo, tmp_path: Path) -> None:
+    head = git_repo.commit("one", **{"app.py": "import os\n"})
+    config = config_for(git_repo)
     first = review(engine, config, tmp_path)
     second = review(engine, config, tmp_path)
     assert (first.cache_hit, second.cache_hit) == (False, True)
@@ -50,12 +50,12 @@ def test_unchanged_head_is_a_cache_hit(engine: Engine, repo: Repo, tmp_path: Pat
 
 
 def test_one_commit_is_a_delta_covering_only_it(
-    engine: Engine, repo: Repo, tmp_path: Path, model_server: ModelServer
+    engine: Engine, git_repo: Repo, tmp_path: Path, model_server: ModelServer
 ) -> None:
-    first = repo.commit("base", **{"a.py": CLEAN, "b.py": CLEAN})
-    config = llm_config(repo, model_server)
+    first = git_repo.commit("base", **{"a.py": CLEAN, "b.py": CLEAN})
+    config = llm_config(git_repo, model_server)
     review(engine, config, tmp_path)
-    second = repo.commit("touch b", **{"b.py": CLEAN + "x = eval(input())\n"})
+    second = git_repo.commit("touch b", **{"b.py": CLEAN + "x = eval(input())\n"})
     result = review(engine, config, tmp_path)
     assert (result.kind, result.base_sha, result.commit_sha) == ("delta", first, second)
     assert result.commits_covered == 1
@@ -65,32 +65,36 @@ def test_one_commit_is_a_delta_covering_only_it(
 
 
 def test_a_reviewer_setting_change_makes_a_new_review(
-    engine: Engine, repo: Repo, tmp_path: Path
+    engine: Engine, git_repo: Repo, tmp_path: Path
 ) -> None:
-    repo.commit("one", **{"app.py": "import os\nx = 1 == None\n"})
-    first = review(engine, config_for(repo), tmp_path)
-    changed = review(engine, config_for(repo, lint={"select": ["F401"]}), tmp_path)
+    git_repo.commit("one", **{"app.py": "import os\nx = 1 == None\n"})
+    first = review(engine, config_for(git_repo), tmp_path)
+    changed = review(engine, config_for(git_repo, lint={"select": ["F401"]}), tmp_path)
     assert not changed.cache_hit and changed.review_id != first.review_id
     assert {f.category for f in changed.findings} == {"F401"}
-    assert review(engine, config_for(repo, lint={"select": ["F401"]}), tmp_path).cache_hit
+    assert review(engine, config_for(git_repo, lint={"select": ["F401"]}), tmp_path).cache_hit
 
 
-def test_rewritten_history_gets_a_full_review(engine: Engine, repo: Repo, tmp_path: Path) -> None:
-    repo.commit("one", **{"a.py": CLEAN})
-    config = config_for(repo)
-    repo.commit("two", **{"b.py": CLEAN})
+def test_rewritten_history_gets_a_full_review(
+    engine: Engine, git_repo: Repo, tmp_path: Path
+) -> None:
+    git_repo.commit("one", **{"a.py": CLEAN})
+    config = config_for(git_repo)
+    git_repo.commit("two", **{"b.py": CLEAN})
     assert review(engine, config, tmp_path).kind == "full"
-    repo.git("reset", "-q", "--hard", "HEAD~1")
-    rewritten = repo.commit("two again", **{"c.py": CLEAN})
+    git_repo.git("reset", "-q", "--hard", "HEAD~1")
+    rewritten = git_repo.commit("two again", **{"c.py": CLEAN})
     result = review(engine, config, tmp_path)
     assert (result.kind, result.base_sha, result.commit_sha) == ("full", None, rewritten)
 
 
-def test_full_on_demand_reviews_the_whole_tree(engine: Engine, repo: Repo, tmp_path: Path) -> None:
-    repo.commit("one", **{"a.py": "import os\n"})
-    config = config_for(repo)
+def test_full_on_demand_reviews_the_whole_tree(
+    engine: Engine, git_repo: Repo, tmp_path: Path
+) -> None:
+    git_repo.commit("one", **{"a.py": "import os\n"})
+    config = config_for(git_repo)
     review(engine, config, tmp_path)
-    repo.commit("two", **{"b.py": CLEAN})
+    git_repo.commit("two", **{"b.py": CLEAN})
     delta = review(engine, config, tmp_path)
     full = review(engine, config, tmp_path, full=True)
     assert (delta.kind, full.kind, full.cache_hit) == ("delta", "full", False)
@@ -99,13 +103,13 @@ def test_full_on_demand_reviews_the_whole_tree(engine: Engine, repo: Repo, tmp_p
 
 
 def test_a_delta_reports_what_is_new_and_what_is_still_open(
-    engine: Engine, repo: Repo, tmp_path: Path
+    engine: Engine, git_repo: Repo, tmp_path: Path
 ) -> None:
-    repo.commit("base", **{"app.py": "import os\n\n\ndef f():\n    return 1\n"})
-    config = config_for(repo)
+    git_repo.commit("base", **{"app.py": "import os\n\n\ndef f():\n    return 1\n"})
+    config = config_for(git_repo)
     base = review(engine, config, tmp_path)
     assert [(f.category, f.line, f.status) for f in base.findings] == [("F401", 1, "new")]
-    repo.commit("add", **{"app.py": "import os\nimport sys\n\n\ndef f():\n    return 1\n"})
+    git_repo.commit("add", **{"app.py": "import os\nimport sys\n\n\ndef f():\n    return 1\n"})
     delta = review(engine, config, tmp_path)
     states = sorted((f.message, f.line, f.status) for f in delta.findings)
     # `os` sits on an untouched line of a changed file: still open, not fixed.
@@ -117,13 +121,13 @@ def test_a_delta_reports_what_is_new_and_what_is_still_open(
 
 
 def test_a_finding_is_fixed_when_its_line_changes_and_it_is_gone(
-    engine: Engine, repo: Repo, tmp_path: Path
+    engine: Engine, git_repo: Repo, tmp_path: Path
 ) -> None:
-    repo.commit("base", **{"app.py": "import os\nx = 1\n", "other.py": "import re\n"})
-    config = config_for(repo)
+    git_repo.commit("base", **{"app.py": "import os\nx = 1\n", "other.py": "import re\n"})
+    config = config_for(git_repo)
     base = review(engine, config, tmp_path)
     assert base.new_count == 2
-    repo.commit("fix", **{"app.py": "x = 1\ny = 2\n"})
+    git_repo.commit("fix", **{"app.py": "x = 1\ny = 2\n"})
     delta = review(engine, config, tmp_path)
     by_message = {f.message: f.status for f in delta.findings}
     assert by_message == {"`os` imported but unused": "fixed", "`re` imported but unused": "open"}
@@ -133,39 +137,39 @@ def test_a_finding_is_fixed_when_its_line_changes_and_it_is_gone(
 
 
 def test_false_positive_keeps_the_finding_out_of_the_next_review(
-    engine: Engine, repo: Repo, tmp_path: Path
+    engine: Engine, git_repo: Repo, tmp_path: Path
 ) -> None:
-    repo.commit("base", **{"app.py": "import os\n"})
-    config = config_for(repo)
+    git_repo.commit("base", **{"app.py": "import os\n"})
+    config = config_for(git_repo)
     first = review(engine, config, tmp_path)
     record_feedback(engine, first.findings[0].id, "slack:U1", "false_positive")
-    repo.commit("more", **{"app.py": "import sys\n"})  # `os` removed, `sys` added …
-    repo.commit("back", **{"app.py": "import os\n"})  # … and `os` reported again
+    git_repo.commit("more", **{"app.py": "import sys\n"})  # `os` removed, `sys` added …
+    git_repo.commit("back", **{"app.py": "import os\n"})  # … and `os` reported again
     again = review(engine, config, tmp_path)
     assert again.suppressed_count == 1 and again.findings == ()
     assert "suppressed 1" not in json.dumps(again.to_json()["findings"])
 
 
 def test_suppressed_finding_in_an_untouched_file_stays_hidden(
-    engine: Engine, repo: Repo, tmp_path: Path
+    engine: Engine, git_repo: Repo, tmp_path: Path
 ) -> None:
-    repo.commit("base", **{"app.py": "import os\n"})
-    config = config_for(repo)
+    git_repo.commit("base", **{"app.py": "import os\n"})
+    config = config_for(git_repo)
     first = review(engine, config, tmp_path)
     record_feedback(engine, first.findings[0].id, "telegram:7", "false_positive")
-    repo.commit("other file", **{"b.py": CLEAN})
+    git_repo.commit("other file", **{"b.py": CLEAN})
     delta = review(engine, config, tmp_path)
     assert (delta.kind, delta.suppressed_count, delta.findings) == ("delta", 1, ())
 
 
-def test_binary_and_renamed_files(engine: Engine, repo: Repo, tmp_path: Path) -> None:
-    repo.commit("base", **{"old_name.py": "import os\n" + CLEAN})
-    config = config_for(repo)
+def test_binary_and_renamed_files(engine: Engine, git_repo: Repo, tmp_path: Path) -> None:
+    git_repo.commit("base", **{"old_name.py": "import os\n" + CLEAN})
+    config = config_for(git_repo)
     review(engine, config, tmp_path)
-    repo.git("mv", "old_name.py", "new_name.py")
-    repo.write("new_name.py", "import os\n" + CLEAN + "import json\n")
-    repo.write("logo.bin", b"\x89PNG\0\0\x01binary")
-    repo.commit("rename and binary")
+    git_repo.git("mv", "old_name.py", "new_name.py")
+    git_repo.write("new_name.py", "import os\n" + CLEAN + "import json\n")
+    git_repo.write("logo.bin", b"\x89PNG\0\0\x01binary")
+    git_repo.commit("rename and binary")
     result = review(engine, config, tmp_path)
     assert ("logo.bin", "binary") in [(s.path, s.reason) for s in result.skipped_files]
     found = sorted((f.path, f.message, f.status) for f in result.findings)
@@ -184,16 +188,16 @@ def test_binary_and_renamed_files(engine: Engine, repo: Repo, tmp_path: Path) ->
 )
 def test_a_failing_llm_leaves_the_earlier_review_intact(
     engine: Engine,
-    repo: Repo,
+    git_repo: Repo,
     tmp_path: Path,
     model_server: ModelServer,
     step: Scripted,
     reason: str,
 ) -> None:
-    repo.commit("base", **{"app.py": CLEAN})
-    config = llm_config(repo, model_server)
+    git_repo.commit("base", **{"app.py": CLEAN})
+    config = llm_config(git_repo, model_server)
     first = review(engine, config, tmp_path)
-    repo.commit("next", **{"app.py": CLEAN + "z = 1\n"})
+    git_repo.commit("next", **{"app.py": CLEAN + "z = 1\n"})
     model_server.script.append(step)
     with pytest.raises(ReviewFailed) as failure:
         review(engine, config, tmp_path)
@@ -202,45 +206,45 @@ def test_a_failing_llm_leaves_the_earlier_review_intact(
     assert failed.status == "failed" and reason in (failed.error or "")
     assert failed.id == failure.value.run_id
     assert len(reviews(engine)) == 1
-    repo.git("reset", "-q", "--hard", "HEAD~1")
+    git_repo.git("reset", "-q", "--hard", "HEAD~1")
     again = review(engine, config, tmp_path)
     assert again.cache_hit and again.review_id == first.review_id
 
 
-def test_unknown_repo_and_local_paths(engine: Engine, repo: Repo, tmp_path: Path) -> None:
-    repo.commit("one", **{"app.py": CLEAN})
-    config = config_for(repo)
+def test_unknown_repo_and_local_paths(engine: Engine, git_repo: Repo, tmp_path: Path) -> None:
+    git_repo.commit("one", **{"app.py": CLEAN})
+    config = config_for(git_repo)
     with pytest.raises(ReviewFailed, match="configured: demo"):
         review(engine, config, tmp_path, target="nope")
     with pytest.raises(ReviewFailed, match="unknown repository"):
-        review(engine, config, tmp_path, target=str(repo.path))
-    local = review(engine, config, tmp_path, target=str(repo.path), allow_local=True)
-    assert local.repo == f"local:{repo.path.resolve()}"
+        review(engine, config, tmp_path, target=str(git_repo.path))
+    local = review(engine, config, tmp_path, target=str(git_repo.path), allow_local=True)
+    assert local.repo == f"local:{git_repo.path.resolve()}"
 
 
 def test_record_run_false_leaves_the_run_to_the_caller(
-    engine: Engine, repo: Repo, tmp_path: Path
+    engine: Engine, git_repo: Repo, tmp_path: Path
 ) -> None:
-    repo.commit("one", **{"app.py": CLEAN})
-    result = review(engine, config_for(repo), tmp_path, record_run=False)
+    git_repo.commit("one", **{"app.py": CLEAN})
+    result = review(engine, config_for(git_repo), tmp_path, record_run=False)
     assert runs(engine) == [] and result.run_id is None
     assert result.run_columns()["status"] == "ok"
 
 
 def test_a_remote_repo_is_cloned_into_the_data_dir_and_fetched_each_time(
-    engine: Engine, repo: Repo, tmp_path: Path
+    engine: Engine, git_repo: Repo, tmp_path: Path
 ) -> None:
-    repo.commit("one", **{"app.py": CLEAN})
+    git_repo.commit("one", **{"app.py": CLEAN})
     config = Config.model_validate(
         {
-            "repos": [{"name": "remote", "url": str(repo.path)}],
+            "repos": [{"name": "remote", "url": str(git_repo.path)}],
             "reviewer": {"lint": {"select": ["F"]}},
         }
     )
     first = review(engine, config, tmp_path, target="remote")
     assert (tmp_path / "repos" / "remote.git" / "HEAD").is_file()
-    head = repo.commit("two", **{"app.py": CLEAN + "import os\n"})
+    head = git_repo.commit("two", **{"app.py": CLEAN + "import os\n"})
     second = review(engine, config, tmp_path, target="remote")
     assert (second.kind, second.base_sha, second.commit_sha) == ("delta", first.commit_sha, head)
     assert review(engine, config, tmp_path, target="remote").cache_hit
-    assert repo.git("status", "--porcelain") == ""
+    assert git_repo.git("status", "--porcelain") == ""

@@ -28,13 +28,13 @@ def rev_parse(path: Path, ref: str) -> str:
 
 
 @pytest.fixture
-def history(repo: Repo) -> Repo:
-    repo.commit("one", **{"a.py": "x = 1\n"})
-    repo.commit("two", **{"a.py": "x = 2\n"})
-    repo.git("tag", "light")
-    repo.git("tag", "-a", "annotated", "-m", "release")
-    repo.git("branch", "feature")
-    return repo
+def history(git_repo: Repo) -> Repo:
+    git_repo.commit("one", **{"a.py": "x = 1\n"})
+    git_repo.commit("two", **{"a.py": "x = 2\n"})
+    git_repo.git("tag", "light")
+    git_repo.git("tag", "-a", "annotated", "-m", "release")
+    git_repo.git("branch", "feature")
+    return git_repo
 
 
 @pytest.mark.parametrize(

@@ -15,21 +15,21 @@ from jobs.review.reviewers import ReviewerError, ReviewerOutput
 from tests.support.git_repo import Repo
 
 
-def lint_all(repo: Repo, head: str, linters: list[dict[str, object]]) -> ReviewerOutput:
+def lint_all(git_repo: Repo, head: str, linters: list[dict[str, object]]) -> ReviewerOutput:
     config = LintReviewerConfig(select=["F401"], linters=linters)  # type: ignore[arg-type]
     reviewer = LintReviewer(config)
-    return reviewer.review(prepare_review(repo.path, None, head, reviewer.budget_tokens()))
+    return reviewer.review(prepare_review(git_repo.path, None, head, reviewer.budget_tokens()))
 
 
-def test_a_sarif_linter_is_mapped_onto_findings(repo: Repo) -> None:
+def test_a_sarif_linter_is_mapped_onto_findings(git_repo: Repo) -> None:
     # ruff itself writes SARIF 2.1.0: a real SARIF producer.
-    head = repo.commit("cmp", **{"cmp.py": "def f(a):\n    return a == None\n"})
+    head = git_repo.commit("cmp", **{"cmp.py": "def f(a):\n    return a == None\n"})
     sarif = {
         "name": "ruff-sarif", "format": "sarif", "files": ["*.py"],
         "command": ["ruff", "check", "--output-format=sarif", "--exit-zero", "--no-cache",
                     "--select", "E711"],
     }  # fmt: skip
-    output = lint_all(repo, head, [sarif])
+    output = lint_all(git_repo, head, [sarif])
     [found] = output.findings
     assert (found.path, found.line, found.category, found.source) == (
         "cmp.py", 2, "E711", "ruff-sarif:E711",
@@ -38,11 +38,11 @@ def test_a_sarif_linter_is_mapped_onto_findings(repo: Repo) -> None:
 
 
 def test_linter_processes_get_a_minimal_environment(
-    repo: Repo, monkeypatch: pytest.MonkeyPatch
+    git_repo: Repo, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("OPSDESK_SLACK_BOT_TOKEN", "xoxb-secret")
     monkeypatch.setenv("OPSDESK_LLM_API_KEY", "sk-secret")
-    head = repo.commit("sh", **{"x.env": "a=1\n"})
+    head = git_repo.commit("sh", **{"x.env": "a=1\n"})
     report = (
         'printf \'<checkstyle><file name="%s"><error line="1" severity="info" '
         'message="%s" source="env.names"/></file></checkstyle>\' "$1" '
@@ -51,20 +51,20 @@ def test_linter_processes_get_a_minimal_environment(
     )
     spy = {"name": "env", "format": "checkstyle", "files": ["*.env"],
            "command": ["sh", "-c", report, "sh"]}  # fmt: skip
-    [found] = lint_all(repo, head, [spy]).findings
+    [found] = lint_all(git_repo, head, [spy]).findings
     assert found.path == "x.env" and found.category == "names"
     assert set(found.message.split()) <= {"HOME", "LANG", "PATH"}
     assert "PATH" in found.message and "secret" not in found.message
 
 
-def test_a_missing_linter_or_a_broken_report_is_a_clear_error(repo: Repo) -> None:
-    head = repo.commit("sh", **{"run.sh": "echo hi\n"})
+def test_a_missing_linter_or_a_broken_report_is_a_clear_error(git_repo: Repo) -> None:
+    head = git_repo.commit("sh", **{"run.sh": "echo hi\n"})
     missing = {"name": "nope", "format": "sarif", "files": ["*.sh"], "command": ["no-such-lint"]}
     with pytest.raises(ReviewerError, match="linter 'no-such-lint' is not installed"):
-        lint_all(repo, head, [missing])
+        lint_all(git_repo, head, [missing])
     broken = {"name": "broken", "format": "sarif", "files": ["*.sh"], "command": ["echo", "hi"]}
     with pytest.raises(ReviewerError, match="broken failed: not SARIF JSON"):
-        lint_all(repo, head, [broken])
+        lint_all(git_repo, head, [broken])
 
 
 def test_checkstyle_and_sarif_paths_become_repository_relative(tmp_path: Path) -> None:
@@ -107,7 +107,7 @@ def test_presets_and_per_repository_linters_in_the_config() -> None:
                  "format": "checkstyle", "files": ["*.js", "*.ts"]}]}],
         }
     )  # fmt: skip
-    repo = config.repos[0]
-    merged = config.reviewer.lint.with_linters(repo.linters)
+    configured = config.repos[0]
+    merged = config.reviewer.lint.with_linters(configured.linters)
     assert [linter.name for linter in merged.linters] == ["shellcheck", "eslint"]
     assert LintReviewer(merged).fingerprint() != LintReviewer(config.reviewer.lint).fingerprint()

@@ -37,10 +37,10 @@ def answer(*findings: dict[str, object]) -> str:
 
 
 @pytest.fixture
-def review_input(repo: Repo) -> ReviewInput:
-    base = repo.commit("base", **{"app.py": BASE})
-    head = repo.commit("eval", **{"app.py": HEAD})
-    return prepare_review(repo.path, base, head, budget_tokens=4000)
+def review_input(git_repo: Repo) -> ReviewInput:
+    base = git_repo.commit("base", **{"app.py": BASE})
+    head = git_repo.commit("eval", **{"app.py": HEAD})
+    return prepare_review(git_repo.path, base, head, budget_tokens=4000)
 
 
 def reviewer(server: ModelServer, **config: object) -> LlmReviewer:
@@ -279,12 +279,12 @@ def test_retries_wait_within_the_deadline(
 
 
 def test_a_prompt_the_server_refuses_as_too_long_is_split_and_sent_again(
-    model_server: ModelServer, repo: Repo
+    model_server: ModelServer, git_repo: Repo
 ) -> None:
-    base = repo.commit("base", **{"a.py": BASE, "b.py": BASE})
-    head = repo.commit("two", **{"a.py": HEAD, "b.py": HEAD})
+    base = git_repo.commit("base", **{"a.py": BASE, "b.py": BASE})
+    head = git_repo.commit("two", **{"a.py": HEAD, "b.py": HEAD})
     too_long = Scripted(status=400, body='{"error": {"code": "context_length_exceeded"}}')
-    review_input = prepare_review(repo.path, base, head, budget_tokens=10**9)
+    review_input = prepare_review(git_repo.path, base, head, budget_tokens=10**9)
     out = run(model_server, review_input, too_long)
     first, *rest = model_server.received
     assert len(rest) == 2 and all(r.prompt_tokens < first.prompt_tokens for r in rest)
@@ -298,11 +298,11 @@ def test_a_server_without_usage_is_counted_by_the_estimate(
     assert out.tokens_in >= model_server.received[0].prompt_tokens  # the estimate errs high
 
 
-def test_a_server_with_less_context_than_configured_gets_smaller_pieces(repo: Repo) -> None:
+def test_a_server_with_less_context_than_configured_gets_smaller_pieces(git_repo: Repo) -> None:
     files = {f"m{n}.py": "".join(f"v{n}_{i} = {i}\n" for i in range(12)) for n in range(4)}
-    base = repo.commit("base", **files)
-    head = repo.commit("all", **{p: t.replace(" = ", " == ") for p, t in files.items()})
-    review_input = prepare_review(repo.path, base, head, budget_tokens=10**9)
+    base = git_repo.commit("base", **files)
+    head = git_repo.commit("all", **{p: t.replace(" = ", " == ") for p, t in files.items()})
+    review_input = prepare_review(git_repo.path, base, head, budget_tokens=10**9)
     server = ModelServer(context_tokens=900)  # the configuration says 8192
     try:
         llm = reviewer(server, answer_tokens=128)

@@ -60,24 +60,24 @@ def finding_per_file(body: dict[str, Any]) -> str:
     return json.dumps({"findings": findings})
 
 
-def small_context(repo: Repo, server: ModelServer, **llm: Any) -> Config:
-    return llm_config(repo, server, context_tokens=CONTEXT, answer_tokens=1024, **llm)
+def small_context(git_repo: Repo, server: ModelServer, **llm: Any) -> Config:
+    return llm_config(git_repo, server, context_tokens=CONTEXT, answer_tokens=1024, **llm)
 
 
 def test_a_25_file_delta_is_split_across_calls_that_each_fit_the_context(
-    engine: Engine, repo: Repo, tmp_path: Path
+    engine: Engine, git_repo: Repo, tmp_path: Path
 ) -> None:
     server = ModelServer(context_tokens=CONTEXT)
     server.responder = finding_per_file
     try:
-        repo.commit("base", **{"README.md": "# demo\n"})
+        git_repo.commit("base", **{"README.md": "# demo\n"})
         files = {f"pkg/mod_{n:02}.py": module(n, lines=10 + 3 * n) for n in range(25)}
         # One line (short of "minified") denser than a call's room for diff: not reviewable.
         files["pkg/table.py"] = "T = [" + "()," * 320 + "]\n"
-        repo.commit("big change", **files)
-        config = small_context(repo, server)
+        git_repo.commit("big change", **files)
+        config = small_context(git_repo, server)
         review(engine, config, tmp_path)  # a full review first: the delta below builds on it
-        head = repo.commit("touch all", **{p: t + "x = 1\n" for p, t in files.items()})
+        head = git_repo.commit("touch all", **{p: t + "x = 1\n" for p, t in files.items()})
         result = review(engine, config, tmp_path)
     finally:
         server.close()
@@ -101,11 +101,11 @@ def test_a_25_file_delta_is_split_across_calls_that_each_fit_the_context(
 
 
 def test_a_truncated_answer_is_not_cached_and_the_next_review_asks_again(
-    engine: Engine, repo: Repo, tmp_path: Path, model_server: ModelServer
+    engine: Engine, git_repo: Repo, tmp_path: Path, model_server: ModelServer
 ) -> None:
     model_server.responder = finding_per_file
-    repo.commit("one", **{"app.py": "x = eval(input())\n"})
-    config = llm_config(repo, model_server)
+    git_repo.commit("one", **{"app.py": "x = eval(input())\n"})
+    config = llm_config(git_repo, model_server)
     cut = '{"findings": [{"path": "app.py", "line": 1, "mess'
     model_server.script.append(Scripted(content=cut))  # one line: nothing smaller to ask
     first = review(engine, config, tmp_path)
@@ -123,15 +123,15 @@ def test_a_truncated_answer_is_not_cached_and_the_next_review_asks_again(
 
 
 def test_a_file_left_unreviewed_is_reviewed_whole_at_the_next_commit(
-    engine: Engine, repo: Repo, tmp_path: Path, model_server: ModelServer
+    engine: Engine, git_repo: Repo, tmp_path: Path, model_server: ModelServer
 ) -> None:
     model_server.responder = finding_per_file
-    repo.commit("one", **{"app.py": "x = eval(input())\n", "b.py": "y = 1\n"})
-    config = llm_config(repo, model_server)
+    git_repo.commit("one", **{"app.py": "x = eval(input())\n", "b.py": "y = 1\n"})
+    config = llm_config(git_repo, model_server)
     model_server.script.extend(Scripted(content='{"findings": [') for _ in range(4))
     first = review(engine, config, tmp_path)
     assert {s.reason for s in first.skipped_files} == {CUT_SHORT}
-    repo.commit("two", **{"b.py": "y = 2\n"})
+    git_repo.commit("two", **{"b.py": "y = 2\n"})
     second = review(engine, config, tmp_path)
     prompt = model_server.received[-1].body["messages"][-1]["content"]
     assert second.kind == "delta" and second.skipped_files == ()
@@ -140,10 +140,10 @@ def test_a_file_left_unreviewed_is_reviewed_whole_at_the_next_commit(
 
 
 def test_critique_garbage_is_noted_in_the_reply_and_json(
-    engine: Engine, repo: Repo, tmp_path: Path, model_server: ModelServer
+    engine: Engine, git_repo: Repo, tmp_path: Path, model_server: ModelServer
 ) -> None:
-    repo.commit("one", **{"app.py": "x = eval(input())\n"})
-    config = llm_config(repo, model_server, passes=2)
+    git_repo.commit("one", **{"app.py": "x = eval(input())\n"})
+    config = llm_config(git_repo, model_server, passes=2)
     first = {"findings": [{"path": "app.py", "line": 1, "message": "eval of input"}]}
     garbage = Scripted(content="Sure! All good.")
     model_server.script.extend([Scripted(content=json.dumps(first)), garbage])
@@ -158,14 +158,14 @@ def test_critique_garbage_is_noted_in_the_reply_and_json(
 
 
 def test_reply_json_run_row_and_digest_tell_the_same_token_figures(
-    engine: Engine, repo: Repo, tmp_path: Path, model_server: ModelServer
+    engine: Engine, git_repo: Repo, tmp_path: Path, model_server: ModelServer
 ) -> None:
     model_server.responder = finding_per_file
-    repo.commit("base", **{f"m{n}.py": module(n, 30) for n in range(12)})
-    config = llm_config(repo, model_server)
+    git_repo.commit("base", **{f"m{n}.py": module(n, 30) for n in range(12)})
+    config = llm_config(git_repo, model_server)
     started = len(model_server.received)
     review(engine, config, tmp_path)
-    repo.commit("edit", **{"m3.py": module(3, 30) + "z = 3\n"})
+    git_repo.commit("edit", **{"m3.py": module(3, 30) + "z = 3\n"})
     before = len(model_server.received)
     result = review(engine, config, tmp_path)
     cached = review(engine, config, tmp_path)
@@ -196,10 +196,10 @@ def test_reply_json_run_row_and_digest_tell_the_same_token_figures(
 
 
 def test_a_lint_review_claims_time_saved_and_no_tokens(
-    engine: Engine, repo: Repo, tmp_path: Path
+    engine: Engine, git_repo: Repo, tmp_path: Path
 ) -> None:
-    repo.commit("one", **{"app.py": "import os\n"})
-    config = config_for(repo)
+    git_repo.commit("one", **{"app.py": "import os\n"})
+    config = config_for(git_repo)
     made = review(engine, config, tmp_path)
     cached = review(engine, config, tmp_path)
     for result in (made, cached):
@@ -214,10 +214,10 @@ def test_a_lint_review_claims_time_saved_and_no_tokens(
 
 
 def test_calibration_is_learnt_from_usage_and_kept_in_the_database(
-    engine: Engine, repo: Repo, tmp_path: Path, model_server: ModelServer
+    engine: Engine, git_repo: Repo, tmp_path: Path, model_server: ModelServer
 ) -> None:
-    repo.commit("one", **{"app.py": module(1, 40)})
-    review(engine, llm_config(repo, model_server), tmp_path)
+    git_repo.commit("one", **{"app.py": module(1, 40)})
+    review(engine, llm_config(git_repo, model_server), tmp_path)
     with Session(engine) as session:
         (row,) = session.exec(select(TokenCalibration)).all()
     assert row.model == "tiny" and row.samples >= 1 and 0.2 < row.ratio < 1.0
@@ -227,22 +227,22 @@ def test_calibration_is_learnt_from_usage_and_kept_in_the_database(
     assert (loaded.ratio, loaded.samples, loaded.reported_total) == (
         row.ratio, row.samples, row.reported_total,
     )  # fmt: skip
-    repo.commit("two", **{"app.py": module(2, 40)})
-    review(engine, llm_config(repo, model_server), tmp_path)
+    git_repo.commit("two", **{"app.py": module(2, 40)})
+    review(engine, llm_config(git_repo, model_server), tmp_path)
     with Session(engine) as session:
         (again,) = session.exec(select(TokenCalibration)).all()
     assert again.samples == len(model_server.received)  # a second review adds, never twice
 
 
 def test_a_second_try_reviews_the_same_delta_and_keeps_each_findings_state(
-    engine: Engine, repo: Repo, tmp_path: Path, model_server: ModelServer
+    engine: Engine, git_repo: Repo, tmp_path: Path, model_server: ModelServer
 ) -> None:
     model_server.responder = finding_per_file
-    repo.commit("one", **{"a.py": "a = eval(input())\n"})
-    config = llm_config(repo, model_server)
+    git_repo.commit("one", **{"a.py": "a = eval(input())\n"})
+    config = llm_config(git_repo, model_server)
     review(engine, config, tmp_path)
-    base = repo.git("rev-parse", "HEAD")
-    repo.commit("two", **{"b.py": "b = 1\n", "c.py": "c = 2\n"})
+    base = git_repo.git("rev-parse", "HEAD")
+    git_repo.commit("two", **{"b.py": "b = 1\n", "c.py": "c = 2\n"})
     model_server.script.extend(Scripted(content='{"findings": [') for _ in range(3))
     cut = review(engine, config, tmp_path)
     assert {s.reason for s in cut.skipped_files} == {CUT_SHORT}
@@ -256,13 +256,13 @@ def test_a_second_try_reviews_the_same_delta_and_keeps_each_findings_state(
 
 
 def test_a_call_failing_mid_review_keeps_what_was_reviewed_and_lists_the_rest(
-    engine: Engine, repo: Repo, tmp_path: Path
+    engine: Engine, git_repo: Repo, tmp_path: Path
 ) -> None:
     server = ModelServer(context_tokens=CONTEXT)
     server.responder = finding_per_file
     try:
-        repo.commit("many", **{f"m{n:02}.py": module(n, 8) for n in range(6)})
-        config = small_context(repo, server, max_retries=0)
+        git_repo.commit("many", **{f"m{n:02}.py": module(n, 8) for n in range(6)})
+        config = small_context(git_repo, server, max_retries=0)
         server.script.extend([Scripted(content=None), Scripted(status=500, body="boom")])
         first = review(engine, config, tmp_path)
         answered = len(server.received)
@@ -282,12 +282,12 @@ def test_a_call_failing_mid_review_keeps_what_was_reviewed_and_lists_the_rest(
 
 
 def test_a_failed_review_still_records_the_tokens_its_calls_cost(
-    engine: Engine, repo: Repo, tmp_path: Path, model_server: ModelServer
+    engine: Engine, git_repo: Repo, tmp_path: Path, model_server: ModelServer
 ) -> None:
-    repo.commit("one", **{"app.py": "x = eval(input())\n"})
+    git_repo.commit("one", **{"app.py": "x = eval(input())\n"})
     model_server.script.append(Scripted(content="Looks fine to me."))
     with pytest.raises(ReviewFailed, match="model answered with no JSON") as failed:
-        review(engine, llm_config(repo, model_server), tmp_path)
+        review(engine, llm_config(git_repo, model_server), tmp_path)
     # The scheduler records its own run rows from this.
     assert failed.value.tokens_in == model_server.received[0].prompt_tokens
     with Session(engine) as session:
@@ -297,10 +297,10 @@ def test_a_failed_review_still_records_the_tokens_its_calls_cost(
 
 
 def test_a_full_reviews_own_cost_is_its_full_tree_figure(
-    engine: Engine, repo: Repo, tmp_path: Path, model_server: ModelServer
+    engine: Engine, git_repo: Repo, tmp_path: Path, model_server: ModelServer
 ) -> None:
-    repo.commit("one", **{f"m{n}.py": module(n, 20) for n in range(6)})
-    config = llm_config(repo, model_server)
+    git_repo.commit("one", **{f"m{n}.py": module(n, 20) for n in range(6)})
+    config = llm_config(git_repo, model_server)
     made = review(engine, config, tmp_path)
     sent = sum(r.prompt_tokens for r in model_server.received)
     assert made.kind == "full" and made.full_tree_tokens == made.tokens["prompt"] == sent

@@ -14,14 +14,14 @@ from .conftest import review
 
 
 def test_a_subdirectory_reviews_the_repository_it_is_in(
-    engine: Engine, repo: Repo, tmp_path: Path
+    engine: Engine, git_repo: Repo, tmp_path: Path
 ) -> None:
-    repo.commit("one", **{"pkg/deep/app.py": "import os\n", "top.py": "import sys\n"})
+    git_repo.commit("one", **{"pkg/deep/app.py": "import os\n", "top.py": "import sys\n"})
     config = Config()
-    inside = review(engine, config, tmp_path, str(repo.path / "pkg" / "deep"), allow_local=True)
-    assert inside.repo == f"local:{repo.path.resolve()}"
+    inside = review(engine, config, tmp_path, str(git_repo.path / "pkg" / "deep"), allow_local=True)
+    assert inside.repo == f"local:{git_repo.path.resolve()}"
     assert {f.path for f in inside.findings} == {"pkg/deep/app.py", "top.py"}
-    at_root = review(engine, config, tmp_path, str(repo.path), allow_local=True)
+    at_root = review(engine, config, tmp_path, str(git_repo.path), allow_local=True)
     assert at_root.cache_hit and at_root.review_id == inside.review_id
 
 

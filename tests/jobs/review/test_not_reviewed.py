@@ -45,15 +45,15 @@ class OneFileAtATime:
 
 
 def test_not_reviewed_files_are_stored_and_carried_until_reviewed(
-    engine: Engine, repo: Repo, tmp_path: Path
+    engine: Engine, git_repo: Repo, tmp_path: Path
 ) -> None:
-    repo.commit("two files", **{"a.py": "a = 1\n", "b.py": "b = 1\n"})
+    git_repo.commit("two files", **{"a.py": "a = 1\n", "b.py": "b = 1\n"})
     reviewer = OneFileAtATime()
-    config = config_for(repo)
+    config = config_for(git_repo)
     first = review(engine, config, tmp_path, reviewer=reviewer)
     assert [(s.path, s.reason) for s in first.skipped_files] == [("b.py", "did not fit")]
     assert first.to_json()["skipped_files"] == [{"path": "b.py", "reason": "did not fit"}]
-    repo.commit("another", **{"c.py": "c = 1\n"})
+    git_repo.commit("another", **{"c.py": "c = 1\n"})
     second = review(engine, config, tmp_path, reviewer=reviewer)
     assert reviewer.carried_seen == [(), ("b.py",)]
     assert {f.path for f in second.shown} == {"a.py", "b.py"}  # b.py reviewed at last
@@ -81,13 +81,13 @@ class ChangedFilesOnly:
 
 
 def test_a_partial_reviewer_keeps_a_renamed_files_finding_under_its_new_path(
-    engine: Engine, repo: Repo, tmp_path: Path
+    engine: Engine, git_repo: Repo, tmp_path: Path
 ) -> None:
-    repo.commit("one", **{"a.py": "a = 1\n"})
-    reviewer, config = ChangedFilesOnly(), config_for(repo)
+    git_repo.commit("one", **{"a.py": "a = 1\n"})
+    reviewer, config = ChangedFilesOnly(), config_for(git_repo)
     [first] = review(engine, config, tmp_path, reviewer=reviewer).findings
-    repo.git("mv", "a.py", "b.py")
-    repo.commit("rename only")  # no hunks: the reviewer is given nothing to look at
+    git_repo.git("mv", "a.py", "b.py")
+    git_repo.commit("rename only")  # no hunks: the reviewer is given nothing to look at
     delta = review(engine, config, tmp_path, reviewer=reviewer)
     assert [(f.id, f.path, f.status) for f in delta.findings] == [(first.id, "b.py", "open")]
     assert delta.findings[0].fingerprint == finding_fingerprint(

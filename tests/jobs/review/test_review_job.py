@@ -15,11 +15,11 @@ from tests.support.context import jobs_context
 from tests.support.git_repo import Repo
 
 
-def scheduled_demo(repo: Repo, **extra: object) -> Config:
+def scheduled_demo(git_repo: Repo, **extra: object) -> Config:
     """Repository "demo", reviewed nightly with pyflakes, posting to slack:C1."""
     demo = {
         "name": "demo",
-        "path": str(repo.path),
+        "path": str(git_repo.path),
         "schedule": "0 2 * * *",
         "post_to": ["slack:C1"],
     }
@@ -29,10 +29,10 @@ def scheduled_demo(repo: Repo, **extra: object) -> Config:
 
 
 def test_a_scheduled_review_is_recorded_once_then_hits_the_cache(
-    engine: Engine, repo: Repo
+    engine: Engine, git_repo: Repo
 ) -> None:
-    repo.commit("start", **{"app.py": "import os\n\nprint('hi')\n"})
-    config = scheduled_demo(repo)
+    git_repo.commit("start", **{"app.py": "import os\n\nprint('hi')\n"})
+    config = scheduled_demo(git_repo)
     context = jobs_context(engine, config)
     spec = find_job(config, "review:demo")
     assert spec is not None and spec.kind == "review"
@@ -60,10 +60,10 @@ def test_a_scheduled_review_is_recorded_once_then_hits_the_cache(
 
 
 def test_a_failing_scheduled_review_is_a_failed_run_with_the_reason(
-    engine: Engine, repo: Repo
+    engine: Engine, git_repo: Repo
 ) -> None:
     config = Config.model_validate(
-        {"repos": [{"name": "demo", "path": str(repo.path / "gone"), "schedule": "0 2 * * *"}]}
+        {"repos": [{"name": "demo", "path": str(git_repo.path / "gone"), "schedule": "0 2 * * *"}]}
     )
     spec = find_job(config, "review:demo")
     assert spec is not None
@@ -73,15 +73,15 @@ def test_a_failing_scheduled_review_is_a_failed_run_with_the_reason(
 
 
 def test_a_scheduled_review_posts_buttons_pressable_only_in_its_target_chat(
-    engine: Engine, repo: Repo
+    engine: Engine, git_repo: Repo
 ) -> None:
     from handlers.access import Caller
     from handlers.catalog import build_router
     from jobs.review.view import finding_ids_in
     from storage.models import Feedback
 
-    repo.commit("start", **{"app.py": "import os\n"})
-    config = scheduled_demo(repo, access={"chats": ["slack:C1", "slack:C2"]})
+    git_repo.commit("start", **{"app.py": "import os\n"})
+    config = scheduled_demo(git_repo, access={"chats": ["slack:C1", "slack:C2"]})
     context = jobs_context(engine, config)
     spec = find_job(config, "review:demo")
     assert spec is not None
