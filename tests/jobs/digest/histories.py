@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from jobs.digest import DurationSample, RunRecord, digest_window
-from jobs.digest.model import Period
+from jobs.digest.compute import Period
 from tests.support.rows import run_row
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)

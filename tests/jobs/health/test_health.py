@@ -15,7 +15,7 @@ from handlers.access import CONSOLE_CALLER
 from handlers.catalog import build_router
 from handlers.health import health_report
 from jobs.config.schema import Config
-from jobs.digest.service import build_digest
+from jobs.digest.job import build_digest
 from jobs.health import Component, check_model_endpoint, scheduled_jobs
 from jobs.health import health_report as full_report
 from storage.db import session_scope
@@ -37,9 +37,7 @@ DUE = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)
 def components(
     engine: Engine, config: Config, now: datetime, tmp_path: Path
 ) -> dict[str, Component]:
-    report = full_report(
-        engine, config, config_source="test", data_dir=tmp_path, now=now, probe_model=False
-    )
+    report = full_report(jobs_context(engine, config, tmp_path), now=now, probe_model=False)
     return {c.name: c for c in report.components}
 
 
@@ -99,9 +97,7 @@ def test_a_paused_job_is_paused_and_the_report_stays_healthy(
         session.add(JobState(job="nightly", paused=True, changed_by="console:local"))
     now = DUE + timedelta(hours=1)
     beat(engine, "scheduler", now)
-    report = full_report(
-        engine, NIGHTLY, config_source="test", data_dir=tmp_path, now=now, probe_model=False
-    )
+    report = full_report(jobs_context(engine, NIGHTLY, tmp_path), now=now, probe_model=False)
     job = {c.name: c for c in report.components}["job nightly"]
     assert job.status == "paused"
     assert report.status == "up"
@@ -165,7 +161,7 @@ def test_enabled_chat_adapters_need_a_fresh_heartbeat(engine: Engine, tmp_path: 
 
 def test_late_and_down_jobs_become_digest_insights(engine: Engine, tmp_path: Path) -> None:
     add_runs(engine, [run_row("nightly", DUE - timedelta(days=1), 60)])
-    digest = build_digest(engine, NIGHTLY, "day", DUE + timedelta(hours=2))
+    digest = build_digest(jobs_context(engine, NIGHTLY), "day", DUE + timedelta(hours=2))
     assert [(i.job, i.metric, i.severity) for i in digest.insights] == [
         ("nightly", "health", "critical")
     ]
@@ -231,7 +227,7 @@ def test_health_command_shows_every_component(sqlite_engine: Engine, tmp_path: P
 def test_the_scheduled_health_check_posts_on_changes_only(engine: Engine, tmp_path: Path) -> None:
     from sqlmodel import Session, select
 
-    from jobs.digest.service import post_health_alerts
+    from jobs.digest.job import post_health_alerts
     from storage.models import OutboxPost
 
     add_runs(engine, [run_row("nightly", DUE - timedelta(days=1) + timedelta(seconds=3), 60)])
@@ -241,7 +237,7 @@ def test_the_scheduled_health_check_posts_on_changes_only(engine: Engine, tmp_pa
         beat(engine, "scheduler", now, started=DUE - timedelta(days=2))
         with Session(engine) as session:
             before = len(session.exec(select(OutboxPost)).all())
-        post_health_alerts(engine, NIGHTLY, now, data_dir=tmp_path)
+        post_health_alerts(jobs_context(engine, NIGHTLY, tmp_path), now)
         with Session(engine) as session:
             rows = session.exec(select(OutboxPost).order_by(OutboxPost.id)).all()[before:]
         return [row.dedupe_key.split("|")[0] for row in rows]
