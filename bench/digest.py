@@ -224,12 +224,12 @@ async def operator_figures(engine: Engine, config: Config, repeat: int) -> dict[
     await asyncio.to_thread(lambda: list(cold.collect()))
     figures["metrics, first read of all rows"] = (time.perf_counter() - started) * 1000
 
-    services = Context(
+    context = Context(
         config=config, engine=engine, data_dir=Path(tempfile.gettempdir()),
         config_source="bench", clock=lambda: NOW,
     )  # fmt: skip
     server = await start_operator_surface(
-        services, listen=("127.0.0.1", 0), token=None, leadership=lambda: True
+        context, listen=("127.0.0.1", 0), token=None, leadership=lambda: True
     )
     await server.warmed()
     try:

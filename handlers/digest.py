@@ -23,10 +23,8 @@ def parse_period(args: list[str]) -> Period:
 def digest(request: Request) -> Reply:
     """The digest of the last day or week, computed from the run records."""
     period = parse_period(request.args)
-    services = request.services
-    found, chart = build_digest_with_chart(
-        services.engine, services.config, period, services.clock()
-    )
+    context = request.context
+    found, chart = build_digest_with_chart(context.engine, context.config, period, context.clock())
     return digest_reply(found, chart)
 
 

@@ -82,7 +82,7 @@ def token_matches(header: str | None, token: str) -> bool:
 
 @dataclass
 class OperatorServer:
-    services: Context
+    context: Context
     host: str
     port: int
     token: str | None
@@ -92,7 +92,7 @@ class OperatorServer:
         from bot.operator.metrics import OpsdeskCollector, metrics_registry
 
         self.collector = OpsdeskCollector(
-            self.services.engine, self.services.config, self.services.clock, self.leadership
+            self.context.engine, self.context.config, self.context.clock, self.leadership
         )
         self.registry = metrics_registry(self.collector)
         self._runner: web.AppRunner | None = None
@@ -197,7 +197,7 @@ class OperatorServer:
     def _report(self) -> HealthReport:
         from bot.operator.public import public_report
 
-        report = health_report(self.services)
+        report = health_report(self.context)
         role = scheduler_role(self.leadership())
         if role is not None:
             report.components.insert(0, role)
@@ -228,9 +228,9 @@ class OperatorServer:
     def _digest_json(self, period: Period) -> str:
         from jobs.digest.service import build_digest
 
-        services = self.services
+        context = self.context
         return build_digest(
-            services.engine, services.config, period, services.clock()
+            context.engine, context.config, period, context.clock()
         ).model_dump_json()
 
     async def api_digest(self, request: web.Request) -> web.Response:
@@ -245,9 +245,9 @@ class OperatorServer:
         from bot.operator.page import render_page
         from jobs.digest.service import build_digest
 
-        services = self.services
-        now = services.clock()
-        digest = build_digest(services.engine, services.config, period, now)
+        context = self.context
+        now = context.clock()
+        digest = build_digest(context.engine, context.config, period, now)
         return render_page(digest, chart=charts_installed(), generated_at=now)
 
     async def page(self, request: web.Request) -> web.Response:
@@ -263,9 +263,9 @@ class OperatorServer:
     def _chart_png(self, period: Period) -> bytes:
         from jobs.digest.service import load_inputs, render_chart
 
-        services = self.services
-        with services.engine.connect() as connection:
-            inputs = load_inputs(connection, period, services.clock())
+        context = self.context
+        with context.engine.connect() as connection:
+            inputs = load_inputs(connection, period, context.clock())
         return render_chart(inputs)
 
     async def chart(self, request: web.Request) -> web.Response:
@@ -285,8 +285,8 @@ class OperatorServer:
 
 
 async def start_operator_surface(
-    services: Context, *, listen: tuple[str, int], token: str | None, leadership: Leadership
+    context: Context, *, listen: tuple[str, int], token: str | None, leadership: Leadership
 ) -> OperatorServer:
-    server = OperatorServer(services, listen[0], listen[1], token, leadership)
+    server = OperatorServer(context, listen[0], listen[1], token, leadership)
     await server.start()
     return server
