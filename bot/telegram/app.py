@@ -293,10 +293,8 @@ class TelegramHandlers:
             reply = await self.router.press_async(caller, query.data or "")
             await _answer(query, answer_text(reply), alert=True)
             return
-        pressed = await self._run(
-            "quick", press_once, self.router, PLATFORM, f"callback:{query.id}", caller,
-            query.data or "",
-        )  # fmt: skip
+        key, data = f"callback:{query.id}", query.data or ""
+        pressed = await self._run("quick", press_once, self.router, PLATFORM, key, caller, data)
         if pressed is None:
             await _answer(query)  # a duplicate: stop the spinner, change nothing
             return
