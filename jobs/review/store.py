@@ -20,7 +20,7 @@ import json
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime
 from typing import Any
 
@@ -65,20 +65,8 @@ class ReviewedFinding:
 
     def as_row(self) -> Finding:
         """A detached storage row, for the shared rendering (`finding_block`)."""
-        return Finding(
-            id=self.id,
-            repo="",
-            fingerprint=self.fingerprint,
-            path=self.path,
-            line=self.line,
-            end_line=self.end_line,
-            severity=self.severity,
-            category=self.category,
-            message=self.message,
-            suggestion=self.suggestion,
-            source=self.source,
-            status="fixed" if self.status == "fixed" else "open",
-        )
+        status = "fixed" if self.status == "fixed" else "open"
+        return Finding(repo="", **(asdict(self) | {"status": status}))
 
 
 def sort_findings(findings: Iterable[ReviewedFinding]) -> list[ReviewedFinding]:
@@ -123,19 +111,15 @@ def _skipped_from_json(text: str) -> tuple[SkippedFile, ...]:
     return tuple(SkippedFile(s["path"], s["reason"]) for s in json.loads(text))
 
 
-_FINDING_COLUMNS = (
-    FINDINGS.c.id,
-    FINDINGS.c.fingerprint,
-    FINDINGS.c.path,
-    REVIEW_FINDINGS.c.line,
-    FINDINGS.c.end_line,
-    FINDINGS.c.severity,
-    FINDINGS.c.category,
-    FINDINGS.c.message,
-    FINDINGS.c.suggestion,
-    FINDINGS.c.source,
-    REVIEW_FINDINGS.c.state,
-)
+def _reviewed_columns(line: Any) -> list[Any]:
+    """The columns of a ReviewedFinding but its status, in its order; `line` is where
+    it stood (in one review, or now)."""
+    names = [f.name for f in fields(ReviewedFinding) if f.name != "status"]
+    return [line if name == "line" else FINDINGS.c[name] for name in names]
+
+
+# A finding as one review listed it: where it stood then, and its state in that review.
+_FINDING_COLUMNS = (*_reviewed_columns(REVIEW_FINDINGS.c.line), REVIEW_FINDINGS.c.state)
 
 
 def _stored(connection: Connection, row: Any) -> StoredReview:
@@ -520,18 +504,7 @@ def open_findings(engine: Engine, repo: str, *, suppressed: bool = False) -> lis
     is_marked = FINDINGS.c.id.in_(marked)
     with engine.connect() as connection:
         rows = connection.execute(
-            select(
-                FINDINGS.c.id,
-                FINDINGS.c.fingerprint,
-                FINDINGS.c.path,
-                FINDINGS.c.line,
-                FINDINGS.c.end_line,
-                FINDINGS.c.severity,
-                FINDINGS.c.category,
-                FINDINGS.c.message,
-                FINDINGS.c.suggestion,
-                FINDINGS.c.source,
-            ).where(
+            select(*_reviewed_columns(FINDINGS.c.line)).where(
                 FINDINGS.c.repo == repo,
                 FINDINGS.c.status == "open",
                 is_marked if suppressed else ~is_marked,
