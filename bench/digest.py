@@ -219,15 +219,13 @@ async def operator_figures(engine: Engine, config: Config, repeat: int) -> dict[
     from jobs.context import Context
 
     figures: dict[str, float] = {}
-    cold = OpsdeskCollector(engine, config, lambda: NOW, lambda: True)
+    scratch = Path(tempfile.gettempdir())
+    context = Context(config, engine, scratch, config_source="bench", clock=lambda: NOW)
+    cold = OpsdeskCollector(context, lambda: True)
     started = time.perf_counter()
     await asyncio.to_thread(lambda: list(cold.collect()))
     figures["metrics, first read of all rows"] = (time.perf_counter() - started) * 1000
 
-    context = Context(
-        config=config, engine=engine, data_dir=Path(tempfile.gettempdir()),
-        config_source="bench", clock=lambda: NOW,
-    )  # fmt: skip
     server = await start_operator_surface(
         context, listen=("127.0.0.1", 0), token=None, leadership=lambda: True
     )

@@ -91,9 +91,7 @@ class OperatorServer:
     def __post_init__(self) -> None:
         from bot.operator.metrics import OpsdeskCollector, metrics_registry
 
-        self.collector = OpsdeskCollector(
-            self.context.engine, self.context.config, self.context.clock, self.leadership
-        )
+        self.collector = OpsdeskCollector(self.context, self.leadership)
         self.registry = metrics_registry(self.collector)
         self._runner: web.AppRunner | None = None
         self._warm: asyncio.Task[None] | None = None
