@@ -249,12 +249,11 @@ def run_batch(
     result = BatchResult(batch_name, batch_id, finished, skipped)
     targets = list(batch.post_to) or list(dict.fromkeys(t for m in members for t in m.post_to))
     if post and targets and (finished or skipped):
-        reply = batch_reply(result)
         enqueue(
             context.engine,
             kind="batch",
             targets=targets,
-            reply=reply,
+            reply=batch_reply(result),
             dedupe_key=f"batch:{batch_id}",
         )
     return result
