@@ -271,8 +271,8 @@ def run_health(settings: Settings, args: argparse.Namespace) -> int:
 
 def run_digest(settings: Settings, args: argparse.Namespace) -> int:
     from bot.wiring import build_context
-    from jobs.digest.reply import digest_reply
-    from jobs.digest.service import build_digest, build_digest_with_chart
+    from jobs.digest.job import build_digest, build_digest_with_chart
+    from jobs.digest.render import digest_reply
     from storage.extras import require_extra
 
     if args.png:
@@ -281,13 +281,13 @@ def run_digest(settings: Settings, args: argparse.Namespace) -> int:
     now = context.clock()
     chart = None
     if args.png:
-        digest, chart = build_digest_with_chart(context.engine, context.config, args.period, now)
+        digest, chart = build_digest_with_chart(context, args.period, now)
         if chart is None:
             return _fail(f"opsdesk: {digest.notes[-1]}", code=1)
         with open(args.png, "wb") as file:
             file.write(chart)
     else:
-        digest = build_digest(context.engine, context.config, args.period, now)
+        digest = build_digest(context, args.period, now)
     if args.json:
         print(digest.model_dump_json(indent=2))
     else:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import cast
 
 from handlers.router import Command, Request, UsageError
-from jobs.digest.model import PERIOD_LENGTH, Period
-from jobs.digest.reply import digest_reply
-from jobs.digest.service import build_digest_with_chart
+from jobs.digest.compute import PERIOD_LENGTH, Period
+from jobs.digest.job import build_digest_with_chart
+from jobs.digest.render import digest_reply
 from jobs.reply import Reply
 
 
@@ -24,7 +24,7 @@ def digest(request: Request) -> Reply:
     """The digest of the last day or week, computed from the run records."""
     period = parse_period(request.args)
     context = request.context
-    found, chart = build_digest_with_chart(context.engine, context.config, period, context.clock())
+    found, chart = build_digest_with_chart(context, period, context.clock())
     return digest_reply(found, chart)
 
 

@@ -12,15 +12,8 @@ _ICON = {"up": "✅", "paused": "⏸", "late": "⚠️", "degraded": "⚠️", "
 
 
 def health_report(context: Context, *, probe_model: bool = True) -> HealthReport:
-    return checks.health_report(
-        context.engine,
-        context.config,
-        config_source=context.config_source,
-        data_dir=context.data_dir,
-        now=context.clock(),
-        llm_api_key=context.llm_api_key,
-        probe_model=probe_model,
-    )
+    """The report as of the context's clock."""
+    return checks.health_report(context, now=context.clock(), probe_model=probe_model)
 
 
 def health_reply(report: HealthReport) -> Reply:

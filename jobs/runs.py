@@ -19,7 +19,7 @@ from sqlalchemy import insert, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from jobs.digest.model import BASELINE_DAYS
+from jobs.digest.insights import BASELINE_DAYS
 from jobs.digest.queries import duration_samples
 from jobs.processes import stopped_here
 from jobs.scrub import scrub

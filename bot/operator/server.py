@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, cast
 
 from handlers.health import health_report
 from jobs.context import Context
-from jobs.digest.model import PERIOD_LENGTH, Period
+from jobs.digest.compute import PERIOD_LENGTH, Period
 from jobs.health import Component, HealthReport
 
 if TYPE_CHECKING:
@@ -224,12 +224,10 @@ class OperatorServer:
         return response
 
     def _digest_json(self, period: Period) -> str:
-        from jobs.digest.service import build_digest
+        from jobs.digest.job import build_digest
 
         context = self.context
-        return build_digest(
-            context.engine, context.config, period, context.clock()
-        ).model_dump_json()
+        return build_digest(context, period, context.clock()).model_dump_json()
 
     async def api_digest(self, request: web.Request) -> web.Response:
         """The same object as `opsdesk digest --json`."""
@@ -241,11 +239,11 @@ class OperatorServer:
 
     def _page(self, period: Period) -> str:
         from bot.operator.page import render_page
-        from jobs.digest.service import build_digest
+        from jobs.digest.job import build_digest
 
         context = self.context
         now = context.clock()
-        digest = build_digest(context.engine, context.config, period, now)
+        digest = build_digest(context, period, now)
         return render_page(digest, chart=charts_installed(), generated_at=now)
 
     async def page(self, request: web.Request) -> web.Response:
@@ -259,12 +257,10 @@ class OperatorServer:
         return web.Response(text=html, content_type="text/html")
 
     def _chart_png(self, period: Period) -> bytes:
-        from jobs.digest.service import load_inputs, render_chart
+        from jobs.digest.job import digest_chart
 
         context = self.context
-        with context.engine.connect() as connection:
-            inputs = load_inputs(connection, period, context.clock())
-        return render_chart(inputs)
+        return digest_chart(context, period, context.clock())
 
     async def chart(self, request: web.Request) -> web.Response:
         from aiohttp import web
