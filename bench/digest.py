@@ -217,7 +217,7 @@ async def operator_figures(context: Context, repeat: int) -> dict[str, float]:
     from bot.operator.server import start_operator_surface
 
     figures: dict[str, float] = {}
-    cold = OpsdeskCollector(context.engine, context.config, lambda: NOW, lambda: True)
+    cold = OpsdeskCollector(context, lambda: True)
     started = time.perf_counter()
     await asyncio.to_thread(lambda: list(cold.collect()))
     figures["metrics, first read of all rows"] = (time.perf_counter() - started) * 1000

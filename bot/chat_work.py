@@ -22,7 +22,7 @@ def command_once(
     router: Router, platform: str, key: str, caller: Caller, line: str
 ) -> Reply | None:
     """None for a redelivery (it was handled already); the handler's reply otherwise."""
-    if key and not first_delivery(router.services.engine, platform, key):
+    if key and not first_delivery(router.context.engine, platform, key):
         return None
     return router.handle(caller, line)
 
@@ -30,6 +30,6 @@ def command_once(
 def press_once(
     router: Router, platform: str, key: str, caller: Caller, payload: str
 ) -> Reply | None:
-    if key and not first_delivery(router.services.engine, platform, key):
+    if key and not first_delivery(router.context.engine, platform, key):
         return None
     return router.press(caller, payload)

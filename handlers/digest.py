@@ -23,7 +23,7 @@ def parse_period(args: list[str]) -> Period:
 def digest(request: Request) -> Reply:
     """The digest of the last day or week, computed from the run records."""
     period = parse_period(request.args)
-    context = request.services
+    context = request.context
     found, chart = build_digest_with_chart(context, period, context.clock())
     return digest_reply(found, chart)
 

@@ -30,7 +30,7 @@ def health_reply(report: HealthReport) -> Reply:
 
 def health(request: Request) -> Reply:
     """Report every component's state."""
-    return health_reply(health_report(request.services))
+    return health_reply(health_report(request.context))
 
 
 COMMANDS = [Command("health", "/health", "what is up, late or down", health)]

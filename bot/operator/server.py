@@ -82,7 +82,7 @@ def token_matches(header: str | None, token: str) -> bool:
 
 @dataclass
 class OperatorServer:
-    services: Context
+    context: Context
     host: str
     port: int
     token: str | None
@@ -91,9 +91,7 @@ class OperatorServer:
     def __post_init__(self) -> None:
         from bot.operator.metrics import OpsdeskCollector, metrics_registry
 
-        self.collector = OpsdeskCollector(
-            self.services.engine, self.services.config, self.services.clock, self.leadership
-        )
+        self.collector = OpsdeskCollector(self.context, self.leadership)
         self.registry = metrics_registry(self.collector)
         self._runner: web.AppRunner | None = None
         self._warm: asyncio.Task[None] | None = None
@@ -197,7 +195,7 @@ class OperatorServer:
     def _report(self) -> HealthReport:
         from bot.operator.public import public_report
 
-        report = health_report(self.services)
+        report = health_report(self.context)
         role = scheduler_role(self.leadership())
         if role is not None:
             report.components.insert(0, role)
@@ -228,7 +226,7 @@ class OperatorServer:
     def _digest_json(self, period: Period) -> str:
         from jobs.digest.job import build_digest
 
-        context = self.services
+        context = self.context
         return build_digest(context, period, context.clock()).model_dump_json()
 
     async def api_digest(self, request: web.Request) -> web.Response:
@@ -243,7 +241,7 @@ class OperatorServer:
         from bot.operator.page import render_page
         from jobs.digest.job import build_digest
 
-        context = self.services
+        context = self.context
         now = context.clock()
         digest = build_digest(context, period, now)
         return render_page(digest, chart=charts_installed(), generated_at=now)
@@ -261,7 +259,7 @@ class OperatorServer:
     def _chart_png(self, period: Period) -> bytes:
         from jobs.digest.job import digest_chart
 
-        context = self.services
+        context = self.context
         return digest_chart(context, period, context.clock())
 
     async def chart(self, request: web.Request) -> web.Response:
@@ -281,8 +279,8 @@ class OperatorServer:
 
 
 async def start_operator_surface(
-    services: Context, *, listen: tuple[str, int], token: str | None, leadership: Leadership
+    context: Context, *, listen: tuple[str, int], token: str | None, leadership: Leadership
 ) -> OperatorServer:
-    server = OperatorServer(services, listen[0], listen[1], token, leadership)
+    server = OperatorServer(context, listen[0], listen[1], token, leadership)
     await server.start()
     return server

@@ -13,7 +13,7 @@ from jobs.config.schema import Config
 from jobs.digest.job import post_daily_digest
 from jobs.reply import Reply
 from storage.models import OutboxPost, utcnow
-from tests.conftest import jobs_context
+from tests.support.context import jobs_context
 
 
 def test_the_operator_listens_on_loopback_8787_by_default() -> None:

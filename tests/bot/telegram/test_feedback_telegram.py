@@ -40,7 +40,7 @@ def router_for(engine: Engine, git_repo: Repo, tmp_path: Path) -> Router:
 @asynccontextmanager
 async def running(telegram_api: TelegramApi, router: Router) -> AsyncIterator[TelegramAdapter]:
     adapter = TelegramAdapter(
-        router, router.services.engine, telegram_api.token, router.services.config.telegram,
+        router, router.context.engine, telegram_api.token, router.context.config.telegram,
         api_base_url=telegram_api.base_url, poll_timeout=1,
     )  # fmt: skip
     await adapter.start()
@@ -207,15 +207,15 @@ async def test_a_scheduled_review_post_is_pressable_and_edited_in_place(
 
     git_repo.commit("two unused imports", **{"app.py": "import os\nimport sys\n"})
     router = router_for(sqlite_engine, git_repo, tmp_path)
-    config = router.services.config
+    config = router.context.config
     scheduled = config.repos[0].model_copy(
         update={"schedule": "0 2 * * *", "post_to": [f"telegram:{CHAT}"]}
     )
-    router.services.config = config.model_copy(update={"repos": [scheduled]})
-    spec = find_job(router.services.config, "review:demo")
+    router.context.config = config.model_copy(update={"repos": [scheduled]})
+    spec = find_job(router.context.config, "review:demo")
     assert spec is not None
     async with running(telegram_api, router) as adapter:
-        await asyncio.to_thread(run_job, router.services, spec, "schedule")
+        await asyncio.to_thread(run_job, router.context, spec, "schedule")
         sender = OutboxSender(sqlite_engine, {"telegram": adapter.deliverer})
         assert await sender.send_due() == 1
         [post] = chat_messages(telegram_api, CHAT)

@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 from jobs.config.schema import Config
 from jobs.review.engine import ReviewResult, run_review
 from tests.standins.model_server import ModelServer
+from tests.support.context import jobs_context
 from tests.support.git_repo import Repo
 
 
@@ -29,4 +30,5 @@ def llm_config(work: Repo, server: ModelServer, **llm: Any) -> Config:
 def review(
     engine: Engine, config: Config, data_dir: Path, target: str = "demo", **options: Any
 ) -> ReviewResult:
-    return run_review(engine, config, data_dir, target, runner_id="test:1", **options)
+    context = jobs_context(engine, config, data_dir, runner_id="test:1")
+    return run_review(context, target, **options)
