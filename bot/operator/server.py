@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
 
 from bot.operator.httpd import Handler, HttpServer, Request, Response
-from handlers.health import health_report
 from jobs.context import Context
 from jobs.digest.model import PERIOD_LENGTH, Period
 from jobs.health import Component, HealthReport
@@ -153,6 +152,7 @@ class OperatorServer:
 
     def _report(self) -> HealthReport:
         from bot.operator.public import public_report
+        from handlers.health import health_report
 
         report = health_report(self.services)
         role = scheduler_role(self.leadership())
