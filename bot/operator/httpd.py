@@ -120,9 +120,12 @@ class HttpServer:
         self,
         routes: Mapping[str, Handler],
         around: Callable[[Request, Handler], Awaitable[Response]],
+        *,
+        head_timeout: float = HEAD_TIMEOUT_S,
     ) -> None:
         self.routes = dict(routes)
         self.around = around
+        self.head_timeout = head_timeout
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task[None]] = set()
 
@@ -164,7 +167,7 @@ class HttpServer:
     async def _answer(self, reader: asyncio.StreamReader) -> tuple[Response | None, str]:
         """The answer to the one request on this connection (None: the client left)."""
         try:
-            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), HEAD_TIMEOUT_S)
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), self.head_timeout)
             request = parse_head(head[:-4])
         except asyncio.IncompleteReadError:
             return None, "GET"
@@ -184,9 +187,8 @@ class HttpServer:
             return refused, request.method
         return await self.around(request, handler), request.method
 
-    @staticmethod
-    async def _discard_body(reader: asyncio.StreamReader, request: Request) -> None:
+    async def _discard_body(self, reader: asyncio.StreamReader, request: Request) -> None:
         length = request.header("content-length") or "0"
         if length.isdigit() and 0 < int(length) <= MAX_DISCARDED_BODY:
             with contextlib.suppress(asyncio.IncompleteReadError, TimeoutError):
-                await asyncio.wait_for(reader.readexactly(int(length)), HEAD_TIMEOUT_S)
+                await asyncio.wait_for(reader.readexactly(int(length)), self.head_timeout)
