@@ -113,9 +113,9 @@ async def serve(slack_api_url: str, slow_seconds: float) -> None:
             jobs=[JobConfig(name="slow", command=f"sleep {slow_seconds:g}")],
             access=AccessConfig(chats=[f"slack:{CHANNEL}"], admins=[f"slack:{ADMIN}"]),
         )
-        services = Context(config=config, engine=engine, data_dir=Path(tmp), config_source="bench")
+        context = Context(config=config, engine=engine, data_dir=Path(tmp), config_source="bench")
         app = build_app(
-            build_router(services),
+            build_router(context),
             web_client("xoxb-bench", slack_api_url, retry_rate_limits=True),
             signing_secret=SECRET,
         )

@@ -34,7 +34,8 @@ from sqlalchemy import insert, text
 from sqlalchemy.engine import Engine
 
 from jobs.config.schema import Config
-from jobs.digest.service import build_digest, build_digest_with_chart
+from jobs.context import Context
+from jobs.digest.job import build_digest, build_digest_with_chart
 from jobs.health import health_report
 from storage import schema
 from storage.db import make_engine
@@ -64,6 +65,12 @@ def bench_config() -> Config:
             ],
         }
     )
+
+
+def bench_context(engine: Engine) -> Context:
+    """The bench's config on `engine`, the clock stopped at NOW."""
+    data_dir = Path(tempfile.gettempdir())
+    return Context(bench_config(), engine, data_dir, config_source="bench", clock=lambda: NOW)
 
 
 def job_name(index: int) -> str:
@@ -178,26 +185,18 @@ def measure(label: str, engine: Engine, total: int, repeat: int) -> bool:
     print(f"{label}: filling {total:,} runs of {JOBS} jobs over {YEARS} years", flush=True)
     schema.upgrade(engine)
     fill(engine, total)
-    config = bench_config()
-    data_dir = Path(tempfile.gettempdir())
+    context = bench_context(engine)
     figures = {
-        "day digest": timed(lambda: build_digest(engine, config, "day", NOW), repeat),
-        "week digest": timed(lambda: build_digest(engine, config, "week", NOW), repeat),
-        "day digest + chart": timed(
-            lambda: build_digest_with_chart(engine, config, "day", NOW), repeat
-        ),
-        "health": timed(
-            lambda: health_report(
-                engine, config, config_source="bench", data_dir=data_dir, now=NOW
-            ),
-            repeat,
-        ),
+        "day digest": timed(lambda: build_digest(context, "day", NOW), repeat),
+        "week digest": timed(lambda: build_digest(context, "week", NOW), repeat),
+        "day digest + chart": timed(lambda: build_digest_with_chart(context, "day", NOW), repeat),
+        "health": timed(lambda: health_report(context, now=NOW), repeat),
     }
-    digest = build_digest(engine, config, "day", NOW)
+    digest = build_digest(context, "day", NOW)
     print(f"  (day digest: {digest.runs:,} runs, {len(digest.insights)} insights)")
     for insight in digest.insights[:3]:
         print(f"    {insight.text}")
-    figures.update(asyncio.run(operator_figures(engine, config, repeat)))
+    figures.update(asyncio.run(operator_figures(context, repeat)))
     for name, ms in figures.items():
         print(f"  {name:<34} {ms:8.1f} ms" + ("" if "first" in name else f" (median of {repeat})"))
     ok = figures["day digest"] <= TARGET_DAY_MS
@@ -210,26 +209,21 @@ def measure(label: str, engine: Engine, total: int, repeat: int) -> bool:
     return ok
 
 
-async def operator_figures(engine: Engine, config: Config, repeat: int) -> dict[str, float]:
+async def operator_figures(context: Context, repeat: int) -> dict[str, float]:
     """The operator's endpoints over real HTTP on 127.0.0.1, the clock at NOW."""
     import httpx
 
     from bot.operator.metrics import OpsdeskCollector
     from bot.operator.server import start_operator_surface
-    from jobs.context import Context
 
     figures: dict[str, float] = {}
-    cold = OpsdeskCollector(engine, config, lambda: NOW, lambda: True)
+    cold = OpsdeskCollector(context, lambda: True)
     started = time.perf_counter()
     await asyncio.to_thread(lambda: list(cold.collect()))
     figures["metrics, first read of all rows"] = (time.perf_counter() - started) * 1000
 
-    services = Context(
-        config=config, engine=engine, data_dir=Path(tempfile.gettempdir()),
-        config_source="bench", clock=lambda: NOW,
-    )  # fmt: skip
     server = await start_operator_surface(
-        services, listen=("127.0.0.1", 0), token=None, leadership=lambda: True
+        context, listen=("127.0.0.1", 0), token=None, leadership=lambda: True
     )
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{server.bound_port}") as client:

@@ -40,8 +40,8 @@ from sqlalchemy import text
 from sqlmodel import Session, col, select
 
 from jobs.outbox import Deliverer, OutboxSender, enqueue
+from jobs.processes import this_runner
 from jobs.reply import Reply
-from jobs.runs import this_runner
 from storage import schema
 from storage.db import make_engine
 from storage.models import OutboxPost

@@ -32,6 +32,7 @@ import time
 from pathlib import Path
 
 from jobs.config.schema import Config
+from jobs.context import Context
 from jobs.review.engine import run_review
 from jobs.review.sizing import delta_and_full_tokens
 from storage import schema
@@ -91,14 +92,14 @@ def main() -> int:
             )
 
         # Cache hits on HEAD (the last commit reviewed above).
-        config = config_at("HEAD")
-        run_review(engine, config, data_dir, "bench", runner_id="bench")  # a miss if new
-        hit = run_review(engine, config, data_dir, "bench", runner_id="bench")
+        context = Context(config_at("HEAD"), engine, data_dir, "bench", runner_id="bench")
+        run_review(context, "bench")  # a miss if new
+        hit = run_review(context, "bench")
         assert hit.cache_hit, "HEAD was just reviewed; this must be a cache hit"
         hit_times, git_times = [], []
         for _ in range(args.runs):
             started = time.perf_counter()
-            run_review(engine, config, data_dir, "bench", runner_id="bench")
+            run_review(context, "bench")
             hit_times.append(time.perf_counter() - started)
             started = time.perf_counter()
             subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, check=True)

@@ -34,6 +34,7 @@ from collections import Counter
 from pathlib import Path
 
 from jobs.config.schema import Config
+from jobs.context import Context
 from jobs.review.checkout import check_out
 from jobs.review.engine import ReviewFailed, ReviewResult, run_review
 from jobs.review.linters import ruff_command
@@ -115,9 +116,10 @@ def main() -> int:
             config = Config.model_validate(
                 {"repos": [{"name": "bench", "path": str(repo), "branch": sha}]}
             )
+            context = Context(config, engine, data_dir, "bench", runner_id="bench")
             started = time.perf_counter()
             try:
-                result = run_review(engine, config, data_dir, "bench", runner_id="bench")
+                result = run_review(context, "bench")
             except ReviewFailed as exc:
                 # ruff cannot run at this commit; a developer's ruff must fail there too.
                 failed += 1
@@ -128,7 +130,7 @@ def main() -> int:
                 continue
             review_ms.append((time.perf_counter() - started) * 1000)
             kinds[result.kind] += 1
-            again = run_review(engine, config, data_dir, "bench", runner_id="bench")
+            again = run_review(context, "bench")
             checks += 1
             hits += again.cache_hit
             if result.kind == "delta" and result.base_sha:

@@ -38,6 +38,6 @@ def _first_time(
     router: Router, platform: str, key: str, answer: Callable[[], Reply]
 ) -> Reply | None:
     """`answer()` unless the platform delivered `key` before (no key: always)."""
-    if key and not first_delivery(router.services.engine, platform, key):
+    if key and not first_delivery(router.context.engine, platform, key):
         return None
     return answer()

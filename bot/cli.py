@@ -125,11 +125,11 @@ def build_parser() -> argparse.ArgumentParser:
         "target", metavar="TARGET", help="a configured repo name, or a path in a local repository"
     )
     review.add_argument("--full", action="store_true", help="review the whole tree, not the delta")
-    review.add_argument(
-        "--json", action="store_true",
-        help="print the review as JSON (findings, not-reviewed files, notes, tokens this call "
-        "spent and full_tree_tokens: what a full model review of the commit would send)",
-    )  # fmt: skip
+    review_json = (
+        "print the review as JSON (findings, not-reviewed files, notes, tokens this call "
+        "spent and full_tree_tokens: what a full model review of the commit would send)"
+    )
+    review.add_argument("--json", action="store_true", help=review_json)
 
     slack = add(commands, "slack", "Slack set-up")
     slack_commands = slack.add_subparsers(dest="slack_command", metavar="ACTION", required=True)
@@ -240,21 +240,21 @@ def config_check(file: str | None) -> int:
 
 def run_console(settings: Settings, _args: argparse.Namespace) -> int:
     from bot.console import run_console as run
-    from bot.wiring import build_services
+    from bot.wiring import build_context
     from handlers.catalog import build_router
 
-    services = build_services(settings)
-    return run(build_router(services), settings.data_dir / "images", settings.data_dir / "history")
+    context = build_context(settings)
+    return run(build_router(context), settings.data_dir / "images", settings.data_dir / "history")
 
 
 def run_health(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.wiring import build_services
+    from bot.wiring import build_context
     from handlers.health import health_report
     from storage.db import make_engine
 
     engine = make_engine(settings.database_url)
-    services = build_services(settings, engine=engine)
-    report = health_report(services)
+    context = build_context(settings, engine=engine)
+    report = health_report(context)
     if args.json:
         print(json.dumps(report.to_json(), indent=2))
     else:
@@ -266,24 +266,24 @@ def run_health(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def run_digest(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.wiring import build_services
-    from jobs.digest.reply import digest_reply
-    from jobs.digest.service import build_digest, build_digest_with_chart
+    from bot.wiring import build_context
+    from jobs.digest.job import build_digest, build_digest_with_chart
+    from jobs.digest.render import digest_reply
     from storage.extras import require_extra
 
     if args.png:
         require_extra("charts", "the digest's chart (--png)")
-    services = build_services(settings)
-    now = services.clock()
+    context = build_context(settings)
+    now = context.clock()
     chart = None
     if args.png:
-        digest, chart = build_digest_with_chart(services.engine, services.config, args.period, now)
+        digest, chart = build_digest_with_chart(context, args.period, now)
         if chart is None:
             return _fail(f"opsdesk: {digest.notes[-1]}", code=1)
         with open(args.png, "wb") as file:
             file.write(chart)
     else:
-        digest = build_digest(services.engine, services.config, args.period, now)
+        digest = build_digest(context, args.period, now)
     if args.json:
         print(digest.model_dump_json(indent=2))
     else:
@@ -360,10 +360,10 @@ def run_runtime(settings: Settings, _args: argparse.Namespace) -> int:
 
 def run_jobs(settings: Settings, args: argparse.Namespace) -> int:
     from bot.render_text import render_text
-    from bot.wiring import build_services
+    from bot.wiring import build_context
     from handlers.jobs import job_lines, jobs_reply
 
-    lines = job_lines(build_services(settings))
+    lines = job_lines(build_context(settings))
     if args.json:
         print(json.dumps([line.to_json() for line in lines], indent=2))
     else:
@@ -373,12 +373,12 @@ def run_jobs(settings: Settings, args: argparse.Namespace) -> int:
 
 def run_one_job(settings: Settings, args: argparse.Namespace) -> int:
     from bot.render_text import render_text
-    from bot.wiring import build_services
+    from bot.wiring import build_context
     from handlers.jobs import run_now
     from handlers.router import UsageError
 
     try:
-        reply = run_now(build_services(settings), args.name)
+        reply = run_now(build_context(settings), args.name)
     except UsageError as exc:
         return _fail(f"opsdesk: {exc}", code=2)
     print(render_text(reply)[0])
@@ -387,24 +387,20 @@ def run_one_job(settings: Settings, args: argparse.Namespace) -> int:
 
 def run_review_command(settings: Settings, args: argparse.Namespace) -> int:
     from bot.render_text import render_text
-    from bot.wiring import build_services
+    from bot.wiring import build_context
     from jobs.review.engine import ReviewFailed, run_review
     from jobs.review.view import review_reply
 
-    services = build_services(settings)
+    context = build_context(settings)
     try:
-        result = run_review(
-            services.engine, services.config, services.data_dir, args.target,
-            full=args.full, trigger="manual", llm_api_key=services.llm_api_key,
-            clock=services.clock, runner_id=services.runner_id, allow_local=True,
-        )  # fmt: skip
+        result = run_review(context, args.target, full=args.full, allow_local=True)
     except ReviewFailed as exc:
         return _fail(f"opsdesk: {exc}", code=1)
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
     else:
         # Nobody can press a button on the command line: findings without labels.
-        print(render_text(review_reply(result, services.config), with_buttons=False)[0])
+        print(render_text(review_reply(result, context.config), with_buttons=False)[0])
     return 0
 
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from bot import __version__
 from bot.adapters import AdapterStartError, ChatAdapter, build_adapters
 from bot.log_deliverer import LogDeliverer
-from bot.wiring import build_services, open_database
+from bot.wiring import build_context, open_database
 from bot.work_queue import WorkQueue
 from jobs import runs
 from jobs.config.loading import Settings
@@ -47,25 +47,25 @@ async def run_forever(
     else:
         grace = shutdown_grace
     engine = await asyncio.to_thread(open_database, settings, migrate_in_child=True)
-    services = build_services(settings, engine=engine)
-    abandoned = await asyncio.to_thread(runs.mark_abandoned, engine, services.runner_id)
+    context = build_context(settings, engine=engine)
+    abandoned = await asyncio.to_thread(runs.mark_abandoned, engine, context.runner_id)
     if abandoned:
         log.warning("runs %s were left running by a stopped process: abandoned", abandoned)
     # One queue for what chat commands do, on the same stop signal as scheduled jobs.
-    queue = WorkQueue(services.run_control)
+    queue = WorkQueue(context.run_control)
     adapters: list[ChatAdapter] = []
     if settings.config.slack.enabled or settings.config.telegram.enabled:
         # The handlers (and the review engine behind /review) load only when a chat
         # can reach them.
         from handlers.catalog import build_router
 
-        adapters = build_adapters(settings, build_router(services), queue)  # ConfigError: caller
+        adapters = build_adapters(settings, build_router(context), queue)  # ConfigError: caller
     # `log:` (and console) posts are written to the log; a platform without an adapter
     # here keeps its posts pending for a process that has one (health names them).
     deliverers: dict[str, Deliverer] = {"log": LogDeliverer(), "console": LogDeliverer()}
     deliverers.update({a.platform: a.deliverer for a in adapters})
-    sender = OutboxSender(engine, deliverers, worker_id=services.runner_id)
-    scheduler = JobScheduler(services, shutdown_grace=grace)
+    sender = OutboxSender(engine, deliverers, worker_id=context.runner_id)
+    scheduler = JobScheduler(context, shutdown_grace=grace)
 
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -77,7 +77,7 @@ async def run_forever(
     background = [sender_task]
     try:
         # First, so probes answer while the adapters connect.
-        operator = await start_operator(settings, services, scheduler)
+        operator = await start_operator(settings, context, scheduler)
         for adapter in adapters:
             try:
                 await adapter.start()
@@ -87,15 +87,15 @@ async def run_forever(
                 ) from exc
             started.append(adapter)
         await scheduler.start()
-        background.append(asyncio.create_task(watch_adapters(services, adapters, sender_stop)))
+        background.append(asyncio.create_task(watch_adapters(context, adapters, sender_stop)))
         page = f"http://{operator.host}:{operator.bound_port}/" if operator else None
-        log.info("%s", await start_line(settings, services, adapters, scheduler, page))
+        log.info("%s", await start_line(settings, context, adapters, scheduler, page))
         await stop.wait()
         log.info("stopping")
     finally:
         # Scheduled and chat-started runs: the same grace, then the same cancel signal.
         await asyncio.gather(scheduler.stop(), queue.drain(grace))
-        left = services.run_control.active()
+        left = context.run_control.active()
         if left:
             count = await asyncio.to_thread(
                 runs.interrupt, engine, left, "opsdesk stopped before the run finished"
@@ -117,7 +117,7 @@ async def run_forever(
             await asyncio.wait_for(sender.send_due(), timeout=5)
         except Exception:
             log.warning("pending posts stay in the outbox for the next start")
-        released = await asyncio.to_thread(release_claims, engine, services.runner_id)
+        released = await asyncio.to_thread(release_claims, engine, context.runner_id)
         if released:
             log.info("%s handed back to the outbox for the next start", plural(released, "post"))
         if operator is not None:
@@ -130,7 +130,7 @@ async def run_forever(
 
 # ---- the operator's surface: its start and stop are kept to this one place.
 async def start_operator(
-    settings: Settings, services: Context, scheduler: JobScheduler
+    settings: Settings, context: Context, scheduler: JobScheduler
 ) -> OperatorServer | None:
     """The probes, /metrics, API and page server, unless `[operator].enabled` is off.
     Raises OperatorStartError when its address is taken."""
@@ -144,7 +144,7 @@ async def start_operator(
 
     token = settings.secrets.operator_token
     return await start_operator_surface(
-        services,
+        context,
         listen=config.operator.address(),
         token=token.get_secret_value() if token else None,
         leadership=leadership,
@@ -157,7 +157,7 @@ LEADER_WAIT = 3.0
 
 async def start_line(
     settings: Settings,
-    services: Context,
+    context: Context,
     adapters: list[ChatAdapter],
     scheduler: JobScheduler,
     page: str | None = None,
@@ -173,13 +173,13 @@ async def start_line(
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(scheduler.leading.wait(), timeout=LEADER_WAIT)
         role = "scheduler leader" if scheduler.leading.is_set() else "scheduler standby"
-    jobs = len(job_specs(services.config))
+    jobs = len(job_specs(context.config))
     return (
         f"opsdesk {__version__} started: chat {chats or 'none (posts go to the log)'}; "
         f"{role}; {jobs} job{'' if jobs == 1 else 's'}, "
         f"{len(scheduler.entries())} scheduled; "
         f"{f'operator page {page}' if page else 'operator page off'}; "
-        f"database {describe(services.engine)}"
+        f"database {describe(context.engine)}"
     )
 
 
@@ -191,7 +191,7 @@ INBOUND_EVENTS_KEPT = timedelta(days=7)
 
 
 async def watch_adapters(
-    services: Context, adapters: list[ChatAdapter], stop: asyncio.Event
+    context: Context, adapters: list[ChatAdapter], stop: asyncio.Event
 ) -> None:
     """Write each adapter's connection state for health, and prune old inbound ids."""
     while not stop.is_set():
@@ -199,17 +199,17 @@ async def watch_adapters(
             status = "up" if adapter.connected() else "down"
             try:
                 await asyncio.to_thread(
-                    heartbeats.beat, services.engine, adapter.platform, services.runner_id, status
+                    heartbeats.beat, context.engine, adapter.platform, context.runner_id, status
                 )
             except Exception:
                 log.exception("could not record the %s adapter's state", adapter.platform)
         try:
-            await asyncio.to_thread(forget_older_than, services.engine, INBOUND_EVENTS_KEPT)
+            await asyncio.to_thread(forget_older_than, context.engine, INBOUND_EVENTS_KEPT)
         except Exception:
             log.exception("could not prune old inbound event ids")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=ADAPTER_BEAT_EVERY)
     for adapter in adapters:
         await asyncio.to_thread(
-            heartbeats.beat, services.engine, adapter.platform, services.runner_id, "stopped"
+            heartbeats.beat, context.engine, adapter.platform, context.runner_id, "stopped"
         )

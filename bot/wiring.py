@@ -1,4 +1,4 @@
-"""Building a process's services from its settings."""
+"""Building a process's context from its settings."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from sqlalchemy.engine import Engine
 from jobs import runs
 from jobs.config.loading import Settings
 from jobs.context import Context
-from jobs.runs import this_runner
+from jobs.processes import this_runner
 from storage import schema
 from storage.db import describe, make_engine
 
@@ -38,7 +38,7 @@ def open_database(settings: Settings, *, migrate_in_child: bool = False) -> Engi
     return engine
 
 
-def build_services(settings: Settings, engine: Engine | None = None) -> Context:
+def build_context(settings: Settings, engine: Engine | None = None) -> Context:
     key = settings.secrets.llm_api_key
     return Context(
         config=settings.config,

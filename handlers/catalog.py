@@ -16,5 +16,5 @@ COMMANDS: list[Command] = [
 ACTIONS: list[Action] = [*feedback.ACTIONS]
 
 
-def build_router(services: Context) -> Router:
-    return Router(services, COMMANDS, ACTIONS)
+def build_router(context: Context) -> Router:
+    return Router(context, COMMANDS, ACTIONS)

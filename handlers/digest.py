@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import cast
 
 from handlers.router import Command, Request, UsageError
-from jobs.digest.model import PERIOD_LENGTH, Period
-from jobs.digest.reply import digest_reply
-from jobs.digest.service import build_digest_with_chart
+from jobs.digest.compute import PERIOD_LENGTH, Period
+from jobs.digest.job import build_digest_with_chart
+from jobs.digest.render import digest_reply
 from jobs.reply import Reply
 
 
@@ -23,10 +23,8 @@ def parse_period(args: list[str]) -> Period:
 def digest(request: Request) -> Reply:
     """The digest of the last day or week, computed from the run records."""
     period = parse_period(request.args)
-    services = request.services
-    found, chart = build_digest_with_chart(
-        services.engine, services.config, period, services.clock()
-    )
+    context = request.context
+    found, chart = build_digest_with_chart(context, period, context.clock())
     return digest_reply(found, chart)
 
 

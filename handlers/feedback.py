@@ -43,7 +43,7 @@ def shown_where(caller: Caller) -> str:
 
 def remember_shown(request: Request, reply: Reply) -> Reply:
     """Record that the caller's chat now shows this reply's findings with buttons."""
-    mark_shown(request.services.engine, shown_where(request.caller), finding_ids_in(reply))
+    mark_shown(request.context.engine, shown_where(request.caller), finding_ids_in(reply))
     return reply
 
 
@@ -76,33 +76,33 @@ def press_feedback(request: Request) -> Reply:
 
 def refusal_for(request: Request, finding_id: int) -> Reply | None:
     """Why this caller may not press a button of this finding here, if they may not."""
-    services, caller = request.services, request.caller
-    with session_scope(services.engine) as session:
+    context, caller = request.context, request.caller
+    with session_scope(context.engine) as session:
         finding = session.get(Finding, finding_id)
         repo = finding.repo if finding is not None else None
     if repo is None:
         return Reply.refused(NOT_SHOWN_HERE)  # the same answer as for a real id: no probing
-    if not repo_visible(services.config, repo, caller.platform):
+    if not repo_visible(context.config, repo, caller.platform):
         return Reply.refused(
             f"That finding's repository is not available on {caller.platform}; "
             "nothing was recorded."
         )
-    if not was_shown(services.engine, finding_id, shown_where(caller)):
+    if not was_shown(context.engine, finding_id, shown_where(caller)):
         return Reply.refused(NOT_SHOWN_HERE)
     return None
 
 
 def _mark(request: Request, finding_id: int, verdict: str) -> Reply:
-    services, caller = request.services, request.caller
+    context, caller = request.context, request.caller
     who = caller.name or caller.principal
     try:
-        result = record_feedback(services.engine, finding_id, caller.principal, verdict, who)
+        result = record_feedback(context.engine, finding_id, caller.principal, verdict, who)
     except UnknownFinding:
         return Reply.refused(NOT_SHOWN_HERE)
     note = f"✓ {VERDICT_LABELS[verdict]} — marked by {who}"
     if verdict == "false_positive":
         note += "; it will not be reported again in this repository"
-    state = finding_state(services.engine, result.finding)
+    state = finding_state(context.engine, result.finding)
     block = finding_block(result.finding, chosen=verdict, state=state, marks=result.marks)
     return remember_shown(request, Reply(title="Feedback recorded", blocks=[block], note=note))
 
@@ -112,7 +112,7 @@ def _undo(request: Request, finding_id: int) -> Reply:
     who = caller.name or caller.principal
     try:
         result = undo_false_positive(
-            request.services.engine, finding_id, caller.principal, request.role >= Role.ADMIN
+            request.context.engine, finding_id, caller.principal, request.role >= Role.ADMIN
         )
     except UnknownFinding:
         return Reply.refused(NOT_SHOWN_HERE)
@@ -121,7 +121,7 @@ def _undo(request: Request, finding_id: int) -> Reply:
             "Only an admin or the person who marked it can undo a false positive; "
             "nothing was changed."
         )
-    state = finding_state(request.services.engine, result.finding)
+    state = finding_state(request.context.engine, result.finding)
     block = finding_block(result.finding, state=state, marks=result.marks)
     if not result.removed:
         note = "No false positive stood on this finding; nothing was changed"

@@ -11,16 +11,9 @@ from jobs.reply import Block, Reply, ReplyField
 _ICON = {"up": "✅", "paused": "⏸", "late": "⚠️", "degraded": "⚠️", "down": "❌"}
 
 
-def health_report(services: Context, *, probe_model: bool = True) -> HealthReport:
-    return checks.health_report(
-        services.engine,
-        services.config,
-        config_source=services.config_source,
-        data_dir=services.data_dir,
-        now=services.clock(),
-        llm_api_key=services.llm_api_key,
-        probe_model=probe_model,
-    )
+def health_report(context: Context, *, probe_model: bool = True) -> HealthReport:
+    """The report as of the context's clock."""
+    return checks.health_report(context, now=context.clock(), probe_model=probe_model)
 
 
 def health_reply(report: HealthReport) -> Reply:
@@ -37,7 +30,7 @@ def health_reply(report: HealthReport) -> Reply:
 
 def health(request: Request) -> Reply:
     """Report every component's state."""
-    return health_reply(health_report(request.services))
+    return health_reply(health_report(request.context))
 
 
 COMMANDS = [Command("health", "/health", "what is up, late or down", health)]

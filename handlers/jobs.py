@@ -33,15 +33,15 @@ class JobLine:
         return data
 
 
-def job_lines(services: Context) -> list[JobLine]:
+def job_lines(context: Context) -> list[JobLine]:
     """Every job and batch with its schedule, next run (derived from the trigger,
     so it is right whichever process schedules) and last run."""
-    config = services.config
-    now = services.clock()
+    config = context.config
+    now = context.clock()
     timezone = config.scheduler.timezone
     specs = job_specs(config)
-    latest = runs.last_runs(services.engine, [s.name for s in specs])
-    paused = runs.paused_jobs(services.engine)
+    latest = runs.last_runs(context.engine, [s.name for s in specs])
+    paused = runs.paused_jobs(context.engine)
     lines = []
     for batch in config.batches:
         lines.append(
@@ -122,8 +122,8 @@ def jobs_reply(lines: list[JobLine]) -> Reply:
     return Reply(title="Jobs", blocks=[Block(text="\n".join(rows), monospace=True)])
 
 
-def _known(services: Context) -> str:
-    names = [s.name for s in job_specs(services.config)] + [b.name for b in services.config.batches]
+def _known(context: Context) -> str:
+    names = [s.name for s in job_specs(context.config)] + [b.name for b in context.config.batches]
     return f"Known: {', '.join(names)}." if names else "None is configured."
 
 
@@ -131,36 +131,36 @@ def _name_arg(request: Request) -> str:
     if len(request.args) != 1:
         raise UsageError("Give exactly one job name.")
     name = request.args[0]
-    if find_job(request.services.config, name) is None and (
-        find_batch(request.services.config, name) is None
+    if find_job(request.context.config, name) is None and (
+        find_batch(request.context.config, name) is None
     ):
-        raise UsageError(f"No job or batch named {name!r}. {_known(request.services)}")
+        raise UsageError(f"No job or batch named {name!r}. {_known(request.context)}")
     return name
 
 
-def run_now(services: Context, name: str) -> Reply:
+def run_now(context: Context, name: str) -> Reply:
     """Run a job or a whole batch now; the reply comes when it has finished."""
-    spec = find_job(services.config, name)
+    spec = find_job(context.config, name)
     if spec is not None:
-        return run_job_for_reply(services, spec, "manual")[1]
-    if find_batch(services.config, name) is not None:
-        return batch_reply(run_batch(services, name))
-    raise UsageError(f"No job or batch named {name!r}. {_known(services)}")
+        return run_job_for_reply(context, spec, "manual")[1]
+    if find_batch(context.config, name) is not None:
+        return batch_reply(run_batch(context, name))
+    raise UsageError(f"No job or batch named {name!r}. {_known(context)}")
 
 
 def list_jobs(request: Request) -> Reply:
     """Jobs with schedule, next run, last status and duration."""
-    return jobs_reply(job_lines(request.services))
+    return jobs_reply(job_lines(request.context))
 
 
 def run(request: Request) -> Reply:
     """Run one job (or batch) now and answer when it ends."""
-    return run_now(request.services, _name_arg(request))
+    return run_now(request.context, _name_arg(request))
 
 
 def _set_paused(request: Request, paused: bool) -> Reply:
     name = _name_arg(request)
-    changed = runs.set_paused(request.services.engine, name, paused, request.caller.principal)
+    changed = runs.set_paused(request.context.engine, name, paused, request.caller.principal)
     verb = "paused" if paused else "resumed"
     text = f"{name} {verb}." if changed else f"{name} was already {verb}."
     if paused:

@@ -18,17 +18,12 @@ def review(request: Request) -> Reply:
     args = request.args
     if not args or len(args) > 2 or (len(args) == 2 and args[1] != "full"):
         raise UsageError("Give a repository name and optionally `full`.")
-    services = request.services
+    full = len(args) == 2
     try:
-        result = run_review(
-            services.engine, services.config, services.data_dir, args[0],
-            full=len(args) == 2, trigger="manual", llm_api_key=services.llm_api_key,
-            clock=services.clock, runner_id=services.runner_id,
-            allow_local=request.caller.platform == "console",
-        )  # fmt: skip
+        result = run_review(request.context, args[0], full=full, allow_local=_on_console(request))
     except ReviewFailed as exc:
         return Reply.error(f"Review of {repo_label(exc.repo)} failed: {exc.reason}")
-    return remember_shown(request, review_reply(result, services.config))
+    return remember_shown(request, review_reply(result, request.context.config))
 
 
 def findings(request: Request) -> Reply:
@@ -37,23 +32,20 @@ def findings(request: Request) -> Reply:
     args = request.args
     if not 1 <= len(args) <= 2 or (len(args) == 2 and args[1] != "suppressed"):
         raise UsageError("Give one repository name and optionally `suppressed`.")
-    services = request.services
+    context = request.context
     try:
-        target = resolve_target(
-            services.config, services.data_dir, args[0],
-            allow_local=request.caller.platform == "console",
-        )  # fmt: skip
+        target = resolve_target(context, args[0], allow_local=_on_console(request))
     except UnknownRepo as exc:
         return Reply.error(exc.reason)
     suppressed = len(args) == 2
-    found = open_findings(services.engine, target.name, suppressed=suppressed)
+    found = open_findings(context.engine, target.name, suppressed=suppressed)
     label = repo_label(target.name)
     what = "suppressed" if suppressed else "open"
     if not found:
         none = "No finding is marked false positive." if suppressed else "No open findings."
         return Reply.text(none, title=f"Findings {label}: none {what}")
     listed = found[:MAX_FINDINGS_LISTED]
-    with services.engine.connect() as connection:
+    with context.engine.connect() as connection:
         marks = marks_of(connection, [f.id for f in listed])  # who marked what, shown
     if suppressed:
         blocks = [suppressed_block(f.as_row(), marks.get(f.id, ())) for f in listed]
@@ -64,6 +56,11 @@ def findings(request: Request) -> Reply:
         note = f"showing {MAX_FINDINGS_LISTED} of {len(found)}, most severe first"
     reply = Reply(title=f"Findings {label}: {len(found)} {what}", blocks=blocks, note=note)
     return remember_shown(request, reply)
+
+
+def _on_console(request: Request) -> bool:
+    """Only the local terminal may name a path instead of a configured repository."""
+    return request.caller.platform == "console"
 
 
 COMMANDS = [

@@ -23,7 +23,7 @@ class UsageError(Exception):
 
 @dataclass(frozen=True)
 class Request:
-    services: Context
+    context: Context
     caller: Caller
     role: Role
     args: list[str]
@@ -69,14 +69,14 @@ def parse_command_line(text: str) -> tuple[str, list[str]]:
 
 class Router:
     def __init__(
-        self, services: Context, commands: Iterable[Command], actions: Iterable[Action] = ()
+        self, context: Context, commands: Iterable[Command], actions: Iterable[Action] = ()
     ) -> None:
-        self.services = services
+        self.context = context
         self.commands = {command.name: command for command in commands}
         self.actions = {action.prefix: action for action in actions}
 
     def role(self, caller: Caller) -> Role:
-        return role_of(caller, self.services.config.access)
+        return role_of(caller, self.context.config.access)
 
     def command_for(self, text: str) -> Command | None:
         try:
@@ -133,7 +133,7 @@ class Router:
             )
         if role < command.role:
             return Reply.refused(refusal_text(caller, command.role))
-        return command, Request(self.services, caller, role, args, self)
+        return command, Request(self.context, caller, role, args, self)
 
     def _press(self, caller: Caller, payload: str) -> Reply:
         """Payloads come from the outside: never trust them."""
@@ -146,7 +146,7 @@ class Router:
             return Reply.error("That button is not one opsdesk made (unknown payload).")
         if role < action.role:
             return Reply.refused(refusal_text(caller, action.role))
-        request = Request(self.services, caller, role, rest.split(":"), self)
+        request = Request(self.context, caller, role, rest.split(":"), self)
         return self._run(f"button {prefix}", "", action.run, request)
 
     async def handle_async(self, caller: Caller, text: str) -> Reply:

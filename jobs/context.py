@@ -5,8 +5,6 @@ instead of loose arguments."""
 
 from __future__ import annotations
 
-import os
-import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -15,6 +13,7 @@ from pathlib import Path
 from sqlalchemy.engine import Engine
 
 from jobs.config.schema import Config
+from jobs.processes import this_runner
 from jobs.run_control import RunControl
 from storage.models import utcnow
 
@@ -28,6 +27,6 @@ class Context:
     llm_api_key: str | None = field(default=None, repr=False)
     clock: Callable[[], datetime] = utcnow
     # host:pid of this process, recorded on runs so a crashed process's runs are found.
-    runner_id: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
+    runner_id: str = field(default_factory=this_runner)
     # The one stop signal shared by scheduled and chat-started runs.
     run_control: RunControl = field(default_factory=RunControl)

@@ -192,11 +192,11 @@ def record_message(
     if not placements:
         return
     now = utcnow()
+    where = {"chat": chat, "message_ref": message_ref, "shown_at": now}
     rows = [
-        {"finding_id": p.finding_id, "chat": chat, "message_ref": message_ref,
-         "paragraph": p.paragraph, "number": p.number, "shown_at": now}
+        {"finding_id": p.finding_id, "paragraph": p.paragraph, "number": p.number, **where}
         for p in placements
-    ]  # fmt: skip
+    ]
     with engine.begin() as connection:
         connection.execute(POSTS.insert(), rows)
 

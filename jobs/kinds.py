@@ -9,12 +9,12 @@ from jobs.digest.job import run_digest_job, run_health_job
 from jobs.job import JobOutcome, KindRunner, RunContext
 
 
-def run_review_job(context: RunContext) -> JobOutcome:
+def run_review_job(ctx: RunContext) -> JobOutcome:
     """The review engine is imported when a review runs: a process without scheduled
     reviews never loads it (about 2 MB of the idle `opsdesk run`)."""
     from jobs.review.job import run_review_job as run
 
-    return run(context)
+    return run(ctx)
 
 
 KINDS: dict[str, KindRunner] = {

@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -35,6 +34,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from jobs.processes import stopped_here
 from jobs.reply import Reply
 from jobs.scrub import scrub_cut
 from storage.db import session_scope
@@ -154,13 +154,11 @@ class OutboxSender:
     def reclaim_dead_claims(self) -> list[int]:
         """Rows left `sending` by a sender process on this host that is gone go back
         to pending as uncertain (retried after `settle`, reconciled first)."""
-        host, _, own_pid = self.worker_id.rpartition(":")
         reclaimed: list[int] = []
         with session_scope(self.engine) as session:
             rows = session.exec(select(OutboxPost).where(col(OutboxPost.status) == "sending")).all()
             for row in rows:
-                row_host, _, pid = (row.claimed_by or "").rpartition(":")
-                if row_host != host or not pid.isdigit() or pid == own_pid or _alive(int(pid)):
+                if not stopped_here(row.claimed_by or "", self.worker_id):
                     continue
                 since = row.claimed_at or self.clock()
                 changed = session.execute(
@@ -355,16 +353,6 @@ def waiting_posts(engine: Engine) -> dict[str, int]:
         platform = target.partition(":")[0]
         counts[platform] = counts.get(platform, 0) + 1
     return counts
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def release_claims(engine: Engine, worker_id: str) -> int:

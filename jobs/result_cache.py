@@ -10,55 +10,54 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from jobs.config.schema import CacheConfig, Config
+from jobs.config.schema import CacheConfig
+from jobs.context import Context
 
 
 class CacheInputError(Exception):
     """An input cannot be read (no such repository, git failed)."""
 
 
-def fingerprint(
-    cache: CacheConfig,
-    *,
-    definition: Any,
-    config: Config,
-    data_dir: Path,
-    workdir: Path,
-    environ: dict[str, str],
-    now: datetime,
-) -> str:
+@dataclass(frozen=True)
+class CacheInputs:
+    """Where a job's cache inputs are read: the process's context (configuration, data
+    directory), the job's working directory and environment, and the time now."""
+
+    context: Context
+    workdir: Path
+    environ: Mapping[str, str]
+    now: datetime
+
+
+def fingerprint(cache: CacheConfig, definition: Any, inputs: CacheInputs) -> str:
     """sha256 hex (64 chars: fits JobRun.cache_key) over the job and its inputs."""
     digest = hashlib.sha256()
     digest.update(json.dumps(definition, sort_keys=True, default=str).encode())
     for item in cache.inputs:
         digest.update(b"\0" + item.encode() + b"=")
-        digest.update(_input_value(item, config, data_dir, workdir, environ, now).encode())
+        digest.update(_input_value(item, inputs).encode())
     return digest.hexdigest()
 
 
-def _input_value(
-    item: str,
-    config: Config,
-    data_dir: Path,
-    workdir: Path,
-    environ: dict[str, str],
-    now: datetime,
-) -> str:
+def _input_value(item: str, inputs: CacheInputs) -> str:
     kind, _, arg = item.partition(":")
     if item == "day":
-        return now.astimezone(ZoneInfo(config.scheduler.timezone)).date().isoformat()
+        timezone = ZoneInfo(inputs.context.config.scheduler.timezone)
+        return inputs.now.astimezone(timezone).date().isoformat()
     if kind == "env":
-        value = environ.get(arg)
+        value = inputs.environ.get(arg)
         return "unset" if value is None else hashlib.sha256(value.encode()).hexdigest()
     if kind == "file":
-        return _files_hash(workdir, arg)
+        return _files_hash(inputs.workdir, arg)
     if kind == "git":
-        return git_head(config, data_dir, arg)
+        return git_head(inputs.context, arg)
     raise CacheInputError(f"unknown cache input {item!r}")
 
 
@@ -76,7 +75,7 @@ def _files_hash(workdir: Path, pattern: str) -> str:
     return f"{len(matched)}:{digest.hexdigest()}"
 
 
-def git_head(config: Config, data_dir: Path, name: str) -> str:
+def git_head(context: Context, name: str) -> str:
     """The reviewed ref's commit of a configured repository (its clone, for a remote)
     — or HEAD of a path — found exactly as a review finds it."""
     # Imported here: a process whose jobs never read git keeps the review engine unloaded.
@@ -84,7 +83,7 @@ def git_head(config: Config, data_dir: Path, name: str) -> str:
     from jobs.review.git import GitError, resolve_ref
 
     try:
-        target = resolve_target(config, data_dir, name, allow_local=True)
+        target = resolve_target(context, name, allow_local=True)
         return resolve_ref(target.path, target.ref)
     except (ReviewFailed, GitError) as exc:
         raise CacheInputError(f"git:{name}: {exc}") from exc

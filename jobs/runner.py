@@ -10,11 +10,12 @@ import logging
 import os
 import threading
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from pydantic import BaseModel
 from sqlmodel import Session
@@ -28,7 +29,7 @@ from jobs.job import JobOutcome, JobSpec, RunContext, SharedSetup, Trigger
 from jobs.kinds import KINDS
 from jobs.outbox import enqueue
 from jobs.reply import Block, Reply, ReplyField
-from jobs.result_cache import CacheInputError, fingerprint
+from jobs.result_cache import CacheInputError, CacheInputs, fingerprint
 from jobs.specs import batch_members, find_batch
 from storage.models import JobRun
 
@@ -50,87 +51,70 @@ class BatchResult:
         return [r for r in self.runs if r.status not in ("ok", "cached")]
 
 
+class RunOptions(TypedDict, total=False):
+    """How a run is started, beyond the job and its trigger; every one optional."""
+
+    scheduled_at: datetime | None
+    batch_id: str | None
+    # Default: the process's one stop signal (context.run_control).
+    cancel: threading.Event | None
+    # Default: a setup of its own; a batch's members share one.
+    shared: SharedSetup | None
+    # Post the result to the job's post_to (default True; a batch posts once for all).
+    post: bool
+    # Called with the run id once the row exists (the scheduler tracks its runs).
+    on_start: Callable[[int], None] | None
+
+
 def run_job(
-    services: Context,
-    spec: JobSpec,
-    trigger: Trigger,
-    *,
-    scheduled_at: datetime | None = None,
-    batch_id: str | None = None,
-    cancel: threading.Event | None = None,
-    shared: SharedSetup | None = None,
-    post: bool = True,
-    on_start: Any = None,
+    context: Context, spec: JobSpec, trigger: Trigger, **options: Unpack[RunOptions]
 ) -> JobRun:
     """Run one job now and return its finished run row. Never raises for the job's
     own failures: they are the run's status and error."""
-    return run_job_for_reply(
-        services, spec, trigger, scheduled_at=scheduled_at, batch_id=batch_id, cancel=cancel,
-        shared=shared, post=post, on_start=on_start,
-    )[0]  # fmt: skip
+    return run_job_for_reply(context, spec, trigger, **options)[0]
 
 
 def run_job_for_reply(
-    services: Context,
-    spec: JobSpec,
-    trigger: Trigger,
-    *,
-    scheduled_at: datetime | None = None,
-    batch_id: str | None = None,
-    cancel: threading.Event | None = None,
-    shared: SharedSetup | None = None,
-    post: bool = True,
-    on_start: Any = None,
+    context: Context, spec: JobSpec, trigger: Trigger, **options: Unpack[RunOptions]
 ) -> tuple[JobRun, Reply]:
     """`run_job`, and the reply that answers whoever asked for the run (the kind's
     own, e.g. a manual digest, or one made from the run row)."""
-    engine = services.engine
     row = runs.start_run(
-        engine,
+        context.engine,
         job=spec.name,
         kind=spec.kind,
         trigger=trigger,
-        runner=services.runner_id,
-        scheduled_at=scheduled_at,
-        batch_id=batch_id,
-        started_at=services.clock(),
+        runner=context.runner_id,
+        scheduled_at=options.get("scheduled_at"),
+        batch_id=options.get("batch_id"),
+        started_at=context.clock(),
     )
     assert row.id is not None
-    control = services.run_control
+    control = context.run_control
     control.started(row.id)
     try:
-        return _run_started(
-            services, spec, trigger, row, scheduled_at, batch_id, cancel, shared, post, on_start
-        )
+        return _run_started(context, spec, trigger, row, options)
     finally:
         control.finished(row.id)
 
 
 def _run_started(
-    services: Context,
-    spec: JobSpec,
-    trigger: Trigger,
-    row: JobRun,
-    scheduled_at: datetime | None,
-    batch_id: str | None,
-    cancel: threading.Event | None,
-    shared: SharedSetup | None,
-    post: bool,
-    on_start: Any,
+    context: Context, spec: JobSpec, trigger: Trigger, row: JobRun, options: RunOptions
 ) -> tuple[JobRun, Reply]:
     assert row.id is not None
-    engine = services.engine
+    engine = context.engine
+    on_start = options.get("on_start")
     if on_start is not None:
         on_start(row.id)
     ctx = RunContext(
-        context=services,
+        context=context,
         spec=spec,
         trigger=trigger,
         run_id=row.id,
-        batch_id=batch_id,
-        scheduled_at=scheduled_at,
-        cancel=cancel or services.run_control.cancel,
-        shared=shared or SharedSetup(),
+        batch_id=options.get("batch_id"),
+        scheduled_at=options.get("scheduled_at"),
+        cancel=options.get("cancel") or context.run_control.cancel,
+        shared=options.get("shared") or SharedSetup(),
     )
     try:
         with runs.beating(engine, row.id):
@@ -146,7 +130,7 @@ def _run_started(
         engine,
         row.id,
         status=outcome.status,
-        finished_at=services.clock(),
+        finished_at=context.clock(),
         output=outcome.output or None,
         error=outcome.error,
         cache_hit=outcome.status == "cached",
@@ -162,7 +146,7 @@ def _run_started(
     assert finished is not None
     log.info("job %s run %s: %s in %s ms", spec.name, row.id, finished.status, finished.duration_ms)
     reply = outcome.reply or job_reply(finished, runs.baseline_ms(engine, spec.name))
-    if post and spec.post_to:
+    if options.get("post", True) and spec.post_to:
         enqueue(engine, kind="job", targets=spec.post_to, reply=reply, dedupe_key=f"run:{row.id}")
     return finished, reply
 
@@ -178,7 +162,7 @@ def _run_with_cache(ctx: RunContext) -> JobOutcome:
     cache = ctx.spec.cache
     if cache is None:
         return runner(ctx)
-    services = ctx.context
+    context = ctx.context
     source = ctx.spec.source
     if isinstance(source, JobConfig):
         definition: Any = source.model_dump(include={"kind", "command", "workdir", "env"})
@@ -188,20 +172,12 @@ def _run_with_cache(ctx: RunContext) -> JobOutcome:
     else:
         definition = source.model_dump() if isinstance(source, BaseModel) else repr(source)
         workdir, environ = Path.cwd(), dict(os.environ)
-    now = services.clock()
+    now = context.clock()
     try:
-        key = fingerprint(
-            cache,
-            definition=definition,
-            config=services.config,
-            data_dir=services.data_dir,
-            workdir=workdir,
-            environ=environ,
-            now=now,
-        )
+        key = fingerprint(cache, definition, CacheInputs(context, workdir, environ, now))
     except (CacheInputError, OSError) as exc:
         return JobOutcome(status="failed", error=f"cache inputs: {exc}")
-    hit = runs.cached_run(services.engine, ctx.spec.name, key, now - parse_duration(cache.ttl))
+    hit = runs.cached_run(context.engine, ctx.spec.name, key, now - parse_duration(cache.ttl))
     if hit is not None:
         return JobOutcome(status="cached", output=hit.output or "", cache_key=key)
     outcome = runner(ctx)
@@ -237,50 +213,44 @@ def job_reply(run: JobRun, baseline_ms: int | None = None) -> Reply:
 
 
 def run_batch(
-    services: Context,
+    context: Context,
     batch_name: str,
     *,
     scheduled_at: datetime | None = None,
     cancel: threading.Event | None = None,
     post: bool = True,
-    on_start: Any = None,
+    on_start: Callable[[int], None] | None = None,
 ) -> BatchResult:
     """Run every unpaused member of a batch under one batch id, `concurrency` at a
     time; one failing member does not stop the others; one combined post."""
-    batch = find_batch(services.config, batch_name)
+    batch = find_batch(context.config, batch_name)
     if batch is None:
         raise KeyError(batch_name)
-    paused = runs.paused_jobs(services.engine)
-    members = batch_members(services.config, batch_name)
+    paused = runs.paused_jobs(context.engine)
+    members = batch_members(context.config, batch_name)
     skipped = [m.name for m in members if m.name in paused]
     members = [m for m in members if m.name not in paused]
     batch_id = f"{batch_name}:{uuid.uuid4().hex[:12]}"
-    shared = SharedSetup()
-    cancel = cancel or services.run_control.cancel
-    with ThreadPoolExecutor(
-        max_workers=batch.concurrency, thread_name_prefix=f"batch-{batch_name}"
-    ) as pool:
+    # Each member posts nothing itself: the batch posts once for all.
+    member_options = RunOptions(
+        scheduled_at=scheduled_at,
+        batch_id=batch_id,
+        cancel=cancel or context.run_control.cancel,
+        shared=SharedSetup(),
+        post=False,
+        on_start=on_start,
+    )
+    workers = ThreadPoolExecutor(batch.concurrency, thread_name_prefix=f"batch-{batch_name}")
+    with workers as pool:
         futures = [
-            pool.submit(
-                run_job,
-                services,
-                member,
-                "batch",
-                scheduled_at=scheduled_at,
-                batch_id=batch_id,
-                cancel=cancel,
-                shared=shared,
-                post=False,
-                on_start=on_start,
-            )
-            for member in members
+            pool.submit(run_job, context, member, "batch", **member_options) for member in members
         ]
         finished = [future.result() for future in futures]
     result = BatchResult(batch_name, batch_id, finished, skipped)
     targets = list(batch.post_to) or list(dict.fromkeys(t for m in members for t in m.post_to))
     if post and targets and (finished or skipped):
         enqueue(
-            services.engine,
+            context.engine,
             kind="batch",
             targets=targets,
             reply=batch_reply(result),

@@ -8,8 +8,6 @@ verdict. Digest and health read these rows; nothing else counts runs.
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import statistics
 import threading
 from collections.abc import Iterator
@@ -21,8 +19,9 @@ from sqlalchemy import insert, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from jobs.digest.model import BASELINE_DAYS
+from jobs.digest.insights import BASELINE_DAYS
 from jobs.digest.queries import duration_samples
+from jobs.processes import stopped_here
 from jobs.scrub import scrub
 from storage.db import session_scope
 from storage.models import JobRun, JobState, utcnow
@@ -38,10 +37,6 @@ ABANDON_AFTER = timedelta(hours=12)
 RUN_BEAT_EVERY = timedelta(seconds=30)
 MISSED_BEATS = 4
 MAX_ERROR_CHARS = 4000
-
-
-def this_runner() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def start_run(
@@ -176,16 +171,6 @@ def record_missed(
     )
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's process, alive
-    return True
-
-
 def mark_abandoned(
     engine: Engine,
     runner: str,
@@ -203,22 +188,17 @@ def mark_abandoned(
     beats ago, whatever host ran it; or, for a row without heartbeats (an older
     opsdesk), it started more than `older_than` ago."""
     now = now or utcnow()
-    host, _, own_pid = runner.rpartition(":")
     silent_since = utcnow() - RUN_BEAT_EVERY * MISSED_BEATS
     abandoned: list[int] = []
     with session_scope(engine) as session:
         rows = session.exec(select(JobRun).where(col(JobRun.status) == "running")).all()
         for row in rows:
-            row_host, _, row_pid = (row.runner or "").rpartition(":")
             if row.heartbeat_at is None:
                 gone = row.started_at < now - older_than
             else:
                 gone = row.heartbeat_at < silent_since
-            if row_host == host and row_pid.isdigit():
-                ours = row_pid == own_pid
-                gone = (
-                    gone or (ours and own_pid_is_new) or (not ours and not _pid_alive(int(row_pid)))
-                )
+            ours = row.runner == runner
+            gone = gone or (ours and own_pid_is_new) or stopped_here(row.runner or "", runner)
             if not gone:
                 continue
             row.status = "abandoned"

@@ -98,18 +98,18 @@ def _settle(future: asyncio.Future[Any], result: Any, exc: BaseException | None)
 class JobScheduler:
     def __init__(
         self,
-        services: Context,
+        context: Context,
         *,
         heartbeat_every: float = 30.0,
         shutdown_grace: float = 20.0,
         lock_retry: float = 15.0,
     ) -> None:
-        self.services = services
+        self.context = context
         self.heartbeat_every = heartbeat_every
         self.shutdown_grace = shutdown_grace
         self.lock_retry = lock_retry
         # Shared with chat-started runs: one cancellation for every run.
-        self.cancel = services.run_control.cancel
+        self.cancel = context.run_control.cancel
         self.leading = asyncio.Event()
         self._scheduler: AsyncIOScheduler | None = None
         self._lock_connection: Connection | None = None
@@ -123,7 +123,7 @@ class JobScheduler:
     # --- life cycle -------------------------------------------------------------
     async def start(self) -> None:
         """Return at once; lead (schedule) as soon as the lock is ours."""
-        if not self.services.config.scheduler.enabled:
+        if not self.context.config.scheduler.enabled:
             log.info("scheduler disabled in the configuration")
             return
         self._tasks.append(asyncio.create_task(self._lead(), name="scheduler-lead"))
@@ -141,7 +141,7 @@ class JobScheduler:
         await self._heartbeat_loop()
 
     def _try_lock(self) -> bool:
-        engine = self.services.engine
+        engine = self.context.engine
         if not is_postgres(engine):
             return True
         connection = engine.connect()
@@ -171,7 +171,7 @@ class JobScheduler:
             connection.close()
 
     def _begin(self) -> None:
-        config = self.services.config
+        config = self.context.config
         grace = int(parse_duration(config.scheduler.misfire_grace).total_seconds())
         scheduler = AsyncIOScheduler(timezone=config.scheduler.timezone)
         for entry, schedule, timezone in self._planned():
@@ -199,7 +199,7 @@ class JobScheduler:
         one before, past the misfire grace — are recorded as missed: APScheduler only
         plans forward, so nobody else would. Fires with a run row and paused jobs are
         left alone; interval schedules have no fixed past times and are skipped."""
-        config, engine = self.services.config, self.services.engine
+        config, engine = self.context.config, self.context.engine
         with engine.connect() as connection:
             last = heartbeats.read_heartbeat(connection, "scheduler")
         if last is None:
@@ -227,7 +227,7 @@ class JobScheduler:
 
     def _planned(self) -> list[tuple[str, str, str]]:
         """(entry id, schedule, time zone) of everything the scheduler fires."""
-        config = self.services.config
+        config = self.context.config
         default = config.scheduler.timezone
         found = [
             (f"{JOB_PREFIX}{spec.name}", spec.schedule, spec.timezone or default)
@@ -262,7 +262,7 @@ class JobScheduler:
         if self._active_runs:
             count = await asyncio.to_thread(
                 runs.interrupt,
-                self.services.engine,
+                self.context.engine,
                 sorted(self._active_runs),
                 "opsdesk stopped before the run finished",
             )
@@ -292,30 +292,24 @@ class JobScheduler:
             )
 
     def _record_missed(self, entry: str, scheduled_at: datetime, why: str) -> None:
-        config, engine = self.services.config, self.services.engine
-        runner = self.services.runner_id
+        """A job's missed fire is one missed row; a batch's, one per member."""
+        context = self.context
+        name = entry.partition(":")[2]
         if entry.startswith(BATCH_PREFIX):
-            name = entry.removeprefix(BATCH_PREFIX)
-            for member in batch_members(config, name):
-                runs.record_missed(
-                    engine,
-                    job=member.name,
-                    kind=member.kind,
-                    scheduled_at=scheduled_at,
-                    runner=runner,
-                    batch_id=f"{name}:missed",
-                )
+            missed, batch_id = batch_members(context.config, name), f"{name}:missed"
         else:
-            spec = find_job(config, entry.removeprefix(JOB_PREFIX))
-            if spec is not None:
-                runs.record_missed(
-                    engine,
-                    job=spec.name,
-                    kind=spec.kind,
-                    scheduled_at=scheduled_at,
-                    runner=runner,
-                    why=why,
-                )
+            spec = find_job(context.config, name)
+            missed, batch_id = ([spec] if spec is not None else []), None
+        for spec in missed:
+            runs.record_missed(
+                context.engine,
+                job=spec.name,
+                kind=spec.kind,
+                scheduled_at=scheduled_at,
+                runner=context.runner_id,
+                batch_id=batch_id,
+                why=why,
+            )
         log.warning("%s missed its %s schedule (%s)", entry, scheduled_at.isoformat(), why)
 
     async def _fire(self, entry: str) -> None:
@@ -335,9 +329,9 @@ class JobScheduler:
             log.exception("scheduled %s failed", entry)
 
     async def _run_entry(self, entry: str, scheduled_at: datetime) -> None:
-        services = self.services
+        context = self.context
         name = entry.partition(":")[2]
-        paused = await asyncio.to_thread(runs.paused_jobs, services.engine)
+        paused = await asyncio.to_thread(runs.paused_jobs, context.engine)
         if name in paused:
             log.info("%s is paused; not running", entry)
             return
@@ -349,23 +343,23 @@ class JobScheduler:
 
         try:
             if entry.startswith(BATCH_PREFIX):
-                if find_batch(services.config, name) is None:
+                if find_batch(context.config, name) is None:
                     return
                 await in_daemon_thread(
                     run_batch,
-                    services,
+                    context,
                     name,
                     scheduled_at=scheduled_at,
                     cancel=self.cancel,
                     on_start=on_start,
                 )
             else:
-                spec = find_job(services.config, name)
+                spec = find_job(context.config, name)
                 if spec is None:
                     return
                 await in_daemon_thread(
                     run_job,
-                    services,
+                    context,
                     spec,
                     "schedule",
                     scheduled_at=scheduled_at,
@@ -396,9 +390,9 @@ class JobScheduler:
         plan = self.next_fire_times() if plan is None else plan
         detail = {"next_fire": plan, "running": len(self._in_flight)}
         heartbeats.beat(
-            self.services.engine,
+            self.context.engine,
             "scheduler",
-            self.services.runner_id,
+            self.context.runner_id,
             status,
             detail,
             started_at=self._started_at,

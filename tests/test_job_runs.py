@@ -14,6 +14,7 @@ from sqlmodel import Session, select
 
 from jobs import runs
 from jobs.config.schema import Config
+from jobs.processes import this_runner
 from jobs.result_cache import CacheInputError, git_head
 from jobs.review.git import ensure_clone
 from jobs.runner import run_batch, run_job
@@ -128,7 +129,9 @@ def test_git_head_is_a_cache_input(tmp_path: Path, engine: Engine) -> None:
     assert run_named(engine, config, "lint").status == "ok"
 
 
-def test_a_remote_repositorys_clone_is_the_git_input(tmp_path: Path) -> None:
+def test_a_remote_repositorys_clone_is_the_git_input(
+    tmp_path: Path, sqlite_only_engine: Engine
+) -> None:
     source = tmp_path / "source"
     git = ["git", "-C", str(source), "-c", "user.name=t", "-c", "user.email=t@example.org"]
     subprocess.run(["git", "init", "-q", str(source)], check=True)
@@ -136,10 +139,11 @@ def test_a_remote_repositorys_clone_is_the_git_input(tmp_path: Path) -> None:
     head = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True).stdout
     config = Config.model_validate({"repos": [{"name": "remote", "url": str(source)}]})
     data_dir = tmp_path / "data"
+    context = make_services(sqlite_only_engine, config, data_dir)
     with pytest.raises(CacheInputError, match="git:remote"):
-        git_head(config, data_dir, "remote")  # not cloned yet: a clear error
+        git_head(context, "remote")  # not cloned yet: a clear error
     ensure_clone(str(source), data_dir / "repos" / "remote.git")  # as a review clones it
-    assert git_head(config, data_dir, "remote") == head.strip()
+    assert git_head(context, "remote") == head.strip()
 
 
 def test_expired_ttl_runs_again(engine: Engine) -> None:
@@ -190,7 +194,7 @@ def test_a_crashed_process_leaves_its_run_abandoned(tmp_path: Path, engine: Engi
         text=True,
         check=True,
     )
-    host = runs.this_runner().rpartition(":")[0]
+    host = this_runner().rpartition(":")[0]
     crashed = runs.start_run(
         engine,
         job="nightly",
@@ -201,7 +205,7 @@ def test_a_crashed_process_leaves_its_run_abandoned(tmp_path: Path, engine: Engi
     alive = runs.start_run(
         engine, job="other", kind="command", trigger="manual", runner=f"{host}:1"
     )  # pid 1 is alive: left alone
-    abandoned = runs.mark_abandoned(engine, runs.this_runner())
+    abandoned = runs.mark_abandoned(engine, this_runner())
 
     assert abandoned == [crashed.id]
     statuses = {r.id: r.status for r in runs.runs_of(engine)}

@@ -19,10 +19,10 @@ from prometheus_client.core import (
     Metric,
 )
 from prometheus_client.registry import Collector, CollectorRegistry
-from sqlalchemy.engine import Engine
 
 from bot.ack_stats import ACK_BUCKETS, ack_snapshot
 from jobs.config.schema import Config
+from jobs.context import Context
 from jobs.outbox_totals import PlatformOutbox, read_outbox
 from jobs.run_totals import Histogram, RunTotalsReader
 
@@ -48,23 +48,15 @@ def _histogram_family(
 
 
 class OpsdeskCollector(Collector):
-    def __init__(
-        self,
-        engine: Engine,
-        config: Config,
-        clock: Callable[[], datetime],
-        leadership: Leadership,
-    ) -> None:
-        self.engine = engine
-        self.config = config
-        self.clock = clock
+    def __init__(self, context: Context, leadership: Leadership) -> None:
+        self.context = context
         self.leadership = leadership
         self.totals = RunTotalsReader()
         self._lock = threading.Lock()  # one scrape reads and advances the watermark
 
     def collect(self) -> Iterator[Metric]:
-        now = self.clock()
-        with self._lock, self.engine.connect() as connection:
+        now = self.context.clock()
+        with self._lock, self.context.engine.connect() as connection:
             totals = self.totals.read(connection, now)
             outbox = read_outbox(connection)
 
@@ -92,7 +84,7 @@ class OpsdeskCollector(Collector):
             {key: h for key, h in totals.durations.items()},
         )
 
-        with_cache = cached_jobs(self.config)
+        with_cache = cached_jobs(self.context.config)
         hits = CounterMetricFamily(
             "opsdesk_cache_hits", "Runs answered from the cache.", labels=["job", "kind"]
         )

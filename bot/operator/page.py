@@ -12,9 +12,8 @@ from collections.abc import Iterable
 from datetime import datetime
 from html import escape
 
-from jobs.digest import fmt
-from jobs.digest.model import Digest, Period
-from jobs.digest.sections import time_saved_phrase
+from jobs.digest import render
+from jobs.digest.compute import Digest, Period
 
 REFRESH_SECONDS = 60
 _ON = ' class="on"'
@@ -99,7 +98,7 @@ def _table(headers: Iterable[str], rows: Iterable[Iterable[str]]) -> str:
 
 
 def _change(pct: float | None, *, lower_is_better: bool = True) -> str:
-    text = fmt.change(pct)
+    text = render.change(pct)
     if not text or pct is None or abs(pct) < 1:
         return _e(text)
     worse = pct > 0 if lower_is_better else pct < 0
@@ -109,7 +108,7 @@ def _change(pct: float | None, *, lower_is_better: bool = True) -> str:
 def _points(delta: float | None) -> str:
     if delta is None or abs(delta) < 0.005:
         return ""  # no change worth a mark
-    text = fmt.points(delta)
+    text = render.points(delta)
     return f'<span class="{"worse" if delta < 0 else "better"}">{_e(text)}</span>'
 
 
@@ -125,23 +124,23 @@ def _time_saved(digest: Digest) -> str:
     caching = digest.caching
     if not caching.cache_hits or caching.cached_runs_without_baseline == caching.cache_hits:
         return "-"
-    return fmt.duration(caching.time_saved_ms)
+    return render.duration(caching.time_saved_ms)
 
 
 def _cards(digest: Digest) -> str:
     caching = digest.caching
     success = (digest.runs - digest.failures) / digest.runs if digest.runs else None
     cards = [
-        _card("Runs", fmt.count(digest.runs), f"{fmt.count(digest.failures)} failed"),
+        _card("Runs", render.count(digest.runs), f"{render.count(digest.failures)} failed"),
         _card(
             "Success rate",
-            fmt.rate(success),
-            f"{fmt.count(digest.runs - digest.failures)} of {fmt.count(digest.runs)} runs ok",
+            render.rate(success),
+            f"{render.count(digest.runs - digest.failures)} of {render.count(digest.runs)} runs ok",
         ),
         _card(
             "Cache hit rate",
-            fmt.rate(caching.hit_rate),
-            f"{fmt.count(caching.cache_hits)} of {fmt.count(caching.runs)} runs",
+            render.rate(caching.hit_rate),
+            f"{render.count(caching.cache_hits)} of {render.count(caching.runs)} runs",
         ),
         _card("Time saved", _time_saved(digest), "by cache hits"),
     ]
@@ -150,8 +149,8 @@ def _cards(digest: Digest) -> str:
         cards.append(
             _card(
                 "Review tokens saved",
-                fmt.rate(1 - used / full),
-                f"{fmt.count(used)} sent of {fmt.count(full)} for full reviews",
+                render.rate(1 - used / full),
+                f"{render.count(used)} sent of {render.count(full)} for full reviews",
             )
         )
     return '<div class="cards">' + "".join(cards) + "</div>"
@@ -159,12 +158,12 @@ def _cards(digest: Digest) -> str:
 
 def _rate_cell(rate: float | None, change: float | None) -> str:
     """A success rate and its change in points against the baseline."""
-    return _e(fmt.rate(rate)) + " " + _points(change)
+    return _e(render.rate(rate)) + " " + _points(change)
 
 
 def _duration_cell(ms: float | None, change_pct: float | None) -> str:
     """A duration and its change in percent against the baseline."""
-    return _e(fmt.duration(ms)) + " " + _change(change_pct)
+    return _e(render.duration(ms)) + " " + _change(change_pct)
 
 
 def _table_section(
@@ -191,11 +190,11 @@ def _models(digest: Digest) -> str:
     rows = [
         [
             _e(m.model),
-            _e(fmt.count(m.calls)),
+            _e(render.count(m.calls)),
             _rate_cell(m.success_rate, m.success_rate_change),
             _duration_cell(m.p50_ms, m.p50_change_pct),
-            _e(fmt.duration(m.p95_ms)),
-            _e(fmt.duration(m.stdev_ms)),
+            _e(render.duration(m.p95_ms)),
+            _e(render.duration(m.stdev_ms)),
             _e("-" if m.tokens_per_s is None else f"{m.tokens_per_s:.0f}"),
         ]
         for m in digest.models
@@ -207,14 +206,14 @@ def _models(digest: Digest) -> str:
 
 def _caching(digest: Digest) -> str:
     caching = digest.caching
-    lines = [f"<p>{_e(time_saved_phrase(caching).capitalize())}.</p>"]
+    lines = [f"<p>{_e(render.time_saved_phrase(caching).capitalize())}.</p>"]
     if caching.per_job:
         rows = [
             [
                 _e(row.job),
-                _e(fmt.count(row.runs)),
-                _e(fmt.count(row.cache_hits)),
-                _e(fmt.rate(row.hit_rate)),
+                _e(render.count(row.runs)),
+                _e(render.count(row.cache_hits)),
+                _e(render.rate(row.hit_rate)),
             ]
             for row in caching.per_job
         ]
@@ -234,11 +233,11 @@ def _reviews(digest: Digest) -> str:
                 "findings",
                 _e(f"{r.findings_new} new, {r.findings_fixed} fixed, {r.findings_open} open"),
             ],
-            ["suppressed", _e(fmt.count(r.suppressed))],
+            ["suppressed", _e(render.count(r.suppressed))],
             [
                 "feedback",
                 _e(
-                    f"{r.helpful} of {judged} helpful ({fmt.rate(r.helpful_share)}), "
+                    f"{r.helpful} of {judged} helpful ({render.rate(r.helpful_share)}), "
                     f"{r.false_positive} false positive"
                     if judged
                     else "none yet"
@@ -253,8 +252,8 @@ def _jobs(digest: Digest) -> str:
     rows = [
         [
             _e(row.job),
-            _e(fmt.count(row.runs)),
-            _e(fmt.count(row.failures)),
+            _e(render.count(row.runs)),
+            _e(render.count(row.failures)),
             _rate_cell(row.success_rate, row.success_rate_change),
             _duration_cell(row.p50_ms, row.p50_change_pct),
             _duration_cell(row.p95_ms, row.p95_change_pct),

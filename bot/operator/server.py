@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, cast
 
 from bot.operator.httpd import Handler, HttpServer, Request, Response
 from jobs.context import Context
-from jobs.digest.model import PERIOD_LENGTH, Period
+from jobs.digest.compute import PERIOD_LENGTH, Period
 from jobs.health import Component, HealthReport
 
 if TYPE_CHECKING:
@@ -83,7 +83,7 @@ def token_matches(header: str | None, token: str) -> bool:
 
 @dataclass
 class OperatorServer:
-    services: Context
+    context: Context
     host: str
     port: int
     token: str | None
@@ -154,7 +154,7 @@ class OperatorServer:
         from bot.operator.public import public_report
         from handlers.health import health_report
 
-        report = health_report(self.services)
+        report = health_report(self.context)
         role = scheduler_role(self.leadership())
         if role is not None:
             report.components.insert(0, role)
@@ -176,10 +176,7 @@ class OperatorServer:
             if self._registry is None:
                 from bot.operator.metrics import OpsdeskCollector, metrics_registry
 
-                services = self.services
-                collector = OpsdeskCollector(
-                    services.engine, services.config, services.clock, self.leadership
-                )
+                collector = OpsdeskCollector(self.context, self.leadership)
                 self._registry = metrics_registry(collector)
         return generate_latest(self._registry), CONTENT_TYPE_LATEST
 
@@ -188,12 +185,10 @@ class OperatorServer:
         return Response(body=body, content_type=content_type)
 
     def _digest_json(self, period: Period) -> str:
-        from jobs.digest.service import build_digest
+        from jobs.digest.job import build_digest
 
-        services = self.services
-        return build_digest(
-            services.engine, services.config, period, services.clock()
-        ).model_dump_json()
+        context = self.context
+        return build_digest(context, period, context.clock()).model_dump_json()
 
     async def api_digest(self, request: Request) -> Response:
         """The same object as `opsdesk digest --json`."""
@@ -203,11 +198,11 @@ class OperatorServer:
 
     def _page(self, period: Period) -> str:
         from bot.operator.page import render_page
-        from jobs.digest.service import build_digest
+        from jobs.digest.job import build_digest
 
-        services = self.services
-        now = services.clock()
-        digest = build_digest(services.engine, services.config, period, now)
+        context = self.context
+        now = context.clock()
+        digest = build_digest(context, period, now)
         return render_page(digest, chart=charts_installed(), generated_at=now)
 
     async def page(self, request: Request) -> Response:
@@ -219,12 +214,10 @@ class OperatorServer:
         return Response.text(html, content_type="text/html")
 
     def _chart_png(self, period: Period) -> bytes:
-        from jobs.digest.service import load_inputs, render_chart
+        from jobs.digest.job import digest_chart
 
-        services = self.services
-        with services.engine.connect() as connection:
-            inputs = load_inputs(connection, period, services.clock())
-        return render_chart(inputs)
+        context = self.context
+        return digest_chart(context, period, context.clock())
 
     async def chart(self, request: Request) -> Response:
         period = parse_period(request.query.get("period"))
@@ -241,8 +234,8 @@ class OperatorServer:
 
 
 async def start_operator_surface(
-    services: Context, *, listen: tuple[str, int], token: str | None, leadership: Leadership
+    context: Context, *, listen: tuple[str, int], token: str | None, leadership: Leadership
 ) -> OperatorServer:
-    server = OperatorServer(services, listen[0], listen[1], token, leadership)
+    server = OperatorServer(context, listen[0], listen[1], token, leadership)
     await server.start()
     return server

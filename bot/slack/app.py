@@ -75,7 +75,7 @@ def build_app(
         process_before_response=True,
     )
     slash_commands = routes(main_command)
-    work = queue or WorkQueue(router.services.run_control)
+    work = queue or WorkQueue(router.context.run_control)
     prefix = f"{main_command} "
     edits = MessageEdits()
     refusals = RefusalLimiter()

@@ -98,15 +98,20 @@ class SlackDeliverer:
         for _ in range(READ_BACK_PAGES):
             try:
                 page = await self.client.conversations_history(
-                    channel=post.target_id, oldest=oldest, limit=200,
-                    include_all_metadata=True, cursor=cursor,
-                )  # fmt: skip
+                    channel=post.target_id,
+                    oldest=oldest,
+                    limit=200,
+                    include_all_metadata=True,
+                    cursor=cursor,
+                )
             except SlackApiError as exc:
                 error = exc.response.get("error") if isinstance(exc.response.data, dict) else None
                 log.warning(
                     "cannot read %s back to see whether post %s arrived (%s); sending it again",
-                    post.target_id, post.id, error or exc.response.status_code,
-                )  # fmt: skip
+                    post.target_id,
+                    post.id,
+                    error or exc.response.status_code,
+                )
                 return None
             for message in page.get("messages") or []:
                 metadata = message.get("metadata") or {}

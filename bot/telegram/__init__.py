@@ -37,7 +37,7 @@ def build_telegram_adapter(
         raise ConfigError("environment", [WEBHOOK_MODE_PROBLEM])
     return TelegramAdapter(
         router,
-        router.services.engine,
+        router.context.engine,
         token.get_secret_value(),
         config,
         api_base_url=env.get("TELEGRAM_API_BASE_URL", "").strip() or config.api_base_url,

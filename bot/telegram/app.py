@@ -116,7 +116,7 @@ def menu_scopes(router: Router) -> list[tuple[BotCommandScope, list[BotCommand]]
     """Which menu each scope shows. Strangers (the default scope) see none; chats in
     access.chats and listed viewers see the viewer commands; admins see theirs in
     their private chat with the bot and, as members, in every allowed chat."""
-    access = router.services.config.access
+    access = router.context.config.access
     viewer, admin = menu_commands(router, Role.VIEWER), menu_commands(router, Role.ADMIN)
     chats = _telegram_ids(access.chats)
     admins = [a for a in _telegram_ids(access.admins) if isinstance(a, int)]
@@ -167,7 +167,7 @@ class TelegramHandlers:
         self.engine = engine
         # Quick and slow commands in separate lanes: a slow /review in one chat never
         # delays a quick /health in another.
-        self.queue = queue or WorkQueue(router.services.run_control)
+        self.queue = queue or WorkQueue(router.context.run_control)
         # A callback carries the message as it was when pressed: two quick presses on
         # one message would each edit that older copy and undo the other's change.
         # Edits of one message take turns, each from the last edit made here.
@@ -293,10 +293,8 @@ class TelegramHandlers:
             reply = await self.router.press_async(caller, query.data or "")
             await _answer(query, answer_text(reply), alert=True)
             return
-        pressed = await self._run(
-            "quick", press_once, self.router, PLATFORM, f"callback:{query.id}", caller,
-            query.data or "",
-        )  # fmt: skip
+        key, data = f"callback:{query.id}", query.data or ""
+        pressed = await self._run("quick", press_once, self.router, PLATFORM, key, caller, data)
         if pressed is None:
             await _answer(query)  # a duplicate: stop the spinner, change nothing
             return

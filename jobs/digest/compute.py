@@ -1,45 +1,576 @@
 """compute_digest: run records and review aggregates in, a `Digest` out. Pure.
 
-Sizes the storage layer should expect to pass (a 1,000,000-run history): the
-period's and the previous period's runs raw (a day is a few thousand rows, read
-as `RunRecord`s of a dozen columns), the baseline as `DurationSample`s of
-successful non-cached runs only (may be capped to the latest few hundred per
-job), and reviews and feedback as totals a GROUP BY returns.
+Inputs are slotted dataclasses and named tuples, not pydantic models: a week of
+runs can be tens of thousands of rows and building them must stay cheap. A
+SQLAlchemy row of the right columns converts with `DurationSample(*row)`.
+Sizes to expect (a 1,000,000-run history): the period's and the previous period's
+runs raw (a day is a few thousand rows of a dozen columns), the baseline as
+`DurationSample`s of successful non-cached runs only, and reviews and feedback as
+totals a GROUP BY returns (queries.py reads them all).
+
+The output `Digest` is a pydantic model, JSON-serialisable (`digest.model_dump_json()`).
 """
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Literal, NamedTuple
 
-from jobs.digest import fmt, insights
-from jobs.digest.model import (
-    BASELINE_DAYS,
-    CachingSection,
-    Digest,
-    DigestWindow,
-    DurationSample,
-    FeedbackTotals,
-    Insight,
-    Period,
-    ReviewTotals,
-    RunRecord,
-    digest_window,
-)
-from jobs.digest.sections import (
-    JobTally,
-    batching_section,
-    caching_section,
-    job_stats,
-    model_stats,
-    review_section,
-    tally_by_job,
-    time_saved_phrase,
-)
-from jobs.digest.stats import median
+from pydantic import BaseModel, ConfigDict
 
-SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
+from jobs.digest import insights, render
+from jobs.digest.insights import BASELINE_DAYS, SEVERITY_ORDER, Insight
+
+Period = Literal["day", "week"]
+PERIOD_LENGTH: dict[str, timedelta] = {"day": timedelta(days=1), "week": timedelta(days=7)}
+
+# JobRun.status values that count as a success; "running" is not finished and is
+# left out of rates; every other finished status (failed, timeout, missed,
+# interrupted, abandoned) is a failure.
+SUCCESS_STATUSES = frozenset({"ok", "cached"})
+UNFINISHED_STATUSES = frozenset({"running"})
+
+
+# ---- inputs -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    """One JobRun row, reduced to what the digest reads. `started_at` is aware UTC."""
+
+    job: str
+    kind: str
+    status: str
+    started_at: datetime
+    duration_ms: int | None
+    cache_hit: bool = False
+    tokens_in: int | None = None
+    tokens_out: int | None = None
+    model: str | None = None
+    model_latency_ms: int | None = None
+    batch_id: str | None = None
+    trigger: str = "schedule"
+
+    @property
+    def finished(self) -> bool:
+        return self.status not in UNFINISHED_STATUSES
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status in SUCCESS_STATUSES
+
+    @property
+    def did_work(self) -> bool:
+        """A successful run that was not served from the cache: its duration is real work."""
+        return self.status == "ok" and not self.cache_hit and self.duration_ms is not None
+
+
+class DurationSample(NamedTuple):
+    """Duration of one successful, non-cached run: the baseline and the chart's raw data.
+
+    Query: status = 'ok' AND NOT cache_hit AND duration_ms IS NOT NULL in the
+    baseline window (see `DigestWindow`); a few hundred per job is plenty, so the
+    query may keep only the latest N per job.
+    """
+
+    job: str
+    started_at: datetime
+    duration_ms: int
+
+
+class DayCount(NamedTuple):
+    """Runs and cache hits on one UTC day (a GROUP BY over the chart's 14 days)."""
+
+    day: date
+    runs: int
+    cache_hits: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewTotals:
+    """Aggregates over the `reviews`, `findings` and `review_findings` tables for the period.
+
+    `full_review_tokens_in` is what the period's model review runs (cache hits
+    included) would have sent had each been a full review — the sum of
+    `full_prompt_tokens` of the `llm` reviews they used (linters send none); tokens
+    actually sent come from the run rows.
+    `findings_open` is the number open at the end of the period.
+    """
+
+    full: int = 0
+    delta: int = 0
+    findings_new: int = 0
+    findings_fixed: int = 0
+    findings_open: int = 0
+    suppressed: int = 0
+    full_review_tokens_in: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class FeedbackTotals:
+    """Feedback verdicts given in the period (the latest per user and finding)."""
+
+    helpful: int = 0
+    not_helpful: int = 0
+    false_positive: int = 0
+    resolved: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class DigestWindow:
+    """The time ranges one digest reads; all [start, end) and aware UTC.
+
+    period:   [start, end)                     → period runs
+    previous: [previous_start, start)          → previous-period runs
+    baseline: [baseline_start, start)          → duration samples (14 days before the
+              period, so a regression never dilutes its own baseline); the chart's
+              14 days are the tail of baseline + period.
+    """
+
+    period: Period
+    start: datetime
+    end: datetime
+    previous_start: datetime
+    baseline_start: datetime
+
+
+def digest_window(period: Period, now: datetime) -> DigestWindow:
+    """The rolling window ending at `now`: the last 24 hours or the last 7 days."""
+    if now.tzinfo is None:
+        raise ValueError("now must be an aware datetime (UTC)")
+    length = PERIOD_LENGTH[period]
+    start = now - length
+    return DigestWindow(
+        period=period,
+        start=start,
+        end=now,
+        previous_start=start - length,
+        baseline_start=start - timedelta(days=BASELINE_DAYS),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class DigestInputs:
+    """Everything one digest (and its chart) is computed from; see `digest_window`
+    for the range each should cover. `job_health` maps job → up | late | down |
+    paused; without it health is not judged and health alerts are left alone.
+    `health_details` maps job → health's reason, quoted in the insight."""
+
+    period_runs: Sequence[RunRecord]
+    baseline: Sequence[DurationSample]  # the baseline window; the chart's days are inside it
+    previous_runs: Sequence[RunRecord]
+    reviews: ReviewTotals | None = None
+    feedback: FeedbackTotals | None = None
+    job_health: Mapping[str, str] | None = None
+    health_details: Mapping[str, str] | None = None
+    day_counts: Sequence[DayCount] = ()  # for the chart only
+
+
+# ---- statistics ---------------------------------------------------------------------------
+# Small descriptive statistics, robust to empty input: every function returns None
+# when there is too little data to say anything, so callers never special-case
+# empty histories.
+
+
+def _sorted(values: Iterable[float]) -> list[float]:
+    return sorted(float(value) for value in values)
+
+
+def _quantile_of_sorted(ordered: Sequence[float], fraction: float) -> float:
+    # Linear interpolation between closest ranks (Hyndman & Fan type 7, NumPy's
+    # default): position h = (n - 1) * fraction, between ordered[floor h] and the next.
+    position = (len(ordered) - 1) * fraction
+    lower = math.floor(position)
+    upper = min(lower + 1, len(ordered) - 1)
+    weight = position - lower
+    return ordered[lower] + (ordered[upper] - ordered[lower]) * weight
+
+
+def percentile(values: Iterable[float], q: float) -> float | None:
+    """The q-th percentile (0 ≤ q ≤ 100) by linear interpolation between closest ranks.
+
+    For sorted values x[0..n-1] the position is h = (n - 1) · q / 100 and the result
+    x[⌊h⌋] + (h - ⌊h⌋) · (x[⌊h⌋ + 1] - x[⌊h⌋]); this is NumPy's default ("linear"),
+    so p50 of [1, 2, 3, 4] is 2.5 and p95 of 1..20 is 19.05. None when empty.
+    """
+    if not 0 <= q <= 100:
+        raise ValueError(f"percentile q must be within 0..100, got {q}")
+    ordered = _sorted(values)
+    if not ordered:
+        return None
+    return _quantile_of_sorted(ordered, q / 100)
+
+
+def median(values: Iterable[float]) -> float | None:
+    """The median (the 50th percentile); None when empty."""
+    return percentile(values, 50)
+
+
+def mad(values: Iterable[float]) -> float | None:
+    """Median absolute deviation from the median, unscaled; None when empty.
+
+    Multiply by insights.MAD_TO_SIGMA to compare it with a standard deviation.
+    """
+    ordered = _sorted(values)
+    if not ordered:
+        return None
+    centre = _quantile_of_sorted(ordered, 0.5)
+    return median(abs(value - centre) for value in ordered)
+
+
+def stdev(values: Iterable[float]) -> float | None:
+    """Sample standard deviation (divides by n - 1); None for fewer than two values."""
+    data = [float(value) for value in values]
+    if len(data) < 2:
+        return None
+    mean = math.fsum(data) / len(data)
+    return math.sqrt(math.fsum((value - mean) ** 2 for value in data) / (len(data) - 1))
+
+
+def ratio(part: float, whole: float) -> float | None:
+    """part / whole, or None when whole is zero (a rate of nothing is unknown, not 0)."""
+    return None if whole == 0 else part / whole
+
+
+def change_pct(current: float | None, previous: float | None) -> float | None:
+    """Relative change in percent, or None when either side is unknown or previous is 0."""
+    if current is None or previous is None or previous == 0:
+        return None
+    return (current - previous) / previous * 100
+
+
+# ---- output -------------------------------------------------------------------------
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class JobCache(_Out):
+    job: str
+    runs: int
+    cache_hits: int
+    hit_rate: float | None
+
+
+class CachingSection(_Out):
+    runs: int
+    cache_hits: int
+    hit_rate: float | None
+    time_saved_ms: float
+    # Cached runs of jobs with no baseline yet: their saving is unknown, not zero.
+    cached_runs_without_baseline: int
+    review_tokens_in: int
+    full_review_tokens_in: int | None
+    per_job: list[JobCache]
+
+
+class ReviewSection(_Out):
+    full: int
+    delta: int
+    cached: int
+    findings_new: int
+    findings_fixed: int
+    findings_open: int
+    suppressed: int
+    helpful: int
+    not_helpful: int
+    false_positive: int
+    helpful_share: float | None  # helpful / (helpful + not_helpful + false_positive)
+    has_review_data: bool
+
+
+class JobStats(_Out):
+    job: str
+    runs: int
+    failures: int
+    success_rate: float | None
+    p50_ms: float | None  # of successful, non-cached runs
+    p95_ms: float | None
+    p50_change_pct: float | None  # vs the previous period
+    p95_change_pct: float | None
+    success_rate_change: float | None  # percentage points vs the previous period
+    health: str | None
+    clean: bool  # every run succeeded and nothing to flag
+
+
+class ModelStats(_Out):
+    model: str
+    calls: int
+    success_rate: float | None
+    p50_ms: float | None
+    p95_ms: float | None
+    stdev_ms: float | None
+    tokens_per_s: float | None  # output tokens per second of model latency
+    p50_change_pct: float | None
+    success_rate_change: float | None
+
+
+class BatchingSection(_Out):
+    batches: int
+    member_runs: int
+    triggers_saved: int  # member runs - distinct batch ids
+    posts_saved: int  # one post per batch instead of one per member run
+
+
+class Digest(_Out):
+    period: Period
+    start: datetime
+    end: datetime
+    summary: str
+    runs: int
+    failures: int
+    caching: CachingSection
+    reviews: ReviewSection
+    jobs: list[JobStats]  # worst first
+    models: list[ModelStats]
+    batching: BatchingSection
+    insights: list[Insight]
+    # (job, metric) pairs that had enough data to be judged this period: an alert
+    # on a pair that was not checked stays as it is.
+    checked: list[tuple[str, str]]
+    notes: list[str]  # honest remarks about thin data
+
+
+# ---- the sections ------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class JobTally:
+    """One job's runs in one period, gathered in a single pass."""
+
+    finished: int = 0
+    succeeded: int = 0
+    cache_hits: int = 0
+    work_ms: list[float] = field(default_factory=list)  # successful, non-cached
+    cached_ms: list[float] = field(default_factory=list)
+
+    def figures(self) -> tuple[float | None, float | None, float | None]:
+        """Success rate, and p50 and p95 of the successful non-cached runs; None for
+        what there were no runs to say."""
+        work = self.work_ms
+        return ratio(self.succeeded, self.finished), percentile(work, 50), percentile(work, 95)
+
+    def hits(self, metric: str) -> tuple[int, int]:
+        """(successes or cache hits, finished runs): what a rate metric is judged on."""
+        return (self.succeeded if metric == "success_rate" else self.cache_hits), self.finished
+
+
+def tally_by_job(runs: Iterable[RunRecord]) -> dict[str, JobTally]:
+    tallies: dict[str, JobTally] = defaultdict(JobTally)
+    for run in runs:
+        if not run.finished:
+            continue
+        tally = tallies[run.job]
+        tally.finished += 1
+        tally.succeeded += run.succeeded
+        if run.cache_hit:
+            tally.cache_hits += 1
+            if run.duration_ms is not None:
+                tally.cached_ms.append(run.duration_ms)
+        elif run.did_work:
+            tally.work_ms.append(run.duration_ms)  # type: ignore[arg-type]
+    return dict(tallies)
+
+
+def _rate_change(current: float | None, previous: float | None) -> float | None:
+    return None if current is None or previous is None else current - previous
+
+
+def job_stats(
+    current: Mapping[str, JobTally],
+    previous: Mapping[str, JobTally],
+    health: Mapping[str, str],
+    flagged: Collection[str],
+) -> list[JobStats]:
+    """One row per job that ran in the period or that health knows; worst first:
+    flagged jobs, then lower success rate, then more failures."""
+    rows: list[JobStats] = []
+    for job in set(current) | set(health):
+        tally = current.get(job, JobTally())
+        failures = tally.finished - tally.succeeded
+        success, p50, p95 = tally.figures()
+        before_success, before_p50, before_p95 = previous.get(job, JobTally()).figures()
+        state = health.get(job)
+        rows.append(
+            JobStats(
+                job=job,
+                runs=tally.finished,
+                failures=failures,
+                success_rate=success,
+                p50_ms=p50,
+                p95_ms=p95,
+                p50_change_pct=change_pct(p50, before_p50),
+                p95_change_pct=change_pct(p95, before_p95),
+                success_rate_change=_rate_change(success, before_success),
+                health=state,
+                clean=failures == 0 and job not in flagged and state not in ("late", "down"),
+            )
+        )
+    rows.sort(
+        key=lambda row: (
+            row.clean,
+            row.job not in flagged,
+            1.0 if row.success_rate is None else row.success_rate,
+            -row.failures,
+            row.job,
+        )
+    )
+    return rows
+
+
+@dataclass(slots=True)
+class _ModelTally:
+    calls: int = 0
+    succeeded: int = 0
+    latency_ms: list[float] = field(default_factory=list)
+    tokens_out: int = 0
+    timed_ms: float = 0.0  # latency of the calls that reported output tokens
+
+
+def _tally_models(runs: Iterable[RunRecord]) -> dict[str, _ModelTally]:
+    tallies: dict[str, _ModelTally] = defaultdict(_ModelTally)
+    for run in runs:
+        # A cache hit names the model of the stored review but made no call.
+        if run.model is None or run.cache_hit or not run.finished:
+            continue
+        tally = tallies[run.model]
+        tally.calls += 1
+        tally.succeeded += run.succeeded
+        if run.model_latency_ms is not None:
+            tally.latency_ms.append(run.model_latency_ms)
+            if run.tokens_out:
+                tally.tokens_out += run.tokens_out
+                tally.timed_ms += run.model_latency_ms
+    return dict(tallies)
+
+
+def model_stats(
+    period_runs: Sequence[RunRecord], previous_runs: Sequence[RunRecord]
+) -> list[ModelStats]:
+    """Per model: calls, success rate, latency p50/p95/stdev, output tokens per second;
+    changes against the previous period. Busiest model first."""
+    current, previous = _tally_models(period_runs), _tally_models(previous_runs)
+    rows: list[ModelStats] = []
+    for model, tally in current.items():
+        before = previous.get(model)
+        p50 = percentile(tally.latency_ms, 50)
+        success = ratio(tally.succeeded, tally.calls)
+        rows.append(
+            ModelStats(
+                model=model,
+                calls=tally.calls,
+                success_rate=success,
+                p50_ms=p50,
+                p95_ms=percentile(tally.latency_ms, 95),
+                stdev_ms=stdev(tally.latency_ms),
+                tokens_per_s=ratio(tally.tokens_out, tally.timed_ms / 1000),
+                p50_change_pct=change_pct(p50, percentile(before.latency_ms, 50))
+                if before
+                else None,
+                success_rate_change=_rate_change(success, ratio(before.succeeded, before.calls))
+                if before
+                else None,
+            )
+        )
+    rows.sort(key=lambda row: (-row.calls, row.model))
+    return rows
+
+
+def batching_section(period_runs: Iterable[RunRecord]) -> BatchingSection:
+    """A batch fires once and posts once for all its members: every member run past
+    the first in a batch is a trigger and a post saved."""
+    members = 0
+    batches: set[str] = set()
+    for run in period_runs:
+        if run.batch_id is not None:
+            members += 1
+            batches.add(run.batch_id)
+    return BatchingSection(
+        batches=len(batches),
+        member_runs=members,
+        triggers_saved=members - len(batches),
+        posts_saved=members - len(batches),
+    )
+
+
+def caching_section(
+    period_runs: Sequence[RunRecord],
+    current: Mapping[str, JobTally],
+    previous: Mapping[str, JobTally],
+    baseline_median: Mapping[str, float | None],
+    reviews: ReviewTotals | None,
+) -> CachingSection:
+    """Hit rate overall and for jobs that use the cache; time saved against each
+    job's baseline median; review prompt tokens sent vs a full review's."""
+    saved = 0.0
+    without_baseline = 0
+    for job, tally in current.items():
+        base = baseline_median.get(job)
+        if base is None:
+            without_baseline += tally.cache_hits
+            continue
+        # Time saved: the job's baseline (median of its real runs) minus what the
+        # cached run took, summed over cached runs.
+        saved += sum(base - ms for ms in tally.cached_ms)
+        without_baseline += tally.cache_hits - len(tally.cached_ms)
+    caching_jobs = sorted(
+        job
+        for job in current
+        if current[job].cache_hits or (job in previous and previous[job].cache_hits)
+    )
+    finished = sum(t.finished for t in current.values())
+    hits = sum(t.cache_hits for t in current.values())
+    return CachingSection(
+        runs=finished,
+        cache_hits=hits,
+        hit_rate=ratio(hits, finished),
+        time_saved_ms=saved,
+        cached_runs_without_baseline=without_baseline,
+        review_tokens_in=sum(r.tokens_in or 0 for r in period_runs if r.kind == "review"),
+        full_review_tokens_in=None if reviews is None else reviews.full_review_tokens_in,
+        per_job=[
+            JobCache(
+                job=job,
+                runs=current[job].finished,
+                cache_hits=current[job].cache_hits,
+                hit_rate=ratio(current[job].cache_hits, current[job].finished),
+            )
+            for job in caching_jobs
+        ],
+    )
+
+
+def review_section(
+    period_runs: Sequence[RunRecord],
+    reviews: ReviewTotals | None,
+    feedback: FeedbackTotals | None,
+) -> ReviewSection:
+    """Reviews by kind (cached from the run rows), findings and feedback."""
+    totals = reviews or ReviewTotals()
+    votes = feedback or FeedbackTotals()
+    judged = votes.helpful + votes.not_helpful + votes.false_positive
+    return ReviewSection(
+        full=totals.full,
+        delta=totals.delta,
+        cached=sum(1 for r in period_runs if r.kind == "review" and r.cache_hit),
+        findings_new=totals.findings_new,
+        findings_fixed=totals.findings_fixed,
+        findings_open=totals.findings_open,
+        suppressed=totals.suppressed,
+        helpful=votes.helpful,
+        not_helpful=votes.not_helpful,
+        false_positive=votes.false_positive,
+        helpful_share=ratio(votes.helpful, judged),
+        has_review_data=reviews is not None,
+    )
+
+
+# ---- the digest ---------------------------------------------------------------------------
 
 
 def baseline_by_job(
@@ -55,33 +586,23 @@ def baseline_by_job(
 
 
 def compute_digest(
-    period_runs: Sequence[RunRecord],
-    baseline_runs: Sequence[DurationSample],
-    previous_period_runs: Sequence[RunRecord],
-    reviews: ReviewTotals | None = None,
-    feedback: FeedbackTotals | None = None,
-    *,
-    period: Period = "day",
-    now: datetime,
-    k: float = 3.0,
-    job_health: Mapping[str, str] | None = None,
-    health_details: Mapping[str, str] | None = None,
+    inputs: DigestInputs, *, period: Period = "day", now: datetime, k: float = 3.0
 ) -> Digest:
-    """The digest of the period ending at `now` (see `digest_window` for the ranges
-    each input should cover). `job_health` maps job → up | late | down | paused;
-    without it health is not judged and health alerts are left alone.
-    `health_details` maps job → health's reason, quoted in the insight."""
+    """The digest of the `period` ending at `now`; a duration regresses beyond its
+    baseline median + k·1.4826·MAD (see insights.duration_regression)."""
     window = digest_window(period, now)
-    current = tally_by_job(period_runs)
-    previous = tally_by_job(previous_period_runs)
-    baseline = baseline_by_job(baseline_runs, window)
+    current = tally_by_job(inputs.period_runs)
+    previous = tally_by_job(inputs.previous_runs)
+    baseline = baseline_by_job(inputs.baseline, window)
     baseline_median = {job: median(values) for job, values in baseline.items()}
-    health = dict(job_health or {})
+    health = dict(inputs.job_health or {})
 
-    found, checked = _judge(window, current, previous, baseline, health, k, health_details or {})
+    found, checked = _judge(window, current, previous, baseline, k, inputs)
     flagged = {insight.job for insight in found}
     jobs = job_stats(current, previous, health, flagged)
-    caching = caching_section(period_runs, current, previous, baseline_median, reviews)
+    caching = caching_section(
+        inputs.period_runs, current, previous, baseline_median, inputs.reviews
+    )
     finished = sum(t.finished for t in current.values())
     failures = finished - sum(t.succeeded for t in current.values())
     return Digest(
@@ -92,14 +613,18 @@ def compute_digest(
         runs=finished,
         failures=failures,
         caching=caching,
-        reviews=review_section(period_runs, reviews, feedback),
+        reviews=review_section(inputs.period_runs, inputs.reviews, inputs.feedback),
         jobs=jobs,
-        models=model_stats(period_runs, previous_period_runs),
-        batching=batching_section(period_runs),
+        models=model_stats(inputs.period_runs, inputs.previous_runs),
+        batching=batching_section(inputs.period_runs),
         insights=found,
         checked=checked,
         notes=_notes(window, current, previous, baseline, caching),
     )
+
+
+def _durations(values: Sequence[float]) -> insights.Durations:
+    return insights.Durations(median(values), mad(values), len(values))
 
 
 def _judge(
@@ -107,10 +632,11 @@ def _judge(
     current: Mapping[str, JobTally],
     previous: Mapping[str, JobTally],
     baseline: Mapping[str, list[float]],
-    health: Mapping[str, str],
     k: float,
-    health_details: Mapping[str, str],
+    inputs: DigestInputs,
 ) -> tuple[list[Insight], list[tuple[str, str]]]:
+    """Every rule over every job that ran in either period, and health's verdicts:
+    the insights found and the (job, metric) pairs there was enough data to judge."""
     found: list[Insight] = []
     checked: list[tuple[str, str]] = []
     empty = JobTally()
@@ -124,33 +650,14 @@ def _judge(
 
     for job in sorted(set(current) | set(previous)):
         now_tally, before = current.get(job, empty), previous.get(job, empty)
-        keep(
-            job,
-            "duration",
-            insights.duration_regression(job, now_tally.work_ms, baseline.get(job, []), k),
-        )
-        keep(
-            job,
-            "success_rate",
-            insights.success_rate_drop(
-                job,
-                (now_tally.succeeded, now_tally.finished),
-                (before.succeeded, before.finished),
-                window.period,
-            ),
-        )
-        keep(
-            job,
-            "cache_hit_rate",
-            insights.cache_hit_rate_drop(
-                job,
-                (now_tally.cache_hits, now_tally.finished),
-                (before.cache_hits, before.finished),
-                window.period,
-            ),
-        )
+        durations = _durations(now_tally.work_ms), _durations(baseline.get(job, []))
+        keep(job, "duration", insights.duration_regression(job, *durations, k))
+        for metric in insights.RATE_METRICS:
+            hits = now_tally.hits(metric), before.hits(metric)
+            keep(job, metric, insights.rate_drop(job, metric, *hits, window.period))
+    health, details = inputs.job_health or {}, inputs.health_details or {}
     for job in sorted(health):
-        keep(job, "health", insights.health_problem(job, health[job], health_details.get(job)))
+        keep(job, "health", insights.health_problem(job, health[job], details.get(job)))
     found.sort(key=lambda i: (SEVERITY_ORDER[i.severity], i.job, i.metric))
     return found, checked
 
@@ -167,8 +674,8 @@ def _summary(
         return f"{head}: no runs in this {window.period} — nothing to report yet"
     alerts = len(found)
     return (
-        f"{head}: {fmt.plural(runs, 'run')}, {fmt.count(failures)} failed, "
-        f"{time_saved_phrase(caching)}, {fmt.plural(alerts, 'alert')}"
+        f"{head}: {render.plural(runs, 'run')}, {render.count(failures)} failed, "
+        f"{render.time_saved_phrase(caching)}, {render.plural(alerts, 'alert')}"
     )
 
 

@@ -1,18 +1,44 @@
-"""The rules that turn a period's figures into insights.
+"""Insights and alerts: the rules that turn a period's figures into insights, and the
+alert transitions that decide which of them to post. Pure.
 
-Each rule returns `(checked, insight)`: `checked` is False when there was too
-little data to judge (an open alert then stays as it is), and `insight` is None
-when the figures are fine.
+Each rule returns `(checked, insight)`: `checked` is False when there was too little
+data to judge (an open alert then stays as it is), and `insight` is None when the
+figures are fine. The rules take figures (medians, MADs, counts) that compute.py
+works out, so this module knows no run rows.
+
+Alert transitions per (job, metric) post on change, not every day:
+- ok -> alert: the state changes; posted unless something about this (job, metric)
+  was posted within the cooldown (a flapping alert is not re-posted).
+- alert -> alert: nothing, except that an alert held back by the cooldown is posted
+  once the cooldown has passed and it is still on.
+- alert -> ok: the state changes; a "recovered" post is made only when the alert
+  itself was posted (nobody needs to hear about the end of an alert they never saw).
+- a (job, metric) that was not checked this time (too little data) keeps its state.
+
+An episode was announced when `last_posted_at >= changed_at`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
-from jobs.digest import fmt
-from jobs.digest.model import BASELINE_DAYS, Insight
-from jobs.digest.stats import MAD_TO_SIGMA, mad, median
+from pydantic import BaseModel, ConfigDict
 
+from jobs.digest import render
+
+if TYPE_CHECKING:
+    from jobs.digest.compute import Digest
+
+Severity = Literal["info", "warning", "critical"]
+SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
+
+# A job's duration baseline: its successful runs of the 14 days before the period.
+BASELINE_DAYS = 14
+# Scales the MAD so that it estimates the standard deviation of normal data.
+MAD_TO_SIGMA = 1.4826
 # A regression needs this many baseline runs, and the period's median must be at
 # least this much above the baseline median on top of the k·MAD test, so a
 # near-constant job does not alert on a few percent.
@@ -23,7 +49,14 @@ MIN_RELATIVE_INCREASE = 0.20
 MIN_RATE_RUNS = 5
 MIN_RATE_DROP = 0.20
 
-Judgement = tuple[bool, Insight | None]
+# What each metric is called in a sentence; the rate metrics are judged alike.
+METRIC_LABELS = {
+    "duration": "duration",
+    "success_rate": "success rate",
+    "cache_hit_rate": "cache hit rate",
+    "health": "health",
+}
+RATE_METRICS = ("success_rate", "cache_hit_rate")
 
 HEALTH_REASONS = {
     "late": "no run within its schedule's grace period",
@@ -31,18 +64,34 @@ HEALTH_REASONS = {
 }
 
 
-def duration_regression(
-    job: str,
-    period_durations: Sequence[float],
-    baseline_durations: Sequence[float],
-    k: float,
-) -> Judgement:
+class Insight(BaseModel):
+    """Something worth a look, with the numbers behind it. (job, metric) is the alert key."""
+
+    model_config = ConfigDict(frozen=True)
+
+    job: str
+    metric: str  # duration | success_rate | cache_hit_rate | health
+    severity: Severity
+    text: str
+    numbers: dict[str, float]
+
+
+Judgement = tuple[bool, Insight | None]
+
+
+class Durations(NamedTuple):
+    """A set of run durations as the regression rule reads it."""
+
+    median: float | None
+    mad: float | None
+    runs: int
+
+
+def duration_regression(job: str, period: Durations, baseline: Durations, k: float) -> Judgement:
     """The period's median duration is above baseline median + k·1.4826·MAD AND at
     least 20% above the baseline median, with at least 5 baseline runs."""
-    current = median(period_durations)
-    base = median(baseline_durations)
-    spread = mad(baseline_durations)
-    if len(baseline_durations) < MIN_BASELINE_RUNS or current is None:
+    current, base, spread = period.median, baseline.median, baseline.mad
+    if baseline.runs < MIN_BASELINE_RUNS or current is None:
         return False, None
     assert base is not None and spread is not None  # the baseline is non-empty
     threshold = base + k * MAD_TO_SIGMA * spread
@@ -51,12 +100,12 @@ def duration_regression(
     # A baseline of 0 ms makes any rise infinite in percent; leave the figure out.
     increase = (current - base) / base * 100 if base else None
     text = (
-        f"{job}: median duration {fmt.duration(current)} vs {BASELINE_DAYS}-day median "
-        f"{fmt.duration(base)} ({fmt.change(increase) or 'up from zero'}; "
-        f"threshold {fmt.duration(threshold)} = "
-        f"median + {k:g}·1.4826·MAD {fmt.duration(spread)}; "
-        f"{fmt.plural(len(period_durations), 'run')} vs "
-        f"{fmt.plural(len(baseline_durations), 'baseline run')})"
+        f"{job}: median duration {render.duration(current)} vs {BASELINE_DAYS}-day median "
+        f"{render.duration(base)} ({render.change(increase) or 'up from zero'}; "
+        f"threshold {render.duration(threshold)} = "
+        f"median + {k:g}·1.4826·MAD {render.duration(spread)}; "
+        f"{render.plural(period.runs, 'run')} vs "
+        f"{render.plural(baseline.runs, 'baseline run')})"
     )
     return True, Insight(
         job=job,
@@ -70,20 +119,17 @@ def duration_regression(
             "threshold_ms": threshold,
             **({} if increase is None else {"increase_pct": increase}),
             "k": k,
-            "runs": len(period_durations),
-            "baseline_runs": len(baseline_durations),
+            "runs": period.runs,
+            "baseline_runs": baseline.runs,
         },
     )
 
 
-def _rate_drop(
-    job: str,
-    metric: str,
-    label: str,
-    hits: tuple[int, int],
-    previous_hits: tuple[int, int],
-    period: str,
+def rate_drop(
+    job: str, metric: str, hits: tuple[int, int], previous_hits: tuple[int, int], period: str
 ) -> Judgement:
+    """A rate (hits, finished runs) — success or cache hit — fell by ≥ 20 points vs the
+    previous period."""
     (part, whole), (previous_part, previous_whole) = hits, previous_hits
     if whole < MIN_RATE_RUNS or previous_whole < MIN_RATE_RUNS:
         return False, None
@@ -93,8 +139,9 @@ def _rate_drop(
         return True, None
     critical = metric == "success_rate" and current < 0.5
     text = (
-        f"{job}: {label} {fmt.rate(current)} ({part}/{whole}) vs {fmt.rate(previous)} "
-        f"({previous_part}/{previous_whole}) the previous {period} ({fmt.points(-drop)})"
+        f"{job}: {METRIC_LABELS[metric]} {render.rate(current)} ({part}/{whole}) vs "
+        f"{render.rate(previous)} ({previous_part}/{previous_whole}) the previous {period} "
+        f"({render.points(-drop)})"
     )
     return True, Insight(
         job=job,
@@ -113,20 +160,6 @@ def _rate_drop(
     )
 
 
-def success_rate_drop(
-    job: str, ok: tuple[int, int], previous_ok: tuple[int, int], period: str
-) -> Judgement:
-    """Success rate (successes, finished runs) fell by ≥ 20 points vs the previous period."""
-    return _rate_drop(job, "success_rate", "success rate", ok, previous_ok, period)
-
-
-def cache_hit_rate_drop(
-    job: str, hits: tuple[int, int], previous_hits: tuple[int, int], period: str
-) -> Judgement:
-    """Cache hit rate (hits, finished runs) fell by ≥ 20 points vs the previous period."""
-    return _rate_drop(job, "cache_hit_rate", "cache hit rate", hits, previous_hits, period)
-
-
 def health_problem(job: str, state: str, detail: str | None = None) -> Judgement:
     """Health said the job is late or down (up and paused are fine); `detail` is
     health's own account (e.g. which fire time passed), else the general rule."""
@@ -139,3 +172,109 @@ def health_problem(job: str, state: str, detail: str | None = None) -> Judgement
         text=f"{job}: {state} ({detail or HEALTH_REASONS[state]})",
         numbers={"late": float(state == "late"), "down": float(state == "down")},
     )
+
+
+# ---- alerts -----------------------------------------------------------------------------
+
+AlertLevel = Literal["ok", "alert"]
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRecord:
+    """An AlertState row: storage reads these in and writes changed ones back."""
+
+    job: str
+    metric: str
+    state: AlertLevel
+    changed_at: datetime
+    last_posted_at: datetime | None = None
+    detail: str = ""
+
+    @property
+    def announced(self) -> bool:
+        return self.last_posted_at is not None and self.last_posted_at >= self.changed_at
+
+
+@dataclass(frozen=True, slots=True)
+class AlertPost:
+    """A post to make: an alert (with its insight) or a recovery."""
+
+    job: str
+    metric: str
+    kind: Literal["alert", "recovered"]
+    text: str
+    insight: Insight | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AlertDecision:
+    updates: list[AlertRecord]  # rows to upsert; unchanged rows are not listed
+    posts: list[AlertPost]
+
+
+def _cooled(record: AlertRecord | None, now: datetime, cooldown: timedelta) -> bool:
+    if record is None or record.last_posted_at is None:
+        return True
+    return now - record.last_posted_at >= cooldown
+
+
+def decide_alerts(
+    insights: Iterable[Insight],
+    checked: Collection[tuple[str, str]],
+    states: Sequence[AlertRecord],
+    now: datetime,
+    cooldown: timedelta,
+) -> AlertDecision:
+    """Which alert states change and which posts to make (see the module's rules)."""
+    stored = {(s.job, s.metric): s for s in states}
+    active = {(i.job, i.metric): i for i in insights}
+    checked_keys = set(checked) | set(active)
+    updates: list[AlertRecord] = []
+    posts: list[AlertPost] = []
+
+    for key in sorted(checked_keys):
+        record = stored.get(key)
+        insight = active.get(key)
+        job, metric = key
+        if insight is not None:
+            if record is None or record.state == "ok":
+                post = _cooled(record, now, cooldown)
+                posted_before = record.last_posted_at if record else None
+                updates.append(
+                    AlertRecord(
+                        job=job,
+                        metric=metric,
+                        state="alert",
+                        changed_at=now,
+                        last_posted_at=now if post else posted_before,
+                        detail=insight.text,
+                    )
+                )
+            else:
+                post = not record.announced and _cooled(record, now, cooldown)
+                if post:
+                    updates.append(replace(record, last_posted_at=now, detail=insight.text))
+            if post:
+                posts.append(AlertPost(job, metric, "alert", insight.text, insight))
+        elif record is not None and record.state == "alert":
+            post = record.announced
+            updates.append(
+                replace(
+                    record,
+                    state="ok",
+                    changed_at=now,
+                    last_posted_at=now if post else record.last_posted_at,
+                    detail="",
+                )
+            )
+            if post:
+                text = f"{job}: {METRIC_LABELS.get(metric, metric)} recovered"
+                posts.append(AlertPost(job, metric, "recovered", text))
+    return AlertDecision(updates=updates, posts=posts)
+
+
+def decide_digest_alerts(
+    digest: Digest, states: Sequence[AlertRecord], now: datetime, cooldown: timedelta
+) -> AlertDecision:
+    """decide_alerts for one digest's insights and checked pairs."""
+    return decide_alerts(digest.insights, digest.checked, states, now, cooldown)

@@ -1,38 +1,236 @@
-"""The `digest` and `health` job kinds: the scheduler's daily digest and its
-periodic health check. Both post through the outbox themselves (deduplicated per
-day or per change), so the run's own reply is not posted."""
+"""The digest against the database, and the `digest` and `health` job kinds.
+
+`build_digest` answers /digest, `opsdesk digest` and the operator page;
+`post_daily_digest` is what the scheduler's `digest` job kind calls once a day at
+`digest_schedule(config)`, `post_health_alerts` what its `health` job calls. Both
+post through the outbox themselves (deduplicated per day or per change), so the
+run's own reply is not posted.
+"""
 
 from __future__ import annotations
 
-from jobs.digest.reply import digest_reply
-from jobs.digest.service import build_digest_with_chart, post_daily_digest, post_health_alerts
+import logging
+import subprocess
+from dataclasses import replace
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from jobs import outbox
+from jobs.config.schema import parse_duration
+from jobs.context import Context
+from jobs.digest.chart import ChartRequest, daily_hit_rates, daily_medians, last_chart_day
+from jobs.digest.chart import render_chart as draw_chart
+from jobs.digest.compute import Digest, DigestInputs, Period, compute_digest
+from jobs.digest.insights import (
+    AlertDecision,
+    AlertRecord,
+    Insight,
+    decide_alerts,
+    decide_digest_alerts,
+)
+from jobs.digest.queries import load_inputs
+from jobs.digest.render import alert_reply, digest_reply
+from jobs.health import health_report, job_health
 from jobs.job import JobOutcome, RunContext
 from jobs.plural import plural
+from jobs.system_jobs import digest_timezone
+from storage.db import session_scope
+from storage.extras import MissingExtra
+from storage.models import AlertState
+
+log = logging.getLogger(__name__)
+
+# Where the daily digest goes when no target is configured: the log, so it is seen.
+LOG_TARGET = "log:digest"
+_alert_states = AlertState.__table__  # type: ignore[attr-defined]
 
 
-def run_digest_job(ctx: RunContext) -> JobOutcome:
+def _read(context: Context, period: Period, now: datetime, *, with_health: bool) -> DigestInputs:
+    """The database's inputs, with job health (late and down become insights) when asked."""
+    with context.engine.connect() as connection:
+        inputs = load_inputs(connection, period, now)
+    if not with_health:
+        return inputs
+    health = job_health(context, now)
+    states = {job: state for job, (state, _) in health.items()}
+    details = {job: detail for job, (_, detail) in health.items()}
+    return replace(inputs, job_health=states, health_details=details)
+
+
+def _compute(context: Context, inputs: DigestInputs, period: Period, now: datetime) -> Digest:
+    k = context.config.digest.regression_k
+    return compute_digest(inputs, period=period, now=now, k=k)
+
+
+def build_digest(
+    context: Context, period: Period, now: datetime, *, with_health: bool = True
+) -> Digest:
+    """The digest of the day or week ending at `now` (aware UTC). With `with_health`
+    scheduled jobs that are late or down become insights."""
+    inputs = _read(context, period, now, with_health=with_health)
+    return _compute(context, inputs, period, now)
+
+
+def chart_png(inputs: DigestInputs, now: datetime) -> bytes:
+    """The PNG of the 14 days to `now`: median duration per job, cache hit rate.
+    MissingExtra without the 'charts' extra."""
+    medians = daily_medians(inputs.baseline, inputs.period_runs, end=now)
+    rates = daily_hit_rates(inputs.day_counts)
+    return draw_chart(ChartRequest(medians, rates, last_day=last_chart_day(now)))
+
+
+def digest_chart(context: Context, period: Period, now: datetime) -> bytes:
+    """The digest's chart alone (the operator page's image)."""
+    return chart_png(_read(context, period, now, with_health=False), now)
+
+
+def _chart_if_possible(inputs: DigestInputs, now: datetime) -> tuple[bytes | None, str | None]:
+    """The chart, or None and the note that says why there is none: the digest's
+    text is worth posting without it."""
+    try:
+        return chart_png(inputs, now), None
+    except MissingExtra as exc:
+        return None, f"No chart: {exc}."
+    except (RuntimeError, OSError, subprocess.TimeoutExpired):
+        log.exception("the digest's chart could not be drawn")
+        return None, "No chart: it could not be drawn (see the log)."
+
+
+def build_digest_with_chart(
+    context: Context, period: Period, now: datetime
+) -> tuple[Digest, bytes | None]:
+    """The digest and its chart from one read of the database. Without a chart (no
+    'charts' extra, or drawing failed) the digest's notes say why."""
+    inputs = _read(context, period, now, with_health=True)
+    digest = _compute(context, inputs, period, now)
+    chart, why_not = _chart_if_possible(inputs, now)
+    if why_not is not None:
+        digest = digest.model_copy(update={"notes": [*digest.notes, why_not]})
+    return digest, chart
+
+
+# ---- posting ------------------------------------------------------------------------------
+
+
+def _read_alert_states(context: Context) -> list[AlertRecord]:
+    columns = _alert_states.c
+    query = select(
+        columns.job,
+        columns.metric,
+        columns.state,
+        columns.changed_at,
+        columns.last_posted_at,
+        columns.detail,
+    )
+    with context.engine.connect() as connection:
+        return [AlertRecord(*row) for row in connection.execute(query)]
+
+
+def _targets(context: Context) -> list[str]:
+    return context.config.digest.post_to or [LOG_TARGET]
+
+
+def post_daily_digest(context: Context, now: datetime) -> list[int]:
+    """Build the day's digest and chart, apply alert transitions, and enqueue the posts
+    to `digest.post_to` (else the log); returns the outbox ids.
+
+    Idempotent per local day: the digest's dedupe key is `digest:<local date>` and an
+    alert's `alert:<job>:<metric>:<kind>:<local date>`. Posts are enqueued before the
+    alert states are written, so a crash in between repeats no post (the keys match)
+    rather than losing one.
+    """
+    config = context.config
+    digest, chart = build_digest_with_chart(context, "day", now)
+    local_day = now.astimezone(ZoneInfo(digest_timezone(config))).date().isoformat()
+    ids = outbox.enqueue(
+        context.engine,
+        kind="digest",
+        targets=_targets(context),
+        reply=digest_reply(digest, chart, config.operator.public_url),
+        dedupe_key=f"digest:{local_day}",
+    )
+    cooldown = parse_duration(config.digest.alert_cooldown)
+    decision = decide_digest_alerts(digest, _read_alert_states(context), now, cooldown)
+    ids += _apply(context, decision, local_day)
+    log.info(
+        "daily digest for %s: %d runs, %d insights, %d alert posts",
+        local_day,
+        digest.runs,
+        len(digest.insights),
+        len(decision.posts),
+    )
+    return ids
+
+
+def _apply(context: Context, decision: AlertDecision, stamp: str) -> list[int]:
+    """Enqueue the decision's posts (deduped by `stamp`), then write its states."""
+    ids: list[int] = []
+    for post in decision.posts:
+        ids += outbox.enqueue(
+            context.engine,
+            kind="alert",
+            targets=_targets(context),
+            reply=alert_reply(post),
+            dedupe_key=f"alert:{post.job}:{post.metric}:{post.kind}:{stamp}",
+        )
+    with session_scope(context.engine) as session:
+        for record in decision.updates:
+            row = session.get(AlertState, (record.job, record.metric))
+            if row is None:
+                row = AlertState(job=record.job, metric=record.metric)
+            row.state = record.state
+            row.changed_at = record.changed_at
+            row.last_posted_at = record.last_posted_at
+            row.detail = record.detail
+            session.add(row)
+    return ids
+
+
+def post_health_alerts(context: Context, now: datetime) -> list[int]:
+    """The scheduler's `health` job: check every component and post on changes only.
+
+    Alert state is kept per component (a job's is (job, "health"), shared with the
+    digest's job-health insights, so a problem is announced once whoever sees it
+    first). Paused and up are fine; late and down alert. Returns the outbox ids."""
+    report = health_report(replace(context, config_source="scheduled health check"), now=now)
+    found: list[Insight] = []
+    checked: list[tuple[str, str]] = []
+    for component in report.components:
+        key = component.data.get("job") or f"component:{component.name}"
+        checked.append((key, "health"))
+        if component.status in ("late", "degraded", "down"):
+            found.append(
+                Insight(
+                    job=key,
+                    metric="health",
+                    severity="critical" if component.status == "down" else "warning",
+                    text=f"{component.name}: {component.status} — {component.detail}",
+                    numbers={"down": float(component.status == "down")},
+                )
+            )
+    cooldown = parse_duration(context.config.digest.alert_cooldown)
+    decision = decide_alerts(found, checked, _read_alert_states(context), now, cooldown)
+    return _apply(context, decision, now.strftime("%Y-%m-%dT%H:%M"))
+
+
+# ---- the job kinds ------------------------------------------------------------------------
+
+
+def run_digest_job(run: RunContext) -> JobOutcome:
     """Scheduled: the daily post, deduplicated against itself only (per local day).
     Run by hand: the digest answers the person who asked and posts nothing, so the
     day's scheduled post still goes out."""
-    services = ctx.context
-    if ctx.trigger != "schedule":
-        found, chart = build_digest_with_chart(
-            services.engine, services.config, "day", services.clock()
-        )
-        return JobOutcome(
-            status="ok", output="digest sent to whoever ran it", reply=digest_reply(found, chart)
-        )
-    posts = post_daily_digest(services.engine, services.config, services.clock())
+    context = run.context
+    if run.trigger != "schedule":
+        found, chart = build_digest_with_chart(context, "day", context.clock())
+        reply = digest_reply(found, chart)
+        return JobOutcome(status="ok", output="digest sent to whoever ran it", reply=reply)
+    posts = post_daily_digest(context, context.clock())
     return JobOutcome(status="ok", output=f"daily digest enqueued: {plural(len(posts), 'post')}")
 
 
-def run_health_job(ctx: RunContext) -> JobOutcome:
-    services = ctx.context
-    posts = post_health_alerts(
-        services.engine,
-        services.config,
-        services.clock(),
-        data_dir=services.data_dir,
-        llm_api_key=services.llm_api_key,
-    )
+def run_health_job(run: RunContext) -> JobOutcome:
+    posts = post_health_alerts(run.context, run.context.clock())
     return JobOutcome(status="ok", output=f"health checked: {plural(len(posts), 'change')} posted")

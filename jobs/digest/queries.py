@@ -1,5 +1,6 @@
-"""The digest's reads: run rows and review aggregates for one window, through
-SQLAlchemy Core so SQLite and PostgreSQL run the same statements.
+"""The digest's reads: run rows and review aggregates for one window (`load_inputs`
+fills a `DigestInputs`), through SQLAlchemy Core so SQLite and PostgreSQL run the
+same statements. Kept apart from compute.py so the figures stay pure.
 
 Every run query is a range on `started_at` (the `ix_job_runs_started` index) and
 selects only the columns the digest reads. A day digest of a 1,000,000-run history
@@ -10,14 +11,25 @@ has no percentile aggregate). Per-day counts for the chart are a GROUP BY.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from dataclasses import fields
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Date, and_, case, cast, func, select, true
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
-from jobs.digest.model import DayCount, DurationSample, FeedbackTotals, ReviewTotals, RunRecord
+from jobs.digest.chart import DEFAULT_DAYS, last_chart_day
+from jobs.digest.compute import (
+    DayCount,
+    DigestInputs,
+    DurationSample,
+    FeedbackTotals,
+    Period,
+    ReviewTotals,
+    RunRecord,
+    digest_window,
+)
 from storage.models import Feedback, Finding, JobRun, Review, ReviewFinding
 
 runs = JobRun.__table__  # type: ignore[attr-defined]
@@ -174,14 +186,28 @@ def feedback_totals(connection: Connection, start: datetime, end: datetime) -> F
             .group_by(feedback.c.verdict)
         ).all()
     )
-    return FeedbackTotals(
-        helpful=int(counts.get("helpful", 0)),
-        not_helpful=int(counts.get("not_helpful", 0)),
-        false_positive=int(counts.get("false_positive", 0)),
-        resolved=int(counts.get("resolved", 0)),
-    )
+    # The verdicts are FeedbackTotals' field names.
+    return FeedbackTotals(**{f.name: int(counts.get(f.name, 0)) for f in fields(FeedbackTotals)})
 
 
 def has_review_data(connection: Connection) -> bool:
     """Whether any review was ever recorded (else the digest leaves reviews out)."""
     return connection.execute(select(reviews.c.id).limit(1)).first() is not None
+
+
+def load_inputs(connection: Connection, period: Period, now: datetime) -> DigestInputs:
+    """Everything one digest and its chart read: one connection, a handful of range
+    queries on `started_at`. Job health is not read here (see jobs.health)."""
+    window = digest_window(period, now)
+    chart_start = datetime.combine(
+        last_chart_day(now) - timedelta(days=DEFAULT_DAYS - 1), datetime.min.time(), now.tzinfo
+    )
+    has_reviews = has_review_data(connection)
+    return DigestInputs(
+        period_runs=period_runs(connection, window.start, window.end),
+        baseline=duration_samples(connection, window.baseline_start, window.start),
+        previous_runs=period_runs(connection, window.previous_start, window.start),
+        reviews=review_totals(connection, window.start, now) if has_reviews else None,
+        feedback=feedback_totals(connection, window.start, now) if has_reviews else None,
+        day_counts=day_counts(connection, chart_start, now),
+    )

@@ -15,6 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from jobs.config.schema import Config
+from jobs.context import Context
 from jobs.health.component import Component, HealthReport, ago
 from jobs.health.posting import check_post_targets
 from jobs.health.scheduled import check_jobs, scheduled_jobs
@@ -105,11 +106,12 @@ def _in(iso_time: str, now: datetime) -> str:
     return f"in {ago(at - now)}"
 
 
-def check_scheduler(engine: Engine, config: Config, now: datetime) -> Component:
+def check_scheduler(context: Context, now: datetime) -> Component:
     """The scheduler's heartbeat row, with its next fire times."""
+    config = context.config
     if not config.scheduler.enabled:
         return Component("scheduler", "up", "disabled in the configuration")
-    with engine.connect() as connection:
+    with context.engine.connect() as connection:
         beat = read_heartbeat(connection, "scheduler")
     # Without jobs or digest targets nothing waits on the scheduler: a console-only
     # set-up without it is healthy.
@@ -126,8 +128,9 @@ def check_scheduler(engine: Engine, config: Config, now: datetime) -> Component:
     return component
 
 
-def check_chat_adapters(engine: Engine, config: Config, now: datetime) -> list[Component]:
+def check_chat_adapters(context: Context, now: datetime) -> list[Component]:
     """Slack and Telegram, when enabled, from the heartbeats their adapters write."""
+    config = context.config
     enabled = [
         name
         for name, on in (("slack", config.slack.enabled), ("telegram", config.telegram.enabled))
@@ -135,7 +138,7 @@ def check_chat_adapters(engine: Engine, config: Config, now: datetime) -> list[C
     ]
     if not enabled:
         return []
-    with engine.connect() as connection:
+    with context.engine.connect() as connection:
         return [_beat_component(name, read_heartbeat(connection, name), now) for name in enabled]
 
 
@@ -236,30 +239,21 @@ def check_memory() -> Component:
     return Component("memory", "up", f"{rss:.0f} MB resident", {"rss_mb": round(rss, 1)})
 
 
-def health_report(
-    engine: Engine,
-    config: Config,
-    *,
-    config_source: str,
-    data_dir: Path,
-    now: datetime,
-    llm_api_key: str | None = None,
-    probe_model: bool = True,
-) -> HealthReport:
-    """Every component; the overall status is the worst one's. What `/health`,
-    `opsdesk health` and the scheduler's `health` job call."""
+def health_report(context: Context, *, now: datetime, probe_model: bool = True) -> HealthReport:
+    """Every component as of `now`; the overall status is the worst one's. What
+    `/health`, `opsdesk health` and the scheduler's `health` job call."""
+    engine, config = context.engine, context.config
     components = check_database(engine)
-    components.append(check_config(config_source, len(config.repos), len(config.jobs)))
+    components.append(check_config(context.config_source, len(config.repos), len(config.jobs)))
     if components[0].status == "up" and components[1].status == "up":
-        components.append(check_scheduler(engine, config, now))
-        components += check_jobs(engine, config, now)
-        components += check_chat_adapters(engine, config, now)
+        components.append(check_scheduler(context, now))
+        components += check_jobs(context, now)
+        components += check_chat_adapters(context, now)
         components.append(check_outbox(engine, now))
         components += check_post_targets(engine)
-    if probe_model and (model := check_model_endpoint(config, llm_api_key)) is not None:
+    if probe_model and (model := check_model_endpoint(config, context.llm_api_key)) is not None:
         components.append(model)
-    components.append(
-        check_disk(database_directory(engine, data_dir), config.health.min_free_disk_mb)
-    )
+    database_dir = database_directory(engine, context.data_dir)
+    components.append(check_disk(database_dir, config.health.min_free_disk_mb))
     components.append(check_memory())
     return HealthReport(components=components, checked_at=now)

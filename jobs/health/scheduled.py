@@ -8,9 +8,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, true
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
 
 from jobs.config.schema import Config, JobConfig, parse_duration, schedule_from
+from jobs.context import Context
 from jobs.health.component import Component, Status, ago
 from jobs.job import JobSpec
 from jobs.specs import job_specs
@@ -156,13 +157,14 @@ def job_status(
     )
 
 
-def check_jobs(engine: Engine, config: Config, now: datetime) -> list[Component]:
+def check_jobs(context: Context, now: datetime) -> list[Component]:
     """A component per scheduled job: up, late, down or paused."""
+    config = context.config
     jobs = scheduled_jobs(config)
     if not jobs:
         return []
     grace = parse_duration(config.health.grace)
-    with engine.connect() as connection:
+    with context.engine.connect() as connection:
         paused = {
             row[0]
             for row in connection.execute(select(_states.c.job).where(_states.c.paused == true()))
@@ -184,6 +186,6 @@ def check_jobs(engine: Engine, config: Config, now: datetime) -> list[Component]
     return components
 
 
-def job_health(engine: Engine, config: Config, now: datetime) -> dict[str, tuple[str, str]]:
+def job_health(context: Context, now: datetime) -> dict[str, tuple[str, str]]:
     """job → (up | late | down | paused, why), for the digest's insights."""
-    return {c.data["job"]: (c.status, c.detail) for c in check_jobs(engine, config, now)}
+    return {c.data["job"]: (c.status, c.detail) for c in check_jobs(context, now)}

@@ -27,14 +27,28 @@ RETRY_REASONS = frozenset({CUT_SHORT, CALL_FAILED})
 # Reasons a file counts as not reviewed and is carried to the next review.
 NOT_REVIEWED_REASONS = frozenset({HUNK_TOO_LARGE, CUT_SHORT, CALL_FAILED})
 
-LANGUAGES = {
-    ".py": "python", ".pyi": "python", ".js": "javascript", ".jsx": "javascript",
-    ".mjs": "javascript", ".ts": "typescript", ".tsx": "typescript", ".go": "go",
-    ".rs": "rust", ".java": "java", ".kt": "kotlin", ".rb": "ruby", ".php": "php",
-    ".c": "c", ".h": "c", ".cc": "cpp", ".cpp": "cpp", ".hpp": "cpp", ".cs": "csharp",
-    ".swift": "swift", ".scala": "scala", ".sh": "shell", ".bash": "shell", ".sql": "sql",
-    ".lua": "lua", ".ex": "elixir", ".exs": "elixir", ".dart": "dart",
-}  # fmt: skip
+_SUFFIXES_OF = {
+    "python": ".py .pyi",
+    "javascript": ".js .jsx .mjs",
+    "typescript": ".ts .tsx",
+    "go": ".go",
+    "rust": ".rs",
+    "java": ".java",
+    "kotlin": ".kt",
+    "ruby": ".rb",
+    "php": ".php",
+    "c": ".c .h",
+    "cpp": ".cc .cpp .hpp",
+    "csharp": ".cs",
+    "swift": ".swift",
+    "scala": ".scala",
+    "shell": ".sh .bash",
+    "sql": ".sql",
+    "lua": ".lua",
+    "elixir": ".ex .exs",
+    "dart": ".dart",
+}
+LANGUAGES = {suffix: lang for lang, suffixes in _SUFFIXES_OF.items() for suffix in suffixes.split()}
 
 
 def language_of(path: str) -> str:

@@ -29,10 +29,13 @@ TREE = "tree"
 INDEX = "index"
 # Keep the user's repository settings that would reach outside the scratch space
 # (a filesystem monitor, a sparse pattern, a shared untracked cache) out of it.
-_ISOLATING_CONFIG = (
-    "-c", "core.fsmonitor=false", "-c", "core.untrackedCache=false",
-    "-c", "core.sparseCheckout=false", "-c", "core.hooksPath=/dev/null",
-)  # fmt: skip
+_ISOLATING_SETTINGS = (
+    "core.fsmonitor=false",
+    "core.untrackedCache=false",
+    "core.sparseCheckout=false",
+    "core.hooksPath=/dev/null",
+)
+_ISOLATING_CONFIG = tuple(arg for setting in _ISOLATING_SETTINGS for arg in ("-c", setting))
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -73,11 +76,11 @@ def check_out(repo: Path, sha: str, scratch: Path) -> Checkout:
 def _read_tree(repo: Path, sha: str, scratch: Path) -> None:
     tree = scratch / TREE
     tree.mkdir(exist_ok=True)
-    run_git(
-        repo, *_ISOLATING_CONFIG, f"--work-tree={tree.resolve()}", "read-tree", "--reset", "-u",
-        sha,
-        extra_env={"GIT_INDEX_FILE": str((scratch / INDEX).resolve()), "GIT_LFS_SKIP_SMUDGE": "1"},
-    )  # fmt: skip
+    work_tree = f"--work-tree={tree.resolve()}"
+    # A private index: the user's repository is never written.
+    private = {"GIT_INDEX_FILE": str((scratch / INDEX).resolve()), "GIT_LFS_SKIP_SMUDGE": "1"}
+    read_tree = ("read-tree", "--reset", "-u", sha)
+    run_git(repo, *_ISOLATING_CONFIG, work_tree, *read_tree, extra_env=private)
 
 
 def tree_entries(repo: Path, sha: str) -> dict[str, str]:

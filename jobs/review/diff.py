@@ -208,12 +208,16 @@ GENERATED_HEADER = re.compile(
     rb"|(?:auto-?)?generated (?:by|from|with|using)\b"
 )
 MINIFIED_LINE_CHARS = 1000
-BINARY_SUFFIXES = (
-    ".png", ".jpg", ".jpeg", ".gif", ".webp", ".ico", ".bmp", ".pdf", ".zip", ".gz", ".tgz",
-    ".bz2", ".xz", ".7z", ".tar", ".jar", ".whl", ".so", ".dylib", ".dll", ".exe", ".o", ".a",
-    ".class", ".pyc", ".woff", ".woff2", ".ttf", ".otf", ".eot", ".mp3", ".mp4", ".mov",
-    ".sqlite", ".db",
-)  # fmt: skip
+_BINARY_KINDS = {
+    "image": ".png .jpg .jpeg .gif .webp .ico .bmp",
+    "document": ".pdf",
+    "archive": ".zip .gz .tgz .bz2 .xz .7z .tar .jar .whl",
+    "compiled": ".so .dylib .dll .exe .o .a .class .pyc",
+    "font": ".woff .woff2 .ttf .otf .eot",
+    "media": ".mp3 .mp4 .mov",
+    "database": ".sqlite .db",
+}
+BINARY_SUFFIXES = tuple(suffix for kind in _BINARY_KINDS.values() for suffix in kind.split())
 
 
 # Every reason skip_reason gives: a file these rules leave out is never reviewed.

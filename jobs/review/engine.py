@@ -1,6 +1,6 @@
 """Run one review of one repository: cache, delta, reviewer, storage, run record.
 
-    result = run_review(engine, config, data_dir, "api", clock=utcnow, runner_id="h:1")
+    result = run_review(context, "api")
 
 Cache hit (same repo, commit and reviewer fingerprint): no git process beyond
 `resolve_ref` (usually none), two indexed queries and one insert. Miss: the
@@ -19,15 +19,15 @@ import hashlib
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.engine import Engine
-
 from jobs import runs
-from jobs.config.schema import Config, LinterConfig, RepoConfig
+from jobs.config.schema import LinterConfig, RepoConfig
+from jobs.context import Context
 from jobs.review import git, store
 from jobs.review.budget import RETRY_REASONS, SkippedFile
 from jobs.review.calibration import StoredCalibration
@@ -41,9 +41,7 @@ from jobs.review.pipeline import prepare_review
 from jobs.review.result import ReviewResult
 from jobs.review.reviewers import Reviewer, ReviewerError
 from jobs.review.store import StoredReview
-from storage.models import utcnow
 
-Clock = Callable[[], datetime]
 LOCAL_PREFIX = "local:"
 # reviews.repo holds 100 characters, job_runs.job 100 with "review:" before the name.
 MAX_REPO_NAME = 100 - len("review:")
@@ -77,12 +75,13 @@ class RepoTarget:
     linters: tuple[LinterConfig, ...] = ()  # the repository's own, beside the global ones
 
 
-def resolve_target(config: Config, data_dir: Path, target: str, *, allow_local: bool) -> RepoTarget:
+def resolve_target(context: Context, target: str, *, allow_local: bool) -> RepoTarget:
     """A configured repository by name; with `allow_local` (CLI, console) also a path:
     the repository it is in (`opsdesk review .` from a subdirectory reviews it all)."""
+    config = context.config
     repo = config.repo(target)
     if repo is not None:
-        return _configured(repo, data_dir)
+        return _configured(repo, context.data_dir)
     path = _local_path(target) if allow_local else None
     if path is not None and (path.is_dir() or "/" in target or target.startswith(".")):
         root = git.repository_root(path.resolve()) if path.is_dir() else None
@@ -114,29 +113,25 @@ def _local_path(target: str) -> Path:
 
 
 def _configured(repo: RepoConfig, data_dir: Path) -> RepoTarget:
+    """A remote is read from its clone in the data directory, a path where it is."""
     if repo.url is not None:
         path = data_dir / "repos" / f"{repo.name}.git"
-        return RepoTarget(
-            repo.name, path, repo.branch, url=repo.url, reviewer=repo.reviewer,
-            linters=tuple(repo.linters),
-        )  # fmt: skip
-    assert repo.path is not None
-    return RepoTarget(
-        repo.name, Path(repo.path).expanduser(), repo.branch, reviewer=repo.reviewer,
-        linters=tuple(repo.linters),
-    )  # fmt: skip
+    else:
+        assert repo.path is not None
+        path = Path(repo.path).expanduser()
+    linters = tuple(repo.linters)
+    return RepoTarget(repo.name, path, repo.branch, repo.url, repo.reviewer, linters)
 
 
 _FINGERPRINTS: dict[str, str] = {}
 
 
-def build_reviewer(
-    config: Config, target: RepoTarget, llm_api_key: str | None, engine: Engine | None = None
-) -> Reviewer:
-    if (target.reviewer or config.reviewer.default) == "llm":
-        calibrations = StoredCalibration(engine) if engine is not None else None
-        return LlmReviewer(config.reviewer.llm, api_key=llm_api_key, calibrations=calibrations)
-    return LintReviewer(config.reviewer.lint.with_linters(list(target.linters)))
+def build_reviewer(context: Context, target: RepoTarget) -> Reviewer:
+    settings = context.config.reviewer
+    if (target.reviewer or settings.default) == "llm":
+        calibrations = StoredCalibration(context.engine)
+        return LlmReviewer(settings.llm, api_key=context.llm_api_key, calibrations=calibrations)
+    return LintReviewer(settings.lint.with_linters(list(target.linters)))
 
 
 def fingerprint_of(reviewer: Reviewer) -> str:
@@ -150,67 +145,59 @@ def fingerprint_of(reviewer: Reviewer) -> str:
 
 
 def run_review(
-    engine: Engine,
-    config: Config,
-    data_dir: Path,
+    context: Context,
     repo_target: str,
     *,
     full: bool = False,
     trigger: str = "manual",
-    llm_api_key: str | None = None,
-    clock: Clock = utcnow,
-    runner_id: str | None = None,
     batch_id: str | None = None,
     allow_local: bool = False,
     record_run: bool = True,
     reviewer: Reviewer | None = None,
 ) -> ReviewResult:
     """Review `repo_target` at its configured ref; raises ReviewFailed (UnknownRepo)."""
-    started, started_at = time.perf_counter(), clock()
-    target = resolve_target(config, data_dir, repo_target, allow_local=allow_local)
-    reviewer = reviewer or build_reviewer(config, target, llm_api_key, engine)
-    fingerprint = fingerprint_of(reviewer)
-    run = _RunRecorder(engine, target.name, trigger, started, started_at, clock, runner_id,
-                       batch_id, record_run)  # fmt: skip
+    target = resolve_target(context, repo_target, allow_local=allow_local)
+    run = _RunRecorder(context, target.name, trigger, batch_id, record_run)
+    review = _Review(context, target, reviewer or build_reviewer(context, target))
+    engine = context.engine
     try:
         if target.url is None and not full:
             sha = git.resolve_ref(target.path, target.ref)
-            hit = store.cached_review(engine, target.name, sha, fingerprint)
+            hit = store.cached_review(engine, target.name, sha, review.fingerprint)
             if hit is not None and not _worth_retrying(hit):
-                return run.cached(hit, store.review_cache_key(target.name, sha, fingerprint))
-        with repo_lock(engine, data_dir, target.name):
+                return run.cached(hit, review.cache_key(sha))
+        with repo_lock(context, target.name):
             if target.url is not None:
                 git.ensure_clone(target.url, target.path)
             sha = git.resolve_ref(target.path, target.ref)
-            key = store.review_cache_key(target.name, sha, fingerprint)
-            hit = store.cached_review(engine, target.name, sha, fingerprint)
-            fresh = hit is not None and _started_after(hit, started_at)
+            hit = store.cached_review(engine, target.name, sha, review.fingerprint)
+            fresh = hit is not None and _started_after(hit, run.started_at)
             usable = hit is not None and (fresh or not _worth_retrying(hit))
             if hit is not None and usable and (not full or hit.row["kind"] == "full" or fresh):
-                return run.cached(hit, key)
-            # A full review of a commit reviewed as a delta replaces that review in place;
-            # so does a second try of a review whose answer was cut short (the same
-            # delta, from the same base, so every finding keeps its true state).
-            retry = hit if hit is not None and not full and _worth_retrying(hit) else None
-            replace_id = hit.id if hit is not None else None
-            stored, output = _review_miss(
-                engine,
-                target,
-                reviewer,
-                fingerprint,
-                sha,
-                full,
-                clock,
-                replace_id,
-                data_dir,
-                retry,
-            )
-            return run.done(stored, key, output.tokens_in, output.tokens_out)
+                return run.cached(hit, review.cache_key(sha))
+            stored, output = _review_miss(review, sha, hit, full=full)
+            return run.done(stored, review.cache_key(sha), output.tokens_in, output.tokens_out)
     except (git.GitError, ReviewerError) as exc:
         reason = str(exc) or type(exc).__name__
         spent = (getattr(exc, "tokens_in", 0), getattr(exc, "tokens_out", 0))
-        run_id = run.failed(reason, reviewer, *spent)
+        run_id = run.failed(reason, review.reviewer, *spent)
         raise ReviewFailed(target.name, reason, run_id, spent) from exc
+
+
+@dataclass(frozen=True)
+class _Review:
+    """One review being made: where, of what, by which reviewer."""
+
+    context: Context
+    target: RepoTarget
+    reviewer: Reviewer
+
+    @cached_property
+    def fingerprint(self) -> str:
+        return fingerprint_of(self.reviewer)
+
+    def cache_key(self, sha: str) -> str:
+        return store.review_cache_key(self.target.name, sha, self.fingerprint)
 
 
 def _worth_retrying(hit: StoredReview) -> bool:
@@ -227,23 +214,21 @@ def _started_after(hit: StoredReview, started_at: datetime) -> bool:
 
 
 def _review_miss(
-    engine: Engine,
-    target: RepoTarget,
-    reviewer: Reviewer,
-    fingerprint: str,
-    sha: str,
-    full: bool,
-    clock: Clock,
-    replace_id: int | None,
-    data_dir: Path,
-    retry: StoredReview | None = None,
+    review: _Review, sha: str, hit: StoredReview | None, *, full: bool
 ) -> tuple[StoredReview, Any]:
+    """Review `sha` and store it. A full review of a commit reviewed as a delta replaces
+    that review (`hit`) in place; so does a second try of a review whose answer was cut
+    short (the same delta, from the same base, so every finding keeps its true state)."""
     started = time.perf_counter()
-    last = store.last_review(engine, target.name, fingerprint)
+    engine, target, reviewer = review.context.engine, review.target, review.reviewer
+    retry = hit if hit is not None and not full and _worth_retrying(hit) else None
+    last = store.last_review(engine, target.name, review.fingerprint)
     base: str | None = None
     if retry is not None:  # the same delta again, from the same base review
         base = retry.row["base_sha"]
-        before = store.cached_review(engine, target.name, base, fingerprint) if base else None
+        before = (
+            store.cached_review(engine, target.name, base, review.fingerprint) if base else None
+        )
         last = (
             store.LastReview(before.id, base, before.skipped_files)
             if before is not None and base
@@ -255,7 +240,7 @@ def _review_miss(
     review_input = prepare_review(target.path, base, sha, reviewer.budget_tokens())
     tree = git.tree_sizes(target.path, sha)
     carried = _carried(last.skipped_files if base and last else (), tree)
-    scratch = data_dir / CHECKOUTS / scratch_name(target.name)
+    scratch = review.context.data_dir / CHECKOUTS / scratch_name(target.name)
     review_input = replace(review_input, carried=carried, checkout=scratch)
     output = reviewer.review(review_input)
     # A second try of a review adds its cost to the first's.
@@ -264,31 +249,44 @@ def _review_miss(
     full_tokens = 0  # a linter sends no tokens, so a full lint review costs none either
     if isinstance(reviewer, LlmReviewer):  # a full review's own cost is the truth
         full_tokens = prompt_tokens if base is None else reviewer.full_tree_tokens(review_input)
+    # Every file not reviewed, with the reason; a linter on the whole tree lists all it
+    # did not check itself (the diff's skip rules do not apply to it).
+    diff_skipped = () if output.whole_tree else review_input.packed.skipped
     draft = store.ReviewDraft(
-        repo=target.name, commit_sha=sha, base_sha=base, reviewer_fingerprint=fingerprint,
-        reviewer_kind=reviewer.kind, model=output.model, kind="delta" if base else "full",
+        repo=target.name,
+        commit_sha=sha,
+        base_sha=base,
+        reviewer_fingerprint=review.fingerprint,
+        reviewer_kind=reviewer.kind,
+        model=output.model,
+        kind="delta" if base else "full",
         commits_covered=git.count_commits(target.path, base, sha),
         prompt_tokens=prompt_tokens,
         completion_tokens=spent["completion_tokens"] + output.tokens_out,
         full_prompt_tokens=full_tokens,
         duration_ms=int((time.perf_counter() - started) * 1000),
-        model_latency_ms=output.model_latency_ms, dropped_count=output.dropped_outside_diff,
-        # Every file not reviewed, with the reason; a linter on the whole tree lists
-        # all it did not check itself (the diff's skip rules do not apply to it).
-        skipped_files=[
-            *(() if output.whole_tree else review_input.packed.skipped), *output.not_reviewed
-        ],
-        created_at=clock(), reviewed_files=output.reviewed_files, notes=output.notes,
-    )  # fmt: skip
+        model_latency_ms=output.model_latency_ms,
+        dropped_count=output.dropped_outside_diff,
+        skipped_files=[*diff_skipped, *output.not_reviewed],
+        created_at=review.context.clock(),
+        reviewed_files=output.reviewed_files,
+        notes=output.notes,
+    )
     renamed = git.renames(target.path, base, sha) if base is not None else {}
     moved = _line_mover(target.path, base, sha, review_input.files) if base else None
     # A reviewer that saw the whole commit did not report a base finding: it is fixed.
     fate = _fixed if output.whole_tree else _partial_fate(review_input.files, tree, moved)
     stored = store.save_review(
-        engine, draft, output.findings, base_review_id=last.id if last is not None else None,
-        fate=fate, renamed=renamed, moved=moved, replace_id=replace_id,
+        engine,
+        draft,
+        output.findings,
+        base_review_id=last.id if last is not None else None,
+        fate=fate,
+        renamed=renamed,
+        moved=moved,
+        replace_id=hit.id if hit is not None else None,
         whole_tree=output.whole_tree,
-    )  # fmt: skip
+    )
     return stored, output
 
 
@@ -297,13 +295,12 @@ def _carried(skipped: tuple[SkippedFile, ...], tree: dict[str, int]) -> tuple[st
     large, an answer cut short, a reviewer's own not_reviewed), still in the commit:
     the next review must review them. Files a skip rule or missing linter coverage
     leaves out stay out."""
-    return tuple(
-        dict.fromkeys(
-            s.path for s in skipped
-            if s.path in tree and s.reason not in SKIP_REASONS
-            and not s.reason.startswith(NO_LINTER)
-        )
-    )  # fmt: skip
+    carried = [s.path for s in skipped if s.path in tree and _by_mischance(s.reason)]
+    return tuple(dict.fromkeys(carried))
+
+
+def _by_mischance(reason: str) -> bool:
+    return reason not in SKIP_REASONS and not reason.startswith(NO_LINTER)
 
 
 def _fixed(path: str, line: int) -> int | None:
@@ -355,17 +352,18 @@ def _is_ancestor(repo: Path, ancestor: str, descendant: str) -> bool:
 
 @dataclass
 class _RunRecorder:
-    """Writes the one job_runs row of a run_review call."""
+    """Writes the one job_runs row of a run_review call (none when not `enabled`)."""
 
-    engine: Engine
+    context: Context
     repo: str
     trigger: str
-    started: float
-    started_at: datetime
-    clock: Clock
-    runner_id: str | None
     batch_id: str | None
     enabled: bool
+    started: float = field(default_factory=time.perf_counter)
+    started_at: datetime = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.started_at = self.context.clock()
 
     def _elapsed_ms(self) -> int:
         return int((time.perf_counter() - self.started) * 1000)
@@ -374,10 +372,16 @@ class _RunRecorder:
         if not self.enabled:
             return None
         return runs.record_finished(
-            self.engine, job=f"review:{self.repo}", kind="review", trigger=self.trigger,
-            started_at=self.started_at, finished_at=self.clock(), runner=self.runner_id,
-            batch_id=self.batch_id, **columns,
-        )  # fmt: skip
+            self.context.engine,
+            job=f"review:{self.repo}",
+            kind="review",
+            trigger=self.trigger,
+            started_at=self.started_at,
+            finished_at=self.context.clock(),
+            runner=self.context.runner_id,
+            batch_id=self.batch_id,
+            **columns,
+        )
 
     def cached(self, hit: StoredReview, key: str) -> ReviewResult:
         result = ReviewResult(hit, cache_hit=True, duration_ms=self._elapsed_ms())
@@ -394,32 +398,16 @@ class _RunRecorder:
     ) -> int | None:
         model = getattr(getattr(reviewer, "config", None), "model", None)
         return self._record(
-            status="failed", cache_hit=False, error=reason, duration_ms=self._elapsed_ms(),
+            status="failed",
+            cache_hit=False,
+            error=reason,
+            duration_ms=self._elapsed_ms(),
             model=model if reviewer.kind == "llm" else None,
-            tokens_in=tokens_in or None, tokens_out=tokens_out or None,
-        )  # fmt: skip
+            tokens_in=tokens_in or None,
+            tokens_out=tokens_out or None,
+        )
 
 
 def _summary(stored: StoredReview) -> str:
     row = stored.row
     return json.dumps({"review_id": stored.id, "kind": row["kind"], **stored.counts})
-
-
-def review_job(
-    engine: Engine,
-    config: Config,
-    data_dir: Path,
-    repo_name: str,
-    *,
-    trigger: str = "schedule",
-    batch_id: str | None = None,
-    llm_api_key: str | None = None,
-    clock: Clock = utcnow,
-    runner_id: str | None = None,
-    record_run: bool = True,
-) -> ReviewResult:
-    """The scheduler's entry point for a configured repository's review job."""
-    return run_review(
-        engine, config, data_dir, repo_name, trigger=trigger, batch_id=batch_id,
-        llm_api_key=llm_api_key, clock=clock, runner_id=runner_id, record_run=record_run,
-    )  # fmt: skip

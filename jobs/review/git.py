@@ -20,6 +20,17 @@ EMPTY_TREE_SHA1 = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 EMPTY_TREE_SHA256 = "6ef19b41225c5369f1c104d45d8d85efa9b057b53b14b4b9b939dd74decc5321"
 NETWORK_TIMEOUT_S = 600.0
 LOCAL_TIMEOUT_S = 120.0
+# A diff as git itself makes it, whatever the user's configuration says (no colour, no
+# external diff or text conversion), renames detected, the usual a/ and b/ prefixes.
+PLAIN_DIFF = (
+    "diff",
+    "--no-color",
+    "--no-ext-diff",
+    "--no-textconv",
+    "-M",
+    "--src-prefix=a/",
+    "--dst-prefix=b/",
+)
 
 
 class GitError(Exception):
@@ -97,10 +108,8 @@ def resolve_ref(repo: Path, ref: str = "HEAD") -> str:
     """The commit sha `ref` names, from exactly one `git rev-parse` (git itself knows
     every ref store, revision syntax and worktree layout)."""
     repo = _checked_repo(repo)
-    result = run_git(
-        repo, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}",
-        check=False,
-    )  # fmt: skip
+    verify = ("rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}")
+    result = run_git(repo, *verify, check=False)
     if result.returncode != 0:
         stderr = result.stderr.decode("utf-8", "replace")
         if "not a git repository" in stderr:
@@ -148,10 +157,9 @@ def count_commits(repo: Path, base: str | None, head: str) -> int:
 
 def renames(repo: Path, base: str, head: str) -> dict[str, str]:
     """Old path → new path of every file git sees renamed between two commits."""
-    out = run_git(
-        repo, "diff", "--no-color", "--no-ext-diff", "-M", "--name-status", "-z", base, head, "--"
-    ).stdout.decode("utf-8", "surrogateescape")  # fmt: skip
-    fields = out.split("\0")
+    name_status = ("diff", "--no-color", "--no-ext-diff", "-M", "--name-status", "-z")
+    out = run_git(repo, *name_status, base, head, "--").stdout
+    fields = out.decode("utf-8", "surrogateescape").split("\0")
     moved: dict[str, str] = {}
     index = 0
     while index < len(fields) and fields[index]:
@@ -173,10 +181,7 @@ def diff_text(repo: Path, base: str | None, head: str) -> str:
     """Unified diff base → head (-U3, renames detected). With base None the diff is
     against the empty tree, so a full review takes the same code path as a delta."""
     old = empty_tree(head) if base is None else base
-    out = run_git(
-        repo, "diff", "--no-color", "--no-ext-diff", "--no-textconv", "-U3", "-M",
-        "--src-prefix=a/", "--dst-prefix=b/", old, head, "--",
-    ).stdout  # fmt: skip
+    out = run_git(repo, *PLAIN_DIFF, "-U3", old, head, "--").stdout
     return out.decode("utf-8", "replace")
 
 
@@ -227,9 +232,9 @@ def ensure_clone(url: str, dest_dir: Path, timeout: float = NETWORK_TIMEOUT_S) -
     if dest_dir.exists():
         if repository_root(dest_dir) != dest_dir.resolve():
             raise GitError(f"{dest_dir} exists and is not a git clone; remove it or pick another")
+        fetch = ("fetch", "--prune", "--quiet", "--", url, *_FETCH_REFSPECS)
         try:
-            run_git(dest_dir, "fetch", "--prune", "--quiet", "--", url, *_FETCH_REFSPECS,
-                    timeout=timeout)  # fmt: skip
+            run_git(dest_dir, *fetch, timeout=timeout)
         except GitError as exc:
             raise GitError(_redact(f"cannot fetch {url}: {exc}")) from exc
         return dest_dir
@@ -237,9 +242,9 @@ def ensure_clone(url: str, dest_dir: Path, timeout: float = NETWORK_TIMEOUT_S) -
     # Clone beside the destination and rename, so an interrupted clone leaves nothing
     # that a later call would mistake for a good one.
     staging = Path(tempfile.mkdtemp(prefix=f".{dest_dir.name}.", dir=dest_dir.parent))
+    clone = ("clone", "--bare", "--quiet", "--", url, str(staging / "repo"))
     try:
-        run_git(None, "clone", "--bare", "--quiet", "--", url, str(staging / "repo"),
-                timeout=timeout)  # fmt: skip
+        run_git(None, *clone, timeout=timeout)
         (staging / "repo").rename(dest_dir)
     except GitError as exc:
         raise GitError(_redact(f"cannot clone {url}: {exc}")) from exc

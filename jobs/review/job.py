@@ -7,29 +7,25 @@ from __future__ import annotations
 
 from jobs.feedback import mark_shown
 from jobs.job import JobOutcome, RunContext
-from jobs.review.engine import ReviewFailed, review_job
+from jobs.review.engine import ReviewFailed, run_review
 from jobs.review.view import finding_ids_in, review_reply
 
 
 def run_review_job(ctx: RunContext) -> JobOutcome:
-    services = ctx.context
+    context = ctx.context
     repo = ctx.spec.name.split(":", 1)[1]
     try:
-        result = review_job(
-            services.engine, services.config, services.data_dir, repo,
-            trigger=ctx.trigger, batch_id=ctx.batch_id, llm_api_key=services.llm_api_key,
-            clock=services.clock, runner_id=services.runner_id, record_run=False,
-        )  # fmt: skip
+        result = run_review(
+            context, repo, trigger=ctx.trigger, batch_id=ctx.batch_id, record_run=False
+        )
     except ReviewFailed as exc:
-        return JobOutcome(
-            status="failed", error=exc.reason,
-            tokens_in=exc.tokens_in or None, tokens_out=exc.tokens_out or None,
-        )  # fmt: skip
+        spent_in, spent_out = exc.tokens_in or None, exc.tokens_out or None
+        return JobOutcome("failed", error=exc.reason, tokens_in=spent_in, tokens_out=spent_out)
     columns = result.run_columns()
-    reply = review_reply(result, services.config)
+    reply = review_reply(result, context.config)
     # The post's buttons are pressable in the chats it goes to, and only there.
     for target in ctx.spec.post_to:
-        mark_shown(services.engine, target, finding_ids_in(reply))
+        mark_shown(context.engine, target, finding_ids_in(reply))
     return JobOutcome(
         status=columns["status"],
         output=reply.title,

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from jobs.review.git import run_git
+from jobs.review.git import PLAIN_DIFF, run_git
 
 MAX_PATHSPECS = 500  # beyond this, diff everything rather than build a huge command line
 _HUNK_HEADER = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
@@ -41,14 +41,12 @@ def line_maps(repo: Path, base: str, head: str, paths: list[str]) -> dict[str, L
     `git diff -U0` with rename detection: give both old and new paths of a rename)."""
     if not paths:
         return {}
-    out = run_git(
-        repo, "diff", "--no-color", "--no-ext-diff", "--no-textconv", "-M", "-U0",
-        "--src-prefix=a/", "--dst-prefix=b/", base, head, "--",
-        *(paths if len(paths) <= MAX_PATHSPECS else []),
-    ).stdout.decode("utf-8", "replace")  # fmt: skip
+    pathspecs = paths if len(paths) <= MAX_PATHSPECS else []
+    out = run_git(repo, *PLAIN_DIFF, "-U0", base, head, "--", *pathspecs).stdout
+    text = out.decode("utf-8", "replace")
     maps: dict[str, LineMap] = {}
     current: LineMap | None = None
-    for line in out.splitlines():
+    for line in text.splitlines():
         if line.startswith("--- "):
             continue
         if line.startswith("+++ "):

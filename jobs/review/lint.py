@@ -88,9 +88,8 @@ class LintReviewer:
         findings.sort(key=lambda f: (f.path, f.line, f.category))
         covered, not_reviewed = self.coverage(checkout)
         return ReviewerOutput(
-            findings=findings, not_reviewed=not_reviewed, whole_tree=True,
-            reviewed_files=covered,
-        )  # fmt: skip
+            findings=findings, not_reviewed=not_reviewed, whole_tree=True, reviewed_files=covered
+        )
 
     def lint(self, checkout: Checkout) -> list[Finding]:
         """Every configured linter on the whole checkout."""

@@ -134,10 +134,15 @@ def _ruff_finding(root: Path, prefix: str, item: dict[str, Any]) -> Finding | No
         return None
     fix = item.get("fix") or {}
     return Finding(
-        path=path, line=max(line, 1), end_line=end if end > line else None,
-        severity=_ruff_severity(code), category=code, message=str(item.get("message") or code),
-        suggestion=fix.get("message") or None, source=f"ruff:{code}",
-    )  # fmt: skip
+        path=path,
+        line=max(line, 1),
+        end_line=end if end > line else None,
+        severity=_ruff_severity(code),
+        category=code,
+        message=str(item.get("message") or code),
+        suggestion=fix.get("message") or None,
+        source=f"ruff:{code}",
+    )
 
 
 def run_linter(linter: LinterConfig, root: Path, files: list[str]) -> list[Finding]:

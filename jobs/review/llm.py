@@ -82,9 +82,12 @@ class LlmReviewer:
     def fingerprint(self) -> str:
         c = self.config
         options = {
-            "prompt": PROMPT_VERSION, "passes": c.passes, "temperature": c.temperature,
-            "context_tokens": c.context_tokens, "answer_tokens": c.answer_tokens,
-        }  # fmt: skip
+            "prompt": PROMPT_VERSION,
+            "passes": c.passes,
+            "temperature": c.temperature,
+            "context_tokens": c.context_tokens,
+            "answer_tokens": c.answer_tokens,
+        }
         return reviewer_fingerprint(self.kind, c.model, options)
 
     def budget_tokens(self) -> int:

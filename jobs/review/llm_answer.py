@@ -19,11 +19,15 @@ from jobs.review.finding import Finding, Severity
 from jobs.review.reviewers import ReviewerError
 
 _FENCE = re.compile(r"```[a-zA-Z]*\s*\n(.*?)```", re.DOTALL)
-_SEVERITY_WORDS: dict[str, Severity] = {
-    "error": "error", "critical": "error", "high": "error", "blocker": "error", "major": "error",
-    "warning": "warning", "warn": "warning", "medium": "warning",
-    "info": "info", "low": "info", "minor": "info", "note": "info", "suggestion": "info",
-}  # fmt: skip
+# The words models use for a severity, by the severity they mean.
+_WORDS_FOR: dict[Severity, str] = {
+    "error": "error critical high blocker major",
+    "warning": "warning warn medium",
+    "info": "info low minor note suggestion",
+}
+_SEVERITY_WORDS = {
+    word: severity for severity, words in _WORDS_FOR.items() for word in words.split()
+}
 
 
 class ModelFinding(BaseModel):
@@ -51,10 +55,15 @@ class ModelFinding(BaseModel):
         path = self.path.strip().removeprefix("./")
         end = self.end_line if self.end_line and self.end_line > self.line else None
         return Finding(
-            path=path, line=self.line, end_line=end, severity=self.severity,
-            category=self.category, message=self.message.strip(),
-            suggestion=(self.suggestion or "").strip() or None, source=source,
-        )  # fmt: skip
+            path=path,
+            line=self.line,
+            end_line=end,
+            severity=self.severity,
+            category=self.category,
+            message=self.message.strip(),
+            suggestion=(self.suggestion or "").strip() or None,
+            source=source,
+        )
 
 
 def _objects_in(text: str) -> Iterable[Any]:

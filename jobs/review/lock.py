@@ -17,6 +17,7 @@ from pathlib import Path
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
+from jobs.context import Context
 from storage.db import is_postgres
 
 
@@ -25,13 +26,13 @@ def lock_name(repo: str) -> str:
 
 
 @contextmanager
-def repo_lock(engine: Engine, data_dir: Path, repo: str) -> Iterator[None]:
+def repo_lock(context: Context, repo: str) -> Iterator[None]:
     """Hold the review lock of `repo` (blocking until it is free)."""
-    if is_postgres(engine):
-        with _advisory_lock(engine, lock_name(repo)):
+    if is_postgres(context.engine):
+        with _advisory_lock(context.engine, lock_name(repo)):
             yield
         return
-    with _file_lock(data_dir / "locks" / f"review-{_safe(repo)}.lock"):
+    with _file_lock(context.data_dir / "locks" / f"review-{_safe(repo)}.lock"):
         yield
 
 

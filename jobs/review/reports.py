@@ -9,6 +9,7 @@ directory, or without a file and line, is left out. Pure: text in, findings out.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import unquote, urlparse
@@ -22,8 +23,11 @@ class ReportError(ValueError):
 
 
 _SEVERITIES: dict[str, Severity] = {
-    "error": "error", "fatal": "error", "warning": "warning", "warn": "warning",
-}  # fmt: skip
+    "error": "error",
+    "fatal": "error",
+    "warning": "warning",
+    "warn": "warning",
+}
 MAX_CATEGORY = 100
 
 
@@ -52,26 +56,39 @@ def _category(rule: str) -> str:
     return rule.rsplit(".", 1)[-1][:MAX_CATEGORY] or "lint"
 
 
-def _finding(
-    linter: str, path: str | None, line: object, end: object, level: str | None,
-    rule: str, message: str,
-) -> Finding | None:  # fmt: skip
+@dataclass(frozen=True)
+class _Result:
+    """One result as a report states it, before it is checked."""
+
+    path: str | None  # relative to the checkout; None: outside it, or none given
+    line: object
+    end: object
+    level: str | None
+    rule: str
+    message: str
+
+
+def _finding(linter: str, result: _Result) -> Finding | None:
     try:
-        start = int(str(line))
+        start = int(str(result.line))
     except ValueError:
         return None
-    if path is None or not message.strip():
+    if result.path is None or not result.message.strip():
         return None
     try:
-        end_line: int | None = int(str(end)) if end is not None else None
+        end_line = int(str(result.end)) if result.end is not None else None
     except ValueError:
         end_line = None
-    category = _category(rule)
+    category = _category(result.rule)
     return Finding(
-        path=path, line=max(start, 1), end_line=end_line if end_line and end_line > start else None,
-        severity=_severity(level), category=category, message=message.strip(),
+        path=result.path,
+        line=max(start, 1),
+        end_line=end_line if end_line and end_line > start else None,
+        severity=_severity(result.level),
+        category=category,
+        message=result.message.strip(),
         source=f"{linter}:{category}"[:MAX_CATEGORY],
-    )  # fmt: skip
+    )
 
 
 def parse_checkstyle(text: str, root: Path, linter: str) -> list[Finding]:
@@ -86,10 +103,15 @@ def parse_checkstyle(text: str, root: Path, linter: str) -> list[Finding]:
     for file in document.iter("file"):
         path = _relative(file.get("name", ""), root)
         for error in file.iter("error"):
-            found = _finding(
-                linter, path, error.get("line", ""), None, error.get("severity"),
-                error.get("source") or linter, error.get("message") or "",
-            )  # fmt: skip
+            result = _Result(
+                path=path,
+                line=error.get("line", ""),
+                end=None,
+                level=error.get("severity"),
+                rule=error.get("source") or linter,
+                message=error.get("message") or "",
+            )
+            found = _finding(linter, result)
             if found is not None:
                 findings.append(found)
     return findings
@@ -118,11 +140,15 @@ def _sarif_result(result: dict[str, Any], root: Path, linter: str) -> Finding | 
     uri = (physical.get("artifactLocation") or {}).get("uri")
     region = physical.get("region") or {}
     message = result.get("message") or {}
-    return _finding(
-        linter, _relative(uri, root) if uri else None, region.get("startLine", ""),
-        region.get("endLine"), result.get("level"), str(result.get("ruleId") or linter),
-        str(message.get("text") or message.get("markdown") or ""),
-    )  # fmt: skip
+    stated = _Result(
+        path=_relative(uri, root) if uri else None,
+        line=region.get("startLine", ""),
+        end=region.get("endLine"),
+        level=result.get("level"),
+        rule=str(result.get("ruleId") or linter),
+        message=str(message.get("text") or message.get("markdown") or ""),
+    )
+    return _finding(linter, stated)
 
 
 PARSERS = {"sarif": parse_sarif, "checkstyle": parse_checkstyle}

@@ -20,7 +20,7 @@ import json
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime
 from typing import Any
 
@@ -65,12 +65,8 @@ class ReviewedFinding:
 
     def as_row(self) -> Finding:
         """A detached storage row, for the shared rendering (`finding_block`)."""
-        return Finding(
-            id=self.id, repo="", fingerprint=self.fingerprint, path=self.path, line=self.line,
-            end_line=self.end_line, severity=self.severity, category=self.category,
-            message=self.message, suggestion=self.suggestion, source=self.source,
-            status="fixed" if self.status == "fixed" else "open",
-        )  # fmt: skip
+        status = "fixed" if self.status == "fixed" else "open"
+        return Finding(repo="", **(asdict(self) | {"status": status}))
 
 
 def sort_findings(findings: Iterable[ReviewedFinding]) -> list[ReviewedFinding]:
@@ -115,11 +111,15 @@ def _skipped_from_json(text: str) -> tuple[SkippedFile, ...]:
     return tuple(SkippedFile(s["path"], s["reason"]) for s in json.loads(text))
 
 
-_FINDING_COLUMNS = (
-    FINDINGS.c.id, FINDINGS.c.fingerprint, FINDINGS.c.path, REVIEW_FINDINGS.c.line,
-    FINDINGS.c.end_line, FINDINGS.c.severity, FINDINGS.c.category, FINDINGS.c.message,
-    FINDINGS.c.suggestion, FINDINGS.c.source, REVIEW_FINDINGS.c.state,
-)  # fmt: skip
+def _reviewed_columns(line: Any) -> list[Any]:
+    """The columns of a ReviewedFinding but its status, in its order; `line` is where
+    it stood (in one review, or now)."""
+    names = [f.name for f in fields(ReviewedFinding) if f.name != "status"]
+    return [line if name == "line" else FINDINGS.c[name] for name in names]
+
+
+# A finding as one review listed it: where it stood then, and its state in that review.
+_FINDING_COLUMNS = (*_reviewed_columns(REVIEW_FINDINGS.c.line), REVIEW_FINDINGS.c.state)
 
 
 def _stored(connection: Connection, row: Any) -> StoredReview:
@@ -247,11 +247,12 @@ class ReviewDraft:
     notes: Sequence[str] = ()
 
 
-_DRAFT_COLUMNS = (
-    "repo", "commit_sha", "base_sha", "reviewer_fingerprint", "reviewer_kind", "model", "kind",
-    "commits_covered", "prompt_tokens", "completion_tokens", "full_prompt_tokens",
-    "duration_ms", "model_latency_ms", "dropped_count", "created_at", "reviewed_files",
-)  # fmt: skip
+# The draft's fields stored as they are (skipped files and notes are stored as JSON).
+_DRAFT_COLUMNS = tuple(
+    draft_field.name
+    for draft_field in fields(ReviewDraft)
+    if draft_field.name not in ("skipped_files", "notes")
+)
 
 
 def save_review(
@@ -358,15 +359,15 @@ def save_review(
                 held = now_at_head.fingerprint in held_by_base
                 fingerprint = f"pending:{uuid.uuid4().hex}" if held else now_at_head.fingerprint
                 row = Finding(
-                    repo=draft.repo, fingerprint=fingerprint, path=found.path,
-                    line=found.line, end_line=found.end_line, severity=found.severity,
-                    category=found.category, message=found.message,
-                    suggestion=found.suggestion, source=found.source, status="open",
-                    first_review_id=review.id, created_at=now,
-                )  # fmt: skip
+                    repo=draft.repo,
+                    fingerprint=fingerprint,
+                    first_review_id=review.id,
+                    created_at=now,
+                    **_reported_columns(found),
+                )
             else:
                 row = known_row
-            _take_report(row, found)
+                _take_report(row, found)
             session.add(row)
             placed.append((row, now_at_head.fingerprint, "new", found.line))
         _assign_fingerprints(session, draft.repo, placed)  # flushes: every row has an id
@@ -425,27 +426,34 @@ def _close_linter_findings_of_other_chains(
     )
 
 
+def _reported_columns(found: ReportedFinding) -> dict[str, Any]:
+    """A row's columns as the reviewer reported the finding at this commit: where and
+    what it is (the report's own fields), and open."""
+    return {**found.model_dump(), "status": "open", "fixed_review_id": None}
+
+
 def _take_report(row: Finding, found: ReportedFinding) -> None:
     """The row now says what the reviewer reported at this commit (an unchanged row
     is left clean, so nothing is written for it)."""
-    now_says = (found.path, found.line, found.end_line, found.severity, found.category,
-                found.message, found.suggestion, found.source, "open", None)  # fmt: skip
-    if now_says != (row.path, row.line, row.end_line, row.severity, row.category, row.message,
-                    row.suggestion, row.source, row.status, row.fixed_review_id):  # fmt: skip
-        row.path, row.line, row.end_line = found.path, found.line, found.end_line
-        row.severity, row.category, row.message = found.severity, found.category, found.message
-        row.suggestion, row.source = found.suggestion, found.source
-        row.status, row.fixed_review_id = "open", None
+    now_says = _reported_columns(found)
+    if any(getattr(row, name) != value for name, value in now_says.items()):
+        for name, value in now_says.items():
+            setattr(row, name, value)
 
 
 def _carried_fingerprint(row: Finding, path: str) -> str:
     """A carried finding keeps its fingerprint unless its file was renamed."""
     if path == row.path and row.fingerprint:
         return row.fingerprint
-    return finding_fingerprint(
-        ReportedFinding(path=path, line=max(row.line, 1), severity="info",
-                        category=row.category, message=row.message, source=row.source)
-    )  # fmt: skip
+    moved = ReportedFinding(
+        path=path,
+        line=max(row.line, 1),
+        severity="info",
+        category=row.category,
+        message=row.message,
+        source=row.source,
+    )
+    return finding_fingerprint(moved)
 
 
 def _assign_fingerprints(
@@ -496,18 +504,7 @@ def open_findings(engine: Engine, repo: str, *, suppressed: bool = False) -> lis
     is_marked = FINDINGS.c.id.in_(marked)
     with engine.connect() as connection:
         rows = connection.execute(
-            select(
-                FINDINGS.c.id,
-                FINDINGS.c.fingerprint,
-                FINDINGS.c.path,
-                FINDINGS.c.line,
-                FINDINGS.c.end_line,
-                FINDINGS.c.severity,
-                FINDINGS.c.category,
-                FINDINGS.c.message,
-                FINDINGS.c.suggestion,
-                FINDINGS.c.source,
-            ).where(
+            select(*_reviewed_columns(FINDINGS.c.line)).where(
                 FINDINGS.c.repo == repo,
                 FINDINGS.c.status == "open",
                 is_marked if suppressed else ~is_marked,

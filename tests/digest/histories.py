@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from jobs.digest import DurationSample, RunRecord, digest_window
-from jobs.digest.model import Period
+from jobs.digest.compute import Period
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 

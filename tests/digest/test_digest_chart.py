@@ -1,7 +1,8 @@
 import struct
 from datetime import UTC, date, datetime, timedelta
 
-from jobs.digest import DayCount, DurationSample, daily_hit_rates, daily_medians, render_chart
+from jobs.digest import DayCount, DurationSample
+from jobs.digest.chart import ChartRequest, daily_hit_rates, daily_medians, render_chart
 
 from .histories import run
 
@@ -19,7 +20,7 @@ def png_size(data: bytes) -> tuple[int, int]:
 
 
 def test_empty_history_renders_a_valid_png_saying_no_runs_yet() -> None:
-    data = render_chart({}, {})
+    data = render_chart(ChartRequest({}, {}))
     assert png_size(data) == (640, 360)
     assert data.endswith(b"IEND\xaeB`\x82")
 
@@ -32,13 +33,15 @@ def test_chart_with_fifty_jobs_is_a_small_valid_png() -> None:
     ]
     medians = daily_medians(samples, end=END)
     rates = {END.date() - timedelta(days=i): 0.5 for i in range(14)}
-    data = render_chart(medians, rates)
+    data = render_chart(ChartRequest(medians, rates))
     assert png_size(data) == (640, 360)
     assert len(data) < 100_000
 
 
 def test_short_history_renders_with_the_days_it_has() -> None:
-    data = render_chart({"build": {date(2026, 5, 2): 60_000.0}}, {date(2026, 5, 2): 0.0})
+    data = render_chart(
+        ChartRequest({"build": {date(2026, 5, 2): 60_000.0}}, {date(2026, 5, 2): 0.0})
+    )
     assert png_size(data) == (640, 360)
 
 

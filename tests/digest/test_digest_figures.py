@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 
 from jobs.digest import (
+    DigestInputs,
     DurationSample,
     FeedbackTotals,
     ReviewTotals,
@@ -50,7 +51,7 @@ def test_time_saved_and_hit_rate_match_hand_computed_values() -> None:
         in_period("b", 5.0, 5, status="running"),  # unfinished: not counted
     ]
     # a's baseline median is 30 s; b has no baseline.
-    digest = compute_digest(period, baseline("a", [10, 20, 30, 40, 50]), [], now=NOW)
+    digest = compute_digest(DigestInputs(period, baseline("a", [10, 20, 30, 40, 50]), []), now=NOW)
     caching = digest.caching
     assert (caching.runs, caching.cache_hits) == (8, 3)
     assert caching.hit_rate == pytest.approx(3 / 8)
@@ -64,7 +65,9 @@ def test_time_saved_and_hit_rate_match_hand_computed_values() -> None:
 def test_baseline_samples_inside_the_period_are_not_the_baseline() -> None:
     inside = [DurationSample("a", WINDOW.start + timedelta(hours=1), 999_000)]
     period = [in_period("a", 1.0, 2, status="cached", cache_hit=True)]
-    digest = compute_digest(period, baseline("a", [10, 10, 10, 10, 10]) + inside, [], now=NOW)
+    digest = compute_digest(
+        DigestInputs(period, baseline("a", [10, 10, 10, 10, 10]) + inside, []), now=NOW
+    )
     assert digest.caching.time_saved_ms == pytest.approx(9_000)
 
 
@@ -72,7 +75,7 @@ def test_success_rate_drop_raises_an_insight_with_its_numbers() -> None:
     previous = [in_previous("deploy", 10.0, h) for h in range(10)]
     period = [in_period("deploy", 10.0, h) for h in range(6)]
     period += [in_period("deploy", 10.0, 6 + h, status="failed") for h in range(4)]
-    digest = compute_digest(period, [], previous, now=NOW)
+    digest = compute_digest(DigestInputs(period, [], previous), now=NOW)
     (insight,) = digest.insights
     assert (insight.job, insight.metric, insight.severity) == ("deploy", "success_rate", "warning")
     assert insight.numbers["rate"] == pytest.approx(0.6)
@@ -86,9 +89,9 @@ def test_a_small_success_dip_or_too_few_runs_raise_nothing() -> None:
     previous = [in_previous("deploy", 10.0, h) for h in range(10)]
     dip = [in_period("deploy", 10.0, h) for h in range(9)]
     dip.append(in_period("deploy", 10.0, 9, status="failed"))
-    assert compute_digest(dip, [], previous, now=NOW).insights == []
+    assert compute_digest(DigestInputs(dip, [], previous), now=NOW).insights == []
     few = [in_period("deploy", 10.0, h, status="failed") for h in range(4)]
-    digest = compute_digest(few, [], previous, now=NOW)
+    digest = compute_digest(DigestInputs(few, [], previous), now=NOW)
     assert digest.insights == []
     assert ("deploy", "success_rate") not in digest.checked
 
@@ -102,7 +105,7 @@ def test_cache_hit_rate_drop_raises_an_insight() -> None:
             for h in range(10)
         ]
 
-    digest = compute_digest(runs(in_period, 2), [], runs(in_previous, 9), now=NOW)
+    digest = compute_digest(DigestInputs(runs(in_period, 2), [], runs(in_previous, 9)), now=NOW)
     (insight,) = digest.insights
     assert insight.metric == "cache_hit_rate"
     assert insight.numbers["rate"] == pytest.approx(0.2)
@@ -114,7 +117,9 @@ def test_job_section_is_worst_first_with_changes_vs_previous_period() -> None:
     period = [in_period("good", s, h) for h, s in enumerate([10.0, 20.0, 30.0, 40.0])]
     period += [in_period("flaky", 5.0, 1), in_period("flaky", 5.0, 2, status="timeout")]
     previous = [in_previous("good", s, h) for h, s in enumerate([10.0, 10.0, 10.0, 10.0])]
-    digest = compute_digest(period, [], previous, now=NOW, job_health={"gone": "down"})
+    digest = compute_digest(
+        DigestInputs(period, [], previous, job_health={"gone": "down"}), now=NOW
+    )
     assert [row.job for row in digest.jobs] == ["gone", "flaky", "good"]
     good = digest.jobs[2]
     assert (good.p50_ms, good.p95_ms) == (25_000, pytest.approx(38_500))
@@ -137,7 +142,7 @@ def test_model_section_has_latency_spread_and_tokens_per_second() -> None:
         in_previous("rev", 5.0, h, kind="review", model="qwen", model_latency_ms=125)
         for h in range(4)
     ]
-    (model,) = compute_digest(period, [], previous, now=NOW).models
+    (model,) = compute_digest(DigestInputs(period, [], previous), now=NOW).models
     assert model.calls == 4  # the cache hit made no call
     assert (model.p50_ms, model.p95_ms) == (250, pytest.approx(385))
     assert model.stdev_ms == pytest.approx(129.0994, abs=1e-3)
@@ -149,7 +154,7 @@ def test_batching_saves_a_trigger_and_a_post_per_member_beyond_the_first() -> No
     period = [in_period("j", 1.0, h, batch_id="b1") for h in range(3)]
     period += [in_period("k", 1.0, h, batch_id="b2") for h in range(2)]
     period.append(in_period("solo", 1.0, 1))
-    batching = compute_digest(period, [], [], now=NOW).batching
+    batching = compute_digest(DigestInputs(period, [], []), now=NOW).batching
     assert (batching.batches, batching.member_runs) == (2, 5)
     assert (batching.triggers_saved, batching.posts_saved) == (3, 3)
 
@@ -169,7 +174,7 @@ def test_review_section_counts_kinds_findings_and_feedback() -> None:
         full_review_tokens_in=8_000,
     )
     feedback = FeedbackTotals(helpful=3, not_helpful=0, false_positive=1)
-    digest = compute_digest(period, [], [], reviews, feedback, now=NOW)
+    digest = compute_digest(DigestInputs(period, [], [], reviews, feedback), now=NOW)
     r = digest.reviews
     assert (r.full, r.delta, r.cached) == (1, 3, 1)
     assert (r.findings_new, r.findings_fixed, r.findings_open, r.suppressed) == (5, 2, 7, 1)
@@ -179,7 +184,7 @@ def test_review_section_counts_kinds_findings_and_feedback() -> None:
 
 def test_digest_round_trips_through_json() -> None:
     period = [in_period("a", 1.0, 1), in_period("a", 1.0, 2, status="failed")]
-    digest = compute_digest(period, [], [], now=NOW, job_health={"a": "late"})
+    digest = compute_digest(DigestInputs(period, [], [], job_health={"a": "late"}), now=NOW)
     data = json.loads(digest.model_dump_json())
     assert data["period"] == "day"
     assert data["insights"][0]["metric"] == "health"
@@ -188,7 +193,7 @@ def test_digest_round_trips_through_json() -> None:
 
 def test_cache_hits_without_any_baseline_say_time_saved_is_unknown() -> None:
     period = [in_period("new", 0.2, h, status="cached", cache_hit=True) for h in range(3)]
-    digest = compute_digest(period, [], [], now=NOW)
+    digest = compute_digest(DigestInputs(period, [], []), now=NOW)
     assert digest.caching.time_saved_ms == 0
     assert "3 cache hits (time saved unknown: no baseline)" in digest.summary
     assert any("3 cached runs have no baseline duration" in note for note in digest.notes)

@@ -2,8 +2,8 @@
 
 from datetime import timedelta
 
-from jobs.digest import AlertRecord, compute_digest, decide_digest_alerts
-from jobs.digest.model import Digest, RunRecord
+from jobs.digest import AlertRecord, DigestInputs, compute_digest, decide_digest_alerts
+from jobs.digest.compute import Digest, RunRecord
 
 from .histories import daily_runs, digest_time, slice_history
 
@@ -26,7 +26,8 @@ def build_history(slow_days: range, last_day: int = 18) -> list[RunRecord]:
 def digest_for(history: list[RunRecord], day: int) -> Digest:
     inputs = slice_history(history, digest_time(day))
     return compute_digest(
-        inputs.period_runs, inputs.baseline_runs, inputs.previous_period_runs, now=inputs.now
+        DigestInputs(inputs.period_runs, inputs.baseline_runs, inputs.previous_period_runs),
+        now=inputs.now,
     )
 
 
@@ -116,9 +117,7 @@ def test_k_is_configurable() -> None:
     history += daily_runs("noisy", 14, [80.0, 65.0, 70.0, 20.0, 50.0])
     inputs = slice_history(history, digest_time(14))
     lenient = compute_digest(
-        inputs.period_runs,
-        inputs.baseline_runs,
-        inputs.previous_period_runs,
+        DigestInputs(inputs.period_runs, inputs.baseline_runs, inputs.previous_period_runs),
         now=inputs.now,
         k=0.5,
     )

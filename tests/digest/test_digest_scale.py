@@ -3,7 +3,8 @@ Its speed is measured in bench/digest.py; this pins what it computes."""
 
 from datetime import timedelta
 
-from jobs.digest import DurationSample, RunRecord, compute_digest, daily_medians, digest_window
+from jobs.digest import DigestInputs, DurationSample, RunRecord, compute_digest, digest_window
+from jobs.digest.chart import daily_medians
 
 from .histories import T0
 
@@ -39,7 +40,7 @@ def test_a_busy_steady_day_gives_its_counts_and_no_insights() -> None:
         for j in range(JOBS)
         for h in range(300)
     ]
-    digest = compute_digest(period, baseline, previous, now=NOW)
+    digest = compute_digest(DigestInputs(period, baseline, previous), now=NOW)
     medians = daily_medians(baseline, period, end=NOW)
     assert digest.runs == 11_000
     assert digest.insights == []  # the same steady work every day

@@ -1,6 +1,13 @@
 from datetime import timedelta
 
-from jobs.digest import FeedbackTotals, ReviewTotals, compute_digest, digest_lines, digest_window
+from jobs.digest import (
+    DigestInputs,
+    FeedbackTotals,
+    ReviewTotals,
+    compute_digest,
+    digest_lines,
+    digest_window,
+)
 
 from .histories import T0, run
 
@@ -9,7 +16,7 @@ START = digest_window("day", NOW).start
 
 
 def test_empty_history_gives_an_honest_digest_not_an_error() -> None:
-    digest = compute_digest([], [], [], now=NOW)
+    digest = compute_digest(DigestInputs([], [], []), now=NOW)
     lines = digest_lines(digest)
     assert lines[0] == digest.summary
     assert "no runs in this day" in lines[0]
@@ -19,7 +26,7 @@ def test_empty_history_gives_an_honest_digest_not_an_error() -> None:
 
 
 def test_week_digest_covers_seven_days() -> None:
-    digest = compute_digest([], [], [], period="week", now=NOW)
+    digest = compute_digest(DigestInputs([], [], []), period="week", now=NOW)
     assert digest.end - digest.start == timedelta(days=7)
     assert digest.summary.startswith("Week digest")
 
@@ -29,13 +36,15 @@ def test_lines_put_summary_first_then_insights_and_sum_up_clean_jobs() -> None:
     period += [run("flaky", START + timedelta(hours=1), 9.0, status="failed")]
     period += [run("flaky", START + timedelta(hours=2), 9.0)]
     digest = compute_digest(
-        period,
-        [],
-        [],
-        ReviewTotals(full=1, delta=2, findings_new=3, findings_open=4),
-        FeedbackTotals(helpful=1, false_positive=1),
+        DigestInputs(
+            period,
+            [],
+            [],
+            ReviewTotals(full=1, delta=2, findings_new=3, findings_open=4),
+            FeedbackTotals(helpful=1, false_positive=1),
+            job_health={"nightly": "late"},
+        ),
         now=NOW,
-        job_health={"nightly": "late"},
     )
     lines = digest_lines(digest)
     assert lines[0] == digest.summary

@@ -9,9 +9,10 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from jobs.config.schema import Config
-from jobs.digest.service import build_digest, build_digest_with_chart, post_daily_digest
+from jobs.digest.job import build_digest, build_digest_with_chart, post_daily_digest
 from storage.db import session_scope
 from storage.models import Feedback, Finding, OutboxPost, Review, ReviewFinding
+from tests.conftest import make_services
 
 from .rows import add_runs, run_row
 
@@ -43,7 +44,7 @@ def test_hit_rate_and_time_saved_match_hand_computed_values(engine: Engine) -> N
     old = [run_row("build", PERIOD_START - timedelta(days=20), 999)]
     add_runs(engine, baseline + period + old)
 
-    digest = build_digest(engine, Config(), "day", NOW)
+    digest = build_digest(make_services(engine), "day", NOW)
 
     caching = digest.caching
     assert (caching.runs, caching.cache_hits) == (5, 3)
@@ -132,19 +133,19 @@ def test_review_figures_come_from_reviews_findings_and_feedback(engine: Engine) 
         ],
     )
 
-    reviews = build_digest(engine, Config(), "day", NOW).reviews
+    reviews = build_digest(make_services(engine), "day", NOW).reviews
 
     assert (reviews.full, reviews.delta, reviews.cached) == (1, 1, 1)
     # found[2] is marked false positive: suppressed, not open, as in every review reply.
     assert (reviews.findings_new, reviews.findings_fixed, reviews.findings_open) == (2, 1, 1)
     assert reviews.suppressed == 1
     assert (reviews.helpful, reviews.false_positive, reviews.helpful_share) == (1, 1, 0.5)
-    caching = build_digest(engine, Config(), "day", NOW).caching
+    caching = build_digest(make_services(engine), "day", NOW).caching
     assert (caching.review_tokens_in, caching.full_review_tokens_in) == (1100, 2900)
 
 
 def test_an_empty_history_gives_an_honest_digest_and_a_valid_chart(engine: Engine) -> None:
-    digest, chart = build_digest_with_chart(engine, Config(), "week", NOW)
+    digest, chart = build_digest_with_chart(make_services(engine), "week", NOW)
     assert digest.runs == 0
     assert "no runs" in digest.summary
     assert any("No baseline yet" in note for note in digest.notes)
@@ -166,7 +167,7 @@ def test_the_chart_of_a_real_history_is_a_png(engine: Engine) -> None:
             for j in range(3)
         ],
     )
-    digest, chart = build_digest_with_chart(engine, Config(), "day", NOW)
+    digest, chart = build_digest_with_chart(make_services(engine), "day", NOW)
     assert digest.runs == 3
     assert assert_png(chart) == (640, 360)
 
@@ -202,7 +203,7 @@ def test_a_duration_jump_alerts_once_stays_quiet_and_recovers(engine: Engine) ->
         if day < 15:
             continue
         before = len(outbox_rows(engine, "alert"))
-        post_daily_digest(engine, config, T0 + timedelta(days=day + 1, hours=1))
+        post_daily_digest(make_services(engine, config), T0 + timedelta(days=day + 1, hours=1))
         alerts = outbox_rows(engine, "alert")[before:]
         alerts_by_day[day] = [post.dedupe_key.split(":")[3] for post in alerts]
 
@@ -221,8 +222,8 @@ def test_a_second_run_the_same_day_posts_nothing_new(engine: Engine) -> None:
         add_runs(engine, day_of_runs(day, 10))
     config = Config.model_validate({"digest": {"post_to": ["slack:C1", "telegram:-100"]}})
     now = T0 + timedelta(days=3, hours=9)
-    first = post_daily_digest(engine, config, now)
-    again = post_daily_digest(engine, config, now + timedelta(hours=3))
+    first = post_daily_digest(make_services(engine, config), now)
+    again = post_daily_digest(make_services(engine, config), now + timedelta(hours=3))
     assert len(first) == 2
     assert again == first
     digests = outbox_rows(engine, "digest")
@@ -240,13 +241,13 @@ def test_a_steady_or_noisy_but_stable_job_raises_nothing(engine: Engine) -> None
     ]
     add_runs(engine, rows + [r for day in range(20) for r in day_of_runs(day, 10)])
     for day in range(15, 20):
-        digest = build_digest(engine, Config(), "day", T0 + timedelta(days=day + 1))
+        digest = build_digest(make_services(engine), "day", T0 + timedelta(days=day + 1))
         assert digest.insights == [], digest.insights
 
 
 def test_fewer_than_five_baseline_runs_raise_nothing(engine: Engine) -> None:
     add_runs(engine, [run_row("new", T0 + timedelta(days=d), 10) for d in range(4)])
     add_runs(engine, [run_row("new", T0 + timedelta(days=5, hours=h), 100) for h in range(4)])
-    digest = build_digest(engine, Config(), "day", T0 + timedelta(days=6))
+    digest = build_digest(make_services(engine), "day", T0 + timedelta(days=6))
     assert digest.insights == []
     assert any("Too few baseline runs" in note for note in digest.notes)

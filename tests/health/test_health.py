@@ -18,7 +18,7 @@ from handlers.access import CONSOLE_CALLER
 from handlers.catalog import build_router
 from handlers.health import health_report
 from jobs.config.schema import Config
-from jobs.digest.service import build_digest
+from jobs.digest.job import build_digest
 from jobs.health import Component, check_model_endpoint, scheduled_jobs
 from jobs.health import health_report as full_report
 from storage.db import session_scope
@@ -39,9 +39,7 @@ DUE = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)
 def components(
     engine: Engine, config: Config, now: datetime, tmp_path: Path
 ) -> dict[str, Component]:
-    report = full_report(
-        engine, config, config_source="test", data_dir=tmp_path, now=now, probe_model=False
-    )
+    report = full_report(make_services(engine, config, tmp_path), now=now, probe_model=False)
     return {c.name: c for c in report.components}
 
 
@@ -101,9 +99,7 @@ def test_a_paused_job_is_paused_and_the_report_stays_healthy(
         session.add(JobState(job="nightly", paused=True, changed_by="console:local"))
     now = DUE + timedelta(hours=1)
     beat(engine, "scheduler", now)
-    report = full_report(
-        engine, NIGHTLY, config_source="test", data_dir=tmp_path, now=now, probe_model=False
-    )
+    report = full_report(make_services(engine, NIGHTLY, tmp_path), now=now, probe_model=False)
     job = {c.name: c for c in report.components}["job nightly"]
     assert job.status == "paused"
     assert report.status == "up"
@@ -167,7 +163,7 @@ def test_enabled_chat_adapters_need_a_fresh_heartbeat(engine: Engine, tmp_path: 
 
 def test_late_and_down_jobs_become_digest_insights(engine: Engine, tmp_path: Path) -> None:
     add_runs(engine, [run_row("nightly", DUE - timedelta(days=1), 60)])
-    digest = build_digest(engine, NIGHTLY, "day", DUE + timedelta(hours=2))
+    digest = build_digest(make_services(engine, NIGHTLY), "day", DUE + timedelta(hours=2))
     assert [(i.job, i.metric, i.severity) for i in digest.insights] == [
         ("nightly", "health", "critical")
     ]
@@ -259,7 +255,7 @@ def test_health_command_shows_every_component(sqlite_only_engine: Engine, tmp_pa
 def test_the_scheduled_health_check_posts_on_changes_only(engine: Engine, tmp_path: Path) -> None:
     from sqlmodel import Session, select
 
-    from jobs.digest.service import post_health_alerts
+    from jobs.digest.job import post_health_alerts
     from storage.models import OutboxPost
 
     add_runs(engine, [run_row("nightly", DUE - timedelta(days=1) + timedelta(seconds=3), 60)])
@@ -269,7 +265,7 @@ def test_the_scheduled_health_check_posts_on_changes_only(engine: Engine, tmp_pa
         beat(engine, "scheduler", now, started=DUE - timedelta(days=2))
         with Session(engine) as session:
             before = len(session.exec(select(OutboxPost)).all())
-        post_health_alerts(engine, NIGHTLY, now, data_dir=tmp_path)
+        post_health_alerts(make_services(engine, NIGHTLY, tmp_path), now)
         with Session(engine) as session:
             rows = session.exec(select(OutboxPost).order_by(OutboxPost.id)).all()[before:]
         return [row.dedupe_key.split("|")[0] for row in rows]

@@ -10,9 +10,10 @@ from sqlmodel import Session, select
 
 from jobs.config.loading import ConfigError, Secrets, load_config
 from jobs.config.schema import Config
-from jobs.digest.service import post_daily_digest
+from jobs.digest.job import post_daily_digest
 from jobs.reply import Reply
 from storage.models import OutboxPost, utcnow
+from tests.conftest import make_services
 
 
 def test_the_operator_listens_on_loopback_8787_by_default() -> None:
@@ -56,7 +57,7 @@ def test_the_daily_post_links_to_the_page_when_public_url_is_set(engine: Engine)
     config = Config.model_validate(
         {"digest": {"post_to": ["slack:C1"]}, "operator": {"public_url": "https://ops.example/"}}
     )
-    post_daily_digest(engine, config, utcnow())
+    post_daily_digest(make_services(engine, config), utcnow())
     with Session(engine) as session:
         row = session.exec(select(OutboxPost).where(OutboxPost.kind == "digest")).one()
     reply = Reply.model_validate_json(row.reply_json)
@@ -64,9 +65,8 @@ def test_the_daily_post_links_to_the_page_when_public_url_is_set(engine: Engine)
 
 
 def test_without_public_url_the_post_has_no_link(engine: Engine) -> None:
-    post_daily_digest(
-        engine, Config.model_validate({"digest": {"post_to": ["slack:C1"]}}), utcnow()
-    )
+    config = Config.model_validate({"digest": {"post_to": ["slack:C1"]}})
+    post_daily_digest(make_services(engine, config), utcnow())
     with Session(engine) as session:
         row = session.exec(select(OutboxPost).where(OutboxPost.kind == "digest")).one()
     assert "Page" not in {f.label for f in Reply.model_validate_json(row.reply_json).fields}

@@ -13,10 +13,11 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from jobs.config.schema import Config
-from jobs.digest.service import build_digest
+from jobs.digest.job import build_digest
 from storage import schema
 from storage.db import make_engine
 from storage.models import utcnow
+from tests.conftest import make_services
 from tests.digest_db.rows import add_runs, run_row
 from tests.operator.conftest import operator_server
 
@@ -62,8 +63,12 @@ async def test_api_digest_is_the_digest_object(engine: Engine) -> None:
     async with operator_server(engine, config, clock=lambda: NOW) as running:
         day = (await running.client.get("/api/digest")).json()
         week = (await running.client.get("/api/digest", params={"period": "week"})).json()
-    assert day == json.loads(build_digest(engine, config, "day", NOW).model_dump_json())
-    assert week == json.loads(build_digest(engine, config, "week", NOW).model_dump_json())
+    assert day == json.loads(
+        build_digest(make_services(engine, config), "day", NOW).model_dump_json()
+    )
+    assert week == json.loads(
+        build_digest(make_services(engine, config), "week", NOW).model_dump_json()
+    )
     assert day["runs"] == 28 and week["period"] == "week"
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from jobs.config.schema import Config
+from jobs.context import Context
 from jobs.review.engine import ReviewResult, run_review
 
 # The review core's fixtures serve here too: a real repository and a fake model server.
@@ -31,4 +32,5 @@ def llm_config(work: Repo, server: FakeLlm, **llm: Any) -> Config:
 def review(
     engine: Engine, config: Config, data_dir: Path, target: str = "demo", **options: Any
 ) -> ReviewResult:
-    return run_review(engine, config, data_dir, target, runner_id="test:1", **options)
+    context = Context(config, engine, data_dir, config_source="test", runner_id="test:1")
+    return run_review(context, target, **options)

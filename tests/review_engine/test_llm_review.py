@@ -14,13 +14,14 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from jobs.config.schema import Config
-from jobs.digest.service import build_digest
-from jobs.digest.text import digest_lines
+from jobs.digest.job import build_digest
+from jobs.digest.render import digest_lines
 from jobs.review.budget import CALL_FAILED, CUT_SHORT, HUNK_TOO_LARGE
 from jobs.review.calibration import StoredCalibration
 from jobs.review.engine import ReviewFailed
 from jobs.review.view import review_reply, tokens_text
 from storage.models import JobRun, TokenCalibration, utcnow
+from tests.conftest import make_services
 from tests.review.conftest import Repo
 from tests.review.fake_llm import FakeLlm, Scripted
 
@@ -186,7 +187,7 @@ def test_reply_json_run_row_and_digest_tell_the_same_token_figures(
         rows = session.exec(select(JobRun).order_by(JobRun.id)).all()  # type: ignore[arg-type]
     assert [r.tokens_in for r in rows][1:] == [sent, None]
 
-    digest = build_digest(engine, config, "day", utcnow() + timedelta(seconds=1))
+    digest = build_digest(make_services(engine, config), "day", utcnow() + timedelta(seconds=1))
     first_full = rows[0].tokens_in or 0
     caching = digest.caching
     assert caching.review_tokens_in == first_full + sent
@@ -209,7 +210,7 @@ def test_a_lint_review_claims_time_saved_and_no_tokens(
         assert "Tokens" not in {f.label for f in review_reply(result, config).fields}
     saved = {f.label: f.value for f in review_reply(cached, config).fields}["Saved"]
     assert saved.endswith(f"(review took {made.stored.row['duration_ms']} ms)")
-    digest = build_digest(engine, config, "day", utcnow() + timedelta(seconds=1))
+    digest = build_digest(make_services(engine, config), "day", utcnow() + timedelta(seconds=1))
     assert "review tokens" not in "\n".join(digest_lines(digest))
 
 

@@ -59,7 +59,7 @@ def router_for(engine: Engine, work: Repo, tmp_path: Path) -> Router:
 @asynccontextmanager
 async def running(api: FakeBotApi, router: Router) -> AsyncIterator[TelegramAdapter]:
     adapter = TelegramAdapter(
-        router, router.services.engine, api.token, router.services.config.telegram,
+        router, router.context.engine, api.token, router.context.config.telegram,
         api_base_url=api.base_url, poll_timeout=1,
     )  # fmt: skip
     await adapter.start()
@@ -216,15 +216,15 @@ async def test_a_scheduled_review_post_is_pressable_and_edited_in_place(
 
     work.commit("two unused imports", **{"app.py": "import os\nimport sys\n"})
     router = router_for(sqlite_only_engine, work, tmp_path)
-    config = router.services.config
+    config = router.context.config
     repo = config.repos[0].model_copy(
         update={"schedule": "0 2 * * *", "post_to": [f"telegram:{CHAT}"]}
     )
-    router.services.config = config.model_copy(update={"repos": [repo]})
-    spec = find_job(router.services.config, "review:demo")
+    router.context.config = config.model_copy(update={"repos": [repo]})
+    spec = find_job(router.context.config, "review:demo")
     assert spec is not None
     async with running(api, router) as adapter:
-        await asyncio.to_thread(run_job, router.services, spec, "schedule")
+        await asyncio.to_thread(run_job, router.context, spec, "schedule")
         sender = OutboxSender(sqlite_only_engine, {"telegram": adapter.deliverer})
         assert await sender.send_due() == 1
         [post] = chat_messages(api, CHAT)

@@ -49,7 +49,7 @@ async def test_the_token_is_redacted_from_every_log_line(
         logging.getLogger(name).setLevel(logging.DEBUG)
     adapter = TelegramAdapter(
         router,
-        router.services.engine,
+        router.context.engine,
         TOKEN,
         TelegramConfig(),
         api_base_url=api.base_url,
@@ -72,7 +72,7 @@ async def test_the_token_is_redacted_from_every_log_line(
 async def test_a_rejected_token_is_not_quoted_in_the_error(api: FakeBotApi, router: Router) -> None:
     wrong = "999999:this-token-is-wrong-and-secret"
     adapter = TelegramAdapter(
-        router, router.services.engine, wrong, TelegramConfig(), api_base_url=api.base_url
+        router, router.context.engine, wrong, TelegramConfig(), api_base_url=api.base_url
     )
     with pytest.raises(TelegramStartError) as caught:
         await adapter.start()
@@ -90,7 +90,7 @@ def test_the_adapter_is_built_only_when_enabled_with_a_token(router: Router) -> 
             source="test",
             secrets=Secrets.from_env(env),
             database_url="sqlite://",
-            data_dir=router.services.data_dir,
+            data_dir=router.context.data_dir,
         )
 
     assert build_telegram_adapter(settings(False, "1:abcdef"), router) is None

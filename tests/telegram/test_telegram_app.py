@@ -87,7 +87,7 @@ def started(api: FakeBotApi, router: Router) -> Factory:
     async def start(**kwargs: Any) -> AsyncIterator[TelegramAdapter]:
         adapter = TelegramAdapter(
             router,
-            router.services.engine,
+            router.context.engine,
             api.token,
             kwargs.pop("config", TelegramConfig(enabled=True)),
             api_base_url=api.base_url,
@@ -133,7 +133,7 @@ async def post_finding(api: FakeBotApi, adapter: TelegramAdapter, row: Finding) 
     )
     # Sent as opsdesk sends replies: its message id recorded with the finding's place.
     sent = await send_reply(
-        adapter.app.bot, KNOWN_CHAT, reply, engine=adapter.router.services.engine
+        adapter.app.bot, KNOWN_CHAT, reply, engine=adapter.router.context.engine
     )
     assert sent is not None
     return api.messages[(KNOWN_CHAT, sent.message_id)]
@@ -303,7 +303,7 @@ async def test_an_unknown_chat_gets_one_refusal_an_hour_and_costs_no_rows(
         [refusal] = texts(api, STRANGER_CHAT)
         assert refusal.startswith("Not allowed")
         assert f"telegram:{STRANGER_CHAT}" in refusal
-    assert inbound_keys(router.services.engine) == []
+    assert inbound_keys(router.context.engine) == []
 
 
 def digest_reply() -> Reply:
@@ -413,7 +413,7 @@ async def test_webhook_mode_rejects_a_request_without_the_secret_token(
 def test_webhook_mode_without_a_secret_does_not_start(router: Router) -> None:
     config = TelegramConfig(enabled=True, mode="webhook", webhook_url="https://x.example/h")
     with pytest.raises(ValueError, match="TELEGRAM_WEBHOOK_SECRET"):
-        TelegramAdapter(router, router.services.engine, "1:x", config)
+        TelegramAdapter(router, router.context.engine, "1:x", config)
 
 
 async def test_an_unknown_command_in_a_private_chat_is_answered_as_a_reply(
@@ -465,7 +465,7 @@ def test_webhook_mode_without_its_secret_is_a_config_error_naming_it(router: Rou
         source="test",
         secrets=Secrets.from_env({"TELEGRAM_BOT_TOKEN": "1:abcdef"}),
         database_url="sqlite://",
-        data_dir=router.services.data_dir,
+        data_dir=router.context.data_dir,
     )
     with pytest.raises(ConfigError, match="TELEGRAM_WEBHOOK_SECRET"):
         build_telegram_adapter(settings, router)
