@@ -6,13 +6,16 @@ or Telegram never loads (nor needs) their libraries."""
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from bot.work_queue import WorkQueue
-from handlers.router import Router
-from jobs.config.loading import Settings
-from jobs.outbox import Deliverer
 from storage.extras import require_extra
+
+if TYPE_CHECKING:
+    # The router (and the handlers behind it) is built only when a chat is enabled.
+    from bot.work_queue import WorkQueue
+    from handlers.router import Router
+    from jobs.config.loading import Settings
+    from jobs.outbox import Deliverer
 
 
 class AdapterStartError(Exception):

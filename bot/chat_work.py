@@ -3,6 +3,8 @@ worker after the adapter acknowledged it: the redelivery check, then the handler
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from handlers.access import Caller
 from handlers.router import Router
 from jobs.reply import Reply
@@ -22,14 +24,20 @@ def command_once(
     router: Router, platform: str, key: str, caller: Caller, line: str
 ) -> Reply | None:
     """None for a redelivery (it was handled already); the handler's reply otherwise."""
-    if key and not first_delivery(router.context.engine, platform, key):
-        return None
-    return router.handle(caller, line)
+    return _first_time(router, platform, key, lambda: router.handle(caller, line))
 
 
 def press_once(
     router: Router, platform: str, key: str, caller: Caller, payload: str
 ) -> Reply | None:
+    """The same for a button press."""
+    return _first_time(router, platform, key, lambda: router.press(caller, payload))
+
+
+def _first_time(
+    router: Router, platform: str, key: str, answer: Callable[[], Reply]
+) -> Reply | None:
+    """`answer()` unless the platform delivered `key` before (no key: always)."""
     if key and not first_delivery(router.context.engine, platform, key):
         return None
-    return router.press(caller, payload)
+    return answer()

@@ -44,19 +44,15 @@ examples:
 
 
 class _VersionAction(argparse.Action):
-    """--version: reads the installed metadata only when asked."""
+    """--version: the version bot/__init__.py carries (the package metadata's source)."""
 
     def __init__(self, option_strings: Sequence[str], dest: str, **_kwargs: Any) -> None:
         super().__init__(option_strings, dest, nargs=0, help="print the version and exit")
 
     def __call__(self, parser: argparse.ArgumentParser, *_args: Any, **_kwargs: Any) -> None:
-        from importlib.metadata import PackageNotFoundError, version
+        from bot import __version__
 
-        try:
-            found = version("opsdesk")
-        except PackageNotFoundError:
-            found = "(not installed)"
-        print(f"opsdesk {found}")
+        print(f"opsdesk {__version__}")
         parser.exit()
 
 

@@ -13,6 +13,7 @@ import signal
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from bot import __version__
 from bot.adapters import AdapterStartError, ChatAdapter, build_adapters
 from bot.log_deliverer import LogDeliverer
 from bot.wiring import build_context, open_database
@@ -174,21 +175,12 @@ async def start_line(
         role = "scheduler leader" if scheduler.leading.is_set() else "scheduler standby"
     jobs = len(job_specs(context.config))
     return (
-        f"opsdesk {_version()} started: chat {chats or 'none (posts go to the log)'}; "
+        f"opsdesk {__version__} started: chat {chats or 'none (posts go to the log)'}; "
         f"{role}; {jobs} job{'' if jobs == 1 else 's'}, "
         f"{len(scheduler.entries())} scheduled; "
         f"{f'operator page {page}' if page else 'operator page off'}; "
         f"database {describe(context.engine)}"
     )
-
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("opsdesk")
-    except PackageNotFoundError:
-        return "(not installed)"
 
 
 ADAPTER_BEAT_EVERY = 30.0

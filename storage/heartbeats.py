@@ -4,17 +4,31 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import case
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, select
 
 from storage.models import Heartbeat, utcnow
 
+if TYPE_CHECKING:
+    from sqlalchemy.dialects.postgresql import Insert as PostgresqlInsert
+    from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
+
 HEARTBEATS = Heartbeat.__table__  # type: ignore[attr-defined]
+
+
+def _upsert_insert(engine: Engine) -> SqliteInsert | PostgresqlInsert:
+    """The dialect's own INSERT (both have ON CONFLICT DO UPDATE). PostgreSQL's is
+    imported only for a PostgreSQL engine: SQLAlchemy's PostgreSQL dialect package
+    costs about 2 MB of memory in a SQLite process."""
+    if engine.dialect.name != "postgresql":
+        return sqlite_insert(HEARTBEATS)
+    from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+    return postgresql_insert(HEARTBEATS)
 
 
 def beat(
@@ -30,8 +44,7 @@ def beat(
     (a cancelled beat's thread still running while shutdown writes "stopped", or two
     replicas) cannot both insert. A new holder resets the start time."""
     now = utcnow()
-    insert = postgresql_insert if engine.dialect.name == "postgresql" else sqlite_insert
-    statement = insert(HEARTBEATS).values(
+    statement = _upsert_insert(engine).values(
         component=component,
         holder=holder,
         status=status,

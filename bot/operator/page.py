@@ -156,6 +156,24 @@ def _cards(digest: Digest) -> str:
     return '<div class="cards">' + "".join(cards) + "</div>"
 
 
+def _rate_cell(rate: float | None, change: float | None) -> str:
+    """A success rate and its change in points against the baseline."""
+    return _e(render.rate(rate)) + " " + _points(change)
+
+
+def _duration_cell(ms: float | None, change_pct: float | None) -> str:
+    """A duration and its change in percent against the baseline."""
+    return _e(render.duration(ms)) + " " + _change(change_pct)
+
+
+def _table_section(
+    section_id: str, title: str, headers: list[str], rows: list[list[str]], empty: str
+) -> str:
+    """A titled section with the table, or the muted `empty` line when no rows."""
+    body = _table(headers, rows) if rows else f'<p class="muted">{_e(empty)}</p>'
+    return f'<section id="{section_id}"><h2>{_e(title)}</h2>{body}</section>'
+
+
 def _insights(digest: Digest) -> str:
     if not digest.insights:
         body = '<p class="muted">Nothing to flag: no regressions, drops or late jobs.</p>'
@@ -169,23 +187,21 @@ def _insights(digest: Digest) -> str:
 
 
 def _models(digest: Digest) -> str:
-    if not digest.models:
-        body = '<p class="muted">No model calls in this period.</p>'
-    else:
-        rows = [
-            [
-                _e(m.model),
-                _e(render.count(m.calls)),
-                _e(render.rate(m.success_rate)) + " " + _points(m.success_rate_change),
-                _e(render.duration(m.p50_ms)) + " " + _change(m.p50_change_pct),
-                _e(render.duration(m.p95_ms)),
-                _e(render.duration(m.stdev_ms)),
-                _e("-" if m.tokens_per_s is None else f"{m.tokens_per_s:.0f}"),
-            ]
-            for m in digest.models
+    rows = [
+        [
+            _e(m.model),
+            _e(render.count(m.calls)),
+            _rate_cell(m.success_rate, m.success_rate_change),
+            _duration_cell(m.p50_ms, m.p50_change_pct),
+            _e(render.duration(m.p95_ms)),
+            _e(render.duration(m.stdev_ms)),
+            _e("-" if m.tokens_per_s is None else f"{m.tokens_per_s:.0f}"),
         ]
-        body = _table(["model", "calls", "success", "p50", "p95", "std dev", "tok/s"], rows)
-    return f'<section id="models"><h2>Model performance</h2>{body}</section>'
+        for m in digest.models
+    ]
+    headers = ["model", "calls", "success", "p50", "p95", "std dev", "tok/s"]
+    empty = "No model calls in this period."
+    return _table_section("models", "Model performance", headers, rows, empty)
 
 
 def _caching(digest: Digest) -> str:
@@ -233,23 +249,21 @@ def _reviews(digest: Digest) -> str:
 
 
 def _jobs(digest: Digest) -> str:
-    if not digest.jobs:
-        body = '<p class="muted">No runs in this period.</p>'
-    else:
-        rows = [
-            [
-                _e(row.job),
-                _e(render.count(row.runs)),
-                _e(render.count(row.failures)),
-                _e(render.rate(row.success_rate)) + " " + _points(row.success_rate_change),
-                _e(render.duration(row.p50_ms)) + " " + _change(row.p50_change_pct),
-                _e(render.duration(row.p95_ms)) + " " + _change(row.p95_change_pct),
-                f'<span class="{_e(row.health or "")}">{_e(row.health or "-")}</span>',
-            ]
-            for row in digest.jobs
+    rows = [
+        [
+            _e(row.job),
+            _e(render.count(row.runs)),
+            _e(render.count(row.failures)),
+            _rate_cell(row.success_rate, row.success_rate_change),
+            _duration_cell(row.p50_ms, row.p50_change_pct),
+            _duration_cell(row.p95_ms, row.p95_change_pct),
+            f'<span class="{_e(row.health or "")}">{_e(row.health or "-")}</span>',
         ]
-        body = _table(["job", "runs", "failed", "success", "p50", "p95", "health"], rows)
-    return f'<section id="jobs"><h2>Jobs: success and duration (worst first)</h2>{body}</section>'
+        for row in digest.jobs
+    ]
+    headers = ["job", "runs", "failed", "success", "p50", "p95", "health"]
+    title = "Jobs: success and duration (worst first)"
+    return _table_section("jobs", title, headers, rows, "No runs in this period.")
 
 
 def _batching(digest: Digest) -> str:

@@ -4,6 +4,7 @@ over HTTP at /slack/events (several replicas behind a load balancer)."""
 from __future__ import annotations
 
 import logging
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Literal
 
 from aiohttp import web
@@ -18,40 +19,34 @@ EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
 
 
+@dataclass
 class SlackAdapter:
     """Implements bot.adapters.ChatAdapter for Slack."""
 
-    platform = "slack"
+    platform: str = field(default="slack", init=False)
 
-    def __init__(
-        self,
-        app: AsyncApp,
-        deliverer: SlackDeliverer,
-        *,
-        mode: Literal["socket", "http"] = "socket",
-        app_token: str | None = None,
-        http_host: str = "127.0.0.1",
-        http_port: int = 3000,
-    ) -> None:
-        if mode == "socket" and not app_token:
+    app: AsyncApp
+    outbound: SlackDeliverer  # what `deliverer` offers the outbox
+    _: KW_ONLY
+    mode: Literal["socket", "http"] = "socket"
+    app_token: str | None = None
+    http_host: str = "127.0.0.1"
+    http_port: int = 3000
+    _socket: AsyncSocketModeHandler | None = field(default=None, init=False, repr=False)
+    _runner: web.AppRunner | None = field(default=None, init=False, repr=False)
+    _site: web.TCPSite | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.mode == "socket" and not self.app_token:
             raise ValueError("Socket Mode needs the app-level token (SLACK_APP_TOKEN, xapp-…)")
-        self.app = app
-        self._deliverer = deliverer
-        self.mode = mode
-        self._app_token = app_token
-        self.http_host = http_host
-        self.http_port = http_port
-        self._socket: AsyncSocketModeHandler | None = None
-        self._runner: web.AppRunner | None = None
-        self._site: web.TCPSite | None = None
 
     @property
     def deliverer(self) -> SlackDeliverer:
-        return self._deliverer
+        return self.outbound
 
     async def start(self) -> None:
         if self.mode == "socket":
-            self._socket = AsyncSocketModeHandler(self.app, self._app_token)
+            self._socket = AsyncSocketModeHandler(self.app, self.app_token)
             await self._socket.connect_async()
             log.info("slack: connected in Socket Mode")
             return

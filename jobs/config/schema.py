@@ -196,6 +196,10 @@ class LintReviewerConfig(Strict):
         return self.model_copy(update={"linters": [*kept, *extra]})
 
 
+# What `LlmReviewerConfig._room_to_review` checks.
+_ROOM_FIELDS = ("context_tokens", "answer_tokens", "passes")
+
+
 class LlmReviewerConfig(Strict):
     """Any OpenAI-compatible chat-completions endpoint. The API key comes from
     OPSDESK_LLM_API_KEY, never from this file."""
@@ -222,6 +226,11 @@ class LlmReviewerConfig(Strict):
 
     @model_validator(mode="after")
     def _room_to_review(self) -> LlmReviewerConfig:
+        fields = LlmReviewerConfig.model_fields
+        if all(getattr(self, name) == fields[name].default for name in _ROOM_FIELDS):
+            # The defaults fit (tests/foundation/test_config.py checks it): no need to
+            # load the prompt machinery (~0.8 MB) into every process.
+            return self
         # Imported here: jobs.review imports this module (prompt.py does not).
         from jobs.review.prompt import smallest_context
 

@@ -103,3 +103,16 @@ def test_secrets_come_from_the_environment_and_never_show(monkeypatch: pytest.Mo
 def test_database_url_from_the_environment_wins(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPSDESK_DATABASE_URL", "sqlite:////tmp/elsewhere.db")
     assert load_settings(None).database_url == "sqlite:////tmp/elsewhere.db"
+
+
+def test_the_default_model_budget_has_room_to_review() -> None:
+    """`LlmReviewerConfig` skips its room check for the default budget (the check
+    loads the review prompt into every process); this is that check."""
+    from jobs.config.schema import LlmReviewerConfig
+    from jobs.review.prompt import smallest_context
+
+    llm = LlmReviewerConfig()
+    assert llm.context_tokens >= smallest_context(llm.answer_tokens, llm.passes)
+    too_small = {"context_tokens": smallest_context(llm.answer_tokens, llm.passes) - 1}
+    with pytest.raises(ValueError, match="too small to review anything"):
+        LlmReviewerConfig.model_validate(too_small)
