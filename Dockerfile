@@ -2,7 +2,7 @@
 #   docker build -t opsdesk .
 #   docker run -d -v opsdesk-data:/data -v "$PWD/opsdesk.toml:/etc/opsdesk/opsdesk.toml:ro" \
 #     -e OPSDESK_CONFIG=/etc/opsdesk/opsdesk.toml -e SLACK_BOT_TOKEN -e SLACK_APP_TOKEN opsdesk
-# tests/deploy/test_dockerfile.py runs this file's install, health check and command
+# tests/project/test_deploy_kit.py runs this file's install, health check and command
 # in a fresh virtual environment; CI lints it with hadolint.
 
 FROM python:3.12-slim AS build

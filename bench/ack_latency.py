@@ -5,7 +5,7 @@
 
 A real bolt app behind opsdesk's Slack adapter (HTTP mode, in its own process as in
 production) is driven with signed requests over 127.0.0.1 from this process; the
-local Slack Web API stand-in (tests/slack/fake_slack.py) receives the answers in a
+local Slack Web API stand-in (tests/standins/slack_api.py) receives the answers in a
 third process.
 First --slow `/opsdesk run slow` commands (a job that sleeps
 --slow-seconds) are sent and left in flight; then --quick quick commands (health,
@@ -41,7 +41,7 @@ from jobs.config.schema import AccessConfig, Config, JobConfig
 from jobs.context import Context
 from storage import schema
 from storage.db import make_engine
-from tests.slack.fake_slack import FakeSlack
+from tests.standins.slack_api import SlackApi
 
 SECRET = "bench-signing-secret"  # noqa: S105 - signs the bench's own requests
 CHANNEL = "C0BENCH"
@@ -190,8 +190,8 @@ class SlackStandIn:
 
 
 async def fake_slack_process() -> None:
-    """--fake-slack: serve FakeSlack; each stdin line asks for the answers so far."""
-    fake = FakeSlack()
+    """--fake-slack: serve SlackApi; each stdin line asks for the answers so far."""
+    fake = SlackApi()
     await fake.start()
     print(fake.base_url, flush=True)
     loop = asyncio.get_running_loop()

@@ -34,9 +34,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.slack.fake_slack import FakeSlack  # noqa: E402
-from tests.telegram.fake_bot_api import TOKEN as TELEGRAM_TOKEN  # noqa: E402
-from tests.telegram.fake_bot_api import FakeBotApi  # noqa: E402
+from tests.standins.slack_api import SlackApi  # noqa: E402
+from tests.standins.telegram_api import TOKEN as TELEGRAM_TOKEN  # noqa: E402
+from tests.standins.telegram_api import TelegramApi  # noqa: E402
 
 TARGET_BASE_MB = 120.0
 TARGET_BASE_INSTALL_S = 30.0
@@ -194,7 +194,7 @@ async def idle_rss(
 
 async def measure_runs(base: Path, full: Path, work: Path) -> list[Idle]:
     fire = digest_minute()
-    slack, telegram = FakeSlack(), FakeBotApi()
+    slack, telegram = SlackApi(), TelegramApi()
     await slack.start()
     await telegram.start()
     try:

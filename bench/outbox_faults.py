@@ -8,8 +8,8 @@ the measured at-least-once figure).
     .venv/bin/python bench/outbox_faults.py --platform telegram --seed 7
     OPSDESK_TEST_POSTGRES_URL=postgresql://… .venv/bin/python bench/outbox_faults.py --postgres
 
-The stand-ins are the tests' own (tests/slack/fake_slack.py,
-tests/telegram/fake_bot_api.py). Faults per send, drawn from a seeded generator:
+The stand-ins are the tests' own (tests/standins/slack_api.py,
+tests/standins/telegram_api.py). Faults per send, drawn from a seeded generator:
 ok 55%, slow 20% (0.3 s), fail 10% (HTTP 500), hang 10% (no answer for 2 s; the
 client gives up after 1 s), late 5% (no answer, but accepted 1.5 s later). The
 sender settles uncertain sends for 3 s (production: 2 min) before it reconciles or
@@ -71,7 +71,7 @@ async def _deliverer(platform: str, base_url: str) -> tuple[Deliverer, Any]:
     from telegram.request import HTTPXRequest
 
     from bot.telegram.deliver import TelegramDeliverer
-    from tests.telegram.fake_bot_api import TOKEN
+    from tests.standins.telegram_api import TOKEN
 
     request = HTTPXRequest(
         connect_timeout=CLIENT_TIMEOUT_S, read_timeout=CLIENT_TIMEOUT_S,
@@ -110,13 +110,13 @@ class FakeServer:
             return fault
 
         if platform == "slack":
-            from tests.slack.fake_slack import FakeSlack
+            from tests.standins.slack_api import SlackApi
 
-            self.fake: Any = FakeSlack(fault_for_post=pick, hang_s=2.0, late_s=1.5)
+            self.fake: Any = SlackApi(fault_for_post=pick, hang_s=2.0, late_s=1.5)
         else:
-            from tests.telegram.fake_bot_api import FakeBotApi
+            from tests.standins.telegram_api import TelegramApi
 
-            self.fake = FakeBotApi(fault_for_send=pick, hang_s=2.0, late_s=1.5)
+            self.fake = TelegramApi(fault_for_send=pick, hang_s=2.0, late_s=1.5)
         self.loop = asyncio.new_event_loop()
         ready = threading.Event()
 

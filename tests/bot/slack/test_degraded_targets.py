@@ -1,0 +1,44 @@
+"""A Slack channel whose posts fail for good shows in /health as degraded, with the
+fix, end to end: the outbox sends through the adapter to the Web API stand-in."""
+
+from __future__ import annotations
+
+import json
+
+from bot.slack import web_client
+from bot.slack.deliver import SlackDeliverer
+from jobs.context import Context
+from jobs.outbox import OutboxSender, enqueue
+from jobs.reply import Reply
+from tests.bot.slack.conftest import SlackServer
+from tests.standins.slack_api import BOT_TOKEN
+
+NOWHERE = "C0NOTINVITED"
+
+
+async def test_a_channel_the_bot_is_not_in_shows_degraded_with_the_fix_until_a_post_works(
+    slack_server: SlackServer, slack_context: Context
+) -> None:
+    fake = slack_server.fake
+    engine = slack_context.engine
+    deliverer = SlackDeliverer(
+        web_client(BOT_TOKEN, fake.base_url + "api/", retry_rate_limits=False)
+    )
+    sender = OutboxSender(engine, {"slack": deliverer})
+    fake.fail("chat.postMessage", "not_in_channel")
+    enqueue(engine, kind="job", targets=[f"slack:{NOWHERE}"], reply=Reply.text("a"), dedupe_key="1")
+    assert await sender.send_due() == 0
+
+    await slack_server.post(slack_server.command_body("health", trigger_id="h.1"))
+    [answer] = await fake.wait_for("response")
+    shown = json.dumps(answer.args["blocks"], ensure_ascii=False)
+    assert f"posts to slack:{NOWHERE}: degraded" in shown
+    assert "not_in_channel" in shown and "invite @opsdesk to that channel" in shown
+    assert "Health: degraded" in json.dumps(answer.args, ensure_ascii=False)
+
+    fake.heal("chat.postMessage")  # the bot was invited
+    enqueue(engine, kind="job", targets=[f"slack:{NOWHERE}"], reply=Reply.text("b"), dedupe_key="2")
+    assert await sender.send_due() == 1
+    await slack_server.post(slack_server.command_body("health", trigger_id="h.2"))
+    answers = await fake.wait_for("response", count=2)
+    assert "degraded" not in json.dumps(answers[-1].args["blocks"])

@@ -1,0 +1,221 @@
+"""Shutdown reaches every run: `opsdesk run`'s loop (run_forever) in-process with the
+real Slack and Telegram adapters against their local stand-ins."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import sys
+import time
+from pathlib import Path
+
+import aiohttp
+import pytest
+from sqlmodel import Session, select
+
+from bot.runtime import run_forever
+from jobs.config.loading import Secrets, Settings
+from jobs.config.schema import (
+    AccessConfig,
+    Config,
+    JobConfig,
+    SchedulerConfig,
+    SlackConfig,
+    TelegramConfig,
+)
+from jobs.outbox import enqueue
+from jobs.reply import Reply
+from storage import schema
+from storage.db import make_engine
+from storage.models import JobRun, OutboxPost
+from tests.standins.slack_api import SIGNING_SECRET, SlackApi, sign
+from tests.standins.telegram_api import TOKEN, TelegramApi
+
+GRACE_S = 1.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def settings_for(tmp_path: Path, config: Config, env: dict[str, str]) -> Settings:
+    return Settings(
+        config=config,
+        source="test",
+        secrets=Secrets.from_env(env),
+        database_url=f"sqlite:///{tmp_path / 'opsdesk.db'}",
+        data_dir=tmp_path / "data",
+    )
+
+
+async def wait_until_serving(url: str, http: aiohttp.ClientSession) -> None:
+    for _ in range(300):
+        try:
+            async with http.get(url) as response:
+                if response.status == 200:
+                    return
+        except aiohttp.ClientError:
+            pass
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{url} never answered")
+
+
+def runs_of(database_url: str, job: str) -> list[JobRun]:
+    engine = make_engine(database_url)
+    try:
+        with Session(engine) as session:
+            return list(session.exec(select(JobRun).where(JobRun.job == job)).all())
+    finally:
+        engine.dispose()
+
+
+async def start_long_run_from_slack(
+    port: int, slack_api: SlackApi, database_url: str, trigger_id: str
+) -> None:
+    """Alice sends `/opsdesk run long` over signed HTTP once opsdesk serves; returns
+    when its run row exists."""
+    async with aiohttp.ClientSession() as http:
+        await wait_until_serving(f"http://127.0.0.1:{port}/healthz", http)
+        body = (
+            "command=%2Fopsdesk&text=run+long&user_id=U0ALICE&user_name=alice"
+            f"&channel_id=C0OPS&team_id=T1&trigger_id={trigger_id}"
+            f"&response_url={slack_api.response_url('run-long')}"
+        )
+        async with http.post(
+            f"http://127.0.0.1:{port}/slack/events", data=body.encode(), headers=sign(body)
+        ) as response:
+            assert response.status == 200
+    for _ in range(200):
+        if runs_of(database_url, "long"):
+            return
+        await asyncio.sleep(0.05)
+
+
+async def test_sigterm_during_a_chat_started_run_interrupts_it_and_tells_the_requester(
+    tmp_path: Path, slack_api: SlackApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    port = free_port()
+    config = Config(
+        jobs=[JobConfig(name="long", command="sleep 45")],
+        scheduler=SchedulerConfig(shutdown_grace=f"{GRACE_S:g}s"),
+        access=AccessConfig(admins=["slack:U0ALICE"]),
+        slack=SlackConfig(enabled=True, mode="http", http_port=port),
+    )
+    monkeypatch.setenv("SLACK_API_URL", slack_api.base_url + "api/")
+    env = {"SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": SIGNING_SECRET}
+    settings = settings_for(tmp_path, config, env)
+    stop = asyncio.Event()
+    running = asyncio.create_task(run_forever(settings, stop=stop))
+    await start_long_run_from_slack(port, slack_api, settings.database_url, "run.long.1")
+    begun = time.monotonic()
+    stop.set()  # what SIGTERM does
+    assert await asyncio.wait_for(running, timeout=20) == 0
+    took = time.monotonic() - begun
+    assert took < GRACE_S + 6, f"shutdown took {took:.1f}s"
+    [run] = runs_of(settings.database_url, "long")
+    assert run.status == "interrupted"
+    [answer] = slack_api.ok_calls("response")
+    assert "interrupted" in json.dumps(answer.args)
+
+
+async def test_sigterm_during_a_429_wait_hands_the_post_back_to_the_outbox(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api = TelegramApi()
+    await api.start()
+    try:
+        config = Config(telegram=TelegramConfig(enabled=True))
+        monkeypatch.setenv("TELEGRAM_API_BASE_URL", api.base_url)
+        settings = settings_for(tmp_path, config, {"TELEGRAM_BOT_TOKEN": TOKEN})
+        engine = make_engine(settings.database_url)
+        schema.upgrade(engine)
+        [post_id] = enqueue(
+            engine, kind="digest", targets=["telegram:42"], reply=Reply.text("hi"), dedupe_key="d1"
+        )
+        api.flood_once["sendMessage"] = 30  # the rate limiter waits this out in place
+        stop = asyncio.Event()
+        running = asyncio.create_task(run_forever(settings, stop=stop, shutdown_grace=GRACE_S))
+        await api.wait_for(lambda: api.called("sendMessage", ok_only=False), timeout=10)
+        await asyncio.sleep(0.2)
+        with Session(engine) as session:
+            claimed = session.get(OutboxPost, post_id)
+            assert claimed is not None and claimed.status == "sending"
+        stop.set()
+        assert await asyncio.wait_for(running, timeout=20) == 0
+        with Session(engine) as session:
+            row = session.get(OutboxPost, post_id)
+            assert row is not None
+            assert (row.status, row.claimed_by) == ("pending", None)
+            # Cut off mid-send it may have landed: the next attempt reconciles first.
+            assert row.uncertain_at is not None
+        # The next start sends it at once, not after the 5-minute stale claim.
+        stop = asyncio.Event()
+        running = asyncio.create_task(run_forever(settings, stop=stop, shutdown_grace=GRACE_S))
+        await api.wait_for(lambda: api.called("sendMessage"), timeout=10)
+        stop.set()
+        await asyncio.wait_for(running, timeout=20)
+        engine.dispose()
+    finally:
+        await api.stop()
+
+
+async def test_sigterm_to_opsdesk_run_interrupts_a_chat_started_run_and_tells_the_requester(
+    tmp_path: Path, slack_api: SlackApi
+) -> None:
+    """The real process and the real signal: `opsdesk run` in a subprocess."""
+    port = free_port()
+    config = tmp_path / "opsdesk.toml"
+    config.write_text(
+        f"""
+data_dir = "{tmp_path / "data"}"
+
+[[jobs]]
+name = "long"
+command = "sleep 45"
+
+[scheduler]
+shutdown_grace = "1s"
+
+[operator]
+listen = "127.0.0.1:0"   # any free port: tests run side by side
+
+[access]
+admins = ["slack:U0ALICE"]
+
+[slack]
+enabled = true
+mode = "http"
+http_port = {port}
+"""
+    )
+    env = {
+        **os.environ,
+        "SLACK_BOT_TOKEN": "xoxb-test",
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": slack_api.base_url + "api/",
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.cli", "--config", str(config), "run",
+        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    database_url = f"sqlite:///{tmp_path / 'data' / 'opsdesk.db'}"
+    try:
+        await start_long_run_from_slack(port, slack_api, database_url, "run.long.2")
+        begun = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        _, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert process.returncode == 0, stderr.decode()
+    assert time.monotonic() - begun < 1 + 8
+    [run] = runs_of(database_url, "long")
+    assert run.status == "interrupted"
+    [answer] = slack_api.ok_calls("response")
+    assert "interrupted" in json.dumps(answer.args)

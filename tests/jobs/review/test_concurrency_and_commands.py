@@ -1,0 +1,156 @@
+"""Two reviews at once, the chat commands through the router, and the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from handlers.access import CONSOLE_CALLER, Caller
+from handlers.catalog import build_router
+from jobs.config.schema import Config
+from jobs.review.engine import ReviewResult
+from jobs.review.lint import LintReviewer
+from jobs.review.reviewers import ReviewerOutput, ReviewInput
+from storage.models import Feedback, Review
+from tests.support.context import jobs_context
+from tests.support.git_repo import Repo
+
+from .conftest import config_for, review
+
+
+class SlowLint(LintReviewer):
+    """Lint that takes long enough for a second request to arrive meanwhile."""
+
+    calls = 0
+
+    def review(self, review_input: ReviewInput) -> ReviewerOutput:
+        SlowLint.calls += 1
+        time.sleep(0.4)
+        return super().review(review_input)
+
+
+def test_two_concurrent_reviews_of_one_repo_make_one_review(
+    engine: Engine, git_repo: Repo, tmp_path: Path
+) -> None:
+    git_repo.commit("one", **{"app.py": "import os\n"})
+    config = config_for(git_repo)
+    results: list[ReviewResult] = []
+    errors: list[BaseException] = []
+    start = threading.Barrier(2)
+    SlowLint.calls = 0
+
+    def worker() -> None:
+        start.wait()
+        try:
+            reviewer = SlowLint(config.reviewer.lint)
+            results.append(review(engine, config, tmp_path, reviewer=reviewer))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert not errors
+    assert sorted(r.cache_hit for r in results) == [False, True]
+    assert results[0].review_id == results[1].review_id
+    assert SlowLint.calls == 1
+    with Session(engine) as session:
+        assert len(session.exec(select(Review)).all()) == 1
+
+
+def chat_config(git_repo: Repo, shown: int = 1) -> Config:
+    return Config.model_validate(
+        {
+            "repos": [{"name": "demo", "path": str(git_repo.path)}],
+            "reviewer": {"lint": {"select": ["F"]}, "max_findings_shown": shown},
+            "access": {"viewers": ["slack:U1"]},
+        }
+    )
+
+
+SLACK_USER = Caller(platform="slack", user_id="U1", name="ann")
+
+
+def test_review_and_findings_commands_with_a_feedback_button(
+    sqlite_engine: Engine, git_repo: Repo, tmp_path: Path
+) -> None:
+    git_repo.commit("one", **{"app.py": "import os\nimport sys\n"})
+    router = build_router(jobs_context(sqlite_engine, chat_config(git_repo), tmp_path))
+    reply = router.handle(SLACK_USER, "/review demo")
+    assert reply.status == "ok", reply
+    assert reply.title.startswith("Review demo: full ") and reply.title.endswith("(1 commit)")
+    fields = {f.label: f.value for f in reply.fields}
+    assert fields["Findings"] == "new 2 · open 0 · fixed 0 · suppressed 0"
+    assert "Tokens" not in fields  # a linter spends none, so it claims none saved
+    assert len([b for b in reply.blocks if b.buttons]) == 1  # max_findings_shown = 1
+    assert reply.note == "1 more: /findings demo for all"
+    again = router.handle(SLACK_USER, "/review demo")
+    assert again.title.startswith("Review demo: cached ")
+    assert "review took" in {f.label: f.value for f in again.fields}["Saved"]
+
+    listed = router.handle(SLACK_USER, "/findings demo")
+    assert listed.title == "Findings demo: 2 open"
+    button = listed.blocks[0].buttons[2]  # False positive
+    pressed = router.press(SLACK_USER, button.payload)
+    assert pressed.title == "Feedback recorded"
+    assert pressed.blocks[0].key == listed.blocks[0].key  # adapters replace that block
+    assert pressed.blocks[0].buttons[2].label.startswith("✓")
+    with Session(sqlite_engine) as session:
+        assert [f.verdict for f in session.exec(select(Feedback))] == ["false_positive"]
+    assert router.handle(SLACK_USER, "/findings demo").title == "Findings demo: 1 open"
+
+
+def test_chat_users_may_review_only_configured_repos(
+    sqlite_engine: Engine, git_repo: Repo, tmp_path: Path
+) -> None:
+    git_repo.commit("one", **{"app.py": "x = 1\n"})
+    router = build_router(jobs_context(sqlite_engine, chat_config(git_repo), tmp_path))
+    refused = router.handle(SLACK_USER, f"/review {git_repo.path}")
+    assert refused.status == "error" and "configured: demo" in refused.blocks[0].text
+    local = router.handle(CONSOLE_CALLER, f"/review {git_repo.path}")
+    assert local.status == "ok" and local.title.startswith(
+        f"Review {git_repo.path.resolve()}: full"
+    )
+
+
+def test_cli_review_of_a_local_path_prints_json(git_repo: Repo, tmp_path: Path) -> None:
+    git_repo.commit("one", **{"app.py": "import os\n"})
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPSDESK_")}
+    env["OPSDESK_DATA_DIR"] = str(tmp_path / "cli-data")
+    command = [sys.executable, "-m", "bot.cli", "review", str(git_repo.path), "--json"]
+    first = subprocess.run(command, capture_output=True, text=True, env=env, timeout=60)
+    assert first.returncode == 0, first.stderr
+    data = json.loads(first.stdout)
+    for key in (
+        "repo", "commit", "base_commit", "kind", "cache_hit", "findings", "skipped_files",
+        "tokens", "full_tree_tokens", "notes", "duration_ms",
+    ):  # fmt: skip
+        assert key in data
+    assert (data["tokens"], data["full_tree_tokens"]) == ({"prompt": 0, "completion": 0}, 0)
+    assert (data["kind"], data["cache_hit"]) == ("full", False)
+    assert set(data["findings"][0]) >= {
+        "id",
+        "path",
+        "line",
+        "severity",
+        "category",
+        "message",
+        "status",
+    }
+    second = subprocess.run(command, capture_output=True, text=True, env=env, timeout=60)
+    assert json.loads(second.stdout)["cache_hit"] is True
+    missing = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "review", "nope"], capture_output=True, text=True,
+        env=env, timeout=60,
+    )  # fmt: skip
+    assert missing.returncode == 1 and "unknown repository 'nope'" in missing.stderr

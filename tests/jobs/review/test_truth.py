@@ -1,0 +1,300 @@
+"""The truth rule: after any series of full and delta reviews, a review's open findings
+equal what the linters report in a fresh `git clone` checkout of the reviewed commit.
+
+Each test makes a real repository, reviews it commit by commit through the engine,
+and compares the open set with an oracle computed here by running the real linter
+(ruff, shellcheck) in a real clone of HEAD, as a developer would.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from jobs.config.schema import Config
+from jobs.review.engine import ReviewFailed, ReviewResult
+from jobs.review.linters import ruff_command
+from jobs.review.store import count_reviews, open_findings
+from jobs.review.view import review_reply
+from tests.support.git_repo import Repo
+
+from .conftest import review
+
+Key = tuple[str, int, str, str]  # path, line, category, message
+
+
+def lint_config(work: Repo, repo_linters: list[dict[str, Any]] | None = None) -> Config:
+    """The repository's own ruff configuration decides (no opsdesk select/ignore)."""
+    repo = {"name": "demo", "path": str(work.path), "linters": repo_linters or []}
+    return Config.model_validate({"repos": [repo]})
+
+
+def fresh_clone(work: Repo, tmp_path: Path) -> Path:
+    clone = tmp_path / f"oracle-{work.git('rev-parse', '--short', 'HEAD')}"
+    shutil.rmtree(clone, ignore_errors=True)
+    subprocess.run(["git", "clone", "-q", str(work.path), str(clone)], check=True)
+    return clone
+
+
+def oracle_env(tmp_path: Path) -> dict[str, str]:
+    home = tmp_path / "oracle-home"
+    home.mkdir(exist_ok=True)
+    return {"PATH": os.environ["PATH"], "HOME": str(home)}
+
+
+def ruff_oracle(work: Repo, tmp_path: Path) -> Counter[Key]:
+    """`ruff check .` in a fresh clone of HEAD."""
+    clone = fresh_clone(work, tmp_path)
+    result = subprocess.run(
+        [*ruff_command(), "check", ".", "--output-format", "json", "--no-cache", "--exit-zero"],
+        cwd=clone, capture_output=True, text=True, check=True, env=oracle_env(tmp_path),
+    )  # fmt: skip
+    return Counter(
+        (
+            Path(item["filename"]).resolve().relative_to(clone.resolve()).as_posix(),
+            item["location"]["row"],
+            item["code"],
+            item["message"],
+        )
+        for item in json.loads(result.stdout)
+    )
+
+
+def shellcheck_oracle(work: Repo, tmp_path: Path) -> Counter[Key]:
+    """`shellcheck` on every shell script of a fresh clone of HEAD (its own JSON)."""
+    clone = fresh_clone(work, tmp_path)
+    scripts = sorted(p.relative_to(clone).as_posix() for p in clone.rglob("*.sh"))
+    program = shutil.which("shellcheck") or str(Path(os.sys.executable).parent / "shellcheck")
+    result = subprocess.run(
+        [program, "--format=json1", *scripts], cwd=clone, capture_output=True, text=True,
+        env=oracle_env(tmp_path),
+    )  # fmt: skip
+    return Counter(
+        (c["file"], c["line"], f"SC{c['code']}", c["message"])
+        for c in json.loads(result.stdout)["comments"]
+    )
+
+
+def open_set(engine: Engine, result: ReviewResult) -> Counter[Key]:
+    """The review's open findings (new + open); they must also be the repository's."""
+    shown = Counter((f.path, f.line, f.category, f.message) for f in result.shown)
+    stored = Counter((f.path, f.line, f.category, f.message) for f in open_findings(engine, "demo"))
+    assert stored == shown
+    return shown
+
+
+def states(result: ReviewResult) -> list[tuple[str, str, str]]:
+    return sorted((f.path, f.category, f.status) for f in result.findings)
+
+
+def test_repository_config_with_exclude_extend_and_first_party_packages(
+    engine: Engine, git_repo: Repo, tmp_path: Path
+) -> None:
+    pyproject = (
+        '[tool.ruff]\nextend = "config/ruff-base.toml"\nsrc = ["src"]\n'
+        'extend-exclude = ["generated"]\n'
+    )
+    base = '[lint]\nselect = ["F", "I"]\n'
+    # Sorted only when `mypkg` is first-party (found under src/): isort's I001 says so.
+    app = "import os\n\nimport requests\n\nimport mypkg\n\nprint(os, requests, mypkg)\n"
+    git_repo.commit(
+        "layout",
+        **{
+            "pyproject.toml": pyproject, "config/ruff-base.toml": base,
+            "src/mypkg/__init__.py": "", "app.py": app,
+            "generated/models.py": "import sys\n",  # excluded by the repository
+        },
+    )  # fmt: skip
+    config = lint_config(git_repo)
+    first = review(engine, config, tmp_path)
+    assert first.kind == "full" and open_set(engine, first) == ruff_oracle(git_repo, tmp_path)
+    assert open_set(engine, first) == Counter()
+    git_repo.commit("unsorted", **{"tool.py": "import mypkg\nimport json\n\nprint(mypkg, json)\n"})
+    second = review(engine, config, tmp_path)
+    assert second.kind == "delta"
+    assert open_set(engine, second) == ruff_oracle(git_repo, tmp_path)
+    assert states(second) == [("tool.py", "I001", "new")]
+
+
+def test_removing_an_imports_only_use_reports_the_unchanged_import_line(
+    engine: Engine, git_repo: Repo, tmp_path: Path
+) -> None:
+    git_repo.commit("use", **{"app.py": "import os\n\n\ndef f():\n    return os.sep\n"})
+    config = lint_config(git_repo)
+    assert review(engine, config, tmp_path).new_count == 0
+    git_repo.commit("drop use", **{"app.py": "import os\n\n\ndef f():\n    return 1\n"})
+    delta = review(engine, config, tmp_path)
+    assert [(f.path, f.line, f.category, f.status) for f in delta.findings] == [
+        ("app.py", 1, "F401", "new")
+    ]
+    assert open_set(engine, delta) == ruff_oracle(git_repo, tmp_path)
+
+
+def test_a_fix_elsewhere_in_a_file_fixes_the_finding(
+    engine: Engine, git_repo: Repo, tmp_path: Path
+) -> None:
+    body = "import os\n\n\ndef f():\n    return 1\n"
+    git_repo.commit("base", **{"app.py": body})
+    config = lint_config(git_repo)
+    assert [f.category for f in review(engine, config, tmp_path).findings] == ["F401"]
+    git_repo.commit("use os at the end", **{"app.py": body + "\n\nSEP = os.sep\n"})
+    delta = review(engine, config, tmp_path)
+    assert states(delta) == [("app.py", "F401", "fixed")]
+    assert open_set(engine, delta) == ruff_oracle(git_repo, tmp_path) == Counter()
+
+
+def test_a_renamed_file_keeps_its_findings_and_their_identity(
+    engine: Engine, git_repo: Repo, tmp_path: Path
+) -> None:
+    git_repo.commit("base", **{"old.py": "import os\nimport sys\n\nx = 1\n"})
+    config = lint_config(git_repo)
+    first = review(engine, config, tmp_path)
+    ids = {f.message: f.id for f in first.findings}
+    git_repo.git("mv", "old.py", "pkg_new.py")
+    git_repo.commit("rename")
+    delta = review(engine, config, tmp_path)
+    assert (delta.new_count, delta.open_count, delta.fixed_count) == (0, 2, 0)
+    assert {f.message: f.id for f in delta.findings} == ids  # the same rows, feedback kept
+    assert {f.path for f in delta.findings} == {"pkg_new.py"}
+    assert open_set(engine, delta) == ruff_oracle(git_repo, tmp_path)
+
+
+def test_identical_messages_in_one_file_stay_separate_findings(
+    engine: Engine, git_repo: Repo, tmp_path: Path
+) -> None:
+    two = "def f(a, b):\n    x = a == None\n    y = b == None\n    return x, y\n"
+    git_repo.commit("base", **{"ruff.toml": '[lint]\nselect = ["E711"]\n', "cmp.py": two})
+    config = lint_config(git_repo)
+    first = review(engine, config, tmp_path)
+    assert [(f.line, f.status) for f in first.findings] == [(2, "new"), (3, "new")]
+    assert open_set(engine, first) == ruff_oracle(git_repo, tmp_path)
+    second_id = first.findings[1].id  # the one on line 3
+    one = two.replace("a == None", "a is None")  # fix the first of the two
+    git_repo.commit("fix one", **{"cmp.py": one})
+    delta = review(engine, config, tmp_path)
+    assert (delta.new_count, delta.open_count, delta.fixed_count) == (0, 1, 1)
+    # The one left is the one that was on line 3: the same row (and its feedback).
+    assert [(f.id, f.line) for f in delta.shown] == [(second_id, 3)]
+    assert open_set(engine, delta) == ruff_oracle(git_repo, tmp_path)
+    three = one.replace("    return", "    z = a == None\n    w = b == None\n    return")
+    git_repo.commit("three", **{"cmp.py": three})
+    third = review(engine, config, tmp_path)
+    assert (third.new_count, third.open_count) == (2, 1)
+    assert open_set(engine, third) == ruff_oracle(git_repo, tmp_path)
+
+
+def test_a_config_change_rechecks_the_whole_tree(
+    engine: Engine, git_repo: Repo, tmp_path: Path
+) -> None:
+    git_repo.commit(
+        "base",
+        **{"pyproject.toml": '[tool.ruff.lint]\nselect = ["F"]\n', "a.py": "import os\n",
+           "b.py": "import sys\n"},
+    )  # fmt: skip
+    config = lint_config(git_repo)
+    assert review(engine, config, tmp_path).new_count == 2
+    # Only the config changes; a.py and b.py are untouched by the delta.
+    git_repo.commit("ignore F401", **{"pyproject.toml": '[tool.ruff.lint]\nselect = ["F", "E711"]\n'
+                                  'ignore = ["F401"]\n'})  # fmt: skip
+    delta = review(engine, config, tmp_path)
+    assert states(delta) == [("a.py", "F401", "fixed"), ("b.py", "F401", "fixed")]
+    assert open_set(engine, delta) == ruff_oracle(git_repo, tmp_path) == Counter()
+
+
+def test_a_shell_script_is_reviewed_by_real_shellcheck(
+    engine: Engine, git_repo: Repo, tmp_path: Path
+) -> None:
+    script = '#!/bin/sh\necho $1\ncd "$2"\n'
+    git_repo.commit("scripts", **{"scripts/run.sh": script, "app.py": "import os\n"})
+    config = lint_config(git_repo, repo_linters=[{"name": "shellcheck", "preset": "shellcheck"}])
+    first = review(engine, config, tmp_path)
+    shell = Counter(k for k in open_set(engine, first).elements() if k[0].endswith(".sh"))
+    python = Counter(k for k in open_set(engine, first).elements() if k[0].endswith(".py"))
+    assert shell == shellcheck_oracle(git_repo, tmp_path) and shell
+    assert python == ruff_oracle(git_repo, tmp_path)
+    assert {f.category for f in first.findings} >= {"SC2086", "SC2164", "F401"}
+    git_repo.commit("quote", **{"scripts/run.sh": '#!/bin/sh\necho "$1"\ncd "$2" || exit\n'})
+    delta = review(engine, config, tmp_path)
+    assert sorted((f.category, f.status) for f in delta.findings if f.path.endswith(".sh")) == [
+        ("SC2086", "fixed"), ("SC2164", "fixed"),
+    ]  # fmt: skip
+    assert shellcheck_oracle(git_repo, tmp_path) == Counter()
+    assert not delta.skipped_files
+
+
+def test_files_no_linter_covers_are_listed_as_not_reviewed(
+    engine: Engine, git_repo: Repo, tmp_path: Path
+) -> None:
+    git_repo.commit("web", **{"web/app.ts": "let x = 1\n", "web/b.ts": "", "app.py": "x = 1\n"})
+    config = lint_config(git_repo)
+    result = review(engine, config, tmp_path)
+    assert [(s.path, s.reason) for s in result.skipped_files] == [
+        ("web/app.ts", "no linter for *.ts"), ("web/b.ts", "no linter for *.ts"),
+    ]  # fmt: skip
+    assert result.to_json()["skipped_files"][0] == {
+        "path": "web/app.ts", "reason": "no linter for *.ts",
+    }  # fmt: skip
+    assert result.to_json()["reviewed_files"] == 1
+    texts = [block.text for block in review_reply(result, config).blocks]
+    assert "Not reviewed: 2 files\nno linter for *.ts (2): web/app.ts, web/b.ts" in texts
+    assert "No open findings." not in texts
+    cached = review(engine, config, tmp_path)
+    assert cached.cache_hit and cached.skipped_files == result.skipped_files
+
+
+def test_a_commit_no_linter_covers_says_nothing_was_reviewed(
+    engine: Engine, git_repo: Repo, tmp_path: Path
+) -> None:
+    git_repo.commit("go", **{"main.go": "package main\n"})
+    config = lint_config(git_repo)
+    result = review(engine, config, tmp_path)
+    texts = [block.text for block in review_reply(result, config).blocks]
+    assert "Nothing was reviewed: no configured linter covers any file in this commit." in texts
+
+
+def test_a_config_ruff_cannot_read_fails_the_review_with_ruffs_reason(
+    engine: Engine, git_repo: Repo, tmp_path: Path
+) -> None:
+    git_repo.commit("ok", **{"app.py": "import os\n"})
+    config = lint_config(git_repo)
+    earlier = review(engine, config, tmp_path)
+    git_repo.commit("old key", **{"pyproject.toml": "[tool.ruff]\nshow-source = true\n"})
+    with pytest.raises(ReviewFailed) as failure:
+        review(engine, config, tmp_path)
+    reason = failure.value.reason
+    assert reason.startswith("ruff failed: Failed to parse pyproject.toml")
+    assert "unknown field `show-source`" in reason and str(tmp_path) not in reason
+    assert count_reviews(engine, "demo") == 1  # no review row for the failed one
+    assert [f.status for f in open_findings(engine, "demo")] == ["open"]
+    assert earlier.new_count == 1
+
+
+def test_a_reviewer_rule_change_leaves_no_stale_open_findings(
+    engine: Engine, git_repo: Repo, tmp_path: Path
+) -> None:
+    rules = '[lint]\nselect = ["F", "E711"]\n'
+    git_repo.commit(
+        "base", **{"ruff.toml": rules, "app.py": "import os\nimport sys\nx = sys.path == None\n"}
+    )
+    review(engine, lint_config(git_repo), tmp_path)
+    assert {f.category for f in open_findings(engine, "demo")} == {"F401", "E711"}
+    narrowed = Config.model_validate(
+        {"repos": [{"name": "demo", "path": str(git_repo.path)}],
+         "reviewer": {"lint": {"select": ["F"]}}}
+    )  # fmt: skip
+    git_repo.commit("more", **{"b.py": "import sys\n"})
+    result = review(engine, narrowed, tmp_path)  # a new reviewer chain: a full review
+    assert result.kind == "full"
+    assert (
+        Counter((f.path, f.category) for f in open_findings(engine, "demo"))
+        == Counter((f.path, f.category) for f in result.shown)
+        == Counter([("app.py", "F401"), ("b.py", "F401")])
+    )

@@ -1,0 +1,84 @@
+"""What keeps `opsdesk run` light: Alembic, matplotlib and the chat libraries stay
+out of the long-running process unless it needs them."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from alembic.config import Config as AlembicConfig
+from alembic.script import ScriptDirectory
+
+from jobs.digest import chart
+from storage import schema
+from tests.support.cli import ROOT
+
+RUN_THEN_LIST_MODULES = """
+import asyncio, sys
+from bot.runtime import run_forever
+from jobs.config.loading import load_settings
+
+async def main():
+    stop = asyncio.Event()
+    asyncio.get_running_loop().call_later(2.0, stop.set)
+    await run_forever(load_settings(sys.argv[1]), stop=stop, shutdown_grace=1.0)
+
+asyncio.run(main())
+print(" ".join(sorted(sys.modules)))
+"""
+
+
+def test_the_revisions_read_from_the_files_are_alembics(tmp_path: Path) -> None:
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(schema.MIGRATIONS))
+    script = ScriptDirectory.from_config(config)
+    assert schema.head_revision() == script.get_current_head()
+    assert set(schema.revisions()) == {r.revision for r in script.walk_revisions()}
+
+
+def test_opsdesk_run_migrates_a_new_database_loading_only_what_its_jobs_need(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "opsdesk.toml"
+    config.write_text(f'data_dir = "{tmp_path / "data"}"\n[digest]\npost_to = ["log:digest"]\n')
+    done = subprocess.run(
+        [sys.executable, "-c", RUN_THEN_LIST_MODULES, str(config)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    modules = done.stdout.split()
+    loaded = {name.split(".")[0] for name in modules}
+    assert "sqlalchemy" in loaded  # the probe saw the process's modules
+    assert loaded.isdisjoint({"alembic", "mako", "matplotlib", "slack_bolt", "telegram", "httpx"})
+    # No repository to review, no chat to ask: the review engine stays unloaded too.
+    engine_parts = {"jobs.review.engine", "jobs.review.git", "jobs.review.lint", "handlers.review"}
+    assert engine_parts.isdisjoint(modules)
+    from storage.db import make_engine
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'data' / 'opsdesk.db'}")
+    try:
+        assert schema.status(engine).is_current  # the child process did migrate it
+    finally:
+        engine.dispose()
+
+
+def test_the_chart_and_migration_processes_get_no_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
+    tokens = {
+        "SLACK_BOT_TOKEN": "xoxb-not-for-workers",
+        "TELEGRAM_BOT_TOKEN": "123:not-for-workers",
+        "OPSDESK_LLM_API_KEY": "sk-not-for-workers",
+    }
+    for name, value in tokens.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("PGSSLMODE", "require")
+    url = "postgresql://opsdesk:pw@db/opsdesk"
+    for env in (chart.worker_env(), schema.migration_env(url)):
+        assert set(env.values()).isdisjoint(tokens.values())
+        assert "PATH" in env and "PYTHONPATH" in env
+    assert schema.migration_env(url)["PGSSLMODE"] == "require"

@@ -1,0 +1,57 @@
+"""What the aiohttp stand-ins share: serving on 127.0.0.1 at a port the system picks,
+and the faults a chat platform can give a post."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+# Faults a post can be given (bench/outbox_faults.py and tests): slow: answers after
+# `slow_s`; fail: 500, not accepted; hang: no answer for `hang_s`, not accepted;
+# late: no answer for `hang_s`, accepted after `late_s`.
+FAULTS = ("slow", "fail", "hang", "late")
+
+
+async def serve_locally(app: web.Application) -> tuple[web.AppRunner, str]:
+    """Start `app`; its runner (cleanup() stops it) and its base URL, no trailing slash."""
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    return runner, f"http://127.0.0.1:{runner.addresses[0][1]}"
+
+
+@dataclass
+class LocalStandIn:
+    """A chat platform's API served on 127.0.0.1 until stop()."""
+
+    slow_s: float = 0.3
+    hang_s: float = 3.0
+    late_s: float = 1.5
+    _runner: web.AppRunner | None = None
+    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+    async def serve(self, app: web.Application) -> str:
+        """Serve `app`; its base URL, no trailing slash."""
+        self._runner, base_url = await serve_locally(app)
+        return base_url
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def failed_post(self, fault: str, accept: Callable[[], object]) -> None:
+        """Before a failed post's answer: a "late" one is accepted (`accept()`) after
+        `late_s` although the client gave up on it; "hang" and "late" keep it waiting."""
+        if fault == "late":
+            task = asyncio.create_task(self._accept_later(accept))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        if fault in ("hang", "late"):
+            await asyncio.sleep(self.hang_s)
+
+    async def _accept_later(self, accept: Callable[[], object]) -> None:
+        await asyncio.sleep(self.late_s)
+        accept()

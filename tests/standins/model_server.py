@@ -1,0 +1,190 @@
+"""A real HTTP server on 127.0.0.1 that answers chat-completion requests from a script,
+and behaves like llama.cpp / vLLM where it matters to a client:
+
+- it counts tokens with its own deterministic BPE-like tokenizer (not chars/4, and
+  not opsdesk's estimator), and reports them as `usage`;
+- a prompt plus `max_tokens` over `context_tokens` is refused with HTTP 400 and
+  vLLM's wording, before any answer;
+- an answer longer than `max_tokens` is cut there, with finish_reason "length";
+- it can trickle its answer a few bytes at a time (`Scripted.trickle_s`);
+- GET /v1/models lists `models`, as the health check's probe expects.
+
+Every request is recorded with the prompt tokens it counted.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+# Pieces as GPT-style pre-tokenizers cut them: a word with its leading space,
+# up to three digits, a run of punctuation, whitespace.
+_PIECES = re.compile(r" ?[A-Za-z]+| ?[0-9]{1,3}| ?[^\sA-Za-z0-9]+|\s+")
+LETTERS_PER_TOKEN = 6  # merges: a long identifier is several tokens
+PUNCT_PER_TOKEN = 2
+TOKENS_PER_MESSAGE = 4  # <|im_start|>role … <|im_end|>
+TOKENS_PER_REQUEST = 3  # the assistant turn's opening
+
+
+def _piece_tokens(piece: str) -> int:
+    core = piece.lstrip(" ") or piece
+    if core[0].isalpha():
+        return -(-len(core) // LETTERS_PER_TOKEN)
+    if core[0].isdigit() or core[0].isspace():
+        return 1
+    return -(-len(core) // PUNCT_PER_TOKEN)
+
+
+def count_tokens(text: str) -> int:
+    """The stand-in model's token count for `text`."""
+    ascii_pieces = sum(_piece_tokens(p) for p in _PIECES.findall(text) if p.isascii())
+    other = sum(len(p.encode("utf-8")) for p in _PIECES.findall(text) if not p.isascii())
+    return ascii_pieces + other
+
+
+def cut_to_tokens(text: str, limit: int) -> str:
+    """The longest prefix of `text` (whole pieces) within `limit` tokens."""
+    used, end = 0, 0
+    for match in _PIECES.finditer(text):
+        cost = count_tokens(match.group())
+        if used + cost > limit:
+            break
+        used, end = used + cost, match.end()
+    return text[:end]
+
+
+def prompt_tokens(messages: list[dict[str, str]]) -> int:
+    return sum(count_tokens(m["content"]) + TOKENS_PER_MESSAGE for m in messages) + (
+        TOKENS_PER_REQUEST
+    )
+
+
+@dataclass
+class Scripted:
+    status: int = 200
+    content: str | None = None  # the model's message content
+    body: str | None = None  # a raw body instead of a chat completion
+    headers: dict[str, str] = field(default_factory=dict)
+    delay_s: float = 0.0
+    usage: dict[str, int] | None = None  # None: counted by the stand-in's tokenizer
+    report_usage: bool = True
+    trickle_s: float = 0.0  # pause between 4-byte chunks of the answer
+
+
+@dataclass
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: dict[str, Any]
+    prompt_tokens: int = 0  # as the stand-in counted them
+    refused: bool = False  # answered 400: over the context
+
+
+class ModelServer:
+    def __init__(self, context_tokens: int | None = None) -> None:
+        self.models = ["qwen2.5-coder:7b"]
+        self.script: list[Scripted] = []
+        self.received: list[Received] = []
+        self.context_tokens = context_tokens
+        # Answers when the script is empty: the request body → message content.
+        self.responder: Callable[[dict[str, Any]], str] = lambda _body: '{"findings":[]}'
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                fake.received.append(Received(self.path, dict(self.headers), {}))
+                listing = {"data": [{"id": name} for name in fake.models]}
+                found = self.path == "/v1/models"
+                self._send(Scripted(status=200 if found else 404, body=json.dumps(listing)))
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", 0))
+                body = json.loads(self.rfile.read(length) or b"{}")
+                received = Received(self.path, dict(self.headers), body)
+                received.prompt_tokens = prompt_tokens(body.get("messages", []))
+                fake.received.append(received)
+                refusal = fake._refusal(received)
+                if refusal is not None:
+                    received.refused = True
+                    self._send(Scripted(status=400, body=refusal))
+                    return
+                step = fake.script.pop(0) if fake.script else Scripted(content=None)
+                if step.content is None and step.body is None:
+                    step.content = fake.responder(body)
+                time.sleep(step.delay_s)
+                self._send(step, fake._completion(step, body, received.prompt_tokens))
+
+            def _send(self, step: Scripted, payload: str | None = None) -> None:
+                data = (payload if step.body is None else step.body or "").encode()
+                try:
+                    self.send_response(step.status)
+                    for name, value in step.headers.items():
+                        self.send_header(name, value)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    if not step.trickle_s:
+                        self.wfile.write(data)
+                        return
+                    self.wfile.flush()
+                    for start in range(0, len(data), 4):
+                        self.wfile.write(data[start : start + 4])
+                        self.wfile.flush()
+                        time.sleep(step.trickle_s)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up (timeout test)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
+        self.thread.start()
+
+    def _refusal(self, received: Received) -> str | None:
+        """vLLM's 400 for a request over the context, or None."""
+        if self.context_tokens is None:
+            return None
+        asked = received.prompt_tokens + int(received.body.get("max_tokens") or 0)
+        if asked <= self.context_tokens:
+            return None
+        message = (
+            f"This model's maximum context length is {self.context_tokens} tokens. "
+            f"However, you requested {asked} tokens ({received.prompt_tokens} in the "
+            f"messages, {received.body.get('max_tokens')} in the completion)."
+        )
+        return json.dumps({"object": "error", "message": message, "code": 400})
+
+    @staticmethod
+    def _completion(step: Scripted, body: dict[str, Any], tokens_in: int) -> str:
+        content = step.content or ""
+        finish = "stop"
+        max_tokens = body.get("max_tokens")
+        if isinstance(max_tokens, int) and count_tokens(content) > max_tokens:
+            content, finish = cut_to_tokens(content, max_tokens), "length"
+        usage = step.usage or {
+            "prompt_tokens": tokens_in,
+            "completion_tokens": count_tokens(content),
+            "total_tokens": tokens_in + count_tokens(content),
+        }
+        choice = {
+            "index": 0,
+            "message": {"role": "assistant", "content": content},
+            "finish_reason": finish,
+        }
+        payload: dict[str, Any] = {"model": body.get("model"), "choices": [choice]}
+        if step.report_usage:
+            payload["usage"] = usage
+        return json.dumps(payload)
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

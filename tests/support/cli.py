@@ -1,0 +1,72 @@
+"""Running `opsdesk` as a user does: a real process, this interpreter, this checkout."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]  # the checkout: pyproject.toml, manifest.yml
+# Secrets as a deployment would set them, to show they never leak.
+TOKENS = {
+    "SLACK_BOT_TOKEN": "xoxb-1111-2222-SlackBotSecretValue",
+    "SLACK_APP_TOKEN": "xapp-1-A0-SlackAppSecretValue",
+    "SLACK_SIGNING_SECRET": "slacksigningsecret0123456789",
+    "TELEGRAM_BOT_TOKEN": "123456:TelegramTokenSecretValueAbC",
+    "OPSDESK_LLM_API_KEY": "sk-LlmKeySecretValue0123456789abcdef",
+}
+
+# Makes the named top-level packages unimportable in the process it runs in, exactly
+# as if they were not installed: the import system (and importlib.util.find_spec)
+# raises ModuleNotFoundError for them. Then runs the opsdesk CLI with the arguments.
+BLOCKED_RUN = """
+import sys
+
+class NotInstalled:
+    def __init__(self, names):
+        self.names = set(names)
+
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in self.names:
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+blocked, args = sys.argv[1].split(","), sys.argv[2:]
+sys.meta_path.insert(0, NotInstalled(blocked))
+sys.argv = ["opsdesk", *args]
+from bot.cli import entry
+entry()
+"""
+
+
+def opsdesk(
+    *args: str,
+    cwd: Path | None = None,
+    blocked: tuple[str, ...] = (),
+    stdin: str = "",
+    env: dict[str, str] | None = None,
+    timeout: float = 60,
+) -> subprocess.CompletedProcess[str]:
+    """`opsdesk ARGS` in a subprocess; `blocked` packages behave as not installed."""
+    if blocked:
+        command = [sys.executable, "-c", BLOCKED_RUN, ",".join(blocked), *args]
+    else:
+        command = [sys.executable, "-m", "bot.cli", *args]
+    return subprocess.run(
+        command,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=cwd or ROOT,
+        env={**os.environ, **(env or {})},
+        timeout=timeout,
+        check=False,
+    )
+
+
+def opsdesk_with_config(
+    config: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """`opsdesk ARGS` with OPSDESK_CONFIG naming the test's config file."""
+    return opsdesk(*args, env={"OPSDESK_CONFIG": str(config), **(env or {})}, timeout=timeout)

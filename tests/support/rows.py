@@ -1,0 +1,66 @@
+"""Rows written straight into a migrated database: a finding to show and press, and
+synthetic run histories as real JobRun rows."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import insert
+from sqlalchemy.engine import Engine
+
+from storage.db import session_scope
+from storage.models import Finding, JobRun
+
+
+def add_finding(engine: Engine, **overrides: object) -> Finding:
+    """A finding row to read and press buttons on; fields as a ruff F401 unless given."""
+    values: dict[str, object] = {
+        "repo": "demo",
+        "path": "app/main.py",
+        "line": 3,
+        "severity": "warning",
+        "category": "F401",
+        "message": "`os` imported but unused",
+        "source": "ruff:F401",
+        **overrides,
+    }
+    values.setdefault("fingerprint", f"fp-{values['path']}-{values['message']}"[:64])
+    row = Finding.model_validate(values)
+    with session_scope(engine) as session:
+        session.add(row)
+        session.flush()
+    assert row.id is not None
+    return row
+
+
+def run_row(
+    job: str,
+    at: datetime,
+    duration_s: float,
+    *,
+    status: str = "ok",
+    cache_hit: bool = False,
+    kind: str = "command",
+    **extra: Any,
+) -> dict[str, Any]:
+    duration_ms = round(duration_s * 1000)
+    return {
+        "job": job,
+        "kind": kind,
+        "trigger": "schedule",
+        "status": status,
+        "started_at": at,
+        "finished_at": None if status == "running" else at + timedelta(milliseconds=duration_ms),
+        "duration_ms": None if status == "running" else duration_ms,
+        "cache_hit": cache_hit,
+        **extra,
+    }
+
+
+def add_runs(engine: Engine, rows: Iterable[dict[str, Any]]) -> None:
+    rows = list(rows)
+    if rows:
+        with engine.begin() as connection:
+            connection.execute(insert(JobRun.__table__), rows)  # type: ignore[attr-defined]
