@@ -39,7 +39,7 @@ from bot.slack.deliver import SlackDeliverer
 from handlers.catalog import build_router
 from jobs.config.schema import AccessConfig, Config, JobConfig
 from jobs.context import Context
-from storage import schema
+from storage import migrate
 from storage.db import make_engine
 from tests.standins.slack_api import SlackApi
 
@@ -108,7 +108,7 @@ async def serve(slack_api_url: str, slow_seconds: float) -> None:
     mode on a free port (printed on stdout), until stdin closes."""
     with tempfile.TemporaryDirectory() as tmp:
         engine = make_engine(f"sqlite:///{tmp}/bench.db")
-        schema.upgrade(engine)
+        migrate.upgrade(engine)
         config = Config(
             jobs=[JobConfig(name="slow", command=f"sleep {slow_seconds:g}")],
             access=AccessConfig(chats=[f"slack:{CHANNEL}"], admins=[f"slack:{ADMIN}"]),

@@ -37,7 +37,7 @@ from jobs.config.schema import Config
 from jobs.context import Context
 from jobs.digest.job import build_digest, build_digest_with_chart
 from jobs.health import health_report
-from storage import schema
+from storage import migrate
 from storage.db import make_engine
 from storage.models import Heartbeat, JobRun, OutboxPost
 
@@ -183,7 +183,7 @@ def timed(what: Callable[[], object], repeat: int) -> float:
 
 def measure(label: str, engine: Engine, total: int, repeat: int) -> bool:
     print(f"{label}: filling {total:,} runs of {JOBS} jobs over {YEARS} years", flush=True)
-    schema.upgrade(engine)
+    migrate.upgrade(engine)
     fill(engine, total)
     context = bench_context(engine)
     figures = {

@@ -42,7 +42,7 @@ from sqlmodel import Session, col, select
 from jobs.outbox import Deliverer, OutboxSender, enqueue
 from jobs.processes import this_runner
 from jobs.reply import Reply
-from storage import schema
+from storage import migrate
 from storage.db import make_engine
 from storage.models import OutboxPost
 
@@ -146,7 +146,7 @@ class FakeServer:
 
 def bench(platform: str, database_url: str, seed: int) -> dict[str, Any]:
     engine = make_engine(database_url)
-    schema.upgrade(engine)
+    migrate.upgrade(engine)
     target = f"slack:{SLACK_CHANNEL}" if platform == "slack" else f"telegram:{TELEGRAM_CHAT}"
     for n in range(POSTS):
         reply = Reply.text(f"bench post {n} of {POSTS}")

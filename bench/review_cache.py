@@ -35,7 +35,7 @@ from jobs.config.schema import Config
 from jobs.context import Context
 from jobs.review.engine import run_review
 from jobs.review.sizing import delta_and_full_tokens
-from storage import schema
+from storage import migrate
 from storage.db import make_engine
 
 HIT_RATIO_TARGET = 3.0
@@ -68,7 +68,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="opsdesk-bench-") as tmp:
         data_dir = Path(tmp)
         engine = make_engine(f"sqlite:///{data_dir / 'bench.db'}")
-        schema.upgrade(engine)
+        migrate.upgrade(engine)
 
         def config_at(ref: str, name: str = "bench") -> Config:
             return Config.model_validate(

@@ -39,7 +39,7 @@ from jobs.review.checkout import check_out
 from jobs.review.engine import ReviewFailed, ReviewResult, run_review
 from jobs.review.linters import ruff_command
 from jobs.review.sizing import delta_and_full_tokens
-from storage import schema
+from storage import migrate
 from storage.db import make_engine
 
 Key = tuple[str, int, str, str]
@@ -100,7 +100,7 @@ def main() -> int:
         tmp = Path(tmp_text)
         data_dir = tmp / "data"
         engine = make_engine(f"sqlite:///{tmp / 'bench.db'}")
-        schema.upgrade(engine)
+        migrate.upgrade(engine)
         kinds: Counter[str] = Counter()
         hits = checks = 0
         savings: list[float] = []

@@ -179,7 +179,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from sqlalchemy.exc import SQLAlchemyError
 
     from bot.logs import setup_logging
-    from storage import schema
+    from storage import migrate
     from storage.db import DatabaseOpenError, open_failure
 
     # load_settings registered the secrets with the scrubber.
@@ -195,7 +195,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(f"opsdesk: data_dir: cannot create {settings.data_dir}: {reason}", code=2)
     try:
         return handler(settings, args)
-    except schema.SchemaError as exc:
+    except migrate.SchemaError as exc:
         return _fail(f"opsdesk: {exc}", code=2)
     except ConfigError as exc:
         return _fail(_config_problems(exc), code=2)
@@ -294,11 +294,11 @@ def run_digest(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def run_db_upgrade(settings: Settings, _args: argparse.Namespace) -> int:
-    from storage import schema
+    from storage import migrate
     from storage.db import describe, make_engine
 
     engine = make_engine(settings.database_url)
-    before, after = schema.upgrade(engine)
+    before, after = migrate.upgrade(engine)
     if before.current == after.current:
         print(f"{describe(engine)}: already at {after.current}; nothing to do")
     else:
@@ -307,31 +307,31 @@ def run_db_upgrade(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 def run_db_downgrade(settings: Settings, args: argparse.Namespace) -> int:
-    from storage import schema
+    from storage import migrate
     from storage.db import describe, make_engine
 
     engine = make_engine(settings.database_url)
-    before, after = schema.downgrade(engine, args.rev)
+    before, after = migrate.downgrade(engine, args.rev)
     was, now = before.current or "empty", after.current or "empty"
     print(f"{describe(engine)}: downgraded from {was} to {now}")
     return 0
 
 
 def run_db_stamp(settings: Settings, args: argparse.Namespace) -> int:
-    from storage import schema
+    from storage import migrate
     from storage.db import describe, make_engine
 
     engine = make_engine(settings.database_url)
-    print(f"{describe(engine)}: recorded as {schema.stamp(engine, args.rev).current}")
+    print(f"{describe(engine)}: recorded as {migrate.stamp(engine, args.rev).current}")
     return 0
 
 
 def run_db_status(settings: Settings, _args: argparse.Namespace) -> int:
-    from storage import schema
+    from storage import migrate
     from storage.db import describe, make_engine
 
     engine = make_engine(settings.database_url)
-    found = schema.check(engine)
+    found = migrate.check(engine)
     state = "current" if found.is_current else "needs `opsdesk db upgrade`"
     print(f"{describe(engine)}: at {found.current or 'empty'}, newest {found.head} ({state})")
     return 0 if found.is_current else 1

@@ -10,7 +10,7 @@ from jobs import runs
 from jobs.config.loading import Settings
 from jobs.context import Context
 from jobs.processes import this_runner
-from storage import schema
+from storage import migrate
 from storage.db import describe, make_engine
 
 log = logging.getLogger(__name__)
@@ -21,9 +21,9 @@ def open_database(settings: Settings, *, migrate_in_child: bool = False) -> Engi
     `migrate_in_child` (for `opsdesk run`) keeps Alembic out of this process."""
     engine = make_engine(settings.database_url)
     if migrate_in_child:
-        before, after = schema.upgrade_in_child(engine, settings.database_url)
+        before, after = migrate.upgrade_in_child(engine, settings.database_url)
     else:
-        before, after = schema.upgrade(engine)
+        before, after = migrate.upgrade(engine)
     if before.current != after.current:
         log.info(
             "database %s upgraded from %s to %s",

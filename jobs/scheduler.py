@@ -49,8 +49,11 @@ from storage.models import utcnow
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-# pg advisory lock key: "opsd" as an int; one scheduler per database.
+# pg advisory lock: "opsd" as an int, paired with the schema's hash, so there is one
+# scheduler per set of opsdesk tables (two deployments in two schemas of one database
+# do not wait for each other).
 SCHEDULER_LOCK_KEY = 0x6F707364
+SCHEDULER_LOCK = "(:key, hashtext(current_schema()))"
 # After a long outage, this many missed fires per job are recorded, no more.
 MAX_DOWNTIME_MISSES = 50
 JOB_PREFIX, BATCH_PREFIX = "job:", "batch:"
@@ -147,7 +150,7 @@ class JobScheduler:
         connection = engine.connect()
         got = bool(
             connection.execute(
-                text("SELECT pg_try_advisory_lock(:key)"), {"key": SCHEDULER_LOCK_KEY}
+                text(f"SELECT pg_try_advisory_lock{SCHEDULER_LOCK}"), {"key": SCHEDULER_LOCK_KEY}
             ).scalar()
         )
         connection.commit()
@@ -162,7 +165,9 @@ class JobScheduler:
         """Unlock before closing: close() returns the connection to the pool, and a
         session-level advisory lock would stay with it, held by whoever gets it next."""
         try:
-            connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": SCHEDULER_LOCK_KEY})
+            connection.execute(
+                text(f"SELECT pg_advisory_unlock{SCHEDULER_LOCK}"), {"key": SCHEDULER_LOCK_KEY}
+            )
             connection.commit()
         except Exception:
             log.exception("could not release the scheduler lock; dropping the connection")

@@ -7,29 +7,27 @@ an area's conftest holds only what that area alone uses."""
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import make_url, text
+from sqlalchemy import make_url
 from sqlalchemy.engine import Engine
 
 from handlers.catalog import build_router
 from handlers.router import Router
 from jobs import scrub
 from jobs.context import Context
-from storage import schema
+from storage import migrate
 from storage.db import make_engine
 from tests.standins.model_server import ModelServer
 from tests.standins.slack_api import SlackApi
 from tests.standins.telegram_api import TelegramApi
 from tests.support.context import jobs_context
+from tests.support.databases import POSTGRES_URL, fresh_schema_url
 from tests.support.git_repo import GIT_ENV, Repo
 
-POSTGRES_URL = os.environ.get("OPSDESK_TEST_POSTGRES_URL")
 NO_POSTGRES = (
     "PostgreSQL tests need OPSDESK_TEST_POSTGRES_URL (CI sets it when 127.0.0.1:5432 answers)"
 )
@@ -99,15 +97,8 @@ def pg_url() -> Iterator[str]:
     """A PostgreSQL URL whose search_path is a fresh schema, dropped afterwards."""
     if not POSTGRES_URL:
         pytest.skip(NO_POSTGRES)
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(POSTGRES_URL)
-    with admin.begin() as connection:
-        connection.execute(text(f"CREATE SCHEMA {name}"))
-    separator = "&" if "?" in POSTGRES_URL else "?"
-    yield f"{POSTGRES_URL}{separator}options=-csearch_path%3D{name}"
-    with admin.begin() as connection:
-        connection.execute(text(f"DROP SCHEMA {name} CASCADE"))
-    admin.dispose()
+    with fresh_schema_url(POSTGRES_URL) as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -122,7 +113,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 def engine(database_url: str) -> Iterator[Engine]:
     """A migrated database (SQLite and PostgreSQL)."""
     engine = make_engine(database_url)
-    schema.upgrade(engine)
+    migrate.upgrade(engine)
     yield engine
     engine.dispose()
 
@@ -131,7 +122,7 @@ def engine(database_url: str) -> Iterator[Engine]:
 def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
     """A migrated SQLite database, for tests that need no second engine."""
     engine = make_engine(f"sqlite:///{tmp_path / 'opsdesk.db'}")
-    schema.upgrade(engine)
+    migrate.upgrade(engine)
     yield engine
     engine.dispose()
 

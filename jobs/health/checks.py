@@ -21,7 +21,7 @@ from jobs.health.posting import check_post_targets
 from jobs.health.scheduled import check_jobs, scheduled_jobs
 from jobs.outbox import waiting_posts
 from jobs.plural import plural
-from storage import schema
+from storage import migrate
 from storage.db import describe
 from storage.heartbeats import read_heartbeat
 from storage.models import Heartbeat
@@ -47,8 +47,8 @@ def check_database(engine: Engine) -> list[Component]:
         {"round_trip_ms": round(round_trip_ms, 2), "url": describe(engine)},
     )
     try:
-        found = schema.check(engine)
-    except schema.SchemaError as exc:
+        found = migrate.check(engine)
+    except migrate.SchemaError as exc:
         return [database, Component("schema", "down", str(exc))]
     if found.is_current:
         state = Component("schema", "up", f"at {found.head}", {"revision": found.current})

@@ -1,4 +1,4 @@
-"""Alembic environment: storage.schema hands over a connection that already holds
+"""Alembic environment: storage.migrate hands over a connection that already holds
 the migration lock inside one transaction, so every migration runs in it."""
 
 from __future__ import annotations

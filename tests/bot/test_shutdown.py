@@ -28,7 +28,7 @@ from jobs.config.schema import (
 )
 from jobs.outbox import enqueue
 from jobs.reply import Reply
-from storage import schema
+from storage import migrate
 from storage.db import make_engine
 from storage.models import JobRun, OutboxPost
 from tests.standins.slack_api import SIGNING_SECRET, SlackApi, sign
@@ -133,7 +133,7 @@ async def test_sigterm_during_a_429_wait_hands_the_post_back_to_the_outbox(
         monkeypatch.setenv("TELEGRAM_API_BASE_URL", api.base_url)
         settings = settings_for(tmp_path, config, {"TELEGRAM_BOT_TOKEN": TOKEN})
         engine = make_engine(settings.database_url)
-        schema.upgrade(engine)
+        migrate.upgrade(engine)
         [post_id] = enqueue(
             engine, kind="digest", targets=["telegram:42"], reply=Reply.text("hi"), dedupe_key="d1"
         )

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import SQLModel
 
-from storage import schema
+from storage import migrate
 from storage.db import make_engine
 from tests.support.cli import opsdesk_with_config
 
@@ -67,7 +67,7 @@ def _with_a_row(url: str) -> None:
 
 def test_an_emptied_alembic_version_names_the_repair(tmp_path: Path, database_url: str) -> None:
     engine = make_engine(database_url)
-    schema.upgrade(engine)
+    migrate.upgrade(engine)
     _with_a_row(database_url)
     with engine.begin() as connection:
         connection.execute(text("DELETE FROM alembic_version"))
@@ -85,7 +85,7 @@ def test_a_create_all_database_names_the_repair(tmp_path: Path, database_url: st
     stamped = opsdesk_with_config(tmp_path / "opsdesk.toml", "db", "stamp", "head",
                       env={"OPSDESK_DATABASE_URL": database_url})  # fmt: skip
     assert stamped.returncode == 0, stamped.stderr
-    assert schema.check(engine).is_current
+    assert migrate.check(engine).is_current
 
 
 def test_deep_or_huge_toml_is_refused_by_name(tmp_path: Path) -> None:

@@ -8,16 +8,18 @@ import time
 from collections.abc import Callable
 from datetime import timedelta
 
+import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from jobs import runs
 from jobs.config.schema import Config
 from jobs.scheduler import JobScheduler
-from storage import heartbeats
-from storage.db import session_scope
+from storage import heartbeats, migrate
+from storage.db import make_engine, session_scope
 from storage.models import Heartbeat, JobRun, OutboxPost, utcnow
 from tests.support.context import jobs_context
+from tests.support.databases import POSTGRES_URL, fresh_schema_url
 
 
 async def wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> None:
@@ -185,3 +187,29 @@ async def test_a_stopped_scheduler_hands_over_to_the_next_at_once(engine: Engine
     await second.start()
     await asyncio.wait_for(second.leading.wait(), timeout=5)
     await second.stop()
+
+
+@pytest.mark.postgres
+async def test_two_deployments_in_two_schemas_of_one_database_each_have_a_leader(
+    pg_url: str,
+) -> None:
+    """The scheduler's lock is per set of opsdesk tables, not per database: a second
+    deployment in another schema leads its own jobs instead of standing by forever."""
+    raw = {"jobs": [{"name": "t", "command": "true", "schedule": "0 3 * * *"}]}
+    assert POSTGRES_URL is not None
+    with fresh_schema_url(POSTGRES_URL) as other_url:
+        engines = [make_engine(pg_url), make_engine(other_url)]
+        for each in engines:
+            await asyncio.to_thread(migrate.upgrade, each)
+        first, second = (scheduler_for(each, raw, lock_retry=60) for each in engines)
+        await first.start()
+        await second.start()
+        await asyncio.wait_for(first.leading.wait(), timeout=5)
+        await asyncio.wait_for(second.leading.wait(), timeout=5)
+        # Within one schema it is still one leader.
+        standby = scheduler_for(engines[0], raw, lock_retry=60)
+        assert await asyncio.to_thread(standby._try_lock) is False
+        await first.stop()
+        await second.stop()
+        for each in engines:
+            each.dispose()

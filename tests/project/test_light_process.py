@@ -12,7 +12,7 @@ from alembic.config import Config as AlembicConfig
 from alembic.script import ScriptDirectory
 
 from jobs.digest import chart
-from storage import schema
+from storage import migrate
 from tests.support.cli import ROOT
 
 RUN_THEN_LIST_MODULES = """
@@ -32,10 +32,10 @@ print(" ".join(sorted(sys.modules)))
 
 def test_the_revisions_read_from_the_files_are_alembics(tmp_path: Path) -> None:
     config = AlembicConfig()
-    config.set_main_option("script_location", str(schema.MIGRATIONS))
+    config.set_main_option("script_location", str(migrate.MIGRATIONS))
     script = ScriptDirectory.from_config(config)
-    assert schema.head_revision() == script.get_current_head()
-    assert set(schema.revisions()) == {r.revision for r in script.walk_revisions()}
+    assert migrate.head_revision() == script.get_current_head()
+    assert set(migrate.revisions()) == {r.revision for r in script.walk_revisions()}
 
 
 def test_opsdesk_run_migrates_a_new_database_loading_only_what_its_jobs_need(
@@ -63,7 +63,7 @@ def test_opsdesk_run_migrates_a_new_database_loading_only_what_its_jobs_need(
 
     engine = make_engine(f"sqlite:///{tmp_path / 'data' / 'opsdesk.db'}")
     try:
-        assert schema.status(engine).is_current  # the child process did migrate it
+        assert migrate.status(engine).is_current  # the child process did migrate it
     finally:
         engine.dispose()
 
@@ -78,7 +78,7 @@ def test_the_chart_and_migration_processes_get_no_tokens(monkeypatch: pytest.Mon
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("PGSSLMODE", "require")
     url = "postgresql://opsdesk:pw@db/opsdesk"
-    for env in (chart.worker_env(), schema.migration_env(url)):
+    for env in (chart.worker_env(), migrate.migration_env(url)):
         assert set(env.values()).isdisjoint(tokens.values())
         assert "PATH" in env and "PYTHONPATH" in env
-    assert schema.migration_env(url)["PGSSLMODE"] == "require"
+    assert migrate.migration_env(url)["PGSSLMODE"] == "require"

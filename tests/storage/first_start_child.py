@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from storage import schema
+from storage import migrate
 from storage.db import make_engine
 
 kill_at = int(sys.argv[2])
@@ -30,5 +30,5 @@ def _before_statement(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> 
 
 
 event.listen(Engine, "before_cursor_execute", _before_statement)
-before, after = schema.upgrade(make_engine(sys.argv[1]))
+before, after = migrate.upgrade(make_engine(sys.argv[1]))
 print(seen, created, before.current, after.current)

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import inspect, text
 from sqlmodel import SQLModel
 
-from storage import schema
+from storage import migrate
 from storage.db import make_engine
 from tests.support.cli import ROOT
 
@@ -31,7 +31,7 @@ def _child(url: str, kill_at: int) -> subprocess.CompletedProcess[str]:
 def _assert_complete(url: str) -> None:
     engine = make_engine(url)
     try:
-        found = schema.check(engine)
+        found = migrate.check(engine)
         assert found.is_current
         tables = set(inspect(engine).get_table_names())
         assert set(SQLModel.metadata.tables) <= tables
@@ -70,7 +70,7 @@ def test_a_first_start_killed_at_any_statement_leaves_a_database_the_next_start_
         killed = _child(url, kill_at)
         assert killed.returncode == -signal.SIGKILL, (kill_at, killed.stdout, killed.stderr)
         engine = make_engine(url)
-        schema.upgrade(engine)
+        migrate.upgrade(engine)
         engine.dispose()
         _assert_complete(url)
         _reset(url)
@@ -100,7 +100,7 @@ def test_twenty_first_starts_at_once_all_succeed_and_the_migration_runs_once(
     with engine.connect() as connection:
         rows = connection.execute(text("SELECT version_num FROM alembic_version")).all()
     engine.dispose()
-    assert [r[0] for r in rows] == [schema.status(make_engine(database_url)).head]
+    assert [r[0] for r in rows] == [migrate.status(make_engine(database_url)).head]
 
 
 def _half_made(url: str) -> None:
@@ -114,7 +114,7 @@ def _half_made(url: str) -> None:
 
 def test_a_half_made_database_with_empty_tables_is_repaired(database_url: str) -> None:
     _half_made(database_url)
-    before, after = schema.upgrade(make_engine(database_url))
+    before, after = migrate.upgrade(make_engine(database_url))
     assert before.current is None and after.is_current
     _assert_complete(database_url)
 
@@ -132,15 +132,15 @@ def test_a_create_all_database_with_data_is_refused_with_the_repair_command(
                 " beat_at) VALUES ('scheduler', 'x', 'up', '', '2026-01-01', '2026-01-01')"
             )
         )
-    with pytest.raises(schema.SchemaError, match=r"`opsdesk db stamp head`"):
-        schema.upgrade(engine)
-    schema.stamp(engine, "head")
-    assert schema.check(engine).is_current
+    with pytest.raises(migrate.SchemaError, match=r"`opsdesk db stamp head`"):
+        migrate.upgrade(engine)
+    migrate.stamp(engine, "head")
+    assert migrate.check(engine).is_current
 
 
 def test_an_emptied_alembic_version_is_refused_not_re_migrated(database_url: str) -> None:
     engine = make_engine(database_url)
-    schema.upgrade(engine)
+    migrate.upgrade(engine)
     with engine.begin() as connection:
         connection.execute(
             text(
@@ -149,17 +149,17 @@ def test_an_emptied_alembic_version_is_refused_not_re_migrated(database_url: str
             )
         )
         connection.execute(text("DELETE FROM alembic_version"))
-    with pytest.raises(schema.SchemaError, match="no schema revision"):
-        schema.upgrade(engine)
+    with pytest.raises(migrate.SchemaError, match="no schema revision"):
+        migrate.upgrade(engine)
 
 
 def test_downgrade_to_base_and_back_up(database_url: str) -> None:
     engine = make_engine(database_url)
-    schema.upgrade(engine)
-    _, after = schema.downgrade(engine, "base")
+    migrate.upgrade(engine)
+    _, after = migrate.downgrade(engine, "base")
     assert after.current is None
     assert not set(SQLModel.metadata.tables) & set(inspect(engine).get_table_names())
-    schema.upgrade(engine)
+    migrate.upgrade(engine)
     _assert_complete(database_url)
 
 

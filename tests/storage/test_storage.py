@@ -12,7 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, select
 
-from storage import schema
+from storage import migrate
 from storage.db import make_engine, session_scope
 from storage.inbound import first_delivery
 from storage.models import JobRun
@@ -20,9 +20,9 @@ from storage.models import JobRun
 
 def test_upgrade_twice_is_a_no_op(database_url: str) -> None:
     engine = make_engine(database_url)
-    before, after = schema.upgrade(engine)
+    before, after = migrate.upgrade(engine)
     assert before.current is None and after.is_current
-    again_before, again_after = schema.upgrade(engine)
+    again_before, again_after = migrate.upgrade(engine)
     assert again_before == again_after == after
 
 
@@ -35,13 +35,13 @@ def test_migrations_match_the_models(engine: Engine) -> None:
 def test_newer_schema_is_refused(engine: Engine) -> None:
     with engine.begin() as connection:
         connection.execute(text("UPDATE alembic_version SET version_num = '9999_future'"))
-    with pytest.raises(schema.SchemaError, match="newer than this opsdesk knows"):
-        schema.upgrade(engine)
+    with pytest.raises(migrate.SchemaError, match="newer than this opsdesk knows"):
+        migrate.upgrade(engine)
 
 
 def test_data_written_by_one_process_is_there_for_the_next(database_url: str) -> None:
     engine = make_engine(database_url)
-    schema.upgrade(engine)
+    migrate.upgrade(engine)
     writer = (
         "import sys; from storage.db import make_engine, session_scope;"
         "from storage.models import JobRun;"

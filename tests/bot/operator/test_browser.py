@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from storage import schema
+from storage import migrate
 from storage.db import make_engine
 from storage.models import utcnow
 from tests.bot.operator.showcase import CONFIG, JOBS, SHOWN, write_history
@@ -47,7 +47,7 @@ def running_opsdesk(tmp_path: Path) -> Iterator[str]:
     """`opsdesk run` in a subprocess over a database with the showcase history."""
     data = tmp_path / "data"
     engine = make_engine(f"sqlite:///{data / 'opsdesk.db'}")
-    schema.upgrade(engine)
+    migrate.upgrade(engine)
     write_history(engine, utcnow())
     engine.dispose()
     port = free_port()

@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 
 from jobs.config.schema import Config
 from jobs.digest.job import build_digest
-from storage import schema
+from storage import migrate
 from storage.db import make_engine
 from storage.models import utcnow
 from tests.bot.operator.conftest import operator_server
@@ -79,7 +79,7 @@ def test_api_digest_matches_opsdesk_digest_json(tmp_path: Path) -> None:
 
     url = f"sqlite:///{tmp_path / 'data' / 'opsdesk.db'}"
     engine = make_engine(url)
-    schema.upgrade(engine)
+    migrate.upgrade(engine)
     history(engine, now=utcnow())
     printed = subprocess.run(
         [sys.executable, "-m", "bot.cli", "digest", "--period", "week", "--json"],

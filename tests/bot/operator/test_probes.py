@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import Engine, make_url
 
-from storage import schema
+from storage import migrate
 from storage.db import make_engine
 from tests.bot.operator.conftest import operator_server
 
@@ -61,7 +61,7 @@ async def relayed_engine(pg_url: str) -> AsyncIterator[tuple[Engine, Relay]]:
     engine = make_engine(
         url.set(host="127.0.0.1", port=relay.port).render_as_string(hide_password=False)
     )
-    await asyncio.to_thread(schema.upgrade, engine)
+    await asyncio.to_thread(migrate.upgrade, engine)
     yield engine, relay
     engine.dispose()
 

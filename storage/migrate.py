@@ -45,8 +45,9 @@ if TYPE_CHECKING:
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 VERSION_TABLE = "alembic_version"  # Alembic's default, which env.py keeps
-# One key for "opsdesk is migrating this database" (pg_advisory_xact_lock's bigint).
-MIGRATION_LOCK_KEY = 0x6F70_7364_6573_6B00 & 0x7FFF_FFFF_FFFF_FFFF
+# "opsdesk is migrating these tables": "opmg" as an int, paired with the schema's hash
+# (pg_advisory_xact_lock(int, int)), so deployments in other schemas do not wait.
+MIGRATION_LOCK_KEY = 0x6F706D67
 _SQLITE_LOCK_WAIT_S = 120
 
 
@@ -172,7 +173,8 @@ def migration_connection(engine: Engine) -> Iterator[Connection]:
     with engine.begin() as connection:
         if engine.dialect.name == "postgresql":
             connection.execute(
-                text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
+                text("SELECT pg_advisory_xact_lock(:key, hashtext(current_schema()))"),
+                {"key": MIGRATION_LOCK_KEY},
             )
         yield connection
 
@@ -273,7 +275,7 @@ def upgrade_in_child(engine: Engine, url: str) -> tuple[SchemaStatus, SchemaStat
     if before.is_current:
         return before, before
     done = subprocess.run(
-        [sys.executable, "-m", "storage.schema"],
+        [sys.executable, "-m", "storage.migrate"],
         env=migration_env(url),
         capture_output=True,
         text=True,
