@@ -19,8 +19,6 @@ from sqlalchemy import insert, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from jobs.digest.insights import BASELINE_DAYS
-from jobs.digest.queries import duration_samples
 from jobs.processes import stopped_here
 from jobs.scrub import scrub
 from storage.db import session_scope
@@ -243,6 +241,9 @@ def cached_run(engine: Engine, job: str, cache_key: str, since: datetime) -> Job
 def baseline_ms(engine: Engine, job: str, now: datetime | None = None) -> int | None:
     """What a cache hit saves: the digest's baseline, the median duration of the job's
     successful non-cached runs in the trailing 14 days."""
+    from jobs.digest.insights import BASELINE_DAYS  # the digest loads when a review asks
+    from jobs.digest.queries import duration_samples
+
     end = now or utcnow()
     with engine.connect() as connection:
         samples = duration_samples(connection, end - timedelta(days=BASELINE_DAYS), end, job)
