@@ -8,7 +8,6 @@ verdict. Digest and health read these rows; nothing else counts runs.
 from __future__ import annotations
 
 import logging
-import statistics
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -241,7 +240,9 @@ def cached_run(engine: Engine, job: str, cache_key: str, since: datetime) -> Job
 def baseline_ms(engine: Engine, job: str, now: datetime | None = None) -> int | None:
     """What a cache hit saves: the digest's baseline, the median duration of the job's
     successful non-cached runs in the trailing 14 days."""
-    from jobs.digest.insights import BASELINE_DAYS  # the digest loads when a review asks
+    import statistics
+
+    from jobs.digest.insights import BASELINE_DAYS  # loaded on the first cache hit
     from jobs.digest.queries import duration_samples
 
     end = now or utcnow()

@@ -56,7 +56,7 @@ def parse_period(value: str | None) -> Period:
 
     if value.lower() not in PERIOD_LENGTH:
         raise BadPeriod(f"unknown period {value[:20]!r}: use day or week")
-    return cast(Period, value.lower())
+    return cast("Period", value.lower())
 
 
 def charts_installed() -> bool:
