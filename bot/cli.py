@@ -343,8 +343,9 @@ def run_runtime(settings: Settings, _args: argparse.Namespace) -> int:
     from bot.adapters import AdapterStartError
     from bot.extras_check import extras_needed
     from bot.operator.server import OperatorStartError
-    from bot.runtime import run_forever
+    from bot.runtime import limit_malloc_arenas, run_forever
 
+    limit_malloc_arenas()  # before asyncio.run starts any thread
     needs = extras_needed(settings.config, settings.database_url)
     if needs.missing:
         return _fail("\n".join(["opsdesk: cannot start", *needs.missing]), code=2)

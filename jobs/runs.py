@@ -8,7 +8,6 @@ verdict. Digest and health read these rows; nothing else counts runs.
 from __future__ import annotations
 
 import logging
-import statistics
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,8 +18,6 @@ from sqlalchemy import insert, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from jobs.digest.insights import BASELINE_DAYS
-from jobs.digest.queries import duration_samples
 from jobs.processes import stopped_here
 from jobs.scrub import scrub
 from storage.db import session_scope
@@ -243,6 +240,11 @@ def cached_run(engine: Engine, job: str, cache_key: str, since: datetime) -> Job
 def baseline_ms(engine: Engine, job: str, now: datetime | None = None) -> int | None:
     """What a cache hit saves: the digest's baseline, the median duration of the job's
     successful non-cached runs in the trailing 14 days."""
+    import statistics
+
+    from jobs.digest.insights import BASELINE_DAYS  # loaded on the first cache hit
+    from jobs.digest.queries import duration_samples
+
     end = now or utcnow()
     with engine.connect() as connection:
         samples = duration_samples(connection, end - timedelta(days=BASELINE_DAYS), end, job)

@@ -19,6 +19,17 @@ _PRIVATE_KEYS = frozenset({"path", "url", "source"})
 _PLACE = re.compile(r"(?:[A-Za-z][A-Za-z0-9+.-]*://\S+|(?<![\w.])/[^\s,;:'\"()]+)")
 
 
+def scheduler_role(leading: bool | None) -> Component | None:
+    """This process's part in scheduling, first in the operator's health report."""
+    if leading is None:
+        return None
+    if leading:
+        return Component("scheduler role", "up", "this process runs the scheduler")
+    return Component(
+        "scheduler role", "up", "standing by: another process holds the scheduler lock"
+    )
+
+
 def scrub(text: str) -> str:
     """Replace paths and URLs in free text by a mark."""
     return _PLACE.sub("[hidden]", text)

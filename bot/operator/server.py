@@ -4,7 +4,8 @@ optimization page, on its own address (`[operator].listen`, default 127.0.0.1:87
 Everything is read-only. With OPSDESK_OPERATOR_TOKEN set, every path but /healthz
 needs `Authorization: Bearer <token>`. The HTTP server is asyncio's own
 (`httpd.py`); prometheus-client and the run totals behind /metrics are loaded on
-the first scrape, so a process nobody scrapes does not carry them.
+the first scrape, the digest and health modules on the first request that needs
+them, so a process nobody looks at does not carry them.
 
 It does not share Slack's HTTP-mode server: that one must face the internet (Slack
 calls it) and exists only in that mode, while this one serves probes and metrics on
@@ -23,13 +24,13 @@ from typing import TYPE_CHECKING, cast
 
 from bot.operator.httpd import Handler, HttpServer, Request, Response
 from jobs.context import Context
-from jobs.digest.compute import PERIOD_LENGTH, Period
-from jobs.health import Component, HealthReport
 
 if TYPE_CHECKING:
     from prometheus_client.registry import CollectorRegistry
 
     from bot.operator.metrics import Leadership
+    from jobs.digest.compute import Period
+    from jobs.health import HealthReport
 
 log = logging.getLogger(__name__)
 
@@ -51,9 +52,11 @@ class BadPeriod(ValueError):
 def parse_period(value: str | None) -> Period:
     if value is None or value == "":
         return "day"
+    from jobs.digest.compute import PERIOD_LENGTH
+
     if value.lower() not in PERIOD_LENGTH:
         raise BadPeriod(f"unknown period {value[:20]!r}: use day or week")
-    return cast(Period, value.lower())
+    return cast("Period", value.lower())
 
 
 def charts_installed() -> bool:
@@ -63,16 +66,6 @@ def charts_installed() -> bool:
         return importlib.util.find_spec("matplotlib") is not None
     except (ImportError, ValueError):
         return False
-
-
-def scheduler_role(leading: bool | None) -> Component | None:
-    if leading is None:
-        return None
-    if leading:
-        return Component("scheduler role", "up", "this process runs the scheduler")
-    return Component(
-        "scheduler role", "up", "standing by: another process holds the scheduler lock"
-    )
 
 
 def token_matches(header: str | None, token: str) -> bool:
@@ -151,7 +144,7 @@ class OperatorServer:
         return Response.text("ok\n")
 
     def _report(self) -> HealthReport:
-        from bot.operator.public import public_report
+        from bot.operator.public import public_report, scheduler_role
         from handlers.health import health_report
 
         report = health_report(self.context)

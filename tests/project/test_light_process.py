@@ -3,6 +3,7 @@ out of the long-running process unless it needs them."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -82,3 +83,36 @@ def test_the_chart_and_migration_processes_get_no_tokens(monkeypatch: pytest.Mon
         assert set(env.values()).isdisjoint(tokens.values())
         assert "PATH" in env and "PYTHONPATH" in env
     assert migrate.migration_env(url)["PGSSLMODE"] == "require"
+
+
+ARENA_PROBE = """
+import os
+from bot.runtime import limit_malloc_arenas
+
+print(limit_malloc_arenas(), "MALLOC_ARENA_MAX" in os.environ)
+"""
+
+
+def _arena_probe(env: dict[str, str]) -> str:
+    done = subprocess.run(
+        [sys.executable, "-c", ARENA_PROBE],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=60,
+        check=True,
+    )
+    return done.stdout.strip()
+
+
+def test_opsdesk_run_caps_its_malloc_arenas_without_touching_the_environment() -> None:
+    env = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"}
+    try:
+        glibc = bool(os.confstr("CS_GNU_LIBC_VERSION"))
+    except (ValueError, OSError):
+        glibc = False
+    # Set on glibc; the children it starts inherit no MALLOC_ARENA_MAX from it.
+    assert _arena_probe(env) == f"{glibc} False"
+    # The operator's own MALLOC_ARENA_MAX wins: opsdesk leaves it be.
+    assert _arena_probe({**env, "MALLOC_ARENA_MAX": "4"}) == "False True"
