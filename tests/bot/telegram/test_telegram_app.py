@@ -10,7 +10,6 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import timedelta
@@ -40,6 +39,7 @@ from tests.standins.telegram_api import (
     command_update,
     parse_html,
 )
+from tests.support.commands import slow_command
 from tests.support.context import jobs_context
 from tests.support.rows import add_finding
 
@@ -434,14 +434,7 @@ async def test_an_unknown_command_in_a_private_chat_is_answered_as_a_reply(
 async def test_a_slow_command_never_delays_another_chats_quick_one(
     telegram_api: TelegramApi, started: Factory, router: Router
 ) -> None:
-    release = threading.Event()
-
-    def slow(_request: Request) -> Reply:
-        release.wait(10)
-        return Reply.text("slow done")
-
-    router.commands["slow"] = Command("slow", "/slow", "", slow, slow=True)
-    try:
+    with slow_command(router) as release:
         async with started():
             # More than the Application's 16 concurrent updates, all waiting on slow work.
             for _ in range(20):
@@ -459,8 +452,6 @@ async def test_a_slow_command_never_delays_another_chats_quick_one(
                 lambda: sum("slow done" in t for t in texts(telegram_api, KNOWN_CHAT)) == 20,
                 timeout=30,
             )
-    finally:
-        release.set()
 
 
 def test_webhook_mode_without_its_secret_is_a_config_error_naming_it(router: Router) -> None:
