@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -65,28 +66,33 @@ def small_context(git_repo: Repo, server: ModelServer, **llm: Any) -> Config:
     return llm_config(git_repo, server, context_tokens=CONTEXT, answer_tokens=1024, **llm)
 
 
-def test_a_25_file_delta_is_split_across_calls_that_each_fit_the_context(
-    engine: Engine, git_repo: Repo, tmp_path: Path
-) -> None:
+@pytest.fixture
+def small_server() -> Iterator[ModelServer]:
+    """A model server with a CONTEXT-token window that finds one thing in each file."""
     server = ModelServer(context_tokens=CONTEXT)
     server.responder = finding_per_file
-    try:
-        git_repo.commit("base", **{"README.md": "# demo\n"})
-        files = {f"pkg/mod_{n:02}.py": module(n, lines=10 + 3 * n) for n in range(25)}
-        # One line (short of "minified") denser than a call's room for diff: not reviewable.
-        files["pkg/table.py"] = "T = [" + "()," * 320 + "]\n"
-        git_repo.commit("big change", **files)
-        config = small_context(git_repo, server)
-        review(engine, config, tmp_path)  # a full review first: the delta below builds on it
-        head = git_repo.commit("touch all", **{p: t + "x = 1\n" for p, t in files.items()})
-        result = review(engine, config, tmp_path)
-    finally:
-        server.close()
+    yield server
+    server.close()
 
-    delta_calls = [r for r in server.received if r.body["messages"][-1]["content"].count("x = 1")]
+
+def test_a_25_file_delta_is_split_across_calls_that_each_fit_the_context(
+    engine: Engine, git_repo: Repo, tmp_path: Path, small_server: ModelServer
+) -> None:
+    git_repo.commit("base", **{"README.md": "# demo\n"})
+    files = {f"pkg/mod_{n:02}.py": module(n, lines=10 + 3 * n) for n in range(25)}
+    # One line (short of "minified") denser than a call's room for diff: not reviewable.
+    files["pkg/table.py"] = "T = [" + "()," * 320 + "]\n"
+    git_repo.commit("big change", **files)
+    config = small_context(git_repo, small_server)
+    review(engine, config, tmp_path)  # a full review first: the delta below builds on it
+    head = git_repo.commit("touch all", **{p: t + "x = 1\n" for p, t in files.items()})
+    result = review(engine, config, tmp_path)
+
+    received = small_server.received
+    delta_calls = [r for r in received if r.body["messages"][-1]["content"].count("x = 1")]
     assert len(delta_calls) > 3  # split, not skipped
-    assert not any(r.refused for r in server.received)  # the server never said "too long"
-    assert all(r.prompt_tokens + r.body["max_tokens"] <= CONTEXT for r in server.received)
+    assert not any(r.refused for r in received)  # the server never said "too long"
+    assert all(r.prompt_tokens + r.body["max_tokens"] <= CONTEXT for r in received)
     assert result.kind == "delta" and result.commit_sha == head
     reviewed = {f.path for f in result.findings if f.status == "new"}
     not_reviewed = {s.path: s.reason for s in result.skipped_files}
@@ -257,19 +263,14 @@ def test_a_second_try_reviews_the_same_delta_and_keeps_each_findings_state(
 
 
 def test_a_call_failing_mid_review_keeps_what_was_reviewed_and_lists_the_rest(
-    engine: Engine, git_repo: Repo, tmp_path: Path
+    engine: Engine, git_repo: Repo, tmp_path: Path, small_server: ModelServer
 ) -> None:
-    server = ModelServer(context_tokens=CONTEXT)
-    server.responder = finding_per_file
-    try:
-        git_repo.commit("many", **{f"m{n:02}.py": module(n, 8) for n in range(6)})
-        config = small_context(git_repo, server, max_retries=0)
-        server.script.extend([Scripted(content=None), Scripted(status=500, body="boom")])
-        first = review(engine, config, tmp_path)
-        answered = len(server.received)
-        second = review(engine, config, tmp_path)  # asked again: not a cache hit
-    finally:
-        server.close()
+    git_repo.commit("many", **{f"m{n:02}.py": module(n, 8) for n in range(6)})
+    config = small_context(git_repo, small_server, max_retries=0)
+    small_server.script.extend([Scripted(content=None), Scripted(status=500, body="boom")])
+    first = review(engine, config, tmp_path)
+    answered = len(small_server.received)
+    second = review(engine, config, tmp_path)  # asked again: not a cache hit
 
     left = {s.path for s in first.skipped_files if s.reason == CALL_FAILED}
     found = {f.path for f in first.findings}
