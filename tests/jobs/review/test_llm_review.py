@@ -26,7 +26,7 @@ from tests.standins.model_server import ModelServer, Scripted
 from tests.support.context import jobs_context
 from tests.support.git_repo import Repo
 
-from .conftest import config_for, llm_config, review
+from .conftest import Reviews, llm_config, review
 
 CONTEXT = 2048
 
@@ -203,20 +203,19 @@ def test_reply_json_run_row_and_digest_tell_the_same_token_figures(
 
 
 def test_a_lint_review_claims_time_saved_and_no_tokens(
-    engine: Engine, git_repo: Repo, tmp_path: Path
+    engine: Engine, git_repo: Repo, lint: Reviews
 ) -> None:
     git_repo.commit("one", **{"app.py": "import os\n"})
-    config = config_for(git_repo)
-    made = review(engine, config, tmp_path)
-    cached = review(engine, config, tmp_path)
+    made = lint()
+    cached = lint()
     for result in (made, cached):
         assert (result.to_json()["tokens"], result.full_tree_tokens) == (
             {"prompt": 0, "completion": 0}, 0,
         )  # fmt: skip
-        assert "Tokens" not in {f.label for f in review_reply(result, config).fields}
-    saved = {f.label: f.value for f in review_reply(cached, config).fields}["Saved"]
+        assert "Tokens" not in {f.label for f in review_reply(result, lint.config).fields}
+    saved = {f.label: f.value for f in review_reply(cached, lint.config).fields}["Saved"]
     assert saved.endswith(f"(review took {made.stored.row['duration_ms']} ms)")
-    digest = build_digest(jobs_context(engine, config), "day", utcnow() + timedelta(seconds=1))
+    digest = build_digest(jobs_context(engine, lint.config), "day", utcnow() + timedelta(seconds=1))
     assert "review tokens" not in "\n".join(digest_lines(digest))
 
 
