@@ -309,25 +309,22 @@ async def test_an_unknown_chat_gets_one_refusal_an_hour_and_costs_no_rows(
     assert inbound_keys(router.context.engine) == []
 
 
-def digest_reply() -> Reply:
-    return Reply(
+def enqueue_digest(engine: Engine, day: str) -> None:
+    """The day's digest, with its chart, in the outbox for KNOWN_CHAT."""
+    digest = Reply(
         title="Daily digest",
         blocks=[Block(text="3 reviews, 2 cache hits")],
         image=Image(png=PNG, title="Runs <per day>", filename="runs.png"),
     )
+    target = f"telegram:{KNOWN_CHAT}"
+    enqueue(engine, kind="digest", targets=[target], reply=digest, dedupe_key=f"digest:{day}")
 
 
 async def test_a_digest_with_its_chart_is_posted_through_the_outbox(
     telegram_api: TelegramApi, started: Factory, sqlite_engine: Engine
 ) -> None:
     async with started() as adapter:
-        enqueue(
-            sqlite_engine,
-            kind="digest",
-            targets=[f"telegram:{KNOWN_CHAT}"],
-            reply=digest_reply(),
-            dedupe_key="digest:2025-01-01",
-        )
+        enqueue_digest(sqlite_engine, "2025-01-01")
         sender = OutboxSender(sqlite_engine, {"telegram": adapter.deliverer})
         assert await sender.send_due() == 1
         [photo] = telegram_api.called("sendPhoto")
@@ -343,13 +340,7 @@ async def test_a_429_retry_after_then_success_delivers_once(
 ) -> None:
     # No in-place retries: the outbox must honour the RetryAfter itself.
     async with started(max_retries=0) as adapter:
-        enqueue(
-            sqlite_engine,
-            kind="digest",
-            targets=[f"telegram:{KNOWN_CHAT}"],
-            reply=digest_reply(),
-            dedupe_key="digest:2025-01-02",
-        )
+        enqueue_digest(sqlite_engine, "2025-01-02")
         telegram_api.flood_once["sendMessage"] = 7
         now = utcnow()
         clock = [now]

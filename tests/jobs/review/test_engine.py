@@ -125,12 +125,19 @@ def test_a_finding_is_fixed_when_its_line_changes_and_it_is_gone(
     assert statuses == {"app.py": "fixed", "other.py": "open"}
 
 
+def os_unused_marked_a_false_positive(
+    engine: Engine, git_repo: Repo, lint: Reviews, user: str
+) -> None:
+    """app.py imports `os` unused; reviewed, and the finding marked a false positive."""
+    git_repo.commit("base", **{"app.py": "import os\n"})
+    first = lint()
+    record_feedback(engine, first.findings[0].id, user, "false_positive")
+
+
 def test_false_positive_keeps_the_finding_out_of_the_next_review(
     engine: Engine, git_repo: Repo, lint: Reviews
 ) -> None:
-    git_repo.commit("base", **{"app.py": "import os\n"})
-    first = lint()
-    record_feedback(engine, first.findings[0].id, "slack:U1", "false_positive")
+    os_unused_marked_a_false_positive(engine, git_repo, lint, "slack:U1")
     git_repo.commit("more", **{"app.py": "import sys\n"})  # `os` removed, `sys` added …
     git_repo.commit("back", **{"app.py": "import os\n"})  # … and `os` reported again
     again = lint()
@@ -141,9 +148,7 @@ def test_false_positive_keeps_the_finding_out_of_the_next_review(
 def test_suppressed_finding_in_an_untouched_file_stays_hidden(
     engine: Engine, git_repo: Repo, lint: Reviews
 ) -> None:
-    git_repo.commit("base", **{"app.py": "import os\n"})
-    first = lint()
-    record_feedback(engine, first.findings[0].id, "telegram:7", "false_positive")
+    os_unused_marked_a_false_positive(engine, git_repo, lint, "telegram:7")
     git_repo.commit("other file", **{"b.py": CLEAN})
     delta = lint()
     assert (delta.kind, delta.suppressed_count, delta.findings) == ("delta", 1, ())
