@@ -160,16 +160,12 @@ def model_server() -> Iterator[ModelServer]:
 @pytest.fixture
 async def slack_api() -> AsyncIterator[SlackApi]:
     """Slack's Web API, response URLs and Socket Mode on 127.0.0.1."""
-    api = SlackApi()
-    await api.start()
-    yield api
-    await api.stop()
+    async with SlackApi() as api:
+        yield api
 
 
 @pytest.fixture
 async def telegram_api() -> AsyncIterator[TelegramApi]:
     """Telegram's Bot API on 127.0.0.1; the test pushes updates, the bot polls them."""
-    api = TelegramApi()
-    await api.start()
-    yield api
-    await api.stop()
+    async with TelegramApi() as api:
+        yield api

@@ -30,10 +30,9 @@ listen = "127.0.0.1:0"   # any free port: tests run side by side
 """
 
 
-def start_line(config: Path, env: dict[str, str] | None = None) -> tuple[str, str]:
-    """Run `opsdesk run` until it logs its start line; stop it with SIGTERM. Returns
-    (the start line, all of stderr)."""
-    process = subprocess.Popen(
+def opsdesk_run(config: Path, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    """`opsdesk run` started in a subprocess, its stderr (the log) unbuffered in a pipe."""
+    return subprocess.Popen(
         [sys.executable, "-m", "bot.cli", "run", "--config", str(config)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -41,6 +40,12 @@ def start_line(config: Path, env: dict[str, str] | None = None) -> tuple[str, st
         cwd=ROOT,
         env={**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"},
     )
+
+
+def start_line(config: Path, env: dict[str, str] | None = None) -> tuple[str, str]:
+    """Run `opsdesk run` until it logs its start line; stop it with SIGTERM. Returns
+    (the start line, all of stderr)."""
+    process = opsdesk_run(config, env)
     assert process.stderr is not None
     lines: list[str] = []
     try:
@@ -114,15 +119,7 @@ def test_json_log_format_writes_one_object_a_line(tmp_path: Path) -> None:
 def test_a_second_replica_on_postgresql_says_it_stands_by(tmp_path: Path, pg_url: str) -> None:
     config = tmp_path / "opsdesk.toml"
     config.write_text(CONFIG)
-    env = {**os.environ, "OPSDESK_DATABASE_URL": pg_url, "PYTHONUNBUFFERED": "1"}
-    leader = subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "run", "--config", str(config)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-        env=env,
-    )
+    leader = opsdesk_run(config, {"OPSDESK_DATABASE_URL": pg_url})
     try:
         assert leader.stderr is not None
         first = ""

@@ -126,9 +126,7 @@ async def test_sigterm_during_a_chat_started_run_interrupts_it_and_tells_the_req
 async def test_sigterm_during_a_429_wait_hands_the_post_back_to_the_outbox(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    api = TelegramApi()
-    await api.start()
-    try:
+    async with TelegramApi() as api:
         config = Config(telegram=TelegramConfig(enabled=True))
         monkeypatch.setenv("TELEGRAM_API_BASE_URL", api.base_url)
         settings = settings_for(tmp_path, config, {"TELEGRAM_BOT_TOKEN": TOKEN})
@@ -160,8 +158,6 @@ async def test_sigterm_during_a_429_wait_hands_the_post_back_to_the_outbox(
         stop.set()
         await asyncio.wait_for(running, timeout=20)
         engine.dispose()
-    finally:
-        await api.stop()
 
 
 async def test_sigterm_to_opsdesk_run_interrupts_a_chat_started_run_and_tells_the_requester(

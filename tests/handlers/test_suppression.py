@@ -14,6 +14,7 @@ from tests.support.feedback import (
     LEE,
     TWO_UNUSED,
     config_for,
+    dana_marks_a_false_positive,
     dana_reviews_two_unused,
     feedback_rows,
     finding_counts,
@@ -73,8 +74,7 @@ def test_an_admin_undoes_anyones_false_positive(
     engine: Engine, git_repo: Repo, tmp_path: Path
 ) -> None:
     router, first = dana_reviews_two_unused(engine, git_repo, tmp_path)
-    key = listed_findings(first)[0]
-    router.press(DANA, payload(first, key, "False positive"))
+    key = dana_marks_a_false_positive(router, first)
     listing = router.handle(ADMIN, "/findings demo suppressed")
     undone = router.press(ADMIN, payload(listing, key, "Undo false positive"))
     assert undone.status == "ok" and "undone by Ada" in undone.note
@@ -85,8 +85,7 @@ def test_a_fresh_review_after_a_new_commit_keeps_the_false_positive_hidden(
     engine: Engine, git_repo: Repo, tmp_path: Path
 ) -> None:
     router, first = dana_reviews_two_unused(engine, git_repo, tmp_path)
-    key = listed_findings(first)[0]
-    router.press(DANA, payload(first, key, "False positive"))
+    key = dana_marks_a_false_positive(router, first)
     git_repo.commit("another file", **{"b.py": "import json\n"})
     fresh = router.handle(DANA, "/review demo")
     assert "(cached)" not in next(f.value for f in fresh.fields if f.label == "Kind")

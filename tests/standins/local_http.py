@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Self
 
 from aiohttp import web
 
@@ -25,13 +26,24 @@ async def serve_locally(app: web.Application) -> tuple[web.AppRunner, str]:
 
 @dataclass
 class LocalStandIn:
-    """A chat platform's API served on 127.0.0.1 until stop()."""
+    """A chat platform's API served on 127.0.0.1 from start() until stop(); as an async
+    context manager, for the length of the block."""
 
     slow_s: float = 0.3
     hang_s: float = 3.0
     late_s: float = 1.5
     _runner: web.AppRunner | None = None
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+    async def start(self) -> None:
+        raise NotImplementedError  # each platform's stand-in serves its own routes
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.stop()
 
     async def serve(self, app: web.Application) -> str:
         """Serve `app`; its base URL, no trailing slash."""

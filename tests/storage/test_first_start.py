@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import inspect, text
+from sqlalchemy.engine import Connection, Engine
 from sqlmodel import SQLModel
 
 from storage import migrate
@@ -112,6 +113,16 @@ def _half_made(url: str) -> None:
     engine.dispose()
 
 
+def _add_a_row(connection: Connection) -> None:
+    """Data a database must not lose: one heartbeat row."""
+    connection.execute(
+        text(
+            "INSERT INTO heartbeats (component, holder, status, detail, started_at,"
+            " beat_at) VALUES ('scheduler', 'x', 'up', '', '2026-01-01', '2026-01-01')"
+        )
+    )
+
+
 def test_a_half_made_database_with_empty_tables_is_repaired(database_url: str) -> None:
     _half_made(database_url)
     before, after = migrate.upgrade(make_engine(database_url))
@@ -126,36 +137,22 @@ def test_a_create_all_database_with_data_is_refused_with_the_repair_command(
     with engine.begin() as connection:
         SQLModel.metadata.create_all(connection)
     with engine.begin() as connection:
-        connection.execute(
-            text(
-                "INSERT INTO heartbeats (component, holder, status, detail, started_at,"
-                " beat_at) VALUES ('scheduler', 'x', 'up', '', '2026-01-01', '2026-01-01')"
-            )
-        )
+        _add_a_row(connection)
     with pytest.raises(migrate.SchemaError, match=r"`opsdesk db stamp head`"):
         migrate.upgrade(engine)
     migrate.stamp(engine, "head")
     assert migrate.check(engine).is_current
 
 
-def test_an_emptied_alembic_version_is_refused_not_re_migrated(database_url: str) -> None:
-    engine = make_engine(database_url)
-    migrate.upgrade(engine)
+def test_an_emptied_alembic_version_is_refused_not_re_migrated(engine: Engine) -> None:
     with engine.begin() as connection:
-        connection.execute(
-            text(
-                "INSERT INTO heartbeats (component, holder, status, detail, started_at,"
-                " beat_at) VALUES ('scheduler', 'x', 'up', '', '2026-01-01', '2026-01-01')"
-            )
-        )
+        _add_a_row(connection)
         connection.execute(text("DELETE FROM alembic_version"))
     with pytest.raises(migrate.SchemaError, match="no schema revision"):
         migrate.upgrade(engine)
 
 
-def test_downgrade_to_base_and_back_up(database_url: str) -> None:
-    engine = make_engine(database_url)
-    migrate.upgrade(engine)
+def test_downgrade_to_base_and_back_up(engine: Engine, database_url: str) -> None:
     _, after = migrate.downgrade(engine, "base")
     assert after.current is None
     assert not set(SQLModel.metadata.tables) & set(inspect(engine).get_table_names())

@@ -39,9 +39,9 @@ def test_newer_schema_is_refused(engine: Engine) -> None:
         migrate.upgrade(engine)
 
 
-def test_data_written_by_one_process_is_there_for_the_next(database_url: str) -> None:
-    engine = make_engine(database_url)
-    migrate.upgrade(engine)
+def test_data_written_by_one_process_is_there_for_the_next(
+    engine: Engine, database_url: str
+) -> None:
     writer = (
         "import sys; from storage.db import make_engine, session_scope;"
         "from storage.models import JobRun;"

@@ -76,3 +76,10 @@ def feedback_rows(engine: Engine) -> list[tuple[int, str, str]]:
             select(table.c.finding_id, table.c.user, table.c.verdict).order_by(table.c.id)
         ).all()
     return [(int(a), str(b), str(c)) for a, b, c in rows]
+
+
+def dana_marks_a_false_positive(router: Router, reply: Reply) -> str:
+    """Dana presses "False positive" on the first finding the reply lists; its key."""
+    key = listed_findings(reply)[0]
+    router.press(DANA, payload(reply, key, "False positive"))
+    return key

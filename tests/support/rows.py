@@ -1,5 +1,5 @@
-"""Rows written straight into a migrated database: a finding to show and press, and
-synthetic run histories as real JobRun rows."""
+"""Rows written straight into a migrated database: a finding to show and press, a
+model's reviews, and synthetic run histories as real JobRun rows."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from sqlalchemy import insert
 from sqlalchemy.engine import Engine
 
 from storage.db import session_scope
-from storage.models import Finding, JobRun
+from storage.models import Finding, JobRun, Review
 
 
 def add_finding(engine: Engine, **overrides: object) -> Finding:
@@ -33,6 +33,31 @@ def add_finding(engine: Engine, **overrides: object) -> Finding:
         session.flush()
     assert row.id is not None
     return row
+
+
+def add_reviews(engine: Engine, *reviews: dict[str, Any]) -> list[int]:
+    """Review rows by a model reviewer, stored in order; their ids. Review n is of commit
+    n (as 40 hex digits) in repository "api", a delta by reviewer fingerprint "fp", unless
+    its dict says otherwise."""
+    rows = [
+        Review.model_validate(
+            {
+                "repo": "api",
+                "commit_sha": f"{n:040x}",
+                "reviewer_fingerprint": "fp",
+                "reviewer_kind": "llm",
+                "kind": "delta",
+                **fields,
+            }
+        )
+        for n, fields in enumerate(reviews)
+    ]
+    with session_scope(engine) as session:
+        session.add_all(rows)
+        session.flush()
+        ids = [row.id for row in rows]
+    assert None not in ids
+    return [review_id for review_id in ids if review_id is not None]
 
 
 def run_row(

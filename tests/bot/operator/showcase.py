@@ -9,9 +9,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.engine import Engine
 
-from storage.db import session_scope
-from storage.models import Review
-from tests.support.rows import add_runs, run_row
+from tests.support.rows import add_reviews, add_runs, run_row
 
 MODEL = "qwen2.5-coder:7b"
 JOBS = ("review-api", "lint-web", "morning-brief", "deploy-check", "backup-db")
@@ -88,25 +86,21 @@ def write_history(engine: Engine, now: datetime) -> None:
         )
     add_runs(engine, rows)
 
-    with session_scope(engine) as session:
-        reviews = [
-            Review(
-                repo="review-api",
-                commit_sha=f"{n:040x}",
-                reviewer_fingerprint="fp",
-                reviewer_kind="llm",
-                model=MODEL,
-                kind="delta" if n else "full",
-                full_prompt_tokens=15_000,
-                prompt_tokens=2_000,
-                completion_tokens=400,
-                created_at=now - timedelta(hours=4 * n + 1),
-            )
+    review_ids = add_reviews(
+        engine,
+        *(
+            {
+                "repo": "review-api",
+                "model": MODEL,
+                "kind": "delta" if n else "full",
+                "full_prompt_tokens": 15_000,
+                "prompt_tokens": 2_000,
+                "completion_tokens": 400,
+                "created_at": now - timedelta(hours=4 * n + 1),
+            }
             for n in range(6)
-        ]
-        session.add_all(reviews)
-        session.flush()
-        review_ids = [r.id for r in reviews]
+        ),
+    )
     add_runs(
         engine,
         [

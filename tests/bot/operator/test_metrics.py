@@ -20,11 +20,10 @@ from jobs.reply import Reply
 from jobs.run_totals import DURATION_BUCKETS
 from jobs.runner import run_job
 from jobs.specs import find_job
-from storage.db import session_scope
-from storage.models import JobRun, OutboxPost, Review, utcnow
+from storage.models import JobRun, OutboxPost, utcnow
 from tests.bot.operator.conftest import operator_server
 from tests.support.context import jobs_context
-from tests.support.rows import add_runs, run_row
+from tests.support.rows import add_reviews, add_runs, run_row
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
@@ -69,22 +68,8 @@ def known_series(engine: Engine, config: Config) -> None:
         assert spec is not None
         for _ in range(times):
             run_job(context, spec, "manual", post=False)
-    with session_scope(engine) as session:
-        reviews = [
-            Review(
-                repo="api",
-                commit_sha=f"{n:040x}",
-                reviewer_fingerprint="fp",
-                reviewer_kind="llm",
-                model="qwen2.5-coder:7b",
-                kind="delta",
-                full_prompt_tokens=9000 + n,
-            )
-            for n in range(3)
-        ]
-        session.add_all(reviews)
-        session.flush()
-        review_ids = [r.id for r in reviews]
+    model = {"model": "qwen2.5-coder:7b"}
+    review_ids = add_reviews(engine, *({**model, "full_prompt_tokens": 9000 + n} for n in range(3)))
     at = utcnow() - timedelta(hours=2)
     add_runs(
         engine,

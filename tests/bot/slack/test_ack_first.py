@@ -4,24 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import time
 
 from bot.slack.app import WORKING
-from handlers.router import Command, Request, Router
-from jobs.reply import Reply
+from handlers.router import Router
 from tests.bot.slack.conftest import SlackServer
+from tests.support.commands import slow_command
 
 SLACK_ACK_LIMIT_S = 3.0
-
-
-def add_slow(router: Router, release: threading.Event, started: list[str]) -> None:
-    def slow(request: Request) -> Reply:
-        started.append(request.caller.user_id)
-        release.wait(10)
-        return Reply.text("slow done", title="Slow")
-
-    router.commands["slow"] = Command("slow", "/slow", "", slow, slow=True)
 
 
 async def timed_post(server: SlackServer, body: str) -> tuple[float, int, str]:
@@ -33,9 +23,8 @@ async def timed_post(server: SlackServer, body: str) -> tuple[float, int, str]:
 async def test_quick_commands_are_acked_while_seven_slow_ones_run(
     slack_server: SlackServer, slack_router: Router
 ) -> None:
-    release, started = threading.Event(), list[str]()
-    add_slow(slack_router, release, started)
-    try:
+    started = list[str]()
+    with slow_command(slack_router, started):
         slow = [
             timed_post(slack_server, slack_server.command_body("slow", trigger_id=f"slow.{i}"))
             for i in range(7)
@@ -60,8 +49,6 @@ async def test_quick_commands_are_acked_while_seven_slow_ones_run(
             "Queued: next in line.",
             *[WORKING] * 4,
         ]
-    finally:
-        release.set()
     await slack_server.fake.wait_for("response", count=3 + 7, timeout=10)
     assert len(started) == 7
 
@@ -69,13 +56,12 @@ async def test_quick_commands_are_acked_while_seven_slow_ones_run(
 async def test_a_command_is_never_run_twice_when_slack_retries_it(
     slack_server: SlackServer, slack_router: Router
 ) -> None:
-    release, started = threading.Event(), list[str]()
-    add_slow(slack_router, release, started)
-    body = slack_server.command_body("slow", trigger_id="retried.1")
-    await slack_server.post(body)
-    status, again = await slack_server.post(body, retry_num=1)
-    assert (status, again) == (200, "")
-    release.set()
+    started = list[str]()
+    with slow_command(slack_router, started):  # released on leaving
+        body = slack_server.command_body("slow", trigger_id="retried.1")
+        await slack_server.post(body)
+        status, again = await slack_server.post(body, retry_num=1)
+        assert (status, again) == (200, "")
     await slack_server.fake.wait_for("response")
     await asyncio.sleep(0.3)
     assert started == ["U0ALICE"]

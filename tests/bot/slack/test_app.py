@@ -32,6 +32,12 @@ def findings_message(context: Context, finding_id: int) -> list[dict]:
     return render_blocks(Reply(title="Review of demo", blocks=[block], note="lint reviewer"))
 
 
+def inbound_events(context: Context) -> list[InboundEvent]:
+    """The deliveries recorded for de-duplication."""
+    with Session(context.engine) as session:
+        return list(session.exec(select(InboundEvent)).all())
+
+
 def votes(context: Context) -> list[Feedback]:
     with Session(context.engine) as session:
         return list(session.exec(select(Feedback)).all())
@@ -141,8 +147,7 @@ async def test_a_stranger_costs_no_rows_and_hears_one_refusal_an_hour(
         answers.append((await slack_server.post(body))[1])
     assert "not on this opsdesk's access list" in answers[0]
     assert answers[1:] == [""] * 29
-    with Session(slack_context.engine) as session:
-        assert session.exec(select(InboundEvent)).all() == []
+    assert inbound_events(slack_context) == []
 
 
 async def test_a_bad_signature_is_refused_and_nothing_recorded(
@@ -158,8 +163,7 @@ async def test_a_bad_signature_is_refused_and_nothing_recorded(
     await asyncio.sleep(QUIET)
     assert slack_server.fake.calls == []
     assert votes(slack_context) == []
-    with Session(slack_context.engine) as session:
-        assert session.exec(select(InboundEvent)).all() == []
+    assert inbound_events(slack_context) == []
 
 
 async def test_a_press_records_one_vote_and_updates_the_message(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlmodel import Session
 
@@ -25,10 +26,17 @@ class Clock:
         return self.now
 
 
-def deliverer(fake: SlackApi) -> SlackDeliverer:
+def slack_sender(
+    fake: SlackApi, context: Context, timeout: float | None = None, **options: Any
+) -> OutboxSender:
+    """The outbox sender with Slack's deliverer (no retries of its own; a client that
+    gives up after `timeout` seconds when given) and `options`."""
     from bot.slack import web_client
 
-    return SlackDeliverer(web_client(BOT_TOKEN, fake.base_url + "api/", retry_rate_limits=False))
+    client = web_client(BOT_TOKEN, fake.base_url + "api/", retry_rate_limits=False)
+    if timeout is not None:
+        client.timeout = timeout  # type: ignore[assignment]
+    return OutboxSender(context.engine, {"slack": SlackDeliverer(client)}, **options)
 
 
 def digest() -> Reply:
@@ -38,6 +46,14 @@ def digest() -> Reply:
         fields=[ReplyField(label="Tokens saved", value="48,200")],
         image=Image(png=PNG, title="Runs per day", filename="runs.png"),
     )
+
+
+def one_post(
+    context: Context, reply: Reply, key: str, *, target: str = "slack:C9", kind: str = "job"
+) -> int:
+    """One outbox row for the target; its id."""
+    [post_id] = enqueue(context.engine, kind=kind, targets=[target], reply=reply, dedupe_key=key)
+    return post_id
 
 
 def row(context: Context, post_id: int) -> OutboxPost:
@@ -50,11 +66,8 @@ def row(context: Context, post_id: int) -> OutboxPost:
 async def test_a_digest_is_posted_with_its_chart(
     slack_api: SlackApi, slack_context: Context
 ) -> None:
-    engine = slack_context.engine
-    [post_id] = enqueue(
-        engine, kind="digest", targets=["slack:C123"], reply=digest(), dedupe_key="digest:day1"
-    )
-    sender = OutboxSender(engine, {"slack": deliverer(slack_api)})
+    post_id = one_post(slack_context, digest(), "digest:day1", target="slack:C123", kind="digest")
+    sender = slack_sender(slack_api, slack_context)
     assert await sender.send_due() == 1
 
     [message] = slack_api.ok_calls("chat.postMessage")
@@ -74,17 +87,11 @@ async def test_a_digest_is_posted_with_its_chart(
 async def test_a_429_is_retried_after_retry_after_and_delivered_once(
     slack_api: SlackApi, slack_context: Context
 ) -> None:
-    engine = slack_context.engine
-    [post_id] = enqueue(
-        engine,
-        kind="alert",
-        targets=["slack:C123"],
-        reply=Reply.text("nightly job is down"),
-        dedupe_key="alert:1",
-    )
+    alert = Reply.text("nightly job is down")
+    post_id = one_post(slack_context, alert, "alert:1", target="slack:C123", kind="alert")
     slack_api.rate_limit("chat.postMessage", retry_after=7)
     clock = Clock()  # after enqueue: the row is due from its creation time
-    sender = OutboxSender(engine, {"slack": deliverer(slack_api)}, clock=clock)
+    sender = slack_sender(slack_api, slack_context, clock=clock)
 
     assert await sender.send_due() == 0
     waiting = row(slack_context, post_id)
@@ -104,11 +111,10 @@ async def test_a_429_is_retried_after_retry_after_and_delivered_once(
 async def test_a_failed_chart_upload_does_not_repost_the_message(
     slack_api: SlackApi, slack_context: Context
 ) -> None:
-    engine = slack_context.engine
-    enqueue(engine, kind="digest", targets=["slack:C123"], reply=digest(), dedupe_key="d2")
+    one_post(slack_context, digest(), "d2", target="slack:C123", kind="digest")
     clock = Clock()
     slack_api.rate_limit("files.completeUploadExternal", retry_after=3)
-    sender = OutboxSender(engine, {"slack": deliverer(slack_api)}, clock=clock)
+    sender = slack_sender(slack_api, slack_context, clock=clock)
     assert await sender.send_due() == 0
     clock.now += timedelta(seconds=4)
     assert await sender.send_due() == 1
@@ -119,40 +125,30 @@ async def test_a_failed_chart_upload_does_not_repost_the_message(
 async def test_an_unknown_channel_fails_for_good(
     slack_api: SlackApi, slack_context: Context
 ) -> None:
-    engine = slack_context.engine
     slack_api.fail("chat.postMessage", "channel_not_found")
-    [post_id] = enqueue(
-        engine, kind="alert", targets=["slack:CGONE"], reply=Reply.text("x"), dedupe_key="a"
-    )
-    sender = OutboxSender(engine, {"slack": deliverer(slack_api)})
+    post_id = one_post(slack_context, Reply.text("x"), "a", target="slack:CGONE", kind="alert")
+    sender = slack_sender(slack_api, slack_context)
     assert await sender.send_due() == 0
     failed = row(slack_context, post_id)
     assert failed.status == "failed"
     assert "channel_not_found" in (failed.last_error or "")
 
 
-def timing_out_deliverer(fake: SlackApi, timeout: float) -> SlackDeliverer:
-    from bot.slack import web_client
-
-    client = web_client(BOT_TOKEN, fake.base_url + "api/", retry_rate_limits=False)
-    client.timeout = timeout  # type: ignore[assignment]
-    return SlackDeliverer(client)
+def uncertain_sender(fake: SlackApi, context: Context, fault: str, settle_s: float) -> OutboxSender:
+    """A sender whose client gives up after 0.2 s, against a Slack whose first post
+    meets `fault` ("late": accepted after the client gave up; "hang": never)."""
+    faults = [fault]
+    fake.fault_for_post = lambda: faults.pop(0) if faults else None
+    settle = timedelta(seconds=settle_s)
+    return slack_sender(fake, context, timeout=0.2, base_delay=0.01, settle=settle)
 
 
 async def test_an_uncertain_send_slack_accepted_late_is_found_not_resent(
     slack_api: SlackApi, slack_context: Context
 ) -> None:
-    engine = slack_context.engine
-    faults = ["late"]
-    slack_api.fault_for_post = lambda: faults.pop(0) if faults else None
     slack_api.hang_s, slack_api.late_s = 1.0, 0.3
-    [post_id] = enqueue(
-        engine, kind="job", targets=["slack:C9"], reply=Reply.text("done"), dedupe_key="run:1"
-    )
-    sender = OutboxSender(
-        engine, {"slack": timing_out_deliverer(slack_api, 0.2)},
-        base_delay=0.01, settle=timedelta(seconds=0.6),
-    )  # fmt: skip
+    post_id = one_post(slack_context, Reply.text("done"), "run:1")
+    sender = uncertain_sender(slack_api, slack_context, "late", settle_s=0.6)
     assert await sender.send_due() == 0  # timed out: Slack accepts it a moment later
     assert row(slack_context, post_id).uncertain_at is not None
     await asyncio.sleep(0.7)
@@ -170,17 +166,9 @@ async def test_an_uncertain_send_slack_accepted_late_is_found_not_resent(
 async def test_an_uncertain_send_that_never_arrived_is_sent(
     slack_api: SlackApi, slack_context: Context
 ) -> None:
-    engine = slack_context.engine
-    faults = ["hang"]
-    slack_api.fault_for_post = lambda: faults.pop(0) if faults else None
     slack_api.hang_s = 0.5
-    [post_id] = enqueue(
-        engine, kind="job", targets=["slack:C9"], reply=Reply.text("done"), dedupe_key="run:2"
-    )
-    sender = OutboxSender(
-        engine, {"slack": timing_out_deliverer(slack_api, 0.2)},
-        base_delay=0.01, settle=timedelta(seconds=0.3),
-    )  # fmt: skip
+    post_id = one_post(slack_context, Reply.text("done"), "run:2")
+    sender = uncertain_sender(slack_api, slack_context, "hang", settle_s=0.3)
     assert await sender.send_due() == 0
     await asyncio.sleep(0.6)
     assert await sender.send_due() == 1
@@ -193,14 +181,12 @@ async def test_without_the_history_scope_an_uncertain_post_is_sent_again(
 ) -> None:
     engine = slack_context.engine
     slack_api.fail("conversations.history", "missing_scope")
-    [post_id] = enqueue(
-        engine, kind="job", targets=["slack:C9"], reply=Reply.text("x"), dedupe_key="run:3"
-    )
+    post_id = one_post(slack_context, Reply.text("x"), "run:3")
     with Session(engine) as session:
         post = session.get(OutboxPost, post_id)
         assert post is not None
         post.uncertain_at = utcnow() - timedelta(minutes=5)
         session.add(post)
         session.commit()
-    assert await OutboxSender(engine, {"slack": deliverer(slack_api)}).send_due() == 1
+    assert await slack_sender(slack_api, slack_context).send_due() == 1
     assert len(slack_api.posts_of("C9")) == 1

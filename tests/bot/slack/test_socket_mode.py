@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import time
 from collections.abc import AsyncIterator
 
@@ -14,10 +13,10 @@ import pytest
 from bot.slack import build_app, web_client
 from bot.slack.adapter import SlackAdapter
 from bot.slack.deliver import SlackDeliverer
-from handlers.router import Command, Request, Router
-from jobs.reply import Reply
+from handlers.router import Router
 from tests.bot.slack.conftest import MEMBER_CHANNEL
 from tests.standins.slack_api import BOT_TOKEN, SlackApi
+from tests.support.commands import slow_command
 
 
 @pytest.fixture
@@ -88,14 +87,7 @@ async def test_a_socket_mode_retry_is_acked_and_ignored(
 async def test_socket_mode_acks_quick_commands_while_seven_slow_ones_run(
     socket_adapter: SlackAdapter, slack_api: SlackApi, slack_router: Router
 ) -> None:
-    release = threading.Event()
-
-    def slow(_request: Request) -> Reply:
-        release.wait(10)
-        return Reply.text("slow done")
-
-    slack_router.commands["slow"] = Command("slow", "/slow", "", slow, slow=True)
-    try:
+    with slow_command(slack_router):
         for i in range(7):
             await slack_api.send_envelope(
                 f"s-{i}", "slash_commands", command("slow", f"s{i}", slack_api)
@@ -112,6 +104,4 @@ async def test_socket_mode_acks_quick_commands_while_seven_slow_ones_run(
         assert acks[1]["payload"]["blocks"][0]["type"] == "header"  # help, in the ack
         answers = await slack_api.wait_for("response", count=2)
         assert all("slow done" not in json.dumps(a.args) for a in answers)
-    finally:
-        release.set()
     await slack_api.wait_for("response", count=2 + 7, timeout=10)

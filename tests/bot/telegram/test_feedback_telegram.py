@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy.engine import Engine
 
 from bot.telegram import TelegramAdapter
@@ -18,7 +19,7 @@ from handlers.router import Router
 from jobs.config.schema import Config
 from tests.standins.telegram_api import TelegramApi, callback_update, command_update
 from tests.support.context import jobs_context
-from tests.support.feedback import feedback_rows
+from tests.support.feedback import TWO_UNUSED, feedback_rows
 from tests.support.git_repo import Repo
 
 CHAT = 42
@@ -92,6 +93,18 @@ async def press(telegram_api: TelegramApi, message: dict[str, Any], data: str, q
     )
 
 
+@pytest.fixture
+async def two_unused_review(
+    telegram_api: TelegramApi, sqlite_engine: Engine, git_repo: Repo, tmp_path: Path
+) -> AsyncIterator[dict[str, Any]]:
+    """The adapter running over a commit with two unused imports; `/review demo`'s one
+    message in CHAT."""
+    git_repo.commit("two unused imports", **{"app.py": TWO_UNUSED})
+    async with running(telegram_api, router_for(sqlite_engine, git_repo, tmp_path)):
+        [review] = await command(telegram_api, "/review demo")
+        yield review
+
+
 def numbered_paragraphs(message: dict[str, Any]) -> dict[int, str]:
     found = {}
     for paragraph in message["text"].split("\n\n"):
@@ -140,62 +153,56 @@ async def test_25_findings_each_with_its_buttons_and_each_press_edits_its_own_pa
 
 
 async def test_false_positive_then_cached_and_full_reviews_then_undo(
-    telegram_api: TelegramApi, sqlite_engine: Engine, git_repo: Repo, tmp_path: Path
+    telegram_api: TelegramApi, sqlite_engine: Engine, two_unused_review: dict[str, Any]
 ) -> None:
-    git_repo.commit("two unused imports", **{"app.py": "import os\nimport sys\n"})
-    async with running(telegram_api, router_for(sqlite_engine, git_repo, tmp_path)):
-        [review] = await command(telegram_api, "/review demo")
-        assert "suppressed 0" in review["text"]
-        await press(telegram_api, review, button(review, 1, "False positive"), "q-fp")
-        await telegram_api.wait_for(lambda: telegram_api.called("editMessageText"))
-        marked = telegram_api.messages[(CHAT, review["message_id"])]["text"]
-        assert "✓ False positive — marked by alice" in marked
-        [cached] = await command(telegram_api, "/review demo")
-        assert "(cached)" in cached["text"] and "suppressed 1" in cached["text"]
-        assert "`os` imported" not in cached["text"] and "`sys` imported" in cached["text"]
-        [full] = await command(telegram_api, "/review demo full")
-        assert "suppressed 1" in full["text"] and "`os` imported" not in full["text"]
+    review = two_unused_review
+    assert "suppressed 0" in review["text"]
+    await press(telegram_api, review, button(review, 1, "False positive"), "q-fp")
+    await telegram_api.wait_for(lambda: telegram_api.called("editMessageText"))
+    marked = telegram_api.messages[(CHAT, review["message_id"])]["text"]
+    assert "✓ False positive — marked by alice" in marked
+    [cached] = await command(telegram_api, "/review demo")
+    assert "(cached)" in cached["text"] and "suppressed 1" in cached["text"]
+    assert "`os` imported" not in cached["text"] and "`sys` imported" in cached["text"]
+    [full] = await command(telegram_api, "/review demo full")
+    assert "suppressed 1" in full["text"] and "`os` imported" not in full["text"]
 
-        # Another chat never saw it: its press is refused and records nothing more.
-        before = feedback_rows(sqlite_engine)
-        elsewhere = {**review, "chat": {"id": OTHER_CHAT, "type": "group"}}
-        forged = button(review, 2, "False positive")
-        answered = len(telegram_api.called("answerCallbackQuery"))
-        telegram_api.push(callback_update(elsewhere, forged, "q-forged", user_id=43))
-        await telegram_api.wait_for(
-            lambda: len(telegram_api.called("answerCallbackQuery")) > answered
-        )
-        alert = telegram_api.called("answerCallbackQuery")[-1].params
-        assert alert["show_alert"] == "true" and "nothing was recorded" in alert["text"]
-        assert "imported" not in alert["text"]
-        assert feedback_rows(sqlite_engine) == before
+    # Another chat never saw it: its press is refused and records nothing more.
+    before = feedback_rows(sqlite_engine)
+    elsewhere = {**review, "chat": {"id": OTHER_CHAT, "type": "group"}}
+    forged = button(review, 2, "False positive")
+    answered = len(telegram_api.called("answerCallbackQuery"))
+    telegram_api.push(callback_update(elsewhere, forged, "q-forged", user_id=43))
+    await telegram_api.wait_for(lambda: len(telegram_api.called("answerCallbackQuery")) > answered)
+    alert = telegram_api.called("answerCallbackQuery")[-1].params
+    assert alert["show_alert"] == "true" and "nothing was recorded" in alert["text"]
+    assert "imported" not in alert["text"]
+    assert feedback_rows(sqlite_engine) == before
 
-        [listing] = await command(telegram_api, "/findings demo suppressed")
-        assert "`os` imported" in listing["text"] and "marked by alice" in listing["text"]
-        undo = rows(listing)[0][0]
-        assert undo["text"] == "Undo false positive"
-        edits = len(telegram_api.called("editMessageText"))
-        await press(telegram_api, listing, undo["callback_data"], "q-undo")
-        await telegram_api.wait_for(lambda: len(telegram_api.called("editMessageText")) > edits)
-        [back] = await command(telegram_api, "/review demo")
-        assert "`os` imported" in back["text"] and "suppressed 0" in back["text"]
+    [listing] = await command(telegram_api, "/findings demo suppressed")
+    assert "`os` imported" in listing["text"] and "marked by alice" in listing["text"]
+    undo = rows(listing)[0][0]
+    assert undo["text"] == "Undo false positive"
+    edits = len(telegram_api.called("editMessageText"))
+    await press(telegram_api, listing, undo["callback_data"], "q-undo")
+    await telegram_api.wait_for(lambda: len(telegram_api.called("editMessageText")) > edits)
+    [back] = await command(telegram_api, "/review demo")
+    assert "`os` imported" in back["text"] and "suppressed 0" in back["text"]
 
 
 async def test_two_quick_presses_on_one_message_both_show(
-    telegram_api: TelegramApi, sqlite_engine: Engine, git_repo: Repo, tmp_path: Path
+    telegram_api: TelegramApi, two_unused_review: dict[str, Any]
 ) -> None:
-    git_repo.commit("two unused imports", **{"app.py": "import os\nimport sys\n"})
-    async with running(telegram_api, router_for(sqlite_engine, git_repo, tmp_path)):
-        [review] = await command(telegram_api, "/review demo")
-        # Both callbacks carry the message as it was before either press.
-        telegram_api.push(callback_update(review, button(review, 1, "Helpful"), "q-a", user_id=42))
-        telegram_api.push(callback_update(review, button(review, 2, "Resolved"), "q-b", user_id=42))
-        await telegram_api.wait_for(
-            lambda: len(telegram_api.called("editMessageText")) == 2, timeout=30
-        )
-        paragraphs = numbered_paragraphs(telegram_api.messages[(CHAT, review["message_id"])])
-        assert paragraphs[1].endswith("✓ Helpful — marked by alice")
-        assert paragraphs[2].endswith("✓ Resolved — marked by alice")
+    review = two_unused_review
+    # Both callbacks carry the message as it was before either press.
+    telegram_api.push(callback_update(review, button(review, 1, "Helpful"), "q-a", user_id=42))
+    telegram_api.push(callback_update(review, button(review, 2, "Resolved"), "q-b", user_id=42))
+    await telegram_api.wait_for(
+        lambda: len(telegram_api.called("editMessageText")) == 2, timeout=30
+    )
+    paragraphs = numbered_paragraphs(telegram_api.messages[(CHAT, review["message_id"])])
+    assert paragraphs[1].endswith("✓ Helpful — marked by alice")
+    assert paragraphs[2].endswith("✓ Resolved — marked by alice")
 
 
 async def test_a_scheduled_review_post_is_pressable_and_edited_in_place(
@@ -205,7 +212,7 @@ async def test_a_scheduled_review_post_is_pressable_and_edited_in_place(
     from jobs.runner import run_job
     from jobs.specs import find_job
 
-    git_repo.commit("two unused imports", **{"app.py": "import os\nimport sys\n"})
+    git_repo.commit("two unused imports", **{"app.py": TWO_UNUSED})
     router = router_for(sqlite_engine, git_repo, tmp_path)
     config = router.context.config
     scheduled = config.repos[0].model_copy(

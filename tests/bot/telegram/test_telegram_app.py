@@ -10,9 +10,8 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -34,11 +33,13 @@ from jobs.reply import Block, Image, Reply
 from jobs.review.view import finding_block
 from storage.models import Feedback, Finding, InboundEvent, OutboxPost, utcnow
 from tests.standins.telegram_api import (
+    Call,
     TelegramApi,
     callback_update,
     command_update,
     parse_html,
 )
+from tests.support.commands import slow_command
 from tests.support.context import jobs_context
 from tests.support.rows import add_finding
 
@@ -96,13 +97,6 @@ def started(telegram_api: TelegramApi, router: Router) -> Factory:
     return start
 
 
-def finding(engine: Engine, finding_id: int | None = None) -> Finding:
-    return add_finding(
-        engine, id=finding_id, path="app/<main>.py",
-        message="`os` imported but unused & <b>never</b> read",
-    )  # fmt: skip
-
-
 def votes(engine: Engine) -> list[Feedback]:
     with Session(engine) as session:
         return list(session.exec(select(Feedback)).all())
@@ -117,21 +111,42 @@ def texts(telegram_api: TelegramApi, chat_id: int) -> list[str]:
     ]
 
 
-async def post_finding(
-    telegram_api: TelegramApi, adapter: TelegramAdapter, row: Finding
-) -> dict[str, Any]:
-    """Post a review-like message with the finding's buttons; Telegram's copy of it."""
-    reply = Reply(
-        title="Review of demo",
-        blocks=[Block(text="1 new finding"), finding_block(row, state="new")],
-        note="reviewed by lint",
-    )
-    # Sent as opsdesk sends replies: its message id recorded with the finding's place.
-    sent = await send_reply(
-        adapter.app.bot, KNOWN_CHAT, reply, engine=adapter.router.context.engine
-    )
-    assert sent is not None
-    return telegram_api.messages[(KNOWN_CHAT, sent.message_id)]
+Posted = Callable[..., AbstractAsyncContextManager[tuple[Finding, dict[str, Any]]]]
+
+
+@pytest.fixture
+def posted(telegram_api: TelegramApi, started: Factory, sqlite_engine: Engine) -> Posted:
+    """The adapter running and a review-like message with one finding's buttons posted
+    to KNOWN_CHAT: (the finding, Telegram's copy of the message)."""
+
+    @asynccontextmanager
+    async def post(finding_id: int | None = None) -> AsyncIterator[tuple[Finding, dict[str, Any]]]:
+        row = add_finding(
+            sqlite_engine, id=finding_id, path="app/<main>.py",
+            message="`os` imported but unused & <b>never</b> read",
+        )  # fmt: skip
+        reply = Reply(
+            title="Review of demo",
+            blocks=[Block(text="1 new finding"), finding_block(row, state="new")],
+            note="reviewed by lint",
+        )
+        async with started() as adapter:
+            # Sent as opsdesk sends replies: its message id recorded with the finding's place.
+            sent = await send_reply(adapter.app.bot, KNOWN_CHAT, reply, engine=sqlite_engine)
+            assert sent is not None
+            yield row, telegram_api.messages[(KNOWN_CHAT, sent.message_id)]
+
+    return post
+
+
+async def press(
+    telegram_api: TelegramApi, message: dict[str, Any], data: str, query_id: str, user_id: int = 42
+) -> Call:
+    """Press a button on the message; Telegram's answer to the press."""
+    telegram_api.push(callback_update(message, data, query_id, user_id=user_id))
+    await telegram_api.wait_for(lambda: telegram_api.called("answerCallbackQuery"))
+    [answer] = telegram_api.called("answerCallbackQuery")
+    return answer
 
 
 def menus(telegram_api: TelegramApi) -> dict[str, list[str]]:
@@ -203,14 +218,11 @@ async def test_a_long_reply_is_split_on_line_boundaries(
 
 
 async def test_a_button_press_records_one_vote_and_edits_the_message(
-    telegram_api: TelegramApi, started: Factory, sqlite_engine: Engine
+    telegram_api: TelegramApi, posted: Posted, sqlite_engine: Engine
 ) -> None:
-    row = finding(sqlite_engine)
-    async with started() as adapter:
-        message = await post_finding(telegram_api, adapter, row)
-        telegram_api.push(callback_update(message, f"fb:{row.id}:h", "q-1"))
+    async with posted() as (row, message):
+        answer = await press(telegram_api, message, f"fb:{row.id}:h", "q-1")
         await telegram_api.wait_for(lambda: telegram_api.called("editMessageText"))
-        [answer] = telegram_api.called("answerCallbackQuery")
         assert answer.params["callback_query_id"] == "q-1"
         assert "Helpful" in answer.params["text"]
         [vote] = votes(sqlite_engine)
@@ -235,11 +247,9 @@ async def test_a_button_press_records_one_vote_and_edits_the_message(
 
 
 async def test_the_same_callback_delivered_twice_records_one_vote(
-    telegram_api: TelegramApi, started: Factory, sqlite_engine: Engine
+    telegram_api: TelegramApi, posted: Posted, sqlite_engine: Engine
 ) -> None:
-    row = finding(sqlite_engine)
-    async with started() as adapter:
-        message = await post_finding(telegram_api, adapter, row)
+    async with posted() as (row, message):
         telegram_api.push(callback_update(message, f"fb:{row.id}:fp", "q-dup"))
         telegram_api.push(callback_update(message, f"fb:{row.id}:fp", "q-dup"))
         await telegram_api.wait_for(lambda: len(telegram_api.called("answerCallbackQuery")) == 2)
@@ -251,14 +261,10 @@ async def test_the_same_callback_delivered_twice_records_one_vote(
 
 @pytest.mark.parametrize("payload", ["fb:999999:fp", "zz:1", "fb:1:zz", "fb:x:h"])
 async def test_a_forged_payload_is_refused_and_changes_nothing(
-    telegram_api: TelegramApi, started: Factory, sqlite_engine: Engine, payload: str
+    telegram_api: TelegramApi, posted: Posted, sqlite_engine: Engine, payload: str
 ) -> None:
-    row = finding(sqlite_engine, finding_id=1)
-    async with started() as adapter:
-        message = await post_finding(telegram_api, adapter, row)
-        telegram_api.push(callback_update(message, payload, "q-forged"))
-        await telegram_api.wait_for(lambda: telegram_api.called("answerCallbackQuery"))
-        [answer] = telegram_api.called("answerCallbackQuery")
+    async with posted(finding_id=1) as (_row, message):
+        answer = await press(telegram_api, message, payload, "q-forged")
         assert answer.params["show_alert"] == "true"
         assert answer.params["text"]
         assert not votes(sqlite_engine)
@@ -266,17 +272,12 @@ async def test_a_forged_payload_is_refused_and_changes_nothing(
 
 
 async def test_a_press_by_someone_without_rights_is_refused(
-    telegram_api: TelegramApi, started: Factory, sqlite_engine: Engine
+    telegram_api: TelegramApi, posted: Posted, sqlite_engine: Engine
 ) -> None:
-    row = finding(sqlite_engine)
-    async with started() as adapter:
-        message = await post_finding(telegram_api, adapter, row)
-        message = {**message, "chat": {"id": STRANGER_CHAT, "type": "private"}}
-        telegram_api.push(
-            callback_update(message, f"fb:{row.id}:h", "q-stranger", user_id=STRANGER_CHAT)
-        )
-        await telegram_api.wait_for(lambda: telegram_api.called("answerCallbackQuery"))
-        [answer] = telegram_api.called("answerCallbackQuery")
+    async with posted() as (row, message):
+        elsewhere = {**message, "chat": {"id": STRANGER_CHAT, "type": "private"}}
+        data = f"fb:{row.id}:h"
+        answer = await press(telegram_api, elsewhere, data, "q-stranger", user_id=STRANGER_CHAT)
         assert "not on this opsdesk's access list" in answer.params["text"]
         assert not votes(sqlite_engine)
 
@@ -308,25 +309,22 @@ async def test_an_unknown_chat_gets_one_refusal_an_hour_and_costs_no_rows(
     assert inbound_keys(router.context.engine) == []
 
 
-def digest_reply() -> Reply:
-    return Reply(
+def enqueue_digest(engine: Engine, day: str) -> None:
+    """The day's digest, with its chart, in the outbox for KNOWN_CHAT."""
+    digest = Reply(
         title="Daily digest",
         blocks=[Block(text="3 reviews, 2 cache hits")],
         image=Image(png=PNG, title="Runs <per day>", filename="runs.png"),
     )
+    target = f"telegram:{KNOWN_CHAT}"
+    enqueue(engine, kind="digest", targets=[target], reply=digest, dedupe_key=f"digest:{day}")
 
 
 async def test_a_digest_with_its_chart_is_posted_through_the_outbox(
     telegram_api: TelegramApi, started: Factory, sqlite_engine: Engine
 ) -> None:
     async with started() as adapter:
-        enqueue(
-            sqlite_engine,
-            kind="digest",
-            targets=[f"telegram:{KNOWN_CHAT}"],
-            reply=digest_reply(),
-            dedupe_key="digest:2025-01-01",
-        )
+        enqueue_digest(sqlite_engine, "2025-01-01")
         sender = OutboxSender(sqlite_engine, {"telegram": adapter.deliverer})
         assert await sender.send_due() == 1
         [photo] = telegram_api.called("sendPhoto")
@@ -342,13 +340,7 @@ async def test_a_429_retry_after_then_success_delivers_once(
 ) -> None:
     # No in-place retries: the outbox must honour the RetryAfter itself.
     async with started(max_retries=0) as adapter:
-        enqueue(
-            sqlite_engine,
-            kind="digest",
-            targets=[f"telegram:{KNOWN_CHAT}"],
-            reply=digest_reply(),
-            dedupe_key="digest:2025-01-02",
-        )
+        enqueue_digest(sqlite_engine, "2025-01-02")
         telegram_api.flood_once["sendMessage"] = 7
         now = utcnow()
         clock = [now]
@@ -433,14 +425,7 @@ async def test_an_unknown_command_in_a_private_chat_is_answered_as_a_reply(
 async def test_a_slow_command_never_delays_another_chats_quick_one(
     telegram_api: TelegramApi, started: Factory, router: Router
 ) -> None:
-    release = threading.Event()
-
-    def slow(_request: Request) -> Reply:
-        release.wait(10)
-        return Reply.text("slow done")
-
-    router.commands["slow"] = Command("slow", "/slow", "", slow, slow=True)
-    try:
+    with slow_command(router) as release:
         async with started():
             # More than the Application's 16 concurrent updates, all waiting on slow work.
             for _ in range(20):
@@ -458,8 +443,6 @@ async def test_a_slow_command_never_delays_another_chats_quick_one(
                 lambda: sum("slow done" in t for t in texts(telegram_api, KNOWN_CHAT)) == 20,
                 timeout=30,
             )
-    finally:
-        release.set()
 
 
 def test_webhook_mode_without_its_secret_is_a_config_error_naming_it(router: Router) -> None:

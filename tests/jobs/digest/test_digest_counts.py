@@ -9,12 +9,7 @@ from sqlalchemy.engine import Engine
 
 from jobs.digest.queries import review_totals
 from storage.models import utcnow
-from tests.support.feedback import (
-    DANA,
-    dana_reviews_two_unused,
-    listed_findings,
-    payload,
-)
+from tests.support.feedback import dana_marks_a_false_positive, dana_reviews_two_unused
 from tests.support.git_repo import Repo
 
 
@@ -26,7 +21,7 @@ def test_a_false_positive_marked_after_the_review_is_counted_suppressed_in_the_d
     with engine.connect() as connection:
         before = review_totals(connection, start, end)
     assert (before.findings_new, before.findings_open, before.suppressed) == (2, 2, 0)
-    router.press(DANA, payload(first, listed_findings(first)[0], "False positive"))
+    dana_marks_a_false_positive(router, first)
     with engine.connect() as connection:
         after = review_totals(connection, start, end)
     assert (after.findings_new, after.findings_open, after.suppressed) == (1, 1, 1)

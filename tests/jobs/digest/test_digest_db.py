@@ -11,9 +11,9 @@ from sqlmodel import Session, select
 from jobs.config.schema import Config
 from jobs.digest.job import build_digest, build_digest_with_chart, post_daily_digest
 from storage.db import session_scope
-from storage.models import Feedback, Finding, OutboxPost, Review, ReviewFinding
+from storage.models import Feedback, Finding, OutboxPost, ReviewFinding
 from tests.support.context import jobs_context
-from tests.support.rows import add_runs, run_row
+from tests.support.rows import add_reviews, add_runs, run_row
 
 NOW = datetime(2026, 3, 20, 9, 0, tzinfo=UTC)
 PERIOD_START = NOW - timedelta(days=1)
@@ -58,27 +58,12 @@ def test_hit_rate_and_time_saved_match_hand_computed_values(engine: Engine) -> N
 
 def test_review_figures_come_from_reviews_findings_and_feedback(engine: Engine) -> None:
     at = PERIOD_START + timedelta(hours=2)
+    full_id, delta_id = add_reviews(
+        engine,
+        {"kind": "full", "full_prompt_tokens": 900, "created_at": at},
+        {"kind": "delta", "full_prompt_tokens": 1000, "created_at": at + timedelta(hours=1)},
+    )
     with session_scope(engine) as session:
-        full = Review(
-            repo="api",
-            commit_sha="a" * 40,
-            reviewer_fingerprint="f",
-            reviewer_kind="llm",
-            kind="full",
-            full_prompt_tokens=900,
-            created_at=at,
-        )
-        delta = Review(
-            repo="api",
-            commit_sha="b" * 40,
-            reviewer_fingerprint="f",
-            reviewer_kind="llm",
-            kind="delta",
-            full_prompt_tokens=1000,
-            created_at=at + timedelta(hours=1),
-        )
-        session.add_all([full, delta])
-        session.flush()
         found = [
             Finding(
                 repo="api",
@@ -90,21 +75,21 @@ def test_review_figures_come_from_reviews_findings_and_feedback(engine: Engine) 
                 message="m",
                 source="ruff:E1",
                 created_at=at,
-                first_review_id=full.id,
+                first_review_id=full_id,
             )
             for i in range(3)
         ]
         session.add_all(found)
         session.flush()
         found[0].status = "fixed"
-        found[0].fixed_review_id = delta.id
+        found[0].fixed_review_id = delta_id
         session.add_all(
             [
-                ReviewFinding(review_id=full.id, finding_id=found[0].id, state="new", line=1),
-                ReviewFinding(review_id=full.id, finding_id=found[1].id, state="new", line=2),
-                ReviewFinding(review_id=delta.id, finding_id=found[0].id, state="fixed", line=1),
+                ReviewFinding(review_id=full_id, finding_id=found[0].id, state="new", line=1),
+                ReviewFinding(review_id=full_id, finding_id=found[1].id, state="new", line=2),
+                ReviewFinding(review_id=delta_id, finding_id=found[0].id, state="fixed", line=1),
                 ReviewFinding(
-                    review_id=delta.id, finding_id=found[2].id, state="suppressed", line=3
+                    review_id=delta_id, finding_id=found[2].id, state="suppressed", line=3
                 ),
                 Feedback(finding_id=found[1].id, user="slack:U1", verdict="helpful", updated_at=at),
                 Feedback(
@@ -115,16 +100,21 @@ def test_review_figures_come_from_reviews_findings_and_feedback(engine: Engine) 
     add_runs(
         engine,
         [
-            run_row("review:api", at, 5, kind="review", review_id=1, tokens_in=900),
+            run_row("review:api", at, 5, kind="review", review_id=full_id, tokens_in=900),
             run_row(
-                "review:api", at + timedelta(hours=1), 3, kind="review", review_id=2, tokens_in=200
+                "review:api",
+                at + timedelta(hours=1),
+                3,
+                kind="review",
+                review_id=delta_id,
+                tokens_in=200,
             ),
             run_row(
                 "review:api",
                 at + timedelta(hours=2),
                 0.1,
                 kind="review",
-                review_id=2,
+                review_id=delta_id,
                 status="cached",
                 cache_hit=True,
                 tokens_in=0,

@@ -1,10 +1,12 @@
-"""Real repositories, a migrated database and a helper that reviews through the engine."""
+"""Real repositories, a migrated database and helpers that review through the engine."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy.engine import Engine
 
 from jobs.config.schema import Config
@@ -32,3 +34,22 @@ def review(
 ) -> ReviewResult:
     context = jobs_context(engine, config, data_dir, runner_id="test:1")
     return run_review(context, target, **options)
+
+
+@dataclass
+class Reviews:
+    """Reviews through the engine with one configuration: `reviews()` is one review of
+    repository "demo", `reviews(full=True)` one of its options."""
+
+    engine: Engine
+    config: Config
+    data_dir: Path
+
+    def __call__(self, **options: Any) -> ReviewResult:
+        return review(self.engine, self.config, self.data_dir, **options)
+
+
+@pytest.fixture
+def lint(engine: Engine, git_repo: Repo, tmp_path: Path) -> Reviews:
+    """git_repo as repository "demo", linted by ruff for pyflakes (F)."""
+    return Reviews(engine, config_for(git_repo), tmp_path)

@@ -23,7 +23,7 @@ from storage.models import Feedback, Review
 from tests.support.context import jobs_context
 from tests.support.git_repo import Repo
 
-from .conftest import config_for, review
+from .conftest import Reviews
 
 
 class SlowLint(LintReviewer):
@@ -38,10 +38,9 @@ class SlowLint(LintReviewer):
 
 
 def test_two_concurrent_reviews_of_one_repo_make_one_review(
-    engine: Engine, git_repo: Repo, tmp_path: Path
+    engine: Engine, git_repo: Repo, lint: Reviews
 ) -> None:
     git_repo.commit("one", **{"app.py": "import os\n"})
-    config = config_for(git_repo)
     results: list[ReviewResult] = []
     errors: list[BaseException] = []
     start = threading.Barrier(2)
@@ -50,8 +49,8 @@ def test_two_concurrent_reviews_of_one_repo_make_one_review(
     def worker() -> None:
         start.wait()
         try:
-            reviewer = SlowLint(config.reviewer.lint)
-            results.append(review(engine, config, tmp_path, reviewer=reviewer))
+            reviewer = SlowLint(lint.config.reviewer.lint)
+            results.append(lint(reviewer=reviewer))
         except BaseException as exc:
             errors.append(exc)
 

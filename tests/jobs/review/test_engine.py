@@ -16,7 +16,7 @@ from storage.models import Finding, JobRun, Review
 from tests.standins.model_server import ModelServer, Scripted
 from tests.support.git_repo import Repo
 
-from .conftest import config_for, llm_config, review
+from .conftest import Reviews, config_for, llm_config, review
 
 CLEAN = "def add(a, b):\n    return a + b\n"
 
@@ -31,11 +31,10 @@ def reviews(engine: Engine) -> list[Review]:
         return list(session.exec(select(Review).order_by(Review.id)))  # type: ignore[arg-type]
 
 
-def test_unchanged_head_is_a_cache_hit(engine: Engine, git_repo: Repo, tmp_path: Path) -> None:
+def test_unchanged_head_is_a_cache_hit(engine: Engine, git_repo: Repo, lint: Reviews) -> None:
     head = git_repo.commit("one", **{"app.py": "import os\n"})
-    config = config_for(git_repo)
-    first = review(engine, config, tmp_path)
-    second = review(engine, config, tmp_path)
+    first = lint()
+    second = lint()
     assert (first.cache_hit, second.cache_hit) == (False, True)
     assert second.review_id == first.review_id and second.commit_sha == head
     assert second.display_kind == "cached"
@@ -75,42 +74,33 @@ def test_a_reviewer_setting_change_makes_a_new_review(
     assert review(engine, config_for(git_repo, lint={"select": ["F401"]}), tmp_path).cache_hit
 
 
-def test_rewritten_history_gets_a_full_review(
-    engine: Engine, git_repo: Repo, tmp_path: Path
-) -> None:
+def test_rewritten_history_gets_a_full_review(git_repo: Repo, lint: Reviews) -> None:
     git_repo.commit("one", **{"a.py": CLEAN})
-    config = config_for(git_repo)
     git_repo.commit("two", **{"b.py": CLEAN})
-    assert review(engine, config, tmp_path).kind == "full"
+    assert lint().kind == "full"
     git_repo.git("reset", "-q", "--hard", "HEAD~1")
     rewritten = git_repo.commit("two again", **{"c.py": CLEAN})
-    result = review(engine, config, tmp_path)
+    result = lint()
     assert (result.kind, result.base_sha, result.commit_sha) == ("full", None, rewritten)
 
 
-def test_full_on_demand_reviews_the_whole_tree(
-    engine: Engine, git_repo: Repo, tmp_path: Path
-) -> None:
+def test_full_on_demand_reviews_the_whole_tree(git_repo: Repo, lint: Reviews) -> None:
     git_repo.commit("one", **{"a.py": "import os\n"})
-    config = config_for(git_repo)
-    review(engine, config, tmp_path)
+    lint()
     git_repo.commit("two", **{"b.py": CLEAN})
-    delta = review(engine, config, tmp_path)
-    full = review(engine, config, tmp_path, full=True)
+    delta = lint()
+    full = lint(full=True)
     assert (delta.kind, full.kind, full.cache_hit) == ("delta", "full", False)
     assert full.review_id == delta.review_id  # the same cache key, replaced in place
-    assert review(engine, config, tmp_path, full=True).cache_hit
+    assert lint(full=True).cache_hit
 
 
-def test_a_delta_reports_what_is_new_and_what_is_still_open(
-    engine: Engine, git_repo: Repo, tmp_path: Path
-) -> None:
+def test_a_delta_reports_what_is_new_and_what_is_still_open(git_repo: Repo, lint: Reviews) -> None:
     git_repo.commit("base", **{"app.py": "import os\n\n\ndef f():\n    return 1\n"})
-    config = config_for(git_repo)
-    base = review(engine, config, tmp_path)
+    base = lint()
     assert [(f.category, f.line, f.status) for f in base.findings] == [("F401", 1, "new")]
     git_repo.commit("add", **{"app.py": "import os\nimport sys\n\n\ndef f():\n    return 1\n"})
-    delta = review(engine, config, tmp_path)
+    delta = lint()
     states = sorted((f.message, f.line, f.status) for f in delta.findings)
     # `os` sits on an untouched line of a changed file: still open, not fixed.
     assert states == [
@@ -121,14 +111,13 @@ def test_a_delta_reports_what_is_new_and_what_is_still_open(
 
 
 def test_a_finding_is_fixed_when_its_line_changes_and_it_is_gone(
-    engine: Engine, git_repo: Repo, tmp_path: Path
+    engine: Engine, git_repo: Repo, lint: Reviews
 ) -> None:
     git_repo.commit("base", **{"app.py": "import os\nx = 1\n", "other.py": "import re\n"})
-    config = config_for(git_repo)
-    base = review(engine, config, tmp_path)
+    base = lint()
     assert base.new_count == 2
     git_repo.commit("fix", **{"app.py": "x = 1\ny = 2\n"})
-    delta = review(engine, config, tmp_path)
+    delta = lint()
     by_message = {f.message: f.status for f in delta.findings}
     assert by_message == {"`os` imported but unused": "fixed", "`re` imported but unused": "open"}
     with Session(engine) as session:
@@ -136,41 +125,43 @@ def test_a_finding_is_fixed_when_its_line_changes_and_it_is_gone(
     assert statuses == {"app.py": "fixed", "other.py": "open"}
 
 
-def test_false_positive_keeps_the_finding_out_of_the_next_review(
-    engine: Engine, git_repo: Repo, tmp_path: Path
+def os_unused_marked_a_false_positive(
+    engine: Engine, git_repo: Repo, lint: Reviews, user: str
 ) -> None:
+    """app.py imports `os` unused; reviewed, and the finding marked a false positive."""
     git_repo.commit("base", **{"app.py": "import os\n"})
-    config = config_for(git_repo)
-    first = review(engine, config, tmp_path)
-    record_feedback(engine, first.findings[0].id, "slack:U1", "false_positive")
+    first = lint()
+    record_feedback(engine, first.findings[0].id, user, "false_positive")
+
+
+def test_false_positive_keeps_the_finding_out_of_the_next_review(
+    engine: Engine, git_repo: Repo, lint: Reviews
+) -> None:
+    os_unused_marked_a_false_positive(engine, git_repo, lint, "slack:U1")
     git_repo.commit("more", **{"app.py": "import sys\n"})  # `os` removed, `sys` added …
     git_repo.commit("back", **{"app.py": "import os\n"})  # … and `os` reported again
-    again = review(engine, config, tmp_path)
+    again = lint()
     assert again.suppressed_count == 1 and again.findings == ()
     assert "suppressed 1" not in json.dumps(again.to_json()["findings"])
 
 
 def test_suppressed_finding_in_an_untouched_file_stays_hidden(
-    engine: Engine, git_repo: Repo, tmp_path: Path
+    engine: Engine, git_repo: Repo, lint: Reviews
 ) -> None:
-    git_repo.commit("base", **{"app.py": "import os\n"})
-    config = config_for(git_repo)
-    first = review(engine, config, tmp_path)
-    record_feedback(engine, first.findings[0].id, "telegram:7", "false_positive")
+    os_unused_marked_a_false_positive(engine, git_repo, lint, "telegram:7")
     git_repo.commit("other file", **{"b.py": CLEAN})
-    delta = review(engine, config, tmp_path)
+    delta = lint()
     assert (delta.kind, delta.suppressed_count, delta.findings) == ("delta", 1, ())
 
 
-def test_binary_and_renamed_files(engine: Engine, git_repo: Repo, tmp_path: Path) -> None:
+def test_binary_and_renamed_files(git_repo: Repo, lint: Reviews) -> None:
     git_repo.commit("base", **{"old_name.py": "import os\n" + CLEAN})
-    config = config_for(git_repo)
-    review(engine, config, tmp_path)
+    lint()
     git_repo.git("mv", "old_name.py", "new_name.py")
     git_repo.write("new_name.py", "import os\n" + CLEAN + "import json\n")
     git_repo.write("logo.bin", b"\x89PNG\0\0\x01binary")
     git_repo.commit("rename and binary")
-    result = review(engine, config, tmp_path)
+    result = lint()
     assert ("logo.bin", "binary") in [(s.path, s.reason) for s in result.skipped_files]
     found = sorted((f.path, f.message, f.status) for f in result.findings)
     assert found == [
@@ -211,14 +202,13 @@ def test_a_failing_llm_leaves_the_earlier_review_intact(
     assert again.cache_hit and again.review_id == first.review_id
 
 
-def test_unknown_repo_and_local_paths(engine: Engine, git_repo: Repo, tmp_path: Path) -> None:
+def test_unknown_repo_and_local_paths(git_repo: Repo, lint: Reviews) -> None:
     git_repo.commit("one", **{"app.py": CLEAN})
-    config = config_for(git_repo)
     with pytest.raises(ReviewFailed, match="configured: demo"):
-        review(engine, config, tmp_path, target="nope")
+        lint(target="nope")
     with pytest.raises(ReviewFailed, match="unknown repository"):
-        review(engine, config, tmp_path, target=str(git_repo.path))
-    local = review(engine, config, tmp_path, target=str(git_repo.path), allow_local=True)
+        lint(target=str(git_repo.path))
+    local = lint(target=str(git_repo.path), allow_local=True)
     assert local.repo == f"local:{git_repo.path.resolve()}"
 
 

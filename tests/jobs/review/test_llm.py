@@ -256,26 +256,37 @@ def test_fingerprint_names_model_prompt_and_passes(model_server: ModelServer) ->
     assert PROMPT_VERSION
 
 
-def test_timeout_is_a_deadline_for_a_server_trickling_its_answer(
-    model_server: ModelServer, review_input: ReviewInput
+@pytest.mark.parametrize(
+    ("server", "error", "within_s"),
+    [
+        # Every chunk comes well within 1 s, yet the whole answer (~80 chunks) may not
+        # take longer than the deadline.
+        pytest.param(
+            Scripted(content=answer(*(finding() for _ in range(10))), trickle_s=0.05),
+            r"timed out after 1s",
+            1.5,
+            id="trickling-answer",
+        ),
+        # A Retry-After past the deadline is not waited for at all.
+        pytest.param(
+            Scripted(status=429, body="{}", headers={"Retry-After": "5"}),
+            r"HTTP 429 .* would pass the 1s deadline",
+            0.5,
+            id="retry-after-past-it",
+        ),
+    ],
+)
+def test_timeout_is_a_deadline_for_the_whole_call(
+    model_server: ModelServer,
+    review_input: ReviewInput,
+    server: Scripted,
+    error: str,
+    within_s: float,
 ) -> None:
-    trickle = Scripted(content=answer(*(finding() for _ in range(10))), trickle_s=0.05)
     started = time.monotonic()
-    with pytest.raises(ReviewerError, match=r"timed out after 1s"):
-        run(model_server, review_input, trickle, timeout_s=1)
-    # Every chunk came well within 1 s, yet the whole answer (~80 chunks) may not
-    # take longer than the deadline.
-    assert time.monotonic() - started < 1.5
-
-
-def test_retries_wait_within_the_deadline(
-    model_server: ModelServer, review_input: ReviewInput
-) -> None:
-    limited = Scripted(status=429, body="{}", headers={"Retry-After": "5"})
-    started = time.monotonic()
-    with pytest.raises(ReviewerError, match=r"HTTP 429 .* would pass the 1s deadline"):
-        run(model_server, review_input, limited, timeout_s=1)
-    assert time.monotonic() - started < 0.5
+    with pytest.raises(ReviewerError, match=error):
+        run(model_server, review_input, server, timeout_s=1)
+    assert time.monotonic() - started < within_s
 
 
 def test_a_prompt_the_server_refuses_as_too_long_is_split_and_sent_again(

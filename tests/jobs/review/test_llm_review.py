@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ from tests.standins.model_server import ModelServer, Scripted
 from tests.support.context import jobs_context
 from tests.support.git_repo import Repo
 
-from .conftest import config_for, llm_config, review
+from .conftest import Reviews, llm_config, review
 
 CONTEXT = 2048
 
@@ -61,32 +62,45 @@ def finding_per_file(body: dict[str, Any]) -> str:
     return json.dumps({"findings": findings})
 
 
+@pytest.fixture
+def llm(engine: Engine, git_repo: Repo, tmp_path: Path, model_server: ModelServer) -> Reviews:
+    """git_repo as repository "demo", reviewed by the model server, which finds one
+    thing in each file's first added line unless its script says otherwise."""
+    model_server.responder = finding_per_file
+    return Reviews(engine, llm_config(git_repo, model_server), tmp_path)
+
+
 def small_context(git_repo: Repo, server: ModelServer, **llm: Any) -> Config:
     return llm_config(git_repo, server, context_tokens=CONTEXT, answer_tokens=1024, **llm)
 
 
-def test_a_25_file_delta_is_split_across_calls_that_each_fit_the_context(
-    engine: Engine, git_repo: Repo, tmp_path: Path
-) -> None:
+@pytest.fixture
+def small_server() -> Iterator[ModelServer]:
+    """A model server with a CONTEXT-token window that finds one thing in each file."""
     server = ModelServer(context_tokens=CONTEXT)
     server.responder = finding_per_file
-    try:
-        git_repo.commit("base", **{"README.md": "# demo\n"})
-        files = {f"pkg/mod_{n:02}.py": module(n, lines=10 + 3 * n) for n in range(25)}
-        # One line (short of "minified") denser than a call's room for diff: not reviewable.
-        files["pkg/table.py"] = "T = [" + "()," * 320 + "]\n"
-        git_repo.commit("big change", **files)
-        config = small_context(git_repo, server)
-        review(engine, config, tmp_path)  # a full review first: the delta below builds on it
-        head = git_repo.commit("touch all", **{p: t + "x = 1\n" for p, t in files.items()})
-        result = review(engine, config, tmp_path)
-    finally:
-        server.close()
+    yield server
+    server.close()
 
-    delta_calls = [r for r in server.received if r.body["messages"][-1]["content"].count("x = 1")]
+
+def test_a_25_file_delta_is_split_across_calls_that_each_fit_the_context(
+    engine: Engine, git_repo: Repo, tmp_path: Path, small_server: ModelServer
+) -> None:
+    git_repo.commit("base", **{"README.md": "# demo\n"})
+    files = {f"pkg/mod_{n:02}.py": module(n, lines=10 + 3 * n) for n in range(25)}
+    # One line (short of "minified") denser than a call's room for diff: not reviewable.
+    files["pkg/table.py"] = "T = [" + "()," * 320 + "]\n"
+    git_repo.commit("big change", **files)
+    config = small_context(git_repo, small_server)
+    review(engine, config, tmp_path)  # a full review first: the delta below builds on it
+    head = git_repo.commit("touch all", **{p: t + "x = 1\n" for p, t in files.items()})
+    result = review(engine, config, tmp_path)
+
+    received = small_server.received
+    delta_calls = [r for r in received if r.body["messages"][-1]["content"].count("x = 1")]
     assert len(delta_calls) > 3  # split, not skipped
-    assert not any(r.refused for r in server.received)  # the server never said "too long"
-    assert all(r.prompt_tokens + r.body["max_tokens"] <= CONTEXT for r in server.received)
+    assert not any(r.refused for r in received)  # the server never said "too long"
+    assert all(r.prompt_tokens + r.body["max_tokens"] <= CONTEXT for r in received)
     assert result.kind == "delta" and result.commit_sha == head
     reviewed = {f.path for f in result.findings if f.status == "new"}
     not_reviewed = {s.path: s.reason for s in result.skipped_files}
@@ -102,38 +116,34 @@ def test_a_25_file_delta_is_split_across_calls_that_each_fit_the_context(
 
 
 def test_a_truncated_answer_is_not_cached_and_the_next_review_asks_again(
-    engine: Engine, git_repo: Repo, tmp_path: Path, model_server: ModelServer
+    git_repo: Repo, model_server: ModelServer, llm: Reviews
 ) -> None:
-    model_server.responder = finding_per_file
     git_repo.commit("one", **{"app.py": "x = eval(input())\n"})
-    config = llm_config(git_repo, model_server)
     cut = '{"findings": [{"path": "app.py", "line": 1, "mess'
     model_server.script.append(Scripted(content=cut))  # one line: nothing smaller to ask
-    first = review(engine, config, tmp_path)
+    first = llm()
     assert [(s.path, s.reason) for s in first.skipped_files] == [("app.py", CUT_SHORT)]
     calls = len(model_server.received)
 
-    second = review(engine, config, tmp_path)  # same commit: asked again, not a cache hit
+    second = llm()  # same commit: asked again, not a cache hit
     assert not second.cache_hit and second.review_id == first.review_id
     assert len(model_server.received) == calls + 1
     assert second.skipped_files == () and [f.path for f in second.findings] == ["app.py"]
     assert second.kind == "full"  # the second try stands for the review it completes
 
-    third = review(engine, config, tmp_path)
+    third = llm()
     assert third.cache_hit and len(model_server.received) == calls + 1
 
 
 def test_a_file_left_unreviewed_is_reviewed_whole_at_the_next_commit(
-    engine: Engine, git_repo: Repo, tmp_path: Path, model_server: ModelServer
+    git_repo: Repo, model_server: ModelServer, llm: Reviews
 ) -> None:
-    model_server.responder = finding_per_file
     git_repo.commit("one", **{"app.py": "x = eval(input())\n", "b.py": "y = 1\n"})
-    config = llm_config(git_repo, model_server)
     model_server.script.extend(Scripted(content='{"findings": [') for _ in range(4))
-    first = review(engine, config, tmp_path)
+    first = llm()
     assert {s.reason for s in first.skipped_files} == {CUT_SHORT}
     git_repo.commit("two", **{"b.py": "y = 2\n"})
-    second = review(engine, config, tmp_path)
+    second = llm()
     prompt = model_server.received[-1].body["messages"][-1]["content"]
     assert second.kind == "delta" and second.skipped_files == ()
     assert "### app.py [added]" in prompt  # carried: the whole file at head
@@ -159,17 +169,15 @@ def test_critique_garbage_is_noted_in_the_reply_and_json(
 
 
 def test_reply_json_run_row_and_digest_tell_the_same_token_figures(
-    engine: Engine, git_repo: Repo, tmp_path: Path, model_server: ModelServer
+    engine: Engine, git_repo: Repo, model_server: ModelServer, llm: Reviews
 ) -> None:
-    model_server.responder = finding_per_file
     git_repo.commit("base", **{f"m{n}.py": module(n, 30) for n in range(12)})
-    config = llm_config(git_repo, model_server)
     started = len(model_server.received)
-    review(engine, config, tmp_path)
+    llm()
     git_repo.commit("edit", **{"m3.py": module(3, 30) + "z = 3\n"})
     before = len(model_server.received)
-    result = review(engine, config, tmp_path)
-    cached = review(engine, config, tmp_path)
+    result = llm()
+    cached = llm()
     assert started == 0 and cached.cache_hit
 
     sent = sum(r.prompt_tokens for r in model_server.received[before:])
@@ -178,7 +186,7 @@ def test_reply_json_run_row_and_digest_tell_the_same_token_figures(
     assert data["tokens"]["completion"] > 0
     full = data["full_tree_tokens"]
     assert full > 5 * sent
-    fields = {f.label: f.value for f in review_reply(result, config).fields}
+    fields = {f.label: f.value for f in review_reply(result, llm.config).fields}
     assert fields["Tokens"] == tokens_text(data["tokens"], full)
     saved = f"{100 * (1 - sent / full):.0f}% saved"
     assert saved in fields["Tokens"]
@@ -187,7 +195,7 @@ def test_reply_json_run_row_and_digest_tell_the_same_token_figures(
         rows = session.exec(select(JobRun).order_by(JobRun.id)).all()  # type: ignore[arg-type]
     assert [r.tokens_in for r in rows][1:] == [sent, None]
 
-    digest = build_digest(jobs_context(engine, config), "day", utcnow() + timedelta(seconds=1))
+    digest = build_digest(jobs_context(engine, llm.config), "day", utcnow() + timedelta(seconds=1))
     first_full = rows[0].tokens_in or 0
     caching = digest.caching
     assert caching.review_tokens_in == first_full + sent
@@ -197,20 +205,19 @@ def test_reply_json_run_row_and_digest_tell_the_same_token_figures(
 
 
 def test_a_lint_review_claims_time_saved_and_no_tokens(
-    engine: Engine, git_repo: Repo, tmp_path: Path
+    engine: Engine, git_repo: Repo, lint: Reviews
 ) -> None:
     git_repo.commit("one", **{"app.py": "import os\n"})
-    config = config_for(git_repo)
-    made = review(engine, config, tmp_path)
-    cached = review(engine, config, tmp_path)
+    made = lint()
+    cached = lint()
     for result in (made, cached):
         assert (result.to_json()["tokens"], result.full_tree_tokens) == (
             {"prompt": 0, "completion": 0}, 0,
         )  # fmt: skip
-        assert "Tokens" not in {f.label for f in review_reply(result, config).fields}
-    saved = {f.label: f.value for f in review_reply(cached, config).fields}["Saved"]
+        assert "Tokens" not in {f.label for f in review_reply(result, lint.config).fields}
+    saved = {f.label: f.value for f in review_reply(cached, lint.config).fields}["Saved"]
     assert saved.endswith(f"(review took {made.stored.row['duration_ms']} ms)")
-    digest = build_digest(jobs_context(engine, config), "day", utcnow() + timedelta(seconds=1))
+    digest = build_digest(jobs_context(engine, lint.config), "day", utcnow() + timedelta(seconds=1))
     assert "review tokens" not in "\n".join(digest_lines(digest))
 
 
@@ -236,19 +243,17 @@ def test_calibration_is_learnt_from_usage_and_kept_in_the_database(
 
 
 def test_a_second_try_reviews_the_same_delta_and_keeps_each_findings_state(
-    engine: Engine, git_repo: Repo, tmp_path: Path, model_server: ModelServer
+    git_repo: Repo, model_server: ModelServer, llm: Reviews
 ) -> None:
-    model_server.responder = finding_per_file
     git_repo.commit("one", **{"a.py": "a = eval(input())\n"})
-    config = llm_config(git_repo, model_server)
-    review(engine, config, tmp_path)
+    llm()
     base = git_repo.git("rev-parse", "HEAD")
     git_repo.commit("two", **{"b.py": "b = 1\n", "c.py": "c = 2\n"})
     model_server.script.extend(Scripted(content='{"findings": [') for _ in range(3))
-    cut = review(engine, config, tmp_path)
+    cut = llm()
     assert {s.reason for s in cut.skipped_files} == {CUT_SHORT}
 
-    again = review(engine, config, tmp_path)
+    again = llm()
     assert (again.review_id, again.kind, again.base_sha) == (cut.review_id, "delta", base)
     assert again.skipped_files == ()
     states = {f.path: f.status for f in again.findings}
@@ -257,19 +262,14 @@ def test_a_second_try_reviews_the_same_delta_and_keeps_each_findings_state(
 
 
 def test_a_call_failing_mid_review_keeps_what_was_reviewed_and_lists_the_rest(
-    engine: Engine, git_repo: Repo, tmp_path: Path
+    engine: Engine, git_repo: Repo, tmp_path: Path, small_server: ModelServer
 ) -> None:
-    server = ModelServer(context_tokens=CONTEXT)
-    server.responder = finding_per_file
-    try:
-        git_repo.commit("many", **{f"m{n:02}.py": module(n, 8) for n in range(6)})
-        config = small_context(git_repo, server, max_retries=0)
-        server.script.extend([Scripted(content=None), Scripted(status=500, body="boom")])
-        first = review(engine, config, tmp_path)
-        answered = len(server.received)
-        second = review(engine, config, tmp_path)  # asked again: not a cache hit
-    finally:
-        server.close()
+    git_repo.commit("many", **{f"m{n:02}.py": module(n, 8) for n in range(6)})
+    config = small_context(git_repo, small_server, max_retries=0)
+    small_server.script.extend([Scripted(content=None), Scripted(status=500, body="boom")])
+    first = review(engine, config, tmp_path)
+    answered = len(small_server.received)
+    second = review(engine, config, tmp_path)  # asked again: not a cache hit
 
     left = {s.path for s in first.skipped_files if s.reason == CALL_FAILED}
     found = {f.path for f in first.findings}

@@ -12,7 +12,7 @@ from jobs.review.finding import Finding, finding_fingerprint
 from jobs.review.reviewers import ReviewerOutput, ReviewInput, reviewer_fingerprint
 from tests.support.git_repo import Repo
 
-from .conftest import config_for, review
+from .conftest import Reviews, config_for, review
 
 
 class OneFileAtATime:
@@ -45,16 +45,15 @@ class OneFileAtATime:
 
 
 def test_not_reviewed_files_are_stored_and_carried_until_reviewed(
-    engine: Engine, git_repo: Repo, tmp_path: Path
+    git_repo: Repo, lint: Reviews
 ) -> None:
     git_repo.commit("two files", **{"a.py": "a = 1\n", "b.py": "b = 1\n"})
     reviewer = OneFileAtATime()
-    config = config_for(git_repo)
-    first = review(engine, config, tmp_path, reviewer=reviewer)
+    first = lint(reviewer=reviewer)
     assert [(s.path, s.reason) for s in first.skipped_files] == [("b.py", "did not fit")]
     assert first.to_json()["skipped_files"] == [{"path": "b.py", "reason": "did not fit"}]
     git_repo.commit("another", **{"c.py": "c = 1\n"})
-    second = review(engine, config, tmp_path, reviewer=reviewer)
+    second = lint(reviewer=reviewer)
     assert reviewer.carried_seen == [(), ("b.py",)]
     assert {f.path for f in second.shown} == {"a.py", "b.py"}  # b.py reviewed at last
     assert [s.path for s in second.skipped_files] == ["c.py"]  # … and c.py waits its turn

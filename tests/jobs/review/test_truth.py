@@ -26,7 +26,7 @@ from jobs.review.store import count_reviews, open_findings
 from jobs.review.view import review_reply
 from tests.support.git_repo import Repo
 
-from .conftest import review
+from .conftest import Reviews, review
 
 Key = tuple[str, int, str, str]  # path, line, category, message
 
@@ -35,6 +35,12 @@ def lint_config(work: Repo, repo_linters: list[dict[str, Any]] | None = None) ->
     """The repository's own ruff configuration decides (no opsdesk select/ignore)."""
     repo = {"name": "demo", "path": str(work.path), "linters": repo_linters or []}
     return Config.model_validate({"repos": [repo]})
+
+
+@pytest.fixture
+def repo_lint(engine: Engine, git_repo: Repo, tmp_path: Path) -> Reviews:
+    """git_repo as repository "demo", linted as its own configuration says."""
+    return Reviews(engine, lint_config(git_repo), tmp_path)
 
 
 def fresh_clone(work: Repo, tmp_path: Path) -> Path:
@@ -96,7 +102,7 @@ def states(result: ReviewResult) -> list[tuple[str, str, str]]:
 
 
 def test_repository_config_with_exclude_extend_and_first_party_packages(
-    engine: Engine, git_repo: Repo, tmp_path: Path
+    engine: Engine, git_repo: Repo, tmp_path: Path, repo_lint: Reviews
 ) -> None:
     pyproject = (
         '[tool.ruff]\nextend = "config/ruff-base.toml"\nsrc = ["src"]\n'
@@ -113,25 +119,23 @@ def test_repository_config_with_exclude_extend_and_first_party_packages(
             "generated/models.py": "import sys\n",  # excluded by the repository
         },
     )  # fmt: skip
-    config = lint_config(git_repo)
-    first = review(engine, config, tmp_path)
+    first = repo_lint()
     assert first.kind == "full" and open_set(engine, first) == ruff_oracle(git_repo, tmp_path)
     assert open_set(engine, first) == Counter()
     git_repo.commit("unsorted", **{"tool.py": "import mypkg\nimport json\n\nprint(mypkg, json)\n"})
-    second = review(engine, config, tmp_path)
+    second = repo_lint()
     assert second.kind == "delta"
     assert open_set(engine, second) == ruff_oracle(git_repo, tmp_path)
     assert states(second) == [("tool.py", "I001", "new")]
 
 
 def test_removing_an_imports_only_use_reports_the_unchanged_import_line(
-    engine: Engine, git_repo: Repo, tmp_path: Path
+    engine: Engine, git_repo: Repo, tmp_path: Path, repo_lint: Reviews
 ) -> None:
     git_repo.commit("use", **{"app.py": "import os\n\n\ndef f():\n    return os.sep\n"})
-    config = lint_config(git_repo)
-    assert review(engine, config, tmp_path).new_count == 0
+    assert repo_lint().new_count == 0
     git_repo.commit("drop use", **{"app.py": "import os\n\n\ndef f():\n    return 1\n"})
-    delta = review(engine, config, tmp_path)
+    delta = repo_lint()
     assert [(f.path, f.line, f.category, f.status) for f in delta.findings] == [
         ("app.py", 1, "F401", "new")
     ]
@@ -139,28 +143,26 @@ def test_removing_an_imports_only_use_reports_the_unchanged_import_line(
 
 
 def test_a_fix_elsewhere_in_a_file_fixes_the_finding(
-    engine: Engine, git_repo: Repo, tmp_path: Path
+    engine: Engine, git_repo: Repo, tmp_path: Path, repo_lint: Reviews
 ) -> None:
     body = "import os\n\n\ndef f():\n    return 1\n"
     git_repo.commit("base", **{"app.py": body})
-    config = lint_config(git_repo)
-    assert [f.category for f in review(engine, config, tmp_path).findings] == ["F401"]
+    assert [f.category for f in repo_lint().findings] == ["F401"]
     git_repo.commit("use os at the end", **{"app.py": body + "\n\nSEP = os.sep\n"})
-    delta = review(engine, config, tmp_path)
+    delta = repo_lint()
     assert states(delta) == [("app.py", "F401", "fixed")]
     assert open_set(engine, delta) == ruff_oracle(git_repo, tmp_path) == Counter()
 
 
 def test_a_renamed_file_keeps_its_findings_and_their_identity(
-    engine: Engine, git_repo: Repo, tmp_path: Path
+    engine: Engine, git_repo: Repo, tmp_path: Path, repo_lint: Reviews
 ) -> None:
     git_repo.commit("base", **{"old.py": "import os\nimport sys\n\nx = 1\n"})
-    config = lint_config(git_repo)
-    first = review(engine, config, tmp_path)
+    first = repo_lint()
     ids = {f.message: f.id for f in first.findings}
     git_repo.git("mv", "old.py", "pkg_new.py")
     git_repo.commit("rename")
-    delta = review(engine, config, tmp_path)
+    delta = repo_lint()
     assert (delta.new_count, delta.open_count, delta.fixed_count) == (0, 2, 0)
     assert {f.message: f.id for f in delta.findings} == ids  # the same rows, feedback kept
     assert {f.path for f in delta.findings} == {"pkg_new.py"}
@@ -168,43 +170,41 @@ def test_a_renamed_file_keeps_its_findings_and_their_identity(
 
 
 def test_identical_messages_in_one_file_stay_separate_findings(
-    engine: Engine, git_repo: Repo, tmp_path: Path
+    engine: Engine, git_repo: Repo, tmp_path: Path, repo_lint: Reviews
 ) -> None:
     two = "def f(a, b):\n    x = a == None\n    y = b == None\n    return x, y\n"
     git_repo.commit("base", **{"ruff.toml": '[lint]\nselect = ["E711"]\n', "cmp.py": two})
-    config = lint_config(git_repo)
-    first = review(engine, config, tmp_path)
+    first = repo_lint()
     assert [(f.line, f.status) for f in first.findings] == [(2, "new"), (3, "new")]
     assert open_set(engine, first) == ruff_oracle(git_repo, tmp_path)
     second_id = first.findings[1].id  # the one on line 3
     one = two.replace("a == None", "a is None")  # fix the first of the two
     git_repo.commit("fix one", **{"cmp.py": one})
-    delta = review(engine, config, tmp_path)
+    delta = repo_lint()
     assert (delta.new_count, delta.open_count, delta.fixed_count) == (0, 1, 1)
     # The one left is the one that was on line 3: the same row (and its feedback).
     assert [(f.id, f.line) for f in delta.shown] == [(second_id, 3)]
     assert open_set(engine, delta) == ruff_oracle(git_repo, tmp_path)
     three = one.replace("    return", "    z = a == None\n    w = b == None\n    return")
     git_repo.commit("three", **{"cmp.py": three})
-    third = review(engine, config, tmp_path)
+    third = repo_lint()
     assert (third.new_count, third.open_count) == (2, 1)
     assert open_set(engine, third) == ruff_oracle(git_repo, tmp_path)
 
 
 def test_a_config_change_rechecks_the_whole_tree(
-    engine: Engine, git_repo: Repo, tmp_path: Path
+    engine: Engine, git_repo: Repo, tmp_path: Path, repo_lint: Reviews
 ) -> None:
     git_repo.commit(
         "base",
         **{"pyproject.toml": '[tool.ruff.lint]\nselect = ["F"]\n', "a.py": "import os\n",
            "b.py": "import sys\n"},
     )  # fmt: skip
-    config = lint_config(git_repo)
-    assert review(engine, config, tmp_path).new_count == 2
+    assert repo_lint().new_count == 2
     # Only the config changes; a.py and b.py are untouched by the delta.
     git_repo.commit("ignore F401", **{"pyproject.toml": '[tool.ruff.lint]\nselect = ["F", "E711"]\n'
                                   'ignore = ["F401"]\n'})  # fmt: skip
-    delta = review(engine, config, tmp_path)
+    delta = repo_lint()
     assert states(delta) == [("a.py", "F401", "fixed"), ("b.py", "F401", "fixed")]
     assert open_set(engine, delta) == ruff_oracle(git_repo, tmp_path) == Counter()
 
@@ -231,11 +231,10 @@ def test_a_shell_script_is_reviewed_by_real_shellcheck(
 
 
 def test_files_no_linter_covers_are_listed_as_not_reviewed(
-    engine: Engine, git_repo: Repo, tmp_path: Path
+    git_repo: Repo, repo_lint: Reviews
 ) -> None:
     git_repo.commit("web", **{"web/app.ts": "let x = 1\n", "web/b.ts": "", "app.py": "x = 1\n"})
-    config = lint_config(git_repo)
-    result = review(engine, config, tmp_path)
+    result = repo_lint()
     assert [(s.path, s.reason) for s in result.skipped_files] == [
         ("web/app.ts", "no linter for *.ts"), ("web/b.ts", "no linter for *.ts"),
     ]  # fmt: skip
@@ -243,32 +242,30 @@ def test_files_no_linter_covers_are_listed_as_not_reviewed(
         "path": "web/app.ts", "reason": "no linter for *.ts",
     }  # fmt: skip
     assert result.to_json()["reviewed_files"] == 1
-    texts = [block.text for block in review_reply(result, config).blocks]
+    texts = [block.text for block in review_reply(result, repo_lint.config).blocks]
     assert "Not reviewed: 2 files\nno linter for *.ts (2): web/app.ts, web/b.ts" in texts
     assert "No open findings." not in texts
-    cached = review(engine, config, tmp_path)
+    cached = repo_lint()
     assert cached.cache_hit and cached.skipped_files == result.skipped_files
 
 
 def test_a_commit_no_linter_covers_says_nothing_was_reviewed(
-    engine: Engine, git_repo: Repo, tmp_path: Path
+    git_repo: Repo, repo_lint: Reviews
 ) -> None:
     git_repo.commit("go", **{"main.go": "package main\n"})
-    config = lint_config(git_repo)
-    result = review(engine, config, tmp_path)
-    texts = [block.text for block in review_reply(result, config).blocks]
+    result = repo_lint()
+    texts = [block.text for block in review_reply(result, repo_lint.config).blocks]
     assert "Nothing was reviewed: no configured linter covers any file in this commit." in texts
 
 
 def test_a_config_ruff_cannot_read_fails_the_review_with_ruffs_reason(
-    engine: Engine, git_repo: Repo, tmp_path: Path
+    engine: Engine, git_repo: Repo, tmp_path: Path, repo_lint: Reviews
 ) -> None:
     git_repo.commit("ok", **{"app.py": "import os\n"})
-    config = lint_config(git_repo)
-    earlier = review(engine, config, tmp_path)
+    earlier = repo_lint()
     git_repo.commit("old key", **{"pyproject.toml": "[tool.ruff]\nshow-source = true\n"})
     with pytest.raises(ReviewFailed) as failure:
-        review(engine, config, tmp_path)
+        repo_lint()
     reason = failure.value.reason
     assert reason.startswith("ruff failed: Failed to parse pyproject.toml")
     assert "unknown field `show-source`" in reason and str(tmp_path) not in reason
