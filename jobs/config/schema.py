@@ -228,7 +228,7 @@ class LlmReviewerConfig(Strict):
     def _room_to_review(self) -> LlmReviewerConfig:
         fields = LlmReviewerConfig.model_fields
         if all(getattr(self, name) == fields[name].default for name in _ROOM_FIELDS):
-            # The defaults fit (tests/foundation/test_config.py checks it): no need to
+            # The defaults fit (tests/jobs/config/test_config.py checks it): no need to
             # load the prompt machinery (~0.8 MB) into every process.
             return self
         # Imported here: jobs.review imports this module (prompt.py does not).
