@@ -210,7 +210,7 @@ async def start_line(
     jobs = len(job_specs(context.config))
     return (
         f"opsdesk {__version__} started: chat {chats or 'none (posts go to the log)'}; "
-        f"{role}; {jobs} job{'' if jobs == 1 else 's'}, "
+        f"{role}; {plural(jobs, 'job')}, "
         f"{len(scheduler.entries())} scheduled; "
         f"{f'operator page {page}' if page else 'operator page off'}; "
         f"database {describe(context.engine)}"

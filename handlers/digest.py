@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from typing import cast
-
 from handlers.router import Command, Request, UsageError
-from jobs.digest.compute import PERIOD_LENGTH, Period
+from jobs.digest.compute import Period, as_period
 from jobs.digest.job import build_digest_with_chart
 from jobs.digest.render import digest_reply
 from jobs.reply import Reply
@@ -15,9 +13,10 @@ def parse_period(args: list[str]) -> Period:
     """No argument is a day; otherwise exactly one of day or week."""
     if not args:
         return "day"
-    if len(args) > 1 or args[0].lower() not in PERIOD_LENGTH:
+    period = as_period(args[0]) if len(args) == 1 else None
+    if period is None:
         raise UsageError(f"Unknown period {' '.join(args)!r}: use day or week.")
-    return cast(Period, args[0].lower())
+    return period
 
 
 def digest(request: Request) -> Reply:

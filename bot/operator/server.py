@@ -20,7 +20,7 @@ import importlib.util
 import logging
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from bot.operator.httpd import Handler, HttpServer, Request, Response
 from jobs.context import Context
@@ -52,11 +52,12 @@ class BadPeriod(ValueError):
 def parse_period(value: str | None) -> Period:
     if value is None or value == "":
         return "day"
-    from jobs.digest.compute import PERIOD_LENGTH
+    from jobs.digest.compute import as_period
 
-    if value.lower() not in PERIOD_LENGTH:
+    period = as_period(value)
+    if period is None:
         raise BadPeriod(f"unknown period {value[:20]!r}: use day or week")
-    return cast("Period", value.lower())
+    return period
 
 
 def charts_installed() -> bool:

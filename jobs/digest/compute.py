@@ -18,7 +18,7 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Literal, NamedTuple
+from typing import Literal, NamedTuple, cast
 
 from pydantic import BaseModel, ConfigDict
 
@@ -27,6 +27,13 @@ from jobs.digest.insights import BASELINE_DAYS, SEVERITY_ORDER, Insight
 
 Period = Literal["day", "week"]
 PERIOD_LENGTH: dict[str, timedelta] = {"day": timedelta(days=1), "week": timedelta(days=7)}
+
+
+def as_period(text: str) -> Period | None:
+    """'day' or 'week' (any case) as a Period; None for anything else."""
+    value = text.lower()
+    return cast("Period", value) if value in PERIOD_LENGTH else None
+
 
 # JobRun.status values that count as a success; "running" is not finished and is
 # left out of rates; every other finished status (failed, timeout, missed,
