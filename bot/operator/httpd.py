@@ -1,6 +1,7 @@
 """A small HTTP/1.1 server on asyncio's own streams, for the operator's read-only
 surface: GET and HEAD, one request per connection (`Connection: close`), the request
-line and headers bounded in size and read within a deadline.
+line and headers bounded in size and read within a deadline, a bounded number of
+connections at once.
 
 Why not aiohttp: its server stack costs about 10 MB of resident memory in every
 `opsdesk run`, for a handful of GET endpoints on a private address. What this
@@ -29,6 +30,10 @@ MAX_HEAD_BYTES = 16 * 1024
 HEAD_TIMEOUT_S = 10.0
 # How long writing an answer may take before the connection is dropped.
 WRITE_TIMEOUT_S = 30.0
+# Connections served at once; one more is answered 503 at once and closed, so a
+# client that opens many and sends nothing cannot use up the process's file
+# descriptors (which git, SQLite and the chat adapters need too).
+MAX_CONNECTIONS = 64
 # A body sent with a refused request is read and dropped up to this size, so the
 # client sees the answer rather than a reset connection.
 MAX_DISCARDED_BODY = 64 * 1024
@@ -63,6 +68,9 @@ class Response:
 
 
 Handler = Callable[[Request], Awaitable[Response]]
+
+# The answer when MAX_CONNECTIONS are open: sent without reading the request.
+_BUSY = Response(503, b"busy: too many open connections\n", headers={"Retry-After": "1"})
 
 
 class BadRequest(Exception):
@@ -122,10 +130,12 @@ class HttpServer:
         around: Callable[[Request, Handler], Awaitable[Response]],
         *,
         head_timeout: float = HEAD_TIMEOUT_S,
+        max_connections: int = MAX_CONNECTIONS,
     ) -> None:
         self.routes = dict(routes)
         self.around = around
         self.head_timeout = head_timeout
+        self.max_connections = max_connections
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task[None]] = set()
 
@@ -149,9 +159,10 @@ class HttpServer:
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
+        busy = len(self._connections) >= self.max_connections
         self._connections.add(task)
         try:
-            response, method = await self._answer(reader)
+            response, method = (_BUSY, "GET") if busy else await self._answer(reader)
             if response is not None:
                 data = encode(response, with_body=method != "HEAD")
                 writer.write(data)

@@ -20,8 +20,10 @@ async def passthrough(request: Request, handler: Handler) -> Response:
 
 
 @asynccontextmanager
-async def serving(head_timeout: float = 10.0) -> AsyncIterator[int]:
-    server = HttpServer({"/echo": echo}, passthrough, head_timeout=head_timeout)
+async def serving(head_timeout: float = 10.0, max_connections: int = 64) -> AsyncIterator[int]:
+    server = HttpServer(
+        {"/echo": echo}, passthrough, head_timeout=head_timeout, max_connections=max_connections
+    )
     port = await server.start("127.0.0.1", 0)
     try:
         yield port
@@ -106,3 +108,23 @@ async def test_stop_ends_open_connections() -> None:
     # The server stopped with the connection open: the client sees it closed.
     assert await asyncio.wait_for(reader.read(), timeout=5) == b""
     writer.close()
+
+
+async def test_past_the_connection_limit_a_client_is_told_busy_and_the_rest_are_served() -> None:
+    async with serving(max_connections=2) as port:
+        stalled = [await asyncio.open_connection("127.0.0.1", port) for _ in range(2)]
+        for _, writer in stalled:
+            writer.write(b"GET /echo HTTP/1.1\r\n")  # and never the blank line
+            await writer.drain()
+        await asyncio.sleep(0.2)  # both are being served (waiting for their heads)
+        busy, headers, body = await exchange(port, b"GET /echo HTTP/1.1\r\n\r\n")
+        stalled_reader, stalled_writer = stalled[0]
+        stalled_writer.write(b"\r\n")  # the first one finishes its request
+        await stalled_writer.drain()
+        assert (await asyncio.wait_for(stalled_reader.read(), 5)).startswith(b"HTTP/1.1 200")
+        stalled_writer.close()
+        await asyncio.sleep(0.2)
+        served, _, _ = await exchange(port, b"GET /echo HTTP/1.1\r\n\r\n")
+        stalled[1][1].close()
+    assert (busy, headers["retry-after"], body) == (503, "1", b"busy: too many open connections\n")
+    assert served == 200
