@@ -289,7 +289,8 @@ def run_digest(settings: Settings, args: argparse.Namespace) -> int:
     else:
         from bot.render_text import render_text
 
-        print(render_text(digest_reply(digest, chart), args.png)[0])
+        page = context.config.operator.public_url
+        print(render_text(digest_reply(digest, chart, page), args.png)[0])
     return 0
 
 

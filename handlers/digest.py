@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from handlers.router import Command, Request, UsageError
 from jobs.digest.compute import Period, as_period
-from jobs.digest.job import build_digest_with_chart
-from jobs.digest.render import digest_reply
+from jobs.digest.job import digest_answer
 from jobs.reply import Reply
 
 
@@ -22,9 +21,7 @@ def parse_period(args: list[str]) -> Period:
 def digest(request: Request) -> Reply:
     """The digest of the last day or week, computed from the run records."""
     period = parse_period(request.args)
-    context = request.context
-    found, chart = build_digest_with_chart(context, period, context.clock())
-    return digest_reply(found, chart)
+    return digest_answer(request.context, period, request.context.clock())
 
 
 COMMANDS = [

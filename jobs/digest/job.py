@@ -1,8 +1,9 @@
 """The digest against the database, and the `digest` and `health` job kinds.
 
-`build_digest` answers /digest, `opsdesk digest` and the operator page;
-`post_daily_digest` is what the scheduler's `digest` job kind calls once a day at
-`digest_schedule(config)`, `post_health_alerts` what its `health` job calls. Both
+`digest_answer` answers /digest and a digest run by hand, `build_digest` `opsdesk
+digest` and the operator page; `post_daily_digest` is what the scheduler's `digest`
+job kind calls once a day at `digest_schedule(config)`, `post_health_alerts` what
+its `health` job calls. Both
 post through the outbox themselves (deduplicated per day or per change), so the
 run's own reply is not posted.
 """
@@ -35,6 +36,7 @@ from jobs.digest.render import alert_reply, digest_reply
 from jobs.health import health_report, job_health
 from jobs.job import JobOutcome, RunContext
 from jobs.plural import plural
+from jobs.reply import Reply
 from jobs.system_jobs import digest_timezone
 from storage.db import session_scope
 from storage.extras import MissingExtra
@@ -109,6 +111,13 @@ def build_digest_with_chart(
     if why_not is not None:
         digest = digest.model_copy(update={"notes": [*digest.notes, why_not]})
     return digest, chart
+
+
+def digest_answer(context: Context, period: Period, now: datetime) -> Reply:
+    """The digest with its chart as a reply, wherever it is shown (a command, a run by
+    hand, the daily post), linking the operator page when it has a public address."""
+    digest, chart = build_digest_with_chart(context, period, now)
+    return digest_reply(digest, chart, context.config.operator.public_url)
 
 
 # ---- posting ------------------------------------------------------------------------------
@@ -224,8 +233,7 @@ def run_digest_job(run: RunContext) -> JobOutcome:
     day's scheduled post still goes out."""
     context = run.context
     if run.trigger != "schedule":
-        found, chart = build_digest_with_chart(context, "day", context.clock())
-        reply = digest_reply(found, chart)
+        reply = digest_answer(context, "day", context.clock())
         return JobOutcome(status="ok", output="digest sent to whoever ran it", reply=reply)
     posts = post_daily_digest(context, context.clock())
     return JobOutcome(status="ok", output=f"daily digest enqueued: {plural(len(posts), 'post')}")

@@ -1,4 +1,4 @@
-"""[operator] settings, the token from the environment only, and the digest post's link."""
+"""[operator] settings, the token from the environment only, and the digest's link to the page."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
+from handlers.access import CONSOLE_CALLER
+from handlers.catalog import build_router
 from jobs.config.loading import ConfigError, Secrets, load_config
 from jobs.config.schema import Config
 from jobs.digest.job import post_daily_digest
@@ -70,3 +72,16 @@ def test_without_public_url_the_post_has_no_link(engine: Engine) -> None:
     with Session(engine) as session:
         row = session.exec(select(OutboxPost).where(OutboxPost.kind == "digest")).one()
     assert "Page" not in {f.label for f in Reply.model_validate_json(row.reply_json).fields}
+
+
+@pytest.mark.parametrize(("line", "period"), [("/digest week", "week"), ("/run digest", "day")])
+def test_a_digest_asked_for_in_chat_links_to_the_page_too(
+    engine: Engine, line: str, period: str
+) -> None:
+    config = Config.model_validate(
+        {"digest": {"post_to": ["slack:C1"]}, "operator": {"public_url": "https://ops.example/"}}
+    )
+    reply = build_router(jobs_context(engine, config)).handle(CONSOLE_CALLER, line)
+    assert reply.status == "ok", reply.text
+    page = {f.label: f.value for f in reply.fields}["Page"]
+    assert page == f"https://ops.example/?period={period}"
