@@ -122,6 +122,7 @@ async def run_forever(
             started.append(adapter)
         await scheduler.start()
         background.append(asyncio.create_task(watch_adapters(context, adapters, sender_stop)))
+        background.append(asyncio.create_task(tidy_review_scratch(context, sender_stop)))
         page = f"http://{operator.host}:{operator.bound_port}/" if operator else None
         log.info("%s", await start_line(settings, context, adapters, scheduler, page))
         await stop.wait()
@@ -222,6 +223,44 @@ ADAPTER_BEAT_EVERY = 30.0
 SENDER_STOP_S = 2.0
 # Slack and Telegram redeliver within minutes; a week of ids is plenty.
 INBOUND_EVENTS_KEPT = timedelta(days=7)
+
+
+# Clones and checkouts no configured repository uses are removed this long after the
+# start (not during it) and then once a day.
+TIDY_FIRST_AFTER = 600.0
+TIDY_EVERY = 24 * 3600.0
+
+
+async def tidy_review_scratch(
+    context: Context, stop: asyncio.Event, *, first_after: float = TIDY_FIRST_AFTER
+) -> None:
+    """Remove the clones and checkouts of repositories no longer configured (see
+    jobs/review/scratch.py), first `first_after` seconds after the start, then daily."""
+    names = [repo.name for repo in context.config.repos]
+    wait = first_after
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=wait)
+        if stop.is_set():
+            return
+        wait = TIDY_EVERY
+        # Here, not at the top: a process that never reviews keeps git's modules out.
+        from jobs.review.scratch import tidy
+
+        try:
+            tidied = await asyncio.to_thread(tidy, context.data_dir, names)
+        except Exception:
+            log.exception("could not tidy the review scratch space")
+            continue
+        if tidied.removed:
+            log.info(
+                "removed %s that no configured repository uses (%.1f MB freed): %s",
+                plural(
+                    len(tidied.removed), "unused clone or checkout", "unused clones and checkouts"
+                ),
+                tidied.freed_bytes / 1e6,
+                ", ".join(entry.name for entry in tidied.removed),
+            )
 
 
 async def watch_adapters(

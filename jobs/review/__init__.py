@@ -9,12 +9,13 @@ No database and no chat here; `jobs/` builds caching and storage on top of this 
     ids = [finding.finding_fingerprint(f) for f in output.findings]
 
 Modules: finding (Finding, fingerprint), git (read-only git), checkout (the scratch
-checkout a linter runs in), diff (parsing, skip rules), budget (skip-rule packing,
-not-reviewed reasons), tokens (estimate and per-model calibration), split (pieces that
-fit one call), sizing (call planning, full-tree tokens), prompt (messages,
-PROMPT_VERSION), reviewers (ReviewInput, ReviewerOutput, Reviewer protocol), lint +
-linters + reports (ruff and any SARIF or Checkstyle linter on the whole commit),
-baseline (new/open/fixed against the base review), llm + llm_call + llm_answer
+checkout a linter runs in), scratch (clones and checkouts on disk; removing unused
+ones), diff (parsing, skip rules), budget (skip-rule packing, not-reviewed reasons),
+tokens (estimate and per-model calibration), split (pieces that fit one call),
+sizing (call planning, full-tree tokens), prompt (messages, PROMPT_VERSION),
+reviewers (ReviewInput, ReviewerOutput, Reviewer protocol), lint + linters + reports
+(ruff and any SARIF or Checkstyle linter on the whole commit), baseline
+(new/open/fixed against the base review), llm + llm_call + llm_answer
 (OpenAI-compatible endpoint, answer salvage), calibration (calibrations kept in the
 database).
 """

@@ -31,7 +31,6 @@ from jobs.context import Context
 from jobs.review import git, store
 from jobs.review.budget import RETRY_REASONS, SkippedFile
 from jobs.review.calibration import StoredCalibration
-from jobs.review.checkout import scratch_name
 from jobs.review.diff import SKIP_REASONS, FileDiff
 from jobs.review.linemap import line_maps
 from jobs.review.lint import NO_LINTER, LintReviewer
@@ -40,12 +39,12 @@ from jobs.review.lock import repo_lock
 from jobs.review.pipeline import prepare_review
 from jobs.review.result import ReviewResult
 from jobs.review.reviewers import Reviewer, ReviewerError
+from jobs.review.scratch import checkout_dir, clone_dir
 from jobs.review.store import StoredReview
 
 LOCAL_PREFIX = "local:"
 # reviews.repo holds 100 characters, job_runs.job 100 with "review:" before the name.
 MAX_REPO_NAME = 100 - len("review:")
-CHECKOUTS = "checkouts"
 
 
 class ReviewFailed(Exception):
@@ -115,7 +114,7 @@ def _local_path(target: str) -> Path:
 def _configured(repo: RepoConfig, data_dir: Path) -> RepoTarget:
     """A remote is read from its clone in the data directory, a path where it is."""
     if repo.url is not None:
-        path = data_dir / "repos" / f"{repo.name}.git"
+        path = clone_dir(data_dir, repo.name)
     else:
         assert repo.path is not None
         path = Path(repo.path).expanduser()
@@ -240,7 +239,7 @@ def _review_miss(
     review_input = prepare_review(target.path, base, sha, reviewer.budget_tokens())
     tree = git.tree_sizes(target.path, sha)
     carried = _carried(last.skipped_files if base and last else (), tree)
-    scratch = review.context.data_dir / CHECKOUTS / scratch_name(target.name)
+    scratch = checkout_dir(review.context.data_dir, target.name)
     review_input = replace(review_input, carried=carried, checkout=scratch)
     output = reviewer.review(review_input)
     # A second try of a review adds its cost to the first's.
