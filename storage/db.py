@@ -103,12 +103,20 @@ def open_failure(exc: BaseException) -> str | None:
     return None
 
 
+# Each pooled connection keeps its own page cache (SQLite's default: 2 MB), and with
+# a year of runs every one of them fills; the OS's page cache holds the file anyway
+# under WAL. Measured on a 1,000,000-run database: `opsdesk run` idles 3.5 MB smaller
+# and the day digest is no slower (bench/digest.py).
+SQLITE_CACHE_KIB = 512
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
     cursor.close()
 
 

@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, select
 
 from storage import migrate
-from storage.db import make_engine, session_scope
+from storage.db import SQLITE_CACHE_KIB, make_engine, session_scope
 from storage.inbound import first_delivery
 from storage.models import JobRun
 
@@ -72,6 +72,9 @@ def test_an_inbound_event_is_new_only_once(engine: Engine) -> None:
     assert first_delivery(engine, "telegram", "trigger-1") is True
 
 
-def test_sqlite_runs_in_wal_mode(sqlite_engine: Engine) -> None:
+def test_sqlite_runs_in_wal_mode_with_a_small_page_cache_per_connection(
+    sqlite_engine: Engine,
+) -> None:
     with sqlite_engine.connect() as connection:
         assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert connection.execute(text("PRAGMA cache_size")).scalar() == -SQLITE_CACHE_KIB
