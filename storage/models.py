@@ -70,6 +70,8 @@ class Finding(SQLModel, table=True):
     fingerprint: str = Field(max_length=64)
     path: str = Field(sa_column=Column(Text, nullable=False))
     line: int
+    # The notebook cell `line` counts in (ruff's); None in other files. Migration 0007.
+    cell: int | None = None
     end_line: int | None = None
     severity: str = Field(max_length=10)  # error | warning | info
     category: str = Field(max_length=100)
@@ -94,6 +96,7 @@ class ReviewFinding(SQLModel, table=True):
     finding_id: int = Field(foreign_key="findings.id", primary_key=True, index=True)
     state: str = Field(max_length=12)  # new | open | fixed | suppressed
     line: int
+    cell: int | None = None  # as in findings.cell, where it stood in this review
 
 
 class Feedback(SQLModel, table=True):

@@ -71,7 +71,7 @@ def compare(
         base_groups[identity].append((earlier, path))
     result: Comparison[Handle] = Comparison()
     for identity, findings in head_groups.items():
-        findings.sort(key=lambda f: (f.line, f.end_line or f.line, f.source))
+        findings.sort(key=lambda f: (f.cell or 0, f.line, f.end_line or f.line, f.source))
         earlier_ones = sorted(base_groups.pop(identity, []), key=lambda item: item[0].line)
         pairs = _pair(findings, earlier_ones, moved)
         for ordinal, finding in enumerate(findings):

@@ -19,6 +19,8 @@ class Finding(BaseModel):
 
     path: str = Field(min_length=1)
     line: int = Field(ge=1)
+    # In a notebook, the cell `line` counts in (as ruff reports it); None elsewhere.
+    cell: int | None = Field(default=None, ge=1)
     end_line: int | None = Field(default=None, ge=1)
     severity: Severity
     category: str = Field(min_length=1)
@@ -61,3 +63,9 @@ def finding_fingerprint(finding: Finding, ordinal: int = 0) -> str:
 def identity_fingerprint(identity: str, ordinal: int = 0) -> str:
     key = identity if ordinal == 0 else f"{identity}#{ordinal}"
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def location(path: str, line: int, cell: int | None = None) -> str:
+    """Where a finding is, as ruff writes it: "app.py:12", in a notebook
+    "nb.ipynb:cell 3:12" (the line counted within the cell)."""
+    return f"{path}:cell {cell}:{line}" if cell is not None else f"{path}:{line}"

@@ -85,7 +85,7 @@ class LintReviewer:
         except GitError as exc:
             raise ReviewerError(f"cannot check out {review_input.head_sha[:12]}: {exc}") from exc
         findings = self.lint(checkout)
-        findings.sort(key=lambda f: (f.path, f.line, f.category))
+        findings.sort(key=lambda f: (f.path, f.cell or 0, f.line, f.category))
         covered, not_reviewed = self.coverage(checkout)
         return ReviewerOutput(
             findings=findings, not_reviewed=not_reviewed, whole_tree=True, reviewed_files=covered

@@ -109,6 +109,7 @@ class ReviewResult:
                     "id": f.id,
                     "path": f.path,
                     "line": f.line,
+                    "cell": f.cell,
                     "severity": f.severity,
                     "category": f.category,
                     "message": f.message,

@@ -22,7 +22,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine
@@ -46,6 +46,21 @@ STATE_ORDER = {"new": 0, "open": 1, "fixed": 2, "suppressed": 3}
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 
 
+class At(NamedTuple):
+    """Where a finding stood in one review: its line, and in a notebook its cell."""
+
+    line: int
+    cell: int | None = None
+
+
+def at_of(found: ReportedFinding) -> At:
+    return At(found.line, found.cell)
+
+
+# A row this review reports: the row, the fingerprint it must carry, its state, where.
+Placed = tuple[Finding, str, str, At]
+
+
 @dataclass(frozen=True)
 class ReviewedFinding:
     """A finding as one review reported it. `status` is its state in that review:
@@ -55,6 +70,7 @@ class ReviewedFinding:
     fingerprint: str
     path: str
     line: int
+    cell: int | None  # the notebook cell `line` counts in (ruff's), None in other files
     end_line: int | None
     severity: str
     category: str
@@ -72,7 +88,13 @@ class ReviewedFinding:
 def sort_findings(findings: Iterable[ReviewedFinding]) -> list[ReviewedFinding]:
     return sorted(
         findings,
-        key=lambda f: (STATE_ORDER[f.status], SEVERITY_ORDER.get(f.severity, 3), f.path, f.line),
+        key=lambda f: (
+            STATE_ORDER[f.status],
+            SEVERITY_ORDER.get(f.severity, 3),
+            f.path,
+            f.cell or 0,
+            f.line,
+        ),
     )
 
 
@@ -111,15 +133,16 @@ def _skipped_from_json(text: str) -> tuple[SkippedFile, ...]:
     return tuple(SkippedFile(s["path"], s["reason"]) for s in json.loads(text))
 
 
-def _reviewed_columns(line: Any) -> list[Any]:
-    """The columns of a ReviewedFinding but its status, in its order; `line` is where
-    it stood (in one review, or now)."""
+def _reviewed_columns(where: Any) -> list[Any]:
+    """The columns of a ReviewedFinding but its status, in its order; `line` and
+    `cell` are where it stood, as `where` (a table's columns) has them: in one review,
+    or now."""
     names = [f.name for f in fields(ReviewedFinding) if f.name != "status"]
-    return [line if name == "line" else FINDINGS.c[name] for name in names]
+    return [where[name] if name in ("line", "cell") else FINDINGS.c[name] for name in names]
 
 
 # A finding as one review listed it: where it stood then, and its state in that review.
-_FINDING_COLUMNS = (*_reviewed_columns(REVIEW_FINDINGS.c.line), REVIEW_FINDINGS.c.state)
+_FINDING_COLUMNS = (*_reviewed_columns(REVIEW_FINDINGS.c), REVIEW_FINDINGS.c.state)
 
 
 def _stored(connection: Connection, row: Any) -> StoredReview:
@@ -299,43 +322,45 @@ def save_review(
         session.add(review)
         session.flush()
         assert review.id is not None
-        base_rows: dict[int, tuple[Finding, int]] = {}
+        base_rows: dict[int, tuple[Finding, At]] = {}
         if base_review_id is not None:
             rows = session.exec(
-                sm_select(Finding, ReviewFinding.line)
+                sm_select(Finding, ReviewFinding.line, ReviewFinding.cell)
                 .join(ReviewFinding, col(ReviewFinding.finding_id) == col(Finding.id))
                 .where(
                     ReviewFinding.review_id == base_review_id,
                     col(ReviewFinding.state).in_(("new", "open", "suppressed")),
                 )
             ).all()
-            base_rows = {row.id: (row, line) for row, line in rows if row.id is not None}
+            base_rows = {
+                row.id: (row, At(line, cell)) for row, line, cell in rows if row.id is not None
+            }
         if replace_id is not None:
             session.execute(
                 delete(REVIEW_FINDINGS).where(REVIEW_FINDINGS.c.review_id == replace_id)
             )
         earlier = [
-            Earlier(row_id, row.path, row.category, row.message, line)
-            for row_id, (row, line) in base_rows.items()
+            Earlier(row_id, row.path, row.category, row.message, at.line)
+            for row_id, (row, at) in base_rows.items()
         ]
         comparison = compare(reported, earlier, renamed, moved)
         # Each row of this review with the fingerprint it must carry and its state.
-        placed: list[tuple[Finding, str, str, int]] = []  # row, fingerprint, state, line
+        placed: list[Placed] = []
         for now_at_head, before in comparison.still_open:
             row = base_rows[before.handle][0]
             _take_report(row, now_at_head.finding)
-            placed.append((row, now_at_head.fingerprint, "open", now_at_head.finding.line))
+            placed.append((row, now_at_head.fingerprint, "open", at_of(now_at_head.finding)))
         for earlier_one, path in comparison.gone:
-            row, line = base_rows[earlier_one.handle]
-            moved_to = fate(path, line)
+            row, at = base_rows[earlier_one.handle]
+            moved_to = fate(path, at.line)
             if moved_to is None:
                 row.status, row.fixed_review_id, row.updated_at = "fixed", review.id, now
-                placed.append((row, row.fingerprint, "fixed", line))
+                placed.append((row, row.fingerprint, "fixed", at))
             else:
                 fingerprint = _carried_fingerprint(row, path)  # before the path changes
                 row.path = path
-                placed.append((row, fingerprint, "open", moved_to))
-        taken = {fingerprint for _row, fingerprint, _state, _line in placed}
+                placed.append((row, fingerprint, "open", At(moved_to, at.cell)))
+        taken = {fingerprint for _row, fingerprint, _state, _at in placed}
         wanted = [now_at_head.fingerprint for now_at_head in comparison.new]
         reusable: dict[str, Finding] = {}
         for start in range(0, len(wanted), 500):
@@ -347,7 +372,7 @@ def save_review(
             ):
                 if known.id not in base_rows:
                     reusable[known.fingerprint] = known
-        held_by_base = {row.fingerprint for row, _line in base_rows.values()}
+        held_by_base = {row.fingerprint for row, _at in base_rows.values()}
         for now_at_head in comparison.new:
             found = now_at_head.finding
             if now_at_head.fingerprint in taken:
@@ -369,20 +394,26 @@ def save_review(
                 row = known_row
                 _take_report(row, found)
             session.add(row)
-            placed.append((row, now_at_head.fingerprint, "new", found.line))
+            placed.append((row, now_at_head.fingerprint, "new", at_of(found)))
         _assign_fingerprints(session, draft.repo, placed)  # flushes: every row has an id
         _mark_reported(session, placed, review.id, now)
         if whole_tree:
             _close_linter_findings_of_other_chains(session, draft.repo, review.id, now)
         counts = {"new": 0, "open": 0, "fixed": 0, "suppressed": 0}
-        for _row, _fingerprint, state, _line in placed:
+        for _row, _fingerprint, state, _at in placed:
             counts[state] += 1
         if placed:
             session.execute(
                 insert(REVIEW_FINDINGS),
                 [
-                    {"review_id": review.id, "finding_id": row.id, "state": state, "line": line}
-                    for row, _fingerprint, state, line in placed
+                    {
+                        "review_id": review.id,
+                        "finding_id": row.id,
+                        "state": state,
+                        "line": at.line,
+                        "cell": at.cell,
+                    }
+                    for row, _fingerprint, state, at in placed
                 ],
             )
         review.new_count, review.open_count = counts["new"], counts["open"]
@@ -395,12 +426,10 @@ def save_review(
     return stored
 
 
-def _mark_reported(
-    session: Session, placed: list[tuple[Finding, str, str, int]], review_id: int, now: datetime
-) -> None:
+def _mark_reported(session: Session, placed: list[Placed], review_id: int, now: datetime) -> None:
     """last_review_id of every row this review reports, in a few statements (a large
     repository has tens of thousands of open findings, most unchanged)."""
-    ids = [row.id for row, _fp, state, _line in placed if state != "fixed"]
+    ids = [row.id for row, _fp, state, _at in placed if state != "fixed"]
     for start in range(0, len(ids), 500):
         session.execute(
             update(FINDINGS)
@@ -456,14 +485,12 @@ def _carried_fingerprint(row: Finding, path: str) -> str:
     return finding_fingerprint(moved)
 
 
-def _assign_fingerprints(
-    session: Session, repo: str, placed: list[tuple[Finding, str, str, int]]
-) -> None:
+def _assign_fingerprints(session: Session, repo: str, placed: list[Placed]) -> None:
     """Give each new or open row its fingerprint. Pairing and renames move fingerprints
     between rows of one review (even swap them), so changing rows first take a unique
     placeholder (new rows are made with one); any other row holding a wanted
     fingerprint (one fixed now, or a stale one of another commit) gives it up."""
-    wanted = {fp: row for row, fp, state, _line in placed if state != "fixed"}
+    wanted = {fp: row for row, fp, state, _at in placed if state != "fixed"}
     changing = [(row, fp) for fp, row in wanted.items() if row.fingerprint != fp]
     for row, _fingerprint in changing:
         if not row.fingerprint.startswith("pending:"):  # new rows hold a unique one already
@@ -504,7 +531,7 @@ def open_findings(engine: Engine, repo: str, *, suppressed: bool = False) -> lis
     is_marked = FINDINGS.c.id.in_(marked)
     with engine.connect() as connection:
         rows = connection.execute(
-            select(*_reviewed_columns(FINDINGS.c.line)).where(
+            select(*_reviewed_columns(FINDINGS.c)).where(
                 FINDINGS.c.repo == repo,
                 FINDINGS.c.status == "open",
                 is_marked if suppressed else ~is_marked,

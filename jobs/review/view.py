@@ -11,6 +11,7 @@ from jobs.feedback import CODE_OF, UNDO_CODE, Mark
 from jobs.plural import plural
 from jobs.reply import Block, Button, Reply, ReplyField
 from jobs.review.budget import NOT_REVIEWED_REASONS, OVER_BUDGET, SkippedFile
+from jobs.review.finding import location
 from jobs.review.result import ReviewResult
 from storage.models import Finding
 
@@ -56,7 +57,7 @@ def marks_text(marks: Sequence[Mark]) -> str:
 
 
 def finding_text(finding: Finding, state: str = "") -> str:
-    where = f"{finding.path}:{finding.line}"
+    where = location(finding.path, finding.line, finding.cell)
     tag = f" [{state}]" if state and state != "open" else ""
     text = (
         f"{SEVERITY_ICON.get(finding.severity, '•')} {where} {finding.category}{tag} — "

@@ -295,3 +295,74 @@ def test_a_reviewer_rule_change_leaves_no_stale_open_findings(
         == Counter((f.path, f.category) for f in result.shown)
         == Counter([("app.py", "F401"), ("b.py", "F401")])
     )
+
+
+def notebook(*cells: str) -> str:
+    """An .ipynb of code cells as Jupyter writes it (each source line a JSON string)."""
+    code = [
+        {
+            "cell_type": "code",
+            "execution_count": None,
+            "metadata": {},
+            "outputs": [],
+            "source": cell.splitlines(keepends=True),
+        }
+        for cell in cells
+    ]
+    document = {"cells": code, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    return json.dumps(document, indent=1) + "\n"
+
+
+CellKey = tuple[str, int | None, int, str]  # path, cell, line, category
+
+
+def ruff_cells_oracle(work: Repo, tmp_path: Path) -> Counter[CellKey]:
+    """`ruff check .` in a fresh clone of HEAD, with the cell ruff names."""
+    clone = fresh_clone(work, tmp_path)
+    result = subprocess.run(
+        [*ruff_command(), "check", ".", "--output-format", "json", "--no-cache", "--exit-zero"],
+        cwd=clone, capture_output=True, text=True, check=True, env=oracle_env(tmp_path),
+    )  # fmt: skip
+    return Counter(
+        (Path(item["filename"]).name, item.get("cell"), item["location"]["row"], item["code"])
+        for item in json.loads(result.stdout)
+    )
+
+
+def test_a_notebooks_findings_name_their_cell_as_ruff_does(
+    engine: Engine, git_repo: Repo, tmp_path: Path, repo_lint: Reviews
+) -> None:
+    git_repo.commit(
+        "notebook",
+        **{
+            "ruff.toml": '[lint]\nselect = ["F401"]\n',
+            "nb.ipynb": notebook("import os\n", "x = 1\nimport sys\n"),
+        },
+    )
+    first = repo_lint()
+    found = Counter((f.path, f.cell, f.line, f.category) for f in first.shown)
+    assert (
+        found
+        == ruff_cells_oracle(git_repo, tmp_path)
+        == Counter({("nb.ipynb", 1, 1, "F401"): 1, ("nb.ipynb", 2, 2, "F401"): 1})
+    )
+    assert open_set(engine, first) == ruff_oracle(git_repo, tmp_path)
+    texts = "\n".join(block.text for block in review_reply(first, repo_lint.config).blocks)
+    assert "nb.ipynb:cell 2:2 F401" in texts and "nb.ipynb:cell 1:1 F401" in texts
+    assert {f["cell"] for f in first.to_json()["findings"]} == {1, 2}
+    # A cell added above renumbers the cells: the same findings (rows, and so their
+    # feedback), now in cells 2 and 3, as ruff says.
+    ids = {f.message: f.id for f in first.shown}
+    git_repo.commit(
+        "a cell above",
+        **{"nb.ipynb": notebook("print(1)\n", "import os\n", "x = 1\nimport sys\n")},
+    )
+    delta = repo_lint()
+    assert (delta.new_count, delta.open_count) == (0, 2)
+    assert {f.message: f.id for f in delta.shown} == ids
+    moved = Counter((f.path, f.cell, f.line, f.category) for f in delta.shown)
+    assert moved == ruff_cells_oracle(git_repo, tmp_path)
+    assert sorted(f.cell for f in open_findings(engine, "demo")) == [2, 3]
+    cached = repo_lint()
+    assert cached.cache_hit
+    assert Counter((f.path, f.cell, f.line, f.category) for f in cached.shown) == moved
