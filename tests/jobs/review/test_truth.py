@@ -56,21 +56,25 @@ def oracle_env(tmp_path: Path) -> dict[str, str]:
     return {"PATH": os.environ["PATH"], "HOME": str(home)}
 
 
-def ruff_oracle(work: Repo, tmp_path: Path) -> Counter[Key]:
-    """`ruff check .` in a fresh clone of HEAD."""
+def ruff_in_a_clone(work: Repo, tmp_path: Path) -> list[dict[str, Any]]:
+    """What `ruff check .` says in a fresh clone of HEAD (its JSON), each item's
+    filename made relative to the clone."""
     clone = fresh_clone(work, tmp_path)
     result = subprocess.run(
         [*ruff_command(), "check", ".", "--output-format", "json", "--no-cache", "--exit-zero"],
         cwd=clone, capture_output=True, text=True, check=True, env=oracle_env(tmp_path),
     )  # fmt: skip
+    items: list[dict[str, Any]] = json.loads(result.stdout)
+    for item in items:
+        item["filename"] = Path(item["filename"]).resolve().relative_to(clone.resolve()).as_posix()
+    return items
+
+
+def ruff_oracle(work: Repo, tmp_path: Path) -> Counter[Key]:
+    """`ruff check .` in a fresh clone of HEAD."""
     return Counter(
-        (
-            Path(item["filename"]).resolve().relative_to(clone.resolve()).as_posix(),
-            item["location"]["row"],
-            item["code"],
-            item["message"],
-        )
-        for item in json.loads(result.stdout)
+        (item["filename"], item["location"]["row"], item["code"], item["message"])
+        for item in ruff_in_a_clone(work, tmp_path)
     )
 
 
@@ -318,14 +322,9 @@ CellKey = tuple[str, int | None, int, str]  # path, cell, line, category
 
 def ruff_cells_oracle(work: Repo, tmp_path: Path) -> Counter[CellKey]:
     """`ruff check .` in a fresh clone of HEAD, with the cell ruff names."""
-    clone = fresh_clone(work, tmp_path)
-    result = subprocess.run(
-        [*ruff_command(), "check", ".", "--output-format", "json", "--no-cache", "--exit-zero"],
-        cwd=clone, capture_output=True, text=True, check=True, env=oracle_env(tmp_path),
-    )  # fmt: skip
     return Counter(
-        (Path(item["filename"]).name, item.get("cell"), item["location"]["row"], item["code"])
-        for item in json.loads(result.stdout)
+        (item["filename"], item.get("cell"), item["location"]["row"], item["code"])
+        for item in ruff_in_a_clone(work, tmp_path)
     )
 
 
