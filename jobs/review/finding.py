@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from functools import lru_cache
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -39,8 +40,10 @@ _POSITIONS = re.compile(
 _SPACE = re.compile(r"\s+")
 
 
+@lru_cache(maxsize=65536)
 def normalize_message(message: str) -> str:
-    """Lowercase, drop line/column positions, collapse whitespace."""
+    """Lowercase, drop line/column positions, collapse whitespace. Cached: a large
+    repository repeats a few thousand messages tens of thousands of times."""
     text = _POSITIONS.sub(" ", message.lower())
     return _SPACE.sub(" ", text).strip()
 
