@@ -3,9 +3,8 @@
 `digest_answer` answers /digest and a digest run by hand, `build_digest` `opsdesk
 digest` and the operator page; `post_daily_digest` is what the scheduler's `digest`
 job kind calls once a day at `digest_schedule(config)`, `post_health_alerts` what
-its `health` job calls. Both
-post through the outbox themselves (deduplicated per day or per change), so the
-run's own reply is not posted.
+its `health` job calls. Both post through the outbox themselves (deduplicated per
+day or per change), so the run's own reply is not posted.
 """
 
 from __future__ import annotations
