@@ -1,16 +1,20 @@
-"""/review <repo> [full] and /findings <repo> [suppressed]."""
+"""/review <repo> [full] and /findings <repo> [suppressed] [path] [page]."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from handlers.feedback import remember_shown
+from handlers.ids import parse_id
 from handlers.router import Command, Request, UsageError
 from jobs.feedback import marks_of
+from jobs.plural import plural
 from jobs.reply import Reply
 from jobs.review.engine import ReviewFailed, UnknownRepo, resolve_target, run_review
 from jobs.review.store import open_findings
 from jobs.review.view import finding_block, repo_label, review_reply, suppressed_block
 
-MAX_FINDINGS_LISTED = 20
+FINDINGS_PER_PAGE = 20
 
 
 def review(request: Request) -> Reply:
@@ -26,36 +30,83 @@ def review(request: Request) -> Reply:
     return remember_shown(request, review_reply(result, request.context.config))
 
 
+@dataclass(frozen=True)
+class FindingsQuery:
+    """/findings <repo> [suppressed] [path] [page]: which findings, which page."""
+
+    repo: str
+    suppressed: bool = False
+    path: str | None = None  # a file, or a directory and everything under it
+    page: int = 1
+
+    def command(self, label: str, page: int) -> str:
+        """The command that shows `page` of the same listing."""
+        words = ["/findings", label, "suppressed" if self.suppressed else "", self.path or ""]
+        return " ".join(word for word in [*words, str(page)] if word)
+
+    def covers(self, path: str) -> bool:
+        return self.path is None or path == self.path or path.startswith(self.path + "/")
+
+
+def parse_findings_query(args: list[str]) -> FindingsQuery:
+    """The repository first; after it, in any order, `suppressed`, a path (a file or a
+    directory of the repository) and a page number."""
+    if not args:
+        raise UsageError("Give a repository name.")
+    suppressed, path, page = False, None, None
+    for word in args[1:]:
+        if word == "suppressed" and not suppressed:
+            suppressed = True
+        elif word.isdigit() and page is None:
+            page = parse_id(word, "page number")
+        elif not word.isdigit() and path is None:
+            path = word.removeprefix("./").rstrip("/") or None
+        else:
+            raise UsageError(f"{word!r} is one argument too many.")
+    return FindingsQuery(args[0], suppressed, path, page or 1)
+
+
 def findings(request: Request) -> Reply:
     """List a repository's open findings with feedback buttons, or the suppressed ones
-    with a button to take the false positive back."""
-    args = request.args
-    if not 1 <= len(args) <= 2 or (len(args) == 2 and args[1] != "suppressed"):
-        raise UsageError("Give one repository name and optionally `suppressed`.")
+    with a button to take the false positive back, a page at a time."""
+    query = parse_findings_query(request.args)
     context = request.context
     try:
-        target = resolve_target(context, args[0], allow_local=_on_console(request))
+        target = resolve_target(context, query.repo, allow_local=_on_console(request))
     except UnknownRepo as exc:
         return Reply.error(exc.reason)
-    suppressed = len(args) == 2
-    found = open_findings(context.engine, target.name, suppressed=suppressed)
+    found = [
+        f
+        for f in open_findings(context.engine, target.name, suppressed=query.suppressed)
+        if query.covers(f.path)
+    ]
     label = repo_label(target.name)
-    what = "suppressed" if suppressed else "open"
+    what = "suppressed" if query.suppressed else "open"
+    where = f" in {query.path}" if query.path else ""
     if not found:
-        none = "No finding is marked false positive." if suppressed else "No open findings."
-        return Reply.text(none, title=f"Findings {label}: none {what}")
-    listed = found[:MAX_FINDINGS_LISTED]
+        none = "No finding is marked false positive" if query.suppressed else "No open findings"
+        return Reply.text(f"{none}{where}.", title=f"Findings {label}: none {what}{where}")
+    pages = -(-len(found) // FINDINGS_PER_PAGE)
+    if query.page > pages:
+        return Reply.error(
+            f"There is no page {query.page}: {plural(len(found), 'finding')} make "
+            f"{plural(pages, 'page')}. Page 1: {query.command(label, 1)}"
+        )
+    first = (query.page - 1) * FINDINGS_PER_PAGE
+    listed = found[first : first + FINDINGS_PER_PAGE]
     with context.engine.connect() as connection:
         marks = marks_of(connection, [f.id for f in listed])  # who marked what, shown
-    if suppressed:
+    if query.suppressed:
         blocks = [suppressed_block(f.as_row(), marks.get(f.id, ())) for f in listed]
     else:
         blocks = [finding_block(f.as_row(), marks=marks.get(f.id, ())) for f in listed]
     note = ""
-    if len(found) > MAX_FINDINGS_LISTED:
-        note = f"showing {MAX_FINDINGS_LISTED} of {len(found)}, most severe first"
-    reply = Reply(title=f"Findings {label}: {len(found)} {what}", blocks=blocks, note=note)
-    return remember_shown(request, reply)
+    if pages > 1:
+        note = f"showing {first + 1} to {first + len(listed)} of {len(found)}, most severe first"
+        if query.page < pages:
+            note += f"; next: {query.command(label, query.page + 1)}"
+    title = f"Findings {label}: {len(found)} {what}{where}"
+    return remember_shown(request, Reply(title=title, blocks=blocks, note=note))
 
 
 def _on_console(request: Request) -> bool:
@@ -73,8 +124,9 @@ COMMANDS = [
     ),
     Command(
         "findings",
-        "/findings <repo> [suppressed]",
-        "open findings of a repository; `suppressed`: those marked false positive, to undo",
+        "/findings <repo> [suppressed] [path] [page]",
+        "open findings of a repository, 20 a page; `suppressed`: those marked false "
+        "positive, to undo; a path: only that file or directory",
         findings,
     ),
 ]

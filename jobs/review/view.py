@@ -144,7 +144,9 @@ def review_reply(result: ReviewResult, config: Config) -> Reply:
         blocks.append(Block(text=no_findings_text(result)))
     notes = []
     if len(shown) > limit:
-        notes.append(f"{len(shown) - limit} more: /findings {label} for all")
+        notes.append(
+            f"{len(shown) - limit} more: /findings {label} lists them all, a page at a time"
+        )
     if counts["suppressed"]:
         notes.append(f"{counts['suppressed']} marked false positive: /findings {label} suppressed")
     return Reply(title=title, blocks=blocks, fields=fields, note="; ".join(notes))

@@ -92,7 +92,7 @@ def test_review_and_findings_commands_with_a_feedback_button(
     assert fields["Findings"] == "new 2 · open 0 · fixed 0 · suppressed 0"
     assert "Tokens" not in fields  # a linter spends none, so it claims none saved
     assert len([b for b in reply.blocks if b.buttons]) == 1  # max_findings_shown = 1
-    assert reply.note == "1 more: /findings demo for all"
+    assert reply.note == "1 more: /findings demo lists them all, a page at a time"
     again = router.handle(SLACK_USER, "/review demo")
     assert again.title.startswith("Review demo: cached ")
     assert "review took" in {f.label: f.value for f in again.fields}["Saved"]
