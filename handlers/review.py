@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass
 
 from handlers.feedback import remember_shown
@@ -40,8 +41,10 @@ class FindingsQuery:
     page: int = 1
 
     def command(self, label: str, page: int) -> str:
-        """The command that shows `page` of the same listing."""
-        words = ["/findings", label, "suppressed" if self.suppressed else "", self.path or ""]
+        """The command that shows `page` of the same listing (quoted as a shell would,
+        as commands are parsed)."""
+        path = shlex.quote(self.path) if self.path else ""
+        words = ["/findings", shlex.quote(label), "suppressed" if self.suppressed else "", path]
         return " ".join(word for word in [*words, str(page)] if word)
 
     def covers(self, path: str) -> bool:

@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 from handlers.access import CONSOLE_CALLER, Caller
 from handlers.catalog import build_router
 from handlers.review import FindingsQuery, parse_findings_query
-from handlers.router import Router, UsageError
+from handlers.router import Router, UsageError, parse_command_line
 from jobs.config.schema import Config
 from jobs.review.view import finding_id_of
 from tests.support.context import jobs_context
@@ -108,6 +108,12 @@ def test_the_query_reads_its_words_in_any_order() -> None:
     )
     query = FindingsQuery("demo", suppressed=True, path="src", page=3)
     assert query.command("demo", 4) == "/findings demo suppressed src 4"
+    spaced = parse_findings_query(["demo", "docs/my notes"])
+    assert spaced.command("demo", 2) == "/findings demo 'docs/my notes' 2"
+    assert parse_command_line(spaced.command("demo", 2)) == (
+        "findings",
+        ["demo", "docs/my notes", "2"],
+    )
     assert query.covers("src/app.py") and query.covers("src")
     assert not query.covers("srcs/app.py")
     with pytest.raises(UsageError):
