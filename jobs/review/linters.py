@@ -130,14 +130,14 @@ def _ruff_finding(root: Path, prefix: str, item: dict[str, Any]) -> Finding | No
         code = item.get("code") or "invalid-syntax"
         line = int(item["location"]["row"])
         end = int((item.get("end_location") or {}).get("row") or line)
-        cell = int(item["cell"]) if item.get("cell") else None  # a notebook's
+        cell = int(item.get("cell") or 0)  # a notebook's, counted from 1
     except (KeyError, TypeError, ValueError):
         return None
     fix = item.get("fix") or {}
     return Finding(
         path=path,
         line=max(line, 1),
-        cell=cell if cell is None or cell >= 1 else None,
+        cell=cell if cell > 0 else None,
         end_line=end if end > line else None,
         severity=_ruff_severity(code),
         category=code,
