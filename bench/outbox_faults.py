@@ -39,9 +39,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import text
 from sqlmodel import Session, col, select
 
+from jobs.core.processes import this_runner
+from jobs.core.reply import Reply
 from jobs.outbox import Deliverer, OutboxSender, enqueue
-from jobs.processes import this_runner
-from jobs.reply import Reply
 from storage import migrate
 from storage.db import make_engine
 from storage.models import OutboxPost

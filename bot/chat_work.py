@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from handlers.access import Caller
 from handlers.router import Router
-from jobs.reply import Reply
+from jobs.core.reply import Reply
 from storage.inbound import first_delivery
 
 INTERRUPTED = Reply.error(

@@ -17,7 +17,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
-from jobs.scrub import scrub
+from jobs.core.scrub import scrub
 
 if TYPE_CHECKING:
     from jobs.config.loading import ConfigError, Settings
@@ -211,7 +211,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def config_check(file: str | None) -> int:
     from bot.extras_check import extras_needed
     from jobs.config.loading import ConfigError, find_config_file, load_config
-    from jobs.plural import plural
+    from jobs.core.text import plural
 
     path = find_config_file(file)
     try:

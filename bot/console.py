@@ -19,7 +19,7 @@ from typing import TextIO
 from bot.render_text import render_text
 from handlers.access import CONSOLE_CALLER
 from handlers.router import Router
-from jobs.reply import Button, Reply
+from jobs.core.reply import Button, Reply
 
 PROMPT = "opsdesk> "
 GREETING = (

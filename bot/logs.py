@@ -1,6 +1,6 @@
 """Logging set-up. Secrets are redacted from everything written, whatever logged
 them: the message, its arguments and any traceback (libraries put tokens in URLs,
-and URLs end up in exceptions). The redaction is jobs.scrub's, the one scrubber."""
+and URLs end up in exceptions). The redaction is jobs.core.scrub's, the one scrubber."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import logging
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from jobs import scrub
+from jobs.core import scrub
 
 
 class RedactingFormatter(logging.Formatter):

@@ -7,7 +7,7 @@ import re
 import textwrap
 from collections.abc import Callable
 
-from jobs.reply import Button, Reply
+from jobs.core.reply import Button, Reply
 
 # Model- and user-supplied text must not drive the terminal (ANSI escapes, bells).
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")

@@ -22,9 +22,9 @@ from bot.work_queue import WorkQueue
 from jobs import runs
 from jobs.config.loading import Settings
 from jobs.config.schema import parse_duration
-from jobs.context import Context
+from jobs.core.context import Context
+from jobs.core.text import plural
 from jobs.outbox import Deliverer, OutboxSender, release_claims
-from jobs.plural import plural
 from jobs.scheduler import JobScheduler
 from jobs.specs import job_specs
 from storage import heartbeats

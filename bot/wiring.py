@@ -8,8 +8,8 @@ from sqlalchemy.engine import Engine
 
 from jobs import runs
 from jobs.config.loading import Settings
-from jobs.context import Context
-from jobs.processes import this_runner
+from jobs.core.context import Context
+from jobs.core.processes import this_runner
 from storage import migrate
 from storage.db import describe, make_engine
 

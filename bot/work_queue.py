@@ -19,9 +19,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
-from jobs.plural import plural
-from jobs.run_control import RunControl
-from jobs.scheduler import in_daemon_thread
+from jobs.core.run_control import RunControl
+from jobs.core.text import plural
+from jobs.core.threads import in_daemon_thread
 
 log = logging.getLogger(__name__)
 

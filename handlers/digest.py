@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from handlers.router import Command, Request, UsageError
+from jobs.core.reply import Reply
 from jobs.digest.compute import Period, as_period
 from jobs.digest.job import digest_answer
-from jobs.reply import Reply
 
 
 def parse_period(args: list[str]) -> Period:

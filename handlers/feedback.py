@@ -14,6 +14,7 @@ from handlers.access import Caller, Role
 from handlers.ids import parse_id
 from handlers.router import Action, Request, UsageError
 from jobs.config.schema import Config
+from jobs.core.reply import Reply
 from jobs.feedback import (
     UNDO_CODE,
     VERDICT_CODES,
@@ -23,7 +24,6 @@ from jobs.feedback import (
     undo_false_positive,
     was_shown,
 )
-from jobs.reply import Reply
 from jobs.review.store import finding_state
 from jobs.review.view import VERDICT_LABELS, finding_block, finding_ids_in, marks_text
 from storage.db import session_scope

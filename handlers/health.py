@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from handlers.router import Command, Request
 from jobs import health as checks
-from jobs.context import Context
+from jobs.core.context import Context
+from jobs.core.reply import Block, Reply, ReplyField
 from jobs.health import HealthReport
-from jobs.reply import Block, Reply, ReplyField
 
 _ICON = {"up": "✅", "paused": "⏸", "late": "⚠️", "degraded": "⚠️", "down": "❌"}
 

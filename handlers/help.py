@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from handlers.access import Role
 from handlers.router import Command, Request
-from jobs.reply import Block, Reply
+from jobs.core.reply import Block, Reply
 
 CONSOLE_BUTTONS = (
     "Buttons: type the number shown as [n] to press that button, e.g. 3 for [3] False "

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from handlers.feedback import remember_shown
 from handlers.ids import parse_id
 from handlers.router import Command, Request, UsageError
+from jobs.core.reply import Reply
+from jobs.core.text import plural
 from jobs.feedback import marks_of
-from jobs.plural import plural
-from jobs.reply import Reply
 from jobs.review.engine import ReviewFailed, UnknownRepo, resolve_target, run_review
 from jobs.review.store import open_findings
 from jobs.review.view import finding_block, repo_label, review_reply, suppressed_block

@@ -14,10 +14,10 @@ import subprocess
 import time
 from pathlib import Path
 
-from jobs.child_env import ChildEnvError, child_environment
 from jobs.config.schema import JobConfig, parse_duration
+from jobs.core.child_env import ChildEnvError, child_environment
+from jobs.core.scrub import scrub
 from jobs.job import JobOutcome, RunContext
-from jobs.scrub import scrub
 
 MAX_OUTPUT_BYTES = 64 * 1024
 _POLL_S = 0.1

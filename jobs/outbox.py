@@ -34,9 +34,9 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from jobs.processes import stopped_here
-from jobs.reply import Reply
-from jobs.scrub import scrub_cut
+from jobs.core.processes import stopped_here
+from jobs.core.reply import Reply
+from jobs.core.scrub import scrub_cut
 from storage.db import session_scope
 from storage.models import OutboxPost, utcnow
 

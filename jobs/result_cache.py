@@ -18,7 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from jobs.config.schema import CacheConfig
-from jobs.context import Context
+from jobs.core.context import Context
 
 
 class CacheInputError(Exception):

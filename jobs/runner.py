@@ -21,14 +21,14 @@ from pydantic import BaseModel
 from sqlmodel import Session
 
 from jobs import runs
-from jobs.child_env import ChildEnvError
 from jobs.command import command_environ, command_workdir
 from jobs.config.schema import JobConfig, parse_duration
-from jobs.context import Context
+from jobs.core.child_env import ChildEnvError
+from jobs.core.context import Context
+from jobs.core.reply import Block, Reply, ReplyField
 from jobs.job import JobOutcome, JobSpec, RunContext, SharedSetup, Trigger
 from jobs.kinds import KINDS
 from jobs.outbox import enqueue
-from jobs.reply import Block, Reply, ReplyField
 from jobs.result_cache import CacheInputError, CacheInputs, fingerprint
 from jobs.specs import batch_members, find_batch
 from storage.models import JobRun

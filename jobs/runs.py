@@ -18,8 +18,8 @@ from sqlalchemy import insert, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from jobs.processes import stopped_here
-from jobs.scrub import scrub
+from jobs.core.processes import stopped_here
+from jobs.core.scrub import scrub
 from storage.db import session_scope
 from storage.models import JobRun, JobState, utcnow
 

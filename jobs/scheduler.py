@@ -18,12 +18,9 @@ keep the process alive; its run is recorded `interrupted` after the grace.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import threading
-from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 from apscheduler.events import (
     EVENT_JOB_MAX_INSTANCES,
@@ -38,8 +35,9 @@ from sqlalchemy.engine import Connection
 
 from jobs import runs
 from jobs.config.schema import parse_duration
-from jobs.context import Context
-from jobs.plural import plural
+from jobs.core.context import Context
+from jobs.core.text import plural
+from jobs.core.threads import in_daemon_thread
 from jobs.runner import run_batch, run_job
 from jobs.specs import batch_members, find_batch, find_job, job_specs, make_trigger
 from storage import heartbeats
@@ -48,7 +46,6 @@ from storage.models import utcnow
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
 # pg advisory lock: "opsd" as an int, paired with the schema's hash, so there is one
 # scheduler per set of opsdesk tables (two deployments in two schemas of one database
 # do not wait for each other).
@@ -57,45 +54,6 @@ SCHEDULER_LOCK = "(:key, hashtext(current_schema()))"
 # After a long outage, this many missed fires per job are recorded, no more.
 MAX_DOWNTIME_MISSES = 50
 JOB_PREFIX, BATCH_PREFIX = "job:", "batch:"
-
-
-async def in_daemon_thread(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Like asyncio.to_thread, but the thread does not hold up process exit."""
-    loop = asyncio.get_running_loop()
-    future: asyncio.Future[T] = loop.create_future()
-
-    def work() -> None:
-        try:
-            result = fn(*args, **kwargs)
-        except BaseException as exc:
-            _settle_from_thread(loop, future, None, exc)
-        else:
-            _settle_from_thread(loop, future, result, None)
-
-    threading.Thread(
-        target=work, daemon=True, name=f"job-{getattr(fn, '__name__', 'work')}"
-    ).start()
-    return await future
-
-
-def _settle_from_thread(
-    loop: asyncio.AbstractEventLoop,
-    future: asyncio.Future[Any],
-    result: Any,
-    exc: BaseException | None,
-) -> None:
-    # RuntimeError: the loop has closed (shutdown gave up on this work); nobody waits.
-    with contextlib.suppress(RuntimeError):
-        loop.call_soon_threadsafe(_settle, future, result, exc)
-
-
-def _settle(future: asyncio.Future[Any], result: Any, exc: BaseException | None) -> None:
-    if future.done():
-        return
-    if exc is not None:
-        future.set_exception(exc)
-    else:
-        future.set_result(result)
 
 
 class JobScheduler:

@@ -31,7 +31,7 @@ from bot.work_queue import Lane, QueueFull, WorkInterrupted, WorkQueue, queued_t
 from handlers.access import Caller, Role
 from handlers.refusals import RefusalLimiter
 from handlers.router import Command, Router
-from jobs.reply import Reply
+from jobs.core.reply import Reply
 
 log = logging.getLogger(__name__)
 

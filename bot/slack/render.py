@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from jobs.reply import Block, Button, Reply
+from jobs.core.reply import Block, Button, Reply
 
 SlackBlock = dict[str, Any]
 

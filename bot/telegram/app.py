@@ -43,8 +43,8 @@ from bot.work_queue import Lane, QueueFull, WorkInterrupted, WorkQueue, queued_t
 from handlers.access import Caller, Role, refusal_text
 from handlers.refusals import RefusalLimiter
 from handlers.router import Command, Router
+from jobs.core.reply import Reply
 from jobs.feedback import placement
-from jobs.reply import Reply
 from jobs.review.view import finding_id_of
 from storage.inbound import first_delivery
 

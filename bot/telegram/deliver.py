@@ -17,9 +17,9 @@ from telegram.error import RetryAfter as TelegramRetryAfter
 from telegram.warnings import PTBDeprecationWarning
 
 from bot.telegram.render import Chunk, caption, render
+from jobs.core.reply import Button, Image, Reply
 from jobs.feedback import Placement, record_message
 from jobs.outbox import PermanentFailure, Post, RetryAfter
-from jobs.reply import Button, Image, Reply
 from jobs.review.view import finding_id_of
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
-from jobs.reply import Block, Button, Image, Reply
+from jobs.core.reply import Block, Button, Image, Reply
 
 MAX_MESSAGE_LENGTH = 4096
 MAX_CAPTION_LENGTH = 1024

@@ -18,8 +18,8 @@ from pydantic import SecretStr, ValidationError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from jobs import scrub
 from jobs.config.schema import Config
+from jobs.core import scrub
 
 EMBEDDED = "embedded defaults"
 # A configuration is a few kilobytes; these refuse a pathological file by name.

@@ -19,7 +19,9 @@ from sqlalchemy import select
 
 from jobs import outbox
 from jobs.config.schema import parse_duration
-from jobs.context import Context
+from jobs.core.context import Context
+from jobs.core.reply import Reply
+from jobs.core.text import plural
 from jobs.digest.chart import ChartRequest, daily_hit_rates, daily_medians, last_chart_day
 from jobs.digest.chart import render_chart as draw_chart
 from jobs.digest.compute import Digest, DigestInputs, Period, compute_digest
@@ -34,8 +36,6 @@ from jobs.digest.queries import load_inputs
 from jobs.digest.render import alert_reply, digest_reply
 from jobs.health import health_report, job_health
 from jobs.job import JobOutcome, RunContext
-from jobs.plural import plural
-from jobs.reply import Reply
 from jobs.system_jobs import digest_timezone
 from storage.db import session_scope
 from storage.extras import MissingExtra

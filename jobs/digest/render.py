@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from jobs.plural import plural
-from jobs.reply import Block, Image, Reply, ReplyField
+from jobs.core.reply import Block, Image, Reply, ReplyField
+from jobs.core.text import plural
 
 if TYPE_CHECKING:
     from jobs.digest.compute import CachingSection, Digest, JobStats

@@ -15,12 +15,12 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from jobs.config.schema import Config
-from jobs.context import Context
+from jobs.core.context import Context
+from jobs.core.text import plural
 from jobs.health.component import Component, HealthReport, ago
 from jobs.health.posting import check_post_targets
 from jobs.health.scheduled import check_jobs, scheduled_jobs
 from jobs.outbox import waiting_posts
-from jobs.plural import plural
 from storage import migrate
 from storage.db import describe
 from storage.heartbeats import read_heartbeat

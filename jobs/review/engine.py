@@ -27,7 +27,7 @@ from typing import Any
 
 from jobs import runs
 from jobs.config.schema import LinterConfig, RepoConfig
-from jobs.context import Context
+from jobs.core.context import Context
 from jobs.review import git, store
 from jobs.review.budget import RETRY_REASONS, SkippedFile
 from jobs.review.calibration import StoredCalibration

@@ -14,7 +14,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from jobs.child_env import BASE_NAMES, DEFAULT_PATH
+from jobs.core.child_env import BASE_NAMES, DEFAULT_PATH
 
 EMPTY_TREE_SHA1 = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 EMPTY_TREE_SHA256 = "6ef19b41225c5369f1c104d45d8d85efa9b057b53b14b4b9b939dd74decc5321"

@@ -23,10 +23,10 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from jobs.config.schema import LlmReviewerConfig
+from jobs.core.scrub import scrub
 from jobs.review.prompt import Message
 from jobs.review.reviewers import ReviewerError
 from jobs.review.tokens import estimate_tokens
-from jobs.scrub import scrub
 
 if TYPE_CHECKING:
     import httpx  # imported when a review calls a model: `opsdesk run` stays lighter

@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from jobs.config.schema import Config
+from jobs.core.reply import Block, Button, Reply, ReplyField
+from jobs.core.text import plural
 from jobs.feedback import CODE_OF, UNDO_CODE, Mark
-from jobs.plural import plural
-from jobs.reply import Block, Button, Reply, ReplyField
 from jobs.review.budget import NOT_REVIEWED_REASONS, OVER_BUDGET, SkippedFile
 from jobs.review.finding import location
 from jobs.review.result import ReviewResult

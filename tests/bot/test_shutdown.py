@@ -26,8 +26,8 @@ from jobs.config.schema import (
     SlackConfig,
     TelegramConfig,
 )
+from jobs.core.reply import Reply
 from jobs.outbox import enqueue
-from jobs.reply import Reply
 from storage import migrate
 from storage.db import make_engine
 from storage.models import JobRun, OutboxPost

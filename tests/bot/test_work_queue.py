@@ -10,7 +10,7 @@ import pytest
 
 from bot import work_queue
 from bot.work_queue import QueueFull, WorkInterrupted, WorkQueue, queued_text
-from jobs.run_control import RunControl
+from jobs.core.run_control import RunControl
 
 
 async def test_a_full_slow_lane_never_delays_the_quick_lane() -> None:

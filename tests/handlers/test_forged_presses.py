@@ -8,8 +8,8 @@ from pathlib import Path
 from sqlalchemy.engine import Engine
 
 from handlers.access import CONSOLE_CALLER
+from jobs.core.reply import Reply
 from jobs.feedback import mark_shown
-from jobs.reply import Reply
 from tests.support.feedback import (
     DANA,
     ELSEWHERE,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
-from jobs.child_env import ChildEnvError, child_environment
+from jobs.core.child_env import ChildEnvError, child_environment
 from storage.db import make_engine
 from storage.models import JobRun, OutboxPost
 from tests.support.cli import TOKENS, opsdesk_with_config

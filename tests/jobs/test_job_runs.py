@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 
 from jobs import runs
 from jobs.config.schema import Config
-from jobs.processes import this_runner
+from jobs.core.processes import this_runner
 from jobs.result_cache import CacheInputError, git_head
 from jobs.review.git import ensure_clone
 from jobs.runner import run_batch, run_job

@@ -6,7 +6,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from jobs.config.schema import Config
-from jobs.reply import Reply
+from jobs.core.reply import Reply
 from jobs.runner import run_job
 from jobs.scheduler import JobScheduler
 from jobs.specs import find_job, job_specs

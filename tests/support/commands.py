@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from handlers.router import Command, Request, Router
-from jobs.reply import Reply
+from jobs.core.reply import Reply
 
 
 @contextmanager

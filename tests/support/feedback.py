@@ -14,7 +14,7 @@ from handlers.access import Caller
 from handlers.catalog import build_router
 from handlers.router import Router
 from jobs.config.schema import Config
-from jobs.reply import Reply
+from jobs.core.reply import Reply
 from storage.models import Feedback
 from tests.support.context import jobs_context
 from tests.support.git_repo import Repo

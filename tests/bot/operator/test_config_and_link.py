@@ -12,8 +12,8 @@ from handlers.access import CONSOLE_CALLER
 from handlers.catalog import build_router
 from jobs.config.loading import ConfigError, Secrets, load_config
 from jobs.config.schema import Config
+from jobs.core.reply import Reply
 from jobs.digest.job import post_daily_digest
-from jobs.reply import Reply
 from storage.models import OutboxPost, utcnow
 from tests.support.context import jobs_context
 

@@ -16,7 +16,7 @@ from sqlmodel import Session, select
 from bot.ack_stats import observe_ack, reset_acks
 from jobs import outbox
 from jobs.config.schema import Config
-from jobs.reply import Reply
+from jobs.core.reply import Reply
 from jobs.run_totals import DURATION_BUCKETS
 from jobs.runner import run_job
 from jobs.specs import find_job

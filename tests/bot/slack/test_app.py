@@ -11,9 +11,9 @@ from bot.slack.app import WORKING
 from bot.slack.render import render_blocks
 from handlers.access import Role
 from handlers.router import Command, Request, Router
-from jobs.context import Context
+from jobs.core.context import Context
+from jobs.core.reply import Reply
 from jobs.feedback import mark_shown
-from jobs.reply import Reply
 from jobs.review.view import finding_block
 from storage.models import Feedback, Finding, InboundEvent
 from tests.bot.slack.conftest import MEMBER_CHANNEL, SlackServer
@@ -226,7 +226,7 @@ async def test_a_viewer_pressing_an_admin_button_is_refused(
     slack_server: SlackServer, slack_router: Router, slack_context: Context
 ) -> None:
     from handlers.router import Action
-    from jobs.reply import Block, Button
+    from jobs.core.reply import Block, Button
 
     slack_router.actions["pause"] = Action("pause", lambda r: Reply.text("paused"), Role.ADMIN)
     blocks = render_blocks(

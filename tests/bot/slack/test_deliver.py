@@ -9,9 +9,9 @@ from typing import Any
 from sqlmodel import Session
 
 from bot.slack.deliver import SlackDeliverer
-from jobs.context import Context
+from jobs.core.context import Context
+from jobs.core.reply import Block, Image, Reply, ReplyField
 from jobs.outbox import OutboxSender, enqueue
-from jobs.reply import Block, Image, Reply, ReplyField
 from storage.models import OutboxPost, utcnow
 from tests.standins.slack_api import BOT_TOKEN, SlackApi
 

@@ -12,7 +12,7 @@ from sqlmodel import Session, select
 from bot.slack import web_client
 from bot.slack.deliver import SlackDeliverer
 from jobs.config.schema import AccessConfig, Config, DigestConfig
-from jobs.context import Context
+from jobs.core.context import Context
 from jobs.outbox import OutboxSender
 from jobs.runner import run_job
 from jobs.specs import find_job

@@ -14,7 +14,7 @@ from bot.slack.render import (
     render_blocks,
     replace_keyed,
 )
-from jobs.reply import Block, Button, Reply, ReplyField
+from jobs.core.reply import Block, Button, Reply, ReplyField
 
 
 def assert_valid(blocks: list[dict]) -> None:
@@ -187,7 +187,7 @@ def test_mrkdwn_formatting_characters_from_repositories_are_neutralised(
 
 
 def test_a_cut_review_keeps_its_summary_first_and_never_splits_a_finding() -> None:
-    from jobs.reply import Button
+    from jobs.core.reply import Button
 
     findings = [
         Block(

@@ -5,9 +5,9 @@ from __future__ import annotations
 from bot.telegram.app import build_application
 from bot.telegram.deliver import TelegramDeliverer
 from handlers.health import health_report
-from jobs.context import Context
+from jobs.core.context import Context
+from jobs.core.reply import Reply
 from jobs.outbox import OutboxSender, enqueue
-from jobs.reply import Reply
 from tests.standins.telegram_api import TelegramApi
 
 

@@ -12,8 +12,8 @@ from bot.telegram.render import (
     utf16_len,
 )
 from handlers.catalog import ACTIONS
+from jobs.core.reply import MAX_PAYLOAD_BYTES, Block, Button, Reply, ReplyField
 from jobs.feedback import CODE_OF, VERDICT_CODES
-from jobs.reply import MAX_PAYLOAD_BYTES, Block, Button, Reply, ReplyField
 from jobs.review.view import finding_block
 from storage.models import Finding
 from tests.standins.telegram_api import parse_html

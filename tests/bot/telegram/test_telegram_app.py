@@ -28,8 +28,8 @@ from handlers.catalog import ACTIONS, COMMANDS
 from handlers.router import Command, Request, Router
 from jobs.config.loading import ConfigError, Secrets, Settings
 from jobs.config.schema import AccessConfig, Config, RepoConfig, TelegramConfig
+from jobs.core.reply import Block, Image, Reply
 from jobs.outbox import OutboxSender, enqueue
-from jobs.reply import Block, Image, Reply
 from jobs.review.view import finding_block
 from storage.models import Feedback, Finding, InboundEvent, OutboxPost, utcnow
 from tests.standins.telegram_api import (

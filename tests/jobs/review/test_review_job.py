@@ -7,7 +7,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from jobs.config.schema import Config
-from jobs.reply import Reply
+from jobs.core.reply import Reply
 from jobs.runner import run_job
 from jobs.specs import find_job
 from storage.models import JobRun, OutboxPost, Review

@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from jobs.scrub import scrub
+from jobs.core.scrub import scrub
 
 # Telegram's callback_data limit; Slack's button value (2,000) is looser.
 MAX_PAYLOAD_BYTES = 64

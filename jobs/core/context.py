@@ -13,8 +13,8 @@ from pathlib import Path
 from sqlalchemy.engine import Engine
 
 from jobs.config.schema import Config
-from jobs.processes import this_runner
-from jobs.run_control import RunControl
+from jobs.core.processes import this_runner
+from jobs.core.run_control import RunControl
 from storage.models import utcnow
 
 
