@@ -41,7 +41,7 @@ from sqlmodel import Session, col, select
 
 from jobs.core.processes import this_runner
 from jobs.core.reply import Reply
-from jobs.outbox import Deliverer, OutboxSender, enqueue
+from jobs.outbox.delivery import Deliverer, OutboxSender, enqueue
 from storage import migrate
 from storage.db import make_engine
 from storage.models import OutboxPost

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from bot.work_queue import WorkQueue
     from handlers.router import Router
     from jobs.config.loading import Settings
-    from jobs.outbox import Deliverer
+    from jobs.outbox.delivery import Deliverer
 
 
 class AdapterStartError(Exception):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 
 from bot.render_text import render_text
-from jobs.outbox import Post
+from jobs.outbox.delivery import Post
 
 log = logging.getLogger("opsdesk.posts")
 

@@ -24,7 +24,7 @@ from jobs.config.loading import Settings
 from jobs.config.schema import parse_duration
 from jobs.core.context import Context
 from jobs.core.text import plural
-from jobs.outbox import Deliverer, OutboxSender, release_claims
+from jobs.outbox.delivery import Deliverer, OutboxSender, release_claims
 from jobs.scheduler import JobScheduler
 from jobs.specs import job_specs
 from storage import heartbeats

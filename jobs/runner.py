@@ -28,7 +28,7 @@ from jobs.core.context import Context
 from jobs.core.reply import Block, Reply, ReplyField
 from jobs.job import JobOutcome, JobSpec, RunContext, SharedSetup, Trigger
 from jobs.kinds import KINDS
-from jobs.outbox import enqueue
+from jobs.outbox.delivery import enqueue
 from jobs.result_cache import CacheInputError, CacheInputs, fingerprint
 from jobs.specs import batch_members, find_batch
 from storage.models import JobRun

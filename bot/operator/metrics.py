@@ -23,7 +23,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 from bot.ack_stats import ACK_BUCKETS, ack_snapshot
 from jobs.config.schema import Config
 from jobs.core.context import Context
-from jobs.outbox_totals import PlatformOutbox, read_outbox
+from jobs.outbox.totals import PlatformOutbox, read_outbox
 from jobs.run_totals import Histogram, RunTotalsReader
 
 # True: this process runs the scheduler; False: it stands by; None: disabled.

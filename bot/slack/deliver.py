@@ -22,7 +22,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack.render import render_message
-from jobs.outbox import PermanentFailure, Post, RetryAfter
+from jobs.outbox.delivery import PermanentFailure, Post, RetryAfter
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from telegram.warnings import PTBDeprecationWarning
 from bot.telegram.render import Chunk, caption, render
 from jobs.core.reply import Button, Image, Reply
 from jobs.feedback import Placement, record_message
-from jobs.outbox import PermanentFailure, Post, RetryAfter
+from jobs.outbox.delivery import PermanentFailure, Post, RetryAfter
 from jobs.review.view import finding_id_of
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,6 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from jobs import outbox
 from jobs.config.schema import parse_duration
 from jobs.core.context import Context
 from jobs.core.reply import Reply
@@ -36,6 +35,7 @@ from jobs.digest.queries import load_inputs
 from jobs.digest.render import alert_reply, digest_reply
 from jobs.health import health_report, job_health
 from jobs.job import JobOutcome, RunContext
+from jobs.outbox import delivery as outbox
 from jobs.system_jobs import digest_timezone
 from storage.db import session_scope
 from storage.extras import MissingExtra

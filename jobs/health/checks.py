@@ -20,7 +20,7 @@ from jobs.core.text import plural
 from jobs.health.component import Component, HealthReport, ago
 from jobs.health.posting import check_post_targets
 from jobs.health.scheduled import check_jobs, scheduled_jobs
-from jobs.outbox import waiting_posts
+from jobs.outbox.delivery import waiting_posts
 from storage import migrate
 from storage.db import describe
 from storage.heartbeats import read_heartbeat

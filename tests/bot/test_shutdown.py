@@ -27,7 +27,7 @@ from jobs.config.schema import (
     TelegramConfig,
 )
 from jobs.core.reply import Reply
-from jobs.outbox import enqueue
+from jobs.outbox.delivery import enqueue
 from storage import migrate
 from storage.db import make_engine
 from storage.models import JobRun, OutboxPost

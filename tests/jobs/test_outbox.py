@@ -18,7 +18,7 @@ from sqlmodel import Session, select
 from bot.log_deliverer import LogDeliverer
 from jobs.core.reply import Reply
 from jobs.health.checks import check_outbox
-from jobs.outbox import OutboxSender, Post, RetryAfter, enqueue, is_uncertain
+from jobs.outbox.delivery import OutboxSender, Post, RetryAfter, enqueue, is_uncertain
 from storage.models import OutboxPost, utcnow
 from tests.standins.chat_webhook import ChatWebhook, served
 

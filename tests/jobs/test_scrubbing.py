@@ -18,7 +18,7 @@ from jobs.command import MAX_OUTPUT_BYTES
 from jobs.config.schema import Config
 from jobs.core import scrub
 from jobs.core.reply import Reply
-from jobs.outbox import OutboxSender, Post, enqueue
+from jobs.outbox.delivery import OutboxSender, Post, enqueue
 from storage.models import JobRun, OutboxPost
 from tests.support.cli import TOKENS, opsdesk_with_config
 from tests.support.context import jobs_context

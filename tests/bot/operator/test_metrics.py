@@ -14,9 +14,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from bot.ack_stats import observe_ack, reset_acks
-from jobs import outbox
 from jobs.config.schema import Config
 from jobs.core.reply import Reply
+from jobs.outbox import delivery as outbox
 from jobs.run_totals import DURATION_BUCKETS
 from jobs.runner import run_job
 from jobs.specs import find_job

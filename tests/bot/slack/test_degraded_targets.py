@@ -9,7 +9,7 @@ from bot.slack import web_client
 from bot.slack.deliver import SlackDeliverer
 from jobs.core.context import Context
 from jobs.core.reply import Reply
-from jobs.outbox import OutboxSender, enqueue
+from jobs.outbox.delivery import OutboxSender, enqueue
 from tests.bot.slack.conftest import SlackServer
 from tests.standins.slack_api import BOT_TOKEN
 

@@ -11,7 +11,7 @@ from sqlmodel import Session
 from bot.slack.deliver import SlackDeliverer
 from jobs.core.context import Context
 from jobs.core.reply import Block, Image, Reply, ReplyField
-from jobs.outbox import OutboxSender, enqueue
+from jobs.outbox.delivery import OutboxSender, enqueue
 from storage.models import OutboxPost, utcnow
 from tests.standins.slack_api import BOT_TOKEN, SlackApi
 

@@ -13,7 +13,7 @@ from bot.slack import web_client
 from bot.slack.deliver import SlackDeliverer
 from jobs.config.schema import AccessConfig, Config, DigestConfig
 from jobs.core.context import Context
-from jobs.outbox import OutboxSender
+from jobs.outbox.delivery import OutboxSender
 from jobs.runner import run_job
 from jobs.specs import find_job
 from storage.models import OutboxPost

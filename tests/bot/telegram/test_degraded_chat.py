@@ -7,7 +7,7 @@ from bot.telegram.deliver import TelegramDeliverer
 from handlers.health import health_report
 from jobs.core.context import Context
 from jobs.core.reply import Reply
-from jobs.outbox import OutboxSender, enqueue
+from jobs.outbox.delivery import OutboxSender, enqueue
 from tests.standins.telegram_api import TelegramApi
 
 

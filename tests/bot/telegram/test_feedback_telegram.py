@@ -208,7 +208,7 @@ async def test_two_quick_presses_on_one_message_both_show(
 async def test_a_scheduled_review_post_is_pressable_and_edited_in_place(
     telegram_api: TelegramApi, sqlite_engine: Engine, git_repo: Repo, tmp_path: Path
 ) -> None:
-    from jobs.outbox import OutboxSender
+    from jobs.outbox.delivery import OutboxSender
     from jobs.runner import run_job
     from jobs.specs import find_job
 
