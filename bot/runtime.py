@@ -19,14 +19,14 @@ from bot.adapters import AdapterStartError, ChatAdapter, build_adapters
 from bot.log_deliverer import LogDeliverer
 from bot.wiring import build_context, open_database
 from bot.work_queue import WorkQueue
-from jobs import runs
 from jobs.config.loading import Settings
 from jobs.config.schema import parse_duration
 from jobs.core.context import Context
 from jobs.core.text import plural
 from jobs.outbox.delivery import Deliverer, OutboxSender, release_claims
+from jobs.runs import records as runs
+from jobs.runs.specs import job_specs
 from jobs.scheduler import JobScheduler
-from jobs.specs import job_specs
 from storage import heartbeats
 from storage.db import describe
 from storage.inbound import forget_older_than

@@ -17,7 +17,7 @@ from pathlib import Path
 from jobs.config.schema import JobConfig, parse_duration
 from jobs.core.child_env import ChildEnvError, child_environment
 from jobs.core.scrub import scrub
-from jobs.job import JobOutcome, RunContext
+from jobs.runs.job import JobOutcome, RunContext
 
 MAX_OUTPUT_BYTES = 64 * 1024
 _POLL_S = 0.1

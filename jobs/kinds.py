@@ -1,11 +1,11 @@
 """Which job kinds exist: a kind is a blocking function (RunContext) -> JobOutcome.
 Adding one is a line here (and, if its jobs do not come from the config entries
-jobs/specs.py reads, a function in its SPEC_SOURCES)."""
+jobs/runs/specs.py reads, a function in its SPEC_SOURCES)."""
 
 from __future__ import annotations
 
 from jobs.command import run_command_job
-from jobs.job import JobOutcome, KindRunner, RunContext
+from jobs.runs.job import JobOutcome, KindRunner, RunContext
 
 # The review engine, the digest and health are imported when one of their jobs runs:
 # an idle `opsdesk run` does not carry them (about 2 MB for reviews, 1.5 MB for the

@@ -20,17 +20,17 @@ from typing import Any, TypedDict, Unpack
 from pydantic import BaseModel
 from sqlmodel import Session
 
-from jobs import runs
 from jobs.command import command_environ, command_workdir
 from jobs.config.schema import JobConfig, parse_duration
 from jobs.core.child_env import ChildEnvError
 from jobs.core.context import Context
 from jobs.core.reply import Block, Reply, ReplyField
-from jobs.job import JobOutcome, JobSpec, RunContext, SharedSetup, Trigger
 from jobs.kinds import KINDS
 from jobs.outbox.delivery import enqueue
 from jobs.result_cache import CacheInputError, CacheInputs, fingerprint
-from jobs.specs import batch_members, find_batch
+from jobs.runs import records as runs
+from jobs.runs.job import JobOutcome, JobSpec, RunContext, SharedSetup, Trigger
+from jobs.runs.specs import batch_members, find_batch
 from storage.models import JobRun
 
 log = logging.getLogger(__name__)

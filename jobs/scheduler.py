@@ -33,13 +33,13 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from jobs import runs
 from jobs.config.schema import parse_duration
 from jobs.core.context import Context
 from jobs.core.text import plural
 from jobs.core.threads import in_daemon_thread
 from jobs.runner import run_batch, run_job
-from jobs.specs import batch_members, find_batch, find_job, job_specs, make_trigger
+from jobs.runs import records as runs
+from jobs.runs.specs import batch_members, find_batch, find_job, job_specs, make_trigger
 from storage import heartbeats
 from storage.db import is_postgres
 from storage.models import utcnow

@@ -24,7 +24,7 @@ from bot.ack_stats import ACK_BUCKETS, ack_snapshot
 from jobs.config.schema import Config
 from jobs.core.context import Context
 from jobs.outbox.totals import PlatformOutbox, read_outbox
-from jobs.run_totals import Histogram, RunTotalsReader
+from jobs.runs.totals import Histogram, RunTotalsReader
 
 # True: this process runs the scheduler; False: it stands by; None: disabled.
 Leadership = Callable[[], bool | None]

@@ -34,9 +34,9 @@ from jobs.digest.insights import (
 from jobs.digest.queries import load_inputs
 from jobs.digest.render import alert_reply, digest_reply
 from jobs.health import health_report, job_health
-from jobs.job import JobOutcome, RunContext
 from jobs.outbox import delivery as outbox
-from jobs.system_jobs import digest_timezone
+from jobs.runs.job import JobOutcome, RunContext
+from jobs.runs.system import digest_timezone
 from storage.db import session_scope
 from storage.extras import MissingExtra
 from storage.models import AlertState

@@ -13,8 +13,8 @@ from sqlalchemy.engine import Connection
 from jobs.config.schema import Config, JobConfig, parse_duration, schedule_from
 from jobs.core.context import Context
 from jobs.health.component import Component, Status, ago
-from jobs.job import JobSpec
-from jobs.specs import job_specs
+from jobs.runs.job import JobSpec
+from jobs.runs.specs import job_specs
 from storage.heartbeats import read_heartbeat
 from storage.models import JobRun, JobState
 
@@ -42,7 +42,7 @@ class ScheduledJob:
 
 
 def scheduled_jobs(config: Config) -> list[ScheduledJob]:
-    """Every job the scheduler fires, from the same list it reads (jobs/specs.py):
+    """Every job the scheduler fires, from the same list it reads (jobs/runs/specs.py):
     batch members under their batch's schedule, the others under their own."""
     default = config.scheduler.timezone
     batch_schedule = {b.name: b.schedule for b in config.batches}

@@ -25,7 +25,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from jobs import runs
 from jobs.config.schema import LinterConfig, RepoConfig
 from jobs.core.context import Context
 from jobs.review import git, store
@@ -41,6 +40,7 @@ from jobs.review.result import ReviewResult
 from jobs.review.reviewers import Reviewer, ReviewerError
 from jobs.review.scratch import checkout_dir, clone_dir
 from jobs.review.store import StoredReview
+from jobs.runs import records as runs
 
 LOCAL_PREFIX = "local:"
 # reviews.repo holds 100 characters, job_runs.job 100 with "review:" before the name.

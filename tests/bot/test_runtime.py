@@ -13,7 +13,7 @@ from pathlib import Path
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, select
 
-from jobs import runs
+from jobs.runs import records as runs
 from storage.db import make_engine
 from storage.models import Heartbeat, OutboxPost
 

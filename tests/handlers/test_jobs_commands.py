@@ -8,8 +8,8 @@ from bot.render_text import render_text
 from handlers.access import Caller
 from handlers.catalog import build_router
 from handlers.router import Router
-from jobs import runs
 from jobs.config.schema import Config
+from jobs.runs import records as runs
 from tests.support.context import jobs_context
 
 ADMIN = Caller(platform="slack", user_id="UADMIN", chat_id="C1")

@@ -12,13 +12,13 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from jobs import runs
 from jobs.config.schema import Config
 from jobs.core.processes import this_runner
 from jobs.result_cache import CacheInputError, git_head
 from jobs.review.git import ensure_clone
 from jobs.runner import run_batch, run_job
-from jobs.specs import find_job
+from jobs.runs import records as runs
+from jobs.runs.specs import find_job
 from storage.db import session_scope
 from storage.models import JobRun, OutboxPost, utcnow
 from tests.support.context import jobs_context

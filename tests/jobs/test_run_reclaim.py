@@ -15,7 +15,7 @@ from pathlib import Path
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from jobs import runs
+from jobs.runs import records as runs
 from storage.db import make_engine, session_scope
 from storage.models import JobRun, utcnow
 from tests.support.cli import ROOT, opsdesk_with_config

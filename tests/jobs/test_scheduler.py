@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from jobs import runs
 from jobs.config.schema import Config
+from jobs.runs import records as runs
 from jobs.scheduler import JobScheduler
 from storage import heartbeats, migrate
 from storage.db import make_engine, session_scope

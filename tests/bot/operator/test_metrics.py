@@ -17,9 +17,9 @@ from bot.ack_stats import observe_ack, reset_acks
 from jobs.config.schema import Config
 from jobs.core.reply import Reply
 from jobs.outbox import delivery as outbox
-from jobs.run_totals import DURATION_BUCKETS
 from jobs.runner import run_job
-from jobs.specs import find_job
+from jobs.runs.specs import find_job
+from jobs.runs.totals import DURATION_BUCKETS
 from storage.models import JobRun, OutboxPost, utcnow
 from tests.bot.operator.conftest import operator_server
 from tests.support.context import jobs_context

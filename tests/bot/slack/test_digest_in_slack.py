@@ -15,7 +15,7 @@ from jobs.config.schema import AccessConfig, Config, DigestConfig
 from jobs.core.context import Context
 from jobs.outbox.delivery import OutboxSender
 from jobs.runner import run_job
-from jobs.specs import find_job
+from jobs.runs.specs import find_job
 from storage.models import OutboxPost
 from tests.bot.slack.conftest import MEMBER_CHANNEL, SlackServer
 from tests.standins.slack_api import BOT_TOKEN

@@ -210,7 +210,7 @@ async def test_a_scheduled_review_post_is_pressable_and_edited_in_place(
 ) -> None:
     from jobs.outbox.delivery import OutboxSender
     from jobs.runner import run_job
-    from jobs.specs import find_job
+    from jobs.runs.specs import find_job
 
     git_repo.commit("two unused imports", **{"app.py": TWO_UNUSED})
     router = router_for(sqlite_engine, git_repo, tmp_path)

@@ -6,7 +6,7 @@ the same jobs (and no import cycle forms between health and the digest)."""
 from __future__ import annotations
 
 from jobs.config.schema import Config
-from jobs.job import JobSpec
+from jobs.runs.job import JobSpec
 
 DIGEST_JOB = "digest"
 HEALTH_JOB = "health"

@@ -2,7 +2,7 @@
 
 Job names: a `[[jobs]]` entry is its own name; a repository with a `schedule` is the
 job `review:<repo>` (the colon cannot occur in a configured name, so they never
-clash); `digest` and `health` come from jobs/system_jobs.py. Batches are named by
+clash); `digest` and `health` come from jobs/runs/system.py. Batches are named by
 their `[[batches]]` entry. The scheduler, /jobs and health all read this one list.
 """
 
@@ -17,8 +17,8 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from jobs.config.schema import BatchConfig, Config, parse_duration, schedule_from
-from jobs.job import JobSpec
-from jobs.system_jobs import system_specs
+from jobs.runs.job import JobSpec
+from jobs.runs.system import system_specs
 
 REVIEW_PREFIX = "review:"
 
