@@ -36,9 +36,10 @@ from pathlib import Path
 from jobs.config.schema import Config
 from jobs.core.context import Context
 from jobs.review.checkout import check_out
-from jobs.review.engine import ReviewFailed, ReviewResult, run_review
+from jobs.review.engine import ReviewResult, run_review
 from jobs.review.linters import ruff_command
 from jobs.review.sizing import delta_and_full_tokens
+from jobs.review.targets import ReviewFailed
 from storage import migrate
 from storage.db import make_engine
 

@@ -390,7 +390,8 @@ def run_one_job(settings: Settings, args: argparse.Namespace) -> int:
 def run_review_command(settings: Settings, args: argparse.Namespace) -> int:
     from bot.render_text import render_text
     from bot.wiring import build_context
-    from jobs.review.engine import ReviewFailed, run_review
+    from jobs.review.engine import run_review
+    from jobs.review.targets import ReviewFailed
     from jobs.review.view import review_reply
 
     context = build_context(settings)

@@ -24,9 +24,9 @@ from jobs.config.schema import parse_duration
 from jobs.core.context import Context
 from jobs.core.text import plural
 from jobs.outbox.delivery import Deliverer, OutboxSender, release_claims
+from jobs.running.scheduler import JobScheduler
 from jobs.runs import records as runs
 from jobs.runs.specs import job_specs
-from jobs.scheduler import JobScheduler
 from storage import heartbeats
 from storage.db import describe
 from storage.inbound import forget_older_than

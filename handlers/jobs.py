@@ -10,7 +10,7 @@ from handlers.access import Role
 from handlers.router import Command, Request, UsageError
 from jobs.core.context import Context
 from jobs.core.reply import Block, Reply, ReplyField
-from jobs.runner import batch_reply, format_ms, run_batch, run_job_for_reply
+from jobs.running.runner import batch_reply, format_ms, run_batch, run_job_for_reply
 from jobs.runs import records as runs
 from jobs.runs.specs import find_batch, find_job, job_specs, next_fire_time
 

@@ -11,12 +11,13 @@ has no percentile aggregate). Per-day counts for the chart are a GROUP BY.
 
 from __future__ import annotations
 
+import statistics
 from dataclasses import fields
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Date, and_, case, cast, func, select, true
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql.elements import ColumnElement
 
 from jobs.digest.chart import DEFAULT_DAYS, last_chart_day
@@ -30,7 +31,8 @@ from jobs.digest.compute import (
     RunRecord,
     digest_window,
 )
-from storage.models import Feedback, Finding, JobRun, Review, ReviewFinding
+from jobs.digest.insights import BASELINE_DAYS
+from storage.models import Feedback, Finding, JobRun, Review, ReviewFinding, utcnow
 
 runs = JobRun.__table__  # type: ignore[attr-defined]
 reviews = Review.__table__  # type: ignore[attr-defined]
@@ -211,3 +213,12 @@ def load_inputs(connection: Connection, period: Period, now: datetime) -> Digest
         feedback=feedback_totals(connection, window.start, now) if has_reviews else None,
         day_counts=day_counts(connection, chart_start, now),
     )
+
+
+def baseline_ms(engine: Engine, job: str, now: datetime | None = None) -> int | None:
+    """What a cache hit saves: the digest's baseline, the median duration of the job's
+    successful non-cached runs in the trailing 14 days."""
+    end = now or utcnow()
+    with engine.connect() as connection:
+        samples = duration_samples(connection, end - timedelta(days=BASELINE_DAYS), end, job)
+    return int(statistics.median(s.duration_ms for s in samples)) if samples else None

@@ -119,7 +119,7 @@ def check_scheduler(context: Context, now: datetime) -> Component:
     if beat is None and not scheduled_jobs(config) and not digest_posts:
         return Component("scheduler", "up", "idle: nothing is scheduled")
     component = _beat_component("scheduler", beat, now)
-    fires = component.data.get("detail", {}).get("next_fire")  # written by jobs.scheduler
+    fires = component.data.get("detail", {}).get("next_fire")  # written by jobs.running.scheduler
     upcoming = {job: at for job, at in fires.items() if at} if isinstance(fires, dict) else {}
     if component.status == "up" and upcoming:
         job, at = min(upcoming.items(), key=lambda item: str(item[1]))

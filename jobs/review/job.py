@@ -6,7 +6,8 @@ figures handed back in the outcome; the post is the same reply /review shows."""
 from __future__ import annotations
 
 from jobs.feedback import mark_shown
-from jobs.review.engine import ReviewFailed, run_review
+from jobs.review.engine import run_review
+from jobs.review.targets import ReviewFailed
 from jobs.review.view import finding_ids_in, review_reply
 from jobs.runs.job import JobOutcome, RunContext
 

@@ -2,7 +2,7 @@
 (RunContext) and what it gives back (JobOutcome).
 
 A kind is a blocking callable `(RunContext) -> JobOutcome`; the runtime calls it off
-the event loop. Which kinds exist is listed once, in `jobs/kinds.py`.
+the event loop. Which kinds exist is listed once, in `jobs/running/kinds.py`.
 """
 
 from __future__ import annotations

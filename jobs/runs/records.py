@@ -237,20 +237,6 @@ def cached_run(engine: Engine, job: str, cache_key: str, since: datetime) -> Job
         ).first()
 
 
-def baseline_ms(engine: Engine, job: str, now: datetime | None = None) -> int | None:
-    """What a cache hit saves: the digest's baseline, the median duration of the job's
-    successful non-cached runs in the trailing 14 days."""
-    import statistics
-
-    from jobs.digest.insights import BASELINE_DAYS  # loaded on the first cache hit
-    from jobs.digest.queries import duration_samples
-
-    end = now or utcnow()
-    with engine.connect() as connection:
-        samples = duration_samples(connection, end - timedelta(days=BASELINE_DAYS), end, job)
-    return int(statistics.median(s.duration_ms for s in samples)) if samples else None
-
-
 def last_runs(engine: Engine, jobs: list[str]) -> dict[str, JobRun]:
     """The newest finished-or-running row of each job."""
     latest: dict[str, JobRun] = {}

@@ -14,9 +14,10 @@ from sqlmodel import Session, select
 
 from jobs.config.schema import Config
 from jobs.core.processes import this_runner
-from jobs.result_cache import CacheInputError, git_head
+from jobs.digest.queries import baseline_ms
 from jobs.review.git import ensure_clone
-from jobs.runner import run_batch, run_job
+from jobs.running.result_cache import CacheInputError, git_head
+from jobs.running.runner import run_batch, run_job
 from jobs.runs import records as runs
 from jobs.runs.specs import find_job
 from storage.db import session_scope
@@ -111,7 +112,7 @@ def test_unchanged_inputs_are_a_cache_hit_and_a_change_runs_again(
     assert (third.status, third.output) == ("ok", "two")
     assert third.cache_key != first.cache_key
     assert counter.read_text().count("ran") == 2, "the cached run did not execute the command"
-    assert runs.baseline_ms(engine, "brief") is not None
+    assert baseline_ms(engine, "brief") is not None
 
 
 def test_git_head_is_a_cache_input(tmp_path: Path, engine: Engine) -> None:
@@ -238,5 +239,5 @@ def test_the_baseline_is_the_digests_median_of_recent_real_runs(engine: Engine) 
     add(10, 1, status="cached")  # a cache hit saves time, it is not the baseline
     add(50_000, 1, status="failed")
     add(99_000, 20)  # older than the 14-day window
-    assert runs.baseline_ms(engine, "brief", now=now) == 2000
-    assert runs.baseline_ms(engine, "other", now=now) is None
+    assert baseline_ms(engine, "brief", now=now) == 2000
+    assert baseline_ms(engine, "other", now=now) is None

@@ -13,8 +13,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from jobs.config.schema import Config
+from jobs.running.scheduler import JobScheduler
 from jobs.runs import records as runs
-from jobs.scheduler import JobScheduler
 from storage import heartbeats, migrate
 from storage.db import make_engine, session_scope
 from storage.models import Heartbeat, JobRun, OutboxPost, utcnow

@@ -14,11 +14,11 @@ from bot.cli import ScrubbingStream
 from bot.logs import RedactingFormatter
 from handlers.access import Caller
 from handlers.catalog import build_router
-from jobs.command import MAX_OUTPUT_BYTES
 from jobs.config.schema import Config
 from jobs.core import scrub
 from jobs.core.reply import Reply
 from jobs.outbox.delivery import OutboxSender, Post, enqueue
+from jobs.running.command import MAX_OUTPUT_BYTES
 from storage.models import JobRun, OutboxPost
 from tests.support.cli import TOKENS, opsdesk_with_config
 from tests.support.context import jobs_context

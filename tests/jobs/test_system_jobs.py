@@ -7,9 +7,9 @@ from sqlmodel import Session, select
 
 from jobs.config.schema import Config
 from jobs.core.reply import Reply
-from jobs.runner import run_job
+from jobs.running.runner import run_job
+from jobs.running.scheduler import JobScheduler
 from jobs.runs.specs import find_job, job_specs
-from jobs.scheduler import JobScheduler
 from storage.models import JobRun, OutboxPost
 from tests.support.context import jobs_context
 

@@ -17,7 +17,7 @@ from bot.ack_stats import observe_ack, reset_acks
 from jobs.config.schema import Config
 from jobs.core.reply import Reply
 from jobs.outbox import delivery as outbox
-from jobs.runner import run_job
+from jobs.running.runner import run_job
 from jobs.runs.specs import find_job
 from jobs.runs.totals import DURATION_BUCKETS
 from storage.models import JobRun, OutboxPost, utcnow

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 from bot.runtime import start_operator
 from jobs.config.loading import Secrets, Settings
 from jobs.config.schema import Config
-from jobs.scheduler import JobScheduler
+from jobs.running.scheduler import JobScheduler
 from tests.support.context import jobs_context
 
 RAW = {

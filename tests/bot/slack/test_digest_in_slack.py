@@ -14,7 +14,7 @@ from bot.slack.deliver import SlackDeliverer
 from jobs.config.schema import AccessConfig, Config, DigestConfig
 from jobs.core.context import Context
 from jobs.outbox.delivery import OutboxSender
-from jobs.runner import run_job
+from jobs.running.runner import run_job
 from jobs.runs.specs import find_job
 from storage.models import OutboxPost
 from tests.bot.slack.conftest import MEMBER_CHANNEL, SlackServer

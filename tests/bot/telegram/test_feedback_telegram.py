@@ -209,7 +209,7 @@ async def test_a_scheduled_review_post_is_pressable_and_edited_in_place(
     telegram_api: TelegramApi, sqlite_engine: Engine, git_repo: Repo, tmp_path: Path
 ) -> None:
     from jobs.outbox.delivery import OutboxSender
-    from jobs.runner import run_job
+    from jobs.running.runner import run_job
     from jobs.runs.specs import find_job
 
     git_repo.commit("two unused imports", **{"app.py": TWO_UNUSED})

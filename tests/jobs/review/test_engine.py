@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 
 from jobs.config.schema import Config
 from jobs.feedback import record_feedback
-from jobs.review.engine import ReviewFailed
+from jobs.review.targets import ReviewFailed
 from storage.models import Finding, JobRun, Review
 from tests.standins.model_server import ModelServer, Scripted
 from tests.support.git_repo import Repo

@@ -7,7 +7,7 @@ from pathlib import Path
 from sqlalchemy.engine import Engine
 
 from jobs.config.schema import Config
-from jobs.review.engine import MAX_REPO_NAME
+from jobs.review.targets import MAX_REPO_NAME
 from tests.support.git_repo import Repo
 
 from .conftest import review

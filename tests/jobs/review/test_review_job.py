@@ -8,7 +8,7 @@ from sqlmodel import Session, col, select
 
 from jobs.config.schema import Config
 from jobs.core.reply import Reply
-from jobs.runner import run_job
+from jobs.running.runner import run_job
 from jobs.runs.specs import find_job
 from storage.models import JobRun, OutboxPost, Review
 from tests.support.context import jobs_context

@@ -4,7 +4,7 @@ jobs/runs/specs.py reads, a function in its SPEC_SOURCES)."""
 
 from __future__ import annotations
 
-from jobs.command import run_command_job
+from jobs.running.command import run_command_job
 from jobs.runs.job import JobOutcome, KindRunner, RunContext
 
 # The review engine, the digest and health are imported when one of their jobs runs:

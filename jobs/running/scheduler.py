@@ -37,7 +37,7 @@ from jobs.config.schema import parse_duration
 from jobs.core.context import Context
 from jobs.core.text import plural
 from jobs.core.threads import in_daemon_thread
-from jobs.runner import run_batch, run_job
+from jobs.running.runner import run_batch, run_job
 from jobs.runs import records as runs
 from jobs.runs.specs import batch_members, find_batch, find_job, job_specs, make_trigger
 from storage import heartbeats

@@ -19,6 +19,8 @@ from zoneinfo import ZoneInfo
 
 from jobs.config.schema import CacheConfig
 from jobs.core.context import Context
+from jobs.review.git import GitError, resolve_ref
+from jobs.review.targets import ReviewFailed, resolve_target
 
 
 class CacheInputError(Exception):
@@ -78,10 +80,6 @@ def _files_hash(workdir: Path, pattern: str) -> str:
 def git_head(context: Context, name: str) -> str:
     """The reviewed ref's commit of a configured repository (its clone, for a remote)
     — or HEAD of a path — found exactly as a review finds it."""
-    # Imported here: a process whose jobs never read git keeps the review engine unloaded.
-    from jobs.review.engine import ReviewFailed, resolve_target
-    from jobs.review.git import GitError, resolve_ref
-
     try:
         target = resolve_target(context, name, allow_local=True)
         return resolve_ref(target.path, target.ref)

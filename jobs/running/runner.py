@@ -20,14 +20,15 @@ from typing import Any, TypedDict, Unpack
 from pydantic import BaseModel
 from sqlmodel import Session
 
-from jobs.command import command_environ, command_workdir
 from jobs.config.schema import JobConfig, parse_duration
 from jobs.core.child_env import ChildEnvError
 from jobs.core.context import Context
 from jobs.core.reply import Block, Reply, ReplyField
-from jobs.kinds import KINDS
+from jobs.digest.queries import baseline_ms
 from jobs.outbox.delivery import enqueue
-from jobs.result_cache import CacheInputError, CacheInputs, fingerprint
+from jobs.running.command import command_environ, command_workdir
+from jobs.running.kinds import KINDS
+from jobs.running.result_cache import CacheInputError, CacheInputs, fingerprint
 from jobs.runs import records as runs
 from jobs.runs.job import JobOutcome, JobSpec, RunContext, SharedSetup, Trigger
 from jobs.runs.specs import batch_members, find_batch
@@ -147,7 +148,7 @@ def _run_started(
     log.info("job %s run %s: %s in %s ms", spec.name, row.id, finished.status, finished.duration_ms)
     # The baseline shows only on a cache hit: other runs skip its query (and the digest
     # modules it loads).
-    baseline = runs.baseline_ms(engine, spec.name) if finished.cache_hit else None
+    baseline = baseline_ms(engine, spec.name) if finished.cache_hit else None
     reply = outcome.reply or job_reply(finished, baseline)
     if options.get("post", True) and spec.post_to:
         enqueue(engine, kind="job", targets=spec.post_to, reply=reply, dedupe_key=f"run:{row.id}")
