@@ -166,12 +166,13 @@ INFO_BY_DEFAULT = {"run"}
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from jobs.config.loading import ConfigError, load_settings
+    from jobs.running.preflight import CONFIG_CHECKS
     from storage.extras import MissingExtra
 
     if args.command == "config":
         return config_check(args.file or args.config)
     try:
-        settings = load_settings(args.config)
+        settings = load_settings(args.config, checks=CONFIG_CHECKS)
     except ConfigError as exc:
         return _fail(_config_problems(exc), code=2)
     import sqlite3
@@ -212,10 +213,11 @@ def config_check(file: str | None) -> int:
     from bot.extras_check import extras_needed
     from jobs.config.loading import ConfigError, find_config_file, load_config
     from jobs.core.text import plural
+    from jobs.running.preflight import CONFIG_CHECKS
 
     path = find_config_file(file)
     try:
-        config = load_config(path)
+        config = load_config(path, CONFIG_CHECKS)
     except ConfigError as exc:
         return _fail(_config_problems(exc), code=1)
     needs = extras_needed(config, os.environ.get("OPSDESK_DATABASE_URL"))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -93,8 +93,20 @@ def find_config_file(explicit: str | None, environ: Mapping[str, str] | None = N
     return local if local.is_file() else None
 
 
-def load_config(path: Path | None) -> Config:
-    """Read and validate one file (None: the embedded defaults). Raises ConfigError."""
+ConfigCheck = Callable[[Config], list[str]]
+
+
+def load_config(path: Path | None, checks: Sequence[ConfigCheck] = ()) -> Config:
+    """Read and validate one file (None: the embedded defaults), then run `checks`
+    (each returns its problems, "key: why"). Raises ConfigError with every problem."""
+    config = _read_config(path)
+    problems = [problem for check in checks for problem in check(config)]
+    if problems:
+        raise ConfigError(str(path) if path else "the embedded defaults", problems)
+    return config
+
+
+def _read_config(path: Path | None) -> Config:
     if path is None:
         return Config()
     source = str(path)
@@ -143,11 +155,13 @@ def _depth(value: object) -> int:
 
 
 def load_settings(
-    explicit: str | None = None, environ: Mapping[str, str] | None = None
+    explicit: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    checks: Sequence[ConfigCheck] = (),
 ) -> Settings:
     env = os.environ if environ is None else environ
     path = find_config_file(explicit, env)
-    config = load_config(path)
+    config = load_config(path, checks)
     data_dir = config.resolved_data_dir()
     database_url = (
         env.get("OPSDESK_DATABASE_URL")

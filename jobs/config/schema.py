@@ -196,10 +196,6 @@ class LintReviewerConfig(Strict):
         return self.model_copy(update={"linters": [*kept, *extra]})
 
 
-# What `LlmReviewerConfig._room_to_review` checks.
-_ROOM_FIELDS = ("context_tokens", "answer_tokens", "passes")
-
-
 class LlmReviewerConfig(Strict):
     """Any OpenAI-compatible chat-completions endpoint. The API key comes from
     OPSDESK_LLM_API_KEY, never from this file."""
@@ -223,26 +219,6 @@ class LlmReviewerConfig(Strict):
         if not value.startswith(("http://", "https://")):
             raise ValueError(f"base_url must start with http:// or https://, got {value!r}")
         return value.rstrip("/")
-
-    @model_validator(mode="after")
-    def _room_to_review(self) -> LlmReviewerConfig:
-        fields = LlmReviewerConfig.model_fields
-        if all(getattr(self, name) == fields[name].default for name in _ROOM_FIELDS):
-            # The defaults fit (tests/jobs/config/test_config.py checks it): no need to
-            # load the prompt machinery (~0.8 MB) into every process.
-            return self
-        # Imported here: jobs.review imports this module (prompt.py does not).
-        from jobs.review.prompt import smallest_context
-
-        least = smallest_context(self.answer_tokens, self.passes)
-        if self.context_tokens < least:
-            raise ValueError(
-                f"reviewer.llm.context_tokens = {self.context_tokens} is too small to review "
-                f"anything: the answer reserve (answer_tokens = {self.answer_tokens}), the "
-                f"review prompt and some diff (with passes = {self.passes}) need at least "
-                f"{least}; raise context_tokens or lower answer_tokens"
-            )
-        return self
 
 
 class ReviewerConfig(Strict):

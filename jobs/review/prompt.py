@@ -13,6 +13,7 @@ import json
 import math
 from collections.abc import Sequence
 
+from jobs.config.schema import LlmReviewerConfig
 from jobs.review.budget import render_file
 from jobs.review.diff import FileDiff
 from jobs.review.finding import Finding
@@ -117,3 +118,16 @@ def smallest_context(answer_tokens: int, passes: int = 1) -> int:
     with a critique pass the third kept free for it (see `diff_limit`)."""
     needed = prompt_overhead_tokens() + MIN_DIFF_TOKENS
     return answer_tokens + (math.ceil(needed * 3 / 2) + 1 if passes >= 2 else needed)
+
+
+def room_problem(llm: LlmReviewerConfig) -> str | None:
+    """Why `llm`'s budget cannot review anything, or None when it can."""
+    least = smallest_context(llm.answer_tokens, llm.passes)
+    if llm.context_tokens >= least:
+        return None
+    return (
+        f"reviewer.llm.context_tokens = {llm.context_tokens} is too small to review "
+        f"anything: the answer reserve (answer_tokens = {llm.answer_tokens}), the "
+        f"review prompt and some diff (with passes = {llm.passes}) need at least "
+        f"{least}; raise context_tokens or lower answer_tokens"
+    )

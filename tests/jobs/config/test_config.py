@@ -8,6 +8,7 @@ import pytest
 
 from bot.cli import main
 from jobs.config.loading import ConfigError, load_config, load_settings
+from jobs.config.schema import LlmReviewerConfig
 from tests.support.cli import ROOT
 
 MISTAKES = {
@@ -106,13 +107,11 @@ def test_database_url_from_the_environment_wins(monkeypatch: pytest.MonkeyPatch)
 
 
 def test_the_default_model_budget_has_room_to_review() -> None:
-    """`LlmReviewerConfig` skips its room check for the default budget (the check
-    loads the review prompt into every process); this is that check."""
-    from jobs.config.schema import LlmReviewerConfig
-    from jobs.review.prompt import smallest_context
+    from jobs.review.prompt import room_problem, smallest_context
 
     llm = LlmReviewerConfig()
-    assert llm.context_tokens >= smallest_context(llm.answer_tokens, llm.passes)
-    too_small = {"context_tokens": smallest_context(llm.answer_tokens, llm.passes) - 1}
-    with pytest.raises(ValueError, match="too small to review anything"):
-        LlmReviewerConfig.model_validate(too_small)
+    assert room_problem(llm) is None
+    too_small = llm.model_copy(
+        update={"context_tokens": smallest_context(llm.answer_tokens, llm.passes) - 1}
+    )
+    assert "too small to review anything" in (room_problem(too_small) or "")
