@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from jobs.review.checkout import check_out
-from jobs.review.linters import ruff_command
+from jobs.review.lint.linters import ruff_command
 
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@example.test",

@@ -7,7 +7,7 @@
 2. The last N commits one by one, oldest first: the prompt tokens the `llm` reviewer
    would send for each delta against those of a full review of the same commit, both
    planned by the same prompt builder with the same skip rules
-   (`jobs.review.sizing.delta_and_full_tokens`; no model is called; target: median
+   (`jobs.review.llm.sizing.delta_and_full_tokens`; no model is called; target: median
    reduction >= 90%).
    --walk each (default): each of the last N non-merge commits, reviewed from its
    own parent — what a review after every commit sees.
@@ -34,7 +34,7 @@ from pathlib import Path
 from jobs.config.schema import Config
 from jobs.core.context import Context
 from jobs.review.engine import run_review
-from jobs.review.sizing import delta_and_full_tokens
+from jobs.review.llm.sizing import delta_and_full_tokens
 from storage import migrate
 from storage.db import make_engine
 

@@ -12,7 +12,7 @@ the same HEAD, which must be a cache hit. At the end it prints:
   not; missing: the reverse), target extra 0 and missing 0;
 - the cache-hit rate of the second reviews;
 - the median delta-versus-full prompt tokens, planned and counted as the `llm`
-  reviewer would send them (`jobs.review.sizing.delta_and_full_tokens`: its prompt
+  reviewer would send them (`jobs.review.llm.sizing.delta_and_full_tokens`: its prompt
   builder, skip rules and splitting; no model is called);
 - the scratch checkout's cost: a first checkout of HEAD and the median reused one.
 
@@ -37,8 +37,8 @@ from jobs.config.schema import Config
 from jobs.core.context import Context
 from jobs.review.checkout import check_out
 from jobs.review.engine import ReviewResult, run_review
-from jobs.review.linters import ruff_command
-from jobs.review.sizing import delta_and_full_tokens
+from jobs.review.lint.linters import ruff_command
+from jobs.review.llm.sizing import delta_and_full_tokens
 from jobs.review.targets import ReviewFailed
 from storage import migrate
 from storage.db import make_engine

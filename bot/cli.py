@@ -393,8 +393,8 @@ def run_review_command(settings: Settings, args: argparse.Namespace) -> int:
     from bot.render_text import render_text
     from bot.wiring import build_context
     from jobs.review.engine import run_review
+    from jobs.review.replies import review_reply
     from jobs.review.targets import ReviewFailed
-    from jobs.review.view import review_reply
 
     context = build_context(settings)
     try:

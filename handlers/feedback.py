@@ -15,7 +15,7 @@ from handlers.ids import parse_id
 from handlers.router import Action, Request, UsageError
 from jobs.config.schema import Config
 from jobs.core.reply import Reply
-from jobs.feedback import (
+from jobs.review.feedback import (
     UNDO_CODE,
     VERDICT_CODES,
     UnknownFinding,
@@ -24,8 +24,8 @@ from jobs.feedback import (
     undo_false_positive,
     was_shown,
 )
+from jobs.review.replies import VERDICT_LABELS, finding_block, finding_ids_in, marks_text
 from jobs.review.store import finding_state
-from jobs.review.view import VERDICT_LABELS, finding_block, finding_ids_in, marks_text
 from storage.db import session_scope
 from storage.models import Finding
 

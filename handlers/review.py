@@ -10,11 +10,11 @@ from handlers.ids import parse_id
 from handlers.router import Command, Request, UsageError
 from jobs.core.reply import Reply
 from jobs.core.text import plural
-from jobs.feedback import marks_of
 from jobs.review.engine import run_review
+from jobs.review.feedback import marks_of
+from jobs.review.replies import finding_block, repo_label, review_reply, suppressed_block
 from jobs.review.store import open_findings
 from jobs.review.targets import ReviewFailed, UnknownRepo, resolve_target
-from jobs.review.view import finding_block, repo_label, review_reply, suppressed_block
 
 FINDINGS_PER_PAGE = 20
 

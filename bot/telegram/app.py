@@ -44,8 +44,8 @@ from handlers.access import Caller, Role, refusal_text
 from handlers.refusals import RefusalLimiter
 from handlers.router import Command, Router
 from jobs.core.reply import Reply
-from jobs.feedback import placement
-from jobs.review.view import finding_id_of
+from jobs.review.feedback import placement
+from jobs.review.replies import finding_id_of
 from storage.inbound import first_delivery
 
 log = logging.getLogger(__name__)

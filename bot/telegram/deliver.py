@@ -18,9 +18,9 @@ from telegram.warnings import PTBDeprecationWarning
 
 from bot.telegram.render import Chunk, caption, render
 from jobs.core.reply import Button, Image, Reply
-from jobs.feedback import Placement, record_message
 from jobs.outbox.delivery import PermanentFailure, Post, RetryAfter
-from jobs.review.view import finding_id_of
+from jobs.review.feedback import Placement, record_message
+from jobs.review.replies import finding_id_of
 
 log = logging.getLogger(__name__)
 

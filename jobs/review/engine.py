@@ -27,11 +27,11 @@ from typing import Any
 from jobs.core.context import Context
 from jobs.review import git, store
 from jobs.review.budget import RETRY_REASONS, SkippedFile
-from jobs.review.calibration import StoredCalibration
 from jobs.review.diff import SKIP_REASONS, FileDiff
 from jobs.review.linemap import line_maps
-from jobs.review.lint import NO_LINTER, LintReviewer
-from jobs.review.llm import LlmReviewer
+from jobs.review.lint.reviewer import NO_LINTER, LintReviewer
+from jobs.review.llm.calibration import StoredCalibration
+from jobs.review.llm.reviewer import LlmReviewer
 from jobs.review.lock import repo_lock
 from jobs.review.pipeline import prepare_review
 from jobs.review.result import ReviewResult

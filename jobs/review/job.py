@@ -5,10 +5,10 @@ figures handed back in the outcome; the post is the same reply /review shows."""
 
 from __future__ import annotations
 
-from jobs.feedback import mark_shown
 from jobs.review.engine import run_review
+from jobs.review.feedback import mark_shown
+from jobs.review.replies import finding_ids_in, review_reply
 from jobs.review.targets import ReviewFailed
-from jobs.review.view import finding_ids_in, review_reply
 from jobs.runs.job import JobOutcome, RunContext
 
 

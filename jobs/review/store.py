@@ -29,9 +29,9 @@ from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, col
 from sqlmodel import select as sm_select
 
-from jobs.feedback import FEEDBACK, Mark
 from jobs.review.baseline import Earlier, compare
 from jobs.review.budget import SkippedFile
+from jobs.review.feedback import FEEDBACK, Mark
 from jobs.review.finding import Finding as ReportedFinding
 from jobs.review.finding import finding_fingerprint
 from storage.db import session_scope

@@ -9,7 +9,7 @@ loads the configuration run it through `load_config(..., checks=CONFIG_CHECKS)`.
 from __future__ import annotations
 
 from jobs.config.schema import Config
-from jobs.review.prompt import room_problem
+from jobs.review.llm.prompt import room_problem
 
 
 def model_has_room(config: Config) -> list[str]:

@@ -9,7 +9,7 @@ from sqlalchemy.engine import Engine
 
 from handlers.access import CONSOLE_CALLER
 from jobs.core.reply import Reply
-from jobs.feedback import mark_shown
+from jobs.review.feedback import mark_shown
 from tests.support.feedback import (
     DANA,
     ELSEWHERE,

@@ -14,7 +14,7 @@ from handlers.catalog import build_router
 from handlers.router import Command, Request, Router, UsageError, parse_command_line
 from jobs.config.schema import AccessConfig, Config, RepoConfig
 from jobs.core.reply import Reply
-from jobs.feedback import mark_shown
+from jobs.review.feedback import mark_shown
 from storage.models import Feedback, InboundEvent, JobRun
 from tests.support.context import jobs_context
 from tests.support.rows import add_finding

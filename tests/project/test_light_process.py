@@ -58,7 +58,12 @@ def test_opsdesk_run_migrates_a_new_database_loading_only_what_its_jobs_need(
     assert "sqlalchemy" in loaded  # the probe saw the process's modules
     assert loaded.isdisjoint({"alembic", "mako", "matplotlib", "slack_bolt", "telegram", "httpx"})
     # No repository to review, no chat to ask: the review engine stays unloaded too.
-    engine_parts = {"jobs.review.engine", "jobs.review.git", "jobs.review.lint", "handlers.review"}
+    engine_parts = {
+        "jobs.review.engine",
+        "jobs.review.store",
+        "jobs.review.lint.reviewer",
+        "handlers.review",
+    }
     assert engine_parts.isdisjoint(modules)
     from storage.db import make_engine
 

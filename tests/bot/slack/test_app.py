@@ -13,8 +13,8 @@ from handlers.access import Role
 from handlers.router import Command, Request, Router
 from jobs.core.context import Context
 from jobs.core.reply import Reply
-from jobs.feedback import mark_shown
-from jobs.review.view import finding_block
+from jobs.review.feedback import mark_shown
+from jobs.review.replies import finding_block
 from storage.models import Feedback, Finding, InboundEvent
 from tests.bot.slack.conftest import MEMBER_CHANNEL, SlackServer
 

@@ -13,8 +13,8 @@ from bot.telegram.render import (
 )
 from handlers.catalog import ACTIONS
 from jobs.core.reply import MAX_PAYLOAD_BYTES, Block, Button, Reply, ReplyField
-from jobs.feedback import CODE_OF, VERDICT_CODES
-from jobs.review.view import finding_block
+from jobs.review.feedback import CODE_OF, VERDICT_CODES
+from jobs.review.replies import finding_block
 from storage.models import Finding
 from tests.standins.telegram_api import parse_html
 

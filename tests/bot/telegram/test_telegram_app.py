@@ -30,7 +30,7 @@ from jobs.config.loading import ConfigError, Secrets, Settings
 from jobs.config.schema import AccessConfig, Config, RepoConfig, TelegramConfig
 from jobs.core.reply import Block, Image, Reply
 from jobs.outbox.delivery import OutboxSender, enqueue
-from jobs.review.view import finding_block
+from jobs.review.replies import finding_block
 from storage.models import Feedback, Finding, InboundEvent, OutboxPost, utcnow
 from tests.standins.telegram_api import (
     Call,

@@ -107,7 +107,7 @@ def test_database_url_from_the_environment_wins(monkeypatch: pytest.MonkeyPatch)
 
 
 def test_the_default_model_budget_has_room_to_review() -> None:
-    from jobs.review.prompt import room_problem, smallest_context
+    from jobs.review.llm.prompt import room_problem, smallest_context
 
     llm = LlmReviewerConfig()
     assert room_problem(llm) is None

@@ -4,9 +4,9 @@ from jobs.config.schema import LlmReviewerConfig
 from jobs.review.budget import OVER_BUDGET, pack_files, render_file
 from jobs.review.diff import parse_diff
 from jobs.review.git import diff_text
-from jobs.review.prompt import review_messages
-from jobs.review.sizing import PromptSizer, delta_and_full_tokens, full_tree_tokens
-from jobs.review.tokens import Calibration, estimate_message_tokens, estimate_tokens
+from jobs.review.llm.prompt import review_messages
+from jobs.review.llm.sizing import PromptSizer, delta_and_full_tokens, full_tree_tokens
+from jobs.review.llm.tokens import Calibration, estimate_message_tokens, estimate_tokens
 from tests.standins.model_server import count_tokens
 from tests.support.git_repo import Repo
 
@@ -31,7 +31,7 @@ def test_raw_estimate_errs_high_against_a_bpe_like_tokenizer(git_repo: Repo) -> 
 
 
 def whole(path: str, text: str):  # type: ignore[no-untyped-def]
-    from jobs.review.sizing import whole_file_diff
+    from jobs.review.llm.sizing import whole_file_diff
 
     return whole_file_diff(path, text)
 

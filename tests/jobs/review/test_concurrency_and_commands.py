@@ -17,7 +17,7 @@ from handlers.access import CONSOLE_CALLER, Caller
 from handlers.catalog import build_router
 from jobs.config.schema import Config
 from jobs.review.engine import ReviewResult
-from jobs.review.lint import LintReviewer
+from jobs.review.lint.reviewer import LintReviewer
 from jobs.review.reviewers import ReviewerOutput, ReviewInput
 from storage.models import Feedback, Review
 from tests.support.context import jobs_context

@@ -10,7 +10,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from jobs.config.schema import Config
-from jobs.feedback import record_feedback
+from jobs.review.feedback import record_feedback
 from jobs.review.targets import ReviewFailed
 from storage.models import Finding, JobRun, Review
 from tests.standins.model_server import ModelServer, Scripted

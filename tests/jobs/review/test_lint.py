@@ -3,7 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from jobs.config.schema import LintReviewerConfig
-from jobs.review.lint import LintReviewer
+from jobs.review.lint.reviewer import LintReviewer
 from jobs.review.pipeline import prepare_review
 from tests.support.git_repo import Repo
 

@@ -8,9 +8,9 @@ import pytest
 from pydantic import ValidationError
 
 from jobs.config.schema import Config, LinterConfig, LintReviewerConfig
-from jobs.review.lint import LintReviewer
+from jobs.review.lint.reports import ReportError, parse_checkstyle, parse_sarif
+from jobs.review.lint.reviewer import LintReviewer
 from jobs.review.pipeline import prepare_review
-from jobs.review.reports import ReportError, parse_checkstyle, parse_sarif
 from jobs.review.reviewers import ReviewerError, ReviewerOutput
 from tests.support.git_repo import Repo
 

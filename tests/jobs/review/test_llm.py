@@ -8,9 +8,9 @@ import pytest
 
 from jobs.config.schema import LlmReviewerConfig
 from jobs.review.budget import CUT_SHORT
-from jobs.review.llm import LlmReviewer
+from jobs.review.llm.prompt import PROMPT_VERSION
+from jobs.review.llm.reviewer import LlmReviewer
 from jobs.review.pipeline import prepare_review
-from jobs.review.prompt import PROMPT_VERSION
 from jobs.review.reviewers import ReviewerError, ReviewerOutput, ReviewInput
 from tests.standins.model_server import ModelServer, Scripted
 from tests.support.git_repo import Repo

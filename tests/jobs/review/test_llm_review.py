@@ -18,9 +18,9 @@ from jobs.config.schema import Config
 from jobs.digest.job import build_digest
 from jobs.digest.render import digest_lines
 from jobs.review.budget import CALL_FAILED, CUT_SHORT, HUNK_TOO_LARGE
-from jobs.review.calibration import StoredCalibration
+from jobs.review.llm.calibration import StoredCalibration
+from jobs.review.replies import review_reply, tokens_text
 from jobs.review.targets import ReviewFailed
-from jobs.review.view import review_reply, tokens_text
 from storage.models import JobRun, TokenCalibration, utcnow
 from tests.standins.model_server import ModelServer, Scripted
 from tests.support.context import jobs_context

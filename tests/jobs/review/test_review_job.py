@@ -77,7 +77,7 @@ def test_a_scheduled_review_posts_buttons_pressable_only_in_its_target_chat(
 ) -> None:
     from handlers.access import Caller
     from handlers.catalog import build_router
-    from jobs.review.view import finding_ids_in
+    from jobs.review.replies import finding_ids_in
     from storage.models import Feedback
 
     git_repo.commit("start", **{"app.py": "import os\n"})

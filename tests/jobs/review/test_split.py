@@ -4,7 +4,7 @@ lands in exactly one piece unless a single line is too large."""
 from __future__ import annotations
 
 from jobs.review.diff import DiffLine, FileDiff, Hunk
-from jobs.review.split import halves, plan_pieces
+from jobs.review.llm.split import halves, plan_pieces
 
 
 def hunk(start: int, added: int, context: int = 1, removed: int = 0) -> Hunk:

@@ -21,10 +21,10 @@ from sqlalchemy.engine import Engine
 
 from jobs.config.schema import Config
 from jobs.review.engine import ReviewResult
-from jobs.review.linters import ruff_command
+from jobs.review.lint.linters import ruff_command
+from jobs.review.replies import review_reply
 from jobs.review.store import count_reviews, open_findings
 from jobs.review.targets import ReviewFailed
-from jobs.review.view import review_reply
 from tests.support.git_repo import Repo
 
 from .conftest import Reviews, review

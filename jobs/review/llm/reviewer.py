@@ -1,13 +1,13 @@
 """A reviewer backed by any OpenAI-compatible chat-completions endpoint.
 
 Every reviewable file is reviewed: the diff is planned into calls that fit the
-model's context (jobs.review.sizing), a call whose answer is cut short is retried
+model's context (jobs.review.llm.sizing), a call whose answer is cut short is retried
 on a smaller piece, and what still cannot be reviewed is returned as
 `not_reviewed` with the reason. Prompt sizes use a per-model calibration learnt
 from the `usage` the server reports.
 
 Synchronous on purpose: the caller runs it off the event loop. Each HTTP call,
-its deadline and its retries are jobs.review.llm_call's.
+its deadline and its retries are jobs.review.llm.call's.
 """
 
 from __future__ import annotations
@@ -20,19 +20,19 @@ from jobs.config.schema import LlmReviewerConfig
 from jobs.review.budget import CALL_FAILED, CUT_SHORT, HUNK_TOO_LARGE, SkippedFile
 from jobs.review.diff import FileDiff
 from jobs.review.finding import Finding
-from jobs.review.llm_answer import ends_early, keep_in_diff, parse_findings, parse_keep_ids
-from jobs.review.llm_call import Answer, ChatEndpoint, PromptTooLarge
-from jobs.review.prompt import (
+from jobs.review.llm.answer import ends_early, keep_in_diff, parse_findings, parse_keep_ids
+from jobs.review.llm.call import Answer, ChatEndpoint, PromptTooLarge
+from jobs.review.llm.prompt import (
     PROMPT_VERSION,
     Message,
     critique_messages,
     refine_messages,
     review_messages,
 )
+from jobs.review.llm.sizing import PromptSizer, files_at, full_tree_tokens
+from jobs.review.llm.split import Piece, halves
+from jobs.review.llm.tokens import Calibration, estimate_message_tokens
 from jobs.review.reviewers import ReviewerError, ReviewerOutput, ReviewInput, reviewer_fingerprint
-from jobs.review.sizing import PromptSizer, files_at, full_tree_tokens
-from jobs.review.split import Piece, halves
-from jobs.review.tokens import Calibration, estimate_message_tokens
 
 UNLIMITED_TOKENS = 10**12
 

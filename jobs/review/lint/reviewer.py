@@ -24,7 +24,7 @@ from jobs.review.checkout import Checkout, check_out
 from jobs.review.diff import skip_reason
 from jobs.review.finding import Finding
 from jobs.review.git import GitError
-from jobs.review.linters import RUFF_FILES, covers, run_linter, run_ruff
+from jobs.review.lint.linters import RUFF_FILES, covers, run_linter, run_ruff
 from jobs.review.reviewers import ReviewerError, ReviewerOutput, ReviewInput, reviewer_fingerprint
 
 UNLIMITED_TOKENS = 10**12

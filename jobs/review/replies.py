@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from jobs.config.schema import Config
 from jobs.core.reply import Block, Button, Reply, ReplyField
 from jobs.core.text import plural
-from jobs.feedback import CODE_OF, UNDO_CODE, Mark
 from jobs.review.budget import NOT_REVIEWED_REASONS, OVER_BUDGET, SkippedFile
+from jobs.review.feedback import CODE_OF, UNDO_CODE, Mark
 from jobs.review.finding import location
 from jobs.review.result import ReviewResult
 from storage.models import Finding

@@ -17,7 +17,7 @@ from typing import Any
 
 from jobs.config.schema import LinterConfig
 from jobs.review.finding import Finding, Severity
-from jobs.review.reports import PARSERS, ReportError
+from jobs.review.lint.reports import PARSERS, ReportError
 from jobs.review.reviewers import ReviewerError
 
 RUFF_FILES = ("*.py", "*.pyi", "*.ipynb")
