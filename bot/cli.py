@@ -270,7 +270,7 @@ def run_health(settings: Settings, args: argparse.Namespace) -> int:
 def run_digest(settings: Settings, args: argparse.Namespace) -> int:
     from bot.wiring import build_context
     from jobs.digest.job import build_digest, build_digest_with_chart
-    from jobs.digest.render import digest_reply
+    from jobs.digest.replies import digest_reply
     from storage.extras import require_extra
 
     if args.png:

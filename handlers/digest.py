@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from handlers.router import Command, Request, UsageError
 from jobs.core.reply import Reply
-from jobs.digest.compute import Period, as_period
+from jobs.digest.inputs import Period, as_period
 from jobs.digest.job import digest_answer
 
 

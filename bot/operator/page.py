@@ -12,8 +12,9 @@ from collections.abc import Iterable
 from datetime import datetime
 from html import escape
 
-from jobs.digest import render
-from jobs.digest.compute import Digest, Period
+from jobs.core import text as words
+from jobs.digest.figures import Digest, time_saved_phrase
+from jobs.digest.inputs import Period
 
 REFRESH_SECONDS = 60
 _ON = ' class="on"'
@@ -98,7 +99,7 @@ def _table(headers: Iterable[str], rows: Iterable[Iterable[str]]) -> str:
 
 
 def _change(pct: float | None, *, lower_is_better: bool = True) -> str:
-    text = render.change(pct)
+    text = words.change(pct)
     if not text or pct is None or abs(pct) < 1:
         return _e(text)
     worse = pct > 0 if lower_is_better else pct < 0
@@ -108,7 +109,7 @@ def _change(pct: float | None, *, lower_is_better: bool = True) -> str:
 def _points(delta: float | None) -> str:
     if delta is None or abs(delta) < 0.005:
         return ""  # no change worth a mark
-    text = render.points(delta)
+    text = words.points(delta)
     return f'<span class="{"worse" if delta < 0 else "better"}">{_e(text)}</span>'
 
 
@@ -124,23 +125,23 @@ def _time_saved(digest: Digest) -> str:
     caching = digest.caching
     if not caching.cache_hits or caching.cached_runs_without_baseline == caching.cache_hits:
         return "-"
-    return render.duration(caching.time_saved_ms)
+    return words.duration(caching.time_saved_ms)
 
 
 def _cards(digest: Digest) -> str:
     caching = digest.caching
     success = (digest.runs - digest.failures) / digest.runs if digest.runs else None
     cards = [
-        _card("Runs", render.count(digest.runs), f"{render.count(digest.failures)} failed"),
+        _card("Runs", words.count(digest.runs), f"{words.count(digest.failures)} failed"),
         _card(
             "Success rate",
-            render.rate(success),
-            f"{render.count(digest.runs - digest.failures)} of {render.count(digest.runs)} runs ok",
+            words.rate(success),
+            f"{words.count(digest.runs - digest.failures)} of {words.count(digest.runs)} runs ok",
         ),
         _card(
             "Cache hit rate",
-            render.rate(caching.hit_rate),
-            f"{render.count(caching.cache_hits)} of {render.count(caching.runs)} runs",
+            words.rate(caching.hit_rate),
+            f"{words.count(caching.cache_hits)} of {words.count(caching.runs)} runs",
         ),
         _card("Time saved", _time_saved(digest), "by cache hits"),
     ]
@@ -149,8 +150,8 @@ def _cards(digest: Digest) -> str:
         cards.append(
             _card(
                 "Review tokens saved",
-                render.rate(1 - used / full),
-                f"{render.count(used)} sent of {render.count(full)} for full reviews",
+                words.rate(1 - used / full),
+                f"{words.count(used)} sent of {words.count(full)} for full reviews",
             )
         )
     return '<div class="cards">' + "".join(cards) + "</div>"
@@ -158,12 +159,12 @@ def _cards(digest: Digest) -> str:
 
 def _rate_cell(rate: float | None, change: float | None) -> str:
     """A success rate and its change in points against the baseline."""
-    return _e(render.rate(rate)) + " " + _points(change)
+    return _e(words.rate(rate)) + " " + _points(change)
 
 
 def _duration_cell(ms: float | None, change_pct: float | None) -> str:
     """A duration and its change in percent against the baseline."""
-    return _e(render.duration(ms)) + " " + _change(change_pct)
+    return _e(words.duration(ms)) + " " + _change(change_pct)
 
 
 def _table_section(
@@ -190,11 +191,11 @@ def _models(digest: Digest) -> str:
     rows = [
         [
             _e(m.model),
-            _e(render.count(m.calls)),
+            _e(words.count(m.calls)),
             _rate_cell(m.success_rate, m.success_rate_change),
             _duration_cell(m.p50_ms, m.p50_change_pct),
-            _e(render.duration(m.p95_ms)),
-            _e(render.duration(m.stdev_ms)),
+            _e(words.duration(m.p95_ms)),
+            _e(words.duration(m.stdev_ms)),
             _e("-" if m.tokens_per_s is None else f"{m.tokens_per_s:.0f}"),
         ]
         for m in digest.models
@@ -206,14 +207,14 @@ def _models(digest: Digest) -> str:
 
 def _caching(digest: Digest) -> str:
     caching = digest.caching
-    lines = [f"<p>{_e(render.time_saved_phrase(caching).capitalize())}.</p>"]
+    lines = [f"<p>{_e(time_saved_phrase(caching).capitalize())}.</p>"]
     if caching.per_job:
         rows = [
             [
                 _e(row.job),
-                _e(render.count(row.runs)),
-                _e(render.count(row.cache_hits)),
-                _e(render.rate(row.hit_rate)),
+                _e(words.count(row.runs)),
+                _e(words.count(row.cache_hits)),
+                _e(words.rate(row.hit_rate)),
             ]
             for row in caching.per_job
         ]
@@ -233,11 +234,11 @@ def _reviews(digest: Digest) -> str:
                 "findings",
                 _e(f"{r.findings_new} new, {r.findings_fixed} fixed, {r.findings_open} open"),
             ],
-            ["suppressed", _e(render.count(r.suppressed))],
+            ["suppressed", _e(words.count(r.suppressed))],
             [
                 "feedback",
                 _e(
-                    f"{r.helpful} of {judged} helpful ({render.rate(r.helpful_share)}), "
+                    f"{r.helpful} of {judged} helpful ({words.rate(r.helpful_share)}), "
                     f"{r.false_positive} false positive"
                     if judged
                     else "none yet"
@@ -252,8 +253,8 @@ def _jobs(digest: Digest) -> str:
     rows = [
         [
             _e(row.job),
-            _e(render.count(row.runs)),
-            _e(render.count(row.failures)),
+            _e(words.count(row.runs)),
+            _e(words.count(row.failures)),
             _rate_cell(row.success_rate, row.success_rate_change),
             _duration_cell(row.p50_ms, row.p50_change_pct),
             _duration_cell(row.p95_ms, row.p95_change_pct),

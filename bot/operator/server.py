@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from prometheus_client.registry import CollectorRegistry
 
     from bot.operator.metrics import Leadership
-    from jobs.digest.compute import Period
+    from jobs.digest.inputs import Period
     from jobs.health import HealthReport
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,7 @@ class BadPeriod(ValueError):
 def parse_period(value: str | None) -> Period:
     if value is None or value == "":
         return "day"
-    from jobs.digest.compute import as_period
+    from jobs.digest.inputs import as_period
 
     period = as_period(value)
     if period is None:

@@ -1,4 +1,4 @@
-"""Counts in words, right for one and for many ('1 run', '2 runs'), everywhere."""
+"""Numbers and counts in words, one way everywhere: "1 run", "2 runs", "12.3s", "+12%"."""
 
 from __future__ import annotations
 
@@ -6,3 +6,40 @@ from __future__ import annotations
 def plural(value: int, noun: str, many: str | None = None) -> str:
     """'1 run', '2 runs', '1,204 cache hits'; `many` for irregular plurals."""
     return f"{value:,} {noun if value == 1 else (many or noun + 's')}"
+
+
+def duration(ms: float | None) -> str:
+    """850ms, 12.3s, 4m 05s, 2h 14m; '-' when unknown."""
+    if ms is None:
+        return "-"
+    sign = "-" if ms < 0 else ""
+    ms = abs(ms)
+    if ms < 1000:
+        return f"{sign}{ms:.0f}ms"
+    seconds = ms / 1000
+    if seconds < 60:
+        return f"{sign}{seconds:.1f}s"
+    minutes, secs = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{sign}{minutes}m {secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{sign}{hours}h {minutes:02d}m"
+
+
+def rate(value: float | None) -> str:
+    """A 0..1 share as a whole percent; '-' when unknown."""
+    return "-" if value is None else f"{value * 100:.0f}%"
+
+
+def change(pct: float | None) -> str:
+    """A relative change: '+12%', '-3%'; empty when unknown."""
+    return "" if pct is None else f"{pct:+.0f}%"
+
+
+def points(delta: float | None) -> str:
+    """A change of a 0..1 share in percentage points: '-40 pts'; empty when unknown."""
+    return "" if delta is None else f"{delta * 100:+.0f} pts"
+
+
+def count(value: int) -> str:
+    return f"{value:,}"

@@ -24,7 +24,8 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from jobs.digest.compute import DayCount, DurationSample, RunRecord, median
+from jobs.digest.inputs import DayCount, DurationSample, RunRecord
+from jobs.digest.stats import median
 from storage.extras import require_extra
 
 if TYPE_CHECKING:

@@ -13,168 +13,39 @@ The output `Digest` is a pydantic model, JSON-serialisable (`digest.model_dump_j
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
-from typing import Literal, NamedTuple, cast
+from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict
-
-from jobs.digest import insights, render
-from jobs.digest.insights import BASELINE_DAYS, SEVERITY_ORDER, Insight
-
-Period = Literal["day", "week"]
-PERIOD_LENGTH: dict[str, timedelta] = {"day": timedelta(days=1), "week": timedelta(days=7)}
-
-
-def as_period(text: str) -> Period | None:
-    """'day' or 'week' (any case) as a Period; None for anything else."""
-    value = text.lower()
-    return cast("Period", value) if value in PERIOD_LENGTH else None
-
-
-# JobRun.status values that count as a success; "running" is not finished and is
-# left out of rates; every other finished status (failed, timeout, missed,
-# interrupted, abandoned) is a failure.
-SUCCESS_STATUSES = frozenset({"ok", "cached"})
-UNFINISHED_STATUSES = frozenset({"running"})
-
+from jobs.core import text as words
+from jobs.digest import insights
+from jobs.digest.figures import (
+    SEVERITY_ORDER,
+    BatchingSection,
+    CachingSection,
+    Digest,
+    Insight,
+    JobCache,
+    JobStats,
+    ModelStats,
+    ReviewSection,
+    time_saved_phrase,
+)
+from jobs.digest.inputs import (
+    BASELINE_DAYS,
+    DigestInputs,
+    DigestWindow,
+    DurationSample,
+    FeedbackTotals,
+    Period,
+    ReviewTotals,
+    RunRecord,
+    digest_window,
+)
+from jobs.digest.stats import change_pct, mad, median, percentile, ratio, stdev
 
 # ---- inputs -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class RunRecord:
-    """One JobRun row, reduced to what the digest reads. `started_at` is aware UTC."""
-
-    job: str
-    kind: str
-    status: str
-    started_at: datetime
-    duration_ms: int | None
-    cache_hit: bool = False
-    tokens_in: int | None = None
-    tokens_out: int | None = None
-    model: str | None = None
-    model_latency_ms: int | None = None
-    batch_id: str | None = None
-    trigger: str = "schedule"
-
-    @property
-    def finished(self) -> bool:
-        return self.status not in UNFINISHED_STATUSES
-
-    @property
-    def succeeded(self) -> bool:
-        return self.status in SUCCESS_STATUSES
-
-    @property
-    def did_work(self) -> bool:
-        """A successful run that was not served from the cache: its duration is real work."""
-        return self.status == "ok" and not self.cache_hit and self.duration_ms is not None
-
-
-class DurationSample(NamedTuple):
-    """Duration of one successful, non-cached run: the baseline and the chart's raw data.
-
-    Query: status = 'ok' AND NOT cache_hit AND duration_ms IS NOT NULL in the
-    baseline window (see `DigestWindow`); a few hundred per job is plenty, so the
-    query may keep only the latest N per job.
-    """
-
-    job: str
-    started_at: datetime
-    duration_ms: int
-
-
-class DayCount(NamedTuple):
-    """Runs and cache hits on one UTC day (a GROUP BY over the chart's 14 days)."""
-
-    day: date
-    runs: int
-    cache_hits: int
-
-
-@dataclass(frozen=True, slots=True)
-class ReviewTotals:
-    """Aggregates over the `reviews`, `findings` and `review_findings` tables for the period.
-
-    `full_review_tokens_in` is what the period's model review runs (cache hits
-    included) would have sent had each been a full review — the sum of
-    `full_prompt_tokens` of the `llm` reviews they used (linters send none); tokens
-    actually sent come from the run rows.
-    `findings_open` is the number open at the end of the period.
-    """
-
-    full: int = 0
-    delta: int = 0
-    findings_new: int = 0
-    findings_fixed: int = 0
-    findings_open: int = 0
-    suppressed: int = 0
-    full_review_tokens_in: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class FeedbackTotals:
-    """Feedback verdicts given in the period (the latest per user and finding)."""
-
-    helpful: int = 0
-    not_helpful: int = 0
-    false_positive: int = 0
-    resolved: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class DigestWindow:
-    """The time ranges one digest reads; all [start, end) and aware UTC.
-
-    period:   [start, end)                     → period runs
-    previous: [previous_start, start)          → previous-period runs
-    baseline: [baseline_start, start)          → duration samples (14 days before the
-              period, so a regression never dilutes its own baseline); the chart's
-              14 days are the tail of baseline + period.
-    """
-
-    period: Period
-    start: datetime
-    end: datetime
-    previous_start: datetime
-    baseline_start: datetime
-
-
-def digest_window(period: Period, now: datetime) -> DigestWindow:
-    """The rolling window ending at `now`: the last 24 hours or the last 7 days."""
-    if now.tzinfo is None:
-        raise ValueError("now must be an aware datetime (UTC)")
-    length = PERIOD_LENGTH[period]
-    start = now - length
-    return DigestWindow(
-        period=period,
-        start=start,
-        end=now,
-        previous_start=start - length,
-        baseline_start=start - timedelta(days=BASELINE_DAYS),
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class DigestInputs:
-    """Everything one digest (and its chart) is computed from; see `digest_window`
-    for the range each should cover. `job_health` maps job → up | late | down |
-    paused; without it health is not judged and health alerts are left alone.
-    `health_details` maps job → health's reason, quoted in the insight."""
-
-    period_runs: Sequence[RunRecord]
-    baseline: Sequence[DurationSample]  # the baseline window; the chart's days are inside it
-    previous_runs: Sequence[RunRecord]
-    reviews: ReviewTotals | None = None
-    feedback: FeedbackTotals | None = None
-    job_health: Mapping[str, str] | None = None
-    health_details: Mapping[str, str] | None = None
-    day_counts: Sequence[DayCount] = ()  # for the chart only
 
 
 # ---- statistics ---------------------------------------------------------------------------
@@ -183,164 +54,7 @@ class DigestInputs:
 # empty histories.
 
 
-def _sorted(values: Iterable[float]) -> list[float]:
-    return sorted(float(value) for value in values)
-
-
-def _quantile_of_sorted(ordered: Sequence[float], fraction: float) -> float:
-    # Linear interpolation between closest ranks (Hyndman & Fan type 7, NumPy's
-    # default): position h = (n - 1) * fraction, between ordered[floor h] and the next.
-    position = (len(ordered) - 1) * fraction
-    lower = math.floor(position)
-    upper = min(lower + 1, len(ordered) - 1)
-    weight = position - lower
-    return ordered[lower] + (ordered[upper] - ordered[lower]) * weight
-
-
-def percentile(values: Iterable[float], q: float) -> float | None:
-    """The q-th percentile (0 ≤ q ≤ 100) by linear interpolation between closest ranks.
-
-    For sorted values x[0..n-1] the position is h = (n - 1) · q / 100 and the result
-    x[⌊h⌋] + (h - ⌊h⌋) · (x[⌊h⌋ + 1] - x[⌊h⌋]); this is NumPy's default ("linear"),
-    so p50 of [1, 2, 3, 4] is 2.5 and p95 of 1..20 is 19.05. None when empty.
-    """
-    if not 0 <= q <= 100:
-        raise ValueError(f"percentile q must be within 0..100, got {q}")
-    ordered = _sorted(values)
-    if not ordered:
-        return None
-    return _quantile_of_sorted(ordered, q / 100)
-
-
-def median(values: Iterable[float]) -> float | None:
-    """The median (the 50th percentile); None when empty."""
-    return percentile(values, 50)
-
-
-def mad(values: Iterable[float]) -> float | None:
-    """Median absolute deviation from the median, unscaled; None when empty.
-
-    Multiply by insights.MAD_TO_SIGMA to compare it with a standard deviation.
-    """
-    ordered = _sorted(values)
-    if not ordered:
-        return None
-    centre = _quantile_of_sorted(ordered, 0.5)
-    return median(abs(value - centre) for value in ordered)
-
-
-def stdev(values: Iterable[float]) -> float | None:
-    """Sample standard deviation (divides by n - 1); None for fewer than two values."""
-    data = [float(value) for value in values]
-    if len(data) < 2:
-        return None
-    mean = math.fsum(data) / len(data)
-    return math.sqrt(math.fsum((value - mean) ** 2 for value in data) / (len(data) - 1))
-
-
-def ratio(part: float, whole: float) -> float | None:
-    """part / whole, or None when whole is zero (a rate of nothing is unknown, not 0)."""
-    return None if whole == 0 else part / whole
-
-
-def change_pct(current: float | None, previous: float | None) -> float | None:
-    """Relative change in percent, or None when either side is unknown or previous is 0."""
-    if current is None or previous is None or previous == 0:
-        return None
-    return (current - previous) / previous * 100
-
-
 # ---- output -------------------------------------------------------------------------
-
-
-class _Out(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-
-class JobCache(_Out):
-    job: str
-    runs: int
-    cache_hits: int
-    hit_rate: float | None
-
-
-class CachingSection(_Out):
-    runs: int
-    cache_hits: int
-    hit_rate: float | None
-    time_saved_ms: float
-    # Cached runs of jobs with no baseline yet: their saving is unknown, not zero.
-    cached_runs_without_baseline: int
-    review_tokens_in: int
-    full_review_tokens_in: int | None
-    per_job: list[JobCache]
-
-
-class ReviewSection(_Out):
-    full: int
-    delta: int
-    cached: int
-    findings_new: int
-    findings_fixed: int
-    findings_open: int
-    suppressed: int
-    helpful: int
-    not_helpful: int
-    false_positive: int
-    helpful_share: float | None  # helpful / (helpful + not_helpful + false_positive)
-    has_review_data: bool
-
-
-class JobStats(_Out):
-    job: str
-    runs: int
-    failures: int
-    success_rate: float | None
-    p50_ms: float | None  # of successful, non-cached runs
-    p95_ms: float | None
-    p50_change_pct: float | None  # vs the previous period
-    p95_change_pct: float | None
-    success_rate_change: float | None  # percentage points vs the previous period
-    health: str | None
-    clean: bool  # every run succeeded and nothing to flag
-
-
-class ModelStats(_Out):
-    model: str
-    calls: int
-    success_rate: float | None
-    p50_ms: float | None
-    p95_ms: float | None
-    stdev_ms: float | None
-    tokens_per_s: float | None  # output tokens per second of model latency
-    p50_change_pct: float | None
-    success_rate_change: float | None
-
-
-class BatchingSection(_Out):
-    batches: int
-    member_runs: int
-    triggers_saved: int  # member runs - distinct batch ids
-    posts_saved: int  # one post per batch instead of one per member run
-
-
-class Digest(_Out):
-    period: Period
-    start: datetime
-    end: datetime
-    summary: str
-    runs: int
-    failures: int
-    caching: CachingSection
-    reviews: ReviewSection
-    jobs: list[JobStats]  # worst first
-    models: list[ModelStats]
-    batching: BatchingSection
-    insights: list[Insight]
-    # (job, metric) pairs that had enough data to be judged this period: an alert
-    # on a pair that was not checked stays as it is.
-    checked: list[tuple[str, str]]
-    notes: list[str]  # honest remarks about thin data
 
 
 # ---- the sections ------------------------------------------------------------------------
@@ -681,8 +395,8 @@ def _summary(
         return f"{head}: no runs in this {window.period} — nothing to report yet"
     alerts = len(found)
     return (
-        f"{head}: {render.plural(runs, 'run')}, {render.count(failures)} failed, "
-        f"{render.time_saved_phrase(caching)}, {render.plural(alerts, 'alert')}"
+        f"{head}: {words.plural(runs, 'run')}, {words.count(failures)} failed, "
+        f"{time_saved_phrase(caching)}, {words.plural(alerts, 'alert')}"
     )
 
 

@@ -23,20 +23,12 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Literal, NamedTuple
+from typing import Literal, NamedTuple
 
-from pydantic import BaseModel, ConfigDict
+from jobs.core import text as words
+from jobs.digest.figures import Digest, Insight
+from jobs.digest.inputs import BASELINE_DAYS
 
-from jobs.digest import render
-
-if TYPE_CHECKING:
-    from jobs.digest.compute import Digest
-
-Severity = Literal["info", "warning", "critical"]
-SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
-
-# A job's duration baseline: its successful runs of the 14 days before the period.
-BASELINE_DAYS = 14
 # Scales the MAD so that it estimates the standard deviation of normal data.
 MAD_TO_SIGMA = 1.4826
 # A regression needs this many baseline runs, and the period's median must be at
@@ -64,18 +56,6 @@ HEALTH_REASONS = {
 }
 
 
-class Insight(BaseModel):
-    """Something worth a look, with the numbers behind it. (job, metric) is the alert key."""
-
-    model_config = ConfigDict(frozen=True)
-
-    job: str
-    metric: str  # duration | success_rate | cache_hit_rate | health
-    severity: Severity
-    text: str
-    numbers: dict[str, float]
-
-
 Judgement = tuple[bool, Insight | None]
 
 
@@ -100,12 +80,12 @@ def duration_regression(job: str, period: Durations, baseline: Durations, k: flo
     # A baseline of 0 ms makes any rise infinite in percent; leave the figure out.
     increase = (current - base) / base * 100 if base else None
     text = (
-        f"{job}: median duration {render.duration(current)} vs {BASELINE_DAYS}-day median "
-        f"{render.duration(base)} ({render.change(increase) or 'up from zero'}; "
-        f"threshold {render.duration(threshold)} = "
-        f"median + {k:g}·1.4826·MAD {render.duration(spread)}; "
-        f"{render.plural(period.runs, 'run')} vs "
-        f"{render.plural(baseline.runs, 'baseline run')})"
+        f"{job}: median duration {words.duration(current)} vs {BASELINE_DAYS}-day median "
+        f"{words.duration(base)} ({words.change(increase) or 'up from zero'}; "
+        f"threshold {words.duration(threshold)} = "
+        f"median + {k:g}·1.4826·MAD {words.duration(spread)}; "
+        f"{words.plural(period.runs, 'run')} vs "
+        f"{words.plural(baseline.runs, 'baseline run')})"
     )
     return True, Insight(
         job=job,
@@ -139,9 +119,9 @@ def rate_drop(
         return True, None
     critical = metric == "success_rate" and current < 0.5
     text = (
-        f"{job}: {METRIC_LABELS[metric]} {render.rate(current)} ({part}/{whole}) vs "
-        f"{render.rate(previous)} ({previous_part}/{previous_whole}) the previous {period} "
-        f"({render.points(-drop)})"
+        f"{job}: {METRIC_LABELS[metric]} {words.rate(current)} ({part}/{whole}) vs "
+        f"{words.rate(previous)} ({previous_part}/{previous_whole}) the previous {period} "
+        f"({words.points(-drop)})"
     )
     return True, Insight(
         job=job,

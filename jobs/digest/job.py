@@ -23,16 +23,12 @@ from jobs.core.reply import Reply
 from jobs.core.text import plural
 from jobs.digest.chart import ChartRequest, daily_hit_rates, daily_medians, last_chart_day
 from jobs.digest.chart import render_chart as draw_chart
-from jobs.digest.compute import Digest, DigestInputs, Period, compute_digest
-from jobs.digest.insights import (
-    AlertDecision,
-    AlertRecord,
-    Insight,
-    decide_alerts,
-    decide_digest_alerts,
-)
+from jobs.digest.compute import compute_digest
+from jobs.digest.figures import Digest, Insight
+from jobs.digest.inputs import DigestInputs, Period
+from jobs.digest.insights import AlertDecision, AlertRecord, decide_alerts, decide_digest_alerts
 from jobs.digest.queries import load_inputs
-from jobs.digest.render import alert_reply, digest_reply
+from jobs.digest.replies import alert_reply, digest_reply
 from jobs.health import health_report, job_health
 from jobs.outbox import delivery as outbox
 from jobs.runs.job import JobOutcome, RunContext

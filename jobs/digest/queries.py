@@ -21,7 +21,8 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql.elements import ColumnElement
 
 from jobs.digest.chart import DEFAULT_DAYS, last_chart_day
-from jobs.digest.compute import (
+from jobs.digest.inputs import (
+    BASELINE_DAYS,
     DayCount,
     DigestInputs,
     DurationSample,
@@ -31,7 +32,6 @@ from jobs.digest.compute import (
     RunRecord,
     digest_window,
 )
-from jobs.digest.insights import BASELINE_DAYS
 from storage.models import Feedback, Finding, JobRun, Review, ReviewFinding, utcnow
 
 runs = JobRun.__table__  # type: ignore[attr-defined]

@@ -1,6 +1,7 @@
 from datetime import UTC, datetime, timedelta
 
-from jobs.digest import AlertRecord, Insight, decide_alerts
+from jobs.digest.figures import Insight
+from jobs.digest.insights import AlertRecord, decide_alerts
 
 T = datetime(2026, 4, 1, 9, tzinfo=UTC)
 DAY = timedelta(days=1)

@@ -1,8 +1,8 @@
 import struct
 from datetime import UTC, date, datetime, timedelta
 
-from jobs.digest import DayCount, DurationSample
 from jobs.digest.chart import ChartRequest, daily_hit_rates, daily_medians, render_chart
+from jobs.digest.inputs import DayCount, DurationSample
 from tests.jobs.digest.histories import run
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

@@ -6,13 +6,13 @@ from datetime import timedelta
 
 import pytest
 
-from jobs.digest import (
+from jobs.digest.compute import compute_digest
+from jobs.digest.inputs import (
     DigestInputs,
     DurationSample,
     FeedbackTotals,
     ReviewTotals,
     RunRecord,
-    compute_digest,
     digest_window,
 )
 from tests.jobs.digest.histories import T0, run

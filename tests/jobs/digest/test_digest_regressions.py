@@ -2,8 +2,10 @@
 
 from datetime import timedelta
 
-from jobs.digest import AlertRecord, DigestInputs, compute_digest, decide_digest_alerts
-from jobs.digest.compute import Digest, RunRecord
+from jobs.digest.compute import compute_digest
+from jobs.digest.figures import Digest
+from jobs.digest.inputs import DigestInputs, RunRecord
+from jobs.digest.insights import AlertRecord, decide_digest_alerts
 from tests.jobs.digest.histories import daily_runs, digest_time, slice_history
 
 NORMAL = [57.0, 60.0, 62.0, 59.0]

@@ -3,8 +3,9 @@ Its speed is measured in bench/digest.py; this pins what it computes."""
 
 from datetime import timedelta
 
-from jobs.digest import DigestInputs, DurationSample, RunRecord, compute_digest, digest_window
 from jobs.digest.chart import daily_medians
+from jobs.digest.compute import compute_digest
+from jobs.digest.inputs import DigestInputs, DurationSample, RunRecord, digest_window
 from tests.jobs.digest.histories import T0
 
 NOW = T0 + timedelta(days=30)

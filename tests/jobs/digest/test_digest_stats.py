@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from jobs.digest.compute import change_pct, mad, median, percentile, ratio, stdev
+from jobs.digest.stats import change_pct, mad, median, percentile, ratio, stdev
 
 
 def test_empty_input_gives_none_not_an_error() -> None:

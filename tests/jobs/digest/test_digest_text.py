@@ -1,13 +1,8 @@
 from datetime import timedelta
 
-from jobs.digest import (
-    DigestInputs,
-    FeedbackTotals,
-    ReviewTotals,
-    compute_digest,
-    digest_lines,
-    digest_window,
-)
+from jobs.digest.compute import compute_digest
+from jobs.digest.inputs import DigestInputs, FeedbackTotals, ReviewTotals, digest_window
+from jobs.digest.replies import digest_lines
 from tests.jobs.digest.histories import T0, run
 
 NOW = T0 + timedelta(days=20)

@@ -16,7 +16,7 @@ from sqlmodel import Session, select
 
 from jobs.config.schema import Config
 from jobs.digest.job import build_digest
-from jobs.digest.render import digest_lines
+from jobs.digest.replies import digest_lines
 from jobs.review.budget import CALL_FAILED, CUT_SHORT, HUNK_TOO_LARGE
 from jobs.review.llm.calibration import StoredCalibration
 from jobs.review.replies import review_reply, tokens_text

@@ -1,83 +1,16 @@
-"""Everything that shapes the digest for people: compact numbers, the digest as
-plain-text lines, and the digest and its alerts as `Reply`s.
+"""The digest and its alerts as people read them: plain-text lines and `Reply`s.
 
 Here in jobs/ (not handlers/) because the scheduled digest posts too, and jobs never
-import handlers. The number formatting at the top is also what insight texts and the
-digest's summary are written with, so this module imports the digest's types for
-annotations only. Job and model names come from configuration and run rows, so they
+import handlers. Job and model names come from configuration and run rows, so they
 are not trusted: a renderer escapes these lines for its platform.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from jobs.core.reply import Block, Image, Reply, ReplyField
-from jobs.core.text import plural
-
-if TYPE_CHECKING:
-    from jobs.digest.compute import CachingSection, Digest, JobStats
-    from jobs.digest.insights import AlertPost
-
-__all__ = [
-    "alert_reply",
-    "change",
-    "count",
-    "digest_lines",
-    "digest_reply",
-    "duration",
-    "plural",
-    "points",
-    "rate",
-    "time_saved_phrase",
-]
-
-
-def duration(ms: float | None) -> str:
-    """850ms, 12.3s, 4m 05s, 2h 14m; '-' when unknown."""
-    if ms is None:
-        return "-"
-    sign = "-" if ms < 0 else ""
-    ms = abs(ms)
-    if ms < 1000:
-        return f"{sign}{ms:.0f}ms"
-    seconds = ms / 1000
-    if seconds < 60:
-        return f"{sign}{seconds:.1f}s"
-    minutes, secs = divmod(round(seconds), 60)
-    if minutes < 60:
-        return f"{sign}{minutes}m {secs:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{sign}{hours}h {minutes:02d}m"
-
-
-def rate(value: float | None) -> str:
-    """A 0..1 share as a whole percent; '-' when unknown."""
-    return "-" if value is None else f"{value * 100:.0f}%"
-
-
-def change(pct: float | None) -> str:
-    """A relative change: '+12%', '-3%'; empty when unknown."""
-    return "" if pct is None else f"{pct:+.0f}%"
-
-
-def points(delta: float | None) -> str:
-    """A change of a 0..1 share in percentage points: '-40 pts'; empty when unknown."""
-    return "" if delta is None else f"{delta * 100:+.0f} pts"
-
-
-def count(value: int) -> str:
-    return f"{value:,}"
-
-
-def time_saved_phrase(caching: CachingSection) -> str:
-    """'2h 14m saved by caching', or why there is no figure."""
-    if not caching.cache_hits:
-        return "no cache hits"
-    if caching.cached_runs_without_baseline == caching.cache_hits:
-        return f"{plural(caching.cache_hits, 'cache hit')} (time saved unknown: no baseline)"
-    return f"{duration(caching.time_saved_ms)} saved by caching"
-
+from jobs.core.text import change, count, duration, plural, points, rate
+from jobs.digest.figures import Digest, JobStats, time_saved_phrase
+from jobs.digest.insights import AlertPost
 
 # ---- the digest as lines ----------------------------------------------------------------
 
