@@ -38,7 +38,7 @@ from bot.slack.adapter import SlackAdapter
 from bot.slack.deliver import SlackDeliverer
 from handlers.catalog import build_router
 from jobs.config.schema import AccessConfig, Config, JobConfig
-from jobs.core.context import Context
+from jobs.context import Context
 from storage import migrate
 from storage.db import make_engine
 from tests.standins.slack_api import SlackApi

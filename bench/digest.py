@@ -34,7 +34,7 @@ from sqlalchemy import insert, text
 from sqlalchemy.engine import Engine
 
 from jobs.config.schema import Config
-from jobs.core.context import Context
+from jobs.context import Context
 from jobs.digest.job import build_digest, build_digest_with_chart
 from jobs.health import health_report
 from storage import migrate

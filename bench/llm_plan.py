@@ -22,7 +22,7 @@ from pathlib import Path
 from jobs.config.schema import LlmReviewerConfig
 from jobs.review.llm.prompt import review_messages
 from jobs.review.llm.sizing import PromptSizer, reviewable
-from jobs.review.llm.tokens import Calibration
+from jobs.review.tokens import Calibration
 
 CONTEXTS = ((2048, 512), (8192, 1536), (32768, 4096))  # (context_tokens, answer_tokens)
 

@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 
 from jobs.config.schema import Config
-from jobs.core.context import Context
+from jobs.context import Context
 from jobs.review.engine import run_review
 from jobs.review.llm.sizing import delta_and_full_tokens
 from storage import migrate

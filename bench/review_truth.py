@@ -34,7 +34,7 @@ from collections import Counter
 from pathlib import Path
 
 from jobs.config.schema import Config
-from jobs.core.context import Context
+from jobs.context import Context
 from jobs.review.checkout import check_out
 from jobs.review.engine import ReviewResult, run_review
 from jobs.review.lint.linters import ruff_command

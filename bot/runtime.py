@@ -21,7 +21,7 @@ from bot.wiring import build_context, open_database
 from bot.work_queue import WorkQueue
 from jobs.config.loading import Settings
 from jobs.config.schema import parse_duration
-from jobs.core.context import Context
+from jobs.context import Context
 from jobs.core.text import plural
 from jobs.outbox.delivery import Deliverer, OutboxSender, release_claims
 from jobs.running.scheduler import JobScheduler

@@ -7,7 +7,7 @@ import logging
 from sqlalchemy.engine import Engine
 
 from jobs.config.loading import Settings
-from jobs.core.context import Context
+from jobs.context import Context
 from jobs.core.processes import this_runner
 from jobs.runs import records as runs
 from storage import migrate

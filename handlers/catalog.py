@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from handlers import digest, feedback, health, help, jobs, review
 from handlers.router import Action, Command, Router
-from jobs.core.context import Context
+from jobs.context import Context
 
 COMMANDS: list[Command] = [
     *help.COMMANDS,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from handlers.router import Command, Request
 from jobs import health as checks
-from jobs.core.context import Context
+from jobs.context import Context
 from jobs.core.reply import Block, Reply, ReplyField
 from jobs.health import HealthReport
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from handlers.access import Role
 from handlers.router import Command, Request, UsageError
-from jobs.core.context import Context
+from jobs.context import Context
 from jobs.core.reply import Block, Reply, ReplyField
 from jobs.running.runner import batch_reply, format_ms, run_batch, run_job_for_reply
 from jobs.runs import records as runs

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from handlers.access import Caller, Role, refusal_text, role_of
-from jobs.core.context import Context
+from jobs.context import Context
 from jobs.core.reply import Reply
 
 log = logging.getLogger(__name__)

@@ -17,8 +17,8 @@ from sqlalchemy.engine import Engine
 
 from handlers.catalog import build_router
 from handlers.router import Router
+from jobs.context import Context
 from jobs.core import scrub
-from jobs.core.context import Context
 from storage import migrate
 from storage.db import make_engine
 from tests.standins.model_server import ModelServer

@@ -22,7 +22,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 
 from bot.ack_stats import ACK_BUCKETS, ack_snapshot
 from jobs.config.schema import Config
-from jobs.core.context import Context
+from jobs.context import Context
 from jobs.outbox.totals import PlatformOutbox, read_outbox
 from jobs.runs.totals import Histogram, RunTotalsReader
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bot.operator.httpd import Handler, HttpServer, Request, Response
-from jobs.core.context import Context
+from jobs.context import Context
 
 if TYPE_CHECKING:
     from prometheus_client.registry import CollectorRegistry

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from jobs.config.schema import parse_duration
-from jobs.core.context import Context
+from jobs.context import Context
 from jobs.core.reply import Reply
 from jobs.core.text import plural
 from jobs.digest.chart import ChartRequest, daily_hit_rates, daily_medians, last_chart_day

@@ -15,7 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from jobs.config.schema import Config
-from jobs.core.context import Context
+from jobs.context import Context
 from jobs.core.text import plural
 from jobs.health.component import Component, HealthReport, ago
 from jobs.health.posting import check_post_targets

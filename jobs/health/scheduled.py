@@ -11,7 +11,7 @@ from sqlalchemy import select, true
 from sqlalchemy.engine import Connection
 
 from jobs.config.schema import Config, JobConfig, parse_duration, schedule_from
-from jobs.core.context import Context
+from jobs.context import Context
 from jobs.health.component import Component, Status, ago
 from jobs.runs.job import JobSpec
 from jobs.runs.specs import job_specs

@@ -1,6 +1,6 @@
 """Fit a diff into a token budget, and measure what a full-tree review would cost.
 
-Token counts come from `jobs.review.llm.tokens` (a conservative estimate calibrated per
+Token counts come from `jobs.review.tokens` (a conservative estimate calibrated per
 model). The model reviewer splits what does not fit one call itself (jobs.review.llm.split);
 the full-tree baseline is counted by jobs.review.llm.sizing with the same prompt builder.
 """
@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
 from jobs.review.diff import FileDiff, file_skip_reason
-from jobs.review.llm.tokens import estimate_tokens
+from jobs.review.tokens import estimate_tokens
 
 OVER_BUDGET = "over token budget"
 # Why a model reviewer could not review a file (ReviewerOutput.not_reviewed).

@@ -24,7 +24,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from jobs.core.context import Context
+from jobs.context import Context
 from jobs.review import git, store
 from jobs.review.budget import RETRY_REASONS, SkippedFile
 from jobs.review.diff import SKIP_REASONS, FileDiff

@@ -17,7 +17,7 @@ from pathlib import Path
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from jobs.core.context import Context
+from jobs.context import Context
 from storage.db import is_postgres
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from jobs.config.schema import LinterConfig, RepoConfig
-from jobs.core.context import Context
+from jobs.context import Context
 from jobs.review import git
 from jobs.review.scratch import clone_dir
 

@@ -18,7 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from jobs.config.schema import CacheConfig
-from jobs.core.context import Context
+from jobs.context import Context
 from jobs.review.git import GitError, resolve_ref
 from jobs.review.targets import ReviewFailed, resolve_target
 

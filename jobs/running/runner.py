@@ -21,8 +21,8 @@ from pydantic import BaseModel
 from sqlmodel import Session
 
 from jobs.config.schema import JobConfig, parse_duration
+from jobs.context import Context
 from jobs.core.child_env import ChildEnvError
-from jobs.core.context import Context
 from jobs.core.reply import Block, Reply, ReplyField
 from jobs.digest.queries import baseline_ms
 from jobs.outbox.delivery import enqueue

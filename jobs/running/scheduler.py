@@ -34,7 +34,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from jobs.config.schema import parse_duration
-from jobs.core.context import Context
+from jobs.context import Context
 from jobs.core.text import plural
 from jobs.core.threads import in_daemon_thread
 from jobs.running.runner import run_batch, run_job

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from jobs.config.schema import CacheConfig
-from jobs.core.context import Context
+from jobs.context import Context
 from jobs.core.reply import Reply
 
 # What a run can end as. `running` is only ever a row's state while it runs.

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from jobs.config.schema import Config
-from jobs.core.context import Context
+from jobs.context import Context
 
 
 def jobs_context(

@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from jobs.review.llm.tokens import Calibration
+from jobs.review.tokens import Calibration
 from storage.db import session_scope
 from storage.models import TokenCalibration, utcnow
 

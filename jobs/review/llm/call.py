@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING
 from jobs.config.schema import LlmReviewerConfig
 from jobs.core.scrub import scrub
 from jobs.review.llm.prompt import Message
-from jobs.review.llm.tokens import estimate_tokens
 from jobs.review.reviewers import ReviewerError
+from jobs.review.tokens import estimate_tokens
 
 if TYPE_CHECKING:
     import httpx  # imported when a review calls a model: `opsdesk run` stays lighter

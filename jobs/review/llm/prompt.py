@@ -17,7 +17,7 @@ from jobs.config.schema import LlmReviewerConfig
 from jobs.review.budget import render_file
 from jobs.review.diff import FileDiff
 from jobs.review.finding import Finding
-from jobs.review.llm.tokens import estimate_message_tokens
+from jobs.review.tokens import estimate_message_tokens
 
 # 2026.1: a diff may be split across several calls; each call says so.
 PROMPT_VERSION = "review-2026.1"

@@ -31,8 +31,8 @@ from jobs.review.llm.prompt import (
 )
 from jobs.review.llm.sizing import PromptSizer, files_at, full_tree_tokens
 from jobs.review.llm.split import Piece, halves
-from jobs.review.llm.tokens import Calibration, estimate_message_tokens
 from jobs.review.reviewers import ReviewerError, ReviewerOutput, ReviewInput, reviewer_fingerprint
+from jobs.review.tokens import Calibration, estimate_message_tokens
 
 UNLIMITED_TOKENS = 10**12
 

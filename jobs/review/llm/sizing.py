@@ -22,7 +22,7 @@ from jobs.review.budget import PackedDiff, pack_files, render_file
 from jobs.review.diff import DiffLine, FileDiff, Hunk, file_skip_reason, parse_diff
 from jobs.review.llm.prompt import Message, prompt_overhead_tokens, review_messages
 from jobs.review.llm.split import Plan, plan_pieces
-from jobs.review.llm.tokens import Calibration, estimate_message_tokens, estimate_tokens
+from jobs.review.tokens import Calibration, estimate_message_tokens, estimate_tokens
 
 
 @dataclass(frozen=True)

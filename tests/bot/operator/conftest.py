@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 
 from bot.operator.server import OperatorServer, start_operator_surface
 from jobs.config.schema import Config
-from jobs.core.context import Context
+from jobs.context import Context
 from tests.support.context import jobs_context
 
 

@@ -21,7 +21,7 @@ from bot.slack.deliver import SlackDeliverer
 from handlers.catalog import ACTIONS, COMMANDS
 from handlers.router import Router
 from jobs.config.schema import AccessConfig, Config, RepoConfig
-from jobs.core.context import Context
+from jobs.context import Context
 from tests.standins.slack_api import BOT_TOKEN, SIGNING_SECRET, SlackApi, sign
 from tests.support.context import jobs_context
 from tests.support.rows import add_finding

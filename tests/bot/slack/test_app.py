@@ -11,7 +11,7 @@ from bot.slack.app import WORKING
 from bot.slack.render import render_blocks
 from handlers.access import Role
 from handlers.router import Command, Request, Router
-from jobs.core.context import Context
+from jobs.context import Context
 from jobs.core.reply import Reply
 from jobs.review.feedback import mark_shown
 from jobs.review.replies import finding_block

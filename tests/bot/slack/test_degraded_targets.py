@@ -7,7 +7,7 @@ import json
 
 from bot.slack import web_client
 from bot.slack.deliver import SlackDeliverer
-from jobs.core.context import Context
+from jobs.context import Context
 from jobs.core.reply import Reply
 from jobs.outbox.delivery import OutboxSender, enqueue
 from tests.bot.slack.conftest import SlackServer

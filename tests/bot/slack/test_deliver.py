@@ -9,7 +9,7 @@ from typing import Any
 from sqlmodel import Session
 
 from bot.slack.deliver import SlackDeliverer
-from jobs.core.context import Context
+from jobs.context import Context
 from jobs.core.reply import Block, Image, Reply, ReplyField
 from jobs.outbox.delivery import OutboxSender, enqueue
 from storage.models import OutboxPost, utcnow

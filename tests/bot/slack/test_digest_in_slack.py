@@ -12,7 +12,7 @@ from sqlmodel import Session, select
 from bot.slack import web_client
 from bot.slack.deliver import SlackDeliverer
 from jobs.config.schema import AccessConfig, Config, DigestConfig
-from jobs.core.context import Context
+from jobs.context import Context
 from jobs.outbox.delivery import OutboxSender
 from jobs.running.runner import run_job
 from jobs.runs.specs import find_job

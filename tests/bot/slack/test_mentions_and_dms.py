@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from jobs.config.schema import AccessConfig, Config
-from jobs.core.context import Context
+from jobs.context import Context
 from tests.bot.slack.conftest import MEMBER_CHANNEL, SlackServer
 from tests.support.context import jobs_context
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot.telegram.app import build_application
 from bot.telegram.deliver import TelegramDeliverer
 from handlers.health import health_report
-from jobs.core.context import Context
+from jobs.context import Context
 from jobs.core.reply import Reply
 from jobs.outbox.delivery import OutboxSender, enqueue
 from tests.standins.telegram_api import TelegramApi

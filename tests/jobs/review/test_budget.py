@@ -6,7 +6,7 @@ from jobs.review.diff import parse_diff
 from jobs.review.git import diff_text
 from jobs.review.llm.prompt import review_messages
 from jobs.review.llm.sizing import PromptSizer, delta_and_full_tokens, full_tree_tokens
-from jobs.review.llm.tokens import Calibration, estimate_message_tokens, estimate_tokens
+from jobs.review.tokens import Calibration, estimate_message_tokens, estimate_tokens
 from tests.standins.model_server import count_tokens
 from tests.support.git_repo import Repo
 
