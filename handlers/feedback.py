@@ -24,8 +24,8 @@ from jobs.review.feedback import (
     undo_false_positive,
     was_shown,
 )
+from jobs.review.history import finding_state
 from jobs.review.replies import VERDICT_LABELS, finding_block, finding_ids_in, marks_text
-from jobs.review.store import finding_state
 from storage.db import session_scope
 from storage.models import Finding
 

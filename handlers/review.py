@@ -12,8 +12,8 @@ from jobs.core.reply import Reply
 from jobs.core.text import plural
 from jobs.review.engine import run_review
 from jobs.review.feedback import marks_of
+from jobs.review.history import open_findings
 from jobs.review.replies import finding_block, repo_label, review_reply, suppressed_block
-from jobs.review.store import open_findings
 from jobs.review.targets import ReviewFailed, UnknownRepo, resolve_target
 
 FINDINGS_PER_PAGE = 20

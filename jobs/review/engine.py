@@ -25,9 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from jobs.context import Context
-from jobs.review import git, store
+from jobs.review import git, history, store
 from jobs.review.budget import RETRY_REASONS, SkippedFile
 from jobs.review.diff import SKIP_REASONS, FileDiff
+from jobs.review.history import StoredReview
 from jobs.review.linemap import line_maps
 from jobs.review.lint.reviewer import NO_LINTER, LintReviewer
 from jobs.review.llm.calibration import StoredCalibration
@@ -37,7 +38,6 @@ from jobs.review.pipeline import prepare_review
 from jobs.review.result import ReviewResult
 from jobs.review.reviewers import Reviewer, ReviewerError
 from jobs.review.scratch import checkout_dir
-from jobs.review.store import StoredReview
 from jobs.review.targets import RepoTarget, ReviewFailed, resolve_target
 from jobs.runs import records as runs
 
@@ -81,14 +81,14 @@ def run_review(
     try:
         if target.url is None and not full:
             sha = git.resolve_ref(target.path, target.ref)
-            hit = store.cached_review(engine, target.name, sha, review.fingerprint)
+            hit = history.cached_review(engine, target.name, sha, review.fingerprint)
             if hit is not None and not _worth_retrying(hit):
                 return run.cached(hit, review.cache_key(sha))
         with repo_lock(context, target.name):
             if target.url is not None:
                 git.ensure_clone(target.url, target.path)
             sha = git.resolve_ref(target.path, target.ref)
-            hit = store.cached_review(engine, target.name, sha, review.fingerprint)
+            hit = history.cached_review(engine, target.name, sha, review.fingerprint)
             fresh = hit is not None and _started_after(hit, run.started_at)
             usable = hit is not None and (fresh or not _worth_retrying(hit))
             if hit is not None and usable and (not full or hit.row["kind"] == "full" or fresh):
@@ -115,7 +115,7 @@ class _Review:
         return fingerprint_of(self.reviewer)
 
     def cache_key(self, sha: str) -> str:
-        return store.review_cache_key(self.target.name, sha, self.fingerprint)
+        return history.review_cache_key(self.target.name, sha, self.fingerprint)
 
 
 def _worth_retrying(hit: StoredReview) -> bool:
@@ -140,15 +140,15 @@ def _review_miss(
     started = time.perf_counter()
     engine, target, reviewer = review.context.engine, review.target, review.reviewer
     retry = hit if hit is not None and not full and _worth_retrying(hit) else None
-    last = store.last_review(engine, target.name, review.fingerprint)
+    last = history.last_review(engine, target.name, review.fingerprint)
     base: str | None = None
     if retry is not None:  # the same delta again, from the same base review
         base = retry.row["base_sha"]
         before = (
-            store.cached_review(engine, target.name, base, review.fingerprint) if base else None
+            history.cached_review(engine, target.name, base, review.fingerprint) if base else None
         )
         last = (
-            store.LastReview(before.id, base, before.skipped_files)
+            history.LastReview(before.id, base, before.skipped_files)
             if before is not None and base
             else None
         )

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from jobs.review.budget import SkippedFile
-from jobs.review.store import ReviewedFinding, StoredReview
+from jobs.review.history import ReviewedFinding, StoredReview
 
 
 @dataclass(frozen=True)

@@ -1,16 +1,11 @@
-"""The review cache and the findings' life over time, in storage.
+"""A review into storage: the review row and the findings' life over time.
 
 Each review stores its complete picture of the repository for its reviewer chain:
 every finding it reported (new or still open), every earlier finding a partial
 reviewer (a model) carried over from an untouched file (open), and every earlier
 finding it saw gone (fixed); also every file it did not review, with the reason
 (`skipped_files`: skip rules, budget, the reviewer's own `not_reviewed`). States are the true
-ones: suppression is not stored. The read side (`cached_review`, `load_review`,
-`open_findings`) derives it from the feedback rows as they are now, so a cached
-reply hides a false positive marked after the review was made.
-
-The read path (`cached_review`) uses SQLAlchemy Core on indexed
-columns: it is the cache-hit path and must cost about as much as reading a ref.
+ones: suppression is not stored; history.py reads it all back.
 """
 
 from __future__ import annotations
@@ -18,232 +13,26 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, fields, replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any
 
-from sqlalchemy import delete, func, insert, or_, select, update
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy import delete, insert, or_, update
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 from sqlmodel import select as sm_select
 
 from jobs.review.baseline import Earlier, compare
 from jobs.review.budget import SkippedFile
-from jobs.review.feedback import FEEDBACK, Mark
 from jobs.review.finding import Finding as ReportedFinding
 from jobs.review.finding import finding_fingerprint
+from jobs.review.history import FINDINGS, REVIEW_FINDINGS, At, StoredReview, at_of, load_review
 from storage.db import session_scope
 from storage.models import Finding, Review, ReviewFinding
 
-REVIEWS = Review.__table__  # type: ignore[attr-defined]
-FINDINGS = Finding.__table__  # type: ignore[attr-defined]
-REVIEW_FINDINGS = ReviewFinding.__table__  # type: ignore[attr-defined]
-COUNTED_STATES = ("new", "open", "fixed", "suppressed")
-# Display order: what is new first, then what is still open, then what was fixed.
-STATE_ORDER = {"new": 0, "open": 1, "fixed": 2, "suppressed": 3}
-SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
-
-
-class At(NamedTuple):
-    """Where a finding stood in one review: its line, and in a notebook its cell."""
-
-    line: int
-    cell: int | None = None
-
-
-def at_of(found: ReportedFinding) -> At:
-    return At(found.line, found.cell)
-
-
 # A row this review reports: the row, the fingerprint it must carry, its state, where.
 Placed = tuple[Finding, str, str, At]
-
-
-@dataclass(frozen=True)
-class ReviewedFinding:
-    """A finding as one review reported it. `status` is its state in that review:
-    new | open | fixed, or suppressed when a false positive stands on it now."""
-
-    id: int
-    fingerprint: str
-    path: str
-    line: int
-    cell: int | None  # the notebook cell `line` counts in (ruff's), None in other files
-    end_line: int | None
-    severity: str
-    category: str
-    message: str
-    suggestion: str | None
-    source: str
-    status: str
-
-    def as_row(self) -> Finding:
-        """A detached storage row, for the shared rendering (`finding_block`)."""
-        status = "fixed" if self.status == "fixed" else "open"
-        return Finding(repo="", **(asdict(self) | {"status": status}))
-
-
-def sort_findings(findings: Iterable[ReviewedFinding]) -> list[ReviewedFinding]:
-    return sorted(
-        findings,
-        key=lambda f: (
-            STATE_ORDER[f.status],
-            SEVERITY_ORDER.get(f.severity, 3),
-            f.path,
-            f.cell or 0,
-            f.line,
-        ),
-    )
-
-
-@dataclass(frozen=True)
-class StoredReview:
-    row: dict[str, Any]  # the reviews row's columns
-    findings: tuple[ReviewedFinding, ...]  # sorted; suppressed left out
-    suppressed: tuple[ReviewedFinding, ...] = ()  # false positives now, counted only
-    marks: dict[int, tuple[Mark, ...]] = field(default_factory=dict)  # finding id → who marked what
-
-    @property
-    def id(self) -> int:
-        return int(self.row["id"])
-
-    @property
-    def counts(self) -> dict[str, int]:
-        """new / open / fixed / suppressed as derived now: they add up to what is listed."""
-        tally = Counter(f.status for f in self.findings)
-        return {
-            "new": tally["new"],
-            "open": tally["open"],
-            "fixed": tally["fixed"],
-            "suppressed": len(self.suppressed),
-        }
-
-    @property
-    def notes(self) -> tuple[str, ...]:
-        return tuple(json.loads(self.row.get("notes") or "[]"))
-
-    @property
-    def skipped_files(self) -> tuple[SkippedFile, ...]:
-        return _skipped_from_json(self.row["skipped_files"])
-
-
-def _skipped_from_json(text: str) -> tuple[SkippedFile, ...]:
-    return tuple(SkippedFile(s["path"], s["reason"]) for s in json.loads(text))
-
-
-def _reviewed_columns(where: Any) -> list[Any]:
-    """The columns of a ReviewedFinding but its status, in its order; `line` and
-    `cell` are where it stood, as `where` (a table's columns) has them: in one review,
-    or now."""
-    names = [f.name for f in fields(ReviewedFinding) if f.name != "status"]
-    return [where[name] if name in ("line", "cell") else FINDINGS.c[name] for name in names]
-
-
-# A finding as one review listed it: where it stood then, and its state in that review.
-_FINDING_COLUMNS = (*_reviewed_columns(REVIEW_FINDINGS.c), REVIEW_FINDINGS.c.state)
-
-
-def _stored(connection: Connection, row: Any) -> StoredReview:
-    """A review row with its findings, suppression derived from feedback as it is now."""
-    review_id = int(row["id"])
-    rows = connection.execute(
-        select(*_FINDING_COLUMNS)
-        .join(FINDINGS, FINDINGS.c.id == REVIEW_FINDINGS.c.finding_id)
-        .where(
-            REVIEW_FINDINGS.c.review_id == review_id,
-            REVIEW_FINDINGS.c.state.in_(COUNTED_STATES),
-        )
-    ).all()
-    marks: dict[int, list[Mark]] = {}
-    for finding_id, verdict, name, user in connection.execute(
-        select(FEEDBACK.c.finding_id, FEEDBACK.c.verdict, FEEDBACK.c.user_name, FEEDBACK.c.user)
-        .where(
-            FEEDBACK.c.finding_id.in_(
-                select(REVIEW_FINDINGS.c.finding_id).where(REVIEW_FINDINGS.c.review_id == review_id)
-            )
-        )
-        .order_by(FEEDBACK.c.id)
-    ):
-        marks.setdefault(int(finding_id), []).append(Mark(str(verdict), str(name or user)))
-    false_positives = {
-        finding_id
-        for finding_id, found in marks.items()
-        if any(mark.verdict == "false_positive" for mark in found)
-    }
-    shown: list[ReviewedFinding] = []
-    hidden: list[ReviewedFinding] = []
-    for found in (ReviewedFinding(*r) for r in rows):
-        if found.status != "fixed" and found.id in false_positives:
-            hidden.append(replace(found, status="suppressed"))
-        elif found.status == "suppressed":
-            # Stored by an older opsdesk; its false positive was taken back since.
-            shown.append(replace(found, status="open"))
-        else:
-            shown.append(found)
-    return StoredReview(
-        dict(row),
-        tuple(sort_findings(shown)),
-        tuple(sort_findings(hidden)),
-        {finding_id: tuple(found) for finding_id, found in marks.items()},
-    )
-
-
-def cached_review(engine: Engine, repo: str, sha: str, fingerprint: str) -> StoredReview | None:
-    """The stored review for the cache key, or None. Three indexed queries: the
-    review, its findings, and the feedback standing on them now."""
-    with engine.connect() as connection:
-        row = (
-            connection.execute(
-                select(REVIEWS).where(
-                    REVIEWS.c.repo == repo,
-                    REVIEWS.c.commit_sha == sha,
-                    REVIEWS.c.reviewer_fingerprint == fingerprint,
-                )
-            )
-            .mappings()
-            .first()
-        )
-        if row is None:
-            return None
-        return _stored(connection, row)
-
-
-def load_review(engine: Engine, review_id: int) -> StoredReview | None:
-    with engine.connect() as connection:
-        row = (
-            connection.execute(select(REVIEWS).where(REVIEWS.c.id == review_id)).mappings().first()
-        )
-        if row is None:
-            return None
-        return _stored(connection, row)
-
-
-@dataclass(frozen=True)
-class LastReview:
-    id: int
-    commit_sha: str
-    skipped_files: tuple[SkippedFile, ...] = ()  # every file it did not review, with why
-
-
-def last_review(engine: Engine, repo: str, fingerprint: str) -> LastReview | None:
-    """The newest review of `repo` by this reviewer configuration: the delta base."""
-    with engine.connect() as connection:
-        row = connection.execute(
-            select(REVIEWS.c.id, REVIEWS.c.commit_sha, REVIEWS.c.skipped_files)
-            .where(REVIEWS.c.repo == repo, REVIEWS.c.reviewer_fingerprint == fingerprint)
-            .order_by(REVIEWS.c.created_at.desc(), REVIEWS.c.id.desc())
-            .limit(1)
-        ).first()
-    if row is None:
-        return None
-    return LastReview(int(row[0]), str(row[1]), _skipped_from_json(row[2] or "[]"))
-
-
-def review_cache_key(repo: str, sha: str, fingerprint: str) -> str:
-    """A short form of the cache key for job_runs.cache_key (64 characters)."""
-    return hashlib.sha256(f"{repo}\0{sha}\0{fingerprint}".encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -518,46 +307,3 @@ def _assign_fingerprints(session: Session, repo: str, placed: list[Placed]) -> N
 
 def _skipped_json(skipped: Sequence[SkippedFile]) -> str:
     return json.dumps([{"path": s.path, "reason": s.reason} for s in skipped])
-
-
-def open_findings(engine: Engine, repo: str, *, suppressed: bool = False) -> list[ReviewedFinding]:
-    """Open findings of a repository, most severe first: those nobody marked false
-    positive, or with `suppressed` only those someone did."""
-    marked = (
-        select(FEEDBACK.c.finding_id)
-        .where(FEEDBACK.c.verdict == "false_positive")
-        .scalar_subquery()
-    )
-    is_marked = FINDINGS.c.id.in_(marked)
-    with engine.connect() as connection:
-        rows = connection.execute(
-            select(*_reviewed_columns(FINDINGS.c)).where(
-                FINDINGS.c.repo == repo,
-                FINDINGS.c.status == "open",
-                is_marked if suppressed else ~is_marked,
-            )
-        ).all()
-    status = "suppressed" if suppressed else "open"
-    return sort_findings(ReviewedFinding(*row, status) for row in rows)  # type: ignore[call-arg]
-
-
-def count_reviews(engine: Engine, repo: str) -> int:
-    with engine.connect() as connection:
-        return int(
-            connection.execute(select(func.count()).where(REVIEWS.c.repo == repo)).scalar_one()
-        )
-
-
-def finding_state(engine: Engine, finding: Finding) -> str:
-    """A finding's status now: fixed, else its state in the newest review that listed
-    it (new or open), so an updated message keeps the tag the review showed."""
-    if finding.status == "fixed" or finding.last_review_id is None:
-        return "fixed" if finding.status == "fixed" else "open"
-    with engine.connect() as connection:
-        state = connection.execute(
-            select(REVIEW_FINDINGS.c.state).where(
-                REVIEW_FINDINGS.c.review_id == finding.last_review_id,
-                REVIEW_FINDINGS.c.finding_id == finding.id,
-            )
-        ).scalar()
-    return "new" if state == "new" else "open"

@@ -21,9 +21,9 @@ from sqlalchemy.engine import Engine
 
 from jobs.config.schema import Config
 from jobs.review.engine import ReviewResult
+from jobs.review.history import count_reviews, open_findings
 from jobs.review.lint.linters import ruff_command
 from jobs.review.replies import review_reply
-from jobs.review.store import count_reviews, open_findings
 from jobs.review.targets import ReviewFailed
 from tests.support.git_repo import Repo
 
