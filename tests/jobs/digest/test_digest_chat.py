@@ -15,9 +15,8 @@ from jobs.config.schema import Config
 from storage.db import make_engine
 from tests.support.cli import opsdesk
 from tests.support.context import jobs_context
+from tests.support.files import assert_png
 from tests.support.rows import add_runs, run_row
-
-from .test_digest_db import assert_png
 
 NOW = datetime(2026, 3, 20, 9, 0, tzinfo=UTC)
 

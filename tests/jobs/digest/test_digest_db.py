@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import struct
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.engine import Engine
@@ -13,18 +12,11 @@ from jobs.digest.job import build_digest, build_digest_with_chart, post_daily_di
 from storage.db import session_scope
 from storage.models import Feedback, Finding, OutboxPost, ReviewFinding
 from tests.support.context import jobs_context
+from tests.support.files import assert_png
 from tests.support.rows import add_reviews, add_runs, run_row
 
 NOW = datetime(2026, 3, 20, 9, 0, tzinfo=UTC)
 PERIOD_START = NOW - timedelta(days=1)
-
-
-def assert_png(data: bytes) -> tuple[int, int]:
-    assert data[:8] == b"\x89PNG\r\n\x1a\n"
-    assert data[12:16] == b"IHDR"
-    width, height = struct.unpack(">II", data[16:24])
-    assert width > 0 and height > 0
-    return width, height
 
 
 def test_hit_rate_and_time_saved_match_hand_computed_values(engine: Engine) -> None:

@@ -6,9 +6,8 @@ import subprocess
 from pathlib import Path
 
 from jobs.review.checkout import check_out, scratch_name
+from tests.support.files import snapshot
 from tests.support.git_repo import Repo
-
-from .test_lint import snapshot
 
 
 def files_under(root: Path) -> set[str]:

@@ -22,8 +22,7 @@ from jobs.review.reviewers import ReviewerOutput, ReviewInput
 from storage.models import Feedback, Review
 from tests.support.context import jobs_context
 from tests.support.git_repo import Repo
-
-from .conftest import Reviews
+from tests.support.reviews import Reviews
 
 
 class SlowLint(LintReviewer):

@@ -15,8 +15,7 @@ from jobs.review.targets import ReviewFailed
 from storage.models import Finding, JobRun, Review
 from tests.standins.model_server import ModelServer, Scripted
 from tests.support.git_repo import Repo
-
-from .conftest import Reviews, config_for, llm_config, review
+from tests.support.reviews import Reviews, config_for, llm_config, review
 
 CLEAN = "def add(a, b):\n    return a + b\n"
 

@@ -9,8 +9,7 @@ from sqlalchemy.engine import Engine
 from jobs.config.schema import Config
 from jobs.review.targets import MAX_REPO_NAME
 from tests.support.git_repo import Repo
-
-from .conftest import review
+from tests.support.reviews import review
 
 
 def test_a_subdirectory_reviews_the_repository_it_is_in(

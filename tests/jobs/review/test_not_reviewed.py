@@ -11,8 +11,7 @@ from jobs.review.budget import SkippedFile
 from jobs.review.finding import Finding, finding_fingerprint
 from jobs.review.reviewers import ReviewerOutput, ReviewInput, reviewer_fingerprint
 from tests.support.git_repo import Repo
-
-from .conftest import Reviews, config_for, review
+from tests.support.reviews import Reviews, config_for, review
 
 
 class OneFileAtATime:

@@ -17,8 +17,7 @@ from jobs.config.schema import Config
 from jobs.review.scratch import UNUSED_FOR, checkout_dir, clone_dir, tidy
 from tests.support.context import jobs_context
 from tests.support.git_repo import Repo
-
-from .conftest import review
+from tests.support.reviews import review
 
 WEEK_AND_A_DAY = UNUSED_FOR.total_seconds() + 86400
 

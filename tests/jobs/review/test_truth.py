@@ -26,8 +26,7 @@ from jobs.review.lint.linters import ruff_command
 from jobs.review.replies import review_reply
 from jobs.review.targets import ReviewFailed
 from tests.support.git_repo import Repo
-
-from .conftest import Reviews, review
+from tests.support.reviews import Reviews, review
 
 Key = tuple[str, int, str, str]  # path, line, category, message
 

@@ -1,23 +1,13 @@
 from __future__ import annotations
 
-from pathlib import Path
-
 from jobs.config.schema import LintReviewerConfig
 from jobs.review.lint.reviewer import LintReviewer
 from jobs.review.pipeline import prepare_review
+from tests.support.files import snapshot
 from tests.support.git_repo import Repo
 
 OLD = "import sys\n\n\ndef old():\n    return 1\n"
 NEW = "import sys\nimport os\n\n\ndef old():\n    return 1\n"
-
-
-def snapshot(directory: Path) -> dict[str, tuple[int, int]]:
-    """Every file under `directory` with its size and modification time."""
-    return {
-        str(p.relative_to(directory)): (p.stat().st_size, p.stat().st_mtime_ns)
-        for p in directory.rglob("*")
-        if p.is_file()
-    }
 
 
 def lint(git_repo: Repo, base: str | None, head: str, **config: list[str]) -> list[tuple[str, int]]:

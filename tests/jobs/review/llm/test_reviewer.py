@@ -25,8 +25,7 @@ from storage.models import JobRun, TokenCalibration, utcnow
 from tests.standins.model_server import ModelServer, Scripted
 from tests.support.context import jobs_context
 from tests.support.git_repo import Repo
-
-from .conftest import Reviews, llm_config, review
+from tests.support.reviews import Reviews, llm_config, review
 
 CONTEXT = 2048
 
