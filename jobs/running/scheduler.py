@@ -42,7 +42,6 @@ from jobs.runs import records as runs
 from jobs.runs.specs import batch_members, find_batch, find_job, job_specs, make_trigger
 from storage import heartbeats
 from storage.db import is_postgres
-from storage.models import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +77,7 @@ class JobScheduler:
         self._in_flight: set[asyncio.Task[Any]] = set()
         self._active_runs: set[int] = set()
         self._tasks: list[asyncio.Task[None]] = []
-        self._started_at = utcnow()
+        self._started_at = context.clock()
         self._stopping = False
 
     # --- life cycle -------------------------------------------------------------
@@ -167,7 +166,7 @@ class JobScheduler:
             last = heartbeats.read_heartbeat(connection, "scheduler")
         if last is None:
             return  # no scheduler ever ran here: nothing was due to one
-        until = utcnow() - parse_duration(config.scheduler.misfire_grace)
+        until = self.context.clock() - parse_duration(config.scheduler.misfire_grace)
         paused = runs.paused_jobs(engine)
         for entry, schedule, timezone in self._planned():
             name = entry.split(":", 1)[1]
@@ -276,7 +275,7 @@ class JobScheduler:
         log.warning("%s missed its %s schedule (%s)", entry, scheduled_at.isoformat(), why)
 
     async def _fire(self, entry: str) -> None:
-        scheduled_at = self._submitted.pop(entry, None) or utcnow()
+        scheduled_at = self._submitted.pop(entry, None) or self.context.clock()
         if self._stopping:
             return
         # Our own task: APScheduler cancels its coroutines at shutdown, but a running
