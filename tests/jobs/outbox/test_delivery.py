@@ -1,4 +1,5 @@
-"""The outbox against a real HTTP endpoint on 127.0.0.1 that fails before it answers."""
+"""The outbox against a real HTTP endpoint on 127.0.0.1 that fails before it answers;
+backoffs, Retry-After and the settle time pass on the sender's clock, not the wall's."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ import asyncio
 import os
 import socket
 import subprocess
-import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -21,6 +21,8 @@ from jobs.health.checks import check_outbox
 from jobs.outbox.delivery import OutboxSender, Post, RetryAfter, enqueue, is_uncertain
 from storage.models import OutboxPost, utcnow
 from tests.standins.chat_webhook import ChatWebhook, served
+from tests.support.clock import TravelClock
+from tests.support.waiting import commits
 
 
 class HttpDeliverer:
@@ -52,23 +54,17 @@ def row(engine: Engine) -> OutboxPost:
         return session.exec(select(OutboxPost)).one()
 
 
-def sender(engine: Engine, url: str, name: str) -> OutboxSender:
-    return OutboxSender(engine, {"hook": HttpDeliverer(url)}, worker_id=name, base_delay=0.05)
+def sender(engine: Engine, url: str, name: str, clock: TravelClock | None = None) -> OutboxSender:
+    return OutboxSender(
+        engine, {"hook": HttpDeliverer(url)}, worker_id=name, clock=clock or TravelClock()
+    )
 
 
-async def send_when_due(outbox: OutboxSender, timeout: float = 3.0) -> int:
-    deadline = time.monotonic() + timeout
-    while True:
-        sent = await outbox.send_due()
-        if sent or time.monotonic() > deadline:
-            return sent
-        await asyncio.sleep(0.02)
-
-
-async def one_pass_when_due(outbox: OutboxSender) -> int:
+async def one_pass_when_due(outbox: OutboxSender, clock: TravelClock) -> int:
+    """Travel to when the next retry falls due, and send what is due then."""
     wait = await asyncio.to_thread(outbox.next_due_in)
-    assert wait is not None and wait < 1
-    await asyncio.sleep(wait + 0.01)
+    assert wait is not None and 0 < wait <= 4  # the backoff: 2 s, then 4 s
+    clock.advance(seconds=wait)
     return await outbox.send_due()
 
 
@@ -89,17 +85,19 @@ async def test_delivers_after_two_failures_across_a_restart_exactly_once(
     endpoint, url = flaky
     enqueue_the_digest(engine)
 
-    first = sender(engine, url, "first")
+    clock = TravelClock()
+    first = sender(engine, url, "first", clock)
     assert await first.send_due() == 0
     failed_once = row(engine)
     assert (failed_once.status, failed_once.attempts) == ("pending", 1)
     assert "HTTP 500" in (failed_once.last_error or "")
     del first  # the process stops between the failure and the retry
 
-    restarted = sender(engine, url, "restarted")
-    assert await one_pass_when_due(restarted) == 0  # second failure
+    restarted = sender(engine, url, "restarted", clock)
+    assert await restarted.send_due() == 0, "not before the backoff"
+    assert await one_pass_when_due(restarted, clock) == 0  # second failure
     assert row(engine).attempts == 2
-    assert await one_pass_when_due(restarted) == 1  # then the endpoint answers
+    assert await one_pass_when_due(restarted, clock) == 1  # then the endpoint answers
     sent = row(engine)
     assert (sent.status, sent.attempts, sent.message_ref) == ("sent", 3, "m1")
     assert len(endpoint.requests) == 3
@@ -107,23 +105,26 @@ async def test_delivers_after_two_failures_across_a_restart_exactly_once(
 
     # Nothing sends it again: not this sender, not another one, not a re-enqueue.
     enqueue_the_digest(engine)
+    clock.advance(hours=1)
     assert await restarted.send_due() == 0
-    assert await sender(engine, url, "third").send_due() == 0
+    assert await sender(engine, url, "third", clock).send_due() == 0
     assert len(endpoint.delivered) == 1
 
 
 async def test_retry_after_is_honoured(engine: Engine) -> None:
-    # 3 s, not 1: a loaded machine must not eat the window the assertions look into.
     endpoint = ChatWebhook(failures=1, fail_status=429, retry_after="3")
     async with served(endpoint) as url:
         enqueue(engine, kind="alert", targets=["hook:c"], reply=Reply.text("x"), dedupe_key="a")
-        outbox = sender(engine, url, "s")
-        started = time.monotonic()
+        clock = TravelClock()
+        outbox = sender(engine, url, "s", clock)
         assert await outbox.send_due() == 0
-        assert 1.0 < (await asyncio.to_thread(outbox.next_due_in) or 0) <= 3.0
+        assert await asyncio.to_thread(outbox.next_due_in) == 3.0  # not the 2 s backoff
         assert await outbox.send_due() == 0, "not before Retry-After"
-        assert await send_when_due(outbox, timeout=6.0) == 1
-        assert time.monotonic() - started >= 2.9
+        clock.advance(seconds=2.9)
+        assert await outbox.send_due() == 0, "not before Retry-After"
+        clock.advance(seconds=0.1)
+        assert await outbox.send_due() == 1
+    assert len(endpoint.requests) == 2
     assert len(endpoint.delivered) == 1
 
 
@@ -173,15 +174,18 @@ async def test_a_timed_out_send_is_uncertain_and_waits_to_settle_before_a_resend
     async with served(endpoint) as url:
         enqueue(engine, kind="job", targets=["hook:a"], reply=Reply.text("x"), dedupe_key="k")
         deliverer = TimingOutDeliverer(url)
+        clock = TravelClock()
         outbox = OutboxSender(
-            engine, {"hook": deliverer}, base_delay=0.01, settle=timedelta(seconds=1)
+            engine, {"hook": deliverer}, base_delay=0.01, settle=timedelta(seconds=1), clock=clock
         )
         assert await outbox.send_due() == 0
         first = row(engine)
         assert first.status == "pending" and first.uncertain_at is not None
         assert first.next_attempt_at >= first.uncertain_at + timedelta(seconds=1)
         assert await outbox.send_due() == 0 and len(deliverer.seen) == 1, "not before settle"
-        await asyncio.sleep(1.1)
+        clock.advance(seconds=0.9)
+        assert await outbox.send_due() == 0 and len(deliverer.seen) == 1, "not before settle"
+        clock.advance(seconds=0.2)
         endpoint.delay = 0
         assert await outbox.send_due() == 1
         assert deliverer.seen[1].uncertain_since == first.uncertain_at
@@ -211,13 +215,13 @@ async def test_run_loop_sends_and_stops(engine: Engine, flaky: tuple[ChatWebhook
     endpoint.failures = 1
     enqueue(engine, kind="job", targets=["hook:a"], reply=Reply.text("x"), dedupe_key="k")
     stop = asyncio.Event()
-    task = asyncio.create_task(sender(engine, url, "loop").run(stop, poll_interval=0.05))
-    deadline = time.monotonic() + 5
-    while row(engine).status != "sent":
-        assert time.monotonic() < deadline
-        await asyncio.sleep(0.05)
+    loop = OutboxSender(engine, {"hook": HttpDeliverer(url)}, worker_id="loop", base_delay=0.05)
+    with commits() as committed:
+        task = asyncio.create_task(loop.run(stop, poll_interval=0.05))
+        await committed.until(lambda: row(engine).status == "sent")
     stop.set()
-    await asyncio.wait_for(task, 2)
+    await asyncio.wait_for(task, 30)
+    assert len(endpoint.requests) == 2  # one failure, then the retry the loop made
     assert len(endpoint.delivered) == 1
 
 
