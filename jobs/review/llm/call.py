@@ -18,6 +18,7 @@ import json
 import logging
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING
@@ -70,11 +71,17 @@ class ChatEndpoint:
     """The endpoint of one reviewer configuration, over one HTTP connection pool."""
 
     def __init__(
-        self, config: LlmReviewerConfig, api_key: str | None, *, backoff_s: float = 1.0
+        self,
+        config: LlmReviewerConfig,
+        api_key: str | None,
+        *,
+        backoff_s: float = 1.0,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.config = config
         self._api_key = api_key
         self._backoff_s = backoff_s
+        self._sleep = sleep  # tests pass one that records the wait instead of waiting
         import httpx
 
         headers = {"Content-Type": "application/json"}
@@ -189,7 +196,7 @@ class ChatEndpoint:
         wait = min(_retry_after_s(retry_after, self._backoff_s * 2**attempt), MAX_RETRY_WAIT_S)
         if time.monotonic() + wait >= deadline:
             return False
-        time.sleep(wait)
+        self._sleep(wait)
         return True
 
 

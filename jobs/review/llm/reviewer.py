@@ -12,7 +12,9 @@ its deadline and its retries are jobs.review.llm.call's.
 
 from __future__ import annotations
 
+import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -66,11 +68,13 @@ class LlmReviewer:
         api_key: str | None = None,
         *,
         backoff_s: float = 1.0,
+        sleep: Callable[[float], None] = time.sleep,
         calibrations: CalibrationStore | None = None,
     ) -> None:
         self.config = config or LlmReviewerConfig()
         self._api_key = api_key
         self._backoff_s = backoff_s
+        self._sleep = sleep  # between retries; tests record the wait instead
         self._calibrations = calibrations
         self.calibration = Calibration(self.config.model)
         self._saved = self.calibration  # what the store holds, as far as we know
@@ -117,7 +121,9 @@ class LlmReviewer:
             tally.not_reviewed.setdefault(part.path, HUNK_TOO_LARGE)
         queue: list[Piece] = list(plan.pieces)
         try:
-            with ChatEndpoint(self.config, self._api_key, backoff_s=self._backoff_s) as endpoint:
+            with ChatEndpoint(
+                self.config, self._api_key, backoff_s=self._backoff_s, sleep=self._sleep
+            ) as endpoint:
                 while queue:
                     piece = queue.pop(0)
                     try:
