@@ -22,17 +22,22 @@ from jobs.runs import records as runs
 from jobs.runs.specs import find_job
 from storage.db import session_scope
 from storage.models import JobRun, OutboxPost, utcnow
+from tests.support.clock import TravelClock
 from tests.support.context import jobs_context
+from tests.support.waiting import wait_for_exit
 
 
 def config_with(jobs: list[dict[str, object]], **extra: object) -> Config:
     return Config.model_validate({"jobs": jobs, **extra})
 
 
-def run_named(engine: Engine, config: Config, name: str) -> JobRun:
+def run_named(
+    engine: Engine, config: Config, name: str, clock: TravelClock | None = None
+) -> JobRun:
     spec = find_job(config, name)
     assert spec is not None
-    return run_job(jobs_context(engine, config), spec, "manual")
+    fields = {"clock": clock} if clock is not None else {}
+    return run_job(jobs_context(engine, config, **fields), spec, "manual")
 
 
 def test_runs_are_recorded_as_ok_failed_and_timeout(engine: Engine) -> None:
@@ -40,7 +45,7 @@ def test_runs_are_recorded_as_ok_failed_and_timeout(engine: Engine) -> None:
         [
             {"name": "hello", "command": "echo hello; echo world"},
             {"name": "broken", "command": "echo about to fail; exit 3"},
-            {"name": "slow", "command": "sleep 5", "timeout": "1s"},
+            {"name": "slow", "command": "sleep 60", "timeout": "1s"},
         ]
     )
     ok = run_named(engine, config, "hello")
@@ -52,19 +57,19 @@ def test_runs_are_recorded_as_ok_failed_and_timeout(engine: Engine) -> None:
     assert ok.finished_at is not None and ok.duration_ms is not None
     assert failed.status == "failed"
     assert failed.error == "exit status 3: about to fail"
-    assert timed_out.status == "timeout"
-    assert 900 <= (timed_out.duration_ms or 0) < 4000, "killed at the timeout, not after sleep"
+    assert (timed_out.status, timed_out.error) == ("timeout", "timed out after 1s; killed")
+    # Killed at the timeout: not before it, and not when the command would have ended.
+    assert 900 <= (timed_out.duration_ms or 0) < 60_000
     assert [r.status for r in runs.runs_of(engine)] == ["ok", "failed", "timeout"]
 
 
 def test_timeout_kills_the_whole_process_group(tmp_path: Path, sqlite_engine: Engine) -> None:
     engine = sqlite_engine  # process handling, not storage: one database is enough
-    marker = tmp_path / "survivor"
-    config = config_with(
-        [{"name": "forks", "command": f"(sleep 2; touch {marker}) & sleep 5", "timeout": "1s"}]
-    )
+    marker, child = tmp_path / "survivor", tmp_path / "child.pid"
+    command = f"sh -c 'echo $$ > {child}; sleep 2; touch {marker}' & sleep 5"
+    config = config_with([{"name": "forks", "command": command, "timeout": "1s"}])
     assert run_named(engine, config, "forks").status == "timeout"
-    subprocess.run(["sleep", "1.5"], check=True)
+    wait_for_exit(int(child.read_text()))  # it ends either way: killed, or after `touch`
     assert not marker.exists(), "the background child was killed with its shell"
 
 
@@ -147,10 +152,12 @@ def test_a_remote_repositorys_clone_is_the_git_input(tmp_path: Path, sqlite_engi
 
 def test_expired_ttl_runs_again(engine: Engine) -> None:
     config = config_with([{"name": "t", "command": "echo x", "cache": {"ttl": "1s"}}])
-    assert run_named(engine, config, "t").status == "ok"
-    assert run_named(engine, config, "t").status == "cached"
-    subprocess.run(["sleep", "1.1"], check=True)
-    assert run_named(engine, config, "t").status == "ok"
+    clock = TravelClock()
+    assert run_named(engine, config, "t", clock).status == "ok"
+    clock.advance(seconds=0.9)
+    assert run_named(engine, config, "t", clock).status == "cached"
+    clock.advance(seconds=0.2)
+    assert run_named(engine, config, "t", clock).status == "ok"
 
 
 def test_a_failed_run_is_not_reused(engine: Engine) -> None:

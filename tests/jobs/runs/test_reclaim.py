@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from jobs.runs import records as runs
 from storage.db import make_engine, session_scope
 from storage.models import JobRun, utcnow
 from tests.support.cli import ROOT, opsdesk_with_config
+from tests.support.waiting import commits, fifo_line
 
 
 def _rows(engine: Engine) -> list[JobRun]:
@@ -29,26 +29,24 @@ def _rows(engine: Engine) -> list[JobRun]:
 def test_a_killed_run_jobs_row_is_reclaimed_by_the_next_process(
     tmp_path: Path, database_url: str
 ) -> None:
-    pid_file = tmp_path / "job.pid"
+    started = tmp_path / "job.started"  # a FIFO: the job writes its pid once it runs
+    os.mkfifo(started)
     config = tmp_path / "opsdesk.toml"
     config.write_text(
         f'database_url = "{database_url}"\n'
         "[[jobs]]\n"
         'name = "slow"\n'
-        f'command = "echo $$ > {pid_file}; exec sleep 60"\n'
+        f'command = "echo $$ > {started}; exec sleep 60"\n'
     )
     env = {**os.environ, "OPSDESK_CONFIG": str(config)}
     child = subprocess.Popen(
         [sys.executable, "-m", "bot.cli", "run-job", "slow"], cwd=ROOT, env=env,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
-    deadline = time.monotonic() + 60
-    while not pid_file.exists() or not pid_file.read_text().strip():
-        assert time.monotonic() < deadline and child.poll() is None
-        time.sleep(0.05)
+    job_pid = int(fifo_line(started))
     child.send_signal(signal.SIGKILL)
     child.wait()
-    os.kill(int(pid_file.read_text()), signal.SIGKILL)  # the job's own process group
+    os.kill(job_pid, signal.SIGKILL)  # the job's own process group
     engine = make_engine(database_url)
     (row,) = _rows(engine)
     assert row.status == "running" and row.runner and row.runner.endswith(f":{child.pid}")
@@ -79,7 +77,12 @@ def test_a_running_run_beats(engine: Engine) -> None:
     row = runs.start_run(engine, job="j", kind="command", trigger="manual", runner="h:1")
     assert row.id is not None and row.heartbeat_at is not None
     first = row.heartbeat_at
-    with runs.beating(engine, row.id, every=timedelta(milliseconds=50)):
-        time.sleep(0.3)
+
+    def beaten() -> bool:
+        (now,) = _rows(engine)
+        return now.heartbeat_at is not None and now.heartbeat_at > first
+
+    with commits() as committed, runs.beating(engine, row.id, every=timedelta(milliseconds=50)):
+        committed.wait_until(beaten)
     (again,) = _rows(engine)
     assert again.heartbeat_at is not None and again.heartbeat_at > first
