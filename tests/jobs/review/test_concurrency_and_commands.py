@@ -7,9 +7,9 @@ import os
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
+from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
@@ -25,14 +25,21 @@ from tests.support.git_repo import Repo
 from tests.support.reviews import Reviews
 
 
-class SlowLint(LintReviewer):
-    """Lint that takes long enough for a second request to arrive meanwhile."""
+class HeldLint(LintReviewer):
+    """Lint that holds the first review (and the repository's lock) until the other
+    request has looked for a cached review (`looked`: the threads that did) and found
+    none: that request then has to wait for the lock and find this review behind it."""
 
     calls = 0
+    looked: set[int] = set()
+    changed = threading.Condition()
 
     def review(self, review_input: ReviewInput) -> ReviewerOutput:
-        SlowLint.calls += 1
-        time.sleep(0.4)
+        HeldLint.calls += 1
+        me = threading.get_ident()
+        with HeldLint.changed:
+            other = HeldLint.changed.wait_for(lambda: HeldLint.looked - {me}, timeout=30)
+        assert other, "the second review never looked for a cached one"
         return super().review(review_input)
 
 
@@ -43,25 +50,35 @@ def test_two_concurrent_reviews_of_one_repo_make_one_review(
     results: list[ReviewResult] = []
     errors: list[BaseException] = []
     start = threading.Barrier(2)
-    SlowLint.calls = 0
+    HeldLint.calls = 0
+    HeldLint.looked = set()
+
+    def on_statement(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if "FROM reviews" in statement:
+            with HeldLint.changed:
+                HeldLint.looked.add(threading.get_ident())
+                HeldLint.changed.notify_all()
 
     def worker() -> None:
         start.wait()
         try:
-            reviewer = SlowLint(lint.config.reviewer.lint)
-            results.append(lint(reviewer=reviewer))
+            results.append(lint(reviewer=HeldLint(lint.config.reviewer.lint)))
         except BaseException as exc:
             errors.append(exc)
 
+    event.listen(engine, "after_cursor_execute", on_statement)
     threads = [threading.Thread(target=worker) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    finally:
+        event.remove(engine, "after_cursor_execute", on_statement)
     assert not errors
     assert sorted(r.cache_hit for r in results) == [False, True]
     assert results[0].review_id == results[1].review_id
-    assert SlowLint.calls == 1
+    assert HeldLint.calls == 1
     with Session(engine) as session:
         assert len(session.exec(select(Review)).all()) == 1
 

@@ -18,6 +18,7 @@ from jobs.review.scratch import UNUSED_FOR, checkout_dir, clone_dir, tidy
 from tests.support.context import jobs_context
 from tests.support.git_repo import Repo
 from tests.support.reviews import review
+from tests.support.waiting import watching
 
 WEEK_AND_A_DAY = UNUSED_FOR.total_seconds() + 86400
 
@@ -105,21 +106,17 @@ def test_a_data_directory_without_reviews_has_nothing_to_tidy(tmp_path: Path) ->
 
 
 async def test_opsdesk_run_tidies_and_says_what_it_freed(
-    engine: Engine, git_repo: Repo, reviewed: Path, caplog: pytest.LogCaptureFixture
+    engine: Engine, git_repo: Repo, reviewed: Path
 ) -> None:
     context = jobs_context(engine, config(git_repo, "kept"), reviewed)
     stop = asyncio.Event()
-    caplog.set_level(logging.INFO, logger="bot.runtime")
-    task = asyncio.create_task(tidy_review_scratch(context, stop, first_after=0))
-    for _ in range(100):
-        if not checkout_dir(reviewed, "dropped").exists():
-            break
-        await asyncio.sleep(0.05)
-    stop.set()
-    await asyncio.wait_for(task, timeout=5)
+    with watching("bot.runtime", logging.INFO) as log:
+        task = asyncio.create_task(tidy_review_scratch(context, stop, first_after=0))
+        said = await log.logged("unused clones and checkouts")
+        stop.set()
+        await asyncio.wait_for(task, timeout=30)
     assert not clone_dir(reviewed, "dropped").exists()
+    assert not checkout_dir(reviewed, "dropped").exists()
     assert checkout_dir(reviewed, "kept").is_dir()
-    said = [
-        r.getMessage() for r in caplog.records if "unused clones and checkouts" in r.getMessage()
-    ]
-    assert len(said) == 1 and "MB freed" in said[0] and "dropped.git" in said[0]
+    assert len(log.matching("unused clones and checkouts")) == 1
+    assert "MB freed" in said.getMessage() and "dropped.git" in said.getMessage()
