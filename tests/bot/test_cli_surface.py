@@ -6,15 +6,14 @@ from __future__ import annotations
 import json
 import os
 import pty
-import select
 import subprocess
 import sys
 import termios
-import time
 from importlib.metadata import version
 from pathlib import Path
 
 from tests.support.cli import ROOT, opsdesk
+from tests.support.waiting import read_until
 
 
 def write_config(where: Path, job: str) -> Path:
@@ -106,33 +105,10 @@ def test_a_shell_pipeline_into_head_prints_the_first_line_only() -> None:
     assert "Traceback" not in result.stderr
 
 
-def read_until(fd: int, wanted: str, timeout: float = 30.0) -> str:
-    seen = ""
-    deadline = time.monotonic() + timeout
-    while wanted not in seen:
-        remaining = deadline - time.monotonic()
-        assert remaining > 0, f"waited for {wanted!r}; saw {seen!r}"
-        ready, _, _ = select.select([fd], [], [], remaining)
-        if ready:
-            try:
-                chunk = os.read(fd, 4096)
-            except OSError:  # EIO: the child closed the terminal
-                break
-            if not chunk:
-                break
-            seen += chunk.decode(errors="replace")
-    return seen
-
-
-def wait_for_line_editing(terminal: int, timeout: float = 10.0) -> None:
-    """Until readline has put the terminal in its own (non-canonical) mode, and a
-    moment more: keys typed while it sets the terminal up can be dropped (seen when
-    the machine is busy), which is a property of the test's typing, not of opsdesk."""
-    deadline = time.monotonic() + timeout
-    while termios.tcgetattr(terminal)[3] & termios.ICANON:
-        assert time.monotonic() < deadline, "readline never took the terminal"
-        time.sleep(0.01)
-    time.sleep(0.3)
+def assert_line_editing(terminal: int) -> None:
+    """readline takes the terminal (non-canonical mode) before it shows its prompt, so
+    once the prompt is read, keys typed go to readline's line: no wait is needed."""
+    assert not termios.tcgetattr(terminal)[3] & termios.ICANON, "readline has no terminal"
 
 
 # Runs a command on its standard input's terminal as its controlling terminal, so the
@@ -159,15 +135,15 @@ def test_ctrl_c_in_the_terminal_chat_clears_the_line_and_ctrl_d_leaves(tmp_path:
     os.close(child_side)
     try:
         read_until(terminal, "opsdesk> ")
-        wait_for_line_editing(terminal)
+        assert_line_editing(terminal)
         os.write(terminal, b"/this line is abandoned")
         read_until(terminal, "abandoned")  # readline has it on the line
         os.write(terminal, b"\x03")  # Ctrl-C: the terminal sends SIGINT
         read_until(terminal, "opsdesk> ")
-        wait_for_line_editing(terminal)
+        assert_line_editing(terminal)
         os.write(terminal, b"/help\r")
         answer = read_until(terminal, "opsdesk> ")
-        wait_for_line_editing(terminal)
+        assert_line_editing(terminal)
         assert "/review" in answer and "abandoned" not in answer.split("/help", 1)[1]
         os.write(terminal, b"\x04")  # Ctrl-D on an empty line: end of input
         assert process.wait(timeout=30) == 0

@@ -7,22 +7,21 @@ the README's picture is made)."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from storage import migrate
 from storage.db import make_engine
 from storage.models import utcnow
 from tests.bot.operator.showcase import CONFIG, JOBS, SHOWN, write_history
+from tests.support.waiting import read_until
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 
@@ -36,49 +35,35 @@ def find_browser() -> str:
     pytest.skip("browser test: chromium not installed (apt-get install chromium)")
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 def running_opsdesk(tmp_path: Path) -> Iterator[str]:
-    """`opsdesk run` in a subprocess over a database with the showcase history."""
+    """`opsdesk run` in a subprocess over a database with the showcase history, its
+    operator page on a port the system picked; the page's URL from its start line."""
     data = tmp_path / "data"
     engine = make_engine(f"sqlite:///{data / 'opsdesk.db'}")
     migrate.upgrade(engine)
     write_history(engine, utcnow())
     engine.dispose()
-    port = free_port()
     config = tmp_path / "opsdesk.toml"
     config.write_text(
         f'data_dir = "{data}"\n'
         + CONFIG.format(root=tmp_path)
-        + f'\n[operator]\nlisten = "127.0.0.1:{port}"\n'
+        + '\n[operator]\nlisten = "127.0.0.1:0"\n'
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPSDESK_", "SLACK_"))}
     process = subprocess.Popen(
         [sys.executable, "-m", "bot.cli", "--config", str(config), "run"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
-        text=True,
-        env=env,
+        env={**env, "PYTHONUNBUFFERED": "1"},
     )
-    url = f"http://127.0.0.1:{port}/"
+    assert process.stderr is not None
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(url + "healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                _, err = process.communicate(timeout=5)
-                pytest.fail(f"opsdesk run did not serve {url}: {err[-2000:]}")
-            time.sleep(0.2)
-        yield url
+        said = read_until(process.stderr.fileno(), " started: ")
+        page = re.search(r"operator page (http://127\.0\.0\.1:\d+/)", said)
+        if page is None:
+            pytest.fail(f"opsdesk run did not serve its page: {said[-2000:]}")
+        yield page.group(1)
     finally:
         process.send_signal(signal.SIGTERM)
         try:

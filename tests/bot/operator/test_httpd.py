@@ -93,11 +93,8 @@ async def test_a_malformed_request_is_400() -> None:
 
 async def test_a_head_that_never_ends_is_cut_off_with_408() -> None:
     async with serving(head_timeout=0.5) as port:
-        started = asyncio.get_running_loop().time()
-        status, _, _ = await exchange(port, b"GET /echo HTTP/1.1\r\nHost: x\r\n")
-        waited = asyncio.get_running_loop().time() - started
-    assert status == 408
-    assert waited < 5
+        status, _, body = await exchange(port, b"GET /echo HTTP/1.1\r\nHost: x\r\n")
+    assert (status, body) == (408, b"request timeout\n")  # cut off, with the reason
 
 
 async def test_stop_ends_open_connections() -> None:
@@ -116,14 +113,15 @@ async def test_past_the_connection_limit_a_client_is_told_busy_and_the_rest_are_
         for _, writer in stalled:
             writer.write(b"GET /echo HTTP/1.1\r\n")  # and never the blank line
             await writer.drain()
-        await asyncio.sleep(0.2)  # both are being served (waiting for their heads)
+        # No wait needed: connections are accepted in the order they arrive and each
+        # is counted as its handler starts, so the two stalled ones are counted first.
         busy, headers, body = await exchange(port, b"GET /echo HTTP/1.1\r\n\r\n")
         stalled_reader, stalled_writer = stalled[0]
         stalled_writer.write(b"\r\n")  # the first one finishes its request
         await stalled_writer.drain()
+        # Read to its end: the server closes a connection after it stopped counting it.
         assert (await asyncio.wait_for(stalled_reader.read(), 5)).startswith(b"HTTP/1.1 200")
         stalled_writer.close()
-        await asyncio.sleep(0.2)
         served, _, _ = await exchange(port, b"GET /echo HTTP/1.1\r\n\r\n")
         stalled[1][1].close()
     assert (busy, headers["retry-after"], body) == (503, "1", b"busy: too many open connections\n")
