@@ -1,10 +1,12 @@
 """What the aiohttp stand-ins share: serving on 127.0.0.1 at a port the system picks,
-and the faults a chat platform can give a post."""
+the faults a chat platform can give a post, and waiting for what they were sent (woken
+by each request, never by a timer)."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import contextlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Self
 
@@ -34,6 +36,8 @@ class LocalStandIn:
     late_s: float = 1.5
     _runner: web.AppRunner | None = None
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    # Set whenever what the stand-in was sent may have changed.
+    _changed: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def start(self) -> None:
         raise NotImplementedError  # each platform's stand-in serves its own routes
@@ -47,8 +51,39 @@ class LocalStandIn:
 
     async def serve(self, app: web.Application) -> str:
         """Serve `app`; its base URL, no trailing slash."""
+        app.middlewares.append(self._touched_after)
         self._runner, base_url = await serve_locally(app)
         return base_url
+
+    def touch(self) -> None:
+        """Wake whoever waits in `until`: something was recorded."""
+        self._changed.set()
+
+    @web.middleware
+    async def _touched_after(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        finally:
+            self.touch()
+
+    async def until(
+        self, condition: Callable[[], object], timeout: float, failure: Callable[[], str]
+    ) -> None:
+        """Return once `condition()` holds, looking again after each request; raise
+        AssertionError(failure()) after `timeout` seconds."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            self._changed.clear()
+            if condition():
+                return
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise AssertionError(failure())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), remaining)
 
     async def stop(self) -> None:
         if self._runner is not None:
@@ -67,3 +102,4 @@ class LocalStandIn:
     async def _accept_later(self, accept: Callable[[], object]) -> None:
         await asyncio.sleep(self.late_s)
         accept()
+        self.touch()

@@ -78,17 +78,20 @@ class SlackApi(LocalStandIn):
         """Answer `method` normally again (e.g. the bot was invited after all)."""
         self._errors.pop(method, None)
 
+    def record(self, call: Call) -> None:
+        self.calls.append(call)
+        self.touch()
+
     def ok_calls(self, method: str) -> list[Call]:
         return [c for c in self.calls if c.method == method and c.status == 200]
 
-    async def wait_for(self, method: str, count: int = 1, timeout: float = 5.0) -> list[Call]:
+    async def wait_for(self, method: str, count: int = 1, timeout: float = 30.0) -> list[Call]:
         """The answered calls of `method`, once there are `count` of them."""
-        deadline = asyncio.get_running_loop().time() + timeout
-        while len(self.ok_calls(method)) < count:
-            if asyncio.get_running_loop().time() > deadline:
-                seen = [c.method for c in self.calls]
-                raise AssertionError(f"waited for {count} {method} call(s); saw {seen}")
-            await asyncio.sleep(0.01)
+        await self.until(
+            lambda: len(self.ok_calls(method)) >= count,
+            timeout,
+            lambda: f"waited for {count} {method} call(s); saw {[c.method for c in self.calls]}",
+        )
         return self.ok_calls(method)
 
     def response_url(self, name: str) -> str:
@@ -117,28 +120,28 @@ class SlackApi(LocalStandIn):
         waits = self._rate_limited.get(method)
         if waits:
             retry_after = waits.pop(0)
-            self.calls.append(Call(method, args, status=429))
+            self.record(Call(method, args, status=429))
             return web.json_response(
                 {"ok": False, "error": "ratelimited"},
                 status=429,
                 headers={"Retry-After": str(retry_after)},
             )
         if method in self._errors:
-            self.calls.append(Call(method, args, status=400))
+            self.record(Call(method, args, status=400))
             return web.json_response({"ok": False, "error": self._errors[method]})
         if method == "chat.postMessage" and self.fault_for_post is not None:
             fault = self.fault_for_post()
             if fault is not None:
                 return await self._faulty_post(fault, args)
-        self.calls.append(Call(method, args))
+        self.record(Call(method, args))
         return web.json_response(self._answer(method, args))
 
     async def _faulty_post(self, fault: str, args: dict[str, Any]) -> web.Response:
         if fault == "slow":
             await asyncio.sleep(self.slow_s)
-            self.calls.append(Call("chat.postMessage", args))
+            self.record(Call("chat.postMessage", args))
             return web.json_response(self._answer("chat.postMessage", args))
-        self.calls.append(Call("chat.postMessage", args, status=500))
+        self.record(Call("chat.postMessage", args, status=500))
         await self.failed_post(fault, lambda: self._answer("chat.postMessage", args))
         return web.json_response({"ok": False, "error": "internal_error"}, status=500)
 
@@ -202,13 +205,13 @@ class SlackApi(LocalStandIn):
 
     async def _upload(self, request: web.Request) -> web.Response:
         body = await request.read()
-        self.calls.append(Call("upload", {"file_id": request.match_info["file_id"]}, body=body))
+        self.record(Call("upload", {"file_id": request.match_info["file_id"]}, body=body))
         return web.Response(text=f"OK - {len(body)}")
 
     async def _response(self, request: web.Request) -> web.Response:
         args = await request.json()
         args["_url"] = request.match_info["name"]
-        self.calls.append(Call("response", args))
+        self.record(Call("response", args))
         return web.Response(text="ok")
 
     async def _socket(self, request: web.Request) -> web.WebSocketResponse:
@@ -218,6 +221,7 @@ class SlackApi(LocalStandIn):
         self.sockets.append(ws)
         async for message in ws:
             self.socket_acks.append(json.loads(message.data))
+            self.touch()
         return ws
 
     async def send_envelope(
@@ -234,9 +238,11 @@ class SlackApi(LocalStandIn):
                 "retry_reason": "timeout" if retry_attempt else "",
             }
         )
-        for _ in range(500):
-            for ack in self.socket_acks:
-                if ack.get("envelope_id") == envelope_id:
-                    return ack
-            await asyncio.sleep(0.01)
-        raise AssertionError(f"no ack for envelope {envelope_id}")
+
+        def ack() -> dict[str, Any] | None:
+            return next((a for a in self.socket_acks if a.get("envelope_id") == envelope_id), None)
+
+        await self.until(ack, 30.0, lambda: f"no ack for envelope {envelope_id}")
+        found = ack()
+        assert found is not None
+        return found

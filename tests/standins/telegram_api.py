@@ -100,13 +100,14 @@ class TelegramApi(LocalStandIn):
     def called(self, method: str, ok_only: bool = True) -> list[Call]:
         return [c for c in self.calls if c.method == method and (c.status == 200 or not ok_only)]
 
-    async def wait_for(self, condition: Callable[[], object], timeout: float = 5.0) -> None:
-        deadline = time.monotonic() + timeout
-        while not condition():
-            if time.monotonic() > deadline:
-                methods = [c.method for c in self.calls]
-                raise AssertionError(f"timed out; calls so far: {methods}")
-            await asyncio.sleep(0.02)
+    async def wait_for(self, condition: Callable[[], object], timeout: float = 30.0) -> None:
+        await self.until(
+            condition, timeout, lambda: f"timed out; calls so far: {[c.method for c in self.calls]}"
+        )
+
+    def record(self, call: Call) -> None:
+        self.calls.append(call)
+        self.touch()
 
     # -- the API ------------------------------------------------------------------------
 
@@ -118,7 +119,7 @@ class TelegramApi(LocalStandIn):
         params = await self._params(request)
         retry_after = self.flood_once.pop(method, None)
         if retry_after is not None:
-            self.calls.append(Call(method, params, 429))
+            self.record(Call(method, params, 429))
             return web.json_response(
                 {
                     "ok": False,
@@ -129,14 +130,14 @@ class TelegramApi(LocalStandIn):
                 status=429,
             )
         if method.startswith("send") and int(params.get("chat_id") or 0) in self.unknown_chats:
-            self.calls.append(Call(method, params, 400))
+            self.record(Call(method, params, 400))
             return self._error(400, "Bad Request: chat not found")
         fault = self.fault_for_send() if method == "sendMessage" and self.fault_for_send else None
         if fault is not None and fault != "slow":
             return await self._faulty_send(fault, params)
         if fault == "slow":
             await asyncio.sleep(self.slow_s)
-        self.calls.append(Call(method, params))
+        self.record(Call(method, params))
         if method == "getUpdates":
             return await self._get_updates(params)
         answer = getattr(self, f"_{method}", None)
@@ -144,7 +145,7 @@ class TelegramApi(LocalStandIn):
         return web.json_response({"ok": True, "result": result})
 
     async def _faulty_send(self, fault: str, params: dict[str, Any]) -> web.Response:
-        self.calls.append(Call("sendMessage", params, 500))
+        self.record(Call("sendMessage", params, 500))
         await self.failed_post(fault, lambda: self._sendMessage(params))
         return self._error(500, "Internal Server Error")
 
