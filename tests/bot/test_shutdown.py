@@ -22,6 +22,7 @@ from jobs.config.schema import (
     AccessConfig,
     Config,
     JobConfig,
+    OperatorConfig,
     SchedulerConfig,
     SlackConfig,
     TelegramConfig,
@@ -46,8 +47,10 @@ def free_port() -> int:
 
 
 def settings_for(tmp_path: Path, config: Config, env: dict[str, str]) -> Settings:
+    """`config` with the operator's page on a port the system picks, never the default
+    8787 (another program may hold it)."""
     return Settings(
-        config=config,
+        config=config.model_copy(update={"operator": OperatorConfig(listen="127.0.0.1:0")}),
         source="test",
         secrets=Secrets.from_env(env),
         database_url=f"sqlite:///{tmp_path / 'opsdesk.db'}",

@@ -43,7 +43,10 @@ def test_opsdesk_run_migrates_a_new_database_loading_only_what_its_jobs_need(
     tmp_path: Path,
 ) -> None:
     config = tmp_path / "opsdesk.toml"
-    config.write_text(f'data_dir = "{tmp_path / "data"}"\n[digest]\npost_to = ["log:digest"]\n')
+    config.write_text(
+        f'data_dir = "{tmp_path / "data"}"\n[digest]\npost_to = ["log:digest"]\n'
+        '[operator]\nlisten = "127.0.0.1:0"   # any free port: 8787 may be taken\n'
+    )
     done = subprocess.run(
         [sys.executable, "-c", RUN_THEN_LIST_MODULES, str(config)],
         capture_output=True,
