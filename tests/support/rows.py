@@ -89,3 +89,22 @@ def add_runs(engine: Engine, rows: Iterable[dict[str, Any]]) -> None:
     if rows:
         with engine.begin() as connection:
             connection.execute(insert(JobRun.__table__), rows)  # type: ignore[attr-defined]
+
+
+def add_build_history(engine: Engine, now: datetime) -> None:
+    """Fifteen days of job "build" up to `now`, four runs a day: every other one a cache
+    hit of 1 s, the rest 40 s, except today's, which take 100 s (one regression)."""
+    add_runs(
+        engine,
+        [
+            run_row(
+                "build",
+                now - timedelta(days=d, hours=h + 1),
+                1 if h % 2 else 40 + (d == 0) * 60,
+                cache_hit=bool(h % 2),
+                status="cached" if h % 2 else "ok",
+            )
+            for d in range(15)
+            for h in range(4)
+        ],
+    )

@@ -1,0 +1,51 @@
+"""/digest at the router: the day and the week from the run rows, the week with its
+chart, and a period it does not know refused with the usage."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy.engine import Engine
+
+from handlers.access import CONSOLE_CALLER
+from handlers.catalog import build_router
+from handlers.router import Router
+from jobs.config.schema import Config
+from tests.support.context import jobs_context
+from tests.support.files import assert_png
+from tests.support.rows import add_build_history
+
+NOW = datetime(2026, 3, 20, 9, 0, tzinfo=UTC)
+
+
+def router(engine: Engine) -> Router:
+    add_build_history(engine, NOW)
+    return build_router(jobs_context(engine, Config(), clock=lambda: NOW))
+
+
+def test_the_days_digest_gives_its_figures_and_the_regression(engine: Engine) -> None:
+    day = router(engine).handle(CONSOLE_CALLER, "/digest")
+    assert day.status == "ok"
+    assert day.title == "Daily digest: 1 insight"
+    text = "\n".join(b.text for b in day.blocks)
+    assert "Day digest to 2026-03-20 09:00 UTC: 4 runs, 0 failed" in text
+    assert "build: median duration 1m 40s vs 14-day median 40.0s" in text
+    assert "Caching: 50% hit rate (2/4)" in text
+
+
+def test_the_weeks_digest_carries_its_chart(engine: Engine) -> None:
+    week = router(engine).handle(CONSOLE_CALLER, "/digest week")
+    assert week.status == "ok" and week.title.startswith("Weekly digest")
+    assert week.image is not None
+    assert week.image.title.startswith("Last 14 days to 2026-03-20")
+    assert week.image.filename == "digest-2026-03-20.png"
+    assert_png(week.image.png)
+
+
+def test_an_unknown_period_is_refused_with_the_usage(engine: Engine) -> None:
+    month = router(engine).handle(CONSOLE_CALLER, "/digest month")
+    assert month.status == "error" and month.private
+    assert [b.text for b in month.blocks] == [
+        "Unknown period 'month': use day or week.",
+        "Usage: /digest [day|week]",
+    ]
