@@ -5,9 +5,9 @@ that repairs it."""
 
 from __future__ import annotations
 
-import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,11 +22,46 @@ from tests.support.cli import ROOT
 CHILD = str(Path(__file__).with_name("first_start_child.py"))
 
 
-def _child(url: str, kill_at: int) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, CHILD, url, str(kill_at)],
-        capture_output=True, text=True, cwd=ROOT, timeout=120,
-    )  # fmt: skip
+class Starts:
+    """First starts in fresh processes forked by one server process (first_start_child.py)
+    that imported opsdesk once."""
+
+    def __init__(self, log: Path) -> None:
+        self.log = log.open("w")
+        self.server = subprocess.Popen(
+            [sys.executable, CHILD], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=self.log, text=True, cwd=ROOT,
+        )  # fmt: skip
+
+    def _ask(self, request: str, answers: int) -> list[str]:
+        assert self.server.stdin is not None and self.server.stdout is not None
+        self.server.stdin.write(request + "\n")
+        self.server.stdin.flush()
+        lines = [self.server.stdout.readline().strip() for _ in range(answers)]
+        assert all(lines), f"the start server stopped: {self.log.name}"
+        return lines
+
+    def killed_at(self, url: str, statement: int) -> str:
+        """One start, killed with SIGKILL just before its `statement`-th statement (0:
+        never); "killed" or "exit N", then what it printed."""
+        return self._ask(f"kill {url} {statement}", 1)[0]
+
+    def together(self, url: str, count: int) -> list[str]:
+        """`count` starts at the same moment; each one's answer."""
+        return self._ask(f"together {url} {count}", count)
+
+    def close(self) -> None:
+        if self.server.stdin is not None:
+            self.server.stdin.close()
+        self.server.wait(timeout=60)
+        self.log.close()
+
+
+@pytest.fixture
+def starts(tmp_path: Path) -> Iterator[Starts]:
+    server = Starts(tmp_path / "starts.log")
+    yield server
+    server.close()
 
 
 def _assert_complete(url: str) -> None:
@@ -59,17 +94,17 @@ def _reset(url: str) -> None:
 
 
 def test_a_first_start_killed_at_any_statement_leaves_a_database_the_next_start_completes(
-    database_url: str, tmp_path: Path
+    database_url: str, tmp_path: Path, starts: Starts
 ) -> None:
-    counted = _child(database_url, 0)
-    assert counted.returncode == 0, counted.stderr
-    statements = int(counted.stdout.split()[0])
+    counted = starts.killed_at(database_url, 0)
+    assert counted.startswith("exit 0 "), counted
+    statements = int(counted.split()[2])
     assert statements > 20  # the whole first upgrade, statement by statement
     _reset(database_url)
     urls = _fresh_urls(database_url, tmp_path, statements)
     for kill_at, url in enumerate(urls, start=1):
-        killed = _child(url, kill_at)
-        assert killed.returncode == -signal.SIGKILL, (kill_at, killed.stdout, killed.stderr)
+        killed = starts.killed_at(url, kill_at)
+        assert killed == "killed", (kill_at, killed, (tmp_path / "starts.log").read_text())
         engine = make_engine(url)
         migrate.upgrade(engine)
         engine.dispose()
@@ -78,23 +113,16 @@ def test_a_first_start_killed_at_any_statement_leaves_a_database_the_next_start_
 
 
 def test_twenty_first_starts_at_once_all_succeed_and_the_migration_runs_once(
-    database_url: str,
+    database_url: str, tmp_path: Path, starts: Starts
 ) -> None:
-    starters = [
-        subprocess.Popen(
-            [sys.executable, CHILD, database_url, "-1"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            cwd=ROOT,
-        )
-        for _ in range(20)
-    ]
-    results = [(p.wait(timeout=300), *p.communicate()) for p in starters]
-    assert [code for code, _, _ in results] == [0] * 20, [err for _, _, err in results if err]
-    # Each child says how many CREATE TABLE statements it ran: one child migrated,
-    # the others waited for its lock and found nothing to do.
-    created = sorted(int(out.split()[1]) for _, out, _ in results)
+    results = starts.together(database_url, 20)
+    assert all(r.startswith("exit 0 ") for r in results), (
+        results,
+        (tmp_path / "starts.log").read_text(),
+    )
+    # Each start says how many CREATE TABLE statements it ran: one migrated, the
+    # others waited for its lock and found nothing to do.
+    created = sorted(int(r.split()[3]) for r in results)
     assert created[:-1] == [0] * 19 and created[-1] >= len(SQLModel.metadata.tables)
     _assert_complete(database_url)
     engine = make_engine(database_url)
