@@ -6,7 +6,7 @@ import asyncio
 import json
 import time
 
-from bot.slack.app import WORKING
+from bot.slack.listeners import WORKING
 from handlers.router import Router
 from tests.bot.slack.conftest import SlackServer
 from tests.support.commands import slow_command

@@ -7,7 +7,7 @@ import json
 
 from sqlmodel import Session, select
 
-from bot.slack.app import WORKING
+from bot.slack.listeners import WORKING
 from bot.slack.render import render_blocks
 from handlers.access import Role
 from handlers.router import Command, Request, Router
