@@ -46,13 +46,21 @@ def not_covered_reason(path: str, root: Path | None = None) -> str:
 
 
 def _has_root_ruff_config(root: Path) -> bool:
+    """Whether ruff takes its configuration from the checkout's root: a ruff.toml, or a
+    pyproject.toml it must read — one with a [tool.ruff] table, or one it cannot parse
+    (invalid TOML, merge-conflict markers), on which ruff fails with its reason. An
+    empty ruff.toml written beside that would take precedence and lint with defaults."""
     if any((root / name).is_file() for name in ROOT_RUFF_CONFIGS):
         return True
     try:
         with (root / "pyproject.toml").open("rb") as handle:
-            return "ruff" in tomllib.load(handle).get("tool", {})
-    except (OSError, tomllib.TOMLDecodeError):
+            tool = tomllib.load(handle).get("tool")
+    except tomllib.TOMLDecodeError:
+        return True
+    except OSError:
         return False
+    # A `tool` that is not a table is a pyproject.toml ruff cannot read either.
+    return tool is not None and (not isinstance(tool, dict) or "ruff" in tool)
 
 
 class LintReviewer:
