@@ -12,6 +12,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from jobs.review.finding import display_path
 from jobs.review.lint.linters import ruff_command
 from tests.support.git_repo import Repo
 
@@ -71,9 +72,11 @@ def shellcheck_oracle(work: Repo, tmp_path: Path) -> Counter[Key]:
     scripts = sorted(p.relative_to(clone).as_posix() for p in clone.rglob("*.sh"))
     result = subprocess.run(
         [shellcheck_program(), "--format=json1", *scripts], cwd=clone, capture_output=True,
-        text=True, env=oracle_env(tmp_path),
+        env=oracle_env(tmp_path),
     )  # fmt: skip
+    # A name's bytes that are not UTF-8 come back as UTF-8-encoded surrogate escapes.
+    report = json.loads(result.stdout.decode("utf-8", "surrogatepass"))
     return Counter(
-        (c["file"], c["line"], f"SC{c['code']}", c["message"])
-        for c in json.loads(result.stdout)["comments"]
+        (display_path(c["file"]), c["line"], f"SC{c['code']}", c["message"])
+        for c in report["comments"]
     )

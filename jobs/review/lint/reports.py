@@ -14,6 +14,7 @@ configuration notification of level error; ShellCheck: SC1134 for an unreadable
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -111,8 +112,19 @@ def _finding(linter: str, result: _Result) -> Finding | None:
     )
 
 
+_CHARACTER_REFERENCE = re.compile(r"&#(?:([0-9]{1,7})|[xX]([0-9a-fA-F]{1,6}));")
+
+
+def _no_surrogate(reference: re.Match[str]) -> str:
+    code = int(reference[1]) if reference[1] else int(reference[2], 16)
+    return "&#xFFFD;" if 0xD800 <= code <= 0xDFFF else reference[0]
+
+
 def parse_checkstyle(text: str, root: Path, linter: str) -> list[Finding]:
     """<checkstyle><file name=…><error line= severity= message= source=/></file>…"""
+    # ShellCheck writes a name's bytes that are not UTF-8 as references to surrogates,
+    # which XML does not allow: they are read as U+FFFD, as other linters write them.
+    text = _CHARACTER_REFERENCE.sub(_no_surrogate, text)
     try:
         document = ElementTree.fromstring(text)  # noqa: S314 (a local linter's own output)
     except ElementTree.ParseError as exc:
