@@ -9,6 +9,7 @@ answer `--version` is known by the hash of its file.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import shutil
@@ -28,13 +29,20 @@ _ASKED: dict[tuple[str, int, int, int], str] = {}
 def linter_versions(config: LintReviewerConfig) -> dict[str, str]:
     """ruff's version and each configured linter's, by name (a linter not installed
     is "not installed": its review fails when it runs)."""
-    ruff = ruff_command()
+    ruff = _ruff()
     versions = {"ruff": program_version(ruff[0]) if len(ruff) == 1 else version("ruff")}
     path = linter_env()["PATH"]
     for linter in config.linters:
         program = shutil.which(linter.command[0], path=path)
         versions[linter.name] = program_version(program) if program else "not installed"
     return versions
+
+
+@functools.cache
+def _ruff() -> tuple[str, ...]:
+    """Where ruff is installed does not change while opsdesk runs (finding it takes
+    longer than the rest of a cache hit's fingerprint)."""
+    return tuple(ruff_command())
 
 
 def program_version(program: str) -> str:
