@@ -41,8 +41,6 @@ from jobs.review.scratch import checkout_dir
 from jobs.review.targets import RepoTarget, ReviewFailed, resolve_target
 from jobs.runs import records as runs
 
-_FINGERPRINTS: dict[str, str] = {}
-
 
 def build_reviewer(context: Context, target: RepoTarget) -> Reviewer:
     settings = context.config.reviewer
@@ -50,16 +48,6 @@ def build_reviewer(context: Context, target: RepoTarget) -> Reviewer:
         calibrations = StoredCalibration(context.engine)
         return LlmReviewer(settings.llm, api_key=context.llm_api_key, calibrations=calibrations)
     return LintReviewer(settings.lint.with_linters(list(target.linters)))
-
-
-def fingerprint_of(reviewer: Reviewer) -> str:
-    """The reviewer's fingerprint, computed once per configuration per process
-    (the lint fingerprint asks importlib.metadata for ruff's version)."""
-    settings = getattr(reviewer, "config", None)
-    identity = reviewer.kind + (settings.model_dump_json() if settings is not None else "")
-    if identity not in _FINGERPRINTS:
-        _FINGERPRINTS[identity] = reviewer.fingerprint()
-    return _FINGERPRINTS[identity]
 
 
 def run_review(
@@ -112,7 +100,9 @@ class _Review:
 
     @cached_property
     def fingerprint(self) -> str:
-        return fingerprint_of(self.reviewer)
+        """Asked of the reviewer at every review: the lint reviewer's includes the
+        version of each linter installed now (cheap: a program is asked once per file)."""
+        return self.reviewer.fingerprint()
 
     def cache_key(self, sha: str) -> str:
         return history.review_cache_key(self.target.name, sha, self.fingerprint)

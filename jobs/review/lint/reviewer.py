@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import tempfile
 import tomllib
-from importlib.metadata import version
 from pathlib import Path, PurePosixPath
 
 from jobs.config.schema import LintReviewerConfig
@@ -27,6 +26,7 @@ from jobs.review.finding import Finding, display_path
 from jobs.review.git import GitError
 from jobs.review.lint.linters import RUFF_FILES, covers, run_linter, run_ruff
 from jobs.review.lint.names import INDISTINCT_NAME, ReportedNames
+from jobs.review.lint.versions import linter_versions
 from jobs.review.reviewers import ReviewerError, ReviewerOutput, ReviewInput, reviewer_fingerprint
 
 UNLIMITED_TOKENS = 10**12
@@ -73,7 +73,7 @@ class LintReviewer:
 
     def fingerprint(self) -> str:
         options = {
-            "ruff": version("ruff"),
+            "versions": linter_versions(self.config),
             "select": sorted(self.config.select),
             "ignore": sorted(self.config.ignore),
             "linters": [linter.model_dump() for linter in self.config.linters],
