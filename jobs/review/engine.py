@@ -181,7 +181,7 @@ def _review_miss(
         notes=output.notes,
     )
     renamed = git.renames(target.path, base, sha) if base is not None else {}
-    moved = _line_mover(target.path, base, sha, review_input.files) if base else None
+    moved = _line_mover(target.path, base, sha, review_input.changed_paths) if base else None
     # A reviewer that saw the whole commit did not report a base finding: it is fixed.
     fate = _fixed if output.whole_tree else _partial_fate(review_input.files, tree, moved)
     stored = store.save_review(
@@ -216,13 +216,12 @@ def _fixed(path: str, line: int) -> int | None:
 
 
 def _line_mover(
-    repo: Path, base: str, sha: str, files: tuple[FileDiff, ...]
+    repo: Path, base: str, sha: str, changed: tuple[str, ...]
 ) -> Callable[[str, int], int | None]:
-    """(path at head, line at base) → its line at head; None when the delta changed it."""
-    changed = [
-        p for f in files if f.status in ("modified", "renamed") for p in (f.path, f.old_path) if p
-    ]
-    maps = line_maps(repo, base, sha, changed)
+    """(path at head, line at base) → its line at head; None when the delta changed it.
+    Every changed file has its map, skipped ones too: without one, identical findings
+    below an inserted line could not be paired by where they went."""
+    maps = line_maps(repo, base, sha, list(changed))
 
     def moved(path: str, line: int) -> int | None:
         return maps[path].moved(line) if path in maps else line
