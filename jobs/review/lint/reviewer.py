@@ -19,6 +19,7 @@ from pathlib import Path, PurePosixPath
 
 from jobs.config.schema import LintReviewerConfig
 from jobs.core.text import plural
+from jobs.review import lfs
 from jobs.review.budget import SkippedFile
 from jobs.review.checkout import Checkout, check_out
 from jobs.review.diff import skip_reason
@@ -94,10 +95,12 @@ class LintReviewer:
             checkout = check_out(review_input.repo, review_input.head_sha, scratch)
         except GitError as exc:
             raise ReviewerError(f"cannot check out {review_input.head_sha[:12]}: {exc}") from exc
-        names = ReportedNames(checkout.files)
+        # Files in git LFS as a clone with git-lfs has them, or listed with the reason.
+        pointers = lfs.materialise(review_input.repo, checkout, self.covers)
+        names = ReportedNames(checkout.files, pointers)
         findings, elsewhere = names.of_commit(self.lint(checkout))
         findings.sort(key=lambda f: (f.path, f.cell or 0, f.line, f.category))
-        covered, not_reviewed = self.coverage(checkout, names)
+        covered, not_reviewed = self.coverage(checkout, names, pointers)
         notes = [f"{plural(elsewhere, 'finding')} named no file of the commit"] if elsewhere else []
         return ReviewerOutput(
             findings=findings,
@@ -121,16 +124,25 @@ class LintReviewer:
                 findings += run_linter(linter, root, files)
         return findings
 
-    def coverage(self, checkout: Checkout, names: ReportedNames) -> tuple[int, list[SkippedFile]]:
-        """How many files some linter covers and its report can name, and the others
-        with the reason (under their readable names)."""
+    def covers(self, path: str) -> bool:
+        """Whether some configured linter reads the file."""
         globs = [RUFF_FILES, *(tuple(linter.files) for linter in self.config.linters)]
+        return any(covers(g, path) for g in globs)
+
+    def coverage(
+        self, checkout: Checkout, names: ReportedNames, pointers: dict[str, str]
+    ) -> tuple[int, list[SkippedFile]]:
+        """How many files some linter reviewed, and the others with the reason (under
+        their readable names): no linter covers them, a report cannot name them, or
+        they stayed LFS pointers."""
         not_reviewed: list[SkippedFile] = []
         for path in sorted(checkout.files):
-            if not any(covers(g, path) for g in globs):
+            if not self.covers(path):
                 reason = not_covered_reason(path, checkout.root)
             elif path in names.indistinct:
                 reason = INDISTINCT_NAME
+            elif path in pointers:
+                reason = pointers[path]
             else:
                 continue
             not_reviewed.append(SkippedFile(display_path(path), reason))
