@@ -34,6 +34,12 @@ _ISOLATING_SETTINGS = (
     "core.untrackedCache=false",
     "core.sparseCheckout=false",
     "core.hooksPath=/dev/null",
+    # Files in git LFS are written as their pointers, whether or not git-lfs is installed
+    # (a repository set up with it would otherwise fail here without it): lfs.py
+    # materialises the ones a linter reads.
+    "filter.lfs.process=",
+    "filter.lfs.smudge=",
+    "filter.lfs.required=false",
 )
 _ISOLATING_CONFIG = tuple(arg for setting in _ISOLATING_SETTINGS for arg in ("-c", setting))
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")

@@ -23,7 +23,7 @@ from sqlalchemy.engine import Connection, Engine
 from jobs.review.budget import SkippedFile
 from jobs.review.feedback import FEEDBACK, Mark
 from jobs.review.finding import Finding as ReportedFinding
-from storage.models import Finding, Review, ReviewFinding
+from storage.models import Finding, JobRun, Review, ReviewFinding
 
 REVIEWS = Review.__table__  # type: ignore[attr-defined]
 
@@ -32,6 +32,9 @@ FINDINGS = Finding.__table__  # type: ignore[attr-defined]
 
 
 REVIEW_FINDINGS = ReviewFinding.__table__  # type: ignore[attr-defined]
+
+
+JOB_RUNS = JobRun.__table__  # type: ignore[attr-defined]
 
 
 COUNTED_STATES = ("new", "open", "fixed", "suppressed")
@@ -235,6 +238,19 @@ def last_review(engine: Engine, repo: str, fingerprint: str) -> LastReview | Non
     return LastReview(int(row[0]), str(row[1]), _skipped_from_json(row[2] or "[]"))
 
 
+def served_review_id(engine: Engine, repo: str) -> int | None:
+    """The review the repository's newest review run answered with, made or replayed
+    from the cache: the repository's findings are that review's (a cache hit on
+    another one makes it so: current.make_current). One indexed query."""
+    with engine.connect() as connection:
+        return connection.execute(
+            select(JOB_RUNS.c.review_id)
+            .where(JOB_RUNS.c.job == f"review:{repo}", JOB_RUNS.c.review_id.is_not(None))
+            .order_by(JOB_RUNS.c.started_at.desc(), JOB_RUNS.c.id.desc())
+            .limit(1)
+        ).scalar()
+
+
 def review_cache_key(repo: str, sha: str, fingerprint: str) -> str:
     """A short form of the cache key for job_runs.cache_key (64 characters)."""
     return hashlib.sha256(f"{repo}\0{sha}\0{fingerprint}".encode()).hexdigest()
@@ -259,6 +275,18 @@ def open_findings(engine: Engine, repo: str, *, suppressed: bool = False) -> lis
         ).all()
     status = "suppressed" if suppressed else "open"
     return sort_findings(ReviewedFinding(*row, status) for row in rows)  # type: ignore[call-arg]
+
+
+def open_counts(connection: Connection) -> dict[str, int]:
+    """How many open findings each repository has, as /findings counts them (those
+    someone marked false positive left out)."""
+    marked = select(FEEDBACK.c.finding_id).where(FEEDBACK.c.verdict == "false_positive")
+    rows = connection.execute(
+        select(FINDINGS.c.repo, func.count())
+        .where(FINDINGS.c.status == "open", FINDINGS.c.id.not_in(marked))
+        .group_by(FINDINGS.c.repo)
+    )
+    return {str(repo): int(count) for repo, count in rows}
 
 
 def count_reviews(engine: Engine, repo: str) -> int:

@@ -14,4 +14,12 @@ def prepare_review(repo: Path, base: str | None, head: str, budget_tokens: int) 
     """Diff base → head (base None: the whole tree, a full review), parse it and pack
     it into `budget_tokens`. `input.packed.skipped` lists every file left out."""
     files = parse_diff(diff_text(repo, base, head))
-    return ReviewInput(repo=repo, head_sha=head, packed=pack_files(files, budget_tokens))
+    changed = (
+        p for f in files if f.status in ("modified", "renamed") for p in (f.path, f.old_path)
+    )
+    return ReviewInput(
+        repo=repo,
+        head_sha=head,
+        packed=pack_files(files, budget_tokens),
+        changed_paths=tuple(dict.fromkeys(p for p in changed if p)),
+    )

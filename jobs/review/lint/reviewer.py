@@ -15,16 +15,19 @@ from __future__ import annotations
 
 import tempfile
 import tomllib
-from importlib.metadata import version
 from pathlib import Path, PurePosixPath
 
 from jobs.config.schema import LintReviewerConfig
+from jobs.core.text import plural
+from jobs.review import lfs
 from jobs.review.budget import SkippedFile
 from jobs.review.checkout import Checkout, check_out
 from jobs.review.diff import skip_reason
-from jobs.review.finding import Finding
+from jobs.review.finding import Finding, display_path
 from jobs.review.git import GitError
 from jobs.review.lint.linters import RUFF_FILES, covers, run_linter, run_ruff
+from jobs.review.lint.names import INDISTINCT_NAME, ReportedNames
+from jobs.review.lint.versions import linter_versions
 from jobs.review.reviewers import ReviewerError, ReviewerOutput, ReviewInput, reviewer_fingerprint
 
 UNLIMITED_TOKENS = 10**12
@@ -46,13 +49,21 @@ def not_covered_reason(path: str, root: Path | None = None) -> str:
 
 
 def _has_root_ruff_config(root: Path) -> bool:
+    """Whether ruff takes its configuration from the checkout's root: a ruff.toml, or a
+    pyproject.toml it must read — one with a [tool.ruff] table, or one it cannot parse
+    (invalid TOML, merge-conflict markers), on which ruff fails with its reason. An
+    empty ruff.toml written beside that would take precedence and lint with defaults."""
     if any((root / name).is_file() for name in ROOT_RUFF_CONFIGS):
         return True
     try:
         with (root / "pyproject.toml").open("rb") as handle:
-            return "ruff" in tomllib.load(handle).get("tool", {})
-    except (OSError, tomllib.TOMLDecodeError):
+            tool = tomllib.load(handle).get("tool")
+    except tomllib.TOMLDecodeError:
+        return True
+    except OSError:
         return False
+    # A `tool` that is not a table is a pyproject.toml ruff cannot read either.
+    return tool is not None and (not isinstance(tool, dict) or "ruff" in tool)
 
 
 class LintReviewer:
@@ -63,7 +74,7 @@ class LintReviewer:
 
     def fingerprint(self) -> str:
         options = {
-            "ruff": version("ruff"),
+            "versions": linter_versions(self.config),
             "select": sorted(self.config.select),
             "ignore": sorted(self.config.ignore),
             "linters": [linter.model_dump() for linter in self.config.linters],
@@ -84,15 +95,23 @@ class LintReviewer:
             checkout = check_out(review_input.repo, review_input.head_sha, scratch)
         except GitError as exc:
             raise ReviewerError(f"cannot check out {review_input.head_sha[:12]}: {exc}") from exc
-        findings = self.lint(checkout)
+        # Files in git LFS as a clone with git-lfs has them, or listed with the reason.
+        pointers = lfs.materialise(review_input.repo, checkout, self.covers)
+        names = ReportedNames(checkout.files, pointers)
+        findings, elsewhere = names.of_commit(self.lint(checkout))
         findings.sort(key=lambda f: (f.path, f.cell or 0, f.line, f.category))
-        covered, not_reviewed = self.coverage(checkout)
+        covered, not_reviewed = self.coverage(checkout, names, pointers)
+        notes = [f"{plural(elsewhere, 'finding')} named no file of the commit"] if elsewhere else []
         return ReviewerOutput(
-            findings=findings, not_reviewed=not_reviewed, whole_tree=True, reviewed_files=covered
+            findings=findings,
+            not_reviewed=not_reviewed,
+            whole_tree=True,
+            reviewed_files=covered,
+            notes=notes,
         )
 
     def lint(self, checkout: Checkout) -> list[Finding]:
-        """Every configured linter on the whole checkout."""
+        """Every configured linter on the whole checkout, as the linters report."""
         root = checkout.root
         if not _has_root_ruff_config(root):
             # Exactly ruff's behaviour without a config, but its upward search for one
@@ -103,16 +122,30 @@ class LintReviewer:
             files = sorted(p for p in checkout.files if covers(linter.files, p))
             if files:
                 findings += run_linter(linter, root, files)
-        return [f for f in findings if f.path in checkout.files]
+        return findings
 
-    def coverage(self, checkout: Checkout) -> tuple[int, list[SkippedFile]]:
-        """How many files some linter covers, and the others with the reason."""
+    def covers(self, path: str) -> bool:
+        """Whether some configured linter reads the file."""
         globs = [RUFF_FILES, *(tuple(linter.files) for linter in self.config.linters)]
-        not_reviewed = [
-            SkippedFile(path, not_covered_reason(path, checkout.root))
-            for path in sorted(checkout.files)
-            if not any(covers(g, path) for g in globs)
-        ]
+        return any(covers(g, path) for g in globs)
+
+    def coverage(
+        self, checkout: Checkout, names: ReportedNames, pointers: dict[str, str]
+    ) -> tuple[int, list[SkippedFile]]:
+        """How many files some linter reviewed, and the others with the reason (under
+        their readable names): no linter covers them, a report cannot name them, or
+        they stayed LFS pointers."""
+        not_reviewed: list[SkippedFile] = []
+        for path in sorted(checkout.files):
+            if not self.covers(path):
+                reason = not_covered_reason(path, checkout.root)
+            elif path in names.indistinct:
+                reason = INDISTINCT_NAME
+            elif path in pointers:
+                reason = pointers[path]
+            else:
+                continue
+            not_reviewed.append(SkippedFile(display_path(path), reason))
         return len(checkout.files) - len(not_reviewed), not_reviewed
 
 
