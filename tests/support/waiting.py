@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy.pool import Pool
 
 HANG_GUARD_S = 60.0
 
@@ -72,21 +72,27 @@ def watching(logger: str, level: int = logging.DEBUG) -> Iterator[LogWatch]:
 
 
 class Commits:
-    """Counts every commit on every engine of this process, so a test can wait until
-    a commit made a condition true (a row appeared, a status changed) instead of
-    polling on a timer."""
+    """Counts every connection handed back to its pool, on every engine of this
+    process, so a test can wait until a write made a condition true (a row appeared, a
+    status changed) instead of polling on a timer. A connection goes back after its
+    transaction has committed; SQLAlchemy's own "commit" event comes before the
+    database has committed, too early to look."""
 
     def __init__(self) -> None:
         self._committed = threading.Condition()
         self.count = 0
+        self._looking: int | None = None  # the thread checking the condition
 
-    def _on_commit(self, _connection: Any) -> None:
+    def _on_checkin(self, _connection: Any, _record: Any) -> None:
+        if threading.get_ident() == self._looking:
+            return  # the condition's own reads wake nobody
         with self._committed:
             self.count += 1
             self._committed.notify_all()
 
     def wait_until(self, condition: Callable[[], object], timeout: float = HANG_GUARD_S) -> None:
-        """Return once `condition()` is true, checking it again after each commit."""
+        """Return once `condition()` is true, checking it again after each write."""
+        self._looking = threading.get_ident()
         deadline = time.monotonic() + timeout
         while True:
             with self._committed:
@@ -108,13 +114,13 @@ class Commits:
 
 @contextmanager
 def commits() -> Iterator[Commits]:
-    """Commits on any engine of this process while the block runs."""
+    """Writes on any engine of this process while the block runs."""
     counter = Commits()
-    event.listen(Engine, "commit", counter._on_commit)
+    event.listen(Pool, "checkin", counter._on_checkin)
     try:
         yield counter
     finally:
-        event.remove(Engine, "commit", counter._on_commit)
+        event.remove(Pool, "checkin", counter._on_checkin)
 
 
 def read_until(fd: int, wanted: str, timeout: float = HANG_GUARD_S) -> str:
