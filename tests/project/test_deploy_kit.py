@@ -181,6 +181,13 @@ def test_the_dockerfiles_commands_work_in_a_fresh_virtual_environment(tmp_path: 
             (image_root / rest.lstrip("/")).mkdir(parents=True, exist_ok=True)
     data = image_root / "data"
     assert env["OPSDESK_DATA_DIR"] == str(data)
+    # A container has its own network; here the operator's page takes a port the system
+    # picks rather than the default 8787, which another program may hold. The file is
+    # mounted and named as the Dockerfile's comment shows.
+    mounted = image_root / "etc/opsdesk/opsdesk.toml"
+    mounted.parent.mkdir(parents=True)
+    mounted.write_text('[operator]\nlisten = "127.0.0.1:0"\n')
+    env["OPSDESK_CONFIG"] = str(mounted)
     run = dict(runtime[1:])
     command = exec_form(run["CMD"])
     health = exec_form(run["HEALTHCHECK"].split(" CMD ", 1)[1])
