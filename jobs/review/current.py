@@ -6,9 +6,9 @@ after a history rewind (a force-push or reset back to a commit reviewed before) 
 reviewer configuration back in use, /findings, the digest and /metrics would still
 show the later review's findings: files that no longer exist, findings that were not
 there. `make_current` writes them back as the replayed review has them: its new and
-open findings open again at the lines it saw, every other open finding of the same
-kind of reviewer (linters, or the model) fixed by it. Two statements, each a no-op
-on rows already right.
+open findings open again at the lines (and paths, for a file renamed since) it saw,
+every other open finding of the same kind of reviewer (linters, or the model) fixed
+by it. A few statements, each a no-op on rows already right.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import or_, select, update
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from jobs.review.history import FINDINGS, REVIEW_FINDINGS, StoredReview
 
@@ -51,6 +51,16 @@ def make_current(engine: Engine, review: StoredReview, now: datetime) -> None:
                 updated_at=now,
             )
         )
+        for finding_id, then, now_path in connection.execute(
+            select(REVIEW_FINDINGS.c.finding_id, REVIEW_FINDINGS.c.path, FINDINGS.c.path)
+            .join(FINDINGS, where_it_stood)
+            .where(
+                listed,
+                REVIEW_FINDINGS.c.state.in_(OPEN_STATES),
+                REVIEW_FINDINGS.c.path.is_not(None),
+            )
+        ).all():
+            _move_back(connection, finding_id, then, now_path)
         connection.execute(
             update(FINDINGS)
             .where(
@@ -61,3 +71,16 @@ def make_current(engine: Engine, review: StoredReview, now: datetime) -> None:
             )
             .values(status="fixed", fixed_review_id=review_id, updated_at=now)
         )
+
+
+def _move_back(connection: Connection, finding_id: int, then: str, now_path: str) -> None:
+    """A finding whose file was renamed after the review goes back to the path it had
+    then; the reviews that listed it at the later path keep saying so."""
+    of_it = REVIEW_FINDINGS.c.finding_id == finding_id
+    connection.execute(
+        update(REVIEW_FINDINGS).where(of_it, REVIEW_FINDINGS.c.path.is_(None)).values(path=now_path)
+    )
+    connection.execute(
+        update(REVIEW_FINDINGS).where(of_it, REVIEW_FINDINGS.c.path == then).values(path=None)
+    )
+    connection.execute(update(FINDINGS).where(FINDINGS.c.id == finding_id).values(path=then))

@@ -138,8 +138,19 @@ def _reviewed_columns(where: Any) -> list[Any]:
     return [where[name] if name in ("line", "cell") else FINDINGS.c[name] for name in names]
 
 
+def path_in_review() -> Any:
+    """A finding's path in one review: the one it had then if its file moved since."""
+    return func.coalesce(REVIEW_FINDINGS.c.path, FINDINGS.c.path)
+
+
 # A finding as one review listed it: where it stood then, and its state in that review.
-_FINDING_COLUMNS = (*_reviewed_columns(REVIEW_FINDINGS.c), REVIEW_FINDINGS.c.state)
+_FINDING_COLUMNS = (
+    *(
+        path_in_review().label("path") if column is FINDINGS.c.path else column
+        for column in _reviewed_columns(REVIEW_FINDINGS.c)
+    ),
+    REVIEW_FINDINGS.c.state,
+)
 
 
 def _stored(connection: Connection, row: Any) -> StoredReview:
@@ -225,14 +236,23 @@ class LastReview:
 
 
 def last_review(engine: Engine, repo: str, fingerprint: str) -> LastReview | None:
-    """The newest review of `repo` by this reviewer configuration: the delta base."""
+    """The delta base: the review the repository's findings are, when this reviewer
+    configuration made it (after a history rewind, the commit rewound to), else the
+    newest review by this configuration."""
+    served = served_review_id(engine, repo)
+    mine = (REVIEWS.c.repo == repo, REVIEWS.c.reviewer_fingerprint == fingerprint)
     with engine.connect() as connection:
-        row = connection.execute(
-            select(REVIEWS.c.id, REVIEWS.c.commit_sha, REVIEWS.c.skipped_files)
-            .where(REVIEWS.c.repo == repo, REVIEWS.c.reviewer_fingerprint == fingerprint)
-            .order_by(REVIEWS.c.created_at.desc(), REVIEWS.c.id.desc())
-            .limit(1)
-        ).first()
+        columns = (REVIEWS.c.id, REVIEWS.c.commit_sha, REVIEWS.c.skipped_files)
+        row = None
+        if served is not None:
+            row = connection.execute(select(*columns).where(*mine, REVIEWS.c.id == served)).first()
+        if row is None:
+            row = connection.execute(
+                select(*columns)
+                .where(*mine)
+                .order_by(REVIEWS.c.created_at.desc(), REVIEWS.c.id.desc())
+                .limit(1)
+            ).first()
     if row is None:
         return None
     return LastReview(int(row[0]), str(row[1]), _skipped_from_json(row[2] or "[]"))

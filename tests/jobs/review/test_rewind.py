@@ -129,3 +129,35 @@ def findings_open_metric(context: Context) -> dict[str, float]:
         if family.name == "opsdesk_findings_open"
         for sample in family.samples
     }
+
+
+def test_a_rewind_past_a_rename_lists_the_findings_at_their_paths_then(
+    engine: Engine, git_repo: Repo, tmp_path: Path, repo_lint: Reviews
+) -> None:
+    before_rename = git_repo.commit("old", **{"old.py": "import os\nimport sys\n"})
+    at_first = repo_lint()
+    git_repo.git("mv", "old.py", "renamed.py")
+    renamed = git_repo.commit("rename")
+    at_rename = repo_lint()
+    assert {f.path for f in at_rename.shown} == {"renamed.py"}
+    ids = {f.id for f in at_first.shown}
+    assert {f.id for f in at_rename.shown} == ids  # the same rows, carried
+
+    git_repo.git("reset", "-q", "--hard", before_rename)
+    back = repo_lint()
+    assert back.cache_hit
+    assert listed(engine) == open_set(engine, back) == ruff_oracle(git_repo, tmp_path)
+    assert {f.path for f in open_findings(engine, "demo")} == {"old.py"}
+
+    git_repo.git("reset", "-q", "--hard", renamed)
+    forward = repo_lint()
+    assert forward.cache_hit
+    assert listed(engine) == open_set(engine, forward) == ruff_oracle(git_repo, tmp_path)
+    assert {f.id for f in open_findings(engine, "demo")} == ids
+
+    git_repo.git("reset", "-q", "--hard", before_rename)
+    repo_lint()
+    git_repo.commit("on the old layout", **{"old.py": "import os\nimport sys\nimport re\n"})
+    after = repo_lint()
+    assert listed(engine) == open_set(engine, after) == ruff_oracle(git_repo, tmp_path)
+    assert ids <= {f.id for f in after.shown}
