@@ -225,6 +225,11 @@ class ReviewerConfig(Strict):
     default: Literal["lint", "llm"] = "lint"
     # Findings listed in a /review reply; /findings lists them all.
     max_findings_shown: int = Field(default=5, ge=1, le=25)
+    # A reviewed commit is untrusted: a file larger than this is never checked out,
+    # linted or put in a prompt (listed as not reviewed, "larger than 2 MB"); nor is
+    # any file's part of a diff, nor a diff beyond max_diff_mb in all.
+    max_file_mb: float = Field(default=2, gt=0, le=1024)
+    max_diff_mb: float = Field(default=64, gt=0, le=4096)
     lint: LintReviewerConfig = LintReviewerConfig()
     llm: LlmReviewerConfig = LlmReviewerConfig()
 

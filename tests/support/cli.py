@@ -5,6 +5,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
+import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]  # the checkout: pyproject.toml, manifest.yml
@@ -70,3 +73,40 @@ def opsdesk_with_config(
 ) -> subprocess.CompletedProcess[str]:
     """`opsdesk ARGS` with OPSDESK_CONFIG naming the test's config file."""
     return opsdesk(*args, env={"OPSDESK_CONFIG": str(config), **(env or {})}, timeout=timeout)
+
+
+@dataclass
+class Measured:
+    returncode: int
+    stdout: str
+    stderr: str
+    max_rss_mb: float  # the process's peak resident memory, or its children's (git, linters)
+
+
+def opsdesk_measured(config: Path, *args: str, stdin: str = "", timeout: float = 180) -> Measured:
+    """`opsdesk ARGS` as a child process whose peak memory is taken from the kernel
+    when it is reaped (`wait4`: the largest of it and every child it waited for)."""
+    env = {**os.environ, "OPSDESK_CONFIG": str(config)}
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bot.cli", *args],
+            stdin=subprocess.PIPE, stdout=out, stderr=err, cwd=ROOT, env=env,
+        )  # fmt: skip
+        assert process.stdin is not None
+        killer = threading.Timer(timeout, process.kill)
+        killer.start()
+        try:
+            process.stdin.write(stdin.encode())
+            process.stdin.close()
+            _pid, status, usage = os.wait4(process.pid, 0)
+        finally:
+            killer.cancel()
+        process.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        return Measured(
+            process.returncode,
+            out.read().decode("utf-8", "replace"),
+            err.read().decode("utf-8", "replace"),
+            usage.ru_maxrss / 1024,  # Linux reports KiB
+        )

@@ -13,6 +13,8 @@ Files no configured linter covers are listed as not reviewed, with the reason.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import tempfile
 import tomllib
 from importlib.metadata import version
@@ -20,10 +22,12 @@ from pathlib import Path, PurePosixPath
 
 from jobs.config.schema import LintReviewerConfig
 from jobs.review.budget import SkippedFile
-from jobs.review.checkout import Checkout, check_out
+from jobs.review.checkout import DEFAULT_MAX_FILE_BYTES as MAX_FILE_BYTES
+from jobs.review.checkout import Checkout, check_out, read_checkout_file
 from jobs.review.diff import skip_reason
 from jobs.review.finding import Finding
 from jobs.review.git import GitError
+from jobs.review.lint.configs import check_ruff_configs, check_shellcheck, is_shellcheck
 from jobs.review.lint.linters import RUFF_FILES, covers, run_linter, run_ruff
 from jobs.review.reviewers import ReviewerError, ReviewerOutput, ReviewInput, reviewer_fingerprint
 
@@ -33,33 +37,45 @@ SAMPLE_BYTES = 8192
 NO_LINTER = "no linter for"
 
 
-def not_covered_reason(path: str, root: Path | None = None) -> str:
+def not_covered_reason(path: str, checkout: Checkout | None = None) -> str:
     """Why no linter looked at a file: a skip rule's reason (from its path, then the
-    start of its content under `root`), or `no linter for *.ts`."""
+    start of its content in the checkout), or `no linter for *.ts`."""
     rule = skip_reason(path)
-    if rule is None and root is not None:
-        rule = skip_reason(path, _sample(root / path))
+    if rule is None and checkout is not None:
+        rule = skip_reason(path, read_checkout_file(checkout, path, SAMPLE_BYTES))
     if rule is not None:
         return rule
     suffix = PurePosixPath(path).suffix
     return f"{NO_LINTER} *{suffix}" if suffix else f"{NO_LINTER} {PurePosixPath(path).name}"
 
 
-def _has_root_ruff_config(root: Path) -> bool:
-    if any((root / name).is_file() for name in ROOT_RUFF_CONFIGS):
+def _has_root_ruff_config(checkout: Checkout) -> bool:
+    if any(name in checkout.files for name in ROOT_RUFF_CONFIGS):
         return True
+    content = read_checkout_file(checkout, "pyproject.toml")
     try:
-        with (root / "pyproject.toml").open("rb") as handle:
-            return "ruff" in tomllib.load(handle).get("tool", {})
-    except (OSError, tomllib.TOMLDecodeError):
+        return content is not None and "ruff" in tomllib.loads(content.decode()).get("tool", {})
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError, AttributeError):
         return False
+
+
+def _write_placeholder(root: Path) -> None:
+    """An empty ruff.toml at the root: exactly ruff's behaviour without a config, but
+    its upward search for one stops here instead of finding whatever lies above
+    opsdesk's data dir. Never written through a link or over anything."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(root / "ruff.toml", flags, 0o644))
 
 
 class LintReviewer:
     kind = "lint"
 
-    def __init__(self, config: LintReviewerConfig | None = None) -> None:
+    def __init__(
+        self, config: LintReviewerConfig | None = None, max_file_bytes: int = MAX_FILE_BYTES
+    ) -> None:
         self.config = config or LintReviewerConfig()
+        self.max_file_bytes = max_file_bytes
 
     def fingerprint(self) -> str:
         options = {
@@ -81,7 +97,9 @@ class LintReviewer:
 
     def _review_in(self, review_input: ReviewInput, scratch: Path) -> ReviewerOutput:
         try:
-            checkout = check_out(review_input.repo, review_input.head_sha, scratch)
+            checkout = check_out(
+                review_input.repo, review_input.head_sha, scratch, self.max_file_bytes
+            )
         except GitError as exc:
             raise ReviewerError(f"cannot check out {review_input.head_sha[:12]}: {exc}") from exc
         findings = self.lint(checkout)
@@ -94,13 +112,14 @@ class LintReviewer:
     def lint(self, checkout: Checkout) -> list[Finding]:
         """Every configured linter on the whole checkout."""
         root = checkout.root
-        if not _has_root_ruff_config(root):
-            # Exactly ruff's behaviour without a config, but its upward search for one
-            # stops here instead of finding whatever lies above opsdesk's data dir.
-            (root / "ruff.toml").write_text("")
+        check_ruff_configs(checkout)
+        if not _has_root_ruff_config(checkout):
+            _write_placeholder(root)
         findings = run_ruff(root, self.config.select, self.config.ignore)
         for linter in self.config.linters:
             files = sorted(p for p in checkout.files if covers(linter.files, p))
+            if files and is_shellcheck(linter.command):
+                check_shellcheck(checkout, linter.command, files)
             if files:
                 findings += run_linter(linter, root, files)
         return [f for f in findings if f.path in checkout.files]
@@ -109,16 +128,10 @@ class LintReviewer:
         """How many files some linter covers, and the others with the reason."""
         globs = [RUFF_FILES, *(tuple(linter.files) for linter in self.config.linters)]
         not_reviewed = [
-            SkippedFile(path, not_covered_reason(path, checkout.root))
+            SkippedFile(path, not_covered_reason(path, checkout))
             for path in sorted(checkout.files)
             if not any(covers(g, path) for g in globs)
         ]
-        return len(checkout.files) - len(not_reviewed), not_reviewed
-
-
-def _sample(path: Path) -> bytes | None:
-    try:
-        with path.open("rb") as handle:
-            return handle.read(SAMPLE_BYTES)
-    except OSError:
-        return None  # a symlink to nowhere, a submodule
+        covered = len(checkout.files) - len(not_reviewed)
+        not_checked_out = [SkippedFile(path, reason) for path, reason in checkout.skipped]
+        return covered, sorted([*not_reviewed, *not_checked_out], key=lambda s: s.path)
