@@ -70,8 +70,12 @@ def check_out(
     files, skipped = classify(tree_listing(repo, sha), max_file_bytes)
     previous = _load_manifest(scratch)
     (scratch / MANIFEST).unlink(missing_ok=True)  # an interrupted checkout is rebuilt
-    _remove_untracked(tree, set(files))
-    stale = [path for path, entry in files.items() if not _intact(tree, path, entry, previous)]
+    found = _keep_only(str(tree), set(files))
+    stale = [
+        path
+        for path, entry in files.items()
+        if not _intact(entry, previous.get(path), found.get(path))
+    ]
     written = _write_files(repo, tree, stale, files, max_file_bytes)
     kept = {path: previous[path] for path in files if path not in written}
     _save_manifest(scratch, {**kept, **written})
@@ -97,17 +101,12 @@ def _save_manifest(scratch: Path, manifest: dict[str, list[object]]) -> None:
     staging.replace(scratch / MANIFEST)
 
 
-def _intact(tree: Path, path: str, entry: TreeEntry, previous: dict[str, list[object]]) -> bool:
+def _intact(entry: TreeEntry, recorded: object, found: os.stat_result | None) -> bool:
     """The file holds this blob already: the manifest says so and the file on disk is
     still the regular file that was written (size and modification time)."""
-    recorded = previous.get(path)
-    if not isinstance(recorded, list) or recorded[:2] != [entry.oid, entry.mode]:
+    if found is None or not isinstance(recorded, list) or recorded[:2] != [entry.oid, entry.mode]:
         return False
-    try:
-        found = os.lstat(tree / path)
-    except OSError:
-        return False
-    return stat.S_ISREG(found.st_mode) and recorded[2:] == [found.st_size, found.st_mtime_ns]
+    return recorded[2:] == [found.st_size, found.st_mtime_ns]
 
 
 class _Directories:
@@ -151,23 +150,27 @@ def _write_files(
                 directory, _, name = path.rpartition("/")
                 dir_fd = directories.fd(directory)
                 mode = 0o755 if entry.mode == "100755" else 0o644
-                _write_file(dir_fd, name, content, mode)
-                found = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+                found = _write_file(dir_fd, name, content, mode)
                 written[path] = [entry.oid, entry.mode, found.st_size, found.st_mtime_ns]
     finally:
         directories.close()
     return written
 
 
-def _write_file(dir_fd: int, name: str, content: bytes, mode: int) -> None:
+def _write_file(dir_fd: int, name: str, content: bytes, mode: int) -> os.stat_result:
     try:
         fd = os.open(name, _FILE_FLAGS, mode, dir_fd=dir_fd)
     except OSError:  # a link, a directory or a FIFO where the file goes: replace it
         _remove_at(dir_fd, name)
         fd = os.open(name, _FILE_FLAGS | os.O_EXCL, mode, dir_fd=dir_fd)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(content)
-        os.fchmod(handle.fileno(), mode)
+    try:
+        view = memoryview(content)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fchmod(fd, mode)
+        return os.fstat(fd)
+    finally:
+        os.close(fd)
 
 
 def _remove_at(dir_fd: int, name: str) -> None:
@@ -189,34 +192,33 @@ def _rmtree_fd(fd: int) -> None:
         _remove_at(fd, name)
 
 
-def _remove_untracked(tree: Path, tracked: set[str]) -> None:
+def _keep_only(tree: str, tracked: set[str]) -> dict[str, os.stat_result]:
     """Delete everything under `tree` that is not a tracked regular file or one of
-    their directories; keep the `.git` marker. Links are removed, never followed."""
+    their directories (the `.git` marker aside; links are removed, never followed);
+    returns what is kept: path → its stat."""
     directories = {""}
     for tracked_path in tracked:
         parent = tracked_path.rpartition("/")[0]
         while parent not in directories:
             directories.add(parent)
             parent = parent.rpartition("/")[0]
-    for current, dirs, names in os.walk(tree):
-        rel_dir = os.path.relpath(current, tree)
-        prefix = "" if rel_dir == "." else rel_dir + "/"
-        for name in list(dirs):
-            rel = prefix + name
-            path = Path(current, name)
-            if rel == ".git" and not prefix and not path.is_symlink():
-                dirs.remove(name)
-                continue
-            if rel not in directories or path.is_symlink():
-                if path.is_symlink():
-                    path.unlink()
+    kept: dict[str, os.stat_result] = {}
+    pending = [("", tree)]
+    while pending:
+        prefix, directory = pending.pop()
+        with os.scandir(directory) as entries:
+            for item in entries:
+                rel = prefix + item.name
+                if item.is_dir(follow_symlinks=False):
+                    if rel in directories:
+                        pending.append((rel + "/", item.path))
+                    elif rel != ".git":
+                        shutil.rmtree(item.path)
+                elif rel in tracked and item.is_file(follow_symlinks=False):
+                    kept[rel] = item.stat(follow_symlinks=False)
                 else:
-                    shutil.rmtree(path)
-                dirs.remove(name)
-        for name in names:
-            path = Path(current, name)
-            if prefix + name not in tracked or not stat.S_ISREG(path.lstat().st_mode):
-                path.unlink()
+                    os.unlink(item.path)  # a link (never followed), a FIFO, a leftover
+    return kept
 
 
 def read_checkout_file(checkout: Checkout, path: str, limit: int | None = None) -> bytes | None:
