@@ -212,6 +212,9 @@ class LlmReviewerConfig(Strict):
     max_retries: int = Field(default=3, ge=0, le=10)
     passes: Literal[1, 2, 3] = 1
     temperature: float = Field(default=0.0, ge=0, le=2)
+    # An answer larger than this fails its call (what other calls reviewed is kept):
+    # a server that streams forever or answers 200 MB cannot fill opsdesk's memory.
+    max_answer_mb: float = Field(default=8, gt=0, le=1024)
 
     @field_validator("base_url")
     @classmethod
