@@ -68,6 +68,17 @@ def identity_fingerprint(identity: str, ordinal: int = 0) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
+def display_path(path: str) -> str:
+    """A path as findings are stored and shown: bytes of a name that are not UTF-8 (kept
+    as surrogate escapes where the file must be opened) become U+FFFD, as ruff writes
+    them and git's diff shows them."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return path.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return path
+
+
 def location(path: str, line: int, cell: int | None = None) -> str:
     """Where a finding is, as ruff writes it: "app.py:12", in a notebook
     "nb.ipynb:cell 3:12" (the line counted within the cell)."""

@@ -164,7 +164,8 @@ def renames(repo: Path, base: str, head: str) -> dict[str, str]:
     """Old path → new path of every file git sees renamed between two commits."""
     name_status = ("diff", "--no-color", "--no-ext-diff", "-M", "--name-status", "-z")
     out = run_git(repo, *name_status, base, head, "--").stdout
-    fields = out.decode("utf-8", "surrogateescape").split("\0")
+    # Paths as findings name them (see finding.display_path), as tree_sizes has them.
+    fields = out.decode("utf-8", "replace").split("\0")
     moved: dict[str, str] = {}
     index = 0
     while index < len(fields) and fields[index]:

@@ -3,6 +3,7 @@ configuration helpers the review tests share."""
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,9 +12,11 @@ from sqlalchemy.engine import Engine
 
 from jobs.config.schema import Config
 from jobs.review.engine import ReviewResult, run_review
+from jobs.review.history import open_findings
 from tests.standins.model_server import ModelServer
 from tests.support.context import jobs_context
 from tests.support.git_repo import Repo
+from tests.support.oracles import Key
 
 
 def config_for(work: Repo, **reviewer: Any) -> Config:
@@ -22,6 +25,22 @@ def config_for(work: Repo, **reviewer: Any) -> Config:
     return Config.model_validate(
         {"repos": [{"name": "demo", "path": str(work.path)}], "reviewer": reviewer}
     )
+
+
+def lint_config(work: Repo, repo_linters: list[dict[str, Any]] | None = None) -> Config:
+    """Repository "demo" linted as its own ruff configuration says (no opsdesk
+    select/ignore), with the repository's own further linters."""
+    repo = {"name": "demo", "path": str(work.path), "linters": repo_linters or []}
+    return Config.model_validate({"repos": [repo]})
+
+
+def open_set(engine: Engine, result: ReviewResult) -> Counter[Key]:
+    """The review's open findings (new + open); they must also be what /findings lists
+    for the repository."""
+    shown = Counter((f.path, f.line, f.category, f.message) for f in result.shown)
+    stored = Counter((f.path, f.line, f.category, f.message) for f in open_findings(engine, "demo"))
+    assert stored == shown
+    return shown
 
 
 def llm_config(work: Repo, server: ModelServer, **llm: Any) -> Config:

@@ -19,7 +19,7 @@ from typing import Any
 from jobs.config.schema import LinterConfig
 from jobs.core.safe_text import printable
 from jobs.review.finding import Finding, Severity
-from jobs.review.lint.reports import PARSERS, ReportError
+from jobs.review.lint.reports import PARSERS, ReportError, RunFailed
 from jobs.review.reviewers import ReviewerError
 
 RUFF_FILES = ("*.py", "*.pyi", "*.ipynb")
@@ -170,6 +170,8 @@ def run_linter(linter: LinterConfig, root: Path, files: list[str]) -> list[Findi
         result = _run([*command, *(f"./{path}" for path in chunk)], root, linter.name)
         try:
             findings += parse(result.stdout, root, linter.name)
+        except RunFailed as exc:  # the report's own reason
+            raise ReviewerError(f"{linter.name} failed: {exc}") from exc
         except ReportError as exc:
             detail = _first_line(result.stderr, root) or str(exc)
             raise ReviewerError(f"{linter.name} failed: {detail}") from exc

@@ -4,11 +4,17 @@ Most linters write one of the two (Checkstyle is the one nearly every linter wit
 SARIF can write). Paths in a report are relative to the directory the linter ran in,
 or absolute, or `file://` URIs; all become repository-relative. A result outside that
 directory, or without a file and line, is left out. Pure: text in, findings out.
+
+A linter that could not read the repository's configuration and linted with its
+defaults instead says so in its report (SARIF: an unsuccessful invocation or a
+configuration notification of level error; ShellCheck: SC1134 for an unreadable
+.shellcheckrc): that report is refused (`RunFailed`), never taken as findings.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -20,6 +26,21 @@ from jobs.review.finding import Finding, Severity
 
 class ReportError(ValueError):
     """The linter's output is not a report in the expected format."""
+
+
+class RunFailed(ReportError):
+    """The report says the run failed, e.g. the linter could not read its configuration
+    (the reason is the linter's, with the checkout's directory taken out)."""
+
+
+# Rules a linter reports instead of findings when it cannot read its configuration.
+CONFIG_FAILURE_RULES = frozenset({"ShellCheck.SC1134"})
+MAX_REASON = 300
+
+
+def _run_failed(message: str, root: Path) -> RunFailed:
+    text = " ".join(message.split()).replace(f"{root}/", "").replace(str(root), ".")
+    return RunFailed(text[:MAX_REASON] or "its configuration could not be read")
 
 
 _SEVERITIES: dict[str, Severity] = {
@@ -91,8 +112,19 @@ def _finding(linter: str, result: _Result) -> Finding | None:
     )
 
 
+_CHARACTER_REFERENCE = re.compile(r"&#(?:([0-9]{1,7})|[xX]([0-9a-fA-F]{1,6}));")
+
+
+def _no_surrogate(reference: re.Match[str]) -> str:
+    code = int(reference[1]) if reference[1] else int(reference[2], 16)
+    return "&#xFFFD;" if 0xD800 <= code <= 0xDFFF else reference[0]
+
+
 def parse_checkstyle(text: str, root: Path, linter: str) -> list[Finding]:
     """<checkstyle><file name=…><error line= severity= message= source=/></file>…"""
+    # ShellCheck writes a name's bytes that are not UTF-8 as references to surrogates,
+    # which XML does not allow: they are read as U+FFFD, as other linters write them.
+    text = _CHARACTER_REFERENCE.sub(_no_surrogate, text)
     try:
         document = ElementTree.fromstring(text)  # noqa: S314 (a local linter's own output)
     except ElementTree.ParseError as exc:
@@ -103,6 +135,8 @@ def parse_checkstyle(text: str, root: Path, linter: str) -> list[Finding]:
     for file in document.iter("file"):
         path = _relative(file.get("name", ""), root)
         for error in file.iter("error"):
+            if error.get("source") in CONFIG_FAILURE_RULES:
+                raise _run_failed(error.get("message") or "", root)
             result = _Result(
                 path=path,
                 line=error.get("line", ""),
@@ -127,11 +161,36 @@ def parse_sarif(text: str, root: Path, linter: str) -> list[Finding]:
         raise ReportError("not SARIF 2.1.0 (no runs)")
     findings: list[Finding] = []
     for run in document["runs"]:
+        _check_invocations(run, root)
         for result in (run or {}).get("results") or []:
             found = _sarif_result(result, root, linter)
             if found is not None:
                 findings.append(found)
     return findings
+
+
+def _check_invocations(run: Any, root: Path) -> None:
+    """SARIF's own word that the run failed: an invocation not `executionSuccessful`,
+    or a configuration notification of level error."""
+    invocations = run.get("invocations") if isinstance(run, dict) else None
+    for invocation in invocations if isinstance(invocations, list) else []:
+        if not isinstance(invocation, dict):
+            continue
+        configuration = _notes(invocation.get("toolConfigurationNotifications"), "error")
+        if configuration or invocation.get("executionSuccessful") is False:
+            execution = _notes(invocation.get("toolExecutionNotifications"), "error")
+            said = [*configuration, *execution]
+            raise _run_failed("; ".join(said) or "the run was not successful", root)
+
+
+def _notes(notifications: Any, level: str) -> list[str]:
+    """The texts of the notifications of `level` (SARIF's default level is warning)."""
+    texts = []
+    for note in notifications if isinstance(notifications, list) else []:
+        if isinstance(note, dict) and note.get("level", "warning") == level:
+            message = note.get("message") or {}
+            texts.append(str(message.get("text") or "") if isinstance(message, dict) else "")
+    return [text for text in texts if text]
 
 
 def _sarif_result(result: dict[str, Any], root: Path, linter: str) -> Finding | None:

@@ -21,14 +21,16 @@ from importlib.metadata import version
 from pathlib import Path, PurePosixPath
 
 from jobs.config.schema import LintReviewerConfig
+from jobs.core.text import plural
 from jobs.review.budget import SkippedFile
 from jobs.review.checkout import DEFAULT_MAX_FILE_BYTES as MAX_FILE_BYTES
 from jobs.review.checkout import Checkout, check_out, read_checkout_file
 from jobs.review.diff import skip_reason
-from jobs.review.finding import Finding
+from jobs.review.finding import Finding, display_path
 from jobs.review.git import GitError
 from jobs.review.lint.configs import check_ruff_configs, check_shellcheck, is_shellcheck
 from jobs.review.lint.linters import RUFF_FILES, covers, run_linter, run_ruff
+from jobs.review.lint.names import INDISTINCT_NAME, ReportedNames
 from jobs.review.reviewers import ReviewerError, ReviewerOutput, ReviewInput, reviewer_fingerprint
 
 UNLIMITED_TOKENS = 10**12
@@ -50,13 +52,21 @@ def not_covered_reason(path: str, checkout: Checkout | None = None) -> str:
 
 
 def _has_root_ruff_config(checkout: Checkout) -> bool:
+    """Whether ruff takes its configuration from the checkout's root: a ruff.toml, or a
+    pyproject.toml it must read — one with a [tool.ruff] table, or one it cannot parse
+    (invalid TOML, merge-conflict markers), on which ruff fails with its reason. An
+    empty ruff.toml written beside that would take precedence and lint with defaults."""
     if any(name in checkout.files for name in ROOT_RUFF_CONFIGS):
         return True
     content = read_checkout_file(checkout, "pyproject.toml")
-    try:
-        return content is not None and "ruff" in tomllib.loads(content.decode()).get("tool", {})
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError, AttributeError):
+    if content is None:
         return False
+    try:
+        tool = tomllib.loads(content.decode("utf-8")).get("tool")
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError):
+        return True
+    # A `tool` that is not a table is a pyproject.toml ruff cannot read either.
+    return tool is not None and (not isinstance(tool, dict) or "ruff" in tool)
 
 
 def _write_placeholder(root: Path) -> None:
@@ -102,15 +112,21 @@ class LintReviewer:
             )
         except GitError as exc:
             raise ReviewerError(f"cannot check out {review_input.head_sha[:12]}: {exc}") from exc
-        findings = self.lint(checkout)
+        names = ReportedNames(checkout.files)
+        findings, elsewhere = names.of_commit(self.lint(checkout))
         findings.sort(key=lambda f: (f.path, f.cell or 0, f.line, f.category))
-        covered, not_reviewed = self.coverage(checkout)
+        covered, not_reviewed = self.coverage(checkout, names)
+        notes = [f"{plural(elsewhere, 'finding')} named no file of the commit"] if elsewhere else []
         return ReviewerOutput(
-            findings=findings, not_reviewed=not_reviewed, whole_tree=True, reviewed_files=covered
+            findings=findings,
+            not_reviewed=not_reviewed,
+            whole_tree=True,
+            reviewed_files=covered,
+            notes=notes,
         )
 
     def lint(self, checkout: Checkout) -> list[Finding]:
-        """Every configured linter on the whole checkout."""
+        """Every configured linter on the whole checkout, as the linters report."""
         root = checkout.root
         check_ruff_configs(checkout)
         if not _has_root_ruff_config(checkout):
@@ -122,16 +138,21 @@ class LintReviewer:
                 check_shellcheck(checkout, linter.command, files)
             if files:
                 findings += run_linter(linter, root, files)
-        return [f for f in findings if f.path in checkout.files]
+        return findings
 
-    def coverage(self, checkout: Checkout) -> tuple[int, list[SkippedFile]]:
-        """How many files some linter covers, and the others with the reason."""
+    def coverage(self, checkout: Checkout, names: ReportedNames) -> tuple[int, list[SkippedFile]]:
+        """How many files some linter covers and its report can name, and the others
+        with the reason (under their readable names)."""
         globs = [RUFF_FILES, *(tuple(linter.files) for linter in self.config.linters)]
-        not_reviewed = [
-            SkippedFile(path, not_covered_reason(path, checkout))
-            for path in sorted(checkout.files)
-            if not any(covers(g, path) for g in globs)
-        ]
+        not_reviewed: list[SkippedFile] = []
+        for path in sorted(checkout.files):
+            if not any(covers(g, path) for g in globs):
+                reason = not_covered_reason(path, checkout)
+            elif path in names.indistinct:
+                reason = INDISTINCT_NAME
+            else:
+                continue
+            not_reviewed.append(SkippedFile(display_path(path), reason))
         covered = len(checkout.files) - len(not_reviewed)
-        not_checked_out = [SkippedFile(path, reason) for path, reason in checkout.skipped]
+        not_checked_out = [SkippedFile(display_path(p), reason) for p, reason in checkout.skipped]
         return covered, sorted([*not_reviewed, *not_checked_out], key=lambda s: s.path)

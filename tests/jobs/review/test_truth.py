@@ -9,12 +9,8 @@ and compares the open set with an oracle computed here by running the real linte
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy.engine import Engine
@@ -22,83 +18,11 @@ from sqlalchemy.engine import Engine
 from jobs.config.schema import Config
 from jobs.review.engine import ReviewResult
 from jobs.review.history import count_reviews, open_findings
-from jobs.review.lint.linters import ruff_command
 from jobs.review.replies import review_reply
 from jobs.review.targets import ReviewFailed
 from tests.support.git_repo import Repo
-from tests.support.reviews import Reviews, review
-
-Key = tuple[str, int, str, str]  # path, line, category, message
-
-
-def lint_config(work: Repo, repo_linters: list[dict[str, Any]] | None = None) -> Config:
-    """The repository's own ruff configuration decides (no opsdesk select/ignore)."""
-    repo = {"name": "demo", "path": str(work.path), "linters": repo_linters or []}
-    return Config.model_validate({"repos": [repo]})
-
-
-@pytest.fixture
-def repo_lint(engine: Engine, git_repo: Repo, tmp_path: Path) -> Reviews:
-    """git_repo as repository "demo", linted as its own configuration says."""
-    return Reviews(engine, lint_config(git_repo), tmp_path)
-
-
-def fresh_clone(work: Repo, tmp_path: Path) -> Path:
-    clone = tmp_path / f"oracle-{work.git('rev-parse', '--short', 'HEAD')}"
-    shutil.rmtree(clone, ignore_errors=True)
-    subprocess.run(["git", "clone", "-q", str(work.path), str(clone)], check=True)
-    return clone
-
-
-def oracle_env(tmp_path: Path) -> dict[str, str]:
-    home = tmp_path / "oracle-home"
-    home.mkdir(exist_ok=True)
-    return {"PATH": os.environ["PATH"], "HOME": str(home)}
-
-
-def ruff_in_a_clone(work: Repo, tmp_path: Path) -> list[dict[str, Any]]:
-    """What `ruff check .` says in a fresh clone of HEAD (its JSON), each item's
-    filename made relative to the clone."""
-    clone = fresh_clone(work, tmp_path)
-    result = subprocess.run(
-        [*ruff_command(), "check", ".", "--output-format", "json", "--no-cache", "--exit-zero"],
-        cwd=clone, capture_output=True, text=True, check=True, env=oracle_env(tmp_path),
-    )  # fmt: skip
-    items: list[dict[str, Any]] = json.loads(result.stdout)
-    for item in items:
-        item["filename"] = Path(item["filename"]).resolve().relative_to(clone.resolve()).as_posix()
-    return items
-
-
-def ruff_oracle(work: Repo, tmp_path: Path) -> Counter[Key]:
-    """`ruff check .` in a fresh clone of HEAD."""
-    return Counter(
-        (item["filename"], item["location"]["row"], item["code"], item["message"])
-        for item in ruff_in_a_clone(work, tmp_path)
-    )
-
-
-def shellcheck_oracle(work: Repo, tmp_path: Path) -> Counter[Key]:
-    """`shellcheck` on every shell script of a fresh clone of HEAD (its own JSON)."""
-    clone = fresh_clone(work, tmp_path)
-    scripts = sorted(p.relative_to(clone).as_posix() for p in clone.rglob("*.sh"))
-    program = shutil.which("shellcheck") or str(Path(os.sys.executable).parent / "shellcheck")
-    result = subprocess.run(
-        [program, "--format=json1", *scripts], cwd=clone, capture_output=True, text=True,
-        env=oracle_env(tmp_path),
-    )  # fmt: skip
-    return Counter(
-        (c["file"], c["line"], f"SC{c['code']}", c["message"])
-        for c in json.loads(result.stdout)["comments"]
-    )
-
-
-def open_set(engine: Engine, result: ReviewResult) -> Counter[Key]:
-    """The review's open findings (new + open); they must also be the repository's."""
-    shown = Counter((f.path, f.line, f.category, f.message) for f in result.shown)
-    stored = Counter((f.path, f.line, f.category, f.message) for f in open_findings(engine, "demo"))
-    assert stored == shown
-    return shown
+from tests.support.oracles import ruff_in_a_clone, ruff_oracle, shellcheck_oracle
+from tests.support.reviews import Reviews, lint_config, open_set, review
 
 
 def states(result: ReviewResult) -> list[tuple[str, str, str]]:

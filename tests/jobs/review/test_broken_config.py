@@ -1,0 +1,98 @@
+"""A repository configuration a linter cannot read fails the review with the linter's
+reason, as the linter itself fails in a clone; it never falls back to the linter's
+defaults. The earlier review stays the cached one and the base of the next."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from jobs.review.engine import ReviewResult
+from jobs.review.history import cached_review, count_reviews, open_findings
+from jobs.review.targets import ReviewFailed
+from tests.support.git_repo import Repo
+from tests.support.oracles import fresh_clone, oracle_env, ruff_in, shellcheck_program
+from tests.support.reviews import Reviews, lint_config
+
+PYPROJECT = '[project]\nname = "demo"\n\n[tool.ruff.lint]\nselect = [\n    "F",\n    "I",\n]\n'
+CONFLICTED = (
+    '[project]\nname = "demo"\n<<<<<<< HEAD\nversion = "1.0"\n=======\nversion = "1.1"\n'
+    ">>>>>>> feature\n"
+)
+# The "]" closing `select` removed; and a pyproject.toml without any ruff table whose
+# merge-conflict markers ruff must still read through (an empty ruff.toml beside it
+# would take precedence and lint with ruff's defaults).
+BROKEN = {
+    "invalid TOML": PYPROJECT.replace('    "I",\n]\n', '    "I",\n'),
+    "merge-conflict markers": CONFLICTED,
+}
+
+
+def fails_with(reviews: Reviews) -> str:
+    with pytest.raises(ReviewFailed) as failure:
+        reviews()
+    return failure.value.reason
+
+
+def assert_earlier_review_stands(engine: Engine, earlier: ReviewResult) -> None:
+    """No review row for the failed one; the earlier review is still the cached one and
+    /findings still lists its findings."""
+    assert count_reviews(engine, "demo") == 1
+    assert [f.category for f in open_findings(engine, "demo")] == ["F401"]
+    row = earlier.stored.row
+    cached = cached_review(engine, "demo", row["commit_sha"], row["reviewer_fingerprint"])
+    assert cached is not None and cached.id == earlier.review_id
+
+
+@pytest.mark.parametrize("broken", list(BROKEN), ids=list(BROKEN))
+def test_a_pyproject_ruff_cannot_parse_fails_the_review_as_ruff_fails(
+    engine: Engine, git_repo: Repo, tmp_path: Path, repo_lint: Reviews, broken: str
+) -> None:
+    earlier_sha = git_repo.commit("ok", **{"pyproject.toml": PYPROJECT, "app.py": "import os\n"})
+    earlier = repo_lint()
+    assert [f.category for f in earlier.findings] == ["F401"]
+    git_repo.commit("broken", **{"pyproject.toml": BROKEN[broken], "b.py": "import sys\n"})
+    reason = fails_with(repo_lint)
+    assert reason.startswith("ruff failed: Failed to parse pyproject.toml: TOML parse error")
+    assert str(tmp_path) not in reason
+    # ruff in a clone of the same commit fails the same way.
+    in_a_clone = ruff_in(fresh_clone(git_repo, tmp_path), tmp_path)
+    assert in_a_clone.returncode == 2 and "Failed to parse" in in_a_clone.stderr
+    assert_earlier_review_stands(engine, earlier)
+    assert fails_with(repo_lint) == reason  # every time, never cached
+    git_repo.commit("mended", **{"pyproject.toml": PYPROJECT})
+    mended = repo_lint()
+    assert (mended.kind, mended.base_sha) == ("delta", earlier_sha)
+    assert sorted((f.path, f.status) for f in mended.findings) == [
+        ("app.py", "open"), ("b.py", "new"),
+    ]  # fmt: skip
+
+
+def test_an_unreadable_shellcheckrc_fails_the_review_with_shellchecks_reason(
+    engine: Engine, git_repo: Repo, tmp_path: Path
+) -> None:
+    shell = Reviews(
+        engine, lint_config(git_repo, [{"name": "shellcheck", "preset": "shellcheck"}]), tmp_path
+    )
+    git_repo.commit(
+        "ok", **{".shellcheckrc": "disable=SC2164\n", "run.sh": '#!/bin/sh\ncd "$1"\n',
+                 "app.py": "import os\n"},
+    )  # fmt: skip
+    earlier = shell()
+    assert [f.category for f in earlier.findings] == ["F401"]
+    rc = "disable=SC2164\n<<<<<<< HEAD\nshell=bash\n=======\nshell=sh\n>>>>>>> other\n"
+    git_repo.commit("conflicted rc", **{".shellcheckrc": rc, "run.sh": "#!/bin/sh\necho $1\n"})
+    reason = fails_with(shell)
+    assert reason.startswith("shellcheck failed: Failed to process .shellcheckrc, line 2")
+    assert str(tmp_path) not in reason
+    # shellcheck in a clone says the same, and lints with its defaults: not the truth.
+    clone = fresh_clone(git_repo, tmp_path)
+    said = subprocess.run(
+        [shellcheck_program(), "--format=gcc", "run.sh"], cwd=clone, capture_output=True,
+        text=True, env=oracle_env(tmp_path),
+    ).stdout  # fmt: skip
+    assert "Failed to process" in said and "SC1134" in said
+    assert_earlier_review_stands(engine, earlier)
