@@ -383,6 +383,10 @@ class OperatorConfig(Strict):
     # Where people reach the page (behind a reverse proxy, say); the daily digest
     # post links to it when set.
     public_url: str | None = None
+    # Names the server is reached by besides its listen address, localhost, IP
+    # addresses and public_url's host (e.g. a container's service name); a request
+    # with any other Host is refused (DNS rebinding). ["*"]: any.
+    allowed_hosts: list[str] = Field(default_factory=list)
 
     @field_validator("listen")
     @classmethod

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
+import signal
 import subprocess
 import sys
 import tempfile
 import threading
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -110,3 +115,43 @@ def opsdesk_measured(config: Path, *args: str, stdin: str = "", timeout: float =
             err.read().decode("utf-8", "replace"),
             usage.ru_maxrss / 1024,  # Linux reports KiB
         )
+
+
+@contextlib.contextmanager
+def opsdesk_running(config: Path, env: dict[str, str] | None = None) -> Iterator[Running]:
+    """`opsdesk run --config CONFIG` until the block ends (then SIGTERM), once it has
+    logged its start line; the operator page's address is read from that line."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "run", "--config", str(config)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+        env={**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"},
+    )  # fmt: skip
+    assert process.stderr is not None
+    running = Running(process, None, [])
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and running.page is None:
+            line = process.stderr.readline()
+            if not line:
+                break
+            running.log.append(line)
+            found = re.search(r"operator page (http://\S+?/);", line)
+            if " started: " in line and found:
+                running.page = found.group(1)
+        assert running.page is not None, "".join(running.log)
+        yield running
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            running.log += process.communicate(timeout=60)[1].splitlines(keepends=True)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+
+
+@dataclass
+class Running:
+    process: subprocess.Popen[str]
+    page: str | None  # the operator page's URL, "http://127.0.0.1:PORT/"
+    log: list[str]
