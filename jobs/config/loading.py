@@ -32,7 +32,9 @@ class ConfigError(Exception):
 
     def __init__(self, source: str, problems: list[str]) -> None:
         self.source = source
-        self.problems = problems
+        # A problem may quote a value (a URL with a token in it): never unscrubbed.
+        self.problems = [scrub.scrub(problem) for problem in problems]
+        problems = self.problems
         super().__init__(f"{source}: " + "; ".join(problems))
 
 
@@ -131,6 +133,9 @@ def _read_config(path: Path | None) -> Config:
         raise ConfigError(source, [_too_deep()]) from None
     if _depth(raw) > MAX_CONFIG_DEPTH:
         raise ConfigError(source, [_too_deep()])
+    # Before any message about a value is built: a credential written into a URL is
+    # redacted from it (and from everything else) from now on.
+    scrub.register(_url_credentials(raw))
     try:
         return Config.model_validate(raw)
     except ValidationError as exc:
@@ -160,6 +165,10 @@ def load_settings(
     checks: Sequence[ConfigCheck] = (),
 ) -> Settings:
     env = os.environ if environ is None else environ
+    secrets = Secrets.from_env(env)
+    # From here on the scrubber redacts them everywhere text leaves or is stored,
+    # the configuration's own error messages included.
+    scrub.register(secrets.values())
     path = find_config_file(explicit, env)
     config = load_config(path, checks)
     data_dir = config.resolved_data_dir()
@@ -172,9 +181,7 @@ def load_settings(
         url_key = "OPSDESK_DATABASE_URL"
     else:
         url_key = "database_url" if config.database_url else "data_dir"
-    secrets = Secrets.from_env(env)
-    # From here on the scrubber redacts them everywhere text leaves or is stored.
-    scrub.register([*secrets.values(), _database_password(database_url), *_url_passwords(config)])
+    scrub.register([_database_password(database_url), *_url_passwords(config)])
     return Settings(
         config=config,
         source=str(path) if path else EMBEDDED,
@@ -195,6 +202,28 @@ def _url_passwords(config: Config) -> list[str | None]:
             except ValueError:
                 continue
     return passwords
+
+
+def _url_credentials(raw: object) -> list[str | None]:
+    """The password (or token) of every URL anywhere in a configuration as read."""
+    found: list[str | None] = []
+    stack = [raw]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, str) and "://" in item and "@" in item:
+            try:
+                parts = urlsplit(item.strip())
+                found.append(parts.password)
+                if parts.password is None and parts.scheme in ("http", "https"):
+                    # https://TOKEN@host: a token as the user name (a short name is not one)
+                    found.append(parts.username if len(parts.username or "") >= 16 else None)
+            except ValueError:
+                found.append(item.partition("://")[2].rpartition("@")[0] or None)
+    return found
 
 
 def _database_password(url: str) -> str | None:
@@ -237,5 +266,5 @@ def key_path(loc: tuple[Any, ...]) -> str:
 
 
 def _short(value: Any) -> str:
-    text = repr(value)
+    text = scrub.scrub(repr(value))  # scrubbed BEFORE the cut, or a token's start shows
     return text if len(text) <= 80 else text[:77] + "..."
