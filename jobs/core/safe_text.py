@@ -47,3 +47,10 @@ def printable(text: str) -> str:
     """Text for one line (a log line, a name in a message): as `neutralised`, and
     newlines and tabs escaped too."""
     return _IN_A_LINE.sub(_escape, text)
+
+
+def first_unseen(text: str) -> str | None:
+    """The escape of the first character in `text` that would not show as itself
+    (newlines and tabs show as themselves), or None."""
+    found = _IN_CHAT.search(text)
+    return None if found is None else _escape(found)
