@@ -38,6 +38,18 @@ class ConfigError(Exception):
         super().__init__(f"{source}: " + "; ".join(problems))
 
 
+# Each secret and the environment variable it comes from.
+SECRET_VARIABLES = {
+    "slack_bot_token": "SLACK_BOT_TOKEN",
+    "slack_app_token": "SLACK_APP_TOKEN",
+    "slack_signing_secret": "SLACK_SIGNING_SECRET",
+    "telegram_bot_token": "TELEGRAM_BOT_TOKEN",
+    "telegram_webhook_secret": "TELEGRAM_WEBHOOK_SECRET",
+    "llm_api_key": "OPSDESK_LLM_API_KEY",
+    "operator_token": "OPSDESK_OPERATOR_TOKEN",
+}
+
+
 @dataclass(frozen=True)
 class Secrets:
     """Tokens from the environment. repr() never shows them."""
@@ -63,15 +75,7 @@ class Secrets:
             value = env.get(name, "").strip()
             return SecretStr(value) if value else None
 
-        return cls(
-            slack_bot_token=secret("SLACK_BOT_TOKEN"),
-            slack_app_token=secret("SLACK_APP_TOKEN"),
-            slack_signing_secret=secret("SLACK_SIGNING_SECRET"),
-            telegram_bot_token=secret("TELEGRAM_BOT_TOKEN"),
-            telegram_webhook_secret=secret("TELEGRAM_WEBHOOK_SECRET"),
-            llm_api_key=secret("OPSDESK_LLM_API_KEY"),
-            operator_token=secret("OPSDESK_OPERATOR_TOKEN"),
-        )
+        return cls(**{key: secret(name) for key, name in SECRET_VARIABLES.items()})
 
 
 @dataclass(frozen=True)
@@ -190,6 +194,13 @@ def load_settings(
         data_dir=data_dir,
         database_url_key=url_key,
     )
+
+
+def registered_secrets(settings: Settings) -> list[str | None]:
+    """Every secret the settings hold: the environment's tokens, the database's
+    password, credentials in repository URLs."""
+    database = _database_password(settings.database_url)
+    return [*settings.secrets.values(), database, *_url_passwords(settings.config)]
 
 
 def _url_passwords(config: Config) -> list[str | None]:
