@@ -344,6 +344,10 @@ class SlackConfig(Strict):
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=3000, ge=1, le=65535)
     command: str = "/opsdesk"
+    # HTTP mode: requests from another workspace or app are refused. Default: this
+    # installation's own, from auth.test at start.
+    team_id: str | None = None
+    app_id: str | None = None
 
     @field_validator("command")
     @classmethod
