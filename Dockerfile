@@ -17,11 +17,12 @@ ARG EXTRAS=all
 RUN python -m venv /opt/opsdesk && /opt/opsdesk/bin/pip install --no-cache-dir "./[${EXTRAS}]"
 
 FROM python:3.12-slim
-# git: reviews read repositories and clone remote ones. Unpinned on purpose: the
-# version follows the base image's Debian release and its security updates.
+# git: reviews read repositories and clone remote ones; git-lfs: files a repository
+# keeps in git LFS are reviewed as a clone with git-lfs has them. Unpinned on purpose:
+# the version follows the base image's Debian release and its security updates.
 # hadolint ignore=DL3008
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends git \
+    && apt-get install -y --no-install-recommends git git-lfs \
     && rm -rf /var/lib/apt/lists/* \
     && groupadd --gid 10001 opsdesk \
     && useradd --create-home --uid 10001 --gid 10001 opsdesk \

@@ -1,23 +1,27 @@
 """Replay a real repository's history as nightly lint reviews and check the truth.
 
-    python bench/review_truth.py REPO [--commits N]
+    python bench/review_truth.py REPO [--commits N] [--check-every K] [--select ALL]
+                                 [--linter shellcheck] [--rewind]
 
 REPO is any git repository (a work tree or a bare clone); it is only read. The last N
 first-parent commits are reviewed oldest first, one per "night", through the real
-engine (a full review of the first, then deltas), each followed by a second review of
-the same HEAD, which must be a cache hit. At the end it prints:
+engine (a full review of the first, then deltas); each HEAD is then reviewed once
+more, which must be a cache hit. Every K nights (every night by default) the open
+findings are compared with each linter run in a `git clone` with that commit checked
+out, as a developer runs it: `ruff check . --no-fix` (with `--select`/`--ignore` as
+given to opsdesk), and each `--linter` preset on the files it covers, all in one
+call. Both the review and its cache hit, and what `/findings` lists, must equal the
+linter: extra (opsdesk shows, the linter does not) and missing (the reverse) are
+printed per linter and night, target 0 and 0. `--rewind` then resets to the middle
+night's commit: the review must be a cache hit and `/findings` that commit's truth.
 
-- the open findings against `ruff check .` run in a `git clone` with the reviewed
-  commit checked out, at HEAD and every K nights (extra: opsdesk shows, ruff does
-  not; missing: the reverse), target extra 0 and missing 0;
-- the cache-hit rate of the second reviews;
-- the median delta-versus-full prompt tokens, planned and counted as the `llm`
-  reviewer would send them (`jobs.review.llm.sizing.delta_and_full_tokens`: its prompt
-  builder, skip rules and splitting; no model is called);
-- the scratch checkout's cost: a first checkout of HEAD and the median reused one.
+Also printed: the cache-hit rate, the median delta-versus-full prompt tokens as the
+`llm` reviewer would send them (`jobs.review.llm.sizing.delta_and_full_tokens`; no
+model is called), the median review time and the scratch checkout's cost.
 
 Uses a temporary SQLite database and data directory. Exits 1 when extra or missing
-is not 0.
+is not 0, a second review is not a cache hit, or a failed review is not a failure of
+the linter itself.
 """
 
 from __future__ import annotations
@@ -33,17 +37,19 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from jobs.config.schema import Config
+from jobs.config.schema import Config, LinterConfig
 from jobs.context import Context
 from jobs.review.checkout import check_out
 from jobs.review.engine import ReviewResult, run_review
-from jobs.review.lint.linters import ruff_command
+from jobs.review.finding import display_path
+from jobs.review.history import open_findings
+from jobs.review.lint.linters import covers, ruff_command
 from jobs.review.llm.sizing import delta_and_full_tokens
 from jobs.review.targets import ReviewFailed
 from storage import migrate
 from storage.db import make_engine
 
-Key = tuple[str, int, str, str]
+Key = tuple[str, int, str, str]  # path, line, rule, message
 EXAMPLES = 5
 
 
@@ -53,78 +59,145 @@ def git(repo: Path, *args: str) -> str:
     ).stdout
 
 
-def ruff_in_a_clone(repo: Path, sha: str, tmp: Path) -> Counter[Key] | None:
-    """`ruff check .` in a git clone of REPO with `sha` checked out (and nothing else);
-    None when ruff itself fails there (e.g. a config key this ruff no longer knows)."""
-    clone = tmp / "oracle"
-    if not clone.exists():
-        subprocess.run(["git", "clone", "-q", "--no-checkout", str(repo), str(clone)], check=True)
-    subprocess.run(["git", "-C", str(clone), "checkout", "-q", "--force", sha], check=True)
-    subprocess.run(["git", "-C", str(clone), "clean", "-q", "-f", "-d", "-x"], check=True)
-    home = tmp / "oracle-home"
-    home.mkdir(exist_ok=True)
-    # --no-fix: a repository may set `fix = true` (flask does); ruff would then rewrite
-    # the clone and report only what it could not fix, not what the commit holds.
-    command = [*ruff_command(), "check", ".", "--output-format", "json", "--no-cache", "--no-fix"]
-    result = subprocess.run(
-        [*command, "--exit-zero"],
-        cwd=clone, capture_output=True, text=True,
-        env={"PATH": os.environ.get("PATH", os.defpath), "HOME": str(home)},
-    )  # fmt: skip
-    if result.returncode != 0:
-        return None
-    root = clone.resolve()
-    return Counter(
-        (
-            Path(item["filename"]).resolve().relative_to(root).as_posix(),
-            int(item["location"]["row"]),
-            item["code"] or "invalid-syntax",
-            item["message"],
+class Oracle:
+    """The linters as a developer runs them in a clone of REPO at a commit."""
+
+    def __init__(self, repo: Path, tmp: Path, options: argparse.Namespace) -> None:
+        self.clone, self.home = tmp / "oracle", tmp / "oracle-home"
+        self.home.mkdir()
+        subprocess.run(["git", "clone", "-q", "--no-checkout", str(repo), str(self.clone)],
+                       check=True)  # fmt: skip
+        self.ruff_rules = [f"--select={','.join(options.select)}"] if options.select else []
+        self.ruff_rules += [f"--ignore={','.join(options.ignore)}"] if options.ignore else []
+        self.linters = [LinterConfig(name=name, preset=name) for name in options.linter]
+
+    def run(self, command: list[str]) -> subprocess.CompletedProcess[bytes]:
+        env = {"PATH": f"{os.environ.get('PATH', os.defpath)}:{Path(sys.executable).parent}",
+               "HOME": str(self.home)}  # fmt: skip
+        return subprocess.run(command, cwd=self.clone, capture_output=True, env=env)
+
+    def at(self, sha: str) -> dict[str, Counter[Key]] | None:
+        """Each linter's findings at `sha` by linter name; None when ruff fails there."""
+        subprocess.run(["git", "-C", str(self.clone), "checkout", "-q", "--force", sha], check=True)
+        subprocess.run(["git", "-C", str(self.clone), "clean", "-q", "-f", "-d", "-x"], check=True)
+        # --no-fix: a repository may set `fix = true`; ruff would then rewrite the clone
+        # and report only what it could not fix, not what the commit holds.
+        ruff = self.run([*ruff_command(), "check", ".", "--output-format", "json", "--no-cache",
+                         "--no-fix", "--exit-zero", *self.ruff_rules])  # fmt: skip
+        if ruff.returncode != 0:
+            return None
+        root = self.clone.resolve()
+        found = {"ruff": Counter(
+            (Path(i["filename"]).resolve().relative_to(root).as_posix(), int(i["location"]["row"]),
+             i["code"] or "invalid-syntax", i["message"])
+            for i in json.loads(ruff.stdout)
+        )}  # fmt: skip
+        files = git(self.clone, "ls-files", "-z").split("\0")
+        for linter in self.linters:
+            covered = sorted(f"./{f}" for f in files if f and covers(linter.files, f))
+            found[linter.name] = self.shellcheck(covered) if covered else Counter()
+        return found
+
+    def shellcheck(self, files: list[str]) -> Counter[Key]:
+        said = self.run(["shellcheck", "--format=json1", *files]).stdout
+        comments = json.loads(said.decode("utf-8", "surrogatepass"))["comments"]
+        return Counter(
+            (display_path(c["file"].removeprefix("./")), c["line"], f"SC{c['code']}", c["message"])
+            for c in comments
         )
-        for item in json.loads(result.stdout)
-    )
+
+
+def by_linter(pairs: list[tuple[str, Key]]) -> dict[str, Counter[Key]]:
+    out: dict[str, Counter[Key]] = {}
+    for linter, key in pairs:
+        out.setdefault(linter, Counter())[key] += 1
+    return out
+
+
+def shown_by_linter(result: ReviewResult) -> dict[str, Counter[Key]]:
+    return by_linter([(f.source.split(":", 1)[0], (f.path, f.line, f.category, f.message))
+                      for f in result.shown])  # fmt: skip
+
+
+def listed_by_linter(context: Context) -> dict[str, Counter[Key]]:
+    """What /findings lists, by linter."""
+    return by_linter([(f.source.split(":", 1)[0], (f.path, f.line, f.category, f.message))
+                      for f in open_findings(context.engine, "bench")])  # fmt: skip
+
+
+class Tally:
+    def __init__(self) -> None:
+        self.extra: dict[str, Counter[Key]] = {}
+        self.missing: dict[str, Counter[Key]] = {}
+        self.checked = 0
+        self.worst: dict[str, int] = Counter()
+
+    def compare(self, truth: dict[str, Counter[Key]], *views: dict[str, Counter[Key]]) -> str:
+        """Every view (the review, its cache hit, /findings) against each linter."""
+        self.checked += 1
+        parts = []
+        for linter, expected in truth.items():
+            extra, missing = Counter[Key](), Counter[Key]()
+            for view in views:
+                extra |= view.get(linter, Counter()) - expected
+                missing |= expected - view.get(linter, Counter())
+            self.extra.setdefault(linter, Counter()).update(extra)
+            self.missing.setdefault(linter, Counter()).update(missing)
+            self.worst[linter] = max(self.worst[linter], extra.total() + missing.total())
+            parts.append(f"{linter} {expected.total()}: extra {extra.total()}, "
+                         f"missing {missing.total()}")  # fmt: skip
+        return "; ".join(parts)
+
+    def clean(self) -> bool:
+        return not any(self.extra.values()) and not any(self.missing.values())
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("repo", help="a git repository (work tree or bare); only read")
     parser.add_argument("--commits", type=int, default=150, help="nights to replay")
-    parser.add_argument(
-        "--check-every", type=int, default=25, help="also compare with ruff every K nights"
-    )
+    parser.add_argument("--check-every", type=int, default=1, help="compare every K nights")
+    parser.add_argument("--select", action="append", default=[], help="ruff rules (e.g. ALL)")
+    parser.add_argument("--ignore", action="append", default=[], help="ruff rules to ignore")
+    parser.add_argument("--linter", action="append", default=[], choices=["shellcheck"],
+                        help="a linter preset to run beside ruff")  # fmt: skip
+    parser.add_argument("--rewind", action="store_true", help="finally reset to mid-history")
     args = parser.parse_args()
     repo = Path(args.repo).resolve()
     shas = git(repo, "rev-list", "--first-parent", f"--max-count={args.commits}", "HEAD").split()
     shas.reverse()
-    print(f"replaying {len(shas)} first-parent commits of {repo} as nightly lint reviews")
+    print(f"replaying {len(shas)} first-parent commits of {repo} as nightly lint reviews "
+          f"(ruff {' '.join(args.select) or 'as configured'}"
+          f"{''.join(f', {name}' for name in args.linter)})")  # fmt: skip
+    lint = {"select": args.select, "ignore": args.ignore}
+    linters = [{"name": name, "preset": name} for name in args.linter]
     with tempfile.TemporaryDirectory(prefix="opsdesk-truth-") as tmp_text:
         tmp = Path(tmp_text)
         data_dir = tmp / "data"
         engine = make_engine(f"sqlite:///{tmp / 'bench.db'}")
         migrate.upgrade(engine)
+        oracle = Oracle(repo, tmp, args)
+        tally = Tally()
+
+        def context_at(sha: str) -> Context:
+            config = Config.model_validate(
+                {"repos": [{"name": "bench", "path": str(repo), "branch": sha,
+                            "linters": linters}], "reviewer": {"lint": lint}}
+            )  # fmt: skip
+            return Context(config, engine, data_dir, "bench", runner_id="bench")
+
         kinds: Counter[str] = Counter()
-        hits = checks = 0
+        hits = checks = failed = failed_agreed = 0
         savings: list[float] = []
         review_ms: list[float] = []
-        result: ReviewResult | None = None
-        failed = failed_agreed = 0
-        extra: Counter[Key] = Counter()
-        missing: Counter[Key] = Counter()
-        compared: list[int] = []  # oracle sizes at the checked nights
-        shown: Counter[Key] = Counter()
-        oracle: Counter[Key] = Counter()
         for night, sha in enumerate(shas):
-            config = Config.model_validate(
-                {"repos": [{"name": "bench", "path": str(repo), "branch": sha}]}
-            )
-            context = Context(config, engine, data_dir, "bench", runner_id="bench")
+            context = context_at(sha)
             started = time.perf_counter()
             try:
                 result = run_review(context, "bench")
             except ReviewFailed as exc:
-                # ruff cannot run at this commit; a developer's ruff must fail there too.
                 failed += 1
-                agreed = ruff_in_a_clone(repo, sha, tmp) is None
+                agreed = oracle.at(sha) is None  # a developer's ruff must fail there too
                 failed_agreed += agreed
                 print(f"  night {night + 1:>4} {sha[:8]} failed: {exc.reason} "
                       f"(ruff in a clone fails too: {'yes' if agreed else 'NO'})")  # fmt: skip
@@ -138,24 +211,28 @@ def main() -> int:
                 delta, full = delta_and_full_tokens(repo, result.base_sha, sha)
                 savings.append(100.0 * (1 - delta / full) if full else 0.0)
             if night % args.check_every == 0 or night == len(shas) - 1:
-                shown = Counter((f.path, f.line, f.category, f.message) for f in result.shown)
-                found = ruff_in_a_clone(repo, sha, tmp)
-                oracle = Counter() if found is None else found
-                if found is None:
-                    print(f"  night {night + 1:>4} {sha[:8]}: ruff fails in a clone, opsdesk not")
-                extra += shown - oracle
-                missing += oracle - shown
-                compared.append(sum(oracle.values()))
-                print(
-                    f"  night {night + 1:>4} {sha[:8]} {result.kind:5} new {result.new_count:>3} "
-                    f"open {result.open_count:>4} fixed {result.fixed_count:>3} "
-                    f"({review_ms[-1]:.0f} ms); ruff in a clone: {sum(oracle.values())}, "
-                    f"extra {sum((shown - oracle).values())}, "
-                    f"missing {sum((oracle - shown).values())}"
+                truth = oracle.at(sha)
+                views = [shown_by_linter(result), shown_by_linter(again), listed_by_linter(context)]
+                said = "ruff fails in a clone, opsdesk not" if truth is None else tally.compare(
+                    truth, *views)  # fmt: skip
+                print(f"  night {night + 1:>4} {sha[:8]} {result.kind:5} new {result.new_count:>4} "
+                      f"open {result.open_count:>5} fixed {result.fixed_count:>4} "
+                      f"({review_ms[-1]:.0f} ms, hit {'yes' if again.cache_hit else 'NO'}); "
+                      f"{said}")  # fmt: skip
+                if truth is None:
+                    failed += 1
+        rewound = "not run"
+        if args.rewind and len(shas) > 2:
+            middle = shas[len(shas) // 2]
+            back = run_review(context_at(middle), "bench")
+            truth = oracle.at(middle)
+            if truth is not None:
+                said = tally.compare(
+                    truth, shown_by_linter(back), listed_by_linter(context_at(middle))
                 )
-        assert result is not None
+                rewound = f"{middle[:8]} cache hit {'yes' if back.cache_hit else 'NO'}; {said}"
+                hits, checks = hits + back.cache_hit, checks + 1
         head = shas[-1]
-
         first_started = time.perf_counter()
         check_out(repo, head, tmp / "fresh-scratch")
         first_ms = (time.perf_counter() - first_started) * 1000
@@ -174,26 +251,24 @@ def main() -> int:
     if failed:
         print(f"failed reviews (ruff cannot run at that commit): {failed}, "
               f"ruff in a clone fails too: {failed_agreed}")  # fmt: skip
-    print(f"open findings at the last night checked: {sum(shown.values())}; ruff in a "
-          f"clone of that commit: {sum(oracle.values())}")  # fmt: skip
-    print(
-        f"extra {sum(extra.values())}, missing {sum(missing.values())} over {len(compared)} "
-        f"checked nights (ruff found {sum(compared)} findings in all)"
-    )
-    for label, diff in (("extra", extra), ("missing", missing)):
-        for key in list(diff)[:EXAMPLES]:
-            print(f"  {label}: {key[0]}:{key[1]} {key[2]} {key[3]}")
+    for linter in tally.extra:
+        print(f"{linter}: extra {tally.extra[linter].total()}, missing "
+              f"{tally.missing[linter].total()} over {tally.checked} checks (the review, its "
+              f"cache hit and /findings each night); the worst night: "
+              f"{tally.worst[linter]}")  # fmt: skip
+        for label, diff in (("extra", tally.extra[linter]), ("missing", tally.missing[linter])):
+            for key in list(diff)[:EXAMPLES]:
+                print(f"  {label}: {key[0]}:{key[1]} {key[2]} {key[3]}")
+    print(f"rewind: {rewound}")
     print(f"cache hits on a second review of the same HEAD: {hits}/{checks} "
           f"({100.0 * hits / max(checks, 1):.0f}%)")  # fmt: skip
     if savings:
-        print(
-            f"median delta vs full-tree prompt tokens: {statistics.median(savings):.1f}% saved "
-            f"over {len(savings)} deltas"
-        )
+        print(f"median delta vs full-tree prompt tokens: {statistics.median(savings):.1f}% saved "
+              f"over {len(savings)} deltas")  # fmt: skip
     print(f"review (miss) median {statistics.median(review_ms):.0f} ms")
     reused_text = f"{statistics.median(reused):.0f} ms" if reused else "n/a"
     print(f"checkout: first {first_ms:.0f} ms, reused median {reused_text}")
-    return 0 if not extra and not missing and failed == failed_agreed else 1
+    return 0 if tally.clean() and hits == checks and failed == failed_agreed else 1
 
 
 if __name__ == "__main__":

@@ -91,9 +91,6 @@ class WorkQueue:
         self._lanes[lane].reserved += 1
         return ahead
 
-    def in_flight(self) -> int:
-        return sum(state.running + state.waiting for state in self._lanes.values())
-
     async def run(
         self,
         lane: Lane,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import difflib
 import logging
 import re
@@ -165,13 +164,6 @@ class Router:
             return Reply.refused(refusal_text(caller, action.role))
         request = Request(self.context, caller, role, rest.split(":"), self)
         return self._run(f"button {prefix}", "", action.run, request)
-
-    async def handle_async(self, caller: Caller, text: str) -> Reply:
-        """`handle` off the event loop: handlers do blocking git and database work."""
-        return await asyncio.to_thread(self.handle, caller, text)
-
-    async def press_async(self, caller: Caller, payload: str) -> Reply:
-        return await asyncio.to_thread(self.press, caller, payload)
 
     @staticmethod
     def _run(what: str, usage: str, run: Callable[[Request], Reply], request: Request) -> Reply:

@@ -11,7 +11,7 @@ import importlib.util
 
 # The modules each extra of pyproject.toml installs; one missing means the extra is.
 EXTRA_MODULES: dict[str, tuple[str, ...]] = {
-    "slack": ("slack_bolt", "slack_sdk", "aiohttp"),
+    "slack": ("slack_bolt", "slack_sdk", "aiohttp", "yaml"),
     "telegram": ("telegram",),
     "postgres": ("psycopg",),
     "charts": ("matplotlib",),

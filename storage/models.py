@@ -97,6 +97,9 @@ class ReviewFinding(SQLModel, table=True):
     state: str = Field(max_length=12)  # new | open | fixed | suppressed
     line: int
     cell: int | None = None  # as in findings.cell, where it stood in this review
+    # Its path in this review when its file was renamed since (null: findings.path).
+    # Migration 0008.
+    path: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
 class Feedback(SQLModel, table=True):

@@ -24,6 +24,7 @@ from bot.ack_stats import ACK_BUCKETS, ack_snapshot
 from jobs.config.schema import Config
 from jobs.context import Context
 from jobs.outbox.totals import PlatformOutbox, read_outbox
+from jobs.review.history import open_counts
 from jobs.runs.totals import Histogram, RunTotalsReader
 
 # True: this process runs the scheduler; False: it stands by; None: disabled.
@@ -59,6 +60,7 @@ class OpsdeskCollector(Collector):
         with self._lock, self.context.engine.connect() as connection:
             totals = self.totals.read(connection, now)
             outbox = read_outbox(connection)
+            findings_open = open_counts(connection)
 
         runs = CounterMetricFamily(
             "opsdesk_job_runs",
@@ -126,6 +128,16 @@ class OpsdeskCollector(Collector):
             ["model"],
             {(model,): h for model, h in totals.model_latency.items()},
         )
+
+        open_now = GaugeMetricFamily(
+            "opsdesk_findings_open",
+            "Open findings of each configured repository, as /findings lists them: those "
+            "of the review of its current HEAD, false positives left out.",
+            labels=["repo"],
+        )
+        for repo in sorted(repo.name for repo in self.context.config.repos):
+            open_now.add_metric([repo], findings_open.get(repo, 0))
+        yield open_now
 
         yield from self._outbox_families(outbox, now)
         yield self._acks()

@@ -22,6 +22,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack.render import render_message
+from bot.slack.uploads import upload_chart
 from jobs.outbox.delivery import PermanentFailure, Post, RetryAfter
 
 log = logging.getLogger(__name__)
@@ -136,14 +137,7 @@ class SlackDeliverer:
             )
             ts = str(response["ts"])
             self._posted[post.id] = ts
-        image = post.reply.image
-        if image is not None:
-            await self.client.files_upload_v2(
-                channel=channel,
-                file=image.png,
-                filename=image.filename,
-                title=image.title,
-                alt_txt=image.title[:1000],
-            )
+        if post.reply.image is not None:
+            await upload_chart(self.client, channel, post.reply.image)
         self._posted.pop(post.id, None)
         return ts

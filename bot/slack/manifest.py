@@ -6,15 +6,16 @@ prints it; manifest.yml is its Socket Mode output (a test keeps them equal).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
+
+import yaml
 
 from bot.slack.commands import MAIN_COMMAND, SLASH_COMMANDS
 from handlers.router import Command
 
 APP_NAME = "opsdesk"
-# Mentions and direct messages are commands too (bot/slack/app.py answers them).
+# Mentions and direct messages are commands too (bot/slack/listeners.py answers them).
 BOT_EVENTS = ["app_mention", "message.im"]
 # channels:history / groups:history: reading a channel back after an uncertain send.
 BOT_SCOPES = [
@@ -27,9 +28,11 @@ BOT_SCOPES = [
     "im:history",
 ]
 MAX_USAGE_HINT = 1000
+# Long descriptions stay on one line rather than folded.
+MAX_LINE = 10_000
 HEADER = """\
 # The Slack app manifest for opsdesk, printed by `opsdesk slack manifest` from the
-# commands opsdesk routes (do not edit by hand: tests/slack/test_manifest.py keeps
+# commands opsdesk routes (do not edit by hand: tests/bot/slack/test_manifest.py keeps
 # this file equal to that output). Create the app at https://api.slack.com/apps →
 # "Create New App" → "From a manifest" and paste it. This one is for Socket Mode (no
 # public URL). For HTTP mode print one with your URL:
@@ -102,37 +105,21 @@ def slack_manifest(
     }
 
 
+class _ManifestDumper(yaml.SafeDumper):
+    """Lists indented under their key, as in Slack's own manifest examples."""
+
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+        super().increase_indent(flow, False)
+
+
 def manifest_yaml(manifest: dict[str, Any]) -> str:
-    """The manifest as YAML (keys in the order Slack's own examples use). A small
-    emitter for this shape — maps, lists of maps, strings, booleans, numbers — so
-    printing it needs no YAML library; strings are JSON-quoted, which YAML reads."""
-    return HEADER + "\n".join(_yaml_lines(manifest, 0)) + "\n"
-
-
-def _yaml_scalar(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return str(value)
-    return json.dumps(str(value), ensure_ascii=False)
-
-
-def _yaml_lines(value: object, indent: int) -> list[str]:
-    pad = "  " * indent
-    lines: list[str] = []
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if isinstance(item, dict | list) and item:
-                lines.append(f"{pad}{key}:")
-                lines += _yaml_lines(item, indent + 1)
-            else:
-                lines.append(f"{pad}{key}: {_yaml_scalar(item) if item != [] else '[]'}")
-    elif isinstance(value, list):
-        for item in value:
-            if isinstance(item, dict):
-                first, *rest = _yaml_lines(item, indent + 1)
-                lines.append(f"{pad}- {first.lstrip()}")
-                lines += rest
-            else:
-                lines.append(f"{pad}- {_yaml_scalar(item)}")
-    return lines
+    """The manifest as YAML, keys in the order Slack's own examples use."""
+    body = yaml.dump(
+        manifest,
+        Dumper=_ManifestDumper,
+        sort_keys=False,
+        allow_unicode=True,
+        default_flow_style=False,
+        width=MAX_LINE,
+    )
+    return HEADER + body

@@ -11,14 +11,11 @@ from urllib.parse import urlparse
 from sqlalchemy.engine import Engine
 from telegram.error import InvalidToken, TelegramError
 
-from bot.telegram.app import (
-    DEFAULT_API_BASE_URL,
-    PLATFORM,
-    TelegramHandlers,
-    build_application,
-    menu_scopes,
-)
+from bot.telegram.application import DEFAULT_API_BASE_URL, build_application
 from bot.telegram.deliver import TelegramDeliverer
+from bot.telegram.listeners import TelegramListeners
+from bot.telegram.menus import menu_scopes
+from bot.telegram.updates import PLATFORM
 from bot.work_queue import WorkQueue
 from handlers.router import Router
 from jobs.config.schema import TelegramConfig
@@ -59,7 +56,7 @@ class TelegramAdapter:
         self.webhook_secret = webhook_secret
         self.poll_timeout = poll_timeout
         self.app = build_application(token, api_base_url, max_retries=max_retries)
-        TelegramHandlers(router, engine, queue).install(self.app)
+        TelegramListeners(router, engine, queue).install(self.app)
         self.router = router
         self._deliverer = TelegramDeliverer(self.app.bot, engine)
         self._last_error_at: float | None = None

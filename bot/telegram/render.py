@@ -105,12 +105,6 @@ def reply_paragraphs(reply: Reply) -> list[_Paragraph]:
     return paragraphs or [_Paragraph([[("(empty reply)", "i")]])]
 
 
-def keyboard_rows(reply: Reply) -> list[list[Button]]:
-    """Every row of the reply, in order: each block's, then the reply's own."""
-    rows = [row for paragraph in reply_paragraphs(reply) for row in paragraph.rows]
-    return rows + _rows(reply.buttons)
-
-
 def _line_len(line: Line) -> int:
     return sum(utf16_len(text) for text, _ in line)
 

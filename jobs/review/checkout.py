@@ -12,6 +12,9 @@ paths are never materialised and come back in `Checkout.skipped` with the reason
 (the reviewer lists them as not reviewed). A linter can therefore read nothing
 outside the checkout through a committed link, and nothing is written through one.
 
+Blobs are written as git stores them, no filter ever runs: a file in git LFS is its
+pointer here, and `lfs.py` materialises the ones a linter reads.
+
 A manifest (`<scratch>/manifest.json`: path → blob, mode, size, mtime) keeps the
 last checkout's state, so a reused checkout rewrites only the files that differ
 and removes the ones that are gone; anything else found in the tree (a linter's

@@ -24,8 +24,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.engine import Engine
+
 from jobs.context import Context
-from jobs.review import git, history, store
+from jobs.review import current, git, history, store
 from jobs.review.budget import RETRY_REASONS, SkippedFile
 from jobs.review.diff import SKIP_REASONS, FileDiff
 from jobs.review.history import StoredReview
@@ -42,8 +44,6 @@ from jobs.review.scratch import checkout_dir
 from jobs.review.targets import RepoTarget, ReviewFailed, resolve_target
 from jobs.runs import records as runs
 
-_FINGERPRINTS: dict[str, str] = {}
-
 
 def build_reviewer(context: Context, target: RepoTarget) -> Reviewer:
     settings = context.config.reviewer
@@ -57,16 +57,6 @@ def build_reviewer(context: Context, target: RepoTarget) -> Reviewer:
 def read_limits(context: Context) -> ReadLimits:
     settings = context.config.reviewer
     return ReadLimits.from_mb(settings.max_file_mb, settings.max_diff_mb)
-
-
-def fingerprint_of(reviewer: Reviewer) -> str:
-    """The reviewer's fingerprint, computed once per configuration per process
-    (the lint fingerprint asks importlib.metadata for ruff's version)."""
-    settings = getattr(reviewer, "config", None)
-    identity = reviewer.kind + (settings.model_dump_json() if settings is not None else "")
-    if identity not in _FINGERPRINTS:
-        _FINGERPRINTS[identity] = reviewer.fingerprint()
-    return _FINGERPRINTS[identity]
 
 
 def run_review(
@@ -89,7 +79,7 @@ def run_review(
         if target.url is None and not full:
             sha = git.resolve_ref(target.path, target.ref)
             hit = history.cached_review(engine, target.name, sha, review.fingerprint)
-            if hit is not None and not _worth_retrying(hit):
+            if hit is not None and not _worth_retrying(hit) and _is_current(engine, hit):
                 return run.cached(hit, review.cache_key(sha))
         with repo_lock(context, target.name):
             if target.url is not None:
@@ -99,6 +89,8 @@ def run_review(
             fresh = hit is not None and _started_after(hit, run.started_at)
             usable = hit is not None and (fresh or not _worth_retrying(hit))
             if hit is not None and usable and (not full or hit.row["kind"] == "full" or fresh):
+                if not _is_current(engine, hit):  # a rewind: its findings are /findings again
+                    current.make_current(engine, hit, context.clock())
                 return run.cached(hit, review.cache_key(sha))
             stored, output = _review_miss(review, sha, hit, full=full)
             return run.done(stored, review.cache_key(sha), output.tokens_in, output.tokens_out)
@@ -119,10 +111,18 @@ class _Review:
 
     @cached_property
     def fingerprint(self) -> str:
-        return fingerprint_of(self.reviewer)
+        """Asked of the reviewer at every review: the lint reviewer's includes the
+        version of each linter installed now (cheap: a program is asked once per file)."""
+        return self.reviewer.fingerprint()
 
     def cache_key(self, sha: str) -> str:
         return history.review_cache_key(self.target.name, sha, self.fingerprint)
+
+
+def _is_current(engine: Engine, hit: StoredReview) -> bool:
+    """Whether the repository's findings are this review's already: the last review
+    run answered with it (else a rewind or a configuration back in use replays it)."""
+    return history.served_review_id(engine, hit.row["repo"]) == hit.id
 
 
 def _worth_retrying(hit: StoredReview) -> bool:
@@ -199,7 +199,7 @@ def _review_miss(
         notes=output.notes,
     )
     renamed = git.renames(target.path, base, sha) if base is not None else {}
-    moved = _line_mover(target.path, base, sha, review_input.files) if base else None
+    moved = _line_mover(target.path, base, sha, review_input.changed_paths) if base else None
     # A reviewer that saw the whole commit did not report a base finding: it is fixed.
     fate = _fixed if output.whole_tree else _partial_fate(review_input.files, tree, moved)
     stored = store.save_review(
@@ -234,13 +234,12 @@ def _fixed(path: str, line: int) -> int | None:
 
 
 def _line_mover(
-    repo: Path, base: str, sha: str, files: tuple[FileDiff, ...]
+    repo: Path, base: str, sha: str, changed: tuple[str, ...]
 ) -> Callable[[str, int], int | None]:
-    """(path at head, line at base) → its line at head; None when the delta changed it."""
-    changed = [
-        p for f in files if f.status in ("modified", "renamed") for p in (f.path, f.old_path) if p
-    ]
-    maps = line_maps(repo, base, sha, changed)
+    """(path at head, line at base) → its line at head; None when the delta changed it.
+    Every changed file has its map, skipped ones too: without one, identical findings
+    below an inserted line could not be paired by where they went."""
+    maps = line_maps(repo, base, sha, list(changed))
 
     def moved(path: str, line: int) -> int | None:
         return maps[path].moved(line) if path in maps else line

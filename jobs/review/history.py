@@ -23,7 +23,7 @@ from sqlalchemy.engine import Connection, Engine
 from jobs.review.budget import SkippedFile
 from jobs.review.feedback import FEEDBACK, Mark
 from jobs.review.finding import Finding as ReportedFinding
-from storage.models import Finding, Review, ReviewFinding
+from storage.models import Finding, JobRun, Review, ReviewFinding
 
 REVIEWS = Review.__table__  # type: ignore[attr-defined]
 
@@ -32,6 +32,9 @@ FINDINGS = Finding.__table__  # type: ignore[attr-defined]
 
 
 REVIEW_FINDINGS = ReviewFinding.__table__  # type: ignore[attr-defined]
+
+
+JOB_RUNS = JobRun.__table__  # type: ignore[attr-defined]
 
 
 COUNTED_STATES = ("new", "open", "fixed", "suppressed")
@@ -135,8 +138,19 @@ def _reviewed_columns(where: Any) -> list[Any]:
     return [where[name] if name in ("line", "cell") else FINDINGS.c[name] for name in names]
 
 
+def path_in_review() -> Any:
+    """A finding's path in one review: the one it had then if its file moved since."""
+    return func.coalesce(REVIEW_FINDINGS.c.path, FINDINGS.c.path)
+
+
 # A finding as one review listed it: where it stood then, and its state in that review.
-_FINDING_COLUMNS = (*_reviewed_columns(REVIEW_FINDINGS.c), REVIEW_FINDINGS.c.state)
+_FINDING_COLUMNS = (
+    *(
+        path_in_review().label("path") if column is FINDINGS.c.path else column
+        for column in _reviewed_columns(REVIEW_FINDINGS.c)
+    ),
+    REVIEW_FINDINGS.c.state,
+)
 
 
 def _stored(connection: Connection, row: Any) -> StoredReview:
@@ -222,17 +236,39 @@ class LastReview:
 
 
 def last_review(engine: Engine, repo: str, fingerprint: str) -> LastReview | None:
-    """The newest review of `repo` by this reviewer configuration: the delta base."""
+    """The delta base: the review the repository's findings are, when this reviewer
+    configuration made it (after a history rewind, the commit rewound to), else the
+    newest review by this configuration."""
+    served = served_review_id(engine, repo)
+    mine = (REVIEWS.c.repo == repo, REVIEWS.c.reviewer_fingerprint == fingerprint)
     with engine.connect() as connection:
-        row = connection.execute(
-            select(REVIEWS.c.id, REVIEWS.c.commit_sha, REVIEWS.c.skipped_files)
-            .where(REVIEWS.c.repo == repo, REVIEWS.c.reviewer_fingerprint == fingerprint)
-            .order_by(REVIEWS.c.created_at.desc(), REVIEWS.c.id.desc())
-            .limit(1)
-        ).first()
+        columns = (REVIEWS.c.id, REVIEWS.c.commit_sha, REVIEWS.c.skipped_files)
+        row = None
+        if served is not None:
+            row = connection.execute(select(*columns).where(*mine, REVIEWS.c.id == served)).first()
+        if row is None:
+            row = connection.execute(
+                select(*columns)
+                .where(*mine)
+                .order_by(REVIEWS.c.created_at.desc(), REVIEWS.c.id.desc())
+                .limit(1)
+            ).first()
     if row is None:
         return None
     return LastReview(int(row[0]), str(row[1]), _skipped_from_json(row[2] or "[]"))
+
+
+def served_review_id(engine: Engine, repo: str) -> int | None:
+    """The review the repository's newest review run answered with, made or replayed
+    from the cache: the repository's findings are that review's (a cache hit on
+    another one makes it so: current.make_current). One indexed query."""
+    with engine.connect() as connection:
+        return connection.execute(
+            select(JOB_RUNS.c.review_id)
+            .where(JOB_RUNS.c.job == f"review:{repo}", JOB_RUNS.c.review_id.is_not(None))
+            .order_by(JOB_RUNS.c.started_at.desc(), JOB_RUNS.c.id.desc())
+            .limit(1)
+        ).scalar()
 
 
 def review_cache_key(repo: str, sha: str, fingerprint: str) -> str:
@@ -259,6 +295,18 @@ def open_findings(engine: Engine, repo: str, *, suppressed: bool = False) -> lis
         ).all()
     status = "suppressed" if suppressed else "open"
     return sort_findings(ReviewedFinding(*row, status) for row in rows)  # type: ignore[call-arg]
+
+
+def open_counts(connection: Connection) -> dict[str, int]:
+    """How many open findings each repository has, as /findings counts them (those
+    someone marked false positive left out)."""
+    marked = select(FEEDBACK.c.finding_id).where(FEEDBACK.c.verdict == "false_positive")
+    rows = connection.execute(
+        select(FINDINGS.c.repo, func.count())
+        .where(FINDINGS.c.status == "open", FINDINGS.c.id.not_in(marked))
+        .group_by(FINDINGS.c.repo)
+    )
+    return {str(repo): int(count) for repo, count in rows}
 
 
 def count_reviews(engine: Engine, repo: str) -> int:

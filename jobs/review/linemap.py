@@ -8,7 +8,9 @@ delta changed or removed its line; otherwise it stays open, at its shifted line.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
+from itertools import accumulate
 from pathlib import Path
 
 from jobs.review.git import PLAIN_DIFF, run_git
@@ -22,18 +24,40 @@ class LineMap:
     """Zero-context hunks of one file: (old_start, old_len, new_start, new_len)."""
 
     hunks: list[tuple[int, int, int, int]] = field(default_factory=list)
+    _index: _HunkIndex | None = field(default=None, init=False, repr=False, compare=False)
 
     def moved(self, old_line: int) -> int | None:
-        """The line's new number, or None when the delta changed or removed it."""
-        shift = 0
-        for old_start, old_len, _new_start, new_len in self.hunks:
-            if old_len and old_start <= old_line < old_start + old_len:
-                return None
-            # A pure insertion "-N,0" sits after old line N.
-            last_old = old_start + old_len - 1 if old_len else old_start
-            if last_old < old_line:
-                shift += new_len - old_len
-        return old_line + shift
+        """The line's new number, or None when the delta changed or removed it.
+        A binary search: a file a commit rewrote has thousands of hunks."""
+        if self._index is None or self._index.size != len(self.hunks):
+            self._index = _HunkIndex(self.hunks)
+        return self._index.moved(old_line)
+
+
+class _HunkIndex:
+    """The hunks sorted for bisection: the old lines each one replaced, and the shift
+    in line numbers after each."""
+
+    def __init__(self, hunks: list[tuple[int, int, int, int]]) -> None:
+        self.size = len(hunks)
+        replaced = sorted((start, start + length) for start, length, _, _ in hunks if length)
+        self.replaced_starts = [start for start, _end in replaced]
+        self.replaced_ends = [end for _start, end in replaced]
+        # A hunk moves the lines after its last old line; a pure insertion "-N,0" sits
+        # after old line N.
+        after = sorted(
+            (start + length - 1 if length else start, new_length - length)
+            for start, length, _, new_length in hunks
+        )
+        self.last_old = [last for last, _shift in after]
+        self.shift_after: list[int] = list(accumulate(shift for _last, shift in after))
+
+    def moved(self, old_line: int) -> int | None:
+        where = bisect_right(self.replaced_starts, old_line) - 1
+        if where >= 0 and old_line < self.replaced_ends[where]:
+            return None
+        before = bisect_left(self.last_old, old_line)  # hunks whose last old line < it
+        return old_line + (self.shift_after[before - 1] if before else 0)
 
 
 def line_maps(repo: Path, base: str, head: str, paths: list[str]) -> dict[str, LineMap]:

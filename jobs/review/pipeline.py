@@ -32,7 +32,15 @@ def prepare_review(
     packed = pack_files(files, budget_tokens, skip)
     if dropped:
         packed = replace(packed, skipped=(*packed.skipped, *dropped))
-    return ReviewInput(repo=repo, head_sha=head, packed=packed)
+    changed = (
+        p for f in files if f.status in ("modified", "renamed") for p in (f.path, f.old_path)
+    )
+    return ReviewInput(
+        repo=repo,
+        head_sha=head,
+        packed=packed,
+        changed_paths=tuple(dict.fromkeys(p for p in changed if p)),
+    )
 
 
 def reviewable_diff(

@@ -45,6 +45,9 @@ class ReviewInput:
     # opsdesk's scratch directory for this repository's checkout, reused between
     # reviews; None: a reviewer that needs a checkout makes a temporary one.
     checkout: Path | None = None
+    # Old and new paths of every file the change modified or renamed, skipped ones
+    # included (a linter still lints a generated file): where earlier findings moved.
+    changed_paths: tuple[str, ...] = ()
 
     @property
     def files(self) -> tuple[FileDiff, ...]:

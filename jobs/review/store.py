@@ -112,24 +112,26 @@ def save_review(
         session.flush()
         assert review.id is not None
         base_rows: dict[int, tuple[Finding, At]] = {}
+        base_paths: dict[int, str] = {}  # where the base review had each, if moved since
         if base_review_id is not None:
             rows = session.exec(
-                sm_select(Finding, ReviewFinding.line, ReviewFinding.cell)
+                sm_select(Finding, ReviewFinding.line, ReviewFinding.cell, ReviewFinding.path)
                 .join(ReviewFinding, col(ReviewFinding.finding_id) == col(Finding.id))
                 .where(
                     ReviewFinding.review_id == base_review_id,
                     col(ReviewFinding.state).in_(("new", "open", "suppressed")),
                 )
             ).all()
-            base_rows = {
-                row.id: (row, At(line, cell)) for row, line, cell in rows if row.id is not None
-            }
+            for row, line, cell, then in rows:
+                if row.id is not None:
+                    base_rows[row.id] = (row, At(line, cell))
+                    base_paths[row.id] = then or row.path
         if replace_id is not None:
             session.execute(
                 delete(REVIEW_FINDINGS).where(REVIEW_FINDINGS.c.review_id == replace_id)
             )
         earlier = [
-            Earlier(row_id, row.path, row.category, row.message, at.line)
+            Earlier(row_id, base_paths[row_id], row.category, row.message, at.line)
             for row_id, (row, at) in base_rows.items()
         ]
         comparison = compare(reported, earlier, renamed, moved)
@@ -137,6 +139,7 @@ def save_review(
         placed: list[Placed] = []
         for now_at_head, before in comparison.still_open:
             row = base_rows[before.handle][0]
+            _keep_earlier_path(session, row, now_at_head.finding.path)
             _take_report(row, now_at_head.finding)
             placed.append((row, now_at_head.fingerprint, "open", at_of(now_at_head.finding)))
         for earlier_one, path in comparison.gone:
@@ -147,6 +150,7 @@ def save_review(
                 placed.append((row, row.fingerprint, "fixed", at))
             else:
                 fingerprint = _carried_fingerprint(row, path)  # before the path changes
+                _keep_earlier_path(session, row, path)
                 row.path = path
                 placed.append((row, fingerprint, "open", At(moved_to, at.cell)))
         taken = {fingerprint for _row, fingerprint, _state, _at in placed}
@@ -181,6 +185,7 @@ def save_review(
                 )
             else:
                 row = known_row
+                _keep_earlier_path(session, row, found.path)
                 _take_report(row, found)
             session.add(row)
             placed.append((row, now_at_head.fingerprint, "new", at_of(found)))
@@ -248,6 +253,17 @@ def _reported_columns(found: ReportedFinding) -> dict[str, Any]:
     """A row's columns as the reviewer reported the finding at this commit: where and
     what it is (the report's own fields), and open."""
     return {**found.model_dump(), "status": "open", "fixed_review_id": None}
+
+
+def _keep_earlier_path(session: Session, row: Finding, path: str) -> None:
+    """The row moves to `path` (its file was renamed): the reviews that listed it at
+    its old path keep saying so, should one be replayed after a history rewind."""
+    if row.id is not None and row.path != path:
+        session.execute(
+            update(REVIEW_FINDINGS)
+            .where(REVIEW_FINDINGS.c.finding_id == row.id, REVIEW_FINDINGS.c.path.is_(None))
+            .values(path=row.path)
+        )
 
 
 def _take_report(row: Finding, found: ReportedFinding) -> None:

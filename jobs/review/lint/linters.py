@@ -26,7 +26,7 @@ RUFF_FILES = ("*.py", "*.pyi", "*.ipynb")
 # Rules whose findings are real breakage rather than taste.
 ERROR_PREFIXES = ("E9", "F63", "F7", "F82", "invalid-syntax")
 TIMEOUT_S = 300.0
-FILES_PER_CALL = 400  # keeps command lines far below the system's limit
+FILES_PER_TIMEOUT = 400  # a linter's run may take TIMEOUT_S for each this many files
 
 
 def linter_env() -> dict[str, str]:
@@ -56,13 +56,15 @@ def _program(command: list[str], env: dict[str, str]) -> list[str]:
     return [found, *command[1:]]
 
 
-def _run(command: list[str], root: Path, what: str) -> subprocess.CompletedProcess[str]:
+def _run(
+    command: list[str], root: Path, what: str, timeout: float = TIMEOUT_S
+) -> subprocess.CompletedProcess[str]:
     try:
         return subprocess.run(
-            command, cwd=root, capture_output=True, text=True, timeout=TIMEOUT_S, env=linter_env()
+            command, cwd=root, capture_output=True, text=True, timeout=timeout, env=linter_env()
         )
     except subprocess.TimeoutExpired as exc:
-        raise ReviewerError(f"{what} timed out after {TIMEOUT_S:g}s") from exc
+        raise ReviewerError(f"{what} timed out after {timeout:g}s") from exc
     except OSError as exc:
         raise ReviewerError(f"{what} could not be started ({exc.strerror})") from exc
 
@@ -159,20 +161,41 @@ def _ruff_finding(root: Path, prefix: str, item: dict[str, Any]) -> Finding | No
 
 
 def run_linter(linter: LinterConfig, root: Path, files: list[str]) -> list[Finding]:
-    """The linter's command with `files` appended (in chunks), its reports parsed."""
+    """The linter's command with all of `files` appended, in one call, its report parsed.
+
+    One call, as a developer runs it: a linter that follows other files follows only
+    those among its inputs (shellcheck's `source` of a script not given is SC1091, and
+    what it defines unknown), so files split across calls change its findings."""
     assert linter.format is not None
     parse = PARSERS[linter.format]
-    command = _program(list(linter.command), linter_env())
-    findings: list[Finding] = []
-    for start in range(0, len(files), FILES_PER_CALL):
-        chunk = files[start : start + FILES_PER_CALL]
-        # "./" keeps a file named like an option from being read as one.
-        result = _run([*command, *(f"./{path}" for path in chunk)], root, linter.name)
-        try:
-            findings += parse(result.stdout, root, linter.name)
-        except RunFailed as exc:  # the report's own reason
-            raise ReviewerError(f"{linter.name} failed: {exc}") from exc
-        except ReportError as exc:
-            detail = _first_line(result.stderr, root) or str(exc)
-            raise ReviewerError(f"{linter.name} failed: {detail}") from exc
-    return findings
+    # "./" keeps a file named like an option from being read as one.
+    command = [*_program(list(linter.command), linter_env()), *(f"./{path}" for path in files)]
+    if _command_line_bytes(command) > _command_line_limit():
+        raise ReviewerError(
+            f"{linter.name}: its {len(files)} files do not fit one command line; "
+            "narrow the linter's `files`"
+        )
+    timeout = TIMEOUT_S * max(1, -(-len(files) // FILES_PER_TIMEOUT))
+    result = _run(command, root, linter.name, timeout)
+    try:
+        return parse(result.stdout, root, linter.name)
+    except RunFailed as exc:  # the report's own reason
+        raise ReviewerError(f"{linter.name} failed: {exc}") from exc
+    except ReportError as exc:
+        detail = _first_line(result.stderr, root) or str(exc)
+        raise ReviewerError(f"{linter.name} failed: {detail}") from exc
+
+
+def _command_line_bytes(command: list[str]) -> int:
+    """What the arguments take of the system's limit: each string, its NUL, its pointer."""
+    return sum(len(os.fsencode(arg)) + 1 + 8 for arg in command)
+
+
+def _command_line_limit() -> int:
+    """Half the system's limit on arguments and environment together: the environment
+    is small (PATH, HOME, LANG), the rest is margin."""
+    try:
+        limit = os.sysconf("SC_ARG_MAX")
+    except (ValueError, OSError):
+        limit = -1
+    return (limit if limit > 0 else 262_144) // 2

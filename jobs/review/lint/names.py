@@ -22,7 +22,7 @@ INDISTINCT_NAME = "name not UTF-8, indistinguishable from another in the linter'
 class ReportedNames:
     """The commit's files by the readable name a report gives them."""
 
-    def __init__(self, files: Iterable[str]) -> None:
+    def __init__(self, files: Iterable[str], not_reviewed: Iterable[str] = ()) -> None:
         by_name: dict[str, list[str]] = defaultdict(list)
         for path in files:
             by_name[display_path(path)].append(path)
@@ -31,14 +31,18 @@ class ReportedNames:
             path for paths in by_name.values() if len(paths) > 1 for path in paths
         )
         self._names = {shown for shown, paths in by_name.items() if len(paths) == 1}
+        # What a linter says of these is left out: they are listed as not reviewed.
+        self._left_out = {display_path(path) for path in (*self.indistinct, *not_reviewed)}
 
     def of_commit(self, findings: Iterable[Finding]) -> tuple[list[Finding], int]:
-        """The findings in files of the commit, each under its file's readable name, and
-        how many named no file of the commit (or one of indistinct ones)."""
+        """The findings in files of the commit that are reviewed, each under its file's
+        readable name, and how many named no file of the commit."""
         kept: list[Finding] = []
         elsewhere = 0
         for found in findings:
             shown = display_path(found.path)
+            if shown in self._left_out:
+                continue
             if shown in self._names:
                 kept.append(
                     found if shown == found.path else found.model_copy(update={"path": shown})

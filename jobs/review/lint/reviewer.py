@@ -17,11 +17,11 @@ import contextlib
 import os
 import tempfile
 import tomllib
-from importlib.metadata import version
 from pathlib import Path, PurePosixPath
 
 from jobs.config.schema import LintReviewerConfig
 from jobs.core.text import plural
+from jobs.review import lfs
 from jobs.review.budget import SkippedFile
 from jobs.review.checkout import DEFAULT_MAX_FILE_BYTES as MAX_FILE_BYTES
 from jobs.review.checkout import Checkout, check_out, read_checkout_file
@@ -31,6 +31,7 @@ from jobs.review.git import GitError
 from jobs.review.lint.configs import check_ruff_configs, check_shellcheck, is_shellcheck
 from jobs.review.lint.linters import RUFF_FILES, covers, run_linter, run_ruff
 from jobs.review.lint.names import INDISTINCT_NAME, ReportedNames
+from jobs.review.lint.versions import linter_versions
 from jobs.review.reviewers import ReviewerError, ReviewerOutput, ReviewInput, reviewer_fingerprint
 
 UNLIMITED_TOKENS = 10**12
@@ -44,7 +45,7 @@ def not_covered_reason(path: str, checkout: Checkout | None = None) -> str:
     start of its content in the checkout), or `no linter for *.ts`."""
     rule = skip_reason(path)
     if rule is None and checkout is not None:
-        rule = skip_reason(path, read_checkout_file(checkout, path, SAMPLE_BYTES))
+        rule = _content_reason(path, checkout)
     if rule is not None:
         return rule
     suffix = PurePosixPath(path).suffix
@@ -89,7 +90,7 @@ class LintReviewer:
 
     def fingerprint(self) -> str:
         options = {
-            "ruff": version("ruff"),
+            "versions": linter_versions(self.config),
             "select": sorted(self.config.select),
             "ignore": sorted(self.config.ignore),
             "linters": [linter.model_dump() for linter in self.config.linters],
@@ -112,10 +113,12 @@ class LintReviewer:
             )
         except GitError as exc:
             raise ReviewerError(f"cannot check out {review_input.head_sha[:12]}: {exc}") from exc
-        names = ReportedNames(checkout.files)
+        # Files in git LFS as a clone with git-lfs has them, or listed with the reason.
+        pointers = lfs.materialise(review_input.repo, checkout, self.covers)
+        names = ReportedNames(checkout.files, pointers)
         findings, elsewhere = names.of_commit(self.lint(checkout))
         findings.sort(key=lambda f: (f.path, f.cell or 0, f.line, f.category))
-        covered, not_reviewed = self.coverage(checkout, names)
+        covered, not_reviewed = self.coverage(checkout, names, pointers)
         notes = [f"{plural(elsewhere, 'finding')} named no file of the commit"] if elsewhere else []
         return ReviewerOutput(
             findings=findings,
@@ -140,19 +143,48 @@ class LintReviewer:
                 findings += run_linter(linter, root, files)
         return findings
 
-    def coverage(self, checkout: Checkout, names: ReportedNames) -> tuple[int, list[SkippedFile]]:
-        """How many files some linter covers and its report can name, and the others
-        with the reason (under their readable names)."""
+    def covers(self, path: str) -> bool:
+        """Whether some configured linter reads the file."""
         globs = [RUFF_FILES, *(tuple(linter.files) for linter in self.config.linters)]
+        return any(covers(g, path) for g in globs)
+
+    def coverage(
+        self, checkout: Checkout, names: ReportedNames, pointers: dict[str, str]
+    ) -> tuple[int, list[SkippedFile]]:
+        """How many files some linter reviewed, and the others with the reason (under
+        their readable names): no linter covers them, a report cannot name them, or
+        they stayed LFS pointers."""
         not_reviewed: list[SkippedFile] = []
         for path in sorted(checkout.files):
-            if not any(covers(g, path) for g in globs):
+            if not self.covers(path):
                 reason = not_covered_reason(path, checkout)
             elif path in names.indistinct:
                 reason = INDISTINCT_NAME
+            elif path in pointers:
+                reason = pointers[path]
             else:
                 continue
             not_reviewed.append(SkippedFile(display_path(path), reason))
         covered = len(checkout.files) - len(not_reviewed)
         not_checked_out = [SkippedFile(display_path(p), reason) for p, reason in checkout.skipped]
         return covered, sorted([*not_reviewed, *not_checked_out], key=lambda s: s.path)
+
+
+# What the start of a file's content says, by the file as it is on disk: the reused
+# checkout rewrites only the files a commit changed, so the thousands of files no
+# linter covers (docs, assets) are read once, not every night.
+_CONTENT_REASONS: dict[tuple[str, int, int, int], str | None] = {}
+MAX_REMEMBERED = 100_000
+
+
+def _content_reason(path: str, checkout: Checkout) -> str | None:
+    try:
+        stat = os.stat(checkout.root / path, follow_symlinks=False)
+    except OSError:
+        return None  # not in the checkout (a link, a submodule: listed as such)
+    key = (str(checkout.root / path), stat.st_ino, stat.st_size, stat.st_mtime_ns)
+    if key not in _CONTENT_REASONS:
+        if len(_CONTENT_REASONS) >= MAX_REMEMBERED:
+            _CONTENT_REASONS.clear()
+        _CONTENT_REASONS[key] = skip_reason(path, read_checkout_file(checkout, path, SAMPLE_BYTES))
+    return _CONTENT_REASONS[key]

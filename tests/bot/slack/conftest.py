@@ -1,5 +1,8 @@
-"""The real bolt app over HTTP on 127.0.0.1, against the Slack stand-in, with requests
-signed and form-encoded exactly as Slack sends them."""
+"""The real bolt app, dispatched in process: requests signed and form-encoded exactly
+as Slack sends them go through `AsyncApp.async_dispatch` (Socket Mode envelopes
+through bolt's own Socket Mode translation), and everything the app sends after its
+ack goes to the Web API stand-in on 127.0.0.1. The real HTTP server and the real
+websocket are exercised once each, in test_http_mode.py and test_socket_mode.py."""
 
 from __future__ import annotations
 
@@ -9,15 +12,16 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode
 
-import aiohttp
 import pytest
+from slack_bolt.adapter.socket_mode.async_internals import run_async_bolt_app
+from slack_bolt.async_app import AsyncApp, AsyncBoltRequest
+from slack_sdk.socket_mode.request import SocketModeRequest
 from sqlalchemy.engine import Engine
 
 from bot.slack import build_app, web_client
-from bot.slack.adapter import SlackAdapter
-from bot.slack.deliver import SlackDeliverer
+from bot.slack.after_ack import AfterAck
 from handlers.catalog import ACTIONS, COMMANDS
 from handlers.router import Router
 from jobs.config.schema import AccessConfig, Config, RepoConfig
@@ -27,6 +31,7 @@ from tests.support.context import jobs_context
 from tests.support.rows import add_finding
 
 MEMBER_CHANNEL = "C0MEMBERS"
+Blocks = list[dict[str, Any]]
 
 
 @pytest.fixture
@@ -46,28 +51,10 @@ def slack_router(slack_context: Context) -> Router:
 
 
 @dataclass
-class SlackServer:
-    """The adapter in HTTP mode and a way to send it what Slack would."""
+class Payloads:
+    """Slack's request bodies, as Slack sends them (response URLs on the stand-in)."""
 
-    adapter: SlackAdapter
     fake: SlackApi
-    http: aiohttp.ClientSession
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.adapter.bound_port}/slack/events"
-
-    async def post(
-        self, body: str, *, retry_num: int | None = None, secret: str = SIGNING_SECRET
-    ) -> tuple[int, str]:
-        headers = sign(body, secret)
-        if body.startswith("{"):
-            headers["Content-Type"] = "application/json"  # Events API deliveries
-        if retry_num is not None:
-            headers["X-Slack-Retry-Num"] = str(retry_num)
-            headers["X-Slack-Retry-Reason"] = "http_timeout"
-        async with self.http.post(self.url, data=body.encode(), headers=headers) as response:
-            return response.status, await response.text()
 
     def command_body(
         self,
@@ -130,7 +117,7 @@ class SlackServer:
 
     def action_body(
         self,
-        message_blocks: list[dict[str, Any]],
+        message_blocks: Blocks,
         action_id: str,
         *,
         user: str = "U0ALICE",
@@ -186,20 +173,69 @@ class SlackServer:
         return urlencode({"payload": json.dumps(payload)})
 
 
+def as_envelope_payload(body: str) -> dict[str, Any]:
+    """What Socket Mode carries for the same request: a command's fields, or the
+    interactive payload itself."""
+    form = parse_qs(body)
+    if "payload" in form:
+        return dict(json.loads(form["payload"][0]))
+    return {key: values[0] for key, values in form.items()}
+
+
+@dataclass
+class SlackBot:
+    """The app with a way to hand it what Slack would, and to know when it is done."""
+
+    app: AsyncApp
+    after_ack: AfterAck
+    fake: SlackApi
+    payloads: Payloads
+
+    async def post(
+        self, body: str, *, retry_num: int | None = None, secret: str = SIGNING_SECRET
+    ) -> tuple[int, str]:
+        """An HTTP-mode request, signed with `secret`: bolt's (status, body)."""
+        headers = sign(body, secret)
+        if body.startswith("{"):
+            headers["Content-Type"] = "application/json"  # Events API deliveries
+        if retry_num is not None:
+            headers["X-Slack-Retry-Num"] = str(retry_num)
+            headers["X-Slack-Retry-Reason"] = "http_timeout"
+        response = await self.app.async_dispatch(AsyncBoltRequest(body=body, headers=headers))
+        return response.status, response.body
+
+    async def envelope(self, kind: str, body: str, *, retry_attempt: int = 0) -> dict[str, Any]:
+        """A Socket Mode envelope (`slash_commands`, `interactive`) through bolt's own
+        Socket Mode translation: the ack's payload ({} when it carries none)."""
+        request = SocketModeRequest(
+            type=kind,
+            envelope_id=f"env-{time.monotonic_ns()}",
+            payload=as_envelope_payload(body),
+            accepts_response_payload=True,
+            retry_attempt=retry_attempt,
+            retry_reason="timeout" if retry_attempt else None,
+        )
+        response = await run_async_bolt_app(self.app, request)
+        assert response.status == 200, response.body
+        return json.loads(response.body) if response.body else {}
+
+    async def settled(self) -> None:
+        """Every answer the app started after its acks has been given."""
+        await self.after_ack.settled()
+
+
 @pytest.fixture
-async def slack_server(slack_api: SlackApi, slack_router: Router) -> AsyncIterator[SlackServer]:
-    base_url = slack_api.base_url + "api/"
+async def slack(slack_api: SlackApi, slack_router: Router) -> AsyncIterator[SlackBot]:
+    after_ack = AfterAck()
     app = build_app(
         slack_router,
-        web_client(BOT_TOKEN, base_url, retry_rate_limits=True),
+        web_client(BOT_TOKEN, slack_api.base_url + "api/", retry_rate_limits=True),
         signing_secret=SIGNING_SECRET,
+        after_ack=after_ack,
     )
-    deliverer = SlackDeliverer(web_client(BOT_TOKEN, base_url, retry_rate_limits=False))
-    adapter = SlackAdapter(app, deliverer, mode="http", http_host="127.0.0.1", http_port=0)
-    await adapter.start()
-    async with aiohttp.ClientSession() as http:
-        yield SlackServer(adapter, slack_api, http)
-    await adapter.stop()
+    bot = SlackBot(app, after_ack, slack_api, Payloads(slack_api))
+    yield bot
+    await bot.settled()
 
 
 @pytest.fixture

@@ -10,16 +10,16 @@ from bot.slack.deliver import SlackDeliverer
 from jobs.context import Context
 from jobs.core.reply import Reply
 from jobs.outbox.delivery import OutboxSender, enqueue
-from tests.bot.slack.conftest import SlackServer
+from tests.bot.slack.conftest import SlackBot
 from tests.standins.slack_api import BOT_TOKEN
 
 NOWHERE = "C0NOTINVITED"
 
 
 async def test_a_channel_the_bot_is_not_in_shows_degraded_with_the_fix_until_a_post_works(
-    slack_server: SlackServer, slack_context: Context
+    slack: SlackBot, slack_context: Context
 ) -> None:
-    fake = slack_server.fake
+    fake = slack.fake
     engine = slack_context.engine
     deliverer = SlackDeliverer(
         web_client(BOT_TOKEN, fake.base_url + "api/", retry_rate_limits=False)
@@ -29,8 +29,9 @@ async def test_a_channel_the_bot_is_not_in_shows_degraded_with_the_fix_until_a_p
     enqueue(engine, kind="job", targets=[f"slack:{NOWHERE}"], reply=Reply.text("a"), dedupe_key="1")
     assert await sender.send_due() == 0
 
-    await slack_server.post(slack_server.command_body("health", trigger_id="h.1"))
-    [answer] = await fake.wait_for("response")
+    await slack.post(slack.payloads.command_body("health", trigger_id="h.1"))
+    await slack.settled()
+    [answer] = fake.ok_calls("response")
     shown = json.dumps(answer.args["blocks"], ensure_ascii=False)
     assert f"posts to slack:{NOWHERE}: degraded" in shown
     assert "not_in_channel" in shown and "invite @opsdesk to that channel" in shown
@@ -39,6 +40,7 @@ async def test_a_channel_the_bot_is_not_in_shows_degraded_with_the_fix_until_a_p
     fake.heal("chat.postMessage")  # the bot was invited
     enqueue(engine, kind="job", targets=[f"slack:{NOWHERE}"], reply=Reply.text("b"), dedupe_key="2")
     assert await sender.send_due() == 1
-    await slack_server.post(slack_server.command_body("health", trigger_id="h.2"))
-    answers = await fake.wait_for("response", count=2)
+    await slack.post(slack.payloads.command_body("health", trigger_id="h.2"))
+    await slack.settled()
+    answers = fake.ok_calls("response")
     assert "degraded" not in json.dumps(answers[-1].args["blocks"])

@@ -134,13 +134,15 @@ async def test_an_unknown_channel_fails_for_good(
     assert "channel_not_found" in (failed.last_error or "")
 
 
-def uncertain_sender(fake: SlackApi, context: Context, fault: str, settle_s: float) -> OutboxSender:
-    """A sender whose client gives up after 0.2 s, against a Slack whose first post
-    meets `fault` ("late": accepted after the client gave up; "hang": never)."""
+SETTLE = timedelta(minutes=2)
+
+
+def uncertain_sender(fake: SlackApi, context: Context, fault: str, clock: Clock) -> OutboxSender:
+    """A sender on `clock` whose client gives up after 0.2 s, against a Slack whose
+    first post meets `fault` ("late": accepted after the client gave up; "hang": never)."""
     faults = [fault]
     fake.fault_for_post = lambda: faults.pop(0) if faults else None
-    settle = timedelta(seconds=settle_s)
-    return slack_sender(fake, context, timeout=0.2, base_delay=0.01, settle=settle)
+    return slack_sender(fake, context, timeout=0.2, base_delay=0.01, settle=SETTLE, clock=clock)
 
 
 async def test_an_uncertain_send_slack_accepted_late_is_found_not_resent(
@@ -148,10 +150,14 @@ async def test_an_uncertain_send_slack_accepted_late_is_found_not_resent(
 ) -> None:
     slack_api.hang_s, slack_api.late_s = 1.0, 0.3
     post_id = one_post(slack_context, Reply.text("done"), "run:1")
-    sender = uncertain_sender(slack_api, slack_context, "late", settle_s=0.6)
+    clock = Clock()
+    sender = uncertain_sender(slack_api, slack_context, "late", clock)
     assert await sender.send_due() == 0  # timed out: Slack accepts it a moment later
     assert row(slack_context, post_id).uncertain_at is not None
-    await asyncio.sleep(0.7)
+    await asyncio.gather(*slack_api._tasks)  # the stand-in has accepted it now
+    assert slack_api.posts_of("C9")
+    assert await sender.send_due() == 0, "not retried before it settles"
+    clock.now += SETTLE
     assert await sender.send_due() == 1
     sent = row(slack_context, post_id)
     [message] = slack_api.posts_of("C9")
@@ -168,9 +174,10 @@ async def test_an_uncertain_send_that_never_arrived_is_sent(
 ) -> None:
     slack_api.hang_s = 0.5
     post_id = one_post(slack_context, Reply.text("done"), "run:2")
-    sender = uncertain_sender(slack_api, slack_context, "hang", settle_s=0.3)
+    clock = Clock()
+    sender = uncertain_sender(slack_api, slack_context, "hang", clock)
     assert await sender.send_due() == 0
-    await asyncio.sleep(0.6)
+    clock.now += SETTLE
     assert await sender.send_due() == 1
     assert len(slack_api.posts_of("C9")) == 1
     assert row(slack_context, post_id).status == "sent"

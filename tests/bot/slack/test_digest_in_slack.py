@@ -17,7 +17,7 @@ from jobs.outbox.delivery import OutboxSender
 from jobs.running.runner import run_job
 from jobs.runs.specs import find_job
 from storage.models import OutboxPost
-from tests.bot.slack.conftest import MEMBER_CHANNEL, SlackServer
+from tests.bot.slack.conftest import MEMBER_CHANNEL, SlackBot
 from tests.standins.slack_api import BOT_TOKEN
 from tests.support.context import jobs_context
 
@@ -40,26 +40,28 @@ def digest_posts(context: Context) -> list[str]:
         return [row.target for row in rows]
 
 
-async def test_digest_in_slack_carries_its_chart(slack_server: SlackServer) -> None:
-    fake = slack_server.fake
-    await slack_server.post(slack_server.command_body("digest", trigger_id="d.1"))
-    [answer] = await fake.wait_for("response")
+async def test_digest_in_slack_carries_its_chart(slack: SlackBot) -> None:
+    fake = slack.fake
+    await slack.post(slack.payloads.command_body("digest", trigger_id="d.1"))
+    await slack.settled()
+    [answer] = fake.ok_calls("response")
     assert answer.args["response_type"] == "in_channel"
-    [complete] = await fake.wait_for("files.completeUploadExternal")
+    [complete] = fake.ok_calls("files.completeUploadExternal")
     assert complete.args["channel_id"] == MEMBER_CHANNEL
     [upload] = fake.ok_calls("upload")
     assert upload.body.startswith(b"\x89PNG")
 
 
 async def test_a_manual_digest_answers_its_asker_and_the_scheduled_one_still_posts(
-    slack_server: SlackServer, slack_context: Context
+    slack: SlackBot, slack_context: Context
 ) -> None:
-    fake = slack_server.fake
-    await slack_server.post(slack_server.command_body("run digest", trigger_id="d.2"))
-    [answer] = await fake.wait_for("response", timeout=10)
+    fake = slack.fake
+    await slack.post(slack.payloads.command_body("run digest", trigger_id="d.2"))
+    await slack.settled()
+    [answer] = fake.ok_calls("response")
     assert "digest" in json.dumps(answer.args).lower()
     assert answer.args["response_type"] == "in_channel"
-    await fake.wait_for("files.completeUploadExternal")  # the chart, in the asker's channel
+    assert fake.ok_calls("files.completeUploadExternal")  # the chart, in the asker's channel
     assert digest_posts(slack_context) == []  # the asker's answer is not the daily post
 
     spec = find_job(slack_context.config, "digest")

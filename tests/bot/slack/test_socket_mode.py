@@ -1,107 +1,71 @@
-"""Socket Mode: the adapter opens its websocket through the configured Web API URL
-and answers commands over it."""
+"""Socket Mode end to end, once: the adapter opens its websocket through the configured
+Web API URL and answers envelopes sent over it by the Slack stand-in."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import time
-from collections.abc import AsyncIterator
+from typing import Any
 
-import pytest
+from slack_sdk.socket_mode.async_client import AsyncBaseSocketModeClient
 
 from bot.slack import build_app, web_client
 from bot.slack.adapter import SlackAdapter
+from bot.slack.after_ack import AfterAck
 from bot.slack.deliver import SlackDeliverer
+from bot.slack.listeners import WORKING
 from handlers.router import Router
-from tests.bot.slack.conftest import MEMBER_CHANNEL
+from tests.bot.slack.conftest import Payloads, as_envelope_payload
+from tests.bot.slack.test_commands import add_counted
 from tests.standins.slack_api import BOT_TOKEN, SlackApi
-from tests.support.commands import slow_command
 
 
-@pytest.fixture
-async def socket_adapter(slack_api: SlackApi, slack_router: Router) -> AsyncIterator[SlackAdapter]:
+async def test_over_socket_mode_commands_are_acked_and_answered(
+    slack_api: SlackApi, slack_router: Router
+) -> None:
+    after_ack = AfterAck()
     base_url = slack_api.base_url + "api/"
-    app = build_app(slack_router, web_client(BOT_TOKEN, base_url, retry_rate_limits=True))
+    app = build_app(
+        slack_router, web_client(BOT_TOKEN, base_url, retry_rate_limits=True), after_ack=after_ack
+    )
     deliverer = SlackDeliverer(web_client(BOT_TOKEN, base_url, retry_rate_limits=False))
     adapter = SlackAdapter(app, deliverer, mode="socket", app_token="xapp-test")
+    runs: list[str] = []
+    add_counted(slack_router, runs)
+    payloads = Payloads(slack_api)
     await adapter.start()
-    for _ in range(200):
-        if slack_api.sockets and adapter.connected():
-            break
-        await asyncio.sleep(0.01)
-    yield adapter
-    await adapter.stop()
+    try:
+        # The stand-in's hello has arrived: the socket is open at both ends.
+        hello = asyncio.Event()
 
+        async def on_message(
+            _client: AsyncBaseSocketModeClient, message: dict[str, Any], _raw: str
+        ) -> None:
+            if message.get("type") == "hello":
+                hello.set()
 
-def command(text: str, trigger_id: str, fake: SlackApi) -> dict[str, str]:
-    return {
-        "team_id": "T0001",
-        "channel_id": MEMBER_CHANNEL,
-        "user_id": "U0ALICE",
-        "user_name": "alice",
-        "command": "/opsdesk",
-        "text": text,
-        "api_app_id": "A0001",
-        "response_url": fake.response_url(trigger_id),
-        "trigger_id": trigger_id,
-    }
+        assert adapter._socket is not None
+        adapter._socket.client.message_listeners.append(on_message)
+        await asyncio.wait_for(hello.wait(), timeout=10)
+        assert adapter.connected()
+        assert slack_api.ok_calls("apps.connections.open")
 
+        def command(text: str, trigger: str) -> dict[str, Any]:
+            return as_envelope_payload(payloads.command_body(text, trigger_id=trigger))
 
-async def test_a_command_over_socket_mode_is_answered_in_its_ack(
-    socket_adapter: SlackAdapter, slack_api: SlackApi
-) -> None:
-    assert socket_adapter.connected()
-    assert slack_api.ok_calls("apps.connections.open")
-    ack = await slack_api.send_envelope(
-        "env-1", "slash_commands", command("help", "t-1", slack_api)
-    )
-    assert ack["payload"]["response_type"] == "in_channel"
-    assert ack["payload"]["blocks"][0]["type"] == "header"
-
-
-async def test_a_quick_command_over_socket_mode_is_acked_then_answered(
-    socket_adapter: SlackAdapter, slack_api: SlackApi
-) -> None:
-    ack = await slack_api.send_envelope(
-        "env-1", "slash_commands", command("health", "t-3", slack_api)
-    )
-    assert ack == {"envelope_id": "env-1"}
-    (answer,) = await slack_api.wait_for("response")
-    assert "Health" in json.dumps(answer.args["blocks"])
-
-
-async def test_a_socket_mode_retry_is_acked_and_ignored(
-    socket_adapter: SlackAdapter, slack_api: SlackApi
-) -> None:
-    await slack_api.send_envelope("env-1", "slash_commands", command("health", "t-2", slack_api))
-    again = await slack_api.send_envelope(
-        "env-2", "slash_commands", command("health", "t-2", slack_api), retry_attempt=1
-    )
-    assert again == {"envelope_id": "env-2"}
-    await slack_api.wait_for("response")
-    await asyncio.sleep(0.3)
-    assert len(slack_api.ok_calls("response")) == 1
-
-
-async def test_socket_mode_acks_quick_commands_while_seven_slow_ones_run(
-    socket_adapter: SlackAdapter, slack_api: SlackApi, slack_router: Router
-) -> None:
-    with slow_command(slack_router):
-        for i in range(7):
-            await slack_api.send_envelope(
-                f"s-{i}", "slash_commands", command("slow", f"s{i}", slack_api)
-            )
-        begun = time.monotonic()
-        acks = [
-            await slack_api.send_envelope(
-                f"q-{i}", "slash_commands", command(text, f"q{i}", slack_api)
-            )
-            for i, text in enumerate(["health", "help", "jobs"])
-        ]
-        assert time.monotonic() - begun < 1.0
-        assert acks[0] == {"envelope_id": "q-0"}
-        assert acks[1]["payload"]["blocks"][0]["type"] == "header"  # help, in the ack
-        answers = await slack_api.wait_for("response", count=2)
-        assert all("slow done" not in json.dumps(a.args) for a in answers)
-    await slack_api.wait_for("response", count=2 + 7, timeout=10)
+        helped = await slack_api.send_envelope("e-1", "slash_commands", command("help", "t-1"))
+        assert helped["payload"]["blocks"][0]["type"] == "header"
+        slow = command("counted", "t-2")
+        working = await slack_api.send_envelope("e-2", "slash_commands", slow)
+        assert working == {
+            "envelope_id": "e-2",
+            "payload": {"text": WORKING, "response_type": "ephemeral"},
+        }
+        again = await slack_api.send_envelope("e-3", "slash_commands", slow, retry_attempt=1)
+        assert again == {"envelope_id": "e-3"}
+        await after_ack.settled()
+    finally:
+        await adapter.stop()
+    assert runs == ["U0ALICE"]
+    (answer,) = slack_api.ok_calls("response")
+    assert "done for U0ALICE" in json.dumps(answer.args["blocks"])

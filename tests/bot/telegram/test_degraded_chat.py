@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.telegram.app import build_application
+from bot.telegram.application import build_application
 from bot.telegram.deliver import TelegramDeliverer
 from handlers.health import health_report
 from jobs.context import Context

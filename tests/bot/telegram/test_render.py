@@ -7,7 +7,6 @@ from bot.telegram.render import (
     MAX_MESSAGE_LENGTH,
     Placed,
     edit_after_press,
-    keyboard_rows,
     render,
     utf16_len,
 )
@@ -132,7 +131,7 @@ def test_every_payload_the_handlers_can_make_fits_64_bytes() -> None:
         Button(label="x", payload=payload)  # the model's own check agrees
     # And what the renderer puts into callback_data is the payload, unchanged.
     reply = Reply(blocks=[finding_block(biggest_finding())])
-    rendered = {b.payload for row in keyboard_rows(reply) for b in row}
+    rendered = {b.payload for chunk in render(reply) for row in chunk.keyboard for b in row}
     assert rendered == {f"fb:{BIGGEST_ID}:{code}" for code in VERDICT_CODES}
 
 

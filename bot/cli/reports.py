@@ -1,0 +1,107 @@
+"""Commands that print what opsdesk knows: health, the digest, jobs, a job run now and
+a review. Each imports what it needs when it runs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import TYPE_CHECKING
+
+from bot.cli.output import fail
+
+if TYPE_CHECKING:
+    from jobs.config.loading import Settings
+
+
+def run_health(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.wiring import build_context
+    from handlers.health import health_report
+    from storage.db import make_engine
+
+    engine = make_engine(settings.database_url)
+    context = build_context(settings, engine=engine)
+    report = health_report(context)
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2))
+    else:
+        from bot.render_text import render_text
+        from handlers.health import health_reply
+
+        print(render_text(health_reply(report))[0])
+    return 0 if report.healthy else 1
+
+
+def run_digest(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.wiring import build_context
+    from jobs.digest.job import build_digest, build_digest_with_chart
+    from jobs.digest.replies import digest_reply
+    from storage.extras import require_extra
+
+    if args.png:
+        require_extra("charts", "the digest's chart (--png)")
+    context = build_context(settings)
+    now = context.clock()
+    chart = None
+    if args.png:
+        digest, chart = build_digest_with_chart(context, args.period, now)
+        if chart is None:
+            return fail(f"opsdesk: {digest.notes[-1]}", code=1)
+        with open(args.png, "wb") as file:
+            file.write(chart)
+    else:
+        digest = build_digest(context, args.period, now)
+    if args.json:
+        print(digest.model_dump_json(indent=2))
+    else:
+        from bot.render_text import render_text
+
+        page = context.config.operator.public_url
+        print(render_text(digest_reply(digest, chart, page), args.png)[0])
+    return 0
+
+
+def run_jobs(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.render_text import render_text
+    from bot.wiring import build_context
+    from handlers.jobs import job_lines, jobs_reply
+
+    lines = job_lines(build_context(settings))
+    if args.json:
+        print(json.dumps([line.to_json() for line in lines], indent=2))
+    else:
+        print(render_text(jobs_reply(lines))[0])
+    return 0
+
+
+def run_one_job(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.render_text import render_text
+    from bot.wiring import build_context
+    from handlers.jobs import run_now
+    from handlers.router import UsageError
+
+    try:
+        reply = run_now(build_context(settings), args.name)
+    except UsageError as exc:
+        return fail(f"opsdesk: {exc}", code=2)
+    print(render_text(reply)[0])
+    return 0 if reply.status == "ok" else 1
+
+
+def run_review_command(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.render_text import render_text
+    from bot.wiring import build_context
+    from jobs.review.engine import run_review
+    from jobs.review.replies import review_reply
+    from jobs.review.targets import ReviewFailed
+
+    context = build_context(settings)
+    try:
+        result = run_review(context, args.target, full=args.full, allow_local=True)
+    except ReviewFailed as exc:
+        return fail(f"opsdesk: {exc}", code=1)
+    if args.json:
+        print(json.dumps(result.to_json(), indent=2))
+    else:
+        # Nobody can press a button on the command line: findings without labels.
+        print(render_text(review_reply(result, context.config), with_buttons=False)[0])
+    return 0

@@ -1,0 +1,140 @@
+"""Files stored in git LFS, as a clone with git-lfs has them, or said not reviewed.
+
+A commit holds an LFS-tracked file as a small pointer ("version
+https://git-lfs.github.com/spec/v1", the object's sha256 and size); a developer's
+clone with git-lfs has the file itself. The checkout is written without smudging, so
+the pointers among the files a linter reads are materialised here with git-lfs
+(`git lfs smudge`) from the repository's own local LFS store — opsdesk never
+downloads an object. A pointer that cannot be materialised (git-lfs not installed,
+the object not in the local store, an object too large) stays a pointer: its file
+is not reviewed, with the reason, and what a linter says of the pointer text is
+left out by the caller.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+from jobs.review.checkout import Checkout
+from jobs.review.git import GitError, run_git
+
+POINTER_MAX_BYTES = 1024  # git-lfs reads nothing larger as a pointer
+MAX_OBJECT_BYTES = 50 * 1024 * 1024  # a file a linter reads, not a data set
+_POINTER = re.compile(
+    rb"version https://git-lfs\.github\.com/spec/v1\n"
+    rb"(?:ext-\d+-\w+ sha256:[0-9a-f]{64}\n)*"
+    rb"oid sha256:([0-9a-f]{64})\nsize (\d+)\n"
+)
+NOT_INSTALLED = "stored in git LFS; git-lfs is not installed"
+NOT_STORED = "stored in git LFS; its object is not in the repository's local LFS store"
+TOO_LARGE = f"stored in git LFS; larger than {MAX_OBJECT_BYTES} bytes"
+NOT_SMUDGED = "stored in git LFS; git-lfs could not materialise it"
+# Any download git-lfs might try goes to a store that does not exist: it fails at once.
+_OFFLINE = {
+    "GIT_CONFIG_COUNT": "1",
+    "GIT_CONFIG_KEY_0": "lfs.url",
+    "GIT_CONFIG_VALUE_0": "file:///nonexistent/opsdesk-never-downloads",
+}
+
+
+def materialise(repo: Path, checkout: Checkout, wanted: Callable[[str], bool]) -> dict[str, str]:
+    """Replace the LFS pointers among the checkout's `wanted` files (those a linter
+    reads) with their files; returns path → reason for each one left a pointer."""
+    root = checkout.root
+    attributes = [p for p in checkout.files if p.rsplit("/", 1)[-1] == ".gitattributes"]
+    if not any(b"lfs" in (_small_file(root / p, 64 * 1024) or b"") for p in attributes):
+        return {}  # no file of the commit is tracked in LFS (most commits)
+    pointers = _pointers(repo, root, [p for p in checkout.files if wanted(p)])
+    if not pointers:
+        return {}
+    if shutil.which("git-lfs") is None:
+        return dict.fromkeys(pointers, NOT_INSTALLED)
+    store = _local_store(repo)
+    left: dict[str, str] = {}
+    for path, (pointer, oid, size) in pointers.items():
+        if size > MAX_OBJECT_BYTES:
+            left[path] = TOO_LARGE
+        elif store is None or not _stored(store / oid[:2] / oid[2:4] / oid, size):
+            left[path] = NOT_STORED
+        elif not _smudge(repo, root / path, pointer, size):
+            left[path] = NOT_SMUDGED
+    return left
+
+
+def _pointers(repo: Path, root: Path, paths: list[str]) -> dict[str, tuple[bytes, str, int]]:
+    """The files among `paths` that are LFS pointers git would smudge: pointer text,
+    and `filter=lfs` by the commit's attributes. path → (pointer, oid, size)."""
+    found: dict[str, tuple[bytes, str, int]] = {}
+    for path in paths:
+        pointer = _small_file(root / path)
+        match = _POINTER.fullmatch(pointer) if pointer else None
+        if pointer is not None and match is not None:
+            found[path] = (pointer, match[1].decode("ascii"), int(match[2]))
+    tracked = _lfs_tracked(repo, root, list(found))
+    return {path: found[path] for path in found if path in tracked}
+
+
+def _small_file(path: Path, limit: int = POINTER_MAX_BYTES) -> bytes | None:
+    try:
+        if path.is_symlink() or path.stat().st_size > limit:
+            return None
+        return path.read_bytes()
+    except OSError:
+        return None
+
+
+def _lfs_tracked(repo: Path, root: Path, paths: list[str]) -> set[str]:
+    """The paths whose `filter` attribute is lfs, as the checkout's .gitattributes say."""
+    if not paths:
+        return set()
+    request = b"".join(os.fsencode(path) + b"\0" for path in paths)
+    check_attr = ("check-attr", "-z", "--stdin", "filter")
+    try:
+        out = run_git(repo, f"--work-tree={root}", *check_attr, stdin=request).stdout
+    except GitError:
+        return set()
+    fields = out.split(b"\0")
+    # Triples: path, attribute, value.
+    return {
+        os.fsdecode(fields[i])
+        for i in range(0, len(fields) - 2, 3)
+        if fields[i + 1] == b"filter" and fields[i + 2] == b"lfs"
+    }
+
+
+def _local_store(repo: Path) -> Path | None:
+    """Where git-lfs keeps the repository's objects (`lfs.storage`, else <git dir>/lfs),
+    found without git-lfs itself, which would create it in the user's repository."""
+    try:
+        common = run_git(repo, "rev-parse", "--path-format=absolute", "--git-common-dir")
+    except GitError:
+        return None
+    git_dir = Path(os.fsdecode(common.stdout.strip()))
+    setting = run_git(repo, "config", "--get", "lfs.storage", check=False).stdout.strip()
+    storage = git_dir / os.fsdecode(setting) if setting else git_dir / "lfs"
+    return storage / "objects"
+
+
+def _stored(path: Path, size: int) -> bool:
+    try:
+        return path.is_file() and path.stat().st_size == size
+    except OSError:
+        return False
+
+
+def _smudge(repo: Path, target: Path, pointer: bytes, size: int) -> bool:
+    """`git lfs smudge` of the pointer into `target` (git-lfs checks the object)."""
+    try:
+        result = run_git(repo, "lfs", "smudge", stdin=pointer, extra_env=_OFFLINE, check=False)
+    except GitError:
+        return False
+    if result.returncode != 0 or len(result.stdout) != size:
+        return False
+    partial = target.with_name(target.name + ".opsdesk-lfs")
+    partial.write_bytes(result.stdout)
+    partial.replace(target)
+    return True
