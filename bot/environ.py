@@ -4,9 +4,12 @@ A job, linter or git started by opsdesk gets a minimal environment of its own
 (`jobs.core.child_env`), but any process of the same user can still read
 `/proc/<opsdesk's pid>/environ`. That file is not `os.environ`: it is the block of
 memory the process started with, which removing a variable does not change. So,
-right after the settings are read, each secret is removed from `os.environ` (no
-child started without an explicit environment inherits it) and its bytes in that
-block are overwritten with `*` (what the file shows from then on, to anyone).
+right after the settings are read, each secret's bytes in that block are overwritten
+with `*`: what the file shows from then on, to anyone, and what a child started
+without an explicit environment would inherit (the C library's environment points
+into that block). Python's own copy, `os.environ`, keeps them, in memory no other
+process can read without ptrace rights: a command job that names one in its `env`
+(`"env:SLACK_BOT_TOKEN"`, the configuration's explicit pass-through) still gets it.
 
 Why not `prctl(PR_SET_DUMPABLE, 0)`: it only keeps processes of other users (and
 same-user ones without CAP_SYS_PTRACE) out of `/proc/<pid>/`; a container running as
@@ -18,7 +21,6 @@ from __future__ import annotations
 
 import ctypes
 import logging
-import os
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -27,12 +29,9 @@ log = logging.getLogger(__name__)
 MIN_SECRET_BYTES = 6  # as the scrubber: shorter values would match ordinary text
 
 
-def forget_secrets(names: Iterable[str], values: Iterable[str | None]) -> int:
-    """Remove the variables `names` from os.environ and overwrite every occurrence of
-    `values` in the process's initial environment. Returns how many bytes were
-    overwritten (0 where /proc is not there)."""
-    for name in names:
-        os.environ.pop(name, None)
+def forget_secrets(values: Iterable[str | None]) -> int:
+    """Overwrite every occurrence of `values` in the process's initial environment.
+    Returns how many bytes were overwritten (0 where /proc is not there)."""
     secrets = {v.encode() for v in values if v and len(v.encode()) >= MIN_SECRET_BYTES}
     if not secrets:
         return 0

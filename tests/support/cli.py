@@ -8,8 +8,6 @@ import re
 import signal
 import subprocess
 import sys
-import tempfile
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,33 +85,36 @@ class Measured:
     max_rss_mb: float  # the process's peak resident memory, or its children's (git, linters)
 
 
+# Runs `python ARGS` and writes the peak RSS of that process and everything it waited
+# for (wait4's figure) to the file descriptor it is given. A small process in between
+# because Linux counts in a child's peak the memory of the process it was forked from
+# (the pytest process, hundreds of MB in a full run): this one's is a few MB.
+MEASURED_RUN = """
+import os, subprocess, sys
+report, args = int(sys.argv[1]), sys.argv[2:]
+child = subprocess.Popen([sys.executable, *args])
+_pid, status, usage = os.wait4(child.pid, 0)
+os.write(report, str(usage.ru_maxrss).encode())
+sys.exit(os.waitstatus_to_exitcode(status) % 256)
+"""
+
+
 def opsdesk_measured(config: Path, *args: str, stdin: str = "", timeout: float = 180) -> Measured:
     """`opsdesk ARGS` as a child process whose peak memory is taken from the kernel
     when it is reaped (`wait4`: the largest of it and every child it waited for)."""
     env = {**os.environ, "OPSDESK_CONFIG": str(config)}
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", *args],
-            stdin=subprocess.PIPE, stdout=out, stderr=err, cwd=ROOT, env=env,
+    read_end, write_end = os.pipe()
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", MEASURED_RUN, str(write_end), "-m", "bot.cli", *args],
+            input=stdin, capture_output=True, text=True, cwd=ROOT, env=env,
+            timeout=timeout, pass_fds=(write_end,), check=False,
         )  # fmt: skip
-        assert process.stdin is not None
-        killer = threading.Timer(timeout, process.kill)
-        killer.start()
-        try:
-            process.stdin.write(stdin.encode())
-            process.stdin.close()
-            _pid, status, usage = os.wait4(process.pid, 0)
-        finally:
-            killer.cancel()
-        process.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        return Measured(
-            process.returncode,
-            out.read().decode("utf-8", "replace"),
-            err.read().decode("utf-8", "replace"),
-            usage.ru_maxrss / 1024,  # Linux reports KiB
-        )
+    finally:
+        os.close(write_end)
+    with os.fdopen(read_end, "rb") as figure:
+        peak_kib = int(figure.read() or b"0")
+    return Measured(done.returncode, done.stdout, done.stderr, peak_kib / 1024)
 
 
 @contextlib.contextmanager
