@@ -47,12 +47,17 @@ def test_healthz_answers_while_64_half_open_connections_are_kept_renewed(tmp_pat
         assert port is not None
         stop = threading.Event()
         opened: list[socket.socket] = []
+        passes = threading.Condition()  # notified after each pass that topped up the 64
+        done: list[int] = [0]
 
         def attack() -> None:  # keeps 64 idle connections open, renewing closed ones
             deadline = time.monotonic() + 60  # bounded, whatever happens to the test
             while not stop.is_set() and time.monotonic() < deadline:
                 while len(opened) < HALF_OPEN:
                     opened.append(half_open(port))
+                with passes:
+                    done[0] += 1
+                    passes.notify_all()
                 for connection in list(opened):
                     connection.setblocking(False)
                     try:
@@ -61,17 +66,21 @@ def test_healthz_answers_while_64_half_open_connections_are_kept_renewed(tmp_pat
                             connection.close()
                     except BlockingIOError:
                         pass
-                stop.wait(0.05)
+                stop.wait(0.05)  # the attacker's own pace
+
+        def another_pass() -> None:
+            """Until the attacker has (again) topped its 64 connections up."""
+            with passes:
+                seen = done[0]
+                assert passes.wait_for(lambda: done[0] > seen, timeout=30), "attack stalled"
 
         attacker = threading.Thread(target=attack, daemon=True)
         attacker.start()
         try:
-            while len(opened) < HALF_OPEN:
-                time.sleep(0.05)
             statuses = []
-            for _ in range(20):
+            for _ in range(20):  # each probe while all 64 are held, the attack renewed
+                another_pass()
                 statuses.append(httpx.get(f"{running.page}healthz", timeout=10).status_code)
-                time.sleep(0.1)
         finally:
             stop.set()
             attacker.join(timeout=10)
