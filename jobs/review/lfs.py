@@ -23,6 +23,7 @@ from jobs.review.checkout import Checkout
 from jobs.review.git import GitError, run_git
 
 POINTER_MAX_BYTES = 1024  # git-lfs reads nothing larger as a pointer
+ATTRIBUTES_MAX_BYTES = 65536  # a .gitattributes is a few lines
 MAX_OBJECT_BYTES = 50 * 1024 * 1024  # a file a linter reads, not a data set
 _POINTER = re.compile(
     rb"version https://git-lfs\.github\.com/spec/v1\n"
@@ -46,7 +47,7 @@ def materialise(repo: Path, checkout: Checkout, wanted: Callable[[str], bool]) -
     reads) with their files; returns path → reason for each one left a pointer."""
     root = checkout.root
     attributes = [p for p in checkout.files if p.rsplit("/", 1)[-1] == ".gitattributes"]
-    if not any(b"lfs" in (_small_file(root / p, 64 * 1024) or b"") for p in attributes):
+    if not any(b"lfs" in (_small_file(root / p, ATTRIBUTES_MAX_BYTES) or b"") for p in attributes):
         return {}  # no file of the commit is tracked in LFS (most commits)
     pointers = _pointers(repo, root, [p for p in checkout.files if wanted(p)])
     if not pointers:
@@ -93,8 +94,13 @@ def _lfs_tracked(repo: Path, root: Path, paths: list[str]) -> set[str]:
         return set()
     request = b"".join(os.fsencode(path) + b"\0" for path in paths)
     check_attr = ("check-attr", "-z", "--stdin", "filter")
+    # The commit's .gitattributes only: an index that does not exist is an empty one,
+    # so none of the user's staged ones is read.
+    no_index = {"GIT_INDEX_FILE": str(root / ".git" / "no-index")}
     try:
-        out = run_git(repo, f"--work-tree={root}", *check_attr, stdin=request).stdout
+        out = run_git(
+            repo, f"--work-tree={root}", *check_attr, stdin=request, extra_env=no_index
+        ).stdout
     except GitError:
         return set()
     fields = out.split(b"\0")
