@@ -15,7 +15,7 @@ from bot.slack.commands import MAIN_COMMAND, SLASH_COMMANDS
 from handlers.router import Command
 
 APP_NAME = "opsdesk"
-# Mentions and direct messages are commands too (bot/slack/app.py answers them).
+# Mentions and direct messages are commands too (bot/slack/listeners.py answers them).
 BOT_EVENTS = ["app_mention", "message.im"]
 # channels:history / groups:history: reading a channel back after an uncertain send.
 BOT_SCOPES = [
