@@ -1,6 +1,8 @@
 """Logging set-up. Secrets are redacted from everything written, whatever logged
 them: the message, its arguments and any traceback (libraries put tokens in URLs,
-and URLs end up in exceptions). The redaction is jobs.core.scrub's, the one scrubber."""
+and URLs end up in exceptions). The redaction is jobs.core.scrub's, the one scrubber.
+Control characters in a message are escaped and its further lines indented, so
+text from outside (a chat command, a request) cannot forge a log record."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from jobs.core import scrub
+from jobs.core.safe_text import neutralised
 
 
 class RedactingFormatter(logging.Formatter):
@@ -22,6 +25,16 @@ class RedactingFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         return self.redact(super().format(record))
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        """The message with control, direction and invisible characters escaped, and
+        each further line of it indented: text from outside cannot forge a record."""
+        record.message = one_record(record.message)
+        return super().formatMessage(record)
+
+
+def one_record(message: str) -> str:
+    return neutralised(message.replace("\r\n", "\n")).replace("\n", "\n    ")
 
 
 class JsonFormatter(RedactingFormatter):
@@ -36,7 +49,7 @@ class JsonFormatter(RedactingFormatter):
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
-            "message": self.redact(record.getMessage()),
+            "message": self.redact(neutralised(record.getMessage())),
         }
         if record.exc_info:
             entry["exception"] = self.redact(self.formatException(record.exc_info))

@@ -8,13 +8,16 @@ import textwrap
 from collections.abc import Callable
 
 from jobs.core.reply import Button, Reply
+from jobs.core.safe_text import neutralised
 
 # Model- and user-supplied text must not drive the terminal (ANSI escapes, bells).
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def clean(text: str) -> str:
-    return _CONTROL.sub("", text)
+    """Control characters dropped; direction, invisible and unpaired-surrogate
+    characters shown as their escape (a reply from the CLI never passed the router)."""
+    return neutralised(_CONTROL.sub("", text))
 
 
 def render_text(

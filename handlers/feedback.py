@@ -10,6 +10,8 @@ nothing recorded and no finding text in the answer.
 
 from __future__ import annotations
 
+import re
+
 from handlers.access import Caller, Role
 from handlers.ids import parse_id
 from handlers.router import Action, Request, UsageError
@@ -134,4 +136,8 @@ def _undo(request: Request, finding_id: int) -> Reply:
     return remember_shown(request, Reply(title="Feedback undone", blocks=[block], note=note))
 
 
-ACTIONS = [Action("fb", press_feedback)]
+# Exactly what finding blocks write: `fb:<finding id>:<verdict code>`, ASCII digits.
+FEEDBACK_PAYLOAD = re.compile(
+    "fb:[1-9][0-9]{0,9}:(?:" + "|".join(map(re.escape, [*VERDICT_CODES, UNDO_CODE])) + ")"
+)
+ACTIONS = [Action("fb", press_feedback, shape=FEEDBACK_PAYLOAD)]

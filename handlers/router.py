@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import logging
+import re
 import secrets
 import shlex
 from collections.abc import Callable, Iterable
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from handlers.access import Caller, Role, refusal_text, role_of
 from jobs.context import Context
 from jobs.core.reply import Reply
+from jobs.core.safe_text import first_unseen
 
 log = logging.getLogger(__name__)
 
@@ -44,11 +46,16 @@ class Command:
 
 @dataclass(frozen=True)
 class Action:
-    """A button: payloads look like `<prefix>:<arg>:<arg>`."""
+    """A button: payloads look like `<prefix>:<arg>:<arg>`; `shape` is exactly what
+    opsdesk writes (a payload that does not match it was not made by opsdesk)."""
 
     prefix: str
     run: Callable[[Request], Reply]
     role: Role = Role.VIEWER
+    shape: re.Pattern[str] | None = None
+
+
+NOT_A_BUTTON = "That button is not one opsdesk made (unknown payload); nothing was recorded."
 
 
 def parse_command_line(text: str) -> tuple[str, list[str]]:
@@ -118,6 +125,14 @@ class Router:
         role = self.role(caller)
         if role is Role.NONE:
             return Reply.refused(refusal_text(caller, Role.VIEWER))
+        # No command needs a control, direction or invisible character, nor a lone
+        # surrogate (JSON can carry one): refused, named, before anything reads it.
+        unseen = first_unseen(text.replace("\r", " "))
+        if unseen is not None:
+            return Reply.error(
+                f"That command holds a character that does not show as itself ({unseen}: "
+                f"a control, direction or invisible character); type it again without it."
+            )
         try:
             name, args = parse_command_line(text)
         except UsageError as exc:
@@ -142,7 +157,9 @@ class Router:
         prefix, _, rest = payload.partition(":")
         action = self.actions.get(prefix)
         if action is None or not rest:
-            return Reply.error("That button is not one opsdesk made (unknown payload).")
+            return Reply.error(NOT_A_BUTTON)
+        if action.shape is not None and not action.shape.fullmatch(payload):
+            return Reply.error(NOT_A_BUTTON)
         if role < action.role:
             return Reply.refused(refusal_text(caller, action.role))
         request = Request(self.context, caller, role, rest.split(":"), self)

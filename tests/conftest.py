@@ -19,6 +19,7 @@ from handlers.catalog import build_router
 from handlers.router import Router
 from jobs.context import Context
 from jobs.core import scrub
+from jobs.health.checks import MODEL_PROBES
 from storage import migrate
 from storage.db import make_engine
 from tests.standins.model_server import ModelServer
@@ -90,6 +91,7 @@ def _isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     for key, value in GIT_ENV.items():
         monkeypatch.setenv(key, value)
     scrub.forget_all()  # secrets one test registered are not another's
+    MODEL_PROBES.forget()  # nor a model endpoint's last probe
 
 
 @pytest.fixture

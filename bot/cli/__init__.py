@@ -47,6 +47,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings(args.config, checks=CONFIG_CHECKS)
     except ConfigError as exc:
         return fail(config_problems(exc), code=2)
+    from bot.environ import forget_secrets
+    from jobs.config.loading import registered_secrets
+
+    # Read once: from here on no child can find them in opsdesk's environment.
+    forget_secrets(registered_secrets(settings))
     import sqlite3
 
     from sqlalchemy.exc import SQLAlchemyError

@@ -7,6 +7,7 @@ the chat `/health` and `opsdesk health` keep the full details.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import replace
 from typing import Any
@@ -17,6 +18,33 @@ from jobs.health import Component, HealthReport
 _PRIVATE_KEYS = frozenset({"path", "url", "source"})
 # An absolute path, or a connection string, anywhere in a text.
 _PLACE = re.compile(r"(?:[A-Za-z][A-Za-z0-9+.-]*://\S+|(?<![\w.])/[^\s,;:'\"()]+)")
+
+
+# A review of a local path is named `local:<absolute path>` (its job `review:local:…`):
+# on this surface it is named by a short, stable id of the path instead.
+# The name runs to the end of the text or the quote that ends a metric's label value
+# (a path may hold spaces; in a sentence the rest of it is hidden too).
+_LOCAL_NAME = re.compile(r'local:((?:[^"\\]|\\.)+)')
+
+
+def _local_id(match: re.Match[str]) -> str:
+    return "local:" + hashlib.sha256(match.group(1).encode("utf-8", "replace")).hexdigest()[:10]
+
+
+def without_local_paths(text: str) -> str:
+    """`review:local:/home/me/repo` → `review:local:3f9a1c02be`, wherever it appears."""
+    return _LOCAL_NAME.sub(_local_id, text) if "local:" in text else text
+
+
+def public_data(value: Any) -> Any:
+    """JSON-like data with every local path's name replaced by its id."""
+    if isinstance(value, str):
+        return without_local_paths(value)
+    if isinstance(value, dict):
+        return {public_data(k): public_data(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [public_data(item) for item in value]
+    return value
 
 
 def scheduler_role(leading: bool | None) -> Component | None:

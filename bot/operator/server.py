@@ -17,12 +17,15 @@ from __future__ import annotations
 import asyncio
 import hmac
 import importlib.util
+import json
 import logging
 import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from bot.operator.hosts import HostCheck, is_loopback
 from bot.operator.httpd import Handler, HttpServer, Request, Response
+from bot.operator.public import public_data, without_local_paths
 from jobs.context import Context
 
 if TYPE_CHECKING:
@@ -82,6 +85,7 @@ class OperatorServer:
     port: int
     token: str | None
     leadership: Leadership
+    allowed_hosts: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         routes: dict[str, Handler] = {
@@ -94,6 +98,8 @@ class OperatorServer:
             "/chart.png": self.chart,
         }
         self._http = HttpServer(routes, self._guard)
+        public_url = self.context.config.operator.public_url
+        self._hosts = HostCheck(self.host, public_url, self.allowed_hosts)
         # Built on the first scrape: prometheus-client, and the first read of the run
         # totals, cost memory that a process nobody scrapes should not carry.
         self._registry: CollectorRegistry | None = None
@@ -111,12 +117,23 @@ class OperatorServer:
                 "[operator].enabled = false"
             ) from exc
         log.info("operator surface on http://%s:%s/", self.host, self.bound_port)
+        if not self.token and not is_loopback(self.host):
+            log.warning(
+                "the operator surface listens on %s, beyond this machine, without "
+                "OPSDESK_OPERATOR_TOKEN: anyone who reaches it can read /metrics, the API "
+                "and the page; set the token (or listen on 127.0.0.1)",
+                self.host,
+            )
 
     async def stop(self) -> None:
         await self._http.stop()
 
     # --- around every endpoint ----------------------------------------------------------
     async def _guard(self, request: Request, handler: Handler) -> Response:
+        if request.path not in UNPROTECTED and not self._hosts.allows(request.header("Host")):
+            return Response.json(
+                {"error": "unknown Host: add the name to [operator] allowed_hosts"}, status=421
+            )
         authorized = token_matches(request.header("Authorization"), self.token or "")
         if self.token and request.path not in UNPROTECTED and not authorized:
             response = Response.json(
@@ -172,7 +189,8 @@ class OperatorServer:
 
                 collector = OpsdeskCollector(self.context, self.leadership)
                 self._registry = metrics_registry(collector)
-        return generate_latest(self._registry), CONTENT_TYPE_LATEST
+        text = generate_latest(self._registry).decode("utf-8")
+        return without_local_paths(text).encode("utf-8"), CONTENT_TYPE_LATEST
 
     async def metrics(self, _request: Request) -> Response:
         body, content_type = await asyncio.to_thread(self._metrics_text)
@@ -182,7 +200,8 @@ class OperatorServer:
         from jobs.digest.job import build_digest
 
         context = self.context
-        return build_digest(context, period, context.clock()).model_dump_json()
+        digest = build_digest(context, period, context.clock())
+        return json.dumps(public_data(digest.model_dump(mode="json")))
 
     async def api_digest(self, request: Request) -> Response:
         """The same object as `opsdesk digest --json`."""
@@ -197,6 +216,7 @@ class OperatorServer:
         context = self.context
         now = context.clock()
         digest = build_digest(context, period, now)
+        digest = type(digest).model_validate(public_data(digest.model_dump()))
         return render_page(digest, chart=charts_installed(), generated_at=now)
 
     async def page(self, request: Request) -> Response:
@@ -230,6 +250,7 @@ class OperatorServer:
 async def start_operator_surface(
     context: Context, *, listen: tuple[str, int], token: str | None, leadership: Leadership
 ) -> OperatorServer:
-    server = OperatorServer(context, listen[0], listen[1], token, leadership)
+    allowed = tuple(context.config.operator.allowed_hosts)
+    server = OperatorServer(context, listen[0], listen[1], token, leadership, allowed)
     await server.start()
     return server

@@ -11,6 +11,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.slack.adapter import SlackAdapter
 from bot.slack.app import build_app
 from bot.slack.deliver import SlackDeliverer
+from bot.slack.gate import RequestGate
 from bot.work_queue import WorkQueue
 from handlers.router import Router
 from jobs.config.loading import ConfigError, Settings
@@ -70,6 +71,9 @@ def build_slack_adapter(
         app_token=app_token.get_secret_value() if app_token else None,
         http_host=slack.http_host,
         http_port=slack.http_port,
+        gate=RequestGate(signing.get_secret_value(), team_id=slack.team_id, app_id=slack.app_id)
+        if signing and slack.mode == "http"
+        else None,
     )
 
 

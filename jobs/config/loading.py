@@ -32,8 +32,22 @@ class ConfigError(Exception):
 
     def __init__(self, source: str, problems: list[str]) -> None:
         self.source = source
-        self.problems = problems
+        # A problem may quote a value (a URL with a token in it): never unscrubbed.
+        self.problems = [scrub.scrub(problem) for problem in problems]
+        problems = self.problems
         super().__init__(f"{source}: " + "; ".join(problems))
+
+
+# Each secret and the environment variable it comes from.
+SECRET_VARIABLES = {
+    "slack_bot_token": "SLACK_BOT_TOKEN",
+    "slack_app_token": "SLACK_APP_TOKEN",
+    "slack_signing_secret": "SLACK_SIGNING_SECRET",
+    "telegram_bot_token": "TELEGRAM_BOT_TOKEN",
+    "telegram_webhook_secret": "TELEGRAM_WEBHOOK_SECRET",
+    "llm_api_key": "OPSDESK_LLM_API_KEY",
+    "operator_token": "OPSDESK_OPERATOR_TOKEN",
+}
 
 
 @dataclass(frozen=True)
@@ -61,15 +75,7 @@ class Secrets:
             value = env.get(name, "").strip()
             return SecretStr(value) if value else None
 
-        return cls(
-            slack_bot_token=secret("SLACK_BOT_TOKEN"),
-            slack_app_token=secret("SLACK_APP_TOKEN"),
-            slack_signing_secret=secret("SLACK_SIGNING_SECRET"),
-            telegram_bot_token=secret("TELEGRAM_BOT_TOKEN"),
-            telegram_webhook_secret=secret("TELEGRAM_WEBHOOK_SECRET"),
-            llm_api_key=secret("OPSDESK_LLM_API_KEY"),
-            operator_token=secret("OPSDESK_OPERATOR_TOKEN"),
-        )
+        return cls(**{key: secret(name) for key, name in SECRET_VARIABLES.items()})
 
 
 @dataclass(frozen=True)
@@ -131,6 +137,9 @@ def _read_config(path: Path | None) -> Config:
         raise ConfigError(source, [_too_deep()]) from None
     if _depth(raw) > MAX_CONFIG_DEPTH:
         raise ConfigError(source, [_too_deep()])
+    # Before any message about a value is built: a credential written into a URL is
+    # redacted from it (and from everything else) from now on.
+    scrub.register(_url_credentials(raw))
     try:
         return Config.model_validate(raw)
     except ValidationError as exc:
@@ -160,6 +169,10 @@ def load_settings(
     checks: Sequence[ConfigCheck] = (),
 ) -> Settings:
     env = os.environ if environ is None else environ
+    secrets = Secrets.from_env(env)
+    # From here on the scrubber redacts them everywhere text leaves or is stored,
+    # the configuration's own error messages included.
+    scrub.register(secrets.values())
     path = find_config_file(explicit, env)
     config = load_config(path, checks)
     data_dir = config.resolved_data_dir()
@@ -172,9 +185,7 @@ def load_settings(
         url_key = "OPSDESK_DATABASE_URL"
     else:
         url_key = "database_url" if config.database_url else "data_dir"
-    secrets = Secrets.from_env(env)
-    # From here on the scrubber redacts them everywhere text leaves or is stored.
-    scrub.register([*secrets.values(), _database_password(database_url), *_url_passwords(config)])
+    scrub.register([_database_password(database_url), *_url_passwords(config)])
     return Settings(
         config=config,
         source=str(path) if path else EMBEDDED,
@@ -183,6 +194,13 @@ def load_settings(
         data_dir=data_dir,
         database_url_key=url_key,
     )
+
+
+def registered_secrets(settings: Settings) -> list[str | None]:
+    """Every secret the settings hold: the environment's tokens, the database's
+    password, credentials in repository URLs."""
+    database = _database_password(settings.database_url)
+    return [*settings.secrets.values(), database, *_url_passwords(settings.config)]
 
 
 def _url_passwords(config: Config) -> list[str | None]:
@@ -195,6 +213,28 @@ def _url_passwords(config: Config) -> list[str | None]:
             except ValueError:
                 continue
     return passwords
+
+
+def _url_credentials(raw: object) -> list[str | None]:
+    """The password (or token) of every URL anywhere in a configuration as read."""
+    found: list[str | None] = []
+    stack = [raw]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, str) and "://" in item and "@" in item:
+            try:
+                parts = urlsplit(item.strip())
+                found.append(parts.password)
+                if parts.password is None and parts.scheme in ("http", "https"):
+                    # https://TOKEN@host: a token as the user name (a short name is not one)
+                    found.append(parts.username if len(parts.username or "") >= 16 else None)
+            except ValueError:
+                found.append(item.partition("://")[2].rpartition("@")[0] or None)
+    return found
 
 
 def _database_password(url: str) -> str | None:
@@ -237,5 +277,5 @@ def key_path(loc: tuple[Any, ...]) -> str:
 
 
 def _short(value: Any) -> str:
-    text = repr(value)
+    text = scrub.scrub(repr(value))  # scrubbed BEFORE the cut, or a token's start shows
     return text if len(text) <= 80 else text[:77] + "..."

@@ -212,6 +212,9 @@ class LlmReviewerConfig(Strict):
     max_retries: int = Field(default=3, ge=0, le=10)
     passes: Literal[1, 2, 3] = 1
     temperature: float = Field(default=0.0, ge=0, le=2)
+    # An answer larger than this fails its call (what other calls reviewed is kept):
+    # a server that streams forever or answers 200 MB cannot fill opsdesk's memory.
+    max_answer_mb: float = Field(default=8, gt=0, le=1024)
 
     @field_validator("base_url")
     @classmethod
@@ -225,6 +228,11 @@ class ReviewerConfig(Strict):
     default: Literal["lint", "llm"] = "lint"
     # Findings listed in a /review reply; /findings lists them all.
     max_findings_shown: int = Field(default=5, ge=1, le=25)
+    # A reviewed commit is untrusted: a file larger than this is never checked out,
+    # linted or put in a prompt (listed as not reviewed, "larger than 2 MB"); nor is
+    # any file's part of a diff, nor a diff beyond max_diff_mb in all.
+    max_file_mb: float = Field(default=2, gt=0, le=1024)
+    max_diff_mb: float = Field(default=64, gt=0, le=4096)
     lint: LintReviewerConfig = LintReviewerConfig()
     llm: LlmReviewerConfig = LlmReviewerConfig()
 
@@ -336,6 +344,10 @@ class SlackConfig(Strict):
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=3000, ge=1, le=65535)
     command: str = "/opsdesk"
+    # HTTP mode: requests from another workspace or app are refused. Default: this
+    # installation's own, from auth.test at start.
+    team_id: str | None = None
+    app_id: str | None = None
 
     @field_validator("command")
     @classmethod
@@ -375,6 +387,10 @@ class OperatorConfig(Strict):
     # Where people reach the page (behind a reverse proxy, say); the daily digest
     # post links to it when set.
     public_url: str | None = None
+    # Names the server is reached by besides its listen address, localhost, IP
+    # addresses and public_url's host (e.g. a container's service name); a request
+    # with any other Host is refused (DNS rebinding). ["*"]: any.
+    allowed_hosts: list[str] = Field(default_factory=list)
 
     @field_validator("listen")
     @classmethod

@@ -5,10 +5,11 @@ outputs) and imports only point down. All text here is plain: renderers escape i
 from __future__ import annotations
 
 import json
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from jobs.core.safe_text import neutralised
 from jobs.core.scrub import scrub
 
 # Telegram's callback_data limit; Slack's button value (2,000) is looser.
@@ -84,12 +85,25 @@ class Reply(BaseModel):
         return cls(title="Not allowed", blocks=[Block(text=text)], status="refused", private=True)
 
     def scrubbed(self) -> Reply:
-        """This reply with every configured secret redacted from its text (the
-        image's bytes are left as they are)."""
-        data = self.model_dump(mode="json", exclude={"image"})
+        """This reply as it may be shown: every configured secret redacted from its
+        text, and every control, bidirectional, invisible or unpaired-surrogate
+        character in it (a repository's names, a model's or a user's words) replaced
+        by its visible escape (`jobs.core.safe_text`). The image's bytes and the
+        buttons' payloads are left as they are."""
+        data = _neutralised(self.model_dump(mode="json", exclude={"image"}))
         clean = Reply.model_validate_json(scrub(json.dumps(data, ensure_ascii=False)))
         return clean.model_copy(update={"image": self.image})
 
     def all_buttons(self) -> list[Button]:
         """Every button in display order: those of each block, then the reply's own."""
         return [b for block in self.blocks for b in block.buttons] + list(self.buttons)
+
+
+def _neutralised(value: Any, key: str = "") -> Any:
+    if isinstance(value, str):
+        return value if key == "payload" else neutralised(value)
+    if isinstance(value, dict):
+        return {k: _neutralised(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_neutralised(item) for item in value]
+    return value

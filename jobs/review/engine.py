@@ -36,6 +36,7 @@ from jobs.review.lint.reviewer import NO_LINTER, LintReviewer
 from jobs.review.llm.calibration import StoredCalibration
 from jobs.review.llm.reviewer import LlmReviewer
 from jobs.review.lock import repo_lock
+from jobs.review.objects import ReadLimits, is_inert
 from jobs.review.pipeline import prepare_review
 from jobs.review.result import ReviewResult
 from jobs.review.reviewers import Reviewer, ReviewerError
@@ -49,7 +50,13 @@ def build_reviewer(context: Context, target: RepoTarget) -> Reviewer:
     if (target.reviewer or settings.default) == "llm":
         calibrations = StoredCalibration(context.engine)
         return LlmReviewer(settings.llm, api_key=context.llm_api_key, calibrations=calibrations)
-    return LintReviewer(settings.lint.with_linters(list(target.linters)))
+    limits = read_limits(context)
+    return LintReviewer(settings.lint.with_linters(list(target.linters)), limits.max_file_bytes)
+
+
+def read_limits(context: Context) -> ReadLimits:
+    settings = context.config.reviewer
+    return ReadLimits.from_mb(settings.max_file_mb, settings.max_diff_mb)
 
 
 def run_review(
@@ -155,7 +162,8 @@ def _review_miss(
         base = base if last is not None else None
     elif last is not None and not full and _is_ancestor(target.path, last.commit_sha, sha):
         base = last.commit_sha
-    review_input = prepare_review(target.path, base, sha, reviewer.budget_tokens())
+    limits = read_limits(review.context)
+    review_input = prepare_review(target.path, base, sha, reviewer.budget_tokens(), limits)
     tree = git.tree_sizes(target.path, sha)
     carried = _carried(last.skipped_files if base and last else (), tree)
     scratch = checkout_dir(review.context.data_dir, target.name)
@@ -218,7 +226,7 @@ def _carried(skipped: tuple[SkippedFile, ...], tree: dict[str, int]) -> tuple[st
 
 
 def _by_mischance(reason: str) -> bool:
-    return reason not in SKIP_REASONS and not reason.startswith(NO_LINTER)
+    return reason not in SKIP_REASONS and not reason.startswith(NO_LINTER) and not is_inert(reason)
 
 
 def _fixed(path: str, line: int) -> int | None:

@@ -37,7 +37,7 @@ class GitError(Exception):
     """A git operation failed; the message is meant for a human."""
 
 
-def _env(extra: dict[str, str] | None = None) -> dict[str, str]:
+def git_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     """git's environment: the minimal one plus git's, ssh's and proxy settings;
     never opsdesk's tokens."""
     env = {name: value for name, value in os.environ.items() if _for_git(name)}
@@ -69,6 +69,14 @@ def _redact(text: str) -> str:
     return re.sub(r"(\w+://)[^/@\s]+@", r"\1***@", text)
 
 
+def git_command(repo: Path | None, *args: str) -> list[str]:
+    """The command line of one git command, in `repo` when given."""
+    command = ["git", "-c", "core.quotePath=false"]
+    if repo is not None:
+        command += ["-C", str(repo)]
+    return command + list(args)
+
+
 def run_git(
     repo: Path | None,
     *args: str,
@@ -78,13 +86,10 @@ def run_git(
     extra_env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[bytes]:
     """Run one git command (in `repo` when given); raise GitError with git's stderr."""
-    command = ["git", "-c", "core.quotePath=false"]
-    if repo is not None:
-        command += ["-C", str(repo)]
-    command += list(args)
+    command = git_command(repo, *args)
     try:
         result = subprocess.run(
-            command, input=stdin, capture_output=True, timeout=timeout, env=_env(extra_env)
+            command, input=stdin, capture_output=True, timeout=timeout, env=git_env(extra_env)
         )
     except FileNotFoundError as exc:
         raise GitError("git is not installed (no `git` on PATH)") from exc
@@ -184,28 +189,6 @@ def diff_text(repo: Path, base: str | None, head: str) -> str:
     old = empty_tree(head) if base is None else base
     out = run_git(repo, *PLAIN_DIFF, "-U3", old, head, "--").stdout
     return out.decode("utf-8", "replace")
-
-
-def read_blobs(repo: Path, sha: str, paths: list[str]) -> dict[str, bytes]:
-    """Contents of `paths` at commit `sha`, through one `git cat-file --batch` process.
-    Paths missing at that commit (or not blobs) are left out of the result."""
-    wanted = [p for p in dict.fromkeys(paths) if "\n" not in p]
-    if not wanted:
-        return {}
-    request = "".join(f"{sha}:{path}\n" for path in wanted).encode("utf-8")
-    out = run_git(repo, "cat-file", "--batch", stdin=request).stdout
-    blobs: dict[str, bytes] = {}
-    pos = 0
-    for path in wanted:
-        end = out.index(b"\n", pos)
-        header = out[pos:end].split()
-        pos = end + 1
-        if len(header) == 3 and header[1] in (b"blob", b"tree", b"commit", b"tag"):
-            size = int(header[2])
-            if header[1] == b"blob":
-                blobs[path] = out[pos : pos + size]
-            pos += size + 1  # the content and its trailing newline
-    return blobs
 
 
 def tree_sizes(repo: Path, sha: str) -> dict[str, int]:

@@ -83,7 +83,7 @@ async def start_long_run_from_slack(
         await wait_until_serving(f"http://127.0.0.1:{port}/healthz", http)
         body = (
             "command=%2Fopsdesk&text=run+long&user_id=U0ALICE&user_name=alice"
-            f"&channel_id=C0OPS&team_id=T1&trigger_id={trigger_id}"
+            f"&channel_id=C0OPS&team_id=T0001&trigger_id={trigger_id}"
             f"&response_url={slack_api.response_url('run-long')}"
         )
         async with http.post(

@@ -30,6 +30,7 @@ LETTERS_PER_TOKEN = 6  # merges: a long identifier is several tokens
 PUNCT_PER_TOKEN = 2
 TOKENS_PER_MESSAGE = 4  # <|im_start|>role … <|im_end|>
 TOKENS_PER_REQUEST = 3  # the assistant turn's opening
+FLOOD_LIMIT_S = 60.0  # an endless answer ends here even if nobody hangs up
 
 
 def _piece_tokens(piece: str) -> int:
@@ -75,6 +76,9 @@ class Scripted:
     usage: dict[str, int] | None = None  # None: counted by the stand-in's tokenizer
     report_usage: bool = True
     trickle_s: float = 0.0  # pause between 4-byte chunks of the answer
+    # A hostile server: this many bytes of answer (no Content-Length), or -1 for an
+    # endless stream, until the client hangs up (never past FLOOD_LIMIT_S).
+    flood_bytes: int | None = None
 
 
 @dataclass
@@ -92,6 +96,7 @@ class ModelServer:
         self.script: list[Scripted] = []
         self.received: list[Received] = []
         self.context_tokens = context_tokens
+        self.flooded = 0  # bytes a flooding answer wrote before the client hung up
         # Answers when the script is empty: the request body → message content.
         self.responder: Callable[[dict[str, Any]], str] = lambda _body: '{"findings":[]}'
         fake = self
@@ -120,9 +125,25 @@ class ModelServer:
                 time.sleep(step.delay_s)
                 self._send(step, fake._completion(step, body, received.prompt_tokens))
 
+            def _flood(self, step: Scripted) -> None:
+                self.send_response(step.status)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                chunk = b'{"choices": [{"message": {"content": "' + b"x" * 65_000
+                sent, stop_at = 0, time.monotonic() + FLOOD_LIMIT_S
+                while (step.flood_bytes == -1 or sent < (step.flood_bytes or 0)) and (
+                    time.monotonic() < stop_at
+                ):
+                    self.wfile.write(chunk)
+                    sent += len(chunk)
+                fake.flooded += sent
+
             def _send(self, step: Scripted, payload: str | None = None) -> None:
                 data = (payload if step.body is None else step.body or "").encode()
                 try:
+                    if step.flood_bytes is not None:
+                        self._flood(step)
+                        return
                     self.send_response(step.status)
                     for name, value in step.headers.items():
                         self.send_header(name, value)

@@ -155,6 +155,7 @@ class SlackApi(LocalStandIn):
                 "team_id": "T0001",
                 "user_id": "UBOT",
                 "bot_id": "BBOT",
+                "app_id": "A0001",
             }
         if method in ("chat.postMessage", "chat.update"):
             ts = args.get("ts") or f"1700000000.{next(self._ts):06d}"

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
+import signal
 import subprocess
 import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]  # the checkout: pyproject.toml, manifest.yml
@@ -70,3 +75,83 @@ def opsdesk_with_config(
 ) -> subprocess.CompletedProcess[str]:
     """`opsdesk ARGS` with OPSDESK_CONFIG naming the test's config file."""
     return opsdesk(*args, env={"OPSDESK_CONFIG": str(config), **(env or {})}, timeout=timeout)
+
+
+@dataclass
+class Measured:
+    returncode: int
+    stdout: str
+    stderr: str
+    max_rss_mb: float  # the process's peak resident memory, or its children's (git, linters)
+
+
+# Runs `python ARGS` and writes the peak RSS of that process and everything it waited
+# for (wait4's figure) to the file descriptor it is given. A small process in between
+# because Linux counts in a child's peak the memory of the process it was forked from
+# (the pytest process, hundreds of MB in a full run): this one's is a few MB.
+MEASURED_RUN = """
+import os, subprocess, sys
+report, args = int(sys.argv[1]), sys.argv[2:]
+child = subprocess.Popen([sys.executable, *args])
+_pid, status, usage = os.wait4(child.pid, 0)
+os.write(report, str(usage.ru_maxrss).encode())
+sys.exit(os.waitstatus_to_exitcode(status) % 256)
+"""
+
+
+def opsdesk_measured(config: Path, *args: str, stdin: str = "", timeout: float = 180) -> Measured:
+    """`opsdesk ARGS` as a child process whose peak memory is taken from the kernel
+    when it is reaped (`wait4`: the largest of it and every child it waited for)."""
+    env = {**os.environ, "OPSDESK_CONFIG": str(config)}
+    read_end, write_end = os.pipe()
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", MEASURED_RUN, str(write_end), "-m", "bot.cli", *args],
+            input=stdin, capture_output=True, text=True, cwd=ROOT, env=env,
+            timeout=timeout, pass_fds=(write_end,), check=False,
+        )  # fmt: skip
+    finally:
+        os.close(write_end)
+    with os.fdopen(read_end, "rb") as figure:
+        peak_kib = int(figure.read() or b"0")
+    return Measured(done.returncode, done.stdout, done.stderr, peak_kib / 1024)
+
+
+@contextlib.contextmanager
+def opsdesk_running(config: Path, env: dict[str, str] | None = None) -> Iterator[Running]:
+    """`opsdesk run --config CONFIG` until the block ends (then SIGTERM), once it has
+    logged its start line; the operator page's address is read from that line."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "run", "--config", str(config)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+        env={**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"},
+    )  # fmt: skip
+    assert process.stderr is not None
+    running = Running(process, None, [])
+    try:
+        started = False
+        while not started:  # `opsdesk run` says it started, or ends: either comes
+            line = process.stderr.readline()
+            if not line:
+                break
+            running.log.append(line)
+            started = " started: " in line
+            found = re.search(r"operator page (http://\S+?/);", line)
+            running.page = found.group(1) if started and found else running.page
+        assert started, "".join(running.log)
+        yield running
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            running.log += process.communicate(timeout=60)[1].splitlines(keepends=True)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+
+
+@dataclass
+class Running:
+    process: subprocess.Popen[str]
+    page: str | None  # the operator page's URL, "http://127.0.0.1:PORT/"
+    log: list[str]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from jobs.config.schema import LinterConfig
+from jobs.core.safe_text import printable
 from jobs.review.finding import Finding, Severity
 from jobs.review.lint.reports import PARSERS, ReportError, RunFailed
 from jobs.review.reviewers import ReviewerError
@@ -67,13 +69,23 @@ def _run(
         raise ReviewerError(f"{what} could not be started ({exc.strerror})") from exc
 
 
-def _first_line(text: str, root: Path) -> str:
-    """A linter's complaint without the scratch directory's path in it."""
-    lines = [line for line in text.strip().splitlines() if line.strip()]
-    return lines[0].replace(str(root) + "/", "").replace(str(root), ".") if lines else ""
-
-
 MAX_DETAIL = 300
+# An absolute path in a linter's words: shown in chat, it would tell a reader what
+# lies on this host (the checkout's own paths are made relative first).
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.:/])/[^\s:'\"`,;()<>]+")
+
+
+def repository_text(text: str, root: Path) -> str:
+    """A linter's words as chat may show them: the checkout's paths relative to the
+    repository, any other absolute path hidden, control characters escaped."""
+    text = text.replace(str(root) + "/", "").replace(str(root), ".")
+    return printable(_ABSOLUTE_PATH.sub("<a path outside the repository>", text))
+
+
+def _first_line(text: str, root: Path) -> str:
+    """A linter's complaint, as chat may show it."""
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return repository_text(lines[0], root)[:MAX_DETAIL] if lines else ""
 
 
 def _ruff_failure(stderr: str, root: Path) -> str:
@@ -83,8 +95,7 @@ def _ruff_failure(stderr: str, root: Path) -> str:
     causes = [line.removeprefix("Cause:").strip() for line in lines if line.startswith("Cause:")]
     last = lines[-1] if lines and not lines[-1].startswith(("Cause:", "|")) else ""
     parts = [p for p in (*causes, last) if p and p != "ruff failed"] or lines[:1]
-    text = ": ".join(dict.fromkeys(parts))
-    return text.replace(str(root) + "/", "").replace(str(root), ".")[:MAX_DETAIL]
+    return repository_text(": ".join(dict.fromkeys(parts)), root)[:MAX_DETAIL]
 
 
 def ruff_command() -> list[str]:

@@ -13,6 +13,8 @@ Files no configured linter covers are listed as not reviewed, with the reason.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import tempfile
 import tomllib
 from pathlib import Path, PurePosixPath
@@ -21,10 +23,12 @@ from jobs.config.schema import LintReviewerConfig
 from jobs.core.text import plural
 from jobs.review import lfs
 from jobs.review.budget import SkippedFile
-from jobs.review.checkout import Checkout, check_out
+from jobs.review.checkout import DEFAULT_MAX_FILE_BYTES as MAX_FILE_BYTES
+from jobs.review.checkout import Checkout, check_out, read_checkout_file
 from jobs.review.diff import skip_reason
 from jobs.review.finding import Finding, display_path
 from jobs.review.git import GitError
+from jobs.review.lint.configs import check_ruff_configs, check_shellcheck, is_shellcheck
 from jobs.review.lint.linters import RUFF_FILES, covers, run_linter, run_ruff
 from jobs.review.lint.names import INDISTINCT_NAME, ReportedNames
 from jobs.review.lint.versions import linter_versions
@@ -36,41 +40,53 @@ SAMPLE_BYTES = 8192
 NO_LINTER = "no linter for"
 
 
-def not_covered_reason(path: str, root: Path | None = None) -> str:
+def not_covered_reason(path: str, checkout: Checkout | None = None) -> str:
     """Why no linter looked at a file: a skip rule's reason (from its path, then the
-    start of its content under `root`), or `no linter for *.ts`."""
+    start of its content in the checkout), or `no linter for *.ts`."""
     rule = skip_reason(path)
-    if rule is None and root is not None:
-        rule = _content_reason(path, root / path)
+    if rule is None and checkout is not None:
+        rule = _content_reason(path, checkout)
     if rule is not None:
         return rule
     suffix = PurePosixPath(path).suffix
     return f"{NO_LINTER} *{suffix}" if suffix else f"{NO_LINTER} {PurePosixPath(path).name}"
 
 
-def _has_root_ruff_config(root: Path) -> bool:
+def _has_root_ruff_config(checkout: Checkout) -> bool:
     """Whether ruff takes its configuration from the checkout's root: a ruff.toml, or a
     pyproject.toml it must read — one with a [tool.ruff] table, or one it cannot parse
     (invalid TOML, merge-conflict markers), on which ruff fails with its reason. An
     empty ruff.toml written beside that would take precedence and lint with defaults."""
-    if any((root / name).is_file() for name in ROOT_RUFF_CONFIGS):
+    if any(name in checkout.files for name in ROOT_RUFF_CONFIGS):
         return True
-    try:
-        with (root / "pyproject.toml").open("rb") as handle:
-            tool = tomllib.load(handle).get("tool")
-    except tomllib.TOMLDecodeError:
-        return True
-    except OSError:
+    content = read_checkout_file(checkout, "pyproject.toml")
+    if content is None:
         return False
+    try:
+        tool = tomllib.loads(content.decode("utf-8")).get("tool")
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError):
+        return True
     # A `tool` that is not a table is a pyproject.toml ruff cannot read either.
     return tool is not None and (not isinstance(tool, dict) or "ruff" in tool)
+
+
+def _write_placeholder(root: Path) -> None:
+    """An empty ruff.toml at the root: exactly ruff's behaviour without a config, but
+    its upward search for one stops here instead of finding whatever lies above
+    opsdesk's data dir. Never written through a link or over anything."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(root / "ruff.toml", flags, 0o644))
 
 
 class LintReviewer:
     kind = "lint"
 
-    def __init__(self, config: LintReviewerConfig | None = None) -> None:
+    def __init__(
+        self, config: LintReviewerConfig | None = None, max_file_bytes: int = MAX_FILE_BYTES
+    ) -> None:
         self.config = config or LintReviewerConfig()
+        self.max_file_bytes = max_file_bytes
 
     def fingerprint(self) -> str:
         options = {
@@ -92,7 +108,9 @@ class LintReviewer:
 
     def _review_in(self, review_input: ReviewInput, scratch: Path) -> ReviewerOutput:
         try:
-            checkout = check_out(review_input.repo, review_input.head_sha, scratch)
+            checkout = check_out(
+                review_input.repo, review_input.head_sha, scratch, self.max_file_bytes
+            )
         except GitError as exc:
             raise ReviewerError(f"cannot check out {review_input.head_sha[:12]}: {exc}") from exc
         # Files in git LFS as a clone with git-lfs has them, or listed with the reason.
@@ -113,13 +131,14 @@ class LintReviewer:
     def lint(self, checkout: Checkout) -> list[Finding]:
         """Every configured linter on the whole checkout, as the linters report."""
         root = checkout.root
-        if not _has_root_ruff_config(root):
-            # Exactly ruff's behaviour without a config, but its upward search for one
-            # stops here instead of finding whatever lies above opsdesk's data dir.
-            (root / "ruff.toml").write_text("")
+        check_ruff_configs(checkout)
+        if not _has_root_ruff_config(checkout):
+            _write_placeholder(root)
         findings = run_ruff(root, self.config.select, self.config.ignore)
         for linter in self.config.linters:
             files = sorted(p for p in checkout.files if covers(linter.files, p))
+            if files and is_shellcheck(linter.command):
+                check_shellcheck(checkout, linter.command, files)
             if files:
                 findings += run_linter(linter, root, files)
         return findings
@@ -138,7 +157,7 @@ class LintReviewer:
         not_reviewed: list[SkippedFile] = []
         for path in sorted(checkout.files):
             if not self.covers(path):
-                reason = not_covered_reason(path, checkout.root)
+                reason = not_covered_reason(path, checkout)
             elif path in names.indistinct:
                 reason = INDISTINCT_NAME
             elif path in pointers:
@@ -146,7 +165,9 @@ class LintReviewer:
             else:
                 continue
             not_reviewed.append(SkippedFile(display_path(path), reason))
-        return len(checkout.files) - len(not_reviewed), not_reviewed
+        covered = len(checkout.files) - len(not_reviewed)
+        not_checked_out = [SkippedFile(display_path(p), reason) for p, reason in checkout.skipped]
+        return covered, sorted([*not_reviewed, *not_checked_out], key=lambda s: s.path)
 
 
 # What the start of a file's content says, by the file as it is on disk: the reused
@@ -156,22 +177,14 @@ _CONTENT_REASONS: dict[tuple[str, int, int, int], str | None] = {}
 MAX_REMEMBERED = 100_000
 
 
-def _content_reason(path: str, file: Path) -> str | None:
+def _content_reason(path: str, checkout: Checkout) -> str | None:
     try:
-        stat = file.stat()
+        stat = os.stat(checkout.root / path, follow_symlinks=False)
     except OSError:
-        return None  # a symlink to nowhere, a submodule
-    key = (str(file), stat.st_ino, stat.st_size, stat.st_mtime_ns)
+        return None  # not in the checkout (a link, a submodule: listed as such)
+    key = (str(checkout.root / path), stat.st_ino, stat.st_size, stat.st_mtime_ns)
     if key not in _CONTENT_REASONS:
         if len(_CONTENT_REASONS) >= MAX_REMEMBERED:
             _CONTENT_REASONS.clear()
-        _CONTENT_REASONS[key] = skip_reason(path, _sample(file))
+        _CONTENT_REASONS[key] = skip_reason(path, read_checkout_file(checkout, path, SAMPLE_BYTES))
     return _CONTENT_REASONS[key]
-
-
-def _sample(path: Path) -> bytes | None:
-    try:
-        with path.open("rb") as handle:
-            return handle.read(SAMPLE_BYTES)
-    except OSError:
-        return None  # a symlink to nowhere, a submodule

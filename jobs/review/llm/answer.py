@@ -7,13 +7,14 @@ cost the good ones; findings placed outside the diff are dropped and counted.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pydantic import BaseModel, ValidationError, field_validator
 
+from jobs.core import bounded_json
+from jobs.core.bounded_json import decode, scan
 from jobs.review.diff import FileDiff
 from jobs.review.finding import Finding, Severity
 from jobs.review.reviewers import ReviewerError
@@ -67,31 +68,30 @@ class ModelFinding(BaseModel):
 
 
 def _objects_in(text: str) -> Iterable[Any]:
-    """Every JSON value that decodes at a "{" or "[" in the text, outermost first."""
-    decoder = json.JSONDecoder()
-    pos = 0
-    while True:
-        starts = [i for i in (text.find("{", pos), text.find("[", pos)) if i >= 0]
-        if not starts:
-            return
-        start = min(starts)
-        try:
-            value, end = decoder.raw_decode(text, start)
-        except json.JSONDecodeError:
-            pos = start + 1  # broken here; an inner object may still decode
-            continue
-        yield value
-        pos = end
+    """Every JSON value that decodes at a "{" or "[" in the text, outermost first
+    (what lies inside a value that decoded is part of it). One pass finds the spans;
+    each is decoded at most once, so the cost is linear in the text (times the
+    bounded nesting). Raises TooDeep."""
+    decoded_until = -1
+    for span in scan(text):
+        if span.start < decoded_until:
+            continue  # inside a value already yielded
+        ok, value = decode(text, span)
+        if ok:
+            yield value
+            decoded_until = span.end
 
 
 def extract_json(text: str) -> Any | None:
     """The answer's JSON: the whole text, a fenced block, or the first JSON object
-    inside prose. None when there is none."""
+    inside prose. None when there is none. Raises TooDeep."""
     candidates = [text.strip(), *(m.group(1).strip() for m in _FENCE.finditer(text))]
     for candidate in candidates:
         try:
-            return json.loads(candidate)
-        except json.JSONDecodeError:
+            return bounded_json.loads(candidate)
+        except bounded_json.TooDeep:
+            raise
+        except ValueError:
             continue
     for value in _objects_in(text):
         if isinstance(value, dict):
@@ -103,16 +103,15 @@ def ends_early(text: str) -> bool:
     """True when the answer's JSON starts but never closes (the model ran out of
     tokens mid-answer), as opposed to prose or braces that are not JSON at all."""
     body = text.strip()
-    decoder = json.JSONDecoder()
-    for start, char in enumerate(body):
-        if char not in "{[":
-            continue
-        try:
-            decoder.raw_decode(body, start)
+    try:
+        spans = scan(body)
+    except bounded_json.TooDeep:
+        return False
+    for span in spans:
+        if span.end < 0:
+            return True
+        if decode(body, span)[0]:
             return False
-        except json.JSONDecodeError as exc:
-            if exc.pos >= len(body) - 1 or exc.msg.startswith("Unterminated string"):
-                return True
     return False
 
 
@@ -133,10 +132,17 @@ def _finding_items(text: str) -> list[Any]:
 
 def parse_findings(text: str, source: str) -> tuple[list[Finding], int]:
     """(valid findings, number of invalid items) from a model's answer.
-    Raises ReviewerError when the answer holds no JSON at all."""
+    Raises ReviewerError when the answer holds no JSON at all, or JSON nested deeper
+    than any answer needs."""
     findings: list[Finding] = []
     invalid = 0
-    for item in _finding_items(text):
+    try:
+        items = _finding_items(text)
+    except bounded_json.TooDeep as exc:
+        raise ReviewerError(f"model answered with {exc}") from exc
+    finally:
+        bounded_json.forget()
+    for item in items:
         try:
             findings.append(ModelFinding.model_validate(item).to_finding(source))
         except (ValidationError, ValueError, TypeError):
@@ -146,7 +152,12 @@ def parse_findings(text: str, source: str) -> tuple[list[Finding], int]:
 
 def parse_keep_ids(text: str) -> set[int] | None:
     """The ids a critique pass kept, or None when its answer is unusable."""
-    answer = extract_json(text)
+    try:
+        answer = extract_json(text)
+    except bounded_json.TooDeep:
+        return None
+    finally:
+        bounded_json.forget()
     if isinstance(answer, dict) and isinstance(answer.get("keep"), list):
         return {int(i) for i in answer["keep"] if isinstance(i, int | str) and str(i).isdigit()}
     return None

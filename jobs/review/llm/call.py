@@ -14,7 +14,6 @@ in an error message.
 from __future__ import annotations
 
 import email.utils
-import json
 import logging
 import re
 import time
@@ -23,6 +22,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from jobs.config.schema import LlmReviewerConfig
+from jobs.core import bounded_json
 from jobs.core.scrub import scrub
 from jobs.review.llm.prompt import Message
 from jobs.review.reviewers import ReviewerError
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+MB = 1024 * 1024
 MAX_RETRY_WAIT_S = 60.0
 # llama.cpp: "exceeds the available context size"; vLLM: "maximum context length";
 # OpenAI: "context_length_exceeded".
@@ -66,6 +67,11 @@ class _DeadlinePassed(Exception):
     pass
 
 
+class _TooLarge(Exception):
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"answer larger than {limit / MB:g} MB; the rest was not read")
+
+
 class ChatEndpoint:
     """The endpoint of one reviewer configuration, over one HTTP connection pool."""
 
@@ -75,9 +81,11 @@ class ChatEndpoint:
         self.config = config
         self._api_key = api_key
         self._backoff_s = backoff_s
+        self._max_answer_bytes = int(config.max_answer_mb * MB)
         import httpx
 
-        headers = {"Content-Type": "application/json"}
+        # identity: a compressed answer would be decompressed before the byte cap sees it.
+        headers = {"Content-Type": "application/json", "Accept-Encoding": "identity"}
         if api_key:
             headers["Authorization"] = f"Bearer {api_key}"
         self._client = httpx.Client(timeout=config.timeout_s, headers=headers)
@@ -119,6 +127,8 @@ class ChatEndpoint:
                 status, headers, raw = self._post_by(url, body, deadline)
             except (httpx.TimeoutException, _DeadlinePassed) as exc:
                 raise ReviewerError(f"timed out after {timeout:g}s") from exc
+            except _TooLarge as exc:
+                raise ReviewerError(str(exc)) from exc
             except httpx.TransportError as exc:
                 if attempt + 1 < attempts and self._wait(None, attempt, deadline):
                     continue
@@ -155,9 +165,14 @@ class ChatEndpoint:
         if remaining <= 0:
             raise _DeadlinePassed
         chunks: list[bytes] = []
+        received = 0
+        limit = self._max_answer_bytes
         timeout = httpx.Timeout(remaining)
         with self._client.stream("POST", url, json=body, timeout=timeout) as response:
             for chunk in response.iter_bytes():
+                received += len(chunk)
+                if received > limit:  # what was read is dropped with the connection
+                    raise _TooLarge(limit)
                 chunks.append(chunk)
                 if time.monotonic() > deadline:
                     raise _DeadlinePassed
@@ -165,9 +180,11 @@ class ChatEndpoint:
 
     def _answer(self, raw: bytes, estimated_prompt_tokens: int, latency: int) -> Answer:
         try:
-            payload = json.loads(raw)
+            payload = bounded_json.loads(raw.decode("utf-8"))
             choice = payload["choices"][0]
             content = choice["message"]["content"]
+        except bounded_json.TooDeep as exc:
+            raise ReviewerError(f"endpoint answered with {exc}") from exc
         except (ValueError, KeyError, IndexError, TypeError) as exc:
             raise ReviewerError("endpoint answered without choices[0].message.content") from exc
         if not isinstance(content, str) or not content.strip():

@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from jobs.config.schema import LlmReviewerConfig
-from jobs.review import git
 from jobs.review.budget import PackedDiff, pack_files, render_file
 from jobs.review.diff import DiffLine, FileDiff, Hunk, file_skip_reason, parse_diff
 from jobs.review.llm.prompt import Message, prompt_overhead_tokens, review_messages
 from jobs.review.llm.split import Plan, plan_pieces
+from jobs.review.objects import ReadLimits, bounded_diff, read_files
 from jobs.review.tokens import Calibration, estimate_message_tokens, estimate_tokens
 
 
@@ -82,7 +82,8 @@ def files_at(repo: Path, sha: str, paths: Sequence[str]) -> list[FileDiff]:
     `sha`, empty, or skipped by the usual rules (binary, generated …) are left out:
     nothing is left to review there."""
     files: list[FileDiff] = []
-    for path, blob in git.read_blobs(repo, sha, list(paths)).items():
+    limit = ReadLimits().max_file_bytes
+    for path, blob in read_files(repo, sha, paths, limit).items():
         if b"\0" in blob[:8192]:
             continue
         file = whole_file_diff(path, blob.decode("utf-8", "replace"))
@@ -93,7 +94,9 @@ def files_at(repo: Path, sha: str, paths: Sequence[str]) -> list[FileDiff]:
 
 def reviewable(repo: Path, base: str | None, head: str) -> PackedDiff:
     """The files a review of base → head sends to a model (base None: full)."""
-    return pack_files(parse_diff(git.diff_text(repo, base, head)), 10**12)
+    limits = ReadLimits()
+    diff = bounded_diff(repo, base, head, limits.max_file_bytes, limits.max_diff_bytes)
+    return pack_files(parse_diff(diff.text), 10**12)
 
 
 def planned_tokens(sizer: PromptSizer, packed: PackedDiff) -> int:

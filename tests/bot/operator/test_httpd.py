@@ -20,9 +20,19 @@ async def passthrough(request: Request, handler: Handler) -> Response:
 
 
 @asynccontextmanager
-async def serving(head_timeout: float = 10.0, max_connections: int = 64) -> AsyncIterator[int]:
+async def serving(
+    head_timeout: float = 10.0,
+    max_connections: int = 64,
+    max_idle_per_client: int = 8,
+    grace: float = 0.0,
+) -> AsyncIterator[int]:
     server = HttpServer(
-        {"/echo": echo}, passthrough, head_timeout=head_timeout, max_connections=max_connections
+        {"/echo": echo},
+        passthrough,
+        head_timeout=head_timeout,
+        max_connections=max_connections,
+        max_idle_per_client=max_idle_per_client,
+        grace=grace,
     )
     port = await server.start("127.0.0.1", 0)
     try:
@@ -58,17 +68,17 @@ async def test_a_get_is_answered_and_the_connection_closed() -> None:
 
 async def test_head_has_the_get_headers_and_no_body() -> None:
     async with serving() as port:
-        _, got, got_body = await exchange(port, b"GET /echo HTTP/1.1\r\n\r\n")
-        status, headers, body = await exchange(port, b"HEAD /echo HTTP/1.1\r\n\r\n")
+        _, got, got_body = await exchange(port, b"GET /echo HTTP/1.1\r\nHost: x\r\n\r\n")
+        status, headers, body = await exchange(port, b"HEAD /echo HTTP/1.1\r\nHost: x\r\n\r\n")
     assert status == 200 and body == b""
     assert headers["content-length"] == got["content-length"] == str(len(got_body))
 
 
 async def test_unknown_paths_are_404_and_write_methods_405() -> None:
     async with serving() as port:
-        missing, _, _ = await exchange(port, b"GET /nothing HTTP/1.1\r\n\r\n")
+        missing, _, _ = await exchange(port, b"GET /nothing HTTP/1.1\r\nHost: x\r\n\r\n")
         posted, headers, body = await exchange(
-            port, b"POST /echo HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello"
+            port, b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
         )
     assert missing == 404
     assert posted == 405
@@ -87,7 +97,7 @@ async def test_a_malformed_request_is_400() -> None:
     async with serving() as port:
         no_version, _, _ = await exchange(port, b"GET /echo\r\n\r\n")
         bad_header, _, _ = await exchange(port, b"GET /echo HTTP/1.1\r\nno colon here\r\n\r\n")
-        not_a_path, _, _ = await exchange(port, b"GET echo HTTP/1.1\r\n\r\n")
+        not_a_path, _, _ = await exchange(port, b"GET echo HTTP/1.1\r\nHost: x\r\n\r\n")
     assert (no_version, bad_header, not_a_path) == (400, 400, 400)
 
 
@@ -103,28 +113,78 @@ async def test_a_head_that_never_ends_is_cut_off_with_408() -> None:
 async def test_stop_ends_open_connections() -> None:
     async with serving() as port:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        writer.write(b"GET /echo HTTP/1.1\r\n")  # and never the blank line
+        writer.write(b"GET /echo HTTP/1.1\r\nHost: x\r\n")  # and never the blank line
         await writer.drain()
     # The server stopped with the connection open: the client sees it closed.
     assert await asyncio.wait_for(reader.read(), timeout=5) == b""
     writer.close()
 
 
-async def test_past_the_connection_limit_a_client_is_told_busy_and_the_rest_are_served() -> None:
+async def stalled(port: int, count: int) -> list[tuple[asyncio.StreamReader, asyncio.StreamWriter]]:
+    """Connections that send half a head and then nothing."""
+    opened = []
+    for _ in range(count):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /echo HTTP/1.1\r\nHost: x\r\n")  # and never the blank line
+        await writer.drain()
+        opened.append((reader, writer))
+        await asyncio.sleep(0.05)  # each is admitted in turn: their order is known
+    return opened
+
+
+async def test_at_the_limit_a_new_request_closes_the_oldest_one_still_waiting() -> None:
     async with serving(max_connections=2) as port:
-        stalled = [await asyncio.open_connection("127.0.0.1", port) for _ in range(2)]
-        for _, writer in stalled:
-            writer.write(b"GET /echo HTTP/1.1\r\n")  # and never the blank line
-            await writer.drain()
-        await asyncio.sleep(0.2)  # both are being served (waiting for their heads)
-        busy, headers, body = await exchange(port, b"GET /echo HTTP/1.1\r\n\r\n")
-        stalled_reader, stalled_writer = stalled[0]
-        stalled_writer.write(b"\r\n")  # the first one finishes its request
-        await stalled_writer.drain()
-        assert (await asyncio.wait_for(stalled_reader.read(), 5)).startswith(b"HTTP/1.1 200")
-        stalled_writer.close()
-        await asyncio.sleep(0.2)
-        served, _, _ = await exchange(port, b"GET /echo HTTP/1.1\r\n\r\n")
-        stalled[1][1].close()
+        waiting = await stalled(port, 2)
+        served, _, _ = await exchange(port, b"GET /echo HTTP/1.1\r\nHost: x\r\n\r\n")
+        oldest = await asyncio.wait_for(waiting[0][0].read(), 5)
+        waiting[1][1].write(b"\r\n")  # the younger one still finishes its request
+        await waiting[1][1].drain()
+        younger = await asyncio.wait_for(waiting[1][0].read(), 5)
+        for _, writer in waiting:
+            writer.close()
+    assert served == 200 and oldest == b"" and younger.startswith(b"HTTP/1.1 200")
+
+
+async def test_a_client_keeps_only_a_few_connections_waiting_for_their_heads() -> None:
+    async with serving(max_connections=64, max_idle_per_client=3) as port:
+        waiting = await stalled(port, 4)
+        closed = await asyncio.wait_for(waiting[0][0].read(), 5)
+        for _, writer in waiting:
+            writer.close()
+    assert closed == b""
+
+
+async def test_a_connection_in_its_grace_period_is_not_closed_to_make_room() -> None:
+    async with serving(max_connections=2, grace=30.0) as port:
+        waiting = await stalled(port, 2)  # young: one more is let in, up to twice the limit
+        served, _, _ = await exchange(port, b"GET /echo HTTP/1.1\r\nHost: x\r\n\r\n")
+        waiting += await stalled(port, 2)
+        busy, _, _ = await exchange(port, b"GET /echo HTTP/1.1\r\nHost: x\r\n\r\n")
+        still_open = [not reader.at_eof() for reader, _ in waiting]
+        for _, writer in waiting:
+            writer.close()
+    assert served == 200 and busy == 503 and all(still_open)
+
+
+async def test_busy_only_when_every_connection_is_being_answered() -> None:
+    release = asyncio.Event()
+
+    async def slow(_request: Request) -> Response:
+        await release.wait()
+        return Response.text("done\n")
+
+    server = HttpServer({"/slow": slow, "/echo": echo}, passthrough, max_connections=2)
+    port = await server.start("127.0.0.1", 0)
+    try:
+        answering = [  # twice the limit: what a burst may take
+            asyncio.create_task(exchange(port, b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n"))
+            for _ in range(4)
+        ]
+        await asyncio.sleep(0.3)  # both heads read: both are being answered
+        busy, headers, body = await exchange(port, b"GET /echo HTTP/1.1\r\nHost: x\r\n\r\n")
+        release.set()
+        done = [status for status, _, _ in await asyncio.gather(*answering)]
+    finally:
+        await server.stop()
     assert (busy, headers["retry-after"], body) == (503, "1", b"busy: too many open connections\n")
-    assert served == 200
+    assert done == [200] * 4

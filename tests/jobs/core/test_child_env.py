@@ -62,7 +62,7 @@ def test_git_gets_its_own_settings_but_no_token(monkeypatch: pytest.MonkeyPatch)
     for name, value in {**TOKENS, "SSH_AUTH_SOCK": "/run/agent", "HTTPS_PROXY": "http://p:3128",
                         "GIT_SSH_COMMAND": "ssh -i key"}.items():  # fmt: skip
         monkeypatch.setenv(name, value)
-    env = git._env()
+    env = git.git_env()
     assert not set(TOKENS) & set(env)
     assert env["SSH_AUTH_SOCK"] == "/run/agent" and env["HTTPS_PROXY"] == "http://p:3128"
     assert env["GIT_SSH_COMMAND"] == "ssh -i key" and env["PATH"]

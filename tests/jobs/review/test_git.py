@@ -11,12 +11,12 @@ from jobs.review.git import (
     diff_text,
     ensure_clone,
     is_ancestor,
-    read_blobs,
     renames,
     repository_root,
     resolve_ref,
     tree_sizes,
 )
+from jobs.review.objects import read_files
 from tests.support.git_repo import Repo
 
 
@@ -119,8 +119,9 @@ def test_full_diff_is_against_the_empty_tree(history: Repo) -> None:
 def test_blobs_and_sizes_are_read_at_the_commit_not_the_work_tree(history: Repo) -> None:
     head = resolve_ref(history.path)
     history.write("a.py", "x = 'edited but not committed'\n")
-    blobs = read_blobs(history.path, head, ["a.py", "missing.py", "a.py"])
+    blobs = read_files(history.path, head, ["a.py", "missing.py", "a.py"], max_bytes=100)
     assert blobs == {"a.py": b"x = 2\n"}
+    assert read_files(history.path, head, ["a.py"], max_bytes=5) == {}  # larger than the limit
     assert tree_sizes(history.path, head) == {"a.py": 6}
 
 
