@@ -17,13 +17,14 @@ def percentile(values: Iterable[float], q: float) -> float | None:
     [1, 2, 3, 4] is 2.5 and p95 of 1..20 is 19.05. None when empty."""
     if not 0 <= q <= 100:
         raise ValueError(f"percentile q must be within 0..100, got {q}")
-    data = sorted(float(value) for value in values)
+    data = [float(value) for value in values]
     if len(data) < 2:
         return data[0] if data else None
     if q in (0, 100):
-        return data[0] if q == 0 else data[-1]
-    # quantiles(n=100) gives the 99 cut points 1..99; fractional q needs a finer grid.
-    steps = 10_000
+        return min(data) if q == 0 else max(data)
+    # quantiles(n) returns the n - 1 cut points; a whole percent needs a hundred of
+    # them, a fractional one a finer grid (rare: the digest asks for p50 and p95).
+    steps = 100 if float(q).is_integer() else 10_000
     cut = round(q * steps / 100)
     return statistics.quantiles(data, n=steps, method="inclusive")[cut - 1]
 

@@ -19,20 +19,20 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from jobs.review.checkout import Checkout
+from jobs.review.checkout import Checkout, read_checkout_file
 from jobs.review.git import GitError, run_git
+from jobs.review.objects import too_large
 
 POINTER_MAX_BYTES = 1024  # git-lfs reads nothing larger as a pointer
-MAX_OBJECT_BYTES = 50 * 1024 * 1024  # a file a linter reads, not a data set
 _POINTER = re.compile(
     rb"version https://git-lfs\.github\.com/spec/v1\n"
     rb"(?:ext-\d+-\w+ sha256:[0-9a-f]{64}\n)*"
     rb"oid sha256:([0-9a-f]{64})\nsize (\d+)\n"
 )
-NOT_INSTALLED = "stored in git LFS; git-lfs is not installed"
-NOT_STORED = "stored in git LFS; its object is not in the repository's local LFS store"
-TOO_LARGE = f"stored in git LFS; larger than {MAX_OBJECT_BYTES} bytes"
-NOT_SMUDGED = "stored in git LFS; git-lfs could not materialise it"
+STORED_IN_LFS = "stored in git LFS"
+NOT_INSTALLED = f"{STORED_IN_LFS}; git-lfs is not installed"
+NOT_STORED = f"{STORED_IN_LFS}; its object is not in the repository's local LFS store"
+NOT_SMUDGED = f"{STORED_IN_LFS}; git-lfs could not materialise it"
 # Any download git-lfs might try goes to a store that does not exist: it fails at once.
 _OFFLINE = {
     "GIT_CONFIG_COUNT": "1",
@@ -44,11 +44,10 @@ _OFFLINE = {
 def materialise(repo: Path, checkout: Checkout, wanted: Callable[[str], bool]) -> dict[str, str]:
     """Replace the LFS pointers among the checkout's `wanted` files (those a linter
     reads) with their files; returns path → reason for each one left a pointer."""
-    root = checkout.root
     attributes = [p for p in checkout.files if p.rsplit("/", 1)[-1] == ".gitattributes"]
-    if not any(b"lfs" in (_small_file(root / p, 64 * 1024) or b"") for p in attributes):
+    if not any(b"lfs" in (read_checkout_file(checkout, p) or b"") for p in attributes):
         return {}  # no file of the commit is tracked in LFS (most commits)
-    pointers = _pointers(repo, root, [p for p in checkout.files if wanted(p)])
+    pointers = _pointers(repo, checkout, [p for p in checkout.files if wanted(p)])
     if not pointers:
         return {}
     if shutil.which("git-lfs") is None:
@@ -56,35 +55,28 @@ def materialise(repo: Path, checkout: Checkout, wanted: Callable[[str], bool]) -
     store = _local_store(repo)
     left: dict[str, str] = {}
     for path, (pointer, oid, size) in pointers.items():
-        if size > MAX_OBJECT_BYTES:
-            left[path] = TOO_LARGE
+        if size > checkout.max_file_bytes:  # the checkout's own limit on any file
+            left[path] = f"{STORED_IN_LFS}; {too_large(checkout.max_file_bytes)}"
         elif store is None or not _stored(store / oid[:2] / oid[2:4] / oid, size):
             left[path] = NOT_STORED
-        elif not _smudge(repo, root / path, pointer, size):
+        elif not _smudge(repo, checkout.root / path, pointer, size):
             left[path] = NOT_SMUDGED
     return left
 
 
-def _pointers(repo: Path, root: Path, paths: list[str]) -> dict[str, tuple[bytes, str, int]]:
+def _pointers(
+    repo: Path, checkout: Checkout, paths: list[str]
+) -> dict[str, tuple[bytes, str, int]]:
     """The files among `paths` that are LFS pointers git would smudge: pointer text,
     and `filter=lfs` by the commit's attributes. path → (pointer, oid, size)."""
     found: dict[str, tuple[bytes, str, int]] = {}
     for path in paths:
-        pointer = _small_file(root / path)
+        pointer = read_checkout_file(checkout, path, POINTER_MAX_BYTES + 1)
         match = _POINTER.fullmatch(pointer) if pointer else None
         if pointer is not None and match is not None:
             found[path] = (pointer, match[1].decode("ascii"), int(match[2]))
-    tracked = _lfs_tracked(repo, root, list(found))
+    tracked = _lfs_tracked(repo, checkout.root, list(found))
     return {path: found[path] for path in found if path in tracked}
-
-
-def _small_file(path: Path, limit: int = POINTER_MAX_BYTES) -> bytes | None:
-    try:
-        if path.is_symlink() or path.stat().st_size > limit:
-            return None
-        return path.read_bytes()
-    except OSError:
-        return None
 
 
 def _lfs_tracked(repo: Path, root: Path, paths: list[str]) -> set[str]:
@@ -93,8 +85,13 @@ def _lfs_tracked(repo: Path, root: Path, paths: list[str]) -> set[str]:
         return set()
     request = b"".join(os.fsencode(path) + b"\0" for path in paths)
     check_attr = ("check-attr", "-z", "--stdin", "filter")
+    # The commit's .gitattributes only: an index that does not exist is an empty one,
+    # so none of the user's staged ones is read.
+    no_index = {"GIT_INDEX_FILE": str(root / ".git" / "no-index")}
     try:
-        out = run_git(repo, f"--work-tree={root}", *check_attr, stdin=request).stdout
+        out = run_git(
+            repo, f"--work-tree={root}", *check_attr, stdin=request, extra_env=no_index
+        ).stdout
     except GitError:
         return set()
     fields = out.split(b"\0")
@@ -134,7 +131,8 @@ def _smudge(repo: Path, target: Path, pointer: bytes, size: int) -> bool:
         return False
     if result.returncode != 0 or len(result.stdout) != size:
         return False
-    partial = target.with_name(target.name + ".opsdesk-lfs")
-    partial.write_bytes(result.stdout)
-    partial.replace(target)
+    # The checkout holds no link (none is materialised); even so, never written through one.
+    fd = os.open(target, os.O_WRONLY | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(result.stdout)
     return True

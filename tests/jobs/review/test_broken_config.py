@@ -96,3 +96,19 @@ def test_an_unreadable_shellcheckrc_fails_the_review_with_shellchecks_reason(
     ).stdout  # fmt: skip
     assert "Failed to process" in said and "SC1134" in said
     assert_earlier_review_stands(engine, earlier)
+
+
+def test_a_ruff_toml_with_merge_conflict_markers_fails_the_review(
+    engine: Engine, git_repo: Repo, tmp_path: Path, repo_lint: Reviews
+) -> None:
+    rules = '[lint]\nselect = ["F401"]\n'
+    git_repo.commit("ok", **{"ruff.toml": rules, "app.py": "import os\n"})
+    earlier = repo_lint()
+    conflicted = '[lint]\n<<<<<<< HEAD\nselect = ["F401"]\n=======\nselect = ["F"]\n>>>>>>> b\n'
+    git_repo.commit("conflicted", **{"ruff.toml": conflicted})
+    reason = fails_with(repo_lint)
+    assert reason.startswith("ruff failed: Failed to load configuration `ruff.toml`")
+    assert "TOML parse error" in reason and str(tmp_path) not in reason
+    in_a_clone = ruff_in(fresh_clone(git_repo, tmp_path), tmp_path)
+    assert in_a_clone.returncode == 2 and "ruff.toml" in in_a_clone.stderr
+    assert_earlier_review_stands(engine, earlier)

@@ -52,12 +52,15 @@ def git(*args: str, cwd: Path) -> None:
                    env={**os.environ, **GIT_ENV})  # fmt: skip
 
 
+# What `git lfs install` puts in a developer's global configuration.
+LFS_FILTER = ("-c", "filter.lfs.process=git-lfs filter-process", "-c", "filter.lfs.required=true")
+
+
 def ruff_in_a_clone_with_git_lfs(work: Repo, tmp_path: Path) -> Counter[Key]:
-    """`ruff check .` in a clone whose LFS files git-lfs fetched (from the local path)."""
+    """`ruff check .` in a `git clone` made with git-lfs set up, as a developer's is:
+    the files the commit's attributes put in LFS smudged (fetched from the local path)."""
     clone = tmp_path / f"oracle-lfs-{work.git('rev-parse', '--short', 'HEAD')}"
-    git("clone", "-q", str(work.path), str(clone), cwd=tmp_path)
-    git("lfs", "install", "--local", cwd=clone)
-    git("lfs", "pull", cwd=clone)
+    git(*LFS_FILTER, "clone", "-q", str(work.path), str(clone), cwd=tmp_path)
     assert (clone / "pkg" / "a.py").read_text().startswith("import os")
     items = json.loads(ruff_in(clone, tmp_path).stdout)
     return Counter(
@@ -85,6 +88,17 @@ def test_lfs_files_are_reviewed_as_a_clone_with_git_lfs_has_them(
         ("F401", "fixed"), ("F401", "open"),
     ]  # fmt: skip
     assert open_set(engine, delta) == ruff_in_a_clone_with_git_lfs(lfs_repo, tmp_path)
+
+
+def test_pointer_text_outside_lfs_is_linted_as_the_text_it_is(
+    engine: Engine, lfs_repo: Repo, tmp_path: Path, repo_lint: Reviews
+) -> None:
+    # The same pointer, committed as a plain file: a clone with git-lfs shows its text.
+    pointer = lfs_repo.git("show", "HEAD:pkg/a.py") + "\n"
+    lfs_repo.commit("a pointer, not in LFS", **{"notes/pointer.py": pointer})
+    result = repo_lint()
+    assert "invalid-syntax" in {f.category for f in result.shown if f.path == "notes/pointer.py"}
+    assert open_set(engine, result) == ruff_in_a_clone_with_git_lfs(lfs_repo, tmp_path)
 
 
 def test_without_git_lfs_lfs_files_are_listed_as_not_reviewed(
