@@ -99,7 +99,10 @@ async def run_forever(
     deliverers: dict[str, Deliverer] = {"log": LogDeliverer(), "console": LogDeliverer()}
     deliverers.update({a.platform: a.deliverer for a in adapters})
     sender = OutboxSender(engine, deliverers, worker_id=context.runner_id)
-    scheduler = JobScheduler(context, shutdown_grace=grace)
+    heartbeat = parse_duration(settings.config.scheduler.heartbeat).total_seconds()
+    scheduler = JobScheduler(
+        context, shutdown_grace=grace, heartbeat_every=heartbeat, lock_retry=heartbeat / 2
+    )
 
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

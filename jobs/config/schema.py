@@ -302,6 +302,9 @@ class SchedulerConfig(Strict):
     # On SIGTERM every running job, scheduled or started from chat, gets this long to
     # finish; then it is told to stop and, if still running, recorded interrupted.
     shutdown_grace: DurationText = "20s"
+    # The leader proves it still holds the scheduler lock this often (and before each
+    # fire), and a standby tries to take it twice as often.
+    heartbeat: DurationText = "30s"
 
 
 class DigestConfig(Strict):

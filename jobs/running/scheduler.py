@@ -5,8 +5,10 @@ Settings chosen on purpose for every entry: `misfire_grace_time` from
 `coalesce=True` (after downtime a job runs once, not once per missed time) and
 `max_instances=1` (a job never overlaps itself). APScheduler's job store is in
 memory and never shared; which process schedules is decided by a PostgreSQL
-advisory lock (exactly one replica; the others stand by and retry). On SQLite one
-process is assumed.
+advisory lock (storage/leadership.py), re-proved at every heartbeat and before each
+fire: a leader whose lock went with its connection (a restart, a failover, a
+terminated backend) steps down at once and tries again, and a standby keeps trying
+through any database error. On SQLite one process is assumed.
 
 Paused jobs (JobState rows, set by /pause from any process) are read at fire time; a
 paused fire records nothing, and /jobs shows the job as paused.
@@ -18,9 +20,12 @@ keep the process alive; its run is recorded `interrupted` after the grace.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import threading
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from apscheduler.events import (
     EVENT_JOB_MAX_INSTANCES,
@@ -30,8 +35,6 @@ from apscheduler.events import (
     JobSubmissionEvent,
 )
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from sqlalchemy import text
-from sqlalchemy.engine import Connection
 
 from jobs.config.schema import parse_duration
 from jobs.context import Context
@@ -41,18 +44,17 @@ from jobs.running.runner import run_batch, run_job
 from jobs.runs import records as runs
 from jobs.runs.specs import batch_members, find_batch, find_job, job_specs, make_trigger
 from storage import heartbeats
-from storage.db import is_postgres
+from storage.leadership import LeaderLock, one_line
 
 log = logging.getLogger(__name__)
 
-# pg advisory lock: "opsd" as an int, paired with the schema's hash, so there is one
-# scheduler per set of opsdesk tables (two deployments in two schemas of one database
-# do not wait for each other).
-SCHEDULER_LOCK_KEY = 0x6F707364
-SCHEDULER_LOCK = "(:key, hashtext(current_schema()))"
+# How long one lock query may take before the lock counts as lost (a cut network can
+# leave a query waiting far longer).
+PROVE_DEADLINE_S = 10.0
 # After a long outage, this many missed fires per job are recorded, no more.
 MAX_DOWNTIME_MISSES = 50
 JOB_PREFIX, BATCH_PREFIX = "job:", "batch:"
+T = TypeVar("T")
 
 
 class JobScheduler:
@@ -72,7 +74,9 @@ class JobScheduler:
         self.cancel = context.run_control.cancel
         self.leading = asyncio.Event()
         self._scheduler: AsyncIOScheduler | None = None
-        self._lock_connection: Connection | None = None
+        self._lock = LeaderLock(context.engine)
+        self._lost = asyncio.Event()  # a fire found the lock gone: step down now
+        self._stop_event = asyncio.Event()
         self._submitted: dict[str, datetime] = {}
         self._in_flight: set[asyncio.Task[Any]] = set()
         self._active_runs: set[int] = set()
@@ -82,61 +86,101 @@ class JobScheduler:
 
     # --- life cycle -------------------------------------------------------------
     async def start(self) -> None:
-        """Return at once; lead (schedule) as soon as the lock is ours."""
+        """Return at once; lead (schedule) whenever the lock is ours."""
         if not self.context.config.scheduler.enabled:
             log.info("scheduler disabled in the configuration")
             return
         self._tasks.append(asyncio.create_task(self._lead(), name="scheduler-lead"))
 
     async def _lead(self) -> None:
-        while not await asyncio.to_thread(self._try_lock):
-            log.info("another process holds the scheduler lock; standing by")
-            await asyncio.sleep(self.lock_retry)
+        """Forever: take the lock, schedule while it is proved ours at every heartbeat
+        (and before each fire), step down the moment it is not, and try again. No
+        database error ends this loop."""
+        standing_by = False
+        while not self._stopping:
+            try:
+                got = await self._within_deadline(self._lock.acquire)
+            except Exception as exc:
+                log.warning(
+                    "could not try the scheduler lock (%s); trying again in %.0fs",
+                    one_line(exc),
+                    self.lock_retry,
+                )
+                got = False
+            if not got:
+                if not standing_by:
+                    log.info("another process holds the scheduler lock; standing by")
+                    standing_by = True
+                await self._pause(self.lock_retry)
+                continue
+            standing_by = False
+            try:
+                catch_up = await asyncio.to_thread(self._record_downtime_misses)
+                self._begin(catch_up)
+            except Exception:
+                log.exception("the scheduler could not start; trying again")
+                self._step_down("it could not start")
+                await self._pause(self.lock_retry)
+                continue
+            self.leading.set()
+            log.info("leading the scheduler")
+            await self._lead_while_proved()
+
+    async def _lead_while_proved(self) -> None:
+        """Heartbeats while the lock is proved ours; returns having stepped down."""
+        self._lost.clear()
+        while not self._stopping:
+            if not await self.prove_leadership():
+                self._step_down("the scheduler lock was lost")
+                return
+            try:
+                await asyncio.to_thread(self._beat, "up")
+            except Exception as exc:
+                log.warning("scheduler heartbeat failed: %s", one_line(exc))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._lost.wait(), timeout=self.heartbeat_every)
+
+    async def prove_leadership(self) -> bool:
+        """Whether the lock is still ours, asked of the database (always, on SQLite)."""
         try:
-            self._begin()
-        except Exception:
-            log.exception("the scheduler could not start")
-            raise
-        self.leading.set()
-        await self._heartbeat_loop()
+            return bool(await self._within_deadline(self._lock.held))
+        except Exception as exc:
+            log.warning("could not prove the scheduler lock: %s", one_line(exc))
+            return False
 
-    def _try_lock(self) -> bool:
-        engine = self.context.engine
-        if not is_postgres(engine):
-            return True
-        connection = engine.connect()
-        got = bool(
-            connection.execute(
-                text(f"SELECT pg_try_advisory_lock{SCHEDULER_LOCK}"), {"key": SCHEDULER_LOCK_KEY}
-            ).scalar()
-        )
-        connection.commit()
-        if got:
-            self._lock_connection = connection  # held as long as the connection lives
-        else:
-            connection.close()
-        return got
-
-    @staticmethod
-    def _release_lock(connection: Connection) -> None:
-        """Unlock before closing: close() returns the connection to the pool, and a
-        session-level advisory lock would stay with it, held by whoever gets it next."""
+    async def _within_deadline(self, call: Callable[[], T]) -> T:
+        """A lock call in a daemon thread, given up after PROVE_DEADLINE_S (a cut
+        network can hang a query far longer); a call given up counts as a failure."""
         try:
-            connection.execute(
-                text(f"SELECT pg_advisory_unlock{SCHEDULER_LOCK}"), {"key": SCHEDULER_LOCK_KEY}
-            )
-            connection.commit()
-        except Exception:
-            log.exception("could not release the scheduler lock; dropping the connection")
-            connection.invalidate()
-        finally:
-            connection.close()
+            return await asyncio.wait_for(in_daemon_thread(call), PROVE_DEADLINE_S)
+        except TimeoutError:
+            raise TimeoutError("the database did not answer in time") from None
 
-    def _begin(self) -> None:
+    def _step_down(self, why: str) -> None:
+        """No more fires from here; running jobs go on. The lock, if still somehow
+        held, is dropped with its connection, in a thread of its own: a call stuck on
+        a cut network must not hold up stepping down."""
+        was_leading = self.leading.is_set()
+        self.leading.clear()
+        if self._scheduler is not None:
+            if self._scheduler.running:
+                self._scheduler.shutdown(wait=False)
+            self._scheduler = None
+        threading.Thread(target=self._lock.drop, name="scheduler-lock-drop", daemon=True).start()
+        if was_leading:
+            log.warning("stepped down as scheduler leader: %s; standing by", why)
+
+    async def _pause(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop_event.wait(), timeout=seconds)
+
+    def _begin(self, catch_up: dict[str, datetime]) -> None:
         config = self.context.config
         grace = int(parse_duration(config.scheduler.misfire_grace).total_seconds())
         scheduler = AsyncIOScheduler(timezone=config.scheduler.timezone)
         for entry, schedule, timezone in self._planned():
+            # A fire of the gap between two leaders, still within the grace: run it now.
+            late = {"next_run_time": catch_up[entry]} if entry in catch_up else {}
             scheduler.add_job(
                 self._fire,
                 make_trigger(schedule, timezone),
@@ -147,8 +191,8 @@ class JobScheduler:
                 coalesce=True,
                 max_instances=1,
                 replace_existing=True,
+                **late,
             )
-        self._record_downtime_misses()
         scheduler.add_listener(self._on_submitted, EVENT_JOB_SUBMITTED)
         scheduler.add_listener(self._on_missed, EVENT_JOB_MISSED)
         scheduler.add_listener(self._on_still_running, EVENT_JOB_MAX_INSTANCES)
@@ -156,17 +200,21 @@ class JobScheduler:
         self._scheduler = scheduler
         log.info("scheduler started with %d entries", len(scheduler.get_jobs()))
 
-    def _record_downtime_misses(self) -> None:
+    def _record_downtime_misses(self) -> dict[str, datetime]:
         """Cron fires that fell while no scheduler ran — after the last heartbeat of the
         one before, past the misfire grace — are recorded as missed: APScheduler only
         plans forward, so nobody else would. Fires with a run row and paused jobs are
-        left alone; interval schedules have no fixed past times and are skipped."""
+        left alone; interval schedules have no fixed past times and are skipped.
+        Returns, per entry, the first such fire still within the grace: it is run now
+        (a hand-over between leaders or a short outage costs no fire)."""
         config, engine = self.context.config, self.context.engine
         with engine.connect() as connection:
             last = heartbeats.read_heartbeat(connection, "scheduler")
+        catch_up: dict[str, datetime] = {}
         if last is None:
-            return  # no scheduler ever ran here: nothing was due to one
-        until = self.context.clock() - parse_duration(config.scheduler.misfire_grace)
+            return catch_up  # no scheduler ever ran here: nothing was due to one
+        now = self.context.clock()
+        until = now - parse_duration(config.scheduler.misfire_grace)
         paused = runs.paused_jobs(engine)
         for entry, schedule, timezone in self._planned():
             name = entry.split(":", 1)[1]
@@ -182,6 +230,12 @@ class JobScheduler:
                 if not runs.has_run_for(engine, jobs, fire):
                     self._record_missed(entry, fire, "opsdesk was not running")
                 fire = trigger.get_next_fire_time(fire, fire + timedelta(seconds=1))
+            while fire is not None and until < fire <= now:
+                if not runs.has_run_for(engine, jobs, fire):
+                    catch_up[entry] = fire
+                    break
+                fire = trigger.get_next_fire_time(fire, fire + timedelta(seconds=1))
+        return catch_up
 
     def entries(self) -> list[tuple[str, str]]:
         """(entry id, schedule): jobs outside batches with a schedule, and batches."""
@@ -205,6 +259,7 @@ class JobScheduler:
         """No new fires; running jobs get `shutdown_grace` to finish, then are told
         to stop, then recorded as interrupted."""
         self._stopping = True
+        self._stop_event.set()
         last_plan = self.next_fire_times()
         if self._scheduler is not None and self._scheduler.running:
             self._scheduler.shutdown(wait=False)
@@ -221,19 +276,22 @@ class JobScheduler:
             if pending:
                 self.cancel.set()
                 await asyncio.wait(pending, timeout=5.0)
-        if self._active_runs:
-            count = await asyncio.to_thread(
-                runs.interrupt,
-                self.context.engine,
-                sorted(self._active_runs),
-                "opsdesk stopped before the run finished",
-            )
-            log.warning("%s recorded as interrupted", plural(count, "run"))
-        if self.leading.is_set():
-            await asyncio.to_thread(self._beat, "stopped", last_plan)
-        if self._lock_connection is not None:
-            await asyncio.to_thread(self._release_lock, self._lock_connection)
-            self._lock_connection = None
+        try:
+            if self._active_runs:
+                count = await asyncio.to_thread(
+                    runs.interrupt,
+                    self.context.engine,
+                    sorted(self._active_runs),
+                    "opsdesk stopped before the run finished",
+                )
+                log.warning("%s recorded as interrupted", plural(count, "run"))
+            if self.leading.is_set():
+                await asyncio.to_thread(self._beat, "stopped", last_plan)
+        except Exception as exc:
+            log.warning("could not record the scheduler's stop: %s", one_line(exc))
+        self.leading.clear()
+        with contextlib.suppress(TimeoutError):
+            await self._within_deadline(self._lock.release)
 
     # --- firing -----------------------------------------------------------------
     def _on_submitted(self, event: JobSubmissionEvent) -> None:
@@ -277,6 +335,11 @@ class JobScheduler:
     async def _fire(self, entry: str) -> None:
         scheduled_at = self._submitted.pop(entry, None) or self.context.clock()
         if self._stopping:
+            return
+        if not await self.prove_leadership():
+            # Another replica may lead now: this fire is its to make, not ours.
+            log.warning("%s not fired: the scheduler lock is no longer ours", entry)
+            self._lost.set()
             return
         # Our own task: APScheduler cancels its coroutines at shutdown, but a running
         # job gets the grace, then the cancel event (see stop()).

@@ -240,7 +240,7 @@ async def test_a_stopped_scheduler_hands_over_to_the_next_at_once(engine: Engine
     await first.start()
     await asyncio.wait_for(first.leading.wait(), HANG_GUARD_S)
     standby = scheduler_for(engine, raw, lock_retry=60)
-    assert await asyncio.to_thread(standby._try_lock) is (engine.dialect.name == "sqlite")
+    assert await asyncio.to_thread(standby._lock.acquire) is (engine.dialect.name == "sqlite")
     await first.stop()
     # The lock went with the first scheduler, not back into the connection pool.
     second = scheduler_for(engine, raw, lock_retry=60)
@@ -268,7 +268,7 @@ async def test_two_deployments_in_two_schemas_of_one_database_each_have_a_leader
         await asyncio.wait_for(second.leading.wait(), HANG_GUARD_S)
         # Within one schema it is still one leader.
         standby = scheduler_for(engines[0], raw, lock_retry=60)
-        assert await asyncio.to_thread(standby._try_lock) is False
+        assert await asyncio.to_thread(standby._lock.acquire) is False
         await first.stop()
         await second.stop()
         for each in engines:

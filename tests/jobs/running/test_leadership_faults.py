@@ -1,0 +1,120 @@
+"""Leadership through faults outside opsdesk, with real `opsdesk run` replicas on a real
+PostgreSQL: the leader's backend terminated (as a restart, a failover or a network cut
+does), a standby whose lock attempts fail. Exactly one replica schedules throughout."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+
+from jobs.runs import records as runs
+from storage import migrate
+from storage.db import make_engine
+from storage.leadership import LOCK_KEY
+from storage.models import JobRun
+from tests.support.processes import first_line, opsdesk_processes
+from tests.support.tcp_proxy import tcp_proxy_for
+
+pytestmark = pytest.mark.postgres
+
+HEARTBEAT_S = 1.0
+TICK = r"job tick run \d+: ok"
+
+
+def replica_config(tmp_path: Path, name: str, url: str) -> Path:
+    """A replica with a one-second heartbeat and a job every second."""
+    config = tmp_path / f"{name}.toml"
+    config.write_text(
+        f'database_url = "{url}"\n'
+        f'data_dir = "{tmp_path / name}"\n'
+        "[operator]\nenabled = false\n"
+        '[scheduler]\nheartbeat = "1s"\n'
+        '[[jobs]]\nname = "tick"\ncommand = "true"\nschedule = "every 1s"\n'
+    )
+    return config
+
+
+def terminate_leader_backend(engine: Engine) -> int:
+    """pg_terminate_backend on the connection that holds this schema's scheduler lock,
+    as a server restart or failover would; returns how many backends it ended."""
+    with engine.begin() as connection:
+        return int(
+            connection.execute(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_locks"
+                    " WHERE locktype = 'advisory' AND granted AND objsubid = 2"
+                    " AND classid::bigint = :key"
+                    " AND objid::bigint = (hashtext(current_schema())::bigint & 4294967295)"
+                ),
+                {"key": LOCK_KEY},
+            ).scalar_one()
+        )
+
+
+def switches(rows: list[JobRun]) -> int:
+    """How often the replica that ran the job changed, in the order runs started."""
+    order = [row.runner for row in sorted(rows, key=lambda row: row.started_at)]
+    return sum(1 for before, after in itertools.pairwise(order) if before != after)
+
+
+def test_a_terminated_leader_backend_leaves_exactly_one_scheduler(
+    pg_url: str, tmp_path: Path
+) -> None:
+    engine = make_engine(pg_url)
+    migrate.upgrade(engine)
+    first, second = replica_config(tmp_path, "a", pg_url), replica_config(tmp_path, "b", pg_url)
+    with opsdesk_processes(first, second) as (leader, standby):
+        leader.wait_for("leading the scheduler")
+        assert "scheduler standby" in standby.wait_for(" started: ")
+        leader.wait_for(TICK)
+        marks = (leader.mark(), standby.mark())
+
+        assert terminate_leader_backend(engine) == 1
+        cut_at = time.monotonic()
+        leader.wait_for("stepped down as scheduler leader", after=marks[0])
+        stepped_down_in = time.monotonic() - cut_at
+        # Someone leads again (the old leader may win the lock back: either is one).
+        new_leader, _ = first_line(
+            "leading the scheduler", [(leader, marks[0]), (standby, marks[1])]
+        )
+        for _ in range(4):
+            new_leader.wait_for(TICK, after=new_leader.mark())
+    rows = [row for row in runs.runs_of(engine, "tick") if row.status != "missed"]
+    engine.dispose()
+
+    assert stepped_down_in < HEARTBEAT_S + 2, f"stepped down after {stepped_down_in:.1f}s"
+    assert switches(rows) <= 1, "two replicas took turns: both were scheduling"
+    per_runner = [(row.runner, row.scheduled_at) for row in rows]
+    assert len(per_runner) == len(set(per_runner)), "a fire ran twice"
+
+
+def test_a_standby_whose_lock_attempts_failed_takes_over_later(pg_url: str, tmp_path: Path) -> None:
+    """The standby reaches PostgreSQL through a proxy the test cuts: its lock attempts
+    fail for a while. Once the database is back and the leader dies (kill -9), the
+    standby leads: its loop outlived the errors."""
+    engine = make_engine(pg_url)
+    migrate.upgrade(engine)
+    with tcp_proxy_for(pg_url) as proxy:
+        configs = (
+            replica_config(tmp_path, "a", pg_url),
+            replica_config(tmp_path, "b", proxy.url_for(pg_url)),
+        )
+        with opsdesk_processes(*configs) as (leader, standby):
+            leader.wait_for("leading the scheduler")
+            mark = standby.mark()
+            proxy.cut()
+            standby.wait_for("could not try the scheduler lock", after=mark)
+            standby.wait_for("could not try the scheduler lock", after=standby.mark())
+            proxy.restore()
+            mark = standby.mark()
+            leader.kill()
+            standby.wait_for("leading the scheduler", after=mark)
+            standby.wait_for(TICK, after=mark)
+    ticks = [row for row in runs.runs_of(engine, "tick") if row.status == "ok"]
+    engine.dispose()
+    assert ticks[-1].runner is not None and ticks[-1].runner.endswith(f":{standby.pid}")
