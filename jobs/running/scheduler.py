@@ -36,7 +36,6 @@ from apscheduler.events import (
 )
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from jobs.config.schema import parse_duration
 from jobs.context import Context
 from jobs.core.text import plural
 from jobs.core.threads import in_daemon_thread
@@ -176,7 +175,7 @@ class JobScheduler:
 
     def _begin(self, catch_up: dict[str, datetime]) -> None:
         config = self.context.config
-        grace = int(parse_duration(config.scheduler.misfire_grace).total_seconds())
+        grace = int(config.scheduler.misfire_grace.total_seconds())
         scheduler = AsyncIOScheduler(timezone=config.scheduler.timezone)
         for entry, schedule, timezone in self._planned():
             # A fire of the gap between two leaders, still within the grace: run it now.
@@ -214,7 +213,7 @@ class JobScheduler:
         if last is None:
             return catch_up  # no scheduler ever ran here: nothing was due to one
         now = self.context.clock()
-        until = now - parse_duration(config.scheduler.misfire_grace)
+        until = now - config.scheduler.misfire_grace
         paused = runs.paused_jobs(engine)
         for entry, schedule, timezone in self._planned():
             name = entry.split(":", 1)[1]
@@ -395,14 +394,6 @@ class JobScheduler:
             self._active_runs.difference_update(started)
 
     # --- heartbeat ----------------------------------------------------------------
-    async def _heartbeat_loop(self) -> None:
-        while True:
-            try:
-                await asyncio.to_thread(self._beat, "up")
-            except Exception:
-                log.exception("scheduler heartbeat failed")
-            await asyncio.sleep(self.heartbeat_every)
-
     def next_fire_times(self) -> dict[str, str | None]:
         if self._scheduler is None:
             return {}
