@@ -18,10 +18,6 @@ if TYPE_CHECKING:
     from jobs.outbox.delivery import Deliverer
 
 
-class AdapterStartError(Exception):
-    """An adapter could not connect at start (bad token, port taken, no network)."""
-
-
 class ChatAdapter(Protocol):
     """Started and stopped by `opsdesk run` on its one event loop."""
 
@@ -33,7 +29,15 @@ class ChatAdapter(Protocol):
         ...
 
     async def start(self) -> None:
-        """Connect and begin serving; returns once running (work continues in tasks)."""
+        """Connect and begin serving; returns once running (work continues in tasks).
+        May be called again after it raised (bot/chat_links.py retries it)."""
+        ...
+
+    def refusal(self, exc: BaseException) -> str | None:
+        """Why `start()` can never succeed, when `exc` is an answer that means so (the
+        platform rejected the token, the port cannot be listened on): one line for
+        the operator, without secrets. None when trying again may help (no network,
+        a timeout, a 5xx)."""
         ...
 
     async def stop(self) -> None:

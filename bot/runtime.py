@@ -11,17 +11,20 @@ import contextlib
 import logging
 import os
 import signal
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from bot import __version__
-from bot.adapters import AdapterStartError, ChatAdapter, build_adapters
+from bot.adapters import ChatAdapter, build_adapters
+from bot.chat_links import ChatLink, one_line
 from bot.log_deliverer import LogDeliverer
 from bot.wiring import build_context, open_database
 from bot.work_queue import WorkQueue
 from jobs.config.loading import Settings
 from jobs.context import Context
 from jobs.core.text import plural
+from jobs.core.threads import in_daemon_thread
 from jobs.outbox.delivery import Deliverer, OutboxSender, release_claims
 from jobs.running.scheduler import JobScheduler
 from jobs.runs import records as runs
@@ -31,7 +34,11 @@ from storage.db import describe
 from storage.inbound import forget_older_than
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
     from bot.operator.server import OperatorServer
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -72,14 +79,50 @@ def limit_malloc_arenas(arenas: int = MALLOC_ARENAS) -> bool:
 async def run_forever(
     settings: Settings, *, stop: asyncio.Event | None = None, shutdown_grace: float | None = None
 ) -> int:
-    """Run until SIGTERM/SIGINT (or `stop` is set); returns the exit code. Running
-    jobs get `scheduler.shutdown_grace` (or `shutdown_grace` seconds) to finish."""
+    """Run until SIGTERM/SIGINT (or `stop` is set); returns the exit code: 0, or 2 when
+    a chat platform refused the configuration (a rejected token). Running jobs get
+    `scheduler.shutdown_grace` (or `shutdown_grace` seconds) to finish. SIGTERM is
+    heard from the first moment, start-up included."""
     stop = stop or asyncio.Event()
     if shutdown_grace is None:
         grace = settings.config.scheduler.shutdown_grace.total_seconds()
     else:
         grace = shutdown_grace
-    engine = await asyncio.to_thread(open_database, settings, migrate_in_child=True)
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        engine = await until_stopped(
+            in_daemon_thread(open_database, settings, migrate_in_child=True), stop
+        )
+        if engine is None:
+            log.info("stopped during start-up")
+            return 0
+        try:
+            return await serve(settings, engine, stop, grace)
+        finally:
+            engine.dispose()
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+
+
+async def until_stopped(work: Awaitable[T], stop: asyncio.Event) -> T | None:
+    """`work`'s result, or None as soon as `stop` is set first (the work is left to
+    end on its own: a daemon thread does not hold up the exit)."""
+    task = asyncio.ensure_future(work)
+    stopped = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    stopped.cancel()
+    if task.done():
+        return task.result()
+    task.cancel()
+    return None
+
+
+async def serve(settings: Settings, engine: Engine, stop: asyncio.Event, grace: float) -> int:
+    """Jobs first, chat when it can be had: the scheduler and the outbox start at once,
+    each chat adapter connects in the background (bot/chat_links.py)."""
     context = build_context(settings, engine=engine)
     abandoned = await asyncio.to_thread(runs.mark_abandoned, engine, context.runner_id)
     if abandoned:
@@ -93,76 +136,87 @@ async def run_forever(
         from handlers.catalog import build_router
 
         adapters = build_adapters(settings, build_router(context), queue)  # ConfigError: caller
-    # `log:` (and console) posts are written to the log; a platform without an adapter
-    # here keeps its posts pending for a process that has one (health names them).
+    # `log:` (and console) posts are written to the log; a chat platform's posts are
+    # sent while its adapter is connected, and otherwise wait (health names them).
     deliverers: dict[str, Deliverer] = {"log": LogDeliverer(), "console": LogDeliverer()}
-    deliverers.update({a.platform: a.deliverer for a in adapters})
     sender = OutboxSender(engine, deliverers, worker_id=context.runner_id)
+    links = [
+        ChatLink(adapter, sender, report=adapter_state_writer(context)) for adapter in adapters
+    ]
     heartbeat = settings.config.scheduler.heartbeat.total_seconds()
     scheduler = JobScheduler(
         context, shutdown_grace=grace, heartbeat_every=heartbeat, lock_retry=heartbeat / 2
     )
-
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
-    started: list[ChatAdapter] = []
     operator: OperatorServer | None = None
-    sender_stop = asyncio.Event()
+    sender_stop, links_stop = asyncio.Event(), asyncio.Event()
     sender_task = asyncio.create_task(sender.run(sender_stop, poll_interval=1.0))
     background = [sender_task]
+    connecting: list[asyncio.Task[None]] = []
     try:
         # First, so probes answer while the adapters connect.
         operator = await start_operator(settings, context, scheduler)
-        for adapter in adapters:
-            try:
-                await adapter.start()
-            except Exception as exc:
-                raise AdapterStartError(
-                    f"the {adapter.platform} adapter could not start: {type(exc).__name__}: {exc}"
-                ) from exc
-            started.append(adapter)
         await scheduler.start()
-        background.append(asyncio.create_task(watch_adapters(context, adapters, sender_stop)))
+        for link in links:
+            connecting.append(asyncio.create_task(connected_or_refused(link, links_stop, stop)))
+        background.append(asyncio.create_task(watch_adapters(context, links, sender_stop)))
         background.append(asyncio.create_task(tidy_review_scratch(context, sender_stop)))
         page = f"http://{operator.host}:{operator.bound_port}/" if operator else None
-        log.info("%s", await start_line(settings, context, adapters, scheduler, page))
+        line = await start_line(settings, context, links, scheduler, page)
+        if not any(link.refused for link in links):  # a refusal is said, and we stop
+            log.info("%s", line)
         await stop.wait()
         log.info("stopping")
     finally:
+        links_stop.set()
+        await asyncio.gather(*connecting, return_exceptions=True)
         # Scheduled and chat-started runs: the same grace, then the same cancel signal.
         await asyncio.gather(scheduler.stop(), queue.drain(grace))
         left = context.run_control.active()
         if left:
-            count = await asyncio.to_thread(
-                runs.interrupt, engine, left, "opsdesk stopped before the run finished"
-            )
-            log.warning("%s recorded as interrupted", plural(count, "chat-started run"))
-        await queue.give_up()  # their requesters are told, while the adapters are up
-        for adapter in reversed(started):
             try:
-                await adapter.stop()
-            except Exception:
-                log.exception("stopping the %s adapter failed", adapter.platform)
+                count = await asyncio.to_thread(
+                    runs.interrupt, engine, left, "opsdesk stopped before the run finished"
+                )
+                log.warning("%s recorded as interrupted", plural(count, "chat-started run"))
+            except Exception as exc:
+                log.warning("could not record interrupted chat-started runs: %s", one_line(exc))
+        await queue.give_up()  # their requesters are told, while the adapters are up
         sender_stop.set()
         _, still = await asyncio.wait(background, timeout=SENDER_STOP_S)
         for task in still:  # e.g. a send waiting out a 429: its claim is released below
             task.cancel()
         await asyncio.gather(*still, return_exceptions=True)
-        # Posts made by the last runs go out now if they can; the rest wait in storage.
+        # Posts made by the last runs go out now if they can, while the adapters are
+        # still up; the rest wait in storage.
         try:
             await asyncio.wait_for(sender.send_due(), timeout=5)
         except Exception:
             log.warning("pending posts stay in the outbox for the next start")
-        released = await asyncio.to_thread(release_claims, engine, context.runner_id)
+        for link in reversed(links):
+            try:
+                await link.stop()  # no post goes through an adapter once it is stopped
+            except Exception:
+                log.exception("stopping the %s adapter failed", link.platform)
+        try:
+            released = await asyncio.to_thread(release_claims, engine, context.runner_id)
+        except Exception as exc:
+            log.warning("could not hand posts back to the outbox: %s", one_line(exc))
+            released = 0
         if released:
             log.info("%s handed back to the outbox for the next start", plural(released, "post"))
         if operator is not None:
             await operator.stop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.remove_signal_handler(signum)
-        engine.dispose()
-    return 0
+    refused = [link.refused for link in links if link.refused]
+    return 2 if refused else 0
+
+
+async def connected_or_refused(
+    link: ChatLink, links_stop: asyncio.Event, stop: asyncio.Event
+) -> None:
+    """Connect `link` in the background; a refusal stops the whole process."""
+    await link.connect(links_stop)
+    if link.refused:
+        stop.set()
 
 
 # ---- the operator's surface: its start and stop are kept to this one place.
@@ -188,14 +242,16 @@ async def start_operator(
     )
 
 
-# How long the start line waits to tell a scheduler leader from a standby.
+# How long the start line waits to tell a scheduler leader from a standby, and for
+# each chat adapter's first attempt to connect.
 LEADER_WAIT = 3.0
+CHAT_WAIT = 10.0
 
 
 async def start_line(
     settings: Settings,
     context: Context,
-    adapters: list[ChatAdapter],
+    links: list[ChatLink],
     scheduler: JobScheduler,
     page: str | None = None,
 ) -> str:
@@ -203,7 +259,16 @@ async def start_line(
     scheduler's role, the job count, the operator page and the database (without
     its password)."""
     modes = {"slack": settings.config.slack.mode, "telegram": settings.config.telegram.mode}
-    chats = ", ".join(f"{a.platform} ({modes.get(a.platform, '?')})" for a in adapters)
+    chats = ", ".join(
+        f"{link.platform} ({modes.get(link.platform, '?')}"
+        f"{'' if link.state == 'up' else ', connecting'})"
+        for link in links
+    )
+    with contextlib.suppress(TimeoutError):
+        # Reachable platforms are connected before the line; unreachable ones say so.
+        await asyncio.wait_for(
+            asyncio.gather(*(link.first_try.wait() for link in links)), timeout=CHAT_WAIT
+        )
     if not settings.config.scheduler.enabled:
         role = "scheduler off"
     else:
@@ -265,26 +330,35 @@ async def tidy_review_scratch(
             )
 
 
-async def watch_adapters(
-    context: Context, adapters: list[ChatAdapter], stop: asyncio.Event
-) -> None:
-    """Write each adapter's connection state for health, and prune old inbound ids."""
+def adapter_state_writer(context: Context) -> Callable[[ChatLink], Awaitable[None]]:
+    """Writes a chat link's state to its heartbeat row, as health reads it."""
+
+    async def write(link: ChatLink) -> None:
+        status, detail = link.status()
+        try:
+            await asyncio.to_thread(
+                heartbeats.beat, context.engine, link.platform, context.runner_id, status, detail
+            )
+        except Exception as exc:
+            log.warning("could not record the %s adapter's state: %s", link.platform, one_line(exc))
+
+    return write
+
+
+async def watch_adapters(context: Context, links: list[ChatLink], stop: asyncio.Event) -> None:
+    """Write each adapter's connection state for health (connecting: which attempt and
+    the last error), and prune old inbound ids."""
     while not stop.is_set():
-        for adapter in adapters:
-            status = "up" if adapter.connected() else "down"
-            try:
-                await asyncio.to_thread(
-                    heartbeats.beat, context.engine, adapter.platform, context.runner_id, status
-                )
-            except Exception:
-                log.exception("could not record the %s adapter's state", adapter.platform)
+        for link in links:
+            await adapter_state_writer(context)(link)
         try:
             await asyncio.to_thread(forget_older_than, context.engine, INBOUND_EVENTS_KEPT)
-        except Exception:
-            log.exception("could not prune old inbound event ids")
+        except Exception as exc:
+            log.warning("could not prune old inbound event ids: %s", one_line(exc))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=ADAPTER_BEAT_EVERY)
-    for adapter in adapters:
-        await asyncio.to_thread(
-            heartbeats.beat, context.engine, adapter.platform, context.runner_id, "stopped"
-        )
+    for link in links:
+        with contextlib.suppress(Exception):
+            await asyncio.to_thread(
+                heartbeats.beat, context.engine, link.platform, context.runner_id, "stopped"
+            )

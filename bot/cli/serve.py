@@ -24,7 +24,6 @@ def run_console(settings: Settings, _args: argparse.Namespace) -> int:
 def run_runtime(settings: Settings, _args: argparse.Namespace) -> int:
     import asyncio
 
-    from bot.adapters import AdapterStartError
     from bot.extras_check import extras_needed
     from bot.operator.server import OperatorStartError
     from bot.runtime import limit_malloc_arenas, run_forever
@@ -37,7 +36,7 @@ def run_runtime(settings: Settings, _args: argparse.Namespace) -> int:
         logging.getLogger("opsdesk").warning("%s", note)
     try:
         return asyncio.run(run_forever(settings))
-    except (AdapterStartError, OperatorStartError) as exc:
+    except OperatorStartError as exc:
         # Through logging, whose formatter redacts secrets an error text may quote.
         logging.getLogger("opsdesk").error("%s", exc)
         return 1

@@ -3,6 +3,8 @@ over HTTP at /slack/events (several replicas behind a load balancer)."""
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import logging
 from dataclasses import KW_ONLY, dataclass, field
 from typing import Literal
@@ -10,6 +12,7 @@ from typing import Literal
 from aiohttp import web
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
 
 from bot.slack.deliver import SlackDeliverer
 from bot.slack.gate import GatedSocketModeHandler, RequestGate
@@ -18,6 +21,17 @@ log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
+# Slack's answers that no retry mends: the token is wrong, revoked or not allowed.
+TOKEN_REFUSED = {
+    "invalid_auth",
+    "not_authed",
+    "account_inactive",
+    "token_revoked",
+    "token_expired",
+    "not_allowed_token_type",
+    "missing_scope",
+}
+CANNOT_LISTEN = {errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL}
 
 
 @dataclass
@@ -53,12 +67,21 @@ class SlackAdapter:
             await self._learn_installation(self.gate)
         if self.mode == "socket":
             assert self.app_token is not None
-            self._socket = (
+            socket = (
                 AsyncSocketModeHandler(self.app, self.app_token)
                 if self.gate is None
                 else GatedSocketModeHandler(self.app, self.app_token, self.gate)
             )
-            await self._socket.connect_async()
+            try:
+                # Asked here first, so an answer (a rejected token) is told from no
+                # answer: the client's own connect retries forever, logging each try.
+                socket.client.wss_uri = await socket.client.issue_new_wss_url()
+                await socket.connect_async()
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    await socket.close_async()
+                raise
+            self._socket = socket
             log.info("slack: connected in Socket Mode")
             return
         web_app = self.app.web_app(path=EVENTS_PATH, port=self.http_port)
@@ -68,10 +91,15 @@ class SlackAdapter:
         # them first and counts them instead.
         logging.getLogger("slack_bolt.RequestVerification").setLevel(logging.WARNING)
         web_app.router.add_get(HEALTH_PATH, self._health)
-        self._runner = web.AppRunner(web_app)
-        await self._runner.setup()
-        self._site = web.TCPSite(self._runner, self.http_host, self.http_port)
-        await self._site.start()
+        runner = web.AppRunner(web_app)
+        await runner.setup()
+        site = web.TCPSite(runner, self.http_host, self.http_port)
+        try:
+            await site.start()
+        except BaseException:
+            await runner.cleanup()
+            raise
+        self._runner, self._site = runner, site
         log.info("slack: serving %s on %s:%s", EVENTS_PATH, self.http_host, self.bound_port)
 
     async def _learn_installation(self, gate: RequestGate) -> None:
@@ -91,6 +119,16 @@ class SlackAdapter:
         if self._runner is not None:
             await self._runner.cleanup()  # waits for in-flight requests
             self._runner = self._site = None
+
+    def refusal(self, exc: BaseException) -> str | None:
+        if isinstance(exc, SlackApiError):
+            error = exc.response.get("error") if isinstance(exc.response.data, dict) else None
+            if error in TOKEN_REFUSED:
+                token = "SLACK_APP_TOKEN" if self.mode == "socket" else "SLACK_BOT_TOKEN"
+                return f"Slack rejected {token} ({error}): check the token"
+        if isinstance(exc, OSError) and exc.errno in CANNOT_LISTEN:
+            return f"cannot listen on {self.http_host}:{self.http_port}: {exc.strerror}"
+        return None
 
     def connected(self) -> bool:
         if self._socket is not None:

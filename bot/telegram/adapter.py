@@ -4,13 +4,14 @@ configuration; registers the command menu on start and delivers outbox posts."""
 from __future__ import annotations
 
 import datetime as dtm
+import errno
 import logging
 import re
 import time
 from urllib.parse import urlparse
 
 from sqlalchemy.engine import Engine
-from telegram.error import InvalidToken, TelegramError
+from telegram.error import Forbidden, InvalidToken, TelegramError
 
 from bot.telegram.application import DEFAULT_API_BASE_URL, build_application
 from bot.telegram.deliver import TelegramDeliverer
@@ -44,6 +45,8 @@ def webhook_secret_problem(mode: str, secret: str | None) -> str | None:
     return None if WEBHOOK_SECRET.fullmatch(secret) else WEBHOOK_FORMAT_PROBLEM
 
 
+# Binding errors that no retry mends.
+CANNOT_LISTEN = {errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL}
 # A polling error this recent means the connection is down for health.
 ERROR_WINDOW_S = 90.0
 
@@ -131,6 +134,17 @@ class TelegramAdapter:
         if self.app.running:
             await self.app.stop()
         await self.app.shutdown()
+
+    def refusal(self, exc: BaseException) -> str | None:
+        if isinstance(exc, TelegramStartError):
+            return str(exc)
+        if isinstance(exc, InvalidToken | Forbidden):
+            return "Telegram rejected TELEGRAM_BOT_TOKEN: check the token"
+        if isinstance(exc, OSError) and exc.errno in CANNOT_LISTEN:
+            return (
+                f"cannot listen for the webhook on port {self.config.webhook_port}: {exc.strerror}"
+            )
+        return None
 
     def connected(self) -> bool:
         updater = self.app.updater

@@ -95,6 +95,11 @@ def _beat_component(name: str, beat: Heartbeat | None, now: datetime) -> Compone
         data["detail"] = detail
     if age > HEARTBEAT_STALE:
         return Component(name, "down", f"last heartbeat {span(age)} ago", data)
+    if beat.status == "connecting" and isinstance(detail, dict):
+        # Written by a chat adapter still trying to reach its platform.
+        attempt, error = detail.get("attempt"), detail.get("last_error")
+        said = f"connecting, attempt {attempt}" + (f", last error: {error}" if error else "")
+        return Component(name, "down", said, data)
     if beat.status != "up":
         return Component(name, "down", f"reports {beat.status}", data)
     return Component(name, "up", f"running, heartbeat {span(age)} ago", data)

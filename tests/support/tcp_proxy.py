@@ -21,8 +21,10 @@ class TcpProxy:
         self._open: set[socket.socket] = set()
         self._guard = threading.Lock()
         self._cut = False
+        self._held = False
         self._closed = False
         self.cuts = 0
+        self.accepted = threading.Event()  # set at the first connection accepted
         threading.Thread(target=self._accept, daemon=True, name="tcp-proxy").start()
 
     def url_for(self, url: str) -> str:
@@ -41,7 +43,13 @@ class TcpProxy:
 
     def restore(self) -> None:
         with self._guard:
-            self._cut = False
+            self._cut = self._held = False
+
+    def hold(self) -> None:
+        """A server that accepts connections and never answers (a hung database, a
+        black-holed network): new connections are held open, silent."""
+        with self._guard:
+            self._held = True
 
     def close(self) -> None:
         self._closed = True
@@ -54,10 +62,15 @@ class TcpProxy:
                 client, _ = self._listener.accept()
             except OSError:
                 return
+            self.accepted.set()
             with self._guard:
-                refused = self._cut
+                refused, held = self._cut, self._held
             if refused:
                 _close(client)
+                continue
+            if held:
+                with self._guard:
+                    self._open.add(client)
                 continue
             try:
                 server = socket.create_connection(self.upstream, timeout=5)
