@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from handlers import digest, feedback, health, help, jobs, review, usage
+from handlers import digest, feedback, health, help, jobs, outbox, review, usage
 from handlers.router import Action, Command, Router
 from jobs.context import Context
 
@@ -11,6 +11,7 @@ COMMANDS: list[Command] = [
     *health.COMMANDS,
     *review.COMMANDS,
     *jobs.COMMANDS,
+    *outbox.COMMANDS,
     *digest.COMMANDS,
     *usage.COMMANDS,
 ]

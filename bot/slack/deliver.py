@@ -23,7 +23,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack.render import render_message
 from bot.slack.uploads import upload_chart
-from jobs.outbox.delivery import PermanentFailure, Post, RetryAfter
+from jobs.outbox.delivery import PermanentFailure, Post, RetryAfter, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,10 @@ PERMANENT_ERRORS = frozenset(
         "restricted_action",
         "token_revoked",
     }
+)
+# Slack's own words for "not now": retried for as long as it takes.
+LATER_ERRORS = frozenset(
+    {"fatal_error", "internal_error", "ratelimited", "request_timeout", "service_unavailable"}
 )
 DEFAULT_RETRY_AFTER_S = 30.0
 POST_EVENT = "opsdesk_post"  # the metadata event type of every message we post
@@ -66,6 +70,8 @@ def classify(exc: SlackApiError) -> Exception:
     if error in PERMANENT_ERRORS:
         hint = " (invite the bot: /invite @opsdesk)" if error == "not_in_channel" else ""
         return PermanentFailure(f"Slack refused the post: {error}{hint}")
+    if response.status_code >= 500 or error in LATER_ERRORS:
+        return Unavailable(f"Slack answered {response.status_code} {error or ''}".rstrip())
     return exc
 
 

@@ -12,13 +12,13 @@ from collections.abc import Sequence
 from sqlalchemy.engine import Engine
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Message
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, Forbidden, InvalidToken
+from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError
 from telegram.error import RetryAfter as TelegramRetryAfter
 from telegram.warnings import PTBDeprecationWarning
 
 from bot.telegram.render import Chunk, caption, render
 from jobs.core.reply import Button, Image, Reply
-from jobs.outbox.delivery import PermanentFailure, Post, RetryAfter
+from jobs.outbox.delivery import PermanentFailure, Post, RetryAfter, Unavailable
 from jobs.review.feedback import Placement, record_message
 from jobs.review.replies import finding_id_of
 
@@ -144,5 +144,8 @@ class TelegramDeliverer:
             # Chat not found, bot kicked, a request Telegram cannot parse: the same
             # request would get the same answer, so it is not retried.
             raise PermanentFailure(f"Telegram refused the post: {exc.message}") from exc
+        except NetworkError as exc:
+            # A 5xx, no connection or a timeout (kept as the cause: an uncertain send).
+            raise Unavailable(f"Telegram unavailable: {exc.message}") from exc
         self._sent_parts.pop(post.id, None)
         return None if message is None else f"{message.chat_id}:{message.message_id}"

@@ -1,19 +1,18 @@
-"""Where posts cannot go: a target whose latest post failed for good.
+"""Where posts cannot go: targets with posts that failed for good.
 
 A channel the bot was never invited to fails its first post permanently, and every
 later one the same way; nothing else would show it. Derived at read time from the
-outbox rows (the newest finished post per target), like every other health state:
-a later post that goes through clears it.
+outbox rows, like every other health state. A failed post stays shown until someone
+acts on it (`/outbox retry`, `/outbox drop`): a later post that goes through does not
+make the lost one less lost.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import func
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
 
 from jobs.health.component import Component
-from storage.models import OutboxPost
+from jobs.outbox.failed import failed_by_target
 
 # What a permanent failure's error says → what the operator should do about it.
 FIXES: list[tuple[tuple[str, ...], str]] = [
@@ -54,27 +53,18 @@ def reason_of(error: str) -> str:
 
 
 def check_post_targets(engine: Engine) -> list[Component]:
-    """A `degraded` component for each target whose newest finished post failed."""
-    newest = (
-        select(func.max(OutboxPost.id))
-        .where(col(OutboxPost.status).in_(["sent", "failed"]))
-        .group_by(col(OutboxPost.target))
-    )
-    with Session(engine) as session:
-        rows = session.exec(
-            select(OutboxPost.target, OutboxPost.last_error)
-            .where(col(OutboxPost.id).in_(newest), col(OutboxPost.status) == "failed")
-            .order_by(col(OutboxPost.target))
-        ).all()
+    """A `degraded` component for each target with posts that failed for good, shown
+    until someone retries or drops them (`/outbox`)."""
     components = []
-    for target, error in rows:
-        error = error or "failed"
+    for failed in failed_by_target(engine):
+        count = "a post" if failed.count == 1 else f"{failed.count} posts"
         components.append(
             Component(
-                f"posts to {target}",
+                f"posts to {failed.target}",
                 "degraded",
-                f"posts fail: {reason_of(error)} — fix: {fix_for(error)}",
-                {"target": target, "error": error[:500]},
+                f"{count} failed for good: {reason_of(failed.error)} — fix: "
+                f"{fix_for(failed.error)}; then /outbox retry sends again",
+                {"target": failed.target, "failed": failed.count, "error": failed.error[:500]},
             )
         )
     return components

@@ -2,8 +2,13 @@
 loses one.
 
 A row per target goes pending → sending → sent; a failure goes back to pending with
-a backoff (Retry-After honoured) until the last attempt marks it failed. Claims are
-a conditional UPDATE, so two senders (two replicas) never take the same row.
+a backoff (Retry-After honoured, at most RETRY_AFTER_CAP). An answer that means
+*later* — a rate limit, a 5xx, no connection, a timeout — never spends an attempt
+budget: the post is delayed, never dropped. It fails for good only on an answer that
+means *never* (channel not found, not in channel, token revoked…), or after
+`max_attempts` of errors nobody classified (a bug); a failed post stays in health
+until someone acts on it (`/outbox retry`). Claims are a conditional UPDATE, so two
+senders (two replicas) never take the same row.
 
 A post is `sent` only when a platform accepted it: a deliverer returns only then.
 A sender takes only posts for platforms it serves (an adapter, or `log:`); the rest
@@ -54,6 +59,15 @@ class RetryAfter(Exception):
 
 class PermanentFailure(Exception):
     """Retrying cannot help (channel not found, bot not in chat, bad request)."""
+
+
+class Unavailable(Exception):
+    """The platform said *later* (a 5xx) or could not be reached: retried with a
+    backoff for as long as it takes, never counted against the attempt budget."""
+
+
+# The longest wait a Retry-After may ask for; a longer one is waited this long.
+RETRY_AFTER_CAP_S = 900.0
 
 
 @dataclass(frozen=True)
@@ -271,13 +285,15 @@ class OutboxSender:
         assert row.id is not None
         error = scrub_cut(f"{type(exc).__name__}: {exc}", 2000)
         uncertain = row.uncertain_at or (started if is_uncertain(exc) else None)
-        if isinstance(exc, PermanentFailure) or attempt >= self.max_attempts:
+        if isinstance(exc, PermanentFailure) or (
+            not means_later(exc) and attempt >= self.max_attempts
+        ):
             log.error("post %s to %s failed for good: %s", row.id, row.target, error)
             self._finish(row.id, status="failed", attempts=attempt, last_error=error)
             return
         delay = backoff(attempt, self.base_delay)
         if isinstance(exc, RetryAfter):
-            delay = max(exc.seconds, 0.0)
+            delay = min(max(exc.seconds, 0.0), RETRY_AFTER_CAP_S)
         next_at = self.clock() + timedelta(seconds=delay)
         if uncertain is not None:
             next_at = max(next_at, uncertain + self.settle)
@@ -327,6 +343,12 @@ class OutboxSender:
             timeout = poll_interval if wait is None else min(poll_interval, wait)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=max(timeout, 0.05))
+
+
+def means_later(exc: BaseException) -> bool:
+    """An answer (or no answer) that says *try again later*: a rate limit, a 5xx, a
+    network error, a timeout. Such a failure never spends the attempt budget."""
+    return isinstance(exc, RetryAfter | Unavailable | OSError) or is_uncertain(exc)
 
 
 def is_uncertain(exc: BaseException) -> bool:

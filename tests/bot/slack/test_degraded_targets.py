@@ -1,5 +1,6 @@
 """A Slack channel whose posts fail for good shows in /health as degraded, with the
-fix, end to end: the outbox sends through the adapter to the Web API stand-in."""
+fix, until someone acts on the lost posts (`/outbox retry`), end to end: the outbox
+sends through the adapter to the Web API stand-in."""
 
 from __future__ import annotations
 
@@ -10,13 +11,14 @@ from bot.slack.deliver import SlackDeliverer
 from jobs.context import Context
 from jobs.core.reply import Reply
 from jobs.outbox.delivery import OutboxSender, enqueue
+from jobs.outbox.failed import retry_failed
 from tests.bot.slack.conftest import SlackBot
 from tests.standins.slack_api import BOT_TOKEN
 
 NOWHERE = "C0NOTINVITED"
 
 
-async def test_a_channel_the_bot_is_not_in_shows_degraded_with_the_fix_until_a_post_works(
+async def test_a_channel_the_bot_is_not_in_shows_degraded_with_the_fix_until_retried(
     slack: SlackBot, slack_context: Context
 ) -> None:
     fake = slack.fake
@@ -40,7 +42,15 @@ async def test_a_channel_the_bot_is_not_in_shows_degraded_with_the_fix_until_a_p
     fake.heal("chat.postMessage")  # the bot was invited
     enqueue(engine, kind="job", targets=[f"slack:{NOWHERE}"], reply=Reply.text("b"), dedupe_key="2")
     assert await sender.send_due() == 1
+    # A later post went through; the lost one is still lost, and still shown.
     await slack.post(slack.payloads.command_body("health", trigger_id="h.2"))
     await slack.settled()
-    answers = fake.ok_calls("response")
-    assert "degraded" not in json.dumps(answers[-1].args["blocks"])
+    shown = json.dumps(fake.ok_calls("response")[-1].args["blocks"], ensure_ascii=False)
+    assert f"posts to slack:{NOWHERE}: degraded" in shown and "/outbox retry" in shown
+
+    assert retry_failed(engine) == 1  # what an admin's /outbox retry all does
+    assert await sender.send_due() == 1
+    assert [m.text for m in fake.posts_of(NOWHERE)].count("a") == 1
+    await slack.post(slack.payloads.command_body("health", trigger_id="h.3"))
+    await slack.settled()
+    assert "degraded" not in json.dumps(fake.ok_calls("response")[-1].args["blocks"])
