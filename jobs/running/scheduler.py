@@ -24,7 +24,7 @@ import contextlib
 import logging
 import threading
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, TypeVar
 
 from apscheduler.events import (
@@ -39,9 +39,10 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from jobs.context import Context
 from jobs.core.text import plural
 from jobs.core.threads import in_daemon_thread
+from jobs.running.missed import BATCH_PREFIX, JOB_PREFIX, record_downtime_misses, record_missed
 from jobs.running.runner import run_batch, run_job
 from jobs.runs import records as runs
-from jobs.runs.specs import batch_members, find_batch, find_job, job_specs, make_trigger
+from jobs.runs.specs import find_batch, find_job, job_specs, make_trigger
 from storage import heartbeats
 from storage.leadership import LeaderLock, one_line
 
@@ -50,9 +51,6 @@ log = logging.getLogger(__name__)
 # How long one lock query may take before the lock counts as lost (a cut network can
 # leave a query waiting far longer).
 PROVE_DEADLINE_S = 10.0
-# After a long outage, this many missed fires per job are recorded, no more.
-MAX_DOWNTIME_MISSES = 50
-JOB_PREFIX, BATCH_PREFIX = "job:", "batch:"
 T = TypeVar("T")
 
 
@@ -114,7 +112,9 @@ class JobScheduler:
                 continue
             standing_by = False
             try:
-                catch_up = await asyncio.to_thread(self._record_downtime_misses)
+                catch_up = await asyncio.to_thread(
+                    record_downtime_misses, self.context, self._planned()
+                )
                 self._begin(catch_up)
             except Exception:
                 log.exception("the scheduler could not start; trying again")
@@ -134,10 +134,20 @@ class JobScheduler:
                 return
             try:
                 await asyncio.to_thread(self._beat, "up")
+                await asyncio.to_thread(self._reclaim_orphans)
             except Exception as exc:
                 log.warning("scheduler heartbeat failed: %s", one_line(exc))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._lost.wait(), timeout=self.heartbeat_every)
+
+    def _reclaim_orphans(self) -> None:
+        """Runs whose process died (kill -9, a lost container, a replica's power) are
+        closed while the other replicas live, not at the next start: from their
+        heartbeats (any host), or at once when the process is gone from this host."""
+        context = self.context
+        orphans = runs.mark_abandoned(context.engine, context.runner_id, own_pid_is_new=False)
+        if orphans:
+            log.warning("runs %s were left running by a process that died: abandoned", orphans)
 
     async def prove_leadership(self) -> bool:
         """Whether the lock is still ours, asked of the database (always, on SQLite)."""
@@ -198,43 +208,6 @@ class JobScheduler:
         scheduler.start()
         self._scheduler = scheduler
         log.info("scheduler started with %d entries", len(scheduler.get_jobs()))
-
-    def _record_downtime_misses(self) -> dict[str, datetime]:
-        """Cron fires that fell while no scheduler ran — after the last heartbeat of the
-        one before, past the misfire grace — are recorded as missed: APScheduler only
-        plans forward, so nobody else would. Fires with a run row and paused jobs are
-        left alone; interval schedules have no fixed past times and are skipped.
-        Returns, per entry, the first such fire still within the grace: it is run now
-        (a hand-over between leaders or a short outage costs no fire)."""
-        config, engine = self.context.config, self.context.engine
-        with engine.connect() as connection:
-            last = heartbeats.read_heartbeat(connection, "scheduler")
-        catch_up: dict[str, datetime] = {}
-        if last is None:
-            return catch_up  # no scheduler ever ran here: nothing was due to one
-        now = self.context.clock()
-        until = now - config.scheduler.misfire_grace
-        paused = runs.paused_jobs(engine)
-        for entry, schedule, timezone in self._planned():
-            name = entry.split(":", 1)[1]
-            if name in paused or schedule.startswith("every "):
-                continue
-            members = [m.name for m in batch_members(config, name)]
-            jobs = members if entry.startswith(BATCH_PREFIX) else [name]
-            trigger = make_trigger(schedule, timezone)
-            fire = trigger.get_next_fire_time(None, last.beat_at)
-            for _ in range(MAX_DOWNTIME_MISSES):
-                if fire is None or fire > until:
-                    break
-                if not runs.has_run_for(engine, jobs, fire):
-                    self._record_missed(entry, fire, "opsdesk was not running")
-                fire = trigger.get_next_fire_time(fire, fire + timedelta(seconds=1))
-            while fire is not None and until < fire <= now:
-                if not runs.has_run_for(engine, jobs, fire):
-                    catch_up[entry] = fire
-                    break
-                fire = trigger.get_next_fire_time(fire, fire + timedelta(seconds=1))
-        return catch_up
 
     def entries(self) -> list[tuple[str, str]]:
         """(entry id, schedule): jobs outside batches with a schedule, and batches."""
@@ -300,36 +273,20 @@ class JobScheduler:
 
     def _on_missed(self, event: JobExecutionEvent) -> None:
         asyncio.get_running_loop().run_in_executor(
-            None, self._record_missed, event.job_id, event.scheduled_run_time, "late"
+            None, record_missed, self.context, event.job_id, event.scheduled_run_time, "late"
         )
 
     def _on_still_running(self, event: JobSubmissionEvent) -> None:
         # max_instances=1: a fire while the previous run goes on is skipped — a miss too.
         for scheduled_at in event.scheduled_run_times:
             asyncio.get_running_loop().run_in_executor(
-                None, self._record_missed, event.job_id, scheduled_at, "previous run still going"
+                None,
+                record_missed,
+                self.context,
+                event.job_id,
+                scheduled_at,
+                "previous run still going",
             )
-
-    def _record_missed(self, entry: str, scheduled_at: datetime, why: str) -> None:
-        """A job's missed fire is one missed row; a batch's, one per member."""
-        context = self.context
-        name = entry.partition(":")[2]
-        if entry.startswith(BATCH_PREFIX):
-            missed, batch_id = batch_members(context.config, name), f"{name}:missed"
-        else:
-            spec = find_job(context.config, name)
-            missed, batch_id = ([spec] if spec is not None else []), None
-        for spec in missed:
-            runs.record_missed(
-                context.engine,
-                job=spec.name,
-                kind=spec.kind,
-                scheduled_at=scheduled_at,
-                runner=context.runner_id,
-                batch_id=batch_id,
-                why=why,
-            )
-        log.warning("%s missed its %s schedule (%s)", entry, scheduled_at.isoformat(), why)
 
     async def _fire(self, entry: str) -> None:
         scheduled_at = self._submitted.pop(entry, None) or self.context.clock()

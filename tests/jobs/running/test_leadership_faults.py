@@ -4,7 +4,10 @@ does), a standby whose lock attempts fail. Exactly one replica schedules through
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import os
+import signal
 import time
 from pathlib import Path
 
@@ -19,6 +22,7 @@ from storage.leadership import LOCK_KEY
 from storage.models import JobRun
 from tests.support.processes import first_line, opsdesk_processes
 from tests.support.tcp_proxy import tcp_proxy_for
+from tests.support.waiting import fifo_line
 
 pytestmark = pytest.mark.postgres
 
@@ -118,3 +122,44 @@ def test_a_standby_whose_lock_attempts_failed_takes_over_later(pg_url: str, tmp_
     ticks = [row for row in runs.runs_of(engine, "tick") if row.status == "ok"]
     engine.dispose()
     assert ticks[-1].runner is not None and ticks[-1].runner.endswith(f":{standby.pid}")
+
+
+def test_a_run_orphaned_by_kill_9_is_reclaimed_by_the_other_replica(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """A replica dies (kill -9) in the middle of a run: the replica that lives closes
+    the run as abandoned at its next heartbeat, without a restart of anything."""
+    engine = make_engine(pg_url)
+    migrate.upgrade(engine)
+    fifo = tmp_path / "started"
+    os.mkfifo(fifo)
+    configs = []
+    for name in ("a", "b"):
+        config = replica_config(tmp_path, name, pg_url)
+        config.write_text(
+            config.read_text().replace(
+                'name = "tick"\ncommand = "true"\nschedule = "every 1s"',
+                f'name = "long"\ncommand = "echo $$ > {fifo}; exec sleep 600"\n'
+                'schedule = "every 1s"',
+            )
+        )
+        configs.append(config)
+    job_group = None
+    try:
+        with opsdesk_processes(*configs) as (leader, standby):
+            leader.wait_for("leading the scheduler")
+            job_group = int(fifo_line(fifo))
+            # (and a `missed` row for each fire while it runs: max_instances=1)
+            [orphan] = [row for row in runs.runs_of(engine, "long") if row.status == "running"]
+            assert orphan.runner is not None
+            assert orphan.runner.endswith(f":{leader.pid}")
+            leader.kill()
+            standby.wait_for(r"runs \[\d+\] were left running by a process that died")
+        [reclaimed] = [row for row in runs.runs_of(engine, "long") if row.id == orphan.id]
+        assert reclaimed.status == "abandoned"
+        assert f"({orphan.runner}) stopped before it finished" in (reclaimed.error or "")
+    finally:
+        if job_group is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(job_group, signal.SIGKILL)
+        engine.dispose()
