@@ -113,7 +113,11 @@ SQLITE_CACHE_KIB = 512
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
+    # FULL: a commit is on disk before it returns, so a power loss or an I/O error
+    # never takes back a run or a post opsdesk already reported (WAL with NORMAL may
+    # lose the last commits). Measured: about 2.5 ms more per recorded run, 28 ms
+    # against 25 (bench/sqlite_durability.py).
+    cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
