@@ -19,14 +19,16 @@ from sqlalchemy.engine import Engine
 
 from jobs.config.schema import Config
 from jobs.context import Context
+from jobs.core.processes import this_runner
 from jobs.core.text import duration, plural, span
 from jobs.health.component import Component, HealthReport
 from jobs.health.posting import check_post_targets
 from jobs.health.scheduled import check_jobs, scheduled_jobs
 from jobs.outbox.delivery import waiting_posts
-from storage import migrate
-from storage.db import describe
+from storage import heartbeats, migrate
+from storage.db import describe, open_failure
 from storage.heartbeats import read_heartbeat
+from storage.leadership import one_line
 from storage.models import Heartbeat
 
 log = logging.getLogger(__name__)
@@ -39,10 +41,11 @@ def check_database(engine: Engine) -> list[Component]:
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
         round_trip_ms = (time.perf_counter() - started) * 1000
-    except Exception:
-        # The driver's text can quote SQL, paths or the URL: it goes to the log only.
-        log.warning("health: the database is unreachable", exc_info=True)
-        return [Component("database", "down", "unreachable (the log has the details)")]
+    except Exception as exc:
+        # One line naming the cause (no SQL, no password), in the log and the report.
+        cause = open_failure(exc) or "unreachable"
+        log.warning("health: the database is down: %s", cause)
+        return [Component("database", "down", cause)]
     database = Component(
         "database",
         "up",
@@ -55,6 +58,9 @@ def check_database(engine: Engine) -> list[Component]:
         return [database, Component("schema", "down", str(exc))]
     if found.is_current:
         state = Component("schema", "up", f"at {found.head}", {"revision": found.current})
+        cannot_write = write_probe(engine)
+        if cannot_write is not None:
+            database = Component("database", "down", cannot_write, database.data)
     else:
         state = Component(
             "schema",
@@ -64,6 +70,19 @@ def check_database(engine: Engine) -> list[Component]:
             {"revision": found.current, "head": found.head},
         )
     return [database, state]
+
+
+def write_probe(engine: Engine) -> str | None:
+    """Readiness writes, not only reads: a read-only database (a failover to a replica,
+    an I/O error, a full disk) answers SELECT 1 but loses every run. None when the
+    write went through, else one line saying why not."""
+    try:
+        heartbeats.beat(engine, "readiness", this_runner(), "up")
+    except Exception as exc:
+        cause = one_line(exc)
+        log.warning("health: the database cannot be written: %s", cause)
+        return f"cannot write: {cause}"
+    return None
 
 
 def check_config(source: str, repos: int, jobs: int) -> Component:

@@ -1,0 +1,54 @@
+"""Health during a database fault: one line naming the cause, never a traceback, and
+readiness that writes (a database that answers SELECT 1 but takes no write is down)."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+
+from jobs.health.checks import check_database
+from storage import migrate
+from storage.db import make_engine
+from tests.support.cli import opsdesk_with_config
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_opsdesk_health_on_an_unreachable_database_is_one_line_per_problem(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "opsdesk.toml"
+    config.write_text(
+        f'data_dir = "{tmp_path / "data"}"\n'
+        f'database_url = "postgresql://opsdesk:hunter2pw@127.0.0.1:{closed_port()}/opsdesk"\n'
+    )
+    done = opsdesk_with_config(config, "health")
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr and "Traceback" not in done.stdout
+    assert len(done.stderr.strip().splitlines()) <= 1, done.stderr
+    [line] = [row for row in done.stdout.splitlines() if "database: " in row]
+    assert "database: down — cannot connect to the database" in line
+    assert "Connection refused" in line
+    assert "hunter2pw" not in done.stdout + done.stderr
+
+
+@pytest.mark.postgres
+def test_a_database_that_reads_but_cannot_write_is_down(pg_url: str) -> None:
+    engine = make_engine(pg_url)
+    migrate.upgrade(engine)
+    engine.dispose()
+    read_only = make_engine(f"{pg_url}%20-cdefault_transaction_read_only%3Don")
+    try:
+        [database, schema] = check_database(read_only)
+    finally:
+        read_only.dispose()
+    assert schema.status == "up"
+    assert database.status == "down"
+    assert database.detail.startswith("cannot write: ")
+    assert "read-only transaction" in database.detail
