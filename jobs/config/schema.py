@@ -115,6 +115,28 @@ class HealthConfig(Strict):
     min_free_disk_mb: int = Field(default=500, ge=0)
 
 
+# The digest's week with its 14-day baseline, and /usage's month with its forecast,
+# read run rows this far back.
+MIN_KEEP_RUNS = timedelta(days=35)
+
+
+class StorageConfig(Strict):
+    # Finished runs and posts that were sent (or dropped) are deleted after this long,
+    # once a day by the scheduler's leader. Running runs and waiting or failed posts
+    # are never deleted.
+    keep_runs: Duration = timedelta(days=90)
+
+    @field_validator("keep_runs")
+    @classmethod
+    def _keeps_what_the_digest_reads(cls, value: timedelta) -> timedelta:
+        if value < MIN_KEEP_RUNS:
+            raise ValueError(
+                "keep at least 35d: the digest's week and its 14-day baseline, and "
+                "/usage's month, are computed from these rows"
+            )
+        return value
+
+
 class OperatorConfig(Strict):
     """The operator's HTTP surface in `opsdesk run`: probes, /metrics, the JSON API and
     the optimization page. The bearer token comes from OPSDESK_OPERATOR_TOKEN, never
@@ -179,6 +201,7 @@ class Config(Strict):
     batches: list[BatchConfig] = Field(default_factory=list)
     digest: DigestConfig = DigestConfig()
     health: HealthConfig = HealthConfig()
+    storage: StorageConfig = StorageConfig()
     access: AccessConfig = AccessConfig()
     slack: SlackConfig = SlackConfig()
     telegram: TelegramConfig = TelegramConfig()

@@ -24,7 +24,7 @@ import contextlib
 import logging
 import threading
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from apscheduler.events import (
@@ -37,11 +37,12 @@ from apscheduler.events import (
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from jobs.context import Context
-from jobs.core.text import plural
+from jobs.core.text import plural, span
 from jobs.core.threads import in_daemon_thread
 from jobs.running.missed import BATCH_PREFIX, JOB_PREFIX, record_downtime_misses, record_missed
 from jobs.running.runner import run_batch, run_job
 from jobs.runs import records as runs
+from jobs.runs.retention import prune
 from jobs.runs.specs import find_batch, find_job, job_specs, make_trigger
 from storage import heartbeats
 from storage.leadership import LeaderLock, one_line
@@ -52,6 +53,7 @@ log = logging.getLogger(__name__)
 # leave a query waiting far longer).
 PROVE_DEADLINE_S = 10.0
 T = TypeVar("T")
+PRUNE_EVERY = timedelta(days=1)
 
 
 class JobScheduler:
@@ -80,6 +82,7 @@ class JobScheduler:
         self._tasks: list[asyncio.Task[None]] = []
         self._started_at = context.clock()
         self._stopping = False
+        self._pruned_at: datetime | None = None
 
     # --- life cycle -------------------------------------------------------------
     async def start(self) -> None:
@@ -135,10 +138,26 @@ class JobScheduler:
             try:
                 await asyncio.to_thread(self._beat, "up")
                 await asyncio.to_thread(self._reclaim_orphans)
+                await asyncio.to_thread(self._prune_when_due)
             except Exception as exc:
                 log.warning("scheduler heartbeat failed: %s", one_line(exc))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._lost.wait(), timeout=self.heartbeat_every)
+
+    def _prune_when_due(self) -> None:
+        """Retention, once a day on the leader (the first at its first heartbeat)."""
+        now = self.context.clock()
+        if self._pruned_at is not None and now - self._pruned_at < PRUNE_EVERY:
+            return
+        self._pruned_at = now
+        pruned = prune(self.context.engine, self.context.config.storage.keep_runs, now)
+        if pruned.runs or pruned.posts:
+            log.info(
+                "retention: deleted %s and %s older than %s",
+                plural(pruned.runs, "run"),
+                plural(pruned.posts, "delivered post"),
+                span(self.context.config.storage.keep_runs),
+            )
 
     def _reclaim_orphans(self) -> None:
         """Runs whose process died (kill -9, a lost container, a replica's power) are
