@@ -23,6 +23,7 @@ from bot.cli.reports import (
     run_jobs,
     run_one_job,
     run_review_command,
+    run_usage,
 )
 from bot.cli.serve import run_console, run_runtime
 from bot.cli.setup import config_check, run_slack_manifest
@@ -97,6 +98,7 @@ HANDLERS: dict[tuple[str, str | None], Handler] = {
     ("review", None): run_review_command,
     ("findings", None): run_findings,
     ("digest", None): run_digest,
+    ("usage", None): run_usage,
     ("slack", "manifest"): run_slack_manifest,
     ("db", "upgrade"): run_db_upgrade,
     ("db", "status"): run_db_status,

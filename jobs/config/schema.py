@@ -420,6 +420,15 @@ class LogConfig(Strict):
     format: Literal["text", "json"] = "text"
 
 
+class ModelPrice(Strict):
+    """What a hosted model charges per million tokens: usage shows money with these.
+    Every priced model is in one currency."""
+
+    input_per_million: float = Field(ge=0, le=1_000_000)
+    output_per_million: float = Field(ge=0, le=1_000_000)
+    currency: str = Field(default="USD", pattern=r"^[A-Za-z$€£¥]{1,5}$")
+
+
 class Config(Strict):
     # Where the SQLite database, clones of remote repositories and caches live.
     data_dir: str | None = None
@@ -437,6 +446,8 @@ class Config(Strict):
     telegram: TelegramConfig = TelegramConfig()
     operator: OperatorConfig = OperatorConfig()
     log: LogConfig = LogConfig()
+    # Prices by model name (as the server reports it), e.g. [models."gpt-4o-mini"].
+    models: dict[str, ModelPrice] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _names_are_unique_and_known(self) -> Config:
@@ -452,7 +463,15 @@ class Config(Strict):
                     f"{section}[{index}].batch: unknown batch {batch!r} "
                     f"(declared: {sorted(batch_names) or 'none'})"
                 )
+        currencies = sorted({price.currency for price in self.models.values()})
+        if len(currencies) > 1:
+            raise ValueError(f"models: prices in one currency, please (found {currencies})")
         return self
+
+    @property
+    def currency(self) -> str:
+        """The currency of the configured prices."""
+        return next((p.currency for p in self.models.values()), "USD")
 
     def repo(self, name: str) -> RepoConfig | None:
         return next((r for r in self.repos if r.name == name), None)

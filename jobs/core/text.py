@@ -43,3 +43,17 @@ def points(delta: float | None) -> str:
 
 def count(value: int) -> str:
     return f"{value:,}"
+
+
+def compact(value: float) -> str:
+    """Token counts as people say them: 950, 12.4k, 2.6M, 1.2B."""
+    for size, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= size:
+            return f"{value / size:.1f}".removesuffix(".0") + suffix
+    return f"{value:,.0f}"
+
+
+def money(amount: float, currency: str) -> str:
+    """'12.40 USD'; small amounts keep four decimals ('0.0031 USD')."""
+    digits = 4 if 0 < abs(amount) < 1 else 2
+    return f"{amount:,.{digits}f} {currency}"
