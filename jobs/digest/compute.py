@@ -16,9 +16,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from jobs.core import text as words
+from jobs.core.when import local_time
 from jobs.digest import insights
 from jobs.digest.figures import (
     SEVERITY_ORDER,
@@ -29,11 +30,13 @@ from jobs.digest.figures import (
     JobCache,
     JobStats,
     ModelStats,
+    RepoReview,
     ReviewSection,
     time_saved_phrase,
 )
 from jobs.digest.inputs import (
     BASELINE_DAYS,
+    INTERNAL_KINDS,
     DigestInputs,
     DigestWindow,
     DurationSample,
@@ -44,6 +47,7 @@ from jobs.digest.inputs import (
     digest_window,
 )
 from jobs.digest.stats import change_pct, mad, median, percentile, ratio, stdev
+from jobs.runs.system import DIGEST_JOB, HEALTH_JOB
 
 # ---- inputs -------------------------------------------------------------------------------
 
@@ -60,6 +64,9 @@ from jobs.digest.stats import change_pct, mad, median, percentile, ratio, stdev
 # ---- the sections ------------------------------------------------------------------------
 
 
+INTERNAL_JOBS = frozenset({DIGEST_JOB, HEALTH_JOB})
+
+
 @dataclass(slots=True)
 class JobTally:
     """One job's runs in one period, gathered in a single pass."""
@@ -69,6 +76,7 @@ class JobTally:
     cache_hits: int = 0
     work_ms: list[float] = field(default_factory=list)  # successful, non-cached
     cached_ms: list[float] = field(default_factory=list)
+    internal: bool = False
 
     def figures(self) -> tuple[float | None, float | None, float | None]:
         """Success rate, and p50 and p95 of the successful non-cached runs; None for
@@ -87,6 +95,7 @@ def tally_by_job(runs: Iterable[RunRecord]) -> dict[str, JobTally]:
         if not run.finished:
             continue
         tally = tallies[run.job]
+        tally.internal = run.kind in INTERNAL_KINDS
         tally.finished += 1
         tally.succeeded += run.succeeded
         if run.cache_hit:
@@ -130,6 +139,7 @@ def job_stats(
                 success_rate_change=_rate_change(success, before_success),
                 health=state,
                 clean=failures == 0 and job not in flagged and state not in ("late", "down"),
+                internal=tally.internal or job in INTERNAL_JOBS,
             )
         )
     rows.sort(
@@ -223,20 +233,20 @@ def caching_section(
     period_runs: Sequence[RunRecord],
     current: Mapping[str, JobTally],
     previous: Mapping[str, JobTally],
-    baseline_median: Mapping[str, float | None],
+    cost: Mapping[str, float | None],
     reviews: ReviewTotals | None,
 ) -> CachingSection:
-    """Hit rate overall and for jobs that use the cache; time saved against each
-    job's baseline median; review prompt tokens sent vs a full review's."""
+    """Hit rate overall and for jobs that use the cache; time saved against what each
+    job's run costs without it (`cost_by_job`); review prompt tokens sent vs a full
+    review's."""
     saved = 0.0
     without_baseline = 0
     for job, tally in current.items():
-        base = baseline_median.get(job)
+        base = cost.get(job)
         if base is None:
             without_baseline += tally.cache_hits
             continue
-        # Time saved: the job's baseline (median of its real runs) minus what the
-        # cached run took, summed over cached runs.
+        # Time saved: what a real run costs minus what the cached run took, summed.
         saved += sum(base - ms for ms in tally.cached_ms)
         without_baseline += tally.cache_hits - len(tally.cached_ms)
     caching_jobs = sorted(
@@ -288,10 +298,39 @@ def review_section(
         false_positive=votes.false_positive,
         helpful_share=ratio(votes.helpful, judged),
         has_review_data=reviews is not None,
+        marked_false_positive=totals.marked_false_positive,
+        repos=[
+            RepoReview(
+                repo=r.repo,
+                new=r.new,
+                fixed=r.fixed,
+                open=r.open,
+                suppressed=r.suppressed,
+                marked_false_positive=r.marked_false_positive,
+            )
+            for r in totals.per_repo
+        ],
     )
 
 
 # ---- the digest ---------------------------------------------------------------------------
+
+
+def cost_by_job(
+    samples: Iterable[DurationSample], period_runs: Iterable[RunRecord], end: datetime
+) -> dict[str, float | None]:
+    """What one run of each job costs without the cache: the median duration of its
+    successful non-cached runs in the 14 days to `end` — the day and the week digest
+    (and a cached run's own post) price a cache hit alike."""
+    since = end - timedelta(days=BASELINE_DAYS)
+    durations: dict[str, list[float]] = defaultdict(list)
+    for sample in samples:
+        if since <= sample.started_at < end:
+            durations[sample.job].append(sample.duration_ms)
+    for run in period_runs:
+        if run.did_work and since <= run.started_at < end:
+            durations[run.job].append(run.duration_ms)  # type: ignore[arg-type]
+    return {job: median(values) for job, values in durations.items()}
 
 
 def baseline_by_job(
@@ -307,30 +346,35 @@ def baseline_by_job(
 
 
 def compute_digest(
-    inputs: DigestInputs, *, period: Period = "day", now: datetime, k: float = 3.0
+    inputs: DigestInputs,
+    *,
+    period: Period = "day",
+    now: datetime,
+    k: float = 3.0,
+    timezone: str = "UTC",
 ) -> Digest:
-    """The digest of the `period` ending at `now`; a duration regresses beyond its
-    baseline median + k·1.4826·MAD (see insights.duration_regression)."""
+    """The digest of the `period` ending at `now`, its times told in `timezone`; a
+    duration regresses beyond its baseline median + k·1.4826·MAD (see
+    insights.duration_regression)."""
     window = digest_window(period, now)
     current = tally_by_job(inputs.period_runs)
     previous = tally_by_job(inputs.previous_runs)
     baseline = baseline_by_job(inputs.baseline, window)
-    baseline_median = {job: median(values) for job, values in baseline.items()}
+    cost = cost_by_job(inputs.baseline, inputs.period_runs, now)
     health = dict(inputs.job_health or {})
 
     found, checked = _judge(window, current, previous, baseline, k, inputs)
     flagged = {insight.job for insight in found}
     jobs = job_stats(current, previous, health, flagged)
-    caching = caching_section(
-        inputs.period_runs, current, previous, baseline_median, inputs.reviews
-    )
+    caching = caching_section(inputs.period_runs, current, previous, cost, inputs.reviews)
     finished = sum(t.finished for t in current.values())
     failures = finished - sum(t.succeeded for t in current.values())
     return Digest(
         period=period,
         start=window.start,
         end=window.end,
-        summary=_summary(window, finished, failures, caching, found),
+        timezone=timezone,
+        summary=_summary(window, timezone, finished, failures, caching, found),
         runs=finished,
         failures=failures,
         caching=caching,
@@ -385,12 +429,13 @@ def _judge(
 
 def _summary(
     window: DigestWindow,
+    timezone: str,
     runs: int,
     failures: int,
     caching: CachingSection,
     found: Sequence[Insight],
 ) -> str:
-    head = f"{window.period.capitalize()} digest to {window.end:%Y-%m-%d %H:%M} UTC"
+    head = f"{window.period.capitalize()} digest to {local_time(window.end, timezone)}"
     if runs == 0 and not found:
         return f"{head}: no runs in this {window.period} — nothing to report yet"
     alerts = len(found)
