@@ -22,6 +22,7 @@ from bot.cli.reports import (
     run_jobs,
     run_one_job,
     run_review_command,
+    run_usage,
 )
 from bot.cli.serve import run_console, run_runtime
 from bot.cli.setup import config_check, run_slack_manifest
@@ -95,6 +96,7 @@ HANDLERS: dict[tuple[str, str | None], Handler] = {
     ("run-job", None): run_one_job,
     ("review", None): run_review_command,
     ("digest", None): run_digest,
+    ("usage", None): run_usage,
     ("slack", "manifest"): run_slack_manifest,
     ("db", "upgrade"): run_db_upgrade,
     ("db", "status"): run_db_status,

@@ -20,6 +20,7 @@ examples:
                                        plus the operator page, probes and /metrics on
                                        http://127.0.0.1:8787 ([operator] in the config)
   opsdesk jobs --json                  jobs: schedule, next run, last status
+  opsdesk usage api --period week      model tokens and cache savings, with the forecast
   opsdesk jobs --config other.toml     options go before or after the command
   opsdesk run-job NAME                 run one job (or batch) now
   opsdesk review . --json              review the repository here (cached, delta or full)
@@ -92,6 +93,21 @@ def build_parser() -> argparse.ArgumentParser:
     digest.add_argument(
         "--png", metavar="FILE", help="write the 14-day chart to FILE (the 'charts' extra)"
     )
+
+    usage = add(
+        commands,
+        "usage",
+        "model tokens, runs, reviews and cache savings by repository and model, "
+        "with the month-end forecast",
+    )
+    usage.add_argument("repo", nargs="?", metavar="REPO", help="one configured repository")
+    usage.add_argument(
+        "--period",
+        choices=["day", "week", "month"],
+        default="month",
+        help="the calendar day, week or month to now (default: month)",
+    )
+    usage.add_argument("--json", action="store_true", help="print JSON")
 
     config = add(commands, "config", "configuration tools")
     config_commands = config.add_subparsers(dest="config_command", metavar="ACTION", required=True)

@@ -1,5 +1,5 @@
-"""Commands that print what opsdesk knows: health, the digest, jobs, a job run now and
-a review. Each imports what it needs when it runs."""
+"""Commands that print what opsdesk knows: health, the digest, jobs, model usage, a job
+run now and a review. Each imports what it needs when it runs."""
 
 from __future__ import annotations
 
@@ -70,6 +70,29 @@ def run_jobs(settings: Settings, args: argparse.Namespace) -> int:
         print(json.dumps([line.to_json() for line in lines], indent=2))
     else:
         print(render_text(jobs_reply(lines))[0])
+    return 0
+
+
+def run_usage(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.render_text import render_text
+    from bot.wiring import build_context
+    from handlers.router import UsageError
+    from handlers.usage import parse_usage_query
+    from jobs.usage.replies import usage_reply
+    from jobs.usage.report import usage_report
+
+    context = build_context(settings)
+    try:
+        query = parse_usage_query(
+            [args.repo, args.period] if args.repo else [args.period], context.config
+        )
+    except UsageError as exc:
+        return fail(f"opsdesk: {exc}", code=2)
+    report = usage_report(context, query.period, query.repo)
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2))
+    else:
+        print(render_text(usage_reply(report, context.config.scheduler.timezone))[0])
     return 0
 
 

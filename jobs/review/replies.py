@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from jobs.config.schema import Config
 from jobs.core.reply import Block, Button, Reply, ReplyField
-from jobs.core.text import plural
+from jobs.core.text import duration, plural
 from jobs.review.budget import NOT_REVIEWED_REASONS, OVER_BUDGET, SkippedFile
 from jobs.review.feedback import CODE_OF, UNDO_CODE, Mark
 from jobs.review.finding import location
@@ -196,11 +196,13 @@ def cost_fields(result: ReviewResult) -> list[ReplyField]:
     if row["reviewer_kind"] == "llm":
         full = result.full_tree_tokens if row["kind"] == "delta" or result.cache_hit else 0
         fields.append(ReplyField(label="Tokens", value=tokens_text(result.tokens, full)))
-    fields.append(ReplyField(label="Duration", value=f"{result.duration_ms} ms"))
+    fields.append(ReplyField(label="Duration", value=duration(result.duration_ms)))
     if result.cache_hit:
         made_ms = int(row["duration_ms"])
         saved = max(made_ms - result.duration_ms, 0)
-        fields.append(ReplyField(label="Saved", value=f"~{saved} ms (review took {made_ms} ms)"))
+        fields.append(
+            ReplyField(label="Saved", value=f"~{duration(saved)} (review took {duration(made_ms)})")
+        )
     return fields
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from bot.cli import main
 from jobs.config.loading import ConfigError, load_config, load_settings
-from jobs.config.schema import LlmReviewerConfig
+from jobs.config.schema import Config, LlmReviewerConfig, ModelPrice
 from tests.support.cli import ROOT
 
 MISTAKES = {
@@ -115,3 +115,13 @@ def test_the_default_model_budget_has_room_to_review() -> None:
         update={"context_tokens": smallest_context(llm.answer_tokens, llm.passes) - 1}
     )
     assert "too small to review anything" in (room_problem(too_small) or "")
+
+
+def test_model_prices_are_in_one_currency() -> None:
+    usd = ModelPrice(input_per_million=3, output_per_million=15)
+    eur = ModelPrice(input_per_million=1, output_per_million=2, currency="EUR")
+    with pytest.raises(
+        ValueError, match=r"prices in one currency, please \(found \['EUR', 'USD'\]\)"
+    ):
+        Config(models={"big": usd, "small": eur})
+    assert Config(models={"big": usd}).currency == "USD"
