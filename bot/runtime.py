@@ -11,7 +11,7 @@ import contextlib
 import logging
 import os
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, TypeVar
 
@@ -26,6 +26,7 @@ from jobs.context import Context
 from jobs.core.text import plural
 from jobs.core.threads import in_daemon_thread
 from jobs.outbox.delivery import Deliverer, OutboxSender, release_claims
+from jobs.review.feedback import record_shown
 from jobs.running.scheduler import JobScheduler
 from jobs.runs import records as runs
 from jobs.runs.specs import job_specs
@@ -139,7 +140,7 @@ async def serve(settings: Settings, engine: Engine, stop: asyncio.Event, grace: 
     # `log:` (and console) posts are written to the log; a chat platform's posts are
     # sent while its adapter is connected, and otherwise wait (health names them).
     deliverers: dict[str, Deliverer] = {"log": LogDeliverer(), "console": LogDeliverer()}
-    sender = OutboxSender(engine, deliverers, worker_id=context.runner_id)
+    sender = outbox_sender(context, deliverers)
     links = [
         ChatLink(adapter, sender, report=adapter_state_writer(context)) for adapter in adapters
     ]
@@ -220,6 +221,17 @@ async def connected_or_refused(
 
 
 # ---- the operator's surface: its start and stop are kept to this one place.
+def outbox_sender(context: Context, deliverers: Mapping[str, Deliverer]) -> OutboxSender:
+    """The sender of every post; a delivered post's findings count as shown in its chat."""
+    engine = context.engine
+    return OutboxSender(
+        engine,
+        deliverers,
+        worker_id=context.runner_id,
+        on_sent=lambda target, reply: record_shown(engine, target, reply),
+    )
+
+
 async def start_operator(
     settings: Settings, context: Context, scheduler: JobScheduler
 ) -> OperatorServer | None:

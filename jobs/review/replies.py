@@ -4,13 +4,14 @@ reply the /review command shows."""
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Sequence
 
 from jobs.config.schema import Config
 from jobs.core.reply import Block, Button, Reply, ReplyField
 from jobs.core.text import duration, plural
 from jobs.review.budget import NOT_REVIEWED_REASONS, OVER_BUDGET, SkippedFile
-from jobs.review.feedback import CODE_OF, UNDO_CODE, Mark
+from jobs.review.feedback import CODE_OF, UNDO_CODE, Mark, finding_key
 from jobs.review.finding import location
 from jobs.review.result import ReviewResult
 from storage.models import Finding
@@ -22,27 +23,6 @@ VERDICT_LABELS = {
     "false_positive": "False positive",
     "resolved": "Resolved",
 }
-
-
-FINDING_KEY_PREFIX = "finding:"
-
-
-def finding_key(finding_id: int) -> str:
-    return f"{FINDING_KEY_PREFIX}{finding_id}"
-
-
-def finding_id_of(key: str | None) -> int | None:
-    """The finding a block shows, from its key; None for other blocks."""
-    if key is None or not key.startswith(FINDING_KEY_PREFIX):
-        return None
-    rest = key.removeprefix(FINDING_KEY_PREFIX)
-    return int(rest) if rest.isdigit() else None
-
-
-def finding_ids_in(reply: Reply) -> list[int]:
-    """The findings a reply shows with buttons, in order: where a press can come from."""
-    ids = [finding_id_of(block.key) for block in reply.blocks if block.buttons]
-    return [i for i in ids if i is not None]
 
 
 def marks_text(marks: Sequence[Mark]) -> str:
@@ -106,8 +86,9 @@ def repo_label(name: str) -> str:
     return name.removeprefix("local:")
 
 
-def review_reply(result: ReviewResult, config: Config) -> Reply:
-    """The summary of a review, its skipped files and its top findings with buttons."""
+def review_reply(result: ReviewResult, config: Config, *, on_command_line: bool = False) -> Reply:
+    """The summary of a review, its skipped files and its top findings with buttons.
+    `on_command_line`: its hints name `opsdesk findings`, not the chat's /findings."""
     row = result.stored.row
     label = repo_label(row["repo"])
     commits = int(row["commits_covered"])
@@ -143,12 +124,13 @@ def review_reply(result: ReviewResult, config: Config) -> Reply:
     if not shown:
         blocks.append(Block(text=no_findings_text(result)))
     notes = []
+    listing = f"opsdesk findings {shlex.quote(label)}" if on_command_line else f"/findings {label}"
     if len(shown) > limit:
-        notes.append(
-            f"{len(shown) - limit} more: /findings {label} lists them all, a page at a time"
-        )
+        pages = "" if on_command_line else ", a page at a time"
+        notes.append(f"{len(shown) - limit} more: {listing} lists them all{pages}")
     if counts["suppressed"]:
-        notes.append(f"{counts['suppressed']} marked false positive: /findings {label} suppressed")
+        marked = f"{listing} --suppressed" if on_command_line else f"{listing} suppressed"
+        notes.append(f"{counts['suppressed']} marked false positive: {marked}")
     return Reply(title=title, blocks=blocks, fields=fields, note="; ".join(notes))
 
 
