@@ -23,7 +23,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack.render import render_message
 from bot.slack.uploads import upload_chart
-from jobs.outbox.delivery import PermanentFailure, Post, RetryAfter, Unavailable
+from jobs.outbox.answers import PermanentFailure, RetryAfter, Unavailable
+from jobs.outbox.delivery import Post
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,8 @@ from telegram.warnings import PTBDeprecationWarning
 
 from bot.telegram.render import Chunk, caption, render
 from jobs.core.reply import Button, Image, Reply
-from jobs.outbox.delivery import PermanentFailure, Post, RetryAfter, Unavailable
+from jobs.outbox.answers import PermanentFailure, RetryAfter, Unavailable
+from jobs.outbox.delivery import Post
 from jobs.review.feedback import Placement, finding_id_of, record_message
 
 log = logging.getLogger(__name__)

@@ -18,7 +18,8 @@ from sqlmodel import Session, select
 from bot.log_deliverer import LogDeliverer
 from jobs.core.reply import Reply
 from jobs.health.checks import check_outbox
-from jobs.outbox.delivery import OutboxSender, Post, RetryAfter, enqueue, is_uncertain
+from jobs.outbox.answers import RetryAfter, is_uncertain
+from jobs.outbox.delivery import OutboxSender, Post, enqueue
 from storage.models import OutboxPost, utcnow
 from tests.standins.chat_webhook import ChatWebhook, served
 from tests.support.clock import TravelClock
