@@ -50,6 +50,8 @@ from jobs.outbox.answers import (
     means_later,
 )
 from storage.db import session_scope
+from storage.durable import is_unavailable
+from storage.leadership import one_line
 from storage.models import OutboxPost, utcnow
 
 log = logging.getLogger(__name__)
@@ -326,13 +328,20 @@ class OutboxSender:
     async def run(self, stop: asyncio.Event, poll_interval: float = 5.0) -> None:
         """Send until `stop` is set, looking again every `poll_interval` or sooner when
         a retry falls due (posts enqueued by jobs wait at most one interval)."""
+        failing = 0
         while not stop.is_set():
             try:
                 await asyncio.to_thread(self.reclaim_dead_claims)
                 await self.send_due()
                 wait = await asyncio.to_thread(self.next_due_in)
-            except Exception:
-                log.exception("outbox pass failed; trying again")
+                failing = 0
+            except Exception as exc:
+                # A database outage is one line now and then, not a traceback a second.
+                failing += 1
+                if not is_unavailable(exc):
+                    log.exception("outbox pass failed; trying again")
+                elif failing & (failing - 1) == 0:
+                    log.warning("outbox: the database is unavailable (%s)", one_line(exc))
                 wait = poll_interval
             timeout = poll_interval if wait is None else min(poll_interval, wait)
             with contextlib.suppress(TimeoutError):

@@ -5,12 +5,14 @@ at a leader's start from the last scheduler heartbeat). Every fire leaves a trac
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import datetime, timedelta
 
 from jobs.context import Context
 from jobs.runs import records as runs
 from jobs.runs.specs import batch_members, find_job, make_trigger
 from storage import heartbeats
+from storage.durable import is_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -78,3 +80,38 @@ def record_missed(context: Context, entry: str, scheduled_at: datetime, why: str
             why=why,
         )
     log.warning("%s missed its %s schedule (%s)", entry, scheduled_at.isoformat(), why)
+
+
+class MissLedger:
+    """Misses that could not be written (the database was unavailable): kept here and
+    written at the next heartbeat, so a fire during an outage still leaves its row."""
+
+    def __init__(self, context: Context) -> None:
+        self.context = context
+        self._kept: list[tuple[str, datetime, str]] = []
+        self._guard = threading.Lock()
+
+    def record(self, entry: str, scheduled_at: datetime, why: str) -> None:
+        try:
+            record_missed(self.context, entry, scheduled_at, why)
+        except Exception as exc:
+            if not is_unavailable(exc):
+                raise
+            with self._guard:
+                self._kept.append((entry, scheduled_at, why))
+            log.warning("%s's missed fire is kept until the database returns", entry)
+
+    def flush(self) -> int:
+        """Write what was kept; how many were written (the rest stay kept)."""
+        with self._guard:
+            kept, self._kept = self._kept, []
+        written = 0
+        for index, (entry, scheduled_at, why) in enumerate(kept):
+            try:
+                record_missed(self.context, entry, scheduled_at, why)
+            except Exception:
+                with self._guard:
+                    self._kept[:0] = kept[index:]
+                break
+            written += 1
+        return written

@@ -33,6 +33,7 @@ from jobs.running.result_cache import CacheInputError, CacheInputs, fingerprint
 from jobs.runs import records as runs
 from jobs.runs.job import JobOutcome, JobSpec, RunContext, SharedSetup, Trigger
 from jobs.runs.specs import batch_members, find_batch
+from storage.durable import until_written
 from storage.models import JobRun
 
 log = logging.getLogger(__name__)
@@ -128,23 +129,31 @@ def _run_started(
             status="failed",
             error=f"Something went wrong (error {error_id}); the log has the details.",
         )
-    runs.finish_run(
-        engine,
-        row.id,
-        status=outcome.status,
-        finished_at=context.clock(),
-        output=outcome.output or None,
-        error=outcome.error,
-        cache_hit=outcome.status == "cached",
-        cache_key=outcome.cache_key,
-        tokens_in=outcome.tokens_in,
-        tokens_out=outcome.tokens_out,
-        model=outcome.model,
-        model_latency_ms=outcome.model_latency_ms,
-        review_id=outcome.review_id,
-    )
-    with Session(engine) as session:
-        finished = session.get(JobRun, row.id)
+    finished_at = context.clock()
+    run_id = row.id
+
+    def finish() -> JobRun | None:
+        runs.finish_run(
+            engine,
+            run_id,
+            status=outcome.status,
+            finished_at=finished_at,
+            output=outcome.output or None,
+            error=outcome.error,
+            cache_hit=outcome.status == "cached",
+            cache_key=outcome.cache_key,
+            tokens_in=outcome.tokens_in,
+            tokens_out=outcome.tokens_out,
+            model=outcome.model,
+            model_latency_ms=outcome.model_latency_ms,
+            review_id=outcome.review_id,
+        )
+        with Session(engine) as session:
+            return session.get(JobRun, run_id)
+
+    # A database outage here keeps the run's end (and then its post) in memory until
+    # the database takes it: the row is never left `running` by the outage.
+    finished = until_written(finish, f"run {run_id}'s end")
     assert finished is not None
     log.info("job %s run %s: %s in %s ms", spec.name, row.id, finished.status, finished.duration_ms)
     # The baseline shows only on a cache hit: other runs skip its query (and the digest
@@ -152,7 +161,12 @@ def _run_started(
     baseline = baseline_ms(engine, spec.name) if finished.cache_hit else None
     reply = outcome.reply or job_reply(finished, baseline)
     if options.get("post", True) and spec.post_to:
-        enqueue(engine, kind="job", targets=spec.post_to, reply=reply, dedupe_key=f"run:{row.id}")
+        until_written(
+            lambda: enqueue(
+                engine, kind="job", targets=spec.post_to, reply=reply, dedupe_key=f"run:{run_id}"
+            ),
+            f"run {run_id}'s post",
+        )
     return finished, reply
 
 
@@ -254,12 +268,15 @@ def run_batch(
     result = BatchResult(batch_name, batch_id, finished, skipped)
     targets = list(batch.post_to) or list(dict.fromkeys(t for m in members for t in m.post_to))
     if post and targets and (finished or skipped):
-        enqueue(
-            context.engine,
-            kind="batch",
-            targets=targets,
-            reply=batch_reply(result),
-            dedupe_key=f"batch:{batch_id}",
+        until_written(
+            lambda: enqueue(
+                context.engine,
+                kind="batch",
+                targets=targets,
+                reply=batch_reply(result),
+                dedupe_key=f"batch:{batch_id}",
+            ),
+            f"batch {batch_id}'s post",
         )
     return result
 

@@ -37,14 +37,20 @@ from apscheduler.events import (
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from jobs.context import Context
-from jobs.core.text import plural, span
+from jobs.core.text import plural
 from jobs.core.threads import in_daemon_thread
-from jobs.running.missed import BATCH_PREFIX, JOB_PREFIX, record_downtime_misses, record_missed
+from jobs.running.missed import (
+    BATCH_PREFIX,
+    JOB_PREFIX,
+    MissLedger,
+    record_downtime_misses,
+)
 from jobs.running.runner import run_batch, run_job
+from jobs.running.upkeep import LeaderUpkeep
 from jobs.runs import records as runs
-from jobs.runs.retention import prune
 from jobs.runs.specs import find_batch, find_job, job_specs, make_trigger
 from storage import heartbeats
+from storage.durable import is_unavailable
 from storage.leadership import LeaderLock, one_line
 
 log = logging.getLogger(__name__)
@@ -53,7 +59,6 @@ log = logging.getLogger(__name__)
 # leave a query waiting far longer).
 PROVE_DEADLINE_S = 10.0
 T = TypeVar("T")
-PRUNE_EVERY = timedelta(days=1)
 
 
 class JobScheduler:
@@ -82,7 +87,8 @@ class JobScheduler:
         self._tasks: list[asyncio.Task[None]] = []
         self._started_at = context.clock()
         self._stopping = False
-        self._pruned_at: datetime | None = None
+        self._misses = MissLedger(context)
+        self._upkeep = LeaderUpkeep(context, self._misses)
 
     # --- life cycle -------------------------------------------------------------
     async def start(self) -> None:
@@ -96,19 +102,23 @@ class JobScheduler:
         """Forever: take the lock, schedule while it is proved ours at every heartbeat
         (and before each fire), step down the moment it is not, and try again. No
         database error ends this loop."""
-        standing_by = False
+        standing_by, failing = False, 0
         while not self._stopping:
             try:
                 got = await self._within_deadline(self._lock.acquire)
+                failing = 0
             except Exception as exc:
-                log.warning(
-                    "could not try the scheduler lock (%s); trying again in %.0fs",
-                    one_line(exc),
-                    self.lock_retry,
-                )
+                failing += 1
+                if failing & (failing - 1) == 0:  # 1, 2, 4, 8, …: an outage is a few lines
+                    log.warning(
+                        "could not try the scheduler lock (attempt %d: %s); trying again every %gs",
+                        failing,
+                        one_line(exc),
+                        self.lock_retry,
+                    )
                 got = False
             if not got:
-                if not standing_by:
+                if not standing_by and not failing:
                     log.info("another process holds the scheduler lock; standing by")
                     standing_by = True
                 await self._pause(self.lock_retry)
@@ -137,36 +147,11 @@ class JobScheduler:
                 return
             try:
                 await asyncio.to_thread(self._beat, "up")
-                await asyncio.to_thread(self._reclaim_orphans)
-                await asyncio.to_thread(self._prune_when_due)
+                await asyncio.to_thread(self._upkeep.after_heartbeat)
             except Exception as exc:
                 log.warning("scheduler heartbeat failed: %s", one_line(exc))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._lost.wait(), timeout=self.heartbeat_every)
-
-    def _prune_when_due(self) -> None:
-        """Retention, once a day on the leader (the first at its first heartbeat)."""
-        now = self.context.clock()
-        if self._pruned_at is not None and now - self._pruned_at < PRUNE_EVERY:
-            return
-        self._pruned_at = now
-        pruned = prune(self.context.engine, self.context.config.storage.keep_runs, now)
-        if pruned.runs or pruned.posts:
-            log.info(
-                "retention: deleted %s and %s older than %s",
-                plural(pruned.runs, "run"),
-                plural(pruned.posts, "delivered post"),
-                span(self.context.config.storage.keep_runs),
-            )
-
-    def _reclaim_orphans(self) -> None:
-        """Runs whose process died (kill -9, a lost container, a replica's power) are
-        closed while the other replicas live, not at the next start: from their
-        heartbeats (any host), or at once when the process is gone from this host."""
-        context = self.context
-        orphans = runs.mark_abandoned(context.engine, context.runner_id, own_pid_is_new=False)
-        if orphans:
-            log.warning("runs %s were left running by a process that died: abandoned", orphans)
 
     async def prove_leadership(self) -> bool:
         """Whether the lock is still ours, asked of the database (always, on SQLite)."""
@@ -292,19 +277,14 @@ class JobScheduler:
 
     def _on_missed(self, event: JobExecutionEvent) -> None:
         asyncio.get_running_loop().run_in_executor(
-            None, record_missed, self.context, event.job_id, event.scheduled_run_time, "late"
+            None, self._misses.record, event.job_id, event.scheduled_run_time, "late"
         )
 
     def _on_still_running(self, event: JobSubmissionEvent) -> None:
         # max_instances=1: a fire while the previous run goes on is skipped — a miss too.
         for scheduled_at in event.scheduled_run_times:
             asyncio.get_running_loop().run_in_executor(
-                None,
-                record_missed,
-                self.context,
-                event.job_id,
-                scheduled_at,
-                "previous run still going",
+                None, self._misses.record, event.job_id, scheduled_at, "previous run still going"
             )
 
     async def _fire(self, entry: str) -> None:
@@ -328,10 +308,38 @@ class JobScheduler:
         except Exception:
             log.exception("scheduled %s failed", entry)
 
+    async def _paused_once_answered(self, entry: str, scheduled_at: datetime) -> set[str] | None:
+        """The paused jobs, read again while the database is unavailable, for as long
+        as the fire is within the misfire grace; None, with a `missed` row (kept until
+        it can be written), when the grace runs out first."""
+        grace = self.context.config.scheduler.misfire_grace
+        wait = 1.0
+        while True:
+            try:
+                return await asyncio.to_thread(runs.paused_jobs, self.context.engine)
+            except Exception as exc:
+                if not is_unavailable(exc):
+                    raise
+                late = self.context.clock() - scheduled_at
+                if self._stopping or late + timedelta(seconds=wait) > grace:
+                    why = f"the database was unavailable ({one_line(exc)})"
+                    await asyncio.to_thread(self._misses.record, entry, scheduled_at, why)
+                    return None
+                log.warning(
+                    "%s waits for the database (%s); trying again in %.0fs",
+                    entry,
+                    one_line(exc),
+                    wait,
+                )
+            await self._pause(wait)
+            wait = min(wait * 2, 30.0)
+
     async def _run_entry(self, entry: str, scheduled_at: datetime) -> None:
         context = self.context
         name = entry.partition(":")[2]
-        paused = await asyncio.to_thread(runs.paused_jobs, context.engine)
+        paused = await self._paused_once_answered(entry, scheduled_at)
+        if paused is None:
+            return  # recorded missed: the database did not answer within the grace
         if name in paused:
             log.info("%s is paused; not running", entry)
             return

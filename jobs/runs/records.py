@@ -21,6 +21,7 @@ from sqlmodel import Session, col, select
 from jobs.core.processes import stopped_here
 from jobs.core.scrub import scrub
 from storage.db import session_scope
+from storage.leadership import one_line
 from storage.models import JobRun, JobState, utcnow
 
 log = logging.getLogger(__name__)
@@ -84,8 +85,8 @@ def beating(engine: Engine, run_id: int, every: timedelta = RUN_BEAT_EVERY) -> I
             try:
                 if not beat(engine, run_id):
                     return
-            except Exception:
-                log.warning("could not record run %s's heartbeat", run_id, exc_info=True)
+            except Exception as exc:
+                log.warning("could not record run %s's heartbeat: %s", run_id, one_line(exc))
 
     thread = threading.Thread(target=loop, name=f"run-{run_id}-beat", daemon=True)
     thread.start()

@@ -273,3 +273,33 @@ async def test_two_deployments_in_two_schemas_of_one_database_each_have_a_leader
         await second.stop()
         for each in engines:
             each.dispose()
+
+
+async def test_a_cron_fire_between_two_leaders_runs_on_the_next_within_the_grace(
+    engine: Engine,
+) -> None:
+    """The database was down (or the leader died) when a fire fell due: no replica could
+    prove the lock. The next leader runs that fire at once, as it was scheduled, when it
+    is still within the misfire grace; older ones are recorded missed."""
+    now = utcnow()
+    heartbeats.beat(engine, "scheduler", "old-host:1", "up")
+    with session_scope(engine) as session:
+        beat = session.get(Heartbeat, "scheduler")
+        assert beat is not None
+        beat.beat_at = now - timedelta(minutes=3)  # the last leader's last sign of life
+    raw = {
+        "scheduler": {"timezone": "UTC", "misfire_grace": "5m"},
+        "jobs": [{"name": "minutely", "command": "echo caught up", "schedule": "* * * * *"}],
+    }
+    with commits() as committed:
+        scheduler = await leading(scheduler_for(engine, raw, TravelClock(now)))
+        await committed.until(
+            lambda: any(r.status == "ok" for r in runs.runs_of(engine, "minutely"))
+        )
+    await scheduler.stop()
+    rows = runs.runs_of(engine, "minutely")
+    [caught_up] = [r for r in rows if r.status == "ok"]
+    assert caught_up.scheduled_at is not None
+    gap_start = (now - timedelta(minutes=3)).replace(second=0, microsecond=0)
+    assert gap_start < caught_up.scheduled_at <= now
+    assert caught_up.output == "caught up\n"

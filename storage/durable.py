@@ -1,0 +1,58 @@
+"""Writes that must not be lost to a database outage: a run's end and its post. The
+write is retried, with a bounded backoff, until the database takes it; meanwhile it is
+kept in memory (the closure), so a run is never left `running` by an outage and its
+post is written when the database returns."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+from storage.leadership import one_line
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+FIRST_WAIT_S = 1.0
+MAX_WAIT_S = 30.0
+# The database's own words for "not now": no connection, a full disk, an I/O error.
+UNAVAILABLE = (OperationalError, InterfaceError)
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    return isinstance(exc, UNAVAILABLE) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated
+    )
+
+
+def until_written(
+    write: Callable[[], T],
+    what: str,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    first_wait: float = FIRST_WAIT_S,
+) -> T:
+    """`write()`, again after each database-unavailable error, until it goes through.
+    Other errors are raised at once."""
+    wait, attempt = first_wait, 0
+    while True:
+        try:
+            return write()
+        except Exception as exc:
+            if not is_unavailable(exc):
+                raise
+            attempt += 1
+            if attempt & (attempt - 1) == 0:  # attempts 1, 2, 4, 8, …
+                log.warning(
+                    "could not write %s (attempt %d: %s); kept, trying again in %.0fs",
+                    what,
+                    attempt,
+                    one_line(exc),
+                    wait,
+                )
+        sleep(wait)
+        wait = min(wait * 2, MAX_WAIT_S)
