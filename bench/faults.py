@@ -7,7 +7,7 @@ during a 429 storm from Slack (Retry-After: 1 on every post for the storm's leng
     OPSDESK_TEST_POSTGRES_URL=postgresql://… .venv/bin/python bench/faults.py
     … bench/faults.py --faults 10 --storm 120 --gap 15
 
-A job runs every minute (cron) and posts to Slack; another every 2 s. Prints, over the
+A job runs every minute (cron), another every 2 s; both post to Slack. Prints, over the
 minutes of the bench: runs lost (a minute with no row at all), runs doubled (a minute
 run twice), minutes recorded `missed` (with their reason), posts lost (a run whose
 post never reached Slack), posts doubled (one post twice in the channel), and the
@@ -141,6 +141,7 @@ def replica_config(directory: Path, name: str, url: str) -> Path:
         '[[jobs]]\nname = "minutely"\ncommand = "true"\nschedule = "* * * * *"\n'
         f'post_to = ["slack:{CHANNEL}"]\n'
         '[[jobs]]\nname = "tick"\ncommand = "true"\nschedule = "every 2s"\n'
+        f'post_to = ["slack:{CHANNEL}"]\n'
     )
     return config
 
@@ -190,8 +191,9 @@ def measure(engine: Engine, slack: Slack, start: datetime, end: datetime) -> dic
             ).all()
         )
     in_channel = slack.outbox_ids()
-    post_ids = [posts.get(f"run:{row.id}|slack:{CHANNEL}") for row in ran if row.status == "ok"]
     ticks = sorted((row for row in rows if row.job == "tick"), key=lambda row: row.started_at)
+    posted = [row for row in [*ran, *ticks] if row.status == "ok"]
+    post_ids = [posts.get(f"run:{row.id}|slack:{CHANNEL}") for row in posted]
     tick_doubled = sum(
         1
         for before, after in itertools.pairwise(ticks)
@@ -207,6 +209,7 @@ def measure(engine: Engine, slack: Slack, start: datetime, end: datetime) -> dic
             if len([r for r in by_minute.get(minute, []) if r.status != "missed"]) > 1
         ),
         "missed": [(row.scheduled_at, row.error) for row in minutely if row.status == "missed"],
+        "posts": len(post_ids),
         "posts_lost": sum(1 for post_id in post_ids if post_id is None or not in_channel[post_id]),
         "posts_doubled": sum(count - 1 for count in in_channel.values() if count > 1),
         "tick_doubled": tick_doubled,
@@ -267,10 +270,11 @@ def bench(server_url: str, faults: int, storm_s: float, gap_s: float, outage_s: 
                         break
                     time.sleep(1)
                 watch.stop()
+                end = utcnow() - timedelta(seconds=15)
             finally:
                 for replica in replicas:
                     replica.stop(60)
-        result = measure(engine, slack, start, end - timedelta(minutes=1))
+        result = measure(engine, slack, start, end)
         engine.dispose()
         admin.dispose()
     print(f"minutes measured      {result['minutes']}")
@@ -279,6 +283,7 @@ def bench(server_url: str, faults: int, storm_s: float, gap_s: float, outage_s: 
     print(f"runs recorded missed  {len(result['missed'])}")
     for at, why in result["missed"]:
         print(f"    {at:%H:%M}  {why}")
+    print(f"posts made            {result['posts']} (one per run, both jobs)")
     print(f"posts lost            {result['posts_lost']} (target 0)")
     print(f"posts doubled         {result['posts_doubled']} (target 0)")
     print(f"429 answers           {slack.rate_limited()}")

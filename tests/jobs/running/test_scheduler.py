@@ -163,7 +163,7 @@ async def test_fires_later_than_the_grace_are_recorded_missed(engine: Engine) ->
         )
     )
     late = datetime.now(UTC) - timedelta(seconds=90)  # e.g. the loop was blocked that long
-    with watching("jobs.running.scheduler") as log:
+    with watching("jobs.running") as log:
         missed_fire = await fire(scheduler, "job:tick", at=late)
         await log.logged("job:tick missed its .* schedule")
     assert isinstance(missed_fire, JobExecutionEvent) and missed_fire.code == EVENT_JOB_MISSED
