@@ -429,6 +429,36 @@ class ModelPrice(Strict):
     currency: str = Field(default="USD", pattern=r"^[A-Za-z$€£¥]{1,5}$")
 
 
+OnExhausted = Literal["alert", "lint", "pause"]
+
+
+class BudgetLimit(Strict):
+    """A monthly ceiling in tokens (in and out) and/or money (at the [models] prices)."""
+
+    monthly_tokens: int | None = Field(default=None, ge=1)
+    monthly_cost: float | None = Field(default=None, gt=0)
+    # At 100%: alert only, review with the linters instead, or pause model reviews.
+    on_exhausted: OnExhausted | None = None  # default: [budget] on_exhausted
+
+
+class BudgetConfig(BudgetLimit):
+    """The deployment's budget (the keys of BudgetLimit) and each repository's."""
+
+    on_exhausted: OnExhausted | None = "alert"
+    # Percentages of a ceiling that post an alert when crossed, once a month each.
+    thresholds: list[int] = Field(default_factory=lambda: [80, 100])
+    # Where alerts go; default: [digest] post_to.
+    post_to: list[Target] = Field(default_factory=list)
+    repos: dict[str, BudgetLimit] = Field(default_factory=dict)
+
+    @field_validator("thresholds")
+    @classmethod
+    def _thresholds(cls, values: list[int]) -> list[int]:
+        if not values or any(not 1 <= v <= 100 for v in values):
+            raise ValueError("thresholds are percentages from 1 to 100, e.g. [80, 100]")
+        return sorted(set(values))
+
+
 class Config(Strict):
     # Where the SQLite database, clones of remote repositories and caches live.
     data_dir: str | None = None
@@ -448,6 +478,7 @@ class Config(Strict):
     log: LogConfig = LogConfig()
     # Prices by model name (as the server reports it), e.g. [models."gpt-4o-mini"].
     models: dict[str, ModelPrice] = Field(default_factory=dict)
+    budget: BudgetConfig = BudgetConfig()
 
     @model_validator(mode="after")
     def _names_are_unique_and_known(self) -> Config:
@@ -466,6 +497,16 @@ class Config(Strict):
         currencies = sorted({price.currency for price in self.models.values()})
         if len(currencies) > 1:
             raise ValueError(f"models: prices in one currency, please (found {currencies})")
+        repo_names = {r.name for r in self.repos}
+        for name in self.budget.repos:
+            if name not in repo_names:
+                raise ValueError(
+                    f"budget.repos.{name}: unknown repository (declared: "
+                    f"{sorted(repo_names) or 'none'})"
+                )
+        costly = [self.budget, *self.budget.repos.values()]
+        if not self.models and any(limit.monthly_cost is not None for limit in costly):
+            raise ValueError('budget: monthly_cost needs prices ([models."NAME"])')
         return self
 
     @property
