@@ -24,6 +24,7 @@ examples:
   opsdesk jobs --config other.toml     options go before or after the command
   opsdesk run-job NAME                 run one job (or batch) now
   opsdesk review . --json              review the repository here (cached, delta or full)
+  opsdesk findings api --rule F401     the open findings of one rule (--path, --severity too)
   opsdesk slack manifest --request-url https://bot.example.com/slack/events
                                        the Slack app manifest for HTTP mode
 """
@@ -131,6 +132,26 @@ def build_parser() -> argparse.ArgumentParser:
         "spent and full_tree_tokens: what a full model review of the commit would send)"
     )
     review.add_argument("--json", action="store_true", help=review_json)
+
+    findings = add(
+        commands,
+        "findings",
+        "a repository's open findings, all of them (what /findings lists a page at a time)",
+    )
+    findings.add_argument(
+        "target", metavar="TARGET", help="a configured repo name, or a path in a local repository"
+    )
+    findings.add_argument("--rule", metavar="CODE", help="only this rule (F401, SC2086; any case)")
+    findings.add_argument(
+        "--severity", choices=["error", "warning", "info"], help="only this severity"
+    )
+    findings.add_argument("--path", metavar="PATH", help="only this file or directory")
+    findings.add_argument(
+        "--suppressed",
+        action="store_true",
+        help="those marked false positive instead of the open ones",
+    )
+    findings.add_argument("--json", action="store_true", help="print the findings as JSON")
 
     slack = add(commands, "slack", "Slack set-up")
     slack_commands = slack.add_subparsers(dest="slack_command", metavar="ACTION", required=True)

@@ -126,5 +126,35 @@ def run_review_command(settings: Settings, args: argparse.Namespace) -> int:
         print(json.dumps(result.to_json(), indent=2))
     else:
         # Nobody can press a button on the command line: findings without labels.
-        print(render_text(review_reply(result, context.config), with_buttons=False)[0])
+        reply = review_reply(result, context.config, on_command_line=True)
+        print(render_text(reply, with_buttons=False)[0])
+    return 0
+
+
+def run_findings(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.render_text import render_text
+    from bot.wiring import build_context
+    from handlers.review import FindingsQuery, findings_blocks, matching_findings
+    from jobs.core.reply import Block, Reply
+    from jobs.review.replies import repo_label
+    from jobs.review.targets import UnknownRepo
+
+    context = build_context(settings)
+    path = (args.path or "").removeprefix("./").rstrip("/") or None
+    query = FindingsQuery(
+        args.target, args.suppressed, path, rule=args.rule, severity=args.severity
+    )
+    try:
+        target, found = matching_findings(context, query, allow_local=True)
+    except UnknownRepo as exc:
+        return fail(f"opsdesk: {exc.reason}", code=1)
+    if args.json:
+        print(json.dumps([f.to_json() for f in found], indent=2))
+        return 0
+    what = "suppressed" if query.suppressed else "open"
+    title = f"Findings {repo_label(target.name)}: {len(found)} {what}{query.describe()}"
+    blocks = findings_blocks(context, found, suppressed=query.suppressed)
+    if not found:
+        blocks = [Block(text=f"No {what} findings{query.describe()}.")]
+    print(render_text(Reply(title=title, blocks=blocks), with_buttons=False)[0])
     return 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 
 def plural(value: int, noun: str, many: str | None = None) -> str:
     """'1 run', '2 runs', '1,204 cache hits'; `many` for irregular plurals."""
@@ -9,11 +11,13 @@ def plural(value: int, noun: str, many: str | None = None) -> str:
 
 
 def duration(ms: float | None) -> str:
-    """850ms, 12.3s, 4m 05s, 2h 14m; '-' when unknown."""
+    """0.4ms, 850ms, 12.3s, 4m 05s, 2h 14m; '-' when unknown."""
     if ms is None:
         return "-"
     sign = "-" if ms < 0 else ""
     ms = abs(ms)
+    if 0 < ms < 10:
+        return f"{sign}{ms:.1f}ms"  # a database's round trip
     if ms < 1000:
         return f"{sign}{ms:.0f}ms"
     seconds = ms / 1000
@@ -24,6 +28,12 @@ def duration(ms: float | None) -> str:
         return f"{sign}{minutes}m {secs:02d}s"
     hours, minutes = divmod(minutes, 60)
     return f"{sign}{hours}h {minutes:02d}m"
+
+
+def span(delta: timedelta) -> str:
+    """A stretch of time in `duration`'s words; one that comes out negative (two
+    machines' clocks apart) reads as none."""
+    return duration(max(delta, timedelta(0)) / timedelta(milliseconds=1))
 
 
 def rate(value: float | None) -> str:

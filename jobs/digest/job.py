@@ -17,7 +17,6 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from jobs.config.schema import parse_duration
 from jobs.context import Context
 from jobs.core.reply import Block, Reply
 from jobs.core.text import plural
@@ -165,7 +164,7 @@ def post_daily_digest(context: Context, now: datetime) -> list[int]:
         reply=with_outlook(context, digest_reply(digest, chart, config.operator.public_url)),
         dedupe_key=f"digest:{local_day}",
     )
-    cooldown = parse_duration(config.digest.alert_cooldown)
+    cooldown = config.digest.alert_cooldown
     decision = decide_digest_alerts(digest, _read_alert_states(context), now, cooldown)
     ids += _apply(context, decision, local_day)
     log.info(
@@ -224,7 +223,7 @@ def post_health_alerts(context: Context, now: datetime) -> list[int]:
                     numbers={"down": float(component.status == "down")},
                 )
             )
-    cooldown = parse_duration(context.config.digest.alert_cooldown)
+    cooldown = context.config.digest.alert_cooldown
     decision = decide_alerts(found, checked, _read_alert_states(context), now, cooldown)
     return _apply(context, decision, now.strftime("%Y-%m-%dT%H:%M"))
 

@@ -76,6 +76,21 @@ class ReviewedFinding:
     source: str
     status: str
 
+    def to_json(self) -> dict[str, Any]:
+        """As `opsdesk review --json` and `opsdesk findings --json` print it."""
+        return {
+            "id": self.id,
+            "path": self.path,
+            "line": self.line,
+            "cell": self.cell,
+            "severity": self.severity,
+            "category": self.category,
+            "message": self.message,
+            "suggestion": self.suggestion,
+            "source": self.source,
+            "status": self.status,
+        }
+
     def as_row(self) -> Finding:
         """A detached storage row, for the shared rendering (`finding_block`)."""
         status = "fixed" if self.status == "fixed" else "open"

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from jobs.core.text import duration
 from jobs.review.git import (
     LOCAL_TIMEOUT_S,
     PLAIN_DIFF,
@@ -171,7 +172,9 @@ def stream_blobs(
             content = process.stdout.read(size)
             process.stdout.read(1)  # the newline after each object
             if len(content) != size:
-                raise GitError(f"git cat-file stopped (timed out after {timeout:g}s?)")
+                raise GitError(
+                    f"git cat-file stopped (timed out after {duration(timeout * 1000)}?)"
+                )
             yield oid, content
     finally:
         killer.cancel()
@@ -288,7 +291,7 @@ def bounded_diff(
         stderr = errors.read(4096).decode("utf-8", "replace").strip()
     if returncode != 0:
         if timed_out:
-            raise GitError(f"git diff timed out after {timeout:g}s")
+            raise GitError(f"git diff timed out after {duration(timeout * 1000)}")
         raise GitError(f"git diff failed: {stderr or f'exit {returncode}'}")
     text = b"".join(parts.kept).decode("utf-8", "replace")
     return BoundedDiff(text, tuple(parts.dropped))

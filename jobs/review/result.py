@@ -104,21 +104,7 @@ class ReviewResult:
             "model": row["model"],
             "commits_covered": row["commits_covered"],
             "counts": self.counts,
-            "findings": [
-                {
-                    "id": f.id,
-                    "path": f.path,
-                    "line": f.line,
-                    "cell": f.cell,
-                    "severity": f.severity,
-                    "category": f.category,
-                    "message": f.message,
-                    "suggestion": f.suggestion,
-                    "source": f.source,
-                    "status": f.status,
-                }
-                for f in self.findings
-            ],
+            "findings": [f.to_json() for f in self.findings],
             "skipped_files": [{"path": s.path, "reason": s.reason} for s in self.skipped_files],
             "reviewed_files": row.get("reviewed_files", 0),
             "notes": list(self.notes),

@@ -56,9 +56,8 @@ def test_config_check_names_the_bad_key(
     assert str(path) in err
 
 
-def test_example_config_is_valid(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["config", "check", str(ROOT / "opsdesk.example.toml")]) == 0
-    assert "ok" in capsys.readouterr().out
+def test_example_config_is_valid() -> None:
+    load_config(ROOT / "opsdesk.example.toml")  # what the machine must provide: test_readiness
 
 
 def test_example_config_sets_every_section() -> None:
