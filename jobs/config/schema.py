@@ -2,7 +2,7 @@
 
 `jobs/config/loading.py` finds the file, reads the environment and validates through
 `Config`. The sections live in modules of one idea each (`values.py`, `reviewers.py`,
-`work.py`, `chat.py`); every model is imported from here, the one place to look.
+`work.py`, `chat.py`, `spending.py`); every model is imported from here, the one place to look.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from jobs.config.reviewers import (
     LlmReviewerConfig,
     ReviewerConfig,
 )
+from jobs.config.spending import BudgetConfig, BudgetLimit, ModelPrice, OnExhausted
 from jobs.config.values import (
     MAX_DURATION,
     MIN_DURATION,
@@ -50,6 +51,8 @@ __all__ = [
     "TARGET_PATTERN",
     "AccessConfig",
     "BatchConfig",
+    "BudgetConfig",
+    "BudgetLimit",
     "CacheConfig",
     "Config",
     "DigestConfig",
@@ -60,7 +63,9 @@ __all__ = [
     "LinterConfig",
     "LlmReviewerConfig",
     "LogConfig",
+    "ModelPrice",
     "Name",
+    "OnExhausted",
     "OperatorConfig",
     "RepoConfig",
     "ReviewerConfig",
@@ -153,45 +158,6 @@ class LogConfig(Strict):
 
     # "json": one JSON object a line, for log collectors (Loki, Elasticsearch, journald).
     format: Literal["text", "json"] = "text"
-
-
-class ModelPrice(Strict):
-    """What a hosted model charges per million tokens: usage shows money with these.
-    Every priced model is in one currency."""
-
-    input_per_million: float = Field(ge=0, le=1_000_000)
-    output_per_million: float = Field(ge=0, le=1_000_000)
-    currency: str = Field(default="USD", pattern=r"^[A-Za-z$€£¥]{1,5}$")
-
-
-OnExhausted = Literal["alert", "lint", "pause"]
-
-
-class BudgetLimit(Strict):
-    """A monthly ceiling in tokens (in and out) and/or money (at the [models] prices)."""
-
-    monthly_tokens: int | None = Field(default=None, ge=1)
-    monthly_cost: float | None = Field(default=None, gt=0)
-    # At 100%: alert only, review with the linters instead, or pause model reviews.
-    on_exhausted: OnExhausted | None = None  # default: [budget] on_exhausted
-
-
-class BudgetConfig(BudgetLimit):
-    """The deployment's budget (the keys of BudgetLimit) and each repository's."""
-
-    on_exhausted: OnExhausted | None = "alert"
-    # Percentages of a ceiling that post an alert when crossed, once a month each.
-    thresholds: list[int] = Field(default_factory=lambda: [80, 100])
-    # Where alerts go; default: [digest] post_to.
-    post_to: list[Target] = Field(default_factory=list)
-    repos: dict[str, BudgetLimit] = Field(default_factory=dict)
-
-    @field_validator("thresholds")
-    @classmethod
-    def _thresholds(cls, values: list[int]) -> list[int]:
-        if not values or any(not 1 <= v <= 100 for v in values):
-            raise ValueError("thresholds are percentages from 1 to 100, e.g. [80, 100]")
-        return sorted(set(values))
 
 
 class Config(Strict):

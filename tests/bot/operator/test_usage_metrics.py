@@ -75,3 +75,16 @@ async def test_every_series_the_grafana_dashboard_plots_is_served(engine: Engine
         served = {key[0] for key in parse((await running.client.get("/metrics")).text)}
 
     assert named <= served, sorted(named - served)
+
+
+async def test_the_page_shows_each_budget_and_its_forecast(engine: Engine) -> None:
+    history(engine)
+    async with operator_server(engine, CONFIG, clock=lambda: NOW) as running:
+        page = (await running.client.get("/")).text
+
+    assert '<section id="budget"><h2>Model usage this month</h2>' in page
+    assert (
+        "<li>api: 1M of 2M tokens (50%); on track for 3.1M of 2M tokens by Dec 31 — over "
+        "from about Dec 20; at 100%: alert</li>"
+    ) in page
+    assert "<li>All repositories: 1M of 5M tokens (20%); on track for" in page
