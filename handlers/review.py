@@ -10,10 +10,11 @@ from handlers.ids import parse_id
 from handlers.router import Command, Request, UsageError
 from jobs.core.reply import Reply
 from jobs.core.text import plural
+from jobs.review.code_view import code_view
 from jobs.review.engine import run_review
 from jobs.review.feedback import marks_of
-from jobs.review.history import open_findings
-from jobs.review.replies import finding_block, repo_label, review_reply, suppressed_block
+from jobs.review.history import open_findings, review_commit, served_review_id
+from jobs.review.replies import finding_block, repo_label, review_post, suppressed_block
 from jobs.review.targets import ReviewFailed, UnknownRepo, resolve_target
 
 FINDINGS_PER_PAGE = 20
@@ -29,7 +30,7 @@ def review(request: Request) -> Reply:
         result = run_review(request.context, args[0], full=full, allow_local=_on_console(request))
     except ReviewFailed as exc:
         return Reply.error(f"Review of {repo_label(exc.repo)} failed: {exc.reason}")
-    return remember_shown(request, review_reply(result, request.context.config))
+    return remember_shown(request, review_post(request.context, result))
 
 
 @dataclass(frozen=True)
@@ -100,10 +101,12 @@ def findings(request: Request) -> Reply:
     listed = found[first : first + FINDINGS_PER_PAGE]
     with context.engine.connect() as connection:
         marks = marks_of(connection, [f.id for f in listed])  # who marked what, shown
+    commit = review_commit(context.engine, served_review_id(context.engine, target.name))
+    view = code_view(context, target.name, commit, listed)
     if query.suppressed:
-        blocks = [suppressed_block(f.as_row(), marks.get(f.id, ())) for f in listed]
+        blocks = [suppressed_block(f.as_row(), marks.get(f.id, ()), view) for f in listed]
     else:
-        blocks = [finding_block(f.as_row(), marks=marks.get(f.id, ())) for f in listed]
+        blocks = [finding_block(f.as_row(), marks=marks.get(f.id, ()), view=view) for f in listed]
     note = ""
     if pages > 1:
         note = f"showing {first + 1} to {first + len(listed)} of {len(found)}, most severe first"

@@ -90,8 +90,9 @@ def run_one_job(settings: Settings, args: argparse.Namespace) -> int:
 def run_review_command(settings: Settings, args: argparse.Namespace) -> int:
     from bot.render_text import render_text
     from bot.wiring import build_context
+    from jobs.review.code_view import code_view
     from jobs.review.engine import run_review
-    from jobs.review.replies import review_reply
+    from jobs.review.replies import review_post
     from jobs.review.targets import ReviewFailed
 
     context = build_context(settings)
@@ -100,8 +101,10 @@ def run_review_command(settings: Settings, args: argparse.Namespace) -> int:
     except ReviewFailed as exc:
         return fail(f"opsdesk: {exc}", code=1)
     if args.json:
-        print(json.dumps(result.to_json(), indent=2))
+        row = result.stored.row
+        view = code_view(context, row["repo"], row["commit_sha"], result.findings)
+        print(json.dumps(result.to_json(view), indent=2))
     else:
         # Nobody can press a button on the command line: findings without labels.
-        print(render_text(review_reply(result, context.config), with_buttons=False)[0])
+        print(render_text(review_post(context, result), with_buttons=False)[0])
     return 0

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from jobs.review.budget import SkippedFile
+from jobs.review.code_view import NO_VIEW, CodeView
 from jobs.review.history import ReviewedFinding, StoredReview
 
 
@@ -91,7 +92,8 @@ class ReviewResult:
             "duration_ms": self.duration_ms,
         }
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, view: CodeView = NO_VIEW) -> dict[str, Any]:
+        """The review as data; `view` adds each finding's link and snippet."""
         row = self.stored.row
         return {
             "review_id": self.review_id,
@@ -109,13 +111,19 @@ class ReviewResult:
                     "id": f.id,
                     "path": f.path,
                     "line": f.line,
+                    "column": f.column,
+                    "end_line": f.end_line,
                     "cell": f.cell,
                     "severity": f.severity,
                     "category": f.category,
+                    "rule_name": f.rule_name,
+                    "rule_url": f.rule_url,
                     "message": f.message,
                     "suggestion": f.suggestion,
                     "source": f.source,
                     "status": f.status,
+                    "url": view.url(f),
+                    "snippet": view.snippet(f) or None,
                 }
                 for f in self.findings
             ],
