@@ -73,6 +73,11 @@ class Block(BaseModel):
 
     @model_validator(mode="after")
     def _text_of_spans(self) -> Block:
+        # A snippet ends its own line: a newline right after it would be a blank line.
+        for before, index in zip(self.spans, range(1, len(self.spans)), strict=False):
+            after = self.spans[index]
+            if before.style == "pre" and after.text.startswith("\n"):
+                self.spans[index] = after.model_copy(update={"text": after.text[1:]})
         if self.spans:
             self.text = plain_text(self.spans)
         return self

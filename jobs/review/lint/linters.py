@@ -35,6 +35,8 @@ STYLE_PREFIXES = (
     "PLR", "RSE", "SLF", "TD", "FIX", "RUF100", "EM", "EXE",
 )  # fmt: skip
 MAX_RULE_URL = 500
+# Changes when the mapping of reports onto findings does (part of the cache key).
+REPORT_MAPPING = "2026.12-rules"
 TIMEOUT_S = 300.0
 FILES_PER_TIMEOUT = 400  # a linter's run may take TIMEOUT_S for each this many files
 
