@@ -3,7 +3,9 @@ with a GitHub remote, reviewed night after night by ruff."""
 
 from __future__ import annotations
 
-from world import Example, World
+from datetime import timedelta
+
+from world import NOW, Example, World
 
 from handlers.access import Caller
 
@@ -51,6 +53,7 @@ def examples(world: World) -> list[Example]:
     repo = world.repo("click", remote="git@github.com:pallets/click.git")
     repo.commit("Initial import", PROJECT)
     router = world.router(config_for(str(repo.path)))
+    world.now = NOW - timedelta(days=2)
     slack_dana = Caller("slack", "U0DANA", "C0TEAM", name="Dana", command_prefix="/opsdesk ")
     first = router.handle(slack_dana, "/review click")
 
@@ -63,10 +66,12 @@ def examples(world: World) -> list[Example]:
         "Parse options",
         {"src/click/parser.py": "def parse(args=[]):\n    return normalise(args)\n"},
     )
+    world.now = NOW - timedelta(days=1)
     busy = router.handle(slack_dana, "/review click")
 
     repo.commit("Typo", {"README.md": "# click, the CLI toolkit\n"})
     repo.commit("More docs", {"docs/page12.md": "# Page 12, revised\n"})
+    world.now = NOW
     quiet = router.handle(slack_dana, "/review click")
 
     listing = router.handle(slack_dana, "/findings click")

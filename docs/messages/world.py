@@ -85,6 +85,7 @@ class GitRepo:
 class World:
     root: Path
     contexts: list[Context] = field(default_factory=list)
+    now: datetime = NOW  # the clock of every context; examples move it
 
     def __post_init__(self) -> None:
         self.engine = make_engine(f"sqlite:///{self.root / 'opsdesk.db'}")
@@ -102,7 +103,7 @@ class World:
             engine=self.engine,
             data_dir=self.root / "data",
             config_source="docs",
-            clock=lambda: NOW,
+            clock=lambda: self.now,
         )
         self.contexts.append(context)
         return build_router(context)
