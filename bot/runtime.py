@@ -20,7 +20,6 @@ from bot.log_deliverer import LogDeliverer
 from bot.wiring import build_context, open_database
 from bot.work_queue import WorkQueue
 from jobs.config.loading import Settings
-from jobs.config.schema import parse_duration
 from jobs.context import Context
 from jobs.core.text import plural
 from jobs.outbox.delivery import Deliverer, OutboxSender, release_claims
@@ -77,7 +76,7 @@ async def run_forever(
     jobs get `scheduler.shutdown_grace` (or `shutdown_grace` seconds) to finish."""
     stop = stop or asyncio.Event()
     if shutdown_grace is None:
-        grace = parse_duration(settings.config.scheduler.shutdown_grace).total_seconds()
+        grace = settings.config.scheduler.shutdown_grace.total_seconds()
     else:
         grace = shutdown_grace
     engine = await asyncio.to_thread(open_database, settings, migrate_in_child=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from handlers import digest, feedback, health, help, jobs, review
+from handlers import digest, feedback, health, help, jobs, review, usage
 from handlers.router import Action, Command, Router
 from jobs.context import Context
 
@@ -12,6 +12,7 @@ COMMANDS: list[Command] = [
     *review.COMMANDS,
     *jobs.COMMANDS,
     *digest.COMMANDS,
+    *usage.COMMANDS,
 ]
 ACTIONS: list[Action] = [*feedback.ACTIONS]
 

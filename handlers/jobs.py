@@ -10,7 +10,8 @@ from handlers.access import Role
 from handlers.router import Command, Request, UsageError
 from jobs.context import Context
 from jobs.core.reply import Block, Reply, ReplyField
-from jobs.running.runner import batch_reply, format_ms, run_batch, run_job_for_reply
+from jobs.core.text import duration
+from jobs.running.runner import batch_reply, run_batch, run_job_for_reply
 from jobs.runs import records as runs
 from jobs.runs.specs import find_batch, find_job, job_specs, next_fire_time
 
@@ -114,7 +115,7 @@ def jobs_reply(lines: list[JobLine]) -> Reply:
         else:
             state = ""  # manual, or fired by its batch: the schedule says it
         last = (
-            f"last {line.last_status} {format_ms(line.last_duration_ms)}"
+            f"last {line.last_status} {duration(line.last_duration_ms)}"
             if line.last_status
             else "never run"
         )

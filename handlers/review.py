@@ -1,4 +1,5 @@
-"""/review <repo> [full] and /findings <repo> [suppressed] [path] [page]."""
+"""/review <repo> [full] and /findings <repo> [suppressed] [rule CODE] [severity LEVEL]
+[path] [page]."""
 
 from __future__ import annotations
 
@@ -8,14 +9,15 @@ from dataclasses import dataclass
 from handlers.feedback import remember_shown
 from handlers.ids import parse_id
 from handlers.router import Command, Request, UsageError
-from jobs.core.reply import Reply
+from jobs.context import Context
+from jobs.core.reply import Block, Reply
 from jobs.core.text import plural
 from jobs.review.code_view import code_view
 from jobs.review.engine import run_review
 from jobs.review.feedback import marks_of
-from jobs.review.history import open_findings, review_commit, served_review_id
+from jobs.review.history import ReviewedFinding, open_findings, review_commit, served_review_id
 from jobs.review.replies import finding_block, repo_label, review_post, suppressed_block
-from jobs.review.targets import ReviewFailed, UnknownRepo, resolve_target
+from jobs.review.targets import RepoTarget, ReviewFailed, UnknownRepo, resolve_target
 
 FINDINGS_PER_PAGE = 20
 
@@ -33,34 +35,66 @@ def review(request: Request) -> Reply:
     return remember_shown(request, review_post(request.context, result))
 
 
+SEVERITIES = ("error", "warning", "info")
+
+
 @dataclass(frozen=True)
 class FindingsQuery:
-    """/findings <repo> [suppressed] [path] [page]: which findings, which page."""
+    """/findings <repo> [suppressed] [rule CODE] [severity LEVEL] [path] [page]: which
+    findings, which page."""
 
     repo: str
     suppressed: bool = False
     path: str | None = None  # a file, or a directory and everything under it
     page: int = 1
+    rule: str | None = None  # a rule code (ruff's F401, shellcheck's SC2086), any case
+    severity: str | None = None
 
     def command(self, label: str, page: int) -> str:
         """The command that shows `page` of the same listing (quoted as a shell would,
         as commands are parsed)."""
         path = shlex.quote(self.path) if self.path else ""
-        words = ["/findings", shlex.quote(label), "suppressed" if self.suppressed else "", path]
-        return " ".join(word for word in [*words, str(page)] if word)
+        words = ["/findings", shlex.quote(label), "suppressed" if self.suppressed else ""]
+        words += ["rule", shlex.quote(self.rule)] if self.rule else []
+        words += ["severity", self.severity] if self.severity else []
+        return " ".join(word for word in [*words, path, str(page)] if word)
 
     def covers(self, path: str) -> bool:
         return self.path is None or path == self.path or path.startswith(self.path + "/")
 
+    def matches(self, finding: ReviewedFinding) -> bool:
+        return (
+            self.covers(finding.path)
+            and (self.rule is None or finding.category.casefold() == self.rule.casefold())
+            and (self.severity is None or finding.severity == self.severity)
+        )
+
+    def describe(self) -> str:
+        """ " in src", " of rule F401", " of severity error": what narrows the listing."""
+        parts = [f" of rule {self.rule}" if self.rule else ""]
+        parts.append(f" of severity {self.severity}" if self.severity else "")
+        parts.append(f" in {self.path}" if self.path else "")
+        return "".join(parts)
+
 
 def parse_findings_query(args: list[str]) -> FindingsQuery:
-    """The repository first; after it, in any order, `suppressed`, a path (a file or a
-    directory of the repository) and a page number."""
+    """The repository first; after it, in any order, `suppressed`, `rule CODE`,
+    `severity LEVEL`, a path (a file or a directory of the repository) and a page number."""
     if not args:
         raise UsageError("Give a repository name.")
     suppressed, path, page = False, None, None
-    for word in args[1:]:
-        if word == "suppressed" and not suppressed:
+    options: dict[str, str] = {}
+    words = iter(args[1:])
+    for word in words:
+        if word in ("rule", "severity") and word not in options:
+            value = next(words, None)
+            if value is None:
+                raise UsageError(f"Give a {'rule code' if word == 'rule' else 'severity'} "
+                                 f"after `{word}`.")  # fmt: skip
+            if word == "severity" and value.lower() not in SEVERITIES:
+                raise UsageError(f"Severity is one of {', '.join(SEVERITIES)}.")
+            options[word] = value.lower() if word == "severity" else value
+        elif word == "suppressed" and not suppressed:
             suppressed = True
         elif word.isdigit() and page is None:
             page = parse_id(word, "page number")
@@ -68,7 +102,17 @@ def parse_findings_query(args: list[str]) -> FindingsQuery:
             path = word.removeprefix("./").rstrip("/") or None
         else:
             raise UsageError(f"{word!r} is one argument too many.")
-    return FindingsQuery(args[0], suppressed, path, page or 1)
+    return FindingsQuery(args[0], suppressed, path, page or 1, **options)
+
+
+def matching_findings(
+    context: Context, query: FindingsQuery, *, allow_local: bool
+) -> tuple[RepoTarget, list[ReviewedFinding]]:
+    """The repository's open (or suppressed) findings the query covers, most severe
+    first. UnknownRepo when the repository is not one."""
+    target = resolve_target(context, query.repo, allow_local=allow_local)
+    found = open_findings(context.engine, target.name, suppressed=query.suppressed)
+    return target, [f for f in found if query.matches(f)]
 
 
 def findings(request: Request) -> Reply:
@@ -77,17 +121,12 @@ def findings(request: Request) -> Reply:
     query = parse_findings_query(request.args)
     context = request.context
     try:
-        target = resolve_target(context, query.repo, allow_local=_on_console(request))
+        target, found = matching_findings(context, query, allow_local=_on_console(request))
     except UnknownRepo as exc:
         return Reply.error(exc.reason)
-    found = [
-        f
-        for f in open_findings(context.engine, target.name, suppressed=query.suppressed)
-        if query.covers(f.path)
-    ]
     label = repo_label(target.name)
     what = "suppressed" if query.suppressed else "open"
-    where = f" in {query.path}" if query.path else ""
+    where = query.describe()
     if not found:
         none = "No finding is marked false positive" if query.suppressed else "No open findings"
         return Reply.text(f"{none}{where}.", title=f"Findings {label}: none {what}{where}")
@@ -99,14 +138,7 @@ def findings(request: Request) -> Reply:
         )
     first = (query.page - 1) * FINDINGS_PER_PAGE
     listed = found[first : first + FINDINGS_PER_PAGE]
-    with context.engine.connect() as connection:
-        marks = marks_of(connection, [f.id for f in listed])  # who marked what, shown
-    commit = review_commit(context.engine, served_review_id(context.engine, target.name))
-    view = code_view(context, target.name, commit, listed)
-    if query.suppressed:
-        blocks = [suppressed_block(f.as_row(), marks.get(f.id, ()), view) for f in listed]
-    else:
-        blocks = [finding_block(f.as_row(), marks=marks.get(f.id, ()), view=view) for f in listed]
+    blocks = findings_blocks(context, target.name, listed, suppressed=query.suppressed)
     note = ""
     if pages > 1:
         note = f"showing {first + 1} to {first + len(listed)} of {len(found)}, most severe first"
@@ -114,6 +146,20 @@ def findings(request: Request) -> Reply:
             note += f"; next: {query.command(label, query.page + 1)}"
     title = f"Findings {label}: {len(found)} {what}{where}"
     return remember_shown(request, Reply(title=title, blocks=blocks, note=note))
+
+
+def findings_blocks(
+    context: Context, repo: str, listed: list[ReviewedFinding], *, suppressed: bool
+) -> list[Block]:
+    """Each finding with who marked what: feedback buttons, or the undo of a false
+    positive; its link and code at the commit last reviewed."""
+    with context.engine.connect() as connection:
+        marks = marks_of(connection, [f.id for f in listed])
+    commit = review_commit(context.engine, served_review_id(context.engine, repo))
+    view = code_view(context, repo, commit, listed)
+    if suppressed:
+        return [suppressed_block(f.as_row(), marks.get(f.id, ()), view) for f in listed]
+    return [finding_block(f.as_row(), marks=marks.get(f.id, ()), view=view) for f in listed]
 
 
 def _on_console(request: Request) -> bool:
@@ -131,9 +177,9 @@ COMMANDS = [
     ),
     Command(
         "findings",
-        "/findings <repo> [suppressed] [path] [page]",
+        "/findings <repo> [suppressed] [rule CODE] [severity LEVEL] [path] [page]",
         "open findings of a repository, 20 a page; `suppressed`: those marked false "
-        "positive, to undo; a path: only that file or directory",
+        "positive, to undo; `rule F401`, `severity error` or a path: only those",
         findings,
     ),
 ]

@@ -18,10 +18,12 @@ from bot.cli.output import ScrubbingStream, config_problems, discard_stdout, fai
 from bot.cli.parser import build_parser
 from bot.cli.reports import (
     run_digest,
+    run_findings,
     run_health,
     run_jobs,
     run_one_job,
     run_review_command,
+    run_usage,
 )
 from bot.cli.serve import run_console, run_runtime
 from bot.cli.setup import config_check, run_slack_manifest
@@ -94,7 +96,9 @@ HANDLERS: dict[tuple[str, str | None], Handler] = {
     ("jobs", None): run_jobs,
     ("run-job", None): run_one_job,
     ("review", None): run_review_command,
+    ("findings", None): run_findings,
     ("digest", None): run_digest,
+    ("usage", None): run_usage,
     ("slack", "manifest"): run_slack_manifest,
     ("db", "upgrade"): run_db_upgrade,
     ("db", "status"): run_db_status,

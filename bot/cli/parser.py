@@ -20,9 +20,11 @@ examples:
                                        plus the operator page, probes and /metrics on
                                        http://127.0.0.1:8787 ([operator] in the config)
   opsdesk jobs --json                  jobs: schedule, next run, last status
+  opsdesk usage api --period week      model tokens and cache savings, with the forecast
   opsdesk jobs --config other.toml     options go before or after the command
   opsdesk run-job NAME                 run one job (or batch) now
   opsdesk review . --json              review the repository here (cached, delta or full)
+  opsdesk findings api --rule F401     the open findings of one rule (--path, --severity too)
   opsdesk slack manifest --request-url https://bot.example.com/slack/events
                                        the Slack app manifest for HTTP mode
 """
@@ -93,6 +95,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--png", metavar="FILE", help="write the 14-day chart to FILE (the 'charts' extra)"
     )
 
+    usage = add(
+        commands,
+        "usage",
+        "model tokens, runs, reviews and cache savings by repository and model, "
+        "with the month-end forecast",
+    )
+    usage.add_argument("repo", nargs="?", metavar="REPO", help="one configured repository")
+    usage.add_argument(
+        "--period",
+        choices=["day", "week", "month"],
+        default="month",
+        help="the calendar day, week or month to now (default: month)",
+    )
+    usage.add_argument("--json", action="store_true", help="print JSON")
+
     config = add(commands, "config", "configuration tools")
     config_commands = config.add_subparsers(dest="config_command", metavar="ACTION", required=True)
     check = add(config_commands, "check", "validate a configuration file (exit 1 if bad)")
@@ -115,6 +132,26 @@ def build_parser() -> argparse.ArgumentParser:
         "spent and full_tree_tokens: what a full model review of the commit would send)"
     )
     review.add_argument("--json", action="store_true", help=review_json)
+
+    findings = add(
+        commands,
+        "findings",
+        "a repository's open findings, all of them (what /findings lists a page at a time)",
+    )
+    findings.add_argument(
+        "target", metavar="TARGET", help="a configured repo name, or a path in a local repository"
+    )
+    findings.add_argument("--rule", metavar="CODE", help="only this rule (F401, SC2086; any case)")
+    findings.add_argument(
+        "--severity", choices=["error", "warning", "info"], help="only this severity"
+    )
+    findings.add_argument("--path", metavar="PATH", help="only this file or directory")
+    findings.add_argument(
+        "--suppressed",
+        action="store_true",
+        help="those marked false positive instead of the open ones",
+    )
+    findings.add_argument("--json", action="store_true", help="print the findings as JSON")
 
     slack = add(commands, "slack", "Slack set-up")
     slack_commands = slack.add_subparsers(dest="slack_command", metavar="ACTION", required=True)

@@ -1,5 +1,5 @@
-"""Commands that print what opsdesk knows: health, the digest, jobs, a job run now and
-a review. Each imports what it needs when it runs."""
+"""Commands that print what opsdesk knows: health, the digest, jobs, model usage, a job
+run now and a review. Each imports what it needs when it runs."""
 
 from __future__ import annotations
 
@@ -73,6 +73,29 @@ def run_jobs(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def run_usage(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.render_text import render_text
+    from bot.wiring import build_context
+    from handlers.router import UsageError
+    from handlers.usage import parse_usage_query
+    from jobs.usage.replies import usage_reply
+    from jobs.usage.report import usage_report
+
+    context = build_context(settings)
+    try:
+        query = parse_usage_query(
+            [args.repo, args.period] if args.repo else [args.period], context.config
+        )
+    except UsageError as exc:
+        return fail(f"opsdesk: {exc}", code=2)
+    report = usage_report(context, query.period, query.repo)
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2))
+    else:
+        print(render_text(usage_reply(report, context.config.scheduler.timezone))[0])
+    return 0
+
+
 def run_one_job(settings: Settings, args: argparse.Namespace) -> int:
     from bot.render_text import render_text
     from bot.wiring import build_context
@@ -106,5 +129,43 @@ def run_review_command(settings: Settings, args: argparse.Namespace) -> int:
         print(json.dumps(result.to_json(view), indent=2))
     else:
         # Nobody can press a button on the command line: findings without labels.
-        print(render_text(review_post(context, result), with_buttons=False)[0])
+        reply = review_post(context, result, on_command_line=True)
+        print(render_text(reply, with_buttons=False)[0])
+    return 0
+
+
+def run_findings(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.render_text import render_text
+    from bot.wiring import build_context
+    from handlers.review import FindingsQuery, findings_blocks, matching_findings
+    from jobs.core.reply import Block, Reply
+    from jobs.review.replies import repo_label
+    from jobs.review.targets import UnknownRepo
+
+    context = build_context(settings)
+    path = (args.path or "").removeprefix("./").rstrip("/") or None
+    query = FindingsQuery(
+        args.target, args.suppressed, path, rule=args.rule, severity=args.severity
+    )
+    try:
+        target, found = matching_findings(context, query, allow_local=True)
+    except UnknownRepo as exc:
+        return fail(f"opsdesk: {exc.reason}", code=1)
+    if args.json:
+        from jobs.review.code_view import code_view
+        from jobs.review.history import review_commit, served_review_id
+
+        commit = review_commit(context.engine, served_review_id(context.engine, target.name))
+        view = code_view(context, target.name, commit, found)
+        listed = [
+            f.to_json() | {"url": view.url(f), "snippet": view.snippet(f) or None} for f in found
+        ]
+        print(json.dumps(listed, indent=2))
+        return 0
+    what = "suppressed" if query.suppressed else "open"
+    title = f"Findings {repo_label(target.name)}: {len(found)} {what}{query.describe()}"
+    blocks = findings_blocks(context, target.name, found, suppressed=query.suppressed)
+    if not found:
+        blocks = [Block(text=f"No {what} findings{query.describe()}.")]
+    print(render_text(Reply(title=title, blocks=blocks), with_buttons=False)[0])
     return 0

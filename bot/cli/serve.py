@@ -30,9 +30,15 @@ def run_runtime(settings: Settings, _args: argparse.Namespace) -> int:
     from bot.runtime import limit_malloc_arenas, run_forever
 
     limit_malloc_arenas()  # before asyncio.run starts any thread
+    from jobs.config.readiness import readiness_problems
+
+    # What `opsdesk config check` reports, all at once; exit 2, which systemd does not
+    # restart (a restart cannot fix a configuration).
+    problems = readiness_problems(settings.config.model_dump(), settings.secrets)
     needs = extras_needed(settings.config, settings.database_url)
-    if needs.missing:
-        return fail("\n".join(["opsdesk: cannot start", *needs.missing]), code=2)
+    if problems or needs.missing:
+        lines = [f"  {problem}" for problem in problems] + needs.missing
+        return fail("\n".join([f"opsdesk: cannot start ({settings.source})", *lines]), code=2)
     for note in needs.notes:
         logging.getLogger("opsdesk").warning("%s", note)
     try:

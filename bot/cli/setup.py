@@ -14,18 +14,42 @@ if TYPE_CHECKING:
 
 
 def config_check(file: str | None) -> int:
+    """Every problem `opsdesk run` would stop at, in one list: the file's keys, the
+    tokens the enabled platforms need (their shape), paths on this machine, post
+    targets no platform delivers, missing extras. Exit 1 when there is any."""
     from bot.extras_check import extras_needed
-    from jobs.config.loading import ConfigError, find_config_file, load_config
+    from jobs.config.loading import (
+        ConfigError,
+        Secrets,
+        find_config_file,
+        read_toml,
+        validate_config,
+    )
+    from jobs.config.readiness import readiness_problems
+    from jobs.core import scrub
     from jobs.core.text import plural
     from jobs.running.preflight import CONFIG_CHECKS
 
     path = find_config_file(file)
+    source = str(path) if path else "the embedded defaults"
+    secrets = Secrets.from_env()
+    scrub.register(secrets.values())
     try:
-        config = load_config(path, CONFIG_CHECKS)
+        raw = read_toml(path)
     except ConfigError as exc:
         return fail(config_problems(exc), code=1)
-    needs = extras_needed(config, os.environ.get("OPSDESK_DATABASE_URL"))
-    source = path or "the embedded defaults"
+    problems: list[str] = []
+    config = None
+    try:
+        config = validate_config(path, raw, CONFIG_CHECKS)
+    except ConfigError as exc:
+        problems += exc.problems
+    problems += readiness_problems(raw, secrets)
+    needs = extras_needed(config, os.environ.get("OPSDESK_DATABASE_URL")) if config else None
+    if problems:
+        problems += [line.strip() for line in needs.missing] if needs else []
+        return fail(config_problems(ConfigError(source, problems)), code=1)
+    assert config is not None and needs is not None
     if needs.missing:
         return fail(
             "\n".join([f"{source}: needs packages that are not installed", *needs.missing]),

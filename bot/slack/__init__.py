@@ -71,9 +71,11 @@ def build_slack_adapter(
         app_token=app_token.get_secret_value() if app_token else None,
         http_host=slack.http_host,
         http_port=slack.http_port,
-        gate=RequestGate(signing.get_secret_value(), team_id=slack.team_id, app_id=slack.app_id)
-        if signing and slack.mode == "http"
-        else None,
+        gate=RequestGate(
+            signing.get_secret_value() if signing and slack.mode == "http" else None,
+            team_id=slack.team_id,
+            app_id=slack.app_id,
+        ),
     )
 
 

@@ -12,7 +12,7 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 
 from bot.slack.deliver import SlackDeliverer
-from bot.slack.gate import RequestGate
+from bot.slack.gate import GatedSocketModeHandler, RequestGate
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,8 @@ class SlackAdapter:
     app_token: str | None = None
     http_host: str = "127.0.0.1"
     http_port: int = 3000
-    # HTTP mode: what checks each request before bolt sees it (signature, workspace, app).
+    # What checks each request before bolt sees it: the signature (HTTP mode), the
+    # workspace and the app (both modes).
     gate: RequestGate | None = None
     _socket: AsyncSocketModeHandler | None = field(default=None, init=False, repr=False)
     _runner: web.AppRunner | None = field(default=None, init=False, repr=False)
@@ -48,14 +49,20 @@ class SlackAdapter:
         return self.outbound
 
     async def start(self) -> None:
+        if self.gate is not None:
+            await self._learn_installation(self.gate)
         if self.mode == "socket":
-            self._socket = AsyncSocketModeHandler(self.app, self.app_token)
+            assert self.app_token is not None
+            self._socket = (
+                AsyncSocketModeHandler(self.app, self.app_token)
+                if self.gate is None
+                else GatedSocketModeHandler(self.app, self.app_token, self.gate)
+            )
             await self._socket.connect_async()
             log.info("slack: connected in Socket Mode")
             return
         web_app = self.app.web_app(path=EVENTS_PATH, port=self.http_port)
         if self.gate is not None:
-            await self._learn_installation(self.gate)
             web_app.middlewares.append(self.gate.middleware())
         # bolt logs a refused request at INFO with its whole body; the gate refuses
         # them first and counts them instead.

@@ -1,11 +1,14 @@
-"""Slack's HTTP mode faces the internet: every request to /slack/events is checked
-here before bolt sees it, and refusals cost a counter, not a log line each.
+"""Every request from Slack is checked here before bolt sees it, and refusals cost a
+counter, not a log line each.
 
-- The signature (`X-Slack-Signature` over the timestamp and body with the signing
-  secret; a timestamp more than 5 minutes off is refused), by slack_sdk's verifier.
-- The workspace and the app: a signed request whose `team_id` or `api_app_id` is
-  not this installation's is refused. They come from `[slack] team_id` / `app_id`,
-  else from `auth.test` at start (`learn`); one not known is not checked.
+- HTTP mode (/slack/events faces the internet): the signature (`X-Slack-Signature`
+  over the timestamp and body with the signing secret; a timestamp more than 5
+  minutes off is refused), by slack_sdk's verifier.
+- Both modes: the workspace and the app. A request whose `team_id` or `api_app_id`
+  is not this installation's is refused — signed over HTTP, or an envelope on the
+  Socket Mode connection (`GatedSocketModeHandler` acknowledges it, so Slack does not
+  redeliver it, and drops it). They come from `[slack] team_id` / `app_id`, else from
+  `auth.test` at start (`learn`); one not known is not checked.
 
 bolt itself logs every request with a bad signature at INFO with its whole body
 (a stranger could fill the log, and forge lines with newlines in a body); here a
@@ -25,7 +28,12 @@ from urllib.parse import parse_qs
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
 from slack_sdk.signature import SignatureVerifier
+from slack_sdk.socket_mode.aiohttp import SocketModeClient
+from slack_sdk.socket_mode.request import SocketModeRequest
+from slack_sdk.socket_mode.response import SocketModeResponse
 
 log = logging.getLogger(__name__)
 
@@ -49,25 +57,33 @@ def sender_of(body: bytes, content_type: str) -> tuple[str | None, str | None]:
             data = json.loads(form["payload"]) if "payload" in form else form
     except (UnicodeDecodeError, ValueError, KeyError):
         return None, None
+    return sender_in(data)
+
+
+def sender_in(data: Any) -> tuple[str | None, str | None]:
+    """(team id, api_app_id) a request's fields name: `team_id` (a command, an event)
+    or `team.id` (an interaction), and `api_app_id`."""
     if not isinstance(data, dict):
         return None, None
-    team = data.get("team_id") or (data.get("team") or {}).get("id")
+    team_table = data.get("team")
+    team = data.get("team_id") or (team_table.get("id") if isinstance(team_table, dict) else None)
     app = data.get("api_app_id")
     return (str(team) if team else None), (str(app) if app else None)
 
 
 class RequestGate:
-    """An aiohttp middleware for bolt's web app (HTTP mode)."""
+    """An aiohttp middleware for bolt's web app (HTTP mode, with the signing secret);
+    the check of Socket Mode's envelopes (`GatedSocketModeHandler`, without one)."""
 
     def __init__(
         self,
-        signing_secret: str,
+        signing_secret: str | None = None,
         *,
         team_id: str | None = None,
         app_id: str | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._verifier = SignatureVerifier(signing_secret)
+        self._verifier = SignatureVerifier(signing_secret) if signing_secret else None
         self.team_id = team_id
         self.app_id = app_id
         self.clock = clock
@@ -81,11 +97,15 @@ class RequestGate:
         self.app_id = self.app_id or auth.get("app_id") or None
 
     def refusal(self, body: bytes, headers: Any) -> str | None:
+        """Why an HTTP-mode request is refused, or None."""
         timestamp = headers.get("X-Slack-Request-Timestamp", "0")
         signature = headers.get("X-Slack-Signature", "")
-        if not self._verifier.is_valid(body, timestamp, signature):
+        if self._verifier is None or not self._verifier.is_valid(body, timestamp, signature):
             return BAD_SIGNATURE
-        team, app = sender_of(body, headers.get("Content-Type", ""))
+        return self.sender_refusal(*sender_of(body, headers.get("Content-Type", "")))
+
+    def sender_refusal(self, team: str | None, app: str | None) -> str | None:
+        """Why a request from this workspace and app is refused, or None."""
         if self.team_id and team and team != self.team_id:
             return OTHER_TEAM
         if self.app_id and app and app != self.app_id:
@@ -102,12 +122,13 @@ class RequestGate:
             reason = self.refusal(await request.read(), request.headers)
             if reason is None:
                 return await handler(request)
-            self._count(reason)
+            self.count(reason)
             return web.json_response({"error": "invalid request"}, status=401)
 
         return check
 
-    def _count(self, reason: str) -> None:
+    def count(self, reason: str) -> None:
+        """A refusal: counted, and the counts logged at most once per LOG_EVERY_S."""
         self.refused[reason] += 1
         self._unlogged[reason] += 1
         now = self.clock()
@@ -121,3 +142,21 @@ class RequestGate:
         )
         self._unlogged.clear()
         self._logged_at = now
+
+
+class GatedSocketModeHandler(AsyncSocketModeHandler):
+    """bolt's Socket Mode handler with the gate's workspace and app check before bolt:
+    an envelope from another team or app is acknowledged (Slack would redeliver it
+    otherwise), counted, and never dispatched."""
+
+    def __init__(self, app: AsyncApp, app_token: str, gate: RequestGate) -> None:
+        super().__init__(app, app_token)
+        self.gate = gate
+
+    async def handle(self, client: SocketModeClient, req: SocketModeRequest) -> None:  # type: ignore[override]
+        reason = self.gate.sender_refusal(*sender_in(req.payload))
+        if reason is None:
+            await super().handle(client, req)
+            return
+        self.gate.count(reason)
+        await client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from bot.telegram.adapter import WEBHOOK_MODE_PROBLEM, TelegramAdapter, TelegramStartError
+from bot.telegram.adapter import TelegramAdapter, TelegramStartError, webhook_secret_problem
 from bot.work_queue import WorkQueue
 from handlers.router import Router
 from jobs.config.loading import ConfigError, Settings
@@ -33,8 +33,9 @@ def build_telegram_adapter(
         )
     env = os.environ if environ is None else environ
     secret = settings.secrets.telegram_webhook_secret
-    if config.mode == "webhook" and secret is None:
-        raise ConfigError("environment", [WEBHOOK_MODE_PROBLEM])
+    problem = webhook_secret_problem(config.mode, secret.get_secret_value() if secret else None)
+    if problem is not None:
+        raise ConfigError("environment", [problem])
     return TelegramAdapter(
         router,
         router.context.engine,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dtm
 import logging
+import re
 import time
 from urllib.parse import urlparse
 
@@ -26,6 +27,23 @@ WEBHOOK_MODE_PROBLEM = (
     "telegram.mode = 'webhook' needs TELEGRAM_WEBHOOK_SECRET (1-256 characters "
     "of A-Z, a-z, 0-9, _ and -) so forged updates are rejected"
 )
+# What Telegram accepts as setWebhook's secret_token (it answers 400 otherwise).
+WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
+WEBHOOK_FORMAT_PROBLEM = (
+    "TELEGRAM_WEBHOOK_SECRET must be 1-256 characters of A-Z, a-z, 0-9, _ and - "
+    "(Telegram refuses any other secret token)"
+)
+
+
+def webhook_secret_problem(mode: str, secret: str | None) -> str | None:
+    """Why webhook mode cannot start with this secret, or None."""
+    if mode != "webhook":
+        return None
+    if not secret:
+        return WEBHOOK_MODE_PROBLEM
+    return None if WEBHOOK_SECRET.fullmatch(secret) else WEBHOOK_FORMAT_PROBLEM
+
+
 # A polling error this recent means the connection is down for health.
 ERROR_WINDOW_S = 90.0
 
@@ -50,8 +68,9 @@ class TelegramAdapter:
         max_retries: int = 2,
         queue: WorkQueue | None = None,
     ) -> None:
-        if config.mode == "webhook" and not webhook_secret:
-            raise ValueError(WEBHOOK_MODE_PROBLEM)
+        problem = webhook_secret_problem(config.mode, webhook_secret)
+        if problem is not None:
+            raise ValueError(problem)
         self.config = config
         self.webhook_secret = webhook_secret
         self.poll_timeout = poll_timeout

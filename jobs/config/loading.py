@@ -18,7 +18,7 @@ from pydantic import SecretStr, ValidationError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from jobs.config.schema import Config
+from jobs.config.schema import TARGET_PATTERN, Config
 from jobs.core import scrub
 
 EMBEDDED = "embedded defaults"
@@ -105,16 +105,28 @@ ConfigCheck = Callable[[Config], list[str]]
 def load_config(path: Path | None, checks: Sequence[ConfigCheck] = ()) -> Config:
     """Read and validate one file (None: the embedded defaults), then run `checks`
     (each returns its problems, "key: why"). Raises ConfigError with every problem."""
-    config = _read_config(path)
+    return validate_config(path, read_toml(path), checks)
+
+
+def validate_config(
+    path: Path | None, raw: dict[str, Any], checks: Sequence[ConfigCheck] = ()
+) -> Config:
+    """The file's tables (from read_toml) as a Config, `checks` passed."""
+    source = str(path) if path else "the embedded defaults"
+    try:
+        config = Config.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(source, describe_errors(exc)) from None
     problems = [problem for check in checks for problem in check(config)]
     if problems:
-        raise ConfigError(str(path) if path else "the embedded defaults", problems)
+        raise ConfigError(source, problems)
     return config
 
 
-def _read_config(path: Path | None) -> Config:
+def read_toml(path: Path | None) -> dict[str, Any]:
+    """The file's tables as read, bounded in size and depth (None: no file, {})."""
     if path is None:
-        return Config()
+        return {}
     source = str(path)
     try:
         if path.stat().st_size > MAX_CONFIG_BYTES:
@@ -140,10 +152,7 @@ def _read_config(path: Path | None) -> Config:
     # Before any message about a value is built: a credential written into a URL is
     # redacted from it (and from everything else) from now on.
     scrub.register(_url_credentials(raw))
-    try:
-        return Config.model_validate(raw)
-    except ValidationError as exc:
-        raise ConfigError(source, describe_errors(exc)) from None
+    return raw
 
 
 def _too_deep() -> str:
@@ -254,6 +263,10 @@ def describe_errors(error: ValidationError) -> list[str]:
             problems.append(f"{path}: unknown key")
             continue
         message = str(item["msg"]).removeprefix("Value error, ")
+        if kind == "string_pattern_mismatch" and item.get("ctx", {}).get("pattern") == (
+            TARGET_PATTERN
+        ):
+            message = _target_message(str(item.get("input")))
         if kind == "missing":
             problems.append(f"{path}: required key is missing")
             continue
@@ -264,6 +277,14 @@ def describe_errors(error: ValidationError) -> list[str]:
         got = _short(item.get("input"))
         problems.append(f"{path}: {message}" + ("" if got in message else f" (got {got})"))
     return problems
+
+
+def _target_message(target: str) -> str:
+    """A post target or principal that does not parse, said in its own terms."""
+    platform, colon, _rest = target.partition(":")
+    if colon and platform not in ("slack", "telegram", "console", "log"):
+        return f"unknown platform {platform!r}: use slack:, telegram:, console: or log:"
+    return "not a target: use <platform>:<id> (slack:C0123, telegram:-100123, log:)"
 
 
 def key_path(loc: tuple[Any, ...]) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 
 def plural(value: int, noun: str, many: str | None = None) -> str:
     """'1 run', '2 runs', '1,204 cache hits'; `many` for irregular plurals."""
@@ -9,11 +11,13 @@ def plural(value: int, noun: str, many: str | None = None) -> str:
 
 
 def duration(ms: float | None) -> str:
-    """850ms, 12.3s, 4m 05s, 2h 14m; '-' when unknown."""
+    """0.4ms, 850ms, 12.3s, 4m 05s, 2h 14m; '-' when unknown."""
     if ms is None:
         return "-"
     sign = "-" if ms < 0 else ""
     ms = abs(ms)
+    if 0 < ms < 10:
+        return f"{sign}{ms:.1f}ms"  # a database's round trip
     if ms < 1000:
         return f"{sign}{ms:.0f}ms"
     seconds = ms / 1000
@@ -24,6 +28,12 @@ def duration(ms: float | None) -> str:
         return f"{sign}{minutes}m {secs:02d}s"
     hours, minutes = divmod(minutes, 60)
     return f"{sign}{hours}h {minutes:02d}m"
+
+
+def span(delta: timedelta) -> str:
+    """A stretch of time in `duration`'s words; one that comes out negative (two
+    machines' clocks apart) reads as none."""
+    return duration(max(delta, timedelta(0)) / timedelta(milliseconds=1))
 
 
 def rate(value: float | None) -> str:
@@ -43,3 +53,17 @@ def points(delta: float | None) -> str:
 
 def count(value: int) -> str:
     return f"{value:,}"
+
+
+def compact(value: float) -> str:
+    """Token counts as people say them: 950, 12.4k, 2.6M, 1.2B."""
+    for size, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= size:
+            return f"{value / size:.1f}".removesuffix(".0") + suffix
+    return f"{value:,.0f}"
+
+
+def money(amount: float, currency: str) -> str:
+    """'12.40 USD'; small amounts keep four decimals ('0.0031 USD')."""
+    digits = 4 if 0 < abs(amount) < 1 else 2
+    return f"{amount:,.{digits}f} {currency}"

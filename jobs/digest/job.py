@@ -17,7 +17,6 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from jobs.config.schema import parse_duration
 from jobs.context import Context
 from jobs.core.reply import Reply
 from jobs.core.text import plural
@@ -57,8 +56,9 @@ def _read(context: Context, period: Period, now: datetime, *, with_health: bool)
 
 
 def _compute(context: Context, inputs: DigestInputs, period: Period, now: datetime) -> Digest:
-    k = context.config.digest.regression_k
-    return compute_digest(inputs, period=period, now=now, k=k)
+    config = context.config
+    k = config.digest.regression_k
+    return compute_digest(inputs, period=period, now=now, k=k, timezone=digest_timezone(config))
 
 
 def build_digest(
@@ -155,7 +155,7 @@ def post_daily_digest(context: Context, now: datetime) -> list[int]:
         reply=digest_reply(digest, chart, config.operator.public_url),
         dedupe_key=f"digest:{local_day}",
     )
-    cooldown = parse_duration(config.digest.alert_cooldown)
+    cooldown = config.digest.alert_cooldown
     decision = decide_digest_alerts(digest, _read_alert_states(context), now, cooldown)
     ids += _apply(context, decision, local_day)
     log.info(
@@ -210,11 +210,12 @@ def post_health_alerts(context: Context, now: datetime) -> list[int]:
                     job=key,
                     metric="health",
                     severity="critical" if component.status == "down" else "warning",
+                    headline=f"{component.name} is {component.status}: {component.detail}",
                     text=f"{component.name}: {component.status} — {component.detail}",
                     numbers={"down": float(component.status == "down")},
                 )
             )
-    cooldown = parse_duration(context.config.digest.alert_cooldown)
+    cooldown = context.config.digest.alert_cooldown
     decision = decide_alerts(found, checked, _read_alert_states(context), now, cooldown)
     return _apply(context, decision, now.strftime("%Y-%m-%dT%H:%M"))
 

@@ -19,8 +19,8 @@ from sqlalchemy.engine import Engine
 
 from jobs.config.schema import Config
 from jobs.context import Context
-from jobs.core.text import plural
-from jobs.health.component import Component, HealthReport, ago
+from jobs.core.text import duration, plural, span
+from jobs.health.component import Component, HealthReport
 from jobs.health.posting import check_post_targets
 from jobs.health.scheduled import check_jobs, scheduled_jobs
 from jobs.outbox.delivery import waiting_posts
@@ -46,7 +46,7 @@ def check_database(engine: Engine) -> list[Component]:
     database = Component(
         "database",
         "up",
-        f"{engine.dialect.name}, round trip {round_trip_ms:.1f} ms",
+        f"{engine.dialect.name}, round trip {duration(round_trip_ms)}",
         {"round_trip_ms": round(round_trip_ms, 2), "url": describe(engine)},
     )
     try:
@@ -94,10 +94,10 @@ def _beat_component(name: str, beat: Heartbeat | None, now: datetime) -> Compone
     if isinstance(detail, dict):
         data["detail"] = detail
     if age > HEARTBEAT_STALE:
-        return Component(name, "down", f"last heartbeat {ago(age)} ago", data)
+        return Component(name, "down", f"last heartbeat {span(age)} ago", data)
     if beat.status != "up":
         return Component(name, "down", f"reports {beat.status}", data)
-    return Component(name, "up", f"running, heartbeat {ago(age)} ago", data)
+    return Component(name, "up", f"running, heartbeat {span(age)} ago", data)
 
 
 def _in(iso_time: str, now: datetime) -> str:
@@ -108,7 +108,7 @@ def _in(iso_time: str, now: datetime) -> str:
         return f"at {iso_time}"
     if at.tzinfo is None or now.tzinfo is None:
         at, now = at.replace(tzinfo=None), now.replace(tzinfo=None)
-    return f"in {ago(at - now)}"
+    return f"in {span(at - now)}"
 
 
 def check_scheduler(context: Context, now: datetime) -> Component:
@@ -235,7 +235,7 @@ def _probe_model(url: str, api_key: str | None, timeout_s: float) -> Component:
         )
     if response.status_code >= 500:
         return Component("model", "down", f"{url} answered HTTP {response.status_code}", data)
-    return Component("model", "up", f"{url} reachable in {elapsed_ms:.0f} ms", data)
+    return Component("model", "up", f"{url} reachable in {duration(elapsed_ms)}", data)
 
 
 # ---- the machine ------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Literal
 
 # degraded: working, but something it does fails for good (posts to one channel).
@@ -44,16 +44,3 @@ class HealthReport:
             "checked_at": self.checked_at.isoformat(),
             "components": [asdict(c) for c in self.components],
         }
-
-
-def ago(delta: timedelta) -> str:
-    """A span as people say it: 45 s, 2 min, 3 h 5 min, 2 days 4 h."""
-    seconds = max(0, int(delta.total_seconds()))
-    if seconds < 120:
-        return f"{seconds} s"
-    if seconds < 7200:
-        return f"{seconds // 60} min"
-    if seconds < 172800:
-        minutes = seconds % 3600 // 60
-        return f"{seconds // 3600} h" + (f" {minutes} min" if minutes else "")
-    return f"{seconds // 86400} days {seconds % 86400 // 3600} h"

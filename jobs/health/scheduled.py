@@ -10,9 +10,10 @@ from typing import Any
 from sqlalchemy import select, true
 from sqlalchemy.engine import Connection
 
-from jobs.config.schema import Config, JobConfig, parse_duration, schedule_from
+from jobs.config.schema import Config, JobConfig, schedule_from
 from jobs.context import Context
-from jobs.health.component import Component, Status, ago
+from jobs.core.text import span
+from jobs.health.component import Component, Status
 from jobs.runs.job import JobSpec
 from jobs.runs.specs import job_specs
 from storage.heartbeats import read_heartbeat
@@ -62,7 +63,7 @@ def _allowance(spec: JobSpec, config: Config) -> timedelta:
     """How long one run of the job may take: a command its timeout, a review every
     model attempt of every pass, opsdesk's own jobs a fixed while."""
     if isinstance(spec.source, JobConfig):
-        return parse_duration(spec.source.timeout)
+        return spec.source.timeout
     if spec.kind == "review":
         llm = config.reviewer.llm
         return timedelta(seconds=llm.timeout_s * (llm.max_retries + 1) * llm.passes)
@@ -75,7 +76,7 @@ def next_fire_after(schedule: str, timezone: str, after: datetime) -> datetime |
     assert spec is not None
     if spec.every is not None:
         # An interval counts from the last run (or the scheduler's start).
-        return after + parse_duration(spec.every)
+        return after + spec.every
     from apscheduler.triggers.cron import CronTrigger
 
     trigger = CronTrigger.from_crontab(spec.cron or "", timezone=timezone)
@@ -132,28 +133,28 @@ def job_status(
             return Component(
                 name,
                 "down",
-                f"a run started {ago(running_for)} ago has not finished "
-                f"(allowed {ago(job.run_allowance + grace)})",
+                f"a run started {span(running_for)} ago has not finished "
+                f"(allowed {span(job.run_allowance + grace)})",
                 data,
             )
     if last.latest_finished is not None and last.latest_finished[0] not in _GOOD:
         status, started, _ = last.latest_finished
         state: Status = "late" if status == "missed" else "down"
-        return Component(name, state, f"last run {status} ({ago(now - started)} ago)", data)
+        return Component(name, state, f"last run {status} ({span(now - started)} ago)", data)
     since = last.latest[1] if last.latest else scheduler_started
     if since is None:
         return Component(name, "up", "waiting for its first run", data)
     due = next_fire_after(job.schedule, job.timezone, since)
     if due is None or due > now:
-        nxt = f"next run in {ago(upcoming - now)}" if upcoming else "no next fire"
+        nxt = f"next run in {span(upcoming - now)}" if upcoming else "no next fire"
         return Component(name, "up", nxt, data)
     overdue = now - due
     data["due"] = due.isoformat()
     if overdue <= grace:
-        return Component(name, "up", f"due {ago(overdue)} ago, within grace", data)
+        return Component(name, "up", f"due {span(overdue)} ago, within grace", data)
     state = "down" if overdue > 2 * grace else "late"
     return Component(
-        name, state, f"no run since it was due {ago(overdue)} ago (grace {ago(grace)})", data
+        name, state, f"no run since it was due {span(overdue)} ago (grace {span(grace)})", data
     )
 
 
@@ -163,7 +164,7 @@ def check_jobs(context: Context, now: datetime) -> list[Component]:
     jobs = scheduled_jobs(config)
     if not jobs:
         return []
-    grace = parse_duration(config.health.grace)
+    grace = config.health.grace
     with context.engine.connect() as connection:
         paused = {
             row[0]

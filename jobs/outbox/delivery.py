@@ -37,6 +37,7 @@ from sqlmodel import Session, col, select
 from jobs.core.processes import stopped_here
 from jobs.core.reply import Reply
 from jobs.core.scrub import scrub_cut
+from jobs.core.text import duration
 from storage.db import session_scope
 from storage.models import OutboxPost, utcnow
 
@@ -47,7 +48,7 @@ class RetryAfter(Exception):
     """The platform asked us to wait (HTTP 429, Telegram's RetryAfter)."""
 
     def __init__(self, seconds: float, reason: str = "rate limited") -> None:
-        super().__init__(f"{reason}; retry after {seconds:g}s")
+        super().__init__(f"{reason}; retry after {duration(seconds * 1000)}")
         self.seconds = seconds
 
 

@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 
 from jobs.core.child_env import BASE_NAMES, DEFAULT_PATH
+from jobs.core.text import duration
 
 EMPTY_TREE_SHA1 = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 EMPTY_TREE_SHA256 = "6ef19b41225c5369f1c104d45d8d85efa9b057b53b14b4b9b939dd74decc5321"
@@ -94,7 +95,7 @@ def run_git(
     except FileNotFoundError as exc:
         raise GitError("git is not installed (no `git` on PATH)") from exc
     except subprocess.TimeoutExpired as exc:
-        raise GitError(f"git {args[0]} timed out after {timeout:g}s") from exc
+        raise GitError(f"git {args[0]} timed out after {duration(timeout * 1000)}") from exc
     if check and result.returncode != 0:
         stderr = result.stderr.decode("utf-8", "replace").strip()
         if "not a git repository" in stderr:
@@ -138,10 +139,6 @@ def repository_root(path: Path) -> Path | None:
     if top.returncode != 0:
         return None
     return Path(top.stdout.decode("utf-8", "surrogateescape").strip())
-
-
-def is_git_repository(repo: Path) -> bool:
-    return repository_root(repo) is not None
 
 
 def is_ancestor(repo: Path, ancestor: str, descendant: str) -> bool:

@@ -79,6 +79,25 @@ class ReviewedFinding:
     rule_url: str | None
     status: str
 
+    def to_json(self) -> dict[str, Any]:
+        """As `opsdesk review --json` and `opsdesk findings --json` print it."""
+        return {
+            "id": self.id,
+            "path": self.path,
+            "line": self.line,
+            "column": self.column,
+            "end_line": self.end_line,
+            "cell": self.cell,
+            "severity": self.severity,
+            "category": self.category,
+            "rule_name": self.rule_name,
+            "rule_url": self.rule_url,
+            "message": self.message,
+            "suggestion": self.suggestion,
+            "source": self.source,
+            "status": self.status,
+        }
+
     def as_row(self) -> Finding:
         """A detached storage row, for the shared rendering (`finding_block`)."""
         status = "fixed" if self.status == "fixed" else "open"
@@ -318,6 +337,18 @@ def open_counts(connection: Connection) -> dict[str, int]:
     rows = connection.execute(
         select(FINDINGS.c.repo, func.count())
         .where(FINDINGS.c.status == "open", FINDINGS.c.id.not_in(marked))
+        .group_by(FINDINGS.c.repo)
+    )
+    return {str(repo): int(count) for repo, count in rows}
+
+
+def suppressed_counts(connection: Connection) -> dict[str, int]:
+    """How many open findings of each repository someone marked false positive, each
+    once — what `/findings <repo> suppressed` lists."""
+    marked = select(FEEDBACK.c.finding_id).where(FEEDBACK.c.verdict == "false_positive")
+    rows = connection.execute(
+        select(FINDINGS.c.repo, func.count())
+        .where(FINDINGS.c.status == "open", FINDINGS.c.id.in_(marked))
         .group_by(FINDINGS.c.repo)
     )
     return {str(repo): int(count) for repo, count in rows}

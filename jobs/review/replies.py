@@ -5,12 +5,13 @@ reply the /review command shows."""
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Sequence
 
 from jobs.config.schema import Config
 from jobs.context import Context
 from jobs.core.reply import Block, Button, Reply, ReplyField, Span
-from jobs.core.text import plural
+from jobs.core.text import duration, plural
 from jobs.review.budget import NOT_REVIEWED_REASONS, OVER_BUDGET, SkippedFile
 from jobs.review.code_view import NO_VIEW, CodeView, code_view
 from jobs.review.feedback import CODE_OF, UNDO_CODE, Mark
@@ -166,16 +167,23 @@ def repo_label(name: str) -> str:
     return name.removeprefix("local:")
 
 
-def review_post(context: Context, result: ReviewResult) -> Reply:
+def review_post(context: Context, result: ReviewResult, *, on_command_line: bool = False) -> Reply:
     """The review as chat shows it, its findings leading to their code."""
     row = result.stored.row
     shown = result.shown[: context.config.reviewer.max_findings_shown]
     view = code_view(context, str(row["repo"]), row["commit_sha"], shown)
-    return review_reply(result, context.config, view)
+    return review_reply(result, context.config, view, on_command_line=on_command_line)
 
 
-def review_reply(result: ReviewResult, config: Config, view: CodeView = NO_VIEW) -> Reply:
-    """The summary of a review, its skipped files and its top findings with buttons."""
+def review_reply(
+    result: ReviewResult,
+    config: Config,
+    view: CodeView = NO_VIEW,
+    *,
+    on_command_line: bool = False,
+) -> Reply:
+    """The summary of a review, its skipped files and its top findings with buttons.
+    `on_command_line`: its hints name `opsdesk findings`, not the chat's /findings."""
     row = result.stored.row
     label = repo_label(row["repo"])
     commits = int(row["commits_covered"])
@@ -212,12 +220,13 @@ def review_reply(result: ReviewResult, config: Config, view: CodeView = NO_VIEW)
     if not shown:
         blocks.append(Block(text=no_findings_text(result)))
     notes = []
+    listing = f"opsdesk findings {shlex.quote(label)}" if on_command_line else f"/findings {label}"
     if len(shown) > limit:
-        notes.append(
-            f"{len(shown) - limit} more: /findings {label} lists them all, a page at a time"
-        )
+        pages = "" if on_command_line else ", a page at a time"
+        notes.append(f"{len(shown) - limit} more: {listing} lists them all{pages}")
     if counts["suppressed"]:
-        notes.append(f"{counts['suppressed']} marked false positive: /findings {label} suppressed")
+        marked = f"{listing} --suppressed" if on_command_line else f"{listing} suppressed"
+        notes.append(f"{counts['suppressed']} marked false positive: {marked}")
     return Reply(title=title, blocks=blocks, fields=fields, note="; ".join(notes))
 
 
@@ -265,11 +274,13 @@ def cost_fields(result: ReviewResult) -> list[ReplyField]:
     if row["reviewer_kind"] == "llm":
         full = result.full_tree_tokens if row["kind"] == "delta" or result.cache_hit else 0
         fields.append(ReplyField(label="Tokens", value=tokens_text(result.tokens, full)))
-    fields.append(ReplyField(label="Duration", value=f"{result.duration_ms} ms"))
+    fields.append(ReplyField(label="Duration", value=duration(result.duration_ms)))
     if result.cache_hit:
         made_ms = int(row["duration_ms"])
         saved = max(made_ms - result.duration_ms, 0)
-        fields.append(ReplyField(label="Saved", value=f"~{saved} ms (review took {made_ms} ms)"))
+        fields.append(
+            ReplyField(label="Saved", value=f"~{duration(saved)} (review took {duration(made_ms)})")
+        )
     return fields
 
 

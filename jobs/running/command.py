@@ -14,7 +14,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from jobs.config.schema import JobConfig, parse_duration
+from jobs.config.schema import JobConfig
+from jobs.core import text as words
 from jobs.core.child_env import ChildEnvError, child_environment
 from jobs.core.scrub import scrub
 from jobs.runs.job import JobOutcome, RunContext
@@ -35,7 +36,7 @@ def command_environ(job: JobConfig) -> dict[str, str]:
 def run_command_job(ctx: RunContext) -> JobOutcome:
     job = ctx.spec.source
     assert isinstance(job, JobConfig), "a command job comes from a [[jobs]] entry"
-    timeout = parse_duration(job.timeout).total_seconds()
+    timeout = job.timeout.total_seconds()
     try:
         environ = command_environ(job)
     except ChildEnvError as exc:
@@ -70,7 +71,9 @@ def run_command_job(ctx: RunContext) -> JobOutcome:
     output = truncate(scrub(raw.decode("utf-8", errors="replace")))
     if stopped_by == "timeout":
         return JobOutcome(
-            status="timeout", output=output, error=f"timed out after {job.timeout}; killed"
+            status="timeout",
+            output=output,
+            error=f"timed out after {words.span(job.timeout)}; killed",
         )
     if stopped_by == "interrupted":
         return JobOutcome(

@@ -20,10 +20,11 @@ from typing import Any, TypedDict, Unpack
 from pydantic import BaseModel
 from sqlmodel import Session
 
-from jobs.config.schema import JobConfig, parse_duration
+from jobs.config.schema import JobConfig
 from jobs.context import Context
 from jobs.core.child_env import ChildEnvError
 from jobs.core.reply import Block, Reply, ReplyField
+from jobs.core.text import duration
 from jobs.digest.queries import baseline_ms
 from jobs.outbox.delivery import enqueue
 from jobs.running.command import command_environ, command_workdir
@@ -181,7 +182,7 @@ def _run_with_cache(ctx: RunContext) -> JobOutcome:
         key = fingerprint(cache, definition, CacheInputs(context, workdir, environ, now))
     except (CacheInputError, OSError) as exc:
         return JobOutcome(status="failed", error=f"cache inputs: {exc}")
-    hit = runs.cached_run(context.engine, ctx.spec.name, key, now - parse_duration(cache.ttl))
+    hit = runs.cached_run(context.engine, ctx.spec.name, key, now - cache.ttl)
     if hit is not None:
         return JobOutcome(status="cached", output=hit.output or "", cache_key=key)
     outcome = runner(ctx)
@@ -202,11 +203,11 @@ def job_reply(run: JobRun, baseline_ms: int | None = None) -> Reply:
         blocks.append(Block(text=output, monospace=True))
     fields = [
         ReplyField(label="Status", value=run.status),
-        ReplyField(label="Duration", value=format_ms(run.duration_ms)),
+        ReplyField(label="Duration", value=duration(run.duration_ms)),
         ReplyField(label="Trigger", value=run.trigger),
     ]
     if run.cache_hit and baseline_ms is not None:
-        fields.append(ReplyField(label="Saved", value=f"~{format_ms(baseline_ms)} (baseline)"))
+        fields.append(ReplyField(label="Saved", value=f"~{duration(baseline_ms)} (baseline)"))
     return Reply(
         title=f"{icon} {run.job}: {run.status}",
         blocks=blocks,
@@ -268,7 +269,7 @@ def batch_reply(result: BatchResult) -> Reply:
     blocks = []
     for run in result.runs:
         reply = job_reply(run)
-        head = f"{reply.title} ({format_ms(run.duration_ms)})"
+        head = f"{reply.title} ({duration(run.duration_ms)})"
         body = "\n".join(b.text for b in reply.blocks)
         if len(body) > 800:
             body = "…" + body[-800:]
@@ -283,17 +284,6 @@ def batch_reply(result: BatchResult) -> Reply:
         note=f"batch {result.batch_id}",
         status="ok" if not result.failed else "error",
     )
-
-
-def format_ms(ms: int | None) -> str:
-    if ms is None:
-        return "—"
-    if ms < 1000:
-        return f"{ms} ms"
-    seconds = ms / 1000
-    if seconds < 120:
-        return f"{seconds:.1f} s"
-    return f"{seconds / 60:.1f} min"
 
 
 def _literal_env(job: JobConfig) -> dict[str, str]:

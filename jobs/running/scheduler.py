@@ -33,7 +33,6 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from jobs.config.schema import parse_duration
 from jobs.context import Context
 from jobs.core.text import plural
 from jobs.core.threads import in_daemon_thread
@@ -134,7 +133,7 @@ class JobScheduler:
 
     def _begin(self) -> None:
         config = self.context.config
-        grace = int(parse_duration(config.scheduler.misfire_grace).total_seconds())
+        grace = int(config.scheduler.misfire_grace.total_seconds())
         scheduler = AsyncIOScheduler(timezone=config.scheduler.timezone)
         for entry, schedule, timezone in self._planned():
             scheduler.add_job(
@@ -166,7 +165,7 @@ class JobScheduler:
             last = heartbeats.read_heartbeat(connection, "scheduler")
         if last is None:
             return  # no scheduler ever ran here: nothing was due to one
-        until = self.context.clock() - parse_duration(config.scheduler.misfire_grace)
+        until = self.context.clock() - config.scheduler.misfire_grace
         paused = runs.paused_jobs(engine)
         for entry, schedule, timezone in self._planned():
             name = entry.split(":", 1)[1]

@@ -16,7 +16,7 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from jobs.config.schema import BatchConfig, Config, parse_duration, schedule_from
+from jobs.config.schema import BatchConfig, Config, schedule_from
 from jobs.runs.job import JobSpec
 from jobs.runs.system import system_specs
 
@@ -83,7 +83,7 @@ def make_trigger(schedule: str, timezone: str) -> BaseTrigger:
     assert parsed is not None
     zone = ZoneInfo(timezone)
     if parsed.every is not None:
-        return IntervalTrigger(seconds=parse_duration(parsed.every).total_seconds(), timezone=zone)
+        return IntervalTrigger(seconds=parsed.every.total_seconds(), timezone=zone)
     assert parsed.cron is not None
     return CronTrigger.from_crontab(parsed.cron, timezone=zone)
 

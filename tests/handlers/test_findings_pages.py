@@ -118,3 +118,33 @@ def test_the_query_reads_its_words_in_any_order() -> None:
     assert not query.covers("srcs/app.py")
     with pytest.raises(UsageError):
         parse_findings_query([])
+
+
+def test_a_rule_or_a_severity_narrows_the_list(
+    sqlite_engine: Engine, git_repo: Repo, tmp_path: Path
+) -> None:
+    git_repo.commit("mixed", **{"a.py": imports(21) + "x = y == None\n", "b.py": "y == None\n"})
+    config = Config.model_validate(
+        {
+            "repos": [{"name": "demo", "path": str(git_repo.path)}],
+            "reviewer": {"lint": {"select": ["F401", "E711", "B015"]}},
+        }
+    )
+    router = build_router(jobs_context(sqlite_engine, config, tmp_path))
+    assert router.handle(CONSOLE_CALLER, "/review demo").status == "ok"
+    unused = router.handle(CONSOLE_CALLER, "/findings demo rule f401")
+    assert unused.title == "Findings demo: 21 open of rule f401"
+    assert unused.note.endswith("next: /findings demo rule f401 2")
+    assert all("F401" in block.text for block in unused.blocks)
+    in_a = router.handle(CONSOLE_CALLER, "/findings demo a.py rule E711")
+    assert in_a.title == "Findings demo: 1 open of rule E711 in a.py"
+    counts = []
+    for level in ("error", "warning", "info"):
+        title = router.handle(CONSOLE_CALLER, f"/findings demo severity {level}").title
+        counts.append(0 if ": none" in title else int(title.split(": ")[1].split()[0]))
+    assert counts == [0, 24, 0]  # ruff reports every rule as a warning
+    bad = router.handle(CONSOLE_CALLER, "/findings demo severity loud")
+    assert bad.status == "error" and "Severity is one of error, warning, info" in (
+        bad.blocks[0].text
+    )
+    assert router.handle(CONSOLE_CALLER, "/findings demo rule").status == "error"

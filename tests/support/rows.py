@@ -84,6 +84,33 @@ def run_row(
     }
 
 
+def review_run(
+    repo: str,
+    at: datetime,
+    *,
+    model: str | None = None,
+    tokens_in: int | None = None,
+    tokens_out: int | None = None,
+    review_id: int | None = None,
+    status: str = "ok",
+    duration_s: float = 2,
+) -> dict[str, Any]:
+    """A review run of `repo` as the engine records it (a cache hit when `status` is
+    "cached"); every key present, so rows of different kinds insert together."""
+    return run_row(
+        f"review:{repo}",
+        at,
+        duration_s,
+        kind="review",
+        status=status,
+        cache_hit=status == "cached",
+        model=model,
+        tokens_in=tokens_in,
+        tokens_out=tokens_out,
+        review_id=review_id,
+    )
+
+
 def add_runs(engine: Engine, rows: Iterable[dict[str, Any]]) -> None:
     rows = list(rows)
     if rows:

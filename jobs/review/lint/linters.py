@@ -18,6 +18,7 @@ from typing import Any
 
 from jobs.config.schema import LinterConfig
 from jobs.core.safe_text import printable
+from jobs.core.text import duration
 from jobs.review.finding import Finding, Severity
 from jobs.review.lint.reports import PARSERS, ReportError, RunFailed
 from jobs.review.reviewers import ReviewerError
@@ -76,7 +77,7 @@ def _run(
             command, cwd=root, capture_output=True, text=True, timeout=timeout, env=linter_env()
         )
     except subprocess.TimeoutExpired as exc:
-        raise ReviewerError(f"{what} timed out after {timeout:g}s") from exc
+        raise ReviewerError(f"{what} timed out after {duration(timeout * 1000)}") from exc
     except OSError as exc:
         raise ReviewerError(f"{what} could not be started ({exc.strerror})") from exc
 

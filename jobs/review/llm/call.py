@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 from jobs.config.schema import LlmReviewerConfig
 from jobs.core import bounded_json
 from jobs.core.scrub import scrub
+from jobs.core.text import duration
 from jobs.review.llm.prompt import Message
 from jobs.review.reviewers import ReviewerError
 from jobs.review.tokens import estimate_tokens
@@ -133,7 +134,7 @@ class ChatEndpoint:
             try:
                 status, headers, raw = self._post_by(url, body, deadline)
             except (httpx.TimeoutException, _DeadlinePassed) as exc:
-                raise ReviewerError(f"timed out after {timeout:g}s") from exc
+                raise ReviewerError(f"timed out after {duration(timeout * 1000)}") from exc
             except _TooLarge as exc:
                 raise ReviewerError(str(exc)) from exc
             except httpx.TransportError as exc:

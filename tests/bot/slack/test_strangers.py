@@ -108,8 +108,8 @@ def test_refusals_are_reported_once_per_interval_with_their_counts() -> None:
     try:
         for second in range(0, 150, 5):  # a refusal every 5 s for 150 s
             now[0] = float(second)
-            gate._count(BAD_SIGNATURE if second % 2 else OTHER_TEAM)
-        gate._count(OTHER_APP)
+            gate.count(BAD_SIGNATURE if second % 2 else OTHER_TEAM)
+        gate.count(OTHER_APP)
     finally:
         gate_module.log = original
     assert len(reports) == 3  # at 0 s, 60 s and 120 s

@@ -197,18 +197,26 @@ def test_webhook_mode_without_a_secret_does_not_start(router: Router) -> None:
         TelegramAdapter(router, router.context.engine, "1:x", config)
 
 
-def test_webhook_mode_without_its_secret_is_a_config_error_naming_it(router: Router) -> None:
+@pytest.mark.parametrize("secret", [None, "has space", "semi;colon", "é", "x" * 257])
+def test_webhook_mode_without_a_secret_telegram_accepts_is_a_config_error_naming_it(
+    router: Router, secret: str | None
+) -> None:
+    env = {"TELEGRAM_BOT_TOKEN": "1:abcdef"} | (
+        {"TELEGRAM_WEBHOOK_SECRET": secret} if secret else {}
+    )
     settings = Settings(
         config=Config(
             telegram=TelegramConfig(enabled=True, mode="webhook", webhook_url="https://x.example/h")
         ),
         source="test",
-        secrets=Secrets.from_env({"TELEGRAM_BOT_TOKEN": "1:abcdef"}),
+        secrets=Secrets.from_env(env),
         database_url="sqlite://",
         data_dir=router.context.data_dir,
     )
-    with pytest.raises(ConfigError, match="TELEGRAM_WEBHOOK_SECRET"):
+    with pytest.raises(ConfigError, match="TELEGRAM_WEBHOOK_SECRET") as error:
         build_telegram_adapter(settings, router)
+    if secret:  # what is wrong with it, never the secret itself
+        assert "1-256 characters of A-Z" in str(error.value) and secret not in str(error.value)
 
 
 def test_opsdesk_run_in_webhook_mode_without_its_secret_exits_2_with_one_line(

@@ -77,7 +77,7 @@ def test_a_run_at_its_time_keeps_the_job_up(engine: Engine, tmp_path: Path) -> N
     add_runs(engine, [run_row("nightly", DUE + timedelta(seconds=2), 60)])
     job = components(engine, NIGHTLY, DUE + timedelta(hours=5), tmp_path)["job nightly"]
     assert job.status == "up"
-    assert job.detail == "next run in 19 h"
+    assert job.detail == "next run in 19h 00m"
 
 
 def test_a_never_run_job_counts_from_the_schedulers_start(engine: Engine, tmp_path: Path) -> None:
@@ -141,7 +141,7 @@ def test_a_stale_scheduler_heartbeat_is_down(engine: Engine, tmp_path: Path) -> 
     beat(engine, "scheduler", now - timedelta(seconds=30), detail=fires)
     fresh = components(engine, NIGHTLY, now, tmp_path)["scheduler"]
     assert fresh.status == "up"
-    assert "next: nightly in 21 h" in fresh.detail
+    assert "next: nightly in 21h 00m" in fresh.detail
     stale = components(engine, NIGHTLY, now + timedelta(minutes=5), tmp_path)["scheduler"]
     assert stale.status == "down"
     assert "last heartbeat" in stale.detail

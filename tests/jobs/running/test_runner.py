@@ -57,7 +57,7 @@ def test_runs_are_recorded_as_ok_failed_and_timeout(engine: Engine) -> None:
     assert ok.finished_at is not None and ok.duration_ms is not None
     assert failed.status == "failed"
     assert failed.error == "exit status 3: about to fail"
-    assert (timed_out.status, timed_out.error) == ("timeout", "timed out after 1s; killed")
+    assert (timed_out.status, timed_out.error) == ("timeout", "timed out after 1.0s; killed")
     # Killed at the timeout: not before it, and not when the command would have ended.
     assert 900 <= (timed_out.duration_ms or 0) < 60_000
     assert [r.status for r in runs.runs_of(engine)] == ["ok", "failed", "timeout"]

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from jobs.config.schema import Config
+from jobs.core.text import duration
 from jobs.digest.job import build_digest
 from jobs.digest.replies import digest_lines
 from jobs.review.budget import CALL_FAILED, CUT_SHORT, HUNK_TOO_LARGE
@@ -215,7 +216,7 @@ def test_a_lint_review_claims_time_saved_and_no_tokens(
         )  # fmt: skip
         assert "Tokens" not in {f.label for f in review_reply(result, lint.config).fields}
     saved = {f.label: f.value for f in review_reply(cached, lint.config).fields}["Saved"]
-    assert saved.endswith(f"(review took {made.stored.row['duration_ms']} ms)")
+    assert saved.endswith(f"(review took {duration(made.stored.row['duration_ms'])})")
     digest = build_digest(jobs_context(engine, lint.config), "day", utcnow() + timedelta(seconds=1))
     assert "review tokens" not in "\n".join(digest_lines(digest))
 
@@ -257,7 +258,7 @@ def test_a_second_try_reviews_the_same_delta_and_keeps_each_findings_state(
     assert again.skipped_files == ()
     states = {f.path: f.status for f in again.findings}
     assert states == {"a.py": "open", "b.py": "new", "c.py": "new"}
-    assert (again.new_count, again.open_count) == (2, 1)
+    assert (again.counts["new"], again.counts["open"]) == (2, 1)
 
 
 def test_a_call_failing_mid_review_keeps_what_was_reviewed_and_lists_the_rest(

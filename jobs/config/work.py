@@ -1,0 +1,74 @@
+"""What opsdesk runs: repositories to review, command jobs and what their results
+depend on, and batches that run several of them together."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from jobs.config.reviewers import LinterConfig
+from jobs.config.values import Duration, Name, ScheduleText, Strict, Target
+
+
+class RepoConfig(Strict):
+    name: Name
+    path: str | None = None
+    url: str | None = None
+    branch: str = "HEAD"
+    schedule: ScheduleText | None = None
+    reviewer: Literal["lint", "llm"] | None = None
+    # Linters beside ruff for this repository only, added to [reviewer.lint] linters.
+    linters: list[LinterConfig] = Field(default_factory=list)
+    post_to: list[Target] = Field(default_factory=list)
+    batch: Name | None = None
+    # Where findings link to: the repository's page on its code host (default: taken
+    # from `url`, or from a local repository's `origin` remote), and the host's kind
+    # when its name does not say it (a self-hosted GitLab at git.example.com).
+    web_url: str | None = Field(default=None, max_length=500, pattern=r"^https?://\S+$")
+    code_host: Literal["github", "gitlab", "gitea", "bitbucket"] | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> RepoConfig:
+        if (self.path is None) == (self.url is None):
+            raise ValueError("give exactly one of `path` (a local repository) or `url` (a remote)")
+        return self
+
+
+class CacheConfig(Strict):
+    """What a command job's result depends on; same inputs within the TTL → reused."""
+
+    inputs: list[str] = Field(default_factory=list)
+    ttl: Duration = timedelta(days=1)
+
+    @field_validator("inputs")
+    @classmethod
+    def _inputs(cls, values: list[str]) -> list[str]:
+        for value in values:
+            kind = value.split(":", 1)[0]
+            if value != "day" and kind not in ("git", "file", "env"):
+                raise ValueError(
+                    f"unknown cache input {value!r}: use day, git:<repo>, file:<glob> or env:<NAME>"
+                )
+        return values
+
+
+class JobConfig(Strict):
+    name: Name
+    kind: Literal["command"] = "command"
+    command: str
+    workdir: str | None = None
+    env: dict[str, str] = Field(default_factory=dict)
+    timeout: Duration = timedelta(minutes=10)
+    schedule: ScheduleText | None = None
+    batch: Name | None = None
+    cache: CacheConfig | None = None
+    post_to: list[Target] = Field(default_factory=list)
+
+
+class BatchConfig(Strict):
+    name: Name
+    schedule: ScheduleText
+    post_to: list[Target] = Field(default_factory=list)
+    concurrency: int = Field(default=2, ge=1, le=32)

@@ -1,0 +1,1 @@
+"""Model usage, budgets and the month-end forecast, derived from the run rows."""

@@ -1,0 +1,93 @@
+"""`opsdesk findings` lists what /findings lists, all of it, narrowed by rule, severity
+or path; every hint `opsdesk review` prints names a command that runs."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from pathlib import Path
+
+from tests.support.cli import opsdesk_with_config
+from tests.support.git_repo import Repo
+from tests.support.oracles import fresh_clone, ruff_in
+
+SOURCE = {
+    "app.py": "import os\nimport sys\n\n\ndef f(x):\n    return x == None\n",
+    "pkg/util.py": "import json\nfrom typing import *\n",
+}
+
+
+def _config(tmp_path: Path, repo: Repo) -> Path:
+    config = tmp_path / "opsdesk.toml"
+    config.write_text(
+        f'data_dir = "{tmp_path / "data"}"\n'
+        f'[[repos]]\nname = "demo"\npath = "{repo.path}"\n'
+        "[reviewer]\nmax_findings_shown = 1\n"
+        '[reviewer.lint]\nselect = ["F", "E"]\n'
+    )
+    return config
+
+
+def _json(config: Path, *args: str) -> list[dict[str, object]]:
+    done = opsdesk_with_config(config, "findings", "demo", "--json", *args)
+    assert done.returncode == 0, done.stderr
+    listed: list[dict[str, object]] = json.loads(done.stdout)
+    return listed
+
+
+def test_findings_lists_them_all_and_narrows_by_rule_severity_and_path(
+    git_repo: Repo, tmp_path: Path
+) -> None:
+    git_repo.commit("code", **SOURCE)
+    config = _config(tmp_path, git_repo)
+    review = opsdesk_with_config(config, "review", "demo")
+    assert review.returncode == 0, review.stderr
+
+    clone = fresh_clone(git_repo, tmp_path).resolve()
+    truth = json.loads(ruff_in(clone, tmp_path, "--select", "F,E").stdout)
+    everything = _json(config)
+    assert len(everything) == len(truth) > 1
+    unused = _json(config, "--rule", "f401")  # any case
+    assert sorted((f["path"], f["line"]) for f in unused) == sorted(
+        (
+            Path(i["filename"]).resolve().relative_to(clone).as_posix(),
+            i["location"]["row"],
+        )
+        for i in truth
+        if i["code"] == "F401"
+    )
+    in_pkg = _json(config, "--path", "./pkg/")
+    assert in_pkg and {f["path"] for f in in_pkg} == {"pkg/util.py"}
+    assert _json(config, "--rule", "F401", "--path", "pkg") == [
+        f for f in unused if f["path"] == "pkg/util.py"
+    ]
+    severities = {str(f["severity"]) for f in everything}
+    for severity in severities:
+        assert _json(config, "--severity", severity) == [
+            f for f in everything if f["severity"] == severity
+        ]
+    assert _json(config, "--suppressed") == []
+
+    text = opsdesk_with_config(config, "findings", "demo", "--rule", "E711")
+    assert text.returncode == 0, text.stderr
+    assert "Findings demo: 1 open of rule E711" in text.stdout and "app.py" in text.stdout
+
+
+def test_every_hint_review_prints_is_a_command_that_runs(git_repo: Repo, tmp_path: Path) -> None:
+    git_repo.commit("code", **SOURCE)
+    config = _config(tmp_path, git_repo)
+    review = opsdesk_with_config(config, "review", "demo")
+    assert review.returncode == 0, review.stderr
+    hints = re.findall(r"(opsdesk findings [^;\n]*?) lists them all", review.stdout)
+    assert hints and "/findings" not in review.stdout, review.stdout
+    for hint in hints:
+        done = opsdesk_with_config(config, *shlex.split(hint)[1:])
+        assert done.returncode == 0, done.stderr
+        assert "Findings demo:" in done.stdout
+
+
+def test_an_unknown_repository_is_named(git_repo: Repo, tmp_path: Path) -> None:
+    git_repo.commit("code", **SOURCE)
+    done = opsdesk_with_config(_config(tmp_path, git_repo), "findings", "nope")
+    assert done.returncode == 1 and "unknown repository 'nope'" in done.stderr
