@@ -24,19 +24,14 @@ from jobs.review.feedback import (
     VERDICT_CODES,
     Mark,
     UnknownFinding,
+    finding_ids_in,
     mark_shown,
     record_feedback,
     undo_false_positive,
     was_shown,
 )
 from jobs.review.history import finding_state, review_commit
-from jobs.review.replies import (
-    VERDICT_LABELS,
-    finding_block,
-    finding_ids_in,
-    marks_text,
-    suppressed_block,
-)
+from jobs.review.replies import VERDICT_LABELS, finding_block, marks_text, suppressed_block
 from storage.db import session_scope
 from storage.models import Finding
 
