@@ -12,10 +12,11 @@ from handlers.router import Command, Request, UsageError
 from jobs.context import Context
 from jobs.core.reply import Block, Reply
 from jobs.core.text import plural
+from jobs.review.code_view import code_view
 from jobs.review.engine import run_review
 from jobs.review.feedback import marks_of
-from jobs.review.history import ReviewedFinding, open_findings
-from jobs.review.replies import finding_block, repo_label, review_reply, suppressed_block
+from jobs.review.history import ReviewedFinding, open_findings, review_commit, served_review_id
+from jobs.review.replies import finding_block, repo_label, review_post, suppressed_block
 from jobs.review.targets import RepoTarget, ReviewFailed, UnknownRepo, resolve_target
 
 FINDINGS_PER_PAGE = 20
@@ -31,7 +32,7 @@ def review(request: Request) -> Reply:
         result = run_review(request.context, args[0], full=full, allow_local=_on_console(request))
     except ReviewFailed as exc:
         return Reply.error(f"Review of {repo_label(exc.repo)} failed: {exc.reason}")
-    return remember_shown(request, review_reply(result, request.context.config))
+    return remember_shown(request, review_post(request.context, result))
 
 
 SEVERITIES = ("error", "warning", "info")
@@ -137,7 +138,7 @@ def findings(request: Request) -> Reply:
         )
     first = (query.page - 1) * FINDINGS_PER_PAGE
     listed = found[first : first + FINDINGS_PER_PAGE]
-    blocks = findings_blocks(context, listed, suppressed=query.suppressed)
+    blocks = findings_blocks(context, target.name, listed, suppressed=query.suppressed)
     note = ""
     if pages > 1:
         note = f"showing {first + 1} to {first + len(listed)} of {len(found)}, most severe first"
@@ -148,14 +149,17 @@ def findings(request: Request) -> Reply:
 
 
 def findings_blocks(
-    context: Context, listed: list[ReviewedFinding], *, suppressed: bool
+    context: Context, repo: str, listed: list[ReviewedFinding], *, suppressed: bool
 ) -> list[Block]:
-    """Each finding with who marked what: feedback buttons, or the undo of a false positive."""
+    """Each finding with who marked what: feedback buttons, or the undo of a false
+    positive; its link and code at the commit last reviewed."""
     with context.engine.connect() as connection:
         marks = marks_of(connection, [f.id for f in listed])
+    commit = review_commit(context.engine, served_review_id(context.engine, repo))
+    view = code_view(context, repo, commit, listed)
     if suppressed:
-        return [suppressed_block(f.as_row(), marks.get(f.id, ())) for f in listed]
-    return [finding_block(f.as_row(), marks=marks.get(f.id, ())) for f in listed]
+        return [suppressed_block(f.as_row(), marks.get(f.id, ()), view) for f in listed]
+    return [finding_block(f.as_row(), marks=marks.get(f.id, ()), view=view) for f in listed]
 
 
 def _on_console(request: Request) -> bool:

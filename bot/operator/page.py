@@ -13,6 +13,7 @@ from datetime import datetime
 from html import escape
 
 from jobs.core import text as words
+from jobs.core.when import local_time
 from jobs.digest.figures import Digest, time_saved_phrase
 from jobs.digest.inputs import Period
 
@@ -252,7 +253,7 @@ def _reviews(digest: Digest) -> str:
 def _jobs(digest: Digest) -> str:
     rows = [
         [
-            _e(row.job),
+            _e(row.job + (" (opsdesk)" if row.internal else "")),
             _e(words.count(row.runs)),
             _e(words.count(row.failures)),
             _rate_cell(row.success_rate, row.success_rate_change),
@@ -282,9 +283,10 @@ def _chart(period: Period, chart: bool) -> str:
     if not chart:
         return ""
     return (
-        '<section id="chart"><h2>Last 14 days</h2>'
-        f'<img class="chart" src="chart.png?period={period}" width="640" height="360" '
-        'alt="median duration per job and cache hit rate, last 14 days"></section>'
+        '<section id="chart"><h2>Jobs and the last 14 days</h2>'
+        f'<img class="chart" src="chart.png?period={period}" width="640" height="480" '
+        'alt="typical duration per job, flagged jobs highlighted, and runs per day for '
+        'the last 14 days: ok, from cache, failed"></section>'
     )
 
 
@@ -308,7 +310,8 @@ def render_page(
     )
     notes = "".join(f"<li>{_e(note)}</li>" for note in digest.notes)
     notes_html = f'<section id="notes"><h2>Notes</h2><ul>{notes}</ul></section>' if notes else ""
-    window = f"{digest.start:%Y-%m-%d %H:%M} to {digest.end:%Y-%m-%d %H:%M} UTC"
+    start, end = (local_time(at, digest.timezone) for at in (digest.start, digest.end))
+    window = f"{start} to {end}"
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
@@ -328,7 +331,8 @@ def render_page(
         + _reviews(digest)
         + _batching(digest)
         + notes_html
-        + f"<footer>Computed from the run records at {generated_at:%Y-%m-%d %H:%M:%S} UTC; "
+        + f"<footer>Computed from the run records at "
+        f"{_e(local_time(generated_at, digest.timezone))}; "
         f"refreshes every {REFRESH_SECONDS} s. JSON: "
         f'<a href="api/digest?period={period}">api/digest</a> · '
         '<a href="api/health">api/health</a> · <a href="metrics">metrics</a></footer>'

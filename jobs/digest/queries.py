@@ -13,25 +13,30 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import fields
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Date, and_, case, cast, func, select, true
+from sqlalchemy import and_, case, func, select, true
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql.elements import ColumnElement
 
+from jobs.core.when import zone
 from jobs.digest.chart import DEFAULT_DAYS, last_chart_day
 from jobs.digest.inputs import (
     BASELINE_DAYS,
+    INTERNAL_KINDS,
+    SUCCESS_STATUSES,
     DayCount,
     DigestInputs,
     DurationSample,
     FeedbackTotals,
     Period,
+    RepoFindings,
     ReviewTotals,
     RunRecord,
     digest_window,
 )
+from jobs.review.history import open_counts, suppressed_counts
 from storage.models import Feedback, Finding, JobRun, Review, ReviewFinding, utcnow
 
 runs = JobRun.__table__  # type: ignore[attr-defined]
@@ -83,82 +88,112 @@ def duration_samples(
     return [DurationSample(*row) for row in connection.execute(query)]
 
 
-def _utc_day(connection: Connection) -> ColumnElement[Any]:
+def _utc_hour(connection: Connection) -> ColumnElement[Any]:
     if connection.dialect.name == "postgresql":
-        # timestamptz → the UTC calendar day whatever the session's TimeZone is.
-        return cast(func.timezone("UTC", runs.c.started_at), Date)
-    # SQLite stores 'YYYY-MM-DD HH:MM:SS.ffffff' in UTC: the first ten characters.
-    return func.substr(runs.c.started_at, 1, 10)
+        # timestamptz → the UTC hour whatever the session's TimeZone is.
+        return func.to_char(func.timezone("UTC", runs.c.started_at), "YYYY-MM-DD HH24")
+    # SQLite stores 'YYYY-MM-DD HH:MM:SS.ffffff' in UTC: the first thirteen characters.
+    return func.substr(runs.c.started_at, 1, 13)
 
 
-def day_counts(connection: Connection, start: datetime, end: datetime) -> list[DayCount]:
-    """Finished runs and cache hits per UTC day of runs that started in [start, end)."""
-    day = _utc_day(connection).label("day")
+def day_counts(
+    connection: Connection, start: datetime, end: datetime, timezone: str = "UTC"
+) -> list[DayCount]:
+    """The team's finished runs (opsdesk's own left out), cache hits and failures per
+    day in `timezone`, of runs that started in [start, end). Counted per UTC hour and
+    folded into local days here (SQLite knows no zones); a zone half an hour off UTC
+    puts that half hour's runs on the neighbouring day."""
+    hour = _utc_hour(connection).label("hour")
     query = (
         select(
-            day,
+            hour,
             func.count(),
             func.coalesce(func.sum(case((runs.c.cache_hit == true(), 1), else_=0)), 0),
+            func.coalesce(
+                func.sum(case((runs.c.status.in_(sorted(SUCCESS_STATUSES)), 0), else_=1)), 0
+            ),
         )
-        .where(_in_range(runs.c.started_at, start, end), runs.c.status != "running")
-        .group_by(day)
+        .where(
+            _in_range(runs.c.started_at, start, end),
+            runs.c.status != "running",
+            runs.c.kind.not_in(sorted(INTERNAL_KINDS)),
+        )
+        .group_by(hour)
     )
-    result = []
-    for value, count, hits in connection.execute(query):
-        parsed = value if isinstance(value, date) else date.fromisoformat(str(value))
-        result.append(DayCount(parsed, int(count), int(hits)))
-    return sorted(result)
+    local = zone(timezone)
+    totals: dict[date, list[int]] = {}
+    for value, count, hits, failures in connection.execute(query):
+        at = datetime.strptime(str(value), "%Y-%m-%d %H").replace(tzinfo=UTC)
+        day = totals.setdefault(at.astimezone(local).date(), [0, 0, 0])
+        day[0] += int(count)
+        day[1] += int(hits)
+        day[2] += int(failures)
+    return sorted(DayCount(day, *figures) for day, figures in totals.items())
+
+
+def _false_positive_ids() -> Any:
+    """Findings someone marks false positive now (feedback as it stands, never a stored state)."""
+    return select(feedback.c.finding_id).where(feedback.c.verdict == "false_positive")
+
+
+def _distinct_in_reviews(
+    connection: Connection, state: str, start: datetime, end: datetime
+) -> dict[str, int]:
+    """Per repository: distinct findings in `state` in the reviews made in [start, end);
+    new ones marked false positive now are left out, as a review post leaves them out.
+    A finding listed by several reviews (a rewind, a replay) counts once."""
+    where = [_in_range(reviews.c.created_at, start, end), review_findings.c.state == state]
+    if state != "fixed":
+        where.append(review_findings.c.finding_id.not_in(_false_positive_ids()))
+    query = (
+        select(reviews.c.repo, func.count(func.distinct(review_findings.c.finding_id)))
+        .select_from(review_findings.join(reviews))
+        .where(*where)
+        .group_by(reviews.c.repo)
+    )
+    return {str(repo): int(n) for repo, n in connection.execute(query)}
+
+
+def _marked_false_positive(
+    connection: Connection, start: datetime, end: datetime
+) -> dict[str, int]:
+    """Per repository: distinct findings given a false-positive verdict in [start, end)
+    that still stands (an undo removes it)."""
+    query = (
+        select(findings.c.repo, func.count(func.distinct(feedback.c.finding_id)))
+        .select_from(feedback.join(findings, feedback.c.finding_id == findings.c.id))
+        .where(feedback.c.verdict == "false_positive", _in_range(feedback.c.updated_at, start, end))
+        .group_by(findings.c.repo)
+    )
+    return {str(repo): int(n) for repo, n in connection.execute(query)}
 
 
 def review_totals(connection: Connection, start: datetime, end: datetime) -> ReviewTotals:
-    """Reviews by kind made in [start, end), what their findings became, findings open
-    at `end`, and the full-review prompt tokens behind the period's review runs."""
+    """Reviews by kind made in [start, end) and their findings, per repository and in
+    all, each finding counted once (figures.ReviewSection defines every count); open
+    and suppressed as they stand now, exactly as /findings and /metrics count them."""
     in_period = _in_range(reviews.c.created_at, start, end)
     by_kind: dict[str, int] = dict(
         connection.execute(
             select(reviews.c.kind, func.count()).where(in_period).group_by(reviews.c.kind)
         ).all()
     )
-    # Suppression is derived from feedback as it stands now, never read from a stored
-    # state: a finding someone marked false positive counts as suppressed, unless fixed.
-    false_positive = review_findings.c.finding_id.in_(
-        select(feedback.c.finding_id).where(feedback.c.verdict == "false_positive")
-    )
-    state = case(
-        (review_findings.c.state == "fixed", "fixed"),
-        (false_positive, "suppressed"),
-        (review_findings.c.state == "suppressed", "open"),
-        else_=review_findings.c.state,
-    )
-    states: dict[str, int] = dict(
-        connection.execute(
-            select(state, func.count())
-            .select_from(review_findings.join(reviews))
-            .where(in_period)
-            .group_by(state)
-        ).all()
-    )
-    created = connection.execute(
-        select(func.count()).select_from(findings).where(findings.c.created_at < end)
-    ).scalar_one()
-    fixed_by = reviews.alias("fixed_by")
-    fixed_before_end = connection.execute(
-        select(func.count())
-        .select_from(findings.join(fixed_by, findings.c.fixed_review_id == fixed_by.c.id))
-        .where(findings.c.created_at < end, fixed_by.c.created_at < end)
-    ).scalar_one()
-    # Open at `end` and marked false positive (as feedback stands now): not "open".
-    suppressed_open = connection.execute(
-        select(func.count())
-        .select_from(findings.outerjoin(fixed_by, findings.c.fixed_review_id == fixed_by.c.id))
-        .where(
-            findings.c.created_at < end,
-            findings.c.id.in_(
-                select(feedback.c.finding_id).where(feedback.c.verdict == "false_positive")
-            ),
-            (fixed_by.c.id.is_(None)) | (fixed_by.c.created_at >= end),
+    new = _distinct_in_reviews(connection, "new", start, end)
+    fixed = _distinct_in_reviews(connection, "fixed", start, end)
+    open_now = open_counts(connection)
+    suppressed = suppressed_counts(connection)
+    marked = _marked_false_positive(connection, start, end)
+    per_repo = tuple(
+        RepoFindings(
+            repo=repo,
+            new=new.get(repo, 0),
+            fixed=fixed.get(repo, 0),
+            open=open_now.get(repo, 0),
+            suppressed=suppressed.get(repo, 0),
+            marked_false_positive=marked.get(repo, 0),
         )
-    ).scalar_one()
+        for repo in sorted(set(new) | set(fixed) | set(open_now) | set(suppressed) | set(marked))
+    )
     full_tokens = connection.execute(
         select(func.coalesce(func.sum(reviews.c.full_prompt_tokens), 0))
         .select_from(runs.join(reviews, runs.c.review_id == reviews.c.id))
@@ -171,11 +206,13 @@ def review_totals(connection: Connection, start: datetime, end: datetime) -> Rev
     return ReviewTotals(
         full=int(by_kind.get("full", 0)),
         delta=int(by_kind.get("delta", 0)),
-        findings_new=int(states.get("new", 0)),
-        findings_fixed=int(states.get("fixed", 0)),
-        findings_open=int(created) - int(fixed_before_end) - int(suppressed_open),
-        suppressed=int(states.get("suppressed", 0)),
+        findings_new=sum(new.values()),
+        findings_fixed=sum(fixed.values()),
+        findings_open=sum(open_now.values()),
+        suppressed=sum(suppressed.values()),
         full_review_tokens_in=int(full_tokens),
+        marked_false_positive=sum(marked.values()),
+        per_repo=per_repo,
     )
 
 
@@ -197,13 +234,15 @@ def has_review_data(connection: Connection) -> bool:
     return connection.execute(select(reviews.c.id).limit(1)).first() is not None
 
 
-def load_inputs(connection: Connection, period: Period, now: datetime) -> DigestInputs:
+def load_inputs(
+    connection: Connection, period: Period, now: datetime, timezone: str = "UTC"
+) -> DigestInputs:
     """Everything one digest and its chart read: one connection, a handful of range
-    queries on `started_at`. Job health is not read here (see jobs.health)."""
+    queries on `started_at`; the chart's days are the team's (`timezone`). Job health
+    is not read here (see jobs.health)."""
     window = digest_window(period, now)
-    chart_start = datetime.combine(
-        last_chart_day(now) - timedelta(days=DEFAULT_DAYS - 1), datetime.min.time(), now.tzinfo
-    )
+    first_day = last_chart_day(now, timezone) - timedelta(days=DEFAULT_DAYS - 1)
+    chart_start = datetime.combine(first_day, datetime.min.time(), zone(timezone))
     has_reviews = has_review_data(connection)
     return DigestInputs(
         period_runs=period_runs(connection, window.start, window.end),
@@ -211,7 +250,7 @@ def load_inputs(connection: Connection, period: Period, now: datetime) -> Digest
         previous_runs=period_runs(connection, window.previous_start, window.start),
         reviews=review_totals(connection, window.start, now) if has_reviews else None,
         feedback=feedback_totals(connection, window.start, now) if has_reviews else None,
-        day_counts=day_counts(connection, chart_start, now),
+        day_counts=day_counts(connection, chart_start, now, timezone),
     )
 
 

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 from sqlmodel import select as sm_select
 
+from jobs.core.reply import Reply
 from storage.db import session_scope
 from storage.models import Feedback, Finding, FindingPost, utcnow
 
@@ -46,7 +47,6 @@ class Mark:
 class FeedbackResult:
     finding: Finding
     verdict: str
-    previous: str | None  # the user's earlier verdict on this finding, if any
     marks: tuple[Mark, ...]  # every user's verdict on this finding, oldest first
 
 
@@ -67,7 +67,6 @@ def record_feedback(
                         Feedback.finding_id == finding_id, Feedback.user == user
                     )
                 ).first()
-                previous = row.verdict if row else None
                 if row is None:
                     row = Feedback(finding_id=finding_id, user=user, verdict=verdict)
                 elif row.verdict != verdict:
@@ -76,7 +75,7 @@ def record_feedback(
                 session.add(row)
                 session.flush()
                 found = marks(session, finding_id)
-            return FeedbackResult(finding, verdict, previous, found)
+            return FeedbackResult(finding, verdict, found)
         except IntegrityError:
             continue
     raise RuntimeError("could not record feedback after a concurrent update")
@@ -133,26 +132,34 @@ def marks_of(connection: Connection, finding_ids: Sequence[int]) -> dict[int, tu
     return {key: tuple(value) for key, value in found.items()}
 
 
-def suppressed_among(connection: Connection, finding_ids: Iterable[int]) -> set[int]:
-    """Which of these findings someone marked false positive (their standing verdict)."""
-    ids = list(finding_ids)
-    if not ids:
-        return set()
-    rows = connection.execute(
-        select(FEEDBACK.c.finding_id)
-        .where(FEEDBACK.c.finding_id.in_(ids), FEEDBACK.c.verdict == "false_positive")
-        .distinct()
-    )
-    return {int(row[0]) for row in rows}
-
-
-def user_verdict(session: Session, finding_id: int, user: str) -> str | None:
-    return session.exec(
-        sm_select(Feedback.verdict).where(Feedback.finding_id == finding_id, Feedback.user == user)
-    ).first()
-
-
 # -- Where findings were shown ----------------------------------------------------------
+
+FINDING_KEY_PREFIX = "finding:"
+
+
+def finding_key(finding_id: int) -> str:
+    return f"{FINDING_KEY_PREFIX}{finding_id}"
+
+
+def finding_id_of(key: str | None) -> int | None:
+    """The finding a block shows, from its key; None for other blocks."""
+    if key is None or not key.startswith(FINDING_KEY_PREFIX):
+        return None
+    rest = key.removeprefix(FINDING_KEY_PREFIX)
+    return int(rest) if rest.isdigit() else None
+
+
+def finding_ids_in(reply: Reply) -> list[int]:
+    """The findings a reply shows with buttons, in order: where a press can come from."""
+    ids = [finding_id_of(block.key) for block in reply.blocks if block.buttons]
+    return [i for i in ids if i is not None]
+
+
+def record_shown(engine: Engine, chat: str, reply: Reply) -> None:
+    """`reply` reached `chat`: the chat now shows its findings with their buttons, and
+    a press of one of them there counts. Called once the post is delivered, never
+    when it is made: a post that never reaches the chat gives it no buttons."""
+    mark_shown(engine, chat, finding_ids_in(reply))
 
 
 @dataclass(frozen=True)

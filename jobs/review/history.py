@@ -74,6 +74,9 @@ class ReviewedFinding:
     message: str
     suggestion: str | None
     source: str
+    column: int | None
+    rule_name: str | None
+    rule_url: str | None
     status: str
 
     def to_json(self) -> dict[str, Any]:
@@ -82,9 +85,13 @@ class ReviewedFinding:
             "id": self.id,
             "path": self.path,
             "line": self.line,
+            "column": self.column,
+            "end_line": self.end_line,
             "cell": self.cell,
             "severity": self.severity,
             "category": self.category,
+            "rule_name": self.rule_name,
+            "rule_url": self.rule_url,
             "message": self.message,
             "suggestion": self.suggestion,
             "source": self.source,
@@ -286,6 +293,17 @@ def served_review_id(engine: Engine, repo: str) -> int | None:
         ).scalar()
 
 
+def review_commit(engine: Engine, review_id: int | None) -> str | None:
+    """The commit a review is of (None for no review)."""
+    if review_id is None:
+        return None
+    with engine.connect() as connection:
+        sha = connection.execute(
+            select(REVIEWS.c.commit_sha).where(REVIEWS.c.id == review_id)
+        ).scalar()
+    return None if sha is None else str(sha)
+
+
 def review_cache_key(repo: str, sha: str, fingerprint: str) -> str:
     """A short form of the cache key for job_runs.cache_key (64 characters)."""
     return hashlib.sha256(f"{repo}\0{sha}\0{fingerprint}".encode()).hexdigest()
@@ -319,6 +337,18 @@ def open_counts(connection: Connection) -> dict[str, int]:
     rows = connection.execute(
         select(FINDINGS.c.repo, func.count())
         .where(FINDINGS.c.status == "open", FINDINGS.c.id.not_in(marked))
+        .group_by(FINDINGS.c.repo)
+    )
+    return {str(repo): int(count) for repo, count in rows}
+
+
+def suppressed_counts(connection: Connection) -> dict[str, int]:
+    """How many open findings of each repository someone marked false positive, each
+    once — what `/findings <repo> suppressed` lists."""
+    marked = select(FEEDBACK.c.finding_id).where(FEEDBACK.c.verdict == "false_positive")
+    rows = connection.execute(
+        select(FINDINGS.c.repo, func.count())
+        .where(FINDINGS.c.status == "open", FINDINGS.c.id.in_(marked))
         .group_by(FINDINGS.c.repo)
     )
     return {str(repo): int(count) for repo, count in rows}

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from jobs.review.budget import SkippedFile
+from jobs.review.code_view import NO_VIEW, CodeView
 from jobs.review.history import ReviewedFinding, StoredReview
 
 
@@ -22,21 +23,29 @@ class ReviewResult:
     run_id: int | None = None
     tokens_in: int = 0
     tokens_out: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def __getattr__(self, name: str) -> Any:
-        stored = self.__dict__["stored"]
-        counted = name.removesuffix("_count")
-        if name.endswith("_count") and counted in stored.counts:
-            return stored.counts[counted]  # derived now, not the stored column
-        row = stored.row
-        if name in row:
-            return row[name]
-        raise AttributeError(name)
 
     @property
     def review_id(self) -> int:
         return self.stored.id
+
+    @property
+    def repo(self) -> str:
+        return str(self.stored.row["repo"])
+
+    @property
+    def commit_sha(self) -> str:
+        return str(self.stored.row["commit_sha"])
+
+    @property
+    def base_sha(self) -> str | None:
+        """The commit a delta was reviewed from; None for a full review."""
+        base = self.stored.row["base_sha"]
+        return None if base is None else str(base)
+
+    @property
+    def kind(self) -> str:
+        """full or delta: the stored review's (a cache hit replays one)."""
+        return str(self.stored.row["kind"])
 
     @property
     def findings(self) -> tuple[ReviewedFinding, ...]:
@@ -91,7 +100,8 @@ class ReviewResult:
             "duration_ms": self.duration_ms,
         }
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, view: CodeView = NO_VIEW) -> dict[str, Any]:
+        """The review as data; `view` adds each finding's link and snippet."""
         row = self.stored.row
         return {
             "review_id": self.review_id,
@@ -104,7 +114,10 @@ class ReviewResult:
             "model": row["model"],
             "commits_covered": row["commits_covered"],
             "counts": self.counts,
-            "findings": [f.to_json() for f in self.findings],
+            "findings": [
+                f.to_json() | {"url": view.url(f), "snippet": view.snippet(f) or None}
+                for f in self.findings
+            ],
             "skipped_files": [{"path": s.path, "reason": s.reason} for s in self.skipped_files],
             "reviewed_files": row.get("reviewed_files", 0),
             "notes": list(self.notes),
