@@ -215,8 +215,9 @@ def main() -> int:
                 views = [shown_by_linter(result), shown_by_linter(again), listed_by_linter(context)]
                 said = "ruff fails in a clone, opsdesk not" if truth is None else tally.compare(
                     truth, *views)  # fmt: skip
-                print(f"  night {night + 1:>4} {sha[:8]} {result.kind:5} new {result.new_count:>4} "
-                      f"open {result.open_count:>5} fixed {result.fixed_count:>4} "
+                counts = result.counts
+                print(f"  night {night + 1:>4} {sha[:8]} {result.kind:5} new {counts['new']:>4} "
+                      f"open {counts['open']:>5} fixed {counts['fixed']:>4} "
                       f"({review_ms[-1]:.0f} ms, hit {'yes' if again.cache_hit else 'NO'}); "
                       f"{said}")  # fmt: skip
                 if truth is None:

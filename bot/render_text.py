@@ -54,8 +54,6 @@ def render_text(
             lines.append(button_line(block.buttons))
     for field in reply.fields:
         lines.append(f"{clean(field.label)}: {clean(field.value)}")
-    if reply.buttons and with_buttons:
-        lines.append(button_line(reply.buttons))
     if reply.image is not None:
         where = f" saved to {image_path}" if image_path else ""
         lines.append(f"[image: {clean(reply.image.title)}{where}]")

@@ -20,10 +20,6 @@ class DatabaseOpenError(Exception):
     """The database cannot be opened; the message is one line naming the cause."""
 
 
-def sqlite_url(path: Path) -> str:
-    return f"sqlite:///{path}"
-
-
 def make_engine(url: str) -> Engine:
     """An engine for `url`. SQLite gets WAL, a busy timeout and foreign keys; the
     parent directory of a SQLite file is created."""

@@ -164,9 +164,9 @@ def render_block(block: Block, ids: Iterator[str]) -> list[SlackBlock]:
 
 def render_blocks(reply: Reply) -> list[SlackBlock]:
     """The whole reply as at most 50 blocks: the title and the summary fields first,
-    then the blocks (a finding with its buttons) whole, then the reply's buttons and
-    note. What does not fit is cut from the end a whole block at a time, with a note
-    saying so; the summary is never what is cut."""
+    then the blocks (a finding with its buttons) whole, then the note. What does not
+    fit is cut from the end a whole block at a time, with a note saying so; the
+    summary is never what is cut."""
     ids = iter(action_ids(reply.all_buttons()))
     head: list[SlackBlock] = []
     if reply.title:
@@ -180,8 +180,6 @@ def render_blocks(reply: Reply) -> list[SlackBlock]:
         head.append({"type": "section", "fields": fields[start : start + MAX_FIELDS]})
     groups = [render_block(block, ids) for block in reply.blocks]
     tail: list[SlackBlock] = []
-    if reply.buttons:
-        tail += _actions(reply.buttons, [next(ids) for _ in reply.buttons], None)
     if reply.note:
         tail.append(_context(reply.note))
     return fit_groups(head, groups, tail)

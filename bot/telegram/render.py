@@ -204,7 +204,7 @@ def render(
     reply: Reply, limit: int = MAX_MESSAGE_LENGTH, max_buttons: int = MAX_BUTTONS_PER_MESSAGE
 ) -> list[Chunk]:
     """The reply as messages, split only between paragraphs; each message carries the
-    rows of its own blocks, the reply's own buttons ride on the last. Only a single
+    rows of its own blocks. Only a single
     paragraph longer than a message (a long command output) is split between lines."""
     built: list[list[_Paragraph]] = []
     current: list[_Paragraph] = []
@@ -236,7 +236,7 @@ def render(
         buttons += count
     if current:
         built.append(current)
-    chunks = [
+    return [
         Chunk(
             PARAGRAPH_BREAK.join(lines_html(p.lines) for p in paragraphs),
             [row for p in paragraphs for row in p.rows],
@@ -244,9 +244,6 @@ def render(
         )
         for paragraphs in built
     ]
-    final = chunks[-1]
-    chunks[-1] = Chunk(final.html, final.keyboard + _rows(reply.buttons), final.placed)
-    return chunks
 
 
 def caption(image: Image) -> str:

@@ -61,7 +61,6 @@ class Reply(BaseModel):
     title: str = ""
     blocks: list[Block] = Field(default_factory=list)
     fields: list[ReplyField] = Field(default_factory=list)
-    buttons: list[Button] = Field(default_factory=list)
     note: str = ""  # small print under the reply
     image: Image | None = None
     # ok: a normal answer; error: bad input or a failure; refused: no rights.
@@ -95,8 +94,8 @@ class Reply(BaseModel):
         return clean.model_copy(update={"image": self.image})
 
     def all_buttons(self) -> list[Button]:
-        """Every button in display order: those of each block, then the reply's own."""
-        return [b for block in self.blocks for b in block.buttons] + list(self.buttons)
+        """Every button in display order."""
+        return [b for block in self.blocks for b in block.buttons]
 
 
 def _neutralised(value: Any, key: str = "") -> Any:

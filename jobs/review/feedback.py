@@ -46,7 +46,6 @@ class Mark:
 class FeedbackResult:
     finding: Finding
     verdict: str
-    previous: str | None  # the user's earlier verdict on this finding, if any
     marks: tuple[Mark, ...]  # every user's verdict on this finding, oldest first
 
 
@@ -67,7 +66,6 @@ def record_feedback(
                         Feedback.finding_id == finding_id, Feedback.user == user
                     )
                 ).first()
-                previous = row.verdict if row else None
                 if row is None:
                     row = Feedback(finding_id=finding_id, user=user, verdict=verdict)
                 elif row.verdict != verdict:
@@ -76,7 +74,7 @@ def record_feedback(
                 session.add(row)
                 session.flush()
                 found = marks(session, finding_id)
-            return FeedbackResult(finding, verdict, previous, found)
+            return FeedbackResult(finding, verdict, found)
         except IntegrityError:
             continue
     raise RuntimeError("could not record feedback after a concurrent update")
@@ -131,25 +129,6 @@ def marks_of(connection: Connection, finding_ids: Sequence[int]) -> dict[int, tu
     for finding_id, verdict, name, user in rows:
         found.setdefault(int(finding_id), []).append(Mark(str(verdict), str(name or user)))
     return {key: tuple(value) for key, value in found.items()}
-
-
-def suppressed_among(connection: Connection, finding_ids: Iterable[int]) -> set[int]:
-    """Which of these findings someone marked false positive (their standing verdict)."""
-    ids = list(finding_ids)
-    if not ids:
-        return set()
-    rows = connection.execute(
-        select(FEEDBACK.c.finding_id)
-        .where(FEEDBACK.c.finding_id.in_(ids), FEEDBACK.c.verdict == "false_positive")
-        .distinct()
-    )
-    return {int(row[0]) for row in rows}
-
-
-def user_verdict(session: Session, finding_id: int, user: str) -> str | None:
-    return session.exec(
-        sm_select(Feedback.verdict).where(Feedback.finding_id == finding_id, Feedback.user == user)
-    ).first()
 
 
 # -- Where findings were shown ----------------------------------------------------------

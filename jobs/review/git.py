@@ -141,10 +141,6 @@ def repository_root(path: Path) -> Path | None:
     return Path(top.stdout.decode("utf-8", "surrogateescape").strip())
 
 
-def is_git_repository(repo: Path) -> bool:
-    return repository_root(repo) is not None
-
-
 def is_ancestor(repo: Path, ancestor: str, descendant: str) -> bool:
     """True when `ancestor` is reachable from `descendant` (history not rewritten)."""
     result = run_git(repo, "merge-base", "--is-ancestor", ancestor, descendant, check=False)

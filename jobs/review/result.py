@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from jobs.review.branches import BranchHead
@@ -23,21 +23,29 @@ class ReviewResult:
     run_id: int | None = None
     tokens_in: int = 0
     tokens_out: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def __getattr__(self, name: str) -> Any:
-        stored = self.__dict__["stored"]
-        counted = name.removesuffix("_count")
-        if name.endswith("_count") and counted in stored.counts:
-            return stored.counts[counted]  # derived now, not the stored column
-        row = stored.row
-        if name in row:
-            return row[name]
-        raise AttributeError(name)
 
     @property
     def review_id(self) -> int:
         return self.stored.id
+
+    @property
+    def repo(self) -> str:
+        return str(self.stored.row["repo"])
+
+    @property
+    def commit_sha(self) -> str:
+        return str(self.stored.row["commit_sha"])
+
+    @property
+    def base_sha(self) -> str | None:
+        """The commit a delta was reviewed from; None for a full review."""
+        base = self.stored.row["base_sha"]
+        return None if base is None else str(base)
+
+    @property
+    def kind(self) -> str:
+        """full or delta: the stored review's (a cache hit replays one)."""
+        return str(self.stored.row["kind"])
 
     @property
     def findings(self) -> tuple[ReviewedFinding, ...]:

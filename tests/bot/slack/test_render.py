@@ -124,7 +124,7 @@ def test_buttons_carry_their_payload_and_unique_action_ids() -> None:
 
 def test_more_than_25_buttons_go_to_several_actions_blocks() -> None:
     buttons = [Button(label=str(i), payload=f"x:{i}") for i in range(30)]
-    blocks = render_blocks(Reply(buttons=buttons))
+    blocks = render_blocks(Reply(blocks=[Block(text="many", buttons=buttons)]))
     assert [len(b["elements"]) for b in blocks if b["type"] == "actions"] == [25, 5]
     assert_valid(blocks)
 

@@ -63,15 +63,14 @@ def test_a_single_over_long_line_is_hard_split() -> None:
 def test_each_message_carries_the_rows_of_its_own_blocks_and_names_them() -> None:
     first = Block(text="x" * 3000, buttons=[Button(label="A", payload="a:1")], key="k:1")
     second = Block(text="y" * 3000, buttons=[Button(label="B", payload="b:1")], key="k:2")
-    reply = Reply(blocks=[first, second], buttons=[Button(label="More", payload="m:1")])
+    reply = Reply(blocks=[first, second])
     chunks = render(reply)
     assert len(chunks) == 2
     assert [[(b.label, b.payload) for b in row] for row in chunks[0].keyboard] == [
         [("#1 A", "a:1")]
     ]
     assert [[(b.label, b.payload) for b in row] for row in chunks[1].keyboard] == [
-        [("#2 B", "b:1")],
-        [("More", "m:1")],
+        [("#2 B", "b:1")]
     ]
     assert visible(chunks[1].html).startswith("#2 yyy")
     assert chunks[0].placed == [Placed("k:1", 0, 1)]

@@ -56,10 +56,10 @@ def test_one_commit_is_a_delta_covering_only_it(
     second = git_repo.commit("touch b", **{"b.py": CLEAN + "x = eval(input())\n"})
     result = review(engine, config, tmp_path)
     assert (result.kind, result.base_sha, result.commit_sha) == ("delta", first, second)
-    assert result.commits_covered == 1
+    assert result.stored.row["commits_covered"] == 1
     prompt = model_server.received[-1].body["messages"][1]["content"]
     assert "### b.py" in prompt and "### a.py" not in prompt
-    assert result.prompt_tokens > 0 and result.full_prompt_tokens > 0
+    assert result.stored.row["prompt_tokens"] > 0 and result.full_tree_tokens > 0
 
 
 def test_a_reviewer_setting_change_makes_a_new_review(
@@ -106,7 +106,7 @@ def test_a_delta_reports_what_is_new_and_what_is_still_open(git_repo: Repo, lint
         ("`os` imported but unused", 1, "open"),
         ("`sys` imported but unused", 2, "new"),
     ]
-    assert (delta.new_count, delta.open_count, delta.fixed_count) == (1, 1, 0)
+    assert (delta.counts["new"], delta.counts["open"], delta.counts["fixed"]) == (1, 1, 0)
 
 
 def test_a_finding_is_fixed_when_its_line_changes_and_it_is_gone(
@@ -114,7 +114,7 @@ def test_a_finding_is_fixed_when_its_line_changes_and_it_is_gone(
 ) -> None:
     git_repo.commit("base", **{"app.py": "import os\nx = 1\n", "other.py": "import re\n"})
     base = lint()
-    assert base.new_count == 2
+    assert base.counts["new"] == 2
     git_repo.commit("fix", **{"app.py": "x = 1\ny = 2\n"})
     delta = lint()
     by_message = {f.message: f.status for f in delta.findings}
@@ -140,7 +140,7 @@ def test_false_positive_keeps_the_finding_out_of_the_next_review(
     git_repo.commit("more", **{"app.py": "import sys\n"})  # `os` removed, `sys` added …
     git_repo.commit("back", **{"app.py": "import os\n"})  # … and `os` reported again
     again = lint()
-    assert again.suppressed_count == 1 and again.findings == ()
+    assert again.counts["suppressed"] == 1 and again.findings == ()
     assert "suppressed 1" not in json.dumps(again.to_json()["findings"])
 
 
@@ -150,7 +150,7 @@ def test_suppressed_finding_in_an_untouched_file_stays_hidden(
     os_unused_marked_a_false_positive(engine, git_repo, lint, "telegram:7")
     git_repo.commit("other file", **{"b.py": CLEAN})
     delta = lint()
-    assert (delta.kind, delta.suppressed_count, delta.findings) == ("delta", 1, ())
+    assert (delta.kind, delta.counts["suppressed"], delta.findings) == ("delta", 1, ())
 
 
 def test_binary_and_renamed_files(git_repo: Repo, lint: Reviews) -> None:

@@ -66,7 +66,7 @@ def test_20000_identical_findings_in_a_generated_file_keep_their_rows_below_an_i
     base = git_repo.commit("generated", **{"models_pb.py": header + body})
     reviews = Reviews(engine, config_for(git_repo, lint={"select": ["W291"]}), tmp_path)
     full = reviews()
-    assert full.new_count == IDENTICAL and len({f.message for f in full.findings}) == 1
+    assert full.counts["new"] == IDENTICAL and len({f.message for f in full.findings}) == 1
     row_at = {f.line: f.id for f in full.findings}
     head = git_repo.commit("insert", **{"models_pb.py": header + "inserted = True\n" + body})
     # The diff's skip rules leave the file out (ruff still lints it).
@@ -74,6 +74,6 @@ def test_20000_identical_findings_in_a_generated_file_keep_their_rows_below_an_i
     assert [(s.path, s.reason) for s in skipped] == [("models_pb.py", "generated")]
     delta = reviews()
     assert delta.kind == "delta"
-    assert (delta.new_count, delta.open_count, delta.fixed_count) == (0, IDENTICAL, 0)
+    assert (delta.counts["new"], delta.counts["open"], delta.counts["fixed"]) == (0, IDENTICAL, 0)
     # Each finding is the row that stood one line higher: paired by where it went.
     assert sum(row_at[f.line - 1] == f.id for f in delta.findings) == IDENTICAL

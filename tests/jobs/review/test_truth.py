@@ -61,7 +61,7 @@ def test_removing_an_imports_only_use_reports_the_unchanged_import_line(
     engine: Engine, git_repo: Repo, tmp_path: Path, repo_lint: Reviews
 ) -> None:
     git_repo.commit("use", **{"app.py": "import os\n\n\ndef f():\n    return os.sep\n"})
-    assert repo_lint().new_count == 0
+    assert repo_lint().counts["new"] == 0
     git_repo.commit("drop use", **{"app.py": "import os\n\n\ndef f():\n    return 1\n"})
     delta = repo_lint()
     assert [(f.path, f.line, f.category, f.status) for f in delta.findings] == [
@@ -91,7 +91,7 @@ def test_a_renamed_file_keeps_its_findings_and_their_identity(
     git_repo.git("mv", "old.py", "pkg_new.py")
     git_repo.commit("rename")
     delta = repo_lint()
-    assert (delta.new_count, delta.open_count, delta.fixed_count) == (0, 2, 0)
+    assert (delta.counts["new"], delta.counts["open"], delta.counts["fixed"]) == (0, 2, 0)
     assert {f.message: f.id for f in delta.findings} == ids  # the same rows, feedback kept
     assert {f.path for f in delta.findings} == {"pkg_new.py"}
     assert open_set(engine, delta) == ruff_oracle(git_repo, tmp_path)
@@ -109,14 +109,14 @@ def test_identical_messages_in_one_file_stay_separate_findings(
     one = two.replace("a == None", "a is None")  # fix the first of the two
     git_repo.commit("fix one", **{"cmp.py": one})
     delta = repo_lint()
-    assert (delta.new_count, delta.open_count, delta.fixed_count) == (0, 1, 1)
+    assert (delta.counts["new"], delta.counts["open"], delta.counts["fixed"]) == (0, 1, 1)
     # The one left is the one that was on line 3: the same row (and its feedback).
     assert [(f.id, f.line) for f in delta.shown] == [(second_id, 3)]
     assert open_set(engine, delta) == ruff_oracle(git_repo, tmp_path)
     three = one.replace("    return", "    z = a == None\n    w = b == None\n    return")
     git_repo.commit("three", **{"cmp.py": three})
     third = repo_lint()
-    assert (third.new_count, third.open_count) == (2, 1)
+    assert (third.counts["new"], third.counts["open"]) == (2, 1)
     assert open_set(engine, third) == ruff_oracle(git_repo, tmp_path)
 
 
@@ -128,7 +128,7 @@ def test_a_config_change_rechecks_the_whole_tree(
         **{"pyproject.toml": '[tool.ruff.lint]\nselect = ["F"]\n', "a.py": "import os\n",
            "b.py": "import sys\n"},
     )  # fmt: skip
-    assert repo_lint().new_count == 2
+    assert repo_lint().counts["new"] == 2
     # Only the config changes; a.py and b.py are untouched by the delta.
     git_repo.commit("ignore F401", **{"pyproject.toml": '[tool.ruff.lint]\nselect = ["F", "E711"]\n'
                                   'ignore = ["F401"]\n'})  # fmt: skip
@@ -199,7 +199,7 @@ def test_a_config_ruff_cannot_read_fails_the_review_with_ruffs_reason(
     assert "unknown field `show-source`" in reason and str(tmp_path) not in reason
     assert count_reviews(engine, "demo") == 1  # no review row for the failed one
     assert [f.status for f in open_findings(engine, "demo")] == ["open"]
-    assert earlier.new_count == 1
+    assert earlier.counts["new"] == 1
 
 
 def test_a_reviewer_rule_change_leaves_no_stale_open_findings(
@@ -281,7 +281,7 @@ def test_a_notebooks_findings_name_their_cell_as_ruff_does(
         **{"nb.ipynb": notebook("print(1)\n", "import os\n", "x = 1\nimport sys\n")},
     )
     delta = repo_lint()
-    assert (delta.new_count, delta.open_count) == (0, 2)
+    assert (delta.counts["new"], delta.counts["open"]) == (0, 2)
     assert {f.message: f.id for f in delta.shown} == ids
     moved = Counter((f.path, f.cell, f.line, f.category) for f in delta.shown)
     assert moved == ruff_cells_oracle(git_repo, tmp_path)

@@ -258,7 +258,7 @@ def test_a_second_try_reviews_the_same_delta_and_keeps_each_findings_state(
     assert again.skipped_files == ()
     states = {f.path: f.status for f in again.findings}
     assert states == {"a.py": "open", "b.py": "new", "c.py": "new"}
-    assert (again.new_count, again.open_count) == (2, 1)
+    assert (again.counts["new"], again.counts["open"]) == (2, 1)
 
 
 def test_a_call_failing_mid_review_keeps_what_was_reviewed_and_lists_the_rest(
