@@ -21,13 +21,14 @@ from jobs.review.feedback import (
     UNDO_CODE,
     VERDICT_CODES,
     UnknownFinding,
+    finding_ids_in,
     mark_shown,
     record_feedback,
     undo_false_positive,
     was_shown,
 )
 from jobs.review.history import finding_state
-from jobs.review.replies import VERDICT_LABELS, finding_block, finding_ids_in, marks_text
+from jobs.review.replies import VERDICT_LABELS, finding_block, marks_text
 from storage.db import session_scope
 from storage.models import Finding
 

@@ -24,7 +24,7 @@ from bot.ack_stats import ACK_BUCKETS, ack_snapshot
 from jobs.config.schema import Config
 from jobs.context import Context
 from jobs.outbox.totals import PlatformOutbox, read_outbox
-from jobs.review.history import open_counts
+from jobs.review.history import open_counts, suppressed_counts
 from jobs.runs.totals import Histogram, RunTotalsReader
 
 # True: this process runs the scheduler; False: it stands by; None: disabled.
@@ -61,6 +61,7 @@ class OpsdeskCollector(Collector):
             totals = self.totals.read(connection, now)
             outbox = read_outbox(connection)
             findings_open = open_counts(connection)
+            findings_suppressed = suppressed_counts(connection)
 
         runs = CounterMetricFamily(
             "opsdesk_job_runs",
@@ -135,9 +136,17 @@ class OpsdeskCollector(Collector):
             "of the review of its current HEAD, false positives left out.",
             labels=["repo"],
         )
+        suppressed = GaugeMetricFamily(
+            "opsdesk_findings_suppressed",
+            "Open findings of each configured repository that someone marked false "
+            "positive, each once, as /findings <repo> suppressed lists them.",
+            labels=["repo"],
+        )
         for repo in sorted(repo.name for repo in self.context.config.repos):
             open_now.add_metric([repo], findings_open.get(repo, 0))
+            suppressed.add_metric([repo], findings_suppressed.get(repo, 0))
         yield open_now
+        yield suppressed
 
         yield from self._outbox_families(outbox, now)
         yield self._acks()

@@ -13,6 +13,7 @@ from datetime import datetime
 from html import escape
 
 from jobs.core import text as words
+from jobs.core.when import local_time
 from jobs.digest.figures import Digest, time_saved_phrase
 from jobs.digest.inputs import Period
 
@@ -252,7 +253,7 @@ def _reviews(digest: Digest) -> str:
 def _jobs(digest: Digest) -> str:
     rows = [
         [
-            _e(row.job),
+            _e(row.job + (" (opsdesk)" if row.internal else "")),
             _e(words.count(row.runs)),
             _e(words.count(row.failures)),
             _rate_cell(row.success_rate, row.success_rate_change),
@@ -297,7 +298,8 @@ def render_page(digest: Digest, *, chart: bool, generated_at: datetime) -> str:
     )
     notes = "".join(f"<li>{_e(note)}</li>" for note in digest.notes)
     notes_html = f'<section id="notes"><h2>Notes</h2><ul>{notes}</ul></section>' if notes else ""
-    window = f"{digest.start:%Y-%m-%d %H:%M} to {digest.end:%Y-%m-%d %H:%M} UTC"
+    start, end = (local_time(at, digest.timezone) for at in (digest.start, digest.end))
+    window = f"{start} to {end}"
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
@@ -316,7 +318,8 @@ def render_page(digest: Digest, *, chart: bool, generated_at: datetime) -> str:
         + _reviews(digest)
         + _batching(digest)
         + notes_html
-        + f"<footer>Computed from the run records at {generated_at:%Y-%m-%d %H:%M:%S} UTC; "
+        + f"<footer>Computed from the run records at "
+        f"{_e(local_time(generated_at, digest.timezone))}; "
         f"refreshes every {REFRESH_SECONDS} s. JSON: "
         f'<a href="api/digest?period={period}">api/digest</a> · '
         '<a href="api/health">api/health</a> · <a href="metrics">metrics</a></footer>'

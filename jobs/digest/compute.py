@@ -17,9 +17,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from jobs.core import text as words
+from jobs.core.when import local_time
 from jobs.digest import insights
 from jobs.digest.figures import SEVERITY_ORDER, CachingSection, Digest, Insight, time_saved_phrase
 from jobs.digest.inputs import (
@@ -28,6 +29,7 @@ from jobs.digest.inputs import (
     DigestWindow,
     DurationSample,
     Period,
+    RunRecord,
     digest_window,
 )
 from jobs.digest.sections import (
@@ -39,6 +41,23 @@ from jobs.digest.sections import (
 )
 from jobs.digest.stats import mad, median
 from jobs.digest.tallies import JobTally, tally_by_job
+
+
+def cost_by_job(
+    samples: Iterable[DurationSample], period_runs: Iterable[RunRecord], end: datetime
+) -> dict[str, float | None]:
+    """What one run of each job costs without the cache: the median duration of its
+    successful non-cached runs in the 14 days to `end` — the day and the week digest
+    (and a cached run's own post) price a cache hit alike."""
+    since = end - timedelta(days=BASELINE_DAYS)
+    durations: dict[str, list[float]] = defaultdict(list)
+    for sample in samples:
+        if since <= sample.started_at < end:
+            durations[sample.job].append(sample.duration_ms)
+    for run in period_runs:
+        if run.did_work and since <= run.started_at < end:
+            durations[run.job].append(run.duration_ms)  # type: ignore[arg-type]
+    return {job: median(values) for job, values in durations.items()}
 
 
 def baseline_by_job(
@@ -54,30 +73,35 @@ def baseline_by_job(
 
 
 def compute_digest(
-    inputs: DigestInputs, *, period: Period = "day", now: datetime, k: float = 3.0
+    inputs: DigestInputs,
+    *,
+    period: Period = "day",
+    now: datetime,
+    k: float = 3.0,
+    timezone: str = "UTC",
 ) -> Digest:
-    """The digest of the `period` ending at `now`; a duration regresses beyond its
-    baseline median + k·1.4826·MAD (see insights.duration_regression)."""
+    """The digest of the `period` ending at `now`, its times told in `timezone`; a
+    duration regresses beyond its baseline median + k·1.4826·MAD (see
+    insights.duration_regression)."""
     window = digest_window(period, now)
     current = tally_by_job(inputs.period_runs)
     previous = tally_by_job(inputs.previous_runs)
     baseline = baseline_by_job(inputs.baseline, window)
-    baseline_median = {job: median(values) for job, values in baseline.items()}
+    cost = cost_by_job(inputs.baseline, inputs.period_runs, now)
     health = dict(inputs.job_health or {})
 
     found, checked = _judge(window, current, previous, baseline, k, inputs)
     flagged = {insight.job for insight in found}
     jobs = job_stats(current, previous, health, flagged)
-    caching = caching_section(
-        inputs.period_runs, current, previous, baseline_median, inputs.reviews
-    )
+    caching = caching_section(inputs.period_runs, current, previous, cost, inputs.reviews)
     finished = sum(t.finished for t in current.values())
     failures = finished - sum(t.succeeded for t in current.values())
     return Digest(
         period=period,
         start=window.start,
         end=window.end,
-        summary=_summary(window, finished, failures, caching, found),
+        timezone=timezone,
+        summary=_summary(window, timezone, finished, failures, caching, found),
         runs=finished,
         failures=failures,
         caching=caching,
@@ -132,12 +156,13 @@ def _judge(
 
 def _summary(
     window: DigestWindow,
+    timezone: str,
     runs: int,
     failures: int,
     caching: CachingSection,
     found: Sequence[Insight],
 ) -> str:
-    head = f"{window.period.capitalize()} digest to {window.end:%Y-%m-%d %H:%M} UTC"
+    head = f"{window.period.capitalize()} digest to {local_time(window.end, timezone)}"
     if runs == 0 and not found:
         return f"{head}: no runs in this {window.period} — nothing to report yet"
     alerts = len(found)

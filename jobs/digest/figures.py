@@ -35,7 +35,32 @@ class CachingSection(_Out):
     per_job: list[JobCache]
 
 
+class RepoReview(_Out):
+    repo: str
+    new: int
+    fixed: int
+    open: int
+    suppressed: int
+    marked_false_positive: int
+
+
 class ReviewSection(_Out):
+    """Reviews of the period and their findings. Every count is defined here once and
+    means the same in a review post, `/findings`, the digest, the page and `/metrics`;
+    each finding counts once, however many reviews listed it:
+
+    - open: findings open now that nobody marks false positive (new ones included) —
+      what `/findings <repo>` lists and `opsdesk_findings_open` exports;
+    - new: findings first reported by the period's reviews, false positives left out;
+    - fixed: findings the period's reviews found gone;
+    - suppressed: open findings someone marks false positive — what
+      `/findings <repo> suppressed` lists;
+    - marked_false_positive: findings given a false-positive verdict in the period
+      that still stands (an undo takes it back);
+    - helpful, not_helpful, false_positive: verdicts (one per person and finding)
+      given in the period.
+    """
+
     full: int
     delta: int
     cached: int
@@ -48,6 +73,8 @@ class ReviewSection(_Out):
     false_positive: int
     helpful_share: float | None  # helpful / (helpful + not_helpful + false_positive)
     has_review_data: bool
+    marked_false_positive: int = 0
+    repos: list[RepoReview] = []
 
 
 class JobStats(_Out):
@@ -62,6 +89,7 @@ class JobStats(_Out):
     success_rate_change: float | None  # percentage points vs the previous period
     health: str | None
     clean: bool  # every run succeeded and nothing to flag
+    internal: bool = False  # opsdesk's own job (the digest, the health check)
 
 
 class ModelStats(_Out):
@@ -87,6 +115,7 @@ class Digest(_Out):
     period: Period
     start: datetime
     end: datetime
+    timezone: str  # the team's zone (the scheduler's): times are shown in it
     summary: str
     runs: int
     failures: int
@@ -116,7 +145,8 @@ class Insight(BaseModel):
     job: str
     metric: str  # duration | success_rate | cache_hit_rate | health
     severity: Severity
-    text: str
+    headline: str  # what changed, in plain words, for chat
+    text: str  # the same with the statistics behind it, for the operator page
     numbers: dict[str, float]
 
 

@@ -36,6 +36,10 @@ SUCCESS_STATUSES = frozenset({"ok", "cached"})
 
 UNFINISHED_STATUSES = frozenset({"running"})
 
+# opsdesk's own jobs (the digest, the health check): figures for the operator, not
+# news for the team; left out of the chat digest and the chart.
+INTERNAL_KINDS = frozenset({"digest", "health"})
+
 
 @dataclass(frozen=True, slots=True)
 class RunRecord:
@@ -90,14 +94,26 @@ class DayCount(NamedTuple):
 
 
 @dataclass(frozen=True, slots=True)
+class RepoFindings:
+    """One repository's findings, each finding counted once (see figures.ReviewSection)."""
+
+    repo: str
+    new: int = 0
+    fixed: int = 0
+    open: int = 0
+    suppressed: int = 0
+    marked_false_positive: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class ReviewTotals:
-    """Aggregates over the `reviews`, `findings` and `review_findings` tables for the period.
+    """Aggregates over the `reviews`, `findings`, `review_findings` and `feedback`
+    tables for the period; the counts are defined once, in figures.ReviewSection.
 
     `full_review_tokens_in` is what the period's model review runs (cache hits
     included) would have sent had each been a full review — the sum of
     `full_prompt_tokens` of the `llm` reviews they used (linters send none); tokens
     actually sent come from the run rows.
-    `findings_open` is the number open at the end of the period.
     """
 
     full: int = 0
@@ -107,6 +123,8 @@ class ReviewTotals:
     findings_open: int = 0
     suppressed: int = 0
     full_review_tokens_in: int = 0
+    marked_false_positive: int = 0
+    per_repo: tuple[RepoFindings, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

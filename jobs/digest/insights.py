@@ -40,6 +40,10 @@ MIN_RELATIVE_INCREASE = 0.20
 # rate must fall by at least this many percentage points (0.20 = 20 points).
 MIN_RATE_RUNS = 5
 MIN_RATE_DROP = 0.20
+# Severity that fits: a job that got slower is worth a warning (and an alert post)
+# only when it takes at least twice as long AND a minute more; a batch job 5 s slower
+# is news for the digest, not an alert. Only failures are ever critical.
+SLOWER_WARNING_MS = 60_000
 
 # What each metric is called in a sentence; the rate metrics are judged alike.
 METRIC_LABELS = {
@@ -87,10 +91,12 @@ def duration_regression(job: str, period: Durations, baseline: Durations, k: flo
         f"{words.plural(period.runs, 'run')} vs "
         f"{words.plural(baseline.runs, 'baseline run')})"
     )
+    slower_enough = current >= 2 * base and current - base >= SLOWER_WARNING_MS
     return True, Insight(
         job=job,
         metric="duration",
-        severity="critical" if current >= 2 * base else "warning",
+        severity="warning" if slower_enough else "info",
+        headline=f"{job} got slower: {words.duration(current)} typical, was {words.duration(base)}",
         text=text,
         numbers={
             "median_ms": current,
@@ -118,6 +124,10 @@ def rate_drop(
     if drop < MIN_RATE_DROP - 1e-9:
         return True, None
     critical = metric == "success_rate" and current < 0.5
+    if metric == "success_rate":
+        headline = f"{job} fails more often: {part} of {whole} runs ok, was {words.rate(previous)}"
+    else:
+        headline = f"{job} hits its cache less: {words.rate(current)}, was {words.rate(previous)}"
     text = (
         f"{job}: {METRIC_LABELS[metric]} {words.rate(current)} ({part}/{whole}) vs "
         f"{words.rate(previous)} ({previous_part}/{previous_whole}) the previous {period} "
@@ -126,7 +136,8 @@ def rate_drop(
     return True, Insight(
         job=job,
         metric=metric,
-        severity="critical" if critical else "warning",
+        severity="critical" if critical else ("warning" if metric == "success_rate" else "info"),
+        headline=headline,
         text=text,
         numbers={
             "rate": current,
@@ -145,11 +156,13 @@ def health_problem(job: str, state: str, detail: str | None = None) -> Judgement
     health's own account (e.g. which fire time passed), else the general rule."""
     if state not in ("late", "down"):
         return True, None
+    why = detail or HEALTH_REASONS[state]
     return True, Insight(
         job=job,
         metric="health",
         severity="critical" if state == "down" else "warning",
-        text=f"{job}: {state} ({detail or HEALTH_REASONS[state]})",
+        headline=f"{job} is {state}: {why}",
+        text=f"{job}: {state} ({why})",
         numbers={"late": float(state == "late"), "down": float(state == "down")},
     )
 
@@ -235,7 +248,7 @@ def decide_alerts(
                 if post:
                     updates.append(replace(record, last_posted_at=now, detail=insight.text))
             if post:
-                posts.append(AlertPost(job, metric, "alert", insight.text, insight))
+                posts.append(AlertPost(job, metric, "alert", insight.headline, insight))
         elif record is not None and record.state == "alert":
             post = record.announced
             updates.append(
@@ -256,5 +269,8 @@ def decide_alerts(
 def decide_digest_alerts(
     digest: Digest, states: Sequence[AlertRecord], now: datetime, cooldown: timedelta
 ) -> AlertDecision:
-    """decide_alerts for one digest's insights and checked pairs."""
-    return decide_alerts(digest.insights, digest.checked, states, now, cooldown)
+    """decide_alerts for one digest's insights and checked pairs. Insights of severity
+    info (a job a few seconds slower, a cache hit less often) are the digest's news,
+    never an alert of their own."""
+    alerting = [i for i in digest.insights if i.severity != "info"]
+    return decide_alerts(alerting, digest.checked, states, now, cooldown)

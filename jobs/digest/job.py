@@ -56,8 +56,9 @@ def _read(context: Context, period: Period, now: datetime, *, with_health: bool)
 
 
 def _compute(context: Context, inputs: DigestInputs, period: Period, now: datetime) -> Digest:
-    k = context.config.digest.regression_k
-    return compute_digest(inputs, period=period, now=now, k=k)
+    config = context.config
+    k = config.digest.regression_k
+    return compute_digest(inputs, period=period, now=now, k=k, timezone=digest_timezone(config))
 
 
 def build_digest(
@@ -209,6 +210,7 @@ def post_health_alerts(context: Context, now: datetime) -> list[int]:
                     job=key,
                     metric="health",
                     severity="critical" if component.status == "down" else "warning",
+                    headline=f"{component.name} is {component.status}: {component.detail}",
                     text=f"{component.name}: {component.status} — {component.detail}",
                     numbers={"down": float(component.status == "down")},
                 )

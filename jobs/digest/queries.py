@@ -28,10 +28,12 @@ from jobs.digest.inputs import (
     DurationSample,
     FeedbackTotals,
     Period,
+    RepoFindings,
     ReviewTotals,
     RunRecord,
     digest_window,
 )
+from jobs.review.history import open_counts, suppressed_counts
 from storage.models import Feedback, Finding, JobRun, Review, ReviewFinding, utcnow
 
 runs = JobRun.__table__  # type: ignore[attr-defined]
@@ -110,55 +112,69 @@ def day_counts(connection: Connection, start: datetime, end: datetime) -> list[D
     return sorted(result)
 
 
+def _false_positive_ids() -> Any:
+    """Findings someone marks false positive now (feedback as it stands, never a stored state)."""
+    return select(feedback.c.finding_id).where(feedback.c.verdict == "false_positive")
+
+
+def _distinct_in_reviews(
+    connection: Connection, state: str, start: datetime, end: datetime
+) -> dict[str, int]:
+    """Per repository: distinct findings in `state` in the reviews made in [start, end);
+    new ones marked false positive now are left out, as a review post leaves them out.
+    A finding listed by several reviews (a rewind, a replay) counts once."""
+    where = [_in_range(reviews.c.created_at, start, end), review_findings.c.state == state]
+    if state != "fixed":
+        where.append(review_findings.c.finding_id.not_in(_false_positive_ids()))
+    query = (
+        select(reviews.c.repo, func.count(func.distinct(review_findings.c.finding_id)))
+        .select_from(review_findings.join(reviews))
+        .where(*where)
+        .group_by(reviews.c.repo)
+    )
+    return {str(repo): int(n) for repo, n in connection.execute(query)}
+
+
+def _marked_false_positive(
+    connection: Connection, start: datetime, end: datetime
+) -> dict[str, int]:
+    """Per repository: distinct findings given a false-positive verdict in [start, end)
+    that still stands (an undo removes it)."""
+    query = (
+        select(findings.c.repo, func.count(func.distinct(feedback.c.finding_id)))
+        .select_from(feedback.join(findings, feedback.c.finding_id == findings.c.id))
+        .where(feedback.c.verdict == "false_positive", _in_range(feedback.c.updated_at, start, end))
+        .group_by(findings.c.repo)
+    )
+    return {str(repo): int(n) for repo, n in connection.execute(query)}
+
+
 def review_totals(connection: Connection, start: datetime, end: datetime) -> ReviewTotals:
-    """Reviews by kind made in [start, end), what their findings became, findings open
-    at `end`, and the full-review prompt tokens behind the period's review runs."""
+    """Reviews by kind made in [start, end) and their findings, per repository and in
+    all, each finding counted once (figures.ReviewSection defines every count); open
+    and suppressed as they stand now, exactly as /findings and /metrics count them."""
     in_period = _in_range(reviews.c.created_at, start, end)
     by_kind: dict[str, int] = dict(
         connection.execute(
             select(reviews.c.kind, func.count()).where(in_period).group_by(reviews.c.kind)
         ).all()
     )
-    # Suppression is derived from feedback as it stands now, never read from a stored
-    # state: a finding someone marked false positive counts as suppressed, unless fixed.
-    false_positive = review_findings.c.finding_id.in_(
-        select(feedback.c.finding_id).where(feedback.c.verdict == "false_positive")
-    )
-    state = case(
-        (review_findings.c.state == "fixed", "fixed"),
-        (false_positive, "suppressed"),
-        (review_findings.c.state == "suppressed", "open"),
-        else_=review_findings.c.state,
-    )
-    states: dict[str, int] = dict(
-        connection.execute(
-            select(state, func.count())
-            .select_from(review_findings.join(reviews))
-            .where(in_period)
-            .group_by(state)
-        ).all()
-    )
-    created = connection.execute(
-        select(func.count()).select_from(findings).where(findings.c.created_at < end)
-    ).scalar_one()
-    fixed_by = reviews.alias("fixed_by")
-    fixed_before_end = connection.execute(
-        select(func.count())
-        .select_from(findings.join(fixed_by, findings.c.fixed_review_id == fixed_by.c.id))
-        .where(findings.c.created_at < end, fixed_by.c.created_at < end)
-    ).scalar_one()
-    # Open at `end` and marked false positive (as feedback stands now): not "open".
-    suppressed_open = connection.execute(
-        select(func.count())
-        .select_from(findings.outerjoin(fixed_by, findings.c.fixed_review_id == fixed_by.c.id))
-        .where(
-            findings.c.created_at < end,
-            findings.c.id.in_(
-                select(feedback.c.finding_id).where(feedback.c.verdict == "false_positive")
-            ),
-            (fixed_by.c.id.is_(None)) | (fixed_by.c.created_at >= end),
+    new = _distinct_in_reviews(connection, "new", start, end)
+    fixed = _distinct_in_reviews(connection, "fixed", start, end)
+    open_now = open_counts(connection)
+    suppressed = suppressed_counts(connection)
+    marked = _marked_false_positive(connection, start, end)
+    per_repo = tuple(
+        RepoFindings(
+            repo=repo,
+            new=new.get(repo, 0),
+            fixed=fixed.get(repo, 0),
+            open=open_now.get(repo, 0),
+            suppressed=suppressed.get(repo, 0),
+            marked_false_positive=marked.get(repo, 0),
         )
-    ).scalar_one()
+        for repo in sorted(set(new) | set(fixed) | set(open_now) | set(suppressed) | set(marked))
+    )
     full_tokens = connection.execute(
         select(func.coalesce(func.sum(reviews.c.full_prompt_tokens), 0))
         .select_from(runs.join(reviews, runs.c.review_id == reviews.c.id))
@@ -171,11 +187,13 @@ def review_totals(connection: Connection, start: datetime, end: datetime) -> Rev
     return ReviewTotals(
         full=int(by_kind.get("full", 0)),
         delta=int(by_kind.get("delta", 0)),
-        findings_new=int(states.get("new", 0)),
-        findings_fixed=int(states.get("fixed", 0)),
-        findings_open=int(created) - int(fixed_before_end) - int(suppressed_open),
-        suppressed=int(states.get("suppressed", 0)),
+        findings_new=sum(new.values()),
+        findings_fixed=sum(fixed.values()),
+        findings_open=sum(open_now.values()),
+        suppressed=sum(suppressed.values()),
         full_review_tokens_in=int(full_tokens),
+        marked_false_positive=sum(marked.values()),
+        per_repo=per_repo,
     )
 
 

@@ -8,177 +8,128 @@ are not trusted: a renderer escapes these lines for its platform.
 from __future__ import annotations
 
 from jobs.core.reply import Block, Image, Reply, ReplyField
-from jobs.core.text import change, count, duration, plural, points, rate
+from jobs.core.text import change, count, duration, plural, rate
+from jobs.core.when import local_day, local_time, zone
 from jobs.digest.figures import Digest, JobStats, time_saved_phrase
 from jobs.digest.insights import AlertPost
+from jobs.digest.story import story_lines, things_to_look_at
 
 # ---- the digest as lines ----------------------------------------------------------------
 
-SEVERITY_MARK = {"critical": "!!", "warning": "!", "info": "i"}
-MAX_JOB_LINES = 10
+MAX_JOB_LINES = 8
+_TITLE = {"day": "Daily digest", "week": "Weekly digest"}
 
 
 def _job_line(row: JobStats) -> str:
-    parts = [f"{row.job}: {plural(row.runs, 'run')}"]
-    if row.runs:
-        ok = f"{rate(row.success_rate)} ok"
-        if row.success_rate_change:
-            ok += f" ({points(row.success_rate_change)})"
-        parts.append(ok)
+    parts = [plural(row.runs, "run")]
+    if row.failures:
+        parts.append(f"{row.failures} failed")
     if row.p50_ms is not None:
-        parts.append(f"p50 {duration(row.p50_ms)} {change(row.p50_change_pct)}".rstrip())
-        parts.append(f"p95 {duration(row.p95_ms)} {change(row.p95_change_pct)}".rstrip())
-    if row.health and row.health != "up":
+        typical = f"{duration(row.p50_ms)} typical"
+        if row.p50_change_pct is not None and abs(row.p50_change_pct) >= 10:
+            typical += f" ({change(row.p50_change_pct)})"
+        parts.append(typical)
+    if row.health in ("late", "down"):
         parts.append(row.health)
-    return "  " + ", ".join(parts)
-
-
-def _caching_lines(digest: Digest) -> list[str]:
-    caching = digest.caching
-    line = (
-        f"Caching: {rate(caching.hit_rate)} hit rate "
-        f"({count(caching.cache_hits)}/{count(caching.runs)}), "
-        f"{time_saved_phrase(caching)}"
-    )
-    if caching.full_review_tokens_in:
-        used, full = caching.review_tokens_in, caching.full_review_tokens_in
-        line += f"; review tokens {count(used)} of {count(full)} for full reviews"
-        line += f" ({rate(1 - used / full)} saved)"
-    lines = [line]
-    lines += [
-        f"  {row.job}: {rate(row.hit_rate)} ({row.cache_hits}/{row.runs})"
-        for row in caching.per_job
-    ]
-    return lines
-
-
-def _review_lines(digest: Digest) -> list[str]:
-    r = digest.reviews
-    if not r.has_review_data and not r.cached:
-        return []
-    line = (
-        f"Reviews: {r.full} full, {r.delta} delta, {r.cached} cached; findings "
-        f"{r.findings_new} new, {r.findings_fixed} fixed, {r.findings_open} open"
-    )
-    if r.suppressed:
-        line += f", {r.suppressed} suppressed"
-    judged = r.helpful + r.not_helpful + r.false_positive
-    if judged:
-        line += (
-            f"; feedback {r.helpful}/{judged} helpful ({rate(r.helpful_share)}), "
-            f"{r.false_positive} false positive{'s' if r.false_positive != 1 else ''}"
-        )
-    return [line]
+    return f"  {row.job}: " + ", ".join(parts)
 
 
 def _job_lines(digest: Digest) -> list[str]:
-    if not digest.jobs:
+    """The team's jobs that ran or need a look, worst first; the clean rest summed up.
+    opsdesk's own jobs are left to the operator page."""
+    rows = [r for r in digest.jobs if not r.internal and (r.runs or not r.clean)]
+    if not rows:
         return []
-    flagged = [row for row in digest.jobs if not row.clean]
-    clean = [row for row in digest.jobs if row.clean]
-    lines = ["Jobs (worst first):"] + [_job_line(row) for row in flagged[:MAX_JOB_LINES]]
-    if len(flagged) > MAX_JOB_LINES:
-        lines.append(f"  ... {len(flagged) - MAX_JOB_LINES} more with failures")
-    if clean:
-        runs = sum(row.runs for row in clean)
-        lines.append(f"  {plural(len(clean), 'job')} clean: {plural(runs, 'run')}, all ok")
+    shown = [r for r in rows if not r.clean][:MAX_JOB_LINES]
+    rest = [r for r in rows if r not in shown]
+    if len(shown) + len(rest) <= MAX_JOB_LINES:
+        shown, rest = rows, []
+    lines = ["Jobs:"] + [_job_line(r) for r in shown]
+    if rest:
+        runs = sum(r.runs for r in rest)
+        what = "all ok" if all(r.clean for r in rest) else f"{sum(r.failures for r in rest)} failed"
+        lines.append(f"  + {plural(len(rest), 'more job')}: {plural(runs, 'run')}, {what}")
     return lines
 
 
-def _model_lines(digest: Digest) -> list[str]:
-    if not digest.models:
-        return []
-    lines = ["Models:"]
-    for m in digest.models:
-        line = (
-            f"  {m.model}: {plural(m.calls, 'call')}, {rate(m.success_rate)} ok, "
-            f"p50 {duration(m.p50_ms)} p95 {duration(m.p95_ms)} "
-            f"sd {duration(m.stdev_ms)}"
-        )
-        if m.tokens_per_s is not None:
-            line += f", {m.tokens_per_s:.0f} tok/s"
-        if m.p50_change_pct is not None:
-            line += f" (p50 {change(m.p50_change_pct)})"
+def _figure_lines(digest: Digest) -> list[str]:
+    """The figures behind the story, one line each."""
+    lines: list[str] = []
+    caching = digest.caching
+    if digest.runs:
+        line = f"Runs: {count(digest.runs)}, {count(digest.failures)} failed"
+        if caching.cache_hits:
+            line += f" · {rate(caching.hit_rate)} from cache, {time_saved_phrase(caching)}"
         lines.append(line)
+    r = digest.reviews
+    if r.has_review_data:
+        line = (
+            f"Findings: {count(r.findings_open)} open ({r.findings_new} new, "
+            f"{r.findings_fixed} fixed this {digest.period})"
+        )
+        if r.suppressed:
+            line += f", {r.suppressed} suppressed as false positive"
+        lines.append(line)
+    judged = r.helpful + r.not_helpful + r.false_positive
+    if judged:
+        lines.append(
+            f"Feedback: {r.helpful} helpful, {r.not_helpful} not helpful, "
+            f"{r.false_positive} false positive"
+        )
+    for m in digest.models:
+        lines.append(
+            f"Model {m.model}: {plural(m.calls, 'call')}, {rate(m.success_rate)} ok, "
+            f"{duration(m.p50_ms)} typical"
+        )
     return lines
 
 
 def digest_lines(digest: Digest) -> list[str]:
-    """Summary, then insights, caching, reviews, jobs, models, batching and notes;
-    sections with nothing to say are left out."""
-    lines = [digest.summary]
-    if digest.insights:
-        lines.append("Insights:")
-        lines += [f"  {SEVERITY_MARK[i.severity]} {i.text}" for i in digest.insights]
-    if digest.runs:
-        lines += _caching_lines(digest)
-    lines += _review_lines(digest)
-    lines += _job_lines(digest)
-    lines += _model_lines(digest)
-    b = digest.batching
-    if b.batches:
-        lines.append(
-            f"Batching: {plural(b.batches, 'batch', 'batches')} of "
-            f"{plural(b.member_runs, 'run')} saved {plural(b.triggers_saved, 'trigger')} "
-            f"and {plural(b.posts_saved, 'post')}"
-        )
-    lines += [f"Note: {note}" for note in digest.notes]
-    return lines
+    """The story first (what changed, what to look at), then the figures and the jobs.
+    Statistics (thresholds, spreads, percentiles) stay on the operator page."""
+    return story_lines(digest) + _figure_lines(digest) + _job_lines(digest)
 
 
 # ---- the digest and its alerts as Replies ----------------------------------------------
 
-# Sections whose lines line up in columns; the rest read as prose.
-_TABULAR = ("Caching:", "Jobs", "Models:")
-_TITLE = {"day": "Daily digest", "week": "Weekly digest"}
 
-
-def _sections(lines: list[str]) -> list[list[str]]:
-    """Group lines into sections: a section starts at each unindented line."""
-    sections: list[list[str]] = []
-    for line in lines:
-        if line.startswith("  ") and sections:
-            sections[-1].append(line)
-        else:
-            sections.append([line])
-    return sections
+def digest_title(digest: Digest) -> str:
+    """'Daily digest, Mon 7 Dec: 2 to look at' — or 'all quiet'."""
+    news = things_to_look_at(digest)
+    day = local_day(digest.end, digest.timezone)
+    return f"{_TITLE[digest.period]}, {day}: " + (f"{news} to look at" if news else "all quiet")
 
 
 def digest_reply(
     digest: Digest, chart_png: bytes | None = None, page_url: str | None = None
 ) -> Reply:
-    """Summary first, insights as prose, the tables monospaced, notes as small print,
-    the 14-day chart attached when given, and a link to the optimization page when
-    its public address is configured."""
-    lines = digest_lines(digest)
-    notes = [line.removeprefix("Note: ") for line in lines if line.startswith("Note: ")]
-    body = [line for line in lines if not line.startswith("Note: ")]
-    blocks = [
-        Block(text="\n".join(section), monospace=section[0].startswith(_TABULAR))
-        for section in _sections(body)
-    ]
+    """The story, the figures, the jobs in columns, the chart attached when given, and
+    a link to the operator page (where the statistics are) when it has an address."""
+    blocks = [Block(text="\n".join(story_lines(digest)))]
+    if figures := _figure_lines(digest):
+        blocks.append(Block(text="\n".join(figures)))
+    if jobs := _job_lines(digest):
+        blocks.append(Block(text="\n".join(jobs), monospace=True))
     image = None
     if chart_png is not None:
-        end = digest.end.strftime("%Y-%m-%d")
+        last_day = digest.end.astimezone(zone(digest.timezone)).strftime("%Y-%m-%d")
         image = Image(
             png=chart_png,
-            title=f"Last 14 days to {end}: median duration per job and cache hit rate",
-            filename=f"digest-{end}.png",
+            title=f"Last 14 days to {local_day(digest.end, digest.timezone)}",
+            filename=f"digest-{last_day}.png",
         )
+    start = local_time(digest.start, digest.timezone)
     fields = [
-        ReplyField(
-            label="Period",
-            value=f"{digest.start:%Y-%m-%d %H:%M} to {digest.end:%Y-%m-%d %H:%M} UTC",
-        )
+        ReplyField(label="Period", value=f"{start} to {local_time(digest.end, digest.timezone)}")
     ]
     if page_url:
-        fields.append(ReplyField(label="Page", value=f"{page_url}/?period={digest.period}"))
+        fields.append(ReplyField(label="Details", value=f"{page_url}/?period={digest.period}"))
+    chart_notes = [note for note in digest.notes if note.startswith("No chart")]
     return Reply(
-        title=f"{_TITLE[digest.period]}: "
-        + (plural(len(digest.insights), "insight") if digest.insights else "nothing to flag"),
+        title=digest_title(digest),
         blocks=blocks,
         fields=fields,
-        note=" ".join(notes),
+        note=" ".join(chart_notes),
         image=image,
         status="ok",
     )
@@ -190,8 +141,7 @@ def alert_reply(post: AlertPost) -> Reply:
         return Reply(title=f"Recovered: {post.job}", blocks=[Block(text=post.text)])
     severity = post.insight.severity if post.insight else "warning"
     return Reply(
-        title=f"Alert ({severity}): {post.job} {post.metric.replace('_', ' ')}",
-        blocks=[Block(text=post.text)],
+        title=f"{'❌' if severity == 'critical' else '⚠️'} {post.text}",
         note="Posted when the state changes; it will not repeat daily while it stays on.",
         status="error" if severity == "critical" else "ok",
     )

@@ -11,11 +11,16 @@ from jobs.digest.figures import (
     JobCache,
     JobStats,
     ModelStats,
+    RepoReview,
     ReviewSection,
 )
 from jobs.digest.inputs import FeedbackTotals, ReviewTotals, RunRecord
 from jobs.digest.stats import change_pct, percentile, ratio, stdev
 from jobs.digest.tallies import JobTally, tally_models
+from jobs.runs.system import DIGEST_JOB, HEALTH_JOB
+
+# opsdesk's own jobs by name, for those health knows that did not run in the period.
+INTERNAL_JOBS = frozenset({DIGEST_JOB, HEALTH_JOB})
 
 
 def _rate_change(current: float | None, previous: float | None) -> float | None:
@@ -50,6 +55,7 @@ def job_stats(
                 success_rate_change=_rate_change(success, before_success),
                 health=state,
                 clean=failures == 0 and job not in flagged and state not in ("late", "down"),
+                internal=tally.internal or job in INTERNAL_JOBS,
             )
         )
     rows.sort(
@@ -117,20 +123,20 @@ def caching_section(
     period_runs: Sequence[RunRecord],
     current: Mapping[str, JobTally],
     previous: Mapping[str, JobTally],
-    baseline_median: Mapping[str, float | None],
+    cost: Mapping[str, float | None],
     reviews: ReviewTotals | None,
 ) -> CachingSection:
-    """Hit rate overall and for jobs that use the cache; time saved against each
-    job's baseline median; review prompt tokens sent vs a full review's."""
+    """Hit rate overall and for jobs that use the cache; time saved against what each
+    job's run costs without it (compute.cost_by_job); review prompt tokens sent vs a
+    full review's."""
     saved = 0.0
     without_baseline = 0
     for job, tally in current.items():
-        base = baseline_median.get(job)
+        base = cost.get(job)
         if base is None:
             without_baseline += tally.cache_hits
             continue
-        # Time saved: the job's baseline (median of its real runs) minus what the
-        # cached run took, summed over cached runs.
+        # Time saved: what a real run costs minus what the cached run took, summed.
         saved += sum(base - ms for ms in tally.cached_ms)
         without_baseline += tally.cache_hits - len(tally.cached_ms)
     caching_jobs = sorted(
@@ -182,4 +188,16 @@ def review_section(
         false_positive=votes.false_positive,
         helpful_share=ratio(votes.helpful, judged),
         has_review_data=reviews is not None,
+        marked_false_positive=totals.marked_false_positive,
+        repos=[
+            RepoReview(
+                repo=r.repo,
+                new=r.new,
+                fixed=r.fixed,
+                open=r.open,
+                suppressed=r.suppressed,
+                marked_false_positive=r.marked_false_positive,
+            )
+            for r in totals.per_repo
+        ],
     )

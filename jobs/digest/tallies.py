@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from jobs.digest.inputs import RunRecord
+from jobs.digest.inputs import INTERNAL_KINDS, RunRecord
 from jobs.digest.stats import percentile, ratio
 
 
@@ -20,6 +20,7 @@ class JobTally:
     cache_hits: int = 0
     work_ms: list[float] = field(default_factory=list)  # successful, non-cached
     cached_ms: list[float] = field(default_factory=list)
+    internal: bool = False  # opsdesk's own job (INTERNAL_KINDS)
 
     def figures(self) -> tuple[float | None, float | None, float | None]:
         """Success rate, and p50 and p95 of the successful non-cached runs; None for
@@ -38,6 +39,7 @@ def tally_by_job(runs: Iterable[RunRecord]) -> dict[str, JobTally]:
         if not run.finished:
             continue
         tally = tallies[run.job]
+        tally.internal = run.kind in INTERNAL_KINDS
         tally.finished += 1
         tally.succeeded += run.succeeded
         if run.cache_hit:

@@ -107,9 +107,15 @@ def _save_manifest(scratch: Path, manifest: dict[str, list[object]]) -> None:
 def _intact(entry: TreeEntry, recorded: object, found: os.stat_result | None) -> bool:
     """The file holds this blob already: the manifest says so and the file on disk is
     still the regular file that was written (size and modification time)."""
-    if found is None or not isinstance(recorded, list) or recorded[:2] != [entry.oid, entry.mode]:
+    if found is None or not isinstance(recorded, list) or len(recorded) != 4:
         return False
-    return recorded[2:] == [found.st_size, found.st_mtime_ns]
+    oid, mode, size, mtime_ns = recorded
+    return (
+        oid == entry.oid
+        and mode == entry.mode
+        and size == found.st_size
+        and mtime_ns == found.st_mtime_ns
+    )
 
 
 class _Directories:

@@ -324,6 +324,18 @@ def open_counts(connection: Connection) -> dict[str, int]:
     return {str(repo): int(count) for repo, count in rows}
 
 
+def suppressed_counts(connection: Connection) -> dict[str, int]:
+    """How many open findings of each repository someone marked false positive, each
+    once — what `/findings <repo> suppressed` lists."""
+    marked = select(FEEDBACK.c.finding_id).where(FEEDBACK.c.verdict == "false_positive")
+    rows = connection.execute(
+        select(FINDINGS.c.repo, func.count())
+        .where(FINDINGS.c.status == "open", FINDINGS.c.id.in_(marked))
+        .group_by(FINDINGS.c.repo)
+    )
+    return {str(repo): int(count) for repo, count in rows}
+
+
 def count_reviews(engine: Engine, repo: str) -> int:
     with engine.connect() as connection:
         return int(

@@ -11,7 +11,7 @@ from jobs.config.schema import Config
 from jobs.core.reply import Block, Button, Reply, ReplyField
 from jobs.core.text import duration, plural
 from jobs.review.budget import NOT_REVIEWED_REASONS, OVER_BUDGET, SkippedFile
-from jobs.review.feedback import CODE_OF, UNDO_CODE, Mark
+from jobs.review.feedback import CODE_OF, UNDO_CODE, Mark, finding_key
 from jobs.review.finding import location
 from jobs.review.result import BranchReview, ReviewResult
 from storage.models import Finding
@@ -23,27 +23,6 @@ VERDICT_LABELS = {
     "false_positive": "False positive",
     "resolved": "Resolved",
 }
-
-
-FINDING_KEY_PREFIX = "finding:"
-
-
-def finding_key(finding_id: int) -> str:
-    return f"{FINDING_KEY_PREFIX}{finding_id}"
-
-
-def finding_id_of(key: str | None) -> int | None:
-    """The finding a block shows, from its key; None for other blocks."""
-    if key is None or not key.startswith(FINDING_KEY_PREFIX):
-        return None
-    rest = key.removeprefix(FINDING_KEY_PREFIX)
-    return int(rest) if rest.isdigit() else None
-
-
-def finding_ids_in(reply: Reply) -> list[int]:
-    """The findings a reply shows with buttons, in order: where a press can come from."""
-    ids = [finding_id_of(block.key) for block in reply.blocks if block.buttons]
-    return [i for i in ids if i is not None]
 
 
 def marks_text(marks: Sequence[Mark]) -> str:

@@ -26,18 +26,18 @@ def router(engine: Engine) -> Router:
 def test_the_days_digest_gives_its_figures_and_the_regression(engine: Engine) -> None:
     day = router(engine).handle(CONSOLE_CALLER, "/digest")
     assert day.status == "ok"
-    assert day.title == "Daily digest: 1 insight"
-    text = "\n".join(b.text for b in day.blocks)
-    assert "Day digest to 2026-03-20 09:00 UTC: 4 runs, 0 failed" in text
-    assert "build: median duration 1m 40s vs 14-day median 40.0s" in text
-    assert "Caching: 50% hit rate (2/4)" in text
+    assert day.title == "Daily digest, Fri 20 Mar: 1 to look at"
+    story, figures, jobs = (b.text for b in day.blocks)
+    assert story == "🐢 build got slower: 1m 40s typical, was 40.0s"
+    assert figures == "Runs: 4, 0 failed · 50% from cache, 1m 18s saved by caching"
+    assert jobs == "Jobs:\n  build: 4 runs, 1m 40s typical (+150%)"
 
 
 def test_the_weeks_digest_carries_its_chart(engine: Engine) -> None:
     week = router(engine).handle(CONSOLE_CALLER, "/digest week")
     assert week.status == "ok" and week.title.startswith("Weekly digest")
     assert week.image is not None
-    assert week.image.title.startswith("Last 14 days to 2026-03-20")
+    assert week.image.title == "Last 14 days to Fri 20 Mar"
     assert week.image.filename == "digest-2026-03-20.png"
     assert_png(week.image.png)
 

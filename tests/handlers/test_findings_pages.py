@@ -13,7 +13,7 @@ from handlers.catalog import build_router
 from handlers.review import FindingsQuery, parse_findings_query
 from handlers.router import Router, UsageError, parse_command_line
 from jobs.config.schema import Config
-from jobs.review.replies import finding_id_of
+from jobs.review.feedback import finding_id_of
 from tests.support.context import jobs_context
 from tests.support.git_repo import Repo
 

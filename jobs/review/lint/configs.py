@@ -5,10 +5,16 @@ Some settings name files the linter then reads: ruff's `extend` (another config,
 followed however far it points; `~` and `$VARS` are expanded), `src` and
 `namespace-packages` (directories it looks into), `cache-dir`; shellcheck's
 `source-path` and `source` in a `.shellcheckrc`, and — once external sources are
-on — every `# shellcheck source=` directive and `source` command in a script. One
-that points outside the checkout would make the linter read this host's files (and
-show what it found in chat), so it is refused by name before the linter runs:
-`ruff.toml: extend = "/etc/passwd" points outside the repository`.
+on — every `# shellcheck source=` / `source-path=` directive and `source` command
+in a script. One that points outside the checkout would make the linter read this
+host's files (and show what it found in chat), so it is refused by name before the
+linter runs: `ruff.toml: extend = "/etc/passwd" points outside the repository`.
+
+shellcheck's settings are read as shellcheck reads them (0.11, tried): several
+`key=value` a line, values quoted or not, a comment after them; a relative path is
+taken from the working directory (the checkout's root), not from the file that
+names it, and `SCRIPTDIR` is the script's directory. Where opsdesk's reading could
+differ, it checks every reading and refuses if any points outside.
 
 Only files the checkout holds are read (regular files within the size limit, never
 a link), each through `read_checkout_file`.
@@ -16,8 +22,10 @@ a link), each through `read_checkout_file`.
 
 from __future__ import annotations
 
+import contextlib
 import posixpath
 import re
+import shlex
 import tomllib
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -33,10 +41,13 @@ SHELLCHECK_PATH_KEYS = ("source-path", "source")
 # Harmless targets scripts name to silence a warning (`# shellcheck source=/dev/null`).
 HARMLESS = frozenset({"/dev/null"})
 _MAX_SHOWN = 80
-_EXTERNAL_FLAGS = frozenset({"-x", "--external-sources"})
-_DIRECTIVE = re.compile(rb"^\s*#\s*shellcheck\s+(.*)$", re.MULTILINE)
-_DIRECTIVE_PATH = re.compile(rb"\b(source|source-path)=(\S+)")
-_SOURCE_COMMAND = re.compile(rb"^\s*(?:source|\.)\s+([\"']?)([^\s\"';|&]+)\1", re.MULTILINE)
+# A directive is a comment; shellcheck honours it only before a command, opsdesk
+# looks at every one (a string that looks like one is refused too: harmless).
+_DIRECTIVE = re.compile(r"#[ \t]*shellcheck[ \t]+([^\n]*)")
+# `source` or `.` followed by a word, wherever a command could start (after a blank,
+# an operator or a keyword): more than shellcheck follows, never less.
+_SOURCE_COMMAND = re.compile(r"(?:^|[\s;&|(){}!`])(?:source|\.)[ \t]+([^\s;&|()<>]+)")
+_QUOTES = str.maketrans("", "", "\"'\\")
 
 
 def _shown(value: str) -> str:
@@ -106,36 +117,53 @@ def check_ruff_configs(checkout: Checkout) -> None:
                     pending.append(posixpath.normpath(posixpath.join(base_dir, value)))
 
 
-def _rc_settings(content: bytes) -> Iterator[tuple[str, str]]:
-    for raw in content.decode("utf-8", "replace").splitlines():
-        line = raw.strip()
-        if line and not line.startswith("#"):
-            key, _, value = line.partition("=")
-            yield key.strip(), value.strip()
+def shellcheck_settings(line: str) -> Iterator[tuple[str, str]]:
+    """The `key=value` settings of one line of a `.shellcheckrc` or directive, in every
+    reading: as a shell splits it (quotes removed, a comment ignored) and as plain
+    words with every quote and backslash dropped."""
+    words = line.translate(_QUOTES).split()
+    with contextlib.suppress(ValueError):  # an unclosed quote: the plain reading stands
+        words += shlex.split(line, comments=True)
+    for word in words:
+        key, equals, value = word.partition("=")
+        if equals:
+            yield key, value
 
 
-def _shellcheck_target_inside(base_dir: str, value: str) -> bool:
+def _shellcheck_target_inside(script_dir: str, value: str) -> bool:
+    """Whether a path shellcheck would read stays in the checkout: `SCRIPTDIR` is the
+    script's directory, anything else is taken from the checkout's root."""
     if value in HARMLESS:
         return True
     if value == "SCRIPTDIR" or value.startswith("SCRIPTDIR/"):
-        value = value.removeprefix("SCRIPTDIR").lstrip("/") or "."
-    return inside(base_dir, value)
+        return inside(script_dir, value.removeprefix("SCRIPTDIR").lstrip("/") or ".")
+    return inside("", value)
+
+
+def reads_external_sources(command: Iterable[str]) -> bool:
+    """`-x` / `--external-sources` on the command line, alone or among short flags."""
+    return any(
+        arg == "--external-sources" or (arg[:1] == "-" and arg[1:2] != "-" and "x" in arg[1:])
+        for arg in command
+    )
 
 
 def check_shellcheck(checkout: Checkout, command: Iterable[str], scripts: list[str]) -> None:
     """Raise ReviewerError naming the first shellcheck setting or source directive
     that reaches outside the checkout."""
-    external = any(arg in _EXTERNAL_FLAGS for arg in command)
+    external = reads_external_sources(command)
     for path in sorted(checkout.files):
         if posixpath.basename(path) != SHELLCHECK_RC:
             continue
-        content = read_checkout_file(checkout, path) or b""
-        for key, value in _rc_settings(content):
-            if key in SHELLCHECK_PATH_KEYS and not _shellcheck_target_inside(
-                posixpath.dirname(path), value
-            ):
-                raise _refusal(path, key, value)
-            external = external or (key == "external-sources" and value.lower() == "true")
+        content = (read_checkout_file(checkout, path) or b"").decode("utf-8", "replace")
+        for line in content.splitlines():
+            for key, value in shellcheck_settings(line):
+                # SCRIPTDIR in an rc: the scripts under its directory, the nearest first.
+                if key in SHELLCHECK_PATH_KEYS and not _shellcheck_target_inside(
+                    posixpath.dirname(path), value
+                ):
+                    raise _refusal(path, key, value)
+                external = external or (key == "external-sources" and value.lower() == "true")
     if external:  # shellcheck now reads what each script sources
         for script in scripts:
             _check_script_sources(checkout, script)
@@ -145,17 +173,19 @@ def _check_script_sources(checkout: Checkout, script: str) -> None:
     content = read_checkout_file(checkout, script)
     if content is None:
         return
-    base_dir = posixpath.dirname(script)
-    for directive in _DIRECTIVE.finditer(content):
-        for key, value in _DIRECTIVE_PATH.findall(directive.group(1)):
-            target = value.decode("utf-8", "replace")
-            if not _shellcheck_target_inside(base_dir, target):
-                raise _refusal(script, key.decode(), target)
-    for command in _SOURCE_COMMAND.finditer(content):
-        target = command.group(2).decode("utf-8", "replace")
-        if "$" in target or target in HARMLESS:
-            continue  # shellcheck cannot follow a path it would have to expand
-        if not (inside("", target) or inside(base_dir, target)):
+    text = content.decode("utf-8", "replace")
+    script_dir = posixpath.dirname(script)
+    for directive in _DIRECTIVE.finditer(text):
+        for key, value in shellcheck_settings(directive.group(1)):
+            if key in SHELLCHECK_PATH_KEYS and not _shellcheck_target_inside(script_dir, value):
+                raise _refusal(script, key, value)
+    for command in _SOURCE_COMMAND.finditer(text):
+        target = command.group(1).translate(_QUOTES)
+        if "$" in target or "`" in target or target.startswith("~") or target in HARMLESS:
+            continue  # shellcheck does not follow a path it would have to expand (SC1090)
+        # From the root (shellcheck's working directory) and from the script's own
+        # directory (a `source-path=SCRIPTDIR`): both must stay inside.
+        if not (inside("", target) and inside(script_dir, target)):
             raise _refusal(script, "source", target)
 
 

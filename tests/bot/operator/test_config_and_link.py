@@ -63,7 +63,7 @@ def test_the_daily_post_links_to_the_page_when_public_url_is_set(engine: Engine)
     with Session(engine) as session:
         row = session.exec(select(OutboxPost).where(OutboxPost.kind == "digest")).one()
     reply = Reply.model_validate_json(row.reply_json)
-    assert {f.label: f.value for f in reply.fields}["Page"] == "https://ops.example/?period=day"
+    assert {f.label: f.value for f in reply.fields}["Details"] == "https://ops.example/?period=day"
 
 
 def test_without_public_url_the_post_has_no_link(engine: Engine) -> None:
@@ -71,7 +71,7 @@ def test_without_public_url_the_post_has_no_link(engine: Engine) -> None:
     post_daily_digest(jobs_context(engine, config), utcnow())
     with Session(engine) as session:
         row = session.exec(select(OutboxPost).where(OutboxPost.kind == "digest")).one()
-    assert "Page" not in {f.label for f in Reply.model_validate_json(row.reply_json).fields}
+    assert "Details" not in {f.label for f in Reply.model_validate_json(row.reply_json).fields}
 
 
 @pytest.mark.parametrize(("line", "period"), [("/digest week", "week"), ("/run digest", "day")])
@@ -83,5 +83,5 @@ def test_a_digest_asked_for_in_chat_links_to_the_page_too(
     )
     reply = build_router(jobs_context(engine, config)).handle(CONSOLE_CALLER, line)
     assert reply.status == "ok", reply.text
-    page = {f.label: f.value for f in reply.fields}["Page"]
+    page = {f.label: f.value for f in reply.fields}["Details"]
     assert page == f"https://ops.example/?period={period}"

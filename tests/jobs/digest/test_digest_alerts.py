@@ -10,7 +10,12 @@ KEY = ("build", "duration")
 
 def slow_build() -> Insight:
     return Insight(
-        job="build", metric="duration", severity="warning", text="build: slow", numbers={}
+        job="build",
+        metric="duration",
+        severity="warning",
+        headline="build got slower",
+        text="build: slow",
+        numbers={},
     )
 
 

@@ -35,10 +35,10 @@ def test_the_digest_renders_in_the_terminal_chat(sqlite_engine: Engine, tmp_path
     console.say("/digest month")
 
     text = out.getvalue()
-    assert "== Daily digest: 1 insight ==" in text
-    assert "Day digest to 2026-03-20 09:00 UTC: 4 runs, 0 failed" in text
+    assert "== Daily digest, Fri 20 Mar: 1 to look at ==" in text
+    assert "🐢 build got slower: 1m 40s typical, was 40.0s" in text
     assert "== Weekly digest" in text
-    assert "[image: Last 14 days to 2026-03-20" in text
+    assert "[image: Last 14 days to Fri 20 Mar" in text
     assert_png((tmp_path / "images" / "digest-2026-03-20.png").read_bytes())
     assert "Usage: /digest [day|week]" in text
 
@@ -64,4 +64,4 @@ def test_opsdesk_digest_prints_json_and_writes_the_chart(tmp_path: Path) -> None
 def test_opsdesk_digest_on_an_empty_database_is_honest(tmp_path: Path) -> None:
     result = opsdesk("digest", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "no runs in this day — nothing to report yet" in result.stdout
+    assert "No runs in this day." in result.stdout

@@ -49,16 +49,31 @@ def test_time_saved_and_hit_rate_match_hand_computed_values() -> None:
         in_period("b", 5.0, 4),
         in_period("b", 5.0, 5, status="running"),  # unfinished: not counted
     ]
-    # a's baseline median is 30 s; b has no baseline.
+    # What a run costs without the cache: the median of the job's real runs in the 14
+    # days to the digest's end, the period's included — a: 10, 20, 29, 30, 31, 40, 50
+    # -> 30 s; b: its three 5 s runs of the day -> 5 s.
     digest = compute_digest(DigestInputs(period, baseline("a", [10, 20, 30, 40, 50]), []), now=NOW)
     caching = digest.caching
     assert (caching.runs, caching.cache_hits) == (8, 3)
     assert caching.hit_rate == pytest.approx(3 / 8)
-    assert caching.time_saved_ms == pytest.approx((30_000 - 1_000) + (30_000 - 2_000))
-    assert caching.cached_runs_without_baseline == 1
+    saved = (30_000 - 1_000) + (30_000 - 2_000) + (5_000 - 500)
+    assert caching.time_saved_ms == pytest.approx(saved)
+    assert caching.cached_runs_without_baseline == 0
     per_job = {row.job: (row.cache_hits, row.runs) for row in caching.per_job}
     assert per_job == {"a": (2, 4), "b": (1, 4)}
-    assert "57.0s saved by caching" in digest.summary
+    assert "1m 02s saved by caching" in digest.summary
+
+
+def test_a_week_prices_a_cache_hit_as_its_days_do() -> None:
+    """The day and the week digest price a cached run alike (the job's real runs of the
+    14 days to the end), so a week's saving is its days' savings, never 'unknown'
+    because the history is younger than the week's baseline window."""
+    history = [in_period("a", 30.0, h) for h in (1, 2, 3)]
+    history += [in_period("a", 2.0, h, status="cached", cache_hit=True) for h in (4, 5)]
+    day = compute_digest(DigestInputs(history, [], []), now=NOW)
+    week = compute_digest(DigestInputs(history, [], []), period="week", now=NOW)
+    assert day.caching.time_saved_ms == week.caching.time_saved_ms == 56_000
+    assert week.caching.cached_runs_without_baseline == 0
 
 
 def test_baseline_samples_inside_the_period_are_not_the_baseline() -> None:

@@ -9,7 +9,8 @@ from jobs.digest.insights import AlertRecord, decide_digest_alerts
 from tests.jobs.digest.histories import daily_runs, digest_time, slice_history
 
 NORMAL = [57.0, 60.0, 62.0, 59.0]
-SLOW = [95.0, 96.0, 94.0, 97.0]
+# More than twice as long and a minute more: a warning, which is posted as an alert.
+SLOW = [135.0, 136.0, 134.0, 137.0]
 COOLDOWN = timedelta(days=1)
 
 
@@ -68,12 +69,28 @@ def test_regression_insight_states_its_numbers() -> None:
     digest = digest_for(build_history(slow_days=range(14, 15)), 14)
     (insight,) = digest.insights
     assert insight.metric == "duration"
-    # Baseline: 14 days of 57, 60, 62, 59 -> median 59.5 s, MAD 1.5 s; period median 95.5 s.
-    assert insight.numbers["median_ms"] == 95_500
+    # Baseline: 14 days of 57, 60, 62, 59 -> median 59.5 s, MAD 1.5 s; period median 135.5 s.
+    assert insight.numbers["median_ms"] == 135_500
     assert insight.numbers["baseline_median_ms"] == 59_500
     assert insight.numbers["baseline_mad_ms"] == 1_500
     assert insight.numbers["baseline_runs"] == 56
-    assert "1m 36s" in insight.text and "59.5s" in insight.text
+    assert "2m 16s" in insight.text and "59.5s" in insight.text and "MAD" in insight.text
+    # Chat reads the headline: the change in plain words, no statistics.
+    assert insight.headline == "build got slower: 2m 16s typical, was 59.5s"
+    assert insight.severity == "warning"
+
+
+def test_a_batch_job_a_few_seconds_slower_is_news_not_an_alert() -> None:
+    history: list[RunRecord] = []
+    for day in range(14):
+        history += daily_runs("triage", day, [1.2, 1.3, 1.4, 1.3])
+    history += daily_runs("triage", 14, [6.2, 6.1, 6.3, 6.2])
+    digest = digest_for(history, 14)
+    (insight,) = digest.insights
+    assert (insight.metric, insight.severity) == ("duration", "info")
+    assert insight.headline == "triage got slower: 6.2s typical, was 1.3s"
+    decision = decide_digest_alerts(digest, [], digest.end, COOLDOWN)
+    assert decision.posts == []
 
 
 def test_steady_and_noisy_but_stable_jobs_raise_nothing() -> None:

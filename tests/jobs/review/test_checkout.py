@@ -6,6 +6,7 @@ import subprocess
 from pathlib import Path
 
 from jobs.review.checkout import check_out, scratch_name
+from jobs.review.objects import is_safe_path
 from tests.support.files import snapshot
 from tests.support.git_repo import Repo
 
@@ -75,3 +76,13 @@ def test_scratch_names_are_safe_and_distinct() -> None:
     long_b = "local:/" + "y" * 120 + "/a"
     assert scratch_name(long_a) != scratch_name(long_b)
     assert "/" not in scratch_name("local:/home/me/repo") and len(scratch_name(long_a)) <= 61
+
+
+def test_only_paths_that_stay_inside_the_tree_and_name_no_git_are_safe() -> None:
+    safe = ["a.py", "pkg/mod.py", "a..b/c", "pkg/x.git/y", "dir/gitx", "é/ü.py"]
+    unsafe = ["", "/etc/passwd", "a//b", "a/", ".", "./a", "a/./b", "..", "a/../b", ".git",
+              ".GIT/config", "pkg/.git/hooks/x", "pkg/.Git", "a\\b", "a\0b"]  # fmt: skip
+    assert [p for p in safe if not is_safe_path(p)] == []
+    assert [p for p in unsafe if is_safe_path(p)] == []
+    # Dotted names are looked at closely, and only ".", ".." and ".git" refused.
+    assert is_safe_path(".github/workflows/ci.yml") and is_safe_path("pkg/.ruff.toml")

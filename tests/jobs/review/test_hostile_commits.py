@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 
 from jobs.config.schema import Config
 from jobs.review.checkout import check_out
+from jobs.review.lint.configs import reads_external_sources
 from jobs.review.objects import MB, SUBMODULE, SYMLINK, bounded_diff
 from jobs.review.targets import ReviewFailed
 from tests.support.git_repo import Repo
@@ -150,6 +151,67 @@ HOSTILE_SHELLCHECK = {
         {".shellcheckrc": "external-sources=true\n", "run.sh": "#!/bin/sh\n. /etc/hostname\n"},
         "run.sh: source",
     ),
+    # As shellcheck 0.11 reads its settings (each case followed by it when tried):
+    # several a line, quoted, with a comment, and relative to the checkout's root.
+    "rc: two settings a line": (
+        {".shellcheckrc": "external-sources=true disable=SC2034 source-path=/etc\n"},
+        ".shellcheckrc: source-path",
+    ),
+    "rc: quoted": ({".shellcheckrc": 'source-path="/etc"\n'}, ".shellcheckrc: source-path"),
+    "rc: single-quoted, a comment after": (
+        {".shellcheckrc": "  source-path='/etc'   # shared\n"},
+        ".shellcheckrc: source-path",
+    ),
+    "rc in a subdirectory: relative to the root": (
+        {"sub/.shellcheckrc": "source-path=..\n"},
+        "sub/.shellcheckrc: source-path",
+    ),
+    "directive: quoted": (
+        {
+            ".shellcheckrc": "external-sources=true\n",
+            "run.sh": '#!/bin/sh\n# shellcheck source="/etc/hostname"\n. ./lib.sh\n',
+        },
+        "run.sh: source",
+    ),
+    "directive: source-path, no blank after #": (
+        {
+            ".shellcheckrc": "external-sources=true\n",
+            "run.sh": "#!/bin/sh\n#shellcheck source-path=/etc\n. hostname\n",
+        },
+        "run.sh: source-path",
+    ),
+    "directive: after another setting": (
+        {
+            ".shellcheckrc": "external-sources=true\n",
+            "run.sh": "#!/bin/sh\n# shellcheck disable=SC1091 source=/etc/hostname\n. ./x\n",
+        },
+        "run.sh: source",
+    ),
+    "directive in a subdirectory: relative to the root": (
+        {
+            ".shellcheckrc": "external-sources=true\n",
+            "sub/run.sh": "#!/bin/sh\n# shellcheck source-path=..\n. lib.sh\n",
+        },
+        "sub/run.sh: source-path",
+    ),
+    "source after a semicolon": (
+        {
+            ".shellcheckrc": "external-sources=true\n",
+            "run.sh": "#!/bin/sh\ntrue; . /etc/hostname\n",
+        },
+        "run.sh: source",
+    ),
+    "source inside an if": (
+        {
+            ".shellcheckrc": "external-sources=true\n",
+            "run.sh": "#!/bin/bash\nif true; then source '/etc/hostname'; fi\n",
+        },
+        "run.sh: source",
+    ),
+    "source in a subdirectory: relative to the root": (
+        {".shellcheckrc": "external-sources=true\n", "sub/run.sh": "#!/bin/sh\n. ../lib.sh\n"},
+        "sub/run.sh: source",
+    ),
 }
 
 
@@ -177,6 +239,29 @@ def test_shellcheck_sources_inside_the_repository_and_dev_null_are_fine(
     git_repo.commit("fine", **files)
     result = review(sqlite_engine, config_for(git_repo, lint=SHELLCHECK), tmp_path / "data")
     assert not [f for f in result.findings if f.path == "run.sh" and f.category == "SC2154"]
+
+
+def test_shellcheck_paths_that_stay_inside_are_fine_however_written(
+    sqlite_engine: Engine, git_repo: Repo, tmp_path: Path
+) -> None:
+    files = {
+        ".shellcheckrc": "external-sources=true  source-path='SCRIPTDIR'  # beside each\n",
+        "lib/vars.sh": "#!/bin/sh\nx=1\n",
+        "bin/run.sh": (
+            '#!/bin/sh\n# shellcheck source="lib/vars.sh"\n. "$(dirname "$0")/../lib/vars.sh"\n'
+            'echo "$x"\n. ~/.profile_extra\nif true; then . ./lib/vars.sh; fi\n'
+        ),
+    }
+    git_repo.commit("fine", **files)
+    result = review(sqlite_engine, config_for(git_repo, lint=SHELLCHECK), tmp_path / "data")
+    assert not [f for f in result.findings if f.category == "SC2154"]
+
+
+def test_external_sources_on_the_command_line_are_seen_among_short_flags() -> None:
+    assert reads_external_sources(["shellcheck", "-x"])
+    assert reads_external_sources(["shellcheck", "-ax", "-f", "checkstyle"])
+    assert reads_external_sources(["shellcheck", "--external-sources"])
+    assert not reads_external_sources(["shellcheck", "--format=checkstyle", "-a"])
 
 
 def test_a_diff_part_over_the_limit_is_dropped_and_named(git_repo: Repo) -> None:
