@@ -14,14 +14,15 @@ from jobs.core.reply import Block, Reply
 from jobs.core.text import plural
 from jobs.review.branch_review import BranchAsk, run_branch_review
 from jobs.review.branches import parse_request
+from jobs.review.code_view import code_view
 from jobs.review.engine import run_review
 from jobs.review.feedback import marks_of
-from jobs.review.history import ReviewedFinding, open_findings
+from jobs.review.history import ReviewedFinding, open_findings, review_commit, served_review_id
 from jobs.review.replies import (
     branch_reply,
     finding_block,
     repo_label,
-    review_reply,
+    review_post,
     suppressed_block,
 )
 from jobs.review.targets import RepoTarget, ReviewFailed, UnknownRepo, resolve_target
@@ -41,11 +42,11 @@ def review(request: Request) -> Reply:
             number = parse_request(args[1])
             ask = BranchAsk(request=number) if number else BranchAsk(branch=args[1])
             found = run_branch_review(context, args[0], ask, allow_local=local)
-            return remember_shown(request, branch_reply(found, context.config))
+            return remember_shown(request, branch_reply(context, found))
         result = run_review(context, args[0], full=len(args) == 2, allow_local=local)
     except ReviewFailed as exc:
         return Reply.error(f"Review of {repo_label(exc.repo)} failed: {exc.reason}")
-    return remember_shown(request, review_reply(result, context.config))
+    return remember_shown(request, review_post(context, result))
 
 
 SEVERITIES = ("error", "warning", "info")
@@ -151,7 +152,7 @@ def findings(request: Request) -> Reply:
         )
     first = (query.page - 1) * FINDINGS_PER_PAGE
     listed = found[first : first + FINDINGS_PER_PAGE]
-    blocks = findings_blocks(context, listed, suppressed=query.suppressed)
+    blocks = findings_blocks(context, target.name, listed, suppressed=query.suppressed)
     note = ""
     if pages > 1:
         note = f"showing {first + 1} to {first + len(listed)} of {len(found)}, most severe first"
@@ -162,14 +163,17 @@ def findings(request: Request) -> Reply:
 
 
 def findings_blocks(
-    context: Context, listed: list[ReviewedFinding], *, suppressed: bool
+    context: Context, repo: str, listed: list[ReviewedFinding], *, suppressed: bool
 ) -> list[Block]:
-    """Each finding with who marked what: feedback buttons, or the undo of a false positive."""
+    """Each finding with who marked what: feedback buttons, or the undo of a false
+    positive; its link and code at the commit last reviewed."""
     with context.engine.connect() as connection:
         marks = marks_of(connection, [f.id for f in listed])
+    commit = review_commit(context.engine, served_review_id(context.engine, repo))
+    view = code_view(context, repo, commit, listed)
     if suppressed:
-        return [suppressed_block(f.as_row(), marks.get(f.id, ())) for f in listed]
-    return [finding_block(f.as_row(), marks=marks.get(f.id, ())) for f in listed]
+        return [suppressed_block(f.as_row(), marks.get(f.id, ()), view) for f in listed]
+    return [finding_block(f.as_row(), marks=marks.get(f.id, ()), view=view) for f in listed]
 
 
 def _on_console(request: Request) -> bool:
