@@ -11,6 +11,7 @@ from bot.cli.output import fail
 
 if TYPE_CHECKING:
     from jobs.config.loading import Settings
+    from jobs.context import Context
 
 
 def run_health(settings: Settings, args: argparse.Namespace) -> int:
@@ -119,6 +120,10 @@ def run_review_command(settings: Settings, args: argparse.Namespace) -> int:
     from jobs.review.targets import ReviewFailed
 
     context = build_context(settings)
+    if args.branch is not None or args.pr is not None:
+        return _review_branch(context, args)
+    if args.base is not None:
+        return fail("opsdesk: --base goes with --branch or --pr", code=2)
     try:
         result = run_review(context, args.target, full=args.full, allow_local=True)
     except ReviewFailed as exc:
@@ -130,6 +135,36 @@ def run_review_command(settings: Settings, args: argparse.Namespace) -> int:
     else:
         # Nobody can press a button on the command line: findings without labels.
         reply = review_post(context, result, on_command_line=True)
+        print(render_text(reply, with_buttons=False)[0])
+    return 0
+
+
+def _review_branch(context: Context, args: argparse.Namespace) -> int:
+    from bot.render_text import render_text
+    from jobs.review.branch_review import BranchAsk, run_branch_review
+    from jobs.review.replies import branch_reply
+    from jobs.review.targets import ReviewFailed
+
+    if args.branch is not None and args.pr is not None:
+        return fail("opsdesk: give --branch or --pr, not both", code=2)
+    if args.full:
+        return fail(
+            "opsdesk: a branch review compares two whole trees already; drop --full", code=2
+        )
+    if args.pr is not None and args.pr <= 0:
+        return fail("opsdesk: --pr takes a pull request number (1 or more)", code=2)
+    ask = BranchAsk(branch=args.branch, request=args.pr, base=args.base)
+    try:
+        found = run_branch_review(context, args.target, ask, allow_local=True)
+    except ReviewFailed as exc:
+        return fail(f"opsdesk: {exc}", code=1)
+    if args.json:
+        head = found.head
+        branch = {"label": head.label, "head": head.head_sha, "base": head.base_label,
+                  "merge_base": head.merge_base}  # fmt: skip
+        print(json.dumps({**found.result.to_json(), "branch": branch}, indent=2))
+    else:
+        reply = branch_reply(context, found, on_command_line=True)
         print(render_text(reply, with_buttons=False)[0])
     return 0
 

@@ -97,7 +97,7 @@ def _run_review(
     record_run: bool,
     reviewer: Reviewer | None,
 ) -> ReviewResult:
-    run = _RunRecorder(context, target.name, trigger, batch_id, record_run)
+    run = RunRecorder(context, target.name, trigger, batch_id, record_run)
     review = _Review(context, target, reviewer or build_reviewer(context, target))
     engine = context.engine
     try:
@@ -308,7 +308,7 @@ def _is_ancestor(repo: Path, ancestor: str, descendant: str) -> bool:
 
 
 @dataclass
-class _RunRecorder:
+class RunRecorder:
     """Writes the one job_runs row of a run_review call (none when not `enabled`)."""
 
     context: Context

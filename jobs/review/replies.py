@@ -16,7 +16,7 @@ from jobs.review.budget import NOT_REVIEWED_REASONS, OVER_BUDGET, SkippedFile
 from jobs.review.code_view import NO_VIEW, CodeView, code_view
 from jobs.review.feedback import CODE_OF, UNDO_CODE, Mark, finding_key
 from jobs.review.finding import location
-from jobs.review.result import ReviewResult
+from jobs.review.result import BranchReview, ReviewResult
 from storage.models import Finding
 
 SEVERITY_ICON = {"error": "🔴", "warning": "🟠", "info": "🔵"}
@@ -272,3 +272,34 @@ def tokens_text(tokens: dict[str, int], full: int) -> str:
         return used
     saved = max(0.0, 100.0 * (1 - tokens["prompt"] / full))
     return f"{used}; a full review: ~{full:,} prompt ({saved:.0f}% saved)"
+
+
+def branch_reply(context: Context, found: BranchReview, *, on_command_line: bool = False) -> Reply:
+    """A branch's or pull request's review: what it adds to its base branch (new) and
+    what it fixes there, with the same finding blocks and buttons as a review, linked
+    to the code at the branch's head."""
+    result, head, config = found.result, found.head, context.config
+    shown = result.shown[: config.reviewer.max_findings_shown]
+    view = code_view(context, found.repo, head.head_sha, shown)
+    reply = review_reply(result, config, view, on_command_line=on_command_line)
+    commits = int(result.stored.row["commits_covered"])
+    kind = "cached" if result.cache_hit else "branch"
+    title = (
+        f"Review {repo_label(found.repo)} {head.label}: {kind} {short(head.head_sha)} "
+        f"({plural(commits, 'commit')} on {head.base_label})"
+    )
+    notes = []
+    hidden = len(result.shown) - config.reviewer.max_findings_shown
+    if hidden > 0:
+        ask = (
+            f"--pr {head.label[1:]}"
+            if head.label.startswith("#")
+            else (f"--branch {shlex.quote(head.label)}")
+        )
+        notes.append(
+            f"{hidden} more: opsdesk review {shlex.quote(repo_label(found.repo))} {ask} "
+            "--json lists them all"
+        )
+    if result.counts["suppressed"]:
+        notes.append(f"{result.counts['suppressed']} marked false positive")
+    return reply.model_copy(update={"title": title, "note": "; ".join(notes)})
