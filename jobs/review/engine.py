@@ -51,7 +51,8 @@ def build_reviewer(context: Context, target: RepoTarget) -> Reviewer:
         calibrations = StoredCalibration(context.engine)
         return LlmReviewer(settings.llm, api_key=context.llm_api_key, calibrations=calibrations)
     limits = read_limits(context)
-    return LintReviewer(settings.lint.with_linters(list(target.linters)), limits.max_file_bytes)
+    lint = settings.lint.with_linters(list(target.linters)).scoped(target.lint)
+    return LintReviewer(lint, limits.max_file_bytes)
 
 
 def read_limits(context: Context) -> ReadLimits:
