@@ -23,6 +23,11 @@ class RepoConfig(Strict):
     linters: list[LinterConfig] = Field(default_factory=list)
     post_to: list[Target] = Field(default_factory=list)
     batch: Name | None = None
+    # Where findings link to: the repository's page on its code host (default: taken
+    # from `url`, or from a local repository's `origin` remote), and the host's kind
+    # when its name does not say it (a self-hosted GitLab at git.example.com).
+    web_url: str | None = Field(default=None, max_length=500, pattern=r"^https?://\S+$")
+    code_host: Literal["github", "gitlab", "gitea", "bitbucket"] | None = None
 
     @model_validator(mode="after")
     def _one_source(self) -> RepoConfig:

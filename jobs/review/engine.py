@@ -72,7 +72,7 @@ def run_review(
 ) -> ReviewResult:
     """Review `repo_target` at its configured ref; raises ReviewFailed (UnknownRepo)."""
     target = resolve_target(context, repo_target, allow_local=allow_local)
-    run = _RunRecorder(context, target.name, trigger, batch_id, record_run)
+    run = RunRecorder(context, target.name, trigger, batch_id, record_run)
     review = _Review(context, target, reviewer or build_reviewer(context, target))
     engine = context.engine
     try:
@@ -276,7 +276,7 @@ def _is_ancestor(repo: Path, ancestor: str, descendant: str) -> bool:
 
 
 @dataclass
-class _RunRecorder:
+class RunRecorder:
     """Writes the one job_runs row of a run_review call (none when not `enabled`)."""
 
     context: Context

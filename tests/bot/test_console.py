@@ -67,7 +67,7 @@ def test_typing_a_number_presses_that_button(sqlite_engine: Engine, tmp_path: Pa
     assert "\x1b" not in out.text  # model text cannot drive the terminal
     reply = console.say("3")
     assert reply is not None and reply.title == "Feedback recorded"
-    assert "✓ False positive — marked by console" in out.text
+    assert "false positive, marked by console" in out.text
     console.say("9")
     assert "There is no button 9" in out.text
 

@@ -29,7 +29,7 @@ from jobs.review.diff import skip_reason
 from jobs.review.finding import Finding, display_path
 from jobs.review.git import GitError
 from jobs.review.lint.configs import check_ruff_configs, check_shellcheck, is_shellcheck
-from jobs.review.lint.linters import RUFF_FILES, covers, run_linter, run_ruff
+from jobs.review.lint.linters import REPORT_MAPPING, RUFF_FILES, covers, run_linter, run_ruff
 from jobs.review.lint.names import INDISTINCT_NAME, ReportedNames
 from jobs.review.lint.versions import linter_versions
 from jobs.review.reviewers import ReviewerError, ReviewerOutput, ReviewInput, reviewer_fingerprint
@@ -94,6 +94,9 @@ class LintReviewer:
             "select": sorted(self.config.select),
             "ignore": sorted(self.config.ignore),
             "linters": [linter.model_dump() for linter in self.config.linters],
+            # How reports become findings (severities, rule names and links): a review
+            # made under another mapping is made again rather than replayed.
+            "mapping": REPORT_MAPPING,
         }
         return reviewer_fingerprint(self.kind, None, options)
 

@@ -170,7 +170,8 @@ async def test_formatting_characters_in_an_answer_are_shown_as_typed(
         text
         == f"fix {z}*{z}all{z}*{z} the {z}~{z}bugs{z}~{z} in {z}`{z}main{z}`{z} {z}_{z}today{z}_{z}"
     )
-    assert "*all*" not in answer.args["text"]
+    # Notifications do not format: their line is the text as typed, nothing invisible in it.
+    assert answer.args["text"] == "fix *all* the ~bugs~ in `main` _today_"
 
 
 # -- Socket Mode: the same app, envelopes instead of signed requests ------------------
