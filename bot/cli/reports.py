@@ -28,7 +28,8 @@ def run_health(settings: Settings, args: argparse.Namespace) -> int:
         from bot.render_text import render_text
         from handlers.health import health_reply
 
-        print(render_text(health_reply(report))[0])
+        timezone = context.config.scheduler.timezone
+        print(render_text(health_reply(report, timezone, more="opsdesk health --json"))[0])
     return 0 if report.healthy else 1
 
 
@@ -66,11 +67,12 @@ def run_jobs(settings: Settings, args: argparse.Namespace) -> int:
     from bot.wiring import build_context
     from handlers.jobs import job_lines, jobs_reply
 
-    lines = job_lines(build_context(settings))
+    context = build_context(settings)
+    lines = job_lines(context)
     if args.json:
         print(json.dumps([line.to_json() for line in lines], indent=2))
     else:
-        print(render_text(jobs_reply(lines))[0])
+        print(render_text(jobs_reply(lines, context.clock()))[0])
     return 0
 
 

@@ -21,6 +21,7 @@ from jobs.config.reviewers import (
     LinterConfig,
     LintReviewerConfig,
     LlmReviewerConfig,
+    RepoLintConfig,
     ReviewerConfig,
 )
 from jobs.config.spending import BudgetConfig, BudgetLimit, ModelPrice, OnExhausted
@@ -68,6 +69,7 @@ __all__ = [
     "OnExhausted",
     "OperatorConfig",
     "RepoConfig",
+    "RepoLintConfig",
     "ReviewerConfig",
     "Schedule",
     "ScheduleText",

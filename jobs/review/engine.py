@@ -58,7 +58,8 @@ def build_reviewer(context: Context, target: RepoTarget) -> Reviewer:
 def lint_reviewer(context: Context, target: RepoTarget) -> LintReviewer:
     settings = context.config.reviewer
     limits = read_limits(context)
-    return LintReviewer(settings.lint.with_linters(list(target.linters)), limits.max_file_bytes)
+    lint = settings.lint.with_linters(list(target.linters)).scoped(target.lint)
+    return LintReviewer(lint, limits.max_file_bytes)
 
 
 def read_limits(context: Context) -> ReadLimits:
