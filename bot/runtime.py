@@ -11,6 +11,7 @@ import contextlib
 import logging
 import os
 import signal
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -23,6 +24,7 @@ from jobs.config.loading import Settings
 from jobs.context import Context
 from jobs.core.text import plural
 from jobs.outbox.delivery import Deliverer, OutboxSender, release_claims
+from jobs.review.feedback import record_shown
 from jobs.running.scheduler import JobScheduler
 from jobs.runs import records as runs
 from jobs.runs.specs import job_specs
@@ -97,7 +99,7 @@ async def run_forever(
     # here keeps its posts pending for a process that has one (health names them).
     deliverers: dict[str, Deliverer] = {"log": LogDeliverer(), "console": LogDeliverer()}
     deliverers.update({a.platform: a.deliverer for a in adapters})
-    sender = OutboxSender(engine, deliverers, worker_id=context.runner_id)
+    sender = outbox_sender(context, deliverers)
     scheduler = JobScheduler(context, shutdown_grace=grace)
 
     loop = asyncio.get_running_loop()
@@ -163,6 +165,17 @@ async def run_forever(
 
 
 # ---- the operator's surface: its start and stop are kept to this one place.
+def outbox_sender(context: Context, deliverers: Mapping[str, Deliverer]) -> OutboxSender:
+    """The sender of every post; a delivered post's findings count as shown in its chat."""
+    engine = context.engine
+    return OutboxSender(
+        engine,
+        deliverers,
+        worker_id=context.runner_id,
+        on_sent=lambda target, reply: record_shown(engine, target, reply),
+    )
+
+
 async def start_operator(
     settings: Settings, context: Context, scheduler: JobScheduler
 ) -> OperatorServer | None:

@@ -78,6 +78,10 @@ class Finding(SQLModel, table=True):
     message: str = Field(sa_column=Column(Text, nullable=False))
     suggestion: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     source: str = Field(max_length=100)  # e.g. ruff:F401, llm:qwen2.5-coder
+    # Migration 0009: the column, the rule's name and documentation link.
+    column: int | None = None
+    rule_name: str | None = Field(default=None, max_length=100)
+    rule_url: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     status: str = Field(default="open", max_length=10)  # open | fixed
     first_review_id: int | None = Field(default=None, foreign_key="reviews.id")
     last_review_id: int | None = Field(default=None, foreign_key="reviews.id")

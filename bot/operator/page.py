@@ -283,9 +283,10 @@ def _chart(period: Period, chart: bool) -> str:
     if not chart:
         return ""
     return (
-        '<section id="chart"><h2>Last 14 days</h2>'
-        f'<img class="chart" src="chart.png?period={period}" width="640" height="360" '
-        'alt="median duration per job and cache hit rate, last 14 days"></section>'
+        '<section id="chart"><h2>Jobs and the last 14 days</h2>'
+        f'<img class="chart" src="chart.png?period={period}" width="640" height="480" '
+        'alt="typical duration per job, flagged jobs highlighted, and runs per day for '
+        'the last 14 days: ok, from cache, failed"></section>'
     )
 
 

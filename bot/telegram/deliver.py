@@ -19,8 +19,7 @@ from telegram.warnings import PTBDeprecationWarning
 from bot.telegram.render import Chunk, caption, render
 from jobs.core.reply import Button, Image, Reply
 from jobs.outbox.delivery import PermanentFailure, Post, RetryAfter
-from jobs.review.feedback import Placement, record_message
-from jobs.review.replies import finding_id_of
+from jobs.review.feedback import Placement, finding_id_of, record_message
 
 log = logging.getLogger(__name__)
 

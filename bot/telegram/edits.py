@@ -18,8 +18,7 @@ from bot.telegram.deliver import markup, send_reply
 from bot.telegram.render import Edit, Placed, edit_after_press
 from bot.telegram.updates import PLATFORM
 from jobs.core.reply import Reply
-from jobs.review.feedback import placement
-from jobs.review.replies import finding_id_of
+from jobs.review.feedback import finding_id_of, placement
 
 MessageKey = tuple[int, int]  # (chat id, message id)
 

@@ -21,6 +21,7 @@ from jobs.config.reviewers import (
     LinterConfig,
     LintReviewerConfig,
     LlmReviewerConfig,
+    RepoLintConfig,
     ReviewerConfig,
 )
 from jobs.config.values import (
@@ -63,6 +64,7 @@ __all__ = [
     "Name",
     "OperatorConfig",
     "RepoConfig",
+    "RepoLintConfig",
     "ReviewerConfig",
     "Schedule",
     "ScheduleText",

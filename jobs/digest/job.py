@@ -20,7 +20,7 @@ from sqlalchemy import select
 from jobs.context import Context
 from jobs.core.reply import Reply
 from jobs.core.text import plural
-from jobs.digest.chart import ChartRequest, daily_hit_rates, daily_medians, last_chart_day
+from jobs.digest.chart import ChartRequest, day_bars, job_bars, last_chart_day
 from jobs.digest.chart import render_chart as draw_chart
 from jobs.digest.compute import compute_digest
 from jobs.digest.figures import Digest, Insight
@@ -46,7 +46,7 @@ _alert_states = AlertState.__table__  # type: ignore[attr-defined]
 def _read(context: Context, period: Period, now: datetime, *, with_health: bool) -> DigestInputs:
     """The database's inputs, with job health (late and down become insights) when asked."""
     with context.engine.connect() as connection:
-        inputs = load_inputs(connection, period, now)
+        inputs = load_inputs(connection, period, now, digest_timezone(context.config))
     if not with_health:
         return inputs
     health = job_health(context, now)
@@ -70,24 +70,27 @@ def build_digest(
     return _compute(context, inputs, period, now)
 
 
-def chart_png(inputs: DigestInputs, now: datetime) -> bytes:
-    """The PNG of the 14 days to `now`: median duration per job, cache hit rate.
+def chart_png(digest: Digest, inputs: DigestInputs) -> bytes:
+    """The PNG of the digest: its jobs' typical durations (flagged ones highlighted,
+    failures marked) and the 14 days' runs to its end, in the team's days.
     MissingExtra without the 'charts' extra."""
-    medians = daily_medians(inputs.baseline, inputs.period_runs, end=now)
-    rates = daily_hit_rates(inputs.day_counts)
-    return draw_chart(ChartRequest(medians, rates, last_day=last_chart_day(now)))
+    jobs = job_bars(digest)
+    days = day_bars(inputs.day_counts, last_chart_day(digest.end, digest.timezone))
+    label = "Last day" if digest.period == "day" else "Last week"
+    return draw_chart(ChartRequest(jobs, days, label))
 
 
 def digest_chart(context: Context, period: Period, now: datetime) -> bytes:
     """The digest's chart alone (the operator page's image)."""
-    return chart_png(_read(context, period, now, with_health=False), now)
+    inputs = _read(context, period, now, with_health=True)
+    return chart_png(_compute(context, inputs, period, now), inputs)
 
 
-def _chart_if_possible(inputs: DigestInputs, now: datetime) -> tuple[bytes | None, str | None]:
+def _chart_if_possible(digest: Digest, inputs: DigestInputs) -> tuple[bytes | None, str | None]:
     """The chart, or None and the note that says why there is none: the digest's
     text is worth posting without it."""
     try:
-        return chart_png(inputs, now), None
+        return chart_png(digest, inputs), None
     except MissingExtra as exc:
         return None, f"No chart: {exc}."
     except (RuntimeError, OSError, subprocess.TimeoutExpired):
@@ -102,7 +105,7 @@ def build_digest_with_chart(
     'charts' extra, or drawing failed) the digest's notes say why."""
     inputs = _read(context, period, now, with_health=True)
     digest = _compute(context, inputs, period, now)
-    chart, why_not = _chart_if_possible(inputs, now)
+    chart, why_not = _chart_if_possible(digest, inputs)
     if why_not is not None:
         digest = digest.model_copy(update={"notes": [*digest.notes, why_not]})
     return digest, chart

@@ -124,6 +124,7 @@ class OutboxSender:
         stale_claim: timedelta = timedelta(minutes=5),
         settle: timedelta = timedelta(minutes=2),
         clock: Callable[[], datetime] = utcnow,
+        on_sent: Callable[[str, Reply], None] | None = None,
     ) -> None:
         self.engine = engine
         self.deliverers = dict(deliverers)
@@ -133,6 +134,9 @@ class OutboxSender:
         self.stale_claim = stale_claim
         self.settle = settle
         self.clock = clock
+        # What a delivered post means beyond `sent` (target, reply): where findings were
+        # shown. It runs only after the platform accepted the post.
+        self.on_sent = on_sent
 
     def _served(self) -> ColumnElement[bool]:
         """Targets of the platforms this sender has a deliverer for."""
@@ -265,6 +269,11 @@ class OutboxSender:
             last_error=None,
             uncertain_at=None,
         )
+        if self.on_sent is not None:
+            try:
+                await asyncio.to_thread(self.on_sent, row.target, post.reply)
+            except Exception:  # the post is out; what it shows is recorded on a best effort
+                log.exception("post %s was sent; recording what it shows failed", row.id)
         return True
 
     def _failed(self, row: OutboxPost, attempt: int, exc: Exception, started: datetime) -> None:

@@ -51,7 +51,8 @@ def build_reviewer(context: Context, target: RepoTarget) -> Reviewer:
         calibrations = StoredCalibration(context.engine)
         return LlmReviewer(settings.llm, api_key=context.llm_api_key, calibrations=calibrations)
     limits = read_limits(context)
-    return LintReviewer(settings.lint.with_linters(list(target.linters)), limits.max_file_bytes)
+    lint = settings.lint.with_linters(list(target.linters)).scoped(target.lint)
+    return LintReviewer(lint, limits.max_file_bytes)
 
 
 def read_limits(context: Context) -> ReadLimits:
@@ -72,7 +73,7 @@ def run_review(
 ) -> ReviewResult:
     """Review `repo_target` at its configured ref; raises ReviewFailed (UnknownRepo)."""
     target = resolve_target(context, repo_target, allow_local=allow_local)
-    run = _RunRecorder(context, target.name, trigger, batch_id, record_run)
+    run = RunRecorder(context, target.name, trigger, batch_id, record_run)
     review = _Review(context, target, reviewer or build_reviewer(context, target))
     engine = context.engine
     try:
@@ -276,7 +277,7 @@ def _is_ancestor(repo: Path, ancestor: str, descendant: str) -> bool:
 
 
 @dataclass
-class _RunRecorder:
+class RunRecorder:
     """Writes the one job_runs row of a run_review call (none when not `enabled`)."""
 
     context: Context

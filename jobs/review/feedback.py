@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 from sqlmodel import select as sm_select
 
+from jobs.core.reply import Reply
 from storage.db import session_scope
 from storage.models import Feedback, Finding, FindingPost, utcnow
 
@@ -132,6 +133,33 @@ def marks_of(connection: Connection, finding_ids: Sequence[int]) -> dict[int, tu
 
 
 # -- Where findings were shown ----------------------------------------------------------
+
+FINDING_KEY_PREFIX = "finding:"
+
+
+def finding_key(finding_id: int) -> str:
+    return f"{FINDING_KEY_PREFIX}{finding_id}"
+
+
+def finding_id_of(key: str | None) -> int | None:
+    """The finding a block shows, from its key; None for other blocks."""
+    if key is None or not key.startswith(FINDING_KEY_PREFIX):
+        return None
+    rest = key.removeprefix(FINDING_KEY_PREFIX)
+    return int(rest) if rest.isdigit() else None
+
+
+def finding_ids_in(reply: Reply) -> list[int]:
+    """The findings a reply shows with buttons, in order: where a press can come from."""
+    ids = [finding_id_of(block.key) for block in reply.blocks if block.buttons]
+    return [i for i in ids if i is not None]
+
+
+def record_shown(engine: Engine, chat: str, reply: Reply) -> None:
+    """`reply` reached `chat`: the chat now shows its findings with their buttons, and
+    a press of one of them there counts. Called once the post is delivered, never
+    when it is made: a post that never reaches the chat gives it no buttons."""
+    mark_shown(engine, chat, finding_ids_in(reply))
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,13 @@
 """The `review` job kind: a configured repository's scheduled review.
 
 The runner records the run row, so the review is made with record_run=False and its
-figures handed back in the outcome; the post is the same reply /review shows."""
+figures handed back in the outcome; the post is the same reply /review shows. Its
+buttons count in a chat once the outbox has delivered it there (`record_shown`)."""
 
 from __future__ import annotations
 
 from jobs.review.engine import run_review
-from jobs.review.feedback import mark_shown
-from jobs.review.replies import finding_ids_in, review_reply
+from jobs.review.replies import review_post
 from jobs.review.targets import ReviewFailed
 from jobs.runs.job import JobOutcome, RunContext
 
@@ -23,10 +23,7 @@ def run_review_job(ctx: RunContext) -> JobOutcome:
         spent_in, spent_out = exc.tokens_in or None, exc.tokens_out or None
         return JobOutcome("failed", error=exc.reason, tokens_in=spent_in, tokens_out=spent_out)
     columns = result.run_columns()
-    reply = review_reply(result, context.config)
-    # The post's buttons are pressable in the chats it goes to, and only there.
-    for target in ctx.spec.post_to:
-        mark_shown(context.engine, target, finding_ids_in(reply))
+    reply = review_post(context, result)
     return JobOutcome(
         status=columns["status"],
         output=reply.title,

@@ -70,31 +70,3 @@ def test_a_failing_scheduled_review_is_a_failed_run_with_the_reason(
     run = run_job(jobs_context(engine, config), spec, "schedule", post=False)
     assert run.status == "failed"
     assert run.error and "not a git repository" in run.error
-
-
-def test_a_scheduled_review_posts_buttons_pressable_only_in_its_target_chat(
-    engine: Engine, git_repo: Repo
-) -> None:
-    from handlers.access import Caller
-    from handlers.catalog import build_router
-    from jobs.review.replies import finding_ids_in
-    from storage.models import Feedback
-
-    git_repo.commit("start", **{"app.py": "import os\n"})
-    config = scheduled_demo(git_repo, access={"chats": ["slack:C1", "slack:C2"]})
-    context = jobs_context(engine, config)
-    spec = find_job(config, "review:demo")
-    assert spec is not None
-    run_job(context, spec, "schedule")
-    with Session(engine) as session:
-        post = session.exec(select(OutboxPost)).one()
-    [finding_id] = finding_ids_in(Reply.model_validate_json(post.reply_json))
-    router = build_router(context)
-    elsewhere = router.press(Caller("slack", "U2", "C2", "kim"), f"fb:{finding_id}:fp")
-    assert elsewhere.status == "refused"
-    there = router.press(Caller("slack", "U1", "C1", "dana"), f"fb:{finding_id}:fp")
-    assert there.status == "ok" and "marked by dana" in there.blocks[0].text
-    with Session(engine) as session:
-        assert [(f.finding_id, f.user) for f in session.exec(select(Feedback))] == [
-            (finding_id, "slack:U1")
-        ]
