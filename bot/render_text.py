@@ -7,7 +7,7 @@ import re
 import textwrap
 from collections.abc import Callable
 
-from jobs.core.reply import Button, Reply
+from jobs.core.reply import Block, Button, Reply
 from jobs.core.safe_text import neutralised
 
 # Model- and user-supplied text must not drive the terminal (ANSI escapes, bells).
@@ -18,6 +18,23 @@ def clean(text: str) -> str:
     """Control characters dropped; direction, invisible and unpaired-surrogate
     characters shown as their escape (a reply from the CLI never passed the router)."""
     return neutralised(_CONTROL.sub("", text))
+
+
+def block_text(block: Block) -> str:
+    """A block as terminal text: a link as its text and its address, a snippet
+    indented on lines of its own."""
+    if not block.spans or block.monospace:
+        return clean(block.text)
+    out = ""
+    for span in block.spans:
+        if span.style == "link":
+            out += f"{clean(span.text)} <{clean(span.url)}>"
+        elif span.style == "pre":
+            code = textwrap.indent(clean(span.text.strip("\n")), "    | ")
+            out += ("" if not out or out.endswith("\n") else "\n") + code + "\n"
+        else:
+            out += clean(span.text)
+    return out.rstrip("\n")
 
 
 def render_text(
@@ -48,7 +65,7 @@ def render_text(
         return "   " + "  ".join(labels)
 
     for block in reply.blocks:
-        text = clean(block.text)
+        text = block_text(block)
         lines.append(textwrap.indent(text, "    ") if block.monospace else text)
         if block.buttons and with_buttons:
             lines.append(button_line(block.buttons))

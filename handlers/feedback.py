@@ -11,15 +11,18 @@ nothing recorded and no finding text in the answer.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from handlers.access import Caller, Role
 from handlers.ids import parse_id
 from handlers.router import Action, Request, UsageError
 from jobs.config.schema import Config
-from jobs.core.reply import Reply
+from jobs.core.reply import Block, Reply
+from jobs.review.code_view import code_view
 from jobs.review.feedback import (
     UNDO_CODE,
     VERDICT_CODES,
+    Mark,
     UnknownFinding,
     finding_ids_in,
     mark_shown,
@@ -27,8 +30,8 @@ from jobs.review.feedback import (
     undo_false_positive,
     was_shown,
 )
-from jobs.review.history import finding_state
-from jobs.review.replies import VERDICT_LABELS, finding_block, marks_text
+from jobs.review.history import finding_state, review_commit
+from jobs.review.replies import VERDICT_LABELS, finding_block, marks_text, suppressed_block
 from storage.db import session_scope
 from storage.models import Finding
 
@@ -102,11 +105,11 @@ def _mark(request: Request, finding_id: int, verdict: str) -> Reply:
         result = record_feedback(context.engine, finding_id, caller.principal, verdict, who)
     except UnknownFinding:
         return Reply.refused(NOT_SHOWN_HERE)
-    note = f"✓ {VERDICT_LABELS[verdict]} — marked by {who}"
+    note = f"You marked it {VERDICT_LABELS[verdict]}"
     if verdict == "false_positive":
-        note += "; it will not be reported again in this repository"
+        note += ": it will not be reported again in this repository (Undo takes it back)"
     state = finding_state(context.engine, result.finding)
-    block = finding_block(result.finding, chosen=verdict, state=state, marks=result.marks)
+    block = _redrawn(request, result.finding, state, result.marks)
     return remember_shown(request, Reply(title="Feedback recorded", blocks=[block], note=note))
 
 
@@ -125,7 +128,7 @@ def _undo(request: Request, finding_id: int) -> Reply:
             "nothing was changed."
         )
     state = finding_state(request.context.engine, result.finding)
-    block = finding_block(result.finding, state=state, marks=result.marks)
+    block = _redrawn(request, result.finding, state, result.marks)
     if not result.removed:
         note = "No false positive stood on this finding; nothing was changed"
     elif result.still_suppressed:
@@ -135,6 +138,17 @@ def _undo(request: Request, finding_id: int) -> Reply:
     else:
         note = f"False positive undone by {who}: the finding is reported again"
     return remember_shown(request, Reply(title="Feedback undone", blocks=[block], note=note))
+
+
+def _redrawn(request: Request, finding: Finding, state: str, marks: Sequence[Mark]) -> Block:
+    """The finding as it stands after the press: folded while a false positive stands
+    on it, else with its buttons; its link and code at the commit last reviewed."""
+    context = request.context
+    commit = review_commit(context.engine, finding.last_review_id)
+    view = code_view(context, finding.repo, commit, [finding])
+    if state != "fixed" and any(mark.verdict == "false_positive" for mark in marks):
+        return suppressed_block(finding, marks, view)
+    return finding_block(finding, state=state, marks=marks, view=view)
 
 
 # Exactly what finding blocks write: `fb:<finding id>:<verdict code>`, ASCII digits.

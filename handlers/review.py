@@ -1,5 +1,5 @@
-"""/review <repo> [full] and /findings <repo> [suppressed] [rule CODE] [severity LEVEL]
-[path] [page]."""
+"""/review <repo> [full | <branch> | #123] and /findings <repo> [suppressed]
+[rule CODE] [severity LEVEL] [path] [page]."""
 
 from __future__ import annotations
 
@@ -12,26 +12,41 @@ from handlers.router import Command, Request, UsageError
 from jobs.context import Context
 from jobs.core.reply import Block, Reply
 from jobs.core.text import plural
+from jobs.review.branch_review import BranchAsk, run_branch_review
+from jobs.review.branches import parse_request
+from jobs.review.code_view import code_view
 from jobs.review.engine import run_review
 from jobs.review.feedback import marks_of
-from jobs.review.history import ReviewedFinding, open_findings
-from jobs.review.replies import finding_block, repo_label, review_reply, suppressed_block
+from jobs.review.history import ReviewedFinding, open_findings, review_commit, served_review_id
+from jobs.review.replies import (
+    branch_reply,
+    finding_block,
+    repo_label,
+    review_post,
+    suppressed_block,
+)
 from jobs.review.targets import RepoTarget, ReviewFailed, UnknownRepo, resolve_target
 
 FINDINGS_PER_PAGE = 20
 
 
 def review(request: Request) -> Reply:
-    """Review a repository (cached when its HEAD was reviewed already)."""
+    """Review a repository (cached when its HEAD was reviewed already), or what one of
+    its branches or pull requests adds."""
     args = request.args
-    if not args or len(args) > 2 or (len(args) == 2 and args[1] != "full"):
-        raise UsageError("Give a repository name and optionally `full`.")
-    full = len(args) == 2
+    if not args or len(args) > 2:
+        raise UsageError("Give a repository name and optionally `full`, a branch or #123.")
+    context, local = request.context, _on_console(request)
     try:
-        result = run_review(request.context, args[0], full=full, allow_local=_on_console(request))
+        if len(args) == 2 and args[1] != "full":
+            number = parse_request(args[1])
+            ask = BranchAsk(request=number) if number else BranchAsk(branch=args[1])
+            found = run_branch_review(context, args[0], ask, allow_local=local)
+            return remember_shown(request, branch_reply(context, found))
+        result = run_review(context, args[0], full=len(args) == 2, allow_local=local)
     except ReviewFailed as exc:
         return Reply.error(f"Review of {repo_label(exc.repo)} failed: {exc.reason}")
-    return remember_shown(request, review_reply(result, request.context.config))
+    return remember_shown(request, review_post(context, result))
 
 
 SEVERITIES = ("error", "warning", "info")
@@ -137,7 +152,7 @@ def findings(request: Request) -> Reply:
         )
     first = (query.page - 1) * FINDINGS_PER_PAGE
     listed = found[first : first + FINDINGS_PER_PAGE]
-    blocks = findings_blocks(context, listed, suppressed=query.suppressed)
+    blocks = findings_blocks(context, target.name, listed, suppressed=query.suppressed)
     note = ""
     if pages > 1:
         note = f"showing {first + 1} to {first + len(listed)} of {len(found)}, most severe first"
@@ -148,14 +163,17 @@ def findings(request: Request) -> Reply:
 
 
 def findings_blocks(
-    context: Context, listed: list[ReviewedFinding], *, suppressed: bool
+    context: Context, repo: str, listed: list[ReviewedFinding], *, suppressed: bool
 ) -> list[Block]:
-    """Each finding with who marked what: feedback buttons, or the undo of a false positive."""
+    """Each finding with who marked what: feedback buttons, or the undo of a false
+    positive; its link and code at the commit last reviewed."""
     with context.engine.connect() as connection:
         marks = marks_of(connection, [f.id for f in listed])
+    commit = review_commit(context.engine, served_review_id(context.engine, repo))
+    view = code_view(context, repo, commit, listed)
     if suppressed:
-        return [suppressed_block(f.as_row(), marks.get(f.id, ())) for f in listed]
-    return [finding_block(f.as_row(), marks=marks.get(f.id, ())) for f in listed]
+        return [suppressed_block(f.as_row(), marks.get(f.id, ()), view) for f in listed]
+    return [finding_block(f.as_row(), marks=marks.get(f.id, ()), view=view) for f in listed]
 
 
 def _on_console(request: Request) -> bool:
@@ -166,8 +184,8 @@ def _on_console(request: Request) -> bool:
 COMMANDS = [
     Command(
         "review",
-        "/review <repo> [full]",
-        "review a repository (cached, delta or full)",
+        "/review <repo> [full | <branch> | #123]",
+        "review a repository (cached, delta or full), or what a branch or pull request adds to it",
         review,
         slow=True,
     ),

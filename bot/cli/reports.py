@@ -11,6 +11,7 @@ from bot.cli.output import fail
 
 if TYPE_CHECKING:
     from jobs.config.loading import Settings
+    from jobs.context import Context
 
 
 def run_health(settings: Settings, args: argparse.Namespace) -> int:
@@ -27,7 +28,8 @@ def run_health(settings: Settings, args: argparse.Namespace) -> int:
         from bot.render_text import render_text
         from handlers.health import health_reply
 
-        print(render_text(health_reply(report))[0])
+        timezone = context.config.scheduler.timezone
+        print(render_text(health_reply(report, timezone, more="opsdesk health --json"))[0])
     return 0 if report.healthy else 1
 
 
@@ -65,11 +67,12 @@ def run_jobs(settings: Settings, args: argparse.Namespace) -> int:
     from bot.wiring import build_context
     from handlers.jobs import job_lines, jobs_reply
 
-    lines = job_lines(build_context(settings))
+    context = build_context(settings)
+    lines = job_lines(context)
     if args.json:
         print(json.dumps([line.to_json() for line in lines], indent=2))
     else:
-        print(render_text(jobs_reply(lines))[0])
+        print(render_text(jobs_reply(lines, context.clock()))[0])
     return 0
 
 
@@ -113,20 +116,57 @@ def run_one_job(settings: Settings, args: argparse.Namespace) -> int:
 def run_review_command(settings: Settings, args: argparse.Namespace) -> int:
     from bot.render_text import render_text
     from bot.wiring import build_context
+    from jobs.review.code_view import code_view
     from jobs.review.engine import run_review
-    from jobs.review.replies import review_reply
+    from jobs.review.replies import review_post
     from jobs.review.targets import ReviewFailed
 
     context = build_context(settings)
+    if args.branch is not None or args.pr is not None:
+        return _review_branch(context, args)
+    if args.base is not None:
+        return fail("opsdesk: --base goes with --branch or --pr", code=2)
     try:
         result = run_review(context, args.target, full=args.full, allow_local=True)
     except ReviewFailed as exc:
         return fail(f"opsdesk: {exc}", code=1)
     if args.json:
-        print(json.dumps(result.to_json(), indent=2))
+        row = result.stored.row
+        view = code_view(context, row["repo"], row["commit_sha"], result.findings)
+        print(json.dumps(result.to_json(view), indent=2))
     else:
         # Nobody can press a button on the command line: findings without labels.
-        reply = review_reply(result, context.config, on_command_line=True)
+        reply = review_post(context, result, on_command_line=True)
+        print(render_text(reply, with_buttons=False)[0])
+    return 0
+
+
+def _review_branch(context: Context, args: argparse.Namespace) -> int:
+    from bot.render_text import render_text
+    from jobs.review.branch_review import BranchAsk, run_branch_review
+    from jobs.review.replies import branch_reply
+    from jobs.review.targets import ReviewFailed
+
+    if args.branch is not None and args.pr is not None:
+        return fail("opsdesk: give --branch or --pr, not both", code=2)
+    if args.full:
+        return fail(
+            "opsdesk: a branch review compares two whole trees already; drop --full", code=2
+        )
+    if args.pr is not None and args.pr <= 0:
+        return fail("opsdesk: --pr takes a pull request number (1 or more)", code=2)
+    ask = BranchAsk(branch=args.branch, request=args.pr, base=args.base)
+    try:
+        found = run_branch_review(context, args.target, ask, allow_local=True)
+    except ReviewFailed as exc:
+        return fail(f"opsdesk: {exc}", code=1)
+    if args.json:
+        head = found.head
+        branch = {"label": head.label, "head": head.head_sha, "base": head.base_label,
+                  "merge_base": head.merge_base}  # fmt: skip
+        print(json.dumps({**found.result.to_json(), "branch": branch}, indent=2))
+    else:
+        reply = branch_reply(context, found, on_command_line=True)
         print(render_text(reply, with_buttons=False)[0])
     return 0
 
@@ -149,11 +189,19 @@ def run_findings(settings: Settings, args: argparse.Namespace) -> int:
     except UnknownRepo as exc:
         return fail(f"opsdesk: {exc.reason}", code=1)
     if args.json:
-        print(json.dumps([f.to_json() for f in found], indent=2))
+        from jobs.review.code_view import code_view
+        from jobs.review.history import review_commit, served_review_id
+
+        commit = review_commit(context.engine, served_review_id(context.engine, target.name))
+        view = code_view(context, target.name, commit, found)
+        listed = [
+            f.to_json() | {"url": view.url(f), "snippet": view.snippet(f) or None} for f in found
+        ]
+        print(json.dumps(listed, indent=2))
         return 0
     what = "suppressed" if query.suppressed else "open"
     title = f"Findings {repo_label(target.name)}: {len(found)} {what}{query.describe()}"
-    blocks = findings_blocks(context, found, suppressed=query.suppressed)
+    blocks = findings_blocks(context, target.name, found, suppressed=query.suppressed)
     if not found:
         blocks = [Block(text=f"No {what} findings{query.describe()}.")]
     print(render_text(Reply(title=title, blocks=blocks), with_buttons=False)[0])

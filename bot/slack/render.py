@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from jobs.core.reply import Block, Button, Reply
+from jobs.core.reply import Block, Button, Reply, Span
 
 SlackBlock = dict[str, Any]
 
@@ -55,9 +55,53 @@ def escape(text: str) -> str:
     )
 
 
+# mrkdwn has no escape for a backtick inside code: a visible look-alike takes its
+# place there (never an invisible character, which a copied path would carry along).
+BACKTICK_STAND_IN = "\u02cb"
+
+
 def _code(text: str) -> str:
-    # A ``` inside would close the code block early; a zero-width space defuses it.
-    return "```" + text.replace("```", "``\u200b`") + "```"
+    """A ``` code block; a ``` inside would close it early."""
+    return "```" + text.replace("```", BACKTICK_STAND_IN * 3) + "```"
+
+
+def inline_code(text: str) -> str:
+    """`text` as inline code, one line at a time (inline code cannot span lines)."""
+    return "\n".join(
+        f"`{escape_code(line.replace('`', BACKTICK_STAND_IN))}`" if line.strip() else line
+        for line in text.split("\n")
+    )
+
+
+def link(url: str, text: str) -> str:
+    """<url|text>: the URL with mrkdwn's control characters and `|` percent-encoded."""
+    safe = url.replace("&", "&amp;").replace("<", "%3C").replace(">", "%3E").replace("|", "%7C")
+    return f"<{safe}|{escape_code(text)}>"
+
+
+def span_mrkdwn(span: Span) -> str:
+    if span.style == "code":
+        return inline_code(span.text)
+    if span.style == "pre":
+        return _code(escape_code(span.text.strip("\n")))
+    if span.style == "link":
+        return link(span.url, span.text)
+    if span.style == "bold":
+        return f"*{escape(span.text)}*" if span.text.strip() else span.text
+    return escape(span.text)
+
+
+def spans_mrkdwn(spans: list[Span]) -> str:
+    """A block's spans as mrkdwn; a code block starts and ends on a line of its own."""
+    out = ""
+    for span in spans:
+        piece = span_mrkdwn(span)
+        if span.style == "pre":
+            if out and not out.endswith("\n"):
+                out += "\n"
+            piece += "\n"
+        out += piece
+    return out.rstrip("\n")
 
 
 def _cut(text: str, limit: int) -> str:
@@ -98,7 +142,10 @@ def _plain(text: str) -> dict[str, Any]:
 def _block_sections(block: Block) -> list[SlackBlock]:
     """One Block's text as sections of at most 3,000 characters each."""
     budget = MAX_SECTION_TEXT - (6 if block.monospace else 0)  # the ``` fences
-    text = (escape_code(block.text) if block.monospace else escape(block.text)) or " "
+    if block.spans and not block.monospace:
+        text = spans_mrkdwn(block.spans) or " "
+    else:
+        text = (escape_code(block.text) if block.monospace else escape(block.text)) or " "
     return [_section(piece or " ", block.monospace) for piece in _split(text, budget)]
 
 
@@ -226,7 +273,9 @@ def fallback_text(reply: Reply) -> str:
     """The message's `text`: shown in notifications and read by screen readers."""
     parts = [reply.title] + [block.text for block in reply.blocks[:1]]
     text = " — ".join(part for part in parts if part) or "opsdesk"
-    return _cut(escape(text), FALLBACK_TEXT)
+    # Notifications do not format: only mrkdwn's control characters are escaped, so a
+    # path in a lock-screen line carries nothing invisible.
+    return _cut(escape_code(text), FALLBACK_TEXT)
 
 
 def render_message(reply: Reply) -> dict[str, Any]:
@@ -256,11 +305,8 @@ def replace_keyed(
         if block.key is None:
             continue
         fresh[block.key] = render_block(block, ids)
-    if reply.note and fresh and len(message_blocks) < MAX_BLOCKS:
-        # Under the redrawn finding while the message has room; otherwise the
-        # finding's own text (who marked what) says it and nothing else is cut.
-        last = list(fresh)[-1]
-        fresh[last].append(_context(reply.note, f"{last}{NOTE_SUFFIX}"))
+    # The answer's note (the presser's confirmation) is not drawn into the message:
+    # the redrawn block says who marked what, once per verdict, for everyone.
     if revision:
         tag = "~r" + "".join(ch for ch in revision if ch.isalnum())[:30]
         for slack_blocks in fresh.values():

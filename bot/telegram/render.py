@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
-from jobs.core.reply import Block, Button, Image, Reply
+from jobs.core.reply import Block, Button, Image, Reply, Span
 
 MAX_MESSAGE_LENGTH = 4096
 MAX_CAPTION_LENGTH = 1024
@@ -21,7 +21,8 @@ MAX_BUTTONS_PER_ROW = 8
 MAX_BUTTONS_PER_MESSAGE = 64
 PARAGRAPH_BREAK = "\n\n"
 
-Style = Literal["plain", "b", "i", "pre"]
+# "a:<url>" is a link to the url; "code" inline code.
+Style = Literal["plain", "b", "i", "pre", "code"] | str
 # One line of a message: pieces of plain text, each with its style. Paragraphs are
 # separated by an empty line; a keyed block is one paragraph, which is what lets a
 # button press find it again by its stored index.
@@ -60,8 +61,35 @@ def utf16_len(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
+SPAN_STYLES: dict[str, Style] = {"plain": "plain", "bold": "b", "code": "code", "pre": "pre"}
+
+
+def _span_style(span: Span) -> Style:
+    return f"a:{span.url}" if span.style == "link" else SPAN_STYLES[span.style]
+
+
+def _span_lines(spans: list[Span]) -> list[Line]:
+    """Spans as lines of styled pieces; a snippet (pre) always on lines of its own."""
+    lines: list[Line] = [[]]
+    for span in spans:
+        style = _span_style(span)
+        text = span.text.strip("\n") if style == "pre" else span.text
+        if style == "pre" and lines[-1]:
+            lines.append([])
+        for index, part in enumerate(text.split("\n")):
+            if index:
+                lines.append([])
+            if part:
+                lines[-1].append((part, style))
+        if style == "pre":
+            lines.append([])
+    return [line for line in lines if any(text.strip() for text, _ in line)]
+
+
 def _block_lines(block: Block) -> list[Line]:
     # Blank lines inside a block would read as a paragraph break; collapse them.
+    if block.spans and not block.monospace:
+        return _span_lines(block.spans) or [[("-", "plain")]]
     style: Style = "pre" if block.monospace else "plain"
     return [[(line, style)] for line in block.text.splitlines() if line.strip()] or [[("-", style)]]
 
@@ -154,8 +182,10 @@ def lines_html(lines: list[Line]) -> str:
 
 def _piece_html(text: str, style: Style) -> str:
     escaped = html.escape(text, quote=False)
-    if style in ("b", "i"):
+    if style in ("b", "i", "code"):
         return f"<{style}>{escaped}</{style}>"
+    if style.startswith("a:"):
+        return f'<a href="{html.escape(style[2:], quote=True)}">{escaped}</a>'
     return escaped
 
 

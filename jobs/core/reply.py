@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from jobs.core.safe_text import neutralised
 from jobs.core.scrub import scrub
@@ -30,17 +30,69 @@ class Button(BaseModel):
         return value
 
 
+SpanStyle = Literal["plain", "bold", "code", "pre", "link"]
+# Only these schemes become links; anything else shows as plain text.
+LINK_SCHEMES = ("https://", "http://")
+MAX_URL = 2000
+
+
+class Span(BaseModel):
+    """A piece of a block's text with its meaning: `code` (a path, an identifier:
+    inline code, copied as typed), `pre` (lines of code, a snippet), `link` (its text
+    opens `url`), `bold`, or `plain`. Renderers format each for their platform and
+    escape its text there, never with invisible characters."""
+
+    text: str
+    style: SpanStyle = "plain"
+    url: str = ""
+
+    @model_validator(mode="after")
+    def _safe_link(self) -> Span:
+        if self.style == "link" and (
+            not self.url.startswith(LINK_SCHEMES) or len(self.url) > MAX_URL
+        ):
+            self.style, self.url = "plain", ""
+        return self
+
+
 class Block(BaseModel):
     """A paragraph, optionally monospaced, with the buttons that act on it.
+
+    `spans`, when given, are the paragraph with its formatting; `text` is then their
+    plain text (for notifications, logs and the terminal), derived, never set apart.
 
     `key` names what the block shows (e.g. "finding:42"). A button press answers
     with blocks carrying the same key, and adapters replace those blocks in the
     message the button was on, leaving the rest of the message as it was."""
 
-    text: str
+    text: str = ""
+    spans: list[Span] = Field(default_factory=list)
     monospace: bool = False
     buttons: list[Button] = Field(default_factory=list)
     key: str | None = Field(default=None, max_length=200)
+
+    @model_validator(mode="after")
+    def _text_of_spans(self) -> Block:
+        # A snippet ends its own line: a newline right after it would be a blank line.
+        for before, index in zip(self.spans, range(1, len(self.spans)), strict=False):
+            after = self.spans[index]
+            if before.style == "pre" and after.text.startswith("\n"):
+                self.spans[index] = after.model_copy(update={"text": after.text[1:]})
+        if self.spans:
+            self.text = plain_text(self.spans)
+        return self
+
+
+def plain_text(spans: list[Span]) -> str:
+    """Spans as plain text: a snippet (pre) on lines of its own."""
+    text = ""
+    for span in spans:
+        if span.style == "pre":
+            code = span.text.strip("\n")
+            text += ("" if not text or text.endswith("\n") else "\n") + code + "\n"
+        else:
+            text += span.text
+    return text.rstrip("\n")
 
 
 class ReplyField(BaseModel):

@@ -1,6 +1,8 @@
-"""The digest's chart: daily median duration per job and the daily cache hit rate.
+"""The digest's chart, for a person on a phone: the period's typical duration per job
+(the jobs the digest flags highlighted, failures marked, values on the bars; opsdesk's
+own jobs left out) and the last 14 days' runs, ok, from the cache and failed.
 
-`daily_medians` and `daily_hit_rates` shape the data (pure); `render_chart` has it
+`job_bars` and `day_bars` shape the data (pure); `render_chart` has it
 drawn to PNG bytes by a short-lived worker process, `python -m jobs.digest.chart`,
 which reads the `ChartRequest` as JSON on stdin and writes the PNG to stdout.
 matplotlib (with numpy, fonts and pillow) costs tens of megabytes that a long-running
@@ -17,129 +19,141 @@ import json
 import os
 import subprocess
 import sys
-from collections import defaultdict
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from jobs.digest.inputs import DayCount, DurationSample, RunRecord
-from jobs.digest.stats import median
+from jobs.core.when import zone
+from jobs.digest.figures import Digest
+from jobs.digest.inputs import DayCount
 from storage.extras import require_extra
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 DEFAULT_DAYS = 14
-MAX_CHART_JOBS = 6
+MAX_CHART_JOBS = 8
 # Drawing takes well under a second once matplotlib is imported; its first run in a
 # fresh home also builds a font cache.
 WORKER_TIMEOUT_S = 120.0
 # What the worker inherits: enough to run Python and find matplotlib's caches — no
 # tokens (they stay in the process that needs them).
 _WORKER_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "MPLCONFIGDIR", "SYSTEMROOT")
-_SIZE_INCHES = (8.0, 4.5)
-_DPI = 80  # 640 x 360: readable in chat, a few tens of kB
+_SIZE_INCHES = (8.0, 6.0)
+_DPI = 80  # 640 x 480: readable on a phone, a few tens of kB
+# Colours a person tells apart (and that survive the common colour blindnesses).
+_OK, _CACHED, _FAILED, _FLAGGED, _PLAIN = "#4c9f70", "#a6d5b6", "#d1495b", "#edae49", "#7f8fa6"
 
 
-def last_chart_day(end: datetime) -> date:
-    """The last (UTC) day a chart ending at `end` shows: the day `end` falls in,
-    or the day before when `end` is exactly midnight."""
-    return (end - timedelta(microseconds=1)).date()
+def last_chart_day(end: datetime, timezone: str = "UTC") -> date:
+    """The last day (in `timezone`) a chart ending at `end` shows: the day `end` falls
+    in, or the day before when `end` is exactly midnight."""
+    return (end - timedelta(microseconds=1)).astimezone(zone(timezone)).date()
 
 
 def chart_days(last_day: date, days: int = DEFAULT_DAYS) -> list[date]:
     return [last_day - timedelta(days=offset) for offset in range(days - 1, -1, -1)]
 
 
-def daily_medians(
-    samples: Iterable[DurationSample],
-    period_runs: Iterable[RunRecord] = (),
-    *,
-    end: datetime,
-    days: int = DEFAULT_DAYS,
-) -> dict[str, dict[date, float]]:
-    """Median duration of successful, non-cached runs per job and UTC day, over the
-    `days` days ending at `end`. Samples and period runs may overlap in time only if
-    they are different runs; pass the baseline samples and the period's runs."""
-    first = last_chart_day(end) - timedelta(days=days - 1)
-    by_day: dict[str, dict[date, list[float]]] = defaultdict(lambda: defaultdict(list))
-    for job, started_at, duration_ms in samples:
-        if started_at < end and (day := started_at.date()) >= first:
-            by_day[job][day].append(duration_ms)
-    for run in period_runs:
-        if run.did_work and run.started_at < end and (day := run.started_at.date()) >= first:
-            by_day[run.job][day].append(run.duration_ms)  # type: ignore[arg-type]
-    result: dict[str, dict[date, float]] = {}
-    for job, days_of_job in by_day.items():
-        result[job] = {day: float(median(values) or 0.0) for day, values in days_of_job.items()}
-    return result
+@dataclass(frozen=True)
+class JobBar:
+    """One job's typical duration this period, and what the story says of it."""
+
+    job: str
+    typical_ms: float
+    previous_ms: float | None  # the previous period's, when known
+    runs: int
+    failures: int
+    flagged: bool  # the digest names it: slower, failing, late or down
 
 
-def daily_hit_rates(counts: Iterable[DayCount]) -> dict[date, float]:
-    """Cache hit rate per day from (day, runs, cache_hits) rows; days without runs are left out."""
-    runs: dict[date, int] = defaultdict(int)
-    hits: dict[date, int] = defaultdict(int)
-    for day, day_runs, day_hits in counts:
-        runs[day] += day_runs
-        hits[day] += day_hits
-    return {day: hits[day] / runs[day] for day in runs if runs[day]}
+@dataclass(frozen=True)
+class DayBar:
+    """One day's runs of the team's jobs: ok, served from the cache, failed."""
+
+    day: date
+    ok: int = 0
+    cached: int = 0
+    failed: int = 0
 
 
-def top_jobs(job_medians: Mapping[str, Mapping[date, float]], limit: int) -> list[str]:
-    # The slowest jobs matter most on a duration chart; ties by name for stable output.
-    ranked = sorted(
-        (job for job, points in job_medians.items() if points),
-        key=lambda job: (-(median(job_medians[job].values()) or 0.0), job),
-    )
-    return ranked[:limit]
+def job_bars(digest: Digest, limit: int = MAX_CHART_JOBS) -> list[JobBar]:
+    """The team's jobs of the digest (opsdesk's own left out) that did real work or
+    failed: flagged ones first, then the slowest; at most `limit`."""
+    flagged = {insight.job for insight in digest.insights}
+    # A slower job is measured against its 14-day typical duration, as the story says.
+    was = {
+        i.job: i.numbers["baseline_median_ms"] for i in digest.insights if i.metric == "duration"
+    }
+    bars = []
+    for row in digest.jobs:
+        if row.internal or not (row.p50_ms is not None or row.failures):
+            continue
+        previous = was.get(row.job)
+        if previous is None and row.p50_ms is not None and row.p50_change_pct is not None:
+            previous = row.p50_ms / (1 + row.p50_change_pct / 100)
+        bars.append(
+            JobBar(
+                job=row.job,
+                typical_ms=row.p50_ms or 0.0,
+                previous_ms=previous,
+                runs=row.runs,
+                failures=row.failures,
+                flagged=row.job in flagged or bool(row.failures),
+            )
+        )
+    bars.sort(key=lambda bar: (not bar.flagged, -bar.typical_ms, bar.job))
+    return bars[:limit]
+
+
+def day_bars(counts: Iterable[DayCount], last_day: date, days: int = DEFAULT_DAYS) -> list[DayBar]:
+    """Every one of the `days` days to `last_day`, with its runs (none: zeros)."""
+    by_day = {day: DayBar(day) for day in chart_days(last_day, days)}
+    for count in counts:
+        bar = by_day.get(count.day)
+        if bar is not None:
+            by_day[count.day] = DayBar(
+                count.day,
+                bar.ok + count.runs - count.cache_hits - count.failures,
+                bar.cached + count.cache_hits,
+                bar.failed + count.failures,
+            )
+    return list(by_day.values())
 
 
 @dataclass(frozen=True)
 class ChartRequest:
-    """What one chart shows: the last `days` days ending at `last_day` (default: the
-    latest day in the data), the slowest `max_jobs` jobs."""
+    """What one chart shows: the period's jobs above, the days' runs below."""
 
-    job_medians: Mapping[str, Mapping[date, float]]
-    cache_hit_rate: Mapping[date, float]
-    last_day: date | None = None
-    days: int = DEFAULT_DAYS
-    max_jobs: int = MAX_CHART_JOBS
+    jobs: Sequence[JobBar]
+    days: Sequence[DayBar]
+    period_label: str = "Last day"  # what the upper panel's durations cover
 
     def to_json(self) -> str:
         return json.dumps(
             {
-                "job_medians": {
-                    job: {day.isoformat(): ms for day, ms in points.items()}
-                    for job, points in self.job_medians.items()
-                },
-                "cache_hit_rate": {day.isoformat(): r for day, r in self.cache_hit_rate.items()},
-                "last_day": self.last_day.isoformat() if self.last_day else None,
-                "days": self.days,
-                "max_jobs": self.max_jobs,
+                "jobs": [asdict(bar) for bar in self.jobs],
+                "days": [{**asdict(bar), "day": bar.day.isoformat()} for bar in self.days],
+                "period_label": self.period_label,
             }
         )
 
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> ChartRequest:
         return cls(
-            job_medians={
-                job: {date.fromisoformat(day): float(ms) for day, ms in points.items()}
-                for job, points in raw["job_medians"].items()
-            },
-            cache_hit_rate={
-                date.fromisoformat(day): float(r) for day, r in raw["cache_hit_rate"].items()
-            },
-            last_day=date.fromisoformat(raw["last_day"]) if raw.get("last_day") else None,
-            days=int(raw["days"]),
-            max_jobs=int(raw["max_jobs"]),
+            jobs=[JobBar(**bar) for bar in raw["jobs"]],
+            days=[DayBar(**{**bar, "day": date.fromisoformat(bar["day"])}) for bar in raw["days"]],
+            period_label=str(raw["period_label"]),
         )
 
 
 def render_chart(request: ChartRequest) -> bytes:
-    """A PNG of the request's days: median duration per job (the slowest few) above,
-    cache hit rate below. With no data at all it is a valid PNG that says "no runs yet".
+    """A PNG of the request: the period's typical duration per job above (flagged jobs
+    in amber with what they were, failures in red, values on the bars), the days' runs
+    below (ok, from cache, failed, the totals on the bars). With no data at all it is
+    a valid PNG that says "no runs yet".
 
     Drawn in a worker process; MissingExtra without the 'charts' extra, RuntimeError
     when the worker fails."""
@@ -179,67 +193,103 @@ def draw_chart(request: ChartRequest) -> bytes:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    job_medians, cache_hit_rate = request.job_medians, request.cache_hit_rate
-    days = request.days
-    known_days = [d for points in job_medians.values() for d in points] + list(cache_hit_rate)
     figure = Figure(figsize=_SIZE_INCHES, dpi=_DPI)
     FigureCanvasAgg(figure)
-    if not known_days:
+    if not request.jobs and not any(bar.ok + bar.cached + bar.failed for bar in request.days):
         figure.text(0.5, 0.55, "no runs yet", ha="center", va="center", fontsize=22)
         figure.text(
             0.5,
             0.4,
-            f"the chart shows the last {days} days once jobs have run",
+            f"the chart shows the last {len(request.days)} days once jobs have run",
             ha="center",
             va="center",
             fontsize=11,
             color="0.4",
         )
         return _png(figure)
-
-    axis_days = chart_days(request.last_day or max(known_days), days)
-    positions = {day: index for index, day in enumerate(axis_days)}
-    durations_ax, cache_ax = figure.subplots(
-        2, 1, sharex=True, gridspec_kw={"height_ratios": [2.2, 1]}
-    )
-    shown = top_jobs(job_medians, request.max_jobs)
-    for job in shown:
-        points = sorted(
-            (positions[d], ms / 1000) for d, ms in job_medians[job].items() if d in positions
-        )
-        if points:
-            xs, ys = zip(*points, strict=True)
-            durations_ax.plot(xs, ys, marker="o", markersize=3, linewidth=1.5, label=job)
-    hidden = len([job for job, points in job_medians.items() if points]) - len(shown)
-    title = f"Last {days} days: median duration per job"
-    durations_ax.set_title(title + (f" (slowest {len(shown)}, {hidden} more)" if hidden else ""))
-    durations_ax.set_ylabel("seconds")
-    tallest = max((ms for job in shown for ms in job_medians[job].values()), default=0.0)
-    # Head-room above the lines for the legend.
-    durations_ax.set_ylim(0, max(tallest / 1000 * 1.4, 1.0))
-    durations_ax.grid(alpha=0.3)
-    if shown:
-        durations_ax.legend(loc="upper left", fontsize=8, ncol=min(3, len(shown)), frameon=False)
-    else:
-        durations_ax.text(
-            0.5, 0.5, "no successful runs", ha="center", transform=durations_ax.transAxes
-        )
-
-    rates = sorted((positions[d], r * 100) for d, r in cache_hit_rate.items() if d in positions)
-    if rates:
-        xs, ys = zip(*rates, strict=True)
-        cache_ax.bar(xs, ys, color="tab:green", alpha=0.7, width=0.6)
-    cache_ax.set_ylim(0, 100)
-    cache_ax.set_ylabel("cache hit %")
-    cache_ax.grid(alpha=0.3, axis="y")
-    step = 2 if days > 8 else 1
-    ticks = list(range(days - 1, -1, -step))[::-1]  # always label the last day
-    cache_ax.set_xticks(ticks)
-    cache_ax.set_xticklabels([axis_days[i].strftime("%m-%d") for i in ticks], fontsize=8)
-    cache_ax.set_xlim(-0.5, days - 0.5)
+    jobs_ax, days_ax = figure.subplots(2, 1, gridspec_kw={"height_ratios": [1.2, 1]})
+    _draw_jobs(jobs_ax, request)
+    _draw_days(days_ax, request.days)
     # Fixed margins: tight_layout would measure every label and cost more than drawing.
-    figure.subplots_adjust(left=0.08, right=0.98, top=0.92, bottom=0.08, hspace=0.12)
+    figure.subplots_adjust(left=0.2, right=0.97, top=0.93, bottom=0.07, hspace=0.45)
     return _png(figure)
+
+
+def _seconds(ms: float) -> str:
+    return f"{ms / 1000:.1f}s" if ms < 60_000 else f"{ms / 60_000:.1f}m"
+
+
+def _draw_jobs(axes: Any, request: ChartRequest) -> None:
+    """Horizontal bars, one per job, its typical duration written on it; a flagged job
+    in amber with what it was, failures in red."""
+    jobs = list(request.jobs)[::-1]  # matplotlib draws the first bar at the bottom
+    axes.set_title(f"{request.period_label}: typical duration per job", loc="left", fontsize=11)
+    if not jobs:
+        axes.text(0.5, 0.5, "no job did real work", ha="center", transform=axes.transAxes)
+        axes.set_axis_off()
+        return
+    values = [bar.typical_ms / 1000 for bar in jobs]
+    colours = [_FLAGGED if bar.flagged else _PLAIN for bar in jobs]
+    edges = [_FAILED if bar.failures else colour for bar, colour in zip(jobs, colours, strict=True)]
+    positions = range(len(jobs))
+    axes.barh(positions, values, color=colours, edgecolor=edges, linewidth=2, height=0.6)
+    axes.set_yticks(list(positions))
+    axes.set_yticklabels([bar.job[:24] for bar in jobs], fontsize=9)
+    tallest = max([*values, *((bar.previous_ms or 0) / 1000 for bar in jobs)], default=0.0)
+    axes.set_xlim(0, max(tallest * 1.6, 1.0))
+    axes.set_xlabel("seconds", fontsize=8)
+    for index, bar in enumerate(jobs):
+        label = _seconds(bar.typical_ms) if bar.typical_ms else ""
+        if bar.flagged and bar.previous_ms:
+            label += f" (was {_seconds(bar.previous_ms)})"
+            axes.plot([bar.previous_ms / 1000] * 2, [index - 0.35, index + 0.35], color="0.2")
+        axes.text(values[index], index, f" {label}", va="center", fontsize=8)
+        if bar.failures:
+            axes.text(
+                values[index],
+                index - 0.42,
+                f" ✗ {bar.failures} of {bar.runs} failed",
+                va="top",
+                fontsize=8,
+                color=_FAILED,
+            )
+    axes.grid(alpha=0.3, axis="x")
+
+
+def _draw_days(axes: Any, days: Sequence[DayBar]) -> None:
+    """Stacked bars per day — ok, from the cache, failed — the total on top and the
+    failures in red."""
+    axes.set_title(f"Last {len(days)} days: runs per day", loc="left", fontsize=11)
+    positions = list(range(len(days)))
+    ok = [bar.ok for bar in days]
+    cached = [bar.cached for bar in days]
+    failed = [bar.failed for bar in days]
+    axes.bar(positions, ok, color=_OK, width=0.7, label="ok")
+    axes.bar(positions, cached, bottom=ok, color=_CACHED, width=0.7, label="from cache")
+    below = [a + b for a, b in zip(ok, cached, strict=True)]
+    axes.bar(positions, failed, bottom=below, color=_FAILED, width=0.7, label="failed")
+    totals = [a + b for a, b in zip(below, failed, strict=True)]
+    top = max(totals, default=0)
+    for index, total in enumerate(totals):
+        if total:
+            axes.text(index, total, str(total), ha="center", va="bottom", fontsize=7)
+        if failed[index]:
+            axes.text(
+                index,
+                total + top * 0.12,
+                f"✗{failed[index]}",
+                ha="center",
+                fontsize=7,
+                color=_FAILED,
+            )
+    axes.set_ylim(0, max(top * 1.35, 1))
+    step = 2 if len(days) > 8 else 1
+    ticks = list(range(len(days) - 1, -1, -step))[::-1]  # always label the last day
+    axes.set_xticks(ticks)
+    axes.set_xticklabels([days[i].day.strftime("%a %d") for i in ticks], fontsize=8)
+    axes.set_xlim(-0.6, len(days) - 0.4)
+    axes.legend(loc="upper left", fontsize=8, ncol=3, frameon=False)
+    axes.grid(alpha=0.3, axis="y")
 
 
 def _png(figure: Figure) -> bytes:

@@ -86,11 +86,13 @@ class DurationSample(NamedTuple):
 
 
 class DayCount(NamedTuple):
-    """Runs and cache hits on one UTC day (a GROUP BY over the chart's 14 days)."""
+    """The team's finished runs, cache hits and failures on one of its days (the
+    chart's 14 days)."""
 
     day: date
     runs: int
     cache_hits: int
+    failures: int = 0
 
 
 @dataclass(frozen=True, slots=True)

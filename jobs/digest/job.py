@@ -18,9 +18,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from jobs.context import Context
-from jobs.core.reply import Reply
+from jobs.core.reply import Block, Reply
 from jobs.core.text import plural
-from jobs.digest.chart import ChartRequest, daily_hit_rates, daily_medians, last_chart_day
+from jobs.digest.chart import ChartRequest, day_bars, job_bars, last_chart_day
 from jobs.digest.chart import render_chart as draw_chart
 from jobs.digest.compute import compute_digest
 from jobs.digest.figures import Digest, Insight
@@ -32,6 +32,7 @@ from jobs.health import health_report, job_health
 from jobs.outbox import delivery as outbox
 from jobs.runs.job import JobOutcome, RunContext
 from jobs.runs.system import digest_timezone
+from jobs.usage.outlook import month_outlook
 from storage.db import session_scope
 from storage.extras import MissingExtra
 from storage.models import AlertState
@@ -46,7 +47,7 @@ _alert_states = AlertState.__table__  # type: ignore[attr-defined]
 def _read(context: Context, period: Period, now: datetime, *, with_health: bool) -> DigestInputs:
     """The database's inputs, with job health (late and down become insights) when asked."""
     with context.engine.connect() as connection:
-        inputs = load_inputs(connection, period, now)
+        inputs = load_inputs(connection, period, now, digest_timezone(context.config))
     if not with_health:
         return inputs
     health = job_health(context, now)
@@ -70,24 +71,27 @@ def build_digest(
     return _compute(context, inputs, period, now)
 
 
-def chart_png(inputs: DigestInputs, now: datetime) -> bytes:
-    """The PNG of the 14 days to `now`: median duration per job, cache hit rate.
+def chart_png(digest: Digest, inputs: DigestInputs) -> bytes:
+    """The PNG of the digest: its jobs' typical durations (flagged ones highlighted,
+    failures marked) and the 14 days' runs to its end, in the team's days.
     MissingExtra without the 'charts' extra."""
-    medians = daily_medians(inputs.baseline, inputs.period_runs, end=now)
-    rates = daily_hit_rates(inputs.day_counts)
-    return draw_chart(ChartRequest(medians, rates, last_day=last_chart_day(now)))
+    jobs = job_bars(digest)
+    days = day_bars(inputs.day_counts, last_chart_day(digest.end, digest.timezone))
+    label = "Last day" if digest.period == "day" else "Last week"
+    return draw_chart(ChartRequest(jobs, days, label))
 
 
 def digest_chart(context: Context, period: Period, now: datetime) -> bytes:
     """The digest's chart alone (the operator page's image)."""
-    return chart_png(_read(context, period, now, with_health=False), now)
+    inputs = _read(context, period, now, with_health=True)
+    return chart_png(_compute(context, inputs, period, now), inputs)
 
 
-def _chart_if_possible(inputs: DigestInputs, now: datetime) -> tuple[bytes | None, str | None]:
+def _chart_if_possible(digest: Digest, inputs: DigestInputs) -> tuple[bytes | None, str | None]:
     """The chart, or None and the note that says why there is none: the digest's
     text is worth posting without it."""
     try:
-        return chart_png(inputs, now), None
+        return chart_png(digest, inputs), None
     except MissingExtra as exc:
         return None, f"No chart: {exc}."
     except (RuntimeError, OSError, subprocess.TimeoutExpired):
@@ -102,7 +106,7 @@ def build_digest_with_chart(
     'charts' extra, or drawing failed) the digest's notes say why."""
     inputs = _read(context, period, now, with_health=True)
     digest = _compute(context, inputs, period, now)
-    chart, why_not = _chart_if_possible(inputs, now)
+    chart, why_not = _chart_if_possible(digest, inputs)
     if why_not is not None:
         digest = digest.model_copy(update={"notes": [*digest.notes, why_not]})
     return digest, chart
@@ -112,7 +116,16 @@ def digest_answer(context: Context, period: Period, now: datetime) -> Reply:
     """The digest with its chart as a reply, wherever it is shown (a command, a run by
     hand, the daily post), linking the operator page when it has a public address."""
     digest, chart = build_digest_with_chart(context, period, now)
-    return digest_reply(digest, chart, context.config.operator.public_url)
+    return with_outlook(context, digest_reply(digest, chart, context.config.operator.public_url))
+
+
+def with_outlook(context: Context, reply: Reply) -> Reply:
+    """The digest with the month's model usage against its budgets and the forecast."""
+    lines = month_outlook(context)
+    if not lines:
+        return reply
+    block = Block(text="Model usage this month:\n" + "\n".join(lines))
+    return reply.model_copy(update={"blocks": [*reply.blocks, block]})
 
 
 # ---- posting ------------------------------------------------------------------------------
@@ -152,7 +165,7 @@ def post_daily_digest(context: Context, now: datetime) -> list[int]:
         context.engine,
         kind="digest",
         targets=_targets(context),
-        reply=digest_reply(digest, chart, config.operator.public_url),
+        reply=with_outlook(context, digest_reply(digest, chart, config.operator.public_url)),
         dedupe_key=f"digest:{local_day}",
     )
     cooldown = config.digest.alert_cooldown

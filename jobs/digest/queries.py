@@ -13,16 +13,19 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import fields
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Date, and_, case, cast, func, select, true
+from sqlalchemy import and_, case, func, select, true
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql.elements import ColumnElement
 
+from jobs.core.when import zone
 from jobs.digest.chart import DEFAULT_DAYS, last_chart_day
 from jobs.digest.inputs import (
     BASELINE_DAYS,
+    INTERNAL_KINDS,
+    SUCCESS_STATUSES,
     DayCount,
     DigestInputs,
     DurationSample,
@@ -85,31 +88,47 @@ def duration_samples(
     return [DurationSample(*row) for row in connection.execute(query)]
 
 
-def _utc_day(connection: Connection) -> ColumnElement[Any]:
+def _utc_hour(connection: Connection) -> ColumnElement[Any]:
     if connection.dialect.name == "postgresql":
-        # timestamptz → the UTC calendar day whatever the session's TimeZone is.
-        return cast(func.timezone("UTC", runs.c.started_at), Date)
-    # SQLite stores 'YYYY-MM-DD HH:MM:SS.ffffff' in UTC: the first ten characters.
-    return func.substr(runs.c.started_at, 1, 10)
+        # timestamptz → the UTC hour whatever the session's TimeZone is.
+        return func.to_char(func.timezone("UTC", runs.c.started_at), "YYYY-MM-DD HH24")
+    # SQLite stores 'YYYY-MM-DD HH:MM:SS.ffffff' in UTC: the first thirteen characters.
+    return func.substr(runs.c.started_at, 1, 13)
 
 
-def day_counts(connection: Connection, start: datetime, end: datetime) -> list[DayCount]:
-    """Finished runs and cache hits per UTC day of runs that started in [start, end)."""
-    day = _utc_day(connection).label("day")
+def day_counts(
+    connection: Connection, start: datetime, end: datetime, timezone: str = "UTC"
+) -> list[DayCount]:
+    """The team's finished runs (opsdesk's own left out), cache hits and failures per
+    day in `timezone`, of runs that started in [start, end). Counted per UTC hour and
+    folded into local days here (SQLite knows no zones); a zone half an hour off UTC
+    puts that half hour's runs on the neighbouring day."""
+    hour = _utc_hour(connection).label("hour")
     query = (
         select(
-            day,
+            hour,
             func.count(),
             func.coalesce(func.sum(case((runs.c.cache_hit == true(), 1), else_=0)), 0),
+            func.coalesce(
+                func.sum(case((runs.c.status.in_(sorted(SUCCESS_STATUSES)), 0), else_=1)), 0
+            ),
         )
-        .where(_in_range(runs.c.started_at, start, end), runs.c.status != "running")
-        .group_by(day)
+        .where(
+            _in_range(runs.c.started_at, start, end),
+            runs.c.status != "running",
+            runs.c.kind.not_in(sorted(INTERNAL_KINDS)),
+        )
+        .group_by(hour)
     )
-    result = []
-    for value, count, hits in connection.execute(query):
-        parsed = value if isinstance(value, date) else date.fromisoformat(str(value))
-        result.append(DayCount(parsed, int(count), int(hits)))
-    return sorted(result)
+    local = zone(timezone)
+    totals: dict[date, list[int]] = {}
+    for value, count, hits, failures in connection.execute(query):
+        at = datetime.strptime(str(value), "%Y-%m-%d %H").replace(tzinfo=UTC)
+        day = totals.setdefault(at.astimezone(local).date(), [0, 0, 0])
+        day[0] += int(count)
+        day[1] += int(hits)
+        day[2] += int(failures)
+    return sorted(DayCount(day, *figures) for day, figures in totals.items())
 
 
 def _false_positive_ids() -> Any:
@@ -215,13 +234,15 @@ def has_review_data(connection: Connection) -> bool:
     return connection.execute(select(reviews.c.id).limit(1)).first() is not None
 
 
-def load_inputs(connection: Connection, period: Period, now: datetime) -> DigestInputs:
+def load_inputs(
+    connection: Connection, period: Period, now: datetime, timezone: str = "UTC"
+) -> DigestInputs:
     """Everything one digest and its chart read: one connection, a handful of range
-    queries on `started_at`. Job health is not read here (see jobs.health)."""
+    queries on `started_at`; the chart's days are the team's (`timezone`). Job health
+    is not read here (see jobs.health)."""
     window = digest_window(period, now)
-    chart_start = datetime.combine(
-        last_chart_day(now) - timedelta(days=DEFAULT_DAYS - 1), datetime.min.time(), now.tzinfo
-    )
+    first_day = last_chart_day(now, timezone) - timedelta(days=DEFAULT_DAYS - 1)
+    chart_start = datetime.combine(first_day, datetime.min.time(), zone(timezone))
     has_reviews = has_review_data(connection)
     return DigestInputs(
         period_runs=period_runs(connection, window.start, window.end),
@@ -229,7 +250,7 @@ def load_inputs(connection: Connection, period: Period, now: datetime) -> Digest
         previous_runs=period_runs(connection, window.previous_start, window.start),
         reviews=review_totals(connection, window.start, now) if has_reviews else None,
         feedback=feedback_totals(connection, window.start, now) if has_reviews else None,
-        day_counts=day_counts(connection, chart_start, now),
+        day_counts=day_counts(connection, chart_start, now, timezone),
     )
 
 

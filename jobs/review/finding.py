@@ -23,11 +23,16 @@ class Finding(BaseModel):
     # In a notebook, the cell `line` counts in (as ruff reports it); None elsewhere.
     cell: int | None = Field(default=None, ge=1)
     end_line: int | None = Field(default=None, ge=1)
+    column: int | None = Field(default=None, ge=1)  # 1-based, where the linter says
     severity: Severity
     category: str = Field(min_length=1)
     message: str = Field(min_length=1)
     suggestion: str | None = None
     source: str
+    # The rule's name ("undefined-name") and its documentation, as the linter gives
+    # them (ruff's JSON `name`/`url`, SARIF's rule `name`/`helpUri`); http(s) only.
+    rule_name: str | None = Field(default=None, max_length=100)
+    rule_url: str | None = Field(default=None, max_length=500)
 
 
 # "line 12", "lines 3-4", "L12", "12:5", ":12", "col 5" — positions that change when code moves.

@@ -74,6 +74,9 @@ class ReviewedFinding:
     message: str
     suggestion: str | None
     source: str
+    column: int | None
+    rule_name: str | None
+    rule_url: str | None
     status: str
 
     def to_json(self) -> dict[str, Any]:
@@ -82,9 +85,13 @@ class ReviewedFinding:
             "id": self.id,
             "path": self.path,
             "line": self.line,
+            "column": self.column,
+            "end_line": self.end_line,
             "cell": self.cell,
             "severity": self.severity,
             "category": self.category,
+            "rule_name": self.rule_name,
+            "rule_url": self.rule_url,
             "message": self.message,
             "suggestion": self.suggestion,
             "source": self.source,
@@ -284,6 +291,17 @@ def served_review_id(engine: Engine, repo: str) -> int | None:
             .order_by(JOB_RUNS.c.started_at.desc(), JOB_RUNS.c.id.desc())
             .limit(1)
         ).scalar()
+
+
+def review_commit(engine: Engine, review_id: int | None) -> str | None:
+    """The commit a review is of (None for no review)."""
+    if review_id is None:
+        return None
+    with engine.connect() as connection:
+        sha = connection.execute(
+            select(REVIEWS.c.commit_sha).where(REVIEWS.c.id == review_id)
+        ).scalar()
+    return None if sha is None else str(sha)
 
 
 def review_cache_key(repo: str, sha: str, fingerprint: str) -> str:

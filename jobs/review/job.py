@@ -7,7 +7,7 @@ buttons count in a chat once the outbox has delivered it there (`record_shown`).
 from __future__ import annotations
 
 from jobs.review.engine import run_review
-from jobs.review.replies import review_reply
+from jobs.review.replies import review_post
 from jobs.review.targets import ReviewFailed
 from jobs.runs.job import JobOutcome, RunContext
 
@@ -23,7 +23,7 @@ def run_review_job(ctx: RunContext) -> JobOutcome:
         spent_in, spent_out = exc.tokens_in or None, exc.tokens_out or None
         return JobOutcome("failed", error=exc.reason, tokens_in=spent_in, tokens_out=spent_out)
     columns = result.run_columns()
-    reply = review_reply(result, context.config)
+    reply = review_post(context, result)
     return JobOutcome(
         status=columns["status"],
         output=reply.title,

@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from jobs.review.branches import BranchHead
 from jobs.review.budget import SkippedFile
+from jobs.review.code_view import NO_VIEW, CodeView
 from jobs.review.history import ReviewedFinding, StoredReview
 
 
@@ -99,7 +101,8 @@ class ReviewResult:
             "duration_ms": self.duration_ms,
         }
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, view: CodeView = NO_VIEW) -> dict[str, Any]:
+        """The review as data; `view` adds each finding's link and snippet."""
         row = self.stored.row
         return {
             "review_id": self.review_id,
@@ -112,7 +115,10 @@ class ReviewResult:
             "model": row["model"],
             "commits_covered": row["commits_covered"],
             "counts": self.counts,
-            "findings": [f.to_json() for f in self.findings],
+            "findings": [
+                f.to_json() | {"url": view.url(f), "snippet": view.snippet(f) or None}
+                for f in self.findings
+            ],
             "skipped_files": [{"path": s.path, "reason": s.reason} for s in self.skipped_files],
             "reviewed_files": row.get("reviewed_files", 0),
             "notes": list(self.notes),
@@ -126,3 +132,13 @@ class ReviewResult:
             "duration_ms": self.duration_ms,
             "review_duration_ms": row["duration_ms"],
         }
+
+
+@dataclass(frozen=True)
+class BranchReview:
+    """A review of what a branch or pull request adds: the review, which head against
+    which base, and the repository's name as /review takes it."""
+
+    result: ReviewResult
+    head: BranchHead
+    repo: str

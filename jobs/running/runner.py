@@ -33,6 +33,7 @@ from jobs.running.result_cache import CacheInputError, CacheInputs, fingerprint
 from jobs.runs import records as runs
 from jobs.runs.job import JobOutcome, JobSpec, RunContext, SharedSetup, Trigger
 from jobs.runs.specs import batch_members, find_batch
+from jobs.usage import gate
 from storage.durable import until_written
 from storage.models import JobRun
 
@@ -154,6 +155,9 @@ def _run_started(
     # A database outage here keeps the run's end (and then its post) in memory until
     # the database takes it: the row is never left `running` by the outage.
     finished = until_written(finish, f"run {run_id}'s end")
+    if spec.kind == "review" and (outcome.tokens_in or outcome.tokens_out):
+        # Its row is written now: the budget alerts its spending crossed.
+        gate.after_model_review(context, spec.name.split(":", 1)[1])
     assert finished is not None
     log.info("job %s run %s: %s in %s ms", spec.name, row.id, finished.status, finished.duration_ms)
     # The baseline shows only on a cache hit: other runs skip its query (and the digest

@@ -30,7 +30,8 @@ def test_pressing_5_then_3_marks_the_findings_those_labels_named(
     assert "[5] Helpful" in out.getvalue() and "[3] False positive" in out.getvalue()
     console.say("5")  # Helpful on the second finding
     after = out.getvalue().split("== Feedback recorded ==")[-1]
-    assert "[5] ✓ Helpful" in after and "[7] False positive" in after  # same numbers
+    assert "[5] Helpful" in after and "[7] False positive" in after  # same numbers
+    assert "👍 Helpful — marked by" in after
     console.say("3")  # still False positive on the first finding
     assert feedback_rows(engine) == [
         (second, "console:local", "helpful"),
@@ -82,7 +83,7 @@ def test_the_cli_review_prints_findings_without_button_labels(
     git_repo.commit("one unused import", **{"app.py": "import os\n"})
     result = opsdesk(home_for(git_repo, tmp_path), "review", "demo")
     assert result.returncode == 0, result.stderr
-    assert "`os` imported but unused" in result.stdout
+    assert "os imported but unused" in result.stdout
     assert "Helpful" not in result.stdout and "[1]" not in result.stdout
 
 
@@ -93,11 +94,11 @@ def test_piped_console_marks_then_suppresses_a_finding(git_repo: Repo, tmp_path:
     result = opsdesk(home, "console", stdin="/review demo\n3\n/review demo\n")
     assert result.returncode == 0, result.stderr
     first, marked, cached = result.stdout.split("== ")[1:4]
-    assert "`os` imported but unused" in first and "[3] False positive" in first
+    assert "os imported but unused" in first and "[3] False positive" in first
     assert "suppressed 0" in first
     assert marked.startswith("Feedback recorded")
-    assert "[3] ✓ False positive" in marked
-    assert "✓ False positive — marked by console" in marked
-    assert "`os` imported but unused" not in cached
+    assert "] Undo false positive" in marked  # folded, with its undo
+    assert "false positive, marked by console" in marked
+    assert "os imported but unused" not in cached
     assert "(cached)" in cached and "suppressed 1" in cached
     assert "1 marked false positive: /findings demo suppressed" in cached

@@ -41,9 +41,10 @@ def test_each_of_25_findings_has_its_buttons_and_a_press_answers_with_that_findi
         assert pressed.status == "ok", pressed
         [answer] = pressed.blocks
         assert answer.key == key
-        assert answer.text.endswith("✓ Helpful — marked by Dana")
-        assert answer.text.removesuffix("\n✓ Helpful — marked by Dana") == block.text
-        assert [b.label for b in answer.buttons if b.label.startswith("✓")] == ["✓ Helpful"]
+        assert answer.text.endswith("👍 Helpful — marked by Dana")
+        assert answer.text.removesuffix("\n👍 Helpful — marked by Dana") == block.text
+        # Verdicts are each person's: no button shows a tick for everyone.
+        assert [b.label for b in answer.buttons] == list(VERDICTS)
     assert sorted(row[0] for row in feedback_rows(engine)) == sorted(ids)
     assert {row[1:] for row in feedback_rows(engine)} == {("telegram:42", "helpful")}
 

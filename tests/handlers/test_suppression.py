@@ -36,7 +36,7 @@ def test_false_positive_stays_gone_in_cached_and_full_reviews_until_undone(
     }  # fmt: skip
     marked = router.press(DANA, payload(first, shown[0], "False positive"))
     assert marked.status == "ok", marked
-    assert "✓ False positive — marked by Dana" in marked.blocks[0].text
+    assert "false positive, marked by Dana" in marked.blocks[0].text
     assert marked.blocks[0].key == shown[0]
 
     cached = router.handle(DANA, "/review demo")
@@ -52,7 +52,7 @@ def test_false_positive_stays_gone_in_cached_and_full_reviews_until_undone(
     router.press(LEE, payload(first, shown[1], "Helpful"))
     open_listing = router.handle(DANA, "/findings demo")
     assert listed_findings(open_listing) == [shown[1]]
-    assert "✓ Helpful — marked by Lee" in open_listing.blocks[0].text
+    assert "👍 Helpful — marked by Lee" in open_listing.blocks[0].text
     suppressed = router.handle(DANA, "/findings demo suppressed")
     assert listed_findings(suppressed) == [shown[0]]
     assert "marked by Dana" in suppressed.blocks[0].text
@@ -66,7 +66,7 @@ def test_false_positive_stays_gone_in_cached_and_full_reviews_until_undone(
     assert sorted(listed_findings(back)) == sorted(shown)
     assert finding_counts(back)["suppressed"] == 0
     lee_marked = next(b for b in back.blocks if b.key == shown[1])
-    assert "✓ Helpful — marked by Lee" in lee_marked.text  # cached replies say it too
+    assert "👍 Helpful — marked by Lee" in lee_marked.text  # cached replies say it too
     assert [verdict for _, _, verdict in feedback_rows(engine)] == ["helpful"]
 
 
@@ -105,5 +105,5 @@ def test_the_cli_review_prints_findings_without_button_labels(
         CONSOLE_CALLER, "/review demo"
     )
     text, _ = render_text(reply, with_buttons=False)
-    assert "`os` imported but unused" in text
+    assert "os imported but unused" in text
     assert "Helpful" not in text and "[1]" not in text

@@ -19,7 +19,7 @@ from tests.standins.local_http import LocalStandIn
 
 TOKEN = "123456:TEST-token-for-the-fake-bot-api"
 BOT_USER = {"id": 123456, "is_bot": True, "first_name": "opsdesk", "username": "opsdesk_bot"}
-_ENTITY = {"b": "bold", "i": "italic", "pre": "pre", "code": "code"}
+_ENTITY = {"b": "bold", "i": "italic", "pre": "pre", "code": "code", "a": "text_link"}
 
 
 def utf16(text: str) -> int:
@@ -32,20 +32,24 @@ class _Html(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.text = ""
-        self.open: list[tuple[str, int]] = []
+        self.open: list[tuple[str, int, str | None]] = []
         self.entities: list[dict[str, Any]] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag not in _ENTITY:
             raise ValueError(f'Can\'t parse entities: unsupported start tag "{tag}"')
-        self.open.append((tag, utf16(self.text)))
+        href = dict(attrs).get("href") if tag == "a" else None
+        if tag == "a" and not href:
+            raise ValueError("Can't parse entities: a link without href")
+        self.open.append((tag, utf16(self.text), href))
 
     def handle_endtag(self, tag: str) -> None:
-        name, start = self.open.pop()
+        name, start, href = self.open.pop()
         assert name == tag, f"unbalanced </{tag}>"
         length = utf16(self.text) - start
         if length:
-            self.entities.append({"type": _ENTITY[tag], "offset": start, "length": length})
+            entity = {"type": _ENTITY[tag], "offset": start, "length": length}
+            self.entities.append(entity | ({"url": href} if href else {}))
 
     def handle_data(self, data: str) -> None:
         self.text += data

@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Sequence
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
@@ -24,8 +25,20 @@ from jobs.review.lint.reports import PARSERS, ReportError, RunFailed
 from jobs.review.reviewers import ReviewerError
 
 RUFF_FILES = ("*.py", "*.pyi", "*.ipynb")
-# Rules whose findings are real breakage rather than taste.
-ERROR_PREFIXES = ("E9", "F63", "F7", "F82", "invalid-syntax")
+# ruff rules by what they mean. Errors: code that is broken (syntax errors, undefined
+# names, misused format strings, return outside a function). Style: how code looks
+# (pycodestyle, import order, naming, docstrings, upgrades, simplifications, quotes).
+# Everything else (unused names, bugbear, security, pylint warnings…) is a warning.
+# ruff's own `severity` says "error" for every lint rule, so it cannot order them.
+ERROR_PREFIXES = ("E9", "F63", "F7", "F82", "F50", "F52", "PLE", "invalid-syntax")
+STYLE_PREFIXES = (
+    "E", "W", "I", "D", "N", "Q", "UP", "SIM", "C4", "C90", "COM", "RET", "PIE", "ISC",
+    "ERA", "PT", "TID", "ICN", "FURB", "PERF", "FBT", "ANN", "TC", "CPY", "INP", "PLC",
+    "PLR", "RSE", "SLF", "TD", "FIX", "RUF100", "EM", "EXE",
+)  # fmt: skip
+MAX_RULE_URL = 500
+# Changes when the mapping of reports onto findings does (part of the cache key).
+REPORT_MAPPING = "2026.12-rules"
 TIMEOUT_S = 300.0
 FILES_PER_TIMEOUT = 400  # a linter's run may take TIMEOUT_S for each this many files
 
@@ -108,8 +121,11 @@ def ruff_command() -> list[str]:
         return [sys.executable, "-m", "ruff"]
 
 
-def run_ruff(root: Path, select: list[str], ignore: list[str]) -> list[Finding]:
-    """`ruff check .` in the checkout; `select`/`ignore` only when opsdesk sets them."""
+def run_ruff(
+    root: Path, select: list[str], ignore: list[str], paths: Sequence[str] = ()
+) -> list[Finding]:
+    """`ruff check .` in the checkout (`ruff check src tests` with `paths`);
+    `select`/`ignore` only when opsdesk sets them."""
     command = [
         *ruff_command(),
         *("check", "--output-format", "json", "--no-cache", "--no-fix", "--exit-zero"),
@@ -118,7 +134,7 @@ def run_ruff(root: Path, select: list[str], ignore: list[str]) -> list[Finding]:
         command += ["--select", ",".join(select)]
     if ignore:
         command += ["--ignore", ",".join(ignore)]
-    result = _run([*command, "."], root, "ruff")
+    result = _run([*command, "--", *(paths or ["."])], root, "ruff")
     if result.returncode != 0:
         detail = _ruff_failure(result.stderr, root)
         raise ReviewerError(f"ruff failed: {detail or f'exit {result.returncode}'}")
@@ -130,8 +146,20 @@ def run_ruff(root: Path, select: list[str], ignore: list[str]) -> list[Finding]:
     return [f for f in (_ruff_finding(root, prefix, item) for item in parsed) if f is not None]
 
 
-def _ruff_severity(code: str) -> Severity:
-    return "error" if code.startswith(ERROR_PREFIXES) else "warning"
+def ruff_severity(code: str) -> Severity:
+    """error for broken code, info for style, warning for the rest."""
+    if code.startswith(ERROR_PREFIXES):
+        return "error"
+    return "info" if code.startswith(STYLE_PREFIXES) else "warning"
+
+
+def _rule(item: dict[str, Any], code: str) -> tuple[str | None, str | None]:
+    """The rule's name and documentation address from ruff's JSON (the name from the
+    address's last part where an older ruff gives no `name`)."""
+    url = str(item.get("url") or "")
+    url = url if url.startswith("https://") and len(url) <= MAX_RULE_URL else ""
+    name = str(item.get("name") or url.rsplit("/", 1)[-1] or "")
+    return (name[:100] if name and name != code else None), (url or None)
 
 
 def _ruff_finding(root: Path, prefix: str, item: dict[str, Any]) -> Finding | None:
@@ -143,21 +171,26 @@ def _ruff_finding(root: Path, prefix: str, item: dict[str, Any]) -> Finding | No
             path = Path(filename).resolve().relative_to(root).as_posix()
         code = item.get("code") or "invalid-syntax"
         line = int(item["location"]["row"])
+        column = int(item["location"].get("column") or 0)
         end = int((item.get("end_location") or {}).get("row") or line)
         cell = int(item.get("cell") or 0)  # a notebook's, counted from 1
     except (KeyError, TypeError, ValueError):
         return None
     fix = item.get("fix") or {}
+    rule_name, rule_url = _rule(item, code)
     return Finding(
         path=path,
         line=max(line, 1),
         cell=cell if cell > 0 else None,
         end_line=end if end > line else None,
-        severity=_ruff_severity(code),
+        column=column if column > 0 else None,
+        severity=ruff_severity(code),
         category=code,
         message=str(item.get("message") or code),
         suggestion=fix.get("message") or None,
         source=f"ruff:{code}",
+        rule_name=rule_name,
+        rule_url=rule_url,
     )
 
 

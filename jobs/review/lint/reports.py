@@ -87,6 +87,27 @@ class _Result:
     level: str | None
     rule: str
     message: str
+    column: object = None
+    rule_name: str | None = None
+    rule_url: str | None = None
+
+
+def _number(value: object) -> int | None:
+    try:
+        number = int(str(value))
+    except ValueError:
+        return None
+    return number if number >= 1 else None
+
+
+MAX_RULE_NAME = 100
+MAX_RULE_URL = 500
+
+
+def _rule_url(value: object) -> str | None:
+    """A documentation address a report gives: https only, bounded."""
+    url = value if isinstance(value, str) else ""
+    return url if url.startswith("https://") and len(url) <= MAX_RULE_URL else None
 
 
 def _finding(linter: str, result: _Result) -> Finding | None:
@@ -106,9 +127,12 @@ def _finding(linter: str, result: _Result) -> Finding | None:
         line=max(start, 1),
         end_line=end_line if end_line and end_line > start else None,
         severity=_severity(result.level),
+        column=_number(result.column) if result.column is not None else None,
         category=category,
         message=result.message.strip(),
         source=f"{linter}:{category}"[:MAX_CATEGORY],
+        rule_name=(result.rule_name or "")[:MAX_RULE_NAME] or None,
+        rule_url=result.rule_url,
     )
 
 
@@ -144,6 +168,7 @@ def parse_checkstyle(text: str, root: Path, linter: str) -> list[Finding]:
                 level=error.get("severity"),
                 rule=error.get("source") or linter,
                 message=error.get("message") or "",
+                column=error.get("column"),
             )
             found = _finding(linter, result)
             if found is not None:
@@ -162,8 +187,9 @@ def parse_sarif(text: str, root: Path, linter: str) -> list[Finding]:
     findings: list[Finding] = []
     for run in document["runs"]:
         _check_invocations(run, root)
+        rules = _sarif_rules(run)
         for result in (run or {}).get("results") or []:
-            found = _sarif_result(result, root, linter)
+            found = _sarif_result(result, root, linter, rules)
             if found is not None:
                 findings.append(found)
     return findings
@@ -193,19 +219,46 @@ def _notes(notifications: Any, level: str) -> list[str]:
     return [text for text in texts if text]
 
 
-def _sarif_result(result: dict[str, Any], root: Path, linter: str) -> Finding | None:
+def _sarif_rules(run: Any) -> dict[str, tuple[str | None, str | None]]:
+    """tool.driver.rules by id (and by index, as "#n"): each rule's name and helpUri."""
+    driver = ((run or {}).get("tool") or {}).get("driver") or {} if isinstance(run, dict) else {}
+    rules = driver.get("rules") if isinstance(driver, dict) else None
+    known: dict[str, tuple[str | None, str | None]] = {}
+    for index, rule in enumerate(rules if isinstance(rules, list) else []):
+        if not isinstance(rule, dict):
+            continue
+        name = rule.get("name") if isinstance(rule.get("name"), str) else None
+        entry = (name, _rule_url(rule.get("helpUri")))
+        known[f"#{index}"] = entry
+        if isinstance(rule.get("id"), str):
+            known[rule["id"]] = entry
+    return known
+
+
+def _sarif_result(
+    result: dict[str, Any],
+    root: Path,
+    linter: str,
+    rules: dict[str, tuple[str | None, str | None]] | None = None,
+) -> Finding | None:
     locations = result.get("locations") or []
     physical = (locations[0] or {}).get("physicalLocation") or {} if locations else {}
     uri = (physical.get("artifactLocation") or {}).get("uri")
     region = physical.get("region") or {}
     message = result.get("message") or {}
+    rule_id = str(result.get("ruleId") or linter)
+    known = rules or {}
+    name, url = known.get(rule_id) or known.get(f"#{result.get('ruleIndex')}") or (None, None)
     stated = _Result(
         path=_relative(uri, root) if uri else None,
         line=region.get("startLine", ""),
         end=region.get("endLine"),
         level=result.get("level"),
-        rule=str(result.get("ruleId") or linter),
+        rule=rule_id,
         message=str(message.get("text") or message.get("markdown") or ""),
+        column=region.get("startColumn"),
+        rule_name=name,
+        rule_url=url,
     )
     return _finding(linter, stated)
 

@@ -55,5 +55,5 @@ async def test_over_http_requests_are_verified_acked_and_answered(
     (answer,) = slack_api.ok_calls("response")
     assert "Health" in json.dumps(answer.args["blocks"])
     (update,) = slack_api.ok_calls("chat.update")
-    assert "✓ Helpful — marked by alice" in json.dumps(update.args["blocks"], ensure_ascii=False)
+    assert "👍 Helpful — marked by alice" in json.dumps(update.args["blocks"], ensure_ascii=False)
     assert [v.verdict for v in votes(slack_context)] == ["helpful"]

@@ -14,7 +14,7 @@ from bot.slack.render import (
     render_blocks,
     replace_keyed,
 )
-from jobs.core.reply import Block, Button, Reply, ReplyField
+from jobs.core.reply import Block, Button, Reply, ReplyField, Span
 
 
 def assert_valid(blocks: list[dict]) -> None:
@@ -144,18 +144,18 @@ def test_a_press_replaces_only_the_blocks_of_its_key() -> None:
     texts = [b["text"]["text"] for b in updated if b["type"] == "section"]
     assert texts == ["one", "two, voted"]
     assert updated[0] == message[0] and updated[-1] == message[-1]
-    assert any(b.get("block_id") == "finding:2~note" for b in updated)
-    # Pressing again replaces the note too rather than adding a second one, and the
-    # redrawn blocks get new block_ids (Slack asks for that) that still name the key.
+    # The presser's confirmation is no line of the message: the block says who marked
+    # what. A note an older opsdesk drew under the block goes with the redraw.
+    assert len(updated) == len(message)
+    with_old_note = [*updated[:-1], {**updated[-2], "block_id": "finding:2~note"}, updated[-1]]
+    assert replace_keyed(with_old_note, answer) == updated
+    # Pressing again redraws in place; the redrawn blocks get new block_ids (Slack asks
+    # for that) that still name the key.
     again = replace_keyed(updated, answer, revision="1700000100.000200")
     assert again is not None
     assert [b["type"] for b in again] == [b["type"] for b in updated]
     redrawn = [b["block_id"] for b in again if b.get("block_id", "").startswith("finding:2")]
-    assert redrawn == [
-        "finding:2~r1700000100000200",
-        "finding:2~actions~r1700000100000200",
-        "finding:2~note~r1700000100000200",
-    ]
+    assert redrawn == ["finding:2~r1700000100000200", "finding:2~actions~r1700000100000200"]
     assert replace_keyed(again, answer, revision="2") is not None
     assert replace_keyed(message, Reply(blocks=[Block(text="x", key="finding:9")])) is None
 
@@ -212,3 +212,56 @@ def test_a_cut_review_keeps_its_summary_first_and_never_splits_a_finding() -> No
     shown = [s for s in sections if "~" not in s]
     assert sections == [x for s in shown for x in (s, f"{s}~actions")]  # each with its buttons
     assert_valid(blocks)
+
+
+# Invisible and zero-width characters (what a pasted path must never carry).
+INVISIBLE = ("\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad")
+
+
+def _finding_reply() -> Reply:
+    return Reply(
+        blocks=[
+            Block(
+                spans=[
+                    Span(text="🟠 "),
+                    Span(text="_termui_impl"),
+                    Span(text=" uses "),
+                    Span(text="`*_x_*`", style="code"),
+                    Span(text="\n"),
+                    Span(text="src/click/_termui_impl.py:320", style="code"),
+                    Span(text=" · "),
+                    Span(text="F821 a|b", style="link", url="https://docs.example/r?a=1&b=<2>|"),
+                    Span(text="    if x < 1 and y:\n        ```boom```", style="pre"),
+                ],
+                key="finding:1",
+            )
+        ]
+    )
+
+
+def test_code_spans_and_paths_are_inline_code_without_invisible_characters() -> None:
+    [section] = render_blocks(_finding_reply())
+    text = section["text"]["text"]
+    code = text.split("\n")[1].split(" · ")[0]
+    assert code == "`src/click/_termui_impl.py:320`"
+    # A backtick inside code is a visible look-alike; nothing invisible anywhere in code.
+    assert "`\u02cb*_x_*\u02cb`" in text
+    snippet = "    if x &lt; 1 and y:\n        " + "\u02cb" * 3 + "boom" + "\u02cb" * 3
+    assert text.endswith(f"\n```{snippet}```")
+    for spans_text in (code, text.split("```")[1]):
+        assert not any(char in spans_text for char in INVISIBLE)
+    assert "<https://docs.example/r?a=1&amp;b=%3C2%3E%7C|F821 a|b>" in text
+    assert_valid([section])
+
+
+def test_the_notification_text_carries_no_invisible_character() -> None:
+    text = fallback_text(_finding_reply())
+    assert "src/click/_termui_impl.py:320" in text
+    assert not any(char in text for char in INVISIBLE)
+
+
+def test_a_link_to_anything_but_http_is_plain_text() -> None:
+    block = Block(spans=[Span(text="docs", style="link", url="javascript:alert(1)")])
+    assert block.spans[0].style == "plain"
+    [section] = render_blocks(Reply(blocks=[block]))
+    assert section["text"]["text"] == "docs"

@@ -46,4 +46,4 @@ async def test_over_long_polling_a_command_is_answered_and_a_press_edits_its_mes
     [answer] = telegram_api.called("answerCallbackQuery")
     assert "Helpful" in answer.params["text"]
     edited = telegram_api.messages[(KNOWN_CHAT, sent.message_id)]["text"]
-    assert "✓ Helpful — marked by alice" in edited
+    assert "👍 Helpful — marked by alice" in edited

@@ -82,12 +82,12 @@ async def test_a_button_press_records_one_vote_and_edits_the_message(
     paragraphs = edited["text"].split("\n\n")
     assert paragraphs[0] == "Review of demo"
     assert paragraphs[1] == "1 new finding"
-    assert "✓ Helpful — marked by alice" in paragraphs[2]
+    assert "👍 Helpful — marked by alice" in paragraphs[2]
     assert "<main>" in paragraphs[2], "the finding's text is escaped, not dropped"
     assert paragraphs[3] == "reviewed by lint"
     [buttons] = edited["reply_markup"]["inline_keyboard"]
     assert [b["text"] for b in buttons] == [
-        "✓ Helpful",
+        "Helpful",
         "Not helpful",
         "False positive",
         "Resolved",
@@ -214,7 +214,7 @@ async def test_25_findings_each_with_its_buttons_and_each_press_edits_its_own_pa
         edit = reviewing.api.called("editMessageText")[-1]
         assert int(edit.params["message_id"]) == message["message_id"]
         after = numbered_paragraphs(reviewing.api.messages[(KNOWN_CHAT, message["message_id"])])
-        assert after[number] == before[number] + "\n✓ Helpful — marked by alice"
+        assert after[number] == before[number] + "\n👍 Helpful — marked by alice"
         assert {n: t for n, t in after.items() if n != number} == {
             n: t for n, t in before.items() if n != number
         }
@@ -245,9 +245,9 @@ async def test_an_undo_button_is_labelled_and_its_press_edits_the_listing(
     [review] = await command(reviewing, "/review demo")
     await press(reviewing, review, button(review, 1, "False positive"), "q-fp")
     marked = reviewing.api.messages[(KNOWN_CHAT, review["message_id"])]["text"]
-    assert "✓ False positive — marked by alice" in marked
+    assert "false positive, marked by alice" in marked
     [listing] = await command(reviewing, "/findings demo suppressed")
-    assert "`os` imported" in listing["text"] and "marked by alice" in listing["text"]
+    assert "app.py:1 F401" in listing["text"] and "marked by alice" in listing["text"]
     undo = rows(listing)[0][0]
     assert undo["text"] == "Undo false positive"
     answer = await press(reviewing, listing, undo["callback_data"], "q-undo")
@@ -269,8 +269,8 @@ async def test_two_quick_presses_on_one_message_both_show(
     )
     assert len(reviewing.api.called("editMessageText")) == 2
     paragraphs = numbered_paragraphs(reviewing.api.messages[(KNOWN_CHAT, review["message_id"])])
-    assert paragraphs[1].endswith("✓ Helpful — marked by alice")
-    assert paragraphs[2].endswith("✓ Resolved — marked by alice")
+    assert paragraphs[1].endswith("👍 Helpful — marked by alice")
+    assert paragraphs[2].endswith("✅ Resolved — marked by alice")
 
 
 async def test_a_scheduled_review_post_is_pressable_and_edited_in_place(
@@ -293,7 +293,7 @@ async def test_a_scheduled_review_post_is_pressable_and_edited_in_place(
         [post] = [m for (c, _), m in telegram_api.messages.items() if c == KNOWN_CHAT]
         await press(bot, post, button(post, 2, "False positive"), "q-post")
         edited = numbered_paragraphs(telegram_api.messages[(KNOWN_CHAT, post["message_id"])])
-        assert edited[2].endswith("✓ False positive — marked by alice")
+        assert edited[2].endswith("false positive, marked by alice")
         assert not edited[1].endswith("alice")
     finally:
         await bot.app.stop()

@@ -11,7 +11,7 @@ from bot.telegram.render import (
     utf16_len,
 )
 from handlers.catalog import ACTIONS
-from jobs.core.reply import MAX_PAYLOAD_BYTES, Block, Button, Reply, ReplyField
+from jobs.core.reply import MAX_PAYLOAD_BYTES, Block, Button, Reply, ReplyField, Span
 from jobs.review.feedback import CODE_OF, VERDICT_CODES
 from jobs.review.replies import finding_block
 from storage.models import Finding
@@ -151,7 +151,9 @@ def test_a_press_answer_replaces_only_its_recorded_paragraph_and_row() -> None:
     assert paragraphs[2].startswith("#2 ") and "[new]" not in paragraphs[2]
     assert paragraphs[3] == "n"
     assert edit.keyboard[0] == [("#1 O", "fb:7:h")]
-    assert ("#2 ✓ Resolved", f"fb:{BIGGEST_ID}:r") in edit.keyboard[1]
+    # Verdicts are each person's: no button carries a tick for everyone to see.
+    assert ("#2 Resolved", f"fb:{BIGGEST_ID}:r") in edit.keyboard[1]
+    assert not any("✓" in label for row in edit.keyboard for label, _ in row)
 
 
 def test_a_press_whose_paragraph_is_not_in_the_message_gives_no_edit() -> None:
@@ -160,3 +162,32 @@ def test_a_press_whose_paragraph_is_not_in_the_message_gives_no_edit() -> None:
     placed = Placed(f"finding:{BIGGEST_ID}", 5, 0)
     text = "something else entirely"
     assert edit_after_press(text, chunk.html, [], "fb:1:h", answer, placed) is None
+
+
+def test_code_spans_paths_links_and_snippets_as_telegram_html() -> None:
+    reply = Reply(
+        blocks=[
+            Block(
+                spans=[
+                    Span(text="🔴 Undefined name "),
+                    Span(text="<_x_>", style="code"),
+                    Span(text="\n"),
+                    Span(text="src/click/_termui_impl.py:320", style="code"),
+                    Span(text=" · "),
+                    Span(
+                        text="GitHub", style="link", url='https://github.com/o/r/blob/s/a.py?"x"#L3'
+                    ),
+                    Span(text="return _x_ & 1", style="pre"),
+                ],
+                key="finding:1",
+            )
+        ]
+    )
+    [chunk] = render(reply)
+    assert chunk.html == (
+        "🔴 Undefined name <code>&lt;_x_&gt;</code>\n"
+        "<code>src/click/_termui_impl.py:320</code> · "
+        '<a href="https://github.com/o/r/blob/s/a.py?&quot;x&quot;#L3">GitHub</a>\n'
+        "<pre>return _x_ &amp; 1</pre>"
+    )
+    assert not any(char in chunk.html for char in "\u200b\u200c\u200d\u2060\ufeff\u00ad")

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from jobs.config.schema import Config
+from jobs.digest.inputs import DayCount
 from jobs.digest.job import build_digest, build_digest_with_chart, post_daily_digest
+from jobs.digest.queries import day_counts
 from storage.db import session_scope
 from storage.models import Feedback, Finding, OutboxPost, ReviewFinding
 from tests.support.context import jobs_context
@@ -130,7 +132,7 @@ def test_an_empty_history_gives_an_honest_digest_and_a_valid_chart(engine: Engin
     assert digest.runs == 0
     assert "no runs" in digest.summary
     assert any("No baseline yet" in note for note in digest.notes)
-    assert assert_png(chart) == (640, 360)
+    assert assert_png(chart) == (640, 480)
 
 
 def test_the_chart_of_a_real_history_is_a_png(engine: Engine) -> None:
@@ -150,7 +152,27 @@ def test_the_chart_of_a_real_history_is_a_png(engine: Engine) -> None:
     )
     digest, chart = build_digest_with_chart(jobs_context(engine), "day", NOW)
     assert digest.runs == 3
-    assert assert_png(chart) == (640, 360)
+    assert assert_png(chart) == (640, 480)
+
+
+def test_the_charts_days_are_the_teams_and_leave_opsdesks_own_runs_out(engine: Engine) -> None:
+    # 23:30 UTC on the 18th is already the 19th in Berlin.
+    late = datetime(2026, 3, 18, 23, 30, tzinfo=UTC)
+    add_runs(
+        engine,
+        [
+            run_row("backup", late, 5),
+            run_row("backup", late + timedelta(minutes=5), 5, status="failed"),
+            run_row("backup", late + timedelta(minutes=9), 1, status="cached", cache_hit=True),
+            run_row("digest", late, 1, kind="digest"),
+            run_row("health", late, 1, kind="health"),
+        ],
+    )
+    with engine.connect() as connection:
+        berlin = day_counts(connection, late - timedelta(days=1), NOW, "Europe/Berlin")
+        utc = day_counts(connection, late - timedelta(days=1), NOW)
+    assert berlin == [DayCount(date(2026, 3, 19), runs=3, cache_hits=1, failures=1)]
+    assert [count.day for count in utc] == [date(2026, 3, 18)]
 
 
 # ---- the scheduled path: alert on change, quiet while high, recovered ------------------

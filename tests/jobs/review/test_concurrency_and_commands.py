@@ -119,7 +119,8 @@ def test_review_and_findings_commands_with_a_feedback_button(
     pressed = router.press(SLACK_USER, button.payload)
     assert pressed.title == "Feedback recorded"
     assert pressed.blocks[0].key == listed.blocks[0].key  # adapters replace that block
-    assert pressed.blocks[0].buttons[2].label.startswith("✓")
+    # Folded: the false positive's one line, with the button that takes it back.
+    assert [b.label for b in pressed.blocks[0].buttons] == ["Undo false positive"]
     with Session(sqlite_engine) as session:
         assert [f.verdict for f in session.exec(select(Feedback))] == ["false_positive"]
     assert router.handle(SLACK_USER, "/findings demo").title == "Findings demo: 1 open"
@@ -139,7 +140,8 @@ def test_chat_users_may_review_only_configured_repos(
 
 
 def test_cli_review_of_a_local_path_prints_json(git_repo: Repo, tmp_path: Path) -> None:
-    git_repo.commit("one", **{"app.py": "import os\n"})
+    git_repo.git("remote", "add", "origin", "https://ci:SECRET@gitlab.com/team/demo.git")
+    sha = git_repo.commit("one", **{"app.py": "import os\n"})
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPSDESK_")}
     env["OPSDESK_DATA_DIR"] = str(tmp_path / "cli-data")
     command = [sys.executable, "-m", "bot.cli", "review", str(git_repo.path), "--json"]
@@ -162,6 +164,12 @@ def test_cli_review_of_a_local_path_prints_json(git_repo: Repo, tmp_path: Path) 
         "message",
         "status",
     }
+    # Each finding leads to its code: the line on the host, the rule's page, the code.
+    [found] = data["findings"]
+    assert found["url"] == f"https://gitlab.com/team/demo/-/blob/{sha}/app.py#L1"
+    assert found["rule_url"] == "https://docs.astral.sh/ruff/rules/unused-import"
+    assert (found["snippet"], found["severity"], found["column"]) == ("import os", "warning", 8)
+    assert "SECRET" not in first.stdout
     second = subprocess.run(command, capture_output=True, text=True, env=env, timeout=60)
     assert json.loads(second.stdout)["cache_hit"] is True
     missing = subprocess.run(

@@ -30,7 +30,7 @@ def test_a_file_named_in_latin_1_is_linted_and_its_findings_kept(
     assert [(f.path, f.line, f.category) for f in first.shown] == [(SHOWN, 1, "F401")]
     assert open_set(engine, first) == ruff_oracle(git_repo, tmp_path)
     assert first.to_json()["reviewed_files"] == 1 and not first.skipped_files
-    assert f"{SHOWN}:1 F401" in "\n".join(
+    assert f"{SHOWN}:1 · F401" in "\n".join(
         b.text for b in review_reply(first, reviews.config).blocks
     )
     # A delta keeps the finding (the same row) and adds the new one.

@@ -271,7 +271,7 @@ def test_a_notebooks_findings_name_their_cell_as_ruff_does(
     )
     assert open_set(engine, first) == ruff_oracle(git_repo, tmp_path)
     texts = "\n".join(block.text for block in review_reply(first, repo_lint.config).blocks)
-    assert "nb.ipynb:cell 2:2 F401" in texts and "nb.ipynb:cell 1:1 F401" in texts
+    assert "nb.ipynb:cell 2:2 · F401" in texts and "nb.ipynb:cell 1:1 · F401" in texts
     assert {f["cell"] for f in first.to_json()["findings"]} == {1, 2}
     # A cell added above renumbers the cells: the same findings (rows, and so their
     # feedback), now in cells 2 and 3, as ruff says.

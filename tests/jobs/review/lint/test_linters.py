@@ -111,3 +111,25 @@ def test_presets_and_per_repository_linters_in_the_config() -> None:
     merged = config.reviewer.lint.with_linters(configured.linters)
     assert [linter.name for linter in merged.linters] == ["shellcheck", "eslint"]
     assert LintReviewer(merged).fingerprint() != LintReviewer(config.reviewer.lint).fingerprint()
+
+
+def test_ruff_findings_say_how_severe_they_are_and_name_their_rule(tmp_path: Path) -> None:
+    from jobs.review.lint.linters import run_ruff
+
+    (tmp_path / "broken.py").write_text("def f(:\n")
+    (tmp_path / "app.py").write_text("import os\nprint(undefined_name)\nimport sys\n\nsys\n")
+    found = {
+        f.category: f
+        for f in run_ruff(tmp_path, ["E", "F", "W", "I", "UP"], [])
+        if f.category in ("invalid-syntax", "F821", "F401", "E402")
+    }
+    assert {code: f.severity for code, f in found.items()} == {
+        "invalid-syntax": "error",  # the code cannot run
+        "F821": "error",
+        "F401": "warning",
+        "E402": "info",  # how it looks
+    }
+    undefined = found["F821"]
+    assert (undefined.line, undefined.column) == (2, 7)
+    assert undefined.rule_name == "undefined-name"
+    assert undefined.rule_url == "https://docs.astral.sh/ruff/rules/undefined-name"

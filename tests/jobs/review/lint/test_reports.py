@@ -70,3 +70,30 @@ def test_shellchecks_unreadable_rc_file_is_refused_not_taken_as_a_finding() -> N
         parse_checkstyle(report, ROOT, "shellcheck")
     assert str(failure.value).startswith("Failed to process .shellcheckrc, line 2: Expected '='")
     assert str(ROOT) not in str(failure.value)
+
+
+def test_a_sarif_result_carries_its_rules_name_documentation_and_column() -> None:
+    rules = [
+        {"id": "other", "helpUri": "https://eslint.org/docs/latest/rules/other"},
+        {"id": "no-unused-vars", "name": "NoUnusedVars",
+         "helpUri": "https://eslint.org/docs/latest/rules/no-unused-vars"},
+        {"id": "bad-link", "helpUri": "javascript:alert(1)"},
+    ]  # fmt: skip
+    located = {"physicalLocation": {"artifactLocation": {"uri": "a.js"},
+                                    "region": {"startLine": 3, "startColumn": 7}}}  # fmt: skip
+    results = [
+        {**RESULT, "locations": [located]},
+        {**RESULT, "ruleId": None, "ruleIndex": 0, "message": {"text": "by index"}},
+        {**RESULT, "ruleId": "bad-link", "message": {"text": "no link"}},
+    ]
+    report = json.dumps({"version": "2.1.0",
+                         "runs": [{"tool": {"driver": {"name": "eslint", "rules": rules}},
+                                   "results": results}]})  # fmt: skip
+    named, by_index, unlinked = parse_sarif(report, ROOT, "eslint")
+    assert (named.rule_name, named.rule_url, named.column) == (
+        "NoUnusedVars",
+        "https://eslint.org/docs/latest/rules/no-unused-vars",
+        7,
+    )
+    assert by_index.rule_url == "https://eslint.org/docs/latest/rules/other"
+    assert unlinked.rule_url is None  # only an https address becomes a link
