@@ -25,7 +25,8 @@ from jobs.config.loading import Settings
 from jobs.context import Context
 from jobs.core.text import plural
 from jobs.core.threads import in_daemon_thread
-from jobs.outbox.delivery import Deliverer, OutboxSender, release_claims
+from jobs.outbox.delivery import Deliverer, OutboxSender
+from jobs.outbox.waiting import release_claims
 from jobs.review.feedback import record_shown
 from jobs.running.scheduler import JobScheduler
 from jobs.runs import records as runs

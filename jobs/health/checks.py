@@ -24,7 +24,7 @@ from jobs.core.text import duration, plural, span
 from jobs.health.component import Component, HealthReport
 from jobs.health.posting import check_post_targets
 from jobs.health.scheduled import check_jobs, scheduled_jobs
-from jobs.outbox.delivery import waiting_posts
+from jobs.outbox.waiting import waiting_posts
 from storage import heartbeats, migrate
 from storage.db import describe, open_failure
 from storage.heartbeats import read_heartbeat
