@@ -51,7 +51,7 @@ def test_a_failed_post_stays_in_health_until_retried(engine: Engine) -> None:
     post(engine, "later", "sent")  # a later post to the same channel went through
 
     health = text_of(router, VIEWER, "/health")
-    assert "posts to slack:CGONE: degraded" in health
+    assert "posts to slack:CGONE: a post failed for good" in health
     assert "a post failed for good: Slack refused the post: channel_not_found" in health
     assert "/outbox retry" in health
 
@@ -63,7 +63,7 @@ def test_a_failed_post_stays_in_health_until_retried(engine: Engine) -> None:
     with Session(engine) as session:
         row = session.get(OutboxPost, lost)
         assert row is not None and (row.status, row.attempts) == ("pending", 0)
-    assert "degraded" not in text_of(router, VIEWER, "/health")
+    assert "posts to slack:CGONE" not in text_of(router, VIEWER, "/health")
     assert "No post has failed for good" in text_of(router, ADMIN, "/outbox")
 
 
@@ -73,7 +73,7 @@ def test_dropping_failed_posts_clears_health_and_keeps_the_rows(engine: Engine) 
     post(engine, "two", "failed", "PermanentFailure: Slack refused the post: is_archived")
     assert "2 posts failed for good" in text_of(router, VIEWER, "/health")
     assert "2 posts dropped" in text_of(router, ADMIN, "/outbox drop all")
-    assert "degraded" not in text_of(router, VIEWER, "/health")
+    assert "posts to slack:CGONE" not in text_of(router, VIEWER, "/health")
     with Session(engine) as session:
         row = session.get(OutboxPost, first)
         assert row is not None and row.status == "dropped"
