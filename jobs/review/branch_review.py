@@ -34,15 +34,18 @@ from jobs.review.branches import (
     request_commit,
 )
 from jobs.review.budget import SkippedFile
-from jobs.review.engine import RunRecorder, build_reviewer, read_limits
+from jobs.review.engine import RunRecorder, build_reviewer, lint_reviewer, read_limits
 from jobs.review.finding import Finding, finding_identity, identity_fingerprint
+from jobs.review.llm.reviewer import LlmReviewer
 from jobs.review.lock import repo_lock
 from jobs.review.pipeline import prepare_review
 from jobs.review.result import BranchReview
 from jobs.review.reviewers import Reviewer, ReviewerError, ReviewerOutput
 from jobs.review.scratch import checkout_dir
+from jobs.review.spending import FallbackReviewer, LintInstead, check_budget
 from jobs.review.store import ReviewDraft
 from jobs.review.targets import RepoTarget, ReviewFailed, resolve_target
+from jobs.usage import gate
 
 
 @dataclass(frozen=True)
@@ -64,8 +67,19 @@ def run_branch_review(
     allow_local: bool = False,
     reviewer: Reviewer | None = None,
 ) -> BranchReview:
-    """Raises ReviewFailed (UnknownRepo; an unknown branch or request names the closest)."""
+    """Raises ReviewFailed (UnknownRepo; an unknown branch or request names the closest).
+    A model review checks the budgets first, as a repository's review does."""
     target = resolve_target(context, repo_target, allow_local=allow_local)
+    try:
+        return _branch_review(context, target, ask, trigger, reviewer)
+    except LintInstead as instead:
+        fallback = FallbackReviewer(lint_reviewer(context, target), instead.reason)
+        return _branch_review(context, target, ask, trigger, fallback)
+
+
+def _branch_review(
+    context: Context, target: RepoTarget, ask: BranchAsk, trigger: str, reviewer: Reviewer | None
+) -> BranchReview:
     reviewer = reviewer or build_reviewer(context, target)
     run = RunRecorder(context, target.name, trigger, None, True)
     try:
@@ -83,7 +97,9 @@ def run_branch_review(
             draft = replace(draft, skipped_files=[*skipped, *output.not_reviewed])
             stored = save_branch_review(context.engine, target.name, draft, compared)
             done = run.done(stored, key, output.tokens_in, output.tokens_out)
-            return BranchReview(done, head, target.name)
+        if output.tokens_in or output.tokens_out:
+            gate.after_model_review(context, target.name)
+        return BranchReview(done, head, target.name)
     except UnknownBranch as exc:
         raise ReviewFailed(target.name, str(exc)) from None
     except (git.GitError, ReviewerError) as exc:
@@ -119,8 +135,10 @@ def _compare(
     budget = reviewer.budget_tokens()
 
     def review(base: str, sha: str) -> tuple[ReviewerOutput, tuple[SkippedFile, ...]]:
-        made = prepare_review(target.path, base, sha, budget, limits)
-        return reviewer.review(replace(made, checkout=scratch)), made.packed.skipped
+        made = replace(prepare_review(target.path, base, sha, budget, limits), checkout=scratch)
+        if isinstance(reviewer, LlmReviewer):
+            check_budget(context, target.name, reviewer, made)
+        return reviewer.review(made), made.packed.skipped
 
     at_head, skipped = review(head.merge_base, head.head_sha)
     if not at_head.whole_tree:  # a model saw the branch's diff only: all of it is new

@@ -12,10 +12,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import Engine
 
-from jobs.config.schema import Config
+from jobs.config.schema import BudgetConfig, Config
 from jobs.review.branch_review import BranchAsk, run_branch_review
 from jobs.review.history import open_findings
 from jobs.review.result import BranchReview
+from jobs.review.targets import ReviewFailed
+from storage.models import utcnow
+from tests.standins.model_server import ModelServer
 from tests.support.context import jobs_context
 from tests.support.feedback import (
     DANA,
@@ -27,6 +30,8 @@ from tests.support.feedback import (
 )
 from tests.support.git_repo import Repo
 from tests.support.oracles import ruff_in
+from tests.support.reviews import llm_config
+from tests.support.rows import add_runs, review_run
 
 Found = tuple[str, str, str]  # path, rule, message
 
@@ -163,3 +168,25 @@ def test_review_of_a_branch_in_chat_and_its_feedback_on_main(
     assert "no branch 'featur' (closest: feature)" in typo.blocks[0].text
     odd = router.handle(DANA, "/review demo --upload-pack=x")
     assert odd.status == "error" and "is not a branch name" in odd.blocks[0].text
+
+
+@pytest.mark.parametrize("policy", ["pause", "lint"])
+def test_a_branch_review_meets_a_spent_model_budget(
+    branched: Repo, sqlite_engine: Engine, model_server: ModelServer, policy: str
+) -> None:
+    """A month that spent its budget: the branch's model review is refused (pause) or
+    made by the linters (lint), and the model is never called."""
+    config = on_main(llm_config(branched, model_server))
+    budget = {"repos": {"demo": {"monthly_tokens": 1000, "on_exhausted": policy}}}
+    config = config.model_copy(update={"budget": BudgetConfig.model_validate(budget)})
+    context = jobs_context(sqlite_engine, config)
+    add_runs(sqlite_engine, [review_run("demo", utcnow(), model="tiny", tokens_in=1500)])
+
+    if policy == "pause":
+        with pytest.raises(ReviewFailed, match="model reviews of demo are paused: its monthly"):
+            run_branch_review(context, "demo", BranchAsk(branch="feature"))
+    else:
+        found = run_branch_review(context, "demo", BranchAsk(branch="feature"))
+        assert found.result.stored.row["reviewer_kind"] == "lint"
+        assert any(n.startswith("reviewed by the linters instead") for n in found.result.notes)
+    assert not [r for r in model_server.received if r.path.endswith("/chat/completions")]
