@@ -81,8 +81,8 @@ def run_usage(settings: Settings, args: argparse.Namespace) -> int:
     from bot.wiring import build_context
     from handlers.router import UsageError
     from handlers.usage import parse_usage_query
+    from jobs.usage.outlook import usage_against_budgets
     from jobs.usage.replies import usage_reply
-    from jobs.usage.report import usage_report
 
     context = build_context(settings)
     try:
@@ -91,7 +91,7 @@ def run_usage(settings: Settings, args: argparse.Namespace) -> int:
         )
     except UsageError as exc:
         return fail(f"opsdesk: {exc}", code=2)
-    report = usage_report(context, query.period, query.repo)
+    report = usage_against_budgets(context, query.period, query.repo)
     if args.json:
         print(json.dumps(report.to_json(), indent=2))
     else:

@@ -6,8 +6,9 @@ from __future__ import annotations
 from jobs.context import Context
 from jobs.usage.alerts import scope_name, usage_text
 from jobs.usage.budget import BudgetState, budget_states, limits
+from jobs.usage.periods import UsagePeriod
 from jobs.usage.replies import forecast_line
-from jobs.usage.report import month_forecasts
+from jobs.usage.report import UsageReport, month_forecasts, usage_report
 
 
 def state_line(state: BudgetState, timezone: str, currency: str) -> str:
@@ -29,3 +30,13 @@ def month_outlook(context: Context) -> list[str]:
     with context.engine.connect() as connection:
         forecasts = month_forecasts(context, connection, context.clock())
     return [forecast_line(f, timezone) for f in forecasts if f.used or f.rate_per_day]
+
+
+def usage_against_budgets(
+    context: Context, period: UsagePeriod = "month", repo: str | None = None
+) -> UsageReport:
+    """/usage's report, its forecasts against each budget's ceiling (raises included)."""
+    ceilings: dict[str, int | None] = {}
+    if limits(context.config):
+        ceilings = {s.scope: s.tokens_ceiling for s in budget_states(context, repo)}
+    return usage_report(context, period, repo, budget_of=ceilings.get)
