@@ -115,7 +115,7 @@ def run_review_command(settings: Settings, args: argparse.Namespace) -> int:
     from bot.wiring import build_context
     from jobs.review.code_view import code_view
     from jobs.review.engine import run_review
-    from jobs.review.replies import review_post
+    from jobs.review.post import review_post
     from jobs.review.targets import ReviewFailed
 
     context = build_context(settings)
