@@ -172,8 +172,9 @@ def quiet_block(result: ReviewResult, since: str, commands: Commands | None = No
     if result.cache_hit:
         what = f"{label}: no new commits since {short(row['commit_sha'])} was reviewed"
     else:
-        commits = plural(int(row["commits_covered"]), "commit")
-        what = f"{label}: nothing new {since or 'since the last review'} ({commits})"
+        covered = int(row["commits_covered"])
+        commits = f" ({plural(covered, 'commit')})" if covered else ""
+        what = f"{label}: nothing new {since or 'since the last review'}{commits}"
     key = counts_key(result.review_id, row["commit_sha"])
     spans = [Span(text=f"{what} — no open findings")]
     if standing:
