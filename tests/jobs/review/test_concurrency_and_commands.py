@@ -139,9 +139,8 @@ def test_chat_users_may_review_only_configured_repos(
     refused = router.handle(SLACK_USER, f"/review {git_repo.path}")
     assert refused.status == "error" and "configured: demo" in refused.blocks[0].text
     local = router.handle(CONSOLE_CALLER, f"/review {git_repo.path}")
-    assert local.status == "ok" and local.title.startswith(
-        f"Review {git_repo.path.resolve()}: full"
-    )
+    assert local.status == "ok"
+    assert local.title == f"{git_repo.path.resolve()}: first review — 0 findings"
 
 
 def test_cli_review_of_a_local_path_prints_json(git_repo: Repo, tmp_path: Path) -> None:

@@ -220,9 +220,7 @@ def test_a_lint_review_claims_time_saved_and_no_tokens(
         assert "prompt" not in review_reply(result, lint.config).note
     # A cached answer is a night without news: one line, nothing to say about tokens.
     assert review_reply(cached, lint.config).note == ""
-    assert (
-        f"took {duration(made.stored.row['duration_ms'])}" in review_reply(made, lint.config).note
-    )
+    assert f" · took {duration(made.duration_ms)}" in review_reply(made, lint.config).note
     digest = build_digest(jobs_context(engine, lint.config), "day", utcnow() + timedelta(seconds=1))
     assert "review tokens" not in "\n".join(digest_lines(digest))
 
