@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from handlers import digest, feedback, health, help, jobs, review, usage
+from handlers import budget, digest, feedback, health, help, jobs, review, usage
 from handlers.router import Action, Command, Router
 from jobs.context import Context
 
@@ -13,6 +13,7 @@ COMMANDS: list[Command] = [
     *jobs.COMMANDS,
     *digest.COMMANDS,
     *usage.COMMANDS,
+    *budget.COMMANDS,
 ]
 ACTIONS: list[Action] = [*feedback.ACTIONS]
 

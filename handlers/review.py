@@ -1,5 +1,5 @@
-"""/review <repo> [full] and /findings <repo> [suppressed|unreviewed] [rule CODE] [severity LEVEL]
-[path] [page]."""
+"""/review <repo> [full | <branch> | #123] and /findings <repo> [suppressed|unreviewed]
+[rule CODE] [severity LEVEL] [path] [page]."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from handlers.router import Command, Request, UsageError
 from jobs.context import Context
 from jobs.core.reply import Block, Reply
 from jobs.core.text import plural
+from jobs.review.branch_review import BranchAsk, run_branch_review
+from jobs.review.branches import parse_request
 from jobs.review.code_view import code_view
 from jobs.review.engine import run_review
 from jobs.review.feedback import marks_of
@@ -22,7 +24,7 @@ from jobs.review.history import (
     review_commit,
     served_review_id,
 )
-from jobs.review.post import review_post
+from jobs.review.post import branch_reply, review_post
 from jobs.review.replies import (
     finding_block,
     not_reviewed_text,
@@ -35,16 +37,22 @@ FINDINGS_PER_PAGE = 20
 
 
 def review(request: Request) -> Reply:
-    """Review a repository (cached when its HEAD was reviewed already)."""
+    """Review a repository (cached when its HEAD was reviewed already), or what one of
+    its branches or pull requests adds."""
     args = request.args
-    if not args or len(args) > 2 or (len(args) == 2 and args[1] != "full"):
-        raise UsageError("Give a repository name and optionally `full`.")
-    full = len(args) == 2
+    if not args or len(args) > 2:
+        raise UsageError("Give a repository name and optionally `full`, a branch or #123.")
+    context, local = request.context, _on_console(request)
     try:
-        result = run_review(request.context, args[0], full=full, allow_local=_on_console(request))
+        if len(args) == 2 and args[1] != "full":
+            number = parse_request(args[1])
+            ask = BranchAsk(request=number) if number else BranchAsk(branch=args[1])
+            found = run_branch_review(context, args[0], ask, allow_local=local)
+            return remember_shown(request, branch_reply(context, found))
+        result = run_review(context, args[0], full=len(args) == 2, allow_local=local)
     except ReviewFailed as exc:
         return Reply.error(f"Review of {repo_label(exc.repo)} failed: {exc.reason}")
-    return remember_shown(request, review_post(request.context, result))
+    return remember_shown(request, review_post(context, result))
 
 
 SEVERITIES = ("error", "warning", "info")
@@ -213,8 +221,8 @@ def _on_console(request: Request) -> bool:
 COMMANDS = [
     Command(
         "review",
-        "/review <repo> [full]",
-        "review a repository (cached, delta or full)",
+        "/review <repo> [full | <branch> | #123]",
+        "review a repository (cached, delta or full), or what a branch or pull request adds to it",
         review,
         slow=True,
     ),

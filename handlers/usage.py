@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from handlers.router import Command, Request, UsageError
 from jobs.config.schema import Config
 from jobs.core.reply import Reply
+from jobs.usage.outlook import usage_against_budgets
 from jobs.usage.periods import UsagePeriod, as_usage_period
 from jobs.usage.replies import usage_reply
-from jobs.usage.report import usage_report
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ def usage(request: Request) -> Reply:
     configured prices and the month-end forecast."""
     context = request.context
     query = parse_usage_query(request.args, context.config)
-    report = usage_report(context, query.period, query.repo)
+    report = usage_against_budgets(context, query.period, query.repo)
     return usage_reply(report, context.config.scheduler.timezone)
 
 

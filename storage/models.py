@@ -233,6 +233,25 @@ class OutboxPost(SQLModel, table=True):
     # Set when an attempt may have reached the platform without our knowing (the
     # sender died mid-send, or the request timed out): reconciled before a resend.
     uncertain_at: datetime | None = None
+    # The dedupe_key of the post (to the same target) this one answers in the thread
+    # of: it is sent once that one is, as a reply to it. Migration 0010.
+    thread_key: str | None = Field(default=None, max_length=200)
+
+
+class BudgetRaise(SQLModel, table=True):
+    """An admin raised a monthly budget for one month: the ceiling that month is the
+    configured one plus its raises. Who and when, for the record."""
+
+    __tablename__ = "budget_raises"
+    __table_args__ = (Index("ix_budget_raises_scope_month", "scope", "month"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    scope: str = Field(max_length=100)  # a repository, or "all" for the deployment
+    month: str = Field(max_length=7)  # YYYY-MM in the scheduler's time zone
+    tokens: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    cost: float = 0.0
+    raised_by: str = Field(max_length=120)  # the principal, e.g. slack:U0123
+    raised_at: datetime = Field(default_factory=utcnow)
 
 
 class InboundEvent(SQLModel, table=True):

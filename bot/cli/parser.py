@@ -24,6 +24,7 @@ examples:
   opsdesk jobs --config other.toml     options go before or after the command
   opsdesk run-job NAME                 run one job (or batch) now
   opsdesk review . --json              review the repository here (cached, delta or full)
+  opsdesk review api --branch feature/x   what a branch adds (--pr 123: a pull request)
   opsdesk findings api --rule F401     the open findings of one rule (--path, --severity too)
   opsdesk slack manifest --request-url https://bot.example.com/slack/events
                                        the Slack app manifest for HTTP mode
@@ -127,6 +128,20 @@ def build_parser() -> argparse.ArgumentParser:
         "target", metavar="TARGET", help="a configured repo name, or a path in a local repository"
     )
     review.add_argument("--full", action="store_true", help="review the whole tree, not the delta")
+    review.add_argument(
+        "--branch", metavar="NAME", help="what branch NAME adds, relative to its merge base"
+    )
+    review.add_argument(
+        "--pr",
+        metavar="N",
+        type=int,
+        help="what pull (or merge) request N adds, its head fetched from the host",
+    )
+    review.add_argument(
+        "--base",
+        metavar="NAME",
+        help="with --branch or --pr: the branch to compare with (default: the configured one)",
+    )
     review_json = (
         "print the review as JSON (findings, not-reviewed files, notes, tokens this call "
         "spent and full_tree_tokens: what a full model review of the commit would send)"

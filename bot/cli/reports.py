@@ -11,6 +11,7 @@ from bot.cli.output import fail
 
 if TYPE_CHECKING:
     from jobs.config.loading import Settings
+    from jobs.context import Context
 
 
 def run_health(settings: Settings, args: argparse.Namespace) -> int:
@@ -27,7 +28,8 @@ def run_health(settings: Settings, args: argparse.Namespace) -> int:
         from bot.render_text import render_text
         from handlers.health import health_reply
 
-        print(render_text(health_reply(report))[0])
+        timezone = context.config.scheduler.timezone
+        print(render_text(health_reply(report, timezone, more="opsdesk health --json"))[0])
     return 0 if report.healthy else 1
 
 
@@ -65,11 +67,12 @@ def run_jobs(settings: Settings, args: argparse.Namespace) -> int:
     from bot.wiring import build_context
     from handlers.jobs import job_lines, jobs_reply
 
-    lines = job_lines(build_context(settings))
+    context = build_context(settings)
+    lines = job_lines(context)
     if args.json:
         print(json.dumps([line.to_json() for line in lines], indent=2))
     else:
-        print(render_text(jobs_reply(lines))[0])
+        print(render_text(jobs_reply(lines, context.clock()))[0])
     return 0
 
 
@@ -78,8 +81,8 @@ def run_usage(settings: Settings, args: argparse.Namespace) -> int:
     from bot.wiring import build_context
     from handlers.router import UsageError
     from handlers.usage import parse_usage_query
+    from jobs.usage.outlook import usage_against_budgets
     from jobs.usage.replies import usage_reply
-    from jobs.usage.report import usage_report
 
     context = build_context(settings)
     try:
@@ -88,7 +91,7 @@ def run_usage(settings: Settings, args: argparse.Namespace) -> int:
         )
     except UsageError as exc:
         return fail(f"opsdesk: {exc}", code=2)
-    report = usage_report(context, query.period, query.repo)
+    report = usage_against_budgets(context, query.period, query.repo)
     if args.json:
         print(json.dumps(report.to_json(), indent=2))
     else:
@@ -119,6 +122,10 @@ def run_review_command(settings: Settings, args: argparse.Namespace) -> int:
     from jobs.review.targets import ReviewFailed
 
     context = build_context(settings)
+    if args.branch is not None or args.pr is not None:
+        return _review_branch(context, args)
+    if args.base is not None:
+        return fail("opsdesk: --base goes with --branch or --pr", code=2)
     try:
         result = run_review(context, args.target, full=args.full, allow_local=True)
     except ReviewFailed as exc:
@@ -130,6 +137,36 @@ def run_review_command(settings: Settings, args: argparse.Namespace) -> int:
     else:
         # Nobody can press a button on the command line: findings without labels.
         reply = review_post(context, result, on_command_line=True)
+        print(render_text(reply, with_buttons=False)[0])
+    return 0
+
+
+def _review_branch(context: Context, args: argparse.Namespace) -> int:
+    from bot.render_text import render_text
+    from jobs.review.branch_review import BranchAsk, run_branch_review
+    from jobs.review.post import branch_reply
+    from jobs.review.targets import ReviewFailed
+
+    if args.branch is not None and args.pr is not None:
+        return fail("opsdesk: give --branch or --pr, not both", code=2)
+    if args.full:
+        return fail(
+            "opsdesk: a branch review compares two whole trees already; drop --full", code=2
+        )
+    if args.pr is not None and args.pr <= 0:
+        return fail("opsdesk: --pr takes a pull request number (1 or more)", code=2)
+    ask = BranchAsk(branch=args.branch, request=args.pr, base=args.base)
+    try:
+        found = run_branch_review(context, args.target, ask, allow_local=True)
+    except ReviewFailed as exc:
+        return fail(f"opsdesk: {exc}", code=1)
+    if args.json:
+        head = found.head
+        branch = {"label": head.label, "head": head.head_sha, "base": head.base_label,
+                  "merge_base": head.merge_base}  # fmt: skip
+        print(json.dumps({**found.result.to_json(), "branch": branch}, indent=2))
+    else:
+        reply = branch_reply(context, found, on_command_line=True)
         print(render_text(reply, with_buttons=False)[0])
     return 0
 

@@ -2,7 +2,8 @@
 the live process on every scrape. Nothing here counts anything itself.
 
 Labels are bounded: job and kind (from the configuration), status (a fixed set),
-model (configured models), platform (slack, telegram, console, log). No commit
+model (configured models), platform (slack, telegram, console, log), repo and budget
+scope (configured repositories, "all"). No commit
 sha, channel or user id is ever a label.
 """
 
@@ -21,6 +22,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from bot.ack_stats import ACK_BUCKETS, ack_snapshot
+from bot.operator.usage_metrics import usage_families
 from jobs.config.schema import Config
 from jobs.context import Context
 from jobs.outbox.totals import PlatformOutbox, read_outbox
@@ -150,6 +152,7 @@ class OpsdeskCollector(Collector):
 
         yield from self._outbox_families(outbox, now)
         yield self._acks()
+        yield from usage_families(self.context)
 
         leading = self.leadership()
         leader = GaugeMetricFamily(

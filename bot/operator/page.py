@@ -8,7 +8,7 @@ comes from configuration or run rows and is escaped.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from html import escape
 
@@ -290,8 +290,19 @@ def _chart(period: Period, chart: bool) -> str:
     )
 
 
-def render_page(digest: Digest, *, chart: bool, generated_at: datetime) -> str:
-    """The whole page for one digest; `chart` says whether /chart.png can draw."""
+def _outlook(lines: Sequence[str]) -> str:
+    """The month's model usage against its budgets, with the forecast (jobs/usage)."""
+    if not lines:
+        return ""
+    items = "".join(f"<li>{_e(line)}</li>" for line in lines)
+    return f'<section id="budget"><h2>Model usage this month</h2><ul>{items}</ul></section>'
+
+
+def render_page(
+    digest: Digest, *, chart: bool, generated_at: datetime, outlook: Sequence[str] = ()
+) -> str:
+    """The whole page for one digest; `chart` says whether /chart.png can draw;
+    `outlook`: the month's budget and forecast lines."""
     period = digest.period
     nav = "".join(
         f'<a href="?period={p}"{_ON if p == period else ""}>{label}</a>'
@@ -315,6 +326,7 @@ def render_page(digest: Digest, *, chart: bool, generated_at: datetime) -> str:
         + _models(digest)
         + _caching(digest)
         + "</div><br>"
+        + _outlook(outlook)
         + _jobs(digest)
         + _reviews(digest)
         + _batching(digest)

@@ -212,12 +212,14 @@ class OperatorServer:
     def _page(self, period: Period) -> str:
         from bot.operator.page import render_page
         from jobs.digest.job import build_digest
+        from jobs.usage.outlook import month_outlook
 
         context = self.context
         now = context.clock()
         digest = build_digest(context, period, now)
         digest = type(digest).model_validate(public_data(digest.model_dump()))
-        return render_page(digest, chart=charts_installed(), generated_at=now)
+        outlook = month_outlook(context)
+        return render_page(digest, chart=charts_installed(), generated_at=now, outlook=outlook)
 
     async def page(self, request: Request) -> Response:
         try:

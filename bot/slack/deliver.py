@@ -133,6 +133,7 @@ class SlackDeliverer:
                 unfurl_links=False,
                 unfurl_media=False,
                 metadata={"event_type": POST_EVENT, "event_payload": {"outbox_id": post.id}},
+                thread_ts=post.thread_ref,  # None: a message of its own
                 **render_message(post.reply),
             )
             ts = str(response["ts"])

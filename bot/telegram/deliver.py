@@ -49,6 +49,14 @@ def chat_id_of(target_id: str) -> int | str:
         return target_id
 
 
+def thread_message_id(message_ref: str | None) -> int | None:
+    """The message id in a post's `chat:message` reference (what deliver returns)."""
+    if message_ref is None:
+        return None
+    message_id = message_ref.rpartition(":")[2]
+    return int(message_id) if message_id.isdigit() else None
+
+
 async def send_reply(
     bot: Bot,
     chat_id: int | str,
@@ -133,6 +141,7 @@ class TelegramDeliverer:
                 chat_id,
                 post.reply,
                 skip=self._sent_parts.get(post.id, 0),
+                reply_to=thread_message_id(post.thread_ref),
                 progress=self._sent_parts,
                 progress_key=post.id,
                 engine=self.engine,

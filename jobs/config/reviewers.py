@@ -53,12 +53,49 @@ class LinterConfig(Strict):
         return self
 
 
+MAX_LINT_PATHS = 64
+
+
+def check_lint_paths(paths: list[str]) -> list[str]:
+    """Directories or files of the repository, as a CI names them (`src`, `pkg/mod.py`):
+    relative, inside the repository, never an option."""
+    if len(paths) > MAX_LINT_PATHS:
+        raise ValueError(f"at most {MAX_LINT_PATHS} paths")
+    cleaned = []
+    for path in paths:
+        tidy = path.strip().removeprefix("./").rstrip("/")
+        parts = tidy.split("/")
+        if not tidy or tidy.startswith(("/", "-")) or ".." in parts or "\\" in tidy:
+            raise ValueError(
+                f"{path!r} is not a path inside the repository (use e.g. 'src' or 'pkg/mod.py')"
+            )
+        cleaned.append(tidy)
+    return list(dict.fromkeys(cleaned))
+
+
+class RepoLintConfig(Strict):
+    """A repository's own lint scope (`[repos.lint]`), as its CI lints: what is given
+    here replaces the global `[reviewer.lint]` value for this repository."""
+
+    # Only these directories or files (`ruff check src tests`); empty: the whole tree.
+    paths: list[str] = Field(default_factory=list)
+    select: list[str] = Field(default_factory=list)
+    ignore: list[str] = Field(default_factory=list)
+
+    @field_validator("paths")
+    @classmethod
+    def _paths(cls, paths: list[str]) -> list[str]:
+        return check_lint_paths(paths)
+
+
 class LintReviewerConfig(Strict):
     """The built-in reviewer: real linters, zero tokens, offline."""
 
     # ruff rule selection; empty means the repository's own ruff config (or ruff's defaults).
     select: list[str] = Field(default_factory=list)
     ignore: list[str] = Field(default_factory=list)
+    # Only these directories or files of each repository; empty: the whole tree.
+    paths: list[str] = Field(default_factory=list)
     # Linters beside ruff for every repository (a repository's own `linters` add to these).
     linters: list[LinterConfig] = Field(default_factory=list)
 
@@ -66,6 +103,18 @@ class LintReviewerConfig(Strict):
     def _unique_linters(self) -> LintReviewerConfig:
         unique("linters", [linter.name for linter in self.linters])
         return self
+
+    @field_validator("paths")
+    @classmethod
+    def _paths(cls, paths: list[str]) -> list[str]:
+        return check_lint_paths(paths)
+
+    def scoped(self, scope: RepoLintConfig | None) -> LintReviewerConfig:
+        """This configuration with a repository's own paths, select and ignore."""
+        if scope is None:
+            return self
+        given = {k: v for k, v in scope.model_dump().items() if v}
+        return self.model_copy(update=given) if given else self
 
     def with_linters(self, extra: list[LinterConfig]) -> LintReviewerConfig:
         """This configuration plus a repository's linters (same name: the repository's)."""

@@ -2,7 +2,7 @@
 
 `jobs/config/loading.py` finds the file, reads the environment and validates through
 `Config`. The sections live in modules of one idea each (`values.py`, `reviewers.py`,
-`work.py`, `chat.py`); every model is imported from here, the one place to look.
+`work.py`, `chat.py`, `spending.py`); every model is imported from here, the one place to look.
 """
 
 from __future__ import annotations
@@ -21,8 +21,10 @@ from jobs.config.reviewers import (
     LinterConfig,
     LintReviewerConfig,
     LlmReviewerConfig,
+    RepoLintConfig,
     ReviewerConfig,
 )
+from jobs.config.spending import BudgetConfig, BudgetLimit, ModelPrice, OnExhausted
 from jobs.config.values import (
     MAX_DURATION,
     MIN_DURATION,
@@ -50,6 +52,8 @@ __all__ = [
     "TARGET_PATTERN",
     "AccessConfig",
     "BatchConfig",
+    "BudgetConfig",
+    "BudgetLimit",
     "CacheConfig",
     "Config",
     "DigestConfig",
@@ -60,9 +64,12 @@ __all__ = [
     "LinterConfig",
     "LlmReviewerConfig",
     "LogConfig",
+    "ModelPrice",
     "Name",
+    "OnExhausted",
     "OperatorConfig",
     "RepoConfig",
+    "RepoLintConfig",
     "ReviewerConfig",
     "Schedule",
     "ScheduleText",
@@ -155,15 +162,6 @@ class LogConfig(Strict):
     format: Literal["text", "json"] = "text"
 
 
-class ModelPrice(Strict):
-    """What a hosted model charges per million tokens: usage shows money with these.
-    Every priced model is in one currency."""
-
-    input_per_million: float = Field(ge=0, le=1_000_000)
-    output_per_million: float = Field(ge=0, le=1_000_000)
-    currency: str = Field(default="USD", pattern=r"^[A-Za-z$€£¥]{1,5}$")
-
-
 class Config(Strict):
     # Where the SQLite database, clones of remote repositories and caches live.
     data_dir: str | None = None
@@ -183,6 +181,7 @@ class Config(Strict):
     log: LogConfig = LogConfig()
     # Prices by model name (as the server reports it), e.g. [models."gpt-4o-mini"].
     models: dict[str, ModelPrice] = Field(default_factory=dict)
+    budget: BudgetConfig = BudgetConfig()
 
     @model_validator(mode="after")
     def _names_are_unique_and_known(self) -> Config:
@@ -201,6 +200,16 @@ class Config(Strict):
         currencies = sorted({price.currency for price in self.models.values()})
         if len(currencies) > 1:
             raise ValueError(f"models: prices in one currency, please (found {currencies})")
+        repo_names = {r.name for r in self.repos}
+        for name in self.budget.repos:
+            if name not in repo_names:
+                raise ValueError(
+                    f"budget.repos.{name}: unknown repository (declared: "
+                    f"{sorted(repo_names) or 'none'})"
+                )
+        costly = [self.budget, *self.budget.repos.values()]
+        if not self.models and any(limit.monthly_cost is not None for limit in costly):
+            raise ValueError('budget: monthly_cost needs prices ([models."NAME"])')
         return self
 
     @property

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from jobs.config.reviewers import LinterConfig
+from jobs.config.reviewers import LinterConfig, RepoLintConfig
 from jobs.config.values import Duration, Name, ScheduleText, Strict, Target
 
 
@@ -21,6 +21,8 @@ class RepoConfig(Strict):
     reviewer: Literal["lint", "llm"] | None = None
     # Linters beside ruff for this repository only, added to [reviewer.lint] linters.
     linters: list[LinterConfig] = Field(default_factory=list)
+    # This repository's lint scope ([repos.lint]: paths, select, ignore), as its CI lints.
+    lint: RepoLintConfig = RepoLintConfig()
     post_to: list[Target] = Field(default_factory=list)
     batch: Name | None = None
     # Where findings link to: the repository's page on its code host (default: taken

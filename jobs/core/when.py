@@ -50,3 +50,49 @@ def ago(at: datetime, now: datetime) -> str:
     if delta < timedelta(minutes=1):
         return "just now"
     return f"{span(delta)} ago"
+
+
+_DAYS = ["Sundays", "Mondays", "Tuesdays", "Wednesdays", "Thursdays", "Fridays", "Saturdays"]
+_DAY_SETS = {"1-5": "weekdays", "mon-fri": "weekdays", "0,6": "weekends", "6,0": "weekends"}
+
+
+def _times(minutes: str, hours: str) -> list[str] | None:
+    """'06:00', or several, for cron minute and hour fields of plain numbers."""
+    try:
+        return [f"{int(h):02d}:{int(m):02d}" for h in hours.split(",") for m in minutes.split(",")]
+    except ValueError:
+        return None
+
+
+def _days(day_of_month: str, month: str, day_of_week: str) -> str | None:
+    if day_of_month != "*" or month != "*":
+        return None
+    if day_of_week in ("*", "?"):
+        return "daily"
+    if day_of_week.lower() in _DAY_SETS:
+        return _DAY_SETS[day_of_week.lower()]
+    if day_of_week.isdigit() and int(day_of_week) <= 7:
+        return _DAYS[int(day_of_week) % 7]
+    return None
+
+
+def schedule_words(schedule: str, timezone: str, now: datetime) -> str:
+    """A schedule as people say it: 'daily 06:00 CET', 'weekdays 09:30 CET', 'Mondays
+    07:00 CET', 'hourly at :15', 'every 15m'. A cron expression it cannot put in
+    words is shown as it is, with its zone."""
+    if schedule.startswith("every "):
+        return schedule
+    fields = schedule.split()
+    abbreviation = now.astimezone(zone(timezone)).tzname() or timezone
+    if len(fields) != 5:
+        return f"{schedule} ({abbreviation})"
+    minutes, hours, day_of_month, month, day_of_week = fields
+    days = _days(day_of_month, month, day_of_week)
+    if days == "daily" and hours == "*" and minutes.isdigit():
+        return f"hourly at :{int(minutes):02d}"
+    if days == "daily" and hours == "*" and minutes.startswith("*/"):
+        return f"every {minutes[2:]} min"
+    times = _times(minutes, hours)
+    if days is None or times is None or len(times) > 3:
+        return f"{schedule} ({abbreviation})"
+    return f"{days} {' and '.join(times)} {abbreviation}"

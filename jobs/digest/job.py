@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from jobs.context import Context
-from jobs.core.reply import Reply
+from jobs.core.reply import Block, Reply
 from jobs.core.text import plural
 from jobs.digest.chart import ChartRequest, day_bars, job_bars, last_chart_day
 from jobs.digest.chart import render_chart as draw_chart
@@ -32,6 +32,7 @@ from jobs.health import health_report, job_health
 from jobs.outbox import delivery as outbox
 from jobs.runs.job import JobOutcome, RunContext
 from jobs.runs.system import digest_timezone
+from jobs.usage.outlook import month_outlook
 from storage.db import session_scope
 from storage.extras import MissingExtra
 from storage.models import AlertState
@@ -115,7 +116,16 @@ def digest_answer(context: Context, period: Period, now: datetime) -> Reply:
     """The digest with its chart as a reply, wherever it is shown (a command, a run by
     hand, the daily post), linking the operator page when it has a public address."""
     digest, chart = build_digest_with_chart(context, period, now)
-    return digest_reply(digest, chart, context.config.operator.public_url)
+    return with_outlook(context, digest_reply(digest, chart, context.config.operator.public_url))
+
+
+def with_outlook(context: Context, reply: Reply) -> Reply:
+    """The digest with the month's model usage against its budgets and the forecast."""
+    lines = month_outlook(context)
+    if not lines:
+        return reply
+    block = Block(text="Model usage this month:\n" + "\n".join(lines))
+    return reply.model_copy(update={"blocks": [*reply.blocks, block]})
 
 
 # ---- posting ------------------------------------------------------------------------------
@@ -155,7 +165,7 @@ def post_daily_digest(context: Context, now: datetime) -> list[int]:
         context.engine,
         kind="digest",
         targets=_targets(context),
-        reply=digest_reply(digest, chart, config.operator.public_url),
+        reply=with_outlook(context, digest_reply(digest, chart, config.operator.public_url)),
         dedupe_key=f"digest:{local_day}",
     )
     cooldown = config.digest.alert_cooldown

@@ -66,6 +66,8 @@ class Post:
     attempt: int
     # When an earlier attempt may have reached the platform; None: none did.
     uncertain_since: datetime | None = None
+    # The platform's id of the message this post answers in the thread of.
+    thread_ref: str | None = None
 
 
 class Deliverer(Protocol):
@@ -80,16 +82,32 @@ class Deliverer(Protocol):
     async def deliver(self, post: Post) -> str | None: ...
 
 
+def post_key(dedupe_key: str, target: str) -> str:
+    """The dedupe_key of the post `enqueue(dedupe_key=…)` writes for `target`."""
+    return f"{dedupe_key}|{target}"[:200]
+
+
 def enqueue(
-    engine: Engine, *, kind: str, targets: Iterable[str], reply: Reply, dedupe_key: str
+    engine: Engine,
+    *,
+    kind: str,
+    targets: Iterable[str],
+    reply: Reply,
+    dedupe_key: str,
+    thread_of: str | None = None,
 ) -> list[int]:
     """Write a post for each target. Idempotent: the same dedupe_key and target again
-    adds nothing (a re-run digest or a redelivered command posts once)."""
+    adds nothing (a re-run digest or a redelivered command posts once). `thread_of`:
+    the dedupe_key of an earlier post to answer in the thread of, in each target."""
     ids: list[int] = []
     for target in dict.fromkeys(targets):
-        key = f"{dedupe_key}|{target}"[:200]
+        key = post_key(dedupe_key, target)
         row = OutboxPost(
-            dedupe_key=key, kind=kind, target=target, reply_json=reply.scrubbed().model_dump_json()
+            dedupe_key=key,
+            kind=kind,
+            target=target,
+            reply_json=reply.scrubbed().model_dump_json(),
+            thread_key=post_key(thread_of, target) if thread_of else None,
         )
         try:
             with session_scope(engine) as session:
@@ -239,8 +257,34 @@ class OutboxSender:
                 sent += 1
         return sent
 
+    def _thread(self, row: OutboxPost) -> tuple[bool, str | None]:
+        """(ready, the parent's message id): a reply waits while the post it answers
+        is still to be sent; a parent that failed for good (or is gone) leaves it
+        posted on its own."""
+        if row.thread_key is None:
+            return True, None
+        with Session(self.engine) as session:
+            parent = session.exec(
+                select(OutboxPost).where(col(OutboxPost.dedupe_key) == row.thread_key)
+            ).first()
+        if parent is not None and parent.status in ("pending", "sending"):
+            assert row.id is not None
+            wait = timedelta(seconds=self.base_delay)
+            self._finish(
+                row.id,
+                status="pending",
+                claimed_by=None,
+                claimed_at=None,
+                next_attempt_at=self.clock() + wait,
+            )
+            return False, None
+        return True, parent.message_ref if parent is not None else None
+
     async def _deliver(self, row: OutboxPost) -> bool:
         assert row.id is not None
+        ready, thread_ref = await asyncio.to_thread(self._thread, row)
+        if not ready:
+            return False
         platform, _, target_id = row.target.partition(":")
         deliverer = self.deliverers[platform]  # _takeable took only served platforms
         attempt = row.attempts + 1
@@ -252,6 +296,7 @@ class OutboxSender:
             Reply.model_validate_json(row.reply_json),
             attempt,
             uncertain_since=row.uncertain_at,
+            thread_ref=thread_ref,
         )
         started = self.clock()
         try:

@@ -41,8 +41,10 @@ from jobs.review.pipeline import prepare_review
 from jobs.review.result import ReviewResult
 from jobs.review.reviewers import Reviewer, ReviewerError
 from jobs.review.scratch import checkout_dir
+from jobs.review.spending import FallbackReviewer, LintInstead, check_budget
 from jobs.review.targets import RepoTarget, ReviewFailed, resolve_target
 from jobs.runs import records as runs
+from jobs.usage import gate
 
 
 def build_reviewer(context: Context, target: RepoTarget) -> Reviewer:
@@ -50,8 +52,14 @@ def build_reviewer(context: Context, target: RepoTarget) -> Reviewer:
     if (target.reviewer or settings.default) == "llm":
         calibrations = StoredCalibration(context.engine)
         return LlmReviewer(settings.llm, api_key=context.llm_api_key, calibrations=calibrations)
+    return lint_reviewer(context, target)
+
+
+def lint_reviewer(context: Context, target: RepoTarget) -> LintReviewer:
+    settings = context.config.reviewer
     limits = read_limits(context)
-    return LintReviewer(settings.lint.with_linters(list(target.linters)), limits.max_file_bytes)
+    lint = settings.lint.with_linters(list(target.linters)).scoped(target.lint)
+    return LintReviewer(lint, limits.max_file_bytes)
 
 
 def read_limits(context: Context) -> ReadLimits:
@@ -70,9 +78,27 @@ def run_review(
     record_run: bool = True,
     reviewer: Reviewer | None = None,
 ) -> ReviewResult:
-    """Review `repo_target` at its configured ref; raises ReviewFailed (UnknownRepo)."""
+    """Review `repo_target` at its configured ref; raises ReviewFailed (UnknownRepo).
+    A model review checks the budgets first (jobs.usage.gate): it may be refused or
+    made by the linters instead."""
     target = resolve_target(context, repo_target, allow_local=allow_local)
-    run = _RunRecorder(context, target.name, trigger, batch_id, record_run)
+    try:
+        return _run_review(context, target, full, trigger, batch_id, record_run, reviewer)
+    except LintInstead as instead:
+        fallback = FallbackReviewer(lint_reviewer(context, target), instead.reason)
+        return _run_review(context, target, full, trigger, batch_id, record_run, fallback)
+
+
+def _run_review(
+    context: Context,
+    target: RepoTarget,
+    full: bool,
+    trigger: str,
+    batch_id: str | None,
+    record_run: bool,
+    reviewer: Reviewer | None,
+) -> ReviewResult:
+    run = RunRecorder(context, target.name, trigger, batch_id, record_run)
     review = _Review(context, target, reviewer or build_reviewer(context, target))
     engine = context.engine
     try:
@@ -93,12 +119,17 @@ def run_review(
                     current.make_current(engine, hit, context.clock())
                 return run.cached(hit, review.cache_key(sha))
             stored, output = _review_miss(review, sha, hit, full=full)
-            return run.done(stored, review.cache_key(sha), output.tokens_in, output.tokens_out)
+            result = run.done(stored, review.cache_key(sha), output.tokens_in, output.tokens_out)
     except (git.GitError, ReviewerError) as exc:
         reason = str(exc) or type(exc).__name__
         spent = (getattr(exc, "tokens_in", 0), getattr(exc, "tokens_out", 0))
         run_id = run.failed(reason, review.reviewer, *spent)
+        if any(spent) and record_run:
+            gate.after_model_review(context, target.name)
         raise ReviewFailed(target.name, reason, run_id, spent) from exc
+    if (output.tokens_in or output.tokens_out) and record_run:
+        gate.after_model_review(context, target.name)
+    return result
 
 
 @dataclass(frozen=True)
@@ -168,6 +199,8 @@ def _review_miss(
     carried = _carried(last.skipped_files if base and last else (), tree)
     scratch = checkout_dir(review.context.data_dir, target.name)
     review_input = replace(review_input, carried=carried, checkout=scratch)
+    if isinstance(reviewer, LlmReviewer):
+        check_budget(review.context, target.name, reviewer, review_input)
     output = reviewer.review(review_input)
     # A second try of a review adds its cost to the first's.
     spent = retry.row if retry is not None else {"prompt_tokens": 0, "completion_tokens": 0}
@@ -276,7 +309,7 @@ def _is_ancestor(repo: Path, ancestor: str, descendant: str) -> bool:
 
 
 @dataclass
-class _RunRecorder:
+class RunRecorder:
     """Writes the one job_runs row of a run_review call (none when not `enabled`)."""
 
     context: Context

@@ -26,7 +26,7 @@ from jobs.review.code_view import NO_VIEW, CodeView, code_view
 from jobs.review.finding import location
 from jobs.review.history import REVIEWS, ReviewedFinding
 from jobs.review.replies import finding_block, repo_label, short, tokens_text
-from jobs.review.result import ReviewResult
+from jobs.review.result import BranchReview, ReviewResult
 
 COUNTS_KEY_PREFIX = "counts:"
 MAX_FIXED_LISTED = 3
@@ -260,3 +260,43 @@ def _command(text: str) -> Span:
 
 def _line(text: str, command: str) -> Block:
     return Block(spans=[Span(text=text), _command(command)])
+
+
+def branch_reply(context: Context, found: BranchReview, *, on_command_line: bool = False) -> Reply:
+    """A branch's or pull request's review: what it adds to its base branch (new, most
+    severe first, with the finding blocks and buttons of a review, linked to the code at
+    the branch's head), what it fixes there, and the command for the rest."""
+    result, head, config = found.result, found.head, context.config
+    label = repo_label(found.repo)
+    limit = _limit(config)
+    shown = result.shown
+    view = code_view(context, found.repo, head.head_sha, shown[:limit])
+    marks = result.stored.marks
+    blocks = [Block(text=f"Note: {note}") for note in result.notes]
+    blocks += [
+        finding_block(f.as_row(), state=f.status, marks=marks.get(f.id, ()), view=view)
+        for f in shown[:limit]
+    ]
+    fixed = [f for f in result.findings if f.status == "fixed"]
+    if fixed:
+        blocks.append(fixed_block(fixed))
+    if not shown and not fixed:
+        blocks.append(Block(text=f"It adds no finding to {head.base_label}."))
+    commits = plural(int(result.stored.row["commits_covered"]), "commit")
+    kind = "cached" if result.cache_hit else "branch"
+    title = (
+        f"Review {label} {head.label}: {kind} {short(head.head_sha)} "
+        f"({commits} on {head.base_label})"
+    )
+    notes = [small_print(result)]
+    if len(shown) > limit:
+        ask = (
+            f"--pr {head.label[1:]}"
+            if head.label.startswith("#")
+            else f"--branch {shlex.quote(head.label)}"
+        )
+        notes.append(
+            f"{len(shown) - limit} more: opsdesk review {shlex.quote(label)} {ask} --json "
+            "lists them all"
+        )
+    return Reply(title=title, blocks=blocks, note=" · ".join(notes))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from jobs.review.branches import BranchHead
 from jobs.review.budget import SkippedFile
 from jobs.review.code_view import NO_VIEW, CodeView
 from jobs.review.history import ReviewedFinding, StoredReview
@@ -131,3 +132,13 @@ class ReviewResult:
             "duration_ms": self.duration_ms,
             "review_duration_ms": row["duration_ms"],
         }
+
+
+@dataclass(frozen=True)
+class BranchReview:
+    """A review of what a branch or pull request adds: the review, which head against
+    which base, and the repository's name as /review takes it."""
+
+    result: ReviewResult
+    head: BranchHead
+    repo: str

@@ -8,7 +8,7 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from jobs.config.schema import LinterConfig, RepoConfig
+from jobs.config.schema import LinterConfig, RepoConfig, RepoLintConfig
 from jobs.context import Context
 from jobs.review import git
 from jobs.review.scratch import clone_dir
@@ -45,6 +45,7 @@ class RepoTarget:
     url: str | None = None
     reviewer: str | None = None  # lint | llm; None: config.reviewer.default
     linters: tuple[LinterConfig, ...] = ()  # the repository's own, beside the global ones
+    lint: RepoLintConfig | None = None  # the repository's own lint scope ([repos.lint])
 
 
 def resolve_target(context: Context, target: str, *, allow_local: bool) -> RepoTarget:
@@ -92,4 +93,4 @@ def _configured(repo: RepoConfig, data_dir: Path) -> RepoTarget:
         assert repo.path is not None
         path = Path(repo.path).expanduser()
     linters = tuple(repo.linters)
-    return RepoTarget(repo.name, path, repo.branch, repo.url, repo.reviewer, linters)
+    return RepoTarget(repo.name, path, repo.branch, repo.url, repo.reviewer, linters, repo.lint)

@@ -33,6 +33,7 @@ from jobs.running.result_cache import CacheInputError, CacheInputs, fingerprint
 from jobs.runs import records as runs
 from jobs.runs.job import JobOutcome, JobSpec, RunContext, SharedSetup, Trigger
 from jobs.runs.specs import batch_members, find_batch
+from jobs.usage import gate
 from storage.models import JobRun
 
 log = logging.getLogger(__name__)
@@ -143,6 +144,9 @@ def _run_started(
         model_latency_ms=outcome.model_latency_ms,
         review_id=outcome.review_id,
     )
+    if spec.kind == "review" and (outcome.tokens_in or outcome.tokens_out):
+        # Its row is written now: the budget alerts its spending crossed.
+        gate.after_model_review(context, spec.name.split(":", 1)[1])
     with Session(engine) as session:
         finished = session.get(JobRun, row.id)
     assert finished is not None

@@ -293,3 +293,19 @@ def set_paused(engine: Engine, job: str, paused: bool, by: str) -> bool:
         state.changed_at = utcnow()
         session.add(state)
     return changed
+
+
+def recent_statuses(engine: Engine, jobs: list[str], limit: int = 5) -> dict[str, list[str]]:
+    """The statuses of each job's last `limit` finished runs, newest first."""
+    found: dict[str, list[str]] = {}
+    with Session(engine) as session:
+        for job in jobs:
+            rows = session.exec(
+                select(JobRun.status)
+                .where(col(JobRun.job) == job, col(JobRun.status) != "running")
+                .order_by(col(JobRun.started_at).desc(), col(JobRun.id).desc())
+                .limit(limit)
+            ).all()
+            if rows:
+                found[job] = list(rows)
+    return found

@@ -19,7 +19,7 @@ def as_usage_period(text: str) -> UsagePeriod | None:
 
 @dataclass(frozen=True)
 class Window:
-    """[start, end) in UTC; `start` is a local midnight."""
+    """[start, end] in UTC; `start` is a local midnight, `end` now."""
 
     period: UsagePeriod
     start: datetime

@@ -25,7 +25,7 @@ def review_job(repo: str) -> str:
 def usage_lines(
     connection: Connection, start: datetime, end: datetime, repo: str | None = None
 ) -> list[UsageLine]:
-    """Review runs that started in [start, end) (of one repository when named), summed
+    """Review runs that started in [start, end] (of one repository when named), summed
     by repository and model."""
     hit = _runs.c.cache_hit == true()
     tokens_in = func.coalesce(_runs.c.tokens_in, 0)
@@ -46,7 +46,7 @@ def usage_lines(
         .where(
             _runs.c.kind == "review",
             _runs.c.started_at >= start,
-            _runs.c.started_at < end,
+            _runs.c.started_at <= end,
         )
         .group_by(_runs.c.job, _runs.c.model)
     )

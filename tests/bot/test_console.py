@@ -18,9 +18,8 @@ def test_piped_console_prints_help_and_health_and_exits_zero(tmp_path: Path) -> 
     result = opsdesk("console", stdin="/help\n/health\n", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "== opsdesk commands ==" in result.stdout
-    assert "/health — what is up, late or down" in result.stdout
-    assert "== Health: up ==" in result.stdout
-    assert "database: up" in result.stdout
+    assert "/health [all] — what is wrong and what to do; all: every component" in result.stdout
+    assert "✅ All up" in result.stdout
 
 
 def test_health_json_and_exit_code(tmp_path: Path) -> None:

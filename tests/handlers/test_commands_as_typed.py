@@ -32,7 +32,7 @@ def text_of(reply: Reply) -> str:
 
 def test_help_in_slack_is_written_as_typed_there(sqlite_engine: Engine) -> None:
     shown = text_of(router(sqlite_engine).handle(SLACK_ADMIN, "/help"))
-    assert "/opsdesk health — " in shown
+    assert "/opsdesk health [all] — " in shown
     assert "/opsdesk review <repo>" in shown
     assert "\n/review" not in shown and not shown.startswith("/review")
 
@@ -43,7 +43,7 @@ def test_help_lists_only_what_the_callers_role_may_use(sqlite_engine: Engine) ->
     for_admin = text_of(routed.handle(SLACK_ADMIN, "/help"))
     assert "/pause <job>" not in for_viewer and "(admins)" not in for_viewer
     assert "/opsdesk pause <job> — " in for_admin and "(admins)" in for_admin
-    assert "/health — " in for_viewer
+    assert "/health [all] — " in for_viewer
 
 
 def test_only_the_console_hears_what_a_number_does(sqlite_engine: Engine) -> None:
@@ -77,7 +77,7 @@ def test_what_needs_no_io_is_answered_at_triage_and_the_rest_is_handed_on(
     routed = router(sqlite_engine)
     instant = routed.triage(SLACK_ADMIN, "/help")
     assert isinstance(instant, Reply) and instant.status == "ok"
-    assert "/opsdesk health — " in text_of(instant)
+    assert "/opsdesk health [all] — " in text_of(instant)
     for line, slow in (("/health", False), ("/review demo", True), ("/run nightly", True)):
         handed_on = routed.triage(SLACK_ADMIN, line)
         assert isinstance(handed_on, Command), line

@@ -13,7 +13,7 @@ from handlers.router import Router
 from jobs.config.schema import Config
 from tests.support.context import jobs_context
 from tests.support.files import assert_png
-from tests.support.rows import add_build_history
+from tests.support.rows import add_build_history, add_runs, review_run
 
 NOW = datetime(2026, 3, 20, 9, 0, tzinfo=UTC)
 
@@ -49,3 +49,30 @@ def test_an_unknown_period_is_refused_with_the_usage(engine: Engine) -> None:
         "Unknown period 'month': use day or week.",
         "Usage: /digest [day|week]",
     ]
+
+
+def test_the_digest_ends_with_the_months_budgets_and_forecast(engine: Engine) -> None:
+    """A review of api a day at 9:00 since the 1st, 100k tokens each."""
+    now = datetime(2026, 12, 10, 18, 0, tzinfo=UTC)
+    add_runs(
+        engine,
+        [
+            review_run("api", datetime(2026, 12, d, 9, tzinfo=UTC), model="big",
+                       tokens_in=90_000, tokens_out=10_000)
+            for d in range(1, 11)
+        ],
+    )  # fmt: skip
+    config = Config.model_validate(
+        {
+            "repos": [{"name": "api", "path": "/srv/api"}],
+            "budget": {"repos": {"api": {"monthly_tokens": 2_000_000, "on_exhausted": "lint"}}},
+        }
+    )
+    digest = build_router(jobs_context(engine, config, clock=lambda: now)).handle(
+        CONSOLE_CALLER, "/digest"
+    )
+
+    assert digest.blocks[-1].text == (
+        "Model usage this month:\napi: 1M of 2M tokens (50%); on track for 3.1M of 2M tokens "
+        "by Dec 31 — over from about Dec 20; at 100%: lint"
+    )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from sqlalchemy.engine import Engine
 
 from bot.render_text import render_text
@@ -11,6 +13,7 @@ from handlers.router import Router
 from jobs.config.schema import Config
 from jobs.runs import records as runs
 from tests.support.context import jobs_context
+from tests.support.rows import add_runs, run_row
 
 ADMIN = Caller(platform="slack", user_id="UADMIN", chat_id="C1")
 VIEWER = Caller(platform="slack", user_id="UVIEW", chat_id="C1")
@@ -66,17 +69,61 @@ def test_unknown_job_lists_the_known_ones(sqlite_engine: Engine) -> None:
 def test_pause_and_resume_show_in_jobs(engine: Engine) -> None:
     router = router_for(engine)
     before = text_of(router, VIEWER, "/jobs")
-    assert "hello [command] every 15m — next " in before
-    assert "member [command] batch nightly" in before
-    assert "review:api [review] 0 3 * * *" in before
+    assert "• hello — every 15m · not run yet · next in 1" in before
+    assert "• member — in batch nightly · not run yet" in before
+    assert "• review:api — daily 03:00 UTC · not run yet · next in " in before
     assert router.handle(ADMIN, "/pause hello").status == "ok"
-    assert "hello [command] every 15m — paused" in text_of(router, VIEWER, "/jobs")
+    assert "⏸ hello — every 15m · paused" in text_of(router, VIEWER, "/jobs")
     assert runs.paused_jobs(engine) == {"hello"}
     router.handle(ADMIN, "/resume hello")
     assert runs.paused_jobs(engine) == set()
 
 
+def test_jobs_reads_at_a_glance(sqlite_engine: Engine) -> None:
+    """Human schedules in the team's zone, the last run as "2 h ago", failures among
+    the last runs, failing jobs first, a batch's last run from its members, and
+    opsdesk's own jobs apart."""
+    now = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
+    config = Config.model_validate(
+        {
+            "access": {"viewers": ["slack:UVIEW"]},
+            "scheduler": {"timezone": "Europe/Berlin"},
+            "digest": {"post_to": ["log:digest"], "time": "09:00"},
+            "jobs": [
+                {"name": "backup", "command": "true", "schedule": "0 7 * * *"},
+                {"name": "flaky", "command": "true", "schedule": "0,1 6 * * *"},
+                {"name": "member", "command": "true", "batch": "nightly"},
+            ],
+            "batches": [{"name": "nightly", "schedule": "0 2 * * 1-5"}],
+        }
+    )
+    add_runs(
+        sqlite_engine,
+        [run_row("backup", now - timedelta(hours=3), 40)]
+        + [
+            run_row("flaky", now - timedelta(days=d, hours=3), 2, status=status)
+            for d, status in enumerate(["failed", "ok", "failed", "ok", "ok", "ok"])
+        ]
+        + [run_row("member", now - timedelta(hours=8), 1)]
+        + [run_row("digest", now - timedelta(days=1), 1, kind="digest")],
+    )
+    router = build_router(jobs_context(sqlite_engine, config, clock=lambda: now))
+
+    reply = router.handle(VIEWER, "/jobs")
+
+    assert reply.title == "Jobs: 4, 1 failing"
+    team, own = (block.text.splitlines() for block in reply.blocks)
+    assert team == [
+        "❌ flaky — daily 06:00 and 06:01 CET · last 3 h ago failed · 2 of the last 5 failed"
+        " · next in 20 h",
+        "✅ nightly — weekdays 02:00 CET · last 8 h ago · next in 16 h",
+        "✅ backup — daily 07:00 CET · last 3 h ago, 40.0s · next in 21 h",
+        "✅ member — in batch nightly · last 8 h ago, 1.0s",
+    ]
+    assert own == ["opsdesk's own: health every 5m, digest daily 09:00 CET (last 24 h ago)"]
+
+
 def test_jobs_shows_the_last_run(sqlite_engine: Engine) -> None:
     router = router_for(sqlite_engine)
     router.handle(ADMIN, "/run hello")
-    assert "last ok" in text_of(router, VIEWER, "/jobs")
+    assert "✅ hello — every 15m · last just now, " in text_of(router, VIEWER, "/jobs")

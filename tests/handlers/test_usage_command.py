@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 from handlers.access import CONSOLE_CALLER
 from handlers.catalog import build_router
 from handlers.router import Router
-from jobs.config.schema import Config, ModelPrice, RepoConfig
+from jobs.config.schema import BudgetConfig, Config, ModelPrice, RepoConfig
 from tests.support.context import jobs_context
 from tests.support.rows import add_reviews, add_runs, review_run
 
@@ -102,3 +102,19 @@ def test_unknown_arguments_are_refused_with_the_usage(engine: Engine) -> None:
         "Usage: /usage [repo] [day|week|month]",
     ]
     assert twice.blocks[0].text == "'month' is one argument too many."
+
+
+def test_the_forecast_is_against_each_budget(engine: Engine) -> None:
+    budgets = CONFIG.model_copy(
+        update={
+            "budget": BudgetConfig.model_validate({"repos": {"api": {"monthly_tokens": 2_000_000}}})
+        }
+    )
+    router(engine)
+    reply = build_router(jobs_context(engine, budgets, clock=lambda: NOW)).handle(
+        CONSOLE_CALLER, "/usage api"
+    )
+    assert reply.blocks[-1].text == (
+        "Month-end forecast:\n"
+        "api: on track for 3.1M of 2M tokens by Dec 31 — over from about Dec 20"
+    )

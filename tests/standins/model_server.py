@@ -97,6 +97,9 @@ class ModelServer:
         self.received: list[Received] = []
         self.context_tokens = context_tokens
         self.flooded = 0  # bytes a flooding answer wrote before the client hung up
+        # Completion tokens every answer reports (a model that thinks at length); None:
+        # counted from the answer.
+        self.completion_tokens: int | None = None
         # Answers when the script is empty: the request body → message content.
         self.responder: Callable[[dict[str, Any]], str] = lambda _body: '{"findings":[]}'
         fake = self
@@ -123,7 +126,8 @@ class ModelServer:
                 if step.content is None and step.body is None:
                     step.content = fake.responder(body)
                 time.sleep(step.delay_s)
-                self._send(step, fake._completion(step, body, received.prompt_tokens))
+                completion = fake._completion(step, body, received.prompt_tokens)
+                self._send(step, fake._reported(completion))
 
             def _flood(self, step: Scripted) -> None:
                 self.send_response(step.status)
@@ -205,6 +209,17 @@ class ModelServer:
         if step.report_usage:
             payload["usage"] = usage
         return json.dumps(payload)
+
+    def _reported(self, payload: str) -> str:
+        """The completion with `completion_tokens` as its usage, when set."""
+        if self.completion_tokens is None:
+            return payload
+        data = json.loads(payload)
+        if "usage" in data:
+            usage = data["usage"]
+            usage["completion_tokens"] = self.completion_tokens
+            usage["total_tokens"] = usage["prompt_tokens"] + self.completion_tokens
+        return json.dumps(data)
 
     def close(self) -> None:
         self.server.shutdown()

@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Sequence
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
@@ -120,8 +121,11 @@ def ruff_command() -> list[str]:
         return [sys.executable, "-m", "ruff"]
 
 
-def run_ruff(root: Path, select: list[str], ignore: list[str]) -> list[Finding]:
-    """`ruff check .` in the checkout; `select`/`ignore` only when opsdesk sets them."""
+def run_ruff(
+    root: Path, select: list[str], ignore: list[str], paths: Sequence[str] = ()
+) -> list[Finding]:
+    """`ruff check .` in the checkout (`ruff check src tests` with `paths`);
+    `select`/`ignore` only when opsdesk sets them."""
     command = [
         *ruff_command(),
         *("check", "--output-format", "json", "--no-cache", "--no-fix", "--exit-zero"),
@@ -130,7 +134,7 @@ def run_ruff(root: Path, select: list[str], ignore: list[str]) -> list[Finding]:
         command += ["--select", ",".join(select)]
     if ignore:
         command += ["--ignore", ",".join(ignore)]
-    result = _run([*command, "."], root, "ruff")
+    result = _run([*command, "--", *(paths or ["."])], root, "ruff")
     if result.returncode != 0:
         detail = _ruff_failure(result.stderr, root)
         raise ReviewerError(f"ruff failed: {detail or f'exit {result.returncode}'}")

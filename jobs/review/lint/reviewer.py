@@ -98,6 +98,8 @@ class LintReviewer:
             # made under another mapping is made again rather than replayed.
             "mapping": REPORT_MAPPING,
         }
+        if self.config.paths:  # only when scoped: unscoped fingerprints stay as they were
+            options["paths"] = sorted(self.config.paths)
         return reviewer_fingerprint(self.kind, None, options)
 
     def budget_tokens(self) -> int:
@@ -137,17 +139,30 @@ class LintReviewer:
         check_ruff_configs(checkout)
         if not _has_root_ruff_config(checkout):
             _write_placeholder(root)
-        findings = run_ruff(root, self.config.select, self.config.ignore)
+        paths = self.config.paths
+        findings: list[Finding] = []
+        present = [p for p in paths if _in_checkout(checkout, p)]
+        if present or not paths:
+            findings = run_ruff(root, self.config.select, self.config.ignore, present)
         for linter in self.config.linters:
-            files = sorted(p for p in checkout.files if covers(linter.files, p))
+            files = sorted(
+                p for p in checkout.files if covers(linter.files, p) and self.in_scope(p)
+            )
             if files and is_shellcheck(linter.command):
                 check_shellcheck(checkout, linter.command, files)
             if files:
                 findings += run_linter(linter, root, files)
         return findings
 
+    def in_scope(self, path: str) -> bool:
+        """Whether the file is in the lint paths (every file when there are none)."""
+        paths = self.config.paths
+        return not paths or any(path == p or path.startswith(f"{p}/") for p in paths)
+
     def covers(self, path: str) -> bool:
         """Whether some configured linter reads the file."""
+        if not self.in_scope(path):
+            return False
         globs = [RUFF_FILES, *(tuple(linter.files) for linter in self.config.linters)]
         return any(covers(g, path) for g in globs)
 
@@ -159,7 +174,9 @@ class LintReviewer:
         they stayed LFS pointers."""
         not_reviewed: list[SkippedFile] = []
         for path in sorted(checkout.files):
-            if not self.covers(path):
+            if not self.in_scope(path):
+                reason = f"{NO_LINTER} it: outside the lint paths ({', '.join(self.config.paths)})"
+            elif not self.covers(path):
                 reason = not_covered_reason(path, checkout)
             elif path in names.indistinct:
                 reason = INDISTINCT_NAME
@@ -171,6 +188,11 @@ class LintReviewer:
         covered = len(checkout.files) - len(not_reviewed)
         not_checked_out = [SkippedFile(display_path(p), reason) for p, reason in checkout.skipped]
         return covered, sorted([*not_reviewed, *not_checked_out], key=lambda s: s.path)
+
+
+def _in_checkout(checkout: Checkout, path: str) -> bool:
+    """A lint path that names a file or a directory of the checkout."""
+    return path in checkout.files or any(f.startswith(f"{path}/") for f in checkout.files)
 
 
 # What the start of a file's content says, by the file as it is on disk: the reused

@@ -108,6 +108,15 @@ class LlmReviewer:
         """Prompt tokens a full review of the input's commit would send (review pass)."""
         return full_tree_tokens(review_input.repo, review_input.head_sha, self.sizer())
 
+    def planned_tokens(self, review_input: ReviewInput) -> int:
+        """Prompt tokens the review pass of this input will send, planned before any call
+        (what a budget is checked against; critique and refine passes come on top)."""
+        files = self._with_carried(review_input)
+        if not files:
+            return 0
+        sizer = self.sizer()
+        return sizer.review_tokens(sizer.plan(files, review_input.packed))
+
     def review(self, review_input: ReviewInput) -> ReviewerOutput:
         """Each planned piece: pass 1 finds; pass 2 (critique) drops weak findings;
         pass 3 refines them. Tokens and latency are summed over every call."""

@@ -51,7 +51,7 @@ async def test_a_quick_command_is_acked_empty_then_answers_through_the_response_
     (answer,) = slack.fake.ok_calls("response")
     assert answer.args["response_type"] == "in_channel"
     assert answer.args["replace_original"] is False
-    assert "Health" in json.dumps(answer.args["blocks"])
+    assert "All up" in json.dumps(answer.args["blocks"])  # /health's one line
 
 
 async def test_opsdesk_alone_answers_with_help_written_as_typed_in_slack(slack: SlackBot) -> None:
@@ -80,7 +80,7 @@ async def test_an_alias_runs_its_command(slack: SlackBot) -> None:
     assert status == 200
     await slack.settled()
     (answer,) = slack.fake.ok_calls("response")
-    assert "Health" in json.dumps(answer.args["blocks"])
+    assert "All up" in json.dumps(answer.args["blocks"])  # /health's one line
 
 
 @pytest.mark.parametrize("retry_num", [None, 0])
@@ -192,7 +192,7 @@ async def test_over_socket_mode_a_quick_command_is_acked_then_answered(slack: Sl
     assert ack == {}
     await slack.settled()
     (answer,) = slack.fake.ok_calls("response")
-    assert "Health" in json.dumps(answer.args["blocks"])
+    assert "All up" in json.dumps(answer.args["blocks"])  # /health's one line
 
 
 async def test_over_socket_mode_a_first_delivery_of_a_slow_command_says_it_is_worked_on(

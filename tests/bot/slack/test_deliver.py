@@ -197,3 +197,31 @@ async def test_without_the_history_scope_an_uncertain_post_is_sent_again(
         session.commit()
     assert await slack_sender(slack_api, slack_context).send_due() == 1
     assert len(slack_api.posts_of("C9")) == 1
+
+
+async def test_a_follow_up_answers_in_the_thread_of_the_post_it_names(
+    slack_api: SlackApi, slack_context: Context
+) -> None:
+    """A follow-up written before its parent is sent waits for it, then goes out as a
+    reply in the parent's thread (Slack's thread_ts is the parent's ts)."""
+    engine = slack_context.engine
+    first = Reply.text("api has used 80% of its budget", "Model budget of api: 80% used")
+    [parent_id] = enqueue(engine, kind="alert", targets=["slack:C5"], reply=first, dedupe_key="b:1")
+    later = Reply.text("api has spent its budget", "Model budget of api: spent")
+    [child_id] = enqueue(
+        engine, kind="alert", targets=["slack:C5"], reply=later, dedupe_key="b:2", thread_of="b:1"
+    )
+    assert row(slack_context, child_id).thread_key == "b:1|slack:C5"
+    clock = Clock()
+    slack_api.fail("chat.postMessage", "internal_error")  # the parent's first try fails
+    sender = slack_sender(slack_api, slack_context, clock=clock)
+    assert await sender.send_due() == 0
+    assert row(slack_context, child_id).attempts == 0  # waited, not tried
+    slack_api.heal("chat.postMessage")
+    clock.now += timedelta(minutes=5)
+
+    assert await sender.send_due() == 2
+
+    parent, child = slack_api.ok_calls("chat.postMessage")
+    assert "thread_ts" not in parent.args
+    assert child.args["thread_ts"] == row(slack_context, parent_id).message_ref

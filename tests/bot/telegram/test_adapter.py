@@ -106,6 +106,30 @@ async def test_a_digest_with_its_chart_is_posted_through_the_outbox(
     assert order == ["sendPhoto", "sendMessage"]
 
 
+async def test_a_follow_up_is_sent_as_a_reply_to_the_post_it_names(
+    telegram: TelegramBot, sqlite_engine: Engine
+) -> None:
+    target = f"telegram:{KNOWN_CHAT}"
+    first, later = Reply.text("80% used", "Budget"), Reply.text("spent", "Budget")
+    enqueue(sqlite_engine, kind="alert", targets=[target], reply=first, dedupe_key="b:1")
+    enqueue(
+        sqlite_engine, kind="alert", targets=[target], reply=later, dedupe_key="b:2",
+        thread_of="b:1",
+    )  # fmt: skip
+    sender = OutboxSender(sqlite_engine, {"telegram": TelegramDeliverer(telegram.app.bot)})
+
+    assert await sender.send_due() == 2
+
+    parent, child = telegram.api.called("sendMessage")
+    assert "reply_parameters" not in parent.params
+    with Session(sqlite_engine) as session:
+        sent = session.exec(select(OutboxPost).where(OutboxPost.dedupe_key == f"b:1|{target}"))
+        parent_ref = sent.one().message_ref
+    assert parent_ref is not None
+    replying_to = json.loads(child.params["reply_parameters"])["message_id"]
+    assert str(replying_to) == parent_ref.rpartition(":")[2]
+
+
 async def test_a_429_retry_after_then_success_delivers_once(
     telegram_api: TelegramApi, router: Router, sqlite_engine: Engine
 ) -> None:

@@ -124,3 +124,17 @@ def test_model_prices_are_in_one_currency() -> None:
     ):
         Config(models={"big": usd, "small": eur})
     assert Config(models={"big": usd}).currency == "USD"
+
+
+def test_budget_keys_are_checked_against_the_rest_of_the_file() -> None:
+    repos = [{"name": "api", "path": "/srv/api"}]
+    with pytest.raises(
+        ValueError, match=r"budget.repos.web: unknown repository \(declared: \['api'\]\)"
+    ):
+        Config.model_validate({"repos": repos, "budget": {"repos": {"web": {"monthly_tokens": 9}}}})
+    with pytest.raises(ValueError, match=r"monthly_cost needs prices"):
+        Config.model_validate({"budget": {"monthly_cost": 20}})
+    with pytest.raises(ValueError, match="thresholds are percentages from 1 to 100"):
+        Config.model_validate({"budget": {"thresholds": [50, 120]}})
+    budget = Config.model_validate({"budget": {"thresholds": [100, 50, 50]}}).budget
+    assert (budget.thresholds, budget.on_exhausted) == ([50, 100], "alert")

@@ -210,14 +210,14 @@ def test_no_llm_reviewer_means_no_model_probe() -> None:
 # ---- /health ------------------------------------------------------------------------
 
 
-def test_health_command_shows_every_component(sqlite_engine: Engine, tmp_path: Path) -> None:
+def test_health_all_shows_every_component(sqlite_engine: Engine, tmp_path: Path) -> None:
     context = jobs_context(sqlite_engine, NIGHTLY, data_dir=tmp_path)
     context.clock = lambda: DUE + timedelta(hours=1)
-    reply = build_router(context).handle(CONSOLE_CALLER, "/health")
+    reply = build_router(context).handle(CONSOLE_CALLER, "/health all")
     text = "\n".join(block.text for block in reply.blocks)
     for name in ("database", "schema", "config", "scheduler", "job nightly", "disk", "memory"):
         assert f" {name}: " in text
-    assert reply.title == "Health: down"  # no scheduler is running for the nightly job
+    assert reply.title == "Health: down (checked 03:00 UTC)"  # no scheduler runs the job
     report = health_report(context)
     assert not report.healthy
     disk = {c.name: c for c in report.components}["disk"]

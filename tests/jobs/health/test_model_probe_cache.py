@@ -50,6 +50,6 @@ def test_a_flood_of_health_commands_is_one_model_request(
     sqlite_engine: Engine, tmp_path: Path, model_server: ModelServer
 ) -> None:
     router = build_router(jobs_context(sqlite_engine, llm_config(model_server.url), tmp_path))
-    replies = [render_text(router.handle(VIEWER, "/health"))[0] for _ in range(20)]
+    replies = [render_text(router.handle(VIEWER, "/health all"))[0] for _ in range(20)]
     assert all("model" in reply for reply in replies)
     assert probes_of(model_server) == 1

@@ -112,3 +112,27 @@ def test_a_ruff_toml_with_merge_conflict_markers_fails_the_review(
     in_a_clone = ruff_in(fresh_clone(git_repo, tmp_path), tmp_path)
     assert in_a_clone.returncode == 2 and "ruff.toml" in in_a_clone.stderr
     assert_earlier_review_stands(engine, earlier)
+
+
+# Read by ruff as broken too, so no empty ruff.toml may be written beside them (ruff
+# would prefer it and lint with its defaults): a file that is not UTF-8, and a `tool`
+# that is not a table.
+UNREADABLE = {
+    "not UTF-8": (b'[project]\nname = "d\xe9mo"\n', "Failed to read pyproject.toml"),
+    "tool not a table": (b'tool = 1\n[project]\nname = "demo"\n', "Failed to parse pyproject.toml"),
+}
+
+
+@pytest.mark.parametrize("case", list(UNREADABLE), ids=list(UNREADABLE))
+def test_a_pyproject_ruff_cannot_read_is_never_replaced_by_ruffs_defaults(
+    engine: Engine, git_repo: Repo, tmp_path: Path, repo_lint: Reviews, case: str
+) -> None:
+    git_repo.commit("ok", **{"pyproject.toml": PYPROJECT, "app.py": "import os\n"})
+    earlier = repo_lint()
+    content, said = UNREADABLE[case]
+    git_repo.commit("unreadable", **{"pyproject.toml": content, "b.py": "import sys\n"})
+    reason = fails_with(repo_lint)
+    assert reason.startswith(f"ruff failed: {said}") and str(tmp_path) not in reason
+    in_a_clone = ruff_in(fresh_clone(git_repo, tmp_path), tmp_path)
+    assert in_a_clone.returncode == 2 and said.removesuffix(" pyproject.toml") in in_a_clone.stderr
+    assert_earlier_review_stands(engine, earlier)

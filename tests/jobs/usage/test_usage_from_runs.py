@@ -71,7 +71,7 @@ def expected(rows: list[dict[str, Any]], start: datetime, end: datetime) -> dict
         ("tokens_in", "tokens_out", "calls", "reviews", "cache_hits", "saved_in", "saved_out"), 0
     )
     for row in rows:
-        if row["kind"] != "review" or not start <= row["started_at"] < end:
+        if row["kind"] != "review" or not start <= row["started_at"] <= end:
             continue
         tokens_in, tokens_out = row.get("tokens_in") or 0, row.get("tokens_out") or 0
         total["tokens_in"] += tokens_in

@@ -1,5 +1,6 @@
 """`opsdesk findings` lists what /findings lists, all of it, narrowed by rule, severity
-or path; every hint `opsdesk review` prints names a command that runs."""
+or path; every hint `opsdesk review` prints names a command that runs; `opsdesk review
+--branch/--pr` reviews what a branch or pull request adds."""
 
 from __future__ import annotations
 
@@ -92,3 +93,26 @@ def test_an_unknown_repository_is_named(git_repo: Repo, tmp_path: Path) -> None:
     git_repo.commit("code", **SOURCE)
     done = opsdesk_with_config(_config(tmp_path, git_repo), "findings", "nope")
     assert done.returncode == 1 and "unknown repository 'nope'" in done.stderr
+
+
+def test_review_of_a_branch_on_the_command_line(git_repo: Repo, tmp_path: Path) -> None:
+    git_repo.commit("code", **SOURCE)
+    git_repo.git("checkout", "-q", "-b", "feature/x")
+    git_repo.commit("more", **{"pkg/more.py": "import abc\n"})
+    git_repo.git("checkout", "-q", "main")
+    config = _config(tmp_path, git_repo)
+    config.write_text(config.read_text().replace('path = "', 'branch = "main"\npath = "'))
+    done = opsdesk_with_config(config, "review", "demo", "--branch", "feature/x", "--json")
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout)
+    assert found["kind"] == "branch" and found["branch"]["label"] == "feature/x"
+    assert found["branch"]["merge_base"] == git_repo.git("rev-parse", "main")
+    assert [(f["path"], f["category"], f["status"]) for f in found["findings"]] == [
+        ("pkg/more.py", "F401", "new")
+    ]
+    text = opsdesk_with_config(config, "review", "demo", "--branch", "feature/x")
+    assert "Review demo feature/x: cached" in text.stdout, text.stdout
+    unknown = opsdesk_with_config(config, "review", "demo", "--pr", "3")
+    assert unknown.returncode == 1 and "no pull or merge request #3" in unknown.stderr
+    both = opsdesk_with_config(config, "review", "demo", "--branch", "a", "--pr", "3")
+    assert both.returncode == 2 and "not both" in both.stderr
