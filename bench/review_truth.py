@@ -2,6 +2,7 @@
 
     python bench/review_truth.py REPO [--commits N] [--check-every K] [--select ALL]
                                  [--linter shellcheck] [--rewind]
+    python bench/review_truth.py REPO --branch [--commits N] [--select ALL]
 
 REPO is any git repository (a work tree or a bare clone); it is only read. The last N
 first-parent commits are reviewed oldest first, one per "night", through the real
@@ -18,6 +19,9 @@ night's commit: the review must be a cache hit and `/findings` that commit's tru
 Also printed: the cache-hit rate, the median delta-versus-full prompt tokens as the
 `llm` reviewer would send them (`jobs.review.llm.sizing.delta_and_full_tokens`; no
 model is called), the median review time and the scratch checkout's cost.
+
+`--branch` replays the last N first-parent merges (merged pull requests) as branch
+reviews instead, against the linter's difference (bench/branch_truth.py).
 
 Uses a temporary SQLite database and data directory. Exits 1 when extra or missing
 is not 0, a second review is not a cache hit, or a failed review is not a failure of
@@ -162,7 +166,14 @@ def main() -> int:
     parser.add_argument("--linter", action="append", default=[], choices=["shellcheck"],
                         help="a linter preset to run beside ruff")  # fmt: skip
     parser.add_argument("--rewind", action="store_true", help="finally reset to mid-history")
+    parser.add_argument("--branch", action="store_true",
+                        help="replay the last N first-parent merges as branch reviews instead "
+                        "(bench/branch_truth.py)")  # fmt: skip
     args = parser.parse_args()
+    if args.branch:
+        from branch_truth import replay_merges  # beside this script
+
+        return replay_merges(args, Oracle)
     repo = Path(args.repo).resolve()
     shas = git(repo, "rev-list", "--first-parent", f"--max-count={args.commits}", "HEAD").split()
     shas.reverse()

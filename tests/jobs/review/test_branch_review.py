@@ -190,3 +190,18 @@ def test_a_branch_review_meets_a_spent_model_budget(
         assert found.result.stored.row["reviewer_kind"] == "lint"
         assert any(n.startswith("reviewed by the linters instead") for n in found.result.notes)
     assert not [r for r in model_server.received if r.path.endswith("/chat/completions")]
+
+
+def test_the_model_reviewer_sees_only_the_branchs_diff(
+    branched: Repo, sqlite_engine: Engine, model_server: ModelServer, tmp_path: Path
+) -> None:
+    context = jobs_context(
+        sqlite_engine, on_main(llm_config(branched, model_server)), tmp_path / "data"
+    )
+    found = run_branch_review(context, "demo", BranchAsk(branch="feature"))
+    assert found.result.stored.row["reviewer_kind"] == "llm"
+    asked = [r for r in model_server.received if r.path.endswith("/chat/completions")]
+    prompts = "\n".join(r.body["messages"][1]["content"] for r in asked)
+    # What the branch changed (a.py, c.py), not main's later d.py nor the untouched b.py.
+    assert "### c.py" in prompts and "### a.py" in prompts
+    assert "### d.py" not in prompts and "### b.py" not in prompts
