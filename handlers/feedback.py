@@ -30,8 +30,10 @@ from jobs.review.feedback import (
     undo_false_positive,
     was_shown,
 )
-from jobs.review.history import finding_state, review_commit
+from jobs.review.history import finding_state, load_review, review_commit, served_review_id
+from jobs.review.post import counts_block
 from jobs.review.replies import VERDICT_LABELS, finding_block, marks_text, suppressed_block
+from jobs.review.result import ReviewResult
 from storage.db import session_scope
 from storage.models import Finding
 
@@ -110,7 +112,8 @@ def _mark(request: Request, finding_id: int, verdict: str) -> Reply:
         note += ": it will not be reported again in this repository (Undo takes it back)"
     state = finding_state(context.engine, result.finding)
     block = _redrawn(request, result.finding, state, result.marks)
-    return remember_shown(request, Reply(title="Feedback recorded", blocks=[block], note=note))
+    blocks = [block, *_counts(request, result.finding.repo)]
+    return remember_shown(request, Reply(title="Feedback recorded", blocks=blocks, note=note))
 
 
 def _undo(request: Request, finding_id: int) -> Reply:
@@ -129,6 +132,7 @@ def _undo(request: Request, finding_id: int) -> Reply:
         )
     state = finding_state(request.context.engine, result.finding)
     block = _redrawn(request, result.finding, state, result.marks)
+    counts = _counts(request, result.finding.repo)
     if not result.removed:
         note = "No false positive stood on this finding; nothing was changed"
     elif result.still_suppressed:
@@ -137,7 +141,18 @@ def _undo(request: Request, finding_id: int) -> Reply:
         )
     else:
         note = f"False positive undone by {who}: the finding is reported again"
-    return remember_shown(request, Reply(title="Feedback undone", blocks=[block], note=note))
+    reply = Reply(title="Feedback undone", blocks=[block, *counts], note=note)
+    return remember_shown(request, reply)
+
+
+def _counts(request: Request, repo: str) -> list[Block]:
+    """The counts line of the repository's last review, recomputed: a message showing
+    that review redraws it with the press (others have no block of its key)."""
+    engine = request.context.engine
+    stored = load_review(engine, served_review_id(engine, repo) or 0)
+    if stored is None:
+        return []
+    return [counts_block(ReviewResult(stored, cache_hit=False, duration_ms=0))]
 
 
 def _redrawn(request: Request, finding: Finding, state: str, marks: Sequence[Mark]) -> Block:

@@ -1,4 +1,4 @@
-"""/review <repo> [full | <branch> | #123] and /findings <repo> [suppressed]
+"""/review <repo> [full | <branch> | #123] and /findings <repo> [suppressed|unreviewed]
 [rule CODE] [severity LEVEL] [path] [page]."""
 
 from __future__ import annotations
@@ -17,12 +17,18 @@ from jobs.review.branches import parse_request
 from jobs.review.code_view import code_view
 from jobs.review.engine import run_review
 from jobs.review.feedback import marks_of
-from jobs.review.history import ReviewedFinding, open_findings, review_commit, served_review_id
+from jobs.review.history import (
+    ReviewedFinding,
+    load_review,
+    open_findings,
+    review_commit,
+    served_review_id,
+)
+from jobs.review.post import branch_reply, review_post
 from jobs.review.replies import (
-    branch_reply,
     finding_block,
+    not_reviewed_text,
     repo_label,
-    review_post,
     suppressed_block,
 )
 from jobs.review.targets import RepoTarget, ReviewFailed, UnknownRepo, resolve_target
@@ -54,7 +60,7 @@ SEVERITIES = ("error", "warning", "info")
 
 @dataclass(frozen=True)
 class FindingsQuery:
-    """/findings <repo> [suppressed] [rule CODE] [severity LEVEL] [path] [page]: which
+    """/findings <repo> [suppressed|unreviewed] [rule CODE] [severity LEVEL] [path] [page]: which
     findings, which page."""
 
     repo: str
@@ -63,6 +69,7 @@ class FindingsQuery:
     page: int = 1
     rule: str | None = None  # a rule code (ruff's F401, shellcheck's SC2086), any case
     severity: str | None = None
+    unreviewed: bool = False  # the files the last review did not cover, not findings
 
     def command(self, label: str, page: int) -> str:
         """The command that shows `page` of the same listing (quoted as a shell would,
@@ -96,7 +103,7 @@ def parse_findings_query(args: list[str]) -> FindingsQuery:
     `severity LEVEL`, a path (a file or a directory of the repository) and a page number."""
     if not args:
         raise UsageError("Give a repository name.")
-    suppressed, path, page = False, None, None
+    suppressed, unreviewed, path, page = False, False, None, None
     options: dict[str, str] = {}
     words = iter(args[1:])
     for word in words:
@@ -108,15 +115,17 @@ def parse_findings_query(args: list[str]) -> FindingsQuery:
             if word == "severity" and value.lower() not in SEVERITIES:
                 raise UsageError(f"Severity is one of {', '.join(SEVERITIES)}.")
             options[word] = value.lower() if word == "severity" else value
-        elif word == "suppressed" and not suppressed:
+        elif word == "suppressed" and not suppressed and not unreviewed:
             suppressed = True
+        elif word == "unreviewed" and not unreviewed and not suppressed:
+            unreviewed = True
         elif word.isdigit() and page is None:
             page = parse_id(word, "page number")
         elif not word.isdigit() and path is None:
             path = word.removeprefix("./").rstrip("/") or None
         else:
             raise UsageError(f"{word!r} is one argument too many.")
-    return FindingsQuery(args[0], suppressed, path, page or 1, **options)
+    return FindingsQuery(args[0], suppressed, path, page or 1, unreviewed=unreviewed, **options)
 
 
 def matching_findings(
@@ -134,6 +143,8 @@ def findings(request: Request) -> Reply:
     with a button to take the false positive back, a page at a time."""
     query = parse_findings_query(request.args)
     context = request.context
+    if query.unreviewed:
+        return unreviewed_files(request, query)
     try:
         target, found = matching_findings(context, query, allow_local=_on_console(request))
     except UnknownRepo as exc:
@@ -176,6 +187,32 @@ def findings_blocks(
     return [finding_block(f.as_row(), marks=marks.get(f.id, ()), view=view) for f in listed]
 
 
+MAX_UNREVIEWED_GROUPS = 20
+MAX_UNREVIEWED_PATHS = 20
+
+
+def unreviewed_files(request: Request, query: FindingsQuery) -> Reply:
+    """The files the repository's last review could not cover, grouped by reason."""
+    context = request.context
+    try:
+        target = resolve_target(context, query.repo, allow_local=_on_console(request))
+    except UnknownRepo as exc:
+        return Reply.error(exc.reason)
+    label = repo_label(target.name)
+    served = load_review(context.engine, served_review_id(context.engine, target.name) or 0)
+    if served is None:
+        return Reply.text(f"{label} has not been reviewed yet: /review {label}")
+    files = [s for s in served.skipped_files if query.covers(s.path)]
+    where = f" in {query.path}" if query.path else ""
+    if not files:
+        return Reply.text(f"Every file{where} was reviewed.", title=f"{label}: all reviewed")
+    text = not_reviewed_text(files, MAX_UNREVIEWED_GROUPS, MAX_UNREVIEWED_PATHS)
+    return Reply(
+        title=f"{label}: {plural(len(files), 'file')} not reviewed{where}",
+        blocks=[Block(text=text)],
+    )
+
+
 def _on_console(request: Request) -> bool:
     """Only the local terminal may name a path instead of a configured repository."""
     return request.caller.platform == "console"
@@ -191,9 +228,10 @@ COMMANDS = [
     ),
     Command(
         "findings",
-        "/findings <repo> [suppressed] [rule CODE] [severity LEVEL] [path] [page]",
+        "/findings <repo> [suppressed|unreviewed] [rule CODE] [severity LEVEL] [path] [page]",
         "open findings of a repository, 20 a page; `suppressed`: those marked false "
-        "positive, to undo; `rule F401`, `severity error` or a path: only those",
+        "positive, to undo; `unreviewed`: the files no reviewer covered; `rule F401`, "
+        "`severity error` or a path: only those",
         findings,
     ),
 ]

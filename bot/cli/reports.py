@@ -118,7 +118,7 @@ def run_review_command(settings: Settings, args: argparse.Namespace) -> int:
     from bot.wiring import build_context
     from jobs.review.code_view import code_view
     from jobs.review.engine import run_review
-    from jobs.review.replies import review_post
+    from jobs.review.post import review_post
     from jobs.review.targets import ReviewFailed
 
     context = build_context(settings)
@@ -144,7 +144,7 @@ def run_review_command(settings: Settings, args: argparse.Namespace) -> int:
 def _review_branch(context: Context, args: argparse.Namespace) -> int:
     from bot.render_text import render_text
     from jobs.review.branch_review import BranchAsk, run_branch_review
-    from jobs.review.replies import branch_reply
+    from jobs.review.post import branch_reply
     from jobs.review.targets import ReviewFailed
 
     if args.branch is not None and args.pr is not None:

@@ -72,7 +72,7 @@ def usage_families(context: Context) -> Iterator[Metric]:
         "How much of a monthly budget is used (1 = all; the larger of tokens and money).",
         labels=["scope"],
     )
-    for state in budget_states(context):
+    for state in budget_states(context, report=report):
         if state.tokens_ceiling is not None:
             ceiling.add_metric([state.scope], state.tokens_ceiling)
         used.add_metric([state.scope], state.share)

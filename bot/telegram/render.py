@@ -308,6 +308,24 @@ class Edit:
     text: str = ""  # the visible text the message will have
 
 
+COUNTS_PREFIX = "counts:"
+
+
+def _redraw_counts(counts: Block, message_text: str, plain: list[str], markup: list[str]) -> None:
+    """A review's counts line, recomputed by a press: it replaces the paragraph that
+    starts like it, in a message of the same review (its commit named in the message)."""
+    commit = (counts.key or "").rsplit(":", 1)[-1]
+    head = counts.text.split(" ", 1)[0]
+    if not commit or commit not in message_text:
+        return
+    for index, text in enumerate(plain):
+        if text.startswith(head + " "):
+            lines = block_paragraph(counts).lines
+            markup[index] = lines_html(lines)
+            plain[index] = "\n".join("".join(t for t, _ in line) for line in lines)
+            return
+
+
 def edit_after_press(
     message_text: str,
     message_html: str,
@@ -334,6 +352,8 @@ def edit_after_press(
     paragraph = block_paragraph(block, placed.number)
     html_paragraphs[index] = lines_html(paragraph.lines)
     plain_paragraphs[index] = "\n".join("".join(t for t, _ in line) for line in paragraph.lines)
+    for counts in (b for b in answer.blocks if b.key and b.key.startswith(COUNTS_PREFIX)):
+        _redraw_counts(counts, message_text, plain_paragraphs, html_paragraphs)
     if utf16_len(PARAGRAPH_BREAK.join(plain_paragraphs)) > MAX_MESSAGE_LENGTH:
         return None
     new_rows = [[(b.label, b.payload) for b in row] for row in paragraph.rows]

@@ -73,6 +73,7 @@ def examples(world: World) -> list[Example]:
     repo.commit("More docs", {"docs/page12.md": "# Page 12, revised\n"})
     world.now = NOW
     quiet = router.handle(slack_dana, "/review click")
+    unreviewed = router.handle(slack_dana, "/findings click unreviewed")
 
     listing = router.handle(slack_dana, "/findings click")
     keyed = [b for b in listing.blocks if b.key and b.buttons]
@@ -105,6 +106,14 @@ def examples(world: World) -> list[Example]:
             "A quiet night",
             "The nightly post after commits that changed no finding.",
             quiet,
+        ),
+        Example(
+            "unreviewed",
+            "Findings",
+            "The files no reviewer covered",
+            "`/findings click unreviewed`, the command the review post names: the files "
+            "of the last review that no linter covers or that were too large, by reason.",
+            unreviewed,
         ),
         Example(
             "findings",

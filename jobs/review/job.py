@@ -7,7 +7,7 @@ buttons count in a chat once the outbox has delivered it there (`record_shown`).
 from __future__ import annotations
 
 from jobs.review.engine import run_review
-from jobs.review.replies import review_post
+from jobs.review.post import review_post
 from jobs.review.targets import ReviewFailed
 from jobs.runs.job import JobOutcome, RunContext
 

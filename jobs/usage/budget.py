@@ -17,9 +17,7 @@ from jobs.context import Context
 from jobs.usage.ceilings import raised
 from jobs.usage.figures import UsageLine, grouped, money, total
 from jobs.usage.forecast import Forecast
-from jobs.usage.periods import usage_window
-from jobs.usage.queries import usage_lines
-from jobs.usage.report import ALL, month_forecasts
+from jobs.usage.report import ALL, UsageReport, usage_report
 
 
 @dataclass(frozen=True)
@@ -83,8 +81,11 @@ def limits(config: Config) -> dict[str, BudgetLimit]:
     return found
 
 
-def budget_states(context: Context, repo: str | None = None) -> list[BudgetState]:
-    """The budgets that bear on `repo` (its own, then the deployment's), or every one."""
+def budget_states(
+    context: Context, repo: str | None = None, report: UsageReport | None = None
+) -> list[BudgetState]:
+    """The budgets that bear on `repo` (its own, then the deployment's), or every one.
+    `report`: this month's usage of every repository, when the caller has it."""
     config = context.config
     configured = limits(config)
     scopes = [s for s in configured if repo is None or s in (repo, ALL)]
@@ -92,32 +93,30 @@ def budget_states(context: Context, repo: str | None = None) -> list[BudgetState
         return []
     scopes.sort(key=lambda s: (s == ALL, s))
     now = context.clock()
-    timezone = config.scheduler.timezone
-    month = month_key(now, timezone)
-    start = usage_window("month", now, timezone).start
+    month = month_key(now, config.scheduler.timezone)
+    if report is None or report.window.period != "month" or report.repo is not None:
+        report = usage_report(context, "month")
     with context.engine.connect() as connection:
-        lines = usage_lines(connection, start, now)
         raises = raised(connection, month)
-        ceilings = {s: _ceiling(configured[s], raises.get(s, (0, 0.0))) for s in scopes}
-        forecasts = {
-            f.scope: f
-            for f in month_forecasts(
-                context, connection, now, budget_of=lambda s: ceilings.get(s, (None, None))[0]
+    lines = list(report.lines)
+    forecasts = {f.scope: f for f in report.forecasts}
+    states = []
+    for scope in scopes:
+        tokens, cost = _ceiling(configured[scope], raises.get(scope, (0, 0.0)))
+        projected = forecasts.get(scope)
+        states.append(
+            BudgetState(
+                scope,
+                month,
+                configured[scope].on_exhausted or config.budget.on_exhausted or "alert",
+                _tokens(lines, scope),
+                tokens,
+                _spent(lines, scope, config),
+                cost,
+                projected.against(tokens, now) if projected is not None else None,
             )
-        }
-    return [
-        BudgetState(
-            scope,
-            month,
-            configured[scope].on_exhausted or config.budget.on_exhausted or "alert",
-            _tokens(lines, scope),
-            ceilings[scope][0],
-            _spent(lines, scope, config),
-            ceilings[scope][1],
-            forecasts.get(scope),
         )
-        for scope in scopes
-    ]
+    return states
 
 
 def _ceiling(limit: BudgetLimit, raise_: tuple[int, float]) -> tuple[int | None, float | None]:

@@ -7,7 +7,7 @@ ends, against the budget. Pure arithmetic; the reads are the caller's.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -35,6 +35,13 @@ class Forecast:
     @property
     def exhausted(self) -> bool:
         return self.budget is not None and self.used >= self.budget
+
+    def against(self, budget: int | None, now: datetime) -> Forecast:
+        """The same forecast measured against `budget`."""
+        over_from = None
+        if budget is not None and self.used < budget < self.projected and self.rate_per_day > 0:
+            over_from = now + (budget - self.used) / self.rate_per_day * _DAY
+        return replace(self, budget=budget, over_from=over_from)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -71,7 +78,4 @@ def forecast(
     rate = trailing / (span / _DAY) if span > timedelta(0) else 0.0
     days_left = max(month_end - now, timedelta(0)) / _DAY
     projected = round(used + rate * days_left)
-    over_from = None
-    if budget is not None and used < budget < projected and rate > 0:
-        over_from = now + (budget - used) / rate * _DAY
-    return Forecast(scope, used, rate, projected, month_end, budget, over_from)
+    return Forecast(scope, used, rate, projected, month_end).against(budget, now)

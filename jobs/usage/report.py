@@ -78,7 +78,8 @@ def usage_report(
     window = usage_window(period, now, config.scheduler.timezone)
     with context.engine.connect() as connection:
         lines = usage_lines(connection, window.start, window.end, repo)
-        forecasts = month_forecasts(context, connection, now, repo, budget_of)
+        this_month = lines if period == "month" else None  # read once
+        forecasts = month_forecasts(context, connection, now, repo, budget_of, this_month)
     return UsageReport(
         window, repo, tuple(lines), money(lines, config.models), config.currency, forecasts
     )
@@ -90,15 +91,19 @@ def month_forecasts(
     now: datetime,
     repo: str | None = None,
     budget_of: BudgetOf | None = None,
+    month_lines: list[UsageLine] | None = None,
 ) -> tuple[Forecast, ...]:
     """The deployment's forecast (unless one repository is asked for), then each
-    repository's that used tokens this month or the trailing days."""
+    repository's that used tokens this month or the trailing days. `month_lines`:
+    this month's lines when the caller has read them already."""
     timezone = context.config.scheduler.timezone
     month = usage_window("month", now, timezone)
     ends = month_end(now, timezone)
     first = first_review_run(connection, repo)
     span = trailing_span(now, first)
-    used = grouped(usage_lines(connection, month.start, now, repo), lambda line: line.repo)
+    if month_lines is None:
+        month_lines = usage_lines(connection, month.start, now, repo)
+    used = grouped(month_lines, lambda line: line.repo)
     recent = grouped(usage_lines(connection, now - span, now, repo), lambda line: line.repo)
     scopes: list[tuple[str, int, int]] = []
     if repo is None:

@@ -80,12 +80,13 @@ def test_every_hint_review_prints_is_a_command_that_runs(git_repo: Repo, tmp_pat
     config = _config(tmp_path, git_repo)
     review = opsdesk_with_config(config, "review", "demo")
     assert review.returncode == 0, review.stderr
-    hints = re.findall(r"(opsdesk findings [^;\n]*?) lists them all", review.stdout)
+    hints = re.findall(r": (opsdesk (?:findings|review) [^·\n]*?)\s*(?:·|\n|$)", review.stdout)
     assert hints and "/findings" not in review.stdout, review.stdout
+    assert any(hint.startswith("opsdesk findings ") for hint in hints), hints
     for hint in hints:
         done = opsdesk_with_config(config, *shlex.split(hint)[1:])
         assert done.returncode == 0, done.stderr
-        assert "Findings demo:" in done.stdout
+        assert "Findings demo:" in done.stdout or hint.endswith("--json")
 
 
 def test_an_unknown_repository_is_named(git_repo: Repo, tmp_path: Path) -> None:

@@ -56,7 +56,7 @@ def test_a_finding_shows_its_place_rule_code_and_line_on_github(
 
     finding_id = int(str(unused.key).removeprefix("finding:"))
     mark_shown(engine, "telegram:-100", [finding_id])
-    [redrawn] = router.press(DANA, f"fb:{finding_id}:h").blocks
+    redrawn = router.press(DANA, f"fb:{finding_id}:h").blocks[0]
     assert _links(redrawn) == _links(unused)
     assert redrawn.text.endswith("👍 Helpful — marked by Dana")
     assert not any(b.label.startswith("✓") for b in redrawn.buttons)  # nobody's tick on a button

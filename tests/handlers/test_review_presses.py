@@ -39,7 +39,9 @@ def test_each_of_25_findings_has_its_buttons_and_a_press_answers_with_that_findi
         }
         pressed = router.press(DANA, f"fb:{finding_id}:h")
         assert pressed.status == "ok", pressed
-        [answer] = pressed.blocks
+        # The finding, then the counts of the review it was in, both redrawn in place.
+        answer, counts = pressed.blocks
+        assert counts.key is not None and counts.key.startswith("counts:")
         assert answer.key == key
         assert answer.text.endswith("👍 Helpful — marked by Dana")
         assert answer.text.removesuffix("\n👍 Helpful — marked by Dana") == block.text

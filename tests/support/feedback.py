@@ -54,9 +54,23 @@ def dana_reviews_two_unused(engine: Engine, git_repo: Repo, tmp_path: Path) -> t
 
 
 def finding_counts(reply: Reply) -> dict[str, int]:
-    """The reply's "Findings" field: new 1 · open 0 · fixed 0 · suppressed 1."""
-    value = next(f.value for f in reply.fields if f.label == "Findings")
-    return {name: int(n) for name, n in re.findall(r"(\w+) (\d+)", value)}
+    """A review post's counts, from its small print ("3 open (1 new) · 0 fixed · 1 marked
+    false positive · …"): new, open (carried over), fixed, suppressed."""
+    found = re.search(
+        r"(\d+) open \((\d+) new\) · (\d+) fixed · (\d+) marked false positive", reply.note
+    )
+    if found is None:  # a night without news: its one line says how many stay open
+        line = reply.blocks[0].text
+        standing = re.search(r" — (\d+) open", line)
+        suppressed = re.search(r"(\d+) marked false positive", line)
+        return {
+            "new": 0,
+            "open": int(standing[1]) if standing else 0,
+            "fixed": 0,
+            "suppressed": int(suppressed[1]) if suppressed else 0,
+        }
+    standing, new, fixed, suppressed = (int(n) for n in found.groups())
+    return {"new": new, "open": standing - new, "fixed": fixed, "suppressed": suppressed}
 
 
 def listed_findings(reply: Reply) -> list[str]:

@@ -235,8 +235,9 @@ async def test_a_review_shows_its_summary_first_and_a_false_positive_press_redra
     slack: SlackBot, reviewing: Router, slack_context: Context
 ) -> None:
     review = await answered(slack, "review demo", "t-1")
-    assert review[0]["type"] == "header" and "fields" in review[1]  # the summary first
-    assert "suppressed 0" in text_of(review) and "`os` imported" in text_of(review)
+    assert review[0]["type"] == "header"  # the news first: "demo: first review — 2 findings"
+    assert review[0]["text"]["text"] == "demo: first review — 2 findings"
+    assert "0 marked false positive" in text_of(review) and "`os` imported" in text_of(review)
     false_positive = action_id(review, "False positive")
     finding_id = int(false_positive.split(":")[1])
     await slack.post(slack.payloads.action_body(review, false_positive, action_ts="17.1"))

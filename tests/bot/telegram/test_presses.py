@@ -228,7 +228,7 @@ async def test_a_press_from_a_chat_never_shown_the_finding_is_an_alert_that_leak
 ) -> None:
     git_repo.commit("two unused imports", **{"app.py": TWO_UNUSED})
     [review] = await command(reviewing, "/review demo")
-    assert "suppressed 0" in review["text"]  # the summary, as Telegram shows it
+    assert "0 marked false positive" in review["text"]  # the small print, as Telegram shows it
     elsewhere = {**review, "chat": {"id": OTHER_CHAT, "type": "group"}}
     await press(reviewing, elsewhere, button(review, 2, "False positive"), "q-forged", 43)
     alert = reviewing.api.called("answerCallbackQuery")[-1].params

@@ -103,15 +103,20 @@ def test_review_and_findings_commands_with_a_feedback_button(
     router = build_router(jobs_context(sqlite_engine, chat_config(git_repo), tmp_path))
     reply = router.handle(SLACK_USER, "/review demo")
     assert reply.status == "ok", reply
-    assert reply.title.startswith("Review demo: full ") and reply.title.endswith("(1 commit)")
-    fields = {f.label: f.value for f in reply.fields}
-    assert fields["Findings"] == "new 2 · open 0 · fixed 0 · suppressed 0"
-    assert "Tokens" not in fields  # a linter spends none, so it claims none saved
+    assert reply.title == "demo: first review — 2 findings"
+    assert reply.note.startswith("2 open (2 new) · 0 fixed · 0 marked false positive · full ")
+    assert "prompt" not in reply.note  # a linter spends no tokens, so it claims none saved
     assert len([b for b in reply.blocks if b.buttons]) == 1  # max_findings_shown = 1
-    assert reply.note == "1 more: /findings demo lists them all, a page at a time"
+    texts = [b.text for b in reply.blocks]
+    assert "… and 1 more open, most severe first: /findings demo" in texts
+    assert "📋 2 open in all, most severe first: /findings demo" in texts
     again = router.handle(SLACK_USER, "/review demo")
-    assert again.title.startswith("Review demo: cached ")
-    assert "review took" in {f.label: f.value for f in again.fields}["Saved"]
+    # Nothing changed: one line, and how much faster the cached answer was.
+    [line] = again.blocks
+    assert line.text.startswith("demo: no new commits since ") and line.text.endswith(
+        " was reviewed — 2 open: /findings demo"
+    )
+    assert again.title == "" and again.note == ""
 
     listed = router.handle(SLACK_USER, "/findings demo")
     assert listed.title == "Findings demo: 2 open"
@@ -134,9 +139,8 @@ def test_chat_users_may_review_only_configured_repos(
     refused = router.handle(SLACK_USER, f"/review {git_repo.path}")
     assert refused.status == "error" and "configured: demo" in refused.blocks[0].text
     local = router.handle(CONSOLE_CALLER, f"/review {git_repo.path}")
-    assert local.status == "ok" and local.title.startswith(
-        f"Review {git_repo.path.resolve()}: full"
-    )
+    assert local.status == "ok"
+    assert local.title == f"{git_repo.path.resolve()}: first review — 0 findings"
 
 
 def test_cli_review_of_a_local_path_prints_json(git_repo: Repo, tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 from sqlalchemy.engine import Engine
 
 from jobs.review.lint.names import INDISTINCT_NAME
-from jobs.review.replies import review_reply
+from jobs.review.post import review_reply
 from tests.support.git_repo import Repo
 from tests.support.oracles import ruff_oracle, shellcheck_oracle
 from tests.support.reviews import Reviews, lint_config, open_set

@@ -54,9 +54,15 @@ def test_a_scheduled_review_is_recorded_once_then_hits_the_cache(
     assert len(reviews) == 1
     assert [p.target for p in posts] == ["slack:C1", "slack:C1"]
     posted = Reply.model_validate_json(posts[0].reply_json)
-    assert posted.title.startswith("Review demo: full")
+    assert posted.title.startswith("demo: first review — ")
     assert any("F401" in block.text for block in posted.blocks)
     assert any(b.payload.startswith("fb:") for b in posted.all_buttons())
+    # The night after, with no new commit: one line, nothing to press.
+    quiet = Reply.model_validate_json(posts[1].reply_json)
+    assert [b.text.split(" — ")[0] for b in quiet.blocks] == [
+        f"demo: no new commits since {reviews[0].commit_sha[:7]} was reviewed"
+    ]
+    assert quiet.all_buttons() == []
 
 
 def test_a_failing_scheduled_review_is_a_failed_run_with_the_reason(

@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 from jobs.config.schema import Config
 from jobs.review.engine import ReviewResult
 from jobs.review.history import count_reviews, open_findings
-from jobs.review.replies import review_reply
+from jobs.review.post import review_reply
 from jobs.review.targets import ReviewFailed
 from tests.support.git_repo import Repo
 from tests.support.oracles import ruff_in_a_clone, ruff_oracle, shellcheck_oracle
@@ -171,8 +171,8 @@ def test_files_no_linter_covers_are_listed_as_not_reviewed(
     }  # fmt: skip
     assert result.to_json()["reviewed_files"] == 1
     texts = [block.text for block in review_reply(result, repo_lint.config).blocks]
-    assert "Not reviewed: 2 files\nno linter for *.ts (2): web/app.ts, web/b.ts" in texts
-    assert "No open findings." not in texts
+    assert "📄 2 files have no linter: /findings demo unreviewed" in texts
+    assert "📋 0 open in all, most severe first: /findings demo" in texts
     cached = repo_lint()
     assert cached.cache_hit and cached.skipped_files == result.skipped_files
 
@@ -182,8 +182,9 @@ def test_a_commit_no_linter_covers_says_nothing_was_reviewed(
 ) -> None:
     git_repo.commit("go", **{"main.go": "package main\n"})
     result = repo_lint()
-    texts = [block.text for block in review_reply(result, repo_lint.config).blocks]
-    assert "Nothing was reviewed: no configured linter covers any file in this commit." in texts
+    reply = review_reply(result, repo_lint.config)
+    assert reply.title == "demo: first review — 0 findings"
+    assert "📄 1 file has no linter: /findings demo unreviewed" in [b.text for b in reply.blocks]
 
 
 def test_a_config_ruff_cannot_read_fails_the_review_with_ruffs_reason(

@@ -20,7 +20,8 @@ from jobs.digest.job import build_digest
 from jobs.digest.replies import digest_lines
 from jobs.review.budget import CALL_FAILED, CUT_SHORT, HUNK_TOO_LARGE
 from jobs.review.llm.calibration import StoredCalibration
-from jobs.review.replies import review_reply, tokens_text
+from jobs.review.post import review_reply
+from jobs.review.replies import not_reviewed_text, tokens_text
 from jobs.review.targets import ReviewFailed
 from storage.models import JobRun, TokenCalibration, utcnow
 from tests.standins.model_server import ModelServer, Scripted
@@ -111,8 +112,10 @@ def test_a_25_file_delta_is_split_across_calls_that_each_fit_the_context(
     # The tokens are the server's own counts, summed over every call of this review.
     assert result.tokens["prompt"] == sum(r.prompt_tokens for r in delta_calls)
     reply = review_reply(result, config)
-    assert "hunk larger than the model's context (1): pkg/table.py" in reply.blocks[0].text
-    assert "carried to the next review" in reply.blocks[0].text
+    assert any("1 file not reviewed (1 carried to the next review)" in b.text for b in reply.blocks)
+    assert "hunk larger than the model's context (1): pkg/table.py" in not_reviewed_text(
+        result.skipped_files
+    )
 
 
 def test_a_truncated_answer_is_not_cached_and_the_next_review_asks_again(
@@ -186,10 +189,10 @@ def test_reply_json_run_row_and_digest_tell_the_same_token_figures(
     assert data["tokens"]["completion"] > 0
     full = data["full_tree_tokens"]
     assert full > 5 * sent
-    fields = {f.label: f.value for f in review_reply(result, llm.config).fields}
-    assert fields["Tokens"] == tokens_text(data["tokens"], full)
+    note = review_reply(result, llm.config).note
+    assert tokens_text(data["tokens"], full) in note
     saved = f"{100 * (1 - sent / full):.0f}% saved"
-    assert saved in fields["Tokens"]
+    assert saved in note
     assert cached.to_json()["tokens"] == {"prompt": 0, "completion": 0}
     with Session(engine) as session:
         rows = session.exec(select(JobRun).order_by(JobRun.id)).all()  # type: ignore[arg-type]
@@ -214,9 +217,10 @@ def test_a_lint_review_claims_time_saved_and_no_tokens(
         assert (result.to_json()["tokens"], result.full_tree_tokens) == (
             {"prompt": 0, "completion": 0}, 0,
         )  # fmt: skip
-        assert "Tokens" not in {f.label for f in review_reply(result, lint.config).fields}
-    saved = {f.label: f.value for f in review_reply(cached, lint.config).fields}["Saved"]
-    assert saved.endswith(f"(review took {duration(made.stored.row['duration_ms'])})")
+        assert "prompt" not in review_reply(result, lint.config).note
+    # A cached answer is a night without news: one line, nothing to say about tokens.
+    assert review_reply(cached, lint.config).note == ""
+    assert f" · took {duration(made.duration_ms)}" in review_reply(made, lint.config).note
     digest = build_digest(jobs_context(engine, lint.config), "day", utcnow() + timedelta(seconds=1))
     assert "review tokens" not in "\n".join(digest_lines(digest))
 
@@ -305,10 +309,7 @@ def test_a_full_reviews_own_cost_is_its_full_tree_figure(
     made = review(engine, config, tmp_path)
     sent = sum(r.prompt_tokens for r in model_server.received)
     assert made.kind == "full" and made.full_tree_tokens == made.tokens["prompt"] == sent
-    fields = {f.label: f.value for f in review_reply(made, config).fields}
-    assert "full review:" not in fields["Tokens"]  # it is one: nothing to compare with
+    note = review_reply(made, config).note
+    assert "prompt" in note and "full review:" not in note  # it is one: nothing to compare with
     cached = review(engine, config, tmp_path)
-    fields = {f.label: f.value for f in review_reply(cached, config).fields}
-    assert (
-        fields["Tokens"] == f"0 prompt + 0 completion; a full review: ~{sent:,} prompt (100% saved)"
-    )
+    assert (cached.tokens, cached.full_tree_tokens) == ({"prompt": 0, "completion": 0}, sent)
