@@ -46,9 +46,9 @@ log = logging.getLogger(__name__)
 
 # glibc's mallopt parameter for the most malloc arenas a process may have.
 _M_ARENA_MAX = -8
-# Measured on the idle console-only process (ctypes' own 0.3 MB included): one arena
-# 0.5 MB smaller, two 0.2 MB. Python allocates under the GIL, so its threads gain
-# little from arenas of their own.
+# One arena measured smallest on the idle process, ctypes' own cost included
+# (docs/performance.md). Python allocates under the GIL, so its threads gain little
+# from arenas of their own.
 MALLOC_ARENAS = 1
 
 

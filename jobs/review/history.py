@@ -333,22 +333,21 @@ def open_findings(engine: Engine, repo: str, *, suppressed: bool = False) -> lis
 def open_counts(connection: Connection) -> dict[str, int]:
     """How many open findings each repository has, as /findings counts them (those
     someone marked false positive left out)."""
-    marked = select(FEEDBACK.c.finding_id).where(FEEDBACK.c.verdict == "false_positive")
-    rows = connection.execute(
-        select(FINDINGS.c.repo, func.count())
-        .where(FINDINGS.c.status == "open", FINDINGS.c.id.not_in(marked))
-        .group_by(FINDINGS.c.repo)
-    )
-    return {str(repo): int(count) for repo, count in rows}
+    return _open_counts_by_repo(connection, marked_false_positive=False)
 
 
 def suppressed_counts(connection: Connection) -> dict[str, int]:
     """How many open findings of each repository someone marked false positive, each
     once — what `/findings <repo> suppressed` lists."""
+    return _open_counts_by_repo(connection, marked_false_positive=True)
+
+
+def _open_counts_by_repo(connection: Connection, *, marked_false_positive: bool) -> dict[str, int]:
     marked = select(FEEDBACK.c.finding_id).where(FEEDBACK.c.verdict == "false_positive")
+    among = FINDINGS.c.id.in_(marked) if marked_false_positive else FINDINGS.c.id.not_in(marked)
     rows = connection.execute(
         select(FINDINGS.c.repo, func.count())
-        .where(FINDINGS.c.status == "open", FINDINGS.c.id.in_(marked))
+        .where(FINDINGS.c.status == "open", among)
         .group_by(FINDINGS.c.repo)
     )
     return {str(repo): int(count) for repo, count in rows}
