@@ -33,7 +33,7 @@ from jobs.running.kinds import KINDS
 from jobs.running.result_cache import CacheInputError, CacheInputs, fingerprint
 from jobs.runs import records as runs
 from jobs.runs.incidents import open_streak_root, run_post_key
-from jobs.runs.job import JobOutcome, JobSpec, RunContext, SharedSetup, Trigger
+from jobs.runs.job import JobOutcome, JobSpec, RunContext, Trigger
 from jobs.runs.specs import batch_members, find_batch
 from jobs.usage import gate
 from storage.durable import until_written
@@ -64,8 +64,6 @@ class RunOptions(TypedDict, total=False):
     batch_id: str | None
     # Default: the process's one stop signal (context.run_control).
     cancel: threading.Event | None
-    # Default: a setup of its own; a batch's members share one.
-    shared: SharedSetup | None
     # Post the result to the job's post_to (default True; a batch posts once for all).
     post: bool
     # The chat whoever ran it is answered in (`slack:C1`): the post skips it, so a
@@ -123,7 +121,6 @@ def _run_started(
         batch_id=options.get("batch_id"),
         scheduled_at=options.get("scheduled_at"),
         cancel=options.get("cancel") or context.run_control.cancel,
-        shared=options.get("shared") or SharedSetup(),
     )
     try:
         with runs.beating(engine, row.id):
@@ -281,7 +278,6 @@ def run_batch(
         scheduled_at=scheduled_at,
         batch_id=batch_id,
         cancel=cancel or context.run_control.cancel,
-        shared=SharedSetup(),
         post=False,
         on_start=on_start,
     )
