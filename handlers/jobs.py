@@ -209,7 +209,7 @@ def run_now(context: Context, name: str) -> Reply:
     if spec is not None:
         return run_job_for_reply(context, spec, "manual")[1]
     if find_batch(context.config, name) is not None:
-        return batch_reply(run_batch(context, name))
+        return batch_reply(run_batch(context, name, line="chat"))
     raise UsageError(f"No job or batch named {name!r}. {_known(context)}")
 
 

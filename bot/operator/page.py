@@ -298,11 +298,24 @@ def _outlook(lines: Sequence[str]) -> str:
     return f'<section id="budget"><h2>Model usage this month</h2><ul>{items}</ul></section>'
 
 
+def _workers(lines: Sequence[str]) -> str:
+    """This process's worker slots: busy, and what waits for one and how long."""
+    if not lines:
+        return ""
+    items = "".join(f"<li>{_e(line)}</li>" for line in lines)
+    return f'<section id="workers"><h2>Workers now</h2><ul>{items}</ul></section>'
+
+
 def render_page(
-    digest: Digest, *, chart: bool, generated_at: datetime, outlook: Sequence[str] = ()
+    digest: Digest,
+    *,
+    chart: bool,
+    generated_at: datetime,
+    outlook: Sequence[str] = (),
+    workers: Sequence[str] = (),
 ) -> str:
     """The whole page for one digest; `chart` says whether /chart.png can draw;
-    `outlook`: the month's budget and forecast lines."""
+    `outlook`: the month's budget and forecast lines; `workers`: the worker slots'."""
     period = digest.period
     nav = "".join(
         f'<a href="?period={p}"{_ON if p == period else ""}>{label}</a>'
@@ -326,6 +339,7 @@ def render_page(
         + _models(digest)
         + _caching(digest)
         + "</div><br>"
+        + _workers(workers)
         + _outlook(outlook)
         + _jobs(digest)
         + _reviews(digest)
