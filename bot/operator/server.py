@@ -210,8 +210,7 @@ class OperatorServer:
         return Response.text(body, content_type="application/json")
 
     def _page(self, period: Period) -> str:
-        from bot.operator.page import render_page
-        from jobs.core.work_slots import slots_lines
+        from bot.operator.page import render_page, worker_lines
         from jobs.digest.job import build_digest
         from jobs.usage.outlook import month_outlook
 
@@ -220,7 +219,7 @@ class OperatorServer:
         digest = build_digest(context, period, now)
         digest = type(digest).model_validate(public_data(digest.model_dump()))
         outlook = month_outlook(context)
-        workers = slots_lines(context.run_control.slots, now)
+        workers = worker_lines(context.run_control.slots, now)
         return render_page(
             digest, chart=charts_installed(), generated_at=now, outlook=outlook, workers=workers
         )

@@ -25,8 +25,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from jobs.core.text import plural, span
-
 Line = Literal["scheduled", "chat"]
 LINES: tuple[Line, ...] = ("scheduled", "chat")
 
@@ -155,26 +153,3 @@ class WorkSlots:
         or ended), or `timeout`; for tests and benches that wait for a signal."""
         with self._changed:
             return self._changed.wait_for(lambda: condition(self), timeout)
-
-
-def slots_lines(slots: WorkSlots, now: datetime) -> list[str]:
-    """The operator page's words for the worker slots: how many are busy, and per
-    line what waits and the longest wait."""
-    running = slots.running()
-    busy = sum(running.values())
-    lines = [
-        f"{plural(slots.workers, 'worker')}: {busy} busy"
-        + (f" ({running['scheduled']} scheduled, {running['chat']} from chat)" if busy else "")
-    ]
-    waiting = slots.waiting()
-    for line in LINES:
-        mine = [w for w in waiting if w.line == line]
-        if mine:
-            words = "scheduled run" if line == "scheduled" else "run from chat"
-            lines.append(
-                f"{plural(len(mine), words, words.replace('run', 'runs', 1))} waiting, "
-                f"the oldest ({mine[0].job}) for {span(now - mine[0].queued_at)}"
-            )
-    if not waiting:
-        lines.append("nothing waits for a worker")
-    return lines

@@ -27,7 +27,8 @@ from jobs.review.baseline import Earlier, compare
 from jobs.review.budget import SkippedFile
 from jobs.review.finding import Finding as ReportedFinding
 from jobs.review.finding import finding_fingerprint
-from jobs.review.history import FINDINGS, REVIEW_FINDINGS, At, StoredReview, at_of, load_review
+from jobs.review.history import FINDINGS, REVIEW_FINDINGS, load_review
+from jobs.review.stored import At, StoredReview, at_of
 from storage.db import session_scope
 from storage.models import Finding, Review, ReviewFinding
 
