@@ -163,6 +163,9 @@ class JobRun(SQLModel, table=True):
     # ok | failed | timeout | cached | missed | interrupted | abandoned | running
     status: str = Field(default="running", max_length=20)
     scheduled_at: datetime | None = None
+    # When it asked for a worker, and how long it waited for one (started_at - queued_at).
+    queued_at: datetime | None = None
+    wait_ms: int | None = None
     started_at: datetime = Field(default_factory=utcnow)
     finished_at: datetime | None = None
     duration_ms: int | None = None

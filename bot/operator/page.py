@@ -14,6 +14,7 @@ from html import escape
 
 from jobs.core import text as words
 from jobs.core.when import local_time
+from jobs.core.work_slots import LINES, WorkSlots
 from jobs.digest.figures import Digest, time_saved_phrase
 from jobs.digest.inputs import Period
 
@@ -298,11 +299,47 @@ def _outlook(lines: Sequence[str]) -> str:
     return f'<section id="budget"><h2>Model usage this month</h2><ul>{items}</ul></section>'
 
 
+def worker_lines(slots: WorkSlots, now: datetime) -> list[str]:
+    """The operator page's words for the worker slots: how many are busy, and per
+    line what waits and the longest wait."""
+    running = slots.running()
+    busy = sum(running.values())
+    lines = [
+        f"{words.plural(slots.workers, 'worker')}: {busy} busy"
+        + (f" ({running['scheduled']} scheduled, {running['chat']} from chat)" if busy else "")
+    ]
+    waiting = slots.waiting()
+    for line in LINES:
+        mine = [w for w in waiting if w.line == line]
+        if mine:
+            noun = "scheduled run" if line == "scheduled" else "run from chat"
+            lines.append(
+                f"{words.plural(len(mine), noun, noun.replace('run', 'runs', 1))} waiting, "
+                f"the oldest ({mine[0].job}) for {words.span(now - mine[0].queued_at)}"
+            )
+    if not waiting:
+        lines.append("nothing waits for a worker")
+    return lines
+
+
+def _workers(lines: Sequence[str]) -> str:
+    """This process's worker slots: busy, and what waits for one and how long."""
+    if not lines:
+        return ""
+    items = "".join(f"<li>{_e(line)}</li>" for line in lines)
+    return f'<section id="workers"><h2>Workers now</h2><ul>{items}</ul></section>'
+
+
 def render_page(
-    digest: Digest, *, chart: bool, generated_at: datetime, outlook: Sequence[str] = ()
+    digest: Digest,
+    *,
+    chart: bool,
+    generated_at: datetime,
+    outlook: Sequence[str] = (),
+    workers: Sequence[str] = (),
 ) -> str:
     """The whole page for one digest; `chart` says whether /chart.png can draw;
-    `outlook`: the month's budget and forecast lines."""
+    `outlook`: the month's budget and forecast lines; `workers`: the worker slots'."""
     period = digest.period
     nav = "".join(
         f'<a href="?period={p}"{_ON if p == period else ""}>{label}</a>'
@@ -326,6 +363,7 @@ def render_page(
         + _models(digest)
         + _caching(digest)
         + "</div><br>"
+        + _workers(workers)
         + _outlook(outlook)
         + _jobs(digest)
         + _reviews(digest)
