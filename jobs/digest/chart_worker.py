@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from jobs.core.text import duration
 from jobs.digest.chart import ChartRequest, DayBar
 
 if TYPE_CHECKING:
@@ -52,10 +53,6 @@ def draw_chart(request: ChartRequest) -> bytes:
     return _png(figure)
 
 
-def _seconds(ms: float) -> str:
-    return f"{ms / 1000:.1f}s" if ms < 60_000 else f"{ms / 60_000:.1f}m"
-
-
 def _draw_jobs(axes: Any, request: ChartRequest) -> None:
     """Horizontal bars, one per job, its typical duration written on it; a flagged job
     in amber with what it was, failures in red."""
@@ -76,9 +73,9 @@ def _draw_jobs(axes: Any, request: ChartRequest) -> None:
     axes.set_xlim(0, max(tallest * 1.6, 1.0))
     axes.set_xlabel("seconds", fontsize=8)
     for index, bar in enumerate(jobs):
-        label = _seconds(bar.typical_ms) if bar.typical_ms else ""
+        label = duration(bar.typical_ms) if bar.typical_ms else ""
         if bar.flagged and bar.previous_ms:
-            label += f" (was {_seconds(bar.previous_ms)})"
+            label += f" (was {duration(bar.previous_ms)})"
             axes.plot([bar.previous_ms / 1000] * 2, [index - 0.35, index + 0.35], color="0.2")
         axes.text(values[index], index, f" {label}", va="center", fontsize=8)
         if bar.failures:
