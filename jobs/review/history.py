@@ -4,8 +4,8 @@ A review's stored picture (what store.py writes) is read back here: the cached
 review of a commit (`cached_review`, the cache-hit path: SQLAlchemy Core on indexed
 columns, so it costs about as much as reading a ref), a review by id, the last review
 of a chain, and the open findings of a repository. Suppression is not stored: it is
-derived from the feedback rows as they are now, so a cached reply hides a false
-positive marked after the review was made.
+derived from the feedback rows and the muted rules as they are now, so a cached reply
+hides a false positive marked, or a rule muted, after the review was made.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from sqlalchemy.engine import Connection, Engine
 from jobs.review.budget import SkippedFile
 from jobs.review.feedback import FEEDBACK, Mark
 from jobs.review.finding import Finding as ReportedFinding
+from jobs.review.mutes import muted_finding_ids, standing
 from storage.models import Finding, JobRun, Review, ReviewFinding
 
 REVIEWS = Review.__table__  # type: ignore[attr-defined]
@@ -41,7 +42,7 @@ COUNTED_STATES = ("new", "open", "fixed", "suppressed")
 
 
 # Display order: what is new first, then what is still open, then what was fixed.
-STATE_ORDER = {"new": 0, "open": 1, "fixed": 2, "suppressed": 3}
+STATE_ORDER = {"new": 0, "open": 1, "fixed": 2, "suppressed": 3, "muted": 4}
 
 
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
@@ -61,7 +62,8 @@ def at_of(found: ReportedFinding) -> At:
 @dataclass(frozen=True)
 class ReviewedFinding:
     """A finding as one review reported it. `status` is its state in that review:
-    new | open | fixed, or suppressed when a false positive stands on it now."""
+    new | open | fixed, or suppressed when a false positive stands on it now, or muted
+    when its rule is muted in its repository now."""
 
     id: int
     fingerprint: str
@@ -123,6 +125,7 @@ class StoredReview:
     findings: tuple[ReviewedFinding, ...]  # sorted; suppressed left out
     suppressed: tuple[ReviewedFinding, ...] = ()  # false positives now, counted only
     marks: dict[int, tuple[Mark, ...]] = field(default_factory=dict)  # finding id → who marked what
+    muted: tuple[ReviewedFinding, ...] = ()  # of a rule muted in the repository now, counted only
 
     @property
     def id(self) -> int:
@@ -130,13 +133,15 @@ class StoredReview:
 
     @property
     def counts(self) -> dict[str, int]:
-        """new / open / fixed / suppressed as derived now: they add up to what is listed."""
+        """new / open / fixed / suppressed / muted as derived now: they add up to what is
+        listed."""
         tally = Counter(f.status for f in self.findings)
         return {
             "new": tally["new"],
             "open": tally["open"],
             "fixed": tally["fixed"],
             "suppressed": len(self.suppressed),
+            "muted": len(self.muted),
         }
 
     @property
@@ -176,8 +181,10 @@ _FINDING_COLUMNS = (
 
 
 def _stored(connection: Connection, row: Any) -> StoredReview:
-    """A review row with its findings, suppression derived from feedback as it is now."""
+    """A review row with its findings, suppression derived from feedback and muted
+    rules as they are now."""
     review_id = int(row["id"])
+    in_review = select(REVIEW_FINDINGS.c.finding_id).where(REVIEW_FINDINGS.c.review_id == review_id)
     rows = connection.execute(
         select(*_FINDING_COLUMNS)
         .join(FINDINGS, FINDINGS.c.id == REVIEW_FINDINGS.c.finding_id)
@@ -189,11 +196,7 @@ def _stored(connection: Connection, row: Any) -> StoredReview:
     marks: dict[int, list[Mark]] = {}
     for finding_id, verdict, name, user in connection.execute(
         select(FEEDBACK.c.finding_id, FEEDBACK.c.verdict, FEEDBACK.c.user_name, FEEDBACK.c.user)
-        .where(
-            FEEDBACK.c.finding_id.in_(
-                select(REVIEW_FINDINGS.c.finding_id).where(REVIEW_FINDINGS.c.review_id == review_id)
-            )
-        )
+        .where(FEEDBACK.c.finding_id.in_(in_review))
         .order_by(FEEDBACK.c.id)
     ):
         marks.setdefault(int(finding_id), []).append(Mark(str(verdict), str(name or user)))
@@ -202,10 +205,14 @@ def _stored(connection: Connection, row: Any) -> StoredReview:
         for finding_id, found in marks.items()
         if any(mark.verdict == "false_positive" for mark in found)
     }
+    muted_ids = set(connection.execute(muted_finding_ids(in_review)).scalars())
     shown: list[ReviewedFinding] = []
     hidden: list[ReviewedFinding] = []
+    muted: list[ReviewedFinding] = []
     for found in (ReviewedFinding(*r) for r in rows):
-        if found.status != "fixed" and found.id in false_positives:
+        if found.status != "fixed" and found.id in muted_ids:
+            muted.append(replace(found, status="muted"))
+        elif found.status != "fixed" and found.id in false_positives:
             hidden.append(replace(found, status="suppressed"))
         elif found.status == "suppressed":
             # Stored by an older opsdesk; its false positive was taken back since.
@@ -217,6 +224,7 @@ def _stored(connection: Connection, row: Any) -> StoredReview:
         tuple(sort_findings(shown)),
         tuple(sort_findings(hidden)),
         {finding_id: tuple(found) for finding_id, found in marks.items()},
+        tuple(sort_findings(muted)),
     )
 
 
@@ -309,46 +317,24 @@ def review_cache_key(repo: str, sha: str, fingerprint: str) -> str:
     return hashlib.sha256(f"{repo}\0{sha}\0{fingerprint}".encode()).hexdigest()
 
 
-def open_findings(engine: Engine, repo: str, *, suppressed: bool = False) -> list[ReviewedFinding]:
-    """Open findings of a repository, most severe first: those nobody marked false
-    positive, or with `suppressed` only those someone did."""
-    marked = (
-        select(FEEDBACK.c.finding_id)
-        .where(FEEDBACK.c.verdict == "false_positive")
-        .scalar_subquery()
-    )
-    is_marked = FINDINGS.c.id.in_(marked)
+def open_findings(engine: Engine, repo: str, standing_as: str = "open") -> list[ReviewedFinding]:
+    """Open findings of a repository, most severe first: those listed (open), those
+    someone marked false positive (suppressed), or those of a muted rule (muted)."""
     with engine.connect() as connection:
         rows = connection.execute(
             select(*_reviewed_columns(FINDINGS.c)).where(
-                FINDINGS.c.repo == repo,
-                FINDINGS.c.status == "open",
-                is_marked if suppressed else ~is_marked,
+                FINDINGS.c.repo == repo, FINDINGS.c.status == "open", standing(standing_as)
             )
         ).all()
-    status = "suppressed" if suppressed else "open"
-    return sort_findings(ReviewedFinding(*row, status) for row in rows)  # type: ignore[call-arg]
+    return sort_findings(ReviewedFinding(*row, standing_as) for row in rows)  # type: ignore[call-arg]
 
 
-def open_counts(connection: Connection) -> dict[str, int]:
-    """How many open findings each repository has, as /findings counts them (those
-    someone marked false positive left out)."""
-    marked = select(FEEDBACK.c.finding_id).where(FEEDBACK.c.verdict == "false_positive")
+def standing_counts(connection: Connection, standing_as: str = "open") -> dict[str, int]:
+    """How many open findings each repository has listed (open), marked false positive
+    (suppressed) or of a muted rule (muted), each once — as /findings lists them."""
     rows = connection.execute(
         select(FINDINGS.c.repo, func.count())
-        .where(FINDINGS.c.status == "open", FINDINGS.c.id.not_in(marked))
-        .group_by(FINDINGS.c.repo)
-    )
-    return {str(repo): int(count) for repo, count in rows}
-
-
-def suppressed_counts(connection: Connection) -> dict[str, int]:
-    """How many open findings of each repository someone marked false positive, each
-    once — what `/findings <repo> suppressed` lists."""
-    marked = select(FEEDBACK.c.finding_id).where(FEEDBACK.c.verdict == "false_positive")
-    rows = connection.execute(
-        select(FINDINGS.c.repo, func.count())
-        .where(FINDINGS.c.status == "open", FINDINGS.c.id.in_(marked))
+        .where(FINDINGS.c.status == "open", standing(standing_as))
         .group_by(FINDINGS.c.repo)
     )
     return {str(repo): int(count) for repo, count in rows}
