@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from handlers.access import Role
+from handlers.feedback import remember_shown
 from handlers.router import Command, Request, UsageError
 from jobs.context import Context
 from jobs.core.reply import Block, Reply, ReplyField
@@ -203,13 +204,14 @@ def _name_arg(request: Request) -> str:
     return name
 
 
-def run_now(context: Context, name: str) -> Reply:
-    """Run a job or a whole batch now; the reply comes when it has finished."""
+def run_now(context: Context, name: str, answered_in: str | None = None) -> Reply:
+    """Run a job or a whole batch now; the reply comes when it has finished. Its post
+    skips `answered_in`, the chat the reply answers (one message there, not two)."""
     spec = find_job(context.config, name)
     if spec is not None:
-        return run_job_for_reply(context, spec, "manual")[1]
+        return run_job_for_reply(context, spec, "manual", answered_in=answered_in)[1]
     if find_batch(context.config, name) is not None:
-        return batch_reply(run_batch(context, name))
+        return batch_reply(run_batch(context, name, answered_in=answered_in))
     raise UsageError(f"No job or batch named {name!r}. {_known(context)}")
 
 
@@ -219,8 +221,10 @@ def list_jobs(request: Request) -> Reply:
 
 
 def run(request: Request) -> Reply:
-    """Run one job (or batch) now and answer when it ends."""
-    return run_now(request.context, _name_arg(request))
+    """Run one job (or batch) now and answer when it ends, in the asker's chat (which
+    the job's own post then skips); a review's findings can be marked from there."""
+    reply = run_now(request.context, _name_arg(request), request.caller.chat)
+    return remember_shown(request, reply)
 
 
 def _set_paused(request: Request, paused: bool) -> Reply:

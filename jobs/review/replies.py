@@ -83,10 +83,6 @@ def finding_spans(finding: Finding, state: str = "", view: CodeView = NO_VIEW) -
     return spans
 
 
-def finding_text(finding: Finding, state: str = "", view: CodeView = NO_VIEW) -> str:
-    return Block(spans=finding_spans(finding, state, view)).text
-
-
 def finding_block(
     finding: Finding,
     chosen: str | None = None,

@@ -83,10 +83,6 @@ class ReviewResult:
         """Prompt tokens a full model review of this commit would send (0 for a linter)."""
         return int(self.stored.row["full_prompt_tokens"])
 
-    @property
-    def display_kind(self) -> str:
-        return "cached" if self.cache_hit else str(self.stored.row["kind"])
-
     def run_columns(self) -> dict[str, Any]:
         """What a job_runs row needs from this review (for callers that record it)."""
         row = self.stored.row

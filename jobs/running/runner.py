@@ -10,7 +10,7 @@ import logging
 import os
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,7 +31,7 @@ from jobs.running.command import command_environ, command_workdir
 from jobs.running.kinds import KINDS
 from jobs.running.result_cache import CacheInputError, CacheInputs, fingerprint
 from jobs.runs import records as runs
-from jobs.runs.job import JobOutcome, JobSpec, RunContext, SharedSetup, Trigger
+from jobs.runs.job import JobOutcome, JobSpec, RunContext, Trigger
 from jobs.runs.specs import batch_members, find_batch
 from jobs.usage import gate
 from storage.durable import until_written
@@ -62,10 +62,11 @@ class RunOptions(TypedDict, total=False):
     batch_id: str | None
     # Default: the process's one stop signal (context.run_control).
     cancel: threading.Event | None
-    # Default: a setup of its own; a batch's members share one.
-    shared: SharedSetup | None
     # Post the result to the job's post_to (default True; a batch posts once for all).
     post: bool
+    # The chat whoever ran it is answered in (`slack:C1`): the post skips it, so a
+    # run asked for where the job posts anyway is one message there.
+    answered_in: str | None
     # Called with the run id once the row exists (the scheduler tracks its runs).
     on_start: Callable[[int], None] | None
 
@@ -118,7 +119,6 @@ def _run_started(
         batch_id=options.get("batch_id"),
         scheduled_at=options.get("scheduled_at"),
         cancel=options.get("cancel") or context.run_control.cancel,
-        shared=options.get("shared") or SharedSetup(),
     )
     try:
         with runs.beating(engine, row.id):
@@ -164,14 +164,20 @@ def _run_started(
     # modules it loads).
     baseline = baseline_ms(engine, spec.name) if finished.cache_hit else None
     reply = outcome.reply or job_reply(finished, baseline)
-    if options.get("post", True) and spec.post_to:
+    targets = posted_to(spec.post_to, options.get("answered_in"))
+    if options.get("post", True) and targets:
         until_written(
             lambda: enqueue(
-                engine, kind="job", targets=spec.post_to, reply=reply, dedupe_key=f"run:{run_id}"
+                engine, kind="job", targets=targets, reply=reply, dedupe_key=f"run:{run_id}"
             ),
             f"run {run_id}'s post",
         )
     return finished, reply
+
+
+def posted_to(targets: Sequence[str], answered_in: str | None) -> list[str]:
+    """Where a run's result is posted: its targets but the chat already answered."""
+    return [target for target in targets if target != answered_in]
 
 
 def _run_with_cache(ctx: RunContext) -> JobOutcome:
@@ -243,9 +249,11 @@ def run_batch(
     cancel: threading.Event | None = None,
     post: bool = True,
     on_start: Callable[[int], None] | None = None,
+    answered_in: str | None = None,
 ) -> BatchResult:
     """Run every unpaused member of a batch under one batch id, `concurrency` at a
-    time; one failing member does not stop the others; one combined post."""
+    time; one failing member does not stop the others; one combined post (but in
+    `answered_in`, the chat whoever ran it is answered in)."""
     batch = find_batch(context.config, batch_name)
     if batch is None:
         raise KeyError(batch_name)
@@ -259,7 +267,6 @@ def run_batch(
         scheduled_at=scheduled_at,
         batch_id=batch_id,
         cancel=cancel or context.run_control.cancel,
-        shared=SharedSetup(),
         post=False,
         on_start=on_start,
     )
@@ -271,6 +278,7 @@ def run_batch(
         finished = [future.result() for future in futures]
     result = BatchResult(batch_name, batch_id, finished, skipped)
     targets = list(batch.post_to) or list(dict.fromkeys(t for m in members for t in m.post_to))
+    targets = posted_to(targets, answered_in)
     if post and targets and (finished or skipped):
         until_written(
             lambda: enqueue(
