@@ -18,13 +18,7 @@ from jobs.review.branches import parse_request
 from jobs.review.code_view import code_view
 from jobs.review.engine import run_review
 from jobs.review.feedback import marks_of
-from jobs.review.history import (
-    ReviewedFinding,
-    load_review,
-    open_findings,
-    review_commit,
-    served_review_id,
-)
+from jobs.review.history import load_review, open_findings, review_commit, served_review_id
 from jobs.review.post import branch_reply, review_post
 from jobs.review.replies import (
     finding_block,
@@ -32,6 +26,7 @@ from jobs.review.replies import (
     repo_label,
     suppressed_block,
 )
+from jobs.review.stored import ReviewedFinding
 from jobs.review.targets import RepoTarget, ReviewFailed, UnknownRepo, resolve_target
 
 FINDINGS_PER_PAGE = 20

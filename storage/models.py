@@ -91,14 +91,15 @@ class Finding(SQLModel, table=True):
 
 
 class ReviewFinding(SQLModel, table=True):
-    """Which findings one review reported, and as what (new, open, fixed,
-    suppressed). A cache hit replays these rows."""
+    """Which findings one review reported, and as what (new, open, fixed); whether
+    one is suppressed is derived from the feedback when a reply is made. A cache hit
+    replays these rows."""
 
     __tablename__ = "review_findings"
 
     review_id: int = Field(foreign_key="reviews.id", primary_key=True)
     finding_id: int = Field(foreign_key="findings.id", primary_key=True, index=True)
-    state: str = Field(max_length=12)  # new | open | fixed | suppressed
+    state: str = Field(max_length=12)  # new | open | fixed
     line: int
     cell: int | None = None  # as in findings.cell, where it stood in this review
     # Its path in this review when its file was renamed since (null: findings.path).
@@ -126,7 +127,7 @@ class Feedback(SQLModel, table=True):
 class RuleMute(SQLModel, table=True):
     """A rule an admin muted in one repository: its findings are hidden on every path
     (reviews cached or fresh, /findings, the digest, /metrics) and counted apart, as a
-    false positive hides one finding. Who and when, for the record. Migration 0011."""
+    false positive hides one finding. Who and when, for the record. Migration 0012."""
 
     __tablename__ = "rule_mutes"
     __table_args__ = (UniqueConstraint("repo", "rule", name="uq_rule_mute_repo_rule"),)

@@ -144,6 +144,10 @@ class LlmReviewerConfig(Strict):
     # An answer larger than this fails its call (what other calls reviewed is kept):
     # a server that streams forever or answers 200 MB cannot fill opsdesk's memory.
     max_answer_mb: float = Field(default=8, gt=0, le=1024)
+    # Calls of one review in flight at once (llama.cpp --parallel, OLLAMA_NUM_PARALLEL,
+    # vLLM and TGI batch them): findings and token sums are those of one call at a
+    # time; a server that answers 429 or 503 gets fewer until it keeps up.
+    parallel: int = Field(default=4, ge=1, le=64)
 
     @field_validator("base_url")
     @classmethod

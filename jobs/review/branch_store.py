@@ -21,8 +21,9 @@ from sqlmodel import col
 from sqlmodel import select as sm_select
 
 from jobs.review.finding import Finding as ReportedFinding
-from jobs.review.history import REVIEW_FINDINGS, StoredReview, load_review
+from jobs.review.history import REVIEW_FINDINGS, load_review
 from jobs.review.store import ReviewDraft
+from jobs.review.stored import StoredReview
 from storage.db import session_scope
 from storage.models import Finding, Review
 

@@ -30,7 +30,6 @@ from jobs.context import Context
 from jobs.review import current, git, history, store
 from jobs.review.budget import RETRY_REASONS, SkippedFile
 from jobs.review.diff import SKIP_REASONS, FileDiff
-from jobs.review.history import StoredReview
 from jobs.review.linemap import line_maps
 from jobs.review.lint.reviewer import NO_LINTER, LintReviewer
 from jobs.review.llm.calibration import StoredCalibration
@@ -42,6 +41,7 @@ from jobs.review.result import ReviewResult
 from jobs.review.reviewers import Reviewer, ReviewerError
 from jobs.review.scratch import checkout_dir
 from jobs.review.spending import FallbackReviewer, LintInstead, check_budget
+from jobs.review.stored import StoredReview
 from jobs.review.targets import RepoTarget, ReviewFailed, resolve_target
 from jobs.runs import records as runs
 from jobs.usage import gate

@@ -24,9 +24,10 @@ from jobs.core.text import duration, plural
 from jobs.review.budget import NOT_REVIEWED_REASONS, SkippedFile
 from jobs.review.code_view import NO_VIEW, CodeView, code_view
 from jobs.review.finding import location
-from jobs.review.history import REVIEWS, ReviewedFinding
+from jobs.review.history import REVIEWS
 from jobs.review.replies import finding_block, repo_label, short, tokens_text
 from jobs.review.result import BranchReview, ReviewResult
+from jobs.review.stored import ReviewedFinding
 
 COUNTS_KEY_PREFIX = "counts:"
 MAX_FIXED_LISTED = 3

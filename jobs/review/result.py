@@ -8,7 +8,7 @@ from typing import Any
 from jobs.review.branches import BranchHead
 from jobs.review.budget import SkippedFile
 from jobs.review.code_view import NO_VIEW, CodeView
-from jobs.review.history import ReviewedFinding, StoredReview
+from jobs.review.stored import ReviewedFinding, StoredReview
 
 
 @dataclass(frozen=True)

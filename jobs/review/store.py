@@ -27,7 +27,8 @@ from jobs.review.baseline import Earlier, compare
 from jobs.review.budget import SkippedFile
 from jobs.review.finding import Finding as ReportedFinding
 from jobs.review.finding import finding_fingerprint
-from jobs.review.history import FINDINGS, REVIEW_FINDINGS, At, StoredReview, at_of, load_review
+from jobs.review.history import FINDINGS, REVIEW_FINDINGS, load_review
+from jobs.review.stored import At, StoredReview, at_of
 from storage.db import session_scope
 from storage.models import Finding, Review, ReviewFinding
 
@@ -119,7 +120,7 @@ def save_review(
                 .join(ReviewFinding, col(ReviewFinding.finding_id) == col(Finding.id))
                 .where(
                     ReviewFinding.review_id == base_review_id,
-                    col(ReviewFinding.state).in_(("new", "open", "suppressed")),
+                    col(ReviewFinding.state).in_(("new", "open")),
                 )
             ).all()
             for row, line, cell, then in rows:

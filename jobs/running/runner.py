@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, TypedDict, Unpack
 
 from pydantic import BaseModel
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from jobs.config.schema import JobConfig
@@ -31,6 +32,7 @@ from jobs.running.command import command_environ, command_workdir
 from jobs.running.kinds import KINDS
 from jobs.running.result_cache import CacheInputError, CacheInputs, fingerprint
 from jobs.runs import records as runs
+from jobs.runs.incidents import open_streak_root, run_post_key
 from jobs.runs.job import JobOutcome, JobSpec, RunContext, Trigger
 from jobs.runs.specs import batch_members, find_batch
 from jobs.usage import gate
@@ -166,13 +168,22 @@ def _run_started(
     reply = outcome.reply or job_reply(finished, baseline)
     targets = posted_to(spec.post_to, options.get("answered_in"))
     if options.get("post", True) and targets:
-        until_written(
-            lambda: enqueue(
-                engine, kind="job", targets=targets, reply=reply, dedupe_key=f"run:{run_id}"
-            ),
-            f"run {run_id}'s post",
-        )
+        until_written(lambda: _post_run(engine, spec.name, run_id, targets, reply), f"run {run_id}")
     return finished, reply
+
+
+def _post_run(engine: Engine, job: str, run_id: int, targets: list[str], reply: Reply) -> None:
+    """The run's post; a failure after a failure, or the success that ends them, in the
+    thread of the post of the run that first failed (one incident, one thread)."""
+    root = open_streak_root(engine, job, run_id)
+    enqueue(
+        engine,
+        kind="job",
+        targets=targets,
+        reply=reply,
+        dedupe_key=run_post_key(run_id),
+        thread_of=run_post_key(root) if root is not None else None,
+    )
 
 
 def posted_to(targets: Sequence[str], answered_in: str | None) -> list[str]:

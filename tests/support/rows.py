@@ -11,7 +11,7 @@ from sqlalchemy import insert
 from sqlalchemy.engine import Engine
 
 from storage.db import session_scope
-from storage.models import Finding, JobRun, Review
+from storage.models import Finding, Heartbeat, JobRun, Review
 
 
 def add_finding(engine: Engine, **overrides: object) -> Finding:
@@ -135,3 +135,18 @@ def add_build_history(engine: Engine, now: datetime) -> None:
             for h in range(4)
         ],
     )
+
+
+def scheduler_beats(engine: Engine, now: datetime) -> None:
+    """The scheduler is alive at `now`, and has been for three days."""
+    with session_scope(engine) as session:
+        session.merge(
+            Heartbeat(
+                component="scheduler",
+                holder="test:1",
+                status="up",
+                detail="{}",
+                started_at=now - timedelta(days=3),
+                beat_at=now,
+            )
+        )
