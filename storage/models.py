@@ -127,7 +127,7 @@ class Feedback(SQLModel, table=True):
 class RuleMute(SQLModel, table=True):
     """A rule an admin muted in one repository: its findings are hidden on every path
     (reviews cached or fresh, /findings, the digest, /metrics) and counted apart, as a
-    false positive hides one finding. Who and when, for the record. Migration 0012."""
+    false positive hides one finding. Who and when, for the record. Migration 0013."""
 
     __tablename__ = "rule_mutes"
     __table_args__ = (UniqueConstraint("repo", "rule", name="uq_rule_mute_repo_rule"),)
@@ -179,6 +179,9 @@ class JobRun(SQLModel, table=True):
     # ok | failed | timeout | cached | missed | interrupted | abandoned | running
     status: str = Field(default="running", max_length=20)
     scheduled_at: datetime | None = None
+    # When it asked for a worker, and how long it waited for one (started_at - queued_at).
+    queued_at: datetime | None = None
+    wait_ms: int | None = None
     started_at: datetime = Field(default_factory=utcnow)
     finished_at: datetime | None = None
     duration_ms: int | None = None
