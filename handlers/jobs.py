@@ -211,7 +211,7 @@ def run_now(context: Context, name: str, answered_in: str | None = None) -> Repl
     if spec is not None:
         return run_job_for_reply(context, spec, "manual", answered_in=answered_in)[1]
     if find_batch(context.config, name) is not None:
-        return batch_reply(run_batch(context, name, answered_in=answered_in))
+        return batch_reply(run_batch(context, name, line="chat", answered_in=answered_in))
     raise UsageError(f"No job or batch named {name!r}. {_known(context)}")
 
 

@@ -91,14 +91,15 @@ class Finding(SQLModel, table=True):
 
 
 class ReviewFinding(SQLModel, table=True):
-    """Which findings one review reported, and as what (new, open, fixed,
-    suppressed). A cache hit replays these rows."""
+    """Which findings one review reported, and as what (new, open, fixed); whether
+    one is suppressed is derived from the feedback when a reply is made. A cache hit
+    replays these rows."""
 
     __tablename__ = "review_findings"
 
     review_id: int = Field(foreign_key="reviews.id", primary_key=True)
     finding_id: int = Field(foreign_key="findings.id", primary_key=True, index=True)
-    state: str = Field(max_length=12)  # new | open | fixed | suppressed
+    state: str = Field(max_length=12)  # new | open | fixed
     line: int
     cell: int | None = None  # as in findings.cell, where it stood in this review
     # Its path in this review when its file was renamed since (null: findings.path).
@@ -162,6 +163,9 @@ class JobRun(SQLModel, table=True):
     # ok | failed | timeout | cached | missed | interrupted | abandoned | running
     status: str = Field(default="running", max_length=20)
     scheduled_at: datetime | None = None
+    # When it asked for a worker, and how long it waited for one (started_at - queued_at).
+    queued_at: datetime | None = None
+    wait_ms: int | None = None
     started_at: datetime = Field(default_factory=utcnow)
     finished_at: datetime | None = None
     duration_ms: int | None = None

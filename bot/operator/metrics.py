@@ -3,7 +3,7 @@ the live process on every scrape. Nothing here counts anything itself.
 
 Labels are bounded: job and kind (from the configuration), status (a fixed set),
 model (configured models), platform (slack, telegram, console, log), repo and budget
-scope (configured repositories, "all"). No commit
+scope (configured repositories, "all"), line (scheduled, chat). No commit
 sha, channel or user id is ever a label.
 """
 
@@ -89,6 +89,15 @@ class OpsdeskCollector(Collector):
             {key: h for key, h in totals.durations.items()},
         )
 
+        yield _histogram_family(
+            "opsdesk_job_run_wait_seconds",
+            "How long finished runs waited for a free worker ([scheduler] workers) before "
+            "they started.",
+            ["job", "kind"],
+            {key: h for key, h in totals.waits.items()},
+        )
+        yield from self._worker_families(now)
+
         with_cache = cached_jobs(self.context.config)
         hits = CounterMetricFamily(
             "opsdesk_cache_hits", "Runs answered from the cache.", labels=["job", "kind"]
@@ -163,6 +172,37 @@ class OpsdeskCollector(Collector):
         if leading is not None:
             leader.add_metric([], 1.0 if leading else 0.0)
         yield leader
+
+    def _worker_families(self, now: datetime) -> Iterator[Metric]:
+        """This process's worker slots: how many, how many busy, who waits and since
+        when (line: scheduled or chat)."""
+        slots = self.context.run_control.slots
+        workers = GaugeMetricFamily(
+            "opsdesk_workers", "Runs this process runs at once at most ([scheduler] workers)."
+        )
+        workers.add_metric([], slots.workers)
+        yield workers
+        busy = GaugeMetricFamily(
+            "opsdesk_workers_busy", "Worker slots taken by a run, by line.", labels=["line"]
+        )
+        waiting = GaugeMetricFamily(
+            "opsdesk_runs_waiting", "Runs waiting for a free worker, by line.", labels=["line"]
+        )
+        oldest = GaugeMetricFamily(
+            "opsdesk_runs_waiting_oldest_seconds",
+            "How long the longest-waiting run of each line has waited (0 when none waits).",
+            labels=["line"],
+        )
+        queued = slots.waiting()
+        for line, count in sorted(slots.running().items()):
+            busy.add_metric([line], count)
+            mine = [w for w in queued if w.line == line]
+            waiting.add_metric([line], len(mine))
+            age = (now - mine[0].queued_at).total_seconds() if mine else 0.0
+            oldest.add_metric([line], max(age, 0.0))
+        yield busy
+        yield waiting
+        yield oldest
 
     def _outbox_families(
         self, outbox: dict[str, PlatformOutbox], now: datetime

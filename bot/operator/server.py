@@ -210,7 +210,7 @@ class OperatorServer:
         return Response.text(body, content_type="application/json")
 
     def _page(self, period: Period) -> str:
-        from bot.operator.page import render_page
+        from bot.operator.page import render_page, worker_lines
         from jobs.digest.job import build_digest
         from jobs.usage.outlook import month_outlook
 
@@ -219,7 +219,10 @@ class OperatorServer:
         digest = build_digest(context, period, now)
         digest = type(digest).model_validate(public_data(digest.model_dump()))
         outlook = month_outlook(context)
-        return render_page(digest, chart=charts_installed(), generated_at=now, outlook=outlook)
+        workers = worker_lines(context.run_control.slots, now)
+        return render_page(
+            digest, chart=charts_installed(), generated_at=now, outlook=outlook, workers=workers
+        )
 
     async def page(self, request: Request) -> Response:
         try:

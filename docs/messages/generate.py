@@ -30,7 +30,8 @@ from world import Example, World, steady  # noqa: E402
 
 from bot.render_text import render_text  # noqa: E402
 from bot.slack.render import render_blocks, render_message, replace_keyed  # noqa: E402
-from bot.telegram.render import edit_after_press, render  # noqa: E402
+from bot.telegram.redraw import edit_after_press  # noqa: E402
+from bot.telegram.render import render  # noqa: E402
 
 PAGE = ROOT / "docs" / "messages.md"
 IMAGES = HERE / "images"

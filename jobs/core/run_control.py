@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import threading
 
+from jobs.core.work_slots import WorkSlots
+
 
 class RunControl:
     def __init__(self) -> None:
         self.cancel = threading.Event()
         self._lock = threading.Lock()
         self._active: set[int] = set()
+        # The process's bound on runs at once, shared by both as well.
+        self.slots = WorkSlots()
 
     def started(self, run_id: int) -> None:
         with self._lock:

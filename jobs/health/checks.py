@@ -192,6 +192,29 @@ def check_outbox(engine: Engine, now: datetime) -> Component:
     return Component("outbox", "up", f"{total} post(s) waiting" if total else "empty", data)
 
 
+def check_workers(context: Context, now: datetime) -> Component | None:
+    """`late` while a run of this process has waited longer than `[scheduler]
+    long_wait` for a free worker; nothing to say otherwise."""
+    slots = context.run_control.slots
+    waiting = slots.waiting()
+    if not waiting:
+        return None
+    longest = now - waiting[0].queued_at
+    if longest <= context.config.scheduler.long_wait:
+        return None
+    data = {
+        "workers": slots.workers,
+        "waiting": len(waiting),
+        "oldest_s": round(longest.total_seconds()),
+    }
+    detail = (
+        f"{plural(len(waiting), 'run')} waiting for a free worker, the oldest "
+        f"({waiting[0].job}) for {span(longest)}; {plural(slots.workers, 'worker')} "
+        "([scheduler] workers)"
+    )
+    return Component("workers", "late", detail, data)
+
+
 def uses_llm(config: Config) -> bool:
     default = config.reviewer.default
     return any((repo.reviewer or default) == "llm" for repo in config.repos) or (
@@ -312,6 +335,8 @@ def health_report(context: Context, *, now: datetime, probe_model: bool = True) 
     components.append(check_config(context.config_source, len(config.repos), len(config.jobs)))
     if components[0].status == "up" and components[1].status == "up":
         components.append(check_scheduler(context, now))
+        if (workers := check_workers(context, now)) is not None:
+            components.append(workers)
         components += check_jobs(context, now)
         components += check_chat_adapters(context, now)
         components.append(check_outbox(engine, now))

@@ -34,13 +34,14 @@ from jobs.review.branches import (
     request_commit,
 )
 from jobs.review.budget import SkippedFile
-from jobs.review.engine import RunRecorder, build_reviewer, lint_reviewer, read_limits
+from jobs.review.engine import build_reviewer, lint_reviewer, read_limits
 from jobs.review.finding import Finding, finding_identity, identity_fingerprint
 from jobs.review.llm.reviewer import LlmReviewer
 from jobs.review.lock import repo_lock
 from jobs.review.pipeline import prepare_review
 from jobs.review.result import BranchReview
 from jobs.review.reviewers import Reviewer, ReviewerError, ReviewerOutput
+from jobs.review.run_record import RunRecorder
 from jobs.review.scratch import checkout_dir
 from jobs.review.spending import FallbackReviewer, LintInstead, check_budget
 from jobs.review.store import ReviewDraft

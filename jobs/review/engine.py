@@ -15,10 +15,9 @@ Every call records exactly one job_runs row (cached, ok or failed) unless
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
@@ -39,11 +38,11 @@ from jobs.review.objects import ReadLimits, is_inert
 from jobs.review.pipeline import prepare_review
 from jobs.review.result import ReviewResult
 from jobs.review.reviewers import Reviewer, ReviewerError
+from jobs.review.run_record import RunRecorder
 from jobs.review.scratch import checkout_dir
 from jobs.review.spending import FallbackReviewer, LintInstead, check_budget
 from jobs.review.stored import StoredReview
 from jobs.review.targets import RepoTarget, ReviewFailed, resolve_target
-from jobs.runs import records as runs
 from jobs.usage import gate
 
 
@@ -306,66 +305,3 @@ def _is_ancestor(repo: Path, ancestor: str, descendant: str) -> bool:
         return git.is_ancestor(repo, ancestor, descendant)
     except git.GitError:
         return False  # the old commit is gone (rewritten and collected): full review
-
-
-@dataclass
-class RunRecorder:
-    """Writes the one job_runs row of a run_review call (none when not `enabled`)."""
-
-    context: Context
-    repo: str
-    trigger: str
-    batch_id: str | None
-    enabled: bool
-    started: float = field(default_factory=time.perf_counter)
-    started_at: datetime = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.started_at = self.context.clock()
-
-    def _elapsed_ms(self) -> int:
-        return int((time.perf_counter() - self.started) * 1000)
-
-    def _record(self, **columns: Any) -> int | None:
-        if not self.enabled:
-            return None
-        return runs.record_finished(
-            self.context.engine,
-            job=f"review:{self.repo}",
-            kind="review",
-            trigger=self.trigger,
-            started_at=self.started_at,
-            finished_at=self.context.clock(),
-            runner=self.context.runner_id,
-            batch_id=self.batch_id,
-            **columns,
-        )
-
-    def cached(self, hit: StoredReview, key: str) -> ReviewResult:
-        result = ReviewResult(hit, cache_hit=True, duration_ms=self._elapsed_ms())
-        run_id = self._record(cache_key=key, **result.run_columns())
-        return ReviewResult(hit, True, result.duration_ms, run_id)
-
-    def done(self, stored: StoredReview, key: str, tokens_in: int, tokens_out: int) -> ReviewResult:
-        result = ReviewResult(stored, False, self._elapsed_ms(), None, tokens_in, tokens_out)
-        run_id = self._record(cache_key=key, output=_summary(stored), **result.run_columns())
-        return ReviewResult(stored, False, result.duration_ms, run_id, tokens_in, tokens_out)
-
-    def failed(
-        self, reason: str, reviewer: Reviewer, tokens_in: int = 0, tokens_out: int = 0
-    ) -> int | None:
-        model = getattr(getattr(reviewer, "config", None), "model", None)
-        return self._record(
-            status="failed",
-            cache_hit=False,
-            error=reason,
-            duration_ms=self._elapsed_ms(),
-            model=model if reviewer.kind == "llm" else None,
-            tokens_in=tokens_in or None,
-            tokens_out=tokens_out or None,
-        )
-
-
-def _summary(stored: StoredReview) -> str:
-    row = stored.row
-    return json.dumps({"review_id": stored.id, "kind": row["kind"], **stored.counts})

@@ -34,7 +34,7 @@ REVIEW_FINDINGS = ReviewFinding.__table__  # type: ignore[attr-defined]
 JOB_RUNS = JobRun.__table__  # type: ignore[attr-defined]
 
 
-COUNTED_STATES = ("new", "open", "fixed", "suppressed")
+COUNTED_STATES = ("new", "open", "fixed")
 
 
 def _reviewed_columns(where: Any) -> list[Any]:
@@ -92,9 +92,6 @@ def _stored(connection: Connection, row: Any) -> StoredReview:
     for found in (ReviewedFinding(*r) for r in rows):
         if found.status != "fixed" and found.id in false_positives:
             hidden.append(replace(found, status="suppressed"))
-        elif found.status == "suppressed":
-            # Stored by an older opsdesk; its false positive was taken back since.
-            shown.append(replace(found, status="open"))
         else:
             shown.append(found)
     return StoredReview(

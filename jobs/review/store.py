@@ -120,7 +120,7 @@ def save_review(
                 .join(ReviewFinding, col(ReviewFinding.finding_id) == col(Finding.id))
                 .where(
                     ReviewFinding.review_id == base_review_id,
-                    col(ReviewFinding.state).in_(("new", "open", "suppressed")),
+                    col(ReviewFinding.state).in_(("new", "open")),
                 )
             ).all()
             for row, line, cell, then in rows:

@@ -26,6 +26,7 @@ from jobs.context import Context
 from jobs.core.child_env import ChildEnvError
 from jobs.core.reply import Block, Reply
 from jobs.core.text import duration
+from jobs.core.work_slots import Line, SlotsClosed, Waiting
 from jobs.digest.queries import baseline_ms
 from jobs.outbox.delivery import enqueue
 from jobs.running.command import command_environ, command_workdir
@@ -71,6 +72,10 @@ class RunOptions(TypedDict, total=False):
     answered_in: str | None
     # Called with the run id once the row exists (the scheduler tracks its runs).
     on_start: Callable[[int], None] | None
+    # Which line the run waits in for a worker (default: chat for manual runs).
+    line: Line
+    # Its place in that line, when taken earlier (a scheduled fire takes it at once).
+    place: Waiting | None
 
 
 def run_job(
@@ -85,7 +90,39 @@ def run_job_for_reply(
     context: Context, spec: JobSpec, trigger: Trigger, **options: Unpack[RunOptions]
 ) -> tuple[JobRun, Reply]:
     """`run_job`, and the reply that answers whoever asked for the run (the kind's
-    own, e.g. a manual digest, or one made from the run row)."""
+    own, e.g. a manual digest, or one made from the run row). The run first waits for
+    one of the process's worker slots (chat-started runs in their own line)."""
+    control = context.run_control
+    place = options.get("place")
+    if place is None:
+        line = options.get("line") or ("chat" if trigger == "manual" else "scheduled")
+        place = control.slots.enqueue(spec.name, line, context.clock())
+    try:
+        with control.slots.hold(place, context.clock) as started_at:
+            run_id = _start_row(context, spec, trigger, options, place.queued_at, started_at)
+            control.started(run_id)
+            try:
+                return _run_started(context, spec, trigger, run_id, options)
+            finally:
+                control.finished(run_id)
+    except SlotsClosed as closed:
+        # Still waiting for a worker when opsdesk stopped: recorded interrupted (never
+        # lost), its post sent like any other end.
+        run_id = _start_row(context, spec, trigger, options, closed.queued_at, context.clock())
+        outcome = JobOutcome(
+            status="interrupted", error="opsdesk stopped before a worker was free to start it"
+        )
+        return _finish(context, spec, run_id, outcome, options)
+
+
+def _start_row(
+    context: Context,
+    spec: JobSpec,
+    trigger: Trigger,
+    options: RunOptions,
+    queued_at: datetime,
+    started_at: datetime,
+) -> int:
     row = runs.start_run(
         context.engine,
         job=spec.name,
@@ -94,46 +131,49 @@ def run_job_for_reply(
         runner=context.runner_id,
         scheduled_at=options.get("scheduled_at"),
         batch_id=options.get("batch_id"),
-        started_at=context.clock(),
+        queued_at=queued_at,
+        started_at=started_at,
     )
     assert row.id is not None
-    control = context.run_control
-    control.started(row.id)
-    try:
-        return _run_started(context, spec, trigger, row, options)
-    finally:
-        control.finished(row.id)
+    return row.id
 
 
 def _run_started(
-    context: Context, spec: JobSpec, trigger: Trigger, row: JobRun, options: RunOptions
+    context: Context, spec: JobSpec, trigger: Trigger, run_id: int, options: RunOptions
 ) -> tuple[JobRun, Reply]:
-    assert row.id is not None
     engine = context.engine
     on_start = options.get("on_start")
     if on_start is not None:
-        on_start(row.id)
+        on_start(run_id)
     ctx = RunContext(
         context=context,
         spec=spec,
         trigger=trigger,
-        run_id=row.id,
+        run_id=run_id,
         batch_id=options.get("batch_id"),
         scheduled_at=options.get("scheduled_at"),
         cancel=options.get("cancel") or context.run_control.cancel,
     )
     try:
-        with runs.beating(engine, row.id):
+        with runs.beating(engine, run_id):
             outcome = _run_with_cache(ctx)
     except Exception:
         error_id = uuid.uuid4().hex[:4]
-        log.exception("job %s (run %s) raised (error %s)", spec.name, row.id, error_id)
+        log.exception("job %s (run %s) raised (error %s)", spec.name, run_id, error_id)
         outcome = JobOutcome(
             status="failed",
             error=f"Something went wrong (error {error_id}); the log has the details.",
         )
+    return _finish(context, spec, run_id, outcome, options)
+
+
+def _finish(
+    context: Context, spec: JobSpec, run_id: int, outcome: JobOutcome, options: RunOptions
+) -> tuple[JobRun, Reply]:
+    """Write the run's end and post its result (both kept until the database takes
+    them)."""
+    engine = context.engine
     finished_at = context.clock()
-    run_id = row.id
 
     def finish() -> JobRun | None:
         runs.finish_run(
@@ -161,7 +201,7 @@ def _run_started(
         # Its row is written now: the budget alerts its spending crossed.
         gate.after_model_review(context, spec.name.split(":", 1)[1])
     assert finished is not None
-    log.info("job %s run %s: %s in %s ms", spec.name, row.id, finished.status, finished.duration_ms)
+    log.info("job %s run %s: %s in %s ms", spec.name, run_id, finished.status, finished.duration_ms)
     # The baseline shows only on a cache hit: other runs skip its query (and the digest
     # modules it loads).
     baseline = baseline_ms(engine, spec.name) if finished.cache_hit else None
@@ -270,11 +310,13 @@ def run_batch(
     cancel: threading.Event | None = None,
     post: bool = True,
     on_start: Callable[[int], None] | None = None,
+    line: Line = "scheduled",
     answered_in: str | None = None,
 ) -> BatchResult:
     """Run every unpaused member of a batch under one batch id, `concurrency` at a
-    time; one failing member does not stop the others; one combined post (but in
-    `answered_in`, the chat whoever ran it is answered in)."""
+    time (each member also takes a worker slot, in `line`); one failing member does
+    not stop the others; one combined post (but in `answered_in`, the chat whoever ran
+    it is answered in)."""
     batch = find_batch(context.config, batch_name)
     if batch is None:
         raise KeyError(batch_name)
@@ -290,6 +332,7 @@ def run_batch(
         cancel=cancel or context.run_control.cancel,
         post=False,
         on_start=on_start,
+        line=line,
     )
     workers = ThreadPoolExecutor(batch.concurrency, thread_name_prefix=f"batch-{batch_name}")
     with workers as pool:

@@ -39,16 +39,17 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from jobs.context import Context
 from jobs.core.text import plural
 from jobs.core.threads import in_daemon_thread
+from jobs.core.work_slots import Waiting
+from jobs.running.fires import FireOptions, run_fired
 from jobs.running.missed import (
     BATCH_PREFIX,
     JOB_PREFIX,
     MissLedger,
     record_downtime_misses,
 )
-from jobs.running.runner import run_batch, run_job
 from jobs.running.upkeep import LeaderUpkeep
 from jobs.runs import records as runs
-from jobs.runs.specs import find_batch, find_job, job_specs, make_trigger
+from jobs.runs.specs import job_specs, make_trigger
 from storage import heartbeats
 from storage.durable import is_unavailable
 from storage.leadership import LeaderLock, one_line
@@ -236,6 +237,8 @@ class JobScheduler:
         to stop, then recorded as interrupted."""
         self._stopping = True
         self._stop_event.set()
+        # Runs still waiting for a worker start no more: each is recorded interrupted.
+        self.context.run_control.slots.close()
         last_plan = self.next_fire_times()
         if self._scheduler is not None and self._scheduler.running:
             self._scheduler.shutdown(wait=False)
@@ -291,14 +294,22 @@ class JobScheduler:
         scheduled_at = self._submitted.pop(entry, None) or self.context.clock()
         if self._stopping:
             return
+        # A job's place among the runs waiting for a worker is taken now, before any
+        # await, so fires beyond `[scheduler] workers` start in the order they came.
+        slots = self.context.run_control.slots
+        place = None
+        if entry.startswith(JOB_PREFIX):
+            place = slots.enqueue(entry.partition(":")[2], "scheduled", self.context.clock())
         if not await self.prove_leadership():
             # Another replica may lead now: this fire is its to make, not ours.
             log.warning("%s not fired: the scheduler lock is no longer ours", entry)
             self._lost.set()
+            if place is not None:
+                slots.withdraw(place)
             return
         # Our own task: APScheduler cancels its coroutines at shutdown, but a running
         # job gets the grace, then the cancel event (see stop()).
-        work = asyncio.create_task(self._run_entry(entry, scheduled_at), name=entry)
+        work = asyncio.create_task(self._run_entry(entry, scheduled_at, place), name=entry)
         self._in_flight.add(work)
         work.add_done_callback(self._in_flight.discard)
         try:
@@ -334,15 +345,7 @@ class JobScheduler:
             await self._pause(wait)
             wait = min(wait * 2, 30.0)
 
-    async def _run_entry(self, entry: str, scheduled_at: datetime) -> None:
-        context = self.context
-        name = entry.partition(":")[2]
-        paused = await self._paused_once_answered(entry, scheduled_at)
-        if paused is None:
-            return  # recorded missed: the database did not answer within the grace
-        if name in paused:
-            log.info("%s is paused; not running", entry)
-            return
+    async def _run_entry(self, entry: str, scheduled_at: datetime, place: Waiting | None) -> None:
         started: list[int] = []
 
         def on_start(run_id: int) -> None:
@@ -350,32 +353,24 @@ class JobScheduler:
             self._active_runs.add(run_id)
 
         try:
-            if entry.startswith(BATCH_PREFIX):
-                if find_batch(context.config, name) is None:
-                    return
-                await in_daemon_thread(
-                    run_batch,
-                    context,
-                    name,
-                    scheduled_at=scheduled_at,
-                    cancel=self.cancel,
-                    on_start=on_start,
-                )
-            else:
-                spec = find_job(context.config, name)
-                if spec is None:
-                    return
-                await in_daemon_thread(
-                    run_job,
-                    context,
-                    spec,
-                    "schedule",
-                    scheduled_at=scheduled_at,
-                    cancel=self.cancel,
-                    on_start=on_start,
-                )
+            paused = await self._paused_once_answered(entry, scheduled_at)
+            if paused is None:
+                return  # recorded missed: the database did not answer within the grace
+            if entry.partition(":")[2] in paused:
+                log.info("%s is paused; not running", entry)
+                return
+            await in_daemon_thread(
+                run_fired,
+                self.context,
+                entry,
+                FireOptions(
+                    scheduled_at=scheduled_at, cancel=self.cancel, on_start=on_start, place=place
+                ),
+            )
         finally:
             self._active_runs.difference_update(started)
+            if place is not None:  # a fire not run after all leaves the line
+                self.context.run_control.slots.withdraw(place)
 
     # --- heartbeat ----------------------------------------------------------------
     def next_fire_times(self) -> dict[str, str | None]:

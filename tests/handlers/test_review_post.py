@@ -13,7 +13,8 @@ from pathlib import Path
 from sqlalchemy.engine import Engine
 
 from bot.slack.render import render_blocks, replace_keyed
-from bot.telegram.render import edit_after_press, render
+from bot.telegram.redraw import edit_after_press
+from bot.telegram.render import render
 from handlers.catalog import build_router
 from handlers.router import Router
 from jobs.core.reply import Block, Reply

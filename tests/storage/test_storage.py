@@ -12,10 +12,12 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, select
 
+from jobs.review.history import load_review
 from storage import migrate
 from storage.db import SQLITE_CACHE_KIB, make_engine, session_scope
 from storage.inbound import first_delivery
-from storage.models import JobRun
+from storage.models import Feedback, JobRun, ReviewFinding
+from tests.support.rows import add_finding, add_reviews
 
 
 def test_upgrade_twice_is_a_no_op(database_url: str) -> None:
@@ -78,3 +80,32 @@ def test_sqlite_runs_in_wal_mode_with_a_small_page_cache_per_connection(
     with sqlite_engine.connect() as connection:
         assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert connection.execute(text("PRAGMA cache_size")).scalar() == -SQLITE_CACHE_KIB
+
+
+def test_a_finding_stored_as_suppressed_by_an_earlier_version_reads_by_todays_feedback(
+    engine: Engine,
+) -> None:
+    """Earlier versions stored `suppressed` as a finding's state in a review; migration
+    0011 makes it `open`, so the feedback as it is now decides: a false positive taken
+    back since shows the finding open, one that stands hides it."""
+    migrate.downgrade(engine, "0010")
+    (review_id,) = add_reviews(engine, {"repo": "demo"})
+    taken_back = add_finding(engine, message="taken back")
+    standing = add_finding(engine, message="still a false positive")
+    with session_scope(engine) as session:
+        for finding in (taken_back, standing):
+            session.add(
+                ReviewFinding(
+                    review_id=review_id, finding_id=finding.id, state="suppressed", line=3
+                )
+            )
+        session.add(Feedback(finding_id=taken_back.id, user="slack:U1", verdict="helpful"))
+        session.add(Feedback(finding_id=standing.id, user="slack:U1", verdict="false_positive"))
+    migrate.upgrade(engine)
+    review = load_review(engine, review_id)
+    assert review is not None
+    assert [(f.message, f.status) for f in review.findings] == [("taken back", "open")]
+    assert [(f.message, f.status) for f in review.suppressed] == [
+        ("still a false positive", "suppressed")
+    ]
+    assert review.counts == {"new": 0, "open": 1, "fixed": 0, "suppressed": 1}

@@ -6,10 +6,10 @@ import pytest
 from pydantic import ValidationError
 from slack_sdk.models.blocks import Block as SdkBlock
 
+from bot.slack.mrkdwn import escape
 from bot.slack.render import (
     MAX_BLOCKS,
     MAX_SECTION_TEXT,
-    escape,
     fallback_text,
     render_blocks,
     replace_keyed,

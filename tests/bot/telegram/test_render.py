@@ -3,10 +3,10 @@
 
 from __future__ import annotations
 
+from bot.telegram.redraw import edit_after_press
 from bot.telegram.render import (
     MAX_MESSAGE_LENGTH,
     Placed,
-    edit_after_press,
     render,
     utf16_len,
 )
