@@ -8,6 +8,7 @@ import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from sqlmodel import Session, col, select, update
 from world import DANA, NOW, Example, World
@@ -28,17 +29,19 @@ ADMIN = Caller("slack", "U0DANA", "C0TEAM", name="Dana", command_prefix="/opsdes
 INCIDENT_AT = NOW - timedelta(hours=3)
 
 
-def config_for(healed: str) -> dict[str, object]:
+def config_for(healed: Path, started: Path) -> dict[str, object]:
     """Three team jobs, one of them failing until `healed` exists; the digest and the
-    alerts go to the team channel, in the team's zone."""
+    alerts go to the team channel, in the team's zone. Each job's command first leaves
+    `started`, so the clock knows the run is under way (see _taking)."""
+    go = f"touch '{started}'; "
     return {
         "jobs": [
-            {"name": "backup", "command": "echo 'backup: 1,204 files, 3.1 GB'",
+            {"name": "backup", "command": go + "echo 'backup: 1,204 files, 3.1 GB'",
              "schedule": "0 2 * * *", "post_to": [TEAM]},
-            {"name": "issue-triage", "command": "echo 'triaged 14 issues'",
+            {"name": "issue-triage", "command": go + "echo 'triaged 14 issues'",
              "schedule": "0 5 * * *"},
             {"name": "deploy-docs",
-             "command": f"test -f '{healed}' && echo 'docs deployed' "
+             "command": go + f"test -f '{healed}' && echo 'docs deployed' "
                         "|| { echo 'rsync: connection refused (docs.internal:22)' >&2; exit 12; }",
              "schedule": "every 1h", "post_to": [TEAM]},
         ],
@@ -111,18 +114,21 @@ def _steady_reviews(world: World) -> None:
 
 
 @contextmanager
-def _taking(world: World, context: Context, seconds: float) -> Iterator[None]:
-    """Runs in here take `seconds`: the clock moves that much each time it is read."""
+def _taking(world: World, context: Context, at: datetime, seconds: float) -> Iterator[None]:
+    """A run started at `at` that takes `seconds`: the clock reads `at` until the job's
+    command has started (it leaves world.started), `at` + `seconds` after; after the
+    run, the world's time is that."""
+    world.started.unlink(missing_ok=True)
 
     def clock() -> datetime:
-        now = world.now
-        world.now += timedelta(seconds=seconds)
-        return now
+        return at + timedelta(seconds=seconds if world.started.exists() else 0)
 
+    world.now = at
     context.clock = clock
     try:
         yield
     finally:
+        world.now = at + timedelta(seconds=seconds)
         context.clock = lambda: world.now
 
 
@@ -143,7 +149,7 @@ def _thread(world: World) -> tuple[Reply, list[Reply]]:
 
 def examples(world: World) -> list[Example]:
     healed = world.root / "docs-host-back"
-    router = world.router(config_for(str(healed)))
+    router = world.router(config_for(healed, world.started))
     context = router.context
     _history(world)
     deploy = find_job(context.config, "deploy-docs")
@@ -151,23 +157,19 @@ def examples(world: World) -> list[Example]:
 
     # 04:00 CET: deploy-docs fails, the health check alerts, it fails again, then works;
     # the channel's adapter sends each post as it comes.
-    world.now = INCIDENT_AT
-    _scheduler_alive(world)
-    with _taking(world, context, 2.1):
-        run_job(context, deploy, "schedule", scheduled_at=world.now)
+    with _taking(world, context, INCIDENT_AT, 2.1):
+        run_job(context, deploy, "schedule", scheduled_at=INCIDENT_AT)
     _delivered(world)
-    world.now += timedelta(minutes=2)
+    world.now = INCIDENT_AT + timedelta(minutes=2)
     _scheduler_alive(world)
     post_health_alerts(context, world.now)
     _delivered(world)
-    world.now += timedelta(minutes=58)
-    with _taking(world, context, 2.1):
-        run_job(context, deploy, "schedule", scheduled_at=world.now)
+    with _taking(world, context, INCIDENT_AT + timedelta(hours=1), 2.1):
+        run_job(context, deploy, "schedule", scheduled_at=INCIDENT_AT + timedelta(hours=1))
     healed.touch()
-    world.now += timedelta(minutes=60)
-    with _taking(world, context, 1.8):
-        run_job(context, deploy, "schedule", scheduled_at=world.now)
-    world.now += timedelta(minutes=2)
+    with _taking(world, context, INCIDENT_AT + timedelta(hours=2), 1.8):
+        run_job(context, deploy, "schedule", scheduled_at=INCIDENT_AT + timedelta(hours=2))
+    world.now = INCIDENT_AT + timedelta(hours=2, minutes=2)
     _scheduler_alive(world)
     post_health_alerts(context, world.now)
     _delivered(world)
@@ -179,14 +181,13 @@ def examples(world: World) -> list[Example]:
     digest = router.handle(DANA, "/digest")
     jobs = router.handle(DANA, "/jobs")
     health_up = router.handle(DANA, "/health")
-    with _taking(world, context, 41.2):
+    with _taking(world, context, NOW, 41.2):
         ran = router.handle(ADMIN, "/run backup")
-    world.now = NOW
 
     healed.unlink()
-    world.now = NOW + timedelta(minutes=5)
-    with _taking(world, context, 2.1):
+    with _taking(world, context, NOW + timedelta(minutes=5), 2.1):
         router.handle(ADMIN, "/run deploy-docs")
+    world.now = NOW + timedelta(minutes=6)
     _scheduler_alive(world)
     health_down = router.handle(DANA, "/health")
     world.now = NOW

@@ -93,6 +93,7 @@ class World:
     now: datetime = NOW  # the clock of every context; examples move it
 
     def __post_init__(self) -> None:
+        self.started = self.root / "started"  # left by a job's command as it starts
         self.engine = make_engine(f"sqlite:///{self.root / 'opsdesk.db'}")
         migrate.upgrade(self.engine)
 
