@@ -36,6 +36,9 @@ from typing import TYPE_CHECKING
 from sqlalchemy import NullPool, create_engine, inspect, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import SQLModel
+
+import storage.models  # noqa: F401  (registers the tables _repair_half_made looks for)
 
 if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
@@ -212,10 +215,6 @@ def _alembic_config(connection: Connection) -> AlembicConfig:
 def _repair_half_made(connection: Connection) -> None:
     """No revision recorded but opsdesk tables present: drop them if all are empty
     (nothing can be lost), else refuse with the command that repairs it."""
-    from sqlmodel import SQLModel
-
-    import storage.models  # noqa: F401  (registers the tables)
-
     ours = set(SQLModel.metadata.tables)
     present = [name for name in inspect(connection).get_table_names() if name in ours]
     if not present:

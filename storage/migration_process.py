@@ -11,6 +11,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
+from storage.db import make_engine
 from storage.migrate import SchemaError, SchemaStatus, check, status, upgrade
 
 # What the migration process inherits: enough to run Python and reach the database
@@ -55,8 +56,6 @@ def migration_env(url: str) -> dict[str, str]:
 
 
 def _upgrade_from_environment() -> int:
-    from storage.db import make_engine
-
     engine = make_engine(os.environ[_URL_VARIABLE])
     try:
         upgrade(engine)

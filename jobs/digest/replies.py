@@ -69,6 +69,8 @@ def _figure_lines(digest: Digest) -> list[str]:
         )
         if r.suppressed:
             line += f", {r.suppressed} suppressed as false positive"
+        if r.muted:
+            line += f", {r.muted} of muted rules"
         lines.append(line)
     judged = r.helpful + r.not_helpful + r.false_positive
     if judged:
