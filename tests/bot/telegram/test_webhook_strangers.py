@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 from pathlib import Path
 
 import aiohttp
 
 from tests.standins.telegram_api import TOKEN, TelegramApi
 from tests.support.cli import opsdesk_running
+from tests.support.ports import free_port
 
 SECRET = "s3cret-Token_1"
 HUGE = 90 * 1024 * 1024
@@ -23,12 +23,6 @@ UPDATE = {
     "message": {"message_id": 1, "date": 0, "chat": {"id": 1, "type": "private"}, "text": "hi"},
 }
 MAX_GROWTH_MB = 40  # the peak grows by well under 1 MB; one body held would be 90
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def peak_rss_mb(pid: int) -> float:
