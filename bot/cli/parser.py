@@ -166,6 +166,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="those marked false positive instead of the open ones",
     )
+    findings.add_argument(
+        "--muted",
+        action="store_true",
+        help="those of a rule an admin muted in the repository (/mute)",
+    )
     findings.add_argument("--json", action="store_true", help="print the findings as JSON")
 
     slack = add(commands, "slack", "Slack set-up")

@@ -182,8 +182,9 @@ def run_findings(settings: Settings, args: argparse.Namespace) -> int:
     context = build_context(settings)
     path = (args.path or "").removeprefix("./").rstrip("/") or None
     query = FindingsQuery(
-        args.target, args.suppressed, path, rule=args.rule, severity=args.severity
-    )
+        args.target, args.suppressed and not args.muted, path, rule=args.rule,
+        severity=args.severity, muted=args.muted,
+    )  # fmt: skip
     try:
         target, found = matching_findings(context, query, allow_local=True)
     except UnknownRepo as exc:
@@ -199,7 +200,7 @@ def run_findings(settings: Settings, args: argparse.Namespace) -> int:
         ]
         print(json.dumps(listed, indent=2))
         return 0
-    what = "suppressed" if query.suppressed else "open"
+    what = query.standing
     title = f"Findings {repo_label(target.name)}: {len(found)} {what}{query.describe()}"
     blocks = findings_blocks(context, target.name, found, suppressed=query.suppressed)
     if not found:

@@ -171,6 +171,7 @@ def _reviews(digest: Digest) -> str:
                 _e(f"{r.findings_new} new, {r.findings_fixed} fixed, {r.findings_open} open"),
             ],
             ["suppressed", _e(words.count(r.suppressed))],
+            ["muted rules", _e(words.count(r.muted))],
             [
                 "feedback",
                 _e(

@@ -7,6 +7,7 @@ over several sections, and whatever still does not fit is cut with a visible not
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterator
 from typing import Any
 
@@ -147,7 +148,7 @@ def render_blocks(reply: Reply) -> list[SlackBlock]:
     ids = iter(action_ids(reply.all_buttons()))
     head: list[SlackBlock] = []
     if reply.title:
-        title = STATUS_ICON[reply.status] + reply.title
+        title = reply.title if _has_icon(reply.title) else STATUS_ICON[reply.status] + reply.title
         head.append({"type": "header", "text": _plain(_cut(title, MAX_HEADER_TEXT))})
     fields = [
         _mrkdwn(_cut(f"*{escape(field.label)}*\n{escape(field.value)}", MAX_FIELD_TEXT))
@@ -160,6 +161,11 @@ def render_blocks(reply: Reply) -> list[SlackBlock]:
     if reply.note:
         tail.append(_context(reply.note))
     return fit_groups(head, groups, tail)
+
+
+def _has_icon(title: str) -> bool:
+    """The title leads with its own icon (❌ deploy-docs: failed): none is added."""
+    return unicodedata.category(title[:1]) == "So"
 
 
 def fit_groups(

@@ -16,7 +16,7 @@ from jobs.review.finding import Finding as ReportedFinding
 from storage.models import Finding
 
 # Display order: what is new first, then what is still open, then what was fixed.
-STATE_ORDER = {"new": 0, "open": 1, "fixed": 2, "suppressed": 3}
+STATE_ORDER = {"new": 0, "open": 1, "fixed": 2, "suppressed": 3, "muted": 4}
 
 
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
@@ -36,7 +36,8 @@ def at_of(found: ReportedFinding) -> At:
 @dataclass(frozen=True)
 class ReviewedFinding:
     """A finding as one review reported it. `status` is its state in that review:
-    new | open | fixed, or suppressed when a false positive stands on it now."""
+    new | open | fixed, or suppressed when a false positive stands on it now, or muted
+    when its rule is muted in its repository now."""
 
     id: int
     fingerprint: str
@@ -98,6 +99,7 @@ class StoredReview:
     findings: tuple[ReviewedFinding, ...]  # sorted; suppressed left out
     suppressed: tuple[ReviewedFinding, ...] = ()  # false positives now, counted only
     marks: dict[int, tuple[Mark, ...]] = field(default_factory=dict)  # finding id → who marked what
+    muted: tuple[ReviewedFinding, ...] = ()  # of a rule muted in the repository now, counted only
 
     @property
     def id(self) -> int:
@@ -105,13 +107,15 @@ class StoredReview:
 
     @property
     def counts(self) -> dict[str, int]:
-        """new / open / fixed / suppressed as derived now: they add up to what is listed."""
+        """new / open / fixed / suppressed / muted as derived now: they add up to what is
+        listed."""
         tally = Counter(f.status for f in self.findings)
         return {
             "new": tally["new"],
             "open": tally["open"],
             "fixed": tally["fixed"],
             "suppressed": len(self.suppressed),
+            "muted": len(self.muted),
         }
 
     @property

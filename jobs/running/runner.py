@@ -24,7 +24,7 @@ from sqlmodel import Session
 from jobs.config.schema import JobConfig
 from jobs.context import Context
 from jobs.core.child_env import ChildEnvError
-from jobs.core.reply import Block, Reply, ReplyField
+from jobs.core.reply import Block, Reply
 from jobs.core.text import duration
 from jobs.core.work_slots import Line, SlotsClosed, Waiting
 from jobs.digest.queries import baseline_ms
@@ -265,29 +265,39 @@ def _run_with_cache(ctx: RunContext) -> JobOutcome:
     return outcome
 
 
+# How a run came about, as its post's small print says it.
+TRIGGER_WORDS = {
+    "schedule": "scheduled run #{id}",
+    "manual": "run #{id} by hand",
+    "batch": "run #{id} in a batch",
+    "startup": "run #{id} at start-up",
+}
+
+
 def job_reply(run: JobRun, baseline_ms: int | None = None) -> Reply:
-    """A finished run as a chat post."""
+    """A finished run as a chat post: what happened first (the cause of a failure, the
+    output's tail), then one line of small print (how it ran, how long, its number)."""
     icon = {"ok": "✅", "cached": "♻️", "timeout": "⏱", "interrupted": "⏹"}.get(run.status, "❌")
+    output = (run.output or "").strip()
+    if len(output) > POST_OUTPUT_CHARS:
+        output = "…" + output[-POST_OUTPUT_CHARS:]
     blocks: list[Block] = []
     if run.error:
-        blocks.append(Block(text=run.error))
-    output = (run.output or "").strip()
+        # "exit status 12: <its last line>" says the line once, in the output below.
+        head, _, detail = run.error.partition(": ")
+        blocks.append(Block(text=head if detail and detail.strip() in output else run.error))
     if output:
-        if len(output) > POST_OUTPUT_CHARS:
-            output = "…" + output[-POST_OUTPUT_CHARS:]
         blocks.append(Block(text=output, monospace=True))
-    fields = [
-        ReplyField(label="Status", value=run.status),
-        ReplyField(label="Duration", value=duration(run.duration_ms)),
-        ReplyField(label="Trigger", value=run.trigger),
-    ]
+    facts = [TRIGGER_WORDS.get(run.trigger, "run #{id}").format(id=run.id)]
+    facts.append(duration(run.duration_ms))
     if run.cache_hit and baseline_ms is not None:
-        fields.append(ReplyField(label="Saved", value=f"~{duration(baseline_ms)} (baseline)"))
+        facts.append(f"saved ~{duration(baseline_ms)}")
+    if run.batch_id:
+        facts.append(f"batch {run.batch_id}")
     return Reply(
         title=f"{icon} {run.job}: {run.status}",
         blocks=blocks,
-        fields=fields,
-        note=f"run #{run.id}" + (f", batch {run.batch_id}" if run.batch_id else ""),
+        note=" · ".join(facts),
         status="ok" if run.status in ("ok", "cached") else "error",
     )
 

@@ -57,7 +57,7 @@ def test_a_scripted_week_gives_the_same_numbers_everywhere(
     # Monday: three unused imports in two files.
     git_repo.commit("start", **{"app.py": "import os\nimport sys\n", "lib.py": "import json\n"})
     monday = review()
-    assert monday.counts == {"new": 3, "open": 0, "fixed": 0, "suppressed": 0}
+    assert monday.counts == {"new": 3, "open": 0, "fixed": 0, "suppressed": 0, "muted": 0}
     # Tuesday: one marked false positive; a fix.
     clock.advance(days=1)
     press(router, "False positive")
