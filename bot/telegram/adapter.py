@@ -48,10 +48,12 @@ def webhook_secret_problem(mode: str, secret: str | None) -> str | None:
 # What the webhook server reads of a request before the secret token is checked:
 # tornado (python-telegram-bot's webhook server) buffers a whole body, up to 100 MB by
 # default, before the handler sees it. Telegram's updates are a few KB; a stranger's
-# bodies are refused at this size unread, and must arrive within the timeout. Such
+# bodies are refused at this size unread; a request's head must arrive within the first
+# timeout (tornado waits an hour by default), its body within the second. Such
 # refusals are not logged: tornado's line for each (at INFO) is a stranger's to
 # repeat, as python-telegram-bot's for a wrong secret token is (at DEBUG).
 WEBHOOK_MAX_BODY_BYTES = 1024 * 1024
+WEBHOOK_HEAD_TIMEOUT_S = 10.0
 WEBHOOK_BODY_TIMEOUT_S = 30.0
 
 
@@ -62,7 +64,10 @@ def bound_webhook_server() -> None:
     from tornado.httpserver import HTTPServer  # installed with the telegram extra
 
     HTTPServer.configure(
-        None, max_body_size=WEBHOOK_MAX_BODY_BYTES, body_timeout=WEBHOOK_BODY_TIMEOUT_S
+        None,
+        max_body_size=WEBHOOK_MAX_BODY_BYTES,
+        idle_connection_timeout=WEBHOOK_HEAD_TIMEOUT_S,  # tornado's wait for a request head
+        body_timeout=WEBHOOK_BODY_TIMEOUT_S,
     )
     logging.getLogger("tornado.general").setLevel(logging.WARNING)
 

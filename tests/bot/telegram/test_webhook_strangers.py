@@ -1,16 +1,20 @@
 """Telegram's webhook mode against strangers, on the real `opsdesk run`. Before, the
 webhook server (tornado, inside python-telegram-bot) read each request's whole body,
 up to 100 MB, before checking its secret token: six unsigned 90 MB requests at once
-took the process from 90 MB to 710 MB resident, and each refusal was a log line."""
+took the process from 90 MB to 710 MB resident, each refusal was a log line, and a
+connection that sent half a request head was kept for an hour."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import socket
+import time
 from pathlib import Path
 
 import aiohttp
 
+from bot.telegram.adapter import WEBHOOK_HEAD_TIMEOUT_S
 from tests.standins.telegram_api import TOKEN, TelegramApi
 from tests.support.cli import opsdesk_running
 from tests.support.ports import free_port
@@ -51,6 +55,7 @@ async def test_strangers_bodies_are_refused_unread_and_unlogged(
     url = f"http://127.0.0.1:{port}/tg/hook"
     statuses: dict[str, list[int]] = {}
     peaks: list[float] = []
+    held_s: list[float] = []
     loop = asyncio.get_running_loop()
 
     def serve() -> list[str]:
@@ -58,8 +63,14 @@ async def test_strangers_bodies_are_refused_unread_and_unlogged(
             webhook_set = telegram_api.wait_for(lambda: telegram_api.called("setWebhook"))
             asyncio.run_coroutine_threadsafe(webhook_set, loop).result(timeout=60)
             peaks.append(peak_rss_mb(running.process.pid))
-            asyncio.run_coroutine_threadsafe(send(), loop).result(timeout=300)
-            peaks.append(peak_rss_mb(running.process.pid))
+            with socket.create_connection(("127.0.0.1", port), timeout=60) as idle:
+                idle.sendall(b"POST /tg/hook HTTP/1.1\r\nHost: x\r\n")  # and no more
+                opened = time.monotonic()
+                asyncio.run_coroutine_threadsafe(send(), loop).result(timeout=300)
+                peaks.append(peak_rss_mb(running.process.pid))
+                closed_by_server = idle.recv(1) == b""  # waits for the server to hang up
+                held_s.append(time.monotonic() - opened)
+        assert closed_by_server
         return running.log
 
     async def send() -> None:
@@ -82,4 +93,5 @@ async def test_strangers_bodies_are_refused_unread_and_unlogged(
     log = "".join(await asyncio.to_thread(serve))
     assert statuses == {"huge": [400] * AT_ONCE, "unsigned": [403], "signed": [200]}
     assert peaks[1] - peaks[0] < MAX_GROWTH_MB, f"peak {peaks[0]:.0f} → {peaks[1]:.0f} MB"
+    assert WEBHOOK_HEAD_TIMEOUT_S - 1 <= held_s[0] < 3 * WEBHOOK_HEAD_TIMEOUT_S
     assert "xxxxxxxx" not in log and "Malformed" not in log and "tornado" not in log
