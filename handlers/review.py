@@ -16,7 +16,6 @@ from jobs.core.text import plural
 from jobs.review.branch_review import BranchAsk, run_branch_review
 from jobs.review.branches import parse_request
 from jobs.review.code_view import code_view
-from jobs.review.engine import run_review
 from jobs.review.feedback import marks_of
 from jobs.review.history import load_review, open_findings, review_commit, served_review_id
 from jobs.review.post import branch_reply, review_post
@@ -26,6 +25,7 @@ from jobs.review.replies import (
     repo_label,
     suppressed_block,
 )
+from jobs.review.run_record import recorded_review
 from jobs.review.stored import ReviewedFinding
 from jobs.review.targets import (
     RepoTarget,
@@ -51,7 +51,7 @@ def review(request: Request) -> Reply:
             ask = BranchAsk(request=number) if number else BranchAsk(branch=args[1])
             found = run_branch_review(context, args[0], ask, allow_local=local)
             return remember_shown(request, branch_reply(context, found))
-        result = run_review(context, args[0], full=len(args) == 2, allow_local=local)
+        result = recorded_review(context, args[0], full=len(args) == 2, allow_local=local)
     except UnknownRepo as exc:
         return unknown_repo(request, exc)
     except ReviewFailed as exc:

@@ -1,8 +1,8 @@
 """The `review` job kind: a configured repository's scheduled review.
 
-The runner records the run row, so the review is made with record_run=False and its
-figures handed back in the outcome; the post is the same reply /review shows. Its
-buttons count in a chat once the outbox has delivered it there (`record_shown`)."""
+The runner records the run row from the figures handed back in the outcome; the post
+is the same reply /review shows. Its buttons count in a chat once the outbox has
+delivered it there (`record_shown`)."""
 
 from __future__ import annotations
 
@@ -16,9 +16,7 @@ def run_review_job(ctx: RunContext) -> JobOutcome:
     context = ctx.context
     repo = ctx.spec.name.split(":", 1)[1]
     try:
-        result = run_review(
-            context, repo, trigger=ctx.trigger, batch_id=ctx.batch_id, record_run=False
-        )
+        result = run_review(context, repo)
     except ReviewFailed as exc:
         spent_in, spent_out = exc.tokens_in or None, exc.tokens_out or None
         return JobOutcome("failed", error=exc.reason, tokens_in=spent_in, tokens_out=spent_out)

@@ -24,14 +24,22 @@ MAX_REPO_NAME = 100 - len("review:")
 class ReviewFailed(Exception):
     """The review could not be made; `reason` is specific and meant for a human.
     No review row was written: the earlier cached review stays as it was.
-    `tokens_in`/`tokens_out`: what the model calls made before the failure cost."""
+    `tokens_in`/`tokens_out`: what the model calls made before the failure cost;
+    `model` and `duration_ms` what its failed run row says."""
 
     def __init__(
-        self, repo: str, reason: str, run_id: int | None = None, tokens: tuple[int, int] = (0, 0)
+        self,
+        repo: str,
+        reason: str,
+        run_id: int | None = None,
+        tokens: tuple[int, int] = (0, 0),
+        model: str | None = None,
+        duration_ms: int | None = None,
     ) -> None:
         super().__init__(f"review of {repo} failed: {reason}")
         self.repo, self.reason, self.run_id = repo, reason, run_id
         self.tokens_in, self.tokens_out = tokens
+        self.model, self.duration_ms = model, duration_ms
 
 
 class UnknownRepo(ReviewFailed):

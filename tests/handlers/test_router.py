@@ -88,7 +88,10 @@ def test_a_feedback_press_records_one_verdict_per_user(engine: Engine, tmp_path:
     assert first.status == again.status == changed.status == "ok"
     assert changed.blocks[0].key == f"finding:{finding_id}"
     assert "false positive, marked by" in changed.blocks[0].text
-    assert [b.label for b in changed.blocks[0].buttons] == ["Undo false positive"]  # folded
+    assert [b.label for b in changed.blocks[0].buttons] == [
+        "Undo false positive",
+        "Mute F401 here",
+    ]  # folded
     assert "will not be reported again" in changed.note
     with Session(engine) as session:
         rows = session.exec(select(Feedback)).all()

@@ -8,12 +8,12 @@ its key: its content, the linter's version (an upgrade in place too), its comman
 or any of the named configuration files anywhere in the tree or in the linter's
 home directory.
 
-shellcheck follows the scripts a script sources when they are among its inputs, so a
-script that names one the tree holds (`source`, `.`, `# shellcheck source=`, matched
-by file name) is never kept: it is linted every time, together with every covered
-file of such a name (and what those source, in turn) — the inputs a whole-tree run
-gives it. A script sourcing only what shellcheck cannot resolve (`. "$plugin"`)
-depends on itself alone.
+shellcheck follows the scripts a script sources when they are among its inputs, so
+a script's key also holds the content of every file it may source (`source`, `.`,
+`# shellcheck source=`, matched by file name anywhere in the tree), and of what those
+source in turn: a change to any of them lints it again, together with those files —
+the inputs a whole-tree run gives it. A script sourcing only what shellcheck cannot
+resolve (`. "$plugin"`) depends on itself alone.
 A file whose findings the report does not name as that file (a name that is not
 UTF-8) is never kept either.
 """
@@ -24,7 +24,6 @@ import hashlib
 import json
 import os
 from collections import defaultdict
-from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
 from jobs.config.schema import LinterConfig
@@ -60,24 +59,20 @@ def lint_changed(
     version: str,
 ) -> list[Finding]:
     """The findings a run of `linter` on all of `files` gives, linting only the files
-    with no kept result (and what they source)."""
+    with no kept result (and what those source)."""
     config = config_fingerprint(linter, checkout, version)
+    tree = _Sources(checkout, is_shellcheck(linter.command))
     keys: dict[str, str] = {}
-    follows: dict[str, frozenset[str]] = {}
-    # A script follows another only if one of that name is in the tree (one added
-    # later makes it follow then: its script is linted again, whatever its content).
-    present = {PurePosixPath(path).name for path in checkout.files}
-    shellcheck = is_shellcheck(linter.command)
     for path in files:
-        content = read_checkout_file(checkout, path) or b""
-        names = sourced_names(content.decode("utf-8", "replace")) if shellcheck else set()
-        if names & present:
-            follows[path] = frozenset(names & present)
-        elif display_path(path) == path:
-            keys[path] = _digest(json.dumps([path, _digest(content), linter.name, config]).encode())
+        if display_path(path) == path:
+            reached = [[target, tree.digest(target)] for target in sorted(tree.closure(path))]
+            key = [path, tree.digest(path), linter.name, config, reached]
+            keys[path] = _digest(json.dumps(key).encode())
     kept = cache.get_many(keys.values())
     inputs = {path for path in files if keys.get(path) not in kept}
-    inputs |= _sourced(inputs, follows, files)
+    covered = set(files)
+    for path in list(inputs):  # what a whole run would give it to follow
+        inputs |= tree.closure(path) & covered
     fresh = run_linter(linter, checkout.root, sorted(inputs)) if inputs else []
     by_path: dict[str, list[Finding]] = defaultdict(list)
     for finding in fresh:
@@ -87,23 +82,44 @@ def lint_changed(
     return [f for p in files if p not in inputs for f in kept[keys[p]]] + fresh
 
 
-def _sourced(
-    inputs: Iterable[str], follows: dict[str, frozenset[str]], files: list[str]
-) -> set[str]:
-    """Every file that may be sourced from `inputs`, and from those, by name."""
-    by_name: dict[str, list[str]] = defaultdict(list)
-    for path in files:
-        by_name[PurePosixPath(path).name].append(path)
-    added: set[str] = set()
-    pending = [path for path in inputs if path in follows]
-    while pending:
-        for name in follows[pending.pop()]:
-            for target in by_name.get(name, []):
-                if target not in added:
-                    added.add(target)
-                    if target in follows:
-                        pending.append(target)
-    return added
+class _Sources:
+    """The checkout's files as shellcheck may follow them, each read once: a name a
+    script sources matches every file of that name in the tree (one added later
+    makes the script follow it then)."""
+
+    def __init__(self, checkout: Checkout, follows: bool) -> None:
+        self.checkout = checkout
+        self.follows = follows  # False: a linter that reads each file alone
+        self.by_name: dict[str, list[str]] = defaultdict(list)
+        for path in sorted(checkout.files):
+            self.by_name[PurePosixPath(path).name].append(path)
+        self._digests: dict[str, str] = {}
+        self._targets: dict[str, list[str]] = {}
+
+    def _read(self, path: str) -> None:
+        content = read_checkout_file(self.checkout, path) or b""
+        self._digests[path] = _digest(content)
+        names = sourced_names(content.decode("utf-8", "replace")) if self.follows else ()
+        self._targets[path] = [t for name in sorted(names) for t in self.by_name.get(name, [])]
+
+    def digest(self, path: str) -> str:
+        if path not in self._digests:
+            self._read(path)
+        return self._digests[path]
+
+    def closure(self, path: str) -> set[str]:
+        """Every file `path` may make the linter read, however indirectly."""
+        reached: set[str] = set()
+        pending = [path]
+        while pending:
+            current = pending.pop()
+            if current not in self._targets:
+                self._read(current)
+            for target in self._targets[current]:
+                if target not in reached:
+                    reached.add(target)
+                    pending.append(target)
+        return reached
 
 
 def _digest(data: bytes) -> str:

@@ -1,7 +1,7 @@
 """shellcheck on only what changed: night after night the open findings equal one
 whole run of real shellcheck in a fresh clone, through a change of a sourced script,
 of a .shellcheckrc (at the root and in a directory) and of shellcheck's version,
-while unchanged scripts that source nothing are not linted again."""
+while unchanged scripts, and those whose sources are unchanged, are not linted again."""
 
 from __future__ import annotations
 
@@ -21,8 +21,10 @@ from tests.support.reviews import Reviews, lint_config, open_set
 SCRIPTS = {
     "a.sh": "#!/bin/sh\necho $1\nls $HOME/*.txt\n",
     "b.sh": "#!/bin/bash\nfor f in $(ls); do echo $f; done\n",
-    "lib.sh": "#!/bin/sh\n# shellcheck disable=SC2034\ngreeting=hello\n",
-    "main.sh": '#!/bin/sh\n. ./lib.sh\necho "$greeting" $2\n',
+    # main.sh sources lib.sh, which sources deep.sh: shellcheck follows both.
+    "deep.sh": "#!/bin/sh\n# shellcheck disable=SC2034\ndepth=1\n",
+    "lib.sh": "#!/bin/sh\n. ./deep.sh\n# shellcheck disable=SC2034\ngreeting=hello\n",
+    "main.sh": '#!/bin/sh\n. ./lib.sh\necho "$greeting" "$depth" $2\n',
     "sub/x.sh": "#!/bin/sh\ncd /tmp\necho $PWD $3\n",
     # Sources what shellcheck cannot resolve (SC1090): depends on itself alone.
     "plugins.sh": '#!/bin/sh\nfor p in "$@"; do . "$p"; done\necho $1\n',
@@ -76,26 +78,29 @@ def test_only_changed_scripts_are_linted_and_the_findings_stay_a_whole_runs(
         assert open_set(engine, result) == shellcheck_oracle(git_repo, tmp_path), message
         assert linted(bin_dir) == expected_inputs, message
 
-    sourcing = {"main.sh", "lib.sh"}  # main.sh sources lib.sh: linted every night, together
+    chain = {"main.sh", "lib.sh", "deep.sh"}
     night("first", set(SCRIPTS), **SCRIPTS)
-    night("a.sh changes", {"a.sh"} | sourcing, **{"a.sh": "#!/bin/sh\necho $1 $2\n"})
-    # The sourced script no longer sets what main.sh reads: main.sh's findings change.
-    night("lib.sh changes", sourcing, **{"lib.sh": "#!/bin/sh\nfarewell=bye\nexport farewell\n"})
-    night("a new script", {"c.sh"} | sourcing, **{"c.sh": "#!/bin/sh\necho $1\n"})
-    sourcing |= {"waits.sh", "later.sh"}  # waits.sh follows it now, unchanged itself
-    night("later.sh arrives", sourcing, **{"later.sh": "#!/bin/sh\nlater=1\nexport later\n"})
+    night("a.sh changes", {"a.sh"}, **{"a.sh": "#!/bin/sh\necho $1 $2\n"})
+    # What main.sh reads through lib.sh is gone: main.sh's findings change, unchanged.
+    night("deep.sh changes", chain, **{"deep.sh": "#!/bin/sh\nheight=2\nexport height\n"})
+    lib = "#!/bin/sh\n. ./deep.sh\nfarewell=bye\nexport farewell\n"
+    night("lib.sh changes", chain, **{"lib.sh": lib})
+    night("a new script", {"c.sh"}, **{"c.sh": "#!/bin/sh\necho $1\n"})
+    # waits.sh, unchanged, follows later.sh now that the tree holds it.
+    later = {"later.sh": "#!/bin/sh\nlater=1\nexport later\n"}
+    night("later.sh arrives", {"waits.sh", "later.sh"}, **later)
     everything = set(SCRIPTS) | {"c.sh", "later.sh"}
     night("root rc", everything, **{".shellcheckrc": "disable=SC2086\n"})
-    night("nothing shell", sourcing, **{"README": "docs\n"})
+    night("nothing shell", set(), **{"README": "docs\n"})
     night("rc in sub/", everything, **{"sub/.shellcheckrc": "disable=SC2164\n"})
     night("rc named without a dot", everything, **{"shellcheckrc": "disable=SC2046\n"})
     wrapper(bin_dir, "ShellCheck 0.11.1 (wrapped, upgraded)")
     night("upgraded shellcheck", everything, **{"README": "docs again\n"})
-    # A rewind to a commit linted before: its results are kept, only the sourcing pair runs.
+    # Back to the scripts of a commit linted before: every result is kept.
     git_repo.git("reset", "-q", "--hard", "HEAD~1")
-    git_repo.commit("same tree as before the upgrade, after it", **{"README": "docs 3\n"})
+    git_repo.commit("same scripts as before the upgrade, after it", **{"README": "docs 3\n"})
     assert open_set(engine, reviews()) == shellcheck_oracle(git_repo, tmp_path)
-    assert linted(bin_dir) == sourcing
+    assert linted(bin_dir) == set()
 
 
 def test_the_results_cache_is_bounded_and_an_unreadable_one_starts_afresh(
@@ -121,6 +126,6 @@ def test_the_results_live_beside_the_repositorys_checkout(
     git_repo.commit("scripts", **SCRIPTS)
     reviews()
     kept = checkout_dir(tmp_path / "data", "demo") / RESULTS_FILE
-    with sqlite3.connect(kept) as db:  # all but main.sh, which sources lib.sh
-        assert db.execute("SELECT count(*) FROM results").fetchone() == (6,)
+    with sqlite3.connect(kept) as db:  # one for each script
+        assert db.execute("SELECT count(*) FROM results").fetchone() == (len(SCRIPTS),)
     assert not os.path.exists(tmp_path / "data" / "checkouts" / "demo" / "tree" / RESULTS_FILE)
