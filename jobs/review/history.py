@@ -218,13 +218,6 @@ def standing_counts(connection: Connection, standing_as: str = "open") -> dict[s
     return {str(repo): int(count) for repo, count in rows}
 
 
-def count_reviews(engine: Engine, repo: str) -> int:
-    with engine.connect() as connection:
-        return int(
-            connection.execute(select(func.count()).where(REVIEWS.c.repo == repo)).scalar_one()
-        )
-
-
 def finding_state(engine: Engine, finding: Finding) -> str:
     """A finding's status now: fixed, else its state in the newest review that listed
     it (new or open), so an updated message keeps the tag the review showed."""
