@@ -8,8 +8,9 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from jobs.config.schema import LinterConfig, RepoConfig, RepoLintConfig
+from jobs.config.schema import Config, LinterConfig, RepoConfig, RepoLintConfig
 from jobs.context import Context
+from jobs.core.text import closest
 from jobs.review import git
 from jobs.review.scratch import clone_dir
 
@@ -42,7 +43,12 @@ class ReviewFailed(Exception):
 
 
 class UnknownRepo(ReviewFailed):
-    """The name is not a configured repository (nor an allowed local path)."""
+    """The name is not a configured repository (nor an allowed local path); `close`
+    is the configured one it most likely misspells."""
+
+    def __init__(self, repo: str, reason: str, close: str | None = None) -> None:
+        super().__init__(repo, reason)
+        self.close = close
 
 
 @dataclass(frozen=True)
@@ -69,10 +75,18 @@ def resolve_target(context: Context, target: str, *, allow_local: bool) -> RepoT
         if root is None:
             raise UnknownRepo(target, f"{target} is not a git repository")
         return RepoTarget(name=local_name(root), path=root, ref="HEAD")
+    raise not_configured(config, target)
+
+
+def not_configured(config: Config, target: str) -> UnknownRepo:
+    """Why `target` is no configured repository, with the one it likely misspells."""
     if not config.repos:
-        raise UnknownRepo(target, f"unknown repository {target!r}: none is configured")
-    known = ", ".join(r.name for r in config.repos)
-    raise UnknownRepo(target, f"unknown repository {target!r} (configured: {known})")
+        return UnknownRepo(target, f"unknown repository {target!r}: none is configured")
+    names = [r.name for r in config.repos]
+    close = closest(target, names)
+    meant = f" — did you mean {close}?" if close else ""
+    reason = f"unknown repository {target!r}{meant} (configured: {', '.join(names)})"
+    return UnknownRepo(target, reason, close)
 
 
 def local_name(path: Path) -> str:
