@@ -50,11 +50,12 @@ from jobs.config.reviewers import LINTER_PRESETS
 from jobs.config.schema import Config, LinterConfig
 from jobs.context import Context
 from jobs.review.checkout import check_out
-from jobs.review.engine import ReviewResult, run_review
+from jobs.review.engine import ReviewResult
 from jobs.review.finding import display_path
 from jobs.review.history import open_findings
 from jobs.review.lint.linters import covers, ruff_command
 from jobs.review.llm.sizing import delta_and_full_tokens
+from jobs.review.run_record import recorded_review
 from jobs.review.targets import ReviewFailed
 from storage import migrate
 from storage.db import make_engine
@@ -216,7 +217,7 @@ def main() -> int:
             context = context_at(sha)
             started = time.perf_counter()
             try:
-                result = run_review(context, "bench")
+                result = recorded_review(context, "bench")
             except ReviewFailed as exc:
                 failed += 1
                 agreed = oracle.at(sha) is None  # a developer's ruff must fail there too
@@ -228,7 +229,7 @@ def main() -> int:
             kinds[result.kind] += 1
             if result.kind == "delta":
                 delta_ms.append(review_ms[-1])
-            again = run_review(context, "bench")
+            again = recorded_review(context, "bench")
             checks += 1
             hits += again.cache_hit
             if result.kind == "delta" and result.base_sha:
@@ -249,7 +250,7 @@ def main() -> int:
         rewound = "not run"
         if args.rewind and len(shas) > 2:
             middle = shas[len(shas) // 2]
-            back = run_review(context_at(middle), "bench")
+            back = recorded_review(context_at(middle), "bench")
             truth = oracle.at(middle)
             if truth is not None:
                 said = tally.compare(

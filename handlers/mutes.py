@@ -16,24 +16,19 @@ from handlers.access import Role
 from handlers.feedback import NOT_SHOWN_HERE, refusal_for, remember_shown
 from handlers.ids import parse_id
 from handlers.router import Action, Command, Request, UsageError
-from jobs.core.reply import Block, Button, Reply, Span
+from jobs.core.reply import Block, Reply, Span
 from jobs.core.text import plural
 from jobs.core.when import local_day
+from jobs.review.code_view import code_view
 from jobs.review.finding import location
-from jobs.review.history import ReviewedFinding, open_findings
+from jobs.review.history import ReviewedFinding, open_findings, review_commit
 from jobs.review.mutes import RULE_CODE, MutedRule, mute_rule, muted_rules, unmute_rule
-from jobs.review.replies import repo_label, rule_label
+from jobs.review.replies import MUTE_PREFIX, muted_block, repo_label, rule_label
 from jobs.review.targets import UnknownRepo, resolve_target
 from storage.db import session_scope
 from storage.models import Finding
 
-MUTE_PREFIX = "mu"
 MAX_MUTED_LISTED = 20
-
-
-def mute_button(finding_id: int, rule: str) -> Button:
-    """The button that mutes a finding's rule in its repository (admins)."""
-    return Button(label=f"Mute {rule[:40]} here", payload=f"{MUTE_PREFIX}:{finding_id}")
 
 
 def _repo_and_rule(request: Request) -> tuple[str, str]:
@@ -121,7 +116,8 @@ _MUTE_PAYLOAD = re.compile(rf"{MUTE_PREFIX}:[1-9][0-9]{{0,9}}")
 
 
 def press_mute(request: Request) -> Reply:
-    """*Mute rule here* on a finding shown in this chat: mutes its rule in its repository."""
+    """*Mute <RULE> here* on a finding shown in this chat: mutes its rule in its
+    repository; the finding is redrawn folded, saying who muted the rule."""
     try:
         if len(request.args) != 1:
             raise UsageError("wrong number of parts")
@@ -131,15 +127,22 @@ def press_mute(request: Request) -> Reply:
     refusal = refusal_for(request, finding_id)
     if refusal is not None:
         return refusal
-    with session_scope(request.context.engine) as session:
+    context = request.context
+    with session_scope(context.engine) as session:
         finding = session.get(Finding, finding_id)
-        where = None if finding is None else (finding.repo, finding.category)
-    if where is None:
+        if finding is not None:
+            session.expunge(finding)
+    if finding is None:
         return Reply.refused(NOT_SHOWN_HERE)
     caller = request.caller
-    muted, made = mute_rule(request.context.engine, *where, principal=caller.principal,
-                            name=caller.name, at=request.context.clock())  # fmt: skip
-    return _muted_reply(request, where[0], muted, made)
+    muted, made = mute_rule(context.engine, finding.repo, finding.category,
+                            principal=caller.principal, name=caller.name,
+                            at=context.clock())  # fmt: skip
+    answer = _muted_reply(request, finding.repo, muted, made)
+    view = code_view(context, finding.repo, review_commit(context.engine,
+                     finding.last_review_id), [finding])  # fmt: skip
+    folded = muted_block(finding, muted.by, view)
+    return Reply(title=answer.title, blocks=[folded], note=answer.blocks[0].text)
 
 
 def muted_listing(request: Request, repo: str, found: list[ReviewedFinding], where: str) -> Reply:

@@ -16,7 +16,6 @@ from jobs.core.text import plural
 from jobs.review.branch_review import BranchAsk, run_branch_review
 from jobs.review.branches import parse_request
 from jobs.review.code_view import code_view
-from jobs.review.engine import run_review
 from jobs.review.feedback import marks_of
 from jobs.review.history import load_review, open_findings, review_commit, served_review_id
 from jobs.review.post import branch_reply, review_post
@@ -26,8 +25,15 @@ from jobs.review.replies import (
     repo_label,
     suppressed_block,
 )
+from jobs.review.run_record import recorded_review
 from jobs.review.stored import ReviewedFinding
-from jobs.review.targets import RepoTarget, ReviewFailed, UnknownRepo, resolve_target
+from jobs.review.targets import (
+    RepoTarget,
+    ReviewFailed,
+    UnknownRepo,
+    not_configured,
+    resolve_target,
+)
 
 FINDINGS_PER_PAGE = 20
 
@@ -45,10 +51,25 @@ def review(request: Request) -> Reply:
             ask = BranchAsk(request=number) if number else BranchAsk(branch=args[1])
             found = run_branch_review(context, args[0], ask, allow_local=local)
             return remember_shown(request, branch_reply(context, found))
-        result = run_review(context, args[0], full=len(args) == 2, allow_local=local)
+        result = recorded_review(context, args[0], full=len(args) == 2, allow_local=local)
+    except UnknownRepo as exc:
+        return unknown_repo(request, exc)
     except ReviewFailed as exc:
         return Reply.error(f"Review of {repo_label(exc.repo)} failed: {exc.reason}")
     return remember_shown(request, review_post(context, result))
+
+
+def unknown_repo(request: Request, exc: UnknownRepo) -> Reply:
+    """A name that is not a repository; a likely typo is answered with the command as
+    it was meant (`/review clik` → `/review click`)."""
+    if exc.close is None:
+        return Reply.error(exc.reason)
+    args = [exc.close if arg == exc.repo else arg for arg in request.args]
+    meant = request.caller.typed(" ".join([f"/{request.command}", *args]))
+    configured = ", ".join(r.name for r in request.context.config.repos)
+    return Reply.error(
+        f"No repository named {exc.repo!r}. Did you mean {meant}? (configured: {configured})"
+    )
 
 
 SEVERITIES = ("error", "warning", "info")
@@ -153,7 +174,7 @@ def findings(request: Request) -> Reply:
     try:
         target, found = matching_findings(context, query, allow_local=_on_console(request))
     except UnknownRepo as exc:
-        return Reply.error(exc.reason)
+        return unknown_repo(request, exc)
     label = repo_label(target.name)
     what = query.standing
     where = query.describe()
@@ -204,7 +225,7 @@ def unreviewed_files(request: Request, query: FindingsQuery) -> Reply:
     try:
         target = resolve_target(context, query.repo, allow_local=_on_console(request))
     except UnknownRepo as exc:
-        return Reply.error(exc.reason)
+        return unknown_repo(request, exc)
     label = repo_label(target.name)
     served = load_review(context.engine, served_review_id(context.engine, target.name) or 0)
     if served is None:
@@ -220,6 +241,14 @@ def unreviewed_files(request: Request, query: FindingsQuery) -> Reply:
     )
 
 
+def repo_not_configured(request: Request) -> Reply | None:
+    """Without I/O: a chat's name that is no configured repository is answered at once,
+    not after the reviews waiting in the slow lane."""
+    if not request.args or _on_console(request) or request.context.config.repo(request.args[0]):
+        return None
+    return unknown_repo(request, not_configured(request.context.config, request.args[0]))
+
+
 def _on_console(request: Request) -> bool:
     """Only the local terminal may name a path instead of a configured repository."""
     return request.caller.platform == "console"
@@ -232,6 +261,7 @@ COMMANDS = [
         "review a repository (cached, delta or full), or what a branch or pull request adds to it",
         review,
         slow=True,
+        early=repo_not_configured,
     ),
     Command(
         "findings",

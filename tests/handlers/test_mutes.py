@@ -23,7 +23,7 @@ from storage.models import OutboxPost, RuleMute
 from tests.bot.operator.test_metrics import parse, value
 from tests.support.clock import TravelClock
 from tests.support.context import jobs_context
-from tests.support.feedback import ADMIN, DANA, finding_counts, listed_findings
+from tests.support.feedback import ADMIN, DANA, finding_counts, listed_findings, payload
 from tests.support.git_repo import Repo
 
 START = {"app.py": "import os\nimport sys\n\n\ndef f():\n    unused = 1\n"}  # two F401, one F841
@@ -147,3 +147,35 @@ def test_a_muted_rule_is_left_out_everywhere_counted_apart_until_unmuted(
         sorted(rules_listed(router.handle(DANA, "/findings demo"))) == ["F401"] * 4 + ["F841"] * 3
     )
     assert router.handle(ADMIN, "/unmute demo F401").status == "error"
+
+
+def test_an_admin_mutes_a_rule_from_a_false_positive_in_chat(
+    engine: Engine, git_repo: Repo, tmp_path: Path
+) -> None:
+    """*False positive* folds the finding with *Mute F401 here*: a viewer's press is
+    refused with nothing changed; an admin's in the same chat mutes the rule and the
+    finding is redrawn in place, saying who muted it."""
+    git_repo.commit("start", **START)
+    router = build_router(jobs_context(engine, scheduled(git_repo), tmp_path / "data"))
+    first = router.handle(DANA, "/review demo")
+    key = next(
+        k
+        for k, rule in zip(listed_findings(first), rules_listed(first), strict=True)
+        if rule == "F401"
+    )
+    folded = router.press(DANA, payload(first, key, "False positive"))
+    assert [b.label for b in folded.blocks[0].buttons] == ["Undo false positive", "Mute F401 here"]
+
+    refused = router.press(DANA, payload(folded, key, "Mute F401 here"))
+    assert refused.status == "refused"
+    assert router.handle(DANA, "/findings demo muted").title == "Findings demo: none muted"
+    muted = router.press(ADMIN, payload(folded, key, "Mute F401 here"))
+    assert muted.status == "ok", muted
+    assert muted.blocks[0].key == key and muted.blocks[0].buttons == []
+    assert muted.blocks[0].text.endswith(" — rule muted in this repository by Ada")
+    assert muted.note.startswith("Rule F401 muted in demo by Ada: ")
+    listing = router.handle(DANA, "/findings demo muted")
+    assert listing.title == "Findings demo: 2 muted"  # the false positive counts once, muted
+    assert router.handle(DANA, "/findings demo suppressed").title.endswith("none suppressed")
+    cached = router.handle(DANA, "/review demo")
+    assert cached.blocks[0].text.endswith(" — 1 open: /findings demo · 2 of muted rules")
