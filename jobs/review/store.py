@@ -23,7 +23,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 from sqlmodel import select as sm_select
 
-from jobs.review.baseline import Earlier, compare
+from jobs.review.baseline import Comparison, Earlier, compare
 from jobs.review.budget import SkippedFile
 from jobs.review.finding import Finding as ReportedFinding
 from jobs.review.finding import finding_fingerprint
@@ -100,33 +100,9 @@ def save_review(
     """
     now = draft.created_at
     with session_scope(engine) as session:
-        columns = {name: getattr(draft, name) for name in _DRAFT_COLUMNS}
-        columns["skipped_files"] = _skipped_json(draft.skipped_files)
-        columns["notes"] = json.dumps(list(draft.notes))
-        review = session.get(Review, replace_id) if replace_id is not None else None
-        if review is None:
-            review = Review(**columns)
-        else:
-            for name, value in columns.items():
-                setattr(review, name, value)
-        session.add(review)
-        session.flush()
+        review = _review_row(session, draft, replace_id)
         assert review.id is not None
-        base_rows: dict[int, tuple[Finding, At]] = {}
-        base_paths: dict[int, str] = {}  # where the base review had each, if moved since
-        if base_review_id is not None:
-            rows = session.exec(
-                sm_select(Finding, ReviewFinding.line, ReviewFinding.cell, ReviewFinding.path)
-                .join(ReviewFinding, col(ReviewFinding.finding_id) == col(Finding.id))
-                .where(
-                    ReviewFinding.review_id == base_review_id,
-                    col(ReviewFinding.state).in_(("new", "open")),
-                )
-            ).all()
-            for row, line, cell, then in rows:
-                if row.id is not None:
-                    base_rows[row.id] = (row, At(line, cell))
-                    base_paths[row.id] = then or row.path
+        base_rows, base_paths = _base_rows(session, base_review_id)
         if replace_id is not None:
             session.execute(
                 delete(REVIEW_FINDINGS).where(REVIEW_FINDINGS.c.review_id == replace_id)
@@ -136,89 +112,164 @@ def save_review(
             for row_id, (row, at) in base_rows.items()
         ]
         comparison = compare(reported, earlier, renamed, moved)
-        # Each row of this review with the fingerprint it must carry and its state.
-        placed: list[Placed] = []
-        for now_at_head, before in comparison.still_open:
-            row = base_rows[before.handle][0]
-            _keep_earlier_path(session, row, now_at_head.finding.path)
-            _take_report(row, now_at_head.finding)
-            placed.append((row, now_at_head.fingerprint, "open", at_of(now_at_head.finding)))
-        for earlier_one, path in comparison.gone:
-            row, at = base_rows[earlier_one.handle]
-            moved_to = fate(path, at.line)
-            if moved_to is None:
-                row.status, row.fixed_review_id, row.updated_at = "fixed", review.id, now
-                placed.append((row, row.fingerprint, "fixed", at))
-            else:
-                fingerprint = _carried_fingerprint(row, path)  # before the path changes
-                _keep_earlier_path(session, row, path)
-                row.path = path
-                placed.append((row, fingerprint, "open", At(moved_to, at.cell)))
-        taken = {fingerprint for _row, fingerprint, _state, _at in placed}
-        wanted = [now_at_head.fingerprint for now_at_head in comparison.new]
-        reusable: dict[str, Finding] = {}
-        for start in range(0, len(wanted), 500):
-            for known in session.exec(
-                sm_select(Finding).where(
-                    Finding.repo == draft.repo,
-                    col(Finding.fingerprint).in_(wanted[start : start + 500]),
-                )
-            ):
-                if known.id not in base_rows:
-                    reusable[known.fingerprint] = known
-        held_by_base = {row.fingerprint for row, _at in base_rows.values()}
-        for now_at_head in comparison.new:
-            found = now_at_head.finding
-            if now_at_head.fingerprint in taken:
-                continue  # a carried finding already holds this identity
-            known_row = reusable.pop(now_at_head.fingerprint, None)
-            if known_row is None:
-                # A base row may still hold the fingerprint (it moves in
-                # _assign_fingerprints); otherwise the row is made with its own.
-                held = now_at_head.fingerprint in held_by_base
-                fingerprint = f"pending:{uuid.uuid4().hex}" if held else now_at_head.fingerprint
-                row = Finding(
-                    repo=draft.repo,
-                    fingerprint=fingerprint,
-                    first_review_id=review.id,
-                    created_at=now,
-                    **_reported_columns(found),
-                )
-            else:
-                row = known_row
-                _keep_earlier_path(session, row, found.path)
-                _take_report(row, found)
-            session.add(row)
-            placed.append((row, now_at_head.fingerprint, "new", at_of(found)))
+        placed = _place_earlier(session, comparison, base_rows, fate, review.id, now)
+        placed += _place_new(session, draft.repo, comparison, base_rows, placed, review.id, now)
         _assign_fingerprints(session, draft.repo, placed)  # flushes: every row has an id
         _mark_reported(session, placed, review.id, now)
         if whole_tree:
             _close_linter_findings_of_other_chains(session, draft.repo, review.id, now)
-        counts = {"new": 0, "open": 0, "fixed": 0, "suppressed": 0}
-        for _row, _fingerprint, state, _at in placed:
-            counts[state] += 1
-        if placed:
-            session.execute(
-                insert(REVIEW_FINDINGS),
-                [
-                    {
-                        "review_id": review.id,
-                        "finding_id": row.id,
-                        "state": state,
-                        "line": at.line,
-                        "cell": at.cell,
-                    }
-                    for row, _fingerprint, state, at in placed
-                ],
-            )
-        review.new_count, review.open_count = counts["new"], counts["open"]
-        review.fixed_count, review.suppressed_count = counts["fixed"], counts["suppressed"]
-        session.add(review)
-        session.flush()
+        _record_states(session, review, placed)
         review_id = review.id
     stored = load_review(engine, review_id)
     assert stored is not None
     return stored
+
+
+def _review_row(session: Session, draft: ReviewDraft, replace_id: int | None) -> Review:
+    """The review's row, written from the draft (over `replace_id`'s when given)."""
+    columns = {name: getattr(draft, name) for name in _DRAFT_COLUMNS}
+    columns["skipped_files"] = _skipped_json(draft.skipped_files)
+    columns["notes"] = json.dumps(list(draft.notes))
+    review = session.get(Review, replace_id) if replace_id is not None else None
+    if review is None:
+        review = Review(**columns)
+    else:
+        for name, value in columns.items():
+            setattr(review, name, value)
+    session.add(review)
+    session.flush()
+    return review
+
+
+def _base_rows(
+    session: Session, base_review_id: int | None
+) -> tuple[dict[int, tuple[Finding, At]], dict[int, str]]:
+    """The base review's open findings by id, with where each stood in it, and the
+    path it had there (its file may have moved since)."""
+    base_rows: dict[int, tuple[Finding, At]] = {}
+    base_paths: dict[int, str] = {}
+    if base_review_id is None:
+        return base_rows, base_paths
+    rows = session.exec(
+        sm_select(Finding, ReviewFinding.line, ReviewFinding.cell, ReviewFinding.path)
+        .join(ReviewFinding, col(ReviewFinding.finding_id) == col(Finding.id))
+        .where(
+            ReviewFinding.review_id == base_review_id,
+            col(ReviewFinding.state).in_(("new", "open")),
+        )
+    ).all()
+    for row, line, cell, then in rows:
+        if row.id is not None:
+            base_rows[row.id] = (row, At(line, cell))
+            base_paths[row.id] = then or row.path
+    return base_rows, base_paths
+
+
+def _place_earlier(
+    session: Session,
+    comparison: Comparison[int],
+    base_rows: dict[int, tuple[Finding, At]],
+    fate: Callable[[str, int], int | None],
+    review_id: int,
+    now: datetime,
+) -> list[Placed]:
+    """The base's findings in this review: reported again (open, the same row, so its
+    feedback stays), or not reported: carried over as open where `fate` says its line
+    went, else fixed."""
+    placed: list[Placed] = []
+    for now_at_head, before in comparison.still_open:
+        row = base_rows[before.handle][0]
+        _keep_earlier_path(session, row, now_at_head.finding.path)
+        _take_report(row, now_at_head.finding)
+        placed.append((row, now_at_head.fingerprint, "open", at_of(now_at_head.finding)))
+    for earlier_one, path in comparison.gone:
+        row, at = base_rows[earlier_one.handle]
+        moved_to = fate(path, at.line)
+        if moved_to is None:
+            row.status, row.fixed_review_id, row.updated_at = "fixed", review_id, now
+            placed.append((row, row.fingerprint, "fixed", at))
+        else:
+            fingerprint = _carried_fingerprint(row, path)  # before the path changes
+            _keep_earlier_path(session, row, path)
+            row.path = path
+            placed.append((row, fingerprint, "open", At(moved_to, at.cell)))
+    return placed
+
+
+def _place_new(
+    session: Session,
+    repo: str,
+    comparison: Comparison[int],
+    base_rows: dict[int, tuple[Finding, At]],
+    placed: list[Placed],
+    review_id: int,
+    now: datetime,
+) -> list[Placed]:
+    """The findings new in this review: a finding fixed earlier that came back reuses
+    its row; one whose identity a carried finding already holds is that one."""
+    taken = {fingerprint for _row, fingerprint, _state, _at in placed}
+    wanted = [now_at_head.fingerprint for now_at_head in comparison.new]
+    reusable: dict[str, Finding] = {}
+    for start in range(0, len(wanted), 500):
+        for known in session.exec(
+            sm_select(Finding).where(
+                Finding.repo == repo,
+                col(Finding.fingerprint).in_(wanted[start : start + 500]),
+            )
+        ):
+            if known.id not in base_rows:
+                reusable[known.fingerprint] = known
+    held_by_base = {row.fingerprint for row, _at in base_rows.values()}
+    new: list[Placed] = []
+    for now_at_head in comparison.new:
+        found = now_at_head.finding
+        if now_at_head.fingerprint in taken:
+            continue  # a carried finding already holds this identity
+        known_row = reusable.pop(now_at_head.fingerprint, None)
+        if known_row is None:
+            # A base row may still hold the fingerprint (it moves in
+            # _assign_fingerprints); otherwise the row is made with its own.
+            held = now_at_head.fingerprint in held_by_base
+            fingerprint = f"pending:{uuid.uuid4().hex}" if held else now_at_head.fingerprint
+            row = Finding(
+                repo=repo,
+                fingerprint=fingerprint,
+                first_review_id=review_id,
+                created_at=now,
+                **_reported_columns(found),
+            )
+        else:
+            row = known_row
+            _keep_earlier_path(session, row, found.path)
+            _take_report(row, found)
+        session.add(row)
+        new.append((row, now_at_head.fingerprint, "new", at_of(found)))
+    return new
+
+
+def _record_states(session: Session, review: Review, placed: list[Placed]) -> None:
+    """Each finding's state in this review, and the review's counts of them."""
+    counts = {"new": 0, "open": 0, "fixed": 0, "suppressed": 0}
+    for _row, _fingerprint, state, _at in placed:
+        counts[state] += 1
+    if placed:
+        session.execute(
+            insert(REVIEW_FINDINGS),
+            [
+                {
+                    "review_id": review.id,
+                    "finding_id": row.id,
+                    "state": state,
+                    "line": at.line,
+                    "cell": at.cell,
+                }
+                for row, _fingerprint, state, at in placed
+            ],
+        )
+    review.new_count, review.open_count = counts["new"], counts["open"]
+    review.fixed_count, review.suppressed_count = counts["fixed"], counts["suppressed"]
+    session.add(review)
+    session.flush()
 
 
 def _mark_reported(session: Session, placed: list[Placed], review_id: int, now: datetime) -> None:
