@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from collections import Counter
 
+from sqlalchemy.engine import Engine
+
 from handlers.access import Role
 from handlers.feedback import NOT_SHOWN_HERE, refusal_for, remember_shown
 from handlers.ids import parse_id
@@ -138,6 +140,17 @@ def press_mute(request: Request) -> Reply:
                      finding.last_review_id), [finding])  # fmt: skip
     folded = muted_block(finding, muted.by, view)
     return Reply(title=answer.title, blocks=[folded], note=answer.blocks[0].text)
+
+
+def muted_hint(engine: Engine, repo: str, rule: str | None) -> str:
+    """ " Rule F401 is muted here (by Ada): /findings demo muted" when `rule` is."""
+    if rule is None:
+        return ""
+    for mute in muted_rules(engine, repo):
+        if mute.rule.casefold() == rule.casefold():
+            label = repo_label(repo)
+            return f" Rule {mute.rule} is muted here (by {mute.by}): /findings {label} muted"
+    return ""
 
 
 def muted_listing(request: Request, repo: str, found: list[ReviewedFinding], where: str) -> Reply:
