@@ -25,7 +25,6 @@ the same reason; Alembic is imported only where migrations run.
 from __future__ import annotations
 
 import ast
-import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -35,7 +34,6 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import NullPool, create_engine, inspect, text
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import SQLModel
 
 import storage.models  # noqa: F401  (registers the tables _repair_half_made looks for)
@@ -249,7 +247,3 @@ def _refuse_unknown(found: SchemaStatus) -> None:
 
 def _known_revisions() -> set[str]:
     return set(revisions())
-
-
-# Errors a database open can raise that are the operator's to fix, not a bug.
-OPEN_ERRORS: tuple[type[BaseException], ...] = (SQLAlchemyError, sqlite3.Error, OSError)

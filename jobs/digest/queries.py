@@ -36,9 +36,9 @@ from jobs.digest.inputs import (
     RunRecord,
     digest_window,
 )
-from jobs.review.branch_store import BRANCH_PREFIX
 from jobs.review.history import standing_counts
 from jobs.review.mutes import false_positive_ids, muted_finding_ids
+from jobs.review.stored import BRANCH_PREFIX
 from storage.models import Feedback, Finding, JobRun, Review, ReviewFinding, utcnow
 
 runs = JobRun.__table__  # type: ignore[attr-defined]

@@ -169,11 +169,13 @@ def last_review(engine: Engine, repo: str, fingerprint: str) -> LastReview | Non
 def served_review_id(engine: Engine, repo: str) -> int | None:
     """The review the repository's newest review run answered with, made or replayed
     from the cache: the repository's findings are that review's (a cache hit on
-    another one makes it so: current.make_current). One indexed query."""
+    another one makes it so: current.make_current); a branch's review, run under the
+    repository's job too, is not the repository's. One indexed query."""
     with engine.connect() as connection:
         return connection.execute(
             select(JOB_RUNS.c.review_id)
-            .where(JOB_RUNS.c.job == f"review:{repo}", JOB_RUNS.c.review_id.is_not(None))
+            .join(REVIEWS, REVIEWS.c.id == JOB_RUNS.c.review_id)
+            .where(JOB_RUNS.c.job == f"review:{repo}", REVIEWS.c.repo == repo)
             .order_by(JOB_RUNS.c.started_at.desc(), JOB_RUNS.c.id.desc())
             .limit(1)
         ).scalar()

@@ -2,14 +2,28 @@
 
 The runner records the run row from the figures handed back in the outcome; the post
 is the same reply /review shows. Its buttons count in a chat once the outbox has
-delivered it there (`record_shown`)."""
+delivered it there (`record_shown`). With `review_branches`, each matching branch's
+new head is then reviewed as `/review <repo> <branch>` reviews it and posted once per
+head."""
 
 from __future__ import annotations
 
+import hashlib
+import logging
+from fnmatch import fnmatchcase
+
+from jobs.context import Context
+from jobs.outbox.delivery import enqueue
+from jobs.review.branch_review import BranchAsk, run_branch_review
+from jobs.review.branches import branch_names
 from jobs.review.engine import run_review
-from jobs.review.post import review_post
-from jobs.review.targets import ReviewFailed
+from jobs.review.post import branch_reply, review_post
+from jobs.review.targets import ReviewFailed, resolve_target
 from jobs.runs.job import JobOutcome, RunContext
+
+log = logging.getLogger(__name__)
+
+MAX_BRANCHES_A_RUN = 20  # the first ones by name; the rest wait for the next run
 
 
 def run_review_job(ctx: RunContext) -> JobOutcome:
@@ -22,6 +36,7 @@ def run_review_job(ctx: RunContext) -> JobOutcome:
         return JobOutcome("failed", error=exc.reason, tokens_in=spent_in, tokens_out=spent_out)
     columns = result.run_columns()
     reply = review_post(context, result)
+    review_branch_heads(context, repo, ctx.trigger)
     return JobOutcome(
         status=columns["status"],
         output=reply.title,
@@ -32,3 +47,41 @@ def run_review_job(ctx: RunContext) -> JobOutcome:
         review_id=columns["review_id"],
         reply=reply,
     )
+
+
+def review_branch_heads(context: Context, repo: str, trigger: str) -> None:
+    """Review each branch matching the repository's `review_branches` (its base branch
+    and branches that add no commit left out) and post what it adds, once per head and
+    merge base: an unchanged branch is a cache hit whose post was written already."""
+    config = context.config.repo(repo)
+    if config is None or not config.review_branches:
+        return
+    target = resolve_target(context, repo, allow_local=False)
+    names = [
+        name
+        for name in branch_names(target.path)
+        if name not in ("HEAD", config.branch)
+        and any(fnmatchcase(name, pattern) for pattern in config.review_branches)
+    ]
+    for name in sorted(names)[:MAX_BRANCHES_A_RUN]:
+        try:
+            found = run_branch_review(context, repo, BranchAsk(branch=name), trigger=trigger)
+        except ReviewFailed as exc:
+            log.warning("review of %s branch %s failed: %s", repo, name, exc.reason)
+            continue
+        head = found.head
+        if head.head_sha == head.merge_base or not config.post_to:
+            continue
+        enqueue(
+            context.engine,
+            kind="review",
+            targets=config.post_to,
+            reply=branch_reply(context, found),
+            dedupe_key=branch_post_key(repo, name, head.head_sha, head.merge_base),
+        )
+
+
+def branch_post_key(repo: str, branch: str, head_sha: str, merge_base: str) -> str:
+    """One post per branch head and merge base (fixed length: names may be long)."""
+    what = "\0".join((repo, branch, head_sha, merge_base)).encode()
+    return "branch:" + hashlib.sha256(what).hexdigest()

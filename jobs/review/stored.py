@@ -15,6 +15,10 @@ from jobs.review.feedback import Mark
 from jobs.review.finding import Finding as ReportedFinding
 from storage.models import Finding
 
+# A branch review is stored under "branch:<repo>", apart from the repository's chain
+# (branch_store.py); readers that count a repository's own reviews leave these out.
+BRANCH_PREFIX = "branch:"
+
 # Display order: what is new first, then what is still open, then what was fixed.
 STATE_ORDER = {"new": 0, "open": 1, "fixed": 2, "suppressed": 3, "muted": 4}
 

@@ -23,7 +23,7 @@ from jobs.outbox.delivery import OutboxSender
 from jobs.review.replies import finding_block
 from jobs.running.runner import run_job
 from jobs.runs.specs import find_job
-from storage.models import Feedback, Finding
+from storage.models import Feedback, Finding, RuleMute
 from tests.bot.telegram.conftest import KNOWN_CHAT, STRANGER_CHAT, TelegramBot, running_bot
 from tests.standins.telegram_api import Call, TelegramApi, callback_update, command_update
 from tests.support.context import jobs_context
@@ -311,3 +311,35 @@ async def test_a_scheduled_review_post_is_pressable_and_edited_in_place(
     finally:
         await bot.app.stop()
         await bot.app.shutdown()
+
+
+async def test_an_admins_mute_press_redraws_the_findings_paragraph_without_its_buttons(
+    telegram_api: TelegramApi, sqlite_engine: Engine, git_repo: Repo, tmp_path: Path
+) -> None:
+    """After a false positive, `#1 Mute F401 here`: an admin's press mutes the rule and
+    edits that paragraph to say so, its buttons gone; the other finding's stay."""
+    git_repo.commit("two unused imports", **{"app.py": TWO_UNUSED})
+    router = reviewing_router(sqlite_engine, git_repo, tmp_path)
+    config = router.context.config.model_dump()
+    config["access"]["admins"] = ["telegram:7"]
+    router.context.config = Config.model_validate(config)
+    bot = await running_bot(telegram_api, router, sqlite_engine)
+    try:
+        [review] = await command(bot, "/review demo")
+        await press(bot, review, button(review, 1, "False positive"), "q-fp")
+        marked = telegram_api.messages[(KNOWN_CHAT, review["message_id"])]
+        mute = button(marked, 1, "Mute F401 here")
+        await press(bot, review, mute, "q-mute-viewer")  # alice: a viewer
+        assert bot.api.called("answerCallbackQuery")[-1].params["show_alert"] == "true"
+        await press(bot, review, mute, "q-mute", user_id=7)
+    finally:
+        await bot.app.stop()
+        await bot.app.shutdown()
+    muted = telegram_api.messages[(KNOWN_CHAT, review["message_id"])]
+    assert "rule muted in this repository by" in numbered_paragraphs(muted)[1]
+    labels = [b["text"] for row in rows(muted) for b in row]
+    assert not [label for label in labels if label.startswith("#1 ")]
+    assert [label for label in labels if label.startswith("#2 ")]
+    with Session(sqlite_engine) as session:
+        (row,) = session.exec(select(RuleMute)).all()
+    assert (row.rule, row.muted_by) == ("F401", "telegram:7")
