@@ -326,6 +326,7 @@ async def test_an_admins_mute_press_redraws_the_findings_paragraph_without_its_b
     bot = await running_bot(telegram_api, router, sqlite_engine)
     try:
         [review] = await command(bot, "/review demo")
+        review = await opened(bot, review, 1)
         await press(bot, review, button(review, 1, "False positive"), "q-fp")
         marked = telegram_api.messages[(KNOWN_CHAT, review["message_id"])]
         mute = button(marked, 1, "Mute F401 here")
