@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from handlers.feedback import remember_shown
 from handlers.ids import parse_id
-from handlers.mutes import muted_listing
+from handlers.mutes import muted_hint, muted_listing
 from handlers.router import Command, Request, UsageError
 from jobs.context import Context
 from jobs.core.reply import Block, Reply
@@ -182,7 +182,8 @@ def findings(request: Request) -> Reply:
         return muted_listing(request, target.name, found, where)
     if not found:
         none = "No finding is marked false positive" if query.suppressed else "No open findings"
-        return Reply.text(f"{none}{where}.", title=f"Findings {label}: none {what}{where}")
+        text = f"{none}{where}.{muted_hint(context.engine, target.name, query.rule)}"
+        return Reply.text(text, title=f"Findings {label}: none {what}{where}")
     pages = -(-len(found) // FINDINGS_PER_PAGE)
     if query.page > pages:
         return Reply.error(
