@@ -23,7 +23,7 @@ from jobs.runs.job import JobOutcome, RunContext
 
 log = logging.getLogger(__name__)
 
-MAX_BRANCHES_A_RUN = 20  # the first ones by name; the rest wait for the next run
+MAX_BRANCHES_A_RUN = 20  # the first ones by name; the others are left out, and logged
 
 
 def run_review_job(ctx: RunContext) -> JobOutcome:
@@ -64,6 +64,9 @@ def review_branch_heads(context: Context, repo: str, trigger: str) -> list[tuple
         if name not in ("HEAD", config.branch)
         and any(fnmatchcase(name, pattern) for pattern in config.review_branches)
     ]
+    if len(names) > MAX_BRANCHES_A_RUN:
+        log.warning("%s: %d branches match review_branches; the first %d by name are reviewed",
+                    repo, len(names), MAX_BRANCHES_A_RUN)  # fmt: skip
     posts = []
     for name in sorted(names)[:MAX_BRANCHES_A_RUN]:
         try:
