@@ -208,13 +208,24 @@ def _finish(
     reply = outcome.reply or job_reply(finished, baseline)
     targets = posted_to(spec.post_to, options.get("answered_in"))
     if options.get("post", True) and targets:
-        until_written(lambda: _post_run(engine, spec.name, run_id, targets, reply), f"run {run_id}")
+        until_written(
+            lambda: _post_run(engine, spec.name, run_id, targets, reply, outcome.posts_after),
+            f"run {run_id}",
+        )
     return finished, reply
 
 
-def _post_run(engine: Engine, job: str, run_id: int, targets: list[str], reply: Reply) -> None:
+def _post_run(
+    engine: Engine,
+    job: str,
+    run_id: int,
+    targets: list[str],
+    reply: Reply,
+    posts_after: Sequence[tuple[str, Reply]] = (),
+) -> None:
     """The run's post; a failure after a failure, or the success that ends them, in the
-    thread of the post of the run that first failed (one incident, one thread)."""
+    thread of the post of the run that first failed (one incident, one thread). Then
+    the posts the job asked for after it, each once by its own key."""
     root = open_streak_root(engine, job, run_id)
     enqueue(
         engine,
@@ -224,6 +235,8 @@ def _post_run(engine: Engine, job: str, run_id: int, targets: list[str], reply: 
         dedupe_key=run_post_key(run_id),
         thread_of=run_post_key(root) if root is not None else None,
     )
+    for key, after in posts_after:
+        enqueue(engine, kind="job", targets=targets, reply=after, dedupe_key=key)
 
 
 def posted_to(targets: Sequence[str], answered_in: str | None) -> list[str]:
