@@ -221,9 +221,9 @@ def _review_miss(
         notes=output.notes,
     )
     renamed = git.renames(target.path, base, sha) if base is not None else {}
-    moved = _line_mover(target.path, base, sha, review_input.changed_paths) if base else None
+    moved = line_mover(target.path, base, sha, review_input.changed_paths) if base else None
     # A reviewer that saw the whole commit did not report a base finding: it is fixed.
-    fate = _fixed if output.whole_tree else _partial_fate(review_input.files, tree, moved)
+    fate = _fixed if output.whole_tree else partial_fate(review_input.files, tree, moved)
     stored = store.save_review(
         engine,
         draft,
@@ -243,11 +243,11 @@ def _carried(skipped: tuple[SkippedFile, ...], tree: dict[str, int]) -> tuple[st
     large, an answer cut short, a reviewer's own not_reviewed), still in the commit:
     the next review must review them. Files a skip rule or missing linter coverage
     leaves out stay out."""
-    carried = [s.path for s in skipped if s.path in tree and _by_mischance(s.reason)]
+    carried = [s.path for s in skipped if s.path in tree and by_mischance(s.reason)]
     return tuple(dict.fromkeys(carried))
 
 
-def _by_mischance(reason: str) -> bool:
+def by_mischance(reason: str) -> bool:
     return reason not in SKIP_REASONS and not reason.startswith(NO_LINTER) and not is_inert(reason)
 
 
@@ -255,7 +255,7 @@ def _fixed(path: str, line: int) -> int | None:
     return None
 
 
-def _line_mover(
+def line_mover(
     repo: Path, base: str, sha: str, changed: tuple[str, ...]
 ) -> Callable[[str, int], int | None]:
     """(path at head, line at base) → its line at head; None when the delta changed it.
@@ -269,7 +269,7 @@ def _line_mover(
     return moved
 
 
-def _partial_fate(
+def partial_fate(
     files: tuple[FileDiff, ...],
     tree: dict[str, int],
     moved: Callable[[str, int], int | None] | None,
