@@ -27,7 +27,8 @@ from typing import Any
 
 from jobs.config.schema import Config
 from jobs.context import Context
-from jobs.review.engine import ReviewResult, run_review
+from jobs.review.engine import ReviewResult
+from jobs.review.run_record import recorded_review
 from storage import migrate
 from storage.db import make_engine
 from tests.jobs.review.llm.test_reviewer import finding_per_file
@@ -68,7 +69,7 @@ def review(repo: Path, tmp: Path, server: ModelServer, parallel: int) -> tuple[f
     context = Context(config, engine, tmp / f"data-{parallel}", "bench", runner_id="bench")
     asked = len(server.received)
     started = time.perf_counter()
-    result: ReviewResult = run_review(context, "bench")
+    result: ReviewResult = recorded_review(context, "bench")
     seconds = time.perf_counter() - started
     stored = (
         [(f.path, f.line, f.category, f.message) for f in result.findings],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
@@ -11,7 +12,7 @@ from handlers.feedback import remember_shown
 from handlers.router import Command, Request, UsageError
 from jobs.context import Context
 from jobs.core.reply import Block, Reply, ReplyField
-from jobs.core.text import duration
+from jobs.core.text import closest, duration
 from jobs.core.when import ago, schedule_words
 from jobs.running.runner import batch_reply, run_batch, run_job_for_reply
 from jobs.runs import records as runs
@@ -188,9 +189,21 @@ def jobs_reply(lines: list[JobLine], now: datetime) -> Reply:
     return Reply(title=title, blocks=blocks)
 
 
+def _names(context: Context) -> list[str]:
+    return [s.name for s in job_specs(context.config)] + [b.name for b in context.config.batches]
+
+
 def _known(context: Context) -> str:
-    names = [s.name for s in job_specs(context.config)] + [b.name for b in context.config.batches]
+    names = _names(context)
     return f"Known: {', '.join(names)}." if names else "None is configured."
+
+
+def unknown_job(context: Context, name: str, typed: Callable[[str], str] | None = None) -> str:
+    """No such job: the one it most likely misspells, as the command to type when
+    `typed` makes one of a name, then the known ones."""
+    close = closest(name, _names(context))
+    meant = f" Did you mean {typed(close) if typed else close}?" if close else ""
+    return f"No job or batch named {name!r}.{meant} {_known(context)}"
 
 
 def _name_arg(request: Request) -> str:
@@ -200,7 +213,10 @@ def _name_arg(request: Request) -> str:
     if find_job(request.context.config, name) is None and (
         find_batch(request.context.config, name) is None
     ):
-        raise UsageError(f"No job or batch named {name!r}. {_known(request.context)}")
+        caller, command = request.caller, request.command
+        raise UsageError(
+            unknown_job(request.context, name, lambda close: caller.typed(f"/{command} {close}"))
+        )
     return name
 
 
@@ -212,7 +228,7 @@ def run_now(context: Context, name: str, answered_in: str | None = None) -> Repl
         return run_job_for_reply(context, spec, "manual", answered_in=answered_in)[1]
     if find_batch(context.config, name) is not None:
         return batch_reply(run_batch(context, name, line="chat", answered_in=answered_in))
-    raise UsageError(f"No job or batch named {name!r}. {_known(context)}")
+    raise UsageError(unknown_job(context, name))
 
 
 def list_jobs(request: Request) -> Reply:

@@ -124,6 +124,22 @@ class Feedback(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow)
 
 
+class RuleMute(SQLModel, table=True):
+    """A rule an admin muted in one repository: its findings are hidden on every path
+    (reviews cached or fresh, /findings, the digest, /metrics) and counted apart, as a
+    false positive hides one finding. Who and when, for the record. Migration 0013."""
+
+    __tablename__ = "rule_mutes"
+    __table_args__ = (UniqueConstraint("repo", "rule", name="uq_rule_mute_repo_rule"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    repo: str = Field(max_length=100)
+    rule: str = Field(max_length=100)  # a finding's category: ruff's F401, SC2086, …
+    muted_by: str = Field(max_length=120)  # the principal, e.g. slack:U0123
+    muted_by_name: str | None = Field(default=None, max_length=100)
+    muted_at: datetime = Field(default_factory=utcnow)
+
+
 class FindingPost(SQLModel, table=True):
     """Where opsdesk showed a finding with its buttons: a chat (`telegram:-100123`,
     `slack:C0123`, `console:local`) and, once the platform returned it, the message and

@@ -26,7 +26,7 @@ from bot.operator.usage_metrics import usage_families
 from jobs.config.schema import Config
 from jobs.context import Context
 from jobs.outbox.totals import PlatformOutbox, read_outbox
-from jobs.review.history import open_counts, suppressed_counts
+from jobs.review.history import standing_counts
 from jobs.runs.totals import Histogram, RunTotalsReader
 from jobs.runs.waiting import waiting_runs
 
@@ -63,8 +63,9 @@ class OpsdeskCollector(Collector):
         with self._lock, self.context.engine.connect() as connection:
             totals = self.totals.read(connection, now)
             outbox = read_outbox(connection)
-            findings_open = open_counts(connection)
-            findings_suppressed = suppressed_counts(connection)
+            findings_open = standing_counts(connection, "open")
+            findings_suppressed = standing_counts(connection, "suppressed")
+            findings_muted = standing_counts(connection, "muted")
 
         runs = CounterMetricFamily(
             "opsdesk_job_runs",
@@ -145,7 +146,7 @@ class OpsdeskCollector(Collector):
         open_now = GaugeMetricFamily(
             "opsdesk_findings_open",
             "Open findings of each configured repository, as /findings lists them: those "
-            "of the review of its current HEAD, false positives left out.",
+            "of the review of its current HEAD, false positives and muted rules left out.",
             labels=["repo"],
         )
         suppressed = GaugeMetricFamily(
@@ -154,11 +155,19 @@ class OpsdeskCollector(Collector):
             "positive, each once, as /findings <repo> suppressed lists them.",
             labels=["repo"],
         )
+        muted = GaugeMetricFamily(
+            "opsdesk_findings_muted",
+            "Open findings of each configured repository whose rule an admin muted there, "
+            "as /findings <repo> muted lists them.",
+            labels=["repo"],
+        )
         for repo in sorted(repo.name for repo in self.context.config.repos):
             open_now.add_metric([repo], findings_open.get(repo, 0))
             suppressed.add_metric([repo], findings_suppressed.get(repo, 0))
+            muted.add_metric([repo], findings_muted.get(repo, 0))
         yield open_now
         yield suppressed
+        yield muted
 
         yield from self._outbox_families(outbox, now)
         yield self._acks()

@@ -16,6 +16,9 @@ LINTER_PRESETS: dict[str, dict[str, object]] = {
         "command": ["shellcheck", "--format=checkstyle"],
         "format": "checkstyle",
         "files": ["*.sh", "*.bash", "*.ksh", "*.bats"],
+        # shellcheck reads a script, the nearest shellcheckrc above it and ~/.shellcheckrc
+        # (and the scripts it sources: such scripts are linted every time).
+        "per_file": [".shellcheckrc", "shellcheckrc"],
     },
 }
 
@@ -30,6 +33,11 @@ class LinterConfig(Strict):
     format: Literal["sarif", "checkstyle"] | None = None
     # Globs for the files it covers; one without "/" matches a file name in any directory.
     files: list[str] = Field(default_factory=list)
+    # Set when the linter's findings for a file depend only on that file and these
+    # configuration files (globs, as `files`): each file's findings are kept by its
+    # content, the linter's version and those files' contents, and only files without
+    # a kept result are linted. Unset: every covered file is linted every time.
+    per_file: list[str] | None = None
 
     @model_validator(mode="before")
     @classmethod

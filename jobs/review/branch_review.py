@@ -39,8 +39,8 @@ from jobs.review.finding import Finding, finding_identity, identity_fingerprint
 from jobs.review.llm.reviewer import LlmReviewer
 from jobs.review.lock import repo_lock
 from jobs.review.pipeline import prepare_review
-from jobs.review.result import BranchReview
-from jobs.review.reviewers import Reviewer, ReviewerError, ReviewerOutput
+from jobs.review.result import BranchReview, ReviewResult
+from jobs.review.reviewers import Reviewer, ReviewerError, ReviewerOutput, model_of
 from jobs.review.run_record import RunRecorder
 from jobs.review.scratch import checkout_dir
 from jobs.review.spending import FallbackReviewer, LintInstead, check_budget
@@ -82,7 +82,7 @@ def _branch_review(
     context: Context, target: RepoTarget, ask: BranchAsk, trigger: str, reviewer: Reviewer | None
 ) -> BranchReview:
     reviewer = reviewer or build_reviewer(context, target)
-    run = RunRecorder(context, target.name, trigger, None, True)
+    run = RunRecorder(context, trigger)
     try:
         with repo_lock(context, target.name):
             head = _resolve(target, ask)
@@ -91,13 +91,16 @@ def _branch_review(
             key = history.review_cache_key(stored_as, head.head_sha, fingerprint)
             hit = history.cached_review(context.engine, stored_as, head.head_sha, fingerprint)
             if hit is not None:
-                return BranchReview(run.cached(hit, key), head, target.name)
+                cached = ReviewResult(hit, True, run.elapsed_ms(), cache_key=key)
+                return BranchReview(run.finished(target.name, cached), head, target.name)
             started = time.perf_counter()
             compared, output, skipped = _compare(context, target, reviewer, head)
             draft = _draft(context, target, reviewer, head, fingerprint, output, started)
             draft = replace(draft, skipped_files=[*skipped, *output.not_reviewed])
             stored = save_branch_review(context.engine, target.name, draft, compared)
-            done = run.done(stored, key, output.tokens_in, output.tokens_out)
+            spent = (output.tokens_in, output.tokens_out)
+            made = ReviewResult(stored, False, run.elapsed_ms(), None, *spent, key)
+            done = run.finished(target.name, made)
         if output.tokens_in or output.tokens_out:
             gate.after_model_review(context, target.name)
         return BranchReview(done, head, target.name)
@@ -106,8 +109,9 @@ def _branch_review(
     except (git.GitError, ReviewerError) as exc:
         reason = str(exc) or type(exc).__name__
         spent = (getattr(exc, "tokens_in", 0), getattr(exc, "tokens_out", 0))
-        run_id = run.failed(reason, reviewer, *spent)
-        raise ReviewFailed(target.name, reason, run_id, spent) from exc
+        failure = ReviewFailed(target.name, reason, None, spent, model_of(reviewer))
+        failure.run_id = run.failed(failure)
+        raise failure from exc
 
 
 def _resolve(target: RepoTarget, ask: BranchAsk) -> BranchHead:

@@ -23,11 +23,10 @@ from sqlmodel import select as sm_select
 from jobs.review.finding import Finding as ReportedFinding
 from jobs.review.history import REVIEW_FINDINGS, load_review
 from jobs.review.store import ReviewDraft
-from jobs.review.stored import StoredReview
+from jobs.review.stored import BRANCH_PREFIX, StoredReview
 from storage.db import session_scope
 from storage.models import Finding, Review
 
-BRANCH_PREFIX = "branch:"
 ONLY_ON_A_BRANCH = "branch"  # findings.status of a finding no review of the repository made
 
 

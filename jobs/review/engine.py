@@ -8,9 +8,9 @@ per-repository lock, a re-check of the cache (a concurrent request may just have
 finished it), then diff from the last review by the same reviewer configuration
 (full when there is none, when asked, or when history was rewritten).
 
-Every call records exactly one job_runs row (cached, ok or failed) unless
-`record_run=False`; then the caller (the scheduler) records it from
-`ReviewResult.run_columns()` or `ReviewFailed.reason`.
+The engine writes no run row: what runs a review records it — the runner for the
+scheduled `review` job, `recorded_review` (run_record.py) for chat and the CLI —
+from `ReviewResult.run_columns()` or the `ReviewFailed` it raised.
 """
 
 from __future__ import annotations
@@ -37,13 +37,11 @@ from jobs.review.lock import repo_lock
 from jobs.review.objects import ReadLimits, is_inert
 from jobs.review.pipeline import prepare_review
 from jobs.review.result import ReviewResult
-from jobs.review.reviewers import Reviewer, ReviewerError
-from jobs.review.run_record import RunRecorder
+from jobs.review.reviewers import Reviewer, ReviewerError, model_of
 from jobs.review.scratch import checkout_dir
 from jobs.review.spending import FallbackReviewer, LintInstead, check_budget
 from jobs.review.stored import StoredReview
 from jobs.review.targets import RepoTarget, ReviewFailed, resolve_target
-from jobs.usage import gate
 
 
 def build_reviewer(context: Context, target: RepoTarget) -> Reviewer:
@@ -71,10 +69,7 @@ def run_review(
     repo_target: str,
     *,
     full: bool = False,
-    trigger: str = "manual",
-    batch_id: str | None = None,
     allow_local: bool = False,
-    record_run: bool = True,
     reviewer: Reviewer | None = None,
 ) -> ReviewResult:
     """Review `repo_target` at its configured ref; raises ReviewFailed (UnknownRepo).
@@ -82,22 +77,20 @@ def run_review(
     made by the linters instead."""
     target = resolve_target(context, repo_target, allow_local=allow_local)
     try:
-        return _run_review(context, target, full, trigger, batch_id, record_run, reviewer)
+        return _run_review(context, target, full, reviewer)
     except LintInstead as instead:
         fallback = FallbackReviewer(lint_reviewer(context, target), instead.reason)
-        return _run_review(context, target, full, trigger, batch_id, record_run, fallback)
+        return _run_review(context, target, full, fallback)
 
 
 def _run_review(
-    context: Context,
-    target: RepoTarget,
-    full: bool,
-    trigger: str,
-    batch_id: str | None,
-    record_run: bool,
-    reviewer: Reviewer | None,
+    context: Context, target: RepoTarget, full: bool, reviewer: Reviewer | None
 ) -> ReviewResult:
-    run = RunRecorder(context, target.name, trigger, batch_id, record_run)
+    started, started_at = time.perf_counter(), context.clock()
+
+    def elapsed_ms() -> int:
+        return int((time.perf_counter() - started) * 1000)
+
     review = _Review(context, target, reviewer or build_reviewer(context, target))
     engine = context.engine
     try:
@@ -105,30 +98,27 @@ def _run_review(
             sha = git.resolve_ref(target.path, target.ref)
             hit = history.cached_review(engine, target.name, sha, review.fingerprint)
             if hit is not None and not _worth_retrying(hit) and _is_current(engine, hit):
-                return run.cached(hit, review.cache_key(sha))
+                return ReviewResult(hit, True, elapsed_ms(), cache_key=review.cache_key(sha))
         with repo_lock(context, target.name):
             if target.url is not None:
                 git.ensure_clone(target.url, target.path)
             sha = git.resolve_ref(target.path, target.ref)
             hit = history.cached_review(engine, target.name, sha, review.fingerprint)
-            fresh = hit is not None and _started_after(hit, run.started_at)
+            fresh = hit is not None and _started_after(hit, started_at)
             usable = hit is not None and (fresh or not _worth_retrying(hit))
             if hit is not None and usable and (not full or hit.row["kind"] == "full" or fresh):
                 if not _is_current(engine, hit):  # a rewind: its findings are /findings again
                     current.make_current(engine, hit, context.clock())
-                return run.cached(hit, review.cache_key(sha))
+                return ReviewResult(hit, True, elapsed_ms(), cache_key=review.cache_key(sha))
             stored, output = _review_miss(review, sha, hit, full=full)
-            result = run.done(stored, review.cache_key(sha), output.tokens_in, output.tokens_out)
+            spent = (output.tokens_in, output.tokens_out)
+            return ReviewResult(stored, False, elapsed_ms(), None, *spent, review.cache_key(sha))
     except (git.GitError, ReviewerError) as exc:
         reason = str(exc) or type(exc).__name__
         spent = (getattr(exc, "tokens_in", 0), getattr(exc, "tokens_out", 0))
-        run_id = run.failed(reason, review.reviewer, *spent)
-        if any(spent) and record_run:
-            gate.after_model_review(context, target.name)
-        raise ReviewFailed(target.name, reason, run_id, spent) from exc
-    if (output.tokens_in or output.tokens_out) and record_run:
-        gate.after_model_review(context, target.name)
-    return result
+        raise ReviewFailed(
+            target.name, reason, None, spent, model_of(review.reviewer), elapsed_ms()
+        ) from exc
 
 
 @dataclass(frozen=True)

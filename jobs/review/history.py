@@ -4,8 +4,8 @@ A review's stored picture (what store.py writes) is read back here: the cached
 review of a commit (`cached_review`, the cache-hit path: SQLAlchemy Core on indexed
 columns, so it costs about as much as reading a ref), a review by id, the last review
 of a chain, and the open findings of a repository. Suppression is not stored: it is
-derived from the feedback rows as they are now, so a cached reply hides a false
-positive marked after the review was made.
+derived from the feedback rows and the muted rules as they are now, so a cached reply
+hides a false positive marked, or a rule muted, after the review was made.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from jobs.review.budget import SkippedFile
 from jobs.review.feedback import FEEDBACK, Mark
+from jobs.review.mutes import muted_finding_ids, standing
 from jobs.review.stored import ReviewedFinding, StoredReview, skipped_from_json, sort_findings
 from storage.models import Finding, JobRun, Review, ReviewFinding
 
@@ -61,8 +62,10 @@ _FINDING_COLUMNS = (
 
 
 def _stored(connection: Connection, row: Any) -> StoredReview:
-    """A review row with its findings, suppression derived from feedback as it is now."""
+    """A review row with its findings, suppression derived from feedback and muted
+    rules as they are now."""
     review_id = int(row["id"])
+    in_review = select(REVIEW_FINDINGS.c.finding_id).where(REVIEW_FINDINGS.c.review_id == review_id)
     rows = connection.execute(
         select(*_FINDING_COLUMNS)
         .join(FINDINGS, FINDINGS.c.id == REVIEW_FINDINGS.c.finding_id)
@@ -74,11 +77,7 @@ def _stored(connection: Connection, row: Any) -> StoredReview:
     marks: dict[int, list[Mark]] = {}
     for finding_id, verdict, name, user in connection.execute(
         select(FEEDBACK.c.finding_id, FEEDBACK.c.verdict, FEEDBACK.c.user_name, FEEDBACK.c.user)
-        .where(
-            FEEDBACK.c.finding_id.in_(
-                select(REVIEW_FINDINGS.c.finding_id).where(REVIEW_FINDINGS.c.review_id == review_id)
-            )
-        )
+        .where(FEEDBACK.c.finding_id.in_(in_review))
         .order_by(FEEDBACK.c.id)
     ):
         marks.setdefault(int(finding_id), []).append(Mark(str(verdict), str(name or user)))
@@ -87,10 +86,14 @@ def _stored(connection: Connection, row: Any) -> StoredReview:
         for finding_id, found in marks.items()
         if any(mark.verdict == "false_positive" for mark in found)
     }
+    muted_ids = set(connection.execute(muted_finding_ids(in_review)).scalars())
     shown: list[ReviewedFinding] = []
     hidden: list[ReviewedFinding] = []
+    muted: list[ReviewedFinding] = []
     for found in (ReviewedFinding(*r) for r in rows):
-        if found.status != "fixed" and found.id in false_positives:
+        if found.status != "fixed" and found.id in muted_ids:
+            muted.append(replace(found, status="muted"))
+        elif found.status != "fixed" and found.id in false_positives:
             hidden.append(replace(found, status="suppressed"))
         else:
             shown.append(found)
@@ -99,6 +102,7 @@ def _stored(connection: Connection, row: Any) -> StoredReview:
         tuple(sort_findings(shown)),
         tuple(sort_findings(hidden)),
         {finding_id: tuple(found) for finding_id, found in marks.items()},
+        tuple(sort_findings(muted)),
     )
 
 
@@ -165,11 +169,13 @@ def last_review(engine: Engine, repo: str, fingerprint: str) -> LastReview | Non
 def served_review_id(engine: Engine, repo: str) -> int | None:
     """The review the repository's newest review run answered with, made or replayed
     from the cache: the repository's findings are that review's (a cache hit on
-    another one makes it so: current.make_current). One indexed query."""
+    another one makes it so: current.make_current); a branch's review, run under the
+    repository's job too, is not the repository's. One indexed query."""
     with engine.connect() as connection:
         return connection.execute(
             select(JOB_RUNS.c.review_id)
-            .where(JOB_RUNS.c.job == f"review:{repo}", JOB_RUNS.c.review_id.is_not(None))
+            .join(REVIEWS, REVIEWS.c.id == JOB_RUNS.c.review_id)
+            .where(JOB_RUNS.c.job == f"review:{repo}", REVIEWS.c.repo == repo)
             .order_by(JOB_RUNS.c.started_at.desc(), JOB_RUNS.c.id.desc())
             .limit(1)
         ).scalar()
@@ -191,55 +197,27 @@ def review_cache_key(repo: str, sha: str, fingerprint: str) -> str:
     return hashlib.sha256(f"{repo}\0{sha}\0{fingerprint}".encode()).hexdigest()
 
 
-def open_findings(engine: Engine, repo: str, *, suppressed: bool = False) -> list[ReviewedFinding]:
-    """Open findings of a repository, most severe first: those nobody marked false
-    positive, or with `suppressed` only those someone did."""
-    marked = (
-        select(FEEDBACK.c.finding_id)
-        .where(FEEDBACK.c.verdict == "false_positive")
-        .scalar_subquery()
-    )
-    is_marked = FINDINGS.c.id.in_(marked)
+def open_findings(engine: Engine, repo: str, standing_as: str = "open") -> list[ReviewedFinding]:
+    """Open findings of a repository, most severe first: those listed (open), those
+    someone marked false positive (suppressed), or those of a muted rule (muted)."""
     with engine.connect() as connection:
         rows = connection.execute(
             select(*_reviewed_columns(FINDINGS.c)).where(
-                FINDINGS.c.repo == repo,
-                FINDINGS.c.status == "open",
-                is_marked if suppressed else ~is_marked,
+                FINDINGS.c.repo == repo, FINDINGS.c.status == "open", standing(standing_as)
             )
         ).all()
-    status = "suppressed" if suppressed else "open"
-    return sort_findings(ReviewedFinding(*row, status) for row in rows)  # type: ignore[call-arg]
+    return sort_findings(ReviewedFinding(*row, standing_as) for row in rows)  # type: ignore[call-arg]
 
 
-def open_counts(connection: Connection) -> dict[str, int]:
-    """How many open findings each repository has, as /findings counts them (those
-    someone marked false positive left out)."""
-    return _open_counts_by_repo(connection, marked_false_positive=False)
-
-
-def suppressed_counts(connection: Connection) -> dict[str, int]:
-    """How many open findings of each repository someone marked false positive, each
-    once — what `/findings <repo> suppressed` lists."""
-    return _open_counts_by_repo(connection, marked_false_positive=True)
-
-
-def _open_counts_by_repo(connection: Connection, *, marked_false_positive: bool) -> dict[str, int]:
-    marked = select(FEEDBACK.c.finding_id).where(FEEDBACK.c.verdict == "false_positive")
-    among = FINDINGS.c.id.in_(marked) if marked_false_positive else FINDINGS.c.id.not_in(marked)
+def standing_counts(connection: Connection, standing_as: str = "open") -> dict[str, int]:
+    """How many open findings each repository has listed (open), marked false positive
+    (suppressed) or of a muted rule (muted), each once — as /findings lists them."""
     rows = connection.execute(
         select(FINDINGS.c.repo, func.count())
-        .where(FINDINGS.c.status == "open", among)
+        .where(FINDINGS.c.status == "open", standing(standing_as))
         .group_by(FINDINGS.c.repo)
     )
     return {str(repo): int(count) for repo, count in rows}
-
-
-def count_reviews(engine: Engine, repo: str) -> int:
-    with engine.connect() as connection:
-        return int(
-            connection.execute(select(func.count()).where(REVIEWS.c.repo == repo)).scalar_one()
-        )
 
 
 def finding_state(engine: Engine, finding: Finding) -> str:

@@ -24,6 +24,7 @@ class ReviewResult:
     run_id: int | None = None
     tokens_in: int = 0
     tokens_out: int = 0
+    cache_key: str | None = None  # what its run row is keyed by
 
     @property
     def review_id(self) -> int:

@@ -15,8 +15,12 @@ from jobs.review.feedback import Mark
 from jobs.review.finding import Finding as ReportedFinding
 from storage.models import Finding
 
+# A branch review is stored under "branch:<repo>", apart from the repository's chain
+# (branch_store.py); readers that count a repository's own reviews leave these out.
+BRANCH_PREFIX = "branch:"
+
 # Display order: what is new first, then what is still open, then what was fixed.
-STATE_ORDER = {"new": 0, "open": 1, "fixed": 2, "suppressed": 3}
+STATE_ORDER = {"new": 0, "open": 1, "fixed": 2, "suppressed": 3, "muted": 4}
 
 
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
@@ -36,7 +40,8 @@ def at_of(found: ReportedFinding) -> At:
 @dataclass(frozen=True)
 class ReviewedFinding:
     """A finding as one review reported it. `status` is its state in that review:
-    new | open | fixed, or suppressed when a false positive stands on it now."""
+    new | open | fixed, or suppressed when a false positive stands on it now, or muted
+    when its rule is muted in its repository now."""
 
     id: int
     fingerprint: str
@@ -98,6 +103,7 @@ class StoredReview:
     findings: tuple[ReviewedFinding, ...]  # sorted; suppressed left out
     suppressed: tuple[ReviewedFinding, ...] = ()  # false positives now, counted only
     marks: dict[int, tuple[Mark, ...]] = field(default_factory=dict)  # finding id → who marked what
+    muted: tuple[ReviewedFinding, ...] = ()  # of a rule muted in the repository now, counted only
 
     @property
     def id(self) -> int:
@@ -105,13 +111,15 @@ class StoredReview:
 
     @property
     def counts(self) -> dict[str, int]:
-        """new / open / fixed / suppressed as derived now: they add up to what is listed."""
+        """new / open / fixed / suppressed / muted as derived now: they add up to what is
+        listed."""
         tally = Counter(f.status for f in self.findings)
         return {
             "new": tally["new"],
             "open": tally["open"],
             "fixed": tally["fixed"],
             "suppressed": len(self.suppressed),
+            "muted": len(self.muted),
         }
 
     @property

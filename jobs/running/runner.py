@@ -24,7 +24,7 @@ from sqlmodel import Session
 from jobs.config.schema import JobConfig
 from jobs.context import Context
 from jobs.core.child_env import ChildEnvError
-from jobs.core.reply import Block, Reply, ReplyField
+from jobs.core.reply import Block, Reply
 from jobs.core.text import duration
 from jobs.core.work_slots import Line, SlotsClosed, Waiting
 from jobs.digest.queries import baseline_ms
@@ -210,13 +210,24 @@ def _finish(
     reply = outcome.reply or job_reply(finished, baseline)
     targets = posted_to(spec.post_to, options.get("answered_in"))
     if options.get("post", True) and targets:
-        until_written(lambda: _post_run(engine, spec.name, run_id, targets, reply), f"run {run_id}")
+        until_written(
+            lambda: _post_run(engine, spec.name, run_id, targets, reply, outcome.posts_after),
+            f"run {run_id}",
+        )
     return finished, reply
 
 
-def _post_run(engine: Engine, job: str, run_id: int, targets: list[str], reply: Reply) -> None:
+def _post_run(
+    engine: Engine,
+    job: str,
+    run_id: int,
+    targets: list[str],
+    reply: Reply,
+    posts_after: Sequence[tuple[str, Reply]] = (),
+) -> None:
     """The run's post; a failure after a failure, or the success that ends them, in the
-    thread of the post of the run that first failed (one incident, one thread)."""
+    thread of the post of the run that first failed (one incident, one thread). Then
+    the posts the job asked for after it, each once by its own key."""
     root = open_streak_root(engine, job, run_id)
     enqueue(
         engine,
@@ -226,6 +237,8 @@ def _post_run(engine: Engine, job: str, run_id: int, targets: list[str], reply: 
         dedupe_key=run_post_key(run_id),
         thread_of=run_post_key(root) if root is not None else None,
     )
+    for key, after in posts_after:
+        enqueue(engine, kind="job", targets=targets, reply=after, dedupe_key=key)
 
 
 def posted_to(targets: Sequence[str], answered_in: str | None) -> list[str]:
@@ -267,29 +280,39 @@ def _run_with_cache(ctx: RunContext) -> JobOutcome:
     return outcome
 
 
+# How a run came about, as its post's small print says it.
+TRIGGER_WORDS = {
+    "schedule": "scheduled run #{id}",
+    "manual": "run #{id} by hand",
+    "batch": "run #{id} in a batch",
+    "startup": "run #{id} at start-up",
+}
+
+
 def job_reply(run: JobRun, baseline_ms: int | None = None) -> Reply:
-    """A finished run as a chat post."""
+    """A finished run as a chat post: what happened first (the cause of a failure, the
+    output's tail), then one line of small print (how it ran, how long, its number)."""
     icon = {"ok": "✅", "cached": "♻️", "timeout": "⏱", "interrupted": "⏹"}.get(run.status, "❌")
+    output = (run.output or "").strip()
+    if len(output) > POST_OUTPUT_CHARS:
+        output = "…" + output[-POST_OUTPUT_CHARS:]
     blocks: list[Block] = []
     if run.error:
-        blocks.append(Block(text=run.error))
-    output = (run.output or "").strip()
+        # "exit status 12: <its last line>" says the line once, in the output below.
+        head, _, detail = run.error.partition(": ")
+        blocks.append(Block(text=head if detail and detail.strip() in output else run.error))
     if output:
-        if len(output) > POST_OUTPUT_CHARS:
-            output = "…" + output[-POST_OUTPUT_CHARS:]
         blocks.append(Block(text=output, monospace=True))
-    fields = [
-        ReplyField(label="Status", value=run.status),
-        ReplyField(label="Duration", value=duration(run.duration_ms)),
-        ReplyField(label="Trigger", value=run.trigger),
-    ]
+    facts = [TRIGGER_WORDS.get(run.trigger, "run #{id}").format(id=run.id)]
+    facts.append(duration(run.duration_ms))
     if run.cache_hit and baseline_ms is not None:
-        fields.append(ReplyField(label="Saved", value=f"~{duration(baseline_ms)} (baseline)"))
+        facts.append(f"saved ~{duration(baseline_ms)}")
+    if run.batch_id:
+        facts.append(f"batch {run.batch_id}")
     return Reply(
         title=f"{icon} {run.job}: {run.status}",
         blocks=blocks,
-        fields=fields,
-        note=f"run #{run.id}" + (f", batch {run.batch_id}" if run.batch_id else ""),
+        note=" · ".join(facts),
         status="ok" if run.status in ("ok", "cached") else "error",
     )
 

@@ -111,7 +111,7 @@ def test_a_finding_stored_as_suppressed_by_an_earlier_version_reads_by_todays_fe
     assert [(f.message, f.status) for f in review.suppressed] == [
         ("still a false positive", "suppressed")
     ]
-    assert review.counts == {"new": 0, "open": 1, "fixed": 0, "suppressed": 1}
+    assert review.counts == {"new": 0, "open": 1, "fixed": 0, "suppressed": 1, "muted": 0}
 
 
 def test_an_upgrade_from_before_workers_and_the_fire_queue_keeps_the_runs(

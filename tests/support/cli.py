@@ -107,16 +107,22 @@ def opsdesk_measured(config: Path, *args: str, stdin: str = "", timeout: float =
     env = {**os.environ, "OPSDESK_CONFIG": str(config)}
     read_end, write_end = os.pipe()
     try:
-        done = subprocess.run(
+        process = subprocess.Popen(
             [sys.executable, "-c", MEASURED_RUN, str(write_end), "-m", "bot.cli", *args],
-            input=stdin, capture_output=True, text=True, cwd=ROOT, env=env,
-            timeout=timeout, pass_fds=(write_end,), check=False,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            cwd=ROOT, env=env, pass_fds=(write_end,), start_new_session=True,
         )  # fmt: skip
     finally:
         os.close(write_end)
-    with os.fdopen(read_end, "rb") as figure:
+    with process, os.fdopen(read_end, "rb") as figure:
+        try:
+            stdout, stderr = process.communicate(stdin, timeout=timeout)
+        except subprocess.TimeoutExpired:  # opsdesk too, not only the process measuring it
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+            raise
         peak_kib, cpu_s = (figure.read().decode() or "0 0").split()
-    return Measured(done.returncode, done.stdout, done.stderr, int(peak_kib) / 1024, float(cpu_s))
+    return Measured(process.returncode, stdout, stderr, int(peak_kib) / 1024, float(cpu_s))
 
 
 @contextlib.contextmanager

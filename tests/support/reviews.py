@@ -11,8 +11,9 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from jobs.config.schema import Config
-from jobs.review.engine import ReviewResult, run_review
+from jobs.review.engine import ReviewResult
 from jobs.review.history import open_findings
+from jobs.review.run_record import recorded_review
 from tests.standins.model_server import ModelServer
 from tests.support.context import jobs_context
 from tests.support.git_repo import Repo
@@ -52,7 +53,7 @@ def review(
     engine: Engine, config: Config, data_dir: Path, target: str = "demo", **options: Any
 ) -> ReviewResult:
     context = jobs_context(engine, config, data_dir, runner_id="test:1")
-    return run_review(context, target, **options)
+    return recorded_review(context, target, **options)
 
 
 @dataclass

@@ -7,8 +7,9 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import func, insert, select
 from sqlalchemy.engine import Engine
+from sqlmodel import col
 
 from storage.db import session_scope
 from storage.models import Finding, Heartbeat, JobRun, Review
@@ -149,4 +150,14 @@ def scheduler_beats(engine: Engine, now: datetime) -> None:
                 started_at=now - timedelta(days=3),
                 beat_at=now,
             )
+        )
+
+
+def count_reviews(engine: Engine, repo: str) -> int:
+    """How many review rows `repo` has (a failed review writes none)."""
+    with engine.connect() as connection:
+        return int(
+            connection.execute(
+                select(func.count()).select_from(Review).where(col(Review.repo) == repo)
+            ).scalar_one()
         )
