@@ -118,13 +118,10 @@ def run_job_for_reply(
 
 
 def _start_row(
-    context: Context,
-    spec: JobSpec,
-    trigger: Trigger,
-    options: RunOptions,
-    queued_at: datetime,
-    started_at: datetime,
+    context: Context, spec: JobSpec, trigger: Trigger, options: RunOptions, *times: datetime
 ) -> int:
+    """The run's row, `running`; `times`: when it was queued and when it started."""
+    queued_at, started_at = times
     row = runs.start_run(
         context.engine,
         job=spec.name,
