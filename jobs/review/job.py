@@ -17,7 +17,7 @@ from jobs.core.reply import Reply
 from jobs.review.branch_review import BranchAsk, run_branch_review
 from jobs.review.branches import branch_names
 from jobs.review.engine import run_review
-from jobs.review.post import branch_reply, review_post
+from jobs.review.post import branch_reply, last_review_stands, review_post
 from jobs.review.targets import ReviewFailed, resolve_target
 from jobs.runs.job import JobOutcome, RunContext
 
@@ -33,7 +33,9 @@ def run_review_job(ctx: RunContext) -> JobOutcome:
         result = run_review(context, repo)
     except ReviewFailed as exc:
         spent_in, spent_out = exc.tokens_in or None, exc.tokens_out or None
-        return JobOutcome("failed", error=exc.reason, tokens_in=spent_in, tokens_out=spent_out)
+        # Said in the post: the failure replaced nothing, the last review still stands.
+        error = ". ".join(filter(None, [exc.reason, last_review_stands(context, repo)]))
+        return JobOutcome("failed", error=error, tokens_in=spent_in, tokens_out=spent_out)
     columns = result.run_columns()
     reply = review_post(context, result)
     return JobOutcome(

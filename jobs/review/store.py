@@ -160,10 +160,8 @@ def _base_rows(
 
 
 def _record_states(session: Session, review: Review, placed: list[Placed]) -> None:
-    """Each finding's state in this review, and the review's counts of them."""
-    counts = {"new": 0, "open": 0, "fixed": 0, "suppressed": 0}
-    for _row, _fingerprint, state, _at in placed:
-        counts[state] += 1
+    """Each finding's state in this review (its counts are derived from these rows
+    when it is read)."""
     if placed:
         session.execute(
             insert(REVIEW_FINDINGS),
@@ -178,10 +176,6 @@ def _record_states(session: Session, review: Review, placed: list[Placed]) -> No
                 for row, _fingerprint, state, at in placed
             ],
         )
-    review.new_count, review.open_count = counts["new"], counts["open"]
-    review.fixed_count, review.suppressed_count = counts["fixed"], counts["suppressed"]
-    session.add(review)
-    session.flush()
 
 
 def _mark_reported(session: Session, placed: list[Placed], review_id: int, now: datetime) -> None:

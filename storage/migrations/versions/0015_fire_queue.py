@@ -5,16 +5,16 @@ its schema (tables procrastinate_*, their functions and triggers) is created her
 the procrastinate version this opsdesk requires ships it. SQLite runs fires in-process
 and gets nothing.
 
-Revision ID: 0014
-Revises: 0013
+Revision ID: 0015
+Revises: 0014
 """
 
 from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0014"
-down_revision: str | None = "0013"
+revision: str = "0015"
+down_revision: str | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
