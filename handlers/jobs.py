@@ -256,7 +256,7 @@ def _set_paused(request: Request, paused: bool) -> Reply:
     return Reply(
         title=f"{name}: {verb}",
         blocks=[Block(text=text)],
-        fields=[ReplyField(label="By", value=request.caller.principal)],
+        fields=[ReplyField(label="By", value=request.caller.shown_name)],
     )
 
 

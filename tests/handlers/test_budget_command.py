@@ -62,7 +62,7 @@ def test_an_admin_raises_a_budget_for_this_month_on_the_record(engine: Engine) -
     money = budgets.handle(CONSOLE_CALLER, "/budget all +10USD")
 
     assert raised.blocks[0].text == (
-        "Budget of api for December raised by 2M tokens by console:local: 1M of 4M tokens (25%)."
+        "Budget of api for December raised by 2M tokens by console: 1M of 4M tokens (25%)."
     )
     assert money.blocks[0].text.startswith(
         "Budget of All repositories for December raised by 10.00 USD"
