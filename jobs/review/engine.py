@@ -167,21 +167,7 @@ def _review_miss(
     started = time.perf_counter()
     engine, target, reviewer = review.context.engine, review.target, review.reviewer
     retry = hit if hit is not None and not full and _worth_retrying(hit) else None
-    last = history.last_review(engine, target.name, review.fingerprint)
-    base: str | None = None
-    if retry is not None:  # the same delta again, from the same base review
-        base = retry.row["base_sha"]
-        before = (
-            history.cached_review(engine, target.name, base, review.fingerprint) if base else None
-        )
-        last = (
-            history.LastReview(before.id, base, before.skipped_files)
-            if before is not None and base
-            else None
-        )
-        base = base if last is not None else None
-    elif last is not None and not full and _is_ancestor(target.path, last.commit_sha, sha):
-        base = last.commit_sha
+    last, base = _base_of(review, sha, retry, full=full)
     limits = read_limits(review.context)
     review_input = prepare_review(target.path, base, sha, reviewer.budget_tokens(), limits)
     tree = git.tree_sizes(target.path, sha)
@@ -236,6 +222,28 @@ def _review_miss(
         whole_tree=output.whole_tree,
     )
     return stored, output
+
+
+def _base_of(
+    review: _Review, sha: str, retry: StoredReview | None, *, full: bool
+) -> tuple[history.LastReview | None, str | None]:
+    """The chain's review this one is compared with, and the commit it is a delta
+    from (None: a full review). A second try is the same delta again, from the same
+    base review; otherwise the chain's last review, a delta from it when its commit
+    is an ancestor of `sha` and no full review was asked for."""
+    engine, target = review.context.engine, review.target
+    last = history.last_review(engine, target.name, review.fingerprint)
+    if retry is not None:
+        base = retry.row["base_sha"]
+        before = (
+            history.cached_review(engine, target.name, base, review.fingerprint) if base else None
+        )
+        if before is None or not base:
+            return None, None
+        return history.LastReview(before.id, base, before.skipped_files), base
+    if last is not None and not full and _is_ancestor(target.path, last.commit_sha, sha):
+        return last, last.commit_sha
+    return last, None
 
 
 def _carried(skipped: tuple[SkippedFile, ...], tree: dict[str, int]) -> tuple[str, ...]:

@@ -75,6 +75,8 @@ class RunOptions(TypedDict, total=False):
     line: Line
     # Its place in that line, when taken earlier (a scheduled fire takes it at once).
     place: Waiting | None
+    # When it asked for a worker, when earlier than now (a fire queued by the leader).
+    queued_at: datetime | None
 
 
 def run_job(
@@ -95,7 +97,7 @@ def run_job_for_reply(
     place = options.get("place")
     if place is None:
         line = options.get("line") or ("chat" if trigger == "manual" else "scheduled")
-        place = control.slots.enqueue(spec.name, line, context.clock())
+        place = control.slots.enqueue(spec.name, line, options.get("queued_at") or context.clock())
     try:
         with control.slots.hold(place, context.clock) as started_at:
             run_id = _start_row(context, spec, trigger, options, place.queued_at, started_at)
@@ -115,13 +117,10 @@ def run_job_for_reply(
 
 
 def _start_row(
-    context: Context,
-    spec: JobSpec,
-    trigger: Trigger,
-    options: RunOptions,
-    queued_at: datetime,
-    started_at: datetime,
+    context: Context, spec: JobSpec, trigger: Trigger, options: RunOptions, *times: datetime
 ) -> int:
+    """The run's row, `running`; `times`: when it was queued and when it started."""
+    queued_at, started_at = times
     row = runs.start_run(
         context.engine,
         job=spec.name,
