@@ -17,7 +17,7 @@ from handlers.access import Caller
 from jobs.context import Context
 from jobs.core.reply import Reply
 from jobs.digest.job import post_health_alerts
-from jobs.outbox.delivery import OutboxSender, Post
+from jobs.outbox.delivery import EDIT_KIND, OutboxSender, Post
 from jobs.running.runner import run_job
 from jobs.runs.specs import find_job
 from storage.db import session_scope
@@ -141,9 +141,11 @@ def _thread(world: World) -> tuple[Reply, list[Reply]]:
     about = [row for row in rows if "deploy-docs" in row.reply_json]
     root = next(row for row in about if row.thread_key is None)
     replies = [row for row in about if row.thread_key == root.dedupe_key]
+    # The root as the channel shows it at the end: redrawn by the run that ended it.
+    redrawn = [row for row in replies if row.kind == EDIT_KIND]
     return (
-        Reply.model_validate_json(root.reply_json),
-        [Reply.model_validate_json(row.reply_json) for row in replies],
+        Reply.model_validate_json((redrawn or [root])[-1].reply_json),
+        [Reply.model_validate_json(row.reply_json) for row in replies if row.kind != EDIT_KIND],
     )
 
 
@@ -208,9 +210,10 @@ def examples(world: World) -> list[Example]:
             "incident",
             "Jobs and alerts",
             "A failure, its alert and its recovery: one thread",
-            "deploy-docs failed at 04:00: its post is the one message in the channel. The "
-            "health check's alert, the next failure and the run that worked again, with "
-            "the recovery, are replies in its thread.",
+            "deploy-docs failed at 04:00: its post is the one message in the channel, "
+            "redrawn in place when the job works again. The health check's alert, the "
+            "next failure and the run that worked again, with the recovery, are replies "
+            "in its thread.",
             root,
             thread=tuple(thread),
             measured=False,
