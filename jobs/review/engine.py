@@ -16,7 +16,6 @@ from `ReviewResult.run_columns()` or the `ReviewFailed` it raised.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cached_property
@@ -28,8 +27,8 @@ from sqlalchemy.engine import Engine
 from jobs.context import Context
 from jobs.review import current, git, history, store
 from jobs.review.budget import RETRY_REASONS, SkippedFile
-from jobs.review.diff import SKIP_REASONS, FileDiff
-from jobs.review.linemap import line_maps
+from jobs.review.diff import SKIP_REASONS
+from jobs.review.linemap import fixed, line_mover, partial_fate
 from jobs.review.lint.reviewer import NO_LINTER, LintReviewer
 from jobs.review.llm.calibration import StoredCalibration
 from jobs.review.llm.reviewer import LlmReviewer
@@ -207,9 +206,9 @@ def _review_miss(
         notes=output.notes,
     )
     renamed = git.renames(target.path, base, sha) if base is not None else {}
-    moved = _line_mover(target.path, base, sha, review_input.changed_paths) if base else None
+    moved = line_mover(target.path, base, sha, review_input.changed_paths) if base else None
     # A reviewer that saw the whole commit did not report a base finding: it is fixed.
-    fate = _fixed if output.whole_tree else _partial_fate(review_input.files, tree, moved)
+    fate = fixed if output.whole_tree else partial_fate(review_input.files, tree, moved)
     stored = store.save_review(
         engine,
         draft,
@@ -257,45 +256,6 @@ def _carried(skipped: tuple[SkippedFile, ...], tree: dict[str, int]) -> tuple[st
 
 def _by_mischance(reason: str) -> bool:
     return reason not in SKIP_REASONS and not reason.startswith(NO_LINTER) and not is_inert(reason)
-
-
-def _fixed(path: str, line: int) -> int | None:
-    return None
-
-
-def _line_mover(
-    repo: Path, base: str, sha: str, changed: tuple[str, ...]
-) -> Callable[[str, int], int | None]:
-    """(path at head, line at base) → its line at head; None when the delta changed it.
-    Every changed file has its map, skipped ones too: without one, identical findings
-    below an inserted line could not be paired by where they went."""
-    maps = line_maps(repo, base, sha, list(changed))
-
-    def moved(path: str, line: int) -> int | None:
-        return maps[path].moved(line) if path in maps else line
-
-    return moved
-
-
-def _partial_fate(
-    files: tuple[FileDiff, ...],
-    tree: dict[str, int],
-    moved: Callable[[str, int], int | None] | None,
-) -> Callable[[str, int], int | None]:
-    """For a reviewer that saw only the delta's added lines (a model): where an
-    earlier finding it did not report again is now, or None when it is fixed."""
-    reviewed = {f.path for f in files}
-
-    def fate(path: str, line: int) -> int | None:
-        if path not in tree:
-            return None  # the file is gone
-        if path not in reviewed:
-            return line  # untouched by this delta (or skipped): still open
-        if moved is None:
-            return None  # a full review saw the whole file and did not report it
-        return moved(path, line)
-
-    return fate
 
 
 def _is_ancestor(repo: Path, ancestor: str, descendant: str) -> bool:
