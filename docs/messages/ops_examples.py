@@ -48,7 +48,7 @@ def config_for(healed: Path, started: Path) -> dict[str, object]:
         "scheduler": {"timezone": "Europe/Berlin"},
         "digest": {"post_to": [TEAM], "time": "08:00"},
         "health": {"grace": "10m"},
-        "access": {"admins": ["slack:U0DANA"], "viewers": ["telegram:42"]},
+        "access": {"admins": ["slack:U0DANA"], "viewers": ["slack:U0LEE", "telegram:42"]},
     }  # fmt: skip
 
 
@@ -186,6 +186,10 @@ def examples(world: World) -> list[Example]:
     with _taking(world, context, NOW, 41.2):
         ran = router.handle(ADMIN, "/run backup")
 
+    misspelt = router.handle(ADMIN, "/run bakup")
+    viewer = Caller("slack", "U0LEE", "C0TEAM", name="Lee", command_prefix="/opsdesk ")
+    refused = router.handle(viewer, "/run backup")
+
     healed.unlink()
     with _taking(world, context, NOW + timedelta(minutes=5), 2.1):
         router.handle(ADMIN, "/run deploy-docs")
@@ -195,6 +199,25 @@ def examples(world: World) -> list[Example]:
     world.now = NOW
     _delivered(world)
 
+    errors = [
+        Example(
+            "error-unknown-job",
+            "Errors and answers",
+            "A misspelt job",
+            "`/run bakup`: answered at once, to the asker alone, with the command it most "
+            "likely meant.",
+            misspelt,
+            measured=False,
+        ),
+        Example(
+            "error-refused",
+            "Errors and answers",
+            "A command someone may not use",
+            "`/run backup` by a viewer: a refusal that says what to ask for, to them alone.",
+            refused,
+            measured=False,
+        ),
+    ]
     return [
         Example(
             "digest",
@@ -253,4 +276,5 @@ def examples(world: World) -> list[Example]:
             health_down,
             measured=False,
         ),
+        *errors,
     ]
