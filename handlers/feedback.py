@@ -106,7 +106,7 @@ def refusal_for(request: Request, finding_id: int) -> Reply | None:
 
 def _mark(request: Request, finding_id: int, verdict: str) -> Reply:
     context, caller = request.context, request.caller
-    who = caller.name or caller.principal
+    who = caller.shown_name
     try:
         result = record_feedback(context.engine, finding_id, caller.principal, verdict, who)
     except UnknownFinding:
@@ -135,7 +135,7 @@ def _opened(request: Request, finding_id: int) -> Reply:
 
 def _undo(request: Request, finding_id: int) -> Reply:
     caller = request.caller
-    who = caller.name or caller.principal
+    who = caller.shown_name
     try:
         result = undo_false_positive(
             request.context.engine, finding_id, caller.principal, request.role >= Role.ADMIN

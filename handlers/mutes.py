@@ -100,7 +100,7 @@ def unmute(request: Request) -> Reply:
     standing = unmute_rule(request.context.engine, name, rule)
     if standing is None:
         return Reply.error(f"Rule {rule} is not muted in {label}; nothing was changed.")
-    who = request.caller.name or request.caller.principal
+    who = request.caller.shown_name
     count = plural(_of_rule(request, name, standing.rule, "open"), "open finding")
     text = (
         f"Rule {standing.rule} unmuted in {label} by {who} (muted by {standing.by} on "

@@ -23,9 +23,10 @@ from sqlalchemy.engine import Engine
 
 from jobs.review import git
 from jobs.review.budget import SkippedFile
-from jobs.review.engine import by_mischance, line_mover, partial_fate
+from jobs.review.engine import by_mischance
 from jobs.review.finding import Finding
 from jobs.review.history import REVIEWS, load_review
+from jobs.review.linemap import line_mover, partial_fate
 from jobs.review.lint.results_cache import RESULTS_FILE, ResultCache
 from jobs.review.reviewers import ReviewerOutput, ReviewInput
 from jobs.review.stored import ReviewedFinding, StoredReview
