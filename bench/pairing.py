@@ -30,9 +30,9 @@ from pathlib import Path
 from jobs.config.schema import Config
 from jobs.context import Context
 from jobs.review.baseline import Earlier, compare
-from jobs.review.engine import run_review
 from jobs.review.finding import Finding
 from jobs.review.linemap import line_maps
+from jobs.review.run_record import recorded_review
 from storage import migrate
 from storage.db import make_engine
 
@@ -75,11 +75,11 @@ def measure(size: int, generated: bool, tmp: Path) -> tuple[float, float, bool]:
     settings = {"repos": [{"name": "gen", "path": str(repo)}],
                 "reviewer": {"lint": {"select": ["W291"]}}}  # fmt: skip
     context = Context(Config.model_validate(settings), engine, tmp / "data", "bench")
-    full = run_review(context, "gen")
+    full = recorded_review(context, "gen")
     rows = {f.line: f.id for f in full.findings}
     head = commit(repo, header + "inserted = True\n" + body, "insert a line")
     started = time.perf_counter()
-    delta = run_review(context, "gen")
+    delta = recorded_review(context, "gen")
     review_s = time.perf_counter() - started
     counts = delta.counts
     kept = (counts["new"], counts["open"], counts["fixed"]) == (0, size, 0) and all(

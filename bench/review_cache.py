@@ -2,8 +2,9 @@
 
     python bench/review_cache.py [REPO_PATH] [--commits N] [--runs N]
 
-1. Median wall time of a cache-hit `run_review` against the median time of one
-   `git rev-parse HEAD` process (target: ratio <= 3).
+1. Median wall time of a cache-hit `recorded_review` (the review and its run row, as
+   chat asks for one) against the median time of one `git rev-parse HEAD` process
+   (target: ratio <= 3).
 2. The last N commits one by one, oldest first: the prompt tokens the `llm` reviewer
    would send for each delta against those of a full review of the same commit, both
    planned by the same prompt builder with the same skip rules
@@ -33,8 +34,8 @@ from pathlib import Path
 
 from jobs.config.schema import Config
 from jobs.context import Context
-from jobs.review.engine import run_review
 from jobs.review.llm.sizing import delta_and_full_tokens
+from jobs.review.run_record import recorded_review
 from storage import migrate
 from storage.db import make_engine
 
@@ -93,13 +94,13 @@ def main() -> int:
 
         # Cache hits on HEAD (the last commit reviewed above).
         context = Context(config_at("HEAD"), engine, data_dir, "bench", runner_id="bench")
-        run_review(context, "bench")  # a miss if new
-        hit = run_review(context, "bench")
+        recorded_review(context, "bench")  # a miss if new
+        hit = recorded_review(context, "bench")
         assert hit.cache_hit, "HEAD was just reviewed; this must be a cache hit"
         hit_times, git_times = [], []
         for _ in range(args.runs):
             started = time.perf_counter()
-            run_review(context, "bench")
+            recorded_review(context, "bench")
             hit_times.append(time.perf_counter() - started)
             started = time.perf_counter()
             subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, check=True)

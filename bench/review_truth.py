@@ -1,7 +1,7 @@
 """Replay a real repository's history as nightly lint reviews and check the truth.
 
     python bench/review_truth.py REPO [--commits N] [--check-every K] [--select ALL]
-                                 [--linter shellcheck] [--rewind]
+                                 [--linter shellcheck] [--whole-tree] [--rewind]
     python bench/review_truth.py REPO --branch [--commits N] [--select ALL]
 
 REPO is any git repository (a work tree or a bare clone); it is only read. The last N
@@ -15,6 +15,11 @@ call. Both the review and its cache hit, and what `/findings` lists, must equal 
 linter: extra (opsdesk shows, the linter does not) and missing (the reverse) are
 printed per linter and night, target 0 and 0. `--rewind` then resets to the middle
 night's commit: the review must be a cache hit and `/findings` that commit's truth.
+
+A linter preset that keeps results per file (shellcheck's `per_file`) lints only the
+files without a kept result; `--whole-tree` turns that off, so every night lints the
+whole tree, as before. Printed: the median seconds of a delta night (one first-parent
+commit) beside the full first night's.
 
 Also printed: the cache-hit rate, the median delta-versus-full prompt tokens as the
 `llm` reviewer would send them (`jobs.review.llm.sizing.delta_and_full_tokens`; no
@@ -41,14 +46,16 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from jobs.config.reviewers import LINTER_PRESETS
 from jobs.config.schema import Config, LinterConfig
 from jobs.context import Context
 from jobs.review.checkout import check_out
-from jobs.review.engine import ReviewResult, run_review
+from jobs.review.engine import ReviewResult
 from jobs.review.finding import display_path
 from jobs.review.history import open_findings
 from jobs.review.lint.linters import covers, ruff_command
 from jobs.review.llm.sizing import delta_and_full_tokens
+from jobs.review.run_record import recorded_review
 from jobs.review.targets import ReviewFailed
 from storage import migrate
 from storage.db import make_engine
@@ -165,6 +172,8 @@ def main() -> int:
     parser.add_argument("--ignore", action="append", default=[], help="ruff rules to ignore")
     parser.add_argument("--linter", action="append", default=[], choices=["shellcheck"],
                         help="a linter preset to run beside ruff")  # fmt: skip
+    parser.add_argument("--whole-tree", action="store_true",
+                        help="lint every file every night (no per-file results kept)")  # fmt: skip
     parser.add_argument("--rewind", action="store_true", help="finally reset to mid-history")
     parser.add_argument("--branch", action="store_true",
                         help="replay the last N first-parent merges as branch reviews instead "
@@ -181,7 +190,9 @@ def main() -> int:
           f"(ruff {' '.join(args.select) or 'as configured'}"
           f"{''.join(f', {name}' for name in args.linter)})")  # fmt: skip
     lint = {"select": args.select, "ignore": args.ignore}
-    linters = [{"name": name, "preset": name} for name in args.linter]
+    linters: list[dict[str, object]] = [{"name": name, "preset": name} for name in args.linter]
+    if args.whole_tree:
+        linters = [{**LINTER_PRESETS[name], "name": name, "per_file": None} for name in args.linter]
     with tempfile.TemporaryDirectory(prefix="opsdesk-truth-") as tmp_text:
         tmp = Path(tmp_text)
         data_dir = tmp / "data"
@@ -201,11 +212,12 @@ def main() -> int:
         hits = checks = failed = failed_agreed = 0
         savings: list[float] = []
         review_ms: list[float] = []
+        delta_ms: list[float] = []
         for night, sha in enumerate(shas):
             context = context_at(sha)
             started = time.perf_counter()
             try:
-                result = run_review(context, "bench")
+                result = recorded_review(context, "bench")
             except ReviewFailed as exc:
                 failed += 1
                 agreed = oracle.at(sha) is None  # a developer's ruff must fail there too
@@ -215,7 +227,9 @@ def main() -> int:
                 continue
             review_ms.append((time.perf_counter() - started) * 1000)
             kinds[result.kind] += 1
-            again = run_review(context, "bench")
+            if result.kind == "delta":
+                delta_ms.append(review_ms[-1])
+            again = recorded_review(context, "bench")
             checks += 1
             hits += again.cache_hit
             if result.kind == "delta" and result.base_sha:
@@ -236,7 +250,7 @@ def main() -> int:
         rewound = "not run"
         if args.rewind and len(shas) > 2:
             middle = shas[len(shas) // 2]
-            back = run_review(context_at(middle), "bench")
+            back = recorded_review(context_at(middle), "bench")
             truth = oracle.at(middle)
             if truth is not None:
                 said = tally.compare(
@@ -278,6 +292,11 @@ def main() -> int:
         print(f"median delta vs full-tree prompt tokens: {statistics.median(savings):.1f}% saved "
               f"over {len(savings)} deltas")  # fmt: skip
     print(f"review (miss) median {statistics.median(review_ms):.0f} ms")
+    if delta_ms:
+        mode = "whole tree every night" if args.whole_tree else "per-file results kept"
+        print(f"delta night median {statistics.median(delta_ms) / 1000:.1f} s over "
+              f"{len(delta_ms)} nights ({mode}); the first, full night "
+              f"{review_ms[0] / 1000:.1f} s")  # fmt: skip
     reused_text = f"{statistics.median(reused):.0f} ms" if reused else "n/a"
     print(f"checkout: first {first_ms:.0f} ms, reused median {reused_text}")
     return 0 if tally.clean() and hits == checks and failed == failed_agreed else 1

@@ -9,15 +9,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import signal
-from collections.abc import Awaitable, Callable, Mapping
-from datetime import timedelta
+from collections.abc import Awaitable, Mapping
 from typing import TYPE_CHECKING, TypeVar
 
 from bot import __version__
 from bot.adapters import ChatAdapter, build_adapters
 from bot.chat_links import ChatLink, one_line
+from bot.chores import adapter_state_writer, tidy_review_scratch, watch_adapters
 from bot.log_deliverer import LogDeliverer
 from bot.wiring import build_context, open_database
 from bot.work_queue import WorkQueue
@@ -31,9 +30,7 @@ from jobs.review.feedback import record_shown
 from jobs.running.scheduler import JobScheduler
 from jobs.runs import records as runs
 from jobs.runs.specs import job_specs
-from storage import heartbeats
 from storage.db import describe
-from storage.inbound import forget_older_than
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -43,39 +40,6 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 log = logging.getLogger(__name__)
-
-# glibc's mallopt parameter for the most malloc arenas a process may have.
-_M_ARENA_MAX = -8
-# Measured on the idle console-only process (ctypes' own 0.3 MB included): one arena
-# 0.5 MB smaller, two 0.2 MB. Python allocates under the GIL, so its threads gain
-# little from arenas of their own.
-MALLOC_ARENAS = 1
-
-
-def limit_malloc_arenas(arenas: int = MALLOC_ARENAS) -> bool:
-    """Cap glibc's malloc arenas for this process; call it before any thread starts.
-
-    glibc gives threads that allocate at once their own arena, up to eight per core,
-    and each keeps its pages. `opsdesk run`'s few threads (the loop and a small
-    executor) allocate little, so one arena serves them and the idle process stays
-    smaller. This is the process's own allocator policy: the environment, and
-    so every child process, is left alone (MALLOC_ARENA_MAX still overrides it). Off
-    glibc it does nothing; returns whether the limit was set."""
-    try:
-        libc = os.confstr("CS_GNU_LIBC_VERSION")
-    except (ValueError, OSError):
-        libc = None
-    if not libc or "MALLOC_ARENA_MAX" in os.environ:
-        return False
-    import ctypes
-
-    try:
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):
-        return False
-    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
-    mallopt.restype = ctypes.c_int
-    return bool(mallopt(_M_ARENA_MAX, arenas))
 
 
 async def run_forever(
@@ -173,43 +137,59 @@ async def serve(settings: Settings, engine: Engine, stop: asyncio.Event, grace: 
         await asyncio.gather(*connecting, return_exceptions=True)
         # Scheduled and chat-started runs: the same grace, then the same cancel signal.
         await asyncio.gather(scheduler.stop(), queue.drain(grace))
-        left = context.run_control.active()
-        if left:
-            try:
-                count = await asyncio.to_thread(
-                    runs.interrupt, engine, left, "opsdesk stopped before the run finished"
-                )
-                log.warning("%s recorded as interrupted", plural(count, "chat-started run"))
-            except Exception as exc:
-                log.warning("could not record interrupted chat-started runs: %s", one_line(exc))
+        await _interrupt_chat_runs(context)
         await queue.give_up()  # their requesters are told, while the adapters are up
         sender_stop.set()
-        _, still = await asyncio.wait(background, timeout=SENDER_STOP_S)
-        for task in still:  # e.g. a send waiting out a 429: its claim is released below
-            task.cancel()
-        await asyncio.gather(*still, return_exceptions=True)
-        # Posts made by the last runs go out now if they can, while the adapters are
-        # still up; the rest wait in storage.
-        try:
-            await asyncio.wait_for(sender.send_due(), timeout=5)
-        except Exception:
-            log.warning("pending posts stay in the outbox for the next start")
+        await _last_posts(sender, background)
         for link in reversed(links):
             try:
                 await link.stop()  # no post goes through an adapter once it is stopped
             except Exception:
                 log.exception("stopping the %s adapter failed", link.platform)
-        try:
-            released = await asyncio.to_thread(release_claims, engine, context.runner_id)
-        except Exception as exc:
-            log.warning("could not hand posts back to the outbox: %s", one_line(exc))
-            released = 0
-        if released:
-            log.info("%s handed back to the outbox for the next start", plural(released, "post"))
+        await _hand_back_claims(context)
         if operator is not None:
             await operator.stop()
     refused = [link.refused for link in links if link.refused]
     return 2 if refused else 0
+
+
+async def _interrupt_chat_runs(context: Context) -> None:
+    """Chat-started runs still going after the grace are recorded as interrupted."""
+    left = context.run_control.active()
+    if not left:
+        return
+    try:
+        count = await asyncio.to_thread(
+            runs.interrupt, context.engine, left, "opsdesk stopped before the run finished"
+        )
+        log.warning("%s recorded as interrupted", plural(count, "chat-started run"))
+    except Exception as exc:
+        log.warning("could not record interrupted chat-started runs: %s", one_line(exc))
+
+
+async def _last_posts(sender: OutboxSender, background: list[asyncio.Task[None]]) -> None:
+    """The sender and the chores stop (a send waiting out a 429 is cancelled: its claim
+    is handed back later); posts made by the last runs go out now if they can, while
+    the adapters are still up; the rest wait in storage."""
+    _, still = await asyncio.wait(background, timeout=SENDER_STOP_S)
+    for task in still:
+        task.cancel()
+    await asyncio.gather(*still, return_exceptions=True)
+    try:
+        await asyncio.wait_for(sender.send_due(), timeout=5)
+    except Exception:
+        log.warning("pending posts stay in the outbox for the next start")
+
+
+async def _hand_back_claims(context: Context) -> None:
+    """Posts this process claimed and did not send wait for the next start."""
+    try:
+        released = await asyncio.to_thread(release_claims, context.engine, context.runner_id)
+    except Exception as exc:
+        log.warning("could not hand posts back to the outbox: %s", one_line(exc))
+        return
+    if released:
+        log.info("%s handed back to the outbox for the next start", plural(released, "post"))
 
 
 async def connected_or_refused(
@@ -298,80 +278,5 @@ async def start_line(
     )
 
 
-ADAPTER_BEAT_EVERY = 30.0
 # How long the outbox sender gets to finish its current send at shutdown.
 SENDER_STOP_S = 2.0
-# Slack and Telegram redeliver within minutes; a week of ids is plenty.
-INBOUND_EVENTS_KEPT = timedelta(days=7)
-
-
-# Clones and checkouts no configured repository uses are removed this long after the
-# start (not during it) and then once a day.
-TIDY_FIRST_AFTER = 600.0
-TIDY_EVERY = 24 * 3600.0
-
-
-async def tidy_review_scratch(
-    context: Context, stop: asyncio.Event, *, first_after: float = TIDY_FIRST_AFTER
-) -> None:
-    """Remove the clones and checkouts of repositories no longer configured (see
-    jobs/review/scratch.py), first `first_after` seconds after the start, then daily."""
-    names = [repo.name for repo in context.config.repos]
-    wait = first_after
-    while not stop.is_set():
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=wait)
-        if stop.is_set():
-            return
-        wait = TIDY_EVERY
-        # Here, not at the top: a process that never reviews keeps git's modules out.
-        from jobs.review.scratch import tidy
-
-        try:
-            tidied = await asyncio.to_thread(tidy, context.data_dir, names)
-        except Exception:
-            log.exception("could not tidy the review scratch space")
-            continue
-        if tidied.removed:
-            log.info(
-                "removed %s that no configured repository uses (%.1f MB freed): %s",
-                plural(
-                    len(tidied.removed), "unused clone or checkout", "unused clones and checkouts"
-                ),
-                tidied.freed_bytes / 1e6,
-                ", ".join(entry.name for entry in tidied.removed),
-            )
-
-
-def adapter_state_writer(context: Context) -> Callable[[ChatLink], Awaitable[None]]:
-    """Writes a chat link's state to its heartbeat row, as health reads it."""
-
-    async def write(link: ChatLink) -> None:
-        status, detail = link.status()
-        try:
-            await asyncio.to_thread(
-                heartbeats.beat, context.engine, link.platform, context.runner_id, status, detail
-            )
-        except Exception as exc:
-            log.warning("could not record the %s adapter's state: %s", link.platform, one_line(exc))
-
-    return write
-
-
-async def watch_adapters(context: Context, links: list[ChatLink], stop: asyncio.Event) -> None:
-    """Write each adapter's connection state for health (connecting: which attempt and
-    the last error), and prune old inbound ids."""
-    while not stop.is_set():
-        for link in links:
-            await adapter_state_writer(context)(link)
-        try:
-            await asyncio.to_thread(forget_older_than, context.engine, INBOUND_EVENTS_KEPT)
-        except Exception as exc:
-            log.warning("could not prune old inbound event ids: %s", one_line(exc))
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=ADAPTER_BEAT_EVERY)
-    for link in links:
-        with contextlib.suppress(Exception):
-            await asyncio.to_thread(
-                heartbeats.beat, context.engine, link.platform, context.runner_id, "stopped"
-            )

@@ -10,7 +10,7 @@ from jobs.config.loading import Settings
 from jobs.context import Context
 from jobs.core.processes import this_runner
 from jobs.runs import records as runs
-from storage import migrate
+from storage import migrate, migration_process
 from storage.db import describe, make_engine
 
 log = logging.getLogger(__name__)
@@ -21,7 +21,7 @@ def open_database(settings: Settings, *, migrate_in_child: bool = False) -> Engi
     `migrate_in_child` (for `opsdesk run`) keeps Alembic out of this process."""
     engine = make_engine(settings.database_url)
     if migrate_in_child:
-        before, after = migrate.upgrade_in_child(engine, settings.database_url)
+        before, after = migration_process.upgrade_in_child(engine, settings.database_url)
     else:
         before, after = migrate.upgrade(engine)
     if before.current != after.current:

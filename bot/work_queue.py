@@ -149,6 +149,7 @@ class WorkQueue:
         """Shutdown: take no new work, give running work `grace`, then the cancel
         signal and a few seconds more. `give_up` then ends what is left."""
         self.stopping = True
+        self.control.slots.close()  # runs waiting for a worker start no more
         tasks = [t for state in self._lanes.values() for t in state.tasks]
         if tasks:
             log.info("waiting up to %.0fs for %s", grace, plural(len(tasks), "chat command"))

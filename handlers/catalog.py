@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from handlers import budget, digest, feedback, health, help, jobs, outbox, review, usage
+from handlers import budget, digest, feedback, health, help, jobs, mutes, outbox, review, usage
 from handlers.router import Action, Command, Router
 from jobs.context import Context
 
@@ -10,13 +10,14 @@ COMMANDS: list[Command] = [
     *help.COMMANDS,
     *health.COMMANDS,
     *review.COMMANDS,
+    *mutes.COMMANDS,
     *jobs.COMMANDS,
     *outbox.COMMANDS,
     *digest.COMMANDS,
     *usage.COMMANDS,
     *budget.COMMANDS,
 ]
-ACTIONS: list[Action] = [*feedback.ACTIONS]
+ACTIONS: list[Action] = [*feedback.ACTIONS, *mutes.ACTIONS]
 
 
 def build_router(context: Context) -> Router:

@@ -16,7 +16,8 @@ FEEDBACK = (
     "Feedback: Helpful, Not helpful, False positive and Resolved under each finding. A "
     "false positive hides that finding in its repository from then on, in every reply; "
     "/findings <repo> suppressed lists them with an undo button (admins, or whoever "
-    "marked it)."
+    "marked it). An admin's /mute <repo> <RULE> leaves a whole rule out there; "
+    "/findings <repo> muted lists the muted rules."
 )
 
 

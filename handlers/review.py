@@ -1,5 +1,5 @@
-"""/review <repo> [full | <branch> | #123] and /findings <repo> [suppressed|unreviewed]
-[rule CODE] [severity LEVEL] [path] [page]."""
+"""/review <repo> [full | <branch> | #123] and /findings <repo>
+[suppressed|muted|unreviewed] [rule CODE] [severity LEVEL] [path] [page]."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from handlers.feedback import remember_shown
 from handlers.ids import parse_id
+from handlers.mutes import muted_hint, muted_listing
 from handlers.router import Command, Request, UsageError
 from jobs.context import Context
 from jobs.core.reply import Block, Reply
@@ -15,23 +16,24 @@ from jobs.core.text import plural
 from jobs.review.branch_review import BranchAsk, run_branch_review
 from jobs.review.branches import parse_request
 from jobs.review.code_view import code_view
-from jobs.review.engine import run_review
 from jobs.review.feedback import marks_of
-from jobs.review.history import (
-    ReviewedFinding,
-    load_review,
-    open_findings,
-    review_commit,
-    served_review_id,
-)
-from jobs.review.post import branch_reply, review_post
+from jobs.review.history import load_review, open_findings, review_commit, served_review_id
+from jobs.review.post import branch_reply, last_review_stands, review_post
 from jobs.review.replies import (
     finding_block,
     not_reviewed_text,
     repo_label,
     suppressed_block,
 )
-from jobs.review.targets import RepoTarget, ReviewFailed, UnknownRepo, resolve_target
+from jobs.review.run_record import recorded_review
+from jobs.review.stored import ReviewedFinding
+from jobs.review.targets import (
+    RepoTarget,
+    ReviewFailed,
+    UnknownRepo,
+    not_configured,
+    resolve_target,
+)
 
 FINDINGS_PER_PAGE = 20
 
@@ -49,10 +51,27 @@ def review(request: Request) -> Reply:
             ask = BranchAsk(request=number) if number else BranchAsk(branch=args[1])
             found = run_branch_review(context, args[0], ask, allow_local=local)
             return remember_shown(request, branch_reply(context, found))
-        result = run_review(context, args[0], full=len(args) == 2, allow_local=local)
+        result = recorded_review(context, args[0], full=len(args) == 2, allow_local=local)
+    except UnknownRepo as exc:
+        return unknown_repo(request, exc)
     except ReviewFailed as exc:
-        return Reply.error(f"Review of {repo_label(exc.repo)} failed: {exc.reason}")
+        stands = last_review_stands(context, exc.repo, request.caller.command_prefix)
+        failed = f"Review of {repo_label(exc.repo)} failed: {exc.reason}"
+        return Reply.error("\n".join(filter(None, [failed, stands])))
     return remember_shown(request, review_post(context, result))
+
+
+def unknown_repo(request: Request, exc: UnknownRepo) -> Reply:
+    """A name that is not a repository; a likely typo is answered with the command as
+    it was meant (`/review clik` → `/review click`)."""
+    if exc.close is None:
+        return Reply.error(exc.reason)
+    args = [exc.close if arg == exc.repo else arg for arg in request.args]
+    meant = request.caller.typed(" ".join([f"/{request.command}", *args]))
+    configured = ", ".join(r.name for r in request.context.config.repos)
+    return Reply.error(
+        f"No repository named {exc.repo!r}. Did you mean {meant}? (configured: {configured})"
+    )
 
 
 SEVERITIES = ("error", "warning", "info")
@@ -60,8 +79,8 @@ SEVERITIES = ("error", "warning", "info")
 
 @dataclass(frozen=True)
 class FindingsQuery:
-    """/findings <repo> [suppressed|unreviewed] [rule CODE] [severity LEVEL] [path] [page]: which
-    findings, which page."""
+    """/findings <repo> [suppressed|muted|unreviewed] [rule CODE] [severity LEVEL] [path]
+    [page]: which findings, which page."""
 
     repo: str
     suppressed: bool = False
@@ -70,12 +89,18 @@ class FindingsQuery:
     rule: str | None = None  # a rule code (ruff's F401, shellcheck's SC2086), any case
     severity: str | None = None
     unreviewed: bool = False  # the files the last review did not cover, not findings
+    muted: bool = False  # those of a rule muted in the repository
+
+    @property
+    def standing(self) -> str:
+        """Which of a repository's open findings: open, suppressed or muted."""
+        return "muted" if self.muted else "suppressed" if self.suppressed else "open"
 
     def command(self, label: str, page: int) -> str:
         """The command that shows `page` of the same listing (quoted as a shell would,
         as commands are parsed)."""
         path = shlex.quote(self.path) if self.path else ""
-        words = ["/findings", shlex.quote(label), "suppressed" if self.suppressed else ""]
+        words = ["/findings", shlex.quote(label), "" if self.standing == "open" else self.standing]
         words += ["rule", shlex.quote(self.rule)] if self.rule else []
         words += ["severity", self.severity] if self.severity else []
         return " ".join(word for word in [*words, path, str(page)] if word)
@@ -99,11 +124,11 @@ class FindingsQuery:
 
 
 def parse_findings_query(args: list[str]) -> FindingsQuery:
-    """The repository first; after it, in any order, `suppressed`, `rule CODE`,
+    """The repository first; after it, in any order, `suppressed` or `muted`, `rule CODE`,
     `severity LEVEL`, a path (a file or a directory of the repository) and a page number."""
     if not args:
         raise UsageError("Give a repository name.")
-    suppressed, unreviewed, path, page = False, False, None, None
+    suppressed, unreviewed, muted, path, page = False, False, False, None, None
     options: dict[str, str] = {}
     words = iter(args[1:])
     for word in words:
@@ -115,26 +140,29 @@ def parse_findings_query(args: list[str]) -> FindingsQuery:
             if word == "severity" and value.lower() not in SEVERITIES:
                 raise UsageError(f"Severity is one of {', '.join(SEVERITIES)}.")
             options[word] = value.lower() if word == "severity" else value
-        elif word == "suppressed" and not suppressed and not unreviewed:
-            suppressed = True
-        elif word == "unreviewed" and not unreviewed and not suppressed:
-            unreviewed = True
+        elif word in ("suppressed", "muted", "unreviewed") and not (
+            suppressed or muted or unreviewed
+        ):
+            suppressed, muted = word == "suppressed", word == "muted"
+            unreviewed = word == "unreviewed"
         elif word.isdigit() and page is None:
             page = parse_id(word, "page number")
         elif not word.isdigit() and path is None:
             path = word.removeprefix("./").rstrip("/") or None
         else:
             raise UsageError(f"{word!r} is one argument too many.")
-    return FindingsQuery(args[0], suppressed, path, page or 1, unreviewed=unreviewed, **options)
+    return FindingsQuery(
+        args[0], suppressed, path, page or 1, unreviewed=unreviewed, muted=muted, **options
+    )
 
 
 def matching_findings(
     context: Context, query: FindingsQuery, *, allow_local: bool
 ) -> tuple[RepoTarget, list[ReviewedFinding]]:
-    """The repository's open (or suppressed) findings the query covers, most severe
-    first. UnknownRepo when the repository is not one."""
+    """The repository's open (or suppressed, or muted) findings the query covers, most
+    severe first. UnknownRepo when the repository is not one."""
     target = resolve_target(context, query.repo, allow_local=allow_local)
-    found = open_findings(context.engine, target.name, suppressed=query.suppressed)
+    found = open_findings(context.engine, target.name, query.standing)
     return target, [f for f in found if query.matches(f)]
 
 
@@ -148,13 +176,16 @@ def findings(request: Request) -> Reply:
     try:
         target, found = matching_findings(context, query, allow_local=_on_console(request))
     except UnknownRepo as exc:
-        return Reply.error(exc.reason)
+        return unknown_repo(request, exc)
     label = repo_label(target.name)
-    what = "suppressed" if query.suppressed else "open"
+    what = query.standing
     where = query.describe()
+    if query.muted:
+        return muted_listing(request, target.name, found, where)
     if not found:
         none = "No finding is marked false positive" if query.suppressed else "No open findings"
-        return Reply.text(f"{none}{where}.", title=f"Findings {label}: none {what}{where}")
+        text = f"{none}{where}.{muted_hint(context.engine, target.name, query.rule)}"
+        return Reply.text(text, title=f"Findings {label}: none {what}{where}")
     pages = -(-len(found) // FINDINGS_PER_PAGE)
     if query.page > pages:
         return Reply.error(
@@ -197,7 +228,7 @@ def unreviewed_files(request: Request, query: FindingsQuery) -> Reply:
     try:
         target = resolve_target(context, query.repo, allow_local=_on_console(request))
     except UnknownRepo as exc:
-        return Reply.error(exc.reason)
+        return unknown_repo(request, exc)
     label = repo_label(target.name)
     served = load_review(context.engine, served_review_id(context.engine, target.name) or 0)
     if served is None:
@@ -213,6 +244,14 @@ def unreviewed_files(request: Request, query: FindingsQuery) -> Reply:
     )
 
 
+def repo_not_configured(request: Request) -> Reply | None:
+    """Without I/O: a chat's name that is no configured repository is answered at once,
+    not after the reviews waiting in the slow lane."""
+    if not request.args or _on_console(request) or request.context.config.repo(request.args[0]):
+        return None
+    return unknown_repo(request, not_configured(request.context.config, request.args[0]))
+
+
 def _on_console(request: Request) -> bool:
     """Only the local terminal may name a path instead of a configured repository."""
     return request.caller.platform == "console"
@@ -225,12 +264,14 @@ COMMANDS = [
         "review a repository (cached, delta or full), or what a branch or pull request adds to it",
         review,
         slow=True,
+        early=repo_not_configured,
     ),
     Command(
         "findings",
-        "/findings <repo> [suppressed|unreviewed] [rule CODE] [severity LEVEL] [path] [page]",
+        "/findings <repo> [suppressed|muted|unreviewed] [rule CODE] [severity LEVEL] [path] [page]",
         "open findings of a repository, 20 a page; `suppressed`: those marked false "
-        "positive, to undo; `unreviewed`: the files no reviewer covered; `rule F401`, "
+        "positive, to undo; `muted`: the rules muted there and their findings; "
+        "`unreviewed`: the files no reviewer covered; `rule F401`, "
         "`severity error` or a path: only those",
         findings,
     ),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import logging
 import re
 import secrets
@@ -14,6 +13,7 @@ from handlers.access import Caller, Role, refusal_text, role_of
 from jobs.context import Context
 from jobs.core.reply import Reply
 from jobs.core.safe_text import first_unseen
+from jobs.core.text import closest
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +29,7 @@ class Request:
     role: Role
     args: list[str]
     router: Router
+    command: str = ""  # its name as the router knows it ("review"); "" for a press
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,9 @@ class Command:
     slow: bool = False
     # Pure: no database, no files, no network. Answered inside the acknowledgement.
     instant: bool = False
+    # Pure too: an answer that needs none of the command's work (a repository name that
+    # is not configured), given inside the acknowledgement; None: the work it is.
+    early: Callable[[Request], Reply | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -114,6 +118,9 @@ class Router:
         if isinstance(checked, Reply):
             return checked.scrubbed()
         command, request = checked
+        early = command.early(request) if command.early is not None else None
+        if early is not None:
+            return early.scrubbed()
         if not command.instant:
             return command
         return self._run(
@@ -139,15 +146,15 @@ class Router:
             return Reply.error(f"{exc} Send {caller.typed('/help')} for the list.")
         command = self.commands.get(name)
         if command is None:
-            close = difflib.get_close_matches(name, list(self.commands), n=1)
-            hint = f" Did you mean {caller.typed('/' + close[0])}?" if close else ""
+            close = closest(name, self.commands)
+            hint = f" Did you mean {caller.typed('/' + close)}?" if close else ""
             return Reply.error(
                 f"Unknown command {caller.typed('/' + name)}.{hint} "
                 f"Send {caller.typed('/help')} for the list."
             )
         if role < command.role:
             return Reply.refused(refusal_text(caller, command.role))
-        return command, Request(self.context, caller, role, args, self)
+        return command, Request(self.context, caller, role, args, self, name)
 
     def _press(self, caller: Caller, payload: str) -> Reply:
         """Payloads come from the outside: never trust them."""

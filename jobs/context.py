@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 from jobs.config.schema import Config
 from jobs.core.processes import this_runner
 from jobs.core.run_control import RunControl
+from jobs.core.work_slots import default_workers
 from storage.models import utcnow
 
 
@@ -30,3 +31,6 @@ class Context:
     runner_id: str = field(default_factory=this_runner)
     # The one stop signal shared by scheduled and chat-started runs.
     run_control: RunControl = field(default_factory=RunControl)
+
+    def __post_init__(self) -> None:
+        self.run_control.slots.set_workers(self.config.scheduler.workers or default_workers())

@@ -101,8 +101,8 @@ def open_failure(exc: BaseException) -> str | None:
 
 # Each pooled connection keeps its own page cache (SQLite's default: 2 MB), and with
 # a year of runs every one of them fills; the OS's page cache holds the file anyway
-# under WAL. Measured on a 1,000,000-run database: `opsdesk run` idles 3.5 MB smaller
-# and the day digest is no slower (bench/digest.py).
+# under WAL. A smaller cache per connection keeps a large history's idle process
+# smaller with the day digest no slower (docs/performance.md, bench/digest.py).
 SQLITE_CACHE_KIB = 512
 
 

@@ -22,8 +22,8 @@ HEARTBEATS = Heartbeat.__table__  # type: ignore[attr-defined]
 
 def _upsert_insert(engine: Engine) -> SqliteInsert | PostgresqlInsert:
     """The dialect's own INSERT (both have ON CONFLICT DO UPDATE). PostgreSQL's is
-    imported only for a PostgreSQL engine: SQLAlchemy's PostgreSQL dialect package
-    costs about 2 MB of memory in a SQLite process."""
+    imported only for a PostgreSQL engine: a SQLite process does not carry SQLAlchemy's
+    PostgreSQL dialect package (measured in docs/performance.md)."""
     if engine.dialect.name != "postgresql":
         return sqlite_insert(HEARTBEATS)
     from sqlalchemy.dialects.postgresql import insert as postgresql_insert

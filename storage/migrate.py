@@ -18,17 +18,13 @@ Migrations are all-or-nothing and run once:
 Reading the state (`status`, `check`) does not import Alembic: the revisions are read
 from the migration files and the database's from its `alembic_version` table, so
 health checks in a long-running process never load Alembic (and Mako, Pygments …).
-`opsdesk run` applies migrations in a child process (`upgrade_in_child`) for the same
-reason; Alembic is imported only where migrations run.
+`opsdesk run` applies migrations in a child process (storage/migration_process.py) for
+the same reason; Alembic is imported only where migrations run.
 """
 
 from __future__ import annotations
 
 import ast
-import os
-import sqlite3
-import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -38,7 +34,9 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import NullPool, create_engine, inspect, text
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import SQLModel
+
+import storage.models  # noqa: F401  (registers the tables _repair_half_made looks for)
 
 if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
@@ -215,10 +213,6 @@ def _alembic_config(connection: Connection) -> AlembicConfig:
 def _repair_half_made(connection: Connection) -> None:
     """No revision recorded but opsdesk tables present: drop them if all are empty
     (nothing can be lost), else refuse with the command that repairs it."""
-    from sqlmodel import SQLModel
-
-    import storage.models  # noqa: F401  (registers the tables)
-
     ours = set(SQLModel.metadata.tables)
     present = [name for name in inspect(connection).get_table_names() if name in ours]
     if not present:
@@ -253,63 +247,3 @@ def _refuse_unknown(found: SchemaStatus) -> None:
 
 def _known_revisions() -> set[str]:
     return set(revisions())
-
-
-# Errors a database open can raise that are the operator's to fix, not a bug.
-OPEN_ERRORS: tuple[type[BaseException], ...] = (SQLAlchemyError, sqlite3.Error, OSError)
-
-
-# What the migration process inherits: enough to run Python and reach the database
-# (libpq's PG* variables), no chat or model tokens. The URL goes in its environment,
-# never on its command line, where `ps` would show a password.
-_CHILD_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT")
-_URL_VARIABLE = "OPSDESK_SCHEMA_URL"
-MIGRATION_TIMEOUT_S = 600.0
-
-
-def upgrade_in_child(engine: Engine, url: str) -> tuple[SchemaStatus, SchemaStatus]:
-    """`upgrade` for a long-running process: migrations, when any are due, run in a
-    child process, so Alembic is never loaded here. `url` is the engine's URL with
-    its password."""
-    before = check(engine)
-    if before.is_current:
-        return before, before
-    done = subprocess.run(
-        [sys.executable, "-m", "storage.migrate"],
-        env=migration_env(url),
-        capture_output=True,
-        text=True,
-        timeout=MIGRATION_TIMEOUT_S,
-        check=False,
-    )
-    if done.returncode != 0:
-        last = (done.stderr.strip().splitlines()[-1:] or [f"exit {done.returncode}"])[0]
-        password = engine.url.password
-        if password:
-            last = last.replace(str(password), "***")
-        raise SchemaError(f"the schema upgrade failed: {last}")
-    return before, status(engine)
-
-
-def migration_env(url: str) -> dict[str, str]:
-    """The migration process's environment: the URL, what Python and libpq need."""
-    env = {k: v for k, v in os.environ.items() if k in _CHILD_ENV or k.startswith("PG")}
-    source_root = str(Path(__file__).resolve().parent.parent)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [source_root, os.environ.get("PYTHONPATH")]))
-    env[_URL_VARIABLE] = url
-    return env
-
-
-def _upgrade_from_environment() -> int:
-    from storage.db import make_engine
-
-    engine = make_engine(os.environ[_URL_VARIABLE])
-    try:
-        upgrade(engine)
-    finally:
-        engine.dispose()
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(_upgrade_from_environment())

@@ -41,10 +41,6 @@ class Review(SQLModel, table=True):
     full_prompt_tokens: int = 0
     duration_ms: int = 0
     model_latency_ms: int | None = None
-    new_count: int = 0
-    open_count: int = 0
-    fixed_count: int = 0
-    suppressed_count: int = 0
     dropped_count: int = 0  # model findings outside the diff, dropped
     skipped_files: str = Field(default="[]", sa_column=Column(Text, nullable=False))  # JSON
     # Files a reviewer covered (a linter's files; 0: none or not counted). Migration 0002.
@@ -91,14 +87,15 @@ class Finding(SQLModel, table=True):
 
 
 class ReviewFinding(SQLModel, table=True):
-    """Which findings one review reported, and as what (new, open, fixed,
-    suppressed). A cache hit replays these rows."""
+    """Which findings one review reported, and as what (new, open, fixed); whether
+    one is suppressed is derived from the feedback when a reply is made. A cache hit
+    replays these rows."""
 
     __tablename__ = "review_findings"
 
     review_id: int = Field(foreign_key="reviews.id", primary_key=True)
     finding_id: int = Field(foreign_key="findings.id", primary_key=True, index=True)
-    state: str = Field(max_length=12)  # new | open | fixed | suppressed
+    state: str = Field(max_length=12)  # new | open | fixed
     line: int
     cell: int | None = None  # as in findings.cell, where it stood in this review
     # Its path in this review when its file was renamed since (null: findings.path).
@@ -121,6 +118,22 @@ class Feedback(SQLModel, table=True):
     user_name: str | None = Field(default=None, max_length=100)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+class RuleMute(SQLModel, table=True):
+    """A rule an admin muted in one repository: its findings are hidden on every path
+    (reviews cached or fresh, /findings, the digest, /metrics) and counted apart, as a
+    false positive hides one finding. Who and when, for the record. Migration 0013."""
+
+    __tablename__ = "rule_mutes"
+    __table_args__ = (UniqueConstraint("repo", "rule", name="uq_rule_mute_repo_rule"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    repo: str = Field(max_length=100)
+    rule: str = Field(max_length=100)  # a finding's category: ruff's F401, SC2086, …
+    muted_by: str = Field(max_length=120)  # the principal, e.g. slack:U0123
+    muted_by_name: str | None = Field(default=None, max_length=100)
+    muted_at: datetime = Field(default_factory=utcnow)
 
 
 class FindingPost(SQLModel, table=True):
@@ -162,6 +175,9 @@ class JobRun(SQLModel, table=True):
     # ok | failed | timeout | cached | missed | interrupted | abandoned | running
     status: str = Field(default="running", max_length=20)
     scheduled_at: datetime | None = None
+    # When it asked for a worker, and how long it waited for one (started_at - queued_at).
+    queued_at: datetime | None = None
+    wait_ms: int | None = None
     started_at: datetime = Field(default_factory=utcnow)
     finished_at: datetime | None = None
     duration_ms: int | None = None

@@ -19,7 +19,7 @@ from handlers.catalog import build_router
 from handlers.router import Router
 from jobs.context import Context
 from jobs.core import scrub
-from jobs.health.checks import MODEL_PROBES
+from jobs.health.model_endpoint import MODEL_PROBES
 from storage import migrate
 from storage.db import make_engine
 from tests.standins.model_server import ModelServer

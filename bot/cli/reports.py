@@ -117,8 +117,8 @@ def run_review_command(settings: Settings, args: argparse.Namespace) -> int:
     from bot.render_text import render_text
     from bot.wiring import build_context
     from jobs.review.code_view import code_view
-    from jobs.review.engine import run_review
     from jobs.review.post import review_post
+    from jobs.review.run_record import recorded_review
     from jobs.review.targets import ReviewFailed
 
     context = build_context(settings)
@@ -127,7 +127,7 @@ def run_review_command(settings: Settings, args: argparse.Namespace) -> int:
     if args.base is not None:
         return fail("opsdesk: --base goes with --branch or --pr", code=2)
     try:
-        result = run_review(context, args.target, full=args.full, allow_local=True)
+        result = recorded_review(context, args.target, full=args.full, allow_local=True)
     except ReviewFailed as exc:
         return fail(f"opsdesk: {exc}", code=1)
     if args.json:
@@ -182,8 +182,9 @@ def run_findings(settings: Settings, args: argparse.Namespace) -> int:
     context = build_context(settings)
     path = (args.path or "").removeprefix("./").rstrip("/") or None
     query = FindingsQuery(
-        args.target, args.suppressed, path, rule=args.rule, severity=args.severity
-    )
+        args.target, args.suppressed, path, rule=args.rule,
+        severity=args.severity, muted=args.muted,
+    )  # fmt: skip
     try:
         target, found = matching_findings(context, query, allow_local=True)
     except UnknownRepo as exc:
@@ -199,7 +200,7 @@ def run_findings(settings: Settings, args: argparse.Namespace) -> int:
         ]
         print(json.dumps(listed, indent=2))
         return 0
-    what = "suppressed" if query.suppressed else "open"
+    what = query.standing
     title = f"Findings {repo_label(target.name)}: {len(found)} {what}{query.describe()}"
     blocks = findings_blocks(context, target.name, found, suppressed=query.suppressed)
     if not found:

@@ -4,9 +4,9 @@ for a read-only surface: GET and HEAD, one request per connection
 deadline.
 
 Why h11 and not a server framework: h11 (python-hyper's HTTP/1.1 state machine,
-the parser uvicorn uses too) is already installed with httpx and costs about 0.4 MB
-in `opsdesk run`; aiohttp's web server costs about 16 MB in every process, against a
-console-only target of 64 MB, for a handful of GET endpoints. What neither gives is
+the parser uvicorn uses too) is already installed with httpx and costs little in
+`opsdesk run`; aiohttp's web server would be most of the idle process's memory budget
+for a handful of GET endpoints (docs/performance.md). What neither gives is
 what keeps this port answerable when it faces the internet, and that is here:
 
 - a whole request head must arrive within `HEAD_TIMEOUT_S`, however slowly it trickles;

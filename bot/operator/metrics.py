@@ -3,7 +3,7 @@ the live process on every scrape. Nothing here counts anything itself.
 
 Labels are bounded: job and kind (from the configuration), status (a fixed set),
 model (configured models), platform (slack, telegram, console, log), repo and budget
-scope (configured repositories, "all"). No commit
+scope (configured repositories, "all"), line (scheduled, chat). No commit
 sha, channel or user id is ever a label.
 """
 
@@ -26,8 +26,9 @@ from bot.operator.usage_metrics import usage_families
 from jobs.config.schema import Config
 from jobs.context import Context
 from jobs.outbox.totals import PlatformOutbox, read_outbox
-from jobs.review.history import open_counts, suppressed_counts
+from jobs.review.history import standing_counts
 from jobs.runs.totals import Histogram, RunTotalsReader
+from jobs.runs.waiting import waiting_runs
 
 # True: this process runs the scheduler; False: it stands by; None: disabled.
 Leadership = Callable[[], bool | None]
@@ -62,8 +63,9 @@ class OpsdeskCollector(Collector):
         with self._lock, self.context.engine.connect() as connection:
             totals = self.totals.read(connection, now)
             outbox = read_outbox(connection)
-            findings_open = open_counts(connection)
-            findings_suppressed = suppressed_counts(connection)
+            findings_open = standing_counts(connection, "open")
+            findings_suppressed = standing_counts(connection, "suppressed")
+            findings_muted = standing_counts(connection, "muted")
 
         runs = CounterMetricFamily(
             "opsdesk_job_runs",
@@ -88,6 +90,15 @@ class OpsdeskCollector(Collector):
             ["job", "kind"],
             {key: h for key, h in totals.durations.items()},
         )
+
+        yield _histogram_family(
+            "opsdesk_job_run_wait_seconds",
+            "How long finished runs waited for a free worker ([scheduler] workers) before "
+            "they started.",
+            ["job", "kind"],
+            {key: h for key, h in totals.waits.items()},
+        )
+        yield from self._worker_families(now)
 
         with_cache = cached_jobs(self.context.config)
         hits = CounterMetricFamily(
@@ -135,7 +146,7 @@ class OpsdeskCollector(Collector):
         open_now = GaugeMetricFamily(
             "opsdesk_findings_open",
             "Open findings of each configured repository, as /findings lists them: those "
-            "of the review of its current HEAD, false positives left out.",
+            "of the review of its current HEAD, false positives and muted rules left out.",
             labels=["repo"],
         )
         suppressed = GaugeMetricFamily(
@@ -144,11 +155,19 @@ class OpsdeskCollector(Collector):
             "positive, each once, as /findings <repo> suppressed lists them.",
             labels=["repo"],
         )
+        muted = GaugeMetricFamily(
+            "opsdesk_findings_muted",
+            "Open findings of each configured repository whose rule an admin muted there, "
+            "as /findings <repo> muted lists them.",
+            labels=["repo"],
+        )
         for repo in sorted(repo.name for repo in self.context.config.repos):
             open_now.add_metric([repo], findings_open.get(repo, 0))
             suppressed.add_metric([repo], findings_suppressed.get(repo, 0))
+            muted.add_metric([repo], findings_muted.get(repo, 0))
         yield open_now
         yield suppressed
+        yield muted
 
         yield from self._outbox_families(outbox, now)
         yield self._acks()
@@ -163,6 +182,37 @@ class OpsdeskCollector(Collector):
         if leading is not None:
             leader.add_metric([], 1.0 if leading else 0.0)
         yield leader
+
+    def _worker_families(self, now: datetime) -> Iterator[Metric]:
+        """This process's worker slots: how many, how many busy, who waits and since
+        when (line: scheduled or chat)."""
+        slots = self.context.run_control.slots
+        workers = GaugeMetricFamily(
+            "opsdesk_workers", "Runs this process runs at once at most ([scheduler] workers)."
+        )
+        workers.add_metric([], slots.workers)
+        yield workers
+        busy = GaugeMetricFamily(
+            "opsdesk_workers_busy", "Worker slots taken by a run, by line.", labels=["line"]
+        )
+        waiting = GaugeMetricFamily(
+            "opsdesk_runs_waiting", "Runs waiting for a free worker, by line.", labels=["line"]
+        )
+        oldest = GaugeMetricFamily(
+            "opsdesk_runs_waiting_oldest_seconds",
+            "How long the longest-waiting run of each line has waited (0 when none waits).",
+            labels=["line"],
+        )
+        queued = waiting_runs(self.context)
+        for line, count in sorted(slots.running().items()):
+            busy.add_metric([line], count)
+            mine = [w for w in queued if w.line == line]
+            waiting.add_metric([line], len(mine))
+            age = (now - mine[0].queued_at).total_seconds() if mine else 0.0
+            oldest.add_metric([line], max(age, 0.0))
+        yield busy
+        yield waiting
+        yield oldest
 
     def _outbox_families(
         self, outbox: dict[str, PlatformOutbox], now: datetime

@@ -12,79 +12,14 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from html import escape
 
+from bot.operator.page_assets import REFRESH_SECONDS, SCRIPT, STYLE
 from jobs.core import text as words
 from jobs.core.when import local_time
+from jobs.core.work_slots import LINES, Waiting, WorkSlots
 from jobs.digest.figures import Digest, time_saved_phrase
 from jobs.digest.inputs import Period
 
-REFRESH_SECONDS = 60
 _ON = ' class="on"'
-
-_STYLE = """
-:root { --ink:#1d2433; --muted:#5b6478; --line:#e3e6ee; --bg:#f6f7fb; --card:#fff;
-  --ok:#1f8a4c; --warn:#b7791f; --bad:#c53030; --accent:#3558d6; }
-* { box-sizing: border-box; }
-body { margin:0; font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;
-  color:var(--ink); background:var(--bg); }
-header { background:#1d2433; color:#fff; padding:14px 28px; display:flex;
-  align-items:baseline; gap:18px; flex-wrap:wrap; }
-header h1 { font-size:19px; margin:0; font-weight:600; }
-header .period { color:#c9d1e4; font-size:13px; }
-header nav { margin-left:auto; font-size:13px; }
-header nav a { color:#c9d1e4; text-decoration:none; padding:4px 10px; border-radius:12px; }
-header nav a.on { background:#3a4560; color:#fff; }
-main { max-width:1180px; margin:0 auto; padding:20px 28px 40px; }
-.summary { font-size:16px; margin:0 0 16px; }
-.cards { display:grid; grid-template-columns:repeat(auto-fit,minmax(170px,1fr)); gap:12px;
-  margin-bottom:18px; }
-.card { background:var(--card); border:1px solid var(--line); border-radius:8px;
-  padding:12px 14px; }
-.card .label { color:var(--muted); font-size:12px; text-transform:uppercase;
-  letter-spacing:.04em; }
-.card .value { font-size:24px; font-weight:600; margin-top:2px; }
-.card .sub { color:var(--muted); font-size:12px; }
-section { background:var(--card); border:1px solid var(--line); border-radius:8px;
-  padding:14px 18px; margin-bottom:16px; }
-section h2 { font-size:15px; margin:0 0 10px; }
-.grid2 { display:grid; grid-template-columns:1fr 1fr; gap:16px; }
-@media (max-width: 900px) { .grid2 { grid-template-columns:1fr; } }
-.grid2 section { margin-bottom:0; }
-table { border-collapse:collapse; width:100%; font-size:14px; }
-th, td { padding:6px 8px; border-bottom:1px solid var(--line); text-align:right;
-  white-space:nowrap; }
-th { color:var(--muted); font-weight:500; font-size:12px; text-transform:uppercase; }
-th:first-child, td:first-child { text-align:left; }
-tr:last-child td { border-bottom:0; }
-ul.insights { list-style:none; padding:0; margin:0; }
-ul.insights li { padding:7px 10px; border-left:4px solid var(--line); margin-bottom:6px;
-  background:#fafbfd; }
-ul.insights li.critical { border-color:var(--bad); }
-ul.insights li.warning { border-color:var(--warn); }
-ul.insights li.info { border-color:var(--accent); }
-.tag { font-size:11px; text-transform:uppercase; font-weight:600; margin-right:6px; }
-.critical .tag { color:var(--bad); } .warning .tag { color:var(--warn); }
-.info .tag { color:var(--accent); }
-.up { color:var(--ok); } .down { color:var(--bad); } .late { color:var(--warn); }
-.worse { color:var(--bad); } .better { color:var(--ok); }
-.muted { color:var(--muted); }
-img.chart { max-width:100%; height:auto; display:block; margin:0 auto; }
-footer { color:var(--muted); font-size:12px; text-align:center; margin-top:10px; }
-"""
-
-_SCRIPT = f"""
-<script>
-// Refresh the content every {REFRESH_SECONDS}s while the tab is visible; no framework.
-setInterval(async () => {{
-  if (document.hidden) return;
-  try {{
-    const answer = await fetch(location.href, {{credentials: "same-origin"}});
-    if (!answer.ok) return;
-    const page = new DOMParser().parseFromString(await answer.text(), "text/html");
-    document.querySelector("main").replaceWith(page.querySelector("main"));
-  }} catch (e) {{ /* keep what is shown; the next tick tries again */ }}
-}}, {REFRESH_SECONDS * 1000});
-</script>
-"""
 
 
 def _e(value: object) -> str:
@@ -236,6 +171,7 @@ def _reviews(digest: Digest) -> str:
                 _e(f"{r.findings_new} new, {r.findings_fixed} fixed, {r.findings_open} open"),
             ],
             ["suppressed", _e(words.count(r.suppressed))],
+            ["muted rules", _e(words.count(r.muted))],
             [
                 "feedback",
                 _e(
@@ -298,11 +234,46 @@ def _outlook(lines: Sequence[str]) -> str:
     return f'<section id="budget"><h2>Model usage this month</h2><ul>{items}</ul></section>'
 
 
+def worker_lines(slots: WorkSlots, waiting: Sequence[Waiting], now: datetime) -> list[str]:
+    """The operator page's words for the worker slots: how many are busy, and per
+    line what waits and the longest wait."""
+    running = slots.running()
+    busy = sum(running.values())
+    lines = [
+        f"{words.plural(slots.workers, 'worker')}: {busy} busy"
+        + (f" ({running['scheduled']} scheduled, {running['chat']} from chat)" if busy else "")
+    ]
+    for line in LINES:
+        mine = [w for w in waiting if w.line == line]
+        if mine:
+            noun = "scheduled run" if line == "scheduled" else "run from chat"
+            lines.append(
+                f"{words.plural(len(mine), noun, noun.replace('run', 'runs', 1))} waiting, "
+                f"the oldest ({mine[0].job}) for {words.span(now - mine[0].queued_at)}"
+            )
+    if not waiting:
+        lines.append("nothing waits for a worker")
+    return lines
+
+
+def _workers(lines: Sequence[str]) -> str:
+    """This process's worker slots: busy, and what waits for one and how long."""
+    if not lines:
+        return ""
+    items = "".join(f"<li>{_e(line)}</li>" for line in lines)
+    return f'<section id="workers"><h2>Workers now</h2><ul>{items}</ul></section>'
+
+
 def render_page(
-    digest: Digest, *, chart: bool, generated_at: datetime, outlook: Sequence[str] = ()
+    digest: Digest,
+    *,
+    chart: bool,
+    generated_at: datetime,
+    outlook: Sequence[str] = (),
+    workers: Sequence[str] = (),
 ) -> str:
     """The whole page for one digest; `chart` says whether /chart.png can draw;
-    `outlook`: the month's budget and forecast lines."""
+    `outlook`: the month's budget and forecast lines; `workers`: the worker slots'."""
     period = digest.period
     nav = "".join(
         f'<a href="?period={p}"{_ON if p == period else ""}>{label}</a>'
@@ -315,7 +286,7 @@ def render_page(
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>opsdesk: optimization</title><style>{_STYLE}</style></head><body>"
+        f"<title>opsdesk: optimization</title><style>{STYLE}</style></head><body>"
         f'<header><h1>opsdesk optimization</h1><span class="period">{_e(window)}</span>'
         f"<nav>{nav}</nav></header><main>"
         f'<p class="summary">{_e(digest.summary)}</p>'
@@ -326,6 +297,7 @@ def render_page(
         + _models(digest)
         + _caching(digest)
         + "</div><br>"
+        + _workers(workers)
         + _outlook(outlook)
         + _jobs(digest)
         + _reviews(digest)
@@ -336,5 +308,5 @@ def render_page(
         f"refreshes every {REFRESH_SECONDS} s. JSON: "
         f'<a href="api/digest?period={period}">api/digest</a> · '
         '<a href="api/health">api/health</a> · <a href="metrics">metrics</a></footer>'
-        f"</main>{_SCRIPT}</body></html>"
+        f"</main>{SCRIPT}</body></html>"
     )

@@ -1,6 +1,7 @@
 """Answers going back to Slack after the acknowledgement: a command's through its
 response URL, a mention's or a direct message's in the channel, a press's by redrawing
-the message it was on. Each says it privately when it is an error or a refusal."""
+the message it was on. Each says it privately when it is personal (a refusal, a
+mistyped command); a problem the channel asked about is answered in the channel."""
 
 from __future__ import annotations
 
@@ -23,8 +24,9 @@ MessageKey = tuple[str, str]  # (channel, message ts)
 
 
 def visible_to(reply: Reply) -> str:
-    """Errors, refusals and private replies go to the asker alone."""
-    return "ephemeral" if reply.private or reply.status != "ok" else "in_channel"
+    """Personal answers (a refusal, a mistyped command) go to the asker alone; a
+    problem asked for in a channel (a failed run, something down) is the channel's."""
+    return "ephemeral" if reply.private else "in_channel"
 
 
 async def respond_with(

@@ -154,7 +154,8 @@ class SlackListeners:
             return  # a redelivery, or a stranger told within the hour
         channel, user = channel_of(body), arrival.caller.user_id
         if (
-            visible_to(reply) == "in_channel"
+            reply.status == "ok"
+            and visible_to(reply) == "in_channel"
             and channel is not None
             and await redraw_pressed(client, respond, self.turns, body, channel, reply)
         ):

@@ -45,6 +45,33 @@ def webhook_secret_problem(mode: str, secret: str | None) -> str | None:
     return None if WEBHOOK_SECRET.fullmatch(secret) else WEBHOOK_FORMAT_PROBLEM
 
 
+# What the webhook server reads of a request before the secret token is checked:
+# tornado (python-telegram-bot's webhook server) buffers a whole body, up to 100 MB by
+# default, before the handler sees it. Telegram's updates are a few KB; a stranger's
+# bodies are refused at this size unread; a request's head must arrive within the first
+# timeout (tornado waits an hour by default), its body within the second. Such
+# refusals are not logged: tornado's line for each (at INFO) is a stranger's to
+# repeat, as python-telegram-bot's for a wrong secret token is (at DEBUG).
+WEBHOOK_MAX_BODY_BYTES = 1024 * 1024
+WEBHOOK_HEAD_TIMEOUT_S = 10.0
+WEBHOOK_BODY_TIMEOUT_S = 30.0
+
+
+def bound_webhook_server() -> None:
+    """Limit what any tornado HTTPServer this process starts reads of a request
+    (python-telegram-bot builds its own and takes no limits: `configure` sets the
+    defaults every new HTTPServer is made with)."""
+    from tornado.httpserver import HTTPServer  # installed with the telegram extra
+
+    HTTPServer.configure(
+        None,
+        max_body_size=WEBHOOK_MAX_BODY_BYTES,
+        idle_connection_timeout=WEBHOOK_HEAD_TIMEOUT_S,  # tornado's wait for a request head
+        body_timeout=WEBHOOK_BODY_TIMEOUT_S,
+    )
+    logging.getLogger("tornado.general").setLevel(logging.WARNING)
+
+
 # Binding errors that no retry mends.
 CANNOT_LISTEN = {errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL}
 # A polling error this recent means the connection is down for health.
@@ -101,6 +128,7 @@ class TelegramAdapter:
         assert updater is not None
         if self.config.mode == "webhook":
             assert self.config.webhook_url is not None
+            bound_webhook_server()
             await updater.start_webhook(
                 listen=self.config.webhook_listen,
                 port=self.config.webhook_port,

@@ -15,7 +15,8 @@ from telegram.error import BadRequest
 from bot.chat_pipeline import ChatPipeline
 from bot.message_turns import MessageTurns
 from bot.telegram.deliver import markup, send_reply
-from bot.telegram.render import Edit, Placed, edit_after_press
+from bot.telegram.redraw import Edit, edit_after_press
+from bot.telegram.render import Placed
 from bot.telegram.updates import PLATFORM
 from jobs.core.reply import Reply
 from jobs.review.feedback import finding_id_of, placement

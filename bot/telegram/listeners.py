@@ -29,6 +29,7 @@ from bot.telegram.updates import PLATFORM, command_arrival, press_arrival
 from bot.work_queue import WorkQueue, queued_text
 from handlers.router import Router
 from jobs.core.reply import Reply
+from jobs.core.text import closest
 
 log = logging.getLogger(__name__)
 
@@ -55,11 +56,18 @@ class TelegramListeners:
         app.add_handler(CommandHandler("start", self.on_start, filters=new_message, block=False))
         app.add_handler(CommandHandler(names, self.on_command, filters=new_message, block=False))
         # In a private chat an unknown /command gets the router's "unknown command";
-        # in groups it may be meant for another bot.
+        # in groups it may be meant for another bot, so only a likely typo of ours is.
         app.add_handler(
             MessageHandler(
                 filters.COMMAND & filters.ChatType.PRIVATE & new_message,
                 self.on_command,
+                block=False,
+            )
+        )
+        app.add_handler(
+            MessageHandler(
+                filters.COMMAND & filters.ChatType.GROUPS & new_message,
+                self.on_group_typo,
                 block=False,
             )
         )
@@ -74,6 +82,18 @@ class TelegramListeners:
         """A command: run it through the chat pipeline and send its reply."""
         message = update.effective_message
         if message is not None and message.text:
+            await self.answer(update, context, message.text)
+
+    async def on_group_typo(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """An unknown /command in a group: answered ("did you mean /review?") when it is
+        close to one of ours and addressed to no other bot; other bots' commands pass."""
+        message = update.effective_message
+        if message is None or not message.text:
+            return
+        name, _, addressee = message.text.split(maxsplit=1)[0].removeprefix("/").partition("@")
+        if addressee and addressee.casefold() != (context.bot.username or "").casefold():
+            return
+        if closest(name, self.router.commands) is not None:
             await self.answer(update, context, message.text)
 
     async def answer(

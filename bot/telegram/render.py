@@ -94,26 +94,30 @@ def _block_lines(block: Block) -> list[Line]:
     return [[(line, style)] for line in block.text.splitlines() if line.strip()] or [[("-", style)]]
 
 
-def _rows(buttons: list[Button]) -> list[list[Button]]:
-    return [
-        buttons[start : start + MAX_BUTTONS_PER_ROW]
-        for start in range(0, len(buttons), MAX_BUTTONS_PER_ROW)
-    ]
+# Numbered buttons ("#12 False positive") two to a row, so a phone shows their labels.
+NUMBERED_PER_ROW = 2
 
 
-def block_paragraph(block: Block, number: int = 0) -> _Paragraph:
-    """A block as one paragraph; numbered, its first line and its buttons say #n."""
+def _rows(buttons: list[Button], per_row: int = MAX_BUTTONS_PER_ROW) -> list[list[Button]]:
+    return [buttons[start : start + per_row] for start in range(0, len(buttons), per_row)]
+
+
+def block_paragraph(block: Block, number: int = 0, *, folded: bool = False) -> _Paragraph:
+    """A block as one paragraph; numbered, its first line and its buttons say #n.
+    `folded`: its opener alone stands for its buttons (one key a finding, not four)."""
     lines = _block_lines(block)
-    buttons = block.buttons
+    buttons = [block.opener] if folded and block.opener is not None else block.buttons
     if number:
         lines[0] = [(f"#{number} ", "b"), *lines[0]]
         buttons = [b.model_copy(update={"label": f"#{number} {b.label}"}) for b in buttons]
+        return _Paragraph(lines, _rows(buttons, NUMBERED_PER_ROW), block.key, number)
     return _Paragraph(lines, _rows(buttons), block.key, number)
 
 
 def reply_paragraphs(reply: Reply) -> list[_Paragraph]:
     """The reply as paragraphs: title, blocks, fields, note. When more than one block
-    has buttons, those blocks are numbered so every keyboard row names its block."""
+    has buttons, those blocks are numbered so every keyboard row names its block, and a
+    block with an opener shows that one button (its press draws the others in its place)."""
     numbered = sum(1 for block in reply.blocks if block.buttons) > 1
     paragraphs: list[_Paragraph] = []
     if reply.title:
@@ -122,7 +126,7 @@ def reply_paragraphs(reply: Reply) -> list[_Paragraph]:
     for block in reply.blocks:
         if block.buttons and numbered:
             number += 1
-            paragraphs.append(block_paragraph(block, number))
+            paragraphs.append(block_paragraph(block, number, folded=True))
         else:
             paragraphs.append(block_paragraph(block))
     if reply.fields:
@@ -296,72 +300,3 @@ def answer_text(reply: Reply) -> str:
         return short(reply.note or reply.title or "Done")
     body = reply.blocks[0].text if reply.blocks else reply.title
     return short(body or reply.title or "Not done")
-
-
-# -- A button press edits the message it was on ------------------------------------------
-
-
-@dataclass(frozen=True)
-class Edit:
-    html: str
-    keyboard: list[list[tuple[str, str]]]  # (label, callback_data)
-    text: str = ""  # the visible text the message will have
-
-
-COUNTS_PREFIX = "counts:"
-
-
-def _redraw_counts(counts: Block, message_text: str, plain: list[str], markup: list[str]) -> None:
-    """A review's counts line, recomputed by a press: it replaces the paragraph that
-    starts like it, in a message of the same review (its commit named in the message)."""
-    commit = (counts.key or "").rsplit(":", 1)[-1]
-    head = counts.text.split(" ", 1)[0]
-    if not commit or commit not in message_text:
-        return
-    for index, text in enumerate(plain):
-        if text.startswith(head + " "):
-            lines = block_paragraph(counts).lines
-            markup[index] = lines_html(lines)
-            plain[index] = "\n".join("".join(t for t, _ in line) for line in lines)
-            return
-
-
-def edit_after_press(
-    message_text: str,
-    message_html: str,
-    keyboard: list[list[tuple[str, str]]],
-    pressed: str,
-    answer: Reply,
-    placed: Placed,
-) -> Edit | None:
-    """The message a button was on, with the pressed block redrawn from the answer.
-
-    `placed` is what was recorded when the message was sent: the block's paragraph in
-    this message and its number; the keyboard rows replaced are those holding the
-    pressed payload. None when the answer has no block of that key, the message no
-    longer has that paragraph, or the result would not fit: the caller then sends the
-    answer as a new message."""
-    block = next((b for b in answer.blocks if b.key == placed.key), None)
-    if block is None:
-        return None
-    plain_paragraphs = message_text.split(PARAGRAPH_BREAK)
-    html_paragraphs = message_html.split(PARAGRAPH_BREAK)
-    index = placed.paragraph
-    if len(plain_paragraphs) != len(html_paragraphs) or index >= len(html_paragraphs):
-        return None
-    paragraph = block_paragraph(block, placed.number)
-    html_paragraphs[index] = lines_html(paragraph.lines)
-    plain_paragraphs[index] = "\n".join("".join(t for t, _ in line) for line in paragraph.lines)
-    for counts in (b for b in answer.blocks if b.key and b.key.startswith(COUNTS_PREFIX)):
-        _redraw_counts(counts, message_text, plain_paragraphs, html_paragraphs)
-    if utf16_len(PARAGRAPH_BREAK.join(plain_paragraphs)) > MAX_MESSAGE_LENGTH:
-        return None
-    new_rows = [[(b.label, b.payload) for b in row] for row in paragraph.rows]
-    rows: list[list[tuple[str, str]]] = []
-    for row in keyboard:
-        if any(data == pressed for _, data in row):
-            rows.extend(new_rows)
-            new_rows = []
-        else:
-            rows.append(row)
-    return Edit(PARAGRAPH_BREAK.join(html_paragraphs), rows, PARAGRAPH_BREAK.join(plain_paragraphs))

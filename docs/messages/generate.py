@@ -25,18 +25,23 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path[:0] = [str(HERE), str(ROOT)]
 
-from preview import chromium, screenshot, slack_page, telegram_page  # noqa: E402
+from preview import REPLY_MARK, chromium, screenshot, slack_page, telegram_page  # noqa: E402
 from world import Example, World, steady  # noqa: E402
 
 from bot.render_text import render_text  # noqa: E402
 from bot.slack.render import render_blocks, render_message, replace_keyed  # noqa: E402
-from bot.telegram.render import edit_after_press, render  # noqa: E402
+from bot.telegram.redraw import edit_after_press  # noqa: E402
+from bot.telegram.render import render  # noqa: E402
+from jobs.review.feedback import OPEN_CODE  # noqa: E402
 
 PAGE = ROOT / "docs" / "messages.md"
 IMAGES = HERE / "images"
 # Sections in this order; each module's examples go to the section they name.
-EXAMPLE_MODULES = ["review_examples"]
-GROUPS = ["Reviews", "Findings", "After a press", "Errors and answers"]
+EXAMPLE_MODULES = ["review_examples", "ops_examples"]
+GROUPS = [
+    "Reviews", "Findings", "After a press", "Digest", "Jobs and alerts", "Health",
+    "Errors and answers",
+]  # fmt: skip
 
 HEAD = """# What opsdesk's messages look like
 
@@ -56,6 +61,8 @@ def _digest(page: str) -> str:
 def slack_messages(example: Example) -> list[dict[str, object]]:
     """What Slack shows: the message, or the message after the press redrew it."""
     message = render_message(example.reply)
+    if example.thread:
+        return [message] + [{**render_message(r), "thread_ts": "root"} for r in example.thread]
     if example.answer is None:
         return [message]
     redrawn = replace_keyed(render_blocks(example.reply), example.answer, revision="1")
@@ -70,6 +77,7 @@ def telegram_messages(example: Example) -> list[tuple[str, list[list[str]]]]:
         html_text = chunk.html
         rows = [[(b.label, b.payload) for b in row] for row in chunk.keyboard]
         answer, pressed = example.answer, example.press
+        pressed = _as_on_keyboard(pressed, rows)
         keys = {block.key for block in answer.blocks} if answer is not None else set()
         placed = next((p for p in chunk.placed if p.key in keys), None)
         if answer is not None and placed is not None:
@@ -80,14 +88,26 @@ def telegram_messages(example: Example) -> list[tuple[str, list[list[str]]]]:
         shown.append((html_text, [[label for label, _ in row] for row in rows]))
     if reply.image is not None:
         shown.append((f"[photo] {reply.image.title}", []))
+    for follow_up in example.thread:  # each a reply to the first message
+        shown += [(REPLY_MARK + chunk.html, []) for chunk in render(follow_up)]
     return shown
+
+
+def _as_on_keyboard(pressed: str, rows: list[list[tuple[str, str]]]) -> str:
+    """A verdict pressed where the keyboard shows the finding's *Feedback* button: that
+    button was pressed first (it drew the verdicts in its place), so its row is the one
+    the answer redraws."""
+    payloads = {payload for row in rows for _, payload in row}
+    opener = pressed.rsplit(":", 1)[0] + f":{OPEN_CODE}"
+    return opener if pressed and pressed not in payloads and opener in payloads else pressed
 
 
 def terminal_text(example: Example) -> str:
     reply = example.reply
     if example.answer is not None:
         reply = example.answer
-    return render_text(reply)[0]
+    follow_ups = ["\n↳ " + render_text(r)[0].replace("\n", "\n  ") for r in example.thread]
+    return render_text(reply)[0] + "".join(follow_ups)
 
 
 def collect(world: World) -> list[Example]:
@@ -101,8 +121,14 @@ def collect(world: World) -> list[Example]:
         Example(**{**e.__dict__, "reply": steady(e.reply),
                    "answer": steady(e.answer) if e.answer else None,
                    "telegram": steady(e.telegram) if e.telegram else None})
+        if e.measured else e
         for e in examples
     ]  # fmt: skip
+
+
+def chart_name(example: Example) -> str | None:
+    """The file name of the chart the example's message carries, if it carries one."""
+    return f"{example.name}-chart.png" if example.reply.image is not None else None
 
 
 def pages(example: Example) -> dict[str, str]:
@@ -130,6 +156,12 @@ def page_text(examples: list[Example]) -> str:
                 "| --- | --- |",
                 f"| ![{example.title} in Slack](messages/images/{slack}) "
                 f"| ![{example.title} in Telegram](messages/images/{telegram}) |\n",
+            ]
+            chart = chart_name(example)
+            if chart:
+                image = f"![{example.title}: the chart](messages/images/{chart})"
+                lines.append(f"Its chart, the image that follows it:\n\n{image}\n")
+            lines += [
                 "<details><summary>In the terminal</summary>\n",
                 "```text",
                 terminal_text(example),
@@ -157,7 +189,8 @@ def main(argv: list[str] | None = None) -> int:
     text = page_text(examples)
     old = PAGE.read_text(encoding="utf-8") if PAGE.exists() else ""
     if args.check:
-        missing = [name for name in _drawn_digests(text) if not (IMAGES / name).exists()]
+        wanted = [*_drawn_digests(text), *filter(None, map(chart_name, examples))]
+        missing = [name for name in wanted if not (IMAGES / name).exists()]
         if text != old or missing:
             print("docs/messages.md is out of date: run python docs/messages/generate.py")
             return 1
@@ -175,6 +208,11 @@ def main(argv: list[str] | None = None) -> int:
             if before.get(name) != _digest(html_page) or not (IMAGES / name).exists():
                 screenshot(html_page, IMAGES / name, browser)
                 print(f"drew {name}")
+    for example in examples:
+        chart = chart_name(example)
+        if chart and example.reply.image is not None:
+            (IMAGES / chart).write_bytes(example.reply.image.png)
+            wanted.add(chart)
     for stale in IMAGES.glob("*.png"):
         if stale.name not in wanted:
             stale.unlink()

@@ -70,6 +70,18 @@ a { color: #2481cc; text-decoration: none; }
 """
 
 
+# Styles of what only some pages have (inline, so other pages stay as they were drawn):
+# the rule over a Slack thread's replies and the quote atop a Telegram reply.
+THREAD_RULE = (
+    "font-size: 13px; color: #616061; border-bottom: 1px solid #e2e2e2; margin: 4px 12px;"
+    " padding: 2px 0"
+)
+QUOTE = (
+    "border-left: 3px solid #2481cc; padding-left: 6px; margin-bottom: 4px; color: #2481cc;"
+    " font-size: 13px; white-space: nowrap; overflow: hidden; text-overflow: ellipsis"
+)
+
+
 # -- Slack's mrkdwn, as the app formats it -----------------------------------------------
 
 _FENCE = re.compile(r"```(.*?)```", re.DOTALL)
@@ -134,14 +146,20 @@ def _slack_block(block: dict[str, Any]) -> str:
 
 
 def slack_page(messages: list[dict[str, Any]]) -> str:
-    """chat.postMessage arguments (text, blocks) as Slack shows them, one after another."""
-    content = "".join(
-        '<div class="msg"><div class="avatar">od</div><div class="body">'
-        '<span class="who">opsdesk</span><span class="app">APP</span>'
-        + "".join(_slack_block(b) for b in message.get("blocks", []))
-        + "</div></div>"
-        for message in messages
-    )
+    """chat.postMessage arguments (text, blocks) as Slack shows them, one after another;
+    those with a thread_ts under a "Thread" rule, as the thread's view shows them."""
+    parts = []
+    for message in messages:
+        if "thread_ts" in message and not any(THREAD_RULE in p for p in parts):
+            replies = sum(1 for m in messages if "thread_ts" in m)
+            parts.append(f'<div style="{THREAD_RULE}">{replies} replies</div>')
+        parts.append(
+            '<div class="msg"><div class="avatar">od</div><div class="body">'
+            '<span class="who">opsdesk</span><span class="app">APP</span>'
+            + "".join(_slack_block(b) for b in message.get("blocks", []))
+            + "</div></div>"
+        )
+    content = "".join(parts)
     return _PAGE.format(width=PHONE_WIDTH, body="background: #fff;", style=SLACK_STYLE,
                         content=content)  # fmt: skip
 
@@ -149,12 +167,23 @@ def slack_page(messages: list[dict[str, Any]]) -> str:
 # -- Telegram ------------------------------------------------------------------------------
 
 
+# A message whose text starts with this answers the first message (a Telegram reply).
+REPLY_MARK = "[reply] "
+
+
 def telegram_page(messages: list[tuple[str, list[list[str]]]]) -> str:
     """(HTML text, keyboard rows of labels) of each sendMessage, as Telegram shows them;
-    a message whose text is "[photo] …" is drawn as a photo with that caption."""
+    a message whose text is "[photo] …" is drawn as a photo with that caption, one
+    that starts with REPLY_MARK as a reply quoting the first message's first line."""
     parts = []
+    first_line = re.sub(r"<[^>]+>", "", messages[0][0].split("\n", 1)[0]) if messages else ""
     for text, keyboard in messages:
-        if text.startswith("[photo] "):
+        if text.startswith(REPLY_MARK):
+            text = text.removeprefix(REPLY_MARK).replace("\n<pre>", "<pre>")
+            text = text.replace("</pre>\n", "</pre>")
+            quote = f'<div style="{QUOTE}">{first_line}</div>'
+            parts.append(f'<div class="bubble">{quote}{text}</div>')
+        elif text.startswith("[photo] "):
             parts.append(f'<div class="photo">🖼 {text.removeprefix("[photo] ")}</div>')
         else:
             # A code block is a block of its own: the newlines around it are no lines.

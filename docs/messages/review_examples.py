@@ -147,7 +147,8 @@ def examples(world: World) -> list[Example]:
             "error-unknown-repo",
             "Errors and answers",
             "An unknown repository",
-            "`/review clik`: a name that is not configured.",
+            "`/review clik`: a name that is not configured, answered at once with the "
+            "command it most likely meant.",
             router.handle(slack_dana, "/review clik"),
         ),
     ]

@@ -30,7 +30,8 @@ LEE = Caller("slack", "U0LEE", "C0TEAM", name="Lee")
 class Example:
     """One message as the page shows it. `press` (a button's payload) and `answer`
     (what the press answered) show the message after the press, as the adapters redraw
-    it; `telegram` is the message on Telegram when it differs (its own caller)."""
+    it; `telegram` is the message on Telegram when it differs (its own caller);
+    `thread` the posts that answer it in its thread."""
 
     name: str  # file names: <name>-slack.png, <name>-telegram.png
     group: str  # the page's section
@@ -40,6 +41,10 @@ class Example:
     press: str = ""
     answer: Reply | None = None
     telegram: Reply | None = None
+    thread: tuple[Reply, ...] = ()  # replies in the message's thread, in order
+    # Durations measured as it ran, shown as one steady figure; False: durations the
+    # example's own run rows and clock fix.
+    measured: bool = True
 
 
 class GitRepo:
@@ -88,6 +93,7 @@ class World:
     now: datetime = NOW  # the clock of every context; examples move it
 
     def __post_init__(self) -> None:
+        self.started = self.root / "started"  # left by a job's command as it starts
         self.engine = make_engine(f"sqlite:///{self.root / 'opsdesk.db'}")
         migrate.upgrade(self.engine)
 
@@ -126,7 +132,7 @@ def steady(reply: Reply) -> Reply:
     def block(b: Block) -> Block:
         if b.spans:
             spans = [s.model_copy(update={"text": _steady_text(s.text)}) for s in b.spans]
-            return Block(spans=spans, buttons=b.buttons, key=b.key)
+            return Block(spans=spans, buttons=b.buttons, key=b.key, opener=b.opener)
         return b.model_copy(update={"text": _steady_text(b.text)})
 
     return reply.model_copy(

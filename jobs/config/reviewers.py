@@ -16,6 +16,9 @@ LINTER_PRESETS: dict[str, dict[str, object]] = {
         "command": ["shellcheck", "--format=checkstyle"],
         "format": "checkstyle",
         "files": ["*.sh", "*.bash", "*.ksh", "*.bats"],
+        # shellcheck reads a script, the nearest shellcheckrc above it and ~/.shellcheckrc
+        # (and the scripts it sources: such scripts are linted every time).
+        "per_file": [".shellcheckrc", "shellcheckrc"],
     },
 }
 
@@ -30,6 +33,11 @@ class LinterConfig(Strict):
     format: Literal["sarif", "checkstyle"] | None = None
     # Globs for the files it covers; one without "/" matches a file name in any directory.
     files: list[str] = Field(default_factory=list)
+    # Set when the linter's findings for a file depend only on that file and these
+    # configuration files (globs, as `files`): each file's findings are kept by its
+    # content, the linter's version and those files' contents, and only files without
+    # a kept result are linted. Unset: every covered file is linted every time.
+    per_file: list[str] | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -144,6 +152,10 @@ class LlmReviewerConfig(Strict):
     # An answer larger than this fails its call (what other calls reviewed is kept):
     # a server that streams forever or answers 200 MB cannot fill opsdesk's memory.
     max_answer_mb: float = Field(default=8, gt=0, le=1024)
+    # Calls of one review in flight at once (llama.cpp --parallel, OLLAMA_NUM_PARALLEL,
+    # vLLM and TGI batch them): findings and token sums are those of one call at a
+    # time; a server that answers 429 or 503 gets fewer until it keeps up.
+    parallel: int = Field(default=4, ge=1, le=64)
 
     @field_validator("base_url")
     @classmethod

@@ -96,6 +96,11 @@ class SchedulerConfig(Strict):
     # The leader proves it still holds the scheduler lock this often (and before each
     # fire), and a standby tries to take it twice as often.
     heartbeat: Duration = timedelta(seconds=30)
+    # At most this many runs at once in one process (default: its cores); more wait
+    # in order, chat-started ones with a fair share of their own.
+    workers: int | None = Field(default=None, ge=1, le=256)
+    # /health turns late when a run has waited longer than this for a worker.
+    long_wait: Duration = timedelta(minutes=15)
 
 
 class DigestConfig(Strict):

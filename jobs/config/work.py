@@ -4,12 +4,17 @@ depend on, and batches that run several of them together."""
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from jobs.config.reviewers import LinterConfig, RepoLintConfig
 from jobs.config.values import Duration, Name, ScheduleText, Strict, Target
+
+# A branch glob for `review_branches`: feature/*, release-?, fix/[0-9]*.
+BranchPattern = Annotated[
+    str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9._/*?\[\]-]+$")
+]
 
 
 class RepoConfig(Strict):
@@ -24,6 +29,9 @@ class RepoConfig(Strict):
     # This repository's lint scope ([repos.lint]: paths, select, ignore), as its CI lints.
     lint: RepoLintConfig = RepoLintConfig()
     post_to: list[Target] = Field(default_factory=list)
+    # Branches whose each new head is reviewed on the repository's schedule (what it
+    # adds to `branch`) and posted to `post_to` once per head.
+    review_branches: list[BranchPattern] = Field(default_factory=list, max_length=20)
     batch: Name | None = None
     # Where findings link to: the repository's page on its code host (default: taken
     # from `url`, or from a local repository's `origin` remote), and the host's kind

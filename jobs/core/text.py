@@ -1,7 +1,10 @@
-"""Numbers and counts in words, one way everywhere: "1 run", "2 runs", "12.3s", "+12%"."""
+"""Numbers and counts in words, one way everywhere: "1 run", "2 runs", "12.3s", "+12%";
+and the name a typo meant."""
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from datetime import timedelta
 
 
@@ -67,3 +70,11 @@ def money(amount: float, currency: str) -> str:
     """'12.40 USD'; small amounts keep four decimals ('0.0031 USD')."""
     digits = 4 if 0 < abs(amount) < 1 else 2
     return f"{amount:,.{digits}f} {currency}"
+
+
+def closest(name: str, names: Iterable[str]) -> str | None:
+    """The one of `names` that `name` most likely misspells ('clik' → 'click'), case
+    aside; None when none is close."""
+    by_folded = {known.casefold(): known for known in names}
+    found = difflib.get_close_matches(name.casefold(), list(by_folded), n=1, cutoff=0.6)
+    return by_folded[found[0]] if found else None

@@ -8,6 +8,6 @@ at read time, nothing stored.
 - insights.py: the rules that flag a job, and the alert transitions (post on change)
 - compute.py:  inputs in, figures out (`compute_digest`; pure)
 - replies.py:  its lines and `Reply`s: everything that shapes the digest's text
-- chart.py:    the 14-day PNG, drawn in a short-lived worker (`python -m jobs.digest.chart`)
+- chart.py:    the 14-day PNG, drawn in a short-lived worker (`chart_worker.py`)
 - job.py:      the digest against the database, posting, and the digest/health job kinds
 """

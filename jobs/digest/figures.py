@@ -42,6 +42,7 @@ class RepoReview(_Out):
     open: int
     suppressed: int
     marked_false_positive: int
+    muted: int = 0
 
 
 class ReviewSection(_Out):
@@ -49,12 +50,16 @@ class ReviewSection(_Out):
     means the same in a review post, `/findings`, the digest, the page and `/metrics`;
     each finding counts once, however many reviews listed it:
 
-    - open: findings open now that nobody marks false positive (new ones included) —
-      what `/findings <repo>` lists and `opsdesk_findings_open` exports;
-    - new: findings first reported by the period's reviews, false positives left out;
+    - open: findings open now that nobody marks false positive and whose rule is not
+      muted (new ones included) — what `/findings <repo>` lists and
+      `opsdesk_findings_open` exports;
+    - new: findings first reported by the period's reviews, false positives and muted
+      rules left out;
     - fixed: findings the period's reviews found gone;
     - suppressed: open findings someone marks false positive — what
       `/findings <repo> suppressed` lists;
+    - muted: open findings of a rule an admin muted in their repository — what
+      `/findings <repo> muted` lists and `opsdesk_findings_muted` exports;
     - marked_false_positive: findings given a false-positive verdict in the period
       that still stands (an undo takes it back);
     - helpful, not_helpful, false_positive: verdicts (one per person and finding)
@@ -74,6 +79,7 @@ class ReviewSection(_Out):
     helpful_share: float | None  # helpful / (helpful + not_helpful + false_positive)
     has_review_data: bool
     marked_false_positive: int = 0
+    muted: int = 0
     repos: list[RepoReview] = []
 
 

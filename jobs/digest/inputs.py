@@ -104,6 +104,7 @@ class RepoFindings:
     fixed: int = 0
     open: int = 0
     suppressed: int = 0
+    muted: int = 0  # open findings of a rule muted in the repository now
     marked_false_positive: int = 0
 
 
@@ -124,6 +125,7 @@ class ReviewTotals:
     findings_fixed: int = 0
     findings_open: int = 0
     suppressed: int = 0
+    muted: int = 0
     full_review_tokens_in: int = 0
     marked_false_positive: int = 0
     per_repo: tuple[RepoFindings, ...] = ()

@@ -30,6 +30,7 @@ from jobs.digest.queries import load_inputs
 from jobs.digest.replies import alert_reply, digest_reply
 from jobs.health import health_report, job_health
 from jobs.outbox import delivery as outbox
+from jobs.runs.incidents import alert_thread
 from jobs.runs.job import JobOutcome, RunContext
 from jobs.runs.system import digest_timezone
 from jobs.usage.outlook import month_outlook
@@ -184,14 +185,18 @@ def post_daily_digest(context: Context, now: datetime) -> list[int]:
 def _apply(context: Context, decision: AlertDecision, stamp: str) -> list[int]:
     """Enqueue the decision's posts (deduped by `stamp`), then write its states."""
     ids: list[int] = []
+    engine = context.engine
     for post in decision.posts:
-        ids += outbox.enqueue(
-            context.engine,
-            kind="alert",
-            targets=_targets(context),
-            reply=alert_reply(post),
-            dedupe_key=f"alert:{post.job}:{post.metric}:{post.kind}:{stamp}",
-        )
+        for target in _targets(context):
+            # In the thread of the failure that began the incident, where it was posted.
+            ids += outbox.enqueue(
+                engine,
+                kind="alert",
+                targets=[target],
+                reply=alert_reply(post),
+                dedupe_key=f"alert:{post.job}:{post.metric}:{post.kind}:{stamp}",
+                thread_of=alert_thread(engine, post.job, post.metric, post.kind, target),
+            )
     with session_scope(context.engine) as session:
         for record in decision.updates:
             row = session.get(AlertState, (record.job, record.metric))

@@ -36,7 +36,9 @@ from jobs.digest.inputs import (
     RunRecord,
     digest_window,
 )
-from jobs.review.history import open_counts, suppressed_counts
+from jobs.review.history import standing_counts
+from jobs.review.mutes import false_positive_ids, muted_finding_ids
+from jobs.review.stored import BRANCH_PREFIX
 from storage.models import Feedback, Finding, JobRun, Review, ReviewFinding, utcnow
 
 runs = JobRun.__table__  # type: ignore[attr-defined]
@@ -131,20 +133,21 @@ def day_counts(
     return sorted(DayCount(day, *figures) for day, figures in totals.items())
 
 
-def _false_positive_ids() -> Any:
-    """Findings someone marks false positive now (feedback as it stands, never a stored state)."""
-    return select(feedback.c.finding_id).where(feedback.c.verdict == "false_positive")
-
-
 def _distinct_in_reviews(
     connection: Connection, state: str, start: datetime, end: datetime
 ) -> dict[str, int]:
     """Per repository: distinct findings in `state` in the reviews made in [start, end);
-    new ones marked false positive now are left out, as a review post leaves them out.
+    new ones marked false positive or of a muted rule now are left out, as a review post
+    leaves them out.
     A finding listed by several reviews (a rewind, a replay) counts once."""
-    where = [_in_range(reviews.c.created_at, start, end), review_findings.c.state == state]
+    where = [
+        _in_range(reviews.c.created_at, start, end),
+        review_findings.c.state == state,
+        ~reviews.c.repo.startswith(BRANCH_PREFIX),  # a branch's findings are not news yet
+    ]
     if state != "fixed":
-        where.append(review_findings.c.finding_id.not_in(_false_positive_ids()))
+        where.append(review_findings.c.finding_id.not_in(false_positive_ids()))
+        where.append(review_findings.c.finding_id.not_in(muted_finding_ids()))
     query = (
         select(reviews.c.repo, func.count(func.distinct(review_findings.c.finding_id)))
         .select_from(review_findings.join(reviews))
@@ -180,8 +183,9 @@ def review_totals(connection: Connection, start: datetime, end: datetime) -> Rev
     )
     new = _distinct_in_reviews(connection, "new", start, end)
     fixed = _distinct_in_reviews(connection, "fixed", start, end)
-    open_now = open_counts(connection)
-    suppressed = suppressed_counts(connection)
+    open_now = standing_counts(connection, "open")
+    suppressed = standing_counts(connection, "suppressed")
+    muted = standing_counts(connection, "muted")
     marked = _marked_false_positive(connection, start, end)
     per_repo = tuple(
         RepoFindings(
@@ -190,9 +194,10 @@ def review_totals(connection: Connection, start: datetime, end: datetime) -> Rev
             fixed=fixed.get(repo, 0),
             open=open_now.get(repo, 0),
             suppressed=suppressed.get(repo, 0),
+            muted=muted.get(repo, 0),
             marked_false_positive=marked.get(repo, 0),
         )
-        for repo in sorted(set(new) | set(fixed) | set(open_now) | set(suppressed) | set(marked))
+        for repo in sorted({*new, *fixed, *open_now, *suppressed, *muted, *marked})
     )
     full_tokens = connection.execute(
         select(func.coalesce(func.sum(reviews.c.full_prompt_tokens), 0))
@@ -210,6 +215,7 @@ def review_totals(connection: Connection, start: datetime, end: datetime) -> Rev
         findings_fixed=sum(fixed.values()),
         findings_open=sum(open_now.values()),
         suppressed=sum(suppressed.values()),
+        muted=sum(muted.values()),
         full_review_tokens_in=int(full_tokens),
         marked_false_positive=sum(marked.values()),
         per_repo=per_repo,

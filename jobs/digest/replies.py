@@ -69,6 +69,8 @@ def _figure_lines(digest: Digest) -> list[str]:
         )
         if r.suppressed:
             line += f", {r.suppressed} suppressed as false positive"
+        if r.muted:
+            line += f", {r.muted} of muted rules"
         lines.append(line)
     judged = r.helpful + r.not_helpful + r.false_positive
     if judged:
@@ -118,10 +120,10 @@ def digest_reply(
             title=f"Last 14 days to {local_day(digest.end, digest.timezone)}",
             filename=f"digest-{last_day}.png",
         )
-    start = local_time(digest.start, digest.timezone)
-    fields = [
-        ReplyField(label="Period", value=f"{start} to {local_time(digest.end, digest.timezone)}")
-    ]
+    # The period is small print: the story leads, on Slack too (fields come first there).
+    period = f"{local_time(digest.start, digest.timezone)} to "
+    period += local_time(digest.end, digest.timezone)
+    fields = []
     if page_url:
         fields.append(ReplyField(label="Details", value=f"{page_url}/?period={digest.period}"))
     chart_notes = [note for note in digest.notes if note.startswith("No chart")]
@@ -129,7 +131,7 @@ def digest_reply(
         title=digest_title(digest),
         blocks=blocks,
         fields=fields,
-        note=" ".join(chart_notes),
+        note=" ".join([period + ".", *chart_notes]),
         image=image,
         status="ok",
     )
@@ -138,7 +140,7 @@ def digest_reply(
 def alert_reply(post: AlertPost) -> Reply:
     """One alert (with the numbers behind it) or its recovery."""
     if post.kind == "recovered":
-        return Reply(title=f"Recovered: {post.job}", blocks=[Block(text=post.text)])
+        return Reply(title=f"✅ Recovered: {post.job}", blocks=[Block(text=post.text)])
     severity = post.insight.severity if post.insight else "warning"
     return Reply(
         title=f"{'❌' if severity == 'critical' else '⚠️'} {post.text}",

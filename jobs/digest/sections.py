@@ -189,6 +189,7 @@ def review_section(
         helpful_share=ratio(votes.helpful, judged),
         has_review_data=reviews is not None,
         marked_false_positive=totals.marked_false_positive,
+        muted=totals.muted,
         repos=[
             RepoReview(
                 repo=r.repo,
@@ -196,6 +197,7 @@ def review_section(
                 fixed=r.fixed,
                 open=r.open,
                 suppressed=r.suppressed,
+                muted=r.muted,
                 marked_false_positive=r.marked_false_positive,
             )
             for r in totals.per_repo

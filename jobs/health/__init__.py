@@ -10,10 +10,10 @@ is computed from its schedule and its last run rows at read time, as healthcheck
 from jobs.health.checks import (
     check_config,
     check_database,
-    check_model_endpoint,
     health_report,
 )
 from jobs.health.component import Component, HealthReport, Status
+from jobs.health.model_endpoint import check_model_endpoint
 from jobs.health.scheduled import job_health, scheduled_jobs
 
 __all__ = [

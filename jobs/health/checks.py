@@ -3,13 +3,10 @@ adapters (their heartbeats), scheduled jobs, the model endpoint, disk and memory
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import shutil
-import threading
 import time
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,14 +14,15 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from jobs.config.schema import Config
 from jobs.context import Context
 from jobs.core.processes import this_runner
 from jobs.core.text import duration, plural, span
 from jobs.health.component import Component, HealthReport
+from jobs.health.model_endpoint import check_model_endpoint
 from jobs.health.posting import check_post_targets
 from jobs.health.scheduled import check_jobs, scheduled_jobs
 from jobs.outbox.waiting import waiting_posts
+from jobs.runs.waiting import waiting_runs
 from storage import heartbeats, migrate
 from storage.db import describe, open_failure
 from storage.heartbeats import read_heartbeat
@@ -96,9 +94,6 @@ def check_config(source: str, repos: int, jobs: int) -> Component:
 
 # A heartbeat older than this means its writer is gone.
 HEARTBEAT_STALE = timedelta(minutes=2)
-MODEL_PROBE_TIMEOUT_S = 3.0
-# How long one probe of the model endpoint answers for every health check.
-MODEL_PROBE_CACHE_S = 30.0
 
 
 def _beat_component(name: str, beat: Heartbeat | None, now: datetime) -> Component:
@@ -192,74 +187,27 @@ def check_outbox(engine: Engine, now: datetime) -> Component:
     return Component("outbox", "up", f"{total} post(s) waiting" if total else "empty", data)
 
 
-def uses_llm(config: Config) -> bool:
-    default = config.reviewer.default
-    return any((repo.reviewer or default) == "llm" for repo in config.repos) or (
-        not config.repos and default == "llm"
-    )
-
-
-class ModelProbes:
-    """The model endpoint's last probe, reused for `MODEL_PROBE_CACHE_S`: a viewer's
-    flood of `/health` (or of `/readyz`) never becomes a flood of model requests.
-    Probes at once wait for one another and share its answer."""
-
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self.clock = clock
-        self._lock = threading.Lock()
-        self._last: dict[tuple[str, str], tuple[float, Component]] = {}
-
-    def get(self, url: str, api_key: str | None, probe: Callable[[], Component]) -> Component:
-        key = (url, hashlib.sha256((api_key or "").encode()).hexdigest())
-        with self._lock:
-            cached = self._last.get(key)
-            if cached is not None and self.clock() - cached[0] < MODEL_PROBE_CACHE_S:
-                return cached[1]
-            component = probe()
-            self._last = {key: (self.clock(), component)}
-            return component
-
-    def forget(self) -> None:
-        with self._lock:
-            self._last = {}
-
-
-MODEL_PROBES = ModelProbes()
-
-
-def check_model_endpoint(
-    config: Config,
-    api_key: str | None = None,
-    timeout_s: float = MODEL_PROBE_TIMEOUT_S,
-    probes: ModelProbes = MODEL_PROBES,
-) -> Component | None:
-    """GET {base_url}/models when a repository uses the llm reviewer (at most once in
-    MODEL_PROBE_CACHE_S); None otherwise. The key goes in the header only, never into
-    the detail."""
-    if not uses_llm(config):
+def check_workers(context: Context, now: datetime) -> Component | None:
+    """`late` while a run of this process has waited longer than `[scheduler]
+    long_wait` for a free worker; nothing to say otherwise."""
+    slots = context.run_control.slots
+    waiting = waiting_runs(context)
+    if not waiting:
         return None
-    url = f"{config.reviewer.llm.base_url}/models"
-    return probes.get(url, api_key, lambda: _probe_model(url, api_key, timeout_s))
-
-
-def _probe_model(url: str, api_key: str | None, timeout_s: float) -> Component:
-    import httpx
-
-    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-    started = time.perf_counter()
-    try:
-        response = httpx.get(url, headers=headers, timeout=timeout_s)
-    except httpx.HTTPError as exc:
-        return Component("model", "down", f"{url} unreachable: {type(exc).__name__}", {"url": url})
-    elapsed_ms = (time.perf_counter() - started) * 1000
-    data = {"url": url, "http_status": response.status_code, "ms": round(elapsed_ms, 1)}
-    if response.status_code in (401, 403):
-        return Component(
-            "model", "down", f"{url} refused the API key (HTTP {response.status_code})", data
-        )
-    if response.status_code >= 500:
-        return Component("model", "down", f"{url} answered HTTP {response.status_code}", data)
-    return Component("model", "up", f"{url} reachable in {duration(elapsed_ms)}", data)
+    longest = now - waiting[0].queued_at
+    if longest <= context.config.scheduler.long_wait:
+        return None
+    data = {
+        "workers": slots.workers,
+        "waiting": len(waiting),
+        "oldest_s": round(longest.total_seconds()),
+    }
+    detail = (
+        f"{plural(len(waiting), 'run')} waiting for a free worker, the oldest "
+        f"({waiting[0].job}) for {span(longest)}; {plural(slots.workers, 'worker')} "
+        "([scheduler] workers)"
+    )
+    return Component("workers", "late", detail, data)
 
 
 # ---- the machine ------------------------------------------------------------------------
@@ -312,6 +260,8 @@ def health_report(context: Context, *, now: datetime, probe_model: bool = True) 
     components.append(check_config(context.config_source, len(config.repos), len(config.jobs)))
     if components[0].status == "up" and components[1].status == "up":
         components.append(check_scheduler(context, now))
+        if (workers := check_workers(context, now)) is not None:
+            components.append(workers)
         components += check_jobs(context, now)
         components += check_chat_adapters(context, now)
         components.append(check_outbox(engine, now))

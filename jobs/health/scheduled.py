@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import select, true
 from sqlalchemy.engine import Connection
 
@@ -77,8 +78,6 @@ def next_fire_after(schedule: str, timezone: str, after: datetime) -> datetime |
     if spec.every is not None:
         # An interval counts from the last run (or the scheduler's start).
         return after + spec.every
-    from apscheduler.triggers.cron import CronTrigger
-
     trigger = CronTrigger.from_crontab(spec.cron or "", timezone=timezone)
     fire = trigger.get_next_fire_time(None, after + timedelta(microseconds=1))
     return None if fire is None else fire.astimezone(UTC)

@@ -21,12 +21,12 @@ from sqlmodel import col
 from sqlmodel import select as sm_select
 
 from jobs.review.finding import Finding as ReportedFinding
-from jobs.review.history import REVIEW_FINDINGS, StoredReview, load_review
+from jobs.review.history import REVIEW_FINDINGS, load_review
 from jobs.review.store import ReviewDraft
+from jobs.review.stored import BRANCH_PREFIX, StoredReview
 from storage.db import session_scope
 from storage.models import Finding, Review
 
-BRANCH_PREFIX = "branch:"
 ONLY_ON_A_BRANCH = "branch"  # findings.status of a finding no review of the repository made
 
 
@@ -68,8 +68,6 @@ def save_branch_review(
         )
         columns["notes"] = json.dumps(list(draft.notes))
         review = Review(**columns)
-        review.new_count = sum(1 for c in compared if c.state == "new")
-        review.fixed_count = sum(1 for c in compared if c.state == "fixed")
         session.add(review)
         session.flush()
         wanted = [c.fingerprint for c in compared]

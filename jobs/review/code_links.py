@@ -16,7 +16,6 @@ from typing import Literal
 from urllib.parse import quote, urlsplit
 
 CodeHost = Literal["github", "gitlab", "gitea", "bitbucket"]
-CODE_HOSTS: tuple[CodeHost, ...] = ("github", "gitlab", "gitea", "bitbucket")
 HOST_NAMES: dict[CodeHost, str] = {
     "github": "GitHub",
     "gitlab": "GitLab",

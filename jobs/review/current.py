@@ -18,9 +18,10 @@ from datetime import datetime
 from sqlalchemy import or_, select, update
 from sqlalchemy.engine import Connection, Engine
 
-from jobs.review.history import FINDINGS, REVIEW_FINDINGS, StoredReview
+from jobs.review.history import FINDINGS, REVIEW_FINDINGS
+from jobs.review.stored import StoredReview
 
-OPEN_STATES = ("new", "open", "suppressed")  # suppressed: stored by an older opsdesk
+OPEN_STATES = ("new", "open")
 
 
 def make_current(engine: Engine, review: StoredReview, now: datetime) -> None:

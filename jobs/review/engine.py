@@ -8,17 +8,15 @@ per-repository lock, a re-check of the cache (a concurrent request may just have
 finished it), then diff from the last review by the same reviewer configuration
 (full when there is none, when asked, or when history was rewritten).
 
-Every call records exactly one job_runs row (cached, ok or failed) unless
-`record_run=False`; then the caller (the scheduler) records it from
-`ReviewResult.run_columns()` or `ReviewFailed.reason`.
+The engine writes no run row: what runs a review records it — the runner for the
+scheduled `review` job, `recorded_review` (run_record.py) for chat and the CLI —
+from `ReviewResult.run_columns()` or the `ReviewFailed` it raised.
 """
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
@@ -29,9 +27,8 @@ from sqlalchemy.engine import Engine
 from jobs.context import Context
 from jobs.review import current, git, history, store
 from jobs.review.budget import RETRY_REASONS, SkippedFile
-from jobs.review.diff import SKIP_REASONS, FileDiff
-from jobs.review.history import StoredReview
-from jobs.review.linemap import line_maps
+from jobs.review.diff import SKIP_REASONS
+from jobs.review.linemap import fixed, line_mover, partial_fate
 from jobs.review.lint.reviewer import NO_LINTER, LintReviewer
 from jobs.review.llm.calibration import StoredCalibration
 from jobs.review.llm.reviewer import LlmReviewer
@@ -39,12 +36,11 @@ from jobs.review.lock import repo_lock
 from jobs.review.objects import ReadLimits, is_inert
 from jobs.review.pipeline import prepare_review
 from jobs.review.result import ReviewResult
-from jobs.review.reviewers import Reviewer, ReviewerError
+from jobs.review.reviewers import Reviewer, ReviewerError, model_of
 from jobs.review.scratch import checkout_dir
 from jobs.review.spending import FallbackReviewer, LintInstead, check_budget
+from jobs.review.stored import StoredReview
 from jobs.review.targets import RepoTarget, ReviewFailed, resolve_target
-from jobs.runs import records as runs
-from jobs.usage import gate
 
 
 def build_reviewer(context: Context, target: RepoTarget) -> Reviewer:
@@ -72,10 +68,7 @@ def run_review(
     repo_target: str,
     *,
     full: bool = False,
-    trigger: str = "manual",
-    batch_id: str | None = None,
     allow_local: bool = False,
-    record_run: bool = True,
     reviewer: Reviewer | None = None,
 ) -> ReviewResult:
     """Review `repo_target` at its configured ref; raises ReviewFailed (UnknownRepo).
@@ -83,22 +76,20 @@ def run_review(
     made by the linters instead."""
     target = resolve_target(context, repo_target, allow_local=allow_local)
     try:
-        return _run_review(context, target, full, trigger, batch_id, record_run, reviewer)
+        return _run_review(context, target, full, reviewer)
     except LintInstead as instead:
         fallback = FallbackReviewer(lint_reviewer(context, target), instead.reason)
-        return _run_review(context, target, full, trigger, batch_id, record_run, fallback)
+        return _run_review(context, target, full, fallback)
 
 
 def _run_review(
-    context: Context,
-    target: RepoTarget,
-    full: bool,
-    trigger: str,
-    batch_id: str | None,
-    record_run: bool,
-    reviewer: Reviewer | None,
+    context: Context, target: RepoTarget, full: bool, reviewer: Reviewer | None
 ) -> ReviewResult:
-    run = RunRecorder(context, target.name, trigger, batch_id, record_run)
+    started, started_at = time.perf_counter(), context.clock()
+
+    def elapsed_ms() -> int:
+        return int((time.perf_counter() - started) * 1000)
+
     review = _Review(context, target, reviewer or build_reviewer(context, target))
     engine = context.engine
     try:
@@ -106,30 +97,27 @@ def _run_review(
             sha = git.resolve_ref(target.path, target.ref)
             hit = history.cached_review(engine, target.name, sha, review.fingerprint)
             if hit is not None and not _worth_retrying(hit) and _is_current(engine, hit):
-                return run.cached(hit, review.cache_key(sha))
+                return ReviewResult(hit, True, elapsed_ms(), cache_key=review.cache_key(sha))
         with repo_lock(context, target.name):
             if target.url is not None:
                 git.ensure_clone(target.url, target.path)
             sha = git.resolve_ref(target.path, target.ref)
             hit = history.cached_review(engine, target.name, sha, review.fingerprint)
-            fresh = hit is not None and _started_after(hit, run.started_at)
+            fresh = hit is not None and _started_after(hit, started_at)
             usable = hit is not None and (fresh or not _worth_retrying(hit))
             if hit is not None and usable and (not full or hit.row["kind"] == "full" or fresh):
                 if not _is_current(engine, hit):  # a rewind: its findings are /findings again
                     current.make_current(engine, hit, context.clock())
-                return run.cached(hit, review.cache_key(sha))
+                return ReviewResult(hit, True, elapsed_ms(), cache_key=review.cache_key(sha))
             stored, output = _review_miss(review, sha, hit, full=full)
-            result = run.done(stored, review.cache_key(sha), output.tokens_in, output.tokens_out)
+            spent = (output.tokens_in, output.tokens_out)
+            return ReviewResult(stored, False, elapsed_ms(), None, *spent, review.cache_key(sha))
     except (git.GitError, ReviewerError) as exc:
         reason = str(exc) or type(exc).__name__
         spent = (getattr(exc, "tokens_in", 0), getattr(exc, "tokens_out", 0))
-        run_id = run.failed(reason, review.reviewer, *spent)
-        if any(spent) and record_run:
-            gate.after_model_review(context, target.name)
-        raise ReviewFailed(target.name, reason, run_id, spent) from exc
-    if (output.tokens_in or output.tokens_out) and record_run:
-        gate.after_model_review(context, target.name)
-    return result
+        raise ReviewFailed(
+            target.name, reason, None, spent, model_of(review.reviewer), elapsed_ms()
+        ) from exc
 
 
 @dataclass(frozen=True)
@@ -178,21 +166,7 @@ def _review_miss(
     started = time.perf_counter()
     engine, target, reviewer = review.context.engine, review.target, review.reviewer
     retry = hit if hit is not None and not full and _worth_retrying(hit) else None
-    last = history.last_review(engine, target.name, review.fingerprint)
-    base: str | None = None
-    if retry is not None:  # the same delta again, from the same base review
-        base = retry.row["base_sha"]
-        before = (
-            history.cached_review(engine, target.name, base, review.fingerprint) if base else None
-        )
-        last = (
-            history.LastReview(before.id, base, before.skipped_files)
-            if before is not None and base
-            else None
-        )
-        base = base if last is not None else None
-    elif last is not None and not full and _is_ancestor(target.path, last.commit_sha, sha):
-        base = last.commit_sha
+    last, base = _base_of(review, sha, retry, full=full)
     limits = read_limits(review.context)
     review_input = prepare_review(target.path, base, sha, reviewer.budget_tokens(), limits)
     tree = git.tree_sizes(target.path, sha)
@@ -232,9 +206,9 @@ def _review_miss(
         notes=output.notes,
     )
     renamed = git.renames(target.path, base, sha) if base is not None else {}
-    moved = _line_mover(target.path, base, sha, review_input.changed_paths) if base else None
+    moved = line_mover(target.path, base, sha, review_input.changed_paths) if base else None
     # A reviewer that saw the whole commit did not report a base finding: it is fixed.
-    fate = _fixed if output.whole_tree else _partial_fate(review_input.files, tree, moved)
+    fate = fixed if output.whole_tree else partial_fate(review_input.files, tree, moved)
     stored = store.save_review(
         engine,
         draft,
@@ -249,56 +223,39 @@ def _review_miss(
     return stored, output
 
 
+def _base_of(
+    review: _Review, sha: str, retry: StoredReview | None, *, full: bool
+) -> tuple[history.LastReview | None, str | None]:
+    """The chain's review this one is compared with, and the commit it is a delta
+    from (None: a full review). A second try is the same delta again, from the same
+    base review; otherwise the chain's last review, a delta from it when its commit
+    is an ancestor of `sha` and no full review was asked for."""
+    engine, target = review.context.engine, review.target
+    last = history.last_review(engine, target.name, review.fingerprint)
+    if retry is not None:
+        base = retry.row["base_sha"]
+        before = (
+            history.cached_review(engine, target.name, base, review.fingerprint) if base else None
+        )
+        if before is None or not base:
+            return None, None
+        return history.LastReview(before.id, base, before.skipped_files), base
+    if last is not None and not full and _is_ancestor(target.path, last.commit_sha, sha):
+        return last, last.commit_sha
+    return last, None
+
+
 def _carried(skipped: tuple[SkippedFile, ...], tree: dict[str, int]) -> tuple[str, ...]:
     """Files the base review could not review by mischance (over budget, a hunk too
     large, an answer cut short, a reviewer's own not_reviewed), still in the commit:
     the next review must review them. Files a skip rule or missing linter coverage
     leaves out stay out."""
-    carried = [s.path for s in skipped if s.path in tree and _by_mischance(s.reason)]
+    carried = [s.path for s in skipped if s.path in tree and by_mischance(s.reason)]
     return tuple(dict.fromkeys(carried))
 
 
-def _by_mischance(reason: str) -> bool:
+def by_mischance(reason: str) -> bool:
     return reason not in SKIP_REASONS and not reason.startswith(NO_LINTER) and not is_inert(reason)
-
-
-def _fixed(path: str, line: int) -> int | None:
-    return None
-
-
-def _line_mover(
-    repo: Path, base: str, sha: str, changed: tuple[str, ...]
-) -> Callable[[str, int], int | None]:
-    """(path at head, line at base) → its line at head; None when the delta changed it.
-    Every changed file has its map, skipped ones too: without one, identical findings
-    below an inserted line could not be paired by where they went."""
-    maps = line_maps(repo, base, sha, list(changed))
-
-    def moved(path: str, line: int) -> int | None:
-        return maps[path].moved(line) if path in maps else line
-
-    return moved
-
-
-def _partial_fate(
-    files: tuple[FileDiff, ...],
-    tree: dict[str, int],
-    moved: Callable[[str, int], int | None] | None,
-) -> Callable[[str, int], int | None]:
-    """For a reviewer that saw only the delta's added lines (a model): where an
-    earlier finding it did not report again is now, or None when it is fixed."""
-    reviewed = {f.path for f in files}
-
-    def fate(path: str, line: int) -> int | None:
-        if path not in tree:
-            return None  # the file is gone
-        if path not in reviewed:
-            return line  # untouched by this delta (or skipped): still open
-        if moved is None:
-            return None  # a full review saw the whole file and did not report it
-        return moved(path, line)
-
-    return fate
 
 
 def _is_ancestor(repo: Path, ancestor: str, descendant: str) -> bool:
@@ -306,66 +263,3 @@ def _is_ancestor(repo: Path, ancestor: str, descendant: str) -> bool:
         return git.is_ancestor(repo, ancestor, descendant)
     except git.GitError:
         return False  # the old commit is gone (rewritten and collected): full review
-
-
-@dataclass
-class RunRecorder:
-    """Writes the one job_runs row of a run_review call (none when not `enabled`)."""
-
-    context: Context
-    repo: str
-    trigger: str
-    batch_id: str | None
-    enabled: bool
-    started: float = field(default_factory=time.perf_counter)
-    started_at: datetime = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.started_at = self.context.clock()
-
-    def _elapsed_ms(self) -> int:
-        return int((time.perf_counter() - self.started) * 1000)
-
-    def _record(self, **columns: Any) -> int | None:
-        if not self.enabled:
-            return None
-        return runs.record_finished(
-            self.context.engine,
-            job=f"review:{self.repo}",
-            kind="review",
-            trigger=self.trigger,
-            started_at=self.started_at,
-            finished_at=self.context.clock(),
-            runner=self.context.runner_id,
-            batch_id=self.batch_id,
-            **columns,
-        )
-
-    def cached(self, hit: StoredReview, key: str) -> ReviewResult:
-        result = ReviewResult(hit, cache_hit=True, duration_ms=self._elapsed_ms())
-        run_id = self._record(cache_key=key, **result.run_columns())
-        return ReviewResult(hit, True, result.duration_ms, run_id)
-
-    def done(self, stored: StoredReview, key: str, tokens_in: int, tokens_out: int) -> ReviewResult:
-        result = ReviewResult(stored, False, self._elapsed_ms(), None, tokens_in, tokens_out)
-        run_id = self._record(cache_key=key, output=_summary(stored), **result.run_columns())
-        return ReviewResult(stored, False, result.duration_ms, run_id, tokens_in, tokens_out)
-
-    def failed(
-        self, reason: str, reviewer: Reviewer, tokens_in: int = 0, tokens_out: int = 0
-    ) -> int | None:
-        model = getattr(getattr(reviewer, "config", None), "model", None)
-        return self._record(
-            status="failed",
-            cache_hit=False,
-            error=reason,
-            duration_ms=self._elapsed_ms(),
-            model=model if reviewer.kind == "llm" else None,
-            tokens_in=tokens_in or None,
-            tokens_out=tokens_out or None,
-        )
-
-
-def _summary(stored: StoredReview) -> str:
-    row = stored.row
-    return json.dumps({"review_id": stored.id, "kind": row["kind"], **stored.counts})

@@ -4,25 +4,23 @@ A review's stored picture (what store.py writes) is read back here: the cached
 review of a commit (`cached_review`, the cache-hit path: SQLAlchemy Core on indexed
 columns, so it costs about as much as reading a ref), a review by id, the last review
 of a chain, and the open findings of a repository. Suppression is not stored: it is
-derived from the feedback rows as they are now, so a cached reply hides a false
-positive marked after the review was made.
+derived from the feedback rows and the muted rules as they are now, so a cached reply
+hides a false positive marked, or a rule muted, after the review was made.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
-from collections import Counter
-from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field, fields, replace
-from typing import Any, NamedTuple
+from dataclasses import dataclass, fields, replace
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection, Engine
 
 from jobs.review.budget import SkippedFile
 from jobs.review.feedback import FEEDBACK, Mark
-from jobs.review.finding import Finding as ReportedFinding
+from jobs.review.mutes import muted_finding_ids, standing
+from jobs.review.stored import ReviewedFinding, StoredReview, skipped_from_json, sort_findings
 from storage.models import Finding, JobRun, Review, ReviewFinding
 
 REVIEWS = Review.__table__  # type: ignore[attr-defined]
@@ -37,119 +35,7 @@ REVIEW_FINDINGS = ReviewFinding.__table__  # type: ignore[attr-defined]
 JOB_RUNS = JobRun.__table__  # type: ignore[attr-defined]
 
 
-COUNTED_STATES = ("new", "open", "fixed", "suppressed")
-
-
-# Display order: what is new first, then what is still open, then what was fixed.
-STATE_ORDER = {"new": 0, "open": 1, "fixed": 2, "suppressed": 3}
-
-
-SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
-
-
-class At(NamedTuple):
-    """Where a finding stood in one review: its line, and in a notebook its cell."""
-
-    line: int
-    cell: int | None = None
-
-
-def at_of(found: ReportedFinding) -> At:
-    return At(found.line, found.cell)
-
-
-@dataclass(frozen=True)
-class ReviewedFinding:
-    """A finding as one review reported it. `status` is its state in that review:
-    new | open | fixed, or suppressed when a false positive stands on it now."""
-
-    id: int
-    fingerprint: str
-    path: str
-    line: int
-    cell: int | None  # the notebook cell `line` counts in (ruff's), None in other files
-    end_line: int | None
-    severity: str
-    category: str
-    message: str
-    suggestion: str | None
-    source: str
-    column: int | None
-    rule_name: str | None
-    rule_url: str | None
-    status: str
-
-    def to_json(self) -> dict[str, Any]:
-        """As `opsdesk review --json` and `opsdesk findings --json` print it."""
-        return {
-            "id": self.id,
-            "path": self.path,
-            "line": self.line,
-            "column": self.column,
-            "end_line": self.end_line,
-            "cell": self.cell,
-            "severity": self.severity,
-            "category": self.category,
-            "rule_name": self.rule_name,
-            "rule_url": self.rule_url,
-            "message": self.message,
-            "suggestion": self.suggestion,
-            "source": self.source,
-            "status": self.status,
-        }
-
-    def as_row(self) -> Finding:
-        """A detached storage row, for the shared rendering (`finding_block`)."""
-        status = "fixed" if self.status == "fixed" else "open"
-        return Finding(repo="", **(asdict(self) | {"status": status}))
-
-
-def sort_findings(findings: Iterable[ReviewedFinding]) -> list[ReviewedFinding]:
-    return sorted(
-        findings,
-        key=lambda f: (
-            STATE_ORDER[f.status],
-            SEVERITY_ORDER.get(f.severity, 3),
-            f.path,
-            f.cell or 0,
-            f.line,
-        ),
-    )
-
-
-@dataclass(frozen=True)
-class StoredReview:
-    row: dict[str, Any]  # the reviews row's columns
-    findings: tuple[ReviewedFinding, ...]  # sorted; suppressed left out
-    suppressed: tuple[ReviewedFinding, ...] = ()  # false positives now, counted only
-    marks: dict[int, tuple[Mark, ...]] = field(default_factory=dict)  # finding id → who marked what
-
-    @property
-    def id(self) -> int:
-        return int(self.row["id"])
-
-    @property
-    def counts(self) -> dict[str, int]:
-        """new / open / fixed / suppressed as derived now: they add up to what is listed."""
-        tally = Counter(f.status for f in self.findings)
-        return {
-            "new": tally["new"],
-            "open": tally["open"],
-            "fixed": tally["fixed"],
-            "suppressed": len(self.suppressed),
-        }
-
-    @property
-    def notes(self) -> tuple[str, ...]:
-        return tuple(json.loads(self.row.get("notes") or "[]"))
-
-    @property
-    def skipped_files(self) -> tuple[SkippedFile, ...]:
-        return _skipped_from_json(self.row["skipped_files"])
-
-
-def _skipped_from_json(text: str) -> tuple[SkippedFile, ...]:
-    return tuple(SkippedFile(s["path"], s["reason"]) for s in json.loads(text))
+COUNTED_STATES = ("new", "open", "fixed")
 
 
 def _reviewed_columns(where: Any) -> list[Any]:
@@ -176,8 +62,10 @@ _FINDING_COLUMNS = (
 
 
 def _stored(connection: Connection, row: Any) -> StoredReview:
-    """A review row with its findings, suppression derived from feedback as it is now."""
+    """A review row with its findings, suppression derived from feedback and muted
+    rules as they are now."""
     review_id = int(row["id"])
+    in_review = select(REVIEW_FINDINGS.c.finding_id).where(REVIEW_FINDINGS.c.review_id == review_id)
     rows = connection.execute(
         select(*_FINDING_COLUMNS)
         .join(FINDINGS, FINDINGS.c.id == REVIEW_FINDINGS.c.finding_id)
@@ -189,11 +77,7 @@ def _stored(connection: Connection, row: Any) -> StoredReview:
     marks: dict[int, list[Mark]] = {}
     for finding_id, verdict, name, user in connection.execute(
         select(FEEDBACK.c.finding_id, FEEDBACK.c.verdict, FEEDBACK.c.user_name, FEEDBACK.c.user)
-        .where(
-            FEEDBACK.c.finding_id.in_(
-                select(REVIEW_FINDINGS.c.finding_id).where(REVIEW_FINDINGS.c.review_id == review_id)
-            )
-        )
+        .where(FEEDBACK.c.finding_id.in_(in_review))
         .order_by(FEEDBACK.c.id)
     ):
         marks.setdefault(int(finding_id), []).append(Mark(str(verdict), str(name or user)))
@@ -202,14 +86,15 @@ def _stored(connection: Connection, row: Any) -> StoredReview:
         for finding_id, found in marks.items()
         if any(mark.verdict == "false_positive" for mark in found)
     }
+    muted_ids = set(connection.execute(muted_finding_ids(in_review)).scalars())
     shown: list[ReviewedFinding] = []
     hidden: list[ReviewedFinding] = []
+    muted: list[ReviewedFinding] = []
     for found in (ReviewedFinding(*r) for r in rows):
-        if found.status != "fixed" and found.id in false_positives:
+        if found.status != "fixed" and found.id in muted_ids:
+            muted.append(replace(found, status="muted"))
+        elif found.status != "fixed" and found.id in false_positives:
             hidden.append(replace(found, status="suppressed"))
-        elif found.status == "suppressed":
-            # Stored by an older opsdesk; its false positive was taken back since.
-            shown.append(replace(found, status="open"))
         else:
             shown.append(found)
     return StoredReview(
@@ -217,6 +102,7 @@ def _stored(connection: Connection, row: Any) -> StoredReview:
         tuple(sort_findings(shown)),
         tuple(sort_findings(hidden)),
         {finding_id: tuple(found) for finding_id, found in marks.items()},
+        tuple(sort_findings(muted)),
     )
 
 
@@ -277,17 +163,19 @@ def last_review(engine: Engine, repo: str, fingerprint: str) -> LastReview | Non
             ).first()
     if row is None:
         return None
-    return LastReview(int(row[0]), str(row[1]), _skipped_from_json(row[2] or "[]"))
+    return LastReview(int(row[0]), str(row[1]), skipped_from_json(row[2] or "[]"))
 
 
 def served_review_id(engine: Engine, repo: str) -> int | None:
     """The review the repository's newest review run answered with, made or replayed
     from the cache: the repository's findings are that review's (a cache hit on
-    another one makes it so: current.make_current). One indexed query."""
+    another one makes it so: current.make_current); a branch's review, run under the
+    repository's job too, is not the repository's. One indexed query."""
     with engine.connect() as connection:
         return connection.execute(
             select(JOB_RUNS.c.review_id)
-            .where(JOB_RUNS.c.job == f"review:{repo}", JOB_RUNS.c.review_id.is_not(None))
+            .join(REVIEWS, REVIEWS.c.id == JOB_RUNS.c.review_id)
+            .where(JOB_RUNS.c.job == f"review:{repo}", REVIEWS.c.repo == repo)
             .order_by(JOB_RUNS.c.started_at.desc(), JOB_RUNS.c.id.desc())
             .limit(1)
         ).scalar()
@@ -309,56 +197,27 @@ def review_cache_key(repo: str, sha: str, fingerprint: str) -> str:
     return hashlib.sha256(f"{repo}\0{sha}\0{fingerprint}".encode()).hexdigest()
 
 
-def open_findings(engine: Engine, repo: str, *, suppressed: bool = False) -> list[ReviewedFinding]:
-    """Open findings of a repository, most severe first: those nobody marked false
-    positive, or with `suppressed` only those someone did."""
-    marked = (
-        select(FEEDBACK.c.finding_id)
-        .where(FEEDBACK.c.verdict == "false_positive")
-        .scalar_subquery()
-    )
-    is_marked = FINDINGS.c.id.in_(marked)
+def open_findings(engine: Engine, repo: str, standing_as: str = "open") -> list[ReviewedFinding]:
+    """Open findings of a repository, most severe first: those listed (open), those
+    someone marked false positive (suppressed), or those of a muted rule (muted)."""
     with engine.connect() as connection:
         rows = connection.execute(
             select(*_reviewed_columns(FINDINGS.c)).where(
-                FINDINGS.c.repo == repo,
-                FINDINGS.c.status == "open",
-                is_marked if suppressed else ~is_marked,
+                FINDINGS.c.repo == repo, FINDINGS.c.status == "open", standing(standing_as)
             )
         ).all()
-    status = "suppressed" if suppressed else "open"
-    return sort_findings(ReviewedFinding(*row, status) for row in rows)  # type: ignore[call-arg]
+    return sort_findings(ReviewedFinding(*row, standing_as) for row in rows)  # type: ignore[call-arg]
 
 
-def open_counts(connection: Connection) -> dict[str, int]:
-    """How many open findings each repository has, as /findings counts them (those
-    someone marked false positive left out)."""
-    marked = select(FEEDBACK.c.finding_id).where(FEEDBACK.c.verdict == "false_positive")
+def standing_counts(connection: Connection, standing_as: str = "open") -> dict[str, int]:
+    """How many open findings each repository has listed (open), marked false positive
+    (suppressed) or of a muted rule (muted), each once — as /findings lists them."""
     rows = connection.execute(
         select(FINDINGS.c.repo, func.count())
-        .where(FINDINGS.c.status == "open", FINDINGS.c.id.not_in(marked))
+        .where(FINDINGS.c.status == "open", standing(standing_as))
         .group_by(FINDINGS.c.repo)
     )
     return {str(repo): int(count) for repo, count in rows}
-
-
-def suppressed_counts(connection: Connection) -> dict[str, int]:
-    """How many open findings of each repository someone marked false positive, each
-    once — what `/findings <repo> suppressed` lists."""
-    marked = select(FEEDBACK.c.finding_id).where(FEEDBACK.c.verdict == "false_positive")
-    rows = connection.execute(
-        select(FINDINGS.c.repo, func.count())
-        .where(FINDINGS.c.status == "open", FINDINGS.c.id.in_(marked))
-        .group_by(FINDINGS.c.repo)
-    )
-    return {str(repo): int(count) for repo, count in rows}
-
-
-def count_reviews(engine: Engine, repo: str) -> int:
-    with engine.connect() as connection:
-        return int(
-            connection.execute(select(func.count()).where(REVIEWS.c.repo == repo)).scalar_one()
-        )
 
 
 def finding_state(engine: Engine, finding: Finding) -> str:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+from jobs.review.bounded_diff import bounded_diff
 from jobs.review.budget import SkippedFile, pack_files
 from jobs.review.diff import FileDiff, file_skip_reason, parse_diff
-from jobs.review.objects import ReadLimits, bounded_diff, classify, tree_listing
+from jobs.review.objects import ReadLimits, classify, tree_listing
 from jobs.review.reviewers import ReviewInput
 
 

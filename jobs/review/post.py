@@ -24,9 +24,10 @@ from jobs.core.text import duration, plural
 from jobs.review.budget import NOT_REVIEWED_REASONS, SkippedFile
 from jobs.review.code_view import NO_VIEW, CodeView, code_view
 from jobs.review.finding import location
-from jobs.review.history import REVIEWS, ReviewedFinding
+from jobs.review.history import REVIEWS, review_commit, served_review_id
 from jobs.review.replies import finding_block, repo_label, short, tokens_text
 from jobs.review.result import BranchReview, ReviewResult
+from jobs.review.stored import ReviewedFinding
 
 COUNTS_KEY_PREFIX = "counts:"
 MAX_FIXED_LISTED = 3
@@ -156,6 +157,7 @@ class Commands:
         self.suppressed = (
             f"{self.open} --suppressed" if on_command_line else f"{self.open} suppressed"
         )
+        self.muted = f"{self.open} --muted" if on_command_line else f"{self.open} muted"
         # The command line lists them in `opsdesk review --json` (skipped_files).
         self.unreviewed = (
             f"opsdesk review {quoted} --json" if on_command_line else f"{self.open} unreviewed"
@@ -164,7 +166,7 @@ class Commands:
 
 def quiet_block(result: ReviewResult, since: str, commands: Commands | None = None) -> Block:
     """One line: nothing new, how many stay open, the command that lists them (and how
-    many are marked false positive)."""
+    many are marked false positive or of a muted rule)."""
     row = result.stored.row
     label = repo_label(row["repo"])
     commands = commands or Commands(label)
@@ -181,6 +183,8 @@ def quiet_block(result: ReviewResult, since: str, commands: Commands | None = No
         spans = [Span(text=f"{what} — {standing} open: "), _command(commands.open)]
     if result.counts["suppressed"]:
         spans.append(Span(text=f" · {result.counts['suppressed']} marked false positive"))
+    if result.counts["muted"]:
+        spans.append(Span(text=f" · {result.counts['muted']} of muted rules"))
     return Block(spans=spans, key=key)
 
 
@@ -199,6 +203,8 @@ def counts_block(result: ReviewResult, commands: Commands | None = None) -> Bloc
             Span(text=f" · {counts['suppressed']} marked false positive: "),
             _command(commands.suppressed),
         ]
+    if counts["muted"]:
+        spans += [Span(text=f" · {counts['muted']} of muted rules: "), _command(commands.muted)]
     return Block(spans=spans, key=counts_key(result.review_id, result.stored.row["commit_sha"]))
 
 
@@ -239,7 +245,8 @@ def small_print(result: ReviewResult) -> str:
     )
     parts = [
         f"{standing} open ({counts['new']} new) · {counts['fixed']} fixed · "
-        f"{counts['suppressed']} marked false positive",
+        f"{counts['suppressed']} marked false positive"
+        + (f" · {counts['muted']} of muted rules" if counts["muted"] else ""),
         f"{'cached ' if result.cache_hit else ''}{row['kind']} review of {span} by "
         f"{row['model'] or row['reviewer_kind']}",
     ]
@@ -300,3 +307,14 @@ def branch_reply(context: Context, found: BranchReview, *, on_command_line: bool
             "lists them all"
         )
     return Reply(title=title, blocks=blocks, note=" · ".join(notes))
+
+
+def last_review_stands(context: Context, repo: str, prefix: str = "/") -> str:
+    """What a failed review leaves behind, said after its reason: the repository's last
+    review still stands (nothing of it was replaced), with the command listing it
+    (typed with `prefix`, "/opsdesk " in Slack); "" when it has none."""
+    commit = review_commit(context.engine, served_review_id(context.engine, repo))
+    if commit is None:
+        return ""
+    command = f"{prefix}findings {repo_label(repo)}"
+    return f"The last review (of {short(commit)}) still stands: {command}"

@@ -11,7 +11,7 @@ from jobs.core.reply import Block, Button, Span
 from jobs.core.text import plural
 from jobs.review.budget import NOT_REVIEWED_REASONS, OVER_BUDGET, SkippedFile
 from jobs.review.code_view import NO_VIEW, CodeView
-from jobs.review.feedback import CODE_OF, UNDO_CODE, Mark, finding_key
+from jobs.review.feedback import CODE_OF, OPEN_CODE, UNDO_CODE, Mark, finding_key
 from jobs.review.finding import location
 from storage.models import Finding
 
@@ -22,6 +22,9 @@ VERDICT_LABELS = {
     "false_positive": "False positive",
     "resolved": "Resolved",
 }
+
+# `mu:<finding id>`: an admin mutes the finding's rule in its repository.
+MUTE_PREFIX = "mu"
 
 # Beside each person's verdict, never on a button (a button is everyone's).
 VERDICT_ICONS = {"helpful": "👍", "not_helpful": "👎", "false_positive": "🚫", "resolved": "✅"}
@@ -83,10 +86,6 @@ def finding_spans(finding: Finding, state: str = "", view: CodeView = NO_VIEW) -
     return spans
 
 
-def finding_text(finding: Finding, state: str = "", view: CodeView = NO_VIEW) -> str:
-    return Block(spans=finding_spans(finding, state, view)).text
-
-
 def finding_block(
     finding: Finding,
     chosen: str | None = None,
@@ -109,30 +108,48 @@ def finding_block(
         )
         for verdict, label in VERDICT_LABELS.items()
     ]
-    return Block(spans=spans, buttons=buttons, key=finding_key(finding.id))
+    opener = Button(label="Feedback", payload=f"fb:{finding.id}:{OPEN_CODE}")
+    return Block(spans=spans, buttons=buttons, key=finding_key(finding.id), opener=opener)
 
 
 def suppressed_block(
     finding: Finding, marks: Sequence[Mark] = (), view: CodeView = NO_VIEW
 ) -> Block:
     """A suppressed finding folded to one line, who marked it false positive on it,
-    with the one button that takes the false positive back."""
+    with the button that takes the false positive back and the one (for admins) that
+    mutes its rule in the repository instead of marking its findings one by one."""
     assert finding.id is not None
-    spans = [
-        Span(text="🚫 "),
-        Span(text=location(finding.path, finding.line, finding.cell), style="code"),
-        Span(text=f" {rule_label(finding)}"),
-    ]
-    url = view.url(finding)
-    if url and view.web is not None:
-        spans += [Span(text=" · "), Span(text=view.web.host_name, style="link", url=url)]
+    spans = _folded(finding, "🚫", view)
     by = [mark.by for mark in marks if mark.verdict == "false_positive"]
     spans.append(Span(text=" — false positive" + (f", marked by {', '.join(by)}" if by else "")))
     others = [mark for mark in marks if mark.verdict != "false_positive"]
     if others:
         spans.append(Span(text="\n" + marks_text(others)))
     undo = Button(label="Undo false positive", payload=f"fb:{finding.id}:{UNDO_CODE}")
-    return Block(spans=spans, buttons=[undo], key=finding_key(finding.id))
+    mute = Button(label=f"Mute {finding.category[:40]} here", payload=f"{MUTE_PREFIX}:{finding.id}")
+    return Block(spans=spans, buttons=[undo, mute], key=finding_key(finding.id))
+
+
+def muted_block(finding: Finding, by: str, view: CodeView = NO_VIEW) -> Block:
+    """A finding of a muted rule folded to one line, who muted the rule; no buttons."""
+    assert finding.id is not None
+    spans = _folded(finding, "🔇", view)
+    spans.append(Span(text=f" — rule muted in this repository by {by}"))
+    return Block(spans=spans, key=finding_key(finding.id))
+
+
+def _folded(finding: Finding, icon: str, view: CodeView) -> list[Span]:
+    """A finding left out of the list, as one line: its icon, where, which rule, and
+    the link to its code."""
+    spans = [
+        Span(text=f"{icon} "),
+        Span(text=location(finding.path, finding.line, finding.cell), style="code"),
+        Span(text=f" {rule_label(finding)}"),
+    ]
+    url = view.url(finding)
+    if url and view.web is not None:
+        spans += [Span(text=" · "), Span(text=view.web.host_name, style="link", url=url)]
+    return spans
 
 
 def short(sha: str | None) -> str:

@@ -8,7 +8,7 @@ from typing import Any
 from jobs.review.branches import BranchHead
 from jobs.review.budget import SkippedFile
 from jobs.review.code_view import NO_VIEW, CodeView
-from jobs.review.history import ReviewedFinding, StoredReview
+from jobs.review.stored import ReviewedFinding, StoredReview
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,7 @@ class ReviewResult:
     run_id: int | None = None
     tokens_in: int = 0
     tokens_out: int = 0
+    cache_key: str | None = None  # what its run row is keyed by
 
     @property
     def review_id(self) -> int:
@@ -82,10 +83,6 @@ class ReviewResult:
     def full_tree_tokens(self) -> int:
         """Prompt tokens a full model review of this commit would send (0 for a linter)."""
         return int(self.stored.row["full_prompt_tokens"])
-
-    @property
-    def display_kind(self) -> str:
-        return "cached" if self.cache_hit else str(self.stored.row["kind"])
 
     def run_columns(self) -> dict[str, Any]:
         """What a job_runs row needs from this review (for callers that record it)."""

@@ -106,3 +106,10 @@ def reviewer_fingerprint(kind: str, model: str | None, options: dict[str, Any]) 
     identity = {"kind": kind, "model": model, "options": options}
     blob = json.dumps(identity, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def model_of(reviewer: Reviewer) -> str | None:
+    """The model a model reviewer calls (None for the linters): what its run row names."""
+    if reviewer.kind != "llm":
+        return None
+    return getattr(getattr(reviewer, "config", None), "model", None)

@@ -8,8 +8,9 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from jobs.config.schema import LinterConfig, RepoConfig, RepoLintConfig
+from jobs.config.schema import Config, LinterConfig, RepoConfig, RepoLintConfig
 from jobs.context import Context
+from jobs.core.text import closest
 from jobs.review import git
 from jobs.review.scratch import clone_dir
 
@@ -23,18 +24,31 @@ MAX_REPO_NAME = 100 - len("review:")
 class ReviewFailed(Exception):
     """The review could not be made; `reason` is specific and meant for a human.
     No review row was written: the earlier cached review stays as it was.
-    `tokens_in`/`tokens_out`: what the model calls made before the failure cost."""
+    `tokens_in`/`tokens_out`: what the model calls made before the failure cost;
+    `model` and `duration_ms` what its failed run row says."""
 
     def __init__(
-        self, repo: str, reason: str, run_id: int | None = None, tokens: tuple[int, int] = (0, 0)
+        self,
+        repo: str,
+        reason: str,
+        run_id: int | None = None,
+        tokens: tuple[int, int] = (0, 0),
+        model: str | None = None,
+        duration_ms: int | None = None,
     ) -> None:
         super().__init__(f"review of {repo} failed: {reason}")
         self.repo, self.reason, self.run_id = repo, reason, run_id
         self.tokens_in, self.tokens_out = tokens
+        self.model, self.duration_ms = model, duration_ms
 
 
 class UnknownRepo(ReviewFailed):
-    """The name is not a configured repository (nor an allowed local path)."""
+    """The name is not a configured repository (nor an allowed local path); `close`
+    is the configured one it most likely misspells."""
+
+    def __init__(self, repo: str, reason: str, close: str | None = None) -> None:
+        super().__init__(repo, reason)
+        self.close = close
 
 
 @dataclass(frozen=True)
@@ -61,10 +75,18 @@ def resolve_target(context: Context, target: str, *, allow_local: bool) -> RepoT
         if root is None:
             raise UnknownRepo(target, f"{target} is not a git repository")
         return RepoTarget(name=local_name(root), path=root, ref="HEAD")
+    raise not_configured(config, target)
+
+
+def not_configured(config: Config, target: str) -> UnknownRepo:
+    """Why `target` is no configured repository, with the one it likely misspells."""
     if not config.repos:
-        raise UnknownRepo(target, f"unknown repository {target!r}: none is configured")
-    known = ", ".join(r.name for r in config.repos)
-    raise UnknownRepo(target, f"unknown repository {target!r} (configured: {known})")
+        return UnknownRepo(target, f"unknown repository {target!r}: none is configured")
+    names = [r.name for r in config.repos]
+    close = closest(target, names)
+    meant = f" — did you mean {close}?" if close else ""
+    reason = f"unknown repository {target!r}{meant} (configured: {', '.join(names)})"
+    return UnknownRepo(target, reason, close)
 
 
 def local_name(path: Path) -> str:

@@ -8,31 +8,31 @@ from jobs.running.command import run_command_job
 from jobs.runs.job import JobOutcome, KindRunner, RunContext
 
 # The review engine, the digest and health are imported when one of their jobs runs:
-# an idle `opsdesk run` does not carry them (about 2 MB for reviews, 1.5 MB for the
-# digest and health modules).
+# an idle `opsdesk run` does not carry them (measured in docs/performance.md, "Where
+# the memory goes"). Each kind below only defers that import; the job is the module's.
 
 
-def run_review_job(ctx: RunContext) -> JobOutcome:
-    from jobs.review.job import run_review_job as run
+def review_kind(ctx: RunContext) -> JobOutcome:
+    from jobs.review.job import run_review_job
 
-    return run(ctx)
-
-
-def run_digest_job(ctx: RunContext) -> JobOutcome:
-    from jobs.digest.job import run_digest_job as run
-
-    return run(ctx)
+    return run_review_job(ctx)
 
 
-def run_health_job(ctx: RunContext) -> JobOutcome:
-    from jobs.digest.job import run_health_job as run
+def digest_kind(ctx: RunContext) -> JobOutcome:
+    from jobs.digest.job import run_digest_job
 
-    return run(ctx)
+    return run_digest_job(ctx)
+
+
+def health_kind(ctx: RunContext) -> JobOutcome:
+    from jobs.digest.job import run_health_job
+
+    return run_health_job(ctx)
 
 
 KINDS: dict[str, KindRunner] = {
     "command": run_command_job,
-    "review": run_review_job,
-    "digest": run_digest_job,
-    "health": run_health_job,
+    "review": review_kind,
+    "digest": digest_kind,
+    "health": health_kind,
 }

@@ -10,7 +10,7 @@ import logging
 import os
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,15 +23,17 @@ from sqlmodel import Session
 from jobs.config.schema import JobConfig
 from jobs.context import Context
 from jobs.core.child_env import ChildEnvError
-from jobs.core.reply import Block, Reply, ReplyField
+from jobs.core.reply import Block, Reply
 from jobs.core.text import duration
+from jobs.core.work_slots import Line, SlotsClosed, Waiting
 from jobs.digest.queries import baseline_ms
 from jobs.outbox.delivery import enqueue
 from jobs.running.command import command_environ, command_workdir
 from jobs.running.kinds import KINDS
 from jobs.running.result_cache import CacheInputError, CacheInputs, fingerprint
 from jobs.runs import records as runs
-from jobs.runs.job import JobOutcome, JobSpec, RunContext, SharedSetup, Trigger
+from jobs.runs.incidents import post_run
+from jobs.runs.job import JobOutcome, JobSpec, RunContext, Trigger
 from jobs.runs.specs import batch_members, find_batch
 from jobs.usage import gate
 from storage.durable import until_written
@@ -62,12 +64,19 @@ class RunOptions(TypedDict, total=False):
     batch_id: str | None
     # Default: the process's one stop signal (context.run_control).
     cancel: threading.Event | None
-    # Default: a setup of its own; a batch's members share one.
-    shared: SharedSetup | None
     # Post the result to the job's post_to (default True; a batch posts once for all).
     post: bool
+    # The chat whoever ran it is answered in (`slack:C1`): the post skips it, so a
+    # run asked for where the job posts anyway is one message there.
+    answered_in: str | None
     # Called with the run id once the row exists (the scheduler tracks its runs).
     on_start: Callable[[int], None] | None
+    # Which line the run waits in for a worker (default: chat for manual runs).
+    line: Line
+    # Its place in that line, when taken earlier (a scheduled fire takes it at once).
+    place: Waiting | None
+    # When it asked for a worker, when earlier than now (a fire queued by the leader).
+    queued_at: datetime | None
 
 
 def run_job(
@@ -82,7 +91,36 @@ def run_job_for_reply(
     context: Context, spec: JobSpec, trigger: Trigger, **options: Unpack[RunOptions]
 ) -> tuple[JobRun, Reply]:
     """`run_job`, and the reply that answers whoever asked for the run (the kind's
-    own, e.g. a manual digest, or one made from the run row)."""
+    own, e.g. a manual digest, or one made from the run row). The run first waits for
+    one of the process's worker slots (chat-started runs in their own line)."""
+    control = context.run_control
+    place = options.get("place")
+    if place is None:
+        line = options.get("line") or ("chat" if trigger == "manual" else "scheduled")
+        place = control.slots.enqueue(spec.name, line, options.get("queued_at") or context.clock())
+    try:
+        with control.slots.hold(place, context.clock) as started_at:
+            run_id = _start_row(context, spec, trigger, options, place.queued_at, started_at)
+            control.started(run_id)
+            try:
+                return _run_started(context, spec, trigger, run_id, options)
+            finally:
+                control.finished(run_id)
+    except SlotsClosed as closed:
+        # Still waiting for a worker when opsdesk stopped: recorded interrupted (never
+        # lost), its post sent like any other end.
+        run_id = _start_row(context, spec, trigger, options, closed.queued_at, context.clock())
+        outcome = JobOutcome(
+            status="interrupted", error="opsdesk stopped before a worker was free to start it"
+        )
+        return _finish(context, spec, run_id, outcome, options)
+
+
+def _start_row(
+    context: Context, spec: JobSpec, trigger: Trigger, options: RunOptions, *times: datetime
+) -> int:
+    """The run's row, `running`; `times`: when it was queued and when it started."""
+    queued_at, started_at = times
     row = runs.start_run(
         context.engine,
         job=spec.name,
@@ -91,47 +129,49 @@ def run_job_for_reply(
         runner=context.runner_id,
         scheduled_at=options.get("scheduled_at"),
         batch_id=options.get("batch_id"),
-        started_at=context.clock(),
+        queued_at=queued_at,
+        started_at=started_at,
     )
     assert row.id is not None
-    control = context.run_control
-    control.started(row.id)
-    try:
-        return _run_started(context, spec, trigger, row, options)
-    finally:
-        control.finished(row.id)
+    return row.id
 
 
 def _run_started(
-    context: Context, spec: JobSpec, trigger: Trigger, row: JobRun, options: RunOptions
+    context: Context, spec: JobSpec, trigger: Trigger, run_id: int, options: RunOptions
 ) -> tuple[JobRun, Reply]:
-    assert row.id is not None
     engine = context.engine
     on_start = options.get("on_start")
     if on_start is not None:
-        on_start(row.id)
+        on_start(run_id)
     ctx = RunContext(
         context=context,
         spec=spec,
         trigger=trigger,
-        run_id=row.id,
+        run_id=run_id,
         batch_id=options.get("batch_id"),
         scheduled_at=options.get("scheduled_at"),
         cancel=options.get("cancel") or context.run_control.cancel,
-        shared=options.get("shared") or SharedSetup(),
     )
     try:
-        with runs.beating(engine, row.id):
+        with runs.beating(engine, run_id):
             outcome = _run_with_cache(ctx)
     except Exception:
         error_id = uuid.uuid4().hex[:4]
-        log.exception("job %s (run %s) raised (error %s)", spec.name, row.id, error_id)
+        log.exception("job %s (run %s) raised (error %s)", spec.name, run_id, error_id)
         outcome = JobOutcome(
             status="failed",
             error=f"Something went wrong (error {error_id}); the log has the details.",
         )
+    return _finish(context, spec, run_id, outcome, options)
+
+
+def _finish(
+    context: Context, spec: JobSpec, run_id: int, outcome: JobOutcome, options: RunOptions
+) -> tuple[JobRun, Reply]:
+    """Write the run's end and post its result (both kept until the database takes
+    them)."""
+    engine = context.engine
     finished_at = context.clock()
-    run_id = row.id
 
     def finish() -> JobRun | None:
         runs.finish_run(
@@ -159,19 +199,23 @@ def _run_started(
         # Its row is written now: the budget alerts its spending crossed.
         gate.after_model_review(context, spec.name.split(":", 1)[1])
     assert finished is not None
-    log.info("job %s run %s: %s in %s ms", spec.name, row.id, finished.status, finished.duration_ms)
+    log.info("job %s run %s: %s in %s ms", spec.name, run_id, finished.status, finished.duration_ms)
     # The baseline shows only on a cache hit: other runs skip its query (and the digest
     # modules it loads).
     baseline = baseline_ms(engine, spec.name) if finished.cache_hit else None
     reply = outcome.reply or job_reply(finished, baseline)
-    if options.get("post", True) and spec.post_to:
+    targets = posted_to(spec.post_to, options.get("answered_in"))
+    if options.get("post", True) and targets:
         until_written(
-            lambda: enqueue(
-                engine, kind="job", targets=spec.post_to, reply=reply, dedupe_key=f"run:{run_id}"
-            ),
-            f"run {run_id}'s post",
+            lambda: post_run(engine, spec.name, run_id, targets, reply, outcome.posts_after),
+            f"run {run_id}",
         )
     return finished, reply
+
+
+def posted_to(targets: Sequence[str], answered_in: str | None) -> list[str]:
+    """Where a run's result is posted: its targets but the chat already answered."""
+    return [target for target in targets if target != answered_in]
 
 
 def _run_with_cache(ctx: RunContext) -> JobOutcome:
@@ -208,29 +252,39 @@ def _run_with_cache(ctx: RunContext) -> JobOutcome:
     return outcome
 
 
+# How a run came about, as its post's small print says it.
+TRIGGER_WORDS = {
+    "schedule": "scheduled run #{id}",
+    "manual": "run #{id} by hand",
+    "batch": "run #{id} in a batch",
+    "startup": "run #{id} at start-up",
+}
+
+
 def job_reply(run: JobRun, baseline_ms: int | None = None) -> Reply:
-    """A finished run as a chat post."""
+    """A finished run as a chat post: what happened first (the cause of a failure, the
+    output's tail), then one line of small print (how it ran, how long, its number)."""
     icon = {"ok": "✅", "cached": "♻️", "timeout": "⏱", "interrupted": "⏹"}.get(run.status, "❌")
+    output = (run.output or "").strip()
+    if len(output) > POST_OUTPUT_CHARS:
+        output = "…" + output[-POST_OUTPUT_CHARS:]
     blocks: list[Block] = []
     if run.error:
-        blocks.append(Block(text=run.error))
-    output = (run.output or "").strip()
+        # "exit status 12: <its last line>" says the line once, in the output below.
+        head, _, detail = run.error.partition(": ")
+        blocks.append(Block(text=head if detail and detail.strip() in output else run.error))
     if output:
-        if len(output) > POST_OUTPUT_CHARS:
-            output = "…" + output[-POST_OUTPUT_CHARS:]
         blocks.append(Block(text=output, monospace=True))
-    fields = [
-        ReplyField(label="Status", value=run.status),
-        ReplyField(label="Duration", value=duration(run.duration_ms)),
-        ReplyField(label="Trigger", value=run.trigger),
-    ]
+    facts = [TRIGGER_WORDS.get(run.trigger, "run #{id}").format(id=run.id)]
+    facts.append(duration(run.duration_ms))
     if run.cache_hit and baseline_ms is not None:
-        fields.append(ReplyField(label="Saved", value=f"~{duration(baseline_ms)} (baseline)"))
+        facts.append(f"saved ~{duration(baseline_ms)}")
+    if run.batch_id:
+        facts.append(f"batch {run.batch_id}")
     return Reply(
         title=f"{icon} {run.job}: {run.status}",
         blocks=blocks,
-        fields=fields,
-        note=f"run #{run.id}" + (f", batch {run.batch_id}" if run.batch_id else ""),
+        note=" · ".join(facts),
         status="ok" if run.status in ("ok", "cached") else "error",
     )
 
@@ -243,9 +297,13 @@ def run_batch(
     cancel: threading.Event | None = None,
     post: bool = True,
     on_start: Callable[[int], None] | None = None,
+    line: Line = "scheduled",
+    answered_in: str | None = None,
 ) -> BatchResult:
     """Run every unpaused member of a batch under one batch id, `concurrency` at a
-    time; one failing member does not stop the others; one combined post."""
+    time (each member also takes a worker slot, in `line`); one failing member does
+    not stop the others; one combined post (but in `answered_in`, the chat whoever ran
+    it is answered in)."""
     batch = find_batch(context.config, batch_name)
     if batch is None:
         raise KeyError(batch_name)
@@ -259,9 +317,9 @@ def run_batch(
         scheduled_at=scheduled_at,
         batch_id=batch_id,
         cancel=cancel or context.run_control.cancel,
-        shared=SharedSetup(),
         post=False,
         on_start=on_start,
+        line=line,
     )
     workers = ThreadPoolExecutor(batch.concurrency, thread_name_prefix=f"batch-{batch_name}")
     with workers as pool:
@@ -271,6 +329,7 @@ def run_batch(
         finished = [future.result() for future in futures]
     result = BatchResult(batch_name, batch_id, finished, skipped)
     targets = list(batch.post_to) or list(dict.fromkeys(t for m in members for t in m.post_to))
+    targets = posted_to(targets, answered_in)
     if post and targets and (finished or skipped):
         until_written(
             lambda: enqueue(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Literal
 
 from jobs.config.schema import CacheConfig
@@ -42,24 +42,6 @@ class JobSpec:
     timezone: str | None = None
 
 
-class SharedSetup:
-    """Work done once per batch run and shared by its members (e.g. one fetch per
-    remote): `once(key, make)` calls `make()` the first time a key is asked for."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._values: dict[str, Any] = {}
-        self._key_locks: dict[str, threading.Lock] = {}
-
-    def once(self, key: str, make: Callable[[], Any]) -> Any:
-        with self._lock:
-            key_lock = self._key_locks.setdefault(key, threading.Lock())
-        with key_lock:
-            if key not in self._values:
-                self._values[key] = make()
-            return self._values[key]
-
-
 @dataclass
 class RunContext:
     """One run of one job: the process's context and what this run is."""
@@ -73,7 +55,6 @@ class RunContext:
     # Set when the process stops: a kind that can stop early should, and report
     # status "interrupted".
     cancel: threading.Event = field(default_factory=threading.Event)
-    shared: SharedSetup = field(default_factory=SharedSetup)
 
 
 @dataclass
@@ -91,8 +72,8 @@ class JobOutcome:
     cache_key: str | None = None
     # What to post; None: a reply made from status and output.
     reply: Reply | None = None
+    # Posts after it to the same targets, each once by its key (a review's branches).
+    posts_after: tuple[tuple[str, Reply], ...] = ()
 
 
 KindRunner = Callable[[RunContext], JobOutcome]
-
-DEFAULT_TIMEOUT = timedelta(minutes=10)

@@ -47,14 +47,23 @@ def start_run(
     scheduled_at: datetime | None = None,
     batch_id: str | None = None,
     started_at: datetime | None = None,
+    queued_at: datetime | None = None,
 ) -> JobRun:
+    started_at = started_at or utcnow()
+    wait_ms = (
+        None
+        if queued_at is None
+        else max(0, round((started_at - queued_at).total_seconds() * 1000))
+    )
     row = JobRun(
         job=job,
         kind=kind,
         trigger=trigger,
         status="running",
         scheduled_at=scheduled_at,
-        started_at=started_at or utcnow(),
+        queued_at=queued_at,
+        wait_ms=wait_ms,
+        started_at=started_at,
         batch_id=batch_id,
         runner=runner,
         heartbeat_at=utcnow(),

@@ -34,6 +34,8 @@ SETTLE = timedelta(minutes=5)
 DURATION_BUCKETS = (0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0)
 # One model call: local models answer in seconds to minutes.
 LATENCY_BUCKETS = (0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0)
+# Waiting for a free worker: none at all on a quiet day, most of a night on a busy one.
+WAIT_BUCKETS = (0.1, 1.0, 10.0, 30.0, 60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0)
 
 JobKind = tuple[str, str]  # (job, kind)
 
@@ -74,6 +76,8 @@ class RunTotals:
     runs: dict[tuple[str, str, str], int] = field(default_factory=lambda: defaultdict(int))
     # (job, kind) → durations of successful runs that did the work (not cache hits)
     durations: dict[JobKind, Histogram] = field(default_factory=dict)
+    # (job, kind) → how long finished runs waited for a worker (rows that recorded it)
+    waits: dict[JobKind, Histogram] = field(default_factory=dict)
     # (job, kind) → cache hits, and successful runs that were not (misses)
     cache_hits: dict[JobKind, int] = field(default_factory=lambda: defaultdict(int))
     did_work: dict[JobKind, int] = field(default_factory=lambda: defaultdict(int))
@@ -96,6 +100,7 @@ class RunTotals:
             self.running[key] += value
         for histograms, bounds in (
             ((self.durations, other.durations), DURATION_BUCKETS),
+            ((self.waits, other.waits), WAIT_BUCKETS),
             ((self.model_latency, other.model_latency), LATENCY_BUCKETS),
         ):
             mine_h, theirs_h = histograms
@@ -150,6 +155,9 @@ def sum_rows(connection: Connection, where: ColumnElement[bool]) -> RunTotals:
             *_bucket_columns(worked_ms, DURATION_BUCKETS),
             func.count(worked_ms),
             func.sum(worked_ms),
+            *_bucket_columns(runs.c.wait_ms, WAIT_BUCKETS),
+            func.count(runs.c.wait_ms),
+            func.sum(runs.c.wait_ms),
         )
         .where(where)
         .group_by(job, runs.c.kind, runs.c.status)
@@ -167,6 +175,9 @@ def sum_rows(connection: Connection, where: ColumnElement[bool]) -> RunTotals:
             totals.durations.setdefault((job, kind), Histogram.empty(DURATION_BUCKETS)).add(
                 histogram
             )
+        waited = _histogram(WAIT_BUCKETS, row, 6 + len(DURATION_BUCKETS) + 3)
+        if waited.total:
+            totals.waits.setdefault((job, kind), Histogram.empty(WAIT_BUCKETS)).add(waited)
 
     finished = and_(where, runs.c.status != "running", runs.c.model.is_not(None))
     by_model = (

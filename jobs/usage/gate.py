@@ -23,10 +23,6 @@ class Verdict:
     policy: OnExhausted | None  # None: within every budget
     reason: str = ""
 
-    @property
-    def goes_on(self) -> bool:
-        return self.policy in (None, "alert")
-
 
 WITHIN = Verdict(None)
 

@@ -9,6 +9,9 @@ import re
 import shlex
 from pathlib import Path
 
+from jobs.review.mutes import mute_rule
+from storage.db import make_engine
+from storage.models import utcnow
 from tests.support.cli import opsdesk_with_config
 from tests.support.git_repo import Repo
 from tests.support.oracles import fresh_clone, ruff_in
@@ -116,3 +119,23 @@ def test_review_of_a_branch_on_the_command_line(git_repo: Repo, tmp_path: Path) 
     assert unknown.returncode == 1 and "no pull or merge request #3" in unknown.stderr
     both = opsdesk_with_config(config, "review", "demo", "--branch", "a", "--pr", "3")
     assert both.returncode == 2 and "not both" in both.stderr
+
+
+def test_a_muted_rule_is_counted_apart_and_its_hint_runs(git_repo: Repo, tmp_path: Path) -> None:
+    """A rule muted in chat (here straight into the database the CLI reads): `opsdesk
+    review` counts its findings apart and names `opsdesk findings demo --muted`, which
+    lists exactly them."""
+    git_repo.commit("code", **SOURCE)
+    config = _config(tmp_path, git_repo)
+    assert opsdesk_with_config(config, "review", "demo").returncode == 0
+    engine = make_engine(f"sqlite:///{tmp_path / 'data' / 'opsdesk.db'}")
+    mute_rule(engine, "demo", "F401", principal="slack:U1", name="Dana", at=utcnow())
+    engine.dispose()
+    git_repo.commit("more", **{"more.py": "import re\n\n\ndef g(y):\n    return y == None\n"})
+    review = opsdesk_with_config(config, "review", "demo")
+    assert review.returncode == 0, review.stderr
+    assert "4 of muted rules: opsdesk findings demo --muted" in review.stdout, review.stdout
+    muted = _json(config, "--muted")
+    assert sorted(str(f["path"]) for f in muted) == ["app.py", "app.py", "more.py", "pkg/util.py"]
+    assert {f["category"] for f in muted} == {"F401"} and {f["status"] for f in muted} == {"muted"}
+    assert all(f["category"] != "F401" for f in _json(config))

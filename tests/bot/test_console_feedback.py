@@ -44,7 +44,7 @@ def test_pressing_5_then_3_marks_the_findings_those_labels_named(
     console.say("/findings demo suppressed")
     assert "[17] Undo false positive" in out.getvalue()
     console.say("99")
-    assert "There is no button 99; buttons so far are 1-17." in out.getvalue()
+    assert "There is no button 99; buttons so far are 1-18." in out.getvalue()
 
 
 def test_help_says_what_a_number_means_on_the_console(

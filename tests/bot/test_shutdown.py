@@ -8,7 +8,6 @@ import json
 import logging
 import os
 import signal
-import socket
 import sys
 from pathlib import Path
 
@@ -34,16 +33,11 @@ from storage.db import make_engine
 from storage.models import JobRun, OutboxPost
 from tests.standins.slack_api import SIGNING_SECRET, SlackApi, sign
 from tests.standins.telegram_api import TOKEN, TelegramApi
+from tests.support.ports import free_port
 from tests.support.waiting import fifo_line, watching
 
 GRACE_S = 1.0
 HANG_GUARD_S = 60
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def settings_for(tmp_path: Path, config: Config, env: dict[str, str]) -> Settings:

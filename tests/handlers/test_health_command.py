@@ -12,11 +12,9 @@ from handlers.catalog import build_router
 from handlers.router import Router
 from jobs.config.schema import Config
 from jobs.core.reply import Reply
-from storage.db import session_scope
-from storage.models import Heartbeat
 from tests.support.context import jobs_context
 from tests.support.feedback import ADMIN
-from tests.support.rows import add_runs, run_row
+from tests.support.rows import add_runs, run_row, scheduler_beats
 
 # Nightly at 07:00 in Berlin (06:00 UTC in winter).
 CONFIG = Config.model_validate(
@@ -30,20 +28,6 @@ CONFIG = Config.model_validate(
     }
 )
 MORNING = datetime(2026, 12, 7, 6, 30, tzinfo=UTC)
-
-
-def scheduler_beats(engine: Engine, now: datetime) -> None:
-    with session_scope(engine) as session:
-        session.merge(
-            Heartbeat(
-                component="scheduler",
-                holder="test:1",
-                status="up",
-                detail="{}",
-                started_at=now - timedelta(days=3),
-                beat_at=now,
-            )
-        )
 
 
 def router(engine: Engine, tmp_path: Path) -> Router:

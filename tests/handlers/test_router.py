@@ -88,7 +88,10 @@ def test_a_feedback_press_records_one_verdict_per_user(engine: Engine, tmp_path:
     assert first.status == again.status == changed.status == "ok"
     assert changed.blocks[0].key == f"finding:{finding_id}"
     assert "false positive, marked by" in changed.blocks[0].text
-    assert [b.label for b in changed.blocks[0].buttons] == ["Undo false positive"]  # folded
+    assert [b.label for b in changed.blocks[0].buttons] == [
+        "Undo false positive",
+        "Mute F401 here",
+    ]  # folded
     assert "will not be reported again" in changed.note
     with Session(engine) as session:
         rows = session.exec(select(Feedback)).all()
@@ -132,3 +135,35 @@ def test_usage_errors_show_the_usage(engine: Engine) -> None:
     router = Router(jobs_context(engine), [Command("strict", "/strict <repo>", "x", strict)])
     reply = router.handle(CONSOLE_CALLER, "/strict")
     assert [b.text for b in reply.blocks] == ["Name a repository.", "Usage: /strict <repo>"]
+
+
+def test_a_misspelt_repository_or_job_is_answered_with_the_command_meant(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """Without any work: a name that is no repository is answered in triage (not after
+    the reviews in the slow lane), with the command as it was meant, as typed there."""
+    context = jobs_context(
+        engine,
+        Config.model_validate(
+            {
+                "repos": [{"name": "click", "path": str(tmp_path)}],
+                "jobs": [{"name": "backup", "command": "true"}],
+                "access": {"admins": ["slack:U0"]},
+            }
+        ),
+    )
+    router = build_router(context)
+    admin = Caller("slack", "U0", "C1", command_prefix="/opsdesk ")
+    typo = router.triage(admin, "/review clik")
+    assert isinstance(typo, Reply) and typo.private
+    assert "Did you mean /opsdesk review click?" in typo.blocks[0].text
+    listing = router.handle(admin, "/findings Click unreviewed").blocks[0].text
+    assert "Did you mean /opsdesk findings click unreviewed?" in listing
+    job_typo = router.triage(admin, "/run bakup")
+    assert isinstance(job_typo, Reply) and job_typo.private
+    assert "Did you mean /opsdesk run backup?" in job_typo.blocks[0].text
+    far = router.handle(admin, "/review zzz").blocks[0].text
+    assert "Did you mean" not in far and "configured: click" in far
+    assert not isinstance(router.triage(admin, "/review click"), Reply), "a real one is work"
+    with Session(engine) as session:
+        assert session.exec(select(JobRun)).all() == [], "nothing ran for a typo"

@@ -202,7 +202,7 @@ def test_the_dockerfiles_commands_work_in_a_fresh_virtual_environment(tmp_path: 
             health, cwd=data, env=env, capture_output=True, text=True, timeout=60, check=False
         )
         assert checked.returncode == 0, checked.stdout + checked.stderr
-        assert checked.stdout.startswith("== Health: up ==")
+        assert checked.stdout.startswith("✅ All up")
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=60) == 0
     finally:

@@ -73,11 +73,14 @@ def test_review_through_the_chat_router_stays_small_and_names_each_reason(
     hostile: tuple[Path, Path],
 ) -> None:
     config, place = hostile
-    done = opsdesk_measured(config, "console", stdin="/review demo\n")
+    # The review post counts what was not reviewed in one line; the command it names
+    # lists each file with its reason.
+    done = opsdesk_measured(config, "console", stdin="/review demo\n/findings demo unreviewed\n")
     assert done.returncode == 0, done.stderr
     assert done.max_rss_mb < MAX_RSS_MB, f"peak {done.max_rss_mb:.0f} MB"
     reply = done.stdout
     assert "app.py" in reply and "F401" in reply
+    assert "/findings demo unreviewed" in reply
     assert "symbolic link (not followed) (8)" in reply
     assert "larger than 1 MB (1): big.py" in reply
     assert "submodule (not checked out) (1): vendored-sub" in reply

@@ -13,7 +13,7 @@ from alembic.config import Config as AlembicConfig
 from alembic.script import ScriptDirectory
 
 from jobs.digest import chart
-from storage import migrate
+from storage import migrate, migration_process
 from tests.support.cli import ROOT
 
 RUN_THEN_LIST_MODULES = """
@@ -87,15 +87,15 @@ def test_the_chart_and_migration_processes_get_no_tokens(monkeypatch: pytest.Mon
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("PGSSLMODE", "require")
     url = "postgresql://opsdesk:pw@db/opsdesk"
-    for env in (chart.worker_env(), migrate.migration_env(url)):
+    for env in (chart.worker_env(), migration_process.migration_env(url)):
         assert set(env.values()).isdisjoint(tokens.values())
         assert "PATH" in env and "PYTHONPATH" in env
-    assert migrate.migration_env(url)["PGSSLMODE"] == "require"
+    assert migration_process.migration_env(url)["PGSSLMODE"] == "require"
 
 
 ARENA_PROBE = """
 import os
-from bot.runtime import limit_malloc_arenas
+from bot.malloc_arenas import limit_malloc_arenas
 
 print(limit_malloc_arenas(), "MALLOC_ARENA_MAX" in os.environ)
 """

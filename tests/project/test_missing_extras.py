@@ -102,7 +102,7 @@ def test_the_terminal_chat_needs_no_extra() -> None:
     blocked = ("slack_bolt", "slack_sdk", "telegram", "psycopg", "matplotlib")
     result = opsdesk("console", blocked=blocked, stdin="/help\n/health\n")
     assert result.returncode == 0, result.stderr
-    assert "/review" in result.stdout and "Health" in result.stdout
+    assert "/review" in result.stdout and "All up" in result.stdout
     assert_no_traceback(result.stderr)
 
 

@@ -7,7 +7,13 @@ and behaves like llama.cpp / vLLM where it matters to a client:
   vLLM's wording, before any answer;
 - an answer longer than `max_tokens` is cut there, with finish_reason "length";
 - it can trickle its answer a few bytes at a time (`Scripted.trickle_s`);
-- GET /v1/models lists `models`, as the health check's probe expects.
+- GET /v1/models lists `models`, as the health check's probe expects;
+- like llama.cpp `--parallel N` it serves `slots` requests at once, each taking
+  `latency_s`: a request beyond them waits its turn, or is answered 429 with
+  `Retry-After` when `busy_when_full` (a gateway in front of a full server);
+  `peak_in_flight` is the most it ever served at once, and `hold_until` makes
+  each request wait until that many are in service together (a test's signal that
+  calls really overlap; `hold_timed_out` says when they never did).
 
 Every request is recorded with the prompt tokens it counted.
 """
@@ -31,6 +37,7 @@ PUNCT_PER_TOKEN = 2
 TOKENS_PER_MESSAGE = 4  # <|im_start|>role … <|im_end|>
 TOKENS_PER_REQUEST = 3  # the assistant turn's opening
 FLOOD_LIMIT_S = 60.0  # an endless answer ends here even if nobody hangs up
+HOLD_LIMIT_S = 10.0  # a held request goes on alone after this (and says so)
 
 
 def _piece_tokens(piece: str) -> int:
@@ -102,6 +109,16 @@ class ModelServer:
         self.completion_tokens: int | None = None
         # Answers when the script is empty: the request body → message content.
         self.responder: Callable[[dict[str, Any]], str] = lambda _body: '{"findings":[]}'
+        self.slots: int | None = None
+        self.latency_s = 0.0
+        self.busy_when_full = False
+        self.retry_after = "0"
+        self.hold_until = 0
+        self.hold_timed_out = False
+        self.in_flight = 0
+        self.peak_in_flight = 0
+        self.answered_busy = 0
+        self._serving = threading.Condition()
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -122,11 +139,20 @@ class ModelServer:
                     received.refused = True
                     self._send(Scripted(status=400, body=refusal))
                     return
-                step = fake.script.pop(0) if fake.script else Scripted(content=None)
-                if step.content is None and step.body is None:
-                    step.content = fake.responder(body)
-                time.sleep(step.delay_s)
-                completion = fake._completion(step, body, received.prompt_tokens)
+                if not fake._take_slot():
+                    busy = Scripted(status=429, body='{"error": "too many requests"}')
+                    busy.headers["Retry-After"] = fake.retry_after
+                    self._send(busy)
+                    return
+                try:
+                    step = fake.script.pop(0) if fake.script else Scripted(content=None)
+                    if step.content is None and step.body is None:
+                        step.content = fake.responder(body)
+                    fake._serve()
+                    time.sleep(step.delay_s)
+                    completion = fake._completion(step, body, received.prompt_tokens)
+                finally:
+                    fake._free_slot()
                 self._send(step, fake._reported(completion))
 
             def _flood(self, step: Scripted) -> None:
@@ -173,6 +199,33 @@ class ModelServer:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
         self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
         self.thread.start()
+
+    def _take_slot(self) -> bool:
+        """A slot for one request: False when all are taken and `busy_when_full`."""
+        with self._serving:
+            while self.slots is not None and self.in_flight >= self.slots:
+                if self.busy_when_full:
+                    self.answered_busy += 1
+                    return False
+                self._serving.wait()
+            self.in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+            self._serving.notify_all()
+            return True
+
+    def _serve(self) -> None:
+        """The request's time in its slot: `hold_until` together, then `latency_s`."""
+        with self._serving:
+            if self.hold_until and not self._serving.wait_for(
+                lambda: self.peak_in_flight >= self.hold_until, timeout=HOLD_LIMIT_S
+            ):
+                self.hold_timed_out = True
+        time.sleep(self.latency_s)
+
+    def _free_slot(self) -> None:
+        with self._serving:
+            self.in_flight -= 1
+            self._serving.notify_all()
 
     def _refusal(self, received: Received) -> str | None:
         """vLLM's 400 for a request over the context, or None."""

@@ -83,6 +83,7 @@ class Measured:
     stdout: str
     stderr: str
     max_rss_mb: float  # the process's peak resident memory, or its children's (git, linters)
+    cpu_s: float = 0.0  # CPU time (user + system) of the process and the children it waited for
 
 
 # Runs `python ARGS` and writes the peak RSS of that process and everything it waited
@@ -94,27 +95,34 @@ import os, subprocess, sys
 report, args = int(sys.argv[1]), sys.argv[2:]
 child = subprocess.Popen([sys.executable, *args])
 _pid, status, usage = os.wait4(child.pid, 0)
-os.write(report, str(usage.ru_maxrss).encode())
+os.write(report, f"{usage.ru_maxrss} {usage.ru_utime + usage.ru_stime}".encode())
 sys.exit(os.waitstatus_to_exitcode(status) % 256)
 """
 
 
 def opsdesk_measured(config: Path, *args: str, stdin: str = "", timeout: float = 180) -> Measured:
-    """`opsdesk ARGS` as a child process whose peak memory is taken from the kernel
-    when it is reaped (`wait4`: the largest of it and every child it waited for)."""
+    """`opsdesk ARGS` as a child process whose peak memory and CPU time are taken from
+    the kernel when it is reaped (`wait4`: the largest peak of it and every child it
+    waited for; their CPU time added up)."""
     env = {**os.environ, "OPSDESK_CONFIG": str(config)}
     read_end, write_end = os.pipe()
     try:
-        done = subprocess.run(
+        process = subprocess.Popen(
             [sys.executable, "-c", MEASURED_RUN, str(write_end), "-m", "bot.cli", *args],
-            input=stdin, capture_output=True, text=True, cwd=ROOT, env=env,
-            timeout=timeout, pass_fds=(write_end,), check=False,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            cwd=ROOT, env=env, pass_fds=(write_end,), start_new_session=True,
         )  # fmt: skip
     finally:
         os.close(write_end)
-    with os.fdopen(read_end, "rb") as figure:
-        peak_kib = int(figure.read() or b"0")
-    return Measured(done.returncode, done.stdout, done.stderr, peak_kib / 1024)
+    with process, os.fdopen(read_end, "rb") as figure:
+        try:
+            stdout, stderr = process.communicate(stdin, timeout=timeout)
+        except subprocess.TimeoutExpired:  # opsdesk too, not only the process measuring it
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+            raise
+        peak_kib, cpu_s = (figure.read().decode() or "0 0").split()
+    return Measured(process.returncode, stdout, stderr, int(peak_kib) / 1024, float(cpu_s))
 
 
 @contextlib.contextmanager

@@ -3,7 +3,10 @@ configuration helpers the review tests share."""
 
 from __future__ import annotations
 
+import json
+import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,8 +14,9 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from jobs.config.schema import Config
-from jobs.review.engine import ReviewResult, run_review
+from jobs.review.engine import ReviewResult
 from jobs.review.history import open_findings
+from jobs.review.run_record import recorded_review
 from tests.standins.model_server import ModelServer
 from tests.support.context import jobs_context
 from tests.support.git_repo import Repo
@@ -52,7 +56,7 @@ def review(
     engine: Engine, config: Config, data_dir: Path, target: str = "demo", **options: Any
 ) -> ReviewResult:
     context = jobs_context(engine, config, data_dir, runner_id="test:1")
-    return run_review(context, target, **options)
+    return recorded_review(context, target, **options)
 
 
 @dataclass
@@ -66,3 +70,24 @@ class Reviews:
 
     def __call__(self, **options: Any) -> ReviewResult:
         return review(self.engine, self.config, self.data_dir, **options)
+
+
+def first_added_lines(
+    message: Callable[[str, str], str] = lambda path, _code: f"look at {path}",
+) -> Callable[[dict[str, Any]], str]:
+    """A stand-in model's responder: a finding on the first added line of each file of
+    the prompt, its message `message(path, that line's code)`."""
+
+    def answer(body: dict[str, Any]) -> str:
+        findings: dict[str, dict[str, Any]] = {}
+        path = None
+        for line in body["messages"][-1]["content"].splitlines():
+            header = re.match(r"### (\S+) \[", line)
+            path = header.group(1) if header else path
+            added = re.match(r"\+\s*(\d+) \| (.*)", line)
+            if added and path is not None and path not in findings:
+                found = {"path": path, "line": int(added[1]), "severity": "warning"}
+                findings[path] = found | {"category": "bug", "message": message(path, added[2])}
+        return json.dumps({"findings": list(findings.values())})
+
+    return answer

@@ -4,14 +4,15 @@ model's reviews, and synthetic run histories as real JobRun rows."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import func, insert, select
 from sqlalchemy.engine import Engine
+from sqlmodel import col
 
 from storage.db import session_scope
-from storage.models import Finding, JobRun, Review
+from storage.models import Finding, Heartbeat, JobRun, Review
 
 
 def add_finding(engine: Engine, **overrides: object) -> Finding:
@@ -135,3 +136,39 @@ def add_build_history(engine: Engine, now: datetime) -> None:
             for h in range(4)
         ],
     )
+
+
+def scheduler_beats(engine: Engine, now: datetime) -> None:
+    """The scheduler is alive at `now`, and has been for three days."""
+    with session_scope(engine) as session:
+        session.merge(
+            Heartbeat(
+                component="scheduler",
+                holder="test:1",
+                status="up",
+                detail="{}",
+                started_at=now - timedelta(days=3),
+                beat_at=now,
+            )
+        )
+
+
+def count_reviews(engine: Engine, repo: str) -> int:
+    """How many review rows `repo` has (a failed review writes none)."""
+    with engine.connect() as connection:
+        return int(
+            connection.execute(
+                select(func.count()).select_from(Review).where(col(Review.repo) == repo)
+            ).scalar_one()
+        )
+
+
+def daily_model_reviews(repo: str, days: range, hour: int) -> list[dict[str, Any]]:
+    """A review of `repo` by the model "big" on each of `days` of December 2026 at
+    `hour`:00 UTC, 100k tokens each (90k sent, 10k received): a month's usage to
+    forecast and budget."""
+    return [
+        review_run(repo, datetime(2026, 12, day, hour, tzinfo=UTC), model="big",
+                   tokens_in=90_000, tokens_out=10_000)
+        for day in days
+    ]  # fmt: skip

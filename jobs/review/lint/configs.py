@@ -191,3 +191,16 @@ def _check_script_sources(checkout: Checkout, script: str) -> None:
 
 def is_shellcheck(command: list[str]) -> bool:
     return bool(command) and posixpath.basename(command[0]) == "shellcheck"
+
+
+def sourced_names(text: str) -> frozenset[str]:
+    """The file names a script may make shellcheck follow: the last part of each
+    `source`/`.` target and `# shellcheck source=` directive, quotes dropped. More
+    than shellcheck follows, never less (words after a `.` in prose count too, and
+    `$DIR/lib.sh` gives lib.sh); a last part shellcheck would have to expand
+    (`"$plugin"`) names nothing it can follow."""
+    targets = [m.group(1).translate(_QUOTES) for m in _SOURCE_COMMAND.finditer(text)]
+    for directive in _DIRECTIVE.finditer(text):
+        targets += [v for k, v in shellcheck_settings(directive.group(1)) if k == "source"]
+    names = (posixpath.basename(target.rstrip("/")) for target in targets if "`" not in target)
+    return frozenset(name for name in names if name and "$" not in name and name != "~")

@@ -6,7 +6,9 @@ repository's own configuration. So every review lints the whole tree of the comm
 in opsdesk's scratch checkout (`checkout.check_out`, reused between reviews), never
 copies of changed files, and never filters by changed lines: what a change causes
 elsewhere (an import's only use removed, a config change) is found where it shows.
-The engine compares the result with the base review's (`baseline`).
+The engine compares the result with the base review's (`baseline`). A linter
+declared `per_file` runs only on the files whose kept result no longer applies
+(jobs.review.lint.per_file): the same findings, without linting unchanged files.
 
 Files no configured linter covers are listed as not reviewed, with the reason.
 """
@@ -31,6 +33,8 @@ from jobs.review.git import GitError
 from jobs.review.lint.configs import check_ruff_configs, check_shellcheck, is_shellcheck
 from jobs.review.lint.linters import REPORT_MAPPING, RUFF_FILES, covers, run_linter, run_ruff
 from jobs.review.lint.names import INDISTINCT_NAME, ReportedNames
+from jobs.review.lint.per_file import lint_changed
+from jobs.review.lint.results_cache import RESULTS_FILE, ResultCache
 from jobs.review.lint.versions import linter_versions
 from jobs.review.reviewers import ReviewerError, ReviewerOutput, ReviewInput, reviewer_fingerprint
 
@@ -93,7 +97,8 @@ class LintReviewer:
             "versions": linter_versions(self.config),
             "select": sorted(self.config.select),
             "ignore": sorted(self.config.ignore),
-            "linters": [linter.model_dump() for linter in self.config.linters],
+            # Keeping results per file changes no finding: not part of the review's identity.
+            "linters": [linter.model_dump(exclude={"per_file"}) for linter in self.config.linters],
             # How reports become findings (severities, rule names and links): a review
             # made under another mapping is made again rather than replayed.
             "mapping": REPORT_MAPPING,
@@ -112,6 +117,8 @@ class LintReviewer:
             return self._review_in(review_input, Path(scratch))
 
     def _review_in(self, review_input: ReviewInput, scratch: Path) -> ReviewerOutput:
+        # Per-file results are kept beside the repository's reused checkout only.
+        kept = ResultCache(scratch / RESULTS_FILE) if review_input.checkout is not None else None
         try:
             checkout = check_out(
                 review_input.repo, review_input.head_sha, scratch, self.max_file_bytes
@@ -121,7 +128,7 @@ class LintReviewer:
         # Files in git LFS as a clone with git-lfs has them, or listed with the reason.
         pointers = lfs.materialise(review_input.repo, checkout, self.covers)
         names = ReportedNames(checkout.files, pointers)
-        findings, elsewhere = names.of_commit(self.lint(checkout))
+        findings, elsewhere = names.of_commit(self.lint(checkout, kept))
         findings.sort(key=lambda f: (f.path, f.cell or 0, f.line, f.category))
         covered, not_reviewed = self.coverage(checkout, names, pointers)
         notes = [f"{plural(elsewhere, 'finding')} named no file of the commit"] if elsewhere else []
@@ -133,8 +140,9 @@ class LintReviewer:
             notes=notes,
         )
 
-    def lint(self, checkout: Checkout) -> list[Finding]:
-        """Every configured linter on the whole checkout, as the linters report."""
+    def lint(self, checkout: Checkout, kept: ResultCache | None = None) -> list[Finding]:
+        """Every configured linter on the whole checkout, as the linters report (a
+        `per_file` linter on the files `kept` holds no result for)."""
         root = checkout.root
         check_ruff_configs(checkout)
         if not _has_root_ruff_config(checkout):
@@ -150,7 +158,10 @@ class LintReviewer:
             )
             if files and is_shellcheck(linter.command):
                 check_shellcheck(checkout, linter.command, files)
-            if files:
+            if files and kept is not None and linter.per_file is not None:
+                version = linter_versions(self.config)[linter.name]
+                findings += lint_changed(linter, checkout, files, kept, version)
+            elif files:
                 findings += run_linter(linter, root, files)
         return findings
 

@@ -3,8 +3,9 @@
     with ChatEndpoint(config, api_key) as endpoint:
         answer = endpoint.call(messages, estimated_prompt_tokens=1234)
 
-`timeout_s` bounds the whole call: retries, `Retry-After` waits and a server
-trickling its answer byte by byte all count against it. A server refusing the
+`timeout_s` bounds the whole call from when it gets a slot of the review's gate
+(jobs.review.llm.gate): retries, `Retry-After` waits, waiting for a slot again and a
+server trickling its answer byte by byte all count against it. A server refusing the
 prompt as over its context raises `PromptTooLarge` (the caller splits the piece);
 everything else that goes wrong raises ReviewerError with a reason for a human.
 The API key goes into the Authorization header only, and is never logged or put
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import email.utils
 import logging
+import math
 import re
 import time
 from collections.abc import Callable
@@ -26,6 +28,7 @@ from jobs.config.schema import LlmReviewerConfig
 from jobs.core import bounded_json
 from jobs.core.scrub import scrub
 from jobs.core.text import duration
+from jobs.review.llm.gate import Gate, SlotTimeout
 from jobs.review.llm.prompt import Message
 from jobs.review.reviewers import ReviewerError
 from jobs.review.tokens import estimate_tokens
@@ -35,6 +38,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+BUSY_STATUSES = frozenset({429, 503})  # too many requests, overloaded: fewer at once
+MAX_CROWDED = 8  # retries of one call a crowded server may cost beyond max_retries
 MB = 1024 * 1024
 MAX_RETRY_WAIT_S = 60.0
 # llama.cpp: "exceeds the available context size"; vLLM: "maximum context length";
@@ -84,8 +89,10 @@ class ChatEndpoint:
         *,
         backoff_s: float = 1.0,
         sleep: Callable[[float], None] = time.sleep,
+        gate: Gate | None = None,
     ) -> None:
         self.config = config
+        self._gate = gate or Gate(1)  # shared by the calls of one review
         self._api_key = api_key
         self._backoff_s = backoff_s
         self._sleep = sleep  # tests pass one that records the wait instead of waiting
@@ -126,26 +133,38 @@ class ChatEndpoint:
             "response_format": {"type": "json_object"},
         }
         timeout = self.config.timeout_s
-        deadline = time.monotonic() + timeout
+        deadline = math.inf  # set at the first slot: waiting for a turn is not the call's
         attempts = self.config.max_retries + 1
-        for attempt in range(attempts):
+        attempt = crowded_retries = 0
+        while True:
             log.debug("POST %s model=%s attempt=%d", url, self.config.model, attempt + 1)
-            started = time.monotonic()
             try:
-                status, headers, raw = self._post_by(url, body, deadline)
-            except (httpx.TimeoutException, _DeadlinePassed) as exc:
+                with self._gate.slot(deadline) as slot:
+                    if deadline == math.inf:
+                        deadline = time.monotonic() + timeout
+                    started = time.monotonic()
+                    status, headers, raw = self._post_by(url, body, deadline)
+            except (httpx.TimeoutException, _DeadlinePassed, SlotTimeout) as exc:
                 raise ReviewerError(f"timed out after {duration(timeout * 1000)}") from exc
             except _TooLarge as exc:
                 raise ReviewerError(str(exc)) from exc
             except httpx.TransportError as exc:
                 if attempt + 1 < attempts and self._wait(None, attempt, deadline):
+                    attempt += 1
                     continue
                 reason = self._redact(str(exc)) or type(exc).__name__
                 raise ReviewerError(f"cannot reach {url}: {reason}") from exc
             latency_ms = int((time.monotonic() - started) * 1000)
-            if status in RETRY_STATUSES and attempt + 1 < attempts:
+            if status in BUSY_STATUSES:
+                self._gate.busy()
+            # A server busy with this review's other calls: asked again with fewer in
+            # flight, without using up a retry (the deadline still bounds it).
+            crowded = status in BUSY_STATUSES and slot.shared and crowded_retries < MAX_CROWDED
+            if status in RETRY_STATUSES and (crowded or attempt + 1 < attempts):
                 log.info("HTTP %d from %s; retrying", status, url)
                 if self._wait(headers.get("Retry-After"), attempt, deadline):
+                    crowded_retries += crowded
+                    attempt += not crowded
                     continue
                 raise ReviewerError(
                     f"HTTP {status} from {url}; a retry would pass the {timeout:g}s deadline"
@@ -159,8 +178,8 @@ class ChatEndpoint:
                 # Scrubbed BEFORE the cut: a key split by it would leak its start.
                 detail = self._redact(text)[:200].strip()
                 raise ReviewerError(f"HTTP {status} from {url}: {detail}")
+            self._gate.served()
             return self._answer(raw, estimated_prompt_tokens, latency_ms)
-        raise AssertionError("unreachable: the last attempt returns or raises")
 
     def _post_by(
         self, url: str, body: dict[str, object], deadline: float

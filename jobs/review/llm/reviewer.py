@@ -6,6 +6,13 @@ on a smaller piece, and what still cannot be reviewed is returned as
 `not_reviewed` with the reason. Prompt sizes use a per-model calibration learnt
 from the `usage` the server reports.
 
+Up to `[reviewer.llm] parallel` calls are in flight at once (jobs.review.llm.fanout),
+fewer while the server answers 429 or 503 (jobs.review.llm.gate). The result is the
+one calls made one at a time would give: every piece is sized with the calibration
+the review started with, and what each call teaches it is learnt at the end in the
+pieces' order, so findings, notes and token sums never depend on which answer came
+first.
+
 Synchronous on purpose: the caller runs it off the event loop. Each HTTP call,
 its deadline and its retries are jobs.review.llm.call's.
 """
@@ -24,6 +31,8 @@ from jobs.review.diff import FileDiff
 from jobs.review.finding import Finding
 from jobs.review.llm.answer import ends_early, keep_in_diff, parse_findings, parse_keep_ids
 from jobs.review.llm.call import Answer, ChatEndpoint, PromptTooLarge
+from jobs.review.llm.fanout import fan_out
+from jobs.review.llm.gate import Gate
 from jobs.review.llm.prompt import (
     PROMPT_VERSION,
     Message,
@@ -47,7 +56,7 @@ class CalibrationStore(Protocol):
 
 @dataclass
 class _Tally:
-    """What one review's calls add up to."""
+    """What one piece's calls, or a whole review's, add up to."""
 
     answers: list[Answer] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
@@ -56,7 +65,20 @@ class _Tally:
     notes: Counter[str] = field(default_factory=Counter)
     extra_notes: list[str] = field(default_factory=list)
     pieces_reviewed: int = 0
-    samples: int = 0
+    # (estimated, reported) prompt tokens of each call that taught the calibration.
+    learnt: list[tuple[int, int]] = field(default_factory=list)
+    smaller: list[Piece] | None = None  # review these instead of the piece
+    error: ReviewerError | None = None  # the piece's call that failed
+
+    def add(self, piece: _Tally) -> None:
+        self.answers += piece.answers
+        self.findings += piece.findings
+        self.dropped += piece.dropped
+        for path, reason in piece.not_reviewed.items():
+            self.not_reviewed.setdefault(path, reason)
+        self.notes.update(piece.notes)
+        self.pieces_reviewed += piece.pieces_reviewed
+        self.learnt += piece.learnt
 
 
 class LlmReviewer:
@@ -123,33 +145,35 @@ class LlmReviewer:
         files = self._with_carried(review_input)
         if not files:
             return ReviewerOutput(model=self.config.model, not_reviewed=[])
-        sizer = self.sizer()
+        sizer = self.sizer()  # one calibration for the whole review: see the docstring
         plan = sizer.plan(files, review_input.packed)
         tally = _Tally()
         for part in plan.too_large:
             tally.not_reviewed.setdefault(part.path, HUNK_TOO_LARGE)
-        queue: list[Piece] = list(plan.pieces)
-        try:
-            with ChatEndpoint(
-                self.config, self._api_key, backoff_s=self._backoff_s, sleep=self._sleep
-            ) as endpoint:
-                while queue:
-                    piece = queue.pop(0)
-                    try:
-                        smaller = self._review_piece(endpoint, piece, tally)
-                    except ReviewerError as exc:
-                        if not tally.pieces_reviewed:  # the review fails with the reason
-                            exc.tokens_in = sum(a.tokens_in for a in tally.answers)
-                            exc.tokens_out = sum(a.tokens_out for a in tally.answers)
-                            raise
-                        self._give_up(exc, [piece, *queue], tally)
-                        break
-                    if smaller is not None:
-                        queue[:0] = smaller
-        finally:  # what the server taught us holds even if a later call failed
-            if self._calibrations is not None and tally.samples:
-                self._calibrations.save(self.calibration, self._saved)
-                self._saved = self.calibration
+        gate = Gate(self.config.parallel)
+        with ChatEndpoint(
+            self.config, self._api_key, backoff_s=self._backoff_s, sleep=self._sleep, gate=gate
+        ) as endpoint:
+            outcome = fan_out(
+                plan.pieces,
+                lambda piece: self._review_piece(endpoint, piece, sizer),
+                smaller=lambda reviewed: reviewed.smaller,
+                failed=lambda reviewed: reviewed.error is not None,
+                parallel=self.config.parallel,
+            )
+        failures: list[tuple[Piece, ReviewerError]] = []
+        for _key, piece, reviewed in outcome.done:
+            tally.add(reviewed)
+            if reviewed.error is not None:
+                failures.append((piece, reviewed.error))
+        self._learn(tally.learnt)  # what the server taught holds even if a call failed
+        if failures:
+            error = failures[0][1]
+            if not tally.pieces_reviewed:  # the review fails with the reason
+                error.tokens_in = sum(a.tokens_in for a in tally.answers)
+                error.tokens_out = sum(a.tokens_out for a in tally.answers)
+                raise error
+            self._give_up(error, [piece for piece, _ in failures] + outcome.left, tally)
         answers = tally.answers
         return ReviewerOutput(
             findings=tally.findings,
@@ -188,23 +212,33 @@ class LlmReviewer:
         replaced = {f.path for f in whole}
         return [f for f in review_input.files if f.path not in replaced] + whole
 
-    def _review_piece(
-        self, endpoint: ChatEndpoint, piece: Piece, tally: _Tally
+    def _review_piece(self, endpoint: ChatEndpoint, piece: Piece, sizer: PromptSizer) -> _Tally:
+        """Review one piece (on a thread of its own: it changes nothing but what it
+        returns). A failed call is returned as its `error`, with what the piece's
+        earlier calls cost."""
+        tally = _Tally()
+        try:
+            tally.smaller = self._piece_calls(endpoint, piece, sizer, tally)
+        except ReviewerError as exc:
+            tally.error = exc
+        return tally
+
+    def _piece_calls(
+        self, endpoint: ChatEndpoint, piece: Piece, sizer: PromptSizer, tally: _Tally
     ) -> list[Piece] | None:
-        """Review one piece; returns smaller pieces to review instead when the piece
-        did not fit or its answer was cut short."""
+        """Returns smaller pieces to review instead when the piece did not fit or its
+        answer was cut short."""
         messages = review_messages(piece)
-        sizer = PromptSizer(self.config, self.calibration)
         try:
             if not sizer.fits(messages):
                 raise PromptTooLarge
-            answer = self._chat(endpoint, messages)
+            answer = self._chat(endpoint, messages, sizer)
         except PromptTooLarge as refused:
             if refused.reported_tokens:  # the server said how many it counted: learn it
-                self._learn(messages, refused.reported_tokens, tally)
+                tally.learnt.append((estimate_message_tokens(messages), refused.reported_tokens))
             return self._split(piece, tally, HUNK_TOO_LARGE)
         tally.answers.append(answer)
-        self._calibrate(messages, answer, tally)
+        _calibrate(messages, answer, tally)
         source = f"llm:{answer.model}"
         if answer.cut_short or ends_early(answer.content):
             smaller = self._split(piece, tally, CUT_SHORT)
@@ -218,16 +252,16 @@ class LlmReviewer:
         findings, dropped = keep_in_diff(findings, files)
         tally.dropped += dropped
         if self.config.passes >= 2 and findings:
-            findings = self._critique(endpoint, piece, findings, tally)
+            findings = self._critique(endpoint, piece, findings, sizer, tally)
         if self.config.passes >= 3 and findings:
-            findings = self._refine(endpoint, piece, findings, files, tally, source)
+            findings = self._refine(endpoint, piece, findings, files, sizer, tally, source)
         tally.findings += findings
         tally.pieces_reviewed += 1
         return None
 
-    def _chat(self, endpoint: ChatEndpoint, messages: list[Message]) -> Answer:
-        estimate = self.calibration.tokens(estimate_message_tokens(messages))
-        return endpoint.call(messages, estimated_prompt_tokens=estimate)
+    @staticmethod
+    def _chat(endpoint: ChatEndpoint, messages: list[Message], sizer: PromptSizer) -> Answer:
+        return endpoint.call(messages, estimated_prompt_tokens=sizer.prompt_tokens(messages))
 
     def _split(self, piece: Piece, tally: _Tally, reason: str) -> list[Piece] | None:
         smaller = halves(piece)
@@ -236,20 +270,25 @@ class LlmReviewer:
                 tally.not_reviewed.setdefault(file.path, reason)
         return smaller
 
-    def _calibrate(self, messages: list[Message], answer: Answer, tally: _Tally) -> None:
-        if answer.reported:
-            self._learn(messages, answer.tokens_in, tally)
-
-    def _learn(self, messages: list[Message], reported: int, tally: _Tally) -> None:
-        estimated = estimate_message_tokens(messages)
-        self.calibration = self.calibration.observed(estimated, reported)
-        tally.samples += 1
+    def _learn(self, samples: list[tuple[int, int]]) -> None:
+        """The review's calls' token counts into the calibration, in the pieces' order,
+        and into the store."""
+        for estimated, reported in samples:
+            self.calibration = self.calibration.observed(estimated, reported)
+        if self._calibrations is not None and samples:
+            self._calibrations.save(self.calibration, self._saved)
+            self._saved = self.calibration
 
     def _critique(
-        self, endpoint: ChatEndpoint, piece: Piece, findings: list[Finding], tally: _Tally
+        self,
+        endpoint: ChatEndpoint,
+        piece: Piece,
+        findings: list[Finding],
+        sizer: PromptSizer,
+        tally: _Tally,
     ) -> list[Finding]:
         messages = critique_messages(piece, findings)
-        answer = self._extra_pass(endpoint, messages, tally, "critique")
+        answer = self._extra_pass(endpoint, messages, sizer, tally, "critique")
         if answer is None:
             return findings
         keep = parse_keep_ids(answer.content)
@@ -264,10 +303,12 @@ class LlmReviewer:
         piece: Piece,
         findings: list[Finding],
         files: dict[str, FileDiff],
+        sizer: PromptSizer,
         tally: _Tally,
         source: str,
     ) -> list[Finding]:
-        answer = self._extra_pass(endpoint, refine_messages(piece, findings), tally, "refine")
+        messages = refine_messages(piece, findings)
+        answer = self._extra_pass(endpoint, messages, sizer, tally, "refine")
         if answer is None:
             return findings
         try:
@@ -280,23 +321,33 @@ class LlmReviewer:
         return refined[: len(findings)]  # a refine pass adds nothing new
 
     def _extra_pass(
-        self, endpoint: ChatEndpoint, messages: list[Message], tally: _Tally, name: str
+        self,
+        endpoint: ChatEndpoint,
+        messages: list[Message],
+        sizer: PromptSizer,
+        tally: _Tally,
+        name: str,
     ) -> Answer | None:
         """A critique or refine call; None (and a note) when it cannot be used."""
-        if not PromptSizer(self.config, self.calibration).fits(messages):
+        if not sizer.fits(messages):
             tally.notes[f"{name}-too-large"] += 1
             return None
         try:
-            answer = self._chat(endpoint, messages)
+            answer = self._chat(endpoint, messages, sizer)
         except PromptTooLarge:
             tally.notes[f"{name}-too-large"] += 1
             return None
         tally.answers.append(answer)
-        self._calibrate(messages, answer, tally)
+        _calibrate(messages, answer, tally)
         if answer.cut_short or ends_early(answer.content):
             tally.notes[f"{name}-cut-short"] += 1
             return None
         return answer
+
+
+def _calibrate(messages: list[Message], answer: Answer, tally: _Tally) -> None:
+    if answer.reported:
+        tally.learnt.append((estimate_message_tokens(messages), answer.tokens_in))
 
 
 def _salvaged(content: str, source: str) -> list[Finding]:

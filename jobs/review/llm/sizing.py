@@ -17,11 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from jobs.config.schema import LlmReviewerConfig
+from jobs.review.bounded_diff import bounded_diff
 from jobs.review.budget import PackedDiff, pack_files, render_file
 from jobs.review.diff import DiffLine, FileDiff, Hunk, file_skip_reason, parse_diff
 from jobs.review.llm.prompt import Message, prompt_overhead_tokens, review_messages
 from jobs.review.llm.split import Plan, plan_pieces
-from jobs.review.objects import ReadLimits, bounded_diff, read_files
+from jobs.review.objects import ReadLimits, read_files
 from jobs.review.tokens import Calibration, estimate_message_tokens, estimate_tokens
 
 

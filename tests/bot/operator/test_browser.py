@@ -44,6 +44,8 @@ def running_opsdesk(tmp_path: Path) -> Iterator[str]:
     migrate.upgrade(engine)
     write_history(engine, utcnow())
     engine.dispose()
+    for repository in ("api", "web"):  # `opsdesk run` refuses repos that are not there
+        subprocess.run(["git", "init", "-q", str(tmp_path / repository)], check=True)
     config = tmp_path / "opsdesk.toml"
     config.write_text(
         f'data_dir = "{data}"\n'

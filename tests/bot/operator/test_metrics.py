@@ -261,7 +261,7 @@ async def test_labels_stay_bounded_and_carry_no_ids(engine: Engine, tmp_path: Pa
     async with operator_server(engine, config) as running:
         text = (await running.client.get("/metrics")).text
     label_names = {name for (_, labels) in parse(text) for name, _ in labels}
-    bounded = {"job", "kind", "status", "model", "type", "platform", "le", "repo", "scope"}
+    bounded = {"job", "kind", "status", "model", "type", "platform", "le", "repo", "scope", "line"}
     assert label_names <= bounded
     assert "C0SECRETCHANNEL" not in text
     assert f"{0:040x}" not in text  # no commit sha

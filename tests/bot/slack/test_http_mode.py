@@ -53,7 +53,8 @@ async def test_over_http_requests_are_verified_acked_and_answered(
     finally:
         await adapter.stop()
     (answer,) = slack_api.ok_calls("response")
-    assert "Health" in json.dumps(answer.args["blocks"])
+    # /health answers in one line when all is up.
+    assert "All up" in json.dumps(answer.args["blocks"], ensure_ascii=False)
     (update,) = slack_api.ok_calls("chat.update")
     assert "👍 Helpful — marked by alice" in json.dumps(update.args["blocks"], ensure_ascii=False)
     assert [v.verdict for v in votes(slack_context)] == ["helpful"]

@@ -20,7 +20,7 @@ from jobs.context import Context
 from jobs.core.reply import Block, Button, Reply
 from jobs.review.feedback import mark_shown
 from jobs.review.replies import finding_block
-from storage.models import Feedback, Finding, InboundEvent
+from storage.models import Feedback, Finding, InboundEvent, RuleMute
 from tests.bot.slack.conftest import MEMBER_CHANNEL, Blocks, SlackBot
 from tests.support.feedback import TWO_UNUSED, feedback_rows
 from tests.support.git_repo import Repo
@@ -257,3 +257,36 @@ async def test_a_review_shows_its_summary_first_and_a_false_positive_press_redra
     # Unfolded again: the finding with its four buttons, no confirmation line left behind.
     assert "os` imported but unused" in text_of(undone) and "undone by" not in text_of(undone)
     assert feedback_rows(slack_context.engine) == []
+
+
+async def test_an_admin_mutes_the_rule_of_a_false_positive_and_the_message_says_so(
+    slack: SlackBot, reviewing: Router, slack_context: Context
+) -> None:
+    """The folded false positive carries *Mute F401 here*: an admin's press redraws that
+    finding in place, folded, saying the rule is muted; the rule is muted on the record."""
+    config = slack_context.config.model_dump()
+    config["access"]["admins"] = ["slack:U0ADMIN"]
+    slack_context.config = Config.model_validate(config)
+    review = await answered(slack, "review demo", "t-1")
+    false_positive = action_id(review, "False positive")
+    finding_id = int(false_positive.split(":")[1])
+    await slack.post(slack.payloads.action_body(review, false_positive, action_ts="18.1"))
+    await slack.settled()
+    marked = slack.fake.ok_calls("chat.update")[-1].args["blocks"]
+    mute = next(
+        e["action_id"]
+        for b in marked
+        if b["type"] == "actions"
+        for e in b["elements"]
+        if e["text"]["text"] == "Mute F401 here"
+    )
+    assert mute == f"mu:{finding_id}"
+
+    await slack.post(slack.payloads.action_body(marked, mute, action_ts="18.2", user="U0ADMIN"))
+    await slack.settled()
+    muted = slack.fake.ok_calls("chat.update")[-1].args["blocks"]
+    assert "rule muted in this repository by " in text_of(muted)
+    assert "Undo false positive" not in text_of(muted)
+    with Session(slack_context.engine) as session:
+        (row,) = session.exec(select(RuleMute)).all()
+    assert (row.repo, row.rule, row.muted_by) == ("demo", "F401", "slack:U0ADMIN")

@@ -6,10 +6,10 @@ import pytest
 from pydantic import ValidationError
 from slack_sdk.models.blocks import Block as SdkBlock
 
+from bot.slack.mrkdwn import escape
 from bot.slack.render import (
     MAX_BLOCKS,
     MAX_SECTION_TEXT,
-    escape,
     fallback_text,
     render_blocks,
     replace_keyed,
@@ -265,3 +265,10 @@ def test_a_link_to_anything_but_http_is_plain_text() -> None:
     assert block.spans[0].style == "plain"
     [section] = render_blocks(Reply(blocks=[block]))
     assert section["text"]["text"] == "docs"
+
+
+def test_a_title_with_its_own_icon_gets_no_second_one() -> None:
+    failed = render_blocks(Reply(title="❌ sync: failed", status="error"))
+    assert failed[0]["text"]["text"] == "❌ sync: failed"
+    error = render_blocks(Reply.error("No job named 'x'."))
+    assert error[0]["text"]["text"] == "⚠️ Error"

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -17,15 +16,10 @@ import aiohttp
 from bot.slack.gate import BAD_SIGNATURE, OTHER_APP, OTHER_TEAM, RequestGate
 from tests.standins.slack_api import BOT_TOKEN, SIGNING_SECRET, SlackApi, sign
 from tests.support.cli import opsdesk_running
+from tests.support.ports import free_port
 
 UNSIGNED = 40
 FORGED_LINE = "2026-01-01 00:00:00,000 ERROR bot.runtime: forged by a stranger"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def command_body(team: str = "T0001", app: str = "A0001") -> str:

@@ -259,8 +259,9 @@ def test_opsdesk_run_in_webhook_mode_without_its_secret_exits_2_with_one_line(
         env={**os.environ, "TELEGRAM_BOT_TOKEN": "1:abcdef"},
     )
     assert done.returncode == 2
-    # `opsdesk run` logs its progress at INFO (the database it opened); the problem is
-    # one line.
+    # `opsdesk run` logs its progress at INFO (the database it opened); the refusal is
+    # a heading naming the file, then one line per mistake: here exactly one.
     lines = [line for line in done.stderr.strip().splitlines() if " INFO " not in line]
-    assert len(lines) == 1, done.stderr
-    assert "TELEGRAM_WEBHOOK_SECRET" in lines[0] and "Traceback" not in done.stderr
+    assert len(lines) == 2, done.stderr
+    assert lines[0].startswith("opsdesk: cannot start (") and str(config) in lines[0]
+    assert "TELEGRAM_WEBHOOK_SECRET" in lines[1] and "Traceback" not in done.stderr

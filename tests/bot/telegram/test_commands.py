@@ -77,6 +77,18 @@ async def test_an_unknown_command_in_a_private_chat_is_answered_as_a_reply(
     assert replied_to == update["message"]["message_id"]
 
 
+async def test_in_a_group_a_likely_typo_of_ours_is_answered_and_other_commands_pass(
+    telegram: TelegramBot,
+) -> None:
+    await telegram.send(
+        command_update("/reveiw demo", chat_id=GROUP_CHAT),
+        command_update("/reveiw@some_other_bot demo", chat_id=GROUP_CHAT),
+        command_update("/weather", chat_id=GROUP_CHAT),
+    )
+    [answer] = telegram.texts(GROUP_CHAT)
+    assert "Unknown command /reveiw. Did you mean /review?" in answer
+
+
 async def test_a_redelivered_update_is_answered_once(telegram: TelegramBot, router: Router) -> None:
     """Whether its answer needs work (/jobs) or none (/help)."""
     jobs = {"update_id": 900, **command_update("/jobs")}

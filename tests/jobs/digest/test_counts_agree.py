@@ -14,8 +14,8 @@ from handlers.catalog import build_router
 from handlers.router import Router
 from jobs.digest.figures import Digest
 from jobs.digest.job import build_digest
-from jobs.review.engine import run_review
 from jobs.review.result import ReviewResult
+from jobs.review.run_record import recorded_review
 from tests.bot.operator.test_metrics import parse, value
 from tests.support.clock import TravelClock
 from tests.support.context import jobs_context
@@ -52,12 +52,12 @@ def test_a_scripted_week_gives_the_same_numbers_everywhere(
     router = build_router(context)
 
     def review() -> ReviewResult:
-        return run_review(context, "demo")
+        return recorded_review(context, "demo")
 
     # Monday: three unused imports in two files.
     git_repo.commit("start", **{"app.py": "import os\nimport sys\n", "lib.py": "import json\n"})
     monday = review()
-    assert monday.counts == {"new": 3, "open": 0, "fixed": 0, "suppressed": 0}
+    assert monday.counts == {"new": 3, "open": 0, "fixed": 0, "suppressed": 0, "muted": 0}
     # Tuesday: one marked false positive; a fix.
     clock.advance(days=1)
     press(router, "False positive")

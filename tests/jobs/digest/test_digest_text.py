@@ -92,5 +92,6 @@ def test_times_are_told_in_the_teams_zone() -> None:
     digest = compute_digest(DigestInputs([], [], []), now=winter, timezone="Europe/Berlin")
     assert digest.summary.startswith("Day digest to Mon 7 Dec 06:00 CET")
     reply = digest_reply(digest)
-    assert reply.fields[0].value == "Sun 6 Dec 06:00 CET to Mon 7 Dec 06:00 CET"
+    # The period is the small print under the story.
+    assert reply.note.startswith("Sun 6 Dec 06:00 CET to Mon 7 Dec 06:00 CET")
     assert "UTC" not in reply.model_dump_json()

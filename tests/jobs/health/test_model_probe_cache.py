@@ -11,7 +11,7 @@ from bot.render_text import render_text
 from handlers.access import Caller
 from handlers.catalog import build_router
 from jobs.config.schema import Config
-from jobs.health.checks import MODEL_PROBE_CACHE_S, ModelProbes, check_model_endpoint
+from jobs.health.model_endpoint import MODEL_PROBE_CACHE_S, ModelProbes, check_model_endpoint
 from tests.standins.model_server import ModelServer
 from tests.support.context import jobs_context
 

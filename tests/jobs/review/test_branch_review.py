@@ -142,6 +142,26 @@ def test_a_pull_request_head_is_fetched_from_a_bare_remote(
     assert "no pull or merge request #8 at its host (nearest: #7)" in missing.blocks[0].text
 
 
+def test_a_gitlab_merge_request_head_is_fetched_from_its_namespace(
+    engine: Engine, branched: Repo, tmp_path: Path
+) -> None:
+    """GitLab keeps a merge request's head at refs/merge-requests/N/head; `!9` (GitLab's
+    spelling) and `#9` both name it."""
+    remote = tmp_path / "remote.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(remote)], check=True)
+    branched.git("push", "-q", str(remote), "main:refs/heads/main",
+                 "feature:refs/merge-requests/9/head")  # fmt: skip
+    config = config_for(branched)
+    remote_repo = config.repos[0].model_copy(update={"path": None, "url": str(remote)})
+    config = on_main(config.model_copy(update={"repos": [remote_repo]}))
+    router = router_for(engine, config, tmp_path)
+    reply = router.handle(DANA, "/review demo !9")
+    assert reply.status == "ok", reply.blocks[0].text
+    assert reply.title.startswith("Review demo #9: branch ")
+    assert finding_counts(reply) == {"new": 2, "open": 0, "fixed": 1, "suppressed": 0}
+    assert "cached" in router.handle(DANA, "/review demo #9").title
+
+
 def test_review_of_a_branch_in_chat_and_its_feedback_on_main(
     engine: Engine, branched: Repo, tmp_path: Path
 ) -> None:

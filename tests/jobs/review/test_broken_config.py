@@ -11,11 +11,12 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from jobs.review.engine import ReviewResult
-from jobs.review.history import cached_review, count_reviews, open_findings
+from jobs.review.history import cached_review, open_findings
 from jobs.review.targets import ReviewFailed
 from tests.support.git_repo import Repo
 from tests.support.oracles import fresh_clone, oracle_env, ruff_in, shellcheck_program
 from tests.support.reviews import Reviews, lint_config
+from tests.support.rows import count_reviews
 
 PYPROJECT = '[project]\nname = "demo"\n\n[tool.ruff.lint]\nselect = [\n    "F",\n    "I",\n]\n'
 CONFLICTED = (

@@ -10,10 +10,13 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from jobs.config.schema import Config
+from jobs.review.engine import run_review
 from jobs.review.feedback import record_feedback
+from jobs.review.run_record import recorded_review
 from jobs.review.targets import ReviewFailed
 from storage.models import Finding, JobRun, Review
 from tests.standins.model_server import ModelServer, Scripted
+from tests.support.context import jobs_context
 from tests.support.git_repo import Repo
 from tests.support.reviews import Reviews, config_for, llm_config, review
 
@@ -36,7 +39,6 @@ def test_unchanged_head_is_a_cache_hit(engine: Engine, git_repo: Repo, lint: Rev
     second = lint()
     assert (first.cache_hit, second.cache_hit) == (False, True)
     assert second.review_id == first.review_id and second.commit_sha == head
-    assert second.display_kind == "cached"
     assert [f.id for f in second.findings] == [f.id for f in first.findings]
     assert len(reviews(engine)) == 1
     recorded = runs(engine)
@@ -194,7 +196,7 @@ def test_a_failing_llm_leaves_the_earlier_review_intact(
     assert reason in failure.value.reason
     failed = runs(engine)[-1]
     assert failed.status == "failed" and reason in (failed.error or "")
-    assert failed.id == failure.value.run_id
+    assert failed.id == failure.value.run_id and failed.model == "tiny"
     assert len(reviews(engine)) == 1
     git_repo.git("reset", "-q", "--hard", "HEAD~1")
     again = review(engine, config, tmp_path)
@@ -211,13 +213,18 @@ def test_unknown_repo_and_local_paths(git_repo: Repo, lint: Reviews) -> None:
     assert local.repo == f"local:{git_repo.path.resolve()}"
 
 
-def test_record_run_false_leaves_the_run_to_the_caller(
+def test_the_engine_records_no_run_what_runs_the_review_does(
     engine: Engine, git_repo: Repo, tmp_path: Path
 ) -> None:
     git_repo.commit("one", **{"app.py": CLEAN})
-    result = review(engine, config_for(git_repo), tmp_path, record_run=False)
+    context = jobs_context(engine, config_for(git_repo), tmp_path, runner_id="test:1")
+    result = run_review(context, "demo")
     assert runs(engine) == [] and result.run_id is None
     assert result.run_columns()["status"] == "ok"
+    again = recorded_review(context, "demo", trigger="chat")
+    assert [(r.id, r.job, r.trigger, r.status, r.cache_key) for r in runs(engine)] == [
+        (again.run_id, "review:demo", "chat", "cached", result.cache_key)
+    ]
 
 
 def test_a_remote_repo_is_cloned_into_the_data_dir_and_fetched_each_time(

@@ -10,9 +10,10 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from jobs.config.schema import Config
+from jobs.review.bounded_diff import bounded_diff
 from jobs.review.checkout import check_out
 from jobs.review.lint.configs import reads_external_sources
-from jobs.review.objects import MB, SUBMODULE, SYMLINK, bounded_diff
+from jobs.review.objects import MB, SUBMODULE, SYMLINK
 from jobs.review.targets import ReviewFailed
 from tests.support.git_repo import Repo
 from tests.support.hostile import LINKS, OUTSIDE_SECRET, commit_hostile_links, link, outside

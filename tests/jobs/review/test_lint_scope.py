@@ -15,9 +15,9 @@ from pydantic import ValidationError
 from sqlalchemy.engine import Engine
 
 from jobs.config.schema import Config
-from jobs.review.engine import run_review
 from jobs.review.history import open_findings
 from jobs.review.lint.linters import ruff_command
+from jobs.review.run_record import recorded_review
 from tests.support.context import jobs_context
 from tests.support.git_repo import Repo
 from tests.support.oracles import fresh_clone, oracle_env
@@ -62,7 +62,7 @@ def test_the_open_findings_are_the_ci_command_in_a_checkout(
         },
     )
     context = jobs_context(engine, scoped_config(git_repo), tmp_path / "data")
-    result = run_review(context, "demo")
+    result = recorded_review(context, "demo")
     opened = Counter((f.path, f.line, f.category) for f in open_findings(engine, "demo"))
     assert opened == ci_ruff(git_repo, tmp_path)
     assert {path for path, _line, _rule in opened} == {"src/app.py", "src/pkg/util.py",
@@ -76,7 +76,7 @@ def test_the_open_findings_are_the_ci_command_in_a_checkout(
     # A delta keeps to the scope too: a finding outside it never opens.
     git_repo.commit("more", **{"bin/script.py": "import glob\nimport shutil\n",
                                "src/app.py": "import os\n"})  # fmt: skip
-    run_review(context, "demo")
+    recorded_review(context, "demo")
     opened = Counter((f.path, f.line, f.category) for f in open_findings(engine, "demo"))
     assert opened == ci_ruff(git_repo, tmp_path)
 
@@ -86,7 +86,7 @@ def test_a_scope_whose_paths_are_all_gone_lints_nothing(
 ) -> None:
     git_repo.commit("tree", **{"lib/a.py": "import os\n"})
     context = jobs_context(engine, scoped_config(git_repo, paths=["src"]), tmp_path / "data")
-    result = run_review(context, "demo")
+    result = recorded_review(context, "demo")
     assert open_findings(engine, "demo") == []
     assert [s.path for s in result.skipped_files] == ["lib/a.py"]
 

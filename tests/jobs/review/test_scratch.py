@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import Engine
 
-from bot.runtime import tidy_review_scratch
+from bot.chores import tidy_review_scratch
 from jobs.config.schema import Config
 from jobs.review.scratch import UNUSED_FOR, checkout_dir, clone_dir, tidy
 from tests.support.context import jobs_context
@@ -110,7 +110,7 @@ async def test_opsdesk_run_tidies_and_says_what_it_freed(
 ) -> None:
     context = jobs_context(engine, config(git_repo, "kept"), reviewed)
     stop = asyncio.Event()
-    with watching("bot.runtime", logging.INFO) as log:
+    with watching("bot.chores", logging.INFO) as log:
         task = asyncio.create_task(tidy_review_scratch(context, stop, first_after=0))
         said = await log.logged("unused clones and checkouts")
         stop.set()

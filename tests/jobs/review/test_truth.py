@@ -17,12 +17,13 @@ from sqlalchemy.engine import Engine
 
 from jobs.config.schema import Config
 from jobs.review.engine import ReviewResult
-from jobs.review.history import count_reviews, open_findings
+from jobs.review.history import open_findings
 from jobs.review.post import review_reply
 from jobs.review.targets import ReviewFailed
 from tests.support.git_repo import Repo
 from tests.support.oracles import ruff_in_a_clone, ruff_oracle, shellcheck_oracle
 from tests.support.reviews import Reviews, lint_config, open_set, review
+from tests.support.rows import count_reviews
 
 
 def states(result: ReviewResult) -> list[tuple[str, str, str]]:

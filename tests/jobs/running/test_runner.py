@@ -12,8 +12,10 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
+from bot.render_text import render_text
 from jobs.config.schema import Config
 from jobs.core.processes import this_runner
+from jobs.core.reply import Reply
 from jobs.digest.queries import baseline_ms
 from jobs.review.git import ensure_clone
 from jobs.running.result_cache import CacheInputError, git_head
@@ -248,3 +250,22 @@ def test_the_baseline_is_the_digests_median_of_recent_real_runs(engine: Engine) 
     add(99_000, 20)  # older than the 14-day window
     assert baseline_ms(engine, "brief", now=now) == 2000
     assert baseline_ms(engine, "other", now=now) is None
+
+
+def test_a_failures_post_leads_with_its_cause_said_once(sqlite_engine: Engine) -> None:
+    """What a phone shows first is why it failed: the exit status, then the output's
+    tail (its last line not repeated in the error), then one line of small print."""
+    config = config_with(
+        [{"name": "sync", "command": "echo 'rsync: connection refused' >&2; exit 12",
+          "post_to": ["slack:C1"]}]
+    )  # fmt: skip
+    run_named(sqlite_engine, config, "sync")
+    with Session(sqlite_engine) as session:
+        post = session.exec(select(OutboxPost)).one()
+    reply = Reply.model_validate_json(post.reply_json)
+    assert reply.title == "❌ sync: failed"
+    assert [block.text for block in reply.blocks] == ["exit status 12", "rsync: connection refused"]
+    assert reply.fields == []
+    assert reply.note.startswith("run #1 by hand · ")
+    text = render_text(reply)[0]
+    assert text.count("connection refused") == 1

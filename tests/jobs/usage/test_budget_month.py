@@ -43,7 +43,9 @@ def make_repo(tmp_path: Path, name: str) -> Repo:
     return repo
 
 
-def month_config(api: Repo, web: Repo, server: ModelServer, policy: str) -> Config:
+def month_config(
+    api: Repo, web: Repo, server: ModelServer, policy: str, post_to: tuple[str, ...]
+) -> Config:
     llm = {"base_url": server.url, "model": "tiny", "timeout_s": 5, "max_retries": 0}
     return Config.model_validate(
         {
@@ -54,7 +56,7 @@ def month_config(api: Repo, web: Repo, server: ModelServer, policy: str) -> Conf
             "reviewer": {"default": "llm", "llm": llm, "lint": {"select": ["F"]}},
             "access": {"admins": ["slack:UADMIN"]},
             "budget": {
-                "post_to": ["slack:C1"],
+                "post_to": list(post_to),
                 "repos": {"api": {"monthly_tokens": BUDGET, "on_exhausted": policy}},
             },
         }
@@ -64,12 +66,19 @@ def month_config(api: Repo, web: Repo, server: ModelServer, policy: str) -> Conf
 class Month:
     """Scheduled reviews day by day, through the runner, as `opsdesk run` fires them."""
 
-    def __init__(self, engine: Engine, tmp_path: Path, server: ModelServer, policy: str) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        tmp_path: Path,
+        server: ModelServer,
+        policy: str,
+        post_to: tuple[str, ...] = ("slack:C1",),
+    ) -> None:
         server.completion_tokens = ANSWER_TOKENS
         self.server = server
         self.repos = {name: make_repo(tmp_path, name) for name in ("api", "web")}
         self.clock = TravelClock(START)
-        config = month_config(self.repos["api"], self.repos["web"], server, policy)
+        config = month_config(self.repos["api"], self.repos["web"], server, policy, post_to)
         self.context: Context = jobs_context(
             engine, config, tmp_path / "data", clock=self.clock, runner_id="test:1"
         )
@@ -91,8 +100,13 @@ class Month:
     def model_calls(self) -> int:
         return sum(1 for r in self.server.received if r.path.endswith("/chat/completions"))
 
-    def alerts(self) -> list[OutboxPost]:
-        query = select(OutboxPost).where(OutboxPost.kind == "alert").order_by(OutboxPost.id)  # type: ignore[arg-type]
+    def alerts(self, target: str = "slack:C1") -> list[OutboxPost]:
+        """The budget alerts written to the outbox for `target`, oldest first."""
+        query = (
+            select(OutboxPost)
+            .where(OutboxPost.kind == "alert", OutboxPost.target == target)
+            .order_by(OutboxPost.id)  # type: ignore[arg-type]
+        )
         with self.context.engine.connect() as connection:
             return [OutboxPost.model_validate(row._mapping) for row in connection.execute(query)]
 
@@ -157,7 +171,7 @@ def test_a_month_crosses_80_then_100_percent_once_each_in_one_thread_then_pauses
     raised = build_router(month.context).handle(ADMIN, "/budget api +100k")
     assert raised.status == "ok", raised
     assert raised.blocks[0].text.startswith(
-        "Budget of api for December raised by 100k tokens by slack:UADMIN: "
+        "Budget of api for December raised by 100k tokens by Dana: "
     )
     assert raised.blocks[0].text.endswith("Model reviews resume.")
     follow_up = month.alerts()[-1]

@@ -67,6 +67,21 @@ def test_a_missing_linter_or_a_broken_report_is_a_clear_error(git_repo: Repo) ->
         lint_all(git_repo, head, [broken])
 
 
+def test_a_linters_complaint_names_files_relative_to_the_repository_only(
+    git_repo: Repo,
+) -> None:
+    # A linter that fails naming a file of the checkout (by its absolute path, as
+    # linters do), this host's files, and its own place: chat may show the first.
+    head = git_repo.commit("sh", **{"lib/run.sh": "echo hi\n"})
+    complaint = 'echo "cannot read $PWD/lib/run.sh: see /etc/tool/rc and $HOME/.tool.log" >&2'
+    failing = {"name": "picky", "format": "checkstyle", "files": ["*.sh"],
+               "command": ["sh", "-c", f"{complaint}; exit 2", "sh"]}  # fmt: skip
+    with pytest.raises(ReviewerError) as failed:
+        lint_all(git_repo, head, [failing])
+    hidden = "<a path outside the repository>"
+    assert str(failed.value) == f"picky failed: cannot read lib/run.sh: see {hidden} and {hidden}"
+
+
 def test_checkstyle_and_sarif_paths_become_repository_relative(tmp_path: Path) -> None:
     root = tmp_path / "tree"
     checkstyle = (
