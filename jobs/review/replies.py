@@ -11,7 +11,7 @@ from jobs.core.reply import Block, Button, Span
 from jobs.core.text import plural
 from jobs.review.budget import NOT_REVIEWED_REASONS, OVER_BUDGET, SkippedFile
 from jobs.review.code_view import NO_VIEW, CodeView
-from jobs.review.feedback import CODE_OF, UNDO_CODE, Mark, finding_key
+from jobs.review.feedback import CODE_OF, OPEN_CODE, UNDO_CODE, Mark, finding_key
 from jobs.review.finding import location
 from storage.models import Finding
 
@@ -108,7 +108,8 @@ def finding_block(
         )
         for verdict, label in VERDICT_LABELS.items()
     ]
-    return Block(spans=spans, buttons=buttons, key=finding_key(finding.id))
+    opener = Button(label="Feedback", payload=f"fb:{finding.id}:{OPEN_CODE}")
+    return Block(spans=spans, buttons=buttons, key=finding_key(finding.id), opener=opener)
 
 
 def suppressed_block(

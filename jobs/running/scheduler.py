@@ -24,7 +24,7 @@ import contextlib
 import logging
 import threading
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, TypeVar
 
 from apscheduler.events import (
@@ -40,7 +40,7 @@ from jobs.context import Context
 from jobs.core.text import plural
 from jobs.core.threads import in_daemon_thread
 from jobs.core.work_slots import Waiting
-from jobs.running.fires import FireOptions, run_fired
+from jobs.running.fire_queue import FireStillWaiting, InOrder, fires_for
 from jobs.running.missed import (
     BATCH_PREFIX,
     JOB_PREFIX,
@@ -51,7 +51,6 @@ from jobs.running.upkeep import LeaderUpkeep
 from jobs.runs import records as runs
 from jobs.runs.specs import job_specs, make_trigger
 from storage import heartbeats
-from storage.durable import is_unavailable
 from storage.leadership import LeaderLock, one_line
 
 log = logging.getLogger(__name__)
@@ -90,6 +89,10 @@ class JobScheduler:
         self._stopping = False
         self._misses = MissLedger(context)
         self._upkeep = LeaderUpkeep(context, self._misses)
+        self._order = InOrder()
+        self._fires = fires_for(
+            context, self.cancel, heartbeat_s=heartbeat_every, grace_s=shutdown_grace
+        )
 
     # --- life cycle -------------------------------------------------------------
     async def start(self) -> None:
@@ -97,6 +100,7 @@ class JobScheduler:
         if not self.context.config.scheduler.enabled:
             log.info("scheduler disabled in the configuration")
             return
+        await self._fires.start()  # every replica runs fires, whoever leads
         self._tasks.append(asyncio.create_task(self._lead(), name="scheduler-lead"))
 
     async def _lead(self) -> None:
@@ -149,6 +153,7 @@ class JobScheduler:
             try:
                 await asyncio.to_thread(self._beat, "up")
                 await asyncio.to_thread(self._upkeep.after_heartbeat)
+                await self._fires.sweep()
             except Exception as exc:
                 log.warning("scheduler heartbeat failed: %s", one_line(exc))
             with contextlib.suppress(TimeoutError):
@@ -255,6 +260,11 @@ class JobScheduler:
             if pending:
                 self.cancel.set()
                 await asyncio.wait(pending, timeout=5.0)
+        await self._fires.stop()  # the queue's runs here get the same grace, then the cancel
+        control = self.context.run_control
+        if control.active():
+            self.cancel.set()
+            await asyncio.to_thread(control.wait_idle, 5.0)
         try:
             if self._active_runs:
                 count = await asyncio.to_thread(
@@ -294,22 +304,23 @@ class JobScheduler:
         scheduled_at = self._submitted.pop(entry, None) or self.context.clock()
         if self._stopping:
             return
-        # A job's place among the runs waiting for a worker is taken now, before any
-        # await, so fires beyond `[scheduler] workers` start in the order they came.
-        slots = self.context.run_control.slots
-        place = None
+        # Its number (the order to the queue) and a job's place among the runs waiting
+        # for a worker here are taken now, before any await: fires start in order.
+        slots, number, place = self.context.run_control.slots, self._order.number(), None
         if entry.startswith(JOB_PREFIX):
             place = slots.enqueue(entry.partition(":")[2], "scheduled", self.context.clock())
         if not await self.prove_leadership():
             # Another replica may lead now: this fire is its to make, not ours.
             log.warning("%s not fired: the scheduler lock is no longer ours", entry)
             self._lost.set()
+            self._order.done(number)
             if place is not None:
                 slots.withdraw(place)
             return
         # Our own task: APScheduler cancels its coroutines at shutdown, but a running
         # job gets the grace, then the cancel event (see stop()).
-        work = asyncio.create_task(self._run_entry(entry, scheduled_at, place), name=entry)
+        run = self._run_entry(entry, scheduled_at, number, place)
+        work = asyncio.create_task(run, name=entry)
         self._in_flight.add(work)
         work.add_done_callback(self._in_flight.discard)
         try:
@@ -319,33 +330,9 @@ class JobScheduler:
         except Exception:
             log.exception("scheduled %s failed", entry)
 
-    async def _paused_once_answered(self, entry: str, scheduled_at: datetime) -> set[str] | None:
-        """The paused jobs, read again while the database is unavailable, for as long
-        as the fire is within the misfire grace; None, with a `missed` row (kept until
-        it can be written), when the grace runs out first."""
-        grace = self.context.config.scheduler.misfire_grace
-        wait = 1.0
-        while True:
-            try:
-                return await asyncio.to_thread(runs.paused_jobs, self.context.engine)
-            except Exception as exc:
-                if not is_unavailable(exc):
-                    raise
-                late = self.context.clock() - scheduled_at
-                if self._stopping or late + timedelta(seconds=wait) > grace:
-                    why = f"the database was unavailable ({one_line(exc)})"
-                    await asyncio.to_thread(self._misses.record, entry, scheduled_at, why)
-                    return None
-                log.warning(
-                    "%s waits for the database (%s); trying again in %.0fs",
-                    entry,
-                    one_line(exc),
-                    wait,
-                )
-            await self._pause(wait)
-            wait = min(wait * 2, 30.0)
-
-    async def _run_entry(self, entry: str, scheduled_at: datetime, place: Waiting | None) -> None:
+    async def _run_entry(
+        self, entry: str, scheduled_at: datetime, number: int, place: Waiting | None
+    ) -> None:
         started: list[int] = []
 
         def on_start(run_id: int) -> None:
@@ -353,20 +340,24 @@ class JobScheduler:
             self._active_runs.add(run_id)
 
         try:
-            paused = await self._paused_once_answered(entry, scheduled_at)
-            if paused is None:
-                return  # recorded missed: the database did not answer within the grace
-            if entry.partition(":")[2] in paused:
-                log.info("%s is paused; not running", entry)
-                return
-            await in_daemon_thread(
-                run_fired,
-                self.context,
-                entry,
-                FireOptions(
-                    scheduled_at=scheduled_at, cancel=self.cancel, on_start=on_start, place=place
-                ),
-            )
+            try:
+                await self._order.turn(number)
+                paused = await self._misses.paused_or_missed(
+                    entry, scheduled_at, lambda: self._stopping, self._pause
+                )
+                if paused is None:
+                    return  # recorded missed: the database did not answer within the grace
+                if entry.partition(":")[2] in paused:
+                    log.info("%s is paused; not running", entry)
+                    return
+                running = await self._fires.submit(entry, scheduled_at, on_start, place)
+            finally:
+                self._order.done(number)
+            if running is not None:
+                await running
+        except FireStillWaiting:
+            why = "its previous fire was still waiting for a worker"
+            await asyncio.to_thread(self._misses.record, entry, scheduled_at, why)
         finally:
             self._active_runs.difference_update(started)
             if place is not None:  # a fire not run after all leaves the line

@@ -75,3 +75,22 @@ def test_health_takes_only_all(engine: Engine, tmp_path: Path) -> None:
     reply = router(engine, tmp_path).handle(ADMIN, "/health everything")
     assert reply.status == "error"
     assert "/health all" in reply.blocks[0].text
+
+
+def test_the_next_run_of_an_interval_job_is_the_one_jobs_names(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """An interval counts from the job's last run, in /health as in /jobs."""
+    config = Config.model_validate(
+        {
+            "jobs": [{"name": "sync", "command": "true", "schedule": "every 1h"}],
+            "access": {"admins": ["telegram:1"]},
+        }
+    )
+    last = MORNING - timedelta(minutes=40)
+    add_runs(engine, [run_row("sync", last, 2, scheduled_at=last)])
+    scheduler_beats(engine, MORNING)
+    routed = build_router(jobs_context(engine, config, tmp_path, clock=lambda: MORNING))
+    health = lines(routed.handle(ADMIN, "/health"))
+    assert health == ["✅ All up · next run: sync at 06:50 UTC (in 20 min)"]
+    assert "next in 20 min" in routed.handle(ADMIN, "/jobs").blocks[0].text
