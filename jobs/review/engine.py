@@ -250,11 +250,11 @@ def _carried(skipped: tuple[SkippedFile, ...], tree: dict[str, int]) -> tuple[st
     large, an answer cut short, a reviewer's own not_reviewed), still in the commit:
     the next review must review them. Files a skip rule or missing linter coverage
     leaves out stay out."""
-    carried = [s.path for s in skipped if s.path in tree and _by_mischance(s.reason)]
+    carried = [s.path for s in skipped if s.path in tree and by_mischance(s.reason)]
     return tuple(dict.fromkeys(carried))
 
 
-def _by_mischance(reason: str) -> bool:
+def by_mischance(reason: str) -> bool:
     return reason not in SKIP_REASONS and not reason.startswith(NO_LINTER) and not is_inert(reason)
 
 
