@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any, TypedDict, Unpack
 
 from pydantic import BaseModel
-from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from jobs.config.schema import JobConfig
@@ -33,7 +32,7 @@ from jobs.running.command import command_environ, command_workdir
 from jobs.running.kinds import KINDS
 from jobs.running.result_cache import CacheInputError, CacheInputs, fingerprint
 from jobs.runs import records as runs
-from jobs.runs.incidents import open_streak_root, run_post_key
+from jobs.runs.incidents import post_run
 from jobs.runs.job import JobOutcome, JobSpec, RunContext, Trigger
 from jobs.runs.specs import batch_members, find_batch
 from jobs.usage import gate
@@ -208,34 +207,10 @@ def _finish(
     targets = posted_to(spec.post_to, options.get("answered_in"))
     if options.get("post", True) and targets:
         until_written(
-            lambda: _post_run(engine, spec.name, run_id, targets, reply, outcome.posts_after),
+            lambda: post_run(engine, spec.name, run_id, targets, reply, outcome.posts_after),
             f"run {run_id}",
         )
     return finished, reply
-
-
-def _post_run(
-    engine: Engine,
-    job: str,
-    run_id: int,
-    targets: list[str],
-    reply: Reply,
-    posts_after: Sequence[tuple[str, Reply]] = (),
-) -> None:
-    """The run's post; a failure after a failure, or the success that ends them, in the
-    thread of the post of the run that first failed (one incident, one thread). Then
-    the posts the job asked for after it, each once by its own key."""
-    root = open_streak_root(engine, job, run_id)
-    enqueue(
-        engine,
-        kind="job",
-        targets=targets,
-        reply=reply,
-        dedupe_key=run_post_key(run_id),
-        thread_of=run_post_key(root) if root is not None else None,
-    )
-    for key, after in posts_after:
-        enqueue(engine, kind="job", targets=targets, reply=after, dedupe_key=key)
 
 
 def posted_to(targets: Sequence[str], answered_in: str | None) -> list[str]:
