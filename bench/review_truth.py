@@ -250,6 +250,9 @@ def main() -> int:
                       f"{said}")  # fmt: skip
                 if truth is None:
                     failed += 1
+            else:
+                print(f"  night {night + 1:>4} {sha[:8]} {result.kind:5} ({review_ms[-1]:.0f} ms, "
+                      f"hit {'yes' if again.cache_hit else 'NO'}); not compared")  # fmt: skip
         rewound = "not run"
         if args.rewind and len(shas) > 2:
             middle = shas[len(shas) // 2]
