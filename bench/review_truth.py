@@ -2,7 +2,7 @@
 
     python bench/review_truth.py REPO [--commits N] [--check-every K] [--select ALL]
                                  [--linter shellcheck] [--whole-tree] [--rewind]
-    python bench/review_truth.py REPO --branch [--commits N] [--select ALL]
+    python bench/review_truth.py REPO --branch [--push] [--commits N] [--select ALL]
 
 REPO is any git repository (a work tree or a bare clone); it is only read. The last N
 first-parent commits are reviewed oldest first, one per "night", through the real
@@ -178,6 +178,9 @@ def main() -> int:
     parser.add_argument("--branch", action="store_true",
                         help="replay the last N first-parent merges as branch reviews instead "
                         "(bench/branch_truth.py)")  # fmt: skip
+    parser.add_argument("--push", action="store_true",
+                        help="with --branch: review each branch one commit earlier first, so "
+                        "its head is a push (timed beside a first review of it)")  # fmt: skip
     args = parser.parse_args()
     if args.branch:
         from branch_truth import replay_merges  # beside this script

@@ -107,6 +107,7 @@ class Round:
     twice: int
     posts_twice: int
     given_up: int
+    rerun: int
 
 
 def first_wave(rows: list[JobRun]) -> dict[str, list[JobRun]]:
@@ -208,6 +209,11 @@ def run_round(
                 if not any(r.status in DONE for r in rows)
                 and any(r.status in GIVEN_UP for r in rows)
             ),
+            rerun=sum(
+                1
+                for rows in night.values()
+                if any(r.status in DONE for r in rows) and any(r.status in GIVEN_UP for r in rows)
+            ),
         )
         engine.dispose()
     return result
@@ -225,8 +231,8 @@ def report(result: Round, baseline: float | None) -> list[str]:
     print(f"{label}: shares {shares}")
     print(
         f"{label}: runs lost {result.lost}, completed twice {result.twice}, "
-        f"posts twice {result.posts_twice}, recorded interrupted/abandoned {result.given_up}"
-        f" (of {result.fires} fires)"
+        f"posts twice {result.posts_twice}, closed by the kill and run again {result.rerun}, "
+        f"only closed {result.given_up} (of {result.fires} fires)"
     )
     missed = [
         f"{label}: {what} {value} (target 0)"

@@ -1,9 +1,10 @@
 """The scheduler: APScheduler 3 (asyncio) firing the configured jobs and batches.
 
-Settings chosen on purpose for every entry: `misfire_grace_time` from
-`[scheduler].misfire_grace` (a fire later than that is recorded `missed`),
-`coalesce=True` (after downtime a job runs once, not once per missed time) and
-`max_instances=1` (a job never overlaps itself). APScheduler's job store is in
+Settings chosen on purpose for every entry: a fire later than `[scheduler].misfire_grace`
+is recorded `missed` (judged on the injected clock, see jobs/running/clocked.py, which
+also keeps the schedule through steps of the wall clock), `coalesce=True` (after
+downtime a job runs once, not once per missed time) and `max_instances=1` (a job never
+overlaps itself). APScheduler's job store is in
 memory and never shared; which process schedules is decided by a PostgreSQL
 advisory lock (storage/leadership.py), re-proved at every heartbeat and before each
 fire: a leader whose lock went with its connection (a restart, a failover, a
@@ -29,17 +30,15 @@ from typing import Any, TypeVar
 
 from apscheduler.events import (
     EVENT_JOB_MAX_INSTANCES,
-    EVENT_JOB_MISSED,
     EVENT_JOB_SUBMITTED,
-    JobExecutionEvent,
     JobSubmissionEvent,
 )
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from jobs.context import Context
 from jobs.core.text import plural
 from jobs.core.threads import in_daemon_thread
 from jobs.core.work_slots import Waiting
+from jobs.running.clocked import ClockedScheduler
 from jobs.running.fire_queue import FireStillWaiting, InOrder, fires_for
 from jobs.running.missed import (
     BATCH_PREFIX,
@@ -77,7 +76,7 @@ class JobScheduler:
         # Shared with chat-started runs: one cancellation for every run.
         self.cancel = context.run_control.cancel
         self.leading = asyncio.Event()
-        self._scheduler: AsyncIOScheduler | None = None
+        self._scheduler: ClockedScheduler | None = None
         self._lock = LeaderLock(context.engine)
         self._lost = asyncio.Event()  # a fire found the lock gone: step down now
         self._stop_event = asyncio.Event()
@@ -195,25 +194,25 @@ class JobScheduler:
 
     def _begin(self, catch_up: dict[str, datetime]) -> None:
         config = self.context.config
-        grace = int(config.scheduler.misfire_grace.total_seconds())
-        scheduler = AsyncIOScheduler(timezone=config.scheduler.timezone)
+        scheduler = ClockedScheduler(self.context.clock, timezone=config.scheduler.timezone)
+        now = self.context.clock()
         for entry, schedule, timezone in self._planned():
+            trigger = make_trigger(schedule, timezone, now)
             # A fire of the gap between two leaders, still within the grace: run it now.
-            late = {"next_run_time": catch_up[entry]} if entry in catch_up else {}
+            first = catch_up.get(entry) or trigger.get_next_fire_time(None, now)
             scheduler.add_job(
                 self._fire,
-                make_trigger(schedule, timezone),
+                trigger,
                 args=[entry],
                 id=entry,
                 name=entry,
-                misfire_grace_time=grace,
+                misfire_grace_time=None,  # judged in _fire, on the injected clock
                 coalesce=True,
                 max_instances=1,
                 replace_existing=True,
-                **late,
+                next_run_time=first,
             )
         scheduler.add_listener(self._on_submitted, EVENT_JOB_SUBMITTED)
-        scheduler.add_listener(self._on_missed, EVENT_JOB_MISSED)
         scheduler.add_listener(self._on_still_running, EVENT_JOB_MAX_INSTANCES)
         scheduler.start()
         self._scheduler = scheduler
@@ -288,11 +287,6 @@ class JobScheduler:
         if event.scheduled_run_times:
             self._submitted[event.job_id] = event.scheduled_run_times[-1]
 
-    def _on_missed(self, event: JobExecutionEvent) -> None:
-        asyncio.get_running_loop().run_in_executor(
-            None, self._misses.record, event.job_id, event.scheduled_run_time, "late"
-        )
-
     def _on_still_running(self, event: JobSubmissionEvent) -> None:
         # max_instances=1: a fire while the previous run goes on is skipped — a miss too.
         for scheduled_at in event.scheduled_run_times:
@@ -304,18 +298,24 @@ class JobScheduler:
         scheduled_at = self._submitted.pop(entry, None) or self.context.clock()
         if self._stopping:
             return
+        late = self.context.clock() - scheduled_at > self.context.config.scheduler.misfire_grace
         # Its number (the order to the queue) and a job's place among the runs waiting
         # for a worker here are taken now, before any await: fires start in order.
         slots, number, place = self.context.run_control.slots, self._order.number(), None
         if entry.startswith(JOB_PREFIX):
             place = slots.enqueue(entry.partition(":")[2], "scheduled", self.context.clock())
-        if not await self.prove_leadership():
-            # Another replica may lead now: this fire is its to make, not ours.
-            log.warning("%s not fired: the scheduler lock is no longer ours", entry)
-            self._lost.set()
+        leading = await self.prove_leadership()
+        if not leading or late:
             self._order.done(number)
             if place is not None:
                 slots.withdraw(place)
+        if not leading:
+            # Another replica may lead now: this fire is its to make, not ours.
+            log.warning("%s not fired: the scheduler lock is no longer ours", entry)
+            self._lost.set()
+            return
+        if late:  # the loop or the process was held up past the grace: a miss
+            await asyncio.to_thread(self._misses.record, entry, scheduled_at, "late")
             return
         # Our own task: APScheduler cancels its coroutines at shutdown, but a running
         # job gets the grace, then the cancel event (see stop()).
