@@ -159,6 +159,25 @@ def test_a_model_reads_only_the_push_and_keeps_its_earlier_findings(
     }
     assert any(n.startswith("reviewed what was pushed since") for n in pushed.result.notes)
 
+    # main moves on and is merged into the branch: a new merge base, the whole branch
+    # diff from it read again (main's m.py is not the branch's).
+    git_repo.commit("main moves on", **{"m.py": "n = 4\n"})
+    git_repo.git("checkout", "-q", "feature")
+    git_repo.git("merge", "-q", "--no-edit", "main")
+    git_repo.git("checkout", "-q", "main")
+    asked_before = len(model_server.received)
+    merged = run_branch_review(context, "demo", FEATURE)
+    prompts = model_prompts(model_server, asked_before)
+    assert merged.head.merge_base == git_repo.git("rev-parse", "main")
+    assert "### g.py" in prompts and "### m.py" not in prompts
+    assert {path for path, _line, _message in model_found(merged)} == {
+        "a.py",
+        "c.py",
+        "f.py",
+        "g.py",
+    }
+    assert not any(n.startswith("reviewed what was pushed") for n in merged.result.notes)
+
     # A force-push rewriting the branch: the model reads the whole branch diff again.
     git_repo.git("checkout", "-q", "feature")
     git_repo.git("reset", "-q", "--hard", first.head.merge_base)
