@@ -10,6 +10,12 @@ runs it; new must equal head minus merge base, and fixed the reverse, as multise
 (path, rule, message). Printed per merge: new, fixed, extra (opsdesk says, ruff does
 not) and missing (the reverse), the review's time, and whether asking again is a cache
 hit. Exits 1 unless every extra and missing is 0 and every second ask is a hit.
+
+`--push` reviews, before each merged head, its branch one commit earlier (when the
+branch has two commits or more from the same merge base): the head is then a push
+to a reviewed branch, a delta (the merge base not linted again). The same head is
+also reviewed as a first review in a database and data directory of its own; both
+times are printed, and the truth is checked on the push.
 """
 
 from __future__ import annotations
@@ -57,6 +63,8 @@ def replay_merges(args: argparse.Namespace, oracle_class: type) -> int:
     extra_total = missing_total = hits = failed = 0
     states: Counter[str] = Counter()
     review_ms: list[float] = []
+    push_ms: list[float] = []  # a push to a reviewed branch
+    first_ms: list[float] = []  # the same heads, reviewed first
     with tempfile.TemporaryDirectory(prefix="opsdesk-branch-truth-") as tmp_text:
         tmp = Path(tmp_text)
         scratch = tmp / "repo.git"
@@ -74,6 +82,10 @@ def replay_merges(args: argparse.Namespace, oracle_class: type) -> int:
             git(scratch, "update-ref", f"refs/heads/main-{number}", main_sha)
             git(scratch, "update-ref", f"refs/heads/pr-{number}", head_sha)
             ask = BranchAsk(branch=f"pr-{number}", base=f"main-{number}")
+            pushed = args.push and _review_before_push(context, scratch, number, head_sha, ask)
+            if pushed:
+                git(scratch, "update-ref", f"refs/heads/pr-{number}", head_sha)
+                first_ms.append(_first_review_ms(tmp / f"first-{number}", config, ask))
             started = time.perf_counter()
             try:
                 found = run_branch_review(context, "bench", ask)
@@ -82,6 +94,8 @@ def replay_merges(args: argparse.Namespace, oracle_class: type) -> int:
                 print(f"  merge {merge[:8]} failed: {exc.reason}")
                 continue
             review_ms.append((time.perf_counter() - started) * 1000)
+            if pushed:
+                push_ms.append(review_ms[-1])
             again = run_branch_review(context, "bench", ask)
             hits += again.result.cache_hit
             at_head, at_base = oracle.at(head_sha), oracle.at(found.head.merge_base)
@@ -110,6 +124,43 @@ def replay_merges(args: argparse.Namespace, oracle_class: type) -> int:
           f"{states['fixed']}; extra {extra_total}, missing {missing_total}; cache hits on "
           f"asking again {hits}/{reviewed}")  # fmt: skip
     if review_ms:
-        print(f"review (miss: head and merge base linted) median "
+        what = "pushes among them" if push_ms else "head and merge base linted"
+        print(f"review (miss; {what}) median "
               f"{statistics.median(review_ms):.0f} ms")  # fmt: skip
+    if push_ms:
+        print(f"pushes: {len(push_ms)}; review of the push median "
+              f"{statistics.median(push_ms):.0f} ms, the same heads reviewed first (head and "
+              f"merge base linted) median {statistics.median(first_ms):.0f} ms")  # fmt: skip
     return 0 if extra_total == missing_total == failed == 0 and hits == reviewed else 1
+
+
+def _review_before_push(
+    context: Context, scratch: Path, number: int, head_sha: str, ask: BranchAsk
+) -> bool:
+    """Review the branch one commit before `head_sha` (its first parent), when that
+    commit is on the branch from the same merge base; True when it was."""
+    parent = git(scratch, "rev-parse", f"{head_sha}^1").strip()
+    main = git(scratch, "rev-parse", f"refs/heads/main-{number}").strip()
+    base = git(scratch, "merge-base", head_sha, main).strip()
+    if parent == base or git(scratch, "merge-base", parent, main).strip() != base:
+        return False
+    git(scratch, "update-ref", f"refs/heads/pr-{number}", parent)
+    try:
+        run_branch_review(context, "bench", ask)
+    except ReviewFailed:
+        return False
+    return True
+
+
+def _first_review_ms(tmp: Path, config: Config, ask: BranchAsk) -> float:
+    """The branch at its head reviewed first: nothing of it or its merge base kept."""
+    tmp.mkdir()
+    engine = make_engine(f"sqlite:///{tmp / 'first.db'}")
+    migrate.upgrade(engine)
+    started = time.perf_counter()
+    try:
+        run_branch_review(Context(config, engine, tmp / "data", "bench", runner_id="bench"),
+                          "bench", ask)  # fmt: skip
+    finally:
+        engine.dispose()
+    return (time.perf_counter() - started) * 1000

@@ -2,7 +2,7 @@
 
     python bench/review_truth.py REPO [--commits N] [--check-every K] [--select ALL]
                                  [--linter shellcheck] [--whole-tree] [--rewind]
-    python bench/review_truth.py REPO --branch [--commits N] [--select ALL]
+    python bench/review_truth.py REPO --branch [--push] [--commits N] [--select ALL]
 
 REPO is any git repository (a work tree or a bare clone); it is only read. The last N
 first-parent commits are reviewed oldest first, one per "night", through the real
@@ -178,6 +178,9 @@ def main() -> int:
     parser.add_argument("--branch", action="store_true",
                         help="replay the last N first-parent merges as branch reviews instead "
                         "(bench/branch_truth.py)")  # fmt: skip
+    parser.add_argument("--push", action="store_true",
+                        help="with --branch: review each branch one commit earlier first, so "
+                        "its head is a push (timed beside a first review of it)")  # fmt: skip
     args = parser.parse_args()
     if args.branch:
         from branch_truth import replay_merges  # beside this script
@@ -247,6 +250,9 @@ def main() -> int:
                       f"{said}")  # fmt: skip
                 if truth is None:
                     failed += 1
+            else:
+                print(f"  night {night + 1:>4} {sha[:8]} {result.kind:5} ({review_ms[-1]:.0f} ms, "
+                      f"hit {'yes' if again.cache_hit else 'NO'}); not compared")  # fmt: skip
         rewound = "not run"
         if args.rewind and len(shas) > 2:
             middle = shas[len(shas) // 2]

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import signal
 from collections.abc import Awaitable, Mapping
 from typing import TYPE_CHECKING, TypeVar
@@ -41,39 +40,6 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 log = logging.getLogger(__name__)
-
-# glibc's mallopt parameter for the most malloc arenas a process may have.
-_M_ARENA_MAX = -8
-# One arena measured smallest on the idle process, ctypes' own cost included
-# (docs/performance.md). Python allocates under the GIL, so its threads gain little
-# from arenas of their own.
-MALLOC_ARENAS = 1
-
-
-def limit_malloc_arenas(arenas: int = MALLOC_ARENAS) -> bool:
-    """Cap glibc's malloc arenas for this process; call it before any thread starts.
-
-    glibc gives threads that allocate at once their own arena, up to eight per core,
-    and each keeps its pages. `opsdesk run`'s few threads (the loop and a small
-    executor) allocate little, so one arena serves them and the idle process stays
-    smaller. This is the process's own allocator policy: the environment, and
-    so every child process, is left alone (MALLOC_ARENA_MAX still overrides it). Off
-    glibc it does nothing; returns whether the limit was set."""
-    try:
-        libc = os.confstr("CS_GNU_LIBC_VERSION")
-    except (ValueError, OSError):
-        libc = None
-    if not libc or "MALLOC_ARENA_MAX" in os.environ:
-        return False
-    import ctypes
-
-    try:
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):
-        return False
-    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
-    mallopt.restype = ctypes.c_int
-    return bool(mallopt(_M_ARENA_MAX, arenas))
 
 
 async def run_forever(
@@ -171,43 +137,59 @@ async def serve(settings: Settings, engine: Engine, stop: asyncio.Event, grace: 
         await asyncio.gather(*connecting, return_exceptions=True)
         # Scheduled and chat-started runs: the same grace, then the same cancel signal.
         await asyncio.gather(scheduler.stop(), queue.drain(grace))
-        left = context.run_control.active()
-        if left:
-            try:
-                count = await asyncio.to_thread(
-                    runs.interrupt, engine, left, "opsdesk stopped before the run finished"
-                )
-                log.warning("%s recorded as interrupted", plural(count, "chat-started run"))
-            except Exception as exc:
-                log.warning("could not record interrupted chat-started runs: %s", one_line(exc))
+        await _interrupt_chat_runs(context)
         await queue.give_up()  # their requesters are told, while the adapters are up
         sender_stop.set()
-        _, still = await asyncio.wait(background, timeout=SENDER_STOP_S)
-        for task in still:  # e.g. a send waiting out a 429: its claim is released below
-            task.cancel()
-        await asyncio.gather(*still, return_exceptions=True)
-        # Posts made by the last runs go out now if they can, while the adapters are
-        # still up; the rest wait in storage.
-        try:
-            await asyncio.wait_for(sender.send_due(), timeout=5)
-        except Exception:
-            log.warning("pending posts stay in the outbox for the next start")
+        await _last_posts(sender, background)
         for link in reversed(links):
             try:
                 await link.stop()  # no post goes through an adapter once it is stopped
             except Exception:
                 log.exception("stopping the %s adapter failed", link.platform)
-        try:
-            released = await asyncio.to_thread(release_claims, engine, context.runner_id)
-        except Exception as exc:
-            log.warning("could not hand posts back to the outbox: %s", one_line(exc))
-            released = 0
-        if released:
-            log.info("%s handed back to the outbox for the next start", plural(released, "post"))
+        await _hand_back_claims(context)
         if operator is not None:
             await operator.stop()
     refused = [link.refused for link in links if link.refused]
     return 2 if refused else 0
+
+
+async def _interrupt_chat_runs(context: Context) -> None:
+    """Chat-started runs still going after the grace are recorded as interrupted."""
+    left = context.run_control.active()
+    if not left:
+        return
+    try:
+        count = await asyncio.to_thread(
+            runs.interrupt, context.engine, left, "opsdesk stopped before the run finished"
+        )
+        log.warning("%s recorded as interrupted", plural(count, "chat-started run"))
+    except Exception as exc:
+        log.warning("could not record interrupted chat-started runs: %s", one_line(exc))
+
+
+async def _last_posts(sender: OutboxSender, background: list[asyncio.Task[None]]) -> None:
+    """The sender and the chores stop (a send waiting out a 429 is cancelled: its claim
+    is handed back later); posts made by the last runs go out now if they can, while
+    the adapters are still up; the rest wait in storage."""
+    _, still = await asyncio.wait(background, timeout=SENDER_STOP_S)
+    for task in still:
+        task.cancel()
+    await asyncio.gather(*still, return_exceptions=True)
+    try:
+        await asyncio.wait_for(sender.send_due(), timeout=5)
+    except Exception:
+        log.warning("pending posts stay in the outbox for the next start")
+
+
+async def _hand_back_claims(context: Context) -> None:
+    """Posts this process claimed and did not send wait for the next start."""
+    try:
+        released = await asyncio.to_thread(release_claims, context.engine, context.runner_id)
+    except Exception as exc:
+        log.warning("could not hand posts back to the outbox: %s", one_line(exc))
+        return
+    if released:
+        log.info("%s handed back to the outbox for the next start", plural(released, "post"))
 
 
 async def connected_or_refused(

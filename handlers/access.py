@@ -40,6 +40,11 @@ class Caller:
         return f"{self.platform}:{self.user_id}"
 
     @property
+    def shown_name(self) -> str:
+        """Who they are to people: their display name, else their platform id."""
+        return self.name or self.principal
+
+    @property
     def chat(self) -> str | None:
         return None if self.chat_id is None else f"{self.platform}:{self.chat_id}"
 

@@ -77,14 +77,15 @@ def _raise(request: Request, scope: str, amount: str) -> Reply:
     record_raise(context.engine, scope=scope, month=month, tokens=tokens, cost=cost, by=by, at=now)
     state = _state(request, scope)
     raised = compact(tokens) + " tokens" if tokens else money(cost, config.currency)
-    text = f"Budget of {scope_name(scope)} for {now:%B} raised by {raised} by {by}: "
+    who = request.caller.shown_name
+    text = f"Budget of {scope_name(scope)} for {now:%B} raised by {raised} by {who}: "
     text += f"{usage_text(state, config.currency)} ({state.share:.0%})."
     if was_spent and not state.exhausted and state.policy != "alert":
         text += " Model reviews resume."
     reply = Reply(
         title=f"Budget of {scope_name(scope)} raised",
         blocks=[Block(text=text)],
-        fields=[ReplyField(label="By", value=by)],
+        fields=[ReplyField(label="By", value=who)],
     )
     post_follow_up(context, state, f"raise:{now.isoformat()}:{by}", reply)
     return reply

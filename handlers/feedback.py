@@ -20,12 +20,14 @@ from jobs.config.schema import Config
 from jobs.core.reply import Block, Reply
 from jobs.review.code_view import code_view
 from jobs.review.feedback import (
+    OPEN_CODE,
     UNDO_CODE,
     VERDICT_CODES,
     Mark,
     UnknownFinding,
     finding_ids_in,
     mark_shown,
+    marks,
     record_feedback,
     undo_false_positive,
     was_shown,
@@ -72,13 +74,15 @@ def press_feedback(request: Request) -> Reply:
         finding_id, code = parse_id(args[0], "finding id"), args[1]
     except UsageError:
         return Reply.error("That feedback button is malformed; nothing was recorded.")
-    if code not in VERDICT_CODES and code != UNDO_CODE:
+    if code not in VERDICT_CODES and code not in (UNDO_CODE, OPEN_CODE):
         return Reply.error("That feedback button has an unknown verdict; nothing was recorded.")
     refusal = refusal_for(request, finding_id)
     if refusal is not None:
         return refusal
     if code == UNDO_CODE:
         return _undo(request, finding_id)
+    if code == OPEN_CODE:
+        return _opened(request, finding_id)
     return _mark(request, finding_id, VERDICT_CODES[code])
 
 
@@ -102,7 +106,7 @@ def refusal_for(request: Request, finding_id: int) -> Reply | None:
 
 def _mark(request: Request, finding_id: int, verdict: str) -> Reply:
     context, caller = request.context, request.caller
-    who = caller.name or caller.principal
+    who = caller.shown_name
     try:
         result = record_feedback(context.engine, finding_id, caller.principal, verdict, who)
     except UnknownFinding:
@@ -116,9 +120,22 @@ def _mark(request: Request, finding_id: int, verdict: str) -> Reply:
     return remember_shown(request, Reply(title="Feedback recorded", blocks=blocks, note=note))
 
 
+def _opened(request: Request, finding_id: int) -> Reply:
+    """The finding with its verdict buttons (a keyboard that showed one *Feedback*
+    button for it draws them in its place); nothing is recorded."""
+    with session_scope(request.context.engine) as session:
+        finding = session.get(Finding, finding_id)
+        standing = marks(session, finding_id)
+    if finding is None:
+        return Reply.refused(NOT_SHOWN_HERE)
+    state = finding_state(request.context.engine, finding)
+    block = _redrawn(request, finding, state, standing)
+    return Reply(title="Feedback", blocks=[block], note="Choose a verdict for this finding")
+
+
 def _undo(request: Request, finding_id: int) -> Reply:
     caller = request.caller
-    who = caller.name or caller.principal
+    who = caller.shown_name
     try:
         result = undo_false_positive(
             request.context.engine, finding_id, caller.principal, request.role >= Role.ADMIN
@@ -168,6 +185,8 @@ def _redrawn(request: Request, finding: Finding, state: str, marks: Sequence[Mar
 
 # Exactly what finding blocks write: `fb:<finding id>:<verdict code>`, ASCII digits.
 FEEDBACK_PAYLOAD = re.compile(
-    "fb:[1-9][0-9]{0,9}:(?:" + "|".join(map(re.escape, [*VERDICT_CODES, UNDO_CODE])) + ")"
+    "fb:[1-9][0-9]{0,9}:(?:"
+    + "|".join(map(re.escape, [*VERDICT_CODES, UNDO_CODE, OPEN_CODE]))
+    + ")"
 )
 ACTIONS = [Action("fb", press_feedback, shape=FEEDBACK_PAYLOAD)]

@@ -36,9 +36,11 @@ def _next_run(report: HealthReport, timezone: str) -> str:
     return f" · next run: {job} at {when} ({ago(at, report.checked_at)})"
 
 
-def _problem(component: Component) -> str:
+def _problem(component: Component, prefix: str = "/") -> str:
+    """The problem and its fix, the fix's commands as typed where it is read (`prefix`:
+    "/opsdesk " in Slack)."""
     line = f"{_ICON[component.status]} {component.name}: {component.detail}"
-    fix = fix_for(component)
+    fix = (fix_for(component) or "").replace("`/", f"`{prefix}")
     return line + (f"\nFix: {fix}" if fix else "")
 
 
@@ -48,6 +50,7 @@ def health_reply(
     *,
     everything: bool = False,
     more: str = "/health all",
+    prefix: str = "/",
 ) -> Reply:
     """All up: one line with the next scheduled run. Otherwise the problems first, each
     with its fix, then one line for the rest (`more` is how to ask for every
@@ -75,7 +78,7 @@ def health_reply(
         tail += f" Details: {more}"
     return Reply(
         title=f"Health: {report.status}, {len(problems)} {noun}",
-        blocks=[Block(text=_problem(c)) for c in problems] + [Block(text=tail.strip())],
+        blocks=[Block(text=_problem(c, prefix)) for c in problems] + [Block(text=tail.strip())],
         status=status,
     )
 
@@ -88,7 +91,9 @@ def health(request: Request) -> Reply:
     report = health_report(context)
     timezone = context.config.scheduler.timezone
     more = request.caller.typed("/health all")
-    return health_reply(report, timezone, everything=request.args == ["all"], more=more)
+    everything = request.args == ["all"]
+    prefix = request.caller.command_prefix
+    return health_reply(report, timezone, everything=everything, more=more, prefix=prefix)
 
 
 COMMANDS = [

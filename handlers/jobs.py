@@ -220,6 +220,16 @@ def _name_arg(request: Request) -> str:
     return name
 
 
+def job_not_configured(request: Request) -> Reply | None:
+    """Without I/O: a name that is no job nor batch is answered at once, not after the
+    runs waiting in the slow lane."""
+    try:
+        _name_arg(request)
+    except UsageError as exc:
+        return Reply.error(str(exc), request.caller.typed("/run <job>"))
+    return None
+
+
 def run_now(context: Context, name: str, answered_in: str | None = None) -> Reply:
     """Run a job or a whole batch now; the reply comes when it has finished. Its post
     skips `answered_in`, the chat the reply answers (one message there, not two)."""
@@ -256,7 +266,7 @@ def _set_paused(request: Request, paused: bool) -> Reply:
     return Reply(
         title=f"{name}: {verb}",
         blocks=[Block(text=text)],
-        fields=[ReplyField(label="By", value=request.caller.principal)],
+        fields=[ReplyField(label="By", value=request.caller.shown_name)],
     )
 
 
@@ -272,7 +282,15 @@ def resume(request: Request) -> Reply:
 
 COMMANDS = [
     Command("jobs", "/jobs", "scheduled jobs: next run, last status and duration", list_jobs),
-    Command("run", "/run <job>", "run a job or batch now", run, role=Role.ADMIN, slow=True),
+    Command(
+        "run",
+        "/run <job>",
+        "run a job or batch now",
+        run,
+        role=Role.ADMIN,
+        slow=True,
+        early=job_not_configured,
+    ),
     Command("pause", "/pause <job>", "skip a job's scheduled runs", pause, role=Role.ADMIN),
     Command("resume", "/resume <job>", "resume a paused job", resume, role=Role.ADMIN),
 ]

@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from collections import Counter
 
+from sqlalchemy.engine import Engine
+
 from handlers.access import Role
 from handlers.feedback import NOT_SHOWN_HERE, refusal_for, remember_shown
 from handlers.ids import parse_id
@@ -49,10 +51,11 @@ def _when(request: Request, mute: MutedRule) -> str:
     return local_day(mute.at, request.context.config.scheduler.timezone)
 
 
-def _of_rule(request: Request, repo: str, rule: str) -> int:
-    """How many open findings of `rule` the repository has."""
-    muted = open_findings(request.context.engine, repo, "muted")
-    return sum(1 for f in muted if f.category.casefold() == rule.casefold())
+def _of_rule(request: Request, repo: str, rule: str, standing_as: str) -> int:
+    """How many of the repository's open findings of `rule` stand as `standing_as`
+    (open: listed; muted: left out for the rule)."""
+    found = open_findings(request.context.engine, repo, standing_as)
+    return sum(1 for f in found if f.category.casefold() == rule.casefold())
 
 
 def _muted_reply(request: Request, repo: str, mute: MutedRule, made: bool) -> Reply:
@@ -63,7 +66,7 @@ def _muted_reply(request: Request, repo: str, mute: MutedRule, made: bool) -> Re
             f"{_when(request, mute)}; /unmute {label} {mute.rule} takes it back."
         )
         return Reply.text(text, title=f"{label}: {mute.rule} muted already")
-    hidden = _of_rule(request, repo, mute.rule)
+    hidden = _of_rule(request, repo, mute.rule, "muted")
     text = (
         f"Rule {mute.rule} muted in {label} by {mute.by}: its findings are left out of "
         f"reviews, /findings and the digest from now on, and counted apart "
@@ -97,19 +100,13 @@ def unmute(request: Request) -> Reply:
     standing = unmute_rule(request.context.engine, name, rule)
     if standing is None:
         return Reply.error(f"Rule {rule} is not muted in {label}; nothing was changed.")
-    who = request.caller.name or request.caller.principal
-    count = plural(_open_of_rule(request, name, standing.rule), "open finding")
+    who = request.caller.shown_name
+    count = plural(_of_rule(request, name, standing.rule, "open"), "open finding")
     text = (
         f"Rule {standing.rule} unmuted in {label} by {who} (muted by {standing.by} on "
         f"{_when(request, standing)}): its {count} are reported again."
     )
     return Reply.text(text, title=f"{label}: {standing.rule} unmuted")
-
-
-def _open_of_rule(request: Request, repo: str, rule: str) -> int:
-    found = [*open_findings(request.context.engine, repo, "open"),
-             *open_findings(request.context.engine, repo, "suppressed")]  # fmt: skip
-    return sum(1 for f in found if f.category.casefold() == rule.casefold())
 
 
 _MUTE_PAYLOAD = re.compile(rf"{MUTE_PREFIX}:[1-9][0-9]{{0,9}}")
@@ -143,6 +140,17 @@ def press_mute(request: Request) -> Reply:
                      finding.last_review_id), [finding])  # fmt: skip
     folded = muted_block(finding, muted.by, view)
     return Reply(title=answer.title, blocks=[folded], note=answer.blocks[0].text)
+
+
+def muted_hint(engine: Engine, repo: str, rule: str | None) -> str:
+    """ " Rule F401 is muted here (by Ada): /findings demo muted" when `rule` is."""
+    if rule is None:
+        return ""
+    for mute in muted_rules(engine, repo):
+        if mute.rule.casefold() == rule.casefold():
+            label = repo_label(repo)
+            return f" Rule {mute.rule} is muted here (by {mute.by}): /findings {label} muted"
+    return ""
 
 
 def muted_listing(request: Request, repo: str, found: list[ReviewedFinding], where: str) -> Reply:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from handlers.feedback import remember_shown
 from handlers.ids import parse_id
-from handlers.mutes import muted_listing
+from handlers.mutes import muted_hint, muted_listing
 from handlers.router import Command, Request, UsageError
 from jobs.context import Context
 from jobs.core.reply import Block, Reply
@@ -18,7 +18,7 @@ from jobs.review.branches import parse_request
 from jobs.review.code_view import code_view
 from jobs.review.feedback import marks_of
 from jobs.review.history import load_review, open_findings, review_commit, served_review_id
-from jobs.review.post import branch_reply, review_post
+from jobs.review.post import branch_reply, last_review_stands, review_post
 from jobs.review.replies import (
     finding_block,
     not_reviewed_text,
@@ -55,7 +55,9 @@ def review(request: Request) -> Reply:
     except UnknownRepo as exc:
         return unknown_repo(request, exc)
     except ReviewFailed as exc:
-        return Reply.error(f"Review of {repo_label(exc.repo)} failed: {exc.reason}")
+        stands = last_review_stands(context, exc.repo, request.caller.command_prefix)
+        failed = f"Review of {repo_label(exc.repo)} failed: {exc.reason}"
+        return Reply.error("\n".join(filter(None, [failed, stands])))
     return remember_shown(request, review_post(context, result))
 
 
@@ -182,7 +184,8 @@ def findings(request: Request) -> Reply:
         return muted_listing(request, target.name, found, where)
     if not found:
         none = "No finding is marked false positive" if query.suppressed else "No open findings"
-        return Reply.text(f"{none}{where}.", title=f"Findings {label}: none {what}{where}")
+        text = f"{none}{where}.{muted_hint(context.engine, target.name, query.rule)}"
+        return Reply.text(text, title=f"Findings {label}: none {what}{where}")
     pages = -(-len(found) // FINDINGS_PER_PAGE)
     if query.page > pages:
         return Reply.error(

@@ -13,7 +13,7 @@ import importlib.util
 EXTRA_MODULES: dict[str, tuple[str, ...]] = {
     "slack": ("slack_bolt", "slack_sdk", "aiohttp", "yaml"),
     "telegram": ("telegram",),
-    "postgres": ("psycopg",),
+    "postgres": ("psycopg", "procrastinate"),
     "charts": ("matplotlib",),
 }
 

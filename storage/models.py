@@ -41,10 +41,6 @@ class Review(SQLModel, table=True):
     full_prompt_tokens: int = 0
     duration_ms: int = 0
     model_latency_ms: int | None = None
-    new_count: int = 0
-    open_count: int = 0
-    fixed_count: int = 0
-    suppressed_count: int = 0
     dropped_count: int = 0  # model findings outside the diff, dropped
     skipped_files: str = Field(default="[]", sa_column=Column(Text, nullable=False))  # JSON
     # Files a reviewer covered (a linter's files; 0: none or not counted). Migration 0002.

@@ -161,12 +161,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--severity", choices=["error", "warning", "info"], help="only this severity"
     )
     findings.add_argument("--path", metavar="PATH", help="only this file or directory")
-    findings.add_argument(
+    which = findings.add_mutually_exclusive_group()
+    which.add_argument(
         "--suppressed",
         action="store_true",
         help="those marked false positive instead of the open ones",
     )
-    findings.add_argument(
+    which.add_argument(
         "--muted",
         action="store_true",
         help="those of a rule an admin muted in the repository (/mute)",

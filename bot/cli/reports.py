@@ -182,7 +182,7 @@ def run_findings(settings: Settings, args: argparse.Namespace) -> int:
     context = build_context(settings)
     path = (args.path or "").removeprefix("./").rstrip("/") or None
     query = FindingsQuery(
-        args.target, args.suppressed and not args.muted, path, rule=args.rule,
+        args.target, args.suppressed, path, rule=args.rule,
         severity=args.severity, muted=args.muted,
     )  # fmt: skip
     try:

@@ -25,8 +25,9 @@ def run_runtime(settings: Settings, _args: argparse.Namespace) -> int:
     import asyncio
 
     from bot.extras_check import extras_needed
+    from bot.malloc_arenas import limit_malloc_arenas
     from bot.operator.server import OperatorStartError
-    from bot.runtime import limit_malloc_arenas, run_forever
+    from bot.runtime import run_forever
 
     limit_malloc_arenas()  # before asyncio.run starts any thread
     from jobs.config.readiness import readiness_problems

@@ -28,6 +28,7 @@ from jobs.context import Context
 from jobs.outbox.totals import PlatformOutbox, read_outbox
 from jobs.review.history import standing_counts
 from jobs.runs.totals import Histogram, RunTotalsReader
+from jobs.runs.waiting import waiting_runs
 
 # True: this process runs the scheduler; False: it stands by; None: disabled.
 Leadership = Callable[[], bool | None]
@@ -202,7 +203,7 @@ class OpsdeskCollector(Collector):
             "How long the longest-waiting run of each line has waited (0 when none waits).",
             labels=["line"],
         )
-        queued = slots.waiting()
+        queued = waiting_runs(self.context)
         for line, count in sorted(slots.running().items()):
             busy.add_metric([line], count)
             mine = [w for w in queued if w.line == line]

@@ -15,7 +15,7 @@ from html import escape
 from bot.operator.page_assets import REFRESH_SECONDS, SCRIPT, STYLE
 from jobs.core import text as words
 from jobs.core.when import local_time
-from jobs.core.work_slots import LINES, WorkSlots
+from jobs.core.work_slots import LINES, Waiting, WorkSlots
 from jobs.digest.figures import Digest, time_saved_phrase
 from jobs.digest.inputs import Period
 
@@ -234,7 +234,7 @@ def _outlook(lines: Sequence[str]) -> str:
     return f'<section id="budget"><h2>Model usage this month</h2><ul>{items}</ul></section>'
 
 
-def worker_lines(slots: WorkSlots, now: datetime) -> list[str]:
+def worker_lines(slots: WorkSlots, waiting: Sequence[Waiting], now: datetime) -> list[str]:
     """The operator page's words for the worker slots: how many are busy, and per
     line what waits and the longest wait."""
     running = slots.running()
@@ -243,7 +243,6 @@ def worker_lines(slots: WorkSlots, now: datetime) -> list[str]:
         f"{words.plural(slots.workers, 'worker')}: {busy} busy"
         + (f" ({running['scheduled']} scheduled, {running['chat']} from chat)" if busy else "")
     ]
-    waiting = slots.waiting()
     for line in LINES:
         mine = [w for w in waiting if w.line == line]
         if mine:

@@ -212,6 +212,7 @@ class OperatorServer:
     def _page(self, period: Period) -> str:
         from bot.operator.page import render_page, worker_lines
         from jobs.digest.job import build_digest
+        from jobs.runs.waiting import waiting_runs
         from jobs.usage.outlook import month_outlook
 
         context = self.context
@@ -219,7 +220,7 @@ class OperatorServer:
         digest = build_digest(context, period, now)
         digest = type(digest).model_validate(public_data(digest.model_dump()))
         outlook = month_outlook(context)
-        workers = worker_lines(context.run_control.slots, now)
+        workers = worker_lines(context.run_control.slots, waiting_runs(context), now)
         return render_page(
             digest, chart=charts_installed(), generated_at=now, outlook=outlook, workers=workers
         )

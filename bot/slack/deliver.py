@@ -24,7 +24,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.slack.render import render_message
 from bot.slack.uploads import upload_chart
 from jobs.outbox.answers import PermanentFailure, RetryAfter, Unavailable
-from jobs.outbox.delivery import Post
+from jobs.outbox.delivery import EDIT_KIND, Post
 
 log = logging.getLogger(__name__)
 
@@ -131,8 +131,14 @@ class SlackDeliverer:
                 return None
         return None
 
-    async def _deliver(self, post: Post) -> str:
+    async def _deliver(self, post: Post) -> str | None:
         channel = post.target_id
+        if post.kind == EDIT_KIND:  # the message it names, redrawn (if it was ever sent)
+            if post.thread_ref is not None:
+                await self.client.chat_update(
+                    channel=channel, ts=post.thread_ref, **render_message(post.reply)
+                )
+            return post.thread_ref
         ts = self._posted.get(post.id)
         if ts is None:
             response = await self.client.chat_postMessage(

@@ -19,7 +19,7 @@ from telegram.warnings import PTBDeprecationWarning
 from bot.telegram.render import Chunk, caption, render
 from jobs.core.reply import Button, Image, Reply
 from jobs.outbox.answers import PermanentFailure, RetryAfter, Unavailable
-from jobs.outbox.delivery import Post
+from jobs.outbox.delivery import EDIT_KIND, Post
 from jobs.review.feedback import Placement, finding_id_of, record_message
 
 log = logging.getLogger(__name__)
@@ -137,6 +137,9 @@ class TelegramDeliverer:
     async def deliver(self, post: Post) -> str | None:
         chat_id = chat_id_of(post.target_id)
         try:
+            if post.kind == EDIT_KIND:
+                await self._redraw(chat_id, post)
+                return post.thread_ref
             message = await send_reply(
                 self.bot,
                 chat_id,
@@ -158,3 +161,22 @@ class TelegramDeliverer:
             raise Unavailable(f"Telegram unavailable: {exc.message}") from exc
         self._sent_parts.pop(post.id, None)
         return None if message is None else f"{message.chat_id}:{message.message_id}"
+
+    async def _redraw(self, chat_id: int | str, post: Post) -> None:
+        """The message the post names, redrawn with the post's first part (if it was
+        ever sent); a redraw that changes nothing is done."""
+        message_id = thread_message_id(post.thread_ref)
+        if message_id is None:
+            return
+        first = render(post.reply)[0]
+        try:
+            await self.bot.edit_message_text(
+                first.html,
+                chat_id=chat_id,
+                message_id=message_id,
+                parse_mode=ParseMode.HTML,
+                reply_markup=markup(first.keyboard),
+            )
+        except BadRequest as exc:
+            if "not modified" not in exc.message.lower():
+                raise

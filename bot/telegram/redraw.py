@@ -53,10 +53,10 @@ def edit_after_press(
     """The message a button was on, with the pressed block redrawn from the answer.
 
     `placed` is what was recorded when the message was sent: the block's paragraph in
-    this message and its number; the keyboard rows replaced are those holding the
-    pressed payload. None when the answer has no block of that key, the message no
-    longer has that paragraph, or the result would not fit: the caller then sends the
-    answer as a new message."""
+    this message and its number; the keyboard rows replaced are the one holding the
+    pressed payload and the block's others (their labels say its #n). None when the
+    answer has no block of that key, the message no longer has that paragraph, or the
+    result would not fit: the caller then sends the answer as a new message."""
     block = next((b for b in answer.blocks if b.key == placed.key), None)
     if block is None:
         return None
@@ -73,10 +73,17 @@ def edit_after_press(
     if utf16_len(PARAGRAPH_BREAK.join(plain_paragraphs)) > MAX_MESSAGE_LENGTH:
         return None
     new_rows = [[(b.label, b.payload) for b in row] for row in paragraph.rows]
+    mark = f"#{placed.number} "
+
+    def of_the_block(row: list[tuple[str, str]]) -> bool:
+        """The pressed row, and every other row of the same numbered block."""
+        pressed_here = any(data == pressed for _, data in row)
+        return pressed_here or bool(placed.number and all(t.startswith(mark) for t, _ in row))
+
     rows: list[list[tuple[str, str]]] = []
     for row in keyboard:
-        if any(data == pressed for _, data in row):
-            rows.extend(new_rows)
+        if of_the_block(row):
+            rows.extend(new_rows)  # in place of the block's first row; its others go
             new_rows = []
         else:
             rows.append(row)

@@ -94,26 +94,30 @@ def _block_lines(block: Block) -> list[Line]:
     return [[(line, style)] for line in block.text.splitlines() if line.strip()] or [[("-", style)]]
 
 
-def _rows(buttons: list[Button]) -> list[list[Button]]:
-    return [
-        buttons[start : start + MAX_BUTTONS_PER_ROW]
-        for start in range(0, len(buttons), MAX_BUTTONS_PER_ROW)
-    ]
+# Numbered buttons ("#12 False positive") two to a row, so a phone shows their labels.
+NUMBERED_PER_ROW = 2
 
 
-def block_paragraph(block: Block, number: int = 0) -> _Paragraph:
-    """A block as one paragraph; numbered, its first line and its buttons say #n."""
+def _rows(buttons: list[Button], per_row: int = MAX_BUTTONS_PER_ROW) -> list[list[Button]]:
+    return [buttons[start : start + per_row] for start in range(0, len(buttons), per_row)]
+
+
+def block_paragraph(block: Block, number: int = 0, *, folded: bool = False) -> _Paragraph:
+    """A block as one paragraph; numbered, its first line and its buttons say #n.
+    `folded`: its opener alone stands for its buttons (one key a finding, not four)."""
     lines = _block_lines(block)
-    buttons = block.buttons
+    buttons = [block.opener] if folded and block.opener is not None else block.buttons
     if number:
         lines[0] = [(f"#{number} ", "b"), *lines[0]]
         buttons = [b.model_copy(update={"label": f"#{number} {b.label}"}) for b in buttons]
+        return _Paragraph(lines, _rows(buttons, NUMBERED_PER_ROW), block.key, number)
     return _Paragraph(lines, _rows(buttons), block.key, number)
 
 
 def reply_paragraphs(reply: Reply) -> list[_Paragraph]:
     """The reply as paragraphs: title, blocks, fields, note. When more than one block
-    has buttons, those blocks are numbered so every keyboard row names its block."""
+    has buttons, those blocks are numbered so every keyboard row names its block, and a
+    block with an opener shows that one button (its press draws the others in its place)."""
     numbered = sum(1 for block in reply.blocks if block.buttons) > 1
     paragraphs: list[_Paragraph] = []
     if reply.title:
@@ -122,7 +126,7 @@ def reply_paragraphs(reply: Reply) -> list[_Paragraph]:
     for block in reply.blocks:
         if block.buttons and numbered:
             number += 1
-            paragraphs.append(block_paragraph(block, number))
+            paragraphs.append(block_paragraph(block, number, folded=True))
         else:
             paragraphs.append(block_paragraph(block))
     if reply.fields:

@@ -32,6 +32,7 @@ from bot.render_text import render_text  # noqa: E402
 from bot.slack.render import render_blocks, render_message, replace_keyed  # noqa: E402
 from bot.telegram.redraw import edit_after_press  # noqa: E402
 from bot.telegram.render import render  # noqa: E402
+from jobs.review.feedback import OPEN_CODE  # noqa: E402
 
 PAGE = ROOT / "docs" / "messages.md"
 IMAGES = HERE / "images"
@@ -76,6 +77,7 @@ def telegram_messages(example: Example) -> list[tuple[str, list[list[str]]]]:
         html_text = chunk.html
         rows = [[(b.label, b.payload) for b in row] for row in chunk.keyboard]
         answer, pressed = example.answer, example.press
+        pressed = _as_on_keyboard(pressed, rows)
         keys = {block.key for block in answer.blocks} if answer is not None else set()
         placed = next((p for p in chunk.placed if p.key in keys), None)
         if answer is not None and placed is not None:
@@ -89,6 +91,15 @@ def telegram_messages(example: Example) -> list[tuple[str, list[list[str]]]]:
     for follow_up in example.thread:  # each a reply to the first message
         shown += [(REPLY_MARK + chunk.html, []) for chunk in render(follow_up)]
     return shown
+
+
+def _as_on_keyboard(pressed: str, rows: list[list[tuple[str, str]]]) -> str:
+    """A verdict pressed where the keyboard shows the finding's *Feedback* button: that
+    button was pressed first (it drew the verdicts in its place), so its row is the one
+    the answer redraws."""
+    payloads = {payload for row in rows for _, payload in row}
+    opener = pressed.rsplit(":", 1)[0] + f":{OPEN_CODE}"
+    return opener if pressed and pressed not in payloads and opener in payloads else pressed
 
 
 def terminal_text(example: Example) -> str:

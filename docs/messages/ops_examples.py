@@ -17,7 +17,7 @@ from handlers.access import Caller
 from jobs.context import Context
 from jobs.core.reply import Reply
 from jobs.digest.job import post_health_alerts
-from jobs.outbox.delivery import OutboxSender, Post
+from jobs.outbox.delivery import EDIT_KIND, OutboxSender, Post
 from jobs.running.runner import run_job
 from jobs.runs.specs import find_job
 from storage.db import session_scope
@@ -48,7 +48,7 @@ def config_for(healed: Path, started: Path) -> dict[str, object]:
         "scheduler": {"timezone": "Europe/Berlin"},
         "digest": {"post_to": [TEAM], "time": "08:00"},
         "health": {"grace": "10m"},
-        "access": {"admins": ["slack:U0DANA"], "viewers": ["telegram:42"]},
+        "access": {"admins": ["slack:U0DANA"], "viewers": ["slack:U0LEE", "telegram:42"]},
     }  # fmt: skip
 
 
@@ -141,9 +141,11 @@ def _thread(world: World) -> tuple[Reply, list[Reply]]:
     about = [row for row in rows if "deploy-docs" in row.reply_json]
     root = next(row for row in about if row.thread_key is None)
     replies = [row for row in about if row.thread_key == root.dedupe_key]
+    # The root as the channel shows it at the end: redrawn by the run that ended it.
+    redrawn = [row for row in replies if row.kind == EDIT_KIND]
     return (
-        Reply.model_validate_json(root.reply_json),
-        [Reply.model_validate_json(row.reply_json) for row in replies],
+        Reply.model_validate_json((redrawn or [root])[-1].reply_json),
+        [Reply.model_validate_json(row.reply_json) for row in replies if row.kind != EDIT_KIND],
     )
 
 
@@ -184,6 +186,10 @@ def examples(world: World) -> list[Example]:
     with _taking(world, context, NOW, 41.2):
         ran = router.handle(ADMIN, "/run backup")
 
+    misspelt = router.handle(ADMIN, "/run bakup")
+    viewer = Caller("slack", "U0LEE", "C0TEAM", name="Lee", command_prefix="/opsdesk ")
+    refused = router.handle(viewer, "/run backup")
+
     healed.unlink()
     with _taking(world, context, NOW + timedelta(minutes=5), 2.1):
         router.handle(ADMIN, "/run deploy-docs")
@@ -193,6 +199,25 @@ def examples(world: World) -> list[Example]:
     world.now = NOW
     _delivered(world)
 
+    errors = [
+        Example(
+            "error-unknown-job",
+            "Errors and answers",
+            "A misspelt job",
+            "`/run bakup`: answered at once, to the asker alone, with the command it most "
+            "likely meant.",
+            misspelt,
+            measured=False,
+        ),
+        Example(
+            "error-refused",
+            "Errors and answers",
+            "A command someone may not use",
+            "`/run backup` by a viewer: a refusal that says what to ask for, to them alone.",
+            refused,
+            measured=False,
+        ),
+    ]
     return [
         Example(
             "digest",
@@ -208,9 +233,10 @@ def examples(world: World) -> list[Example]:
             "incident",
             "Jobs and alerts",
             "A failure, its alert and its recovery: one thread",
-            "deploy-docs failed at 04:00: its post is the one message in the channel. The "
-            "health check's alert, the next failure and the run that worked again, with "
-            "the recovery, are replies in its thread.",
+            "deploy-docs failed at 04:00: its post is the one message in the channel, "
+            "redrawn in place when the job works again. The health check's alert, the "
+            "next failure and the run that worked again, with the recovery, are replies "
+            "in its thread.",
             root,
             thread=tuple(thread),
             measured=False,
@@ -250,4 +276,5 @@ def examples(world: World) -> list[Example]:
             health_down,
             measured=False,
         ),
+        *errors,
     ]

@@ -132,7 +132,7 @@ def steady(reply: Reply) -> Reply:
     def block(b: Block) -> Block:
         if b.spans:
             spans = [s.model_copy(update={"text": _steady_text(s.text)}) for s in b.spans]
-            return Block(spans=spans, buttons=b.buttons, key=b.key)
+            return Block(spans=spans, buttons=b.buttons, key=b.key, opener=b.opener)
         return b.model_copy(update={"text": _steady_text(b.text)})
 
     return reply.model_copy(

@@ -70,6 +70,10 @@ class Block(BaseModel):
     monospace: bool = False
     buttons: list[Button] = Field(default_factory=list)
     key: str | None = Field(default=None, max_length=200)
+    # One button that stands for `buttons` where a keyboard is short of room (Telegram,
+    # with several findings in a message): its press answers with this block, buttons
+    # and all, which the adapter draws in its place.
+    opener: Button | None = None
 
     @model_validator(mode="after")
     def _text_of_spans(self) -> Block:

@@ -15,7 +15,7 @@ from jobs.core.work_slots import WorkSlots
 class RunControl:
     def __init__(self) -> None:
         self.cancel = threading.Event()
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()
         self._active: set[int] = set()
         # The process's bound on runs at once, shared by both as well.
         self.slots = WorkSlots()
@@ -27,6 +27,12 @@ class RunControl:
     def finished(self, run_id: int) -> None:
         with self._lock:
             self._active.discard(run_id)
+            self._lock.notify_all()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Block until no run is active (True) or `timeout` passes (False)."""
+        with self._lock:
+            return self._lock.wait_for(lambda: not self._active, timeout)
 
     def active(self) -> list[int]:
         """Run ids started and not finished, oldest first."""

@@ -18,8 +18,11 @@ ICON_QUIET = "✅"
 
 
 def _problem_line(row: JobStats, health: Insight | None) -> str:
-    """'❌ flaky: 1 of 2 runs failed', '⚠️ nightly is late: …', or both in one line."""
+    """'❌ flaky: 1 of 2 runs failed' ('⚠️ …, working again' once its last run worked),
+    '⚠️ nightly is late: …', or both in one line."""
     failed = f"{row.failures} of {plural(row.runs, 'run')} failed" if row.failures else ""
+    if failed and row.health == "up":  # its last run worked: worth a look, not a fire
+        return f"{ICON['late']} {row.job}: {failed}, working again"
     icon = ICON["problem"] if row.failures or row.health == "down" else ICON["late"]
     if health is None:
         return f"{icon} {row.job}: {failed}"

@@ -22,6 +22,7 @@ from jobs.health.model_endpoint import check_model_endpoint
 from jobs.health.posting import check_post_targets
 from jobs.health.scheduled import check_jobs, scheduled_jobs
 from jobs.outbox.waiting import waiting_posts
+from jobs.runs.waiting import waiting_runs
 from storage import heartbeats, migrate
 from storage.db import describe, open_failure
 from storage.heartbeats import read_heartbeat
@@ -190,7 +191,7 @@ def check_workers(context: Context, now: datetime) -> Component | None:
     """`late` while a run of this process has waited longer than `[scheduler]
     long_wait` for a free worker; nothing to say otherwise."""
     slots = context.run_control.slots
-    waiting = slots.waiting()
+    waiting = waiting_runs(context)
     if not waiting:
         return None
     longest = now - waiting[0].queued_at

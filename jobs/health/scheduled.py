@@ -83,6 +83,17 @@ def next_fire_after(schedule: str, timezone: str, after: datetime) -> datetime |
     return None if fire is None else fire.astimezone(UTC)
 
 
+def _next_fire(job: ScheduledJob, last: LastRuns, now: datetime) -> datetime | None:
+    """The job's next fire as /jobs tells it: an interval counts from its last run."""
+    spec = schedule_from(job.schedule)
+    if spec is None or spec.every is None or last.latest is None:
+        return next_fire_after(job.schedule, job.timezone, now - timedelta(microseconds=1))
+    upcoming = last.latest[1] + spec.every
+    while upcoming <= now:
+        upcoming += spec.every
+    return upcoming
+
+
 @dataclass(frozen=True)
 class LastRuns:
     latest: tuple[str, datetime, datetime | None] | None  # status, started, finished
@@ -116,7 +127,7 @@ def job_status(
     and a grace period. Fire times before the job's last run (or, if it never ran,
     before the scheduler started) are not expected."""
     name = f"job {job.name}"
-    upcoming = next_fire_after(job.schedule, job.timezone, now - timedelta(microseconds=1))
+    upcoming = _next_fire(job, last, now)
     data: dict[str, Any] = {
         "job": job.name,
         "schedule": job.schedule,

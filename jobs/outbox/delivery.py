@@ -83,6 +83,11 @@ class Deliverer(Protocol):
     async def deliver(self, post: Post) -> str | None: ...
 
 
+# A post of this kind redraws the message its thread_of names (Slack chat.update,
+# Telegram editMessageText) instead of posting one; nothing when that was never sent.
+EDIT_KIND = "edit"
+
+
 def post_key(dedupe_key: str, target: str) -> str:
     """The dedupe_key of the post `enqueue(dedupe_key=…)` writes for `target`."""
     return f"{dedupe_key}|{target}"[:200]

@@ -1,21 +1,14 @@
-"""The pure review core: git → diff → budget → prompt → reviewer → findings.
+"""The review product: a repository (or a branch, or a pull request) reviewed at a
+commit, cached by (repository, commit, reviewer fingerprint), stored with its
+findings' life, and shown.
 
-No database and no chat here; `jobs/` builds caching and storage on top of this API.
+    result = recorded_review(context, "api")   # run_record.py: a run of its own
+    result = run_review(context, "api")        # engine.py: cache → lock → delta → reviewer → store
 
-    sha = git.resolve_ref(repo, "HEAD")                 # one git rev-parse
-    key = (repo_name, sha, reviewer.fingerprint())      # the review cache key
-    review_input = pipeline.prepare_review(repo, last_sha, sha, reviewer.budget_tokens())
-    output = reviewer.review(review_input)              # LintReviewer or LlmReviewer
-    ids = [finding.finding_fingerprint(f) for f in output.findings]
-
-Modules: finding (Finding, fingerprint), git (read-only git), checkout (the scratch
-checkout a linter runs in), scratch (clones and checkouts on disk; removing unused
-ones), diff (parsing, skip rules), budget (skip-rule packing, not-reviewed reasons),
-tokens (estimate and per-model calibration), split (pieces that fit one call),
-sizing (call planning, full-tree tokens), prompt (messages, PROMPT_VERSION),
-reviewers (ReviewInput, ReviewerOutput, Reviewer protocol), lint + linters + reports
-(ruff and any SARIF or Checkstyle linter on the whole commit), baseline
-(new/open/fixed against the base review), llm + llm_call + llm_answer
-(OpenAI-compatible endpoint, answer salvage), calibration (calibrations kept in the
-database).
+From the top: the job kind (job.py) and branch reviews (branch_review.py); the run
+row of a review asked for in chat or on the command line (run_record.py); the engine
+(engine.py); the post and replies; what is stored and read back (store.py, placing.py,
+history.py, stored.py); the reviewers (lint/, llm/); git, diffs and commits read as
+untrusted data (git.py, diff.py, objects.py, bounded_diff.py, checkout.py). The
+layers are import-linter contracts in pyproject.toml; docs/architecture.md draws them.
 """

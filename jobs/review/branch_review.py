@@ -5,10 +5,11 @@ repository's branch.
 
 The truth a user can check: the new findings are exactly the linters' findings at the
 branch head minus those at the merge base (as multisets, by fingerprint), the fixed
-ones the reverse — both commits linted in full checkouts. A model reviewer sees only
-the branch's diff (merge base → head), so everything it reports is new. Cached by
-(repository, head, merge base, reviewer): asking again is a cache hit, a push is a new
-head. Nothing here touches the repository's own history of reviews.
+ones the reverse — both commits linted in full checkouts (the merge base once: its
+findings are kept). A model reviewer sees only the branch's diff (merge base → head),
+so everything it reports is new. Cached by (repository, head, merge base, reviewer):
+asking again is a cache hit, a push is a delta (branch_push.py). Nothing here touches
+the repository's own history of reviews.
 """
 
 from __future__ import annotations
@@ -19,7 +20,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from jobs.context import Context
+from jobs.core.text import plural
 from jobs.review import git, history
+from jobs.review.branch_push import (
+    EarlierHead,
+    carried_findings,
+    earlier_head,
+    keep_lint,
+    kept_lint,
+)
 from jobs.review.branch_store import (
     Compared,
     branch_cache_fingerprint,
@@ -40,7 +49,7 @@ from jobs.review.llm.reviewer import LlmReviewer
 from jobs.review.lock import repo_lock
 from jobs.review.pipeline import prepare_review
 from jobs.review.result import BranchReview, ReviewResult
-from jobs.review.reviewers import Reviewer, ReviewerError, ReviewerOutput, model_of
+from jobs.review.reviewers import Reviewer, ReviewerError, ReviewerOutput, ReviewInput, model_of
 from jobs.review.run_record import RunRecorder
 from jobs.review.scratch import checkout_dir
 from jobs.review.spending import FallbackReviewer, LintInstead, check_budget
@@ -94,7 +103,7 @@ def _branch_review(
                 cached = ReviewResult(hit, True, run.elapsed_ms(), cache_key=key)
                 return BranchReview(run.finished(target.name, cached), head, target.name)
             started = time.perf_counter()
-            compared, output, skipped = _compare(context, target, reviewer, head)
+            compared, output, skipped = _compare(context, target, reviewer, head, fingerprint)
             draft = _draft(context, target, reviewer, head, fingerprint, output, started)
             draft = replace(draft, skipped_files=[*skipped, *output.not_reviewed])
             stored = save_branch_review(context.engine, target.name, draft, compared)
@@ -128,10 +137,11 @@ def _resolve(target: RepoTarget, ask: BranchAsk) -> BranchHead:
 
 
 def _compare(
-    context: Context, target: RepoTarget, reviewer: Reviewer, head: BranchHead
+    context: Context, target: RepoTarget, reviewer: Reviewer, head: BranchHead, fingerprint: str
 ) -> tuple[list[Compared], ReviewerOutput, tuple[SkippedFile, ...]]:
     """The branch's findings, the reviewer's output at its head and the files of the
-    branch's diff a model did not see (the skip rules, sizes)."""
+    branch's diff a model did not see (the skip rules, sizes). A push to a branch a
+    model reviewed before is a delta from that review (branch_push.py)."""
     if head.merge_base == head.head_sha:
         empty = ReviewerOutput(notes=[f"{head.label} adds no commit to {head.base_label}"])
         return [], empty, ()
@@ -139,18 +149,44 @@ def _compare(
     scratch = checkout_dir(context.data_dir, target.name)
     budget = reviewer.budget_tokens()
 
-    def review(base: str, sha: str) -> tuple[ReviewerOutput, tuple[SkippedFile, ...]]:
+    def prepared(base: str, sha: str) -> ReviewInput:
         made = replace(prepare_review(target.path, base, sha, budget, limits), checkout=scratch)
         if isinstance(reviewer, LlmReviewer):
             check_budget(context, target.name, reviewer, made)
-        return reviewer.review(made), made.packed.skipped
+        return made
 
-    at_head, skipped = review(head.merge_base, head.head_sha)
+    if reviewer.kind == "llm":
+        stored_as = branch_repo(target.name)
+        earlier = earlier_head(context.engine, stored_as, fingerprint, target.path, head.head_sha)
+        if earlier is not None:
+            return _pushed(reviewer, earlier, prepared(earlier.commit_sha, head.head_sha))
+    branch = prepared(head.merge_base, head.head_sha)
+    at_head = reviewer.review(branch)
     if not at_head.whole_tree:  # a model saw the branch's diff only: all of it is new
         found = [Compared(f, fp, "new") for f, fp in fingerprinted(at_head.findings)]
-        return found, at_head, skipped
-    at_base, _ = review(head.head_sha, head.merge_base)
-    return linter_difference(at_head.findings, at_base.findings), at_head, ()
+        return found, at_head, branch.packed.skipped
+    # The linters: the merge base's findings as kept when a review linted it before.
+    linted_as = reviewer.fingerprint()
+    at_base = kept_lint(scratch, head.merge_base, linted_as)
+    if at_base is None:
+        at_base = reviewer.review(prepared(head.head_sha, head.merge_base)).findings
+        keep_lint(scratch, head.merge_base, linted_as, at_base)
+    return linter_difference(at_head.findings, at_base), at_head, ()
+
+
+def _pushed(
+    reviewer: Reviewer, earlier: EarlierHead, push: ReviewInput
+) -> tuple[list[Compared], ReviewerOutput, tuple[SkippedFile, ...]]:
+    """A model's review of what a push changed, with the earlier findings it left."""
+    output = reviewer.review(push)
+    carried, untouched = carried_findings(earlier, push, output)
+    found = [Compared(f, fp, "new") for f, fp in fingerprinted([*carried, *output.findings])]
+    note = (
+        f"reviewed what was pushed since {earlier.commit_sha[:12]}; "
+        f"{plural(len(carried), 'earlier finding')} carried over"
+    )
+    output = output.model_copy(update={"notes": [*output.notes, note]})
+    return found, output, (*push.packed.skipped, *untouched)
 
 
 def fingerprinted(findings: Sequence[Finding]) -> list[tuple[Finding, str]]:

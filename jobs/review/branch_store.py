@@ -68,8 +68,6 @@ def save_branch_review(
         )
         columns["notes"] = json.dumps(list(draft.notes))
         review = Review(**columns)
-        review.new_count = sum(1 for c in compared if c.state == "new")
-        review.fixed_count = sum(1 for c in compared if c.state == "fixed")
         session.add(review)
         session.flush()
         wanted = [c.fingerprint for c in compared]

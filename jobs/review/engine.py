@@ -16,7 +16,6 @@ from `ReviewResult.run_columns()` or the `ReviewFailed` it raised.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cached_property
@@ -28,8 +27,8 @@ from sqlalchemy.engine import Engine
 from jobs.context import Context
 from jobs.review import current, git, history, store
 from jobs.review.budget import RETRY_REASONS, SkippedFile
-from jobs.review.diff import SKIP_REASONS, FileDiff
-from jobs.review.linemap import line_maps
+from jobs.review.diff import SKIP_REASONS
+from jobs.review.linemap import fixed, line_mover, partial_fate
 from jobs.review.lint.reviewer import NO_LINTER, LintReviewer
 from jobs.review.llm.calibration import StoredCalibration
 from jobs.review.llm.reviewer import LlmReviewer
@@ -167,21 +166,7 @@ def _review_miss(
     started = time.perf_counter()
     engine, target, reviewer = review.context.engine, review.target, review.reviewer
     retry = hit if hit is not None and not full and _worth_retrying(hit) else None
-    last = history.last_review(engine, target.name, review.fingerprint)
-    base: str | None = None
-    if retry is not None:  # the same delta again, from the same base review
-        base = retry.row["base_sha"]
-        before = (
-            history.cached_review(engine, target.name, base, review.fingerprint) if base else None
-        )
-        last = (
-            history.LastReview(before.id, base, before.skipped_files)
-            if before is not None and base
-            else None
-        )
-        base = base if last is not None else None
-    elif last is not None and not full and _is_ancestor(target.path, last.commit_sha, sha):
-        base = last.commit_sha
+    last, base = _base_of(review, sha, retry, full=full)
     limits = read_limits(review.context)
     review_input = prepare_review(target.path, base, sha, reviewer.budget_tokens(), limits)
     tree = git.tree_sizes(target.path, sha)
@@ -221,9 +206,9 @@ def _review_miss(
         notes=output.notes,
     )
     renamed = git.renames(target.path, base, sha) if base is not None else {}
-    moved = _line_mover(target.path, base, sha, review_input.changed_paths) if base else None
+    moved = line_mover(target.path, base, sha, review_input.changed_paths) if base else None
     # A reviewer that saw the whole commit did not report a base finding: it is fixed.
-    fate = _fixed if output.whole_tree else _partial_fate(review_input.files, tree, moved)
+    fate = fixed if output.whole_tree else partial_fate(review_input.files, tree, moved)
     stored = store.save_review(
         engine,
         draft,
@@ -238,56 +223,39 @@ def _review_miss(
     return stored, output
 
 
+def _base_of(
+    review: _Review, sha: str, retry: StoredReview | None, *, full: bool
+) -> tuple[history.LastReview | None, str | None]:
+    """The chain's review this one is compared with, and the commit it is a delta
+    from (None: a full review). A second try is the same delta again, from the same
+    base review; otherwise the chain's last review, a delta from it when its commit
+    is an ancestor of `sha` and no full review was asked for."""
+    engine, target = review.context.engine, review.target
+    last = history.last_review(engine, target.name, review.fingerprint)
+    if retry is not None:
+        base = retry.row["base_sha"]
+        before = (
+            history.cached_review(engine, target.name, base, review.fingerprint) if base else None
+        )
+        if before is None or not base:
+            return None, None
+        return history.LastReview(before.id, base, before.skipped_files), base
+    if last is not None and not full and _is_ancestor(target.path, last.commit_sha, sha):
+        return last, last.commit_sha
+    return last, None
+
+
 def _carried(skipped: tuple[SkippedFile, ...], tree: dict[str, int]) -> tuple[str, ...]:
     """Files the base review could not review by mischance (over budget, a hunk too
     large, an answer cut short, a reviewer's own not_reviewed), still in the commit:
     the next review must review them. Files a skip rule or missing linter coverage
     leaves out stay out."""
-    carried = [s.path for s in skipped if s.path in tree and _by_mischance(s.reason)]
+    carried = [s.path for s in skipped if s.path in tree and by_mischance(s.reason)]
     return tuple(dict.fromkeys(carried))
 
 
-def _by_mischance(reason: str) -> bool:
+def by_mischance(reason: str) -> bool:
     return reason not in SKIP_REASONS and not reason.startswith(NO_LINTER) and not is_inert(reason)
-
-
-def _fixed(path: str, line: int) -> int | None:
-    return None
-
-
-def _line_mover(
-    repo: Path, base: str, sha: str, changed: tuple[str, ...]
-) -> Callable[[str, int], int | None]:
-    """(path at head, line at base) → its line at head; None when the delta changed it.
-    Every changed file has its map, skipped ones too: without one, identical findings
-    below an inserted line could not be paired by where they went."""
-    maps = line_maps(repo, base, sha, list(changed))
-
-    def moved(path: str, line: int) -> int | None:
-        return maps[path].moved(line) if path in maps else line
-
-    return moved
-
-
-def _partial_fate(
-    files: tuple[FileDiff, ...],
-    tree: dict[str, int],
-    moved: Callable[[str, int], int | None] | None,
-) -> Callable[[str, int], int | None]:
-    """For a reviewer that saw only the delta's added lines (a model): where an
-    earlier finding it did not report again is now, or None when it is fixed."""
-    reviewed = {f.path for f in files}
-
-    def fate(path: str, line: int) -> int | None:
-        if path not in tree:
-            return None  # the file is gone
-        if path not in reviewed:
-            return line  # untouched by this delta (or skipped): still open
-        if moved is None:
-            return None  # a full review saw the whole file and did not report it
-        return moved(path, line)
-
-    return fate
 
 
 def _is_ancestor(repo: Path, ancestor: str, descendant: str) -> bool:

@@ -26,6 +26,7 @@ VERDICTS = ("helpful", "not_helpful", "false_positive", "resolved")
 VERDICT_CODES = {"h": "helpful", "n": "not_helpful", "fp": "false_positive", "r": "resolved"}
 CODE_OF = {verdict: code for code, verdict in VERDICT_CODES.items()}
 UNDO_CODE = "u"  # `fb:<finding id>:u` takes a false positive back
+OPEN_CODE = "v"  # `fb:<finding id>:v` shows the finding's verdict buttons (records nothing)
 
 FEEDBACK = Feedback.__table__  # type: ignore[attr-defined]
 POSTS = FindingPost.__table__  # type: ignore[attr-defined]

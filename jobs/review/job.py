@@ -13,17 +13,17 @@ import logging
 from fnmatch import fnmatchcase
 
 from jobs.context import Context
-from jobs.outbox.delivery import enqueue
+from jobs.core.reply import Reply
 from jobs.review.branch_review import BranchAsk, run_branch_review
 from jobs.review.branches import branch_names
 from jobs.review.engine import run_review
-from jobs.review.post import branch_reply, review_post
+from jobs.review.post import branch_reply, last_review_stands, review_post
 from jobs.review.targets import ReviewFailed, resolve_target
 from jobs.runs.job import JobOutcome, RunContext
 
 log = logging.getLogger(__name__)
 
-MAX_BRANCHES_A_RUN = 20  # the first ones by name; the rest wait for the next run
+MAX_BRANCHES_A_RUN = 20  # the first ones by name; the others are left out, and logged
 
 
 def run_review_job(ctx: RunContext) -> JobOutcome:
@@ -33,10 +33,11 @@ def run_review_job(ctx: RunContext) -> JobOutcome:
         result = run_review(context, repo)
     except ReviewFailed as exc:
         spent_in, spent_out = exc.tokens_in or None, exc.tokens_out or None
-        return JobOutcome("failed", error=exc.reason, tokens_in=spent_in, tokens_out=spent_out)
+        # Said in the post: the failure replaced nothing, the last review still stands.
+        error = ". ".join(filter(None, [exc.reason, last_review_stands(context, repo)]))
+        return JobOutcome("failed", error=error, tokens_in=spent_in, tokens_out=spent_out)
     columns = result.run_columns()
     reply = review_post(context, result)
-    review_branch_heads(context, repo, ctx.trigger)
     return JobOutcome(
         status=columns["status"],
         output=reply.title,
@@ -46,16 +47,18 @@ def run_review_job(ctx: RunContext) -> JobOutcome:
         model_latency_ms=columns["model_latency_ms"],
         review_id=columns["review_id"],
         reply=reply,
+        posts_after=tuple(review_branch_heads(context, repo, ctx.trigger)),
     )
 
 
-def review_branch_heads(context: Context, repo: str, trigger: str) -> None:
+def review_branch_heads(context: Context, repo: str, trigger: str) -> list[tuple[str, Reply]]:
     """Review each branch matching the repository's `review_branches` (its base branch
-    and branches that add no commit left out) and post what it adds, once per head and
-    merge base: an unchanged branch is a cache hit whose post was written already."""
+    and branches that add no commit left out); what each adds, to be posted after the
+    repository's review, once per head and merge base (the key): an unchanged branch is
+    a cache hit whose post was written already."""
     config = context.config.repo(repo)
     if config is None or not config.review_branches:
-        return
+        return []
     target = resolve_target(context, repo, allow_local=False)
     names = [
         name
@@ -63,6 +66,10 @@ def review_branch_heads(context: Context, repo: str, trigger: str) -> None:
         if name not in ("HEAD", config.branch)
         and any(fnmatchcase(name, pattern) for pattern in config.review_branches)
     ]
+    if len(names) > MAX_BRANCHES_A_RUN:
+        log.warning("%s: %d branches match review_branches; the first %d by name are reviewed",
+                    repo, len(names), MAX_BRANCHES_A_RUN)  # fmt: skip
+    posts = []
     for name in sorted(names)[:MAX_BRANCHES_A_RUN]:
         try:
             found = run_branch_review(context, repo, BranchAsk(branch=name), trigger=trigger)
@@ -70,15 +77,10 @@ def review_branch_heads(context: Context, repo: str, trigger: str) -> None:
             log.warning("review of %s branch %s failed: %s", repo, name, exc.reason)
             continue
         head = found.head
-        if head.head_sha == head.merge_base or not config.post_to:
-            continue
-        enqueue(
-            context.engine,
-            kind="review",
-            targets=config.post_to,
-            reply=branch_reply(context, found),
-            dedupe_key=branch_post_key(repo, name, head.head_sha, head.merge_base),
-        )
+        if head.head_sha != head.merge_base:
+            key = branch_post_key(repo, name, head.head_sha, head.merge_base)
+            posts.append((key, branch_reply(context, found)))
+    return posts
 
 
 def branch_post_key(repo: str, branch: str, head_sha: str, merge_base: str) -> str:

@@ -1,4 +1,5 @@
-"""Where earlier findings went: old-file lines a delta changed, and how the others moved.
+"""Where earlier findings went: old-file lines a delta changed, how the others moved, and
+so each earlier finding's fate in a new review (still at a line, or fixed).
 
 A model reviewer judges only added lines, so an earlier finding in a changed file that is
 not reported again may simply sit on an untouched line. It is fixed only when the
@@ -9,10 +10,12 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left, bisect_right
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import accumulate
 from pathlib import Path
 
+from jobs.review.diff import FileDiff
 from jobs.review.git import PLAIN_DIFF, run_git
 
 MAX_PATHSPECS = 500  # beyond this, diff everything rather than build a huge command line
@@ -83,3 +86,43 @@ def line_maps(repo: Path, base: str, head: str, paths: list[str]) -> dict[str, L
             new_len = 1 if match[4] is None else int(match[4])
             current.hunks.append((int(match[1]), old_len, int(match[3]), new_len))
     return maps
+
+
+def fixed(path: str, line: int) -> int | None:
+    """The fate of an earlier finding a whole-tree reviewer did not report: fixed."""
+    return None
+
+
+def line_mover(
+    repo: Path, base: str, sha: str, changed: tuple[str, ...]
+) -> Callable[[str, int], int | None]:
+    """(path at head, line at base) → its line at head; None when the delta changed it.
+    Every changed file has its map, skipped ones too: without one, identical findings
+    below an inserted line could not be paired by where they went."""
+    maps = line_maps(repo, base, sha, list(changed))
+
+    def moved(path: str, line: int) -> int | None:
+        return maps[path].moved(line) if path in maps else line
+
+    return moved
+
+
+def partial_fate(
+    files: tuple[FileDiff, ...],
+    tree: dict[str, int],
+    moved: Callable[[str, int], int | None] | None,
+) -> Callable[[str, int], int | None]:
+    """For a reviewer that saw only the delta's added lines (a model): where an
+    earlier finding it did not report again is now, or None when it is fixed."""
+    reviewed = {f.path for f in files}
+
+    def fate(path: str, line: int) -> int | None:
+        if path not in tree:
+            return None  # the file is gone
+        if path not in reviewed:
+            return line  # untouched by this delta (or skipped): still open
+        if moved is None:
+            return None  # a full review saw the whole file and did not report it
+        return moved(path, line)
+
+    return fate

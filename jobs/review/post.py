@@ -24,7 +24,7 @@ from jobs.core.text import duration, plural
 from jobs.review.budget import NOT_REVIEWED_REASONS, SkippedFile
 from jobs.review.code_view import NO_VIEW, CodeView, code_view
 from jobs.review.finding import location
-from jobs.review.history import REVIEWS
+from jobs.review.history import REVIEWS, review_commit, served_review_id
 from jobs.review.replies import finding_block, repo_label, short, tokens_text
 from jobs.review.result import BranchReview, ReviewResult
 from jobs.review.stored import ReviewedFinding
@@ -307,3 +307,14 @@ def branch_reply(context: Context, found: BranchReview, *, on_command_line: bool
             "lists them all"
         )
     return Reply(title=title, blocks=blocks, note=" · ".join(notes))
+
+
+def last_review_stands(context: Context, repo: str, prefix: str = "/") -> str:
+    """What a failed review leaves behind, said after its reason: the repository's last
+    review still stands (nothing of it was replaced), with the command listing it
+    (typed with `prefix`, "/opsdesk " in Slack); "" when it has none."""
+    commit = review_commit(context.engine, served_review_id(context.engine, repo))
+    if commit is None:
+        return ""
+    command = f"{prefix}findings {repo_label(repo)}"
+    return f"The last review (of {short(commit)}) still stands: {command}"

@@ -11,7 +11,7 @@ from jobs.core.reply import Block, Button, Span
 from jobs.core.text import plural
 from jobs.review.budget import NOT_REVIEWED_REASONS, OVER_BUDGET, SkippedFile
 from jobs.review.code_view import NO_VIEW, CodeView
-from jobs.review.feedback import CODE_OF, UNDO_CODE, Mark, finding_key
+from jobs.review.feedback import CODE_OF, OPEN_CODE, UNDO_CODE, Mark, finding_key
 from jobs.review.finding import location
 from storage.models import Finding
 
@@ -108,7 +108,8 @@ def finding_block(
         )
         for verdict, label in VERDICT_LABELS.items()
     ]
-    return Block(spans=spans, buttons=buttons, key=finding_key(finding.id))
+    opener = Button(label="Feedback", payload=f"fb:{finding.id}:{OPEN_CODE}")
+    return Block(spans=spans, buttons=buttons, key=finding_key(finding.id), opener=opener)
 
 
 def suppressed_block(
@@ -118,14 +119,7 @@ def suppressed_block(
     with the button that takes the false positive back and the one (for admins) that
     mutes its rule in the repository instead of marking its findings one by one."""
     assert finding.id is not None
-    spans = [
-        Span(text="🚫 "),
-        Span(text=location(finding.path, finding.line, finding.cell), style="code"),
-        Span(text=f" {rule_label(finding)}"),
-    ]
-    url = view.url(finding)
-    if url and view.web is not None:
-        spans += [Span(text=" · "), Span(text=view.web.host_name, style="link", url=url)]
+    spans = _folded(finding, "🚫", view)
     by = [mark.by for mark in marks if mark.verdict == "false_positive"]
     spans.append(Span(text=" — false positive" + (f", marked by {', '.join(by)}" if by else "")))
     others = [mark for mark in marks if mark.verdict != "false_positive"]
@@ -139,16 +133,23 @@ def suppressed_block(
 def muted_block(finding: Finding, by: str, view: CodeView = NO_VIEW) -> Block:
     """A finding of a muted rule folded to one line, who muted the rule; no buttons."""
     assert finding.id is not None
+    spans = _folded(finding, "🔇", view)
+    spans.append(Span(text=f" — rule muted in this repository by {by}"))
+    return Block(spans=spans, key=finding_key(finding.id))
+
+
+def _folded(finding: Finding, icon: str, view: CodeView) -> list[Span]:
+    """A finding left out of the list, as one line: its icon, where, which rule, and
+    the link to its code."""
     spans = [
-        Span(text="🔇 "),
+        Span(text=f"{icon} "),
         Span(text=location(finding.path, finding.line, finding.cell), style="code"),
         Span(text=f" {rule_label(finding)}"),
     ]
     url = view.url(finding)
     if url and view.web is not None:
         spans += [Span(text=" · "), Span(text=view.web.host_name, style="link", url=url)]
-    spans.append(Span(text=f" — rule muted in this repository by {by}"))
-    return Block(spans=spans, key=finding_key(finding.id))
+    return spans
 
 
 def short(sha: str | None) -> str:

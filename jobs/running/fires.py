@@ -21,6 +21,7 @@ class FireOptions:
     cancel: threading.Event
     on_start: Callable[[int], None]
     place: Waiting | None  # a job's place in the line, taken when it fired
+    queued_at: datetime | None = None  # when the leader queued it (on PostgreSQL)
 
 
 def run_fired(context: Context, entry: str, fire: FireOptions) -> None:
@@ -47,4 +48,5 @@ def run_fired(context: Context, entry: str, fire: FireOptions) -> None:
             cancel=fire.cancel,
             on_start=fire.on_start,
             place=fire.place,
+            queued_at=fire.queued_at,
         )

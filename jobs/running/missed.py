@@ -4,8 +4,10 @@ at a leader's start from the last scheduler heartbeat). Every fire leaves a trac
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from jobs.context import Context
@@ -13,6 +15,7 @@ from jobs.runs import records as runs
 from jobs.runs.specs import batch_members, find_job, make_trigger
 from storage import heartbeats
 from storage.durable import is_unavailable
+from storage.leadership import one_line
 
 log = logging.getLogger(__name__)
 
@@ -115,3 +118,35 @@ class MissLedger:
                 break
             written += 1
         return written
+
+    async def paused_or_missed(
+        self,
+        entry: str,
+        scheduled_at: datetime,
+        stopping: Callable[[], bool],
+        pause: Callable[[float], Awaitable[None]],
+    ) -> set[str] | None:
+        """The paused jobs, read again while the database is unavailable, for as long
+        as the fire is within the misfire grace; None, with a `missed` row (kept until
+        it can be written), when the grace runs out first."""
+        grace = self.context.config.scheduler.misfire_grace
+        wait = 1.0
+        while True:
+            try:
+                return await asyncio.to_thread(runs.paused_jobs, self.context.engine)
+            except Exception as exc:
+                if not is_unavailable(exc):
+                    raise
+                late = self.context.clock() - scheduled_at
+                if stopping() or late + timedelta(seconds=wait) > grace:
+                    why = f"the database was unavailable ({one_line(exc)})"
+                    await asyncio.to_thread(self.record, entry, scheduled_at, why)
+                    return None
+                log.warning(
+                    "%s waits for the database (%s); trying again in %.0fs",
+                    entry,
+                    one_line(exc),
+                    wait,
+                )
+            await pause(wait)
+            wait = min(wait * 2, 30.0)

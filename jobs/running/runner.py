@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any, TypedDict, Unpack
 
 from pydantic import BaseModel
-from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from jobs.config.schema import JobConfig
@@ -33,7 +32,7 @@ from jobs.running.command import command_environ, command_workdir
 from jobs.running.kinds import KINDS
 from jobs.running.result_cache import CacheInputError, CacheInputs, fingerprint
 from jobs.runs import records as runs
-from jobs.runs.incidents import open_streak_root, run_post_key
+from jobs.runs.incidents import post_run
 from jobs.runs.job import JobOutcome, JobSpec, RunContext, Trigger
 from jobs.runs.specs import batch_members, find_batch
 from jobs.usage import gate
@@ -76,6 +75,8 @@ class RunOptions(TypedDict, total=False):
     line: Line
     # Its place in that line, when taken earlier (a scheduled fire takes it at once).
     place: Waiting | None
+    # When it asked for a worker, when earlier than now (a fire queued by the leader).
+    queued_at: datetime | None
 
 
 def run_job(
@@ -96,7 +97,7 @@ def run_job_for_reply(
     place = options.get("place")
     if place is None:
         line = options.get("line") or ("chat" if trigger == "manual" else "scheduled")
-        place = control.slots.enqueue(spec.name, line, context.clock())
+        place = control.slots.enqueue(spec.name, line, options.get("queued_at") or context.clock())
     try:
         with control.slots.hold(place, context.clock) as started_at:
             run_id = _start_row(context, spec, trigger, options, place.queued_at, started_at)
@@ -116,13 +117,10 @@ def run_job_for_reply(
 
 
 def _start_row(
-    context: Context,
-    spec: JobSpec,
-    trigger: Trigger,
-    options: RunOptions,
-    queued_at: datetime,
-    started_at: datetime,
+    context: Context, spec: JobSpec, trigger: Trigger, options: RunOptions, *times: datetime
 ) -> int:
+    """The run's row, `running`; `times`: when it was queued and when it started."""
+    queued_at, started_at = times
     row = runs.start_run(
         context.engine,
         job=spec.name,
@@ -208,22 +206,11 @@ def _finish(
     reply = outcome.reply or job_reply(finished, baseline)
     targets = posted_to(spec.post_to, options.get("answered_in"))
     if options.get("post", True) and targets:
-        until_written(lambda: _post_run(engine, spec.name, run_id, targets, reply), f"run {run_id}")
+        until_written(
+            lambda: post_run(engine, spec.name, run_id, targets, reply, outcome.posts_after),
+            f"run {run_id}",
+        )
     return finished, reply
-
-
-def _post_run(engine: Engine, job: str, run_id: int, targets: list[str], reply: Reply) -> None:
-    """The run's post; a failure after a failure, or the success that ends them, in the
-    thread of the post of the run that first failed (one incident, one thread)."""
-    root = open_streak_root(engine, job, run_id)
-    enqueue(
-        engine,
-        kind="job",
-        targets=targets,
-        reply=reply,
-        dedupe_key=run_post_key(run_id),
-        thread_of=run_post_key(root) if root is not None else None,
-    )
 
 
 def posted_to(targets: Sequence[str], answered_in: str | None) -> list[str]:

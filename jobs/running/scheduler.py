@@ -1,9 +1,10 @@
 """The scheduler: APScheduler 3 (asyncio) firing the configured jobs and batches.
 
-Settings chosen on purpose for every entry: `misfire_grace_time` from
-`[scheduler].misfire_grace` (a fire later than that is recorded `missed`),
-`coalesce=True` (after downtime a job runs once, not once per missed time) and
-`max_instances=1` (a job never overlaps itself). APScheduler's job store is in
+Settings chosen on purpose for every entry: a fire later than `[scheduler].misfire_grace`
+is recorded `missed` (judged on the injected clock, see jobs/running/clocked.py, which
+also keeps the schedule through steps of the wall clock), `coalesce=True` (after
+downtime a job runs once, not once per missed time) and `max_instances=1` (a job never
+overlaps itself). APScheduler's job store is in
 memory and never shared; which process schedules is decided by a PostgreSQL
 advisory lock (storage/leadership.py), re-proved at every heartbeat and before each
 fire: a leader whose lock went with its connection (a restart, a failover, a
@@ -24,23 +25,21 @@ import contextlib
 import logging
 import threading
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, TypeVar
 
 from apscheduler.events import (
     EVENT_JOB_MAX_INSTANCES,
-    EVENT_JOB_MISSED,
     EVENT_JOB_SUBMITTED,
-    JobExecutionEvent,
     JobSubmissionEvent,
 )
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from jobs.context import Context
 from jobs.core.text import plural
 from jobs.core.threads import in_daemon_thread
 from jobs.core.work_slots import Waiting
-from jobs.running.fires import FireOptions, run_fired
+from jobs.running.clocked import ClockedScheduler
+from jobs.running.fire_queue import FireStillWaiting, InOrder, fires_for
 from jobs.running.missed import (
     BATCH_PREFIX,
     JOB_PREFIX,
@@ -51,7 +50,6 @@ from jobs.running.upkeep import LeaderUpkeep
 from jobs.runs import records as runs
 from jobs.runs.specs import job_specs, make_trigger
 from storage import heartbeats
-from storage.durable import is_unavailable
 from storage.leadership import LeaderLock, one_line
 
 log = logging.getLogger(__name__)
@@ -78,7 +76,7 @@ class JobScheduler:
         # Shared with chat-started runs: one cancellation for every run.
         self.cancel = context.run_control.cancel
         self.leading = asyncio.Event()
-        self._scheduler: AsyncIOScheduler | None = None
+        self._scheduler: ClockedScheduler | None = None
         self._lock = LeaderLock(context.engine)
         self._lost = asyncio.Event()  # a fire found the lock gone: step down now
         self._stop_event = asyncio.Event()
@@ -90,6 +88,10 @@ class JobScheduler:
         self._stopping = False
         self._misses = MissLedger(context)
         self._upkeep = LeaderUpkeep(context, self._misses)
+        self._order = InOrder()
+        self._fires = fires_for(
+            context, self.cancel, heartbeat_s=heartbeat_every, grace_s=shutdown_grace
+        )
 
     # --- life cycle -------------------------------------------------------------
     async def start(self) -> None:
@@ -97,6 +99,7 @@ class JobScheduler:
         if not self.context.config.scheduler.enabled:
             log.info("scheduler disabled in the configuration")
             return
+        await self._fires.start()  # every replica runs fires, whoever leads
         self._tasks.append(asyncio.create_task(self._lead(), name="scheduler-lead"))
 
     async def _lead(self) -> None:
@@ -149,6 +152,7 @@ class JobScheduler:
             try:
                 await asyncio.to_thread(self._beat, "up")
                 await asyncio.to_thread(self._upkeep.after_heartbeat)
+                await self._fires.sweep()
             except Exception as exc:
                 log.warning("scheduler heartbeat failed: %s", one_line(exc))
             with contextlib.suppress(TimeoutError):
@@ -190,25 +194,25 @@ class JobScheduler:
 
     def _begin(self, catch_up: dict[str, datetime]) -> None:
         config = self.context.config
-        grace = int(config.scheduler.misfire_grace.total_seconds())
-        scheduler = AsyncIOScheduler(timezone=config.scheduler.timezone)
+        scheduler = ClockedScheduler(self.context.clock, timezone=config.scheduler.timezone)
+        now = self.context.clock()
         for entry, schedule, timezone in self._planned():
+            trigger = make_trigger(schedule, timezone, now)
             # A fire of the gap between two leaders, still within the grace: run it now.
-            late = {"next_run_time": catch_up[entry]} if entry in catch_up else {}
+            first = catch_up.get(entry) or trigger.get_next_fire_time(None, now)
             scheduler.add_job(
                 self._fire,
-                make_trigger(schedule, timezone),
+                trigger,
                 args=[entry],
                 id=entry,
                 name=entry,
-                misfire_grace_time=grace,
+                misfire_grace_time=None,  # judged in _fire, on the injected clock
                 coalesce=True,
                 max_instances=1,
                 replace_existing=True,
-                **late,
+                next_run_time=first,
             )
         scheduler.add_listener(self._on_submitted, EVENT_JOB_SUBMITTED)
-        scheduler.add_listener(self._on_missed, EVENT_JOB_MISSED)
         scheduler.add_listener(self._on_still_running, EVENT_JOB_MAX_INSTANCES)
         scheduler.start()
         self._scheduler = scheduler
@@ -255,6 +259,11 @@ class JobScheduler:
             if pending:
                 self.cancel.set()
                 await asyncio.wait(pending, timeout=5.0)
+        await self._fires.stop()  # the queue's runs here get the same grace, then the cancel
+        control = self.context.run_control
+        if control.active():
+            self.cancel.set()
+            await asyncio.to_thread(control.wait_idle, 5.0)
         try:
             if self._active_runs:
                 count = await asyncio.to_thread(
@@ -278,11 +287,6 @@ class JobScheduler:
         if event.scheduled_run_times:
             self._submitted[event.job_id] = event.scheduled_run_times[-1]
 
-    def _on_missed(self, event: JobExecutionEvent) -> None:
-        asyncio.get_running_loop().run_in_executor(
-            None, self._misses.record, event.job_id, event.scheduled_run_time, "late"
-        )
-
     def _on_still_running(self, event: JobSubmissionEvent) -> None:
         # max_instances=1: a fire while the previous run goes on is skipped — a miss too.
         for scheduled_at in event.scheduled_run_times:
@@ -294,22 +298,29 @@ class JobScheduler:
         scheduled_at = self._submitted.pop(entry, None) or self.context.clock()
         if self._stopping:
             return
-        # A job's place among the runs waiting for a worker is taken now, before any
-        # await, so fires beyond `[scheduler] workers` start in the order they came.
-        slots = self.context.run_control.slots
-        place = None
+        late = self.context.clock() - scheduled_at > self.context.config.scheduler.misfire_grace
+        # Its number (the order to the queue) and a job's place among the runs waiting
+        # for a worker here are taken now, before any await: fires start in order.
+        slots, number, place = self.context.run_control.slots, self._order.number(), None
         if entry.startswith(JOB_PREFIX):
             place = slots.enqueue(entry.partition(":")[2], "scheduled", self.context.clock())
-        if not await self.prove_leadership():
+        leading = await self.prove_leadership()
+        if not leading or late:
+            self._order.done(number)
+            if place is not None:
+                slots.withdraw(place)
+        if not leading:
             # Another replica may lead now: this fire is its to make, not ours.
             log.warning("%s not fired: the scheduler lock is no longer ours", entry)
             self._lost.set()
-            if place is not None:
-                slots.withdraw(place)
+            return
+        if late:  # the loop or the process was held up past the grace: a miss
+            await asyncio.to_thread(self._misses.record, entry, scheduled_at, "late")
             return
         # Our own task: APScheduler cancels its coroutines at shutdown, but a running
         # job gets the grace, then the cancel event (see stop()).
-        work = asyncio.create_task(self._run_entry(entry, scheduled_at, place), name=entry)
+        run = self._run_entry(entry, scheduled_at, number, place)
+        work = asyncio.create_task(run, name=entry)
         self._in_flight.add(work)
         work.add_done_callback(self._in_flight.discard)
         try:
@@ -319,33 +330,9 @@ class JobScheduler:
         except Exception:
             log.exception("scheduled %s failed", entry)
 
-    async def _paused_once_answered(self, entry: str, scheduled_at: datetime) -> set[str] | None:
-        """The paused jobs, read again while the database is unavailable, for as long
-        as the fire is within the misfire grace; None, with a `missed` row (kept until
-        it can be written), when the grace runs out first."""
-        grace = self.context.config.scheduler.misfire_grace
-        wait = 1.0
-        while True:
-            try:
-                return await asyncio.to_thread(runs.paused_jobs, self.context.engine)
-            except Exception as exc:
-                if not is_unavailable(exc):
-                    raise
-                late = self.context.clock() - scheduled_at
-                if self._stopping or late + timedelta(seconds=wait) > grace:
-                    why = f"the database was unavailable ({one_line(exc)})"
-                    await asyncio.to_thread(self._misses.record, entry, scheduled_at, why)
-                    return None
-                log.warning(
-                    "%s waits for the database (%s); trying again in %.0fs",
-                    entry,
-                    one_line(exc),
-                    wait,
-                )
-            await self._pause(wait)
-            wait = min(wait * 2, 30.0)
-
-    async def _run_entry(self, entry: str, scheduled_at: datetime, place: Waiting | None) -> None:
+    async def _run_entry(
+        self, entry: str, scheduled_at: datetime, number: int, place: Waiting | None
+    ) -> None:
         started: list[int] = []
 
         def on_start(run_id: int) -> None:
@@ -353,20 +340,24 @@ class JobScheduler:
             self._active_runs.add(run_id)
 
         try:
-            paused = await self._paused_once_answered(entry, scheduled_at)
-            if paused is None:
-                return  # recorded missed: the database did not answer within the grace
-            if entry.partition(":")[2] in paused:
-                log.info("%s is paused; not running", entry)
-                return
-            await in_daemon_thread(
-                run_fired,
-                self.context,
-                entry,
-                FireOptions(
-                    scheduled_at=scheduled_at, cancel=self.cancel, on_start=on_start, place=place
-                ),
-            )
+            try:
+                await self._order.turn(number)
+                paused = await self._misses.paused_or_missed(
+                    entry, scheduled_at, lambda: self._stopping, self._pause
+                )
+                if paused is None:
+                    return  # recorded missed: the database did not answer within the grace
+                if entry.partition(":")[2] in paused:
+                    log.info("%s is paused; not running", entry)
+                    return
+                running = await self._fires.submit(entry, scheduled_at, on_start, place)
+            finally:
+                self._order.done(number)
+            if running is not None:
+                await running
+        except FireStillWaiting:
+            why = "its previous fire was still waiting for a worker"
+            await asyncio.to_thread(self._misses.record, entry, scheduled_at, why)
         finally:
             self._active_runs.difference_update(started)
             if place is not None:  # a fire not run after all leaves the line

@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from jobs.outbox.delivery import post_key
+from jobs.core.reply import Reply
+from jobs.outbox.delivery import EDIT_KIND, enqueue, post_key
 from storage.models import JobRun, OutboxPost
 
 FAILED = frozenset({"failed", "timeout"})
@@ -102,3 +103,59 @@ def alert_thread(engine: Engine, job: str, metric: str, kind: str, target: str) 
     if kind == "recovered":
         return latest_alert_key(engine, job, metric, target)
     return None
+
+
+def redraw_root(engine: Engine, job: str, root: int, ended_by: int, targets: list[str]) -> None:
+    """The run `ended_by` ended the streak that run `root` began: the root's post, where
+    it went, is redrawn in place to say so (its cause kept), so the channel's one
+    message about the incident tells how it ended."""
+    failed = sum(1 for run_id, status in _verdicts(engine, job, ended_by) if run_id >= root)
+    for target in targets:
+        query = select(_outbox.c.reply_json).where(
+            _outbox.c.dedupe_key == post_key(run_post_key(root), target)
+        )
+        with engine.connect() as connection:
+            shown = connection.execute(query).scalar_one_or_none()
+        if shown is None:
+            continue
+        before = Reply.model_validate_json(shown)
+        runs = "run" if failed == 1 else "runs"
+        ended = Reply(
+            title=f"✅ {job}: ok again after {failed} failed {runs}",
+            blocks=before.blocks,
+            note=f"{before.note} · ok again: run #{ended_by} (in the thread)",
+        )
+        enqueue(
+            engine,
+            kind=EDIT_KIND,
+            targets=[target],
+            reply=ended,
+            dedupe_key=f"{run_post_key(root)}:ended",
+            thread_of=run_post_key(root),
+        )
+
+
+def post_run(
+    engine: Engine,
+    job: str,
+    run_id: int,
+    targets: list[str],
+    reply: Reply,
+    posts_after: Sequence[tuple[str, Reply]] = (),
+) -> None:
+    """The run's post; a failure after a failure, or the success that ends them, in the
+    thread of the post of the run that first failed (one incident, one thread). Then
+    the posts the job asked for after it, each once by its own key."""
+    root = open_streak_root(engine, job, run_id)
+    enqueue(
+        engine,
+        kind="job",
+        targets=targets,
+        reply=reply,
+        dedupe_key=run_post_key(run_id),
+        thread_of=run_post_key(root) if root is not None else None,
+    )
+    if root is not None and reply.status == "ok":
+        redraw_root(engine, job, root, run_id, targets)
+    for key, after in posts_after:
+        enqueue(engine, kind="job", targets=targets, reply=after, dedupe_key=key)

@@ -72,6 +72,8 @@ class JobOutcome:
     cache_key: str | None = None
     # What to post; None: a reply made from status and output.
     reply: Reply | None = None
+    # Posts after it to the same targets, each once by its key (a review's branches).
+    posts_after: tuple[tuple[str, Reply], ...] = ()
 
 
 KindRunner = Callable[[RunContext], JobOutcome]

@@ -77,13 +77,15 @@ def batch_members(config: Config, batch: str) -> list[JobSpec]:
     return [s for s in job_specs(config) if s.batch == batch]
 
 
-def make_trigger(schedule: str, timezone: str) -> BaseTrigger:
-    """A cron expression in `timezone`, or 'every <duration>'."""
+def make_trigger(schedule: str, timezone: str, start: datetime | None = None) -> BaseTrigger:
+    """A cron expression in `timezone`, or 'every <duration>' (counted from `start`,
+    the injected clock's now; else from the wall clock's)."""
     parsed = schedule_from(schedule)
     assert parsed is not None
     zone = ZoneInfo(timezone)
     if parsed.every is not None:
-        return IntervalTrigger(seconds=parsed.every.total_seconds(), timezone=zone)
+        first = {"start_date": start + parsed.every} if start is not None else {}
+        return IntervalTrigger(seconds=parsed.every.total_seconds(), timezone=zone, **first)
     assert parsed.cron is not None
     return CronTrigger.from_crontab(parsed.cron, timezone=zone)
 

@@ -14,7 +14,7 @@ from handlers.router import Router
 from jobs.config.schema import Config
 from storage.models import BudgetRaise
 from tests.support.context import jobs_context
-from tests.support.rows import add_runs, review_run
+from tests.support.rows import add_runs, daily_model_reviews
 
 NOW = datetime(2026, 12, 10, 18, 0, tzinfo=UTC)
 VIEWER = Caller(platform="slack", user_id="UVIEW", chat_id="C1")
@@ -33,14 +33,7 @@ CONFIG = Config.model_validate(
 
 def router(engine: Engine, config: Config = CONFIG) -> Router:
     """api: 100k tokens a day since Dec 1, at 9:00."""
-    add_runs(
-        engine,
-        [
-            review_run("api", datetime(2026, 12, d, 9, tzinfo=UTC), model="big",
-                       tokens_in=90_000, tokens_out=10_000)
-            for d in range(1, 11)
-        ],
-    )  # fmt: skip
+    add_runs(engine, daily_model_reviews("api", range(1, 11), hour=9))
     return build_router(jobs_context(engine, config, clock=lambda: NOW))
 
 
@@ -62,7 +55,7 @@ def test_an_admin_raises_a_budget_for_this_month_on_the_record(engine: Engine) -
     money = budgets.handle(CONSOLE_CALLER, "/budget all +10USD")
 
     assert raised.blocks[0].text == (
-        "Budget of api for December raised by 2M tokens by console:local: 1M of 4M tokens (25%)."
+        "Budget of api for December raised by 2M tokens by console: 1M of 4M tokens (25%)."
     )
     assert money.blocks[0].text.startswith(
         "Budget of All repositories for December raised by 10.00 USD"

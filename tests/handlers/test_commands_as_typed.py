@@ -10,7 +10,7 @@ from handlers.access import CONSOLE_CALLER, Caller
 from handlers.catalog import build_router
 from handlers.help import CONSOLE_BUTTONS
 from handlers.router import Command, Router
-from jobs.config.schema import AccessConfig, Config, RepoConfig
+from jobs.config.schema import AccessConfig, BatchConfig, Config, RepoConfig
 from jobs.core.reply import Reply
 from tests.support.context import jobs_context
 
@@ -22,10 +22,12 @@ STRANGER = Caller("slack", "U0EVE", "C0ELSE", name="eve", command_prefix="/opsde
 
 
 def router(engine: Engine) -> Router:
-    """Repository "demo" is configured (its path is never read here)."""
+    """Repository "demo" and batch "nightly" are configured (nothing of them is run)."""
     access = AccessConfig(admins=["slack:U0ALICE"], viewers=["slack:U0BOB", "telegram:42"])
     demo = RepoConfig(name="demo", path="/srv/demo")
-    return build_router(jobs_context(engine, Config(access=access, repos=[demo])))
+    nightly = BatchConfig(name="nightly", schedule="0 2 * * *")
+    config = Config(access=access, repos=[demo], batches=[nightly])
+    return build_router(jobs_context(engine, config))
 
 
 def text_of(reply: Reply) -> str:
@@ -86,6 +88,7 @@ def test_what_needs_no_io_is_answered_at_triage_and_the_rest_is_handed_on(
         assert handed_on.slow is slow, line
     assert isinstance(routed.triage(SLACK_ADMIN, "/helth"), Reply)  # a typo: its hint
     assert isinstance(routed.triage(SLACK_ADMIN, "/review dmeo"), Reply)  # likewise
+    assert isinstance(routed.triage(SLACK_ADMIN, "/run nigthly"), Reply)
     refused = routed.triage(STRANGER, "/health")
     assert isinstance(refused, Reply) and refused.status == "refused" and refused.private
     assert "slack:U0EVE" in text_of(refused)

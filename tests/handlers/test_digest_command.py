@@ -13,7 +13,7 @@ from handlers.router import Router
 from jobs.config.schema import Config
 from tests.support.context import jobs_context
 from tests.support.files import assert_png
-from tests.support.rows import add_build_history, add_runs, review_run
+from tests.support.rows import add_build_history, add_runs, daily_model_reviews
 
 NOW = datetime(2026, 3, 20, 9, 0, tzinfo=UTC)
 
@@ -54,14 +54,7 @@ def test_an_unknown_period_is_refused_with_the_usage(engine: Engine) -> None:
 def test_the_digest_ends_with_the_months_budgets_and_forecast(engine: Engine) -> None:
     """A review of api a day at 9:00 since the 1st, 100k tokens each."""
     now = datetime(2026, 12, 10, 18, 0, tzinfo=UTC)
-    add_runs(
-        engine,
-        [
-            review_run("api", datetime(2026, 12, d, 9, tzinfo=UTC), model="big",
-                       tokens_in=90_000, tokens_out=10_000)
-            for d in range(1, 11)
-        ],
-    )  # fmt: skip
+    add_runs(engine, daily_model_reviews("api", range(1, 11), hour=9))
     config = Config.model_validate(
         {
             "repos": [{"name": "api", "path": "/srv/api"}],

@@ -127,3 +127,11 @@ def test_jobs_shows_the_last_run(sqlite_engine: Engine) -> None:
     router = router_for(sqlite_engine)
     router.handle(ADMIN, "/run hello")
     assert "✅ hello — every 15m · last just now, " in text_of(router, VIEWER, "/jobs")
+
+
+def test_who_paused_a_job_is_named_as_people_know_them(sqlite_engine: Engine) -> None:
+    dana = Caller(platform="slack", user_id="UADMIN", chat_id="C1", name="dana")
+    reply = router_for(sqlite_engine).handle(dana, "/pause hello")
+    assert {f.label: f.value for f in reply.fields}["By"] == "dana"
+    anonymous = router_for(sqlite_engine).handle(ADMIN, "/resume hello")
+    assert {f.label: f.value for f in anonymous.fields}["By"] == "slack:UADMIN"

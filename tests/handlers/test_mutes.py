@@ -119,7 +119,11 @@ def test_a_muted_rule_is_left_out_everywhere_counted_apart_until_unmuted(
     # /findings: the open ones without F401; `muted` names who muted it and when.
     listing = router.handle(DANA, "/findings demo")
     assert sorted(rules_listed(listing)) == ["F841", "F841", "F841"]
-    assert router.handle(DANA, "/findings demo rule F401").title.endswith("none open of rule F401")
+    none_open = router.handle(DANA, "/findings demo rule f401")
+    assert none_open.title.endswith("none open of rule f401")
+    assert none_open.blocks[0].text.endswith(
+        "Rule F401 is muted here (by Ada): /findings demo muted"
+    )
     listed_muted = router.handle(DANA, "/findings demo muted")
     assert listed_muted.title == "Findings demo: 4 muted"
     assert listed_muted.blocks[0].text.startswith("🔇 F401 — muted by Ada on ")

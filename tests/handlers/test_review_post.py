@@ -91,6 +91,9 @@ def test_a_press_redraws_the_counts_of_its_post_on_both_platforms(
     finding_id = int(first.removeprefix("finding:"))
     mark_shown(engine, "telegram:-100", [finding_id])
     payload = f"fb:{finding_id}:fp"
+    # On Telegram its *Feedback* button is pressed first: the verdicts as they stood.
+    opener = f"fb:{finding_id}:v"
+    verdicts = router.press(LEE, opener)
     answer = router.press(LEE, payload)
     counts = next(b for b in answer.blocks if b.key and b.key.startswith("counts:"))
     assert counts.text == (
@@ -110,7 +113,10 @@ def test_a_press_redraws_the_counts_of_its_post_on_both_platforms(
     plain = _visible(chunk.html)
     rows = [[(b.label, b.payload) for b in row] for row in chunk.keyboard]
     placed = next(p for p in chunk.placed if p.key == first)
-    edit = edit_after_press(plain, chunk.html, rows, payload, answer, placed)
+    # Its *Feedback* button first draws its verdicts in its place, then one is pressed.
+    opened = edit_after_press(plain, chunk.html, rows, opener, verdicts, placed)
+    assert opened is not None and any(data == payload for row in opened.keyboard for _, data in row)
+    edit = edit_after_press(opened.text, opened.html, opened.keyboard, payload, answer, placed)
     assert edit is not None
     assert "1 open in all" in edit.text and "2 open in all" not in edit.text
     assert "false positive, marked by Lee" in edit.text

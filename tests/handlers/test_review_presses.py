@@ -66,3 +66,23 @@ def test_a_viewer_pressing_an_admin_button_is_refused_and_nothing_runs(
     assert refused.status == "refused" and refused.private
     assert re.search(r"\badmins\b", " ".join(b.text for b in refused.blocks))
     assert ran == []
+
+
+def test_feedback_opens_a_findings_verdicts_and_records_nothing(
+    engine: Engine, git_repo: Repo, tmp_path: Path
+) -> None:
+    """Where a keyboard is short of room a finding shows one *Feedback* button; its press
+    answers with the finding and its four verdicts (refused, like every button, where
+    the finding was not shown)."""
+    git_repo.commit("an unused import", **{"app.py": "import os\n"})
+    router = router_for(engine, config_for(git_repo), tmp_path)
+    review = router.handle(DANA, "/review demo")
+    [key] = listed_findings(review)
+    finding_id = int(key.removeprefix("finding:"))
+    [block] = [b for b in review.blocks if b.key == key]
+    assert block.opener is not None and block.opener.payload == f"fb:{finding_id}:v"
+    opened = router.press(DANA, f"fb:{finding_id}:v")
+    assert opened.status == "ok"
+    [answer] = opened.blocks
+    assert answer.key == key and [b.label for b in answer.buttons] == list(VERDICTS)
+    assert feedback_rows(engine) == []

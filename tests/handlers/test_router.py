@@ -159,7 +159,9 @@ def test_a_misspelt_repository_or_job_is_answered_with_the_command_meant(
     assert "Did you mean /opsdesk review click?" in typo.blocks[0].text
     listing = router.handle(admin, "/findings Click unreviewed").blocks[0].text
     assert "Did you mean /opsdesk findings click unreviewed?" in listing
-    assert "Did you mean /opsdesk run backup?" in router.handle(admin, "/run bakup").blocks[0].text
+    job_typo = router.triage(admin, "/run bakup")
+    assert isinstance(job_typo, Reply) and job_typo.private
+    assert "Did you mean /opsdesk run backup?" in job_typo.blocks[0].text
     far = router.handle(admin, "/review zzz").blocks[0].text
     assert "Did you mean" not in far and "configured: click" in far
     assert not isinstance(router.triage(admin, "/review click"), Reply), "a real one is work"

@@ -7,20 +7,16 @@ from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
-from handlers.access import CONSOLE_CALLER
 from tests.support.feedback import (
     ADMIN,
     DANA,
     LEE,
-    TWO_UNUSED,
-    config_for,
     dana_marks_a_false_positive,
     dana_reviews_two_unused,
     feedback_rows,
     finding_counts,
     listed_findings,
     payload,
-    router_for,
 )
 from tests.support.git_repo import Repo
 
@@ -94,17 +90,3 @@ def test_a_fresh_review_after_a_new_commit_keeps_the_false_positive_hidden(
     assert counts["suppressed"] == 1
     # The news is the new finding; the one still open is counted, listed by /findings.
     assert counts["new"] == len(listed_findings(fresh)) == 1 and counts["open"] == 1
-
-
-def test_the_cli_review_prints_findings_without_button_labels(
-    engine: Engine, git_repo: Repo, tmp_path: Path
-) -> None:
-    from bot.render_text import render_text
-
-    git_repo.commit("two unused imports", **{"app.py": TWO_UNUSED})
-    reply = router_for(engine, config_for(git_repo), tmp_path).handle(
-        CONSOLE_CALLER, "/review demo"
-    )
-    text, _ = render_text(reply, with_buttons=False)
-    assert "os imported but unused" in text
-    assert "Helpful" not in text and "[1]" not in text

@@ -95,7 +95,7 @@ def test_the_chart_and_migration_processes_get_no_tokens(monkeypatch: pytest.Mon
 
 ARENA_PROBE = """
 import os
-from bot.runtime import limit_malloc_arenas
+from bot.malloc_arenas import limit_malloc_arenas
 
 print(limit_malloc_arenas(), "MALLOC_ARENA_MAX" in os.environ)
 """

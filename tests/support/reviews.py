@@ -3,7 +3,10 @@ configuration helpers the review tests share."""
 
 from __future__ import annotations
 
+import json
+import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -67,3 +70,24 @@ class Reviews:
 
     def __call__(self, **options: Any) -> ReviewResult:
         return review(self.engine, self.config, self.data_dir, **options)
+
+
+def first_added_lines(
+    message: Callable[[str, str], str] = lambda path, _code: f"look at {path}",
+) -> Callable[[dict[str, Any]], str]:
+    """A stand-in model's responder: a finding on the first added line of each file of
+    the prompt, its message `message(path, that line's code)`."""
+
+    def answer(body: dict[str, Any]) -> str:
+        findings: dict[str, dict[str, Any]] = {}
+        path = None
+        for line in body["messages"][-1]["content"].splitlines():
+            header = re.match(r"### (\S+) \[", line)
+            path = header.group(1) if header else path
+            added = re.match(r"\+\s*(\d+) \| (.*)", line)
+            if added and path is not None and path not in findings:
+                found = {"path": path, "line": int(added[1]), "severity": "warning"}
+                findings[path] = found | {"category": "bug", "message": message(path, added[2])}
+        return json.dumps({"findings": list(findings.values())})
+
+    return answer

@@ -4,7 +4,7 @@ model's reviews, and synthetic run histories as real JobRun rows."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, insert, select
@@ -161,3 +161,14 @@ def count_reviews(engine: Engine, repo: str) -> int:
                 select(func.count()).select_from(Review).where(col(Review.repo) == repo)
             ).scalar_one()
         )
+
+
+def daily_model_reviews(repo: str, days: range, hour: int) -> list[dict[str, Any]]:
+    """A review of `repo` by the model "big" on each of `days` of December 2026 at
+    `hour`:00 UTC, 100k tokens each (90k sent, 10k received): a month's usage to
+    forecast and budget."""
+    return [
+        review_run(repo, datetime(2026, 12, day, hour, tzinfo=UTC), model="big",
+                   tokens_in=90_000, tokens_out=10_000)
+        for day in days
+    ]  # fmt: skip

@@ -48,6 +48,8 @@ _DIRECTIVE = re.compile(r"#[ \t]*shellcheck[ \t]+([^\n]*)")
 # an operator or a keyword): more than shellcheck follows, never less.
 _SOURCE_COMMAND = re.compile(r"(?:^|[\s;&|(){}!`])(?:source|\.)[ \t]+([^\s;&|()<>]+)")
 _QUOTES = str.maketrans("", "", "\"'\\")
+# The last part of a path written out after a `/` (`$(dirname "$0")/lib.sh`: lib.sh).
+_PATH_TAIL = re.compile(r"/([^\s/\"'`;&|()<>$]+)")
 
 
 def _shown(value: str) -> str:
@@ -195,11 +197,17 @@ def is_shellcheck(command: list[str]) -> bool:
 
 def sourced_names(text: str) -> frozenset[str]:
     """The file names a script may make shellcheck follow: the last part of each
-    `source`/`.` target and `# shellcheck source=` directive, quotes dropped. More
-    than shellcheck follows, never less (words after a `.` in prose count too, and
-    `$DIR/lib.sh` gives lib.sh); a last part shellcheck would have to expand
-    (`"$plugin"`) names nothing it can follow."""
-    targets = [m.group(1).translate(_QUOTES) for m in _SOURCE_COMMAND.finditer(text)]
+    `source`/`.` target and `# shellcheck source=` directive, quotes dropped, and of
+    every path written after a `source`/`.` on its line — shellcheck 0.11 follows
+    `. "$(dirname "$0")/lib.sh"` and `. "$DIR/lib.sh"` as ./lib.sh. More than it
+    follows, never less (words after a `.` in prose count too); a last part it would
+    have to expand (`"$plugin"`) names nothing it can follow."""
+    targets: list[str] = []
+    for command in _SOURCE_COMMAND.finditer(text):
+        targets.append(command.group(1).translate(_QUOTES))
+        line_end = text.find("\n", command.end())
+        rest = text[command.start(1) : line_end if line_end >= 0 else len(text)]
+        targets += _PATH_TAIL.findall(rest)
     for directive in _DIRECTIVE.finditer(text):
         targets += [v for k, v in shellcheck_settings(directive.group(1)) if k == "source"]
     names = (posixpath.basename(target.rstrip("/")) for target in targets if "`" not in target)

@@ -14,7 +14,7 @@ from jobs.config.schema import Config
 from tests.bot.operator.conftest import operator_server
 from tests.bot.operator.test_metrics import parse, value
 from tests.support.cli import ROOT
-from tests.support.rows import add_reviews, add_runs, review_run
+from tests.support.rows import add_reviews, add_runs, daily_model_reviews, review_run
 
 NOW = datetime(2026, 12, 10, 18, 0, tzinfo=UTC)
 CONFIG = Config.model_validate(
@@ -34,11 +34,7 @@ def history(engine: Engine) -> None:
     add_runs(
         engine,
         [
-            *(
-                review_run("api", datetime(2026, 12, d, 12, tzinfo=UTC), model="big",
-                           tokens_in=90_000, tokens_out=10_000)
-                for d in range(1, 11)
-            ),
+            *daily_model_reviews("api", range(1, 11), hour=12),
             review_run("web", NOW, model="big", status="cached", review_id=stored),
             review_run("api", datetime(2026, 11, 30, tzinfo=UTC), model="big", tokens_in=7),
         ],

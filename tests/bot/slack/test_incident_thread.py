@@ -1,5 +1,6 @@
 """A failure, its alert, the failures after it and the recovery are one post in the
-channel and replies in its thread (thread_ts), through the outbox and the stand-in."""
+channel and replies in its thread (thread_ts), the post redrawn in place when it ends;
+through the outbox and the stand-in."""
 
 from __future__ import annotations
 
@@ -38,3 +39,8 @@ async def test_a_failure_its_alert_and_its_recovery_are_one_thread(
     assert "flaky: failed" in json.dumps(root["blocks"])
     assert [args["thread_ts"] for args in about[1:]] == [root_ref(engine)] * 4
     assert "recovered" in json.dumps(about[-1]["blocks"])
+    # The one message in the channel now says how it ended, its cause kept.
+    [redrawn] = slack_api.ok_calls("chat.update")
+    assert redrawn.args["ts"] == root_ref(engine) and redrawn.args["channel"] == "C1"
+    shown = json.dumps(redrawn.args["blocks"], ensure_ascii=False)
+    assert "✅ flaky: ok again after 2 failed runs" in shown and "exit status 1" in shown

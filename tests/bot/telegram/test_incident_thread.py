@@ -1,5 +1,6 @@
 """A failure, its alert, the failures after it and the recovery are one message in the
-group and replies to it, through the outbox, the real Bot and the Bot API stand-in."""
+group and replies to it, the message redrawn in place when it ends; through the
+outbox, the real Bot and the Bot API stand-in."""
 
 from __future__ import annotations
 
@@ -43,3 +44,8 @@ async def test_a_failure_its_alert_and_its_recovery_are_one_thread(
     replied_to = [json.loads(c.params["reply_parameters"])["message_id"] for c, _ in about[1:]]
     assert replied_to == [root_id] * 4
     assert "recovered" in about[-1][1]
+    # The one message in the group now says how it ended, its cause kept.
+    [redrawn] = telegram_api.called("editMessageText")
+    assert int(redrawn.params["message_id"]) == root_id
+    shown = telegram_api.messages[(GROUP, root_id)]["text"]
+    assert shown.startswith("✅ flaky: ok again after 2 failed runs") and "exit status 1" in shown

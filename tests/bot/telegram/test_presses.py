@@ -23,7 +23,7 @@ from jobs.outbox.delivery import OutboxSender
 from jobs.review.replies import finding_block
 from jobs.running.runner import run_job
 from jobs.runs.specs import find_job
-from storage.models import Feedback, Finding
+from storage.models import Feedback, Finding, RuleMute
 from tests.bot.telegram.conftest import KNOWN_CHAT, STRANGER_CHAT, TelegramBot, running_bot
 from tests.standins.telegram_api import Call, TelegramApi, callback_update, command_update
 from tests.support.context import jobs_context
@@ -180,6 +180,13 @@ def button(message: dict[str, Any], number: int, label: str) -> str:
     raise AssertionError(f"no #{number} {label} in {rows(message)}")
 
 
+async def opened(telegram: TelegramBot, message: dict[str, Any], number: int) -> dict[str, Any]:
+    """Press finding #n's *Feedback* button: the message as it is then, its verdict
+    buttons drawn in that button's place."""
+    await press(telegram, message, button(message, number, "Feedback"), f"q-open-{number}")
+    return telegram.api.messages[(message["chat"]["id"], message["message_id"])]
+
+
 def numbered_paragraphs(message: dict[str, Any]) -> dict[int, str]:
     found = {}
     for paragraph in message["text"].split("\n\n"):
@@ -194,22 +201,21 @@ async def test_25_findings_each_with_its_buttons_and_each_press_edits_its_own_pa
 ) -> None:
     git_repo.commit("25 unused imports", **{f"m{n:02d}.py": "import os\n" for n in range(25)})
     messages = await command(reviewing, "/review demo")
-    assert len(messages) > 1  # too long for one message
     where: dict[int, dict[str, Any]] = {}
     for message in messages:
         paragraphs = numbered_paragraphs(message)
-        payloads = {b["callback_data"] for row in rows(message) for b in row}
+        # One *Feedback* button a finding, in the message that shows it: 25, not 100.
+        assert [[b["text"] for b in row] for row in rows(message)] == [
+            [f"#{n} Feedback"] for n in paragraphs
+        ]
         for number, text in paragraphs.items():
-            # Every finding's four buttons are in the message that shows it.
-            assert {button(message, number, v) for v in ("Helpful", "Resolved")} <= payloads
             assert "imported but unused" in text
             where[number] = message
-        labels = {b["text"].split()[0] for row in rows(message) for b in row}
-        assert labels == {f"#{n}" for n in paragraphs}  # no row for another message
     assert sorted(where) == list(range(1, 26))
     for number in range(1, 26):
         message = where[number]
         before = numbered_paragraphs(reviewing.api.messages[(KNOWN_CHAT, message["message_id"])])
+        message = await opened(reviewing, message, number)
         await press(reviewing, message, button(message, number, "Helpful"), f"q{number}")
         edit = reviewing.api.called("editMessageText")[-1]
         assert int(edit.params["message_id"]) == message["message_id"]
@@ -218,7 +224,7 @@ async def test_25_findings_each_with_its_buttons_and_each_press_edits_its_own_pa
         assert {n: t for n, t in after.items() if n != number} == {
             n: t for n, t in before.items() if n != number
         }
-    assert len(reviewing.api.called("editMessageText")) == 25
+    assert len(reviewing.api.called("editMessageText")) == 50  # each opened, then pressed
     assert len(feedback_rows(sqlite_engine)) == 25
     assert not reviewing.api.called("sendMessage")[len(messages) :]  # edits only
 
@@ -230,7 +236,11 @@ async def test_a_press_from_a_chat_never_shown_the_finding_is_an_alert_that_leak
     [review] = await command(reviewing, "/review demo")
     assert "0 marked false positive" in review["text"]  # the small print, as Telegram shows it
     elsewhere = {**review, "chat": {"id": OTHER_CHAT, "type": "group"}}
-    await press(reviewing, elsewhere, button(review, 2, "False positive"), "q-forged", 43)
+    await press(reviewing, elsewhere, button(review, 2, "Feedback"), "q-forged-open", 43)
+    opening = reviewing.api.called("answerCallbackQuery")[-1].params
+    assert opening["show_alert"] == "true" and "imported" not in opening["text"]
+    forged = button(review, 2, "Feedback").replace(":v", ":fp")
+    await press(reviewing, elsewhere, forged, "q-forged", 43)
     alert = reviewing.api.called("answerCallbackQuery")[-1].params
     assert alert["show_alert"] == "true" and "nothing was recorded" in alert["text"]
     assert "imported" not in alert["text"]
@@ -243,6 +253,7 @@ async def test_an_undo_button_is_labelled_and_its_press_edits_the_listing(
 ) -> None:
     git_repo.commit("two unused imports", **{"app.py": TWO_UNUSED})
     [review] = await command(reviewing, "/review demo")
+    review = await opened(reviewing, review, 1)
     await press(reviewing, review, button(review, 1, "False positive"), "q-fp")
     marked = reviewing.api.messages[(KNOWN_CHAT, review["message_id"])]["text"]
     assert "false positive, marked by alice" in marked
@@ -262,12 +273,13 @@ async def test_two_quick_presses_on_one_message_both_show(
 ) -> None:
     git_repo.commit("two unused imports", **{"app.py": TWO_UNUSED})
     [review] = await command(reviewing, "/review demo")
+    review = await opened(reviewing, await opened(reviewing, review, 1), 2)
     # Both callbacks carry the message as it was before either press.
     await reviewing.send(
         callback_update(review, button(review, 1, "Helpful"), "q-a"),
         callback_update(review, button(review, 2, "Resolved"), "q-b"),
     )
-    assert len(reviewing.api.called("editMessageText")) == 2
+    assert len(reviewing.api.called("editMessageText")) == 4  # two opened, two pressed
     paragraphs = numbered_paragraphs(reviewing.api.messages[(KNOWN_CHAT, review["message_id"])])
     assert paragraphs[1].endswith("👍 Helpful — marked by alice")
     assert paragraphs[2].endswith("✅ Resolved — marked by alice")
@@ -291,6 +303,7 @@ async def test_a_scheduled_review_post_is_pressable_and_edited_in_place(
         deliverer = TelegramDeliverer(bot.app.bot, sqlite_engine)
         assert await OutboxSender(sqlite_engine, {"telegram": deliverer}).send_due() == 1
         [post] = [m for (c, _), m in telegram_api.messages.items() if c == KNOWN_CHAT]
+        post = await opened(bot, post, 2)
         await press(bot, post, button(post, 2, "False positive"), "q-post")
         edited = numbered_paragraphs(telegram_api.messages[(KNOWN_CHAT, post["message_id"])])
         assert edited[2].endswith("false positive, marked by alice")
@@ -298,3 +311,36 @@ async def test_a_scheduled_review_post_is_pressable_and_edited_in_place(
     finally:
         await bot.app.stop()
         await bot.app.shutdown()
+
+
+async def test_an_admins_mute_press_redraws_the_findings_paragraph_without_its_buttons(
+    telegram_api: TelegramApi, sqlite_engine: Engine, git_repo: Repo, tmp_path: Path
+) -> None:
+    """After a false positive, `#1 Mute F401 here`: an admin's press mutes the rule and
+    edits that paragraph to say so, its buttons gone; the other finding's stay."""
+    git_repo.commit("two unused imports", **{"app.py": TWO_UNUSED})
+    router = reviewing_router(sqlite_engine, git_repo, tmp_path)
+    config = router.context.config.model_dump()
+    config["access"]["admins"] = ["telegram:7"]
+    router.context.config = Config.model_validate(config)
+    bot = await running_bot(telegram_api, router, sqlite_engine)
+    try:
+        [review] = await command(bot, "/review demo")
+        review = await opened(bot, review, 1)
+        await press(bot, review, button(review, 1, "False positive"), "q-fp")
+        marked = telegram_api.messages[(KNOWN_CHAT, review["message_id"])]
+        mute = button(marked, 1, "Mute F401 here")
+        await press(bot, review, mute, "q-mute-viewer")  # alice: a viewer
+        assert bot.api.called("answerCallbackQuery")[-1].params["show_alert"] == "true"
+        await press(bot, review, mute, "q-mute", user_id=7)
+    finally:
+        await bot.app.stop()
+        await bot.app.shutdown()
+    muted = telegram_api.messages[(KNOWN_CHAT, review["message_id"])]
+    assert "rule muted in this repository by" in numbered_paragraphs(muted)[1]
+    labels = [b["text"] for row in rows(muted) for b in row]
+    assert not [label for label in labels if label.startswith("#1 ")]
+    assert [label for label in labels if label.startswith("#2 ")]
+    with Session(sqlite_engine) as session:
+        (row,) = session.exec(select(RuleMute)).all()
+    assert (row.rule, row.muted_by) == ("F401", "telegram:7")

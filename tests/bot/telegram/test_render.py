@@ -143,8 +143,10 @@ def test_a_press_answer_replaces_only_its_recorded_paragraph_and_row() -> None:
     keyboard = [[(b.label, b.payload) for b in r] for r in chunk.keyboard]
     placed = next(p for p in chunk.placed if p.key == f"finding:{BIGGEST_ID}")
     assert (placed.paragraph, placed.number) == (2, 2)
+    # Several findings: each shows one *Feedback* button; its press draws the verdicts.
+    assert keyboard[1] == [("#2 Feedback", f"fb:{BIGGEST_ID}:v")]
     answer = Reply(title="Feedback recorded", blocks=[finding_block(row, chosen="resolved")])
-    edit = edit_after_press(text, chunk.html, keyboard, f"fb:{BIGGEST_ID}:r", answer, placed)
+    edit = edit_after_press(text, chunk.html, keyboard, f"fb:{BIGGEST_ID}:v", answer, placed)
     assert edit is not None
     paragraphs = visible(edit.html).split("\n\n")
     assert paragraphs[0] == "Review" and paragraphs[1] == "#1 other finding"
@@ -152,7 +154,10 @@ def test_a_press_answer_replaces_only_its_recorded_paragraph_and_row() -> None:
     assert paragraphs[3] == "n"
     assert edit.keyboard[0] == [("#1 O", "fb:7:h")]
     # Verdicts are each person's: no button carries a tick for everyone to see.
-    assert ("#2 Resolved", f"fb:{BIGGEST_ID}:r") in edit.keyboard[1]
+    assert edit.keyboard[1:] == [
+        [("#2 Helpful", f"fb:{BIGGEST_ID}:h"), ("#2 Not helpful", f"fb:{BIGGEST_ID}:n")],
+        [("#2 False positive", f"fb:{BIGGEST_ID}:fp"), ("#2 Resolved", f"fb:{BIGGEST_ID}:r")],
+    ]
     assert not any("✓" in label for row in edit.keyboard for label, _ in row)
 
 

@@ -95,3 +95,12 @@ def test_times_are_told_in_the_teams_zone() -> None:
     # The period is the small print under the story.
     assert reply.note.startswith("Sun 6 Dec 06:00 CET to Mon 7 Dec 06:00 CET")
     assert "UTC" not in reply.model_dump_json()
+
+
+def test_a_job_that_failed_and_works_again_says_so() -> None:
+    period = [run("flaky", START + timedelta(hours=1), 9.0, status="failed")]
+    period += [run("flaky", START + timedelta(hours=2), 9.0)]
+    working = compute_digest(DigestInputs(period, [], [], job_health={"flaky": "up"}), now=NOW)
+    assert story_lines(working)[0] == "⚠️ flaky: 1 of 2 runs failed, working again"
+    down = compute_digest(DigestInputs(period[:1], [], [], job_health={"flaky": "down"}), now=NOW)
+    assert story_lines(down)[0].startswith("❌ ")

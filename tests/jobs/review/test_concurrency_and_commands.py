@@ -124,8 +124,9 @@ def test_review_and_findings_commands_with_a_feedback_button(
     pressed = router.press(SLACK_USER, button.payload)
     assert pressed.title == "Feedback recorded"
     assert pressed.blocks[0].key == listed.blocks[0].key  # adapters replace that block
-    # Folded: the false positive's one line, with the button that takes it back.
-    assert [b.label for b in pressed.blocks[0].buttons] == ["Undo false positive"]
+    # Folded: the false positive's one line, with the button that takes it back and
+    # the one that mutes its rule here instead.
+    assert [b.label for b in pressed.blocks[0].buttons] == ["Undo false positive", "Mute F401 here"]
     with Session(sqlite_engine) as session:
         assert [f.verdict for f in session.exec(select(Feedback))] == ["false_positive"]
     assert router.handle(SLACK_USER, "/findings demo").title == "Findings demo: 1 open"

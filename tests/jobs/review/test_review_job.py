@@ -104,13 +104,13 @@ def test_matching_branches_are_reviewed_on_schedule_and_posted_once_per_head(
 
     first = run_job(context, spec, "schedule")
     assert first.status == "ok"
-    titles = sorted(posted_titles())
-    assert titles[2].startswith("demo: first review — ")
-    assert [t.split(":")[0] for t in titles[:2]] == [
+    titles = posted_titles()  # the repository's review first, then its branches
+    assert titles[0].startswith("demo: first review — ")
+    assert [t.split(":")[0] for t in titles[1:]] == [
         "Review demo feature/a",
         "Review demo feature/b",
     ]
-    assert all(t.endswith("(1 commit on HEAD)") for t in titles[:2]), titles
+    assert all(t.endswith("(1 commit on HEAD)") for t in titles[1:]), titles
     # The repository's findings stay the repository's: its served review is main's.
     assert served_review_id(engine, "demo") == first.review_id
 
@@ -121,7 +121,12 @@ def test_matching_branches_are_reviewed_on_schedule_and_posted_once_per_head(
     git_repo.commit("more on b", **{"b2.py": "import re\n"})
     git_repo.git("checkout", "-q", "main")
     run_job(context, spec, "schedule")
-    later = [t for t in posted_titles()[4:] if t.startswith("Review demo")]
-    assert [t.split(":")[0] for t in later] == ["Review demo feature/b"]
-    assert later[0].endswith("(2 commits on HEAD)")
-    assert len(posted_titles()) == 4 + 2  # b's new head, and main's night without news
+    later = posted_titles()[4:]  # main's night without news (no title), b's new head
+    assert later[0] == "" and [t.split(":")[0] for t in later[1:]] == ["Review demo feature/b"]
+    assert later[1].endswith("(2 commits on HEAD)")
+    # Not posted (`/run` answered in the chat, or post=False): no branch post either.
+    git_repo.git("checkout", "-q", "feature/a")
+    git_repo.commit("more on a", **{"a2.py": "import re\n"})
+    git_repo.git("checkout", "-q", "main")
+    run_job(context, spec, "schedule", post=False)
+    assert len(posted_titles()) == 6

@@ -4,12 +4,9 @@ commit is a cache hit, and the repository's findings become that review's again.
 
 from __future__ import annotations
 
-import json
-import re
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
@@ -28,7 +25,7 @@ from tests.standins.model_server import ModelServer
 from tests.support.context import jobs_context
 from tests.support.git_repo import Repo
 from tests.support.oracles import Key, ruff_oracle
-from tests.support.reviews import Reviews, config_for, llm_config, open_set
+from tests.support.reviews import Reviews, config_for, first_added_lines, llm_config, open_set
 
 
 def listed(engine: Engine) -> Counter[Key]:
@@ -167,23 +164,10 @@ def test_a_rewind_past_a_rename_lists_the_findings_at_their_paths_then(
     assert ids <= {f.id for f in after.shown}
 
 
-def one_finding_per_file(body: dict[str, Any]) -> str:
-    """The stand-in model's answer: a finding on the first added line of each file."""
-    findings, path = {}, None
-    for line in body["messages"][-1]["content"].splitlines():
-        header = re.match(r"### (\S+) \[", line)
-        path = header.group(1) if header else path
-        added = re.match(r"\+\s*(\d+) \| ", line)
-        if added and path is not None and path not in findings:
-            findings[path] = {"path": path, "line": int(added.group(1)), "severity": "warning",
-                              "category": "bug", "message": f"look at {path}"}  # fmt: skip
-    return json.dumps({"findings": list(findings.values())})
-
-
 def test_a_rewind_under_the_model_reviewer_lists_that_reviews_findings(
     engine: Engine, git_repo: Repo, tmp_path: Path, model_server: ModelServer
 ) -> None:
-    model_server.responder = one_finding_per_file
+    model_server.responder = first_added_lines()
     reviews = Reviews(engine, llm_config(git_repo, model_server), tmp_path)
     first = git_repo.commit("a", **{"a.py": "x = eval(input())\n"})
     at_first = reviews()

@@ -9,6 +9,7 @@ import itertools
 import os
 import signal
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,7 @@ pytestmark = pytest.mark.postgres
 
 HEARTBEAT_S = 1.0
 TICK = r"job tick run \d+: ok"
+HALF_S = timedelta(milliseconds=500)
 
 
 def replica_config(tmp_path: Path, name: str, url: str) -> Path:
@@ -60,10 +62,12 @@ def terminate_leader_backend(engine: Engine) -> int:
         )
 
 
-def switches(rows: list[JobRun]) -> int:
-    """How often the replica that ran the job changed, in the order runs started."""
-    order = [row.runner for row in sorted(rows, key=lambda row: row.started_at)]
-    return sum(1 for before, after in itertools.pairwise(order) if before != after)
+def close_fires(rows: list[JobRun]) -> int:
+    """Fires of an every-second job less than half a second apart: two schedulers at
+    once fire it at two phases of each second (either replica may run a fire: the
+    fire queue decides where, so who ran it says nothing about who scheduled it)."""
+    times = sorted(row.scheduled_at for row in rows if row.scheduled_at is not None)
+    return sum(1 for before, after in itertools.pairwise(times) if after - before < HALF_S)
 
 
 def test_a_terminated_leader_backend_leaves_exactly_one_scheduler(
@@ -83,18 +87,16 @@ def test_a_terminated_leader_backend_leaves_exactly_one_scheduler(
         leader.wait_for("stepped down as scheduler leader", after=marks[0])
         stepped_down_in = time.monotonic() - cut_at
         # Someone leads again (the old leader may win the lock back: either is one).
-        new_leader, _ = first_line(
-            "leading the scheduler", [(leader, marks[0]), (standby, marks[1])]
-        )
-        for _ in range(4):
-            new_leader.wait_for(TICK, after=new_leader.mark())
+        first_line("leading the scheduler", [(leader, marks[0]), (standby, marks[1])])
+        for _ in range(4):  # run by either replica: the queue decides where
+            first_line(TICK, [(leader, leader.mark()), (standby, standby.mark())])
     rows = [row for row in runs.runs_of(engine, "tick") if row.status != "missed"]
     engine.dispose()
 
     assert stepped_down_in < HEARTBEAT_S + 2, f"stepped down after {stepped_down_in:.1f}s"
-    assert switches(rows) <= 1, "two replicas took turns: both were scheduling"
-    per_runner = [(row.runner, row.scheduled_at) for row in rows]
-    assert len(per_runner) == len(set(per_runner)), "a fire ran twice"
+    assert close_fires(rows) <= 1, "fires at two phases: two replicas were scheduling"
+    fires = [row.scheduled_at for row in rows]
+    assert len(fires) == len(set(fires)), "a fire ran twice"
 
 
 def test_a_standby_whose_lock_attempts_failed_takes_over_later(pg_url: str, tmp_path: Path) -> None:
@@ -149,12 +151,14 @@ def test_a_run_orphaned_by_kill_9_is_reclaimed_by_the_other_replica(
         with opsdesk_processes(*configs) as (leader, standby):
             leader.wait_for("leading the scheduler")
             job_group = int(fifo_line(fifo))
-            # (and a `missed` row for each fire while it runs: max_instances=1)
+            # (and a `missed` row for each fire while it runs: it never overlaps itself)
             [orphan] = [row for row in runs.runs_of(engine, "long") if row.status == "running"]
             assert orphan.runner is not None
-            assert orphan.runner.endswith(f":{leader.pid}")
-            leader.kill()
-            standby.wait_for(r"runs \[\d+\] were left running by a process that died")
+            # Whichever replica took the fire from the queue dies; the other closes it.
+            on_leader = orphan.runner.endswith(f":{leader.pid}")
+            doomed, survivor = (leader, standby) if on_leader else (standby, leader)
+            doomed.kill()
+            survivor.wait_for(r"runs \[\d+\] were left running by a process that died")
         [reclaimed] = [row for row in runs.runs_of(engine, "long") if row.id == orphan.id]
         assert reclaimed.status == "abandoned"
         assert f"({orphan.runner}) stopped before it finished" in (reclaimed.error or "")

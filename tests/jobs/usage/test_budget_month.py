@@ -171,7 +171,7 @@ def test_a_month_crosses_80_then_100_percent_once_each_in_one_thread_then_pauses
     raised = build_router(month.context).handle(ADMIN, "/budget api +100k")
     assert raised.status == "ok", raised
     assert raised.blocks[0].text.startswith(
-        "Budget of api for December raised by 100k tokens by slack:UADMIN: "
+        "Budget of api for December raised by 100k tokens by Dana: "
     )
     assert raised.blocks[0].text.endswith("Model reviews resume.")
     follow_up = month.alerts()[-1]

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import Engine
 
+from jobs.review.lint.configs import sourced_names
 from jobs.review.lint.results_cache import RESULTS_FILE, ResultCache
 from jobs.review.scratch import checkout_dir
 from tests.support.git_repo import Repo
@@ -25,6 +26,8 @@ SCRIPTS = {
     "deep.sh": "#!/bin/sh\n# shellcheck disable=SC2034\ndepth=1\n",
     "lib.sh": "#!/bin/sh\n. ./deep.sh\n# shellcheck disable=SC2034\ngreeting=hello\n",
     "main.sh": '#!/bin/sh\n. ./lib.sh\necho "$greeting" "$depth" $2\n',
+    # shellcheck follows this one as ./deep.sh.
+    "dyn.sh": '#!/bin/sh\n. "$(dirname "$0")/deep.sh"\necho "$depth" $1\n',
     "sub/x.sh": "#!/bin/sh\ncd /tmp\necho $PWD $3\n",
     # Sources what shellcheck cannot resolve (SC1090): depends on itself alone.
     "plugins.sh": '#!/bin/sh\nfor p in "$@"; do . "$p"; done\necho $1\n',
@@ -78,13 +81,13 @@ def test_only_changed_scripts_are_linted_and_the_findings_stay_a_whole_runs(
         assert open_set(engine, result) == shellcheck_oracle(git_repo, tmp_path), message
         assert linted(bin_dir) == expected_inputs, message
 
-    chain = {"main.sh", "lib.sh", "deep.sh"}
+    chain = {"main.sh", "lib.sh", "deep.sh", "dyn.sh"}
     night("first", set(SCRIPTS), **SCRIPTS)
     night("a.sh changes", {"a.sh"}, **{"a.sh": "#!/bin/sh\necho $1 $2\n"})
     # What main.sh reads through lib.sh is gone: main.sh's findings change, unchanged.
     night("deep.sh changes", chain, **{"deep.sh": "#!/bin/sh\nheight=2\nexport height\n"})
     lib = "#!/bin/sh\n. ./deep.sh\nfarewell=bye\nexport farewell\n"
-    night("lib.sh changes", chain, **{"lib.sh": lib})
+    night("lib.sh changes", chain - {"dyn.sh"}, **{"lib.sh": lib})
     night("a new script", {"c.sh"}, **{"c.sh": "#!/bin/sh\necho $1\n"})
     # waits.sh, unchanged, follows later.sh now that the tree holds it.
     later = {"later.sh": "#!/bin/sh\nlater=1\nexport later\n"}
@@ -129,3 +132,22 @@ def test_the_results_live_beside_the_repositorys_checkout(
     with sqlite3.connect(kept) as db:  # one for each script
         assert db.execute("SELECT count(*) FROM results").fetchone() == (len(SCRIPTS),)
     assert not os.path.exists(tmp_path / "data" / "checkouts" / "demo" / "tree" / RESULTS_FILE)
+
+
+@pytest.mark.parametrize(
+    ("script", "names"),
+    [
+        ('. ./lib.sh\nsource "lib/common.bash"\n', {"lib.sh", "common.bash"}),
+        ('. "$DIR/helpers.bash"\n', {"helpers.bash"}),  # the directory shellcheck may resolve
+        ('. "$plugin"\nsource "${BASH_IT}/$file"\n', set()),  # nothing it could follow
+        ('. "$(dirname "$0")/x.sh"\n', {"x.sh"}),  # shellcheck 0.11 follows it as ./x.sh
+        ('# shellcheck source=vendor/real.sh\n. "$dynamic"\n', {"real.sh"}),
+        (
+            "echo done; . ./after.sh\nif true; then source ./inner.sh; fi\n",
+            {"after.sh", "inner.sh"},
+        ),
+        ("echo hello\n", set()),
+    ],
+)
+def test_the_names_a_script_may_make_shellcheck_follow(script: str, names: set[str]) -> None:
+    assert sourced_names(f"#!/bin/sh\n{script}") == names
