@@ -2,7 +2,10 @@
 an environment. Its output is the result; a non-zero exit or a timeout is a failure.
 
 The command runs in its own process group so a timeout (or shutdown) kills
-everything it started, not only the shell.
+everything it started, not only the shell. The group also dies with opsdesk: a
+watcher in it reads a pipe whose only writer is opsdesk, and kills the group when the
+pipe ends without the command having ended (opsdesk was killed, even with -9), so a
+job's shells never outlive the process that ran them.
 """
 
 from __future__ import annotations
@@ -22,6 +25,17 @@ from jobs.runs.job import JobOutcome, RunContext
 
 MAX_OUTPUT_BYTES = 64 * 1024
 _POLL_S = 0.1
+# `$1` is the command; standard input, the pipe only opsdesk writes to. The watcher
+# waits for the pipe's end (opsdesk gone) and kills the whole group; a command that
+# ends first takes the watcher with it. Exit status and output are the command's.
+GUARDED = (
+    "exec 3<&0 </dev/null\n"
+    "(read -r _ <&3; kill -KILL 0) >/dev/null 2>&1 & watcher=$!\n"
+    "exec 3<&-\n"
+    '/bin/sh -c "$1"; status=$?\n'
+    'kill -KILL "$watcher" 2>/dev/null\n'
+    'exit "$status"\n'
+)
 
 
 def command_workdir(job: JobConfig) -> Path:
@@ -36,23 +50,34 @@ def command_environ(job: JobConfig) -> dict[str, str]:
 def run_command_job(ctx: RunContext) -> JobOutcome:
     job = ctx.spec.source
     assert isinstance(job, JobConfig), "a command job comes from a [[jobs]] entry"
-    timeout = job.timeout.total_seconds()
     try:
         environ = command_environ(job)
     except ChildEnvError as exc:
         return JobOutcome(status="failed", error=str(exc))
+    lifeline, held = os.pipe()  # `held` stays open in opsdesk only, until the job ends
     try:
         process = subprocess.Popen(
-            ["/bin/sh", "-c", job.command],
+            ["/bin/sh", "-c", GUARDED, "opsdesk-job", job.command],
             cwd=command_workdir(job),
             env=environ,
-            stdin=subprocess.DEVNULL,
+            stdin=lifeline,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
     except OSError as exc:
+        os.close(held)
         return JobOutcome(status="failed", error=f"could not start the command: {exc}")
+    finally:
+        os.close(lifeline)
+    try:
+        return _outcome(ctx, job, process)
+    finally:
+        os.close(held)
+
+
+def _outcome(ctx: RunContext, job: JobConfig, process: subprocess.Popen[bytes]) -> JobOutcome:
+    timeout = job.timeout.total_seconds()
     deadline = time.monotonic() + timeout
     stopped_by: str | None = None
     while True:
