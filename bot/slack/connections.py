@@ -141,10 +141,6 @@ class ConnectionGuard:
         assert server is not None, "the runner is set up before serving"
         return _Connection(self, server())
 
-    @property
-    def open_connections(self) -> int:
-        return len(self._open)
-
     def admit(self, connection: _Connection) -> bool:
         """Make room for `connection`; False (and it is told 503) when none can be."""
         if len(self._open) >= self.max_connections:
@@ -189,6 +185,8 @@ class ConnectionGuard:
                     await request.read()
             except TimeoutError:
                 connection.time_out()
+                return web.Response(status=408)
+            except ConnectionError:  # closed to make room, or the client left
                 return web.Response(status=408)
             connection.answering = True
             try:
