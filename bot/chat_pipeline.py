@@ -19,6 +19,7 @@ that the first delivery arrived.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Literal, TypeVar
@@ -28,7 +29,11 @@ from handlers.access import Caller, Role, refusal_text
 from handlers.refusals import RefusalLimiter
 from handlers.router import Router
 from jobs.core.reply import Reply
+from storage.durable import is_unavailable
 from storage.inbound import first_delivery
+from storage.leadership import one_line
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 # What an asker may be told while their command waits or runs.
@@ -166,7 +171,7 @@ class ChatPipeline:
         lane is full, opsdesk is stopping) the answer is given rather than lost."""
         if not key:
             return True
-        first = await self.read(first_delivery, self.router.context.engine, self.platform, key)
+        first = await self.read(self._unseen, key)
         return first is not False
 
     # -- in a worker ----------------------------------------------------------------
@@ -179,7 +184,23 @@ class ChatPipeline:
 
     def _once(self, arrival: Arrival, answer: Callable[[Caller, str], Reply]) -> Reply | None:
         """`answer` unless the platform delivered this before (no key: always)."""
-        engine = self.router.context.engine
-        if arrival.key and not first_delivery(engine, self.platform, arrival.key):
+        if arrival.key and not self._unseen(arrival.key):
             return None
         return answer(arrival.caller, arrival.text)
+
+    def _unseen(self, key: str) -> bool:
+        """Whether storage has not seen `key` before. When the database cannot record
+        it (an outage), the arrival counts as new: the platform has handed it over and
+        will not deliver it again, and an answer twice beats none (/health during the
+        outage is the question asked most)."""
+        try:
+            return first_delivery(self.router.context.engine, self.platform, key)
+        except Exception as exc:
+            if not is_unavailable(exc):
+                raise
+            log.warning(
+                "%s: could not record a delivery (%s); answering it anyway",
+                self.platform,
+                one_line(exc),
+            )
+            return True

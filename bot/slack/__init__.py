@@ -71,6 +71,8 @@ def build_slack_adapter(
         app_token=app_token.get_secret_value() if app_token else None,
         http_host=slack.http_host,
         http_port=slack.http_port,
+        request_timeout=slack.http_request_timeout,
+        max_connections=slack.http_max_connections,
         gate=RequestGate(
             signing.get_secret_value() if signing and slack.mode == "http" else None,
             team_id=slack.team_id,

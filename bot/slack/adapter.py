@@ -3,6 +3,7 @@ over HTTP at /slack/events (several replicas behind a load balancer)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import errno
 import logging
@@ -14,6 +15,7 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 
+from bot.slack.connections import MAX_CONNECTIONS, REQUEST_TIMEOUT_S, ConnectionGuard
 from bot.slack.deliver import SlackDeliverer
 from bot.slack.gate import GatedSocketModeHandler, RequestGate
 
@@ -50,9 +52,13 @@ class SlackAdapter:
     # What checks each request before bolt sees it: the signature (HTTP mode), the
     # workspace and the app (both modes).
     gate: RequestGate | None = None
+    # HTTP mode: how long a request's head, then its body, may take to arrive, and the
+    # connections open at once (bot/slack/connections.py).
+    request_timeout: float = REQUEST_TIMEOUT_S
+    max_connections: int = MAX_CONNECTIONS
     _socket: AsyncSocketModeHandler | None = field(default=None, init=False, repr=False)
     _runner: web.AppRunner | None = field(default=None, init=False, repr=False)
-    _site: web.TCPSite | None = field(default=None, init=False, repr=False)
+    _server: asyncio.Server | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.mode == "socket" and not self.app_token:
@@ -85,21 +91,29 @@ class SlackAdapter:
             log.info("slack: connected in Socket Mode")
             return
         web_app = self.app.web_app(path=EVENTS_PATH, port=self.http_port)
-        if self.gate is not None:
-            web_app.middlewares.append(self.gate.middleware())
+        gate = self.gate
+        runner = web.AppRunner(web_app)
+        guard = ConnectionGuard(
+            runner,
+            on_refusal=gate.count if gate is not None else lambda _reason: None,
+            timeout=self.request_timeout,
+            max_connections=self.max_connections,
+        )
+        web_app.middlewares.append(guard.middleware())  # first: bounds every body read
+        if gate is not None:
+            web_app.middlewares.append(gate.middleware())
         # bolt logs a refused request at INFO with its whole body; the gate refuses
         # them first and counts them instead.
         logging.getLogger("slack_bolt.RequestVerification").setLevel(logging.WARNING)
         web_app.router.add_get(HEALTH_PATH, self._health)
-        runner = web.AppRunner(web_app)
         await runner.setup()
-        site = web.TCPSite(runner, self.http_host, self.http_port)
+        loop = asyncio.get_running_loop()
         try:
-            await site.start()
+            server = await loop.create_server(guard, self.http_host, self.http_port)
         except BaseException:
             await runner.cleanup()
             raise
-        self._runner, self._site = runner, site
+        self._runner, self._server = runner, server
         log.info("slack: serving %s on %s:%s", EVENTS_PATH, self.http_host, self.bound_port)
 
     async def _learn_installation(self, gate: RequestGate) -> None:
@@ -116,9 +130,11 @@ class SlackAdapter:
         if self._socket is not None:
             await self._socket.close_async()
             self._socket = None
+        if self._server is not None:
+            self._server.close()
         if self._runner is not None:
             await self._runner.cleanup()  # waits for in-flight requests
-            self._runner = self._site = None
+        self._runner = self._server = None
 
     def refusal(self, exc: BaseException) -> str | None:
         if isinstance(exc, SlackApiError):
@@ -135,13 +151,13 @@ class SlackAdapter:
             client = self._socket.client
             session = client.current_session
             return not client.closed and session is not None and not session.closed
-        return self._site is not None
+        return self._server is not None
 
     @property
     def bound_port(self) -> int:
         """The port HTTP mode listens on (the real one when configured as 0)."""
-        if self._runner is not None and self._runner.addresses:
-            return int(self._runner.addresses[0][1])
+        if self._server is not None and self._server.sockets:
+            return int(self._server.sockets[0].getsockname()[1])
         return self.http_port
 
     async def _health(self, _request: web.Request) -> web.Response:

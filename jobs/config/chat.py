@@ -26,6 +26,10 @@ class SlackConfig(Strict):
     mode: Literal["socket", "http"] = "socket"
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=3000, ge=1, le=65535)
+    # HTTP mode: seconds a request's head, then its body, may take to arrive, and the
+    # connections open at once (bot/slack/connections.py has the defaults' reasons).
+    http_request_timeout: float = Field(default=10.0, gt=0, le=300)
+    http_max_connections: int = Field(default=256, ge=1, le=10_000)
     command: str = "/opsdesk"
     # HTTP mode: requests from another workspace or app are refused. Default: this
     # installation's own, from auth.test at start.

@@ -132,3 +132,15 @@ def opsdesk_processes(
                 process.process.wait(HANG_GUARD_S)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+def config_on(tmp_path: Path, database_url: str, rest: str = "") -> Path:
+    """An opsdesk.toml on `database_url` (often a proxy a test cuts), data in
+    tmp_path/data, no operator page; `rest` is the rest of the file."""
+    config = tmp_path / "opsdesk.toml"
+    config.write_text(
+        f'database_url = "{database_url}"\n'
+        f'data_dir = "{tmp_path / "data"}"\n'
+        "[operator]\nenabled = false\n" + rest
+    )
+    return config

@@ -31,21 +31,30 @@ def command_body(team: str = "T0001", app: str = "A0001") -> str:
     return urlencode(fields)
 
 
-async def test_strangers_are_refused_counted_and_never_logged_with_their_bodies(
-    tmp_path: Path, slack_api: SlackApi
-) -> None:
+def http_mode(
+    tmp_path: Path, slack_api: SlackApi, slack_keys: str = ""
+) -> tuple[int, Path, dict[str, str]]:
+    """(port, config file, environment) of an `opsdesk run` serving Slack's HTTP mode
+    with the stand-in's Web API, on a free port, with `slack_keys` added."""
     port = free_port()
     config = tmp_path / "opsdesk.toml"
     config.write_text(
         f"data_dir = {json.dumps(str(tmp_path / 'data'))}\n"
         "[scheduler]\nenabled = false\n[operator]\nenabled = false\n"
-        f'[slack]\nenabled = true\nmode = "http"\nhttp_port = {port}\n'
+        f'[slack]\nenabled = true\nmode = "http"\nhttp_port = {port}\n{slack_keys}'
     )
     env = {
         "SLACK_BOT_TOKEN": BOT_TOKEN,
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,
         "SLACK_API_URL": slack_api.base_url + "api/",
     }
+    return port, config, env
+
+
+async def test_strangers_are_refused_counted_and_never_logged_with_their_bodies(
+    tmp_path: Path, slack_api: SlackApi
+) -> None:
+    port, config, env = http_mode(tmp_path, slack_api)
     url = f"http://127.0.0.1:{port}/slack/events"
     form = {"Content-Type": "application/x-www-form-urlencoded"}
     stranger = "A" * (1024 * 1024 - 200) + "\n" + FORGED_LINE + "\n"

@@ -16,7 +16,7 @@ import pytest
 from jobs.runs import records as runs
 from storage import migrate
 from storage.db import make_engine
-from tests.support.processes import OpsdeskProcess
+from tests.support.processes import OpsdeskProcess, config_on
 from tests.support.tcp_proxy import tcp_proxy_for
 from tests.support.waiting import fifo_line
 
@@ -38,14 +38,12 @@ def test_a_run_ending_and_a_fire_falling_in_an_outage_are_both_recorded(
     os.mkfifo(started)
     os.mkfifo(gate)
     with tcp_proxy_for(pg_url) as proxy:
-        config = tmp_path / "opsdesk.toml"
-        config.write_text(
-            f'database_url = "{proxy.url_for(pg_url)}"\n'
-            f'data_dir = "{tmp_path / "data"}"\n'
-            "[operator]\nenabled = false\n"
+        config = config_on(
+            tmp_path,
+            proxy.url_for(pg_url),
             '[scheduler]\nheartbeat = "1s"\nshutdown_grace = "1s"\n'
             '[[jobs]]\nname = "gate"\nschedule = "every 2s"\npost_to = ["log:"]\n'
-            f'command = "echo go > {started}; read line < {gate}; echo finished"\n'
+            f'command = "echo go > {started}; read line < {gate}; echo finished"\n',
         )
         process = OpsdeskProcess(config)
         try:
