@@ -52,6 +52,10 @@ FINISHED = ("ok", "failed", "timeout", "cached")
 Track = Callable[[int], None]
 
 
+# After the grace, how long stopping the worker (and then the pool) may take.
+STOP_AFTER_GRACE_S = 2.0
+
+
 class Fires(Protocol):
     async def start(self) -> None: ...
     async def submit(
@@ -249,12 +253,16 @@ class QueuedFires:
                 await manager.finish_job(job, status=Status.FAILED, delete_job=False)
 
     async def stop(self) -> None:
+        """The worker gets the grace for its runs, then aborts them; a run whose end is
+        kept for an unreachable database (storage/durable.py) never finishes its task,
+        so the wait for the worker, and for the pool's close, is bounded: SIGTERM during
+        an outage still ends opsdesk within the grace."""
         if self._worker is not None:
             self._worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._worker
+            await asyncio.wait({self._worker}, timeout=self.grace_s + STOP_AFTER_GRACE_S)
         if self._opened:
-            await self.app.close_async()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.app.close_async(), STOP_AFTER_GRACE_S)
 
 
 class InOrder:

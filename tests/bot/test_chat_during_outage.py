@@ -1,11 +1,13 @@
 """Diagnosis works during a database outage, against a real `opsdesk run` on a real
 PostgreSQL reached through a proxy the test cuts: /health asked in Telegram while the
 database is unreachable is answered (its delivery could not be recorded, and Telegram
-will not deliver it again), and the answer says the database cannot be reached."""
+will not deliver it again), and the answer says the database cannot be reached; and
+SIGTERM ends the process within the grace while a run's end waits for the database."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 import pytest
@@ -49,3 +51,27 @@ async def test_health_asked_in_chat_during_an_outage_is_answered(
     text, _ = parse_html(answer.params["text"])
     assert "❌ database: cannot connect to the database" in text
     assert "SELECT" not in text
+
+
+async def test_sigterm_during_an_outage_ends_it_within_the_grace(
+    pg_url: str, tmp_path: Path
+) -> None:
+    engine = make_engine(pg_url)
+    await asyncio.to_thread(migrate.upgrade, engine)
+    engine.dispose()
+    with tcp_proxy_for(pg_url) as proxy:
+        rest = '[scheduler]\nheartbeat = "1s"\nshutdown_grace = "2s"\n'
+        rest += '[[jobs]]\nname = "tick"\ncommand = "true"\nschedule = "every 1s"\n'
+        process = OpsdeskProcess(config_on(tmp_path, proxy.url_for(pg_url), rest))
+        try:
+            await asyncio.to_thread(process.wait_for, r"job tick run \d+: ok")
+            mark = process.mark()
+            proxy.cut()
+            await asyncio.to_thread(process.wait_for, "stepped down as scheduler leader", mark)
+            began = time.monotonic()
+            code = await asyncio.to_thread(process.stop, 30)
+            took = time.monotonic() - began
+        finally:
+            process.kill()
+    assert code == 0, process.log()
+    assert took < 2 + 8, f"took {took:.1f}s to stop:\n{process.log()}"
