@@ -6,7 +6,8 @@ holding 20,000 half-open ones left none for git, SQLite or Slack's own requests)
 
 - A request head must arrive within `timeout` of the connection opening (or of the
   previous answer on a kept-alive connection), and its body within `timeout` again;
-  otherwise the client is told 408 and the connection closed.
+  otherwise the client is told 408 and the connection closed (closed without a word
+  when it sent nothing: an idle connection).
 - At `max_connections` open, a new connection closes the oldest one that is not
   being answered (waiting for a head or a body, or idle between requests), sparing
   those in their first `GRACE_S` until twice the limit is open. Slack's request,
@@ -54,6 +55,7 @@ class _Connection(asyncio.Protocol):
     transport: asyncio.Transport | None = None
     since: float = 0.0  # when the head (or the body) started to be waited for
     answering: bool = False  # its request is read and in the handler
+    heard: bool = False  # it sent part of a request since its last answer
     admitted: bool = False
     deadline: asyncio.TimerHandle | None = field(default=None, repr=False)
 
@@ -65,6 +67,7 @@ class _Connection(asyncio.Protocol):
             self.inner.connection_made(transport)
 
     def data_received(self, data: bytes) -> None:
+        self.heard = True
         if self.admitted:
             self.inner.data_received(data)
 
@@ -87,7 +90,7 @@ class _Connection(asyncio.Protocol):
     def wait_for_head(self) -> None:
         """From now, the next request's head has `timeout` to arrive."""
         loop = asyncio.get_running_loop()
-        self.answering = False
+        self.answering = self.heard = False
         self.since = loop.time()
         self.stop_clock()
         self.deadline = loop.call_at(self.since + self.guard.timeout, self.time_out)
@@ -104,9 +107,14 @@ class _Connection(asyncio.Protocol):
 
     def time_out(self) -> None:
         self.guard.on_refusal(TOO_SLOW)
-        self.close(_TIMED_OUT)
+        self.close_waiting(_TIMED_OUT)
 
-    def close(self, answer: bytes = b"") -> None:
+    def close_waiting(self, answer: bytes) -> None:
+        """Close a connection waiting for a request: with `answer` once it sent part
+        of one, without when it sent nothing since its last answer (an idle one)."""
+        self.close(answer if self.heard else b"")
+
+    def close(self, answer: bytes) -> None:
         """Tell the client `answer` (sent before the close) and hang up."""
         self.stop_clock()
         self.guard.forget(self)
@@ -141,10 +149,6 @@ class ConnectionGuard:
         assert server is not None, "the runner is set up before serving"
         return _Connection(self, server())
 
-    @property
-    def open_connections(self) -> int:
-        return len(self._open)
-
     def admit(self, connection: _Connection) -> bool:
         """Make room for `connection`; False (and it is told 503) when none can be."""
         if len(self._open) >= self.max_connections:
@@ -167,7 +171,7 @@ class ConnectionGuard:
         if not waiting:
             return False
         self.on_refusal(TOO_MANY)
-        min(waiting, key=lambda connection: connection.since).close(_BUSY)
+        min(waiting, key=lambda connection: connection.since).close_waiting(_BUSY)
         return True
 
     def forget(self, connection: _Connection) -> None:
@@ -189,6 +193,8 @@ class ConnectionGuard:
                     await request.read()
             except TimeoutError:
                 connection.time_out()
+                return web.Response(status=408)
+            except ConnectionError:  # closed to make room, or the client left
                 return web.Response(status=408)
             connection.answering = True
             try:

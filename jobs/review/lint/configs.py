@@ -4,7 +4,7 @@ Linters run with the reviewed commit's own configuration, which its author wrote
 Some settings name files the linter then reads: ruff's `extend` (another config,
 followed however far it points; `~` and `$VARS` are expanded), `src` and
 `namespace-packages` (directories it looks into), `cache-dir`; shellcheck's
-`source-path` and `source` in a `.shellcheckrc`, and — once external sources are
+`source-path` and `source` in a `.shellcheckrc` (or `shellcheckrc`), and — once external sources are
 on — every `# shellcheck source=` / `source-path=` directive and `source` command
 in a script. One that points outside the checkout would make the linter read this
 host's files (and show what it found in chat), so it is refused by name before the
@@ -36,7 +36,8 @@ from jobs.review.reviewers import ReviewerError
 
 RUFF_CONFIG_NAMES = ("pyproject.toml", "ruff.toml", ".ruff.toml")
 RUFF_PATH_KEYS = ("extend", "src", "namespace-packages", "cache-dir")
-SHELLCHECK_RC = ".shellcheckrc"
+# shellcheck reads the nearest of either name above a script (0.11, tried).
+SHELLCHECK_RCS = frozenset({".shellcheckrc", "shellcheckrc"})
 SHELLCHECK_PATH_KEYS = ("source-path", "source")
 # Harmless targets scripts name to silence a warning (`# shellcheck source=/dev/null`).
 HARMLESS = frozenset({"/dev/null"})
@@ -155,7 +156,7 @@ def check_shellcheck(checkout: Checkout, command: Iterable[str], scripts: list[s
     that reaches outside the checkout."""
     external = reads_external_sources(command)
     for path in sorted(checkout.files):
-        if posixpath.basename(path) != SHELLCHECK_RC:
+        if posixpath.basename(path) not in SHELLCHECK_RCS:
             continue
         content = (read_checkout_file(checkout, path) or b"").decode("utf-8", "replace")
         for line in content.splitlines():

@@ -86,8 +86,12 @@ async def test_half_open_connections_and_slow_bodies_are_bounded_and_closed_in_t
             pid = running.process.pid
             before = open_fds(pid)
             opened_at = time.monotonic()
-            held = [half_open(port) for _ in range(HALF_OPEN)]
+            held = [slow_body(port) for _ in range(SLOW_BODIES)]
+            # Answered once the server has read what those sent: they wait for bodies.
+            assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=30).status_code == 200
+            held += [half_open(port) for _ in range(HALF_OPEN)]
             held += [slow_body(port) for _ in range(SLOW_BODIES)]
+            held.append(socket.create_connection(("127.0.0.1", port), timeout=30))  # silent
             # Accepted after every connection above (one listening queue): once it is
             # answered, the server has seen them all.
             ack = httpx.post(
@@ -109,13 +113,17 @@ async def test_half_open_connections_and_slow_bodies_are_bounded_and_closed_in_t
     assert ack.status_code == 200
     assert during - before <= 2 * MAX_CONNECTIONS + MARGIN, (before, during)
     assert after - before <= MARGIN, (before, after)
-    # Each one was told why: 503 when closed to make room (or reset, refused unread),
-    # 408 when its time was up; the slow bodies, opened last, were kept till then.
-    assert {answer.split(b"\r\n")[0] for answer in answers} <= {
+    # Each one that sent something was told why: 503 when closed to make room (or
+    # reset, refused unread), 408 when its time was up. The slow bodies opened first
+    # made room for later connections; those opened last were kept till their time.
+    assert {answer.split(b"\r\n")[0] for answer in answers[:-1]} <= {
         b"HTTP/1.1 503 Service Unavailable", b"HTTP/1.1 408 Request Timeout", RESET,
     }  # fmt: skip
-    slow = [answer.split(b"\r\n")[0] for answer in answers[-SLOW_BODIES:]]
-    assert slow == [b"HTTP/1.1 408 Request Timeout"] * SLOW_BODIES
+    first = [answer.split(b"\r\n")[0] for answer in answers[:SLOW_BODIES]]
+    assert first == [b"HTTP/1.1 503 Service Unavailable"] * SLOW_BODIES
+    last = [answer.split(b"\r\n")[0] for answer in answers[-SLOW_BODIES - 1 : -1]]
+    assert last == [b"HTTP/1.1 408 Request Timeout"] * SLOW_BODIES
+    assert answers[-1] == b""  # it sent nothing: closed without an answer, as idle
     assert TIMEOUT_S <= all_closed_s < 3 * TIMEOUT_S
     log = "".join(running.log)
     assert "Traceback" not in log and "Error handling request" not in log

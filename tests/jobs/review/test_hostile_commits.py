@@ -141,6 +141,7 @@ SHELLCHECK = {"select": ["F"], "linters": [{"name": "shellcheck", "preset": "she
 HOSTILE_SHELLCHECK = {
     "rc source-path": ({".shellcheckrc": "source-path=/etc\n"}, ".shellcheckrc: source-path"),
     "rc source": ({"dir/.shellcheckrc": "source=/dev/zero\n"}, "dir/.shellcheckrc: source"),
+    "rc without the dot": ({"shellcheckrc": "source-path=/etc\n"}, "shellcheckrc: source-path"),
     "directive with external sources": (
         {
             ".shellcheckrc": "external-sources=true\n",
