@@ -9,6 +9,16 @@ from contextlib import contextmanager
 
 from handlers.router import Command, Request, Router
 from jobs.core.reply import Reply
+from tests.support.waiting import HANG_GUARD_S
+
+# Notified each time a `/slow` starts, so a test can wait for the workers it expects.
+_STARTED = threading.Condition()
+
+
+def wait_started(started: list[str], count: int) -> None:
+    """Until `count` slow commands have started (a worker runs each)."""
+    with _STARTED:
+        assert _STARTED.wait_for(lambda: len(started) >= count, HANG_GUARD_S), started
 
 
 @contextmanager
@@ -20,7 +30,9 @@ def slow_command(router: Router, started: list[str] | None = None) -> Iterator[t
 
     def slow(request: Request) -> Reply:
         if started is not None:
-            started.append(request.caller.user_id)
+            with _STARTED:
+                started.append(request.caller.user_id)
+                _STARTED.notify_all()
         release.wait(10)
         return Reply.text("slow done", title="Slow")
 

@@ -4,6 +4,7 @@ Socket Mode. What each command answers is the router's (tests/handlers)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -15,7 +16,7 @@ from jobs.context import Context
 from jobs.core.reply import Reply
 from storage.models import InboundEvent
 from tests.bot.slack.conftest import SlackBot
-from tests.support.commands import slow_command
+from tests.support.commands import slow_command, wait_started
 
 
 def inbound_events(context: Context) -> list[InboundEvent]:
@@ -249,6 +250,8 @@ async def test_quick_commands_are_acked_and_answered_while_seven_slow_ones_hold_
         # The three quick commands that need the database answer while the slow ones wait.
         answers = await slack.fake.wait_for("response", count=3)
         assert all("slow done" not in json.dumps(a.args) for a in answers)
+        # Four workers hold four of them (each acked "working on it"), none a fifth.
+        await asyncio.to_thread(wait_started, started, 4)
         assert len(started) == 4
     await slack.settled()
     assert len(slack.fake.ok_calls("response")) == 3 + 7
