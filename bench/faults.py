@@ -2,17 +2,20 @@
 the database's connections dropped (pg_terminate_backend) and the whole server cut
 and back (a proxy between each replica and PostgreSQL refuses and resets every
 connection for a few seconds: a restart, as the replicas see it), 10 times in all,
-during a 429 storm from Slack (Retry-After: 1 on every post for the storm's length).
+during a 429 storm from Slack and Telegram (Retry-After: 1 on every post for the
+storm's length).
 
     OPSDESK_TEST_POSTGRES_URL=postgresql://… .venv/bin/python bench/faults.py
     … bench/faults.py --faults 10 --storm 120 --gap 15
 
-A job runs every minute (cron), another every 2 s; both post to Slack. Prints, over the
-minutes of the bench: runs lost (a minute with no row at all), runs doubled (a minute
-run twice), minutes recorded `missed` (with their reason), posts lost (a run whose
-post never reached Slack), posts doubled (one post twice in the channel), and the
-longest time no replica held the scheduler lock. Slack is the tests' stand-in
-(tests/standins/slack_api.py) on 127.0.0.1; nothing leaves the machine.
+A job runs every minute (cron), another every 2 s; both post to Slack and Telegram.
+Prints, over the minutes of the bench: runs lost (a minute with no row at all), runs
+doubled (a minute run twice), minutes recorded `missed` (with their reason), posts
+lost (a run whose post never reached Slack), posts doubled (one post twice in the
+channel), the same for Telegram (found by the line each run prints: Telegram cannot
+be read back, so its posts are at least once and the doubles are measured), and the
+longest time no replica held the scheduler lock. Slack and Telegram are the tests'
+stand-ins (tests/standins/) on 127.0.0.1; nothing leaves the machine.
 """
 
 from __future__ import annotations
@@ -41,12 +44,17 @@ from storage.db import make_engine
 from storage.leadership import LOCK_KEY
 from storage.models import utcnow
 from tests.standins.slack_api import SlackApi
+from tests.standins.telegram_api import TOKEN as TELEGRAM_TOKEN
+from tests.standins.telegram_api import TelegramApi
 from tests.support.cli import TOKENS
 from tests.support.databases import fresh_schema_url
 from tests.support.processes import OpsdeskProcess
 from tests.support.tcp_proxy import TcpProxy, tcp_proxy_for
 
 CHANNEL = "C0FAULTS"
+TELEGRAM_CHAT = 4242
+# Each run prints a line no other run prints, to find its post in Telegram's chat.
+MARKER = "echo faults-run-$(date +%s%N)"
 APPLICATION = "opsdesk-faults"
 LOCK_HOLDER = text(
     "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
@@ -59,11 +67,11 @@ DROP_BACKENDS = text(
 )
 
 
-class Slack:
-    """The Slack stand-in on its own event loop in a thread."""
+class Served:
+    """A stand-in on its own event loop in a thread."""
 
-    def __init__(self) -> None:
-        self.fake = SlackApi()
+    def __init__(self, fake: Any) -> None:
+        self.fake = fake
         self.loop = asyncio.new_event_loop()
         ready = threading.Event()
 
@@ -76,6 +84,14 @@ class Slack:
         threading.Thread(target=serve, daemon=True).start()
         ready.wait(30)
 
+    def call_in_loop(self, change: Any) -> None:
+        self.loop.call_soon_threadsafe(change)
+
+
+class Slack(Served):
+    def __init__(self) -> None:
+        super().__init__(SlackApi())
+
     def storm(self, on: bool) -> None:
         def switch() -> None:
             if on:
@@ -83,7 +99,7 @@ class Slack:
             else:
                 self.fake._rate_limited.pop("chat.postMessage", None)
 
-        self.loop.call_soon_threadsafe(switch)
+        self.call_in_loop(switch)
 
     def outbox_ids(self) -> collections.Counter[int]:
         """How often each outbox post is in the channel (its metadata names it)."""
@@ -93,6 +109,24 @@ class Slack:
             if isinstance(payload.get("outbox_id"), int):
                 found[payload["outbox_id"]] += 1
         return found
+
+    def rate_limited(self) -> int:
+        return sum(1 for call in list(self.fake.calls) if call.status == 429)
+
+
+class Telegram(Served):
+    """Telegram cannot be read back, so a post there is sent at least once: each run
+    prints a line of its own, and the chat is searched for it."""
+
+    def __init__(self) -> None:
+        super().__init__(TelegramApi())
+
+    def storm(self, on: bool) -> None:
+        flooding = self.fake.flooding
+        self.call_in_loop((lambda: flooding.update(sendMessage=1)) if on else flooding.clear)
+
+    def texts(self) -> list[str]:
+        return [m.get("text", "") for m in list(self.fake.messages.values())]
 
     def rate_limited(self) -> int:
         return sum(1 for call in list(self.fake.calls) if call.status == 429)
@@ -137,11 +171,11 @@ def replica_config(directory: Path, name: str, url: str) -> Path:
         f'data_dir = "{directory / name}"\n'
         "[operator]\nenabled = false\n"
         '[scheduler]\nheartbeat = "2s"\nshutdown_grace = "2s"\n'
-        "[slack]\nenabled = true\n"
-        '[[jobs]]\nname = "minutely"\ncommand = "true"\nschedule = "* * * * *"\n'
-        f'post_to = ["slack:{CHANNEL}"]\n'
-        '[[jobs]]\nname = "tick"\ncommand = "true"\nschedule = "every 2s"\n'
-        f'post_to = ["slack:{CHANNEL}"]\n'
+        "[slack]\nenabled = true\n[telegram]\nenabled = true\n"
+        f'[[jobs]]\nname = "minutely"\ncommand = "{MARKER}"\nschedule = "* * * * *"\n'
+        f'post_to = ["slack:{CHANNEL}", "telegram:{TELEGRAM_CHAT}"]\n'
+        f'[[jobs]]\nname = "tick"\ncommand = "{MARKER}"\nschedule = "every 2s"\n'
+        f'post_to = ["slack:{CHANNEL}", "telegram:{TELEGRAM_CHAT}"]\n'
     )
     return config
 
@@ -174,7 +208,17 @@ def minutes_between(start: datetime, end: datetime) -> list[datetime]:
     return found
 
 
-def measure(engine: Engine, slack: Slack, start: datetime, end: datetime) -> dict[str, Any]:
+def on_telegram(posted: list[Any], telegram: Telegram) -> tuple[int, int]:
+    """(posts lost, posts sent more than once) in Telegram's chat: each run's post is
+    the one with its own printed line."""
+    texts = telegram.texts()
+    seen = [sum(1 for t in texts if (row.output or "").strip() in t) for row in posted]
+    return sum(1 for n in seen if n == 0), sum(n - 1 for n in seen if n > 1)
+
+
+def measure(
+    engine: Engine, slack: Slack, telegram: Telegram, start: datetime, end: datetime
+) -> dict[str, Any]:
     rows = runs.runs_of(engine)
     minutely = [row for row in rows if row.job == "minutely" and row.scheduled_at is not None]
     by_minute: dict[datetime, list[Any]] = collections.defaultdict(list)
@@ -212,13 +256,14 @@ def measure(engine: Engine, slack: Slack, start: datetime, end: datetime) -> dic
         "posts": len(post_ids),
         "posts_lost": sum(1 for post_id in post_ids if post_id is None or not in_channel[post_id]),
         "posts_doubled": sum(count - 1 for count in in_channel.values() if count > 1),
+        "telegram": on_telegram([row for row in posted if row.output], telegram),
         "tick_doubled": tick_doubled,
         "left_running": sum(1 for row in rows if row.status == "running"),
     }
 
 
 def bench(server_url: str, faults: int, storm_s: float, gap_s: float, outage_s: float) -> None:
-    slack = Slack()
+    slack, telegram = Slack(), Telegram()
     with tempfile.TemporaryDirectory() as scratch, fresh_schema_url(server_url) as url:
         directory = Path(scratch)
         engine = make_engine(url)
@@ -228,6 +273,8 @@ def bench(server_url: str, faults: int, storm_s: float, gap_s: float, outage_s: 
             "SLACK_BOT_TOKEN": TOKENS["SLACK_BOT_TOKEN"],
             "SLACK_APP_TOKEN": TOKENS["SLACK_APP_TOKEN"],
             "SLACK_API_URL": slack.fake.base_url + "api/",
+            "TELEGRAM_BOT_TOKEN": TELEGRAM_TOKEN,
+            "TELEGRAM_API_BASE_URL": telegram.fake.base_url,
         }
         with tcp_proxy_for(url) as first_proxy, tcp_proxy_for(url) as second_proxy:
             proxies = [first_proxy, second_proxy]
@@ -243,6 +290,7 @@ def bench(server_url: str, faults: int, storm_s: float, gap_s: float, outage_s: 
                 began = time.monotonic()
                 watch = LeaderWatch(engine)
                 slack.storm(True)
+                telegram.storm(True)
                 print(f"storm on for {storm_s:g} s; {faults} faults, one every {gap_s:g} s")
                 storm_ends = began + storm_s
                 for number in range(1, faults + 1):
@@ -250,15 +298,17 @@ def bench(server_url: str, faults: int, storm_s: float, gap_s: float, outage_s: 
                     print(f"  fault {number:2d} at {time.monotonic() - began:5.0f} s: {said}")
                     if time.monotonic() > storm_ends:
                         slack.storm(False)
+                        telegram.storm(False)
                     time.sleep(gap_s)
                 remaining = storm_ends - time.monotonic()
                 if remaining > 0:
                     time.sleep(remaining)
                 slack.storm(False)
+                telegram.storm(False)
                 print(f"storm off at {time.monotonic() - began:.0f} s; waiting for the posts")
                 end = utcnow()
                 # Settle: the minute in progress, then every waiting post sent.
-                deadline = time.monotonic() + 300
+                deadline = time.monotonic() + 420  # a claim lost to a fault: 5 min stale
                 while time.monotonic() < deadline:
                     with engine.connect() as connection:
                         waiting = connection.execute(
@@ -274,7 +324,7 @@ def bench(server_url: str, faults: int, storm_s: float, gap_s: float, outage_s: 
             finally:
                 for replica in replicas:
                     replica.stop(60)
-        result = measure(engine, slack, start, end)
+        result = measure(engine, slack, telegram, start, end)
         engine.dispose()
         admin.dispose()
     print(f"minutes measured      {result['minutes']}")
@@ -287,6 +337,10 @@ def bench(server_url: str, faults: int, storm_s: float, gap_s: float, outage_s: 
     print(f"posts lost            {result['posts_lost']} (target 0)")
     print(f"posts doubled         {result['posts_doubled']} (target 0)")
     print(f"429 answers           {slack.rate_limited()}")
+    lost, twice = result["telegram"]
+    print(f"Telegram posts lost   {lost} (target 0)")
+    print(f"Telegram sent twice   {twice} (at least once: measured)")
+    print(f"Telegram 429 answers  {telegram.rate_limited()}")
     print(f"2 s job fired twice   {result['tick_doubled']} (two replicas within 1 s)")
     print(f"runs left running     {result['left_running']}")
     print(f"longest with no leader {watch.longest:.1f} s")

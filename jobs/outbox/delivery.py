@@ -32,6 +32,7 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Protocol
 
 from sqlalchemy import ColumnElement, and_, case, false, or_, update
@@ -49,6 +50,7 @@ from jobs.outbox.answers import (
     is_uncertain,
     means_later,
 )
+from jobs.outbox.kept import KeptOutcomes
 from storage.db import session_scope
 from storage.durable import is_unavailable
 from storage.leadership import one_line
@@ -161,6 +163,7 @@ class OutboxSender:
         # What a delivered post means beyond `sent` (target, reply): where findings were
         # shown. It runs only after the platform accepted the post.
         self.on_sent = on_sent
+        self.kept = KeptOutcomes()  # outcomes a database fault kept from being written
 
     def _served(self) -> ColumnElement[bool]:
         """Targets of the platforms this sender has a deliverer for."""
@@ -255,6 +258,7 @@ class OutboxSender:
     async def send_due(self, limit: int = 50) -> int:
         """Deliver what is due now; returns how many were sent."""
         sent = 0
+        await asyncio.to_thread(self.kept.flush)
         for post_id in await asyncio.to_thread(self._due_ids, limit):
             row = await asyncio.to_thread(self._claim, post_id)
             if row is None:
@@ -308,18 +312,12 @@ class OutboxSender:
         try:
             message_ref = await deliverer.deliver(post)
         except Exception as exc:
-            await asyncio.to_thread(self._failed, row, attempt, exc, started)
+            failed = partial(self._failed, row, attempt, exc, started)
+            await asyncio.to_thread(self.kept.write_or_keep, failed, row.id)
             return False
-        await asyncio.to_thread(
-            self._finish,
-            row.id,
-            status="sent",
-            attempts=attempt,
-            sent_at=self.clock(),
-            message_ref=message_ref,
-            last_error=None,
-            uncertain_at=None,
-        )
+        sent = partial(self._finish, row.id, status="sent", attempts=attempt, sent_at=self.clock())
+        sent = partial(sent, message_ref=message_ref, last_error=None, uncertain_at=None)
+        await asyncio.to_thread(self.kept.write_or_keep, sent, row.id)
         if self.on_sent is not None:
             try:
                 await asyncio.to_thread(self.on_sent, row.target, post.reply)

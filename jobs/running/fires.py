@@ -3,6 +3,7 @@ place among the runs waiting for a worker that the fire took) or a whole batch."
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -12,7 +13,10 @@ from jobs.context import Context
 from jobs.core.work_slots import Waiting
 from jobs.running.missed import BATCH_PREFIX
 from jobs.running.runner import run_batch, run_job
+from jobs.runs import records as runs
 from jobs.runs.specs import find_batch, find_job
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -26,8 +30,13 @@ class FireOptions:
 
 def run_fired(context: Context, entry: str, fire: FireOptions) -> None:
     """Run the scheduler entry `entry` ("job:NAME" or "batch:NAME"); an entry no
-    longer configured runs nothing."""
+    longer configured runs nothing, nor one paused since it fired (a fire may wait for
+    a free worker, in the queue or in this process's line): as a paused fire, it
+    records nothing."""
     name = entry.partition(":")[2]
+    if name in runs.paused_jobs(context.engine):
+        log.info("%s was paused while its fire waited for a worker; not running", entry)
+        return
     if entry.startswith(BATCH_PREFIX):
         if find_batch(context.config, name) is not None:
             run_batch(

@@ -11,8 +11,9 @@ fire: a leader whose lock went with its connection (a restart, a failover, a
 terminated backend) steps down at once and tries again, and a standby keeps trying
 through any database error. On SQLite one process is assumed.
 
-Paused jobs (JobState rows, set by /pause from any process) are read at fire time; a
-paused fire records nothing, and /jobs shows the job as paused.
+Paused jobs (JobState rows, set by /pause from any process) are read at fire time,
+and again when a worker picks up a fire that waited in the queue; a paused fire
+records nothing, and /jobs shows the job as paused.
 
 Job work blocks, so it runs in daemon threads: a job that ignores shutdown cannot
 keep the process alive; its run is recorded `interrupted` after the grace.

@@ -1,5 +1,6 @@
 """What the scheduler's leader does after each heartbeat besides scheduling: close the
-runs of processes that died, write the misses an outage kept back, and, once a day,
+runs of processes that died, write the misses an outage kept back, queue the posts a
+dying process did not, and, once a day,
 delete what is past `[storage] keep_runs`."""
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from datetime import datetime, timedelta
 
 from jobs.context import Context
 from jobs.core.text import plural, span
+from jobs.running.lost_posts import GRACE, LOOK_BACK, post_lost_posts
 from jobs.running.missed import MissLedger
 from jobs.runs import records as runs
 from jobs.runs.retention import prune
@@ -23,10 +25,13 @@ class LeaderUpkeep:
         self.context = context
         self.misses = misses
         self._pruned_at: datetime | None = None
+        # Runs that ended up to here have been looked at for a post nobody queued.
+        self._posts_looked_to: datetime | None = None
 
     def after_heartbeat(self) -> None:
         self.reclaim_orphans()
         self.misses.flush()
+        self.post_lost_posts()
         self.prune_when_due()
 
     def reclaim_orphans(self) -> None:
@@ -37,6 +42,18 @@ class LeaderUpkeep:
         orphans = runs.mark_abandoned(context.engine, context.runner_id, own_pid_is_new=False)
         if orphans:
             log.warning("runs %s were left running by a process that died: abandoned", orphans)
+
+    def post_lost_posts(self) -> None:
+        """Queue the posts of runs whose process died between their end and their
+        post (see lost_posts)."""
+        until = self.context.clock() - GRACE
+        since = self._posts_looked_to or until - LOOK_BACK
+        if until <= since:
+            return
+        posted = post_lost_posts(self.context, since, until)
+        self._posts_looked_to = until
+        if posted:
+            log.warning("runs %s ended without their post (process died): posted now", posted)
 
     def prune_when_due(self) -> None:
         """Retention, once a day (the first at the leader's first heartbeat)."""

@@ -78,6 +78,9 @@ class TelegramApi(LocalStandIn):
     messages: dict[tuple[int, int], dict[str, Any]] = field(default_factory=dict)
     # method → retry_after seconds: the next call of it is answered 429 once.
     flood_once: dict[str, int] = field(default_factory=dict)
+    # method → retry_after seconds: every call of it is answered 429 while it is here
+    # (a rate-limit storm).
+    flooding: dict[str, int] = field(default_factory=dict)
     # Chats the bot is not in: sending there is answered 400 "chat not found".
     unknown_chats: set[int] = field(default_factory=set)
     base_url: str = ""
@@ -121,7 +124,7 @@ class TelegramApi(LocalStandIn):
             return self._error(404, "Not Found")
         method = request.path.removeprefix(prefix)
         params = await self._params(request)
-        retry_after = self.flood_once.pop(method, None)
+        retry_after = self.flood_once.pop(method, None) or self.flooding.get(method)
         if retry_after is not None:
             self.record(Call(method, params, 429))
             return web.json_response(

@@ -230,3 +230,26 @@ def test_workers_out_of_range_are_refused(workers: int) -> None:
 
     with pytest.raises(ValidationError, match="workers"):
         Config.model_validate({"scheduler": {"workers": workers}})
+
+
+async def test_a_job_paused_while_its_fire_waits_for_a_worker_does_not_run(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """The fire waited (in the queue on PostgreSQL, in the line here on SQLite) since
+    before the pause; when a worker is free it reads the pause, as the leader does at
+    fire time, and runs (and records) nothing."""
+    names = HELD[:2]
+    raw = {"scheduler": {"workers": 1}, "jobs": held_jobs(tmp_path, names)}
+    scheduler = await leading(scheduler_for(engine, raw))
+    context = scheduler.context
+    with no_leftover_fifo_readers(tmp_path, names), commits() as committed:
+        fire_all(scheduler, names)
+        await slots_until(context, running=1, waiting=1)
+        assert runs.set_paused(engine, "hold-2", True, "test")
+        await release(tmp_path, "hold-1")
+        await committed.until(lambda: all(r.status == "ok" for r in runs.runs_of(engine)))
+        assert await asyncio.to_thread(scheduler._fires.wait_settled, HANG_GUARD_S)
+        await slots_until(context, running=0, waiting=0)
+    await scheduler.stop()
+
+    assert [(r.job, r.status) for r in runs.runs_of(engine)] == [("hold-1", "ok")]
