@@ -12,7 +12,7 @@ from datetime import datetime
 from jobs.context import Context
 from jobs.core.work_slots import Waiting
 from jobs.running.missed import BATCH_PREFIX
-from jobs.running.runner import run_batch, run_job
+from jobs.running.runner import PausedWhileWaiting, run_batch, run_job
 from jobs.runs import records as runs
 from jobs.runs.specs import find_batch, find_job
 
@@ -48,7 +48,9 @@ def run_fired(context: Context, entry: str, fire: FireOptions) -> None:
             )
         return
     spec = find_job(context.config, name)
-    if spec is not None:
+    if spec is None:
+        return
+    try:
         run_job(
             context,
             spec,
@@ -58,4 +60,7 @@ def run_fired(context: Context, entry: str, fire: FireOptions) -> None:
             on_start=fire.on_start,
             place=fire.place,
             queued_at=fire.queued_at,
+            unless_paused=True,
         )
+    except PausedWhileWaiting:
+        log.info("%s was paused while it waited for a worker; not running", entry)

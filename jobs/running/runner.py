@@ -77,6 +77,13 @@ class RunOptions(TypedDict, total=False):
     place: Waiting | None
     # When it asked for a worker, when earlier than now (a fire queued by the leader).
     queued_at: datetime | None
+    # A scheduled fire: not run when its job was paused while it waited for a worker
+    # (raises PausedWhileWaiting, recording nothing, as a paused fire records nothing).
+    unless_paused: bool
+
+
+class PausedWhileWaiting(Exception):
+    """The job was paused while its fire waited for a worker; it did not run."""
 
 
 def run_job(
@@ -100,6 +107,8 @@ def run_job_for_reply(
         place = control.slots.enqueue(spec.name, line, options.get("queued_at") or context.clock())
     try:
         with control.slots.hold(place, context.clock) as started_at:
+            if options.get("unless_paused") and spec.name in runs.paused_jobs(context.engine):
+                raise PausedWhileWaiting(spec.name)
             run_id = _start_row(context, spec, trigger, options, place.queued_at, started_at)
             control.started(run_id)
             try:
