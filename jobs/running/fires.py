@@ -30,8 +30,9 @@ class FireOptions:
 
 def run_fired(context: Context, entry: str, fire: FireOptions) -> None:
     """Run the scheduler entry `entry` ("job:NAME" or "batch:NAME"); an entry no
-    longer configured runs nothing, nor one paused since it fired (a fire waits in the
-    queue for a free worker): as a paused fire, it records nothing."""
+    longer configured runs nothing, nor one paused since it fired (a fire may wait for
+    a free worker, in the queue or in this process's line): as a paused fire, it
+    records nothing."""
     name = entry.partition(":")[2]
     if name in runs.paused_jobs(context.engine):
         log.info("%s was paused while its fire waited for a worker; not running", entry)

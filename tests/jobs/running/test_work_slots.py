@@ -28,8 +28,7 @@ from jobs.health.checks import health_report
 from jobs.running.scheduler import JobScheduler
 from jobs.runs import records as runs
 from jobs.runs.waiting import waiting_runs
-from storage import migrate
-from storage.db import is_postgres, make_engine
+from storage.db import is_postgres
 from storage.models import JobRun
 from tests.jobs.running.test_scheduler import HANG_GUARD_S, leading, make_due, scheduler_for
 from tests.support.clock import TravelClock
@@ -233,13 +232,12 @@ def test_workers_out_of_range_are_refused(workers: int) -> None:
         Config.model_validate({"scheduler": {"workers": workers}})
 
 
-async def test_a_job_paused_while_its_fire_waits_in_the_queue_does_not_run(
-    pg_url: str, tmp_path: Path
+async def test_a_job_paused_while_its_fire_waits_for_a_worker_does_not_run(
+    engine: Engine, tmp_path: Path
 ) -> None:
-    """PostgreSQL: the fire was queued before the pause; the worker that picks it up
-    reads the pause, as the leader does at fire time, and runs (and records) nothing."""
-    engine = make_engine(pg_url)
-    migrate.upgrade(engine)
+    """The fire waited (in the queue on PostgreSQL, in the line here on SQLite) since
+    before the pause; when a worker is free it reads the pause, as the leader does at
+    fire time, and runs (and records) nothing."""
     names = HELD[:2]
     raw = {"scheduler": {"workers": 1}, "jobs": held_jobs(tmp_path, names)}
     scheduler = await leading(scheduler_for(engine, raw))
@@ -253,6 +251,5 @@ async def test_a_job_paused_while_its_fire_waits_in_the_queue_does_not_run(
         assert await asyncio.to_thread(scheduler._fires.wait_settled, HANG_GUARD_S)
         await slots_until(context, running=0, waiting=0)
     await scheduler.stop()
-    engine.dispose()
 
     assert [(r.job, r.status) for r in runs.runs_of(engine)] == [("hold-1", "ok")]
