@@ -24,8 +24,10 @@ GRACE = timedelta(minutes=1)
 # How far back the first look reaches (a leader elected after an outage).
 LOOK_BACK = timedelta(days=1)
 # Runs ended by others than the run's own process, or posted another way: a batch
-# member posts in its batch's post, a miss in the miss ledger's.
-NOT_POSTED_BY_RUN = ("running", "abandoned", "missed", "skipped")
+# member posts in its batch's post, a miss in the miss ledger's; an interrupted run
+# was closed by the leader's sweep (its replica died; the fire runs again and posts)
+# or at shutdown.
+NOT_POSTED_BY_RUN = ("running", "abandoned", "interrupted", "missed", "skipped")
 
 
 def unposted_runs(context: Context, since: datetime, until: datetime) -> list[JobRun]:

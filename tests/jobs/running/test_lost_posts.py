@@ -9,10 +9,12 @@ from sqlmodel import Session, col, select
 from bot.log_deliverer import LogDeliverer
 from jobs.config.schema import Config
 from jobs.outbox.delivery import OutboxSender
+from jobs.running.fire_queue import interrupt_fire
 from jobs.running.lost_posts import GRACE
 from jobs.running.missed import MissLedger
 from jobs.running.runner import run_job
 from jobs.running.upkeep import LeaderUpkeep
+from jobs.runs import records as runs
 from jobs.runs.specs import find_job
 from storage.models import OutboxPost
 from tests.support.clock import TravelClock
@@ -42,9 +44,20 @@ async def test_a_run_whose_process_died_before_its_post_is_posted_once(engine: E
     # The run's end is written by the real path; its post never queued (the crash).
     lost = run_job(context, nightly, "schedule", post=False)
     run_job(context, quiet, "schedule", post=False)
+    # Closed by the leader's sweep (its replica died): run again, posted by that run.
+    swept = runs.start_run(
+        engine,
+        job="nightly",
+        kind="command",
+        trigger="schedule",
+        runner="gone:1",
+        scheduled_at=clock(),
+    )
+    assert interrupt_fire(engine, "job:nightly", clock().isoformat(), "its replica died") == 1
     # Posted as usual: the leader must not post it again.
     posted = run_job(context, nightly, "schedule")
     assert lost.status == posted.status == "ok"
+    assert {r.id: r.status for r in runs.runs_of(engine, "nightly")}[swept.id] == "interrupted"
     assert [p.dedupe_key for p in posts(engine)] == [f"run:{posted.id}|log:"]
 
     upkeep.after_heartbeat()  # within the grace, its own process may still post it
