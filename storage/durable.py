@@ -8,8 +8,11 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import TypeVar
+from weakref import WeakKeyDictionary
 
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from storage.leadership import one_line
@@ -56,3 +59,20 @@ def until_written(
                 )
         sleep(wait)
         wait = min(wait * 2, MAX_WAIT_S)
+
+
+# Per engine: when this process first found its database unavailable, until it
+# answers again. What /health and /readyz can say during an outage without asking it.
+_DOWN_SINCE: WeakKeyDictionary[Engine, datetime] = WeakKeyDictionary()
+
+
+def note_unavailable(engine: Engine, now: datetime) -> None:
+    _DOWN_SINCE.setdefault(engine, now)
+
+
+def note_available(engine: Engine) -> None:
+    _DOWN_SINCE.pop(engine, None)
+
+
+def unavailable_since(engine: Engine) -> datetime | None:
+    return _DOWN_SINCE.get(engine)

@@ -25,9 +25,10 @@ from jobs.outbox.waiting import waiting_posts
 from jobs.runs.waiting import waiting_runs
 from storage import heartbeats, migrate
 from storage.db import describe, open_failure
+from storage.durable import note_available, note_unavailable, unavailable_since
 from storage.heartbeats import read_heartbeat
 from storage.leadership import one_line
-from storage.models import Heartbeat
+from storage.models import Heartbeat, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -40,10 +41,14 @@ def check_database(engine: Engine) -> list[Component]:
             connection.execute(text("SELECT 1"))
         round_trip_ms = (time.perf_counter() - started) * 1000
     except Exception as exc:
-        # One line naming the cause (no SQL, no password), in the log and the report.
+        # One line naming the cause (no SQL, no password), in the log and the report,
+        # and since when this process has found it so.
         cause = open_failure(exc) or "unreachable"
         log.warning("health: the database is down: %s", cause)
-        return [Component("database", "down", cause)]
+        note_unavailable(engine, utcnow())
+        since = unavailable_since(engine) or utcnow()
+        return [Component("database", "down", f"{cause} (down since {since:%H:%M:%S} UTC)")]
+    note_available(engine)
     database = Component(
         "database",
         "up",

@@ -52,7 +52,7 @@ from jobs.outbox.answers import (
 )
 from jobs.outbox.kept import KeptOutcomes
 from storage.db import session_scope
-from storage.durable import is_unavailable
+from storage.durable import is_unavailable, note_available, note_unavailable
 from storage.leadership import one_line
 from storage.models import OutboxPost, utcnow
 
@@ -383,13 +383,16 @@ class OutboxSender:
                 await self.send_due()
                 wait = await asyncio.to_thread(self.next_due_in)
                 failing = 0
+                note_available(self.engine)
             except Exception as exc:
                 # A database outage is one line now and then, not a traceback a second.
                 failing += 1
                 if not is_unavailable(exc):
                     log.exception("outbox pass failed; trying again")
-                elif failing & (failing - 1) == 0:
-                    log.warning("outbox: the database is unavailable (%s)", one_line(exc))
+                else:
+                    note_unavailable(self.engine, self.clock())
+                    if failing & (failing - 1) == 0:
+                        log.warning("outbox: the database is unavailable (%s)", one_line(exc))
                 wait = poll_interval
             timeout = poll_interval if wait is None else min(poll_interval, wait)
             with contextlib.suppress(TimeoutError):

@@ -7,6 +7,7 @@ SIGTERM ends the process within the grace while a run's end waits for the databa
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from pathlib import Path
 
@@ -50,6 +51,7 @@ async def test_health_asked_in_chat_during_an_outage_is_answered(
     [answer] = telegram_api.called("sendMessage")
     text, _ = parse_html(answer.params["text"])
     assert "❌ database: cannot connect to the database" in text
+    assert re.search(r"down since \d\d:\d\d:\d\d UTC", text), text
     assert "SELECT" not in text
 
 
