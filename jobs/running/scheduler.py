@@ -242,6 +242,10 @@ class JobScheduler:
         to stop, then recorded as interrupted."""
         self._stopping = True
         self._stop_event.set()
+        # Wakes the heartbeat's wait too: cancelling the task is not enough on its own,
+        # since Python 3.11's wait_for swallows a cancel that meets a finished call (a
+        # lock proved at that moment) and the loop would sleep a whole heartbeat.
+        self._lost.set()
         # Runs still waiting for a worker start no more: each is recorded interrupted.
         self.context.run_control.slots.close()
         last_plan = self.next_fire_times()

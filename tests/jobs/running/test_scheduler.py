@@ -240,17 +240,19 @@ async def test_fires_during_downtime_are_recorded_missed_once(engine: Engine) ->
 
 async def test_a_stopped_scheduler_hands_over_to_the_next_at_once(engine: Engine) -> None:
     raw = {"jobs": [{"name": "t", "command": "true", "schedule": "0 3 * * *"}]}
-    first = scheduler_for(engine, raw, lock_retry=60)
+    # A heartbeat far longer than the hang guard: stopping must not wait for the next
+    # one, even when the stop meets the first heartbeat's proof of the lock.
+    first = scheduler_for(engine, raw, lock_retry=60, heartbeat_every=3600)
     await first.start()
     await asyncio.wait_for(first.leading.wait(), HANG_GUARD_S)
     standby = scheduler_for(engine, raw, lock_retry=60)
     assert await asyncio.to_thread(standby._lock.acquire) is (engine.dialect.name == "sqlite")
-    await first.stop()
+    await asyncio.wait_for(first.stop(), HANG_GUARD_S)
     # The lock went with the first scheduler, not back into the connection pool.
-    second = scheduler_for(engine, raw, lock_retry=60)
+    second = scheduler_for(engine, raw, lock_retry=60, heartbeat_every=3600)
     await second.start()
     await asyncio.wait_for(second.leading.wait(), HANG_GUARD_S)
-    await second.stop()
+    await asyncio.wait_for(second.stop(), HANG_GUARD_S)
 
 
 @pytest.mark.postgres
