@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -78,6 +79,42 @@ def _refuse_unsupported(parsed: URL) -> None:
         raise DatabaseOpenError("a SQLite URL needs a file path (sqlite:///PATH)")
 
 
+# What a driver's complaint about a connection means, in words that name no host, port,
+# user or database (the driver's own text goes to the log, never to a reply).
+_CONNECTION_TROUBLES = tuple(
+    (re.compile(pattern, re.IGNORECASE), meaning)
+    for pattern, meaning in (
+        (r"connection refused", "connection refused (is the server running, on that port?)"),
+        (r"timeout expired|timed out", "no answer in time"),
+        (
+            r"authentication failed|no pg_hba\.conf entry|password",
+            "the server refused the login (user, password or pg_hba.conf)",
+        ),
+        (r"role .* does not exist", "the user does not exist"),
+        (r"database .* does not exist", "the database does not exist"),
+        (
+            r"could not translate host name|name or service not known|nodename nor servname",
+            "the host name does not resolve",
+        ),
+        (r"too many connections|connection slots", "the server has no free connection"),
+        (
+            r"server closed the connection|terminating connection|connection is closed",
+            "the server closed the connection",
+        ),
+        (r"\bssl\b", "the TLS handshake failed"),
+    )
+)
+
+
+def connection_trouble(driver_text: str) -> str:
+    """The kind of a connection failure, from the driver's text; 'connection failed'
+    when it is none opsdesk knows."""
+    for pattern, meaning in _CONNECTION_TROUBLES:
+        if pattern.search(driver_text):
+            return meaning
+    return "connection failed"
+
+
 def open_failure(exc: BaseException) -> str | None:
     """One line saying why opening the database failed, or None when `exc` is not
     an open failure. Never the driver's SQL; secrets are scrubbed by the caller."""
@@ -92,8 +129,7 @@ def open_failure(exc: BaseException) -> str | None:
             return "cannot open the SQLite file (check the path and its permissions)"
         return f"SQLite refused it: {text.splitlines()[0][:200]}"
     if isinstance(exc, OperationalError | InterfaceError):
-        reason = str(original).strip().splitlines()[0][:300] if str(original).strip() else ""
-        return f"cannot connect to the database: {reason or 'no answer'}"
+        return f"cannot connect to the database: {connection_trouble(str(original))}"
     if isinstance(exc, NoSuchModuleError):
         return "unknown database driver (use sqlite or postgresql)"
     return None

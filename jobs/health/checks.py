@@ -44,7 +44,7 @@ def check_database(engine: Engine) -> list[Component]:
         # One line naming the cause (no SQL, no password), in the log and the report,
         # and since when this process has found it so.
         cause = open_failure(exc) or "unreachable"
-        log.warning("health: the database is down: %s", cause)
+        log.warning("health: the database is down: %s (%s)", cause, one_line(exc))
         note_unavailable(engine, utcnow())
         since = unavailable_since(engine) or utcnow()
         return [Component("database", "down", f"{cause} (down since {since:%H:%M:%S} UTC)")]

@@ -7,6 +7,7 @@ import socket
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from jobs.health.checks import check_database
 from storage import migrate
@@ -23,10 +24,10 @@ def closed_port() -> int:
 def test_opsdesk_health_on_an_unreachable_database_is_one_line_per_problem(
     tmp_path: Path,
 ) -> None:
-    config = tmp_path / "opsdesk.toml"
+    config, port = tmp_path / "opsdesk.toml", closed_port()
     config.write_text(
         f'data_dir = "{tmp_path / "data"}"\n'
-        f'database_url = "postgresql://opsdesk:hunter2pw@127.0.0.1:{closed_port()}/opsdesk"\n'
+        f'database_url = "postgresql://opsdesk:hunter2pw@127.0.0.1:{port}/opsdesk"\n'
     )
     done = opsdesk_with_config(config, "health")
     assert done.returncode == 1
@@ -34,8 +35,36 @@ def test_opsdesk_health_on_an_unreachable_database_is_one_line_per_problem(
     assert len(done.stderr.strip().splitlines()) <= 1, done.stderr
     [line] = [row for row in done.stdout.splitlines() if "database: " in row]
     assert line.startswith("❌") and "cannot connect to the database" in line
-    assert "Connection refused" in line
+    assert "connection refused" in line
+    assert "127.0.0.1" not in line and str(port) not in line
     assert "hunter2pw" not in done.stdout + done.stderr
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    ("change", "said"),
+    [
+        ({"port": "closed"}, "connection refused (is the server running, on that port?)"),
+        ({"database": "no_such_database_here"}, "the database does not exist"),
+        ({"username": "no_such_role_here"}, "the user does not exist"),
+    ],
+)
+def test_a_database_fault_is_said_in_words_naming_no_host_user_or_database(
+    pg_url: str, change: dict[str, str], said: str
+) -> None:
+    """What health shows in chat: the kind of failure; the driver's text (host, port,
+    user, database) goes to the log only."""
+    closed = change.get("port") == "closed"
+    url = make_url(pg_url).set(**({"port": closed_port()} if closed else change))
+    engine = make_engine(url.render_as_string(hide_password=False))
+    try:
+        [database] = check_database(engine)
+    finally:
+        engine.dispose()
+    assert database.status == "down"
+    assert database.detail.startswith(f"cannot connect to the database: {said} (down since ")
+    for private in ("127.0.0.1", str(url.port), "no_such_", "root"):
+        assert private not in database.detail
 
 
 @pytest.mark.postgres
