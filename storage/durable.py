@@ -6,7 +6,9 @@ post is written when the database returns."""
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
 from typing import TypeVar
@@ -36,29 +38,63 @@ def until_written(
     write: Callable[[], T],
     what: str,
     *,
+    kind: str = "write",
     sleep: Callable[[float], None] = time.sleep,
     first_wait: float = FIRST_WAIT_S,
 ) -> T:
     """`write()`, again after each database-unavailable error, until it goes through.
-    Other errors are raised at once."""
+    Other errors are raised at once. Meanwhile it is counted in KEPT under `kind`
+    ("run end", "post"), for health to say what the process holds."""
     wait, attempt = first_wait, 0
-    while True:
-        try:
-            return write()
-        except Exception as exc:
-            if not is_unavailable(exc):
-                raise
-            attempt += 1
-            if attempt & (attempt - 1) == 0:  # attempts 1, 2, 4, 8, …
-                log.warning(
-                    "could not write %s (attempt %d: %s); kept, trying again in %.0fs",
-                    what,
-                    attempt,
-                    one_line(exc),
-                    wait,
-                )
-        sleep(wait)
-        wait = min(wait * 2, MAX_WAIT_S)
+    try:
+        while True:
+            try:
+                return write()
+            except Exception as exc:
+                if not is_unavailable(exc):
+                    raise
+                if attempt == 0:
+                    KEPT.add(kind)
+                attempt += 1
+                if attempt & (attempt - 1) == 0:  # attempts 1, 2, 4, 8, …
+                    log.warning(
+                        "could not write %s (attempt %d: %s); kept, trying again in %.0fs",
+                        what,
+                        attempt,
+                        one_line(exc),
+                        wait,
+                    )
+            sleep(wait)
+            wait = min(wait * 2, MAX_WAIT_S)
+    finally:
+        if attempt:
+            KEPT.remove(kind)
+
+
+class KeptWrites:
+    """How many writes of each kind this process keeps in memory for the database:
+    what /health can say during an outage without asking it."""
+
+    def __init__(self) -> None:
+        self._counts: Counter[str] = Counter()
+        self._guard = threading.Lock()
+
+    def add(self, kind: str) -> None:
+        with self._guard:
+            self._counts[kind] += 1
+
+    def remove(self, kind: str) -> None:
+        with self._guard:
+            self._counts[kind] -= 1
+            if self._counts[kind] <= 0:
+                del self._counts[kind]
+
+    def counts(self) -> dict[str, int]:
+        with self._guard:
+            return dict(self._counts)
+
+
+KEPT = KeptWrites()
 
 
 # Per engine: when this process first found its database unavailable, until it

@@ -10,6 +10,7 @@ import time
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
@@ -25,7 +26,7 @@ from jobs.outbox.waiting import waiting_posts
 from jobs.runs.waiting import waiting_runs
 from storage import heartbeats, migrate
 from storage.db import describe, open_failure
-from storage.durable import note_available, note_unavailable, unavailable_since
+from storage.durable import KEPT, note_available, note_unavailable, unavailable_since
 from storage.heartbeats import read_heartbeat
 from storage.leadership import one_line
 from storage.models import Heartbeat, utcnow
@@ -47,7 +48,8 @@ def check_database(engine: Engine) -> list[Component]:
         log.warning("health: the database is down: %s (%s)", cause, one_line(exc))
         note_unavailable(engine, utcnow())
         since = unavailable_since(engine) or utcnow()
-        return [Component("database", "down", f"{cause} (down since {since:%H:%M:%S} UTC)")]
+        detail = f"{cause} (down since {since:%H:%M:%S} UTC)" + _held_meanwhile(engine)
+        return [Component("database", "down", detail)]
     note_available(engine)
     database = Component(
         "database",
@@ -171,10 +173,28 @@ def check_chat_adapters(context: Context, now: datetime) -> list[Component]:
         return [_beat_component(name, read_heartbeat(connection, name), now) for name in enabled]
 
 
+# Per engine: the posts waiting when health last read the outbox, and when; what it
+# can say about them while the database does not answer.
+_LAST_WAITING: WeakKeyDictionary[Engine, tuple[int, datetime]] = WeakKeyDictionary()
+
+
+def _held_meanwhile(engine: Engine) -> str:
+    """'; kept here until it returns: 1 run end, 2 posts; 5 posts waiting at 14:02 UTC'
+    — what this process knows without the database ('' when nothing)."""
+    parts = []
+    if kept := KEPT.counts():
+        held = ", ".join(plural(n, kind) for kind, n in sorted(kept.items()))
+        parts.append(f"kept here until it returns: {held}")
+    if (last := _LAST_WAITING.get(engine)) is not None and last[0]:
+        parts.append(f"{plural(last[0], 'post')} waiting at {last[1]:%H:%M} UTC")
+    return "".join(f"; {part}" for part in parts)
+
+
 def check_outbox(engine: Engine, now: datetime) -> Component:
     """Posts waiting to be sent; `late` when a chat platform has posts but no
     running adapter to send them (they stay pending, never marked sent)."""
     waiting = waiting_posts(engine)
+    _LAST_WAITING[engine] = (sum(waiting.values()), now)
     unserved: dict[str, int] = {}
     with engine.connect() as connection:
         for platform, count in waiting.items():

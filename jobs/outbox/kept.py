@@ -10,7 +10,7 @@ import logging
 import threading
 from collections.abc import Callable
 
-from storage.durable import is_unavailable
+from storage.durable import KEPT, is_unavailable
 from storage.leadership import one_line
 
 log = logging.getLogger(__name__)
@@ -29,6 +29,7 @@ class KeptOutcomes:
                 raise
             with self._guard:
                 self._kept.append(write)
+            KEPT.add("post outcome")
             log.warning(
                 "post %s's outcome is kept until the database returns: %s", post_id, one_line(exc)
             )
@@ -44,3 +45,4 @@ class KeptOutcomes:
             write()
             with self._guard:
                 self._kept.pop(0)
+            KEPT.remove("post outcome")

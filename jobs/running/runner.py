@@ -203,7 +203,7 @@ def _finish(
 
     # A database outage here keeps the run's end (and then its post) in memory until
     # the database takes it: the row is never left `running` by the outage.
-    finished = until_written(finish, f"run {run_id}'s end")
+    finished = until_written(finish, f"run {run_id}'s end", kind="run end")
     if spec.kind == "review" and (outcome.tokens_in or outcome.tokens_out):
         # Its row is written now: the budget alerts its spending crossed.
         gate.after_model_review(context, spec.name.split(":", 1)[1])
@@ -218,6 +218,7 @@ def _finish(
         until_written(
             lambda: post_run(engine, spec.name, run_id, targets, reply, outcome.posts_after),
             f"run {run_id}",
+            kind="post",
         )
     return finished, reply
 
@@ -349,6 +350,7 @@ def run_batch(
                 dedupe_key=f"batch:{batch_id}",
             ),
             f"batch {batch_id}'s post",
+            kind="post",
         )
     return result
 

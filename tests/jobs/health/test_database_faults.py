@@ -3,16 +3,25 @@ readiness that writes (a database that answers SELECT 1 but takes no write is do
 
 from __future__ import annotations
 
+import re
 import socket
+import threading
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from jobs.health.checks import check_database
+from jobs.core.reply import Reply
+from jobs.health.checks import check_database, check_outbox
+from jobs.outbox.delivery import enqueue
 from storage import migrate
 from storage.db import make_engine
+from storage.durable import KEPT, until_written
+from storage.models import utcnow
 from tests.support.cli import opsdesk_with_config
+from tests.support.tcp_proxy import tcp_proxy_for
+from tests.support.waiting import HANG_GUARD_S
 
 
 def closed_port() -> int:
@@ -81,3 +90,61 @@ def test_a_database_that_reads_but_cannot_write_is_down(pg_url: str) -> None:
     assert database.status == "down"
     assert database.detail.startswith("cannot write: ")
     assert "read-only transaction" in database.detail
+
+
+@pytest.mark.postgres
+def test_during_an_outage_health_says_what_the_process_holds_for_the_database(
+    pg_url: str,
+) -> None:
+    """Without asking the database: since when it is down, the writes kept in memory
+    until it returns (a run's end here), and the posts waiting when last read."""
+    setup = make_engine(pg_url)
+    migrate.upgrade(setup)
+    setup.dispose()
+    with tcp_proxy_for(pg_url) as proxy:
+        engine = make_engine(proxy.url_for(pg_url))
+        try:
+            for n in range(3):
+                enqueue(
+                    engine,
+                    kind="job",
+                    targets=["telegram:42"],
+                    reply=Reply.text(f"post {n}"),
+                    dedupe_key=f"waiting:{n}",
+                )
+            assert check_outbox(engine, utcnow()).data["waiting"] == {"telegram": 3}
+            proxy.cut()
+            kept, proxy_back, written = threading.Event(), threading.Event(), threading.Event()
+
+            def write_the_end() -> None:
+                with engine.begin() as connection:
+                    connection.execute(text("SELECT 1"))
+
+            def retry_after_cut(_seconds: float) -> None:  # the write failed and is kept
+                kept.set()
+                assert proxy_back.wait(HANG_GUARD_S)
+
+            keeper = threading.Thread(
+                target=lambda: (
+                    until_written(
+                        write_the_end, "run 7's end", kind="run end", sleep=retry_after_cut
+                    ),
+                    written.set(),
+                )
+            )
+            keeper.start()
+            assert kept.wait(HANG_GUARD_S)
+            [database, *_] = check_database(engine)
+            assert database.status == "down"
+            assert "kept here until it returns: 1 run end" in database.detail
+            assert re.search(r"; 3 posts waiting at \d\d:\d\d UTC$", database.detail)
+            proxy.restore()
+            proxy_back.set()
+            assert written.wait(HANG_GUARD_S)
+            keeper.join(HANG_GUARD_S)
+            assert KEPT.counts() == {}
+            [database, *_] = check_database(engine)
+            assert database.status == "up"
+        finally:
+            proxy.restore()
+            engine.dispose()
