@@ -28,7 +28,10 @@ def test_a_job_cannot_read_opsdesks_tokens_from_its_parent(tmp_path: Path, seen:
         f"data_dir = {json.dumps(str(tmp_path / 'data'))}\n"
         "[[jobs]]\n"
         'name = "snoop"\n'
-        f'command = "cat /proc/$PPID/environ > {seen}"\n'
+        # The command's parent is the shell that guards its process group; opsdesk is
+        # that shell's parent (the 4th field of its /proc stat, after the name).
+        f"command = \"cat /proc/$(sed 's/.*) . //' /proc/$PPID/stat | cut -d' ' -f1)/environ"
+        f' > {seen}"\n'
     )
     env = {**TOKENS, "OPSDESK_CONFIG": str(config), "OTHER_SETTING": "left-as-it-was"}
     done = opsdesk("run-job", "snoop", env=env)
