@@ -183,7 +183,7 @@ COMMANDS = [
     Command(
         "mute",
         "/mute <repo> <RULE>",
-        "admins: leave a rule's findings out in a repository (counted apart; "
+        "leave a rule's findings out in a repository (counted apart; "
         "/findings <repo> muted lists them)",
         mute,
         role=Role.ADMIN,
@@ -191,7 +191,7 @@ COMMANDS = [
     Command(
         "unmute",
         "/unmute <repo> <RULE>",
-        "admins: report a muted rule's findings again",
+        "report a muted rule's findings again",
         unmute,
         role=Role.ADMIN,
     ),

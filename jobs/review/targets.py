@@ -81,7 +81,11 @@ def resolve_target(context: Context, target: str, *, allow_local: bool) -> RepoT
 def not_configured(config: Config, target: str) -> UnknownRepo:
     """Why `target` is no configured repository, with the one it likely misspells."""
     if not config.repos:
-        return UnknownRepo(target, f"unknown repository {target!r}: none is configured")
+        return UnknownRepo(
+            target,
+            f"unknown repository {target!r}: none is configured yet "
+            "(add a [[repos]] entry with its name and path to opsdesk.toml)",
+        )
     names = [r.name for r in config.repos]
     close = closest(target, names)
     meant = f" — did you mean {close}?" if close else ""

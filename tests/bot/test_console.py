@@ -22,6 +22,16 @@ def test_piped_console_prints_help_and_health_and_exits_zero(tmp_path: Path) -> 
     assert "✅ All up" in result.stdout
 
 
+def test_on_the_embedded_defaults_review_says_how_to_add_a_repository(tmp_path: Path) -> None:
+    result = opsdesk("console", stdin="/review demo\n/help\n", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "unknown repository 'demo': none is configured yet" in result.stdout
+    assert "add a [[repos]] entry with its name and path to opsdesk.toml" in result.stdout
+    # An admin-only command says so once, at the end of its line.
+    assert "/mute <repo> <RULE> — leave a rule's findings out" in result.stdout
+    assert "— admins:" not in result.stdout
+
+
 def test_health_json_and_exit_code(tmp_path: Path) -> None:
     opsdesk("db", "upgrade", cwd=tmp_path)
     result = opsdesk("health", "--json", cwd=tmp_path)
