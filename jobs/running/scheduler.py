@@ -79,7 +79,8 @@ class JobScheduler:
         self.leading = asyncio.Event()
         self._scheduler: ClockedScheduler | None = None
         self._lock = LeaderLock(context.engine)
-        self._lost = asyncio.Event()  # a fire found the lock gone: step down now
+        # Ends the heartbeat's wait: a fire found the lock gone (step down now), or stop().
+        self._lost = asyncio.Event()
         self._stop_event = asyncio.Event()
         self._submitted: dict[str, datetime] = {}
         self._in_flight: set[asyncio.Task[Any]] = set()
