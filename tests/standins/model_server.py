@@ -13,7 +13,9 @@ and behaves like llama.cpp / vLLM where it matters to a client:
   `Retry-After` when `busy_when_full` (a gateway in front of a full server);
   `peak_in_flight` is the most it ever served at once, and `hold_until` makes
   each request wait until that many are in service together (a test's signal that
-  calls really overlap; `hold_timed_out` says when they never did).
+  calls really overlap; `hold_timed_out` says when they never did), and
+  `hold_until_turned_away` also until that many were answered 429 (so a busy answer
+  is certain, not a matter of which thread the machine ran first).
 
 Every request is recorded with the prompt tokens it counted.
 """
@@ -114,6 +116,7 @@ class ModelServer:
         self.busy_when_full = False
         self.retry_after = "0"
         self.hold_until = 0
+        self.hold_until_turned_away = 0
         self.hold_timed_out = False
         self.in_flight = 0
         self.peak_in_flight = 0
@@ -206,6 +209,7 @@ class ModelServer:
             while self.slots is not None and self.in_flight >= self.slots:
                 if self.busy_when_full:
                     self.answered_busy += 1
+                    self._serving.notify_all()
                     return False
                 self._serving.wait()
             self.in_flight += 1
@@ -214,11 +218,16 @@ class ModelServer:
             return True
 
     def _serve(self) -> None:
-        """The request's time in its slot: `hold_until` together, then `latency_s`."""
+        """The request's time in its slot: `hold_until` together (and
+        `hold_until_turned_away` answered busy meanwhile), then `latency_s`."""
+
+        def released() -> bool:
+            together = self.peak_in_flight >= self.hold_until
+            return together and self.answered_busy >= self.hold_until_turned_away
+
         with self._serving:
-            if self.hold_until and not self._serving.wait_for(
-                lambda: self.peak_in_flight >= self.hold_until, timeout=HOLD_LIMIT_S
-            ):
+            held = self.hold_until or self.hold_until_turned_away
+            if held and not self._serving.wait_for(released, timeout=HOLD_LIMIT_S):
                 self.hold_timed_out = True
         time.sleep(self.latency_s)
 

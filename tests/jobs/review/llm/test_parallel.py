@@ -102,11 +102,12 @@ def test_a_server_answering_429_when_full_slows_the_review_instead_of_failing_it
     alone, full = servers
     sequential = review(alone, review_input, parallel=1)
     full.slots, full.busy_when_full, full.retry_after = 2, True, "3"
-    full.hold_until = 2  # the first two calls are served together: the others find it full
+    # The first two calls are served together, and stay until a third found it full.
+    full.hold_until, full.hold_until_turned_away = 2, 1
     waits: list[float] = []
     parallel = review(full, review_input, waits, parallel=4, max_retries=0)
 
-    assert full.answered_busy > 0 and full.peak_in_flight == 2
+    assert full.answered_busy > 0 and full.peak_in_flight == 2 and not full.hold_timed_out
     assert waits and set(waits) == {3.0}  # each retry after the server's Retry-After
     same_review(parallel, sequential)
 
