@@ -36,7 +36,7 @@ from sqlalchemy.engine import Engine
 from jobs.config.schema import Config
 from jobs.context import Context
 from jobs.digest.job import build_digest, build_digest_with_chart
-from jobs.health import health_report
+from jobs.health.checks import health_report
 from storage import migrate
 from storage.db import make_engine
 from storage.models import Heartbeat, JobRun, OutboxPost

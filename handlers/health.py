@@ -6,12 +6,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from handlers.router import Command, Request, UsageError
-from jobs import health as checks
 from jobs.context import Context
 from jobs.core.reply import Block, Reply
 from jobs.core.when import ago, local_time
-from jobs.health import Component, HealthReport
+from jobs.health import checks
 from jobs.health.advice import SYSTEM_JOBS, fix_for, is_internal
+from jobs.health.component import Component, HealthReport
 
 _ICON = {"up": "✅", "paused": "⏸", "late": "⚠️", "degraded": "⚠️", "down": "❌"}
 _A_DAY = timedelta(days=1)

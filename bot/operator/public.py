@@ -12,7 +12,7 @@ import re
 from dataclasses import replace
 from typing import Any
 
-from jobs.health import Component, HealthReport
+from jobs.health.component import Component, HealthReport
 
 # Keys of Component.data that name a place on this machine or a connection.
 _PRIVATE_KEYS = frozenset({"path", "url", "source"})

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
     from bot.operator.metrics import Leadership
     from jobs.digest.inputs import Period
-    from jobs.health import HealthReport
+    from jobs.health.component import HealthReport
 
 log = logging.getLogger(__name__)
 

@@ -23,15 +23,7 @@ from jobs.core import text as words
 from jobs.core.when import local_time
 from jobs.digest import insights
 from jobs.digest.figures import SEVERITY_ORDER, CachingSection, Digest, Insight, time_saved_phrase
-from jobs.digest.inputs import (
-    BASELINE_DAYS,
-    DigestInputs,
-    DigestWindow,
-    DurationSample,
-    Period,
-    RunRecord,
-    digest_window,
-)
+from jobs.digest.inputs import DigestInputs, DigestWindow, Period, RunRecord, digest_window
 from jobs.digest.sections import (
     batching_section,
     caching_section,
@@ -41,6 +33,7 @@ from jobs.digest.sections import (
 )
 from jobs.digest.stats import mad, median
 from jobs.digest.tallies import JobTally, tally_by_job
+from jobs.runs.baseline import BASELINE_DAYS, DurationSample
 
 
 def cost_by_job(

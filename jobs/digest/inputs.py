@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Literal, NamedTuple, cast
 
+from jobs.runs.baseline import BASELINE_DAYS, DurationSample
+
 Period = Literal["day", "week"]
-
-
 PERIOD_LENGTH: dict[str, timedelta] = {"day": timedelta(days=1), "week": timedelta(days=7)}
 
 
@@ -70,19 +70,6 @@ class RunRecord:
     def did_work(self) -> bool:
         """A successful run that was not served from the cache: its duration is real work."""
         return self.status == "ok" and not self.cache_hit and self.duration_ms is not None
-
-
-class DurationSample(NamedTuple):
-    """Duration of one successful, non-cached run: the baseline and the chart's raw data.
-
-    Query: status = 'ok' AND NOT cache_hit AND duration_ms IS NOT NULL in the
-    baseline window (see `DigestWindow`); a few hundred per job is plenty, so the
-    query may keep only the latest N per job.
-    """
-
-    job: str
-    started_at: datetime
-    duration_ms: int
 
 
 class DayCount(NamedTuple):
@@ -189,7 +176,3 @@ class DigestInputs:
     job_health: Mapping[str, str] | None = None
     health_details: Mapping[str, str] | None = None
     day_counts: Sequence[DayCount] = ()  # for the chart only
-
-
-# A job's duration baseline: its successful runs of the 14 days before the period.
-BASELINE_DAYS = 14

@@ -27,7 +27,7 @@ from typing import Literal, NamedTuple
 
 from jobs.core import text as words
 from jobs.digest.figures import Digest, Insight
-from jobs.digest.inputs import BASELINE_DAYS
+from jobs.runs.baseline import BASELINE_DAYS
 
 # Scales the MAD so that it estimates the standard deviation of normal data.
 MAD_TO_SIGMA = 1.4826

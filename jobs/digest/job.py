@@ -28,7 +28,8 @@ from jobs.digest.inputs import DigestInputs, Period
 from jobs.digest.insights import AlertDecision, AlertRecord, decide_alerts, decide_digest_alerts
 from jobs.digest.queries import load_inputs
 from jobs.digest.replies import alert_reply, digest_reply
-from jobs.health import health_report, job_health
+from jobs.health.checks import health_report
+from jobs.health.scheduled import job_health
 from jobs.outbox import delivery as outbox
 from jobs.runs.incidents import alert_thread
 from jobs.runs.job import JobOutcome, RunContext

@@ -11,24 +11,21 @@ has no percentile aggregate). Per-day counts for the chart are a GROUP BY.
 
 from __future__ import annotations
 
-import statistics
 from dataclasses import fields
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, case, func, select, true
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
 from jobs.core.when import zone
 from jobs.digest.chart import DEFAULT_DAYS, last_chart_day
 from jobs.digest.inputs import (
-    BASELINE_DAYS,
     INTERNAL_KINDS,
     SUCCESS_STATUSES,
     DayCount,
     DigestInputs,
-    DurationSample,
     FeedbackTotals,
     Period,
     RepoFindings,
@@ -39,7 +36,8 @@ from jobs.digest.inputs import (
 from jobs.review.history import standing_counts
 from jobs.review.mutes import false_positive_ids, muted_finding_ids
 from jobs.review.stored import BRANCH_PREFIX
-from storage.models import Feedback, Finding, JobRun, Review, ReviewFinding, utcnow
+from jobs.runs.baseline import duration_samples
+from storage.models import Feedback, Finding, JobRun, Review, ReviewFinding
 
 runs = JobRun.__table__  # type: ignore[attr-defined]
 reviews = Review.__table__  # type: ignore[attr-defined]
@@ -72,22 +70,6 @@ def period_runs(connection: Connection, start: datetime, end: datetime) -> list[
     """Every run that started in [start, end), as RunRecords."""
     query = select(*_RUN_COLUMNS).where(_in_range(runs.c.started_at, start, end))
     return [RunRecord(*row) for row in connection.execute(query)]
-
-
-def duration_samples(
-    connection: Connection, start: datetime, end: datetime, job: str | None = None
-) -> list[DurationSample]:
-    """Durations of successful, non-cached runs that started in [start, end) — the
-    samples a job's baseline is the median of (of one job, when named)."""
-    query = select(runs.c.job, runs.c.started_at, runs.c.duration_ms).where(
-        _in_range(runs.c.started_at, start, end),
-        runs.c.status == "ok",
-        runs.c.cache_hit == False,  # noqa: E712 - SQL comparison, not Python
-        runs.c.duration_ms.is_not(None),
-    )
-    if job is not None:
-        query = query.where(runs.c.job == job)
-    return [DurationSample(*row) for row in connection.execute(query)]
 
 
 def _utc_hour(connection: Connection) -> ColumnElement[Any]:
@@ -258,12 +240,3 @@ def load_inputs(
         feedback=feedback_totals(connection, window.start, now) if has_reviews else None,
         day_counts=day_counts(connection, chart_start, now, timezone),
     )
-
-
-def baseline_ms(engine: Engine, job: str, now: datetime | None = None) -> int | None:
-    """What a cache hit saves: the digest's baseline, the median duration of the job's
-    successful non-cached runs in the trailing 14 days."""
-    end = now or utcnow()
-    with engine.connect() as connection:
-        samples = duration_samples(connection, end - timedelta(days=BASELINE_DAYS), end, job)
-    return int(statistics.median(s.duration_ms for s in samples)) if samples else None

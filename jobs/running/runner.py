@@ -26,12 +26,12 @@ from jobs.core.child_env import ChildEnvError
 from jobs.core.reply import Block, Reply
 from jobs.core.text import duration
 from jobs.core.work_slots import Line, SlotsClosed, Waiting
-from jobs.digest.queries import baseline_ms
 from jobs.outbox.delivery import enqueue
 from jobs.running.command import command_environ, command_workdir
 from jobs.running.kinds import KINDS
 from jobs.running.result_cache import CacheInputError, CacheInputs, fingerprint
 from jobs.runs import records as runs
+from jobs.runs.baseline import baseline_ms
 from jobs.runs.incidents import post_run
 from jobs.runs.job import JobOutcome, JobSpec, RunContext, Trigger
 from jobs.runs.specs import batch_members, find_batch
@@ -209,8 +209,7 @@ def _finish(
         gate.after_model_review(context, spec.name.split(":", 1)[1])
     assert finished is not None
     log.info("job %s run %s: %s in %s ms", spec.name, run_id, finished.status, finished.duration_ms)
-    # The baseline shows only on a cache hit: other runs skip its query (and the digest
-    # modules it loads).
+    # The baseline shows only on a cache hit: other runs skip its query.
     baseline = baseline_ms(engine, spec.name) if finished.cache_hit else None
     reply = outcome.reply or job_reply(finished, baseline)
     targets = posted_to(spec.post_to, options.get("answered_in"))

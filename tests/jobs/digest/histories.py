@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from jobs.digest.inputs import DurationSample, Period, RunRecord, digest_window
+from jobs.digest.inputs import Period, RunRecord, digest_window
+from jobs.runs.baseline import DurationSample
 from tests.support.rows import run_row
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)

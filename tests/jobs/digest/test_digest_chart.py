@@ -5,7 +5,8 @@ from datetime import UTC, date, datetime, timedelta
 
 from jobs.digest.chart import ChartRequest, DayBar, day_bars, job_bars, render_chart
 from jobs.digest.compute import compute_digest
-from jobs.digest.inputs import DayCount, DigestInputs, DurationSample, digest_window
+from jobs.digest.inputs import DayCount, DigestInputs, digest_window
+from jobs.runs.baseline import DurationSample
 from tests.jobs.digest.histories import run
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

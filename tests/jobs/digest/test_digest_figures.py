@@ -7,14 +7,8 @@ from datetime import timedelta
 import pytest
 
 from jobs.digest.compute import compute_digest
-from jobs.digest.inputs import (
-    DigestInputs,
-    DurationSample,
-    FeedbackTotals,
-    ReviewTotals,
-    RunRecord,
-    digest_window,
-)
+from jobs.digest.inputs import DigestInputs, FeedbackTotals, ReviewTotals, RunRecord, digest_window
+from jobs.runs.baseline import DurationSample
 from tests.jobs.digest.histories import T0, run
 
 NOW = T0 + timedelta(days=20)

@@ -5,7 +5,8 @@ from datetime import timedelta
 
 from jobs.digest.chart import job_bars
 from jobs.digest.compute import compute_digest
-from jobs.digest.inputs import DigestInputs, DurationSample, RunRecord, digest_window
+from jobs.digest.inputs import DigestInputs, RunRecord, digest_window
+from jobs.runs.baseline import DurationSample
 from tests.jobs.digest.histories import T0
 
 NOW = T0 + timedelta(days=30)

@@ -16,8 +16,10 @@ from handlers.catalog import build_router
 from handlers.health import health_report
 from jobs.config.schema import Config
 from jobs.digest.job import build_digest
-from jobs.health import Component, check_model_endpoint, scheduled_jobs
-from jobs.health import health_report as full_report
+from jobs.health.checks import health_report as full_report
+from jobs.health.component import Component
+from jobs.health.model_endpoint import check_model_endpoint
+from jobs.health.scheduled import scheduled_jobs
 from storage.db import session_scope
 from storage.models import Heartbeat, JobState
 from tests.standins.model_server import ModelServer

@@ -16,11 +16,11 @@ from bot.render_text import render_text
 from jobs.config.schema import Config
 from jobs.core.processes import this_runner
 from jobs.core.reply import Reply
-from jobs.digest.queries import baseline_ms
 from jobs.review.git import ensure_clone
 from jobs.running.result_cache import CacheInputError, git_head
 from jobs.running.runner import run_batch, run_job
 from jobs.runs import records as runs
+from jobs.runs.baseline import baseline_ms
 from jobs.runs.specs import find_job
 from storage.db import session_scope
 from storage.models import JobRun, OutboxPost, utcnow
