@@ -25,7 +25,7 @@ class SlackConfig(Strict):
     enabled: bool = False
     mode: Literal["socket", "http"] = "socket"
     http_host: str = "127.0.0.1"
-    http_port: int = Field(default=3000, ge=1, le=65535)
+    http_port: int = Field(default=3000, ge=0, le=65535)  # 0: a port the system picks
     # HTTP mode: seconds a request's head, then its body, may take to arrive, and the
     # connections open at once (bot/slack/connections.py has the defaults' reasons).
     http_request_timeout: float = Field(default=10.0, gt=0, le=300)

@@ -33,11 +33,12 @@ from storage.db import make_engine
 from storage.models import JobRun, OutboxPost
 from tests.standins.slack_api import SIGNING_SECRET, SlackApi, sign
 from tests.standins.telegram_api import TOKEN, TelegramApi
-from tests.support.ports import free_port
+from tests.support.cli import port_in
 from tests.support.waiting import fifo_line, watching
 
 GRACE_S = 1.0
 HANG_GUARD_S = 60
+SERVING = "slack: serving /slack/events on"  # HOST:PORT follows: the port it got
 
 
 def settings_for(tmp_path: Path, config: Config, env: dict[str, str]) -> Settings:
@@ -88,20 +89,24 @@ async def start_long_run_from_slack(
 async def test_sigterm_during_a_chat_started_run_interrupts_it_and_tells_the_requester(
     tmp_path: Path, slack_api: SlackApi, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    port = free_port()
     config = Config(
         jobs=[JobConfig(name="long", command=long_job_command(tmp_path))],
         scheduler=SchedulerConfig(shutdown_grace=f"{GRACE_S:g}s"),
         access=AccessConfig(admins=["slack:U0ALICE"]),
-        slack=SlackConfig(enabled=True, mode="http", http_port=port),
+        slack=SlackConfig(enabled=True, mode="http", http_port=0),
     )
     monkeypatch.setenv("SLACK_API_URL", slack_api.base_url + "api/")
     env = {"SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": SIGNING_SECRET}
     settings = settings_for(tmp_path, config, env)
     stop = asyncio.Event()
-    with watching("bot.runtime", logging.INFO) as log:
+    with (
+        watching("bot.runtime", logging.INFO) as log,
+        watching("bot.slack.adapter", logging.INFO) as slack_log,
+    ):
         running = asyncio.create_task(run_forever(settings, stop=stop))
         await log.logged(" started: ")
+        port = port_in((await slack_log.logged(SERVING)).getMessage(), SERVING)
+        assert port is not None
     await start_long_run_from_slack(port, slack_api, tmp_path, "run.long.1")
     stop.set()  # what SIGTERM does
     assert await asyncio.wait_for(running, timeout=HANG_GUARD_S) == 0
@@ -153,7 +158,6 @@ async def test_sigterm_to_opsdesk_run_interrupts_a_chat_started_run_and_tells_th
     tmp_path: Path, slack_api: SlackApi
 ) -> None:
     """The real process and the real signal: `opsdesk run` in a subprocess."""
-    port = free_port()
     config = tmp_path / "opsdesk.toml"
     config.write_text(
         f"""
@@ -175,7 +179,7 @@ admins = ["slack:U0ALICE"]
 [slack]
 enabled = true
 mode = "http"
-http_port = {port}
+http_port = 0   # the port it got is in its log
 """
     )
     env = {
@@ -191,11 +195,14 @@ http_port = {port}
     database_url = f"sqlite:///{tmp_path / 'data' / 'opsdesk.db'}"
     assert process.stderr is not None
     try:
-        head = b""
-        while b" started: " not in head:  # the start line: opsdesk serves
+        head = ""
+        # The start line (opsdesk serves) and Slack's (the port it got), in either order.
+        while " started: " not in head or port_in(head, SERVING) is None:
             line = await asyncio.wait_for(process.stderr.readline(), timeout=HANG_GUARD_S)
-            assert line, head.decode()
-            head += line
+            assert line, head
+            head += line.decode()
+        port = port_in(head, SERVING)
+        assert port is not None
         await start_long_run_from_slack(port, slack_api, tmp_path, "run.long.2")
         process.send_signal(signal.SIGTERM)
         _, stderr = await asyncio.wait_for(process.communicate(), timeout=HANG_GUARD_S)

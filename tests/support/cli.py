@@ -158,8 +158,26 @@ def opsdesk_running(config: Path, env: dict[str, str] | None = None) -> Iterator
                 process.wait()
 
 
+def port_in(text: str, saying: str) -> int | None:
+    """The port of the first `SAYING HOST:PORT` in `text` (log lines), or None."""
+    found = re.search(rf"{re.escape(saying)} \S+:(\d+)\b", text)
+    return int(found.group(1)) if found else None
+
+
 @dataclass
 class Running:
     process: subprocess.Popen[str]
     page: str | None  # the operator page's URL, "http://127.0.0.1:PORT/"
     log: list[str]
+
+    def logged_port(self, saying: str) -> int:
+        """The port a listener configured with port 0 got, from its `SAYING HOST:PORT`
+        line: read on until that line comes (the process ending first fails)."""
+        assert self.process.stderr is not None
+        port = port_in("".join(self.log), saying)
+        while port is None:
+            line = self.process.stderr.readline()
+            assert line, f"no {saying!r} line:\n{''.join(self.log)}"
+            self.log.append(line)
+            port = port_in(line, saying)
+        return port

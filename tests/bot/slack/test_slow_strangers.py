@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.bot.slack.test_strangers import command_body, http_mode
+from tests.bot.slack.test_strangers import SERVING, command_body, http_mode
 from tests.standins.slack_api import SlackApi, sign
 from tests.support.cli import Running, opsdesk_running
 
@@ -23,15 +23,6 @@ HALF_OPEN = 400
 SLOW_BODIES = 8
 # What else the process may open meanwhile (the probe, SQLite, the stand-in's client).
 MARGIN = 16
-
-
-def wait_for_line(running: Running, text: str) -> None:
-    """Until `opsdesk run` logs a line with `text` (adapters connect after its start line)."""
-    assert running.process.stderr is not None
-    while not any(text in line for line in running.log):
-        line = running.process.stderr.readline()
-        assert line, "".join(running.log)
-        running.log.append(line)
 
 
 def open_fds(pid: int) -> int:
@@ -77,12 +68,12 @@ async def test_half_open_connections_and_slow_bodies_are_bounded_and_closed_in_t
     tmp_path: Path, slack_api: SlackApi
 ) -> None:
     keys = f"http_request_timeout = {TIMEOUT_S}\nhttp_max_connections = {MAX_CONNECTIONS}\n"
-    port, config, env = http_mode(tmp_path, slack_api, keys)
+    config, env = http_mode(tmp_path, slack_api, keys)
     ours = command_body()
 
     def attack() -> tuple[httpx.Response, list[bytes], tuple[int, int, int], float, Running]:
         with opsdesk_running(config, env=env) as running:
-            wait_for_line(running, "slack: serving /slack/events")
+            port = running.logged_port(SERVING)  # adapters connect after the start line
             pid = running.process.pid
             before = open_fds(pid)
             opened_at = time.monotonic()

@@ -16,7 +16,6 @@ import aiohttp
 from bot.slack.gate import BAD_SIGNATURE, OTHER_APP, OTHER_TEAM, RequestGate
 from tests.standins.slack_api import BOT_TOKEN, SIGNING_SECRET, SlackApi, sign
 from tests.support.cli import opsdesk_running
-from tests.support.ports import free_port
 
 UNSIGNED = 40
 FORGED_LINE = "2026-01-01 00:00:00,000 ERROR bot.runtime: forged by a stranger"
@@ -31,41 +30,43 @@ def command_body(team: str = "T0001", app: str = "A0001") -> str:
     return urlencode(fields)
 
 
+SERVING = "slack: serving /slack/events on"  # HOST:PORT follows
+
+
 def http_mode(
     tmp_path: Path, slack_api: SlackApi, slack_keys: str = ""
-) -> tuple[int, Path, dict[str, str]]:
-    """(port, config file, environment) of an `opsdesk run` serving Slack's HTTP mode
-    with the stand-in's Web API, on a free port, with `slack_keys` added."""
-    port = free_port()
+) -> tuple[Path, dict[str, str]]:
+    """(config file, environment) of an `opsdesk run` serving Slack's HTTP mode with
+    the stand-in's Web API, on a port the system picks, with `slack_keys` added."""
     config = tmp_path / "opsdesk.toml"
     config.write_text(
         f"data_dir = {json.dumps(str(tmp_path / 'data'))}\n"
         "[scheduler]\nenabled = false\n[operator]\nenabled = false\n"
-        f'[slack]\nenabled = true\nmode = "http"\nhttp_port = {port}\n{slack_keys}'
+        f'[slack]\nenabled = true\nmode = "http"\nhttp_port = 0\n{slack_keys}'
     )
     env = {
         "SLACK_BOT_TOKEN": BOT_TOKEN,
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,
         "SLACK_API_URL": slack_api.base_url + "api/",
     }
-    return port, config, env
+    return config, env
 
 
 async def test_strangers_are_refused_counted_and_never_logged_with_their_bodies(
     tmp_path: Path, slack_api: SlackApi
 ) -> None:
-    port, config, env = http_mode(tmp_path, slack_api)
-    url = f"http://127.0.0.1:{port}/slack/events"
+    config, env = http_mode(tmp_path, slack_api)
     form = {"Content-Type": "application/x-www-form-urlencoded"}
     stranger = "A" * (1024 * 1024 - 200) + "\n" + FORGED_LINE + "\n"
     statuses: dict[str, list[int]] = {}
 
     def serve() -> list[str]:
         with opsdesk_running(config, env=env) as running:
-            asyncio.run_coroutine_threadsafe(send(), loop).result(timeout=300)
+            url = f"http://127.0.0.1:{running.logged_port(SERVING)}/slack/events"
+            asyncio.run_coroutine_threadsafe(send(url), loop).result(timeout=300)
         return running.log
 
-    async def send() -> None:
+    async def send(url: str) -> None:
         async with aiohttp.ClientSession() as http:
 
             async def post(body: str, headers: dict[str, str]) -> int:
