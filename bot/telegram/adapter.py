@@ -6,8 +6,11 @@ from __future__ import annotations
 import datetime as dtm
 import errno
 import logging
+import os
 import re
+import socket
 import time
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 from sqlalchemy.engine import Engine
@@ -21,6 +24,9 @@ from bot.telegram.updates import PLATFORM
 from bot.work_queue import WorkQueue
 from handlers.router import Router
 from jobs.config.schema import TelegramConfig
+
+if TYPE_CHECKING:
+    from telegram.ext import Updater
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +78,18 @@ def bound_webhook_server() -> None:
     logging.getLogger("tornado.general").setLevel(logging.WARNING)
 
 
+def webhook_socket(host: str, port: int) -> socket.socket:
+    """A listening, non-blocking socket on `host` (its first address, IPv4 before IPv6,
+    as tornado orders them) and `port`, 0 for one the system picks."""
+    family, _, _, _, address = min(
+        socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE),
+        key=lambda found: found[0],
+    )
+    listening = socket.create_server(address, family=family)
+    listening.setblocking(False)
+    return listening
+
+
 # Binding errors that no retry mends.
 CANNOT_LISTEN = {errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL}
 # A polling error this recent means the connection is down for health.
@@ -109,6 +127,7 @@ class TelegramAdapter:
         self.router = router
         self._deliverer = TelegramDeliverer(self.app.bot, engine)
         self._last_error_at: float | None = None
+        self._webhook_port: int | None = None  # the port webhook mode got, while it listens
 
     @property
     def deliverer(self) -> TelegramDeliverer:
@@ -127,16 +146,7 @@ class TelegramAdapter:
         updater = self.app.updater
         assert updater is not None
         if self.config.mode == "webhook":
-            assert self.config.webhook_url is not None
-            bound_webhook_server()
-            await updater.start_webhook(
-                listen=self.config.webhook_listen,
-                port=self.config.webhook_port,
-                url_path=urlparse(self.config.webhook_url).path.strip("/"),
-                webhook_url=self.config.webhook_url,
-                secret_token=self.webhook_secret,
-                allowed_updates=["message", "callback_query"],
-            )
+            await self._start_webhook(updater)
         else:
             await updater.start_polling(
                 timeout=dtm.timedelta(seconds=self.poll_timeout),
@@ -145,6 +155,31 @@ class TelegramAdapter:
             )
         await self.app.start()
         log.info("telegram: connected as @%s (%s)", self.app.bot.username, self.config.mode)
+
+    async def _start_webhook(self, updater: Updater) -> None:
+        """Listen on a socket made here, then hand it to python-telegram-bot's webhook
+        server (tornado serves a socket it is given as it is): so the port it got is
+        known when configured as 0, and a port that cannot be had stops the start
+        before Telegram is told the webhook's URL."""
+        url = self.config.webhook_url
+        assert url is not None
+        bound_webhook_server()
+        listening = webhook_socket(self.config.webhook_listen, self.config.webhook_port)
+        try:
+            await updater.start_webhook(
+                unix=listening,  # any socket object; PTB takes no listen or port with it
+                url_path=urlparse(url).path.strip("/"),
+                webhook_url=url,
+                secret_token=self.webhook_secret,
+                allowed_updates=["message", "callback_query"],
+            )
+        except BaseException:
+            listening.close()
+            raise
+        self._webhook_port = int(listening.getsockname()[1])
+        log.info(
+            "telegram: webhook listening on %s:%s", self.config.webhook_listen, self.bound_port
+        )
 
     async def publish_menus(self) -> None:
         """One command menu per scope, so nobody is offered a command they may not use."""
@@ -162,6 +197,7 @@ class TelegramAdapter:
         if self.app.running:
             await self.app.stop()
         await self.app.shutdown()
+        self._webhook_port = None  # the webhook server closed its socket as it stopped
 
     def refusal(self, exc: BaseException) -> str | None:
         if isinstance(exc, TelegramStartError):
@@ -169,10 +205,17 @@ class TelegramAdapter:
         if isinstance(exc, InvalidToken | Forbidden):
             return "Telegram rejected TELEGRAM_BOT_TOKEN: check the token"
         if isinstance(exc, OSError) and exc.errno in CANNOT_LISTEN:
-            return (
-                f"cannot listen for the webhook on port {self.config.webhook_port}: {exc.strerror}"
-            )
+            # os.strerror: create_server adds the address to the error's own text.
+            reason = os.strerror(exc.errno)
+            return f"cannot listen for the webhook on port {self.config.webhook_port}: {reason}"
         return None
+
+    @property
+    def bound_port(self) -> int:
+        """The port webhook mode listens on (the real one when configured as 0)."""
+        if self._webhook_port is not None:
+            return self._webhook_port
+        return self.config.webhook_port
 
     def connected(self) -> bool:
         updater = self.app.updater

@@ -53,7 +53,7 @@ class TelegramConfig(Strict):
     mode: Literal["polling", "webhook"] = "polling"
     webhook_url: str | None = None
     webhook_listen: str = "127.0.0.1"
-    webhook_port: int = Field(default=8443, ge=1, le=65535)
+    webhook_port: int = Field(default=8443, ge=0, le=65535)  # 0: a port the system picks
     # A self-hosted Bot API server; TELEGRAM_API_BASE_URL overrides it.
     api_base_url: str = "https://api.telegram.org"
 

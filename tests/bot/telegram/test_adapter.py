@@ -4,6 +4,7 @@ outbox's deliveries through it, flood control, and webhook mode's secret."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import subprocess
@@ -34,6 +35,7 @@ from tests.bot.telegram.conftest import (
     running_bot,
 )
 from tests.standins.telegram_api import TelegramApi, command_update, parse_html
+from tests.support.waiting import watching
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"chart" * 20
 
@@ -172,28 +174,28 @@ async def test_the_rate_limiter_waits_out_a_short_429_in_place(
         await bot.app.shutdown()
 
 
-def free_port() -> int:
-    """A port the system picked (bound to 0), for PTB's webhook server to listen on."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-async def test_webhook_mode_rejects_a_request_without_the_secret_token(
-    telegram_api: TelegramApi, router: Router
-) -> None:
-    """Over real HTTP: the secret is checked only by the webhook server itself."""
-    port = free_port()
-    config = TelegramConfig(
+def webhook_config(port: int) -> TelegramConfig:
+    return TelegramConfig(
         enabled=True,
         mode="webhook",
         webhook_url="https://bot.example.org/tg/hook",
         webhook_listen="127.0.0.1",
         webhook_port=port,
     )
-    adapter = adapter_for(telegram_api, router, config, webhook_secret="s3cret-Token_1")
-    await adapter.start()
+
+
+async def test_webhook_mode_rejects_a_request_without_the_secret_token(
+    telegram_api: TelegramApi, router: Router
+) -> None:
+    """Over real HTTP: the secret is checked only by the webhook server itself. On port
+    0 it listens where the system put it, and says where."""
+    adapter = adapter_for(telegram_api, router, webhook_config(0), webhook_secret="s3cret-Token_1")
+    with watching("bot.telegram.adapter", logging.INFO) as log:
+        await adapter.start()
     try:
+        port = adapter.bound_port
+        assert port != 0
+        assert log.matching(rf"^telegram: webhook listening on 127\.0\.0\.1:{port}$")
         [set_webhook] = telegram_api.called("setWebhook")
         assert set_webhook.params["secret_token"] == "s3cret-Token_1"
         assert set_webhook.params["url"] == "https://bot.example.org/tg/hook"
@@ -213,6 +215,23 @@ async def test_webhook_mode_rejects_a_request_without_the_secret_token(
     [answer] = telegram_api.called("sendMessage")
     assert int(answer.params["chat_id"]) == KNOWN_CHAT
     assert parse_html(answer.params["text"])[0].startswith("opsdesk commands")
+
+
+async def test_a_webhook_port_it_cannot_have_is_refused_before_telegram_is_told_the_url(
+    telegram_api: TelegramApi, router: Router
+) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        adapter = adapter_for(telegram_api, router, webhook_config(port), webhook_secret="s1")
+        try:
+            with pytest.raises(OSError) as raised:
+                await adapter.start()
+        finally:
+            await adapter.stop()
+    assert adapter.refusal(raised.value) == (
+        f"cannot listen for the webhook on port {port}: Address already in use"
+    )
+    assert not telegram_api.called("setWebhook", ok_only=False)
 
 
 def test_webhook_mode_without_a_secret_does_not_start(router: Router) -> None:

@@ -17,7 +17,6 @@ import aiohttp
 from bot.telegram.adapter import WEBHOOK_HEAD_TIMEOUT_S
 from tests.standins.telegram_api import TOKEN, TelegramApi
 from tests.support.cli import opsdesk_running
-from tests.support.ports import free_port
 
 SECRET = "s3cret-Token_1"
 HUGE = 90 * 1024 * 1024
@@ -27,6 +26,7 @@ UPDATE = {
     "message": {"message_id": 1, "date": 0, "chat": {"id": 1, "type": "private"}, "text": "hi"},
 }
 MAX_GROWTH_MB = 40  # the peak grows by well under 1 MB; one body held would be 90
+LISTENING = "telegram: webhook listening on"  # HOST:PORT follows
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -39,20 +39,18 @@ def peak_rss_mb(pid: int) -> float:
 async def test_strangers_bodies_are_refused_unread_and_unlogged(
     tmp_path: Path, telegram_api: TelegramApi
 ) -> None:
-    port = free_port()
     config = tmp_path / "opsdesk.toml"
     config.write_text(
         f"data_dir = {json.dumps(str(tmp_path / 'data'))}\n"
         "[scheduler]\nenabled = false\n[operator]\nenabled = false\n"
         '[telegram]\nenabled = true\nmode = "webhook"\n'
-        f'webhook_url = "https://bot.example.org/tg/hook"\nwebhook_port = {port}\n'
+        'webhook_url = "https://bot.example.org/tg/hook"\nwebhook_port = 0\n'
     )
     env = {
         "TELEGRAM_BOT_TOKEN": TOKEN,
         "TELEGRAM_WEBHOOK_SECRET": SECRET,
         "TELEGRAM_API_BASE_URL": telegram_api.base_url,
     }
-    url = f"http://127.0.0.1:{port}/tg/hook"
     statuses: dict[str, list[int]] = {}
     peaks: list[float] = []
     held_s: list[float] = []
@@ -60,20 +58,22 @@ async def test_strangers_bodies_are_refused_unread_and_unlogged(
 
     def serve() -> list[str]:
         with opsdesk_running(config, env=env) as running:
+            port = running.logged_port(LISTENING)
             webhook_set = telegram_api.wait_for(lambda: telegram_api.called("setWebhook"))
             asyncio.run_coroutine_threadsafe(webhook_set, loop).result(timeout=60)
             peaks.append(peak_rss_mb(running.process.pid))
             with socket.create_connection(("127.0.0.1", port), timeout=60) as idle:
                 idle.sendall(b"POST /tg/hook HTTP/1.1\r\nHost: x\r\n")  # and no more
                 opened = time.monotonic()
-                asyncio.run_coroutine_threadsafe(send(), loop).result(timeout=300)
+                sent = send(f"http://127.0.0.1:{port}/tg/hook")
+                asyncio.run_coroutine_threadsafe(sent, loop).result(timeout=300)
                 peaks.append(peak_rss_mb(running.process.pid))
                 closed_by_server = idle.recv(1) == b""  # waits for the server to hang up
                 held_s.append(time.monotonic() - opened)
         assert closed_by_server
         return running.log
 
-    async def send() -> None:
+    async def send(url: str) -> None:
         async with aiohttp.ClientSession() as http:
 
             async def post(body: bytes, secret: str) -> int:
