@@ -21,7 +21,6 @@ import asyncio
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -103,20 +102,15 @@ def digest_minute() -> datetime:
     return (datetime.now(UTC) + timedelta(seconds=80)).replace(second=0, microsecond=0)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def write_config(where: Path, fire: datetime, post_to: list[str], chats: bool) -> Path:
-    """Each run on its own operator port: the operator server is on by default."""
+    """The operator server (on by default) on a port the system picks: the start line,
+    which the bench prints, names its page."""
     config = where / "opsdesk.toml"
     text = f"""
 data_dir = "{where / "data"}"
 
 [operator]
-listen = "127.0.0.1:{free_port()}"
+listen = "127.0.0.1:0"
 
 [[jobs]]
 name = "tick"
