@@ -1,69 +1,30 @@
 """/healthz and /readyz against the real server; the database made unreachable for
-real by a TCP relay in front of PostgreSQL that the test closes and reopens."""
+real by a TCP proxy in front of PostgreSQL that the test cuts and restores."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine
 
 from storage import migrate
 from storage.db import make_engine
 from tests.bot.operator.conftest import operator_server
-
-
-class Relay:
-    """127.0.0.1:<port> → PostgreSQL. `close()` refuses new connections and cuts the
-    open ones, as a database host going away does; `open()` serves again on the
-    same port."""
-
-    def __init__(self, target_host: str, target_port: int) -> None:
-        self.target = (target_host, target_port)
-        self.port = 0
-        self._server: asyncio.Server | None = None
-        self._writers: set[asyncio.StreamWriter] = set()
-
-    async def open(self) -> None:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
-        self.port = self._server.sockets[0].getsockname()[1]
-
-    async def close(self) -> None:
-        assert self._server is not None
-        self._server.close()
-        for writer in list(self._writers):
-            writer.transport.abort()
-        await self._server.wait_closed()
-        self._writers.clear()
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        up_reader, up_writer = await asyncio.open_connection(*self.target)
-        self._writers |= {writer, up_writer}
-
-        async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
-            with contextlib.suppress(ConnectionError, OSError):
-                while data := await source.read(65536):
-                    sink.write(data)
-                    await sink.drain()
-            sink.transport.abort()
-
-        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+from tests.support.ports import refused_port
+from tests.support.tcp_proxy import TcpProxy, tcp_proxy_for
 
 
 @pytest.fixture
-async def relayed_engine(pg_url: str) -> AsyncIterator[tuple[Engine, Relay]]:
-    url = make_url(pg_url)
-    relay = Relay(url.host or "127.0.0.1", url.port or 5432)
-    await relay.open()
-    engine = make_engine(
-        url.set(host="127.0.0.1", port=relay.port).render_as_string(hide_password=False)
-    )
-    await asyncio.to_thread(migrate.upgrade, engine)
-    yield engine, relay
-    engine.dispose()
+def proxied_engine(pg_url: str) -> Iterator[tuple[Engine, TcpProxy]]:
+    """An engine on PostgreSQL through a proxy the test cuts (every connection
+    dropped, new ones refused, as a database host going away does) and restores."""
+    with tcp_proxy_for(pg_url) as proxy:
+        engine = make_engine(proxy.url_for(pg_url))
+        migrate.upgrade(engine)
+        yield engine, proxy
+        engine.dispose()
 
 
 async def test_healthz_answers_while_the_loop_runs(sqlite_engine: Engine) -> None:
@@ -74,26 +35,26 @@ async def test_healthz_answers_while_the_loop_runs(sqlite_engine: Engine) -> Non
 
 @pytest.mark.postgres
 async def test_readyz_turns_503_when_the_database_is_unreachable_and_back(
-    relayed_engine: tuple[Engine, Relay],
+    proxied_engine: tuple[Engine, TcpProxy],
 ) -> None:
-    engine, relay = relayed_engine
+    engine, proxy = proxied_engine
     async with operator_server(engine) as running:
         ready = await running.client.get("/readyz")
         assert ready.status_code == 200, ready.text
         assert ready.json()["healthy"] is True
 
-        await relay.close()
+        proxy.cut()
         down = await running.client.get("/readyz")
         assert down.status_code == 503
         report = down.json()
         database = next(c for c in report["components"] if c["name"] == "database")
         assert database["status"] == "down"
         assert database["detail"].startswith("cannot connect to the database")
-        assert str(relay.port) not in down.text  # no address in the public report
+        assert str(proxy.port) not in down.text  # no address in the public report
         # Liveness does not depend on the database.
         assert (await running.client.get("/healthz")).status_code == 200
 
-        await relay.open()
+        proxy.restore()
         back = await running.client.get("/readyz")
         assert back.status_code == 200, back.text
 
@@ -153,23 +114,19 @@ async def test_a_taken_address_is_a_clear_start_error(sqlite_engine: Engine) -> 
 async def test_a_down_model_endpoint_is_reported_without_its_address(
     sqlite_engine: Engine,
 ) -> None:
-    import socket
-
     from jobs.config.schema import Config
 
-    with socket.socket() as closed:
-        closed.bind(("127.0.0.1", 0))
-        port = closed.getsockname()[1]  # nothing listens here once closed
-    config = Config.model_validate(
-        {
-            "reviewer": {
-                "default": "llm",
-                "llm": {"base_url": f"http://user:pw@127.0.0.1:{port}/v1"},
+    with refused_port() as port:
+        config = Config.model_validate(
+            {
+                "reviewer": {
+                    "default": "llm",
+                    "llm": {"base_url": f"http://user:pw@127.0.0.1:{port}/v1"},
+                }
             }
-        }
-    )
-    async with operator_server(sqlite_engine, config) as running:
-        answer = await running.client.get("/readyz")
+        )
+        async with operator_server(sqlite_engine, config) as running:
+            answer = await running.client.get("/readyz")
     assert answer.status_code == 503
     model = next(c for c in answer.json()["components"] if c["name"] == "model")
     assert model["status"] == "down"

@@ -4,7 +4,6 @@ readiness that writes (a database that answers SELECT 1 but takes no write is do
 from __future__ import annotations
 
 import re
-import socket
 import threading
 from pathlib import Path
 
@@ -20,25 +19,21 @@ from storage.db import make_engine
 from storage.durable import KEPT, until_written
 from storage.models import utcnow
 from tests.support.cli import opsdesk_with_config
+from tests.support.ports import refused_port
 from tests.support.tcp_proxy import tcp_proxy_for
 from tests.support.waiting import HANG_GUARD_S
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_opsdesk_health_on_an_unreachable_database_is_one_line_per_problem(
     tmp_path: Path,
 ) -> None:
-    config, port = tmp_path / "opsdesk.toml", closed_port()
-    config.write_text(
-        f'data_dir = "{tmp_path / "data"}"\n'
-        f'database_url = "postgresql://opsdesk:hunter2pw@127.0.0.1:{port}/opsdesk"\n'
-    )
-    done = opsdesk_with_config(config, "health")
+    config = tmp_path / "opsdesk.toml"
+    with refused_port() as port:
+        config.write_text(
+            f'data_dir = "{tmp_path / "data"}"\n'
+            f'database_url = "postgresql://opsdesk:hunter2pw@127.0.0.1:{port}/opsdesk"\n'
+        )
+        done = opsdesk_with_config(config, "health")
     assert done.returncode == 1
     assert "Traceback" not in done.stderr and "Traceback" not in done.stdout
     assert len(done.stderr.strip().splitlines()) <= 1, done.stderr
@@ -63,13 +58,14 @@ def test_a_database_fault_is_said_in_words_naming_no_host_user_or_database(
 ) -> None:
     """What health shows in chat: the kind of failure; the driver's text (host, port,
     user, database) goes to the log only."""
-    closed = change.get("port") == "closed"
-    url = make_url(pg_url).set(**({"port": closed_port()} if closed else change))
-    engine = make_engine(url.render_as_string(hide_password=False))
-    try:
-        [database] = check_database(engine)
-    finally:
-        engine.dispose()
+    with refused_port() as closed_port:
+        closed = change.get("port") == "closed"
+        url = make_url(pg_url).set(**({"port": closed_port} if closed else change))
+        engine = make_engine(url.render_as_string(hide_password=False))
+        try:
+            [database] = check_database(engine)
+        finally:
+            engine.dispose()
     assert database.status == "down"
     assert database.detail.startswith(f"cannot connect to the database: {said} (down since ")
     for private in ("127.0.0.1", str(url.port), "no_such_", "root"):

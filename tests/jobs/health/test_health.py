@@ -4,7 +4,6 @@ model endpoint, and /health and `opsdesk health` showing it all."""
 from __future__ import annotations
 
 import json
-import socket
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from storage.db import session_scope
 from storage.models import Heartbeat, JobState
 from tests.standins.model_server import ModelServer
 from tests.support.context import jobs_context
+from tests.support.ports import refused_port
 from tests.support.rows import add_runs, run_row
 
 # Runs nightly at 02:00 UTC, grace 15 minutes.
@@ -184,12 +184,6 @@ def llm_config(base_url: str) -> Config:
     )
 
 
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def test_a_reachable_model_endpoint_is_up_and_the_key_stays_out_of_the_detail(
     model_server: ModelServer,
 ) -> None:
@@ -200,7 +194,8 @@ def test_a_reachable_model_endpoint_is_up_and_the_key_stays_out_of_the_detail(
 
 
 def test_an_unreachable_model_endpoint_is_down() -> None:
-    found = check_model_endpoint(llm_config(f"http://127.0.0.1:{closed_port()}/v1"), timeout_s=1)
+    with refused_port() as port:
+        found = check_model_endpoint(llm_config(f"http://127.0.0.1:{port}/v1"), timeout_s=1)
     assert found is not None and found.status == "down"
     assert "unreachable" in found.detail
 
