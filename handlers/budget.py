@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 from handlers.access import Role
-from handlers.router import Command, Request, UsageError
+from handlers.router import Request, UsageError
 from jobs.core.reply import Block, Reply, ReplyField
 from jobs.core.text import compact, money
 from jobs.usage.alerts import post_follow_up, scope_name, usage_text
@@ -93,13 +93,3 @@ def _raise(request: Request, scope: str, amount: str) -> Reply:
 
 def _state(request: Request, scope: str) -> BudgetState:
     return next(s for s in budget_states(request.context) if s.scope == scope)
-
-
-COMMANDS = [
-    Command(
-        "budget",
-        "/budget [repo|all] [+AMOUNT]",
-        "monthly model budgets: used, forecast; admins raise one for this month (+2M)",
-        budget,
-    )
-]

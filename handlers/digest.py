@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from handlers.router import Command, Request, UsageError
+from handlers.router import Request, UsageError
 from jobs.core.reply import Reply
 from jobs.digest.inputs import Period, as_period
 from jobs.digest.job import digest_answer
@@ -22,14 +22,3 @@ def digest(request: Request) -> Reply:
     """The digest of the last day or week, computed from the run records."""
     period = parse_period(request.args)
     return digest_answer(request.context, period, request.context.clock())
-
-
-COMMANDS = [
-    Command(
-        "digest",
-        "/digest [day|week]",
-        "savings, job and model performance, regressions, with a chart",
-        digest,
-        slow=True,
-    )
-]

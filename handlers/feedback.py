@@ -10,12 +10,11 @@ nothing recorded and no finding text in the answer.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 from handlers.access import Caller, Role
 from handlers.ids import parse_id
-from handlers.router import Action, Request, UsageError
+from handlers.router import Request, UsageError
 from jobs.config.schema import Config
 from jobs.core.reply import Block, Reply
 from jobs.review.code_view import code_view
@@ -184,9 +183,3 @@ def _redrawn(request: Request, finding: Finding, state: str, marks: Sequence[Mar
 
 
 # Exactly what finding blocks write: `fb:<finding id>:<verdict code>`, ASCII digits.
-FEEDBACK_PAYLOAD = re.compile(
-    "fb:[1-9][0-9]{0,9}:(?:"
-    + "|".join(map(re.escape, [*VERDICT_CODES, UNDO_CODE, OPEN_CODE]))
-    + ")"
-)
-ACTIONS = [Action("fb", press_feedback, shape=FEEDBACK_PAYLOAD)]

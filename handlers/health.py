@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from handlers.router import Command, Request, UsageError
+from handlers.router import Request, UsageError
 from jobs.context import Context
 from jobs.core.reply import Block, Reply
 from jobs.core.when import ago, local_time
@@ -94,13 +94,3 @@ def health(request: Request) -> Reply:
     everything = request.args == ["all"]
     prefix = request.caller.command_prefix
     return health_reply(report, timezone, everything=everything, more=more, prefix=prefix)
-
-
-COMMANDS = [
-    Command(
-        "health",
-        "/health [all]",
-        "what is wrong and what to do; all: every component",
-        health,
-    )
-]

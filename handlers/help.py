@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from handlers.access import Role
-from handlers.router import Command, Request
+from handlers.router import Request
 from jobs.core.reply import Block, Reply
 
 CONSOLE_BUTTONS = (
@@ -37,6 +37,3 @@ def help_(request: Request) -> Reply:
         blocks=blocks,
         note="Arguments in <angle brackets> are required, in [brackets] optional.",
     )
-
-
-COMMANDS = [Command("help", "/help", "this list", help_, instant=True)]

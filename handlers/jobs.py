@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from handlers.access import Role
 from handlers.feedback import remember_shown
-from handlers.router import Command, Request, UsageError
+from handlers.names import name_arg, unknown_job
+from handlers.router import Request, UsageError
 from jobs.context import Context
 from jobs.core.reply import Block, Reply, ReplyField
-from jobs.core.text import closest, duration
+from jobs.core.text import duration
 from jobs.core.when import ago, schedule_words
 from jobs.running.runner import batch_reply, run_batch, run_job_for_reply
 from jobs.runs import records as runs
@@ -189,47 +188,6 @@ def jobs_reply(lines: list[JobLine], now: datetime) -> Reply:
     return Reply(title=title, blocks=blocks)
 
 
-def _names(context: Context) -> list[str]:
-    return [s.name for s in job_specs(context.config)] + [b.name for b in context.config.batches]
-
-
-def _known(context: Context) -> str:
-    names = _names(context)
-    return f"Known: {', '.join(names)}." if names else "None is configured."
-
-
-def unknown_job(context: Context, name: str, typed: Callable[[str], str] | None = None) -> str:
-    """No such job: the one it most likely misspells, as the command to type when
-    `typed` makes one of a name, then the known ones."""
-    close = closest(name, _names(context))
-    meant = f" Did you mean {typed(close) if typed else close}?" if close else ""
-    return f"No job or batch named {name!r}.{meant} {_known(context)}"
-
-
-def _name_arg(request: Request) -> str:
-    if len(request.args) != 1:
-        raise UsageError("Give exactly one job name.")
-    name = request.args[0]
-    if find_job(request.context.config, name) is None and (
-        find_batch(request.context.config, name) is None
-    ):
-        caller, command = request.caller, request.command
-        raise UsageError(
-            unknown_job(request.context, name, lambda close: caller.typed(f"/{command} {close}"))
-        )
-    return name
-
-
-def job_not_configured(request: Request) -> Reply | None:
-    """Without I/O: a name that is no job nor batch is answered at once, not after the
-    runs waiting in the slow lane."""
-    try:
-        _name_arg(request)
-    except UsageError as exc:
-        return Reply.error(str(exc), request.caller.typed("/run <job>"))
-    return None
-
-
 def run_now(context: Context, name: str, answered_in: str | None = None) -> Reply:
     """Run a job or a whole batch now; the reply comes when it has finished. Its post
     skips `answered_in`, the chat the reply answers (one message there, not two)."""
@@ -249,12 +207,12 @@ def list_jobs(request: Request) -> Reply:
 def run(request: Request) -> Reply:
     """Run one job (or batch) now and answer when it ends, in the asker's chat (which
     the job's own post then skips); a review's findings can be marked from there."""
-    reply = run_now(request.context, _name_arg(request), request.caller.chat)
+    reply = run_now(request.context, name_arg(request), request.caller.chat)
     return remember_shown(request, reply)
 
 
 def _set_paused(request: Request, paused: bool) -> Reply:
-    name = _name_arg(request)
+    name = name_arg(request)
     changed = runs.set_paused(request.context.engine, name, paused, request.caller.principal)
     verb = "paused" if paused else "resumed"
     text = f"{name} {verb}." if changed else f"{name} was already {verb}."
@@ -278,19 +236,3 @@ def pause(request: Request) -> Reply:
 def resume(request: Request) -> Reply:
     """Let a paused job's schedule fire again."""
     return _set_paused(request, False)
-
-
-COMMANDS = [
-    Command("jobs", "/jobs", "scheduled jobs: next run, last status and duration", list_jobs),
-    Command(
-        "run",
-        "/run <job>",
-        "run a job or batch now",
-        run,
-        role=Role.ADMIN,
-        slow=True,
-        early=job_not_configured,
-    ),
-    Command("pause", "/pause <job>", "skip a job's scheduled runs", pause, role=Role.ADMIN),
-    Command("resume", "/resume <job>", "resume a paused job", resume, role=Role.ADMIN),
-]

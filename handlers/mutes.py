@@ -9,15 +9,13 @@ they are counted apart; who muted it and when is kept and shown.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 
 from sqlalchemy.engine import Engine
 
-from handlers.access import Role
 from handlers.feedback import NOT_SHOWN_HERE, refusal_for, remember_shown
 from handlers.ids import parse_id
-from handlers.router import Action, Command, Request, UsageError
+from handlers.router import Request, UsageError
 from jobs.core.reply import Block, Reply, Span
 from jobs.core.text import plural
 from jobs.core.when import local_day
@@ -25,7 +23,7 @@ from jobs.review.code_view import code_view
 from jobs.review.finding import location
 from jobs.review.history import ReviewedFinding, open_findings, review_commit
 from jobs.review.mutes import RULE_CODE, MutedRule, mute_rule, muted_rules, unmute_rule
-from jobs.review.replies import MUTE_PREFIX, muted_block, repo_label, rule_label
+from jobs.review.replies import muted_block, repo_label, rule_label
 from jobs.review.targets import UnknownRepo, resolve_target
 from storage.db import session_scope
 from storage.models import Finding
@@ -109,9 +107,6 @@ def unmute(request: Request) -> Reply:
     return Reply.text(text, title=f"{label}: {standing.rule} unmuted")
 
 
-_MUTE_PAYLOAD = re.compile(rf"{MUTE_PREFIX}:[1-9][0-9]{{0,9}}")
-
-
 def press_mute(request: Request) -> Reply:
     """*Mute <RULE> here* on a finding shown in this chat: mutes its rule in its
     repository; the finding is redrawn folded, saying who muted the rule."""
@@ -177,23 +172,3 @@ def muted_listing(request: Request, repo: str, found: list[ReviewedFinding], whe
         note = f"{len(found) - MAX_MUTED_LISTED} more: opsdesk findings {label} --muted"
     title = f"Findings {label}: {len(found)} muted{where}"
     return remember_shown(request, Reply(title=title, blocks=blocks, note=note))
-
-
-COMMANDS = [
-    Command(
-        "mute",
-        "/mute <repo> <RULE>",
-        "leave a rule's findings out in a repository (counted apart; "
-        "/findings <repo> muted lists them)",
-        mute,
-        role=Role.ADMIN,
-    ),
-    Command(
-        "unmute",
-        "/unmute <repo> <RULE>",
-        "report a muted rule's findings again",
-        unmute,
-        role=Role.ADMIN,
-    ),
-]
-ACTIONS = [Action(MUTE_PREFIX, press_mute, role=Role.ADMIN, shape=_MUTE_PAYLOAD)]

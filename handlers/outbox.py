@@ -3,9 +3,8 @@ channel is fixed or the bot invited) or drop."""
 
 from __future__ import annotations
 
-from handlers.access import Role
 from handlers.ids import parse_id
-from handlers.router import Command, Request, UsageError
+from handlers.router import Request, UsageError
 from jobs.core.reply import Block, Reply
 from jobs.health.posting import fix_for, reason_of
 from jobs.outbox.failed import drop_failed, failed_posts, retry_failed
@@ -43,14 +42,3 @@ def outbox(request: Request) -> Reply:
     posts = "1 post" if moved == 1 else f"{moved} posts"
     done = "back in the outbox, sent on the next pass" if action == "retry" else "dropped"
     return Reply(title="Outbox", blocks=[Block(text=f"{posts} {done}.")], status="ok")
-
-
-COMMANDS = [
-    Command(
-        "outbox",
-        "/outbox [retry|drop <id|all>]",
-        "posts that failed for good: list, retry or drop",
-        outbox,
-        role=Role.ADMIN,
-    )
-]

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from handlers.feedback import remember_shown
 from handlers.ids import parse_id
 from handlers.mutes import muted_hint, muted_listing
-from handlers.router import Command, Request, UsageError
+from handlers.names import on_console, unknown_repo
+from handlers.router import Request, UsageError
 from jobs.context import Context
 from jobs.core.reply import Block, Reply
 from jobs.core.text import plural
@@ -31,7 +32,6 @@ from jobs.review.targets import (
     RepoTarget,
     ReviewFailed,
     UnknownRepo,
-    not_configured,
     resolve_target,
 )
 
@@ -44,7 +44,7 @@ def review(request: Request) -> Reply:
     args = request.args
     if not args or len(args) > 2:
         raise UsageError("Give a repository name and optionally `full`, a branch or #123.")
-    context, local = request.context, _on_console(request)
+    context, local = request.context, on_console(request)
     try:
         if len(args) == 2 and args[1] != "full":
             number = parse_request(args[1])
@@ -59,19 +59,6 @@ def review(request: Request) -> Reply:
         failed = f"Review of {repo_label(exc.repo)} failed: {exc.reason}"
         return Reply.error("\n".join(filter(None, [failed, stands])))
     return remember_shown(request, review_post(context, result))
-
-
-def unknown_repo(request: Request, exc: UnknownRepo) -> Reply:
-    """A name that is not a repository; a likely typo is answered with the command as
-    it was meant (`/review clik` → `/review click`)."""
-    if exc.close is None:
-        return Reply.error(exc.reason)
-    args = [exc.close if arg == exc.repo else arg for arg in request.args]
-    meant = request.caller.typed(" ".join([f"/{request.command}", *args]))
-    configured = ", ".join(r.name for r in request.context.config.repos)
-    return Reply.error(
-        f"No repository named {exc.repo!r}. Did you mean {meant}? (configured: {configured})"
-    )
 
 
 SEVERITIES = ("error", "warning", "info")
@@ -174,7 +161,7 @@ def findings(request: Request) -> Reply:
     if query.unreviewed:
         return unreviewed_files(request, query)
     try:
-        target, found = matching_findings(context, query, allow_local=_on_console(request))
+        target, found = matching_findings(context, query, allow_local=on_console(request))
     except UnknownRepo as exc:
         return unknown_repo(request, exc)
     label = repo_label(target.name)
@@ -226,7 +213,7 @@ def unreviewed_files(request: Request, query: FindingsQuery) -> Reply:
     """The files the repository's last review could not cover, grouped by reason."""
     context = request.context
     try:
-        target = resolve_target(context, query.repo, allow_local=_on_console(request))
+        target = resolve_target(context, query.repo, allow_local=on_console(request))
     except UnknownRepo as exc:
         return unknown_repo(request, exc)
     label = repo_label(target.name)
@@ -242,37 +229,3 @@ def unreviewed_files(request: Request, query: FindingsQuery) -> Reply:
         title=f"{label}: {plural(len(files), 'file')} not reviewed{where}",
         blocks=[Block(text=text)],
     )
-
-
-def repo_not_configured(request: Request) -> Reply | None:
-    """Without I/O: a chat's name that is no configured repository is answered at once,
-    not after the reviews waiting in the slow lane."""
-    if not request.args or _on_console(request) or request.context.config.repo(request.args[0]):
-        return None
-    return unknown_repo(request, not_configured(request.context.config, request.args[0]))
-
-
-def _on_console(request: Request) -> bool:
-    """Only the local terminal may name a path instead of a configured repository."""
-    return request.caller.platform == "console"
-
-
-COMMANDS = [
-    Command(
-        "review",
-        "/review <repo> [full | <branch> | #123]",
-        "review a repository (cached, delta or full), or what a branch or pull request adds to it",
-        review,
-        slow=True,
-        early=repo_not_configured,
-    ),
-    Command(
-        "findings",
-        "/findings <repo> [suppressed|muted|unreviewed] [rule CODE] [severity LEVEL] [path] [page]",
-        "open findings of a repository, 20 a page; `suppressed`: those marked false "
-        "positive, to undo; `muted`: the rules muted there and their findings; "
-        "`unreviewed`: the files no reviewer covered; `rule F401`, "
-        "`severity error` or a path: only those",
-        findings,
-    ),
-]

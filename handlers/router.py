@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import pkgutil
 import re
 import secrets
 import shlex
@@ -32,12 +33,25 @@ class Request:
     command: str = ""  # its name as the router knows it ("review"); "" for a press
 
 
+Handler = Callable[[Request], Reply]
+# A handler, or where it is defined ("handlers.review:review"): the catalog names each
+# command's handler so that its module, and the jobs/ parts it needs, load on the
+# command's first use; a process nobody asks for a digest holds none of the digest.
+HandlerRef = Handler | str
+
+
+def handler(ref: HandlerRef) -> Handler:
+    """The function a reference names, its module imported on first use."""
+    found: Handler = pkgutil.resolve_name(ref) if isinstance(ref, str) else ref
+    return found
+
+
 @dataclass(frozen=True)
 class Command:
     name: str
     usage: str  # e.g. "/review <repo> [full]"
     summary: str
-    run: Callable[[Request], Reply]
+    run: HandlerRef
     role: Role = Role.VIEWER
     # Slow commands (a review) run in the adapters' slow lane, apart from quick ones.
     slow: bool = False
@@ -54,7 +68,7 @@ class Action:
     opsdesk writes (a payload that does not match it was not made by opsdesk)."""
 
     prefix: str
-    run: Callable[[Request], Reply]
+    run: HandlerRef
     role: Role = Role.VIEWER
     shape: re.Pattern[str] | None = None
 
@@ -173,9 +187,9 @@ class Router:
         return self._run(f"button {prefix}", "", action.run, request)
 
     @staticmethod
-    def _run(what: str, usage: str, run: Callable[[Request], Reply], request: Request) -> Reply:
+    def _run(what: str, usage: str, run: HandlerRef, request: Request) -> Reply:
         try:
-            return run(request)
+            return handler(run)(request)
         except UsageError as exc:
             return Reply.error(str(exc), usage=usage)
         except Exception:

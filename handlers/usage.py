@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from handlers.router import Command, Request, UsageError
+from handlers.router import Request, UsageError
 from jobs.config.schema import Config
 from jobs.core.reply import Reply
 from jobs.usage.outlook import usage_against_budgets
@@ -44,13 +44,3 @@ def usage(request: Request) -> Reply:
     query = parse_usage_query(request.args, context.config)
     report = usage_against_budgets(context, query.period, query.repo)
     return usage_reply(report, context.config.scheduler.timezone)
-
-
-COMMANDS = [
-    Command(
-        "usage",
-        "/usage [repo] [day|week|month]",
-        "model tokens and cache savings by repository and model, with a month-end forecast",
-        usage,
-    )
-]
