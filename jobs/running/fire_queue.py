@@ -5,6 +5,8 @@ procrastinate, a maintained PostgreSQL task queue (`SKIP LOCKED` + `LISTEN/NOTIF
 per-key locks, worker heartbeats): the leader defers each fire as a job, and every
 replica's worker, `[scheduler] workers` at a time, takes whichever is next —
 `QueuedFires`. Either way the fire runs through `jobs.running.fires.run_fired`.
+opsdesk's own jobs (the health check, the digest) have a queue and a worker of their
+own on every replica, so they never wait behind the night's runs.
 
 - A job never overlaps itself on any replica, so one review per repository at a
   time across replicas: each fire's job is locked by its entry (procrastinate runs
@@ -38,7 +40,8 @@ from jobs.core.work_slots import Waiting
 from jobs.running.fires import FireOptions, run_fired
 from jobs.running.missed import JOB_PREFIX
 from jobs.runs import records as runs
-from jobs.runs.waiting import QUEUE
+from jobs.runs.system import is_own
+from jobs.runs.waiting import OWN_QUEUE, QUEUE
 from storage.db import is_postgres
 from storage.models import JobRun
 
@@ -157,7 +160,7 @@ class QueuedFires:
             worker_defaults={"install_signal_handlers": False},
         )
         self.task = self.app.task(name=RUN_TASK, queue=QUEUE, pass_context=True)(self._run)
-        self._worker: asyncio.Task[None] | None = None
+        self._workers: list[asyncio.Task[None]] = []
         self._progress = threading.Condition()
         self._handed = self._ran = 0
         self._tracking: dict[int, Track] = {}
@@ -166,11 +169,14 @@ class QueuedFires:
     async def start(self) -> None:
         await self.app.open_async()
         self._opened = True
-        self._worker = asyncio.create_task(
-            self.app.run_worker_async(
-                queues=[QUEUE],
-                concurrency=self.context.run_control.slots.workers,
-                name=self.context.runner_id,
+        for queue, concurrency in (
+            (QUEUE, self.context.run_control.slots.workers),
+            (OWN_QUEUE, 1),
+        ):
+            worker = self.app.run_worker_async(
+                queues=[queue],
+                concurrency=concurrency,
+                name=f"{self.context.runner_id}:{queue}",
                 wait=True,
                 listen_notify=True,
                 fetch_job_polling_interval=max(self.heartbeat_s, 1.0),
@@ -178,9 +184,8 @@ class QueuedFires:
                 stalled_worker_timeout=max(self.heartbeat_s * 3, 3.0),
                 shutdown_graceful_timeout=self.grace_s,
                 delete_jobs="successful",
-            ),
-            name="fire-queue-worker",
-        )
+            )
+            self._workers.append(asyncio.create_task(worker, name=f"fire-queue-worker {queue}"))
 
     async def submit(
         self, entry: str, scheduled_at: datetime, on_start: Track, place: Waiting | None
@@ -200,7 +205,8 @@ class QueuedFires:
         if going["n"]:
             raise FireStillWaiting(entry)
         try:
-            await self.task.configure(lock=entry, queueing_lock=entry).defer_async(
+            queue = OWN_QUEUE if is_own(entry.partition(":")[2]) else QUEUE
+            await self.task.configure(lock=entry, queueing_lock=entry, queue=queue).defer_async(
                 entry=entry,
                 scheduled_at=scheduled_at.isoformat(),
                 queued_at=self.context.clock().isoformat(),
@@ -236,9 +242,13 @@ class QueuedFires:
         from procrastinate.jobs import Status
 
         manager = self.app.job_manager
-        stalled = await manager.get_stalled_jobs(
-            queue=QUEUE, seconds_since_heartbeat=max(self.heartbeat_s * 3, 3.0)
-        )
+        stalled = [
+            job
+            for queue in (QUEUE, OWN_QUEUE)
+            for job in await manager.get_stalled_jobs(
+                queue=queue, seconds_since_heartbeat=max(self.heartbeat_s * 3, 3.0)
+            )
+        ]
         for job in stalled:
             entry, at = str(job.task_kwargs["entry"]), str(job.task_kwargs["scheduled_at"])
             again = job.attempts < RETRIES
@@ -257,9 +267,10 @@ class QueuedFires:
         kept for an unreachable database (storage/durable.py) never finishes its task,
         so the wait for the worker, and for the pool's close, is bounded: SIGTERM during
         an outage still ends opsdesk within the grace."""
-        if self._worker is not None:
-            self._worker.cancel()
-            await asyncio.wait({self._worker}, timeout=self.grace_s + STOP_AFTER_GRACE_S)
+        for worker in self._workers:
+            worker.cancel()
+        if self._workers:
+            await asyncio.wait(self._workers, timeout=self.grace_s + STOP_AFTER_GRACE_S)
         if self._opened:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.app.close_async(), STOP_AFTER_GRACE_S)

@@ -35,6 +35,7 @@ from jobs.runs.baseline import baseline_ms
 from jobs.runs.incidents import post_run
 from jobs.runs.job import JobOutcome, JobSpec, RunContext, Trigger
 from jobs.runs.specs import batch_members, find_batch
+from jobs.runs.system import is_own
 from jobs.usage import gate
 from storage.durable import until_written
 from storage.models import JobRun
@@ -100,6 +101,9 @@ def run_job_for_reply(
     """`run_job`, and the reply that answers whoever asked for the run (the kind's
     own, e.g. a manual digest, or one made from the run row). The run first waits for
     one of the process's worker slots (chat-started runs in their own line)."""
+    if is_own(spec.name):  # opsdesk's own: no slot to wait for
+        now = context.clock()
+        return _run_now(context, spec, trigger, options, options.get("queued_at") or now, now)
     control = context.run_control
     place = options.get("place")
     if place is None:
@@ -109,12 +113,7 @@ def run_job_for_reply(
         with control.slots.hold(place, context.clock) as started_at:
             if options.get("unless_paused") and spec.name in runs.paused_jobs(context.engine):
                 raise PausedWhileWaiting(spec.name)
-            run_id = _start_row(context, spec, trigger, options, place.queued_at, started_at)
-            control.started(run_id)
-            try:
-                return _run_started(context, spec, trigger, run_id, options)
-            finally:
-                control.finished(run_id)
+            return _run_now(context, spec, trigger, options, place.queued_at, started_at)
     except SlotsClosed as closed:
         # Still waiting for a worker when opsdesk stopped: recorded interrupted (never
         # lost), its post sent like any other end.
@@ -123,6 +122,23 @@ def run_job_for_reply(
             status="interrupted", error="opsdesk stopped before a worker was free to start it"
         )
         return _finish(context, spec, run_id, outcome, options)
+
+
+def _run_now(
+    context: Context,
+    spec: JobSpec,
+    trigger: Trigger,
+    options: RunOptions,
+    queued_at: datetime,
+    started_at: datetime,
+) -> tuple[JobRun, Reply]:
+    """The run, from its row written `running` to its end and post."""
+    run_id = _start_row(context, spec, trigger, options, queued_at, started_at)
+    context.run_control.started(run_id)
+    try:
+        return _run_started(context, spec, trigger, run_id, options)
+    finally:
+        context.run_control.finished(run_id)
 
 
 def _start_row(

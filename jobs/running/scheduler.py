@@ -50,6 +50,7 @@ from jobs.running.missed import (
 from jobs.running.upkeep import LeaderUpkeep
 from jobs.runs import records as runs
 from jobs.runs.specs import job_specs, make_trigger
+from jobs.runs.system import is_own
 from storage import heartbeats
 from storage.leadership import LeaderLock, one_line
 
@@ -308,7 +309,7 @@ class JobScheduler:
         # Its number (the order to the queue) and a job's place among the runs waiting
         # for a worker here are taken now, before any await: fires start in order.
         slots, number, place = self.context.run_control.slots, self._order.number(), None
-        if entry.startswith(JOB_PREFIX):
+        if entry.startswith(JOB_PREFIX) and not is_own(entry.partition(":")[2]):
             place = slots.enqueue(entry.partition(":")[2], "scheduled", self.context.clock())
         leading = await self.prove_leadership()
         if not leading or late:

@@ -14,6 +14,14 @@ HEALTH_JOB = "health"
 HEALTH_CHECK_SCHEDULE = "every 5m"
 
 
+def is_own(job: str) -> bool:
+    """Whether `job` is one of opsdesk's own. They take no worker slot and wait in no
+    line (`[scheduler] workers`): a few reads and a post, they must not wait behind
+    the night's reviews — a health check held up behind them could not say that one
+    of them is late, and the day's digest would come when the night ends."""
+    return job in (DIGEST_JOB, HEALTH_JOB)
+
+
 def digest_timezone(config: Config) -> str:
     return config.digest.timezone or config.scheduler.timezone
 

@@ -12,8 +12,10 @@ from jobs.context import Context
 from jobs.core.work_slots import Waiting
 from storage.db import is_postgres
 
-# procrastinate's queue of scheduler fires.
+# procrastinate's queue of scheduler fires,
 QUEUE = "opsdesk-runs"
+# and of opsdesk's own (jobs.runs.system.is_own), which wait behind no other.
+OWN_QUEUE = "opsdesk-own"
 # Queued fires read at most: enough to count a busy night.
 MAX_LISTED = 10_000
 

@@ -191,6 +191,39 @@ async def test_a_run_from_chat_goes_ahead_of_the_nights_queue(
     ]
 
 
+async def test_opsdesks_own_jobs_wait_behind_no_run(engine: Engine, tmp_path: Path) -> None:
+    """The health check and the digest take no worker slot: with the one worker held by
+    the night's run and another waiting, both run at once, and nobody moves up."""
+    names = HELD[:2]
+    raw = {
+        "scheduler": {"workers": 1},
+        "jobs": held_jobs(tmp_path, names),
+        "digest": {"post_to": ["log:"]},
+    }
+    scheduler = await leading(scheduler_for(engine, raw))
+    context = scheduler.context
+
+    def statuses() -> dict[str, str]:
+        return {r.job: r.status for r in runs.runs_of(engine)}
+
+    with no_leftover_fifo_readers(tmp_path, names), commits() as committed:
+        fire_all(scheduler, names)
+        await slots_until(context, running=1, waiting=1)
+        fire_all(scheduler, ["health", "digest"])
+        await committed.until(
+            lambda: {statuses().get("health"), statuses().get("digest")} == {"ok"}
+        )
+        assert statuses() == {"hold-1": "running", "health": "ok", "digest": "ok"}
+        await slots_until(context, running=1, waiting=1)  # hold-2 still waits its turn
+        for name in names:
+            await release(tmp_path, name)
+        await committed.until(lambda: set(statuses().values()) == {"ok"} and len(statuses()) == 4)
+    await scheduler.stop()
+    assert [r.job for r in started(engine)] == ["hold-1", "health", "digest", "hold-2"] or [
+        r.job for r in started(engine)
+    ] == ["hold-1", "digest", "health", "hold-2"]
+
+
 async def test_runs_still_waiting_at_shutdown_are_never_lost(
     engine: Engine, tmp_path: Path
 ) -> None:
