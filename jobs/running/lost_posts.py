@@ -14,6 +14,10 @@ from sqlalchemy import String, cast, exists, literal
 from sqlmodel import Session, col, select
 
 from jobs.context import Context
+from jobs.core.reply import Reply
+from jobs.review.history import load_review
+from jobs.review.post import review_post
+from jobs.review.result import ReviewResult
 from jobs.running.runner import job_reply
 from jobs.runs.incidents import post_run
 from jobs.runs.specs import find_job
@@ -58,6 +62,17 @@ def post_lost_posts(context: Context, since: datetime, until: datetime) -> list[
         spec = find_job(context.config, run.job)
         if spec is None or not spec.post_to or run.id is None:
             continue
-        post_run(context.engine, run.job, run.id, list(spec.post_to), job_reply(run))
+        post_run(context.engine, run.job, run.id, list(spec.post_to), lost_reply(context, run))
         posted.append(run.id)
     return posted
+
+
+def lost_reply(context: Context, run: JobRun) -> Reply:
+    """The post the run's own process would have queued: a review's is the review as
+    /review shows it (its findings and their buttons), read back from the review it
+    stored; any other run's is made from its row."""
+    stored = load_review(context.engine, run.review_id) if run.review_id is not None else None
+    if stored is None:
+        return job_reply(run)
+    found = ReviewResult(stored, bool(run.cache_hit), run.duration_ms or 0, run.id)
+    return review_post(context, found)

@@ -8,6 +8,7 @@ from sqlmodel import Session, col, select
 
 from bot.log_deliverer import LogDeliverer
 from jobs.config.schema import Config
+from jobs.core.reply import Reply
 from jobs.outbox.delivery import OutboxSender
 from jobs.running.fire_queue import interrupt_fire
 from jobs.running.lost_posts import GRACE
@@ -17,8 +18,10 @@ from jobs.running.upkeep import LeaderUpkeep
 from jobs.runs import records as runs
 from jobs.runs.specs import find_job
 from storage.models import OutboxPost
+from tests.jobs.review.test_review_job import scheduled_demo
 from tests.support.clock import TravelClock
 from tests.support.context import jobs_context
+from tests.support.git_repo import Repo
 
 CONFIG = Config.model_validate(
     {
@@ -79,3 +82,27 @@ async def test_a_run_whose_process_died_before_its_post_is_posted_once(engine: E
     recovered = next(p for p in posts(engine) if p.dedupe_key == f"run:{lost.id}|log:")
     assert recovered.status == "sent"
     assert "nightly: ok" in recovered.reply_json and "built" in recovered.reply_json
+
+
+def test_a_lost_review_post_is_the_review_its_run_would_have_posted(
+    engine: Engine, git_repo: Repo
+) -> None:
+    """Not a line made from the run row: the review with its findings and buttons,
+    read back from the review the run stored."""
+    git_repo.commit("start", **{"app.py": "import os\n\nprint('hi')\n"})
+    config = scheduled_demo(git_repo)
+    clock = TravelClock()
+    context = jobs_context(engine, config, clock=clock)
+    spec = find_job(config, "review:demo")
+    assert spec is not None
+    lost = run_job(context, spec, "schedule", post=False)
+    clock.advance(GRACE * 2)
+    LeaderUpkeep(context, MissLedger(context)).after_heartbeat()
+
+    [post] = posts(engine)
+    assert post.dedupe_key == f"run:{lost.id}|slack:C1"
+    recovered = Reply.model_validate_json(post.reply_json)
+    assert recovered.title == lost.output  # the title of the post its run made
+    assert recovered.title.startswith("demo: first review — ")
+    assert any("F401" in block.text for block in recovered.blocks)
+    assert any(b.payload.startswith("fb:") for b in recovered.all_buttons())
