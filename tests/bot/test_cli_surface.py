@@ -13,7 +13,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 from tests.support.cli import ROOT, opsdesk
-from tests.support.waiting import read_until
+from tests.support.waiting import read_until, until_waiting_for_input
 
 
 def write_config(where: Path, job: str) -> Path:
@@ -138,6 +138,7 @@ def test_ctrl_c_in_the_terminal_chat_clears_the_line_and_ctrl_d_leaves(tmp_path:
         assert_line_editing(terminal)
         os.write(terminal, b"/this line is abandoned")
         read_until(terminal, "abandoned")  # readline has it on the line
+        until_waiting_for_input(process.pid)  # and waits for the next key
         os.write(terminal, b"\x03")  # Ctrl-C: the terminal sends SIGINT
         read_until(terminal, "opsdesk> ")
         assert_line_editing(terminal)

@@ -144,6 +144,18 @@ def read_until(fd: int, wanted: str, timeout: float = HANG_GUARD_S) -> str:
     return seen
 
 
+def until_waiting_for_input(pid: int, timeout: float = HANG_GUARD_S) -> None:
+    """Until process `pid` sleeps in select/poll, waiting for input, as the kernel
+    says (`/proc/PID/wchan`). A key or a signal sent then finds it there. Python's
+    readline notices SIGINT only when it interrupts that wait: one that comes while it
+    is still drawing the last key is held until the next key."""
+    deadline = time.monotonic() + timeout
+    wchan = Path(f"/proc/{pid}/wchan")
+    while "poll" not in wchan.read_text() and "select" not in wchan.read_text():
+        assert time.monotonic() < deadline, f"process {pid} never waited for input"
+        os.sched_yield()
+
+
 def fifo_line(path: Path, timeout: float = HANG_GUARD_S) -> str:
     """The first line a process writes into the FIFO at `path` (made here if missing)."""
     if not path.exists():
