@@ -154,8 +154,10 @@ class QueuedFires:
         self.heartbeat_s = heartbeat_s
         self.grace_s = grace_s
         self.app = procrastinate.App(
+            # Each of the two workers keeps one connection to LISTEN on; the rest
+            # fetch, finish and defer jobs.
             connector=procrastinate.PsycopgConnector(
-                conninfo=conninfo(context.engine), min_size=1, max_size=4
+                conninfo=conninfo(context.engine), min_size=1, max_size=6
             ),
             worker_defaults={"install_signal_handlers": False},
         )
