@@ -31,6 +31,20 @@ print(" ".join(sorted(sys.modules)))
 """
 
 
+def probe(script: str, config: Path) -> str:
+    """What `script`, run in a fresh interpreter with the config's path, prints."""
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(config)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
 def test_the_revisions_read_from_the_files_are_alembics(tmp_path: Path) -> None:
     config = AlembicConfig()
     config.set_main_option("script_location", str(migrate.MIGRATIONS))
@@ -47,16 +61,7 @@ def test_opsdesk_run_migrates_a_new_database_loading_only_what_its_jobs_need(
         f'data_dir = "{tmp_path / "data"}"\n[digest]\npost_to = ["log:digest"]\n'
         '[operator]\nlisten = "127.0.0.1:0"   # any free port: 8787 may be taken\n'
     )
-    done = subprocess.run(
-        [sys.executable, "-c", RUN_THEN_LIST_MODULES, str(config)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    modules = done.stdout.split()
+    modules = probe(RUN_THEN_LIST_MODULES, config).split()
     loaded = {name.split(".")[0] for name in modules}
     assert "sqlalchemy" in loaded  # the probe saw the process's modules
     assert loaded.isdisjoint({"alembic", "mako", "matplotlib", "slack_bolt", "telegram", "httpx"})
@@ -106,16 +111,7 @@ def test_what_start_up_made_is_out_of_the_collectors_sight_until_opsdesk_stops(
     started, given back to the collector when the process stops serving."""
     config = tmp_path / "opsdesk.toml"
     config.write_text(f'data_dir = "{tmp_path / "data"}"\n[operator]\nenabled = false\n')
-    done = subprocess.run(
-        [sys.executable, "-c", FROZEN_WHILE_RUNNING, str(config)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    while_running, after = map(int, done.stdout.split())
+    while_running, after = map(int, probe(FROZEN_WHILE_RUNNING, config).split())
     assert while_running > 20_000  # the modules, classes and tables of the frame
     assert after == 0
 
