@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import pkgutil
 import re
@@ -42,7 +43,13 @@ HandlerRef = Handler | str
 
 def handler(ref: HandlerRef) -> Handler:
     """The function a reference names, its module imported on first use."""
-    found: Handler = pkgutil.resolve_name(ref) if isinstance(ref, str) else ref
+    return _resolved(ref) if isinstance(ref, str) else ref
+
+
+@functools.cache
+def _resolved(ref: str) -> Handler:
+    """Looked up once a reference; every later command finds it here."""
+    found: Handler = pkgutil.resolve_name(ref)
     return found
 
 

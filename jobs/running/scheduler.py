@@ -309,8 +309,9 @@ class JobScheduler:
         # Its number (the order to the queue) and a job's place among the runs waiting
         # for a worker here are taken now, before any await: fires start in order.
         slots, number, place = self.context.run_control.slots, self._order.number(), None
-        if entry.startswith(JOB_PREFIX) and not is_own(entry.partition(":")[2]):
-            place = slots.enqueue(entry.partition(":")[2], "scheduled", self.context.clock())
+        job = entry.partition(":")[2]
+        if entry.startswith(JOB_PREFIX) and not is_own(job):
+            place = slots.enqueue(job, "scheduled", self.context.clock())
         leading = await self.prove_leadership()
         if not leading or late:
             self._order.done(number)
